@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install the Debian packages nestbox needs to build, run and test.
+# Idempotent: installs only what is missing, and says nothing when nothing is.
+set -euo pipefail
+
+packages=(
+	# build: host VMM and tools
+	gcc make pkg-config libc6-dev libarchive-dev libfdt-dev libseccomp-dev
+	# build: static guest binaries
+	musl-tools
+	# build: guest kernel (images/kernel/build.sh)
+	linux-source-6.1 flex bison bc libelf-dev libssl-dev xz-utils dwarves
+	# tests
+	check qemu-system-x86 busybox-static cpio kmod e2fsprogs python3 file
+)
+
+missing=()
+for pkg in "${packages[@]}"; do
+	status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+	[ "$status" = installed ] || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing packages: ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}" >&2
+	exit 1
+fi
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null || { echo "deps: apt-get update failed" >&2; exit 1; }
+apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

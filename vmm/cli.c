@@ -1,0 +1,219 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "memory.h"
+#include "nestbox/abi.h"
+#include "x86_64/mptable.h"
+
+#define DEFAULT_MEM (512ull << 20)
+#define MAX_TIMEOUT (7u * 24 * 3600)
+
+static const char usage_text[] =
+	"Usage: nestbox run [OPTIONS] ROOTFS [--] COMMAND [ARG...]\n"
+	"\n"
+	"Boot a microVM and run COMMAND inside ROOTFS (a root file system directory).\n"
+	"\n"
+	"Options:\n"
+	"      --kernel PATH      guest kernel, ELF vmlinux or bzImage (default: vmlinux beside nestbox)\n"
+	"      --init PATH        nestbox-init binary (default: nestbox-init beside nestbox)\n"
+	"      --cpus N           number of vCPUs, 1 to 64 (default 1)\n"
+	"  -m, --memory SIZE      guest RAM, e.g. 512m or 2g (default 512m); never preallocated\n"
+	"      --timeout SECS     kill the VM after SECS seconds and exit 124\n"
+	"      --kernel-args STR  append STR to the guest kernel command line\n"
+	"      --stats            print run statistics as one JSON line on stderr\n"
+	"  -h, --help             show this help\n"
+	"\n"
+	"Exit status: COMMAND's own; 125 nestbox failed; 126 COMMAND cannot be run;\n"
+	"127 COMMAND not found; 128+N COMMAND killed by signal N; 124 --timeout expired.\n";
+
+static int usage_error(struct nb_err *err, const char *fmt, const char *arg)
+{
+	nb_err_set(err, 0, fmt, arg);
+	return nb_err_wrap(err, "run");
+}
+
+int nb_cli_parse_size(const char *text, uint64_t *bytes, struct nb_err *err)
+{
+	char *end;
+	unsigned shift = 0;
+
+	errno = 0;
+	unsigned long long value = strtoull(text, &end, 10);
+	if (end == text || errno || text[0] == '-')
+		return nb_err_set(err, 0, "invalid size '%s': use a number with b, k, m or g", text);
+	switch (*end) {
+	case 'g': case 'G': shift = 30; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'b': case 'B': end++; break;
+	default: break;
+	}
+	if (*end != '\0' || (shift && value > (UINT64_MAX >> shift)))
+		return nb_err_set(err, 0, "invalid size '%s': use a number with b, k, m or g", text);
+	*bytes = (uint64_t)value << shift;
+	return 0;
+}
+
+static int parse_uint(const char *opt, const char *text, unsigned min, unsigned max,
+		      unsigned *out, struct nb_err *err)
+{
+	char *end;
+
+	errno = 0;
+	unsigned long value = strtoul(text, &end, 10);
+	if (end == text || *end || errno || text[0] == '-' || value < min || value > max)
+		return nb_err_set(err, 0, "invalid %s '%s': use a whole number from %u to %u", opt,
+				  text, min, max);
+	*out = (unsigned)value;
+	return 0;
+}
+
+static char *default_path(const char *self_dir, const char *name)
+{
+	char *path;
+
+	if (asprintf(&path, "%s/%s", self_dir, name) < 0)
+		return NULL;
+	return path;
+}
+
+enum { OPT_KERNEL = 256, OPT_INIT, OPT_CPUS, OPT_TIMEOUT, OPT_KERNEL_ARGS, OPT_STATS };
+
+static const struct option run_options[] = {
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "init", required_argument, NULL, OPT_INIT },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "memory", required_argument, NULL, 'm' },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "kernel-args", required_argument, NULL, OPT_KERNEL_ARGS },
+	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int apply_option(int opt, const char *arg, struct nb_run_options *opts, struct nb_err *err)
+{
+	switch (opt) {
+	case OPT_KERNEL: opts->kernel_path = arg; return 0;
+	case OPT_INIT: opts->init_path = arg; return 0;
+	case OPT_CPUS: return parse_uint("--cpus", arg, 1, NB_MAX_VCPUS, &opts->cpus, err);
+	case OPT_TIMEOUT: return parse_uint("--timeout", arg, 1, MAX_TIMEOUT, &opts->timeout_sec, err);
+	case OPT_KERNEL_ARGS: opts->kernel_args = arg; return 0;
+	case OPT_STATS: opts->stats = true; return 0;
+	case 'm':
+		if (nb_cli_parse_size(arg, &opts->mem_size, err) < 0)
+			return nb_err_wrap(err, "--memory");
+		if (opts->mem_size < NB_MEM_MIN || opts->mem_size > NB_MEM_MAX ||
+		    opts->mem_size % (2u << 20))
+			return nb_err_set(err, 0, "--memory %s: use a multiple of 2 MiB from %llu MiB "
+					  "to %llu GiB", arg, NB_MEM_MIN >> 20, NB_MEM_MAX >> 30);
+		return 0;
+	default:
+		return nb_err_set(err, 0, "unknown option (see nestbox run --help)");
+	}
+}
+
+int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_options *opts,
+		     struct nb_err *err)
+{
+	static char *kernel_default, *init_default;
+	int opt;
+
+	*opts = (struct nb_run_options){ .cpus = 1, .mem_size = DEFAULT_MEM };
+	optind = 1;
+	opterr = 0;
+	/* '+': stop at ROOTFS, so COMMAND's own options are left alone. */
+	while ((opt = getopt_long(argc, argv, "+m:h", run_options, NULL)) != -1) {
+		if (opt == 'h')
+			return 1;
+		if (opt == '?' || opt == ':')
+			return usage_error(err, "bad or incomplete option '%s' (see nestbox run --help)",
+					   argv[optind - 1]);
+		if (apply_option(opt, optarg, opts, err) < 0)
+			return nb_err_wrap(err, "run");
+	}
+	if (optind >= argc)
+		return nb_err_set(err, 0, "run: missing ROOTFS (see nestbox run --help)");
+	opts->rootfs = argv[optind++];
+	if (optind < argc && strcmp(argv[optind], "--") == 0)
+		optind++;
+	if (optind >= argc)
+		return nb_err_set(err, 0, "run: missing COMMAND after %s (images with a default "
+				  "command come later; give one)", opts->rootfs);
+	opts->argv = (const char *const *)&argv[optind];
+	opts->argc = (size_t)(argc - optind);
+	if (!opts->kernel_path) {
+		free(kernel_default);
+		opts->kernel_path = kernel_default = default_path(self_dir, "vmlinux");
+	}
+	if (!opts->init_path) {
+		free(init_default);
+		opts->init_path = init_default = default_path(self_dir, "nestbox-init");
+	}
+	if (!opts->kernel_path || !opts->init_path)
+		return nb_err_set(err, ENOMEM, "run");
+	return 0;
+}
+
+static char *self_dir(void)
+{
+	char path[PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", path, sizeof(path) - 1);
+
+	if (len <= 0)
+		return strdup(".");
+	path[len] = '\0';
+	char *slash = strrchr(path, '/');
+	if (slash)
+		*slash = '\0';
+	return strdup(path);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct nb_run_options opts;
+	struct nb_err err = { 0 };
+	char *dir = self_dir();
+	int status = NB_STATUS_ERROR;
+	int rc = nb_cli_parse_run(argc, argv, dir ? dir : ".", &opts, &err);
+
+	free(dir);
+	if (rc == 1) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (rc == 0)
+		rc = nb_run(&opts, &status, &err);
+	if (rc < 0) {
+		fflush(stdout);
+		fprintf(stderr, "nestbox: %s\n", err.msg);
+		return nb_err_status(&err);
+	}
+	return status;
+}
+
+int nb_cli_main(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "run") == 0)
+		return cmd_run(argc - 1, argv + 1);
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+			  strcmp(argv[1], "help") == 0)) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (argc >= 2 && strcmp(argv[1], "version") == 0) {
+		printf("nestbox ABI %d\n", NB_ABI_VERSION);
+		return 0;
+	}
+	fprintf(stderr, "nestbox: %s: use 'nestbox run [OPTIONS] ROOTFS COMMAND...' "
+		"(see nestbox --help)\n", argc >= 2 ? argv[1] : "missing command");
+	return NB_STATUS_ERROR;
+}

@@ -1,0 +1,239 @@
+#include "serial.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Register offsets and bits (names after Linux's <linux/serial_reg.h>). */
+enum { RBR_THR = 0, IER = 1, IIR_FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
+#define IER_RDI 0x01
+#define IER_THRI 0x02
+#define IER_MASK 0x0f
+#define IIR_NO_INT 0x01
+#define IIR_THRI 0x02
+#define IIR_RDI 0x04
+#define IIR_FIFO_ENABLED 0xc0
+#define FCR_ENABLE_FIFO 0x01
+#define FCR_CLEAR_RCVR 0x02
+#define LCR_DLAB 0x80
+#define MCR_LOOP 0x10
+#define MCR_MASK 0x1f
+#define LSR_DR 0x01
+#define LSR_THRE 0x20
+#define LSR_TEMT 0x40
+#define MSR_CTS 0x10
+#define MSR_DSR 0x20
+#define MSR_RI 0x40
+#define MSR_DCD 0x80
+
+void nb_serial_init(struct nb_serial *s, int out_fd, nb_irq_set *set_irq, void *irq_opaque,
+		    unsigned irq)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_init(&s->lock, NULL);
+	s->out_fd = out_fd;
+	s->set_irq = set_irq;
+	s->irq_opaque = irq_opaque;
+	s->irq = irq;
+	s->mcr = 0x08; /* OUT2 */
+	s->dll = 0x0c; /* 9600 baud until the guest says otherwise */
+}
+
+void nb_serial_destroy(struct nb_serial *s)
+{
+	nb_serial_flush(s);
+	pthread_mutex_destroy(&s->lock);
+}
+
+static void flush_locked(struct nb_serial *s)
+{
+	size_t done = 0;
+
+	while (s->out_fd >= 0 && done < s->tx_len) {
+		ssize_t n = write(s->out_fd, s->tx + done, s->tx_len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break; /* output closed: drop, as a disconnected line would */
+		done += (size_t)n;
+	}
+	s->tx_len = 0;
+}
+
+void nb_serial_flush(struct nb_serial *s)
+{
+	pthread_mutex_lock(&s->lock);
+	flush_locked(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static uint8_t iir_locked(const struct nb_serial *s)
+{
+	uint8_t fifo = (s->fcr & FCR_ENABLE_FIFO) ? IIR_FIFO_ENABLED : 0;
+
+	/* Priority: received data above transmitter empty. */
+	if ((s->ier & IER_RDI) && s->rx_count)
+		return fifo | IIR_RDI;
+	if ((s->ier & IER_THRI) && s->thr_irq_pending)
+		return fifo | IIR_THRI;
+	return fifo | IIR_NO_INT;
+}
+
+static void update_irq_locked(struct nb_serial *s)
+{
+	bool level = !(iir_locked(s) & IIR_NO_INT);
+
+	if (level != s->irq_level && s->set_irq)
+		s->set_irq(s->irq_opaque, s->irq, level);
+	s->irq_level = level;
+}
+
+static void transmit_locked(struct nb_serial *s, uint8_t byte)
+{
+	if (s->mcr & MCR_LOOP) {
+		if (s->rx_count < NB_SERIAL_RX_FIFO)
+			s->rx[(s->rx_head + s->rx_count++) % NB_SERIAL_RX_FIFO] = byte;
+	} else {
+		s->tx[s->tx_len++] = byte;
+		s->tx_bytes++;
+		if (byte == '\n' || s->tx_len == NB_SERIAL_TX_BATCH)
+			flush_locked(s);
+	}
+	/* The transmitter drains instantly, so THR is empty again at once. */
+	s->thr_irq_pending = true;
+}
+
+static uint8_t rx_pop_locked(struct nb_serial *s)
+{
+	uint8_t byte;
+
+	if (!s->rx_count)
+		return 0;
+	byte = s->rx[s->rx_head];
+	s->rx_head = (s->rx_head + 1) % NB_SERIAL_RX_FIFO;
+	s->rx_count--;
+	return byte;
+}
+
+static uint8_t msr_locked(const struct nb_serial *s)
+{
+	if (!(s->mcr & MCR_LOOP))
+		return MSR_DCD | MSR_DSR | MSR_CTS;
+	/* Loopback: modem outputs feed the modem inputs (DTR->DSR, RTS->CTS,
+	 * OUT1->RI, OUT2->DCD); the kernel's probe checks exactly this. */
+	return (uint8_t)(((s->mcr & 0x01) << 5) | ((s->mcr & 0x02) << 3) | ((s->mcr & 0x04) << 4) |
+			 ((s->mcr & 0x08) << 4));
+}
+
+static void write_ier_locked(struct nb_serial *s, uint8_t value)
+{
+	bool thri_was_on = s->ier & IER_THRI;
+
+	s->ier = value & IER_MASK;
+	/* Enabling THRI while THR is empty raises the interrupt at once. */
+	if (!thri_was_on && (s->ier & IER_THRI))
+		s->thr_irq_pending = true;
+	/* Clearing THRI ends a transmit burst: a good moment to flush. */
+	if (thri_was_on && !(s->ier & IER_THRI))
+		flush_locked(s);
+}
+
+static void reg_write_locked(struct nb_serial *s, uint64_t reg, uint8_t value)
+{
+	bool dlab = s->lcr & LCR_DLAB;
+
+	switch (reg) {
+	case RBR_THR:
+		if (dlab)
+			s->dll = value;
+		else
+			transmit_locked(s, value);
+		break;
+	case IER:
+		if (dlab)
+			s->dlm = value;
+		else
+			write_ier_locked(s, value);
+		break;
+	case IIR_FCR:
+		s->fcr = value & (FCR_ENABLE_FIFO | 0xc0);
+		if (value & FCR_CLEAR_RCVR)
+			s->rx_count = 0;
+		break;
+	case LCR:
+		s->lcr = value;
+		break;
+	case MCR:
+		s->mcr = value & MCR_MASK;
+		break;
+	case SCR:
+		s->scr = value;
+		break;
+	default: /* LSR and MSR are read-only */
+		break;
+	}
+}
+
+static uint8_t reg_read_locked(struct nb_serial *s, uint64_t reg)
+{
+	bool dlab = s->lcr & LCR_DLAB;
+	uint8_t value;
+
+	switch (reg) {
+	case RBR_THR:
+		return dlab ? s->dll : rx_pop_locked(s);
+	case IER:
+		return dlab ? s->dlm : s->ier;
+	case IIR_FCR:
+		value = iir_locked(s);
+		/* Reading IIR acknowledges a THRE interrupt it reports. */
+		if ((value & 0x0f) == IIR_THRI)
+			s->thr_irq_pending = false;
+		return value;
+	case LCR:
+		return s->lcr;
+	case MCR:
+		return s->mcr;
+	case LSR:
+		return LSR_THRE | LSR_TEMT | (s->rx_count ? LSR_DR : 0);
+	case MSR:
+		return msr_locked(s);
+	default:
+		return s->scr;
+	}
+}
+
+void nb_serial_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct nb_serial *s = opaque;
+
+	if (len != 1 || offset >= NB_SERIAL_NREGS) {
+		if (!is_write)
+			memset(data, 0xff, len);
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	if (is_write) {
+		if (offset == RBR_THR && !(s->lcr & LCR_DLAB))
+			s->thr_irq_pending = false; /* writing THR clears it... */
+		reg_write_locked(s, offset, data[0]); /* ...and transmit sets it again */
+	} else {
+		data[0] = reg_read_locked(s, offset);
+	}
+	update_irq_locked(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+size_t nb_serial_rx(struct nb_serial *s, const uint8_t *buf, size_t len)
+{
+	size_t queued = 0;
+
+	pthread_mutex_lock(&s->lock);
+	while (queued < len && s->rx_count < NB_SERIAL_RX_FIFO) {
+		s->rx[(s->rx_head + s->rx_count) % NB_SERIAL_RX_FIFO] = buf[queued++];
+		s->rx_count++;
+	}
+	update_irq_locked(s);
+	pthread_mutex_unlock(&s->lock);
+	return queued;
+}

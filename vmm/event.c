@@ -1,0 +1,101 @@
+#include "event.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "nestbox/abi.h"
+
+static const int handled_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+
+static int watch(struct nb_event_loop *loop, int fd, struct nb_err *err)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return nb_err_sys(err, "epoll_ctl");
+	return 0;
+}
+
+static int arm_timeout(struct nb_event_loop *loop, unsigned timeout_sec, struct nb_err *err)
+{
+	struct itimerspec its = { .it_value.tv_sec = timeout_sec };
+
+	loop->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (loop->timer_fd < 0)
+		return nb_err_sys(err, "timerfd_create");
+	if (timerfd_settime(loop->timer_fd, 0, &its, NULL) < 0)
+		return nb_err_sys(err, "timerfd_settime");
+	return watch(loop, loop->timer_fd, err);
+}
+
+int nb_event_init(struct nb_event_loop *loop, struct nb_stop *stop, unsigned timeout_sec,
+		  struct nb_err *err)
+{
+	memset(loop, 0, sizeof(*loop));
+	loop->epoll_fd = loop->signal_fd = loop->timer_fd = -1;
+	loop->stop = stop;
+	sigemptyset(&loop->signals);
+	for (size_t i = 0; i < sizeof(handled_signals) / sizeof(handled_signals[0]); i++)
+		sigaddset(&loop->signals, handled_signals[i]);
+	if (pthread_sigmask(SIG_BLOCK, &loop->signals, NULL) != 0)
+		return nb_err_set(err, 0, "blocking signals");
+	loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (loop->epoll_fd < 0)
+		return nb_err_sys(err, "epoll_create1");
+	loop->signal_fd = signalfd(-1, &loop->signals, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (loop->signal_fd < 0)
+		return nb_err_sys(err, "signalfd");
+	if (watch(loop, loop->signal_fd, err) < 0 || watch(loop, stop->notify_fd, err) < 0)
+		return -1;
+	if (timeout_sec && arm_timeout(loop, timeout_sec, err) < 0)
+		return -1;
+	return 0;
+}
+
+void nb_event_destroy(struct nb_event_loop *loop)
+{
+	int *fds[] = { &loop->epoll_fd, &loop->signal_fd, &loop->timer_fd };
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+	pthread_sigmask(SIG_UNBLOCK, &loop->signals, NULL);
+}
+
+static void on_signal(struct nb_event_loop *loop)
+{
+	struct signalfd_siginfo info;
+
+	while (read(loop->signal_fd, &info, sizeof(info)) == sizeof(info))
+		nb_stop_request(loop->stop, NB_STOP_HOST, NB_STATUS_SIGNAL_BASE + (int)info.ssi_signo,
+				"stopped by signal %s", strsignal((int)info.ssi_signo));
+}
+
+int nb_event_run(struct nb_event_loop *loop, struct nb_err *err)
+{
+	struct epoll_event events[8];
+
+	while (!nb_stop_requested(loop->stop)) {
+		int n = epoll_wait(loop->epoll_fd, events, 8, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return nb_err_sys(err, "epoll_wait");
+		for (int i = 0; i < n; i++) {
+			int fd = events[i].data.fd;
+			if (fd == loop->signal_fd)
+				on_signal(loop);
+			else if (fd == loop->timer_fd)
+				nb_stop_request(loop->stop, NB_STOP_HOST, NB_STATUS_TIMEOUT,
+						"timed out: the VM was killed");
+		}
+	}
+	return 0;
+}

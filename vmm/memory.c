@@ -1,0 +1,80 @@
+#include "memory.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+void nb_mem_layout(struct nb_guest_mem *mem, uint8_t *base, uint64_t size)
+{
+	uint64_t low = size < NB_MEM_HOLE_START ? size : NB_MEM_HOLE_START;
+
+	mem->base = base;
+	mem->size = size;
+	mem->nregions = 1;
+	mem->regions[0] = (struct nb_mem_region){ .gpa = 0, .size = low, .host = base };
+	if (size > low) {
+		mem->regions[1] = (struct nb_mem_region){
+			.gpa = NB_MEM_HIGH_START, .size = size - low, .host = base + low };
+		mem->nregions = 2;
+	}
+}
+
+int nb_mem_map(struct nb_guest_mem *mem, uint64_t size, struct nb_err *err)
+{
+	void *base;
+
+	if (size < NB_MEM_MIN || size > NB_MEM_MAX || size % (2u << 20))
+		return nb_err_set(err, 0, "guest memory %llu MiB is out of range: use a multiple of 2 MiB "
+				  "between %llu MiB and %llu MiB", (unsigned long long)(size >> 20),
+				  NB_MEM_MIN >> 20, NB_MEM_MAX >> 20);
+	base = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED)
+		return nb_err_sys(err, "mapping %llu MiB of guest memory", (unsigned long long)(size >> 20));
+	/* Guest RAM never belongs in a core dump of the VMM, and huge pages
+	 * cut the L2 TLB and EPT/NPT cost when the host offers them. */
+	madvise(base, size, MADV_DONTDUMP);
+	madvise(base, size, MADV_HUGEPAGE);
+	nb_mem_layout(mem, base, size);
+	return 0;
+}
+
+void nb_mem_unmap(struct nb_guest_mem *mem)
+{
+	if (mem->base)
+		munmap(mem->base, mem->size);
+	mem->base = NULL;
+	mem->nregions = 0;
+}
+
+void *nb_gpa_ptr(const struct nb_guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+	for (unsigned i = 0; i < mem->nregions; i++) {
+		const struct nb_mem_region *r = &mem->regions[i];
+
+		if (gpa < r->gpa)
+			continue;
+		uint64_t off = gpa - r->gpa;
+		if (off > r->size || len > r->size - off || (len == 0 && off == r->size))
+			continue;
+		return r->host + off;
+	}
+	return NULL;
+}
+
+int nb_mem_write(const struct nb_guest_mem *mem, uint64_t gpa, const void *src, size_t len,
+		 struct nb_err *err)
+{
+	uint8_t *dst = nb_gpa_ptr(mem, gpa, len);
+
+	if (!dst)
+		return nb_err_set(err, 0, "guest range 0x%llx+0x%zx is outside guest RAM",
+				  (unsigned long long)gpa, len);
+	memcpy(dst, src, len);
+	return 0;
+}
+
+uint64_t nb_mem_low_end(const struct nb_guest_mem *mem)
+{
+	return mem->regions[0].size;
+}

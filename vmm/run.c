@@ -1,0 +1,241 @@
+#include "run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/spec.h"
+#include "dev/exitdev.h"
+#include "dev/i8042.h"
+#include "dev/serial.h"
+#include "event.h"
+#include "images/initramfs.h"
+#include "kvm.h"
+#include "nestbox/abi.h"
+#include "nestbox/cleanup.h"
+#include "vm.h"
+#include "x86_64/bootparams.h"
+#include "x86_64/layout.h"
+#include "x86_64/loader.h"
+#include "x86_64/mptable.h"
+
+/* reboot=k: reset through the i8042 (our stop path); panic=-1: reset at
+ * once on panic; the rest skips probes a microVM has nothing behind. */
+const char nb_run_base_cmdline[] = "console=ttyS0 reboot=k panic=-1 rdinit=/init quiet "
+				   "8250.nr_uarts=1 io_delay=none no_timer_check tsc=reliable "
+				   "random.trust_cpu=on";
+
+struct file_map {
+	const uint8_t *data;
+	size_t len;
+};
+
+static int map_file(const char *what, const char *path, struct file_map *map, struct nb_err *err)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0)
+		return nb_err_sys(err, "%s %s", what, path);
+	if (fstat(fd, &st) < 0)
+		return nb_err_sys(err, "%s %s", what, path);
+	if (!S_ISREG(st.st_mode) || st.st_size == 0)
+		return nb_err_set(err, 0, "%s %s is not a regular, non-empty file", what, path);
+	void *data = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (data == MAP_FAILED)
+		return nb_err_sys(err, "mapping %s %s", what, path);
+	map->data = data;
+	map->len = (size_t)st.st_size;
+	return 0;
+}
+
+static void unmap_file(struct file_map *map)
+{
+	if (map->data)
+		munmap((void *)map->data, map->len);
+	map->data = NULL;
+}
+
+static int build_initramfs(const struct nb_run_options *opts, struct nb_buf *initrd,
+			   struct nb_err *err)
+{
+	cleanup_free void *spec_blob = NULL;
+	size_t spec_len = 0;
+	struct nb_spec spec = {
+		.argv = opts->argv,
+		.argc = opts->argc,
+		.rootfs = NB_GUEST_ROOTFS,
+	};
+
+	if (nb_spec_encode(&spec, &spec_blob, &spec_len, err) < 0)
+		return nb_err_wrap(err, "workload spec");
+	return nb_initramfs_build(initrd, opts->init_path, opts->rootfs, spec_blob, spec_len, err);
+}
+
+static int write_cmdline(struct nb_vm *vm, const struct nb_run_options *opts, uint32_t *size,
+			 struct nb_err *err)
+{
+	char cmdline[NB_CMDLINE_MAX];
+	int len = snprintf(cmdline, sizeof(cmdline), "%s%s%s", nb_run_base_cmdline,
+			   opts->kernel_args ? " " : "", opts->kernel_args ? opts->kernel_args : "");
+
+	if (len < 0 || (size_t)len >= sizeof(cmdline))
+		return nb_err_set(err, 0, "kernel command line is longer than %u bytes",
+				  NB_CMDLINE_MAX - 1);
+	*size = (uint32_t)len + 1;
+	return nb_mem_write(&vm->mem, NB_CMDLINE_GPA, cmdline, *size, err);
+}
+
+/* Kernel, initramfs, command line, zero page, MP table, boot vCPU. */
+static int load_guest(struct nb_vm *vm, const struct nb_run_options *opts,
+		      const struct file_map *kernel_file, const struct nb_buf *initrd,
+		      struct nb_err *err)
+{
+	struct nb_kernel kernel;
+	struct nb_boot_args args = { .cmdline_gpa = NB_CMDLINE_GPA, .initrd_size = initrd->len };
+	struct boot_params bp;
+
+	if (nb_kernel_load(kernel_file->data, kernel_file->len, &vm->mem, &kernel, err) < 0)
+		return nb_err_wrap(err, "kernel %s", opts->kernel_path);
+	if (nb_initrd_place(&vm->mem, &kernel, initrd->len, &args.initrd_gpa, err) < 0 ||
+	    nb_mem_write(&vm->mem, args.initrd_gpa, initrd->data, initrd->len, err) < 0)
+		return nb_err_wrap(err, "initramfs");
+	if (write_cmdline(vm, opts, &args.cmdline_size, err) < 0 ||
+	    nb_boot_params_build(&bp, &vm->mem, &kernel, &args, err) < 0 ||
+	    nb_mem_write(&vm->mem, NB_ZERO_PAGE_GPA, &bp, sizeof(bp), err) < 0 ||
+	    nb_mptable_write(&vm->mem, vm->ncpus, err) < 0)
+		return nb_err_wrap(err, "boot structures");
+	return nb_vm_setup_boot_cpu(vm, kernel.entry, err);
+}
+
+static int add_devices(struct nb_vm *vm, struct nb_serial *serial, struct nb_err *err)
+{
+	const struct nb_bus_device devices[] = {
+		{ "serial", NB_SERIAL_COM1_PORT, NB_SERIAL_NREGS, nb_serial_io, serial },
+		{ "i8042", NB_I8042_DATA_PORT, NB_I8042_CMD_PORT - NB_I8042_DATA_PORT + 1,
+		  nb_i8042_io, &vm->stop },
+		{ "exit", NB_EXIT_PORT, NB_EXIT_PORT_LEN, nb_exitdev_io, &vm->stop },
+	};
+
+	nb_serial_init(serial, STDOUT_FILENO, nb_vm_set_irq, vm, NB_SERIAL_COM1_IRQ);
+	for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++)
+		if (nb_bus_register(&vm->pio, &devices[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+/* Turn the latched stop reason into nestbox's result. */
+static int stop_result(struct nb_stop *stop, int *status, struct nb_err *err)
+{
+	switch (stop->reason) {
+	case NB_STOP_STATUS:
+		*status = stop->status;
+		return 0;
+	case NB_STOP_HOST:
+		*status = stop->status;
+		if (stop->err.msg[0])
+			fprintf(stderr, "nestbox: %s\n", stop->err.msg);
+		return 0;
+	case NB_STOP_RESET:
+		return nb_err_set(err, 0, "the guest reset before reporting an exit status "
+				  "(a guest kernel panic, or a reboot inside the guest; its "
+				  "console output is above)");
+	default:
+		return nb_err_set(err, 0, "%s", stop->err.msg[0] ? stop->err.msg : "the VM stopped");
+	}
+}
+
+static void print_stats(const struct nb_vm *vm, const struct nb_serial *serial, double wall_ms)
+{
+	uint64_t runs = 0, pio = 0, mmio = 0;
+
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		runs += vm->vcpus[i].stats.runs;
+		pio += vm->vcpus[i].stats.pio;
+		mmio += vm->vcpus[i].stats.mmio;
+	}
+	fprintf(stderr,
+		"{\"wall_ms\":%.1f,\"vcpus\":%u,\"kvm_run_exits\":%" PRIu64 ",\"pio_exits\":%" PRIu64
+		",\"mmio_exits\":%" PRIu64 ",\"unclaimed_pio\":%" PRIu64 ",\"console_bytes\":%" PRIu64
+		"}\n",
+		wall_ms, vm->ncpus, runs, pio, mmio, vm->pio.unclaimed, serial->tx_bytes);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
+			 const struct file_map *kernel_file, const struct nb_buf *initrd, int *status,
+			 struct nb_err *err)
+{
+	struct nb_serial serial;
+	struct nb_event_loop loop;
+	double start = now_ms();
+	int rc = -1;
+
+	if (add_devices(vm, &serial, err) < 0)
+		goto out_serial;
+	if (load_guest(vm, opts, kernel_file, initrd, err) < 0)
+		goto out_serial;
+	if (nb_event_init(&loop, &vm->stop, opts->timeout_sec, err) < 0)
+		goto out_loop;
+	if (nb_vm_start(vm, err) < 0)
+		goto out_loop;
+	rc = nb_event_run(&loop, err);
+	nb_vm_stop_vcpus(vm);
+	nb_serial_flush(&serial);
+	if (rc == 0)
+		rc = stop_result(&vm->stop, status, err);
+	if (opts->stats)
+		print_stats(vm, &serial, now_ms() - start);
+out_loop:
+	nb_event_destroy(&loop);
+out_serial:
+	nb_serial_destroy(&serial);
+	return rc;
+}
+
+static int check_host(const struct file_map *kernel_file, const char *kernel_path,
+		      struct nb_err *err)
+{
+	if (nb_kvm_is_pvm("/sys") && nb_kernel_is_linux(kernel_file->data, kernel_file->len))
+		return nb_err_set(err, 0, "cannot boot %s here: %s", kernel_path, nb_kvm_pvm_hint);
+	return 0;
+}
+
+int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err)
+{
+	struct file_map kernel_file = { 0 };
+	struct nb_buf initrd = { 0 };
+	struct nb_vm vm;
+	struct nb_vm_config cfg = { .ncpus = opts->cpus, .mem_size = opts->mem_size };
+	int rc = -1;
+
+	if (map_file("kernel", opts->kernel_path, &kernel_file, err) < 0) {
+		nb_err_wrap(err, "cannot read the guest kernel (build it with make, or pass --kernel)");
+		return -1;
+	}
+	if (check_host(&kernel_file, opts->kernel_path, err) < 0 ||
+	    build_initramfs(opts, &initrd, err) < 0)
+		goto out;
+	if (nb_vm_create(&vm, &cfg, err) < 0)
+		goto out;
+	rc = boot_and_wait(&vm, opts, &kernel_file, &initrd, status, err);
+	nb_vm_destroy(&vm);
+out:
+	nb_buf_free(&initrd);
+	unmap_file(&kernel_file);
+	return rc;
+}

@@ -1,0 +1,54 @@
+#include "stop.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+int nb_stop_init(struct nb_stop *stop, struct nb_err *err)
+{
+	memset(stop, 0, sizeof(*stop));
+	pthread_mutex_init(&stop->lock, NULL);
+	stop->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (stop->notify_fd < 0)
+		return nb_err_sys(err, "eventfd");
+	return 0;
+}
+
+void nb_stop_destroy(struct nb_stop *stop)
+{
+	if (stop->notify_fd >= 0)
+		close(stop->notify_fd);
+	stop->notify_fd = -1;
+	pthread_mutex_destroy(&stop->lock);
+}
+
+void nb_stop_request(struct nb_stop *stop, enum nb_stop_reason reason, int status,
+		     const char *fmt, ...)
+{
+	uint64_t one = 1;
+	va_list ap;
+
+	pthread_mutex_lock(&stop->lock);
+	if (stop->reason == NB_STOP_NONE) {
+		stop->status = status;
+		if (fmt) {
+			va_start(ap, fmt);
+			vsnprintf(stop->err.msg, sizeof(stop->err.msg), fmt, ap);
+			va_end(ap);
+		}
+		__atomic_store_n(&stop->reason, reason, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&stop->lock);
+	if (write(stop->notify_fd, &one, sizeof(one)) < 0) {
+		/* Counter saturated: a wake-up is already pending. */
+	}
+}
+
+bool nb_stop_requested(struct nb_stop *stop)
+{
+	/* Lock-free: vCPU threads ask after every exit. */
+	return __atomic_load_n(&stop->reason, __ATOMIC_ACQUIRE) != NB_STOP_NONE;
+}
