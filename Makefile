@@ -74,7 +74,10 @@ $(BUILD)/tests/kvm/%: tests/kvm/%.c $(HOST_LIB_SAN)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_CFLAGS) -Itests -o $@ $< $(HOST_LIB_SAN) $(HOST_LIBS)
 
-tests: all $(UNIT_BINS) $(KVM_BINS)
+$(BUILD)/rootfs-busybox/bin/busybox: tests/lib/busybox-rootfs.sh
+	tests/lib/busybox-rootfs.sh $(BUILD)/rootfs-busybox
+
+tests: all $(UNIT_BINS) $(KVM_BINS) $(BUILD)/rootfs-busybox/bin/busybox
 
 unit: deps $(UNIT_BINS)
 	tests/run unit
@@ -82,7 +85,7 @@ unit: deps $(UNIT_BINS)
 test: tests
 	tests/run
 
-run: all
+run: all $(BUILD)/rootfs-busybox/bin/busybox
 	tests/demo.sh
 
 format-check:

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "memory.h"
@@ -24,7 +25,7 @@ static const char usage_text[] =
 	"Options:\n"
 	"      --kernel PATH      guest kernel, ELF vmlinux or bzImage (default: vmlinux beside nestbox)\n"
 	"      --init PATH        nestbox-init binary (default: nestbox-init beside nestbox)\n"
-	"      --cpus N           number of vCPUs, 1 to 64 (default 1)\n"
+	"      --cpus N           number of vCPUs, 1 to 32 (default 1)\n"
 	"  -m, --memory SIZE      guest RAM, e.g. 512m or 2g (default 512m); never preallocated\n"
 	"      --timeout SECS     kill the VM after SECS seconds and exit 124\n"
 	"      --kernel-args STR  append STR to the guest kernel command line\n"
@@ -177,7 +178,7 @@ static char *self_dir(void)
 	return strdup(path);
 }
 
-static int cmd_run(int argc, char **argv)
+static int cmd_run(int argc, char **argv, double start_ms)
 {
 	struct nb_run_options opts;
 	struct nb_err err = { 0 };
@@ -186,6 +187,7 @@ static int cmd_run(int argc, char **argv)
 	int rc = nb_cli_parse_run(argc, argv, dir ? dir : ".", &opts, &err);
 
 	free(dir);
+	opts.start_mono_ms = start_ms;
 	if (rc == 1) {
 		fputs(usage_text, stdout);
 		return 0;
@@ -202,8 +204,11 @@ static int cmd_run(int argc, char **argv)
 
 int nb_cli_main(int argc, char **argv)
 {
+	struct timespec start;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	if (argc >= 2 && strcmp(argv[1], "run") == 0)
-		return cmd_run(argc - 1, argv + 1);
+		return cmd_run(argc - 1, argv + 1, start.tv_sec * 1e3 + start.tv_nsec / 1e6);
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 			  strcmp(argv[1], "help") == 0)) {
 		fputs(usage_text, stdout);

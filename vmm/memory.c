@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 void nb_mem_layout(struct nb_guest_mem *mem, uint8_t *base, uint64_t size)
 {
@@ -77,4 +78,22 @@ int nb_mem_write(const struct nb_guest_mem *mem, uint64_t gpa, const void *src, 
 uint64_t nb_mem_low_end(const struct nb_guest_mem *mem)
 {
 	return mem->regions[0].size;
+}
+
+uint64_t nb_mem_resident(const struct nb_guest_mem *mem)
+{
+	const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	const size_t chunk_pages = 1u << 16;
+	unsigned char vec[1u << 16];
+	uint64_t resident = 0;
+
+	for (uint64_t off = 0; off < mem->size; off += (uint64_t)chunk_pages * page) {
+		uint64_t left = mem->size - off;
+		size_t len = left < chunk_pages * page ? (size_t)left : chunk_pages * page;
+		if (mincore(mem->base + off, len, vec) < 0)
+			return 0;
+		for (size_t i = 0; i < (len + page - 1) / page; i++)
+			resident += vec[i] & 1;
+	}
+	return resident * page;
 }

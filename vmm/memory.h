@@ -45,6 +45,9 @@ void *nb_gpa_ptr(const struct nb_guest_mem *mem, uint64_t gpa, uint64_t len);
 int nb_mem_write(const struct nb_guest_mem *mem, uint64_t gpa, const void *src, size_t len,
 		 struct nb_err *err);
 
+/* Bytes of guest RAM the host has backed with pages so far (mincore). */
+uint64_t nb_mem_resident(const struct nb_guest_mem *mem);
+
 /* End of the RAM region that starts at 0 (the region below the hole). */
 uint64_t nb_mem_low_end(const struct nb_guest_mem *mem);
 

@@ -18,6 +18,7 @@
 #include "event.h"
 #include "images/initramfs.h"
 #include "kvm.h"
+#include "kvmstats.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
 #include "vm.h"
@@ -152,20 +153,40 @@ static int stop_result(struct nb_stop *stop, int *status, struct nb_err *err)
 	}
 }
 
-static void print_stats(const struct nb_vm *vm, const struct nb_serial *serial, double wall_ms)
+static long rss_kib(void)
 {
-	uint64_t runs = 0, pio = 0, mmio = 0;
+	cleanup_fclose FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kib = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	return kib;
+}
+
+/* One JSON line: exits seen by the VMM and by KVM, start-up cost, memory. */
+static void print_stats(const struct nb_vm *vm, const struct nb_serial *serial,
+			const struct nb_run_options *opts, double wall_ms)
+{
+	uint64_t runs = 0, pio = 0, mmio = 0, kvm_exits = 0, exits;
+	uint64_t guest_resident = nb_mem_resident(&vm->mem);
 
 	for (unsigned i = 0; i < vm->ncpus; i++) {
 		runs += vm->vcpus[i].stats.runs;
 		pio += vm->vcpus[i].stats.pio;
 		mmio += vm->vcpus[i].stats.mmio;
+		if (nb_kvmstats_read(vm->vcpus[i].fd, "exits", &exits) == 0)
+			kvm_exits += exits;
 	}
 	fprintf(stderr,
-		"{\"wall_ms\":%.1f,\"vcpus\":%u,\"kvm_run_exits\":%" PRIu64 ",\"pio_exits\":%" PRIu64
+		"{\"wall_ms\":%.1f,\"startup_wall_ms\":%.2f,\"startup_cpu_ms\":%.2f,\"vcpus\":%u,"
+		"\"kvm_exits\":%" PRIu64 ",\"vmm_exits\":%" PRIu64 ",\"pio_exits\":%" PRIu64
 		",\"mmio_exits\":%" PRIu64 ",\"unclaimed_pio\":%" PRIu64 ",\"console_bytes\":%" PRIu64
-		"}\n",
-		wall_ms, vm->ncpus, runs, pio, mmio, vm->pio.unclaimed, serial->tx_bytes);
+		",\"guest_resident_kib\":%" PRIu64 ",\"vmm_rss_kib\":%ld}\n",
+		wall_ms, vm->ready_mono_ms - opts->start_mono_ms, vm->ready_cpu_ms, vm->ncpus,
+		kvm_exits, runs, pio, mmio, vm->pio.unclaimed, serial->tx_bytes, guest_resident >> 10,
+		rss_kib() - (long)(guest_resident >> 10));
 }
 
 static double now_ms(void)
@@ -175,6 +196,9 @@ static double now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
+
+static int check_host(const struct file_map *kernel_file, const char *kernel_path,
+		      struct nb_err *err);
 
 static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
 			 const struct file_map *kernel_file, const struct nb_buf *initrd, int *status,
@@ -187,7 +211,8 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
 
 	if (add_devices(vm, &serial, err) < 0)
 		goto out_serial;
-	if (load_guest(vm, opts, kernel_file, initrd, err) < 0)
+	if (load_guest(vm, opts, kernel_file, initrd, err) < 0 ||
+	    check_host(kernel_file, opts->kernel_path, err) < 0)
 		goto out_serial;
 	if (nb_event_init(&loop, &vm->stop, opts->timeout_sec, err) < 0)
 		goto out_loop;
@@ -199,7 +224,7 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
 	if (rc == 0)
 		rc = stop_result(&vm->stop, status, err);
 	if (opts->stats)
-		print_stats(vm, &serial, now_ms() - start);
+		print_stats(vm, &serial, opts, now_ms() - start);
 out_loop:
 	nb_event_destroy(&loop);
 out_serial:
@@ -207,12 +232,24 @@ out_serial:
 	return rc;
 }
 
+/* On a PVM host a Linux guest would die at its first system call; refuse
+ * with the reason, after every other check has had its say. */
 static int check_host(const struct file_map *kernel_file, const char *kernel_path,
 		      struct nb_err *err)
 {
 	if (nb_kvm_is_pvm("/sys") && nb_kernel_is_linux(kernel_file->data, kernel_file->len))
 		return nb_err_set(err, 0, "cannot boot %s here: %s", kernel_path, nb_kvm_pvm_hint);
 	return 0;
+}
+
+static int read_kernel(const char *path, struct file_map *map, struct nb_err *err)
+{
+	char cause[NB_ERR_MSG_MAX];
+
+	if (map_file("kernel", path, map, err) == 0)
+		return 0;
+	memcpy(cause, err->msg, sizeof(cause));
+	return nb_err_set(err, 0, "%.400s (build it with make, or pass --kernel PATH)", cause);
 }
 
 int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err)
@@ -223,14 +260,9 @@ int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err)
 	struct nb_vm_config cfg = { .ncpus = opts->cpus, .mem_size = opts->mem_size };
 	int rc = -1;
 
-	if (map_file("kernel", opts->kernel_path, &kernel_file, err) < 0) {
-		nb_err_wrap(err, "cannot read the guest kernel (build it with make, or pass --kernel)");
+	if (read_kernel(opts->kernel_path, &kernel_file, err) < 0)
 		return -1;
-	}
-	if (check_host(&kernel_file, opts->kernel_path, err) < 0 ||
-	    build_initramfs(opts, &initrd, err) < 0)
-		goto out;
-	if (nb_vm_create(&vm, &cfg, err) < 0)
+	if (build_initramfs(opts, &initrd, err) < 0 || nb_vm_create(&vm, &cfg, err) < 0)
 		goto out;
 	rc = boot_and_wait(&vm, opts, &kernel_file, &initrd, status, err);
 	nb_vm_destroy(&vm);

@@ -19,6 +19,7 @@ struct nb_run_options {
 	unsigned timeout_sec;      /* 0: none */
 	const char *kernel_args;   /* appended to the kernel command line, or NULL */
 	bool stats;                /* print run statistics as JSON on stderr */
+	double start_mono_ms;      /* CLOCK_MONOTONIC at process start, for --stats */
 };
 
 /* Boot the VM, run the workload, return its exit status in *status

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 
 #include "kvm.h"
 #include "vm.h"
@@ -131,10 +132,23 @@ bool nb_vcpu_handle_exit(struct nb_vcpu *vcpu)
 	}
 }
 
+static double clock_ms(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 void *nb_vcpu_thread(void *arg)
 {
 	struct nb_vcpu *vcpu = arg;
 	struct nb_stop *stop = &vcpu->vm->stop;
+
+	if (vcpu->index == 0) {
+		vcpu->vm->ready_cpu_ms = clock_ms(CLOCK_PROCESS_CPUTIME_ID);
+		vcpu->vm->ready_mono_ms = clock_ms(CLOCK_MONOTONIC);
+	}
 
 	while (!__atomic_load_n(&vcpu->run->immediate_exit, __ATOMIC_SEQ_CST)) {
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {

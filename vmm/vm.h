@@ -51,6 +51,9 @@ struct nb_vm {
 	struct nb_stop stop;
 	unsigned ncpus;
 	struct nb_vcpu vcpus[NB_MAX_VCPUS];
+	/* Process CPU time and monotonic time when vCPU 0 first entered
+	 * KVM_RUN: the VMM's start-up cost. */
+	double ready_cpu_ms, ready_mono_ms;
 };
 
 /* Create the VM with its memory, irqchip, PIT and (not yet running) vCPUs,

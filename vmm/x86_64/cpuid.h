@@ -20,8 +20,8 @@
 
 /* Write into out (capacity NB_CPUID_MAX_ENTRIES, out->nent set on return) the
  * CPUID for vCPU `vcpu_index` of `ncpus`, derived from `supported`.
- * tsc_khz = 0 omits leaf 0x40000010's TSC value. Fails only if the result
- * would not fit. */
+ * tsc_khz = 0 omits leaf 0x40000010's TSC value. Fails if the result would
+ * not fit, or if vcpu_index >= ncpus or ncpus is 0 or > 255. */
 int nb_cpuid_filter(const struct kvm_cpuid2 *supported, unsigned vcpu_index, unsigned ncpus,
 		    uint32_t tsc_khz, struct kvm_cpuid2 *out, struct nb_err *err);
 

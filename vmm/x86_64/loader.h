@@ -30,4 +30,9 @@ struct nb_kernel {
 int nb_kernel_load(const uint8_t *buf, size_t len, const struct nb_guest_mem *mem,
 		   struct nb_kernel *out, struct nb_err *err);
 
+/* True if buf holds a Linux kernel: a bzImage, or an ELF with a note owned
+ * by "Linux" (every vmlinux has them). Other ELF files are test payloads.
+ * Used to refuse, with an explanation, booting Linux on a PVM host. */
+bool nb_kernel_is_linux(const uint8_t *buf, size_t len);
+
 #endif

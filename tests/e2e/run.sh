@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# e2e tier: the whole `nestbox run` path on a KVM that runs stock guests
+# (this host's, or the emulated test host's: tests/testhost/run).
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 2
+# shellcheck source=tests/lib/check.sh
+. tests/lib/check.sh
+
+nestbox=build/nestbox
+rootfs=build/rootfs-busybox
+limit=${NESTBOX_E2E_TIMEOUT:-180}
+
+if [ ! -r /dev/kvm ] || [ -e /sys/module/kvm_pvm ]; then
+	skip e2e "no KVM here that runs a stock guest (run through tests/testhost/run)"
+	exit 0
+fi
+
+nb_run_case "$limit" $nestbox run $rootfs -- /bin/sh -c 'echo hello from the guest'
+expect e2e_boot_output "prints the workload's output and exits 0" \
+	"$status" -eq 0 -a "$out" = "hello from the guest"
+
+nb_run_case "$limit" $nestbox run $rootfs -- /bin/sh -c 'echo hello; exit 3'
+expect e2e_exit_status_3 "exit status 3 propagates" "$status" -eq 3 -a "$out" = hello
+
+nb_run_case "$limit" $nestbox run --cpus 2 $rootfs -- /bin/sh -c 'grep -c ^processor /proc/cpuinfo'
+expect e2e_cpus_2 "--cpus 2 shows 2 CPUs in the guest" "$status" -eq 0 -a "$out" = 2
+
+nb_run_case "$limit" $nestbox run --memory 256m $rootfs -- /bin/sh -c \
+	"awk '/MemTotal/ { print (\$2 > 200000 && \$2 <= 262144) ? \"sized\" : \$2 }' /proc/meminfo"
+expect e2e_memory_size "--memory 256m gives the guest ~256 MiB" "$status" -eq 0 -a "$out" = sized
+
+# shellcheck disable=SC2016 # expanded by the guest's shell
+nb_run_case "$limit" $nestbox run $rootfs -- /bin/sh -c 'echo "$0 $1|$2"' 'arg zero' 'a b' "c'd"
+expect e2e_argv_exact "arguments reach the guest byte for byte" "$status" -eq 0 -a "$out" = "arg zero a b|c'd"
+
+nb_run_case "$limit" $nestbox run $rootfs -- /no/such/command
+expect e2e_not_found "a missing command exits 127 with a message" \
+	"$status" -eq 127 -a -n "$(grep -F 'not found' <<<"$out$err")"
+
+nb_run_case "$limit" $nestbox run $rootfs -- /etc/issue
+expect e2e_cannot_exec "a non-executable command exits 126" "$status" -eq 126
+
+nb_run_case "$limit" $nestbox run $rootfs -- /bin/sh -c 'kill -KILL $$'
+expect e2e_signal_status "a workload killed by SIGKILL exits 137" "$status" -eq 137
+
+start=$(date +%s)
+nb_run_case "$limit" $nestbox run $rootfs -- /bin/busybox reboot -f
+expect e2e_guest_reboot_ends_vmm "a guest reboot ends the VMM with 125 and says why" \
+	"$status" -eq 125 -a -n "$(grep -F 'guest reset' <<<"$err")"
+echo "# guest reboot ended the VMM after $(( $(date +%s) - start )) s" >&2
+
+if [ -f build/bzImage ]; then
+	nb_run_case "$limit" $nestbox run --kernel build/bzImage $rootfs -- /bin/sh -c 'echo bz'
+	expect e2e_bzimage_boot "a bzImage boots too" "$status" -eq 0 -a "$out" = bz
+else
+	skip e2e_bzimage_boot "build/bzImage absent"
+fi
+
+nb_run_case 20 $nestbox run --timeout 1 $rootfs -- /bin/sh -c 'sleep 100'
+expect e2e_timeout "--timeout kills the VM and exits 124" "$status" -eq 124
