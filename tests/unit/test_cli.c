@@ -1,0 +1,144 @@
+/* Command-line parsing: options validated with no side effects. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/cli.h"
+#include "vmm/memory.h"
+
+static int parse(struct nb_run_options *opts, struct nb_err *err, int argc, char **argv)
+{
+	memset(err, 0, sizeof(*err));
+	return nb_cli_parse_run(argc, argv, "/opt/nb", opts, err);
+}
+
+#define ARGV(...) ((char *[]){ __VA_ARGS__, NULL })
+#define ARGC(...) ((int)(sizeof((char *[]){ __VA_ARGS__ }) / sizeof(char *)))
+#define PARSE(opts, err, ...) parse(opts, err, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
+
+START_TEST(sizes)
+{
+	struct nb_err err;
+	uint64_t bytes;
+
+	ck_assert_int_eq(nb_cli_parse_size("512m", &bytes, &err), 0);
+	ck_assert_uint_eq(bytes, 512ull << 20);
+	ck_assert_int_eq(nb_cli_parse_size("2G", &bytes, &err), 0);
+	ck_assert_uint_eq(bytes, 2ull << 30);
+	ck_assert_int_eq(nb_cli_parse_size("4096k", &bytes, &err), 0);
+	ck_assert_uint_eq(bytes, 4ull << 20);
+	ck_assert_int_eq(nb_cli_parse_size("1048576", &bytes, &err), 0);
+	ck_assert_uint_eq(bytes, 1048576);
+	const char *bad[] = { "", "m", "-1m", "12x", "1mb", "99999999999999999999", "17179869184g" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(nb_cli_parse_size(bad[i], &bytes, &err), -1);
+		ck_assert_ptr_nonnull(strstr(err.msg, "invalid size"));
+	}
+}
+END_TEST
+
+START_TEST(defaults_and_command)
+{
+	struct nb_run_options o;
+	struct nb_err err;
+
+	char *argv[] = { "run", "rootfs", "--", "/bin/sh", "-c", "exit 3", NULL };
+
+	/* opts points into argv: it must outlive the checks. */
+	ck_assert_int_eq(parse(&o, &err, 6, argv), 0);
+	ck_assert_str_eq(o.rootfs, "rootfs");
+	ck_assert_uint_eq(o.argc, 3);
+	ck_assert_str_eq(o.argv[0], "/bin/sh");
+	ck_assert_str_eq(o.argv[2], "exit 3");
+	ck_assert_str_eq(o.kernel_path, "/opt/nb/vmlinux");
+	ck_assert_str_eq(o.init_path, "/opt/nb/nestbox-init");
+	ck_assert_uint_eq(o.cpus, 1);
+	ck_assert_uint_eq(o.mem_size, 512ull << 20);
+}
+END_TEST
+
+START_TEST(options_stop_at_rootfs)
+{
+	struct nb_run_options o;
+	struct nb_err err;
+
+	char *argv[] = { "run", "--cpus", "2", "-m", "1g", "rootfs", "ls", "--cpus", "-m", NULL };
+
+	/* The command's own options are not nestbox's, even without "--". */
+	ck_assert_int_eq(parse(&o, &err, 9, argv), 0);
+	ck_assert_uint_eq(o.cpus, 2);
+	ck_assert_uint_eq(o.mem_size, 1ull << 30);
+	ck_assert_uint_eq(o.argc, 3);
+	ck_assert_str_eq(o.argv[1], "--cpus");
+}
+END_TEST
+
+START_TEST(overrides)
+{
+	struct nb_run_options o;
+	struct nb_err err;
+
+	char *argv[] = { "run", "--kernel", "/k", "--init", "/i", "--timeout", "5", "--kernel-args",
+			 "debug", "--stats", "r", "true", NULL };
+
+	ck_assert_int_eq(parse(&o, &err, 12, argv), 0);
+	ck_assert_str_eq(o.kernel_path, "/k");
+	ck_assert_str_eq(o.init_path, "/i");
+	ck_assert_uint_eq(o.timeout_sec, 5);
+	ck_assert_str_eq(o.kernel_args, "debug");
+	ck_assert(o.stats);
+}
+END_TEST
+
+START_TEST(bad_values_named)
+{
+	struct nb_run_options o;
+	struct nb_err err;
+
+	ck_assert_int_eq(PARSE(&o, &err, "run", "--cpus", "0", "r", "true"), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "--cpus"));
+	ck_assert_int_eq(PARSE(&o, &err, "run", "--cpus", "33", "r", "true"), -1);
+	ck_assert_int_eq(PARSE(&o, &err, "run", "--cpus", "2x", "r", "true"), -1);
+	ck_assert_int_eq(PARSE(&o, &err, "run", "--memory", "3m", "r", "true"), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "2 MiB"));
+	ck_assert_int_eq(PARSE(&o, &err, "run", "--memory", "8m", "r", "true"), -1);
+	ck_assert_int_eq(PARSE(&o, &err, "run", "--timeout", "0", "r", "true"), -1);
+	ck_assert_int_eq(PARSE(&o, &err, "run", "--bogus", "r", "true"), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "--bogus"));
+	ck_assert_int_eq(PARSE(&o, &err, "run", "--cpus"), -1);
+	ck_assert_int_eq(PARSE(&o, &err, "run"), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "missing ROOTFS"));
+	ck_assert_int_eq(PARSE(&o, &err, "run", "r", "--"), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "missing COMMAND"));
+}
+END_TEST
+
+START_TEST(help)
+{
+	struct nb_run_options o;
+	struct nb_err err;
+
+	ck_assert_int_eq(PARSE(&o, &err, "run", "--help"), 1);
+	ck_assert_int_eq(PARSE(&o, &err, "run", "-h", "r", "x"), 1);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("cli");
+	TCase *tc = tcase_create("run");
+	int failed;
+
+	tcase_add_test(tc, sizes);
+	tcase_add_test(tc, defaults_and_command);
+	tcase_add_test(tc, options_stop_at_rootfs);
+	tcase_add_test(tc, overrides);
+	tcase_add_test(tc, bad_values_named);
+	tcase_add_test(tc, help);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
