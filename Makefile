@@ -77,6 +77,11 @@ $(BUILD)/tests/kvm/%: tests/kvm/%.c $(HOST_LIB_SAN)
 $(BUILD)/rootfs-busybox/bin/busybox: tests/lib/busybox-rootfs.sh
 	tests/lib/busybox-rootfs.sh $(BUILD)/rootfs-busybox
 
+# Guest tier and bench: compose an initramfs exactly as nestbox does, for plain QEMU.
+$(BUILD)/tests/guest/mkinitramfs: tests/guest/mkinitramfs.c $(HOST_LIB_SAN)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_CFLAGS) -o $@ $< $(HOST_LIB_SAN) $(HOST_LIBS)
+
 # A non-Linux ELF payload linked at 1 MiB: `nestbox run --kernel` boots it
 # even on a PVM host (tests/kvm, bench/).
 $(BUILD)/tests/kvm/payload.elf: tests/kvm/payload.S
@@ -84,7 +89,7 @@ $(BUILD)/tests/kvm/payload.elf: tests/kvm/payload.S
 	$(CC) -nostdlib -static -no-pie -Wl,-N -Wl,-Ttext=0x100000 -Wl,-e,_start -Wl,--build-id=none \
 		-Wl,-z,noexecstack -Wl,--no-warn-rwx-segments -o $@ $<
 
-tests: all $(UNIT_BINS) $(KVM_BINS) $(BUILD)/tests/kvm/payload.elf $(BUILD)/rootfs-busybox/bin/busybox
+tests: all $(UNIT_BINS) $(KVM_BINS) $(BUILD)/tests/kvm/payload.elf $(BUILD)/tests/guest/mkinitramfs $(BUILD)/rootfs-busybox/bin/busybox
 
 unit: deps $(UNIT_BINS)
 	tests/run unit

@@ -87,6 +87,9 @@ static int archive_error(struct nb_err *err, struct archive *a, const char *what
 		msg = "unknown libarchive error";
 	if (errnum <= 0 || strstr(msg, strerror(errnum)))
 		errnum = 0;
+	/* libarchive's disk reader already starts its messages with the path. */
+	if (strncmp(msg, what, strlen(what)) == 0)
+		return nb_err_set(err, errnum, "%s", msg);
 	return nb_err_set(err, errnum, "%s: %s", what, msg);
 }
 

@@ -76,7 +76,7 @@ static int build_initramfs(const struct nb_run_options *opts, struct nb_buf *ini
 	};
 
 	if (nb_spec_encode(&spec, &spec_blob, &spec_len, err) < 0)
-		return nb_err_wrap(err, "workload spec");
+		return -1; /* the codec names the spec */
 	return nb_initramfs_build(initrd, opts->init_path, opts->rootfs, spec_blob, spec_len, err);
 }
 

@@ -43,9 +43,13 @@ enum nb_status {
  *   NB_SPEC_VERSION  u32     must equal NB_SPEC_FORMAT
  *   NB_SPEC_ARGV     strlist command and arguments (NUL-separated), >= 1
  *   NB_SPEC_ENV      strlist KEY=VALUE entries (NUL-separated), optional
- *   NB_SPEC_ROOTFS   string  path of the workload's root inside the guest
- * Every property is bounded by the limits below; nestbox-init rejects a spec
- * that breaks one and reports NB_STATUS_ERROR.
+ *   NB_SPEC_ROOTFS   string  absolute path of the workload's root inside the
+ *                            guest ("/" runs it in the initramfs root)
+ * argv entries are non-empty; env entries are NAME=value with a non-empty
+ * NAME. Every property is bounded by the limits below; nestbox-init rejects
+ * a spec that breaks one, or repeats a property, and reports
+ * NB_STATUS_ERROR. Unknown properties are ignored (bump NB_SPEC_FORMAT for
+ * incompatible changes).
  */
 #define NB_SPEC_PATH "/nestbox/spec.dtb"
 #define NB_SPEC_FORMAT 1u

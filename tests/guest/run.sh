@@ -20,7 +20,7 @@ helper=$build/tests/guest/mkinitramfs
 init_bin=$build/nestbox-init
 timeout_s=${NB_GUEST_TIMEOUT:-60}
 cases=(hello_status not_found cannot_exec invalid_spec env_defaults signal_status
-       rootfs_mounts)
+       rootfs_mounts signal_forward reaps_orphans)
 [ $# -gt 0 ] && cases=("$@")
 
 skip_all() {
@@ -37,41 +37,17 @@ find_kernel() {
     fi
 }
 
-build_helper() {
-    local srcs=("$repo/tests/guest/mkinitramfs.c" "$repo/images/initramfs.c"
-                "$repo/common/spec.c" "$repo/common/err.c")
-    local stale=0 s
-    [ -x "$helper" ] || stale=1
-    for s in "${srcs[@]}" "$repo"/images/initramfs.h "$repo"/common/spec.h; do
-        [ "$s" -nt "$helper" ] && stale=1
-    done
-    [ $stale = 0 ] && return 0
-    mkdir -p "$(dirname "$helper")"
-    gcc -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -I"$repo" -I"$repo/include" \
-        -o "$helper" "${srcs[@]}" -larchive -lfdt
-}
-
-make_rootfs() {
-    local root=$1 a
-    mkdir -p "$root/bin" "$root/proc" "$root/sys" "$root/dev" "$root/tmp"
-    cp "$busybox" "$root/bin/busybox"
-    for a in $("$root/bin/busybox" --list); do
-        [ "$a" = busybox ] || ln -s busybox "$root/bin/$a"
-    done
-}
-
 command -v qemu-system-x86_64 >/dev/null || skip_all "qemu-system-x86_64 not installed"
 kernel=$(find_kernel)
 [ -n "$kernel" ] || skip_all "no build/bzImage (or PVH vmlinux); run make"
 [ -x "$init_bin" ] || skip_all "no build/nestbox-init; run make"
-busybox=$(command -v busybox || true)
-[ -n "$busybox" ] && file -L "$busybox" | grep -q 'statically linked' ||
+[ -x /bin/busybox ] && file -L /bin/busybox | grep -q 'statically linked' ||
     skip_all "busybox-static not installed"
-build_helper || skip_all "cannot build tests/guest/mkinitramfs"
+[ -x "$helper" ] || { echo "not ok guest: $helper missing (make tests builds it)"; exit 1; }
 
 work=$(mktemp -d /tmp/nb-guest.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-make_rootfs "$work/rootfs"
+"$repo/tests/lib/busybox-rootfs.sh" "$work/rootfs" || skip_all "cannot make a busybox rootfs"
 
 # boot NAME MKINITRAMFS_ARGS... : console output in $work/NAME.out
 boot() {
@@ -124,8 +100,9 @@ run_case() {
         boot "$name" -s "$work/bad.dtb" &&
             expect "$name" 125 "nestbox-init: invalid workload spec: not a valid device tree" ;;
     env_defaults)
-        boot "$name" -e FOO=bar -- sh -c 'echo "env:$FOO:$HOME:$PATH"' &&
-            expect "$name" 0 "env:bar:/:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" ;;
+        boot "$name" -e FOO=bar -- sh -c 'echo "env:$FOO:$HOME:$TERM:$PATH"' &&
+            expect "$name" 0 \
+                "env:bar:/:linux:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" ;;
     signal_status)
         boot "$name" -- sh -c 'kill -TERM $$' &&
             expect "$name" 143 "nestbox-init: workload killed by signal 15" ;;
@@ -134,6 +111,16 @@ run_case() {
         boot "$name" -- sh -c 'test ! -e /init && test -r /proc/self/stat &&
             test -d /sys/kernel && test -c /dev/null && echo mounts-ok' &&
             expect "$name" 0 mounts-ok ;;
+    signal_forward)
+        # A signal sent to PID 1 (as the VMM will) reaches the workload.
+        boot "$name" -- sh -c 'trap "echo got-term; exit 7" TERM; kill -TERM 1;
+            sleep 10 & wait' &&
+            expect "$name" 7 got-term ;;
+    reaps_orphans)
+        # The orphaned sleep is re-parented to nestbox-init, which must reap it.
+        boot "$name" -- sh -c '(sleep 0.2 &); sleep 2;
+            if ps -o stat | grep -q Z; then echo zombie-left; else echo no-zombies; fi' &&
+            expect "$name" 0 no-zombies ;;
     *)
         echo "not ok $name: no such case"; return 1 ;;
     esac || {

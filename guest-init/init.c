@@ -1,0 +1,375 @@
+/* nestbox-init: PID 1 of the guest. Mounts the API file systems, reads the
+ * workload spec from the initramfs, starts the workload, reaps every child
+ * and forwards signals, then flushes the console, reports the exit status
+ * to the VMM's exit device and powers off.
+ *
+ * Run by hand (PID != 1), as `nestbox-init [SPEC]`, it skips mounts and the
+ * report and exits with the workload's status: handy for host-side tests.
+ *
+ * Debug output (start time, the workload's status, the status reported) is
+ * printed when the kernel command line has `nestbox.debug` (or
+ * nestbox.debug=1), or, run by hand, when NESTBOX_DEBUG is set to anything
+ * but "" or "0".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/io.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/spec.h"
+#include "guest-init/mounts.h"
+#include "guest-init/workload.h"
+#include "nestbox/abi.h"
+#include "nestbox/cleanup.h"
+
+#define CMDLINE_MAX 4096
+
+struct init {
+	bool pid1;
+	bool debug;
+	const char *spec_path;
+};
+
+/* Signals init passes on to the workload (the VMM will deliver them). */
+static const int forwarded_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 };
+
+/* ---- output ---------------------------------------------------------------- */
+
+static __attribute__((format(printf, 1, 2))) void say(const char *fmt, ...)
+{
+	char line[NB_ERR_MSG_MAX + 64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	/* One write per line: lines do not interleave with the workload's. */
+	dprintf(STDERR_FILENO, "nestbox-init: %s\n", line);
+}
+
+static int report_error(const struct nb_err *err)
+{
+	say("%s", err->msg);
+	return nb_err_status(err);
+}
+
+static long uptime_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_BOOTTIME, &ts) < 0)
+		return -1;
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- PID 1 setup --------------------------------------------------------------- */
+
+static int mount_base(struct nb_err *err)
+{
+	static const struct {
+		struct nb_mount m;
+		mode_t mode;
+	} base[] = {
+		{ { "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL }, 0555 },
+		{ { "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL }, 0555 },
+		{ { "devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755" }, 0755 },
+		{ { "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+		    "newinstance,ptmxmode=0666,mode=0620,gid=5" },
+		  0755 },
+		{ { "shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" }, 01777 },
+	};
+
+	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++) {
+		if (mkdir(base[i].m.target, base[i].mode) < 0 && errno != EEXIST)
+			return nb_err_sys(err, "cannot create %s", base[i].m.target);
+		if (nb_mount(&base[i].m, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The kernel opens /dev/console as fds 0-2 only if it existed in the
+ * initramfs; make sure every later write has somewhere to go. */
+static void ensure_stdio(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0)
+			continue;
+		if (open("/dev/console", O_RDWR | O_NOCTTY) != fd)
+			open("/dev/null", O_RDWR);
+	}
+}
+
+static bool cmdline_has_debug(void)
+{
+	char buf[CMDLINE_MAX];
+	cleanup_close int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	for (char *save, *tok = strtok_r(buf, " \t\n", &save); tok;
+	     tok = strtok_r(NULL, " \t\n", &save))
+		if (strcmp(tok, "nestbox.debug") == 0 || strcmp(tok, "nestbox.debug=1") == 0)
+			return true;
+	return false;
+}
+
+static bool debug_requested(bool pid1)
+{
+	const char *env = getenv("NESTBOX_DEBUG");
+
+	if (pid1)
+		return cmdline_has_debug();
+	return env && *env && strcmp(env, "0") != 0;
+}
+
+/* ---- the spec ----------------------------------------------------------------- */
+
+/* Bounded read: never trust the file's size, read at most one byte more
+ * than the limit to notice a larger file. */
+static int read_spec(const char *path, void **blob, size_t *len, struct nb_err *err)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	cleanup_free char *buf = NULL;
+	size_t got = 0;
+
+	if (fd < 0)
+		return nb_err_sys(err, "cannot read workload spec %s", path);
+	buf = malloc(NB_SPEC_MAX_SIZE + 1);
+	if (!buf)
+		return nb_err_sys(err, "cannot read workload spec %s", path);
+	while (got <= NB_SPEC_MAX_SIZE) {
+		ssize_t n = read(fd, buf + got, NB_SPEC_MAX_SIZE + 1 - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return nb_err_sys(err, "cannot read workload spec %s", path);
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got > NB_SPEC_MAX_SIZE)
+		return nb_err_set(err, 0, "invalid workload spec: %s is larger than %u bytes", path,
+				  NB_SPEC_MAX_SIZE);
+	*blob = NB_STEAL(buf, NULL);
+	*len = got;
+	return 0;
+}
+
+static int load_spec(const char *path, void **blob, struct nb_spec *spec, struct nb_err *err)
+{
+	char why[NB_ERR_MSG_MAX];
+	size_t len = 0;
+
+	memset(spec, 0, sizeof(*spec));
+	if (read_spec(path, blob, &len, err) < 0)
+		return -1;
+	if (nb_spec_decode(*blob, len, spec, err) == 0)
+		return 0;
+	/* The codec's messages start "spec: "; say it once. */
+	snprintf(why, sizeof(why), "%s",
+		 strncmp(err->msg, "spec: ", 6) == 0 ? err->msg + 6 : err->msg);
+	return nb_err_set(err, 0, "invalid workload spec: %s", why);
+}
+
+/* ---- running the workload ------------------------------------------------------- */
+
+static void wait_set(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGCHLD);
+	for (size_t i = 0; i < sizeof(forwarded_signals) / sizeof(forwarded_signals[0]); i++)
+		sigaddset(set, forwarded_signals[i]);
+}
+
+static int exit_status(int ws)
+{
+	if (WIFEXITED(ws))
+		return WEXITSTATUS(ws);
+	if (WIFSIGNALED(ws))
+		return NB_STATUS_SIGNAL_BASE + WTERMSIG(ws);
+	return NB_STATUS_ERROR;
+}
+
+/* Reap every exited child (orphans are re-parented to init). Returns true
+ * once the workload itself was among them, with its wait status in *ws. */
+static bool reap_children(pid_t workload, int *ws)
+{
+	bool found = false;
+	int s;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &s, WNOHANG)) > 0) {
+		if (pid == workload) {
+			*ws = s;
+			found = true;
+		}
+	}
+	return found;
+}
+
+/* Wait for the workload, forwarding signals and reaping orphans meanwhile.
+ * The signals are blocked and taken synchronously, so none is lost between
+ * fork and wait, and PID 1's "no default action" rule does not apply. */
+static int supervise(pid_t workload, const sigset_t *set, int *status, struct nb_err *err)
+{
+	int ws;
+
+	while (!reap_children(workload, &ws)) {
+		siginfo_t info;
+		int sig = sigwaitinfo(set, &info);
+
+		if (sig < 0 && errno == EINTR)
+			continue;
+		if (sig < 0)
+			return nb_err_sys(err, "sigwaitinfo");
+		if (sig != SIGCHLD && kill(workload, sig) < 0 && errno != ESRCH)
+			return nb_err_sys(err, "cannot forward signal %d to the workload", sig);
+	}
+	*status = exit_status(ws);
+	return 0;
+}
+
+static void say_status(int status)
+{
+	if (status > NB_STATUS_SIGNAL_BASE && status < NB_STATUS_SIGNAL_BASE + NSIG)
+		say("workload killed by signal %d (%s), status %d", status - NB_STATUS_SIGNAL_BASE,
+		    strsignal(status - NB_STATUS_SIGNAL_BASE), status);
+	else
+		say("workload exited with status %d", status);
+}
+
+static int run_workload(const struct init *self, const struct nb_spec *spec, int *status,
+			struct nb_err *err)
+{
+	sigset_t set, orig;
+	struct nb_workload_opts opts = { .mount_api_fs = self->pid1, .sigmask = &orig };
+	pid_t pid;
+	int rc;
+
+	wait_set(&set);
+	if (sigprocmask(SIG_BLOCK, &set, &orig) < 0)
+		return nb_err_sys(err, "cannot block signals");
+	/* Run by hand, orphans should still come to us to be reaped. */
+	if (!self->pid1)
+		prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	rc = nb_workload_start(spec, &opts, &pid, err);
+	if (rc == 0)
+		rc = supervise(pid, &set, status, err);
+	sigprocmask(SIG_SETMASK, &orig, NULL);
+	if (rc == 0 && self->debug)
+		say_status(*status);
+	return rc;
+}
+
+/* ---- the end ------------------------------------------------------------------- */
+
+/* The console is the 8250 through the tty layer, which transmits
+ * asynchronously: wait until the bytes are out before the VM stops. */
+/* The console is the host's stdout: bytes must reach it unchanged, so no
+ * "\n" -> "\r\n" translation (the tty default, ONLCR). */
+static void raw_console_output(void)
+{
+	struct termios tio;
+
+	for (int fd = STDOUT_FILENO; fd <= STDERR_FILENO; fd++) {
+		if (tcgetattr(fd, &tio) < 0)
+			continue;
+		tio.c_oflag &= ~(tcflag_t)ONLCR;
+		tcsetattr(fd, TCSANOW, &tio);
+	}
+}
+
+static void flush_output(void)
+{
+	tcdrain(STDOUT_FILENO);
+	tcdrain(STDERR_FILENO);
+	sync();
+}
+
+static void report_status(int status)
+{
+	if (ioperm(NB_EXIT_PORT, NB_EXIT_PORT_LEN, 1) < 0) {
+		say("cannot reach the exit device at port %#x: ioperm: %s", NB_EXIT_PORT,
+		    strerror(errno));
+		flush_output();
+		return;
+	}
+	outl(NB_EXIT_MAGIC | ((unsigned int)status & NB_EXIT_STATUS_MASK), NB_EXIT_PORT);
+}
+
+/* Reached only when no nestbox VMM stopped the VM at the report (e.g. plain
+ * QEMU). Not RB_POWER_OFF: the guest kernel has no ACPI, hence no power-off
+ * driver, so the kernel would turn it into a halt and the VM would sit
+ * there forever. A restart is what a microVM treats as "done": with
+ * reboot=k it is an i8042 reset, which QEMU -no-reboot (and the nestbox
+ * VMM's i8042) turn into an exit. */
+static _Noreturn void power_off(int status)
+{
+	reboot(RB_AUTOBOOT);
+	say("reboot failed: %s", strerror(errno));
+	flush_output();
+	_exit(status);
+}
+
+static int run(struct init *self)
+{
+	struct nb_err err = { 0 };
+	cleanup_free void *blob = NULL;
+	struct nb_spec spec;
+	int status = NB_STATUS_ERROR;
+
+	if (self->pid1) {
+		if (mount_base(&err) < 0)
+			return report_error(&err);
+		ensure_stdio();
+		raw_console_output();
+	}
+	self->debug = debug_requested(self->pid1);
+	if (self->debug)
+		say("started at %ld ms uptime", uptime_ms());
+	if (load_spec(self->spec_path, &blob, &spec, &err) < 0)
+		return report_error(&err);
+	if (run_workload(self, &spec, &status, &err) < 0)
+		status = report_error(&err);
+	nb_spec_free(&spec);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct init self = { .pid1 = getpid() == 1, .spec_path = NB_SPEC_PATH };
+	int status;
+
+	/* As PID 1, argv holds whatever the kernel did not recognise: ignore. */
+	if (!self.pid1 && argc > 2) {
+		say("usage: nestbox-init [SPEC]");
+		return NB_STATUS_ERROR;
+	}
+	if (!self.pid1 && argc == 2)
+		self.spec_path = argv[1];
+	status = run(&self);
+	if (!self.pid1)
+		return status;
+	if (self.debug)
+		say("reporting status %d at %ld ms uptime", status, uptime_ms());
+	flush_output();
+	report_status(status);
+	power_off(status);
+}

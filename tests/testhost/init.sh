@@ -1,0 +1,84 @@
+#!/bin/sh
+# PID 1 of the test host (L1), run by busybox from its initramfs.
+#
+# Loads the modules listed in /etc/testhost-modules, mounts the per-run
+# transfer share (tag xfer) at /xfer, the host's root (tag hostroot) read-only
+# at /host with fresh /proc /sys /dev /tmp /run under it, the repo (tag repo)
+# and the nestbox cache (tag cache) read-write at their own paths, then runs
+# /xfer/cmd.sh chrooted into /host, with stdout and stderr to /xfer/stdout and
+# /xfer/stderr, writes its exit status to /xfer/status and powers off.
+# /xfer/config (written by tests/testhost/run) sets repo= and cache=.
+# Problems setting up are written to /xfer/error.
+PATH=/bin:/sbin:/usr/bin:/usr/sbin
+export PATH
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+exec </dev/console >/dev/console 2>&1
+
+off() {
+	sync
+	poweroff -f
+	sleep 5
+	echo o >/proc/sysrq-trigger
+}
+xfer_ok=''
+fail() {
+	echo "testhost (L1): $*"
+	[ -n "$xfer_ok" ] && echo "$*" >>/xfer/error
+	off
+}
+
+while read -r m; do
+	modprobe "$m" || echo "testhost (L1): modprobe $m failed"
+done </etc/testhost-modules
+
+p9=trans=virtio,version=9p2000.L,msize=512000
+mount -t 9p -o "$p9" xfer /xfer || fail "cannot mount the xfer share"
+xfer_ok=1
+[ -f /xfer/config ] || fail "no /xfer/config"
+repo='' cache=''
+# shellcheck source=/dev/null
+. /xfer/config
+
+[ -c /dev/kvm ] || fail "no /dev/kvm in the test host (modprobe kvm_amd: $(modprobe kvm_amd 2>&1 || true); svm in cpuinfo: $(grep -c -w svm /proc/cpuinfo) cpus)"
+
+h=/host
+mount -t 9p -o "ro,$p9,cache=loose" hostroot $h || fail "cannot mount the hostroot share"
+mount -t proc proc $h/proc || fail "cannot mount $h/proc"
+mount -t sysfs sysfs $h/sys || fail "cannot mount $h/sys"
+mount -t cgroup2 cgroup2 $h/sys/fs/cgroup || fail "cannot mount cgroup2"
+mount -t devtmpfs devtmpfs $h/dev || fail "cannot mount $h/dev"
+mkdir -p /dev/pts /dev/shm /dev/net
+mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts $h/dev/pts
+mount -t tmpfs -o mode=1777 shm $h/dev/shm
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
+[ -e /dev/stdin ] || ln -s fd/0 /dev/stdin
+[ -e /dev/stdout ] || ln -s fd/1 /dev/stdout
+[ -e /dev/stderr ] || ln -s fd/2 /dev/stderr
+mount -t tmpfs -o mode=1777 tmp $h/tmp || fail "cannot mount $h/tmp"
+mount -t tmpfs -o mode=755 run $h/run && mkdir -m 1777 $h/run/lock
+# The test host's modules, for modprobe inside the chroot.
+kabi=$(uname -r)
+if [ -d $h/lib/modules ] && mount -t tmpfs -o mode=755 modules $h/lib/modules; then
+	mkdir -p "$h/lib/modules/$kabi"
+	mount -o bind,ro "/lib/modules/$kabi" "$h/lib/modules/$kabi"
+fi
+
+mkdir -p "$h$repo" 2>/dev/null
+mount -t 9p -o "$p9" repo "$h$repo" || fail "cannot mount the repo share at $repo"
+if [ -n "$cache" ]; then
+	mkdir -p "$h$cache" 2>/dev/null
+	mount -t 9p -o "$p9" cache "$h$cache" || fail "cannot mount the cache share at $cache"
+fi
+
+hostname testhost
+ip link set lo up
+
+# cmd.sh is read through fd 9 (it closes it first), so it need not be
+# visible inside the chroot.
+# The subshell keeps busybox's job messages ("Killed") out of /xfer/stderr.
+(exec chroot $h /bin/sh /proc/self/fd/9) 9</xfer/cmd.sh </dev/null >/xfer/stdout 2>/xfer/stderr
+echo $? >/xfer/status
+off
