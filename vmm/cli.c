@@ -215,7 +215,8 @@ int nb_cli_main(int argc, char **argv)
 		return 0;
 	}
 	if (argc >= 2 && strcmp(argv[1], "version") == 0) {
-		printf("nestbox ABI %d\n", NB_ABI_VERSION);
+		printf("nestbox ABI %d\nguest kernel command line: %s\n", NB_ABI_VERSION,
+		       nb_run_base_cmdline);
 		return 0;
 	}
 	fprintf(stderr, "nestbox: %s: use 'nestbox run [OPTIONS] ROOTFS COMMAND...' "

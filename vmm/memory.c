@@ -20,18 +20,28 @@ void nb_mem_layout(struct nb_guest_mem *mem, uint8_t *base, uint64_t size)
 	}
 }
 
+/* Transparent huge pages need 2 MiB-aligned host addresses; a huge page
+ * backs 512 guest pages with one fault and one nested page table entry. */
+#define HUGE_ALIGN (2ull << 20)
+
 int nb_mem_map(struct nb_guest_mem *mem, uint64_t size, struct nb_err *err)
 {
-	void *base;
+	uint8_t *raw, *base;
 
 	if (size < NB_MEM_MIN || size > NB_MEM_MAX || size % (2u << 20))
 		return nb_err_set(err, 0, "guest memory %llu MiB is out of range: use a multiple of 2 MiB "
 				  "between %llu MiB and %llu MiB", (unsigned long long)(size >> 20),
 				  NB_MEM_MIN >> 20, NB_MEM_MAX >> 20);
-	base = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (base == MAP_FAILED)
+	raw = mmap(NULL, size + HUGE_ALIGN, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (raw == MAP_FAILED)
 		return nb_err_sys(err, "mapping %llu MiB of guest memory", (unsigned long long)(size >> 20));
+	/* Trim the slack so base is aligned and nothing extra stays mapped. */
+	base = (uint8_t *)(((uintptr_t)raw + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1));
+	if (base > raw)
+		munmap(raw, (size_t)(base - raw));
+	if (base + size < raw + size + HUGE_ALIGN)
+		munmap(base + size, (size_t)(raw + size + HUGE_ALIGN - (base + size)));
 	/* Guest RAM never belongs in a core dump of the VMM, and huge pages
 	 * cut the L2 TLB and EPT/NPT cost when the host offers them. */
 	madvise(base, size, MADV_DONTDUMP);
