@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
 	# build: host VMM and tools
 	gcc make pkg-config libc6-dev libarchive-dev libfdt-dev libseccomp-dev
+	# libarchive is linked statically (start-up cost): its own dependencies
+	libacl1-dev libzstd-dev liblz4-dev liblzma-dev libbz2-dev zlib1g-dev libxml2-dev nettle-dev
 	# build: static guest binaries
 	musl-tools
 	# build: guest kernel (images/kernel/build.sh)
