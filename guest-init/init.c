@@ -259,7 +259,11 @@ static int run_workload(const struct init *self, const struct nb_spec *spec, int
 			struct nb_err *err)
 {
 	sigset_t set, orig;
-	struct nb_workload_opts opts = { .mount_api_fs = self->pid1, .sigmask = &orig };
+	struct nb_workload_opts opts = {
+		.mount_api_fs = self->pid1,
+		.own_namespaces = self->pid1,
+		.sigmask = &orig,
+	};
 	pid_t pid;
 	int rc;
 

@@ -2,11 +2,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -161,7 +163,10 @@ int nb_workload_start(const struct nb_spec *spec, const struct nb_workload_opts 
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return nb_err_sys(err, "cannot create the start-report pipe");
 	report_fd = fds[0];
-	child = fork();
+	/* clone(2) without a new stack behaves as fork(2) in the child. */
+	child = opts->own_namespaces ? (pid_t)syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWNS | SIGCHLD,
+						      0, 0, 0, 0)
+				     : fork();
 	if (child < 0) {
 		close(fds[1]);
 		return nb_err_sys(err, "cannot fork the workload");

@@ -18,6 +18,10 @@ struct nb_workload_opts {
 	/* Mount proc, sysfs and a bind of /dev into the rootfs where it has
 	 * those directories (PID 1 in the guest; never when run by hand). */
 	bool mount_api_fs;
+	/* Start the workload as PID 1 of new PID and mount namespaces, as
+	 * Docker does: its reboot(2) or poweroff then ends only the workload
+	 * (killed by SIGHUP or SIGINT), never the guest kernel. */
+	bool own_namespaces;
 	/* Signal mask the workload starts with (init blocks the signals it
 	 * waits for; the workload must not inherit that). */
 	const sigset_t *sigmask;

@@ -21,6 +21,41 @@ static int watch(struct nb_event_loop *loop, int fd, struct nb_err *err)
 	return 0;
 }
 
+int nb_event_add(struct nb_event_loop *loop, int fd, uint32_t events, nb_event_fn *fn,
+		 void *opaque, struct nb_err *err)
+{
+	struct epoll_event ev = { .events = events ? events : EPOLLIN, .data.fd = fd };
+
+	if (loop->nhandlers == NB_EVENT_MAX_HANDLERS)
+		return nb_err_set(err, 0, "event loop: more than %u descriptors",
+				  NB_EVENT_MAX_HANDLERS);
+	if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return nb_err_sys(err, "epoll_ctl");
+	loop->handlers[loop->nhandlers++] = (struct nb_event_handler){ fd, fn, opaque };
+	return 0;
+}
+
+void nb_event_remove(struct nb_event_loop *loop, int fd)
+{
+	for (unsigned i = 0; i < loop->nhandlers; i++) {
+		if (loop->handlers[i].fd != fd)
+			continue;
+		epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+		loop->handlers[i] = loop->handlers[--loop->nhandlers];
+		return;
+	}
+}
+
+static void dispatch(struct nb_event_loop *loop, int fd, uint32_t events)
+{
+	for (unsigned i = 0; i < loop->nhandlers; i++) {
+		if (loop->handlers[i].fd == fd) {
+			loop->handlers[i].fn(loop->handlers[i].opaque, fd, events);
+			return;
+		}
+	}
+}
+
 static int arm_timeout(struct nb_event_loop *loop, unsigned timeout_sec, struct nb_err *err)
 {
 	struct itimerspec its = { .it_value.tv_sec = timeout_sec };
@@ -95,6 +130,8 @@ int nb_event_run(struct nb_event_loop *loop, struct nb_err *err)
 			else if (fd == loop->timer_fd)
 				nb_stop_request(loop->stop, NB_STOP_HOST, NB_STATUS_TIMEOUT,
 						"timed out: the VM was killed");
+			else
+				dispatch(loop, fd, events[i].events);
 		}
 	}
 	return 0;

@@ -116,7 +116,10 @@ static int load_guest(struct nb_vm *vm, const struct nb_run_options *opts,
 	return nb_vm_setup_boot_cpu(vm, kernel.entry, err);
 }
 
-static int add_devices(struct nb_vm *vm, struct nb_serial *serial, struct nb_err *err)
+/* Devices register their bus ranges and, for the event thread, their
+ * descriptors with loop. */
+static int add_devices(struct nb_vm *vm, struct nb_event_loop *loop, struct nb_serial *serial,
+		       struct nb_err *err)
 {
 	const struct nb_bus_device devices[] = {
 		{ "serial", NB_SERIAL_COM1_PORT, NB_SERIAL_NREGS, nb_serial_io, serial },
@@ -125,7 +128,7 @@ static int add_devices(struct nb_vm *vm, struct nb_serial *serial, struct nb_err
 		{ "exit", NB_EXIT_PORT, NB_EXIT_PORT_LEN, nb_exitdev_io, &vm->stop },
 	};
 
-	nb_serial_init(serial, STDOUT_FILENO, nb_vm_set_irq, vm, NB_SERIAL_COM1_IRQ);
+	(void)loop; /* no device needs the event thread yet */
 	for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++)
 		if (nb_bus_register(&vm->pio, &devices[i], err) < 0)
 			return -1;
@@ -209,15 +212,14 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
 	double start = now_ms();
 	int rc = -1;
 
-	if (add_devices(vm, &serial, err) < 0)
-		goto out_serial;
-	if (load_guest(vm, opts, kernel_file, initrd, err) < 0 ||
-	    check_host(kernel_file, opts->kernel_path, err) < 0)
-		goto out_serial;
-	if (nb_event_init(&loop, &vm->stop, opts->timeout_sec, err) < 0)
-		goto out_loop;
-	if (nb_vm_start(vm, err) < 0)
-		goto out_loop;
+	/* The loop first: it blocks the signals it handles, and every thread
+	 * started later inherits that mask. */
+	nb_serial_init(&serial, STDOUT_FILENO, nb_vm_set_irq, vm, NB_SERIAL_COM1_IRQ);
+	if (nb_event_init(&loop, &vm->stop, opts->timeout_sec, err) < 0 ||
+	    add_devices(vm, &loop, &serial, err) < 0 ||
+	    load_guest(vm, opts, kernel_file, initrd, err) < 0 ||
+	    check_host(kernel_file, opts->kernel_path, err) < 0 || nb_vm_start(vm, err) < 0)
+		goto out;
 	rc = nb_event_run(&loop, err);
 	nb_vm_stop_vcpus(vm);
 	nb_serial_flush(&serial);
@@ -225,9 +227,8 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
 		rc = stop_result(&vm->stop, status, err);
 	if (opts->stats)
 		print_stats(vm, &serial, opts, now_ms() - start);
-out_loop:
+out:
 	nb_event_destroy(&loop);
-out_serial:
 	nb_serial_destroy(&serial);
 	return rc;
 }

@@ -40,14 +40,31 @@ expect e2e_not_found "a missing command exits 127 with a message" \
 nb_run_case "$limit" $nestbox run $rootfs -- /etc/issue
 expect e2e_cannot_exec "a non-executable command exits 126" "$status" -eq 126
 
-nb_run_case "$limit" $nestbox run $rootfs -- /bin/sh -c 'kill -KILL $$'
-expect e2e_signal_status "a workload killed by SIGKILL exits 137" "$status" -eq 137
+# The workload is PID 1 of its PID namespace, which ignores its own SIGKILL:
+# kill a child instead.
+# shellcheck disable=SC2016 # expanded by the guest's shell
+nb_run_case "$limit" $nestbox run $rootfs -- /bin/sh -c 'sh -c "kill -KILL \$\$"; exit $?'
+expect e2e_signal_status "a command killed by SIGKILL exits 137" "$status" -eq 137
 
+nb_run_case "$limit" $nestbox run $rootfs -- /bin/sh -c 'echo $$; cat /proc/1/cmdline | tr "\0" " "'
+expect e2e_pid_namespace "the workload is PID 1 of its own PID namespace" \
+	"$status" -eq 0 -a "$out" = "1
+/bin/sh -c echo \$\$; cat /proc/1/cmdline | tr \"\\0\" \" \" "
+
+# A kernel reset (here: a panic, rdinit pointing nowhere, with panic=-1)
+# reaches the VMM through the i8042 and ends it.
 start=$(date +%s)
-nb_run_case "$limit" $nestbox run $rootfs -- /bin/busybox reboot -f
-expect e2e_guest_reboot_ends_vmm "a guest reboot ends the VMM with 125 and says why" \
+nb_run_case "$limit" $nestbox run --kernel-args rdinit=/no/init $rootfs -- true
+expect e2e_guest_reboot_ends_vmm "a guest kernel reset ends the VMM with 125 and says why" \
 	"$status" -eq 125 -a -n "$(grep -F 'guest reset' <<<"$err")"
-echo "# guest reboot ended the VMM after $(( $(date +%s) - start )) s" >&2
+echo "# guest reset ended the VMM after $(( $(date +%s) - start )) s" >&2
+
+# reboot(2) and poweroff inside the workload's PID namespace end the
+# workload (SIGHUP, SIGINT), never the guest kernel: no hang, no reset.
+nb_run_case "$limit" $nestbox run $rootfs -- /bin/busybox reboot -f
+expect e2e_workload_reboot "reboot -f in the workload ends the VM with 129" "$status" -eq 129
+nb_run_case "$limit" $nestbox run $rootfs -- /bin/busybox poweroff -f
+expect e2e_workload_poweroff "poweroff -f in the workload ends the VM with 130" "$status" -eq 130
 
 if [ -f build/bzImage ]; then
 	nb_run_case "$limit" $nestbox run --kernel build/bzImage $rootfs -- /bin/sh -c 'echo bz'
