@@ -8,6 +8,7 @@
 
 #include "vmm/x86_64/bootparams.h"
 #include "vmm/x86_64/layout.h"
+#include "unit/unit.h"
 
 #define MiB (1ull << 20)
 #define GiB (1ull << 30)
@@ -19,11 +20,7 @@ static struct nb_err err;
  * 5 GiB "guest" cost nothing. */
 static void guest_map(uint64_t size)
 {
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-	ck_assert_ptr_ne(p, MAP_FAILED);
-	nb_mem_layout(&mem, p, size);
+	nb_unit_guest_map(&mem, size);
 	memset(&err, 0, sizeof(err));
 }
 
@@ -370,8 +367,6 @@ int main(void)
 	TCase *e820 = tcase_create("e820");
 	TCase *initrd = tcase_create("initrd");
 	TCase *params = tcase_create("boot_params");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(e820, NULL, teardown);
 	tcase_add_test(e820, e820_64mib);
@@ -394,9 +389,5 @@ int main(void)
 	suite_add_tcase(s, e820);
 	suite_add_tcase(s, initrd);
 	suite_add_tcase(s, params);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return nb_unit_run(s);
 }

@@ -5,6 +5,7 @@
 
 #include "vmm/cli.h"
 #include "vmm/memory.h"
+#include "unit/unit.h"
 
 static int parse(struct nb_run_options *opts, struct nb_err *err, int argc, char **argv)
 {
@@ -127,7 +128,6 @@ int main(void)
 {
 	Suite *s = suite_create("cli");
 	TCase *tc = tcase_create("run");
-	int failed;
 
 	tcase_add_test(tc, sizes);
 	tcase_add_test(tc, defaults_and_command);
@@ -136,9 +136,5 @@ int main(void)
 	tcase_add_test(tc, bad_values_named);
 	tcase_add_test(tc, help);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return nb_unit_run(s);
 }

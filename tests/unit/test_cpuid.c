@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "vmm/x86_64/cpuid.h"
+#include "unit/unit.h"
 
 #define SIG KVM_CPUID_FLAG_SIGNIFCANT_INDEX
 #define L1_ECX_MONITOR (1u << 3)
@@ -310,8 +311,6 @@ int main(void)
 {
 	Suite *s = suite_create("cpuid");
 	TCase *tc = tcase_create("cpuid");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, per_vcpu_topology);
 	tcase_add_test(tc, leaf4_core_and_sharing_fields);
@@ -324,9 +323,5 @@ int main(void)
 	tcase_add_test(tc, many_duplicates_still_fit);
 	tcase_add_test(tc, bad_vcpu_index);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return nb_unit_run(s);
 }

@@ -12,6 +12,7 @@
 #include "vmm/dev/i8042.h"
 #include "vmm/kvm.h"
 #include "vmm/stop.h"
+#include "unit/unit.h"
 
 static unsigned hits;
 static uint64_t last_offset;
@@ -175,7 +176,6 @@ int main(void)
 {
 	Suite *s = suite_create("devices");
 	TCase *tc = tcase_create("devices");
-	int failed;
 
 	tcase_add_test(tc, bus_dispatch_and_bounds);
 	tcase_add_test(tc, bus_rejects_overlap_and_bad_ranges);
@@ -185,9 +185,5 @@ int main(void)
 	tcase_add_test(tc, i8042_reset_only_on_fe);
 	tcase_add_test(tc, pvm_detection);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return nb_unit_run(s);
 }

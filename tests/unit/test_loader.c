@@ -11,6 +11,7 @@
 
 #include "vmm/x86_64/layout.h"
 #include "vmm/x86_64/loader.h"
+#include "unit/unit.h"
 
 #define MiB (1ull << 20)
 #define GUEST_SIZE (64 * MiB)
@@ -21,11 +22,7 @@ static struct nb_kernel k;
 
 static void guest_map(uint64_t size)
 {
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-	ck_assert_ptr_ne(p, MAP_FAILED);
-	nb_mem_layout(&mem, p, size);
+	nb_unit_guest_map(&mem, size);
 	memset(&err, 0, sizeof(err));
 }
 
@@ -563,15 +560,9 @@ static TCase *real_tcase(void)
 int main(void)
 {
 	Suite *s = suite_create("loader");
-	SRunner *sr;
-	int failed;
 
 	suite_add_tcase(s, elf_tcase());
 	suite_add_tcase(s, bz_tcase());
 	suite_add_tcase(s, real_tcase());
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return nb_unit_run(s);
 }

@@ -6,25 +6,25 @@
 
 #include "vmm/x86_64/layout.h"
 #include "vmm/x86_64/mptable.h"
+#include "unit/unit.h"
 
 #define MiB (1ull << 20)
 #define EBDA_END 0xa0000ull
 
 static struct nb_guest_mem mem;
 static struct nb_err err;
-static uint8_t *ram;
+/* Host view of guest RAM (identity: the buffer starts at gpa 0). */
+#define ram (mem.base)
 
 static void setup(void)
 {
-	ram = calloc(1, 16 * MiB);
-	ck_assert_ptr_nonnull(ram);
-	nb_mem_layout(&mem, ram, 16 * MiB);
+	nb_unit_guest_map(&mem, 16 * MiB);
 	memset(&err, 0, sizeof(err));
 }
 
 static void teardown(void)
 {
-	free(ram);
+	nb_mem_unmap(&mem);
 }
 
 static uint16_t rd16(const uint8_t *p)
@@ -202,8 +202,6 @@ int main(void)
 {
 	Suite *s = suite_create("mptable");
 	TCase *tc = tcase_create("mptable");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, table_valid_for_ncpus, 0, 5);
@@ -212,9 +210,5 @@ int main(void)
 	tcase_add_test(tc, sum_wraps_mod_256);
 	tcase_add_test(tc, corruption_breaks_checksum);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return nb_unit_run(s);
 }

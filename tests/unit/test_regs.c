@@ -7,6 +7,7 @@
 
 #include "vmm/x86_64/layout.h"
 #include "vmm/x86_64/regs.h"
+#include "unit/unit.h"
 
 #define MiB (1ull << 20)
 #define GiB (1ull << 30)
@@ -16,20 +17,19 @@
 
 static struct nb_guest_mem mem;
 static struct nb_err err;
-static uint8_t *ram;
+/* Host view of guest RAM (identity: the buffer starts at gpa 0). */
+#define ram (mem.base)
 
 static void setup(void)
 {
-	ram = calloc(1, 16 * MiB);
-	ck_assert_ptr_nonnull(ram);
-	nb_mem_layout(&mem, ram, 16 * MiB);
+	nb_unit_guest_map(&mem, 16 * MiB);
 	memset(&err, 0, sizeof(err));
 	ck_assert_msg(nb_x86_write_boot_tables(&mem, &err) == 0, "%s", err.msg);
 }
 
 static void teardown(void)
 {
-	free(ram);
+	nb_mem_unmap(&mem);
 }
 
 static uint64_t rd64(uint64_t gpa)
@@ -187,8 +187,6 @@ int main(void)
 {
 	Suite *s = suite_create("regs");
 	TCase *tc = tcase_create("regs");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, gdt_entries);
@@ -198,9 +196,5 @@ int main(void)
 	tcase_add_test(tc, regs_entry_state);
 	tcase_add_test(tc, tiny_guest_rejected);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return nb_unit_run(s);
 }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "vmm/dev/serial.h"
+#include "unit/unit.h"
 
 enum { THR = 0, IER = 1, IIR = 2, FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
 
@@ -209,7 +210,6 @@ int main(void)
 {
 	Suite *s = suite_create("serial");
 	TCase *tc = tcase_create("8250");
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, ier_holds_low_nibble);
@@ -225,9 +225,5 @@ int main(void)
 	tcase_add_test(tc, bad_accesses_are_harmless);
 	tcase_add_test(tc, full_batch_flushes);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return nb_unit_run(s);
 }
