@@ -16,8 +16,10 @@ GUEST_CFLAGS := $(STD) $(WARN) -O2 -g -I. -Iinclude -I$(BUILD)/musl-include -MMD
 # libarchive and libfdt are linked statically: the dynamic libarchive drags
 # in ICU and libxml2, and loading them cost ~3 ms of CPU at every start.
 ARCHIVE_DEPS := $(filter-out -larchive,$(shell pkg-config --static --libs-only-l libarchive 2>/dev/null))
-HOST_LIBS  := -Wl,--as-needed -Wl,-Bstatic -larchive -lfdt -Wl,-Bdynamic $(ARCHIVE_DEPS) \
-	      -lseccomp -lpthread
+# json-c and libcrypto (images/) likewise: 2.7 -> 1.7 ms per start measured;
+# libcurl is dlopen()ed by `nestbox pull` alone (images/curl_dl.h).
+HOST_LIBS  := -Wl,--as-needed -Wl,-Bstatic -larchive -lfdt -ljson-c -lcrypto -Wl,-Bdynamic \
+	      $(ARCHIVE_DEPS) -lseccomp -lpthread
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
 HOST_SRCS     := $(wildcard common/*.c vmm/*.c vmm/*/*.c images/*.c)
@@ -78,6 +80,11 @@ $(BUILD)/tests/kvm/%: tests/kvm/%.c $(HOST_LIB_SAN)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_CFLAGS) -Itests -o $@ $< $(HOST_LIB_SAN) $(HOST_LIBS)
 
+# Guest-side test helpers (static musl), copied into test root file systems.
+$(BUILD)/tests/guest/%: tests/guest/%.c $(MUSL_INC_STAMP)
+	@mkdir -p $(dir $@)
+	$(MUSL_CC) $(GUEST_CFLAGS) -static -o $@ $<
+
 $(BUILD)/rootfs-busybox/bin/busybox: tests/lib/busybox-rootfs.sh
 	tests/lib/busybox-rootfs.sh $(BUILD)/rootfs-busybox
 
@@ -93,7 +100,7 @@ $(BUILD)/tests/kvm/payload.elf: tests/kvm/payload.S
 	$(CC) -nostdlib -static -no-pie -Wl,-N -Wl,-Ttext=0x100000 -Wl,-e,_start -Wl,--build-id=none \
 		-Wl,-z,noexecstack -Wl,--no-warn-rwx-segments -o $@ $<
 
-tests: all $(UNIT_BINS) $(KVM_BINS) $(BUILD)/tests/kvm/payload.elf $(BUILD)/tests/guest/mkinitramfs $(BUILD)/rootfs-busybox/bin/busybox
+tests: all $(UNIT_BINS) $(KVM_BINS) $(BUILD)/tests/kvm/payload.elf $(BUILD)/tests/guest/mkinitramfs $(BUILD)/tests/guest/vsock-echo $(BUILD)/rootfs-busybox/bin/busybox
 
 unit: deps $(UNIT_BINS)
 	tests/run unit
@@ -103,6 +110,34 @@ test: tests
 
 run: all $(BUILD)/rootfs-busybox/bin/busybox
 	tests/demo.sh
+
+# libFuzzer targets (tests/fuzz/fuzz_*.c) over the virtio device code.
+#   make fuzz           run each for FUZZ_TIME seconds (default 60)
+# `make test` runs them briefly as the fuzz tier (tests/fuzz/run.sh).
+FUZZ_TIME   ?= 60
+FUZZ_CFLAGS := $(STD) $(WARN) -O1 -g -I. -Iinclude -Itests -fsanitize=fuzzer,address,undefined \
+	       -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_LIB    := $(wildcard vmm/virtio/*.c) vmm/memory.c vmm/bus.c vmm/event.c vmm/stop.c common/err.c
+FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $(wildcard vmm/virtio/*.h) tests/lib/vring.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB) -lpthread
+
+# Image parsers and the tar-to-image path (explicit rules beat the pattern).
+FUZZ_IMAGES_LIB := images/oci.c images/json.c images/digest.c common/err.c
+$(BUILD)/fuzz/fuzz_manifest: tests/fuzz/fuzz_manifest.c $(FUZZ_IMAGES_LIB) $(wildcard images/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_IMAGES_LIB) -ljson-c -lcrypto
+$(BUILD)/fuzz/fuzz_layer: tests/fuzz/fuzz_layer.c images/layers.c images/cache.c $(FUZZ_IMAGES_LIB)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< images/layers.c images/cache.c $(FUZZ_IMAGES_LIB) \
+		-larchive -ljson-c -lcrypto
+
+.PHONY: fuzz fuzz-bins
+fuzz-bins: $(FUZZ_BINS)
+fuzz: fuzz-bins
+	NESTBOX_FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run.sh
 
 format-check:
 	clang-format --dry-run --Werror $(HOST_SRCS) $(GUEST_SRCS) $(wildcard include/nestbox/*.h vmm/*.h vmm/*/*.h)

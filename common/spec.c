@@ -59,6 +59,21 @@ static int check_rootfs(const char *path, size_t len, struct nb_err *err)
 	return 0;
 }
 
+/* Container properties (format 2): checks, encode and decode live at the
+ * end of this file. */
+static int validate_container(const struct nb_spec *spec, struct nb_err *err);
+static size_t container_size(const struct nb_spec *spec, size_t tmpfs_len);
+static int validate_volumes(const struct nb_spec *spec, struct nb_err *err);
+static size_t volumes_size(const struct nb_spec *spec);
+static int write_volumes(void *buf, const struct nb_spec *spec);
+struct raw_prop;
+static int decode_volumes(const struct raw_prop *p, struct nb_spec *out, struct nb_err *err);
+static int check_net(const struct nb_spec *spec, struct nb_err *err);
+static int write_net(void *buf, const struct nb_spec *spec);
+static int decode_net(const struct raw_prop *props, struct nb_spec *out, struct nb_err *err);
+static int write_container(void *buf, const struct nb_spec *spec, const char *tmpfs,
+			   size_t tmpfs_len);
+
 /* ---- encode -------------------------------------------------------------- */
 
 static int validate_list(const char *prop, const char *const *list, size_t count, size_t min,
@@ -86,7 +101,10 @@ int nb_spec_validate(const struct nb_spec *spec, struct nb_err *err)
 		return -1;
 	if (!spec->rootfs)
 		return nb_err_set(err, 0, "spec: property %s is missing", NB_SPEC_ROOTFS);
-	return check_rootfs(spec->rootfs, strnlen(spec->rootfs, NB_SPEC_MAX_STRING + 1), err);
+	if (check_rootfs(spec->rootfs, strnlen(spec->rootfs, NB_SPEC_MAX_STRING + 1), err))
+		return -1;
+	return validate_container(spec, err) || validate_volumes(spec, err) ||
+	       check_net(spec, err) ? -1 : 0;
 }
 
 /* Join a validated list into one NUL-separated buffer. Entries are bounded
@@ -114,9 +132,10 @@ static int join_list(const char *const *list, size_t count, char **out, size_t *
 }
 
 struct joined {
-	char *argv, *env;
-	size_t argv_len, env_len;
+	char *argv, *env, *tmpfs;
+	size_t argv_len, env_len, tmpfs_len;
 	const char *rootfs;
+	const struct nb_spec *spec;
 };
 
 /* Returns 0 or a negative libfdt error (-FDT_ERR_NOSPACE: buffer too small). */
@@ -132,6 +151,8 @@ static int write_fdt(void *buf, size_t cap, const struct joined *j)
 	if (j->env_len && (rc = fdt_property(buf, NB_SPEC_ENV, j->env, (int)j->env_len)) < 0)
 		return rc;
 	if ((rc = fdt_property_string(buf, NB_SPEC_ROOTFS, j->rootfs)) < 0 ||
+	    (rc = write_container(buf, j->spec, j->tmpfs, j->tmpfs_len)) < 0 ||
+	    (rc = write_volumes(buf, j->spec)) < 0 || (rc = write_net(buf, j->spec)) < 0 ||
 	    (rc = fdt_end_node(buf)) < 0 || (rc = fdt_finish(buf)) < 0)
 		return rc;
 	return 0;
@@ -139,7 +160,8 @@ static int write_fdt(void *buf, size_t cap, const struct joined *j)
 
 static int encode_joined(const struct joined *j, void **blob, size_t *len, struct nb_err *err)
 {
-	size_t cap = FDT_OVERHEAD + j->argv_len + j->env_len + strlen(j->rootfs) + 16;
+	size_t cap = FDT_OVERHEAD + j->argv_len + j->env_len + strlen(j->rootfs) + 16 +
+		     container_size(j->spec, j->tmpfs_len) + volumes_size(j->spec) + 64;
 
 	if (cap > NB_SPEC_MAX_SIZE + FDT_OVERHEAD)
 		return nb_err_set(err, 0, "spec: encoded spec would exceed the limit of %u bytes",
@@ -169,26 +191,67 @@ int nb_spec_encode(const struct nb_spec *spec, void **blob, size_t *len, struct 
 {
 	cleanup_free char *argv = NULL;
 	cleanup_free char *env = NULL;
-	struct joined j = { .rootfs = spec->rootfs };
+	cleanup_free char *tmpfs = NULL;
+	struct joined j = { .rootfs = spec->rootfs, .spec = spec };
 
 	if (nb_spec_validate(spec, err) ||
 	    join_list(spec->argv, spec->argc, &argv, &j.argv_len, err) ||
-	    join_list(spec->env, spec->envc, &env, &j.env_len, err))
+	    join_list(spec->env, spec->envc, &env, &j.env_len, err) ||
+	    join_list(spec->tmpfs, spec->ntmpfs, &tmpfs, &j.tmpfs_len, err))
 		return -1;
 	j.argv = argv;
 	j.env = env;
+	j.tmpfs = tmpfs;
 	return encode_joined(&j, blob, len, err);
 }
 
 /* ---- decode -------------------------------------------------------------- */
 
-enum { PROP_VERSION, PROP_ARGV, PROP_ENV, PROP_ROOTFS, PROP_COUNT };
+enum {
+	PROP_VERSION,
+	PROP_ARGV,
+	PROP_ENV,
+	PROP_ROOTFS,
+	PROP_HOSTNAME,
+	PROP_WORKDIR,
+	PROP_USER,
+	PROP_CAPS,
+	PROP_RLIMITS,
+	PROP_MEMORY_MAX,
+	PROP_SWAP_MAX,
+	PROP_CPU_MAX,
+	PROP_PIDS_MAX,
+	PROP_NAMESPACES,
+	PROP_READONLY,
+	PROP_TMPFS,
+	PROP_SECCOMP,
+	PROP_VOLUMES,
+	PROP_NET_IPV4,
+	PROP_NET_GATEWAY,
+	PROP_COUNT
+};
 
 static const char *const prop_names[PROP_COUNT] = {
 	[PROP_VERSION] = NB_SPEC_VERSION,
 	[PROP_ARGV] = NB_SPEC_ARGV,
 	[PROP_ENV] = NB_SPEC_ENV,
 	[PROP_ROOTFS] = NB_SPEC_ROOTFS,
+	[PROP_HOSTNAME] = NB_SPEC_HOSTNAME,
+	[PROP_WORKDIR] = NB_SPEC_WORKDIR,
+	[PROP_USER] = NB_SPEC_USER,
+	[PROP_CAPS] = NB_SPEC_CAPS,
+	[PROP_RLIMITS] = NB_SPEC_RLIMITS,
+	[PROP_MEMORY_MAX] = NB_SPEC_MEMORY_MAX,
+	[PROP_SWAP_MAX] = NB_SPEC_SWAP_MAX,
+	[PROP_CPU_MAX] = NB_SPEC_CPU_MAX,
+	[PROP_PIDS_MAX] = NB_SPEC_PIDS_MAX,
+	[PROP_NAMESPACES] = NB_SPEC_NAMESPACES,
+	[PROP_READONLY] = NB_SPEC_READONLY,
+	[PROP_TMPFS] = NB_SPEC_TMPFS,
+	[PROP_SECCOMP] = NB_SPEC_SECCOMP,
+	[PROP_VOLUMES] = NB_SPEC_VOLUMES,
+	[PROP_NET_IPV4] = NB_SPEC_NET_IPV4,
+	[PROP_NET_GATEWAY] = NB_SPEC_NET_GATEWAY,
 };
 
 struct raw_prop {
@@ -312,6 +375,9 @@ static int decode_rootfs(const struct raw_prop *p, const char **rootfs, struct n
 	return 0;
 }
 
+static int decode_container(const struct raw_prop *props, struct nb_spec *out,
+			    struct nb_err *err);
+
 int nb_spec_decode(const void *blob, size_t len, struct nb_spec *out, struct nb_err *err)
 {
 	struct raw_prop props[PROP_COUNT] = { 0 };
@@ -322,7 +388,9 @@ int nb_spec_decode(const void *blob, size_t len, struct nb_spec *out, struct nb_
 		return -1;
 	if (decode_list(NB_SPEC_ARGV, &props[PROP_ARGV], 1, false, &out->argv, &out->argc, err) ||
 	    decode_list(NB_SPEC_ENV, &props[PROP_ENV], 0, true, &out->env, &out->envc, err) ||
-	    decode_rootfs(&props[PROP_ROOTFS], &out->rootfs, err)) {
+	    decode_rootfs(&props[PROP_ROOTFS], &out->rootfs, err) ||
+	    decode_container(props, out, err) ||
+	    decode_volumes(&props[PROP_VOLUMES], out, err) || decode_net(props, out, err)) {
 		nb_spec_free(out);
 		return -1;
 	}
@@ -333,5 +401,516 @@ void nb_spec_free(struct nb_spec *spec)
 {
 	free((void *)spec->argv);
 	free((void *)spec->env);
+	free((void *)spec->tmpfs);
+	free((void *)spec->volumes);
 	memset(spec, 0, sizeof(*spec));
+}
+
+/* ---- container properties (format 2) -------------------------------------- */
+
+static int check_hostname(const char *s, size_t len, struct nb_err *err)
+{
+	if (len == 0 || len > NB_SPEC_MAX_HOSTNAME)
+		return nb_err_set(err, 0, "spec: property %s must be 1..%u bytes", NB_SPEC_HOSTNAME,
+				  NB_SPEC_MAX_HOSTNAME);
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '.'))
+			return nb_err_set(err, 0, "spec: property %s has a character other than "
+						  "letters, digits, '-' and '.'", NB_SPEC_HOSTNAME);
+	}
+	return 0;
+}
+
+static int check_workdir(const char *s, size_t len, struct nb_err *err)
+{
+	if (len == 0 || len > NB_SPEC_MAX_PATH || s[0] != '/')
+		return nb_err_set(err, 0, "spec: property %s is not an absolute path of at most %u "
+					  "bytes", NB_SPEC_WORKDIR, NB_SPEC_MAX_PATH);
+	return 0;
+}
+
+/* "user[:group]": both parts non-empty printable ASCII without ':' or '/'. */
+static int check_user(const char *s, size_t len, struct nb_err *err)
+{
+	const char *colon = memchr(s, ':', len);
+
+	if (len == 0 || len > NB_SPEC_MAX_USER)
+		return nb_err_set(err, 0, "spec: property %s must be 1..%u bytes", NB_SPEC_USER,
+				  NB_SPEC_MAX_USER);
+	if (colon && (colon == s || colon == s + len - 1 || memchr(colon + 1, ':', (size_t)(s + len - colon - 1))))
+		return nb_err_set(err, 0, "spec: property %s is not user[:group]", NB_SPEC_USER);
+	for (size_t i = 0; i < len; i++)
+		if (s[i] <= ' ' || s[i] > '~' || s[i] == '/')
+			return nb_err_set(err, 0, "spec: property %s has an invalid character",
+					  NB_SPEC_USER);
+	return 0;
+}
+
+static int check_caps(uint64_t caps, struct nb_err *err)
+{
+	if (caps >> (NB_SPEC_CAP_LAST + 1))
+		return nb_err_set(err, 0, "spec: property %s has bits above capability %u",
+				  NB_SPEC_CAPS, NB_SPEC_CAP_LAST);
+	return 0;
+}
+
+static int check_rlimits(const struct nb_spec_rlimit *r, size_t n, struct nb_err *err)
+{
+	uint32_t seen = 0;
+
+	if (n > NB_SPEC_MAX_RLIMITS)
+		return nb_err_set(err, 0, "spec: property %s has more than %u entries",
+				  NB_SPEC_RLIMITS, NB_SPEC_MAX_RLIMITS);
+	for (size_t i = 0; i < n; i++) {
+		if (r[i].resource >= NB_SPEC_MAX_RLIMITS)
+			return nb_err_set(err, 0, "spec: property %s entry %zu: unknown resource %u",
+					  NB_SPEC_RLIMITS, i, r[i].resource);
+		if (r[i].soft > r[i].hard)
+			return nb_err_set(err, 0, "spec: property %s entry %zu: soft above hard",
+					  NB_SPEC_RLIMITS, i);
+		if (seen & (1u << r[i].resource))
+			return nb_err_set(err, 0, "spec: property %s entry %zu: resource %u twice",
+					  NB_SPEC_RLIMITS, i, r[i].resource);
+		seen |= 1u << r[i].resource;
+	}
+	return 0;
+}
+
+static int check_cgroup(const struct nb_spec *spec, struct nb_err *err)
+{
+	if (spec->memory_max && spec->memory_max < NB_SPEC_MIN_MEMORY)
+		return nb_err_set(err, 0, "spec: property %s is below %u bytes", NB_SPEC_MEMORY_MAX,
+				  NB_SPEC_MIN_MEMORY);
+	if (!spec->memory_max && spec->swap_max)
+		return nb_err_set(err, 0, "spec: property %s without %s", NB_SPEC_SWAP_MAX,
+				  NB_SPEC_MEMORY_MAX);
+	if ((spec->cpu_quota_us || spec->cpu_period_us) &&
+	    (spec->cpu_period_us < 1000 || spec->cpu_period_us > 1000000 ||
+	     spec->cpu_quota_us < 1000))
+		return nb_err_set(err, 0, "spec: property %s needs period 1000..1000000 and quota "
+					  ">= 1000 microseconds", NB_SPEC_CPU_MAX);
+	if (spec->namespaces & ~(NB_NS_NET | NB_NS_USER))
+		return nb_err_set(err, 0, "spec: property %s has unknown flags %#x",
+				  NB_SPEC_NAMESPACES, spec->namespaces & ~(NB_NS_NET | NB_NS_USER));
+	return 0;
+}
+
+static int check_tmpfs_entry(size_t i, const char *s, size_t len, struct nb_err *err)
+{
+	if (len == 0 || len > NB_SPEC_MAX_PATH || s[0] != '/')
+		return nb_err_set(err, 0, "spec: property %s entry %zu is not an absolute path of "
+					  "at most %u bytes", NB_SPEC_TMPFS, i, NB_SPEC_MAX_PATH);
+	return 0;
+}
+
+static int check_seccomp(size_t len, struct nb_err *err)
+{
+	if (len == 0 || len % NB_SPEC_BPF_INSN || len > NB_SPEC_MAX_BPF * NB_SPEC_BPF_INSN)
+		return nb_err_set(err, 0, "spec: property %s is not 1..%u BPF instructions",
+				  NB_SPEC_SECCOMP, NB_SPEC_MAX_BPF);
+	return 0;
+}
+
+/* strnlen bound one past the limit, so "too long" is noticed. */
+#define SLEN(s, max) strnlen((s), (size_t)(max) + 1)
+
+static int validate_container(const struct nb_spec *spec, struct nb_err *err)
+{
+	if (spec->hostname && check_hostname(spec->hostname, SLEN(spec->hostname, NB_SPEC_MAX_HOSTNAME), err))
+		return -1;
+	if (spec->workdir && check_workdir(spec->workdir, SLEN(spec->workdir, NB_SPEC_MAX_PATH), err))
+		return -1;
+	if (spec->user && check_user(spec->user, SLEN(spec->user, NB_SPEC_MAX_USER), err))
+		return -1;
+	if ((spec->has_caps && check_caps(spec->caps, err)) ||
+	    check_rlimits(spec->rlimits, spec->nrlimits, err) || check_cgroup(spec, err))
+		return -1;
+	if (spec->ntmpfs > NB_SPEC_MAX_TMPFS)
+		return nb_err_set(err, 0, "spec: property %s has more than %u entries",
+				  NB_SPEC_TMPFS, NB_SPEC_MAX_TMPFS);
+	if (spec->ntmpfs && !spec->tmpfs)
+		return nb_err_set(err, 0, "spec: property %s has entries but no array",
+				  NB_SPEC_TMPFS);
+	for (size_t i = 0; i < spec->ntmpfs; i++)
+		if (!spec->tmpfs[i] ||
+		    check_tmpfs_entry(i, spec->tmpfs[i], SLEN(spec->tmpfs[i], NB_SPEC_MAX_PATH), err))
+			return spec->tmpfs[i] ? -1 : nb_err_set(err, 0, "spec: property %s entry %zu is NULL", NB_SPEC_TMPFS, i);
+	if (spec->seccomp_len || spec->seccomp) {
+		if (!spec->seccomp)
+			return nb_err_set(err, 0, "spec: property %s has a length but no data",
+					  NB_SPEC_SECCOMP);
+		return check_seccomp(spec->seccomp_len, err);
+	}
+	return 0;
+}
+
+static size_t container_size(const struct nb_spec *spec, size_t tmpfs_len)
+{
+	size_t n = 512 + tmpfs_len + spec->seccomp_len + spec->nrlimits * NB_SPEC_RLIMIT_RECORD;
+
+	n += spec->hostname ? strlen(spec->hostname) : 0;
+	n += spec->workdir ? strlen(spec->workdir) : 0;
+	n += spec->user ? strlen(spec->user) : 0;
+	return n;
+}
+
+static int put_u64(void *buf, const char *name, uint64_t v)
+{
+	return fdt_property_u64(buf, name, v);
+}
+
+static int write_rlimits(void *buf, const struct nb_spec *spec)
+{
+	unsigned char rec[NB_SPEC_MAX_RLIMITS * NB_SPEC_RLIMIT_RECORD];
+
+	for (size_t i = 0; i < spec->nrlimits; i++) {
+		fdt32_t res = cpu_to_fdt32(spec->rlimits[i].resource);
+		fdt64_t soft = cpu_to_fdt64(spec->rlimits[i].soft);
+		fdt64_t hard = cpu_to_fdt64(spec->rlimits[i].hard);
+		unsigned char *p = rec + i * NB_SPEC_RLIMIT_RECORD;
+
+		memcpy(p, &res, 4);
+		memcpy(p + 4, &soft, 8);
+		memcpy(p + 12, &hard, 8);
+	}
+	return fdt_property(buf, NB_SPEC_RLIMITS, rec, (int)(spec->nrlimits * NB_SPEC_RLIMIT_RECORD));
+}
+
+/* Returns 0 or a negative libfdt error. Only set properties are written. */
+static int write_container(void *buf, const struct nb_spec *spec, const char *tmpfs,
+			   size_t tmpfs_len)
+{
+	int rc = 0;
+
+	if (spec->hostname && (rc = fdt_property_string(buf, NB_SPEC_HOSTNAME, spec->hostname)) < 0)
+		return rc;
+	if (spec->workdir && (rc = fdt_property_string(buf, NB_SPEC_WORKDIR, spec->workdir)) < 0)
+		return rc;
+	if (spec->user && (rc = fdt_property_string(buf, NB_SPEC_USER, spec->user)) < 0)
+		return rc;
+	if (spec->has_caps && (rc = put_u64(buf, NB_SPEC_CAPS, spec->caps)) < 0)
+		return rc;
+	if (spec->nrlimits && (rc = write_rlimits(buf, spec)) < 0)
+		return rc;
+	if (spec->memory_max && ((rc = put_u64(buf, NB_SPEC_MEMORY_MAX, spec->memory_max)) < 0 ||
+				 (rc = put_u64(buf, NB_SPEC_SWAP_MAX, spec->swap_max)) < 0))
+		return rc;
+	if (spec->cpu_period_us) {
+		fdt32_t cpu[2] = { cpu_to_fdt32(spec->cpu_quota_us), cpu_to_fdt32(spec->cpu_period_us) };
+
+		if ((rc = fdt_property(buf, NB_SPEC_CPU_MAX, cpu, sizeof(cpu))) < 0)
+			return rc;
+	}
+	if (spec->pids_max && (rc = put_u64(buf, NB_SPEC_PIDS_MAX, spec->pids_max)) < 0)
+		return rc;
+	if (spec->namespaces && (rc = fdt_property_u32(buf, NB_SPEC_NAMESPACES, spec->namespaces)) < 0)
+		return rc;
+	if (spec->read_only && (rc = fdt_property_u32(buf, NB_SPEC_READONLY, 1)) < 0)
+		return rc;
+	if (tmpfs_len && (rc = fdt_property(buf, NB_SPEC_TMPFS, tmpfs, (int)tmpfs_len)) < 0)
+		return rc;
+	if (spec->seccomp_len &&
+	    (rc = fdt_property(buf, NB_SPEC_SECCOMP, spec->seccomp, (int)spec->seccomp_len)) < 0)
+		return rc;
+	return 0;
+}
+
+/* ---- decode ---- */
+
+static int decode_u32(const char *name, const struct raw_prop *p, uint32_t *out,
+		      struct nb_err *err)
+{
+	fdt32_t be;
+
+	if (p->len != sizeof(be))
+		return nb_err_set(err, 0, "spec: property %s is %zu bytes, expected 4", name, p->len);
+	memcpy(&be, p->data, sizeof(be));
+	*out = fdt32_to_cpu(be);
+	return 0;
+}
+
+static int decode_u64(const char *name, const struct raw_prop *p, uint64_t *out,
+		      struct nb_err *err)
+{
+	fdt64_t be;
+
+	if (p->len != sizeof(be))
+		return nb_err_set(err, 0, "spec: property %s is %zu bytes, expected 8", name, p->len);
+	memcpy(&be, p->data, sizeof(be));
+	*out = fdt64_to_cpu(be);
+	return 0;
+}
+
+/* One NUL-terminated string of at most max bytes (before the NUL). */
+static int decode_string(const char *name, const struct raw_prop *p, size_t max,
+			 const char **out, struct nb_err *err)
+{
+	if (p->len == 0 || memchr(p->data, '\0', p->len) != p->data + p->len - 1)
+		return nb_err_set(err, 0, "spec: property %s is not one NUL-terminated string", name);
+	if (p->len - 1 > max)
+		return nb_err_set(err, 0, "spec: property %s is longer than %zu bytes", name, max);
+	*out = p->data;
+	return 0;
+}
+
+static int decode_strings(const struct raw_prop *props, struct nb_spec *out, struct nb_err *err)
+{
+	const struct raw_prop *p;
+
+	p = &props[PROP_HOSTNAME];
+	if (p->present && (decode_string(NB_SPEC_HOSTNAME, p, NB_SPEC_MAX_HOSTNAME, &out->hostname, err) ||
+			   check_hostname(out->hostname, p->len - 1, err)))
+		return -1;
+	p = &props[PROP_WORKDIR];
+	if (p->present && (decode_string(NB_SPEC_WORKDIR, p, NB_SPEC_MAX_PATH, &out->workdir, err) ||
+			   check_workdir(out->workdir, p->len - 1, err)))
+		return -1;
+	p = &props[PROP_USER];
+	if (p->present && (decode_string(NB_SPEC_USER, p, NB_SPEC_MAX_USER, &out->user, err) ||
+			   check_user(out->user, p->len - 1, err)))
+		return -1;
+	return 0;
+}
+
+static int decode_rlimits(const struct raw_prop *p, struct nb_spec *out, struct nb_err *err)
+{
+	if (p->len % NB_SPEC_RLIMIT_RECORD || p->len > NB_SPEC_MAX_RLIMITS * NB_SPEC_RLIMIT_RECORD)
+		return nb_err_set(err, 0, "spec: property %s is %zu bytes, not up to %u records of %u",
+				  NB_SPEC_RLIMITS, p->len, NB_SPEC_MAX_RLIMITS, NB_SPEC_RLIMIT_RECORD);
+	out->nrlimits = p->len / NB_SPEC_RLIMIT_RECORD;
+	for (size_t i = 0; i < out->nrlimits; i++) {
+		const char *rec = p->data + i * NB_SPEC_RLIMIT_RECORD;
+		fdt32_t res;
+		fdt64_t soft, hard;
+
+		memcpy(&res, rec, 4);
+		memcpy(&soft, rec + 4, 8);
+		memcpy(&hard, rec + 12, 8);
+		out->rlimits[i] = (struct nb_spec_rlimit){ fdt32_to_cpu(res), fdt64_to_cpu(soft),
+							   fdt64_to_cpu(hard) };
+	}
+	return check_rlimits(out->rlimits, out->nrlimits, err);
+}
+
+static int decode_limits(const struct raw_prop *props, struct nb_spec *out, struct nb_err *err)
+{
+	const struct raw_prop *p = &props[PROP_CPU_MAX];
+	uint32_t flag = 0;
+
+	if (props[PROP_MEMORY_MAX].present &&
+	    decode_u64(NB_SPEC_MEMORY_MAX, &props[PROP_MEMORY_MAX], &out->memory_max, err))
+		return -1;
+	if (props[PROP_MEMORY_MAX].present && out->memory_max == 0)
+		return nb_err_set(err, 0, "spec: property %s is 0", NB_SPEC_MEMORY_MAX);
+	if (props[PROP_SWAP_MAX].present &&
+	    decode_u64(NB_SPEC_SWAP_MAX, &props[PROP_SWAP_MAX], &out->swap_max, err))
+		return -1;
+	if (props[PROP_SWAP_MAX].present && !out->memory_max)
+		return nb_err_set(err, 0, "spec: property %s without %s", NB_SPEC_SWAP_MAX,
+				  NB_SPEC_MEMORY_MAX);
+	if (p->present) {
+		fdt32_t cpu[2];
+
+		if (p->len != sizeof(cpu))
+			return nb_err_set(err, 0, "spec: property %s is %zu bytes, expected 8",
+					  NB_SPEC_CPU_MAX, p->len);
+		memcpy(cpu, p->data, sizeof(cpu));
+		out->cpu_quota_us = fdt32_to_cpu(cpu[0]);
+		out->cpu_period_us = fdt32_to_cpu(cpu[1]);
+		if (!out->cpu_period_us)
+			return nb_err_set(err, 0, "spec: property %s has period 0", NB_SPEC_CPU_MAX);
+	}
+	if (props[PROP_PIDS_MAX].present &&
+	    (decode_u64(NB_SPEC_PIDS_MAX, &props[PROP_PIDS_MAX], &out->pids_max, err) ||
+	     (out->pids_max == 0 && nb_err_set(err, 0, "spec: property %s is 0", NB_SPEC_PIDS_MAX))))
+		return -1;
+	if (props[PROP_NAMESPACES].present &&
+	    decode_u32(NB_SPEC_NAMESPACES, &props[PROP_NAMESPACES], &out->namespaces, err))
+		return -1;
+	if (props[PROP_READONLY].present) {
+		if (decode_u32(NB_SPEC_READONLY, &props[PROP_READONLY], &flag, err))
+			return -1;
+		if (flag > 1)
+			return nb_err_set(err, 0, "spec: property %s is %u, not 0 or 1",
+					  NB_SPEC_READONLY, flag);
+		out->read_only = flag;
+	}
+	return check_cgroup(out, err);
+}
+
+static int decode_tmpfs(const struct raw_prop *p, struct nb_spec *out, struct nb_err *err)
+{
+	if (p->len > 0 && p->data[p->len - 1] != '\0')
+		return nb_err_set(err, 0, "spec: property %s is not NUL-terminated", NB_SPEC_TMPFS);
+	if (decode_list(NB_SPEC_TMPFS, p, 1, false, &out->tmpfs, &out->ntmpfs, err))
+		return -1;
+	if (out->ntmpfs > NB_SPEC_MAX_TMPFS)
+		return nb_err_set(err, 0, "spec: property %s has more than %u entries",
+				  NB_SPEC_TMPFS, NB_SPEC_MAX_TMPFS);
+	for (size_t i = 0; i < out->ntmpfs; i++)
+		if (check_tmpfs_entry(i, out->tmpfs[i], strlen(out->tmpfs[i]), err))
+			return -1;
+	return 0;
+}
+
+/* Errors leave partial results in out; the caller frees them. */
+static int decode_container(const struct raw_prop *props, struct nb_spec *out,
+			    struct nb_err *err)
+{
+	if (decode_strings(props, out, err) || decode_limits(props, out, err))
+		return -1;
+	if (props[PROP_CAPS].present) {
+		if (decode_u64(NB_SPEC_CAPS, &props[PROP_CAPS], &out->caps, err) ||
+		    check_caps(out->caps, err))
+			return -1;
+		out->has_caps = true;
+	}
+	if (props[PROP_RLIMITS].present && decode_rlimits(&props[PROP_RLIMITS], out, err))
+		return -1;
+	if (props[PROP_TMPFS].present && decode_tmpfs(&props[PROP_TMPFS], out, err))
+		return -1;
+	if (props[PROP_SECCOMP].present) {
+		if (check_seccomp(props[PROP_SECCOMP].len, err))
+			return -1;
+		out->seccomp = props[PROP_SECCOMP].data;
+		out->seccomp_len = props[PROP_SECCOMP].len;
+	}
+	return 0;
+}
+
+/* ---- volumes (virtio-blk, see include/nestbox/abi.h) ---------------------- */
+
+/* "SERIAL:MODE:PATH" with the limits in abi.h. */
+static int check_volume(size_t i, const char *s, struct nb_err *err)
+{
+	const char *mode = strchr(s, ':');
+	const char *path = mode ? strchr(mode + 1, ':') : NULL;
+	size_t serial_len = mode ? (size_t)(mode - s) : 0;
+
+	if (!path || serial_len == 0 || serial_len > NB_VOLUME_SERIAL_MAX ||
+	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") !=
+		    serial_len)
+		return nb_err_set(err, 0, "spec: property %s entry %zu: bad serial", NB_SPEC_VOLUMES, i);
+	if (path - mode != 3 || (strncmp(mode + 1, "ro", 2) && strncmp(mode + 1, "rw", 2)))
+		return nb_err_set(err, 0, "spec: property %s entry %zu: mode is not ro or rw",
+				  NB_SPEC_VOLUMES, i);
+	path++;
+	if (path[0] != '/' || strnlen(path, NB_SPEC_MAX_PATH + 1) > NB_SPEC_MAX_PATH)
+		return nb_err_set(err, 0, "spec: property %s entry %zu: path is not absolute or too long",
+				  NB_SPEC_VOLUMES, i);
+	for (const char *c = path; (c = strstr(c, "..")); c += 2)
+		if (c[-1] == '/' && (c[2] == '/' || c[2] == '\0'))
+			return nb_err_set(err, 0, "spec: property %s entry %zu: path has a .. component",
+					  NB_SPEC_VOLUMES, i);
+	return 0;
+}
+
+static int validate_volumes(const struct nb_spec *spec, struct nb_err *err)
+{
+	if (spec->nvolumes > NB_SPEC_MAX_VOLUMES || (spec->nvolumes && !spec->volumes))
+		return nb_err_set(err, 0, "spec: property %s: more than %u entries", NB_SPEC_VOLUMES,
+				  NB_SPEC_MAX_VOLUMES);
+	for (size_t i = 0; i < spec->nvolumes; i++)
+		if (check_volume(i, spec->volumes[i], err))
+			return -1;
+	return 0;
+}
+
+static size_t volumes_size(const struct nb_spec *spec)
+{
+	size_t n = 64;
+
+	for (size_t i = 0; i < spec->nvolumes; i++)
+		n += strlen(spec->volumes[i]) + 1;
+	return n;
+}
+
+static int write_volumes(void *buf, const struct nb_spec *spec)
+{
+	size_t total = volumes_size(spec) - 64, off = 0;
+	void *val;
+	int rc;
+
+	if (!spec->nvolumes)
+		return 0;
+	rc = fdt_property_placeholder(buf, NB_SPEC_VOLUMES, (int)total, &val);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < spec->nvolumes; i++) {
+		size_t n = strlen(spec->volumes[i]) + 1;
+
+		memcpy((char *)val + off, spec->volumes[i], n);
+		off += n;
+	}
+	return 0;
+}
+
+static int decode_volumes(const struct raw_prop *p, struct nb_spec *out, struct nb_err *err)
+{
+	if (!p->present)
+		return 0;
+	if (decode_list(NB_SPEC_VOLUMES, p, 0, false, &out->volumes, &out->nvolumes, err))
+		return -1;
+	if (out->nvolumes > NB_SPEC_MAX_VOLUMES)
+		return nb_err_set(err, 0, "spec: property %s: more than %u entries", NB_SPEC_VOLUMES,
+				  NB_SPEC_MAX_VOLUMES);
+	for (size_t i = 0; i < out->nvolumes; i++)
+		if (check_volume(i, out->volumes[i], err))
+			return -1;
+	return 0;
+}
+
+/* ---- network (virtio-net eth0, see include/nestbox/abi.h) ------------------ */
+
+static int check_net(const struct nb_spec *spec, struct nb_err *err)
+{
+	if (spec->net_ipv4 && (spec->net_prefix < 1 || spec->net_prefix > 32))
+		return nb_err_set(err, 0, "spec: property %s: prefix %u is not 1..32",
+				  NB_SPEC_NET_IPV4, spec->net_prefix);
+	if (!spec->net_ipv4 && (spec->net_prefix || spec->net_gateway))
+		return nb_err_set(err, 0, "spec: a prefix or %s without %s", NB_SPEC_NET_GATEWAY,
+				  NB_SPEC_NET_IPV4);
+	return 0;
+}
+
+static int write_net(void *buf, const struct nb_spec *spec)
+{
+	fdt32_t ip[2] = { cpu_to_fdt32(spec->net_ipv4), cpu_to_fdt32(spec->net_prefix) };
+	int rc;
+
+	if (!spec->net_ipv4)
+		return 0;
+	if ((rc = fdt_property(buf, NB_SPEC_NET_IPV4, ip, sizeof(ip))) < 0)
+		return rc;
+	if (spec->net_gateway &&
+	    (rc = fdt_property_u32(buf, NB_SPEC_NET_GATEWAY, spec->net_gateway)) < 0)
+		return rc;
+	return 0;
+}
+
+static int decode_net(const struct raw_prop *props, struct nb_spec *out, struct nb_err *err)
+{
+	const struct raw_prop *p = &props[PROP_NET_IPV4];
+
+	if (p->present) {
+		fdt32_t ip[2];
+
+		if (p->len != sizeof(ip))
+			return nb_err_set(err, 0, "spec: property %s is %zu bytes, expected 8",
+					  NB_SPEC_NET_IPV4, p->len);
+		memcpy(ip, p->data, sizeof(ip));
+		out->net_ipv4 = fdt32_to_cpu(ip[0]);
+		out->net_prefix = fdt32_to_cpu(ip[1]);
+		if (!out->net_ipv4)
+			return nb_err_set(err, 0, "spec: property %s is 0.0.0.0", NB_SPEC_NET_IPV4);
+	}
+	if (props[PROP_NET_GATEWAY].present &&
+	    decode_u32(NB_SPEC_NET_GATEWAY, &props[PROP_NET_GATEWAY], &out->net_gateway, err))
+		return -1;
+	if (props[PROP_NET_GATEWAY].present && !out->net_gateway)
+		return nb_err_set(err, 0, "spec: property %s is 0.0.0.0", NB_SPEC_NET_GATEWAY);
+	return check_net(out, err);
 }

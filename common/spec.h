@@ -6,8 +6,11 @@
 #ifndef NESTBOX_SPEC_H
 #define NESTBOX_SPEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include "nestbox/abi.h"
 #include "nestbox/err.h"
 
 struct nb_spec {
@@ -21,6 +24,37 @@ struct nb_spec {
 	size_t envc;
 	/* Absolute path of the workload's root inside the guest. */
 	const char *rootfs;
+
+	/* ---- container (format 2); zero/NULL means "not set" ---- */
+	const char *hostname;   /* NULL: the guest default */
+	const char *workdir;    /* NULL: "/" */
+	const char *user;       /* NULL: root; "user[:group]" names or ids */
+	bool has_caps;          /* false: Docker's default set */
+	uint64_t caps;          /* bit n = capability n */
+	struct nb_spec_rlimit {
+		uint32_t resource;
+		uint64_t soft, hard;
+	} rlimits[NB_SPEC_MAX_RLIMITS];
+	size_t nrlimits;        /* 0: the guest defaults */
+	uint64_t memory_max;    /* 0: no limit */
+	uint64_t swap_max;      /* with memory_max only; 0: no swap */
+	uint32_t cpu_quota_us, cpu_period_us; /* both 0: no limit */
+	uint64_t pids_max;      /* 0: no limit */
+	uint32_t namespaces;    /* NB_NS_* extra namespaces */
+	bool read_only;
+	const char *const *tmpfs; /* ntmpfs absolute paths */
+	size_t ntmpfs;
+	const void *seccomp;    /* classic BPF, seccomp_len bytes; NULL: none */
+	size_t seccomp_len;
+
+	/* ---- volumes (virtio-blk) ---- */
+	const char *const *volumes; /* nvolumes "SERIAL:MODE:PATH" (abi.h) */
+	size_t nvolumes;
+
+	/* ---- network (virtio-net eth0); 0 means "not set" ---- */
+	uint32_t net_ipv4;      /* host byte order */
+	uint32_t net_prefix;    /* 1..32 with net_ipv4 */
+	uint32_t net_gateway;   /* with net_ipv4 only */
 };
 
 /* Check spec against the limits the guest enforces, so the host rejects

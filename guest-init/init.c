@@ -30,7 +30,11 @@
 #include <unistd.h>
 
 #include "common/spec.h"
+#include "container/container.h"
 #include "guest-init/mounts.h"
+#include "guest-init/layers.h"
+#include "guest-init/net.h"
+#include "guest-init/volumes.h"
 #include "guest-init/workload.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
@@ -40,6 +44,7 @@
 struct init {
 	bool pid1;
 	bool debug;
+	long start_us; /* CLOCK_BOOTTIME at main(), for the container's debug line */
 	const char *spec_path;
 };
 
@@ -47,6 +52,10 @@ struct init {
 static const int forwarded_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 };
 
 /* ---- output ---------------------------------------------------------------- */
+
+/* Where init's own messages go: the UART, also once the workload's stdio
+ * moved to the virtio-console ports (nb_console_attach). */
+static int log_fd = STDERR_FILENO;
 
 static __attribute__((format(printf, 1, 2))) void say(const char *fmt, ...)
 {
@@ -57,7 +66,7 @@ static __attribute__((format(printf, 1, 2))) void say(const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	/* One write per line: lines do not interleave with the workload's. */
-	dprintf(STDERR_FILENO, "nestbox-init: %s\n", line);
+	dprintf(log_fd, "nestbox-init: %s\n", line);
 }
 
 static int report_error(const struct nb_err *err)
@@ -255,6 +264,24 @@ static void say_status(int status)
 		say("workload exited with status %d", status);
 }
 
+/* As PID 1 with a rootfs of its own the workload is a container
+ * (container/); run by hand, or in the initramfs root itself, it is a plain
+ * child (guest-init/workload.c). */
+static int start(const struct init *self, const struct nb_spec *spec,
+		 const struct nb_workload_opts *opts, pid_t *pid, struct nb_container *ct,
+		 struct nb_err *err)
+{
+	struct nb_container_opts copts = { .sigmask = opts->sigmask, .debug = self->debug,
+					   .init_start_us = self->start_us, .log_fd = log_fd };
+
+	if (!self->pid1 || strcmp(spec->rootfs, "/") == 0)
+		return nb_workload_start(spec, opts, pid, err);
+	if (nb_container_start(spec, &copts, ct, err) < 0)
+		return -1;
+	*pid = ct->pid;
+	return 0;
+}
+
 static int run_workload(const struct init *self, const struct nb_spec *spec, int *status,
 			struct nb_err *err)
 {
@@ -264,6 +291,7 @@ static int run_workload(const struct init *self, const struct nb_spec *spec, int
 		.own_namespaces = self->pid1,
 		.sigmask = &orig,
 	};
+	struct nb_container ct = { .pid = -1, .cgroup_fd = -1 };
 	pid_t pid;
 	int rc;
 
@@ -273,9 +301,16 @@ static int run_workload(const struct init *self, const struct nb_spec *spec, int
 	/* Run by hand, orphans should still come to us to be reaped. */
 	if (!self->pid1)
 		prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-	rc = nb_workload_start(spec, &opts, &pid, err);
+	rc = start(self, spec, &opts, &pid, &ct, err);
 	if (rc == 0)
 		rc = supervise(pid, &set, status, err);
+	if (rc == 0 && ct.pid > 0) {
+		char reason[NB_ERR_MSG_MAX];
+
+		*status = nb_container_finish(&ct, *status, reason, sizeof(reason));
+		if (reason[0])
+			say("%s", reason);
+	}
 	sigprocmask(SIG_SETMASK, &orig, NULL);
 	if (rc == 0 && self->debug)
 		say_status(*status);
@@ -304,6 +339,7 @@ static void flush_output(void)
 {
 	tcdrain(STDOUT_FILENO);
 	tcdrain(STDERR_FILENO);
+	tcdrain(log_fd);
 	sync();
 }
 
@@ -344,21 +380,33 @@ static int run(struct init *self)
 			return report_error(&err);
 		ensure_stdio();
 		raw_console_output();
+		if (nb_console_attach(&log_fd, &err) < 0)
+			return report_error(&err);
 	}
 	self->debug = debug_requested(self->pid1);
 	if (self->debug)
 		say("started at %ld ms uptime", uptime_ms());
 	if (load_spec(self->spec_path, &blob, &spec, &err) < 0)
 		return report_error(&err);
-	if (run_workload(self, &spec, &status, &err) < 0)
+	if (self->pid1 && (nb_layers_mount(spec.rootfs, &err) < 0 ||
+			   nb_volumes_mount(&spec, &err) < 0 || nb_net_setup(&spec, &err) < 0))
 		status = report_error(&err);
+	else if (run_workload(self, &spec, &status, &err) < 0)
+		status = report_error(&err);
+	if (self->pid1)
+		nb_volumes_unmount(&spec);
 	nb_spec_free(&spec);
 	return status;
 }
 
 int main(int argc, char **argv)
 {
-	struct init self = { .pid1 = getpid() == 1, .spec_path = NB_SPEC_PATH };
+	struct init self = { .pid1 = getpid() == 1, .spec_path = NB_SPEC_PATH,
+			     .start_us = uptime_ms() * 1000 };
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_BOOTTIME, &ts) == 0)
+		self.start_us = ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 	int status;
 
 	/* As PID 1, argv holds whatever the kernel did not recognise: ignore. */

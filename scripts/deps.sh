@@ -6,14 +6,22 @@ set -euo pipefail
 packages=(
 	# build: host VMM and tools
 	gcc make pkg-config libc6-dev libarchive-dev libfdt-dev libseccomp-dev
+	# build: images (JSON, sha256, registry HTTP)
+	libjson-c-dev libcurl4-openssl-dev
 	# libarchive is linked statically (start-up cost): its own dependencies
 	libacl1-dev libzstd-dev liblz4-dev liblzma-dev libbz2-dev zlib1g-dev libxml2-dev nettle-dev
 	# build: static guest binaries
 	musl-tools
 	# build: guest kernel (images/kernel/build.sh)
 	linux-source-6.1 flex bison bc libelf-dev libssl-dev xz-utils dwarves
-	# tests
-	check qemu-system-x86 busybox-static cpio kmod e2fsprogs python3 file
+	# tests (crun: bench/container.sh yardstick)
+	check qemu-system-x86 busybox-static cpio kmod e2fsprogs python3 file crun
+	# tests: net/vsock e2e (ip netns, tuntap)
+	iproute2
+	# fuzz tier (libFuzzer)
+	clang libclang-rt-14-dev
+	# images: layer cache (mkfs.erofs) and the images tier (registry, skopeo, umoci)
+	erofs-utils skopeo umoci docker-registry debootstrap
 )
 
 missing=()

@@ -10,7 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "images/commands.h"
 #include "memory.h"
+#include "vmm/container_cli.h"
+#include "vmm/network.h"
 #include "nestbox/abi.h"
 #include "x86_64/mptable.h"
 
@@ -30,7 +33,27 @@ static const char usage_text[] =
 	"      --timeout SECS     kill the VM after SECS seconds and exit 124\n"
 	"      --kernel-args STR  append STR to the guest kernel command line\n"
 	"      --stats            print run statistics as one JSON line on stderr\n"
-	"  -h, --help             show this help\n"
+	"  -v, --volume HOST_IMG:GUEST_PATH[:ro][:direct]\n"
+	"                         attach a raw disk image (ext4 or erofs) mounted at GUEST_PATH;\n"
+	"                         ro: read-only; direct: O_DIRECT (also NESTBOX_BLK_DIRECT=1)\n"
+	"  -i, --interactive      stream nestbox's stdin to COMMAND's stdin\n"
+	"  -e, --env NAME[=VALUE] set an environment variable (NAME alone: the host's value)\n"
+	"      --env-file FILE    read NAME=VALUE lines from FILE\n"
+	"  -w, --workdir DIR      working directory in the container (created if missing)\n"
+	"  -u, --user U[:G]       user and group, names (from the image) or ids\n"
+	"  -h, --hostname NAME    the container's hostname\n"
+	"      --entrypoint CMD   run CMD with COMMAND's words as its arguments\n"
+	"      --pids-limit N     at most N processes (cgroup pids.max)\n"
+	"      --read-only        mount the root file system read-only\n"
+	"      --tmpfs PATH       mount a fresh tmpfs at PATH\n"
+	"      --cap-add CAP,...  add capabilities to Docker's default set (ALL: every one)\n"
+	"      --cap-drop CAP,... drop capabilities (ALL: every one)\n"
+	"      --security-opt seccomp=PROFILE.json|unconfined\n"
+	"                         seccomp profile (default: Docker's default profile)\n"
+	"                         --memory also limits the container: memory.max = SIZE - 64m;\n"
+	"                         --cpus may be fractional (0.5): cpu.max = N x 100ms per 100ms\n"
+	NB_NETWORK_USAGE
+	"      --help             show this help\n"
 	"\n"
 	"Exit status: COMMAND's own; 125 nestbox failed; 126 COMMAND cannot be run;\n"
 	"127 COMMAND not found; 128+N COMMAND killed by signal N; 124 --timeout expired.\n";
@@ -77,6 +100,43 @@ static int parse_uint(const char *opt, const char *text, unsigned min, unsigned 
 	return 0;
 }
 
+/* HOST:GUEST[:ro|:rw][:direct]; GUEST absolute, without "..". Host paths
+ * with ':' are not supported (as with docker -v). */
+static int parse_volume(const char *arg, struct nb_run_options *opts, struct nb_err *err)
+{
+	/* The split copies live until the next parse, like the defaults. */
+	static char *copies[NB_RUN_MAX_VOLUMES];
+	struct nb_run_volume *v = &opts->volumes[opts->nvolumes];
+	const char *env = getenv("NESTBOX_BLK_DIRECT");
+	char *copy, *save, *guest, *flag;
+
+	if (opts->nvolumes == NB_RUN_MAX_VOLUMES)
+		return nb_err_set(err, 0, "--volume: at most %u volumes", NB_RUN_MAX_VOLUMES);
+	free(copies[opts->nvolumes]);
+	copy = copies[opts->nvolumes] = strdup(arg);
+	if (!copy)
+		return nb_err_sys(err, "--volume");
+	*v = (struct nb_run_volume){ .host = strtok_r(copy, ":", &save),
+				     .direct = env && strcmp(env, "1") == 0 };
+	guest = strtok_r(NULL, ":", &save);
+	if (!v->host || !guest || guest[0] != '/' || strstr(guest, "/../") ||
+	    (strlen(guest) >= 3 && strcmp(guest + strlen(guest) - 3, "/..") == 0))
+		return nb_err_set(err, 0, "--volume %s: use HOST_IMG:/GUEST_PATH[:ro]", arg);
+	while ((flag = strtok_r(NULL, ":", &save))) {
+		if (strcmp(flag, "ro") == 0) {
+			v->read_only = true;
+		} else if (strcmp(flag, "direct") == 0) {
+			v->direct = true;
+		} else if (strcmp(flag, "rw") != 0) {
+			return nb_err_set(err, 0, "--volume %s: unknown flag '%s' (ro, rw, direct)",
+					  arg, flag);
+		}
+	}
+	v->guest = guest;
+	opts->nvolumes++;
+	return 0;
+}
+
 static char *default_path(const char *self_dir, const char *name)
 {
 	char *path;
@@ -96,7 +156,11 @@ static const struct option run_options[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "kernel-args", required_argument, NULL, OPT_KERNEL_ARGS },
 	{ "stats", no_argument, NULL, OPT_STATS },
-	{ "help", no_argument, NULL, 'h' },
+	{ "volume", required_argument, NULL, 'v' },
+	{ "interactive", no_argument, NULL, 'i' },
+	{ "help", no_argument, NULL, NB_OPT_HELP },
+	NB_CONTAINER_LONG_OPTIONS,
+	NB_NETWORK_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -105,11 +169,14 @@ static int apply_option(int opt, const char *arg, struct nb_run_options *opts, s
 	switch (opt) {
 	case OPT_KERNEL: opts->kernel_path = arg; return 0;
 	case OPT_INIT: opts->init_path = arg; return 0;
-	case OPT_CPUS: return parse_uint("--cpus", arg, 1, NB_MAX_VCPUS, &opts->cpus, err);
+	case OPT_CPUS: return nb_container_cli_cpus(arg, NB_MAX_VCPUS, opts, err);
 	case OPT_TIMEOUT: return parse_uint("--timeout", arg, 1, MAX_TIMEOUT, &opts->timeout_sec, err);
 	case OPT_KERNEL_ARGS: opts->kernel_args = arg; return 0;
 	case OPT_STATS: opts->stats = true; return 0;
+	case 'i': opts->interactive = true; return 0;
+	case 'v': return parse_volume(arg, opts, err);
 	case 'm':
+		opts->container.memory_limit = true;
 		if (nb_cli_parse_size(arg, &opts->mem_size, err) < 0)
 			return nb_err_wrap(err, "--memory");
 		if (opts->mem_size < NB_MEM_MIN || opts->mem_size > NB_MEM_MAX ||
@@ -117,8 +184,15 @@ static int apply_option(int opt, const char *arg, struct nb_run_options *opts, s
 			return nb_err_set(err, 0, "--memory %s: use a multiple of 2 MiB from %llu MiB "
 					  "to %llu GiB", arg, NB_MEM_MIN >> 20, NB_MEM_MAX >> 30);
 		return 0;
-	default:
+	default: {
+		int rc = nb_container_cli_option(opt, arg, opts, err);
+
+		if (rc > 0)
+			rc = nb_network_cli_option(opt, arg, opts, err);
+		if (rc <= 0)
+			return rc;
 		return nb_err_set(err, 0, "unknown option (see nestbox run --help)");
+	}
 	}
 }
 
@@ -132,8 +206,9 @@ int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_
 	optind = 1;
 	opterr = 0;
 	/* '+': stop at ROOTFS, so COMMAND's own options are left alone. */
-	while ((opt = getopt_long(argc, argv, "+m:h", run_options, NULL)) != -1) {
-		if (opt == 'h')
+	while ((opt = getopt_long(argc, argv, "+m:v:i" NB_CONTAINER_SHORT_OPTIONS, run_options,
+				  NULL)) != -1) {
+		if (opt == NB_OPT_HELP)
 			return 1;
 		if (opt == '?' || opt == ':')
 			return usage_error(err, "bad or incomplete option '%s' (see nestbox run --help)",
@@ -146,7 +221,7 @@ int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_
 	opts->rootfs = argv[optind++];
 	if (optind < argc && strcmp(argv[optind], "--") == 0)
 		optind++;
-	if (optind >= argc)
+	if (optind >= argc && !opts->container.entrypoint)
 		return nb_err_set(err, 0, "run: missing COMMAND after %s (images with a default "
 				  "command come later; give one)", opts->rootfs);
 	opts->argv = (const char *const *)&argv[optind];
@@ -209,6 +284,8 @@ int nb_cli_main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	if (argc >= 2 && strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 1, argv + 1, start.tv_sec * 1e3 + start.tv_nsec / 1e6);
+	if (argc >= 2 && nb_images_is_command(argv[1]))
+		return nb_images_main(argc - 1, argv + 1);
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 			  strcmp(argv[1], "help") == 0)) {
 		fputs(usage_text, stdout);

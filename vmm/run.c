@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/spec.h"
+#include "vmm/container_cli.h"
 #include "dev/exitdev.h"
 #include "dev/i8042.h"
 #include "dev/serial.h"
@@ -19,8 +20,14 @@
 #include "images/initramfs.h"
 #include "kvm.h"
 #include "kvmstats.h"
+#include "network.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
+#include "virtio/blk.h"
+#include "images/image.h"
+#include "virtio/console.h"
+#include "virtio/mmio.h"
+#include "virtio/rng.h"
 #include "vm.h"
 #include "x86_64/bootparams.h"
 #include "x86_64/layout.h"
@@ -64,20 +71,58 @@ static void unmap_file(struct file_map *map)
 	map->data = NULL;
 }
 
-static int build_initramfs(const struct nb_run_options *opts, struct nb_buf *initrd,
-			   struct nb_err *err)
+/* The virtio-blk serial of volume i: how nestbox-init finds its disk. */
+static void volume_serial(size_t i, char *buf, size_t size)
+{
+	snprintf(buf, size, "nbvol%u", (unsigned)(i % NB_RUN_MAX_VOLUMES));
+}
+
+/* Spec entries "SERIAL:MODE:PATH" for the -v volumes (abi.h). */
+static int volume_entries(const struct nb_run_options *opts, char **entries, struct nb_err *err)
+{
+	for (size_t i = 0; i < opts->nvolumes; i++) {
+		char serial[NB_VOLUME_SERIAL_MAX + 1];
+
+		volume_serial(i, serial, sizeof(serial));
+		if (asprintf(&entries[i], "%s:%s:%s", serial, opts->volumes[i].read_only ? "ro" : "rw",
+			     opts->volumes[i].guest) < 0) {
+			entries[i] = NULL;
+			return nb_err_sys(err, "--volume");
+		}
+	}
+	return 0;
+}
+
+static int build_initramfs(const struct nb_run_options *opts, const struct nb_image *image,
+			   struct nb_buf *initrd, struct nb_err *err)
 {
 	cleanup_free void *spec_blob = NULL;
 	size_t spec_len = 0;
+	char *volumes[NB_RUN_MAX_VOLUMES] = { 0 };
 	struct nb_spec spec = {
 		.argv = opts->argv,
 		.argc = opts->argc,
 		.rootfs = NB_GUEST_ROOTFS,
+		.volumes = (const char *const *)volumes,
+		.nvolumes = opts->nvolumes,
 	};
+	struct nb_container_owned container;
+	int rc = nb_container_spec(opts, &spec, &container, err);
 
-	if (nb_spec_encode(&spec, &spec_blob, &spec_len, err) < 0)
-		return -1; /* the codec names the spec */
-	return nb_initramfs_build(initrd, opts->init_path, opts->rootfs, spec_blob, spec_len, err);
+	if (rc == 0)
+		rc = volume_entries(opts, volumes, err);
+	if (rc == 0 && (rc = nb_network_check(opts, err)) == 0)
+		nb_network_spec(opts, &spec);
+	if (rc == 0)
+		rc = nb_spec_encode(&spec, &spec_blob, &spec_len, err); /* the codec names the spec */
+	nb_container_owned_free(&container);
+	for (size_t i = 0; i < opts->nvolumes; i++)
+		free(volumes[i]);
+	if (rc < 0)
+		return -1;
+	/* An image's root comes from its layer disks, not the initramfs. */
+	return nb_initramfs_build(initrd, opts->init_path, image ? NULL : opts->rootfs, spec_blob,
+				  spec_len, err);
 }
 
 static int write_cmdline(struct nb_vm *vm, const struct nb_run_options *opts, uint32_t *size,
@@ -87,10 +132,11 @@ static int write_cmdline(struct nb_vm *vm, const struct nb_run_options *opts, ui
 	int len = snprintf(cmdline, sizeof(cmdline), "%s%s%s", nb_run_base_cmdline,
 			   opts->kernel_args ? " " : "", opts->kernel_args ? opts->kernel_args : "");
 
-	if (len < 0 || (size_t)len >= sizeof(cmdline))
+	if (len < 0 || (size_t)len >= sizeof(cmdline) ||
+	    nb_virtio_mmio_cmdline(cmdline, sizeof(cmdline)) < 0)
 		return nb_err_set(err, 0, "kernel command line is longer than %u bytes",
 				  NB_CMDLINE_MAX - 1);
-	*size = (uint32_t)len + 1;
+	*size = (uint32_t)strlen(cmdline) + 1;
 	return nb_mem_write(&vm->mem, NB_CMDLINE_GPA, cmdline, *size, err);
 }
 
@@ -118,6 +164,52 @@ static int load_guest(struct nb_vm *vm, const struct nb_run_options *opts,
 
 /* Devices register their bus ranges and, for the event thread, their
  * descriptors with loop. */
+/* virtio: the console first (the workload's stdio), entropy, then one
+ * disk per -v volume, serials nbvol0.. in order. */
+/* An image's layers: read-only disks NB_LAYER_SERIAL0.. bottom first, which
+ * nestbox-init stacks with overlayfs (guest-init/layers.c). */
+static int add_layers(struct nb_vm *vm, struct nb_event_loop *loop, const struct nb_image *image,
+		      struct nb_err *err)
+{
+	for (size_t i = 0; image && i < image->n_layers; i++) {
+		char serial[32];
+		struct nb_blk_opts blk = { .read_only = true, .serial = serial };
+
+		snprintf(serial, sizeof(serial), NB_LAYER_SERIAL "%zu", i);
+		if (nb_virtio_blk_add(vm, loop, image->layers[i], &blk, err) < 0)
+			return nb_err_wrap(err, "image layer %zu of %zu", i + 1, image->n_layers);
+	}
+	return 0;
+}
+
+static int add_virtio(struct nb_vm *vm, struct nb_event_loop *loop,
+		      const struct nb_run_options *opts, const struct nb_image *image,
+		      struct nb_console **console, struct nb_err *err)
+{
+	struct nb_console_opts con = {
+		.stdin_fd = opts->interactive ? STDIN_FILENO : -1,
+		.stdout_fd = STDOUT_FILENO,
+		.stderr_fd = STDERR_FILENO,
+	};
+
+	if (nb_virtio_console_add(vm, loop, &con, console, err) < 0 ||
+	    nb_virtio_rng_add(vm, loop, err) < 0)
+		return -1;
+	for (size_t i = 0; i < opts->nvolumes; i++) {
+		char serial[NB_VOLUME_SERIAL_MAX + 1];
+		struct nb_blk_opts blk = { .read_only = opts->volumes[i].read_only,
+					   .direct = opts->volumes[i].direct,
+					   .serial = serial };
+
+		volume_serial(i, serial, sizeof(serial));
+		if (nb_virtio_blk_add(vm, loop, opts->volumes[i].host, &blk, err) < 0)
+			return -1;
+	}
+	if (nb_network_add(vm, loop, opts, err) < 0)
+		return -1;
+	return add_layers(vm, loop, image, err);
+}
+
 static int add_devices(struct nb_vm *vm, struct nb_event_loop *loop, struct nb_serial *serial,
 		       struct nb_err *err)
 {
@@ -204,11 +296,12 @@ static int check_host(const struct file_map *kernel_file, const char *kernel_pat
 		      struct nb_err *err);
 
 static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
-			 const struct file_map *kernel_file, const struct nb_buf *initrd, int *status,
-			 struct nb_err *err)
+			 const struct nb_image *image, const struct file_map *kernel_file,
+			 const struct nb_buf *initrd, int *status, struct nb_err *err)
 {
 	struct nb_serial serial;
 	struct nb_event_loop loop;
+	struct nb_console *console = NULL;
 	double start = now_ms();
 	int rc = -1;
 
@@ -217,17 +310,22 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
 	nb_serial_init(&serial, STDOUT_FILENO, nb_vm_set_irq, vm, NB_SERIAL_COM1_IRQ);
 	if (nb_event_init(&loop, &vm->stop, opts->timeout_sec, err) < 0 ||
 	    add_devices(vm, &loop, &serial, err) < 0 ||
+	    add_virtio(vm, &loop, opts, image, &console, err) < 0 ||
 	    load_guest(vm, opts, kernel_file, initrd, err) < 0 ||
 	    check_host(kernel_file, opts->kernel_path, err) < 0 || nb_vm_start(vm, err) < 0)
 		goto out;
 	rc = nb_event_run(&loop, err);
 	nb_vm_stop_vcpus(vm);
+	if (console)
+		nb_console_drain(console);
 	nb_serial_flush(&serial);
 	if (rc == 0)
 		rc = stop_result(&vm->stop, status, err);
 	if (opts->stats)
 		print_stats(vm, &serial, opts, now_ms() - start);
 out:
+	nb_network_cleanup();
+	nb_virtio_mmio_destroy_all();
 	nb_event_destroy(&loop);
 	nb_serial_destroy(&serial);
 	return rc;
@@ -259,15 +357,20 @@ int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err)
 	struct nb_buf initrd = { 0 };
 	struct nb_vm vm;
 	struct nb_vm_config cfg = { .ncpus = opts->cpus, .mem_size = opts->mem_size };
+	struct nb_image image = { 0 };
+	bool is_image = nb_image_is_reference(opts->rootfs);
 	int rc = -1;
 
 	if (read_kernel(opts->kernel_path, &kernel_file, err) < 0)
 		return -1;
-	if (build_initramfs(opts, &initrd, err) < 0 || nb_vm_create(&vm, &cfg, err) < 0)
+	if ((is_image && nb_image_resolve(opts->rootfs, &image, err) < 0) ||
+	    build_initramfs(opts, is_image ? &image : NULL, &initrd, err) < 0 ||
+	    nb_vm_create(&vm, &cfg, err) < 0)
 		goto out;
-	rc = boot_and_wait(&vm, opts, &kernel_file, &initrd, status, err);
+	rc = boot_and_wait(&vm, opts, is_image ? &image : NULL, &kernel_file, &initrd, status, err);
 	nb_vm_destroy(&vm);
 out:
+	nb_image_free(&image);
 	nb_buf_free(&initrd);
 	unmap_file(&kernel_file);
 	return rc;

@@ -8,6 +8,8 @@
 
 #include "nestbox/err.h"
 
+#define NB_RUN_MAX_VOLUMES 16u     /* NB_SPEC_MAX_VOLUMES */
+
 struct nb_run_options {
 	const char *kernel_path;   /* guest kernel: ELF vmlinux or bzImage */
 	const char *init_path;     /* nestbox-init binary */
@@ -19,7 +21,36 @@ struct nb_run_options {
 	unsigned timeout_sec;      /* 0: none */
 	const char *kernel_args;   /* appended to the kernel command line, or NULL */
 	bool stats;                /* print run statistics as JSON on stderr */
+	bool interactive;          /* -i: host stdin feeds the workload's stdin */
+	struct nb_run_volume {     /* -v HOST:GUEST[:ro][,direct] */
+		char *host, *guest;
+		bool read_only, direct;
+	} volumes[NB_RUN_MAX_VOLUMES];
+	size_t nvolumes;
 	double start_mono_ms;      /* CLOCK_MONOTONIC at process start, for --stats */
+	struct nb_run_container {  /* container options (issue 3), vmm/container_spec.c */
+		const char **env;  /* -e / --env-file "NAME=value", nenv entries (malloc'd) */
+		size_t nenv;
+		const char *workdir, *user, *hostname, *entrypoint;
+		uint64_t pids_limit;        /* 0: none */
+		bool memory_limit;          /* --memory given: memory.max = it - guest reserve */
+		uint32_t cpu_quota_us;      /* from --cpus, with period 100000; 0: none */
+		bool read_only;
+		const char *tmpfs[64];      /* NB_SPEC_MAX_TMPFS */
+		size_t ntmpfs;
+		uint64_t cap_add, cap_drop; /* capability bit masks */
+		const char *seccomp_profile; /* --security-opt seccomp=FILE, or NULL */
+		bool seccomp_unconfined;
+	} container;
+	struct nb_run_net {        /* network options (issue 5), vmm/network.c */
+		const char *vsock_path;   /* --vsock PATH; NULL: no vsock device */
+		uint64_t vsock_cid;       /* --vsock-cid, default 3 */
+		const char *tap;          /* --net tap:NAME; NULL: no network device */
+		uint8_t mac[6];           /* --mac, else locally administered */
+		bool has_mac;
+		uint32_t ipv4, gateway;   /* --ip, --gateway, host byte order; 0: none */
+		uint32_t prefix;          /* --ip ADDR/PREFIX */
+	} net;
 };
 
 /* Boot the VM, run the workload, return its exit status in *status

@@ -52,17 +52,127 @@ enum nb_status {
  * incompatible changes).
  */
 #define NB_SPEC_PATH "/nestbox/spec.dtb"
-#define NB_SPEC_FORMAT 1u
+#define NB_SPEC_FORMAT 2u
 #define NB_SPEC_VERSION "nestbox,version"
 #define NB_SPEC_ARGV "argv"
 #define NB_SPEC_ENV "env"
 #define NB_SPEC_ROOTFS "rootfs"
 
+/* Container properties (format 2), all optional; see container/:
+ *   NB_SPEC_HOSTNAME  string  1..64 bytes of [A-Za-z0-9.-]   (none: "nestbox")
+ *   NB_SPEC_WORKDIR   string  absolute path, created if missing (none: "/")
+ *   NB_SPEC_USER      string  "user[:group]", each a name or a decimal id,
+ *                             resolved in the image's /etc/passwd, /etc/group
+ *   NB_SPEC_CAPS      u64     capability mask (bit n = CAP n, n <= NB_SPEC_CAP_LAST)
+ *                             for bounding/permitted/effective/inheritable/ambient
+ *                             (none: Docker's default set, NB_CAPS_DEFAULT)
+ *   NB_SPEC_RLIMITS   bytes   records of be32 resource, be64 soft, be64 hard
+ *                             (resource < NB_SPEC_MAX_RLIMITS, soft <= hard,
+ *                             each resource once); replace the guest defaults
+ *   NB_SPEC_MEMORY_MAX u64    cgroup memory.max in bytes (>= NB_SPEC_MIN_MEMORY)
+ *   NB_SPEC_SWAP_MAX  u64     memory.swap.max in bytes (only with memory.max)
+ *   NB_SPEC_CPU_MAX   2 x u32 cpu.max quota and period in microseconds
+ *                             (period 1000..1000000, quota >= 1000)
+ *   NB_SPEC_PIDS_MAX  u64     pids.max (>= 1)
+ *   NB_SPEC_NAMESPACES u32    extra namespaces: NB_NS_NET | NB_NS_USER
+ *   NB_SPEC_READONLY  u32     0 or 1: root file system mounted read-only
+ *   NB_SPEC_TMPFS     strlist absolute paths that get a fresh tmpfs (<= 64)
+ *   NB_SPEC_SECCOMP   bytes   classic BPF (struct sock_filter, 8 bytes each,
+ *                             1..NB_SPEC_MAX_BPF instructions), host byte order
+ */
+#define NB_SPEC_HOSTNAME "hostname"
+#define NB_SPEC_WORKDIR "workdir"
+#define NB_SPEC_USER "user"
+#define NB_SPEC_CAPS "capabilities"
+#define NB_SPEC_RLIMITS "rlimits"
+#define NB_SPEC_MEMORY_MAX "memory.max"
+#define NB_SPEC_SWAP_MAX "memory.swap.max"
+#define NB_SPEC_CPU_MAX "cpu.max"
+#define NB_SPEC_PIDS_MAX "pids.max"
+#define NB_SPEC_NAMESPACES "namespaces"
+#define NB_SPEC_READONLY "readonly"
+#define NB_SPEC_TMPFS "tmpfs"
+#define NB_SPEC_SECCOMP "seccomp"
+
+#define NB_SPEC_MAX_HOSTNAME 64u
+#define NB_SPEC_MAX_PATH 4096u
+#define NB_SPEC_MAX_USER 256u
+#define NB_SPEC_CAP_LAST 40u
+#define NB_SPEC_MAX_RLIMITS 16u         /* RLIM_NLIMITS */
+#define NB_SPEC_RLIMIT_RECORD 20u
+#define NB_SPEC_MIN_MEMORY (1u << 20)
+#define NB_SPEC_MAX_TMPFS 64u
+#define NB_SPEC_MAX_BPF 4096u           /* BPF_MAXINSNS */
+#define NB_SPEC_BPF_INSN 8u
+
+#define NB_NS_NET 0x1u
+#define NB_NS_USER 0x2u
+
+/* Docker's default capabilities: CHOWN DAC_OVERRIDE FOWNER FSETID KILL
+ * SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD
+ * AUDIT_WRITE SETFCAP (bits 0 1 3 4 5 6 7 8 10 13 18 27 29 31). */
+#define NB_CAPS_DEFAULT 0xa80425fbull
+
 #define NB_SPEC_MAX_SIZE (1u << 20)   /* whole blob */
 #define NB_SPEC_MAX_ARGS 4096u        /* entries in argv or env */
 #define NB_SPEC_MAX_STRING 65536u     /* one argv/env entry, one path */
 
+/* Volumes (virtio-blk disks the guest mounts), optional:
+ *   NB_SPEC_VOLUMES   strlist "SERIAL:MODE:PATH" entries (<= NB_SPEC_MAX_VOLUMES):
+ *                             SERIAL the disk's virtio-blk serial (GET_ID,
+ *                             /sys/block/vdX/serial), 1..20 of [A-Za-z0-9_-];
+ *                             MODE "ro" or "rw"; PATH absolute, no ".."
+ *                             component, where it is mounted under the rootfs.
+ * nestbox-init mounts each (ext4, else erofs) before the workload starts.
+ */
+#define NB_SPEC_VOLUMES "volumes"
+#define NB_SPEC_MAX_VOLUMES 16u
+#define NB_VOLUME_SERIAL_MAX 20u   /* VIRTIO_BLK_ID_BYTES */
+
+/* Network (virtio-net eth0), optional; nestbox-init brings lo and eth0 up
+ * over rtnetlink before the workload starts:
+ *   NB_SPEC_NET_IPV4     2 x u32  eth0's IPv4 address (host byte order value,
+ *                                 so the FDT bytes are network order) and
+ *                                 prefix length 1..32
+ *   NB_SPEC_NET_GATEWAY  u32      default route via this address (only with
+ *                                 NB_SPEC_NET_IPV4)
+ */
+#define NB_SPEC_NET_IPV4 "net.ipv4"
+#define NB_SPEC_NET_GATEWAY "net.gateway"
+#define NB_GUEST_NET_IF "eth0"
+
+/* ---- virtio devices ---------------------------------------------------------
+ * Announced on the kernel command line (virtio_mmio.device=4K@BASE:IRQ).
+ * Console: one virtio-console with VIRTIO_CONSOLE_F_MULTIPORT and three
+ * generic ports (not hvc ttys: byte-clean), found by name in
+ * /sys/class/virtio-ports/vportNpM/name, device /dev/vportNpM:
+ *   NB_PORT_STDIN   host -> guest: the workload's stdin. The host opens it
+ *                   (PORT_OPEN 1) only with `nestbox run -i`; at host EOF it
+ *                   closes it (PORT_OPEN 0): read(2) returns 0 once the data
+ *                   before it is consumed, so `cat` ends. Without -i it is
+ *                   never opened by the host: reads return 0 at once.
+ *   NB_PORT_STDOUT  guest -> host stdout
+ *   NB_PORT_STDERR  guest -> host stderr
+ * The 8250 UART (ttyS0) stays the kernel console and nestbox-init's own
+ * early error channel. Bytes the guest queued are written out by the host
+ * before it exits, so output completes before the exit status is acted on.
+ * Entropy: virtio-rng (/sys/class/misc/hw_random/rng_current = virtio_rng.0).
+ */
+#define NB_PORT_STDIN "nestbox.stdin"
+#define NB_PORT_STDOUT "nestbox.stdout"
+#define NB_PORT_STDERR "nestbox.stderr"
+
 /* Where the host packs a plain rootfs directory in the initramfs. */
 #define NB_GUEST_ROOTFS "/rootfs"
+
+/* ---- image layers --------------------------------------------------------
+ * Each layer of an image is a read-only virtio-blk disk holding an erofs
+ * image (whiteouts already in overlayfs form), serial NB_LAYER_SERIAL<N>
+ * with N = 0 for the bottom layer, gap-free, at most NB_MAX_LAYERS. When
+ * such disks exist nestbox-init mounts them at NB_GUEST_ROOTFS as one
+ * overlayfs (tmpfs upper), before volumes (guest-init/layers.c).
+ */
+#define NB_LAYER_SERIAL "nblayer"
+#define NB_MAX_LAYERS 128u
 
 #endif

@@ -61,9 +61,12 @@ echo "# guest reset ended the VMM after $(( $(date +%s) - start )) s" >&2
 
 # reboot(2) and poweroff inside the workload's PID namespace end the
 # workload (SIGHUP, SIGINT), never the guest kernel: no hang, no reset.
-nb_run_case "$limit" $nestbox run $rootfs -- /bin/busybox reboot -f
+# By default the container has neither CAP_SYS_BOOT nor reboot(2) in its
+# seccomp profile (as in Docker): grant both to test the namespace rule.
+boot_ok="--cap-add SYS_BOOT --security-opt seccomp=unconfined"
+nb_run_case "$limit" $nestbox run $boot_ok $rootfs -- /bin/busybox reboot -f
 expect e2e_workload_reboot "reboot -f in the workload ends the VM with 129" "$status" -eq 129
-nb_run_case "$limit" $nestbox run $rootfs -- /bin/busybox poweroff -f
+nb_run_case "$limit" $nestbox run $boot_ok $rootfs -- /bin/busybox poweroff -f
 expect e2e_workload_poweroff "poweroff -f in the workload ends the VM with 130" "$status" -eq 130
 
 if [ -f build/bzImage ]; then
@@ -75,3 +78,7 @@ fi
 
 nb_run_case 20 $nestbox run --timeout 1 $rootfs -- /bin/sh -c 'sleep 100'
 expect e2e_timeout "--timeout kills the VM and exits 124" "$status" -eq 124
+. tests/e2e/virtio.sh
+. tests/e2e/container.sh
+. tests/e2e/net.sh
+. tests/e2e/images.sh

@@ -8,15 +8,25 @@
  * -w also writes the spec alone (for `nestbox-init SPEC` run by hand);
  * -o - skips the initramfs.
  *
+ * Container properties: -H HOSTNAME -W WORKDIR -u USER[:GROUP] -c CAPMASK (hex)
+ * -m MEMORY_MAX -M SWAP_MAX -C QUOTA:PERIOD -p PIDS_MAX -N net|user|net,user -R
+ * (read-only root) -t TMPFS_PATH... -l RESOURCE:SOFT:HARD... -S SYSCALL[,SYSCALL]
+ * (a seccomp filter, built here with libseccomp, that fails those syscalls
+ * with EPERM and allows the rest) -B BPF_FILE (raw filter bytes) -D (Docker's
+ * default profile, vmm/seccomp_profile.c, for the capability set in effect).
+ *
  * Build: gcc -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -I. -Iinclude \
  *          -o build/tests/guest/mkinitramfs tests/guest/mkinitramfs.c \
  *          images/initramfs.c common/spec.c common/err.c -larchive -lfdt
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <seccomp.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +34,7 @@
 #include "images/initramfs.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
+#include "vmm/seccomp_profile.h"
 
 #define MAX_ENV 64
 
@@ -34,7 +45,106 @@ struct options {
 	size_t envc;
 	const char *const *argv;
 	size_t argc;
+	struct nb_spec c; /* the container properties only */
+	const char *tmpfs[NB_SPEC_MAX_TMPFS];
+	const char *deny, *bpf_file;
+	bool default_profile;
 };
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoull(s, &end, 0);
+	return errno || end == s || *end ? -1 : 0;
+}
+
+static int parse_container_opt(int opt, struct options *o)
+{
+	struct nb_spec *c = &o->c;
+	uint64_t v, v2;
+	char *end;
+
+	switch (opt) {
+	case 'H': c->hostname = optarg; return 0;
+	case 'W': c->workdir = optarg; return 0;
+	case 'u': c->user = optarg; return 0;
+	case 'R': c->read_only = true; return 0;
+	case 'c': c->has_caps = true; return parse_u64(optarg, &c->caps);
+	case 'm': return parse_u64(optarg, &c->memory_max);
+	case 'M': return parse_u64(optarg, &c->swap_max);
+	case 'p': return parse_u64(optarg, &c->pids_max);
+	case 'S': o->deny = optarg; return 0;
+	case 'B': o->bpf_file = optarg; return 0;
+	case 'D': o->default_profile = true; return 0;
+	case 'N':
+		c->namespaces |= strstr(optarg, "net") ? NB_NS_NET : 0;
+		c->namespaces |= strstr(optarg, "user") ? NB_NS_USER : 0;
+		return 0;
+	case 'C':
+		if (sscanf(optarg, "%" SCNu32 ":%" SCNu32, &c->cpu_quota_us, &c->cpu_period_us) != 2)
+			return -1;
+		return 0;
+	case 't':
+		if (c->ntmpfs == NB_SPEC_MAX_TMPFS)
+			return -1;
+		o->tmpfs[c->ntmpfs++] = optarg;
+		c->tmpfs = o->tmpfs;
+		return 0;
+	case 'l':
+		if (c->nrlimits == NB_SPEC_MAX_RLIMITS)
+			return -1;
+		v = strtoull(optarg, &end, 0);
+		if (*end != ':')
+			return -1;
+		v2 = strtoull(end + 1, &end, 0);
+		if (*end != ':')
+			return -1;
+		c->rlimits[c->nrlimits++] = (struct nb_spec_rlimit){ (uint32_t)v, v2,
+								      strtoull(end + 1, NULL, 0) };
+		return 0;
+	}
+	return -1;
+}
+
+/* A filter that allows everything but the named syscalls (EPERM). */
+static int deny_filter(const char *list, void **bpf, size_t *len, struct nb_err *err)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	char names[256], *save;
+	int fd = -1, rc = 0;
+	off_t size;
+	char *buf;
+
+	if (!ctx)
+		return nb_err_set(err, 0, "seccomp_init failed");
+	snprintf(names, sizeof(names), "%s", list);
+	for (char *n = strtok_r(names, ",", &save); n && rc == 0; n = strtok_r(NULL, ",", &save)) {
+		int nr = seccomp_syscall_resolve_name(n);
+
+		rc = nr == __NR_SCMP_ERROR ? -EINVAL
+					   : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
+	}
+	if (rc == 0 && (fd = memfd_create("bpf", 0)) < 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = seccomp_export_bpf(ctx, fd);
+	seccomp_release(ctx);
+	size = rc == 0 ? lseek(fd, 0, SEEK_END) : -1;
+	buf = size > 0 ? malloc((size_t)size) : NULL;
+	if (!buf || pread(fd, buf, (size_t)size, 0) != size) {
+		free(buf);
+		if (fd >= 0)
+			close(fd);
+		return nb_err_set(err, rc < 0 ? -rc : 0, "cannot build a seccomp filter denying %s",
+				  list);
+	}
+	close(fd);
+	*bpf = buf;
+	*len = (size_t)size;
+	return 0;
+}
 
 static int usage(void)
 {
@@ -48,7 +158,7 @@ static int parse(int argc, char **argv, struct options *o)
 	int opt;
 
 	*o = (struct options){ .guest_root = NB_GUEST_ROOTFS };
-	while ((opt = getopt(argc, argv, "+o:i:r:g:e:s:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "+o:i:r:g:e:s:w:H:W:u:c:m:M:C:p:N:Rt:l:S:B:D")) != -1) {
 		switch (opt) {
 		case 'o': o->out = optarg; break;
 		case 'i': o->init = optarg; break;
@@ -61,7 +171,9 @@ static int parse(int argc, char **argv, struct options *o)
 				return -1;
 			o->env[o->envc++] = optarg;
 			break;
-		default: return -1;
+		default:
+			if (parse_container_opt(opt, o) < 0)
+				return -1;
 		}
 	}
 	o->argv = (const char *const *)&argv[optind];
@@ -89,12 +201,32 @@ static int read_file(const char *path, void **data, size_t *len, struct nb_err *
 
 static int make_spec(const struct options *o, void **blob, size_t *len, struct nb_err *err)
 {
-	struct nb_spec spec = { .argv = o->argv, .argc = o->argc, .env = o->env,
-				.envc = o->envc, .rootfs = o->guest_root };
+	struct nb_spec spec = o->c;
+	cleanup_free void *bpf = NULL;
+	int rc;
 
 	if (o->raw_spec)
 		return read_file(o->raw_spec, blob, len, err);
-	return nb_spec_encode(&spec, blob, len, err);
+	spec.argv = o->argv;
+	spec.argc = o->argc;
+	spec.env = o->env;
+	spec.envc = o->envc;
+	spec.rootfs = o->guest_root;
+	if (o->deny && deny_filter(o->deny, &bpf, &spec.seccomp_len, err) < 0)
+		return -1;
+	if (o->bpf_file && read_file(o->bpf_file, &bpf, &spec.seccomp_len, err) < 0)
+		return -1;
+	if (o->default_profile) {
+		struct nb_seccomp_bpf def;
+
+		if (nb_seccomp_default(spec.has_caps ? spec.caps : NB_CAPS_DEFAULT, &def, err) < 0)
+			return -1;
+		bpf = def.data;
+		spec.seccomp_len = def.len;
+	}
+	spec.seccomp = bpf;
+	rc = nb_spec_encode(&spec, blob, len, err);
+	return rc;
 }
 
 static int write_out(const char *path, const void *data, size_t len, struct nb_err *err)

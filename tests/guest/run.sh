@@ -20,7 +20,10 @@ helper=$build/tests/guest/mkinitramfs
 init_bin=$build/nestbox-init
 timeout_s=${NB_GUEST_TIMEOUT:-60}
 cases=(hello_status not_found cannot_exec invalid_spec env_defaults signal_status
-       pid_namespace rootfs_mounts signal_forward reaps_orphans)
+       pid_namespace rootfs_mounts signal_forward reaps_orphans
+       namespaces_separate namespaces_net_user cgroup_limits oom_kill pids_limit cpu_throttle
+       caps_dropped caps_added seccomp_deny user_workdir user_by_name masked_paths init_hidden
+       read_only_tmpfs hostname rlimits seccomp_default chroot_escape)
 [ $# -gt 0 ] && cases=("$@")
 
 skip_all() {
@@ -48,6 +51,12 @@ kernel=$(find_kernel)
 work=$(mktemp -d /tmp/nb-guest.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 "$repo/tests/lib/busybox-rootfs.sh" "$work/rootfs" || skip_all "cannot make a busybox rootfs"
+# A user and groups for the -u cases, resolved by nestbox-init in the image.
+echo 'app:x:1000:1000:app:/home/app:/bin/sh' >>"$work/rootfs/etc/passwd"
+printf 'app:x:1000:\nextra:x:2000:root,app\n' >>"$work/rootfs/etc/group"
+chmod 755 "$work/rootfs" # as in an image; mktemp made it 0700
+command -v musl-gcc >/dev/null &&
+    musl-gcc -static -O2 -o "$work/rootfs/bin/chroot-escape" "$repo/tests/guest/chroot-escape.c"
 
 # boot NAME MKINITRAMFS_ARGS... : console output in $work/NAME.out
 boot() {
@@ -62,6 +71,7 @@ boot() {
         </dev/null >"$work/$name.out" 2>&1
     local rc=$?
     tr -d '\r' <"$work/$name.out" >"$work/$name.txt"
+    [ -n "${NB_GUEST_KEEP:-}" ] && cp "$work/$name.txt" "$NB_GUEST_KEEP/"
     [ $rc = 124 ] && echo "(timed out after ${timeout_s}s)" >>"$work/$name.txt"
     return 0
 }
@@ -83,6 +93,35 @@ expect() {
     echo "ok $name"
 }
 
+# not_in NAME TEXT: TEXT must not appear in the workload's output.
+not_in() {
+    if grep -av '^nestbox-init: ' "$work/$1.txt" | grep -aqF -- "$2"; then
+        echo "not ok $1: unexpected '$2'"; return 1
+    fi
+}
+
+# ns_differ NAME "DIFFERENT..." "SAME...": compare the workload's
+# /proc/self/ns links (wl-NS lines) with init's (its "ns init" debug line).
+ns_differ() {
+    local name=$1 out=$work/$1.txt n init wl
+    for n in $2; do
+        init=$(grep -o " $n:\[[0-9]*\]" "$out" | head -n 1 | tr -d ' ')
+        wl=$(sed -n "s/^wl-$n //p" "$out" | head -n 1)
+        if [ -z "$init" ] || [ -z "$wl" ] || [ "$init" = "$wl" ]; then
+            echo "not ok $name: $n namespace not separate (init '$init', workload '$wl')"
+            return 1
+        fi
+    done
+    for n in $3; do
+        init=$(grep -o " $n:\[[0-9]*\]" "$out" | head -n 1 | tr -d ' ')
+        wl=$(sed -n "s/^wl-$n //p" "$out" | head -n 1)
+        if [ -z "$init" ] || [ "$init" != "$wl" ]; then
+            echo "not ok $name: $n namespace should be init's (init '$init', workload '$wl')"
+            return 1
+        fi
+    done
+}
+
 run_case() {
     local name=$1
     case $name in
@@ -102,7 +141,7 @@ run_case() {
     env_defaults)
         boot "$name" -e FOO=bar -- sh -c 'echo "env:$FOO:$HOME:$TERM:$PATH"' &&
             expect "$name" 0 \
-                "env:bar:/:linux:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" ;;
+                "env:bar:/root:linux:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" ;;
     signal_status)
         # The workload is PID 1 of its own PID namespace, which ignores a
         # signal it has no handler for: the SIGTERM goes to its child, which
@@ -127,6 +166,104 @@ run_case() {
         boot "$name" -- sh -c '(sleep 0.2 &); sleep 2;
             if ps -o stat | grep -q Z; then echo zombie-left; else echo no-zombies; fi' &&
             expect "$name" 0 no-zombies ;;
+    namespaces_separate)
+        boot "$name" -- sh -c 'for n in mnt pid uts ipc cgroup net user; do
+            echo "wl-$n $(readlink /proc/self/ns/$n)"; done' &&
+            expect "$name" 0 && ns_differ "$name" "mnt pid uts ipc cgroup" "net user" ;;
+    namespaces_net_user)
+        boot "$name" -N net,user -- sh -c 'for n in mnt pid uts ipc cgroup net user; do
+            echo "wl-$n $(readlink /proc/self/ns/$n)"; done; id -u' &&
+            expect "$name" 0 && ns_differ "$name" "mnt pid uts ipc cgroup net user" "" ;;
+    cgroup_limits)
+        # The container sees its own group at /sys/fs/cgroup, read-only.
+        boot "$name" -m 33554432 -p 50 -C 50000:100000 -- sh -c 'cd /sys/fs/cgroup;
+            echo "mem:$(cat memory.max) swap:$(cat memory.swap.max) pids:$(cat pids.max)";
+            echo "cpu:$(cat cpu.max) procs:$(head -n 1 cgroup.procs)";
+            echo 1 > pids.max 2>/dev/null || echo cgroup-ro' &&
+            expect "$name" 0 "mem:33554432 swap:0 pids:50" "cpu:50000 100000 procs:1" cgroup-ro ;;
+    oom_kill)
+        boot "$name" -m 16777216 -- sh -c 'x=$(head -c 64000000 /dev/zero | tr "\0" a);
+            echo survived' &&
+            expect "$name" 137 \
+                "nestbox-init: container killed: out of memory (memory.max 16777216 bytes)" &&
+            not_in "$name" survived ;;
+    pids_limit)
+        # 64 background sleeps against pids.max 16: forks fail, the loop ends.
+        # ash exits when a fork fails: the loop runs in a subshell.
+        boot "$name" -p 16 -- sh -c '(for i in $(seq 64); do sleep 3 & done) 2>/dev/null;
+            read cur < /sys/fs/cgroup/pids.current;
+            while read k v; do [ "$k" = max ] && [ "$v" -gt 0 ] && echo pids-limited; done \
+                < /sys/fs/cgroup/pids.events;
+            [ "$cur" -le 16 ] && echo "pids-at-most-16"; exit 0' &&
+            expect "$name" 0 pids-limited pids-at-most-16 ;;
+    cpu_throttle)
+        boot "$name" -C 10000:100000 -- sh -c 'i=0; while [ $i -lt 5000 ]; do i=$((i+1)); done;
+            while read k v; do [ "$k" = nr_throttled ] && [ "$v" -gt 0 ] && echo throttled;
+            done < /sys/fs/cgroup/cpu.stat; exit 0' &&
+            expect "$name" 0 throttled ;;
+    caps_dropped)
+        # Docker's default set; no CAP_SYS_ADMIN (mount), CAP_SYS_BOOT (reboot).
+        boot "$name" -- sh -c 'grep -E "^Cap(Eff|Bnd|Inh|Amb)" /proc/self/status;
+            mkdir -p /tmp/m; mount -t tmpfs x /tmp/m 2>&1; reboot -f 2>&1; echo after-reboot' &&
+            expect "$name" 0 "CapEff:	00000000a80425fb" "CapBnd:	00000000a80425fb" \
+                "CapInh:	0000000000000000" "CapAmb:	0000000000000000" \
+                "mount: permission denied" "reboot: (null): Operation not permitted" after-reboot ;;
+    caps_added)
+        boot "$name" -c 0xa82425fb -- sh -c 'mkdir /tmp/m; mount -t tmpfs x /tmp/m && echo mounted' &&
+            expect "$name" 0 mounted ;;
+    seccomp_deny)
+        boot "$name" -S mkdir,mkdirat -- sh -c 'mkdir /tmp/x 2>&1; touch /tmp/y && echo touched' &&
+            expect "$name" 0 "Operation not permitted" touched ;;
+    user_workdir)
+        boot "$name" -u 1234:5678 -W /work/dir -- sh -c 'echo "ids:$(id -u):$(id -g) pwd:$(pwd)";
+            grep CapEff /proc/self/status' &&
+            expect "$name" 0 "ids:1234:5678 pwd:/work/dir" "CapEff:	0000000000000000" ;;
+    user_by_name)
+        boot "$name" -u app -- sh -c 'echo "ids:$(id -u):$(id -g):$(id -G) home:$HOME"' &&
+            expect "$name" 0 "ids:1000:1000:1000 2000 home:/home/app" ;;
+    masked_paths)
+        # (this kernel has no /proc/kcore, /proc/keys or /proc/sysrq-trigger)
+        boot "$name" -- sh -c 'echo "timer_list:$(wc -c < /proc/timer_list)";
+            echo "firmware:$(ls -A /sys/firmware | wc -l)";
+            echo 1 > /proc/sys/kernel/domainname 2>/dev/null || echo procsys-ro;
+            touch /sys/kernel/x 2>/dev/null || echo sys-ro; echo done' &&
+            expect "$name" 0 "timer_list:0" "firmware:0" procsys-ro sys-ro done ;;
+    init_hidden)
+        # Init's /proc would show PID 1 = nestbox-init; the container has its own.
+        boot "$name" -- sh -c 'ls /; test -e /nestbox || echo no-spec-dir;
+            test -e /init || echo no-init; cat /proc/1/cmdline; echo;
+            test -e /dev/console || echo no-console; ls /dev' &&
+            expect "$name" 0 no-spec-dir no-init no-console "shm" &&
+            not_in "$name" "nestbox-init" ;;
+    read_only_tmpfs)
+        boot "$name" -R -t /scratch -- sh -c 'touch /x 2>/dev/null || echo root-ro;
+            touch /scratch/y && echo tmpfs-rw; touch /tmp/z 2>/dev/null || echo tmp-ro' &&
+            expect "$name" 0 root-ro tmpfs-rw tmp-ro ;;
+    hostname)
+        boot "$name" -H box-1.test -- sh -c 'echo "host:$(hostname):$HOSTNAME"' &&
+            expect "$name" 0 "host:box-1.test:box-1.test" ;;
+    rlimits)
+        # RLIMIT_NOFILE is 7; the default is 1048576.
+        boot "$name" -l 7:64:128 -- sh -c 'echo "nofile:$(ulimit -n):$(ulimit -Hn)"' &&
+            expect "$name" 0 "nofile:64:128" ;;
+    chroot_escape)
+        # The container root is MS_MOVEd onto the initramfs root, so ".."
+        # never reaches the covered root (the kernel skips mountpoints that
+        # are a parent mount's root): the escape stays in the container. Were
+        # it to get out, init's entries are covered there too.
+        [ -x "$work/rootfs/bin/chroot-escape" ] || { echo "skip $name: no musl-gcc"; return 0; }
+        boot "$name" -- chroot-escape &&
+            expect "$name" 0 escape:same-root spec:absent init-bytes:0 "proc1:chroot-escape" &&
+            not_in "$name" "proc1:/init" ;;
+    seccomp_default)
+        # Docker's default profile allows syslog(2) only with CAP_SYSLOG: dmesg,
+        # which needs no capability here (dmesg_restrict 0), is denied by it.
+        boot "${name}_off" -- sh -c 'echo "restrict:$(cat /proc/sys/kernel/dmesg_restrict)";
+            dmesg >/dev/null && echo dmesg-ok' &&
+            expect "${name}_off" 0 "restrict:0" dmesg-ok >/dev/null &&
+            boot "$name" -D -- sh -c 'dmesg >/dev/null 2>&1 || echo dmesg-denied;
+                echo still-running' &&
+            expect "$name" 0 dmesg-denied still-running ;;
     *)
         echo "not ok $name: no such case"; return 1 ;;
     esac || {

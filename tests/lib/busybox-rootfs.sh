@@ -10,6 +10,7 @@ busybox=/bin/busybox
 tmp=$(mktemp -d "$(dirname "$dest")/.rootfs.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp"/{bin,sbin,etc,proc,sys,dev,tmp,root,usr/bin,usr/sbin}
+chmod 755 "$tmp" # a root file system is world-searchable (mktemp made it 0700)
 cp "$busybox" "$tmp/bin/busybox"
 for applet in $("$busybox" --list); do
 	[ "$applet" = busybox ] || ln -s busybox "$tmp/bin/$applet"

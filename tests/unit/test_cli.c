@@ -120,7 +120,9 @@ START_TEST(help)
 	struct nb_err err;
 
 	ck_assert_int_eq(PARSE(&o, &err, "run", "--help"), 1);
-	ck_assert_int_eq(PARSE(&o, &err, "run", "-h", "r", "x"), 1);
+	/* -h is --hostname, as in Docker; only --help is help. */
+	ck_assert_int_eq(PARSE(&o, &err, "run", "-h", "box", "r", "x"), 0);
+	ck_assert_str_eq(o.container.hostname, "box");
 }
 END_TEST
 

@@ -38,7 +38,7 @@ struct prop {
 #define STR(s) ((const void *)(s)), -1
 #define BYTES(s) ((const void *)(s)), (int)(sizeof(s) - 1)
 
-static const unsigned char version_be[4] = { 0, 0, 0, 1 }; /* fdt32 1 */
+static const unsigned char version_be[4] = { 0, 0, 0, 2 }; /* fdt32 NB_SPEC_FORMAT */
 
 /* Build a blob with exactly these root properties. */
 static void *make_blob(const struct prop *props, size_t n, size_t *len)
@@ -214,9 +214,9 @@ END_TEST
 
 START_TEST(wrong_version)
 {
-	const uint32_t v2 = cpu_to_fdt32(2);
+	const uint32_t v1 = cpu_to_fdt32(1);
 
-	EXPECT("this nestbox-init reads 1", { NB_SPEC_VERSION, &v2, 4 }, ARGV_OK, ROOTFS_OK);
+	EXPECT("this nestbox-init reads 2", { NB_SPEC_VERSION, &v1, 4 }, ARGV_OK, ROOTFS_OK);
 }
 END_TEST
 
@@ -412,6 +412,236 @@ START_TEST(encode_rejects_invalid)
 }
 END_TEST
 
+/* ---- container properties (format 2) ---------------------------------- */
+
+static const char *const good_tmpfs[] = { "/tmp", "/run/x" };
+static const unsigned char good_bpf[16] = { 6, 0, 0, 0, 0, 0, 0xff, 0x7f, /* ret ALLOW */
+					    6, 0, 0, 0, 0, 0, 0xff, 0x7f };
+
+static struct nb_spec full_spec(void)
+{
+	struct nb_spec s = good_spec();
+
+	s.hostname = "box-1.example";
+	s.workdir = "/srv/app";
+	s.user = "app:staff";
+	s.has_caps = true;
+	s.caps = 0x1234;
+	s.rlimits[0] = (struct nb_spec_rlimit){ 7, 64, 128 };
+	s.rlimits[1] = (struct nb_spec_rlimit){ 6, 10, UINT64_MAX };
+	s.nrlimits = 2;
+	s.memory_max = 64ull << 20;
+	s.swap_max = 0;
+	s.cpu_quota_us = 50000;
+	s.cpu_period_us = 100000;
+	s.pids_max = 100;
+	s.namespaces = NB_NS_NET | NB_NS_USER;
+	s.read_only = true;
+	s.tmpfs = good_tmpfs;
+	s.ntmpfs = 2;
+	s.seccomp = good_bpf;
+	s.seccomp_len = sizeof(good_bpf);
+	return s;
+}
+
+START_TEST(round_trip_container)
+{
+	struct nb_spec in = full_spec(), out;
+	struct nb_err err = { 0 };
+	void *blob = NULL;
+	size_t len;
+
+	ck_assert_msg(nb_spec_encode(&in, &blob, &len, &err) == 0, "%s", err.msg);
+	ck_assert_msg(nb_spec_decode(blob, len, &out, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(out.hostname, "box-1.example");
+	ck_assert_str_eq(out.workdir, "/srv/app");
+	ck_assert_str_eq(out.user, "app:staff");
+	ck_assert(out.has_caps);
+	ck_assert_uint_eq(out.caps, 0x1234);
+	ck_assert_uint_eq(out.nrlimits, 2);
+	ck_assert_uint_eq(out.rlimits[0].resource, 7);
+	ck_assert_uint_eq(out.rlimits[0].soft, 64);
+	ck_assert_uint_eq(out.rlimits[1].hard, UINT64_MAX);
+	ck_assert_uint_eq(out.memory_max, 64ull << 20);
+	ck_assert_uint_eq(out.cpu_quota_us, 50000);
+	ck_assert_uint_eq(out.cpu_period_us, 100000);
+	ck_assert_uint_eq(out.pids_max, 100);
+	ck_assert_uint_eq(out.namespaces, NB_NS_NET | NB_NS_USER);
+	ck_assert(out.read_only);
+	ck_assert_uint_eq(out.ntmpfs, 2);
+	ck_assert_str_eq(out.tmpfs[1], "/run/x");
+	ck_assert_ptr_null(out.tmpfs[2]);
+	ck_assert_uint_eq(out.seccomp_len, sizeof(good_bpf));
+	ck_assert_mem_eq(out.seccomp, good_bpf, sizeof(good_bpf));
+	nb_spec_free(&out);
+	free(blob);
+}
+END_TEST
+
+START_TEST(container_unset_by_default)
+{
+	struct nb_spec out;
+	struct nb_err err = { 0 };
+	size_t len;
+	void *blob = encode_good(&len);
+
+	ck_assert_int_eq(nb_spec_decode(blob, len, &out, &err), 0);
+	ck_assert_ptr_null(out.hostname);
+	ck_assert_ptr_null(out.user);
+	ck_assert(!out.has_caps);
+	ck_assert_uint_eq(out.nrlimits + out.memory_max + out.pids_max + out.cpu_period_us, 0);
+	ck_assert(!out.read_only);
+	ck_assert_uint_eq(out.ntmpfs, 0);
+	ck_assert_ptr_null(out.seccomp);
+	nb_spec_free(&out);
+	free(blob);
+}
+END_TEST
+
+START_TEST(container_encode_rejects_invalid)
+{
+	static const char *const rel_tmpfs[] = { "tmp" };
+	struct nb_spec s;
+
+	s = full_spec(); s.hostname = "bad host";
+	expect_encode_error(&s, "property hostname has a character");
+	s = full_spec(); s.hostname = "";
+	expect_encode_error(&s, "property hostname must be 1..64");
+	s = full_spec(); s.workdir = "rel";
+	expect_encode_error(&s, "property workdir is not an absolute path");
+	s = full_spec(); s.user = "a:b:c";
+	expect_encode_error(&s, "property user is not user[:group]");
+	s = full_spec(); s.user = ":g";
+	expect_encode_error(&s, "property user is not user[:group]");
+	s = full_spec(); s.caps = 1ull << 41;
+	expect_encode_error(&s, "property capabilities has bits above");
+	s = full_spec(); s.rlimits[1].resource = 7;
+	expect_encode_error(&s, "resource 7 twice");
+	s = full_spec(); s.rlimits[0].soft = 129;
+	expect_encode_error(&s, "soft above hard");
+	s = full_spec(); s.rlimits[0].resource = 16;
+	expect_encode_error(&s, "unknown resource 16");
+	s = full_spec(); s.memory_max = 4096;
+	expect_encode_error(&s, "property memory.max is below");
+	s = full_spec(); s.memory_max = 0; s.swap_max = 1;
+	expect_encode_error(&s, "property memory.swap.max without memory.max");
+	s = full_spec(); s.cpu_period_us = 999;
+	expect_encode_error(&s, "property cpu.max needs period");
+	s = full_spec(); s.cpu_quota_us = 10;
+	expect_encode_error(&s, "property cpu.max needs period");
+	s = full_spec(); s.namespaces = 4;
+	expect_encode_error(&s, "property namespaces has unknown flags");
+	s = full_spec(); s.tmpfs = rel_tmpfs; s.ntmpfs = 1;
+	expect_encode_error(&s, "property tmpfs entry 0 is not an absolute path");
+	s = full_spec(); s.ntmpfs = NB_SPEC_MAX_TMPFS + 1;
+	expect_encode_error(&s, "property tmpfs has more than 64 entries");
+	s = full_spec(); s.seccomp_len = 12;
+	expect_encode_error(&s, "property seccomp is not 1..4096 BPF instructions");
+	s = full_spec(); s.seccomp_len = (NB_SPEC_MAX_BPF + 1) * 8;
+	expect_encode_error(&s, "property seccomp is not 1..4096 BPF instructions");
+}
+END_TEST
+
+/* Hand-made blobs: wrong sizes and types for every new property. */
+START_TEST(container_decode_rejects_invalid)
+{
+	const uint32_t one = cpu_to_fdt32(1), two = cpu_to_fdt32(2), four = cpu_to_fdt32(4);
+	const uint64_t zero64 = 0, mem = cpu_to_fdt64(64 << 20), caps_hi = cpu_to_fdt64(1ull << 50);
+	const uint32_t cpu_bad[2] = { cpu_to_fdt32(50000), 0 };
+	const uint32_t cpu_small[2] = { cpu_to_fdt32(5), cpu_to_fdt32(100000) };
+	unsigned char rl[NB_SPEC_RLIMIT_RECORD] = { 0 }, rl_big[NB_SPEC_RLIMIT_RECORD * 17] = { 0 };
+	static unsigned char bpf_big[(NB_SPEC_MAX_BPF + 1) * 8];
+	char host_long[NB_SPEC_MAX_HOSTNAME + 2];
+
+	memset(host_long, 'a', sizeof(host_long) - 1);
+	host_long[sizeof(host_long) - 1] = '\0';
+	rl[3] = 99; /* resource 99 */
+	EXPECT("property hostname is not one NUL-terminated string", VERSION_OK, ARGV_OK,
+	       ROOTFS_OK, { NB_SPEC_HOSTNAME, &one, 4 });
+	EXPECT("property hostname is longer than 64", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_HOSTNAME, STR(host_long) });
+	EXPECT("property hostname has a character", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_HOSTNAME, STR("a/b") });
+	EXPECT("property workdir is not an absolute path", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_WORKDIR, STR("x") });
+	EXPECT("property workdir is not one NUL-terminated string", VERSION_OK, ARGV_OK,
+	       ROOTFS_OK, { NB_SPEC_WORKDIR, BYTES("/a\0/b\0") });
+	EXPECT("property user has an invalid character", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_USER, STR("a b") });
+	EXPECT("property user is not one NUL-terminated string", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_USER, BYTES("") });
+	EXPECT("property capabilities is 4 bytes, expected 8", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_CAPS, &one, 4 });
+	EXPECT("property capabilities has bits above", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_CAPS, &caps_hi, 8 });
+	EXPECT("property rlimits is 4 bytes", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_RLIMITS, &one, 4 });
+	EXPECT("property rlimits is 340 bytes", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_RLIMITS, rl_big, sizeof(rl_big) });
+	EXPECT("unknown resource 99", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_RLIMITS, rl, sizeof(rl) });
+	EXPECT("property memory.max is 4 bytes, expected 8", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_MEMORY_MAX, &one, 4 });
+	EXPECT("property memory.max is 0", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_MEMORY_MAX, &zero64, 8 });
+	EXPECT("property memory.swap.max without memory.max", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_SWAP_MAX, &zero64, 8 });
+	EXPECT("property memory.swap.max is 4 bytes", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_MEMORY_MAX, &mem, 8 }, { NB_SPEC_SWAP_MAX, &one, 4 });
+	EXPECT("property cpu.max is 4 bytes, expected 8", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_CPU_MAX, &one, 4 });
+	EXPECT("property cpu.max has period 0", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_CPU_MAX, cpu_bad, 8 });
+	EXPECT("property cpu.max needs period", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_CPU_MAX, cpu_small, 8 });
+	EXPECT("property pids.max is 0", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_PIDS_MAX, &zero64, 8 });
+	EXPECT("property pids.max is 4 bytes", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_PIDS_MAX, &one, 4 });
+	EXPECT("property namespaces has unknown flags 0x4", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_NAMESPACES, &four, 4 });
+	EXPECT("property namespaces is 8 bytes", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_NAMESPACES, &mem, 8 });
+	EXPECT("property readonly is 2, not 0 or 1", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_READONLY, &two, 4 });
+	EXPECT("property readonly is 0 bytes", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_READONLY, BYTES("") });
+	EXPECT("property tmpfs is not NUL-terminated", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_TMPFS, &one, 4 });
+	EXPECT("property tmpfs entry 1 is not an absolute path", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_TMPFS, BYTES("/a\0b\0") });
+	EXPECT("property tmpfs is empty", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_TMPFS, BYTES("") });
+	EXPECT("property seccomp is not 1..4096 BPF instructions", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_SECCOMP, &one, 4 });
+	EXPECT("property seccomp is not 1..4096 BPF instructions", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_SECCOMP, bpf_big, sizeof(bpf_big) });
+	EXPECT("property hostname appears twice", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_HOSTNAME, STR("a") }, { NB_SPEC_HOSTNAME, STR("b") });
+}
+END_TEST
+
+/* Every prefix of a spec with every container property fails cleanly. */
+START_TEST(container_every_prefix_fails)
+{
+	struct nb_spec in = full_spec();
+	struct nb_err err = { 0 };
+	void *blob = NULL;
+	size_t len;
+
+	ck_assert_msg(nb_spec_encode(&in, &blob, &len, &err) == 0, "%s", err.msg);
+	for (size_t n = 0; n < len; n++) {
+		void *copy = malloc(n ? n : 1);
+		struct nb_spec spec;
+
+		memcpy(copy, blob, n);
+		ck_assert_msg(nb_spec_decode(copy, n, &spec, &err) == -1, "prefix %zu decoded", n);
+		free(copy);
+	}
+	free(blob);
+}
+END_TEST
+
 static Suite *spec_suite(void)
 {
 	Suite *s = suite_create("spec");
@@ -440,6 +670,11 @@ static Suite *spec_suite(void)
 	tcase_add_test(tc, duplicate_property);
 	tcase_add_test(tc, unknown_property_ignored);
 	tcase_add_test(tc, encode_rejects_invalid);
+	tcase_add_test(tc, round_trip_container);
+	tcase_add_test(tc, container_unset_by_default);
+	tcase_add_test(tc, container_encode_rejects_invalid);
+	tcase_add_test(tc, container_decode_rejects_invalid);
+	tcase_add_test(tc, container_every_prefix_fails);
 	suite_add_tcase(s, tc);
 	return s;
 }

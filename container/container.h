@@ -1,0 +1,98 @@
+/* The in-guest container runtime: nestbox-init's way of starting the
+ * workload as a container (namespaces, cgroup v2, rootfs with pivot_root or
+ * its initramfs fallback, capabilities, rlimits, user, seccomp, exec).
+ * Guest-only: libc, kernel UAPI and libfdt.
+ *
+ * One concern per file, crun style:
+ *   container.c   orchestration, the start-report pipe, the parent/child sync
+ *   namespaces.c  which namespaces, user-namespace id maps
+ *   cgroup.c      the container's cgroup v2 group and its limits, OOM report
+ *   rootfs.c      the root file system, /dev, /proc, /sys, masks, chroot
+ *   caps.c        capability sets (raw capset/prctl)
+ *   process.c     rlimits, user/groups, hostname, workdir, env, seccomp, exec
+ */
+#ifndef NESTBOX_CONTAINER_H
+#define NESTBOX_CONTAINER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/spec.h"
+#include "nestbox/err.h"
+
+struct nb_container_opts {
+	/* Signal mask the workload starts with (init blocks the signals it
+	 * waits for; the workload must not inherit that). */
+	const sigset_t *sigmask;
+	/* Print debug lines (namespace ids, start-to-execve time) to stderr. */
+	bool debug;
+	/* CLOCK_BOOTTIME (us) when nestbox-init started, for the debug line
+	 * "container execve at T us uptime, D us after nestbox-init started". */
+	long init_start_us;
+	/* Where those debug lines go (init's log, the UART). */
+	int log_fd;
+};
+
+struct nb_container {
+	pid_t pid;           /* the workload, PID 1 of its PID namespace */
+	int cgroup_fd;       /* its cgroup directory, -1 when none */
+	uint64_t memory_max; /* as written to memory.max, 0 when unlimited */
+};
+
+/* Create the container and exec spec->argv in it. Returns 0 once the
+ * command has been exec'd (c->pid is the process to wait for), or -1 when
+ * the child could not get there: the child has been reaped and err->status
+ * says why (127 command not found, 126 not executable, 125 setup failed).
+ * A close-on-exec pipe carries a setup or exec failure, so "exec failed" is
+ * never confused with "the program exited 127". */
+int nb_container_start(const struct nb_spec *spec, const struct nb_container_opts *opts,
+		       struct nb_container *c, struct nb_err *err);
+
+/* After the workload ended with status: if the cgroup saw an OOM kill,
+ * return 137 and write a one-line reason into reason; else return status
+ * and leave reason empty. Releases c's descriptors. */
+int nb_container_finish(struct nb_container *c, int status, char *reason, size_t reason_len);
+
+/* ---- internal, between the container/ files ---------------------------- */
+
+/* cgroup.c (in init, before and after the workload) */
+int nb_cgroup_create(const struct nb_spec *spec, struct nb_container *c, struct nb_err *err);
+int nb_cgroup_add(int cgroup_fd, pid_t pid, struct nb_err *err);
+bool nb_cgroup_oom_killed(int cgroup_fd);
+
+/* namespaces.c */
+int nb_ns_clone_flags(const struct nb_spec *spec);
+int nb_ns_write_id_maps(pid_t pid, struct nb_err *err);
+void nb_ns_debug_print(int fd, const char *who);
+
+/* rootfs.c (in the child, in its new mount namespace) */
+int nb_rootfs_enter(const struct nb_spec *spec, struct nb_err *err);
+
+/* caps.c (in the child) */
+uint64_t nb_caps_effective_mask(const struct nb_spec *spec);
+int nb_caps_drop_bounding(uint64_t keep, struct nb_err *err);
+int nb_caps_set(uint64_t keep, bool root, struct nb_err *err);
+
+/* process.c (in the child) */
+struct nb_ids {
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[64];
+	size_t ngroups;
+	const char *home; /* from /etc/passwd, NULL if none */
+	char home_buf[256];
+};
+int nb_process_resolve_user(const char *user, struct nb_ids *ids, struct nb_err *err);
+int nb_process_set_rlimits(const struct nb_spec *spec, struct nb_err *err);
+int nb_process_set_ids(const struct nb_ids *ids, struct nb_err *err);
+int nb_process_set_hostname(const struct nb_spec *spec, struct nb_err *err);
+int nb_process_make_workdir(const struct nb_spec *spec, struct nb_err *err);
+int nb_process_enter_workdir(const struct nb_spec *spec, struct nb_err *err);
+char **nb_process_build_env(const struct nb_spec *spec, const struct nb_ids *ids,
+			    struct nb_err *err);
+int nb_process_install_seccomp(const struct nb_spec *spec, struct nb_err *err);
+
+#endif

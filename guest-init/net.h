@@ -1,0 +1,12 @@
+/* Guest networking over rtnetlink: lo up always; with the spec's
+ * NB_SPEC_NET_IPV4, eth0 up with that address and, with NB_SPEC_NET_GATEWAY,
+ * a default route. Done by nestbox-init before the workload starts. */
+#ifndef NESTBOX_GUEST_NET_H
+#define NESTBOX_GUEST_NET_H
+
+#include "common/spec.h"
+#include "nestbox/err.h"
+
+int nb_net_setup(const struct nb_spec *spec, struct nb_err *err);
+
+#endif

@@ -1,0 +1,225 @@
+#include "guest-init/volumes.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nestbox/abi.h"
+#include "nestbox/cleanup.h"
+
+#define SYSFS_WAIT_MS 3000
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { 0, ms * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* First line of a small sysfs file, without the newline. */
+static int read_line(const char *path, char *buf, size_t size)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, size - 1);
+
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+/* ---- volumes ---------------------------------------------------------------- */
+
+static int find_disk(const char *serial, char *dev, size_t size)
+{
+	DIR *d = opendir("/sys/block");
+	struct dirent *e;
+	int rc = -1;
+
+	while (d && (e = readdir(d))) {
+		char path[300], value[64];
+
+		if (strncmp(e->d_name, "vd", 2) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/sys/block/%s/serial", e->d_name);
+		if (read_line(path, value, sizeof(value)) == 0 && strcmp(value, serial) == 0) {
+			snprintf(dev, size, "/dev/%s", e->d_name);
+			rc = 0;
+			break;
+		}
+	}
+	if (d)
+		closedir(d);
+	return rc;
+}
+
+/* mkdir -p under root, refusing symlinks (a hostile image must not aim the
+ * mount outside the rootfs). */
+static int make_target(const char *root, const char *path, char *out, size_t size,
+		       struct nb_err *err)
+{
+	int n = snprintf(out, size, "%s", strcmp(root, "/") == 0 ? "" : root);
+
+	for (const char *p = path; *p;) {
+		struct stat st;
+		size_t len;
+
+		while (*p == '/')
+			p++;
+		len = strcspn(p, "/");
+		if (!len)
+			break;
+		if ((size_t)n + len + 2 > size)
+			return nb_err_set(err, 0, "volume path %s is too long", path);
+		n += snprintf(out + n, size - (size_t)n, "/%.*s", (int)len, p);
+		p += len;
+		if (lstat(out, &st) == 0) {
+			if (!S_ISDIR(st.st_mode))
+				return nb_err_set(err, 0, "volume target %s is not a directory", out);
+			continue;
+		}
+		if (mkdir(out, 0755) < 0)
+			return nb_err_sys(err, "cannot create volume target %s", out);
+	}
+	return 0;
+}
+
+static int mount_volume(const char *root, const char *entry, struct nb_err *err)
+{
+	char serial[NB_VOLUME_SERIAL_MAX + 1], dev[300], target[4200];
+	const char *mode = strchr(entry, ':'), *path = mode ? strchr(mode + 1, ':') : NULL;
+	unsigned long flags = MS_NOSUID | MS_NODEV;
+
+	/* The spec codec checked the shape; copy the serial out. */
+	if (!path || (size_t)(mode - entry) > NB_VOLUME_SERIAL_MAX)
+		return nb_err_set(err, 0, "bad volume entry %s", entry);
+	snprintf(serial, sizeof(serial), "%.*s", (int)(mode - entry), entry);
+	if (strncmp(mode + 1, "ro", 2) == 0)
+		flags |= MS_RDONLY;
+	path++;
+	if (find_disk(serial, dev, sizeof(dev)) < 0)
+		return nb_err_set(err, 0, "volume %s: no virtio disk with serial %s", path, serial);
+	if (make_target(root, path, target, sizeof(target), err) < 0)
+		return -1;
+	/* A read-only disk whose journal needs replay (its last writer never
+	 * unmounted it) mounts only without loading the journal. */
+	if (mount(dev, target, "ext4", flags, NULL) == 0 ||
+	    ((flags & MS_RDONLY) && mount(dev, target, "ext4", flags, "noload") == 0) ||
+	    mount(dev, target, "erofs", flags | MS_RDONLY, NULL) == 0)
+		return 0;
+	return nb_err_sys(err, "volume %s: cannot mount %s (ext4 or erofs)", path, dev);
+}
+
+int nb_volumes_mount(const struct nb_spec *spec, struct nb_err *err)
+{
+	for (size_t i = 0; i < spec->nvolumes; i++)
+		if (mount_volume(spec->rootfs, spec->volumes[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+void nb_volumes_unmount(const struct nb_spec *spec)
+{
+	const char *root = strcmp(spec->rootfs, "/") == 0 ? "" : spec->rootfs;
+
+	for (size_t i = spec->nvolumes; i-- > 0;) {
+		const char *mode = strchr(spec->volumes[i], ':');
+		const char *path = mode ? strchr(mode + 1, ':') : NULL;
+		char target[4200];
+
+		if (path && snprintf(target, sizeof(target), "%s%s", root, path + 1) <
+				    (int)sizeof(target))
+			umount2(target, 0);
+	}
+}
+
+/* ---- console ports ------------------------------------------------------------ */
+
+static bool have_virtio_console(void)
+{
+	DIR *d = opendir("/sys/bus/virtio/devices");
+	struct dirent *e;
+	bool found = false;
+
+	while (d && !found && (e = readdir(d))) {
+		char path[300], id[32];
+
+		snprintf(path, sizeof(path), "/sys/bus/virtio/devices/%s/device", e->d_name);
+		found = read_line(path, id, sizeof(id)) == 0 && strcmp(id, "0x0003") == 0;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* /dev/vportNpM of the port called name, once the driver has named it. */
+static int find_port(const char *name, char *dev, size_t size)
+{
+	DIR *d = opendir("/sys/class/virtio-ports");
+	struct dirent *e;
+	int rc = -1;
+
+	while (d && (e = readdir(d))) {
+		char path[300], value[64];
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/class/virtio-ports/%s/name", e->d_name);
+		if (read_line(path, value, sizeof(value)) == 0 && strcmp(value, name) == 0) {
+			snprintf(dev, size, "/dev/%s", e->d_name);
+			rc = 0;
+			break;
+		}
+	}
+	if (d)
+		closedir(d);
+	return rc;
+}
+
+int nb_console_attach(int *log_fd, struct nb_err *err)
+{
+	static const struct { const char *name; int fd, flags; } ports[] = {
+		{ NB_PORT_STDIN, STDIN_FILENO, O_RDONLY },
+		{ NB_PORT_STDOUT, STDOUT_FILENO, O_WRONLY },
+		{ NB_PORT_STDERR, STDERR_FILENO, O_WRONLY },
+	};
+	char dev[3][300];
+
+	*log_fd = STDERR_FILENO;
+	if (!have_virtio_console())
+		return 0;
+	/* The ports are added by the driver's control work after probe:
+	 * wait for all three names. */
+	for (int waited = 0;; waited += 5) {
+		size_t found = 0;
+
+		for (size_t i = 0; i < 3; i++)
+			found += find_port(ports[i].name, dev[i], sizeof(dev[i])) == 0;
+		if (found == 3)
+			break;
+		if (waited >= SYSFS_WAIT_MS)
+			return nb_err_set(err, 0, "virtio-console ports did not appear in %d ms",
+					  SYSFS_WAIT_MS);
+		sleep_ms(5);
+	}
+	*log_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	if (*log_fd < 0)
+		return nb_err_sys(err, "cannot keep the console");
+	for (size_t i = 0; i < 3; i++) {
+		int fd = open(dev[i], ports[i].flags | O_NOCTTY);
+
+		if (fd < 0)
+			return nb_err_sys(err, "cannot open %s (%s)", dev[i], ports[i].name);
+		if (fd != ports[i].fd && (dup2(fd, ports[i].fd) < 0 || close(fd) < 0))
+			return nb_err_sys(err, "cannot attach %s", ports[i].name);
+	}
+	return 0;
+}

@@ -1,0 +1,25 @@
+/* Guest side of nestbox's virtio devices: volumes (virtio-blk disks named
+ * by serial, mounted under the rootfs) and the workload's stdio over the
+ * virtio-console ports (include/nestbox/abi.h). */
+#ifndef NESTBOX_GUEST_VOLUMES_H
+#define NESTBOX_GUEST_VOLUMES_H
+
+#include "common/spec.h"
+#include "nestbox/err.h"
+
+/* Mount every spec volume at spec->rootfs + PATH (ext4, else erofs;
+ * read-only for "ro"), creating missing directories but never following a
+ * symlink on the way. */
+int nb_volumes_mount(const struct nb_spec *spec, struct nb_err *err);
+
+/* Unmount them again (after the workload ended), so a writable ext4
+ * volume is left clean for the next VM. Best effort. */
+void nb_volumes_unmount(const struct nb_spec *spec);
+
+/* If the VM has the virtio-console, put its stdin/stdout/stderr ports on
+ * fds 0, 1 and 2 (which the workload inherits) and return in *log_fd a
+ * close-on-exec copy of the previous stderr (the UART) for init's own
+ * messages. Without the device: 0 and *log_fd = 2. */
+int nb_console_attach(int *log_fd, struct nb_err *err);
+
+#endif

@@ -1,0 +1,226 @@
+#define _XOPEN_SOURCE 700
+#include "images/cache.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "nestbox/cleanup.h"
+
+static int mkdir_p(const char *path, struct nb_err *err)
+{
+	cleanup_free char *copy = strdup(path);
+
+	if (!copy)
+		return nb_err_set(err, ENOMEM, "%s", path);
+	for (char *p = copy + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(copy, 0755) < 0 && errno != EEXIST)
+			return nb_err_sys(err, "cannot create %s", copy);
+		*p = '/';
+	}
+	if (mkdir(copy, 0755) < 0 && errno != EEXIST)
+		return nb_err_sys(err, "cannot create %s", copy);
+	return 0;
+}
+
+static char *cache_root(void)
+{
+	const char *env = getenv("NESTBOX_CACHE_DIR");
+	char *path = NULL;
+
+	if (env && *env)
+		return strdup(env);
+	env = getenv("XDG_CACHE_HOME");
+	if (env && *env == '/')
+		return asprintf(&path, "%s/nestbox", env) < 0 ? NULL : path;
+	env = getenv("HOME");
+	if (!env || *env != '/')
+		return NULL;
+	return asprintf(&path, "%s/.cache/nestbox", env) < 0 ? NULL : path;
+}
+
+int nb_lock_file(const char *path, bool exclusive, struct nb_err *err)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		return nb_err_sys(err, "cannot open lock %s", path);
+	while (flock(fd, exclusive ? LOCK_EX : LOCK_SH) < 0) {
+		if (errno != EINTR) {
+			nb_err_sys(err, "cannot lock %s", path);
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+int nb_cache_open(struct nb_cache *c, bool exclusive, struct nb_err *err)
+{
+	cleanup_free char *lock = NULL;
+
+	*c = (struct nb_cache){ .lock_fd = -1 };
+	c->root = cache_root();
+	if (!c->root)
+		return nb_err_set(err, 0, "no cache directory: set HOME or XDG_CACHE_HOME");
+	if (asprintf(&c->layers, "%s/layers", c->root) < 0 ||
+	    asprintf(&c->blobs, "%s/blobs/sha256", c->root) < 0 ||
+	    asprintf(&c->tmp, "%s/tmp", c->root) < 0 || asprintf(&lock, "%s/lock", c->root) < 0) {
+		nb_cache_close(c);
+		return nb_err_set(err, ENOMEM, "cache paths");
+	}
+	if (mkdir_p(c->layers, err) < 0 || mkdir_p(c->blobs, err) < 0 || mkdir_p(c->tmp, err) < 0 ||
+	    (c->lock_fd = nb_lock_file(lock, exclusive, err)) < 0) {
+		nb_cache_close(c);
+		return nb_err_wrap(err, "image cache");
+	}
+	if (exclusive)
+		nb_cache_clean_tmp(c, "");
+	return 0;
+}
+
+void nb_cache_close(struct nb_cache *c)
+{
+	if (c->lock_fd >= 0)
+		close(c->lock_fd);
+	free(c->root);
+	free(c->layers);
+	free(c->blobs);
+	free(c->tmp);
+	*c = (struct nb_cache){ .lock_fd = -1 };
+}
+
+char *nb_cache_layer_path(const struct nb_cache *c, const struct nb_digest *d)
+{
+	char *p;
+
+	return asprintf(&p, "%s/sha256-%s.erofs", c->layers, d->hex) < 0 ? NULL : p;
+}
+
+char *nb_cache_blob_path(const struct nb_cache *c, const struct nb_digest *d)
+{
+	char *p;
+
+	return asprintf(&p, "%s/%s", c->blobs, d->hex) < 0 ? NULL : p;
+}
+
+int nb_cache_put_blob(const struct nb_cache *c, const struct nb_digest *d, const void *data,
+		      size_t len, struct nb_err *err)
+{
+	cleanup_free char *path = nb_cache_blob_path(c, d);
+	cleanup_free char *tmp = NULL;
+	struct nb_digest got;
+	int fd;
+
+	if (!path || asprintf(&tmp, "%s/blob-%s.%d", c->tmp, d->hex, (int)getpid()) < 0)
+		return nb_err_set(err, ENOMEM, "blob path");
+	if (nb_sha256_buf(data, len, &got, err) < 0 ||
+	    nb_digest_verify("blob", d, -1, &got, len, err) < 0)
+		return -1;
+	if (access(path, F_OK) == 0)
+		return 0;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return nb_err_sys(err, "cannot create %s", tmp);
+	if (write(fd, data, len) != (ssize_t)len || fsync(fd) < 0) {
+		nb_err_sys(err, "cannot write %s", tmp);
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	close(fd);
+	if (rename(tmp, path) < 0) {
+		nb_err_sys(err, "cannot rename %s", tmp);
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+int nb_cache_get_blob(const struct nb_cache *c, const struct nb_digest *d, size_t max,
+		      char **data, size_t *len, struct nb_err *err)
+{
+	cleanup_free char *path = nb_cache_blob_path(c, d);
+	cleanup_close int fd = -1;
+	struct stat st;
+	struct nb_digest got;
+	char *buf;
+
+	if (!path)
+		return nb_err_set(err, ENOMEM, "blob path");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return nb_err_sys(err, "blob sha256:%.12s is not in the cache", d->hex);
+	if (fstat(fd, &st) < 0 || (size_t)st.st_size > max)
+		return nb_err_set(err, 0, "cached blob sha256:%.12s is larger than %zu bytes",
+				  d->hex, max);
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return nb_err_set(err, ENOMEM, "blob");
+	if (read(fd, buf, (size_t)st.st_size) != st.st_size) {
+		free(buf);
+		return nb_err_sys(err, "cannot read %s", path);
+	}
+	if (nb_sha256_buf(buf, (size_t)st.st_size, &got, err) < 0 ||
+	    nb_digest_verify("cached blob", d, st.st_size, &got, (uint64_t)st.st_size, err) < 0) {
+		free(buf);
+		return nb_err_wrap(err, "cache is corrupt (remove %s)", path);
+	}
+	buf[st.st_size] = '\0';
+	*data = buf;
+	*len = (size_t)st.st_size;
+	return 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st, (void)ftw;
+	/* Best effort: what cannot go is found by the caller's lstat. */
+	if (type == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+int nb_rm_rf(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(st.st_mode))
+		return unlink(path);
+	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	return lstat(path, &st) == 0 ? -1 : 0;
+}
+
+void nb_cache_clean_tmp(const struct nb_cache *c, const char *prefix)
+{
+	DIR *dir = opendir(c->tmp);
+	struct dirent *e;
+	size_t plen = strlen(prefix);
+
+	if (!dir)
+		return;
+	while ((e = readdir(dir))) {
+		char *path;
+		if (e->d_name[0] == '.' || strncmp(e->d_name, prefix, plen) != 0)
+			continue;
+		if (asprintf(&path, "%s/%s", c->tmp, e->d_name) < 0)
+			continue;
+		nb_rm_rf(path);
+		free(path);
+	}
+	closedir(dir);
+}

@@ -1,0 +1,37 @@
+/* From an image config and the `run` command line to what the workload
+ * gets, with Docker's rules:
+ *   argv    = Entrypoint + (COMMAND if given, else Cmd); --entrypoint
+ *             replaces Entrypoint and drops the image's Cmd;
+ *   env     = image Env, then -e entries (same NAME: the later wins), and
+ *             a default PATH when neither sets one;
+ *   workdir, user = the command line's, else the image's, else unset.
+ * For the run path to use once images are wired into `nestbox run`. */
+#ifndef NESTBOX_IMAGES_RUNPLAN_H
+#define NESTBOX_IMAGES_RUNPLAN_H
+
+#include <stddef.h>
+
+#include "images/oci.h"
+#include "nestbox/err.h"
+
+#define NB_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+struct nb_run_overrides {
+	const char *entrypoint;          /* NULL: the image's; "": none */
+	const char *const *argv;         /* COMMAND [ARG...], argc 0: the image's Cmd */
+	size_t argc;
+	const char *const *env;          /* NAME=value */
+	size_t nenv;
+	const char *workdir, *user;      /* NULL: the image's */
+};
+
+struct nb_run_plan {
+	char **argv, **env;              /* NULL-terminated, malloc'd */
+	char *workdir, *user;            /* NULL when unset */
+};
+
+int nb_run_plan_build(const struct nb_image_config *cfg, const struct nb_run_overrides *o,
+		      struct nb_run_plan *out, struct nb_err *err);
+void nb_run_plan_free(struct nb_run_plan *p);
+
+#endif

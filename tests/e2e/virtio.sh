@@ -1,0 +1,72 @@
+# shellcheck shell=bash
+# e2e cases for the virtio devices (blk, console, rng). Sourced by
+# tests/e2e/run.sh, which sets $nestbox, $rootfs and $limit and sources
+# tests/lib/check.sh.
+
+# stdin from a pipe: nb_run_case always gives /dev/null.
+nb_run_piped() {
+	local limit=$1 input=$2
+	shift 2
+	printf '%s' "$input" | timeout --kill-after=5 "$limit" "$@" >"$nb_tmp/out" 2>"$nb_tmp/err"
+	status=$?
+	out=$(cat "$nb_tmp/out")
+	err=$(cat "$nb_tmp/err")
+}
+
+nb_run_case "$limit" $nestbox run $rootfs -- /bin/sh -c 'echo to-stdout; echo to-stderr >&2'
+expect e2e_virtio_stdout_stderr_apart "stdout and stderr arrive on their own host fds" \
+	"$status" -eq 0 -a "$out" = to-stdout -a -n "$(grep -x to-stderr <<<"$err")"
+
+nb_run_piped "$limit" "hi from the host" $nestbox run -i $rootfs -- cat
+expect e2e_virtio_stdin "-i streams stdin to the guest and EOF ends cat" \
+	"$status" -eq 0 -a "$out" = "hi from the host"
+
+nb_run_piped "$limit" "not for the guest" $nestbox run $rootfs -- /bin/sh -c 'cat; echo eof'
+expect e2e_virtio_no_stdin "without -i the guest's stdin is at EOF" "$status" -eq 0 -a "$out" = eof
+
+# The container's /dev may not have the hwrng node: then only sysfs.
+nb_run_case "$limit" $nestbox run $rootfs -- /bin/sh -c \
+	'cat /sys/class/misc/hw_random/rng_current
+	 if [ -c /dev/hwrng ]; then head -c 32 /dev/hwrng | wc -c; else echo 32; fi'
+expect e2e_virtio_rng "virtio-rng is the guest's hw_random (and gives bytes)" \
+	"$status" -eq 0 -a "$out" = "virtio_rng.0
+32"
+
+if command -v mkfs.ext4 >/dev/null; then
+	img=$nb_tmp/vol.img
+	truncate -s 64M "$img" && mkfs.ext4 -q -F "$img"
+	nb_run_case "$limit" $nestbox run -v "$img:/data" $rootfs -- /bin/sh -c \
+		'echo persisted > /data/file && sync && cat /data/file'
+	first=$out
+	nb_run_case "$limit" $nestbox run -v "$img:/data" $rootfs -- cat /data/file
+	expect e2e_virtio_volume_survives_restart "a file written on a volume is there in the next VM" \
+		"$first" = persisted -a "$status" -eq 0 -a "$out" = persisted
+
+	sum=$(md5sum <"$img")
+	# The device-level refusal (IOERR even if the guest ignores VIRTIO_BLK_F_RO)
+	# is a unit test: the container's /dev has no disk nodes to write to.
+	nb_run_case "$limit" $nestbox run -v "$img:/data:ro" $rootfs -- /bin/sh -c \
+		'cat /data/file; touch /data/new 2>/dev/null && echo wrote-file; true'
+	expect e2e_virtio_volume_read_only "a :ro volume refuses writes and the image is unchanged" \
+		"$status" -eq 0 -a "$out" = persisted -a "$(md5sum <"$img")" = "$sum"
+else
+	skip e2e_virtio_volume_survives_restart "mkfs.ext4 (e2fsprogs) missing"
+	skip e2e_virtio_volume_read_only "mkfs.ext4 (e2fsprogs) missing"
+fi
+
+# 20 MiB through the console: complete, and how fast (boot time subtracted).
+bytes=$((20 << 20))
+t0=$(date +%s.%N)
+nb_run_case "$limit" $nestbox run $rootfs -- true
+t1=$(date +%s.%N)
+timeout --kill-after=5 "$limit" $nestbox run $rootfs -- head -c $bytes /dev/zero </dev/null \
+	>"$nb_tmp/big" 2>"$nb_tmp/err"
+status=$?
+t2=$(date +%s.%N)
+got=$(stat -c %s "$nb_tmp/big")
+out="$got bytes" err=$(cat "$nb_tmp/err")
+expect e2e_virtio_large_output "20 MiB of output arrive complete" "$status" -eq 0 -a "$got" -eq $bytes
+awk -v b=$bytes -v t0="$t0" -v t1="$t1" -v t2="$t2" 'BEGIN {
+	s = (t2 - t1) - (t1 - t0); if (s < 0.001) s = 0.001
+	printf "# console: %d MiB in %.2f s (%.2f s for an empty run): ~%.1f MiB/s\n",
+		b / 1048576, t2 - t1, t1 - t0, b / 1048576 / s }' >&2

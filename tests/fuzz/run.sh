@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# fuzz tier: build the libFuzzer targets (clang, -fsanitize=fuzzer,address,
+# undefined) and run each for NESTBOX_FUZZ_TIME seconds (default 10).
+# One line per target: ok / not ok (with the crash file) / skip.
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 2
+time=${NESTBOX_FUZZ_TIME:-10}
+
+if ! command -v clang >/dev/null; then
+	for t in tests/fuzz/fuzz_*.c; do echo "skip $(basename "$t" .c): clang missing (scripts/deps.sh)"; done
+	exit 0
+fi
+if ! make -s fuzz-bins >build/fuzz-build.log 2>&1; then
+	echo "not ok fuzz_build: make fuzz-bins failed (build/fuzz-build.log)"
+	exit 1
+fi
+rc=0
+for t in tests/fuzz/fuzz_*.c; do
+	name=$(basename "$t" .c)
+	dir=build/fuzz/$name.artifacts
+	mkdir -p "$dir" "build/fuzz/$name.corpus"
+	if build/fuzz/"$name" -max_total_time="$time" -rss_limit_mb=1024 -print_final_stats=1 \
+		-artifact_prefix="$dir/" "build/fuzz/$name.corpus" >"build/fuzz/$name.log" 2>&1; then
+		echo "ok $name ($(grep -o 'stat::number_of_executed_units: *[0-9]*' "build/fuzz/$name.log" |
+			grep -o '[0-9]*$' || echo '?') runs in ${time} s)"
+	else
+		echo "not ok $name: crash, see build/fuzz/$name.log and $dir/"
+		rc=1
+	fi
+done
+exit $rc

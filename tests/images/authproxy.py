@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""Token-auth front for a test registry (test tool).
+
+usage: authproxy.py PORT UPSTREAM_URL LOGFILE
+
+Answers /v2/... without `Authorization: Bearer <token>` with 401 and a
+`WWW-Authenticate: Bearer realm=...,service=...,scope=...` challenge, as
+Docker Hub does; /token?service=&scope= hands out the token (and logs the
+query); authorised requests are forwarded to the upstream registry.
+"""
+import http.server, sys, urllib.error, urllib.parse, urllib.request
+
+PORT, UPSTREAM, LOG = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+TOKEN = "nestbox-test-token"
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, body=b"", headers=()):
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        url = urllib.parse.urlparse(self.path)
+        if url.path == "/token":
+            q = urllib.parse.parse_qs(url.query)
+            with open(LOG, "a") as f:
+                f.write("token service=%s scope=%s\n" % (q.get("service", [""])[0],
+                                                          q.get("scope", [""])[0]))
+            return self.reply(200, b'{"token":"%s"}' % TOKEN.encode(),
+                              [("Content-Type", "application/json")])
+        if self.headers.get("Authorization") != "Bearer " + TOKEN:
+            repo = url.path.split("/")[2] if url.path.count("/") > 2 else ""
+            challenge = ('Bearer realm="http://127.0.0.1:%d/token",service="nestbox-test",'
+                         'scope="repository:%s:pull"' % (PORT, repo))
+            return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}',
+                              [("WWW-Authenticate", challenge)])
+        req = urllib.request.Request(UPSTREAM + self.path)
+        if self.headers.get("Accept"):
+            req.add_header("Accept", self.headers["Accept"])
+        try:
+            with urllib.request.urlopen(req) as r:
+                body, status, hdrs = r.read(), r.status, r.headers
+        except urllib.error.HTTPError as e:
+            body, status, hdrs = e.read(), e.code, e.headers
+        keep = [(k, v) for k, v in hdrs.items()
+                if k.lower() in ("content-type", "docker-content-digest")]
+        self.reply(status, body, keep)
+
+
+http.server.ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()

@@ -1,0 +1,156 @@
+/* Network options (--vsock, --net, --mac, --ip, --gateway) and their spec
+ * properties (NB_SPEC_NET_*): validation and the encode/decode round trip. */
+#include <check.h>
+#include <libfdt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/spec.h"
+#include "unit.h"
+#include "vmm/cli.h"
+#include "vmm/network.h"
+
+static int parse(struct nb_run_options *o, struct nb_err *err, const char *a1, const char *a2,
+		 const char *a3, const char *a4)
+{
+	const char *argv[12] = { "run" };
+	int n = 1;
+
+	for (const char *a[] = { a1, a2, a3, a4 }, **p = a; p < a + 4; p++)
+		if (*p)
+			argv[n++] = *p;
+	argv[n++] = "rootfs";
+	argv[n++] = "true";
+	memset(err, 0, sizeof(*err));
+	int rc = nb_cli_parse_run(n, (char **)argv, "/x", o, err);
+	return rc == 0 ? nb_network_check(o, err) : rc;
+}
+
+START_TEST(good_options)
+{
+	struct nb_run_options o;
+	struct nb_err err;
+
+	ck_assert_msg(parse(&o, &err, "--net", "tap:nb0", "--ip", "10.200.0.2/24") == 0, "%s",
+		      err.msg);
+	ck_assert_str_eq(o.net.tap, "nb0");
+	ck_assert_uint_eq(o.net.ipv4, 0x0ac80002u);
+	ck_assert_uint_eq(o.net.prefix, 24);
+	ck_assert_int_eq(parse(&o, &err, "--net=tap:nb0", "--ip=10.0.0.2/8", "--gateway=10.1.2.3",
+			       "--mac=02:00:00:00:00:01"), 0);
+	ck_assert_uint_eq(o.net.gateway, 0x0a010203u);
+	ck_assert(o.net.has_mac);
+	ck_assert_uint_eq(o.net.mac[5], 1);
+	ck_assert_int_eq(parse(&o, &err, "--vsock", "/tmp/v.sock", "--vsock-cid", "42"), 0);
+	ck_assert_str_eq(o.net.vsock_path, "/tmp/v.sock");
+	ck_assert_uint_eq(o.net.vsock_cid, 42);
+}
+END_TEST
+
+START_TEST(bad_options)
+{
+	static const char *bad[][4] = {
+		{ "--net", "nb0" },                       /* no tap: */
+		{ "--net", "tap:" },
+		{ "--net", "tap:a/b" },
+		{ "--net", "tap:abcdefghijklmnop" },      /* 16 characters */
+		{ "--net", "tap:x", "--ip", "10.0.0.1" }, /* no prefix */
+		{ "--net", "tap:x", "--ip", "10.0.0.1/33" },
+		{ "--net", "tap:x", "--ip", "10.0.0.1/0" },
+		{ "--net", "tap:x", "--ip", "10.0.0/24" },
+		{ "--net", "tap:x", "--ip", "0.0.0.0/24" },
+		{ "--net", "tap:x", "--mac", "03:00:00:00:00:01" }, /* multicast */
+		{ "--net", "tap:x", "--mac", "02:00:00:00:00" },
+		{ "--net", "tap:x", "--mac", "02:00:00:00:00:01:02" },
+		{ "--net", "tap:x", "--gateway", "10.0.0.1" },       /* without --ip */
+		{ "--ip", "10.0.0.2/24" },                            /* without --net */
+		{ "--vsock-cid", "2" },
+		{ "--vsock-cid", "4294967295" },
+		{ "--vsock-cid", "-3" },
+		{ "--vsock", "" },
+	};
+	struct nb_run_options o;
+	struct nb_err err;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(parse(&o, &err, bad[i][0], bad[i][1], bad[i][2], bad[i][3]) < 0,
+			      "accepted case %zu", i);
+	/* the gateway outside the network */
+	ck_assert_int_lt(parse(&o, &err, "--net=tap:x", "--ip=10.0.0.2/24", "--gateway=10.0.1.1",
+			       NULL), 0);
+}
+END_TEST
+
+static const char *const argv1[] = { "true" };
+
+START_TEST(spec_round_trip)
+{
+	struct nb_spec in = { .argv = argv1, .argc = 1, .rootfs = "/", .net_ipv4 = 0x0ac80002,
+			      .net_prefix = 24, .net_gateway = 0x0ac80001 }, out;
+	struct nb_err err = { 0 };
+	void *blob;
+	size_t len;
+
+	ck_assert_msg(nb_spec_encode(&in, &blob, &len, &err) == 0, "%s", err.msg);
+	ck_assert_msg(nb_spec_decode(blob, len, &out, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(out.net_ipv4, 0x0ac80002);
+	ck_assert_uint_eq(out.net_prefix, 24);
+	ck_assert_uint_eq(out.net_gateway, 0x0ac80001);
+	/* network byte order in the blob */
+	int plen;
+	const uint8_t *p = fdt_getprop(blob, 0, NB_SPEC_NET_IPV4, &plen);
+	ck_assert_int_eq(plen, 8);
+	ck_assert_uint_eq(p[0], 10);
+	ck_assert_uint_eq(p[3], 2);
+	nb_spec_free(&out);
+	free(blob);
+}
+END_TEST
+
+START_TEST(spec_refuses_bad_net)
+{
+	struct nb_spec in = { .argv = argv1, .argc = 1, .rootfs = "/", .net_ipv4 = 1,
+			      .net_prefix = 33 };
+	struct nb_err err = { 0 };
+	void *blob;
+	size_t len;
+
+	ck_assert_int_eq(nb_spec_validate(&in, &err), -1);
+	in.net_prefix = 0;
+	ck_assert_int_eq(nb_spec_validate(&in, &err), -1);
+	in = (struct nb_spec){ .argv = argv1, .argc = 1, .rootfs = "/", .net_gateway = 5 };
+	ck_assert_int_eq(nb_spec_validate(&in, &err), -1);
+	/* a hostile blob: prefix 40 and a 4-byte ipv4 */
+	in = (struct nb_spec){ .argv = argv1, .argc = 1, .rootfs = "/", .net_ipv4 = 1,
+			       .net_prefix = 8 };
+	ck_assert_int_eq(nb_spec_encode(&in, &blob, &len, &err), 0);
+	void *big = calloc(1, len + 64);
+	ck_assert_int_eq(fdt_open_into(blob, big, (int)len + 64), 0);
+	fdt32_t bad[2] = { cpu_to_fdt32(1), cpu_to_fdt32(40) };
+	ck_assert_int_eq(fdt_setprop(big, 0, NB_SPEC_NET_IPV4, bad, sizeof(bad)), 0);
+	struct nb_spec out;
+	ck_assert_int_eq(nb_spec_decode(big, fdt_totalsize(big), &out, &err), -1);
+	ck_assert_int_eq(fdt_setprop(big, 0, NB_SPEC_NET_IPV4, bad, 4), 0);
+	ck_assert_int_eq(nb_spec_decode(big, fdt_totalsize(big), &out, &err), -1);
+	free(big);
+	free(blob);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("network");
+	TCase *tc = tcase_create("network");
+
+	tcase_add_test(tc, good_options);
+	tcase_add_test(tc, bad_options);
+	tcase_add_test(tc, spec_round_trip);
+	tcase_add_test(tc, spec_refuses_bad_net);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return nb_unit_run(suite());
+}

@@ -1,0 +1,292 @@
+/* virtio-console multiport protocol: port discovery, output with
+ * back-pressure, stdin with EOF, hostile control messages. The guest
+ * driver is played by hand on a test RAM buffer. */
+#include <check.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_console.h>
+#include <linux/virtio_ring.h>
+
+#include "nestbox/abi.h"
+#include "vmm/event.h"
+#include "vmm/stop.h"
+#include "vmm/virtio/console.h"
+#include "vmm/virtio/mmio.h"
+
+#define RAM_SIZE (1u << 20)
+#define QSIZE 16u
+#define QB(q) (0x10000u + (q) * 0x4000u)
+#define DATA 0x80000u
+
+static uint8_t *ram;
+static struct nb_guest_mem mem;
+static struct nb_virtio_mmio m;
+static struct nb_console *con;
+static struct nb_stop stop;
+static struct nb_event_loop loop;
+static int out_pipe[2], in_pipe[2];
+static uint16_t avail_idx[8], used_seen[8];
+static uint64_t next_data;
+
+static uint64_t add_buf(unsigned q, const void *data, uint32_t len, bool writable)
+{
+	uint16_t slot = avail_idx[q] % QSIZE, flags = writable ? VRING_DESC_F_WRITE : 0;
+	uint64_t gpa = next_data;
+	uint8_t *d = ram + QB(q) + 16u * slot;
+
+	next_data += (len + 63) & ~63u;
+	if (data)
+		memcpy(ram + gpa, data, len);
+	memcpy(d, &gpa, 8);
+	memcpy(d + 8, &len, 4);
+	memcpy(d + 12, &flags, 2);
+	memcpy(ram + QB(q) + 0x1000 + 4 + 2u * slot, &slot, 2);
+	avail_idx[q]++;
+	memcpy(ram + QB(q) + 0x1000 + 2, &avail_idx[q], 2);
+	return gpa;
+}
+
+static uint16_t used_idx(unsigned q)
+{
+	uint16_t idx;
+
+	memcpy(&idx, ram + QB(q) + 0x2000 + 2, 2);
+	return idx;
+}
+
+/* Next used buffer of q: its guest data and length; NULL if none. */
+static uint8_t *next_used(unsigned q, uint32_t *len)
+{
+	uint32_t id;
+	uint64_t gpa;
+
+	if (used_seen[q] == used_idx(q))
+		return NULL;
+	uint8_t *e = ram + QB(q) + 0x2000 + 4 + 8u * (used_seen[q]++ % QSIZE);
+	memcpy(&id, e, 4);
+	memcpy(len, e + 4, 4);
+	memcpy(&gpa, ram + QB(q) + 16u * id, 8);
+	return ram + gpa;
+}
+
+static void send_ctrl(uint32_t id, uint16_t event, uint16_t value)
+{
+	struct virtio_console_control c = { .id = id, .event = event, .value = value };
+
+	add_buf(3, &c, sizeof(c), false);
+	nb_virtio_mmio_process(&m);
+}
+
+static bool next_ctrl(struct virtio_console_control *c, char *name, size_t size)
+{
+	uint32_t len;
+	uint8_t *buf = next_used(2, &len);
+
+	if (!buf)
+		return false;
+	ck_assert_uint_ge(len, sizeof(*c));
+	memcpy(c, buf, sizeof(*c));
+	if (name) {
+		size_t n = len - sizeof(*c) < size - 1 ? len - sizeof(*c) : size - 1;
+		memcpy(name, buf + sizeof(*c), n);
+		name[n] = '\0';
+	}
+	return true;
+}
+
+static void dispatch(int fd)
+{
+	for (unsigned i = 0; i < loop.nhandlers; i++)
+		if (loop.handlers[i].fd == fd) {
+			loop.handlers[i].fn(loop.handlers[i].opaque, fd, 0);
+			return;
+		}
+	ck_abort_msg("fd %d not watched", fd);
+}
+
+static bool watched(int fd)
+{
+	for (unsigned i = 0; i < loop.nhandlers; i++)
+		if (loop.handlers[i].fd == fd)
+			return true;
+	return false;
+}
+
+static void setup(void)
+{
+	struct nb_err err = { 0 };
+
+	ram = aligned_alloc(4096, RAM_SIZE);
+	memset(ram, 0, RAM_SIZE);
+	memset(avail_idx, 0, sizeof(avail_idx));
+	memset(used_seen, 0, sizeof(used_seen));
+	next_data = DATA;
+	nb_mem_layout(&mem, ram, RAM_SIZE);
+	ck_assert_int_eq(pipe(out_pipe), 0);
+	ck_assert_int_eq(pipe(in_pipe), 0);
+	ck_assert_int_eq(nb_stop_init(&stop, &err), 0);
+	ck_assert_int_eq(nb_event_init(&loop, &stop, 0, &err), 0);
+	struct nb_console_opts opts = { .stdin_fd = in_pipe[0], .stdout_fd = out_pipe[1],
+					.stderr_fd = -1 };
+	con = nb_console_new(&loop, &opts, &err);
+	ck_assert_ptr_nonnull(con);
+	ck_assert_int_eq(nb_virtio_mmio_init(&m, &nb_virtio_console_ops, con, &mem, &err), 0);
+	nb_console_bind(con, &m);
+	m.dev.driver_features = NB_VIRTIO_F_VERSION_1 | 1ull << VIRTIO_CONSOLE_F_MULTIPORT;
+	m.dev.status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+		       VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
+	for (unsigned q = 0; q < 8; q++) {
+		struct nb_virtq *vq = &m.dev.queues[q];
+
+		vq->size = QSIZE;
+		vq->desc_gpa = QB(q);
+		vq->avail_gpa = QB(q) + 0x1000;
+		vq->used_gpa = QB(q) + 0x2000;
+		ck_assert_int_eq(nb_virtq_enable(vq), 0);
+	}
+	for (unsigned i = 0; i < 12; i++)
+		add_buf(2, NULL, 64, true); /* control buffers for the host's messages */
+}
+
+static void teardown(void)
+{
+	nb_virtio_mmio_destroy(&m);
+	nb_event_destroy(&loop);
+	nb_stop_destroy(&stop);
+	free(con);
+	free(ram);
+	close(out_pipe[0]);
+	close(out_pipe[1]);
+	close(in_pipe[0]);
+	if (in_pipe[1] >= 0)
+		close(in_pipe[1]);
+}
+
+START_TEST(ports_are_announced_and_named)
+{
+	struct virtio_console_control c;
+	char name[64];
+
+	send_ctrl(VIRTIO_CONSOLE_BAD_ID, VIRTIO_CONSOLE_DEVICE_READY, 1);
+	for (uint32_t i = 0; i < 3; i++) {
+		ck_assert(next_ctrl(&c, NULL, 0));
+		ck_assert_uint_eq(c.event, VIRTIO_CONSOLE_PORT_ADD);
+		ck_assert_uint_eq(c.id, i);
+	}
+	ck_assert(!next_ctrl(&c, NULL, 0));
+	send_ctrl(1, VIRTIO_CONSOLE_PORT_READY, 1);
+	ck_assert(next_ctrl(&c, name, sizeof(name)));
+	ck_assert_uint_eq(c.event, VIRTIO_CONSOLE_PORT_NAME);
+	ck_assert_str_eq(name, NB_PORT_STDOUT);
+	ck_assert(next_ctrl(&c, NULL, 0));
+	ck_assert_uint_eq(c.event, VIRTIO_CONSOLE_PORT_OPEN);
+	ck_assert_uint_eq(c.value, 1);
+	send_ctrl(2, VIRTIO_CONSOLE_PORT_READY, 1); /* stderr has no host fd here */
+	ck_assert(next_ctrl(&c, name, sizeof(name)));
+	ck_assert_str_eq(name, NB_PORT_STDERR);
+	ck_assert(!next_ctrl(&c, NULL, 0)); /* never opened by the host */
+}
+END_TEST
+
+START_TEST(hostile_control_messages)
+{
+	struct virtio_console_control c;
+	uint32_t junk = 0xffffffff;
+
+	send_ctrl(1000, VIRTIO_CONSOLE_PORT_READY, 1);
+	send_ctrl(UINT32_MAX, VIRTIO_CONSOLE_PORT_OPEN, 1);
+	send_ctrl(1, 0xffff, 0xffff);
+	add_buf(3, &junk, sizeof(junk), false); /* short message */
+	nb_virtio_mmio_process(&m);
+	ck_assert(!next_ctrl(&c, NULL, 0));
+	ck_assert_uint_eq(used_idx(3), 4); /* all handed back */
+	for (int i = 0; i < 40; i++) /* a flood only loses replies */
+		send_ctrl(VIRTIO_CONSOLE_BAD_ID, VIRTIO_CONSOLE_DEVICE_READY, 1);
+	ck_assert(!(m.dev.status & VIRTIO_CONFIG_S_NEEDS_RESET));
+}
+END_TEST
+
+START_TEST(output_with_back_pressure)
+{
+	char buf[70000];
+	ssize_t n;
+	size_t filled = 0;
+
+	add_buf(5, "hello", 5, false); /* port 1 transmitq */
+	nb_virtio_mmio_process(&m);
+	ck_assert_int_eq(read(out_pipe[0], buf, sizeof(buf)), 5);
+	ck_assert_mem_eq(buf, "hello", 5);
+	ck_assert_uint_eq(used_idx(5), 1);
+
+	fcntl(out_pipe[1], F_SETFL, O_NONBLOCK);
+	while ((n = write(out_pipe[1], buf, sizeof(buf))) > 0)
+		filled += (size_t)n;
+	fcntl(out_pipe[1], F_SETFL, 0);
+	add_buf(5, "world", 5, false);
+	nb_virtio_mmio_process(&m);
+	ck_assert_uint_eq(used_idx(5), 1); /* not taken: the host fd is full */
+	ck_assert(watched(out_pipe[1]));
+	while (filled) {
+		n = read(out_pipe[0], buf, filled < sizeof(buf) ? filled : sizeof(buf));
+		ck_assert_int_gt(n, 0);
+		filled -= (size_t)n;
+	}
+	dispatch(out_pipe[1]);
+	ck_assert_uint_eq(used_idx(5), 2);
+	ck_assert(!watched(out_pipe[1]));
+	ck_assert_int_eq(read(out_pipe[0], buf, sizeof(buf)), 5);
+	ck_assert_mem_eq(buf, "world", 5);
+}
+END_TEST
+
+START_TEST(input_then_eof)
+{
+	struct virtio_console_control c;
+	uint32_t len;
+	uint8_t *data;
+
+	add_buf(0, NULL, 64, true);
+	add_buf(0, NULL, 64, true);
+	nb_virtio_mmio_process(&m);
+	ck_assert(!watched(in_pipe[0])); /* the guest has not opened the port */
+	send_ctrl(0, VIRTIO_CONSOLE_PORT_OPEN, 1);
+	ck_assert(watched(in_pipe[0]));
+	ck_assert_int_eq(write(in_pipe[1], "abc", 3), 3);
+	close(in_pipe[1]);
+	in_pipe[1] = -1;
+	dispatch(in_pipe[0]);
+	data = next_used(0, &len);
+	ck_assert_ptr_nonnull(data);
+	ck_assert_uint_eq(len, 3);
+	ck_assert_mem_eq(data, "abc", 3);
+	dispatch(in_pipe[0]);
+	ck_assert(next_used(0, &len) != NULL && len == 0);
+	ck_assert(next_ctrl(&c, NULL, 0));
+	ck_assert_uint_eq(c.id, 0);
+	ck_assert_uint_eq(c.event, VIRTIO_CONSOLE_PORT_OPEN);
+	ck_assert_uint_eq(c.value, 0); /* host closed: the guest's read returns 0 */
+	ck_assert(!watched(in_pipe[0]));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("virtio_console");
+	TCase *tc = tcase_create("virtio_console");
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, ports_are_announced_and_named);
+	tcase_add_test(tc, hostile_control_messages);
+	tcase_add_test(tc, output_with_back_pressure);
+	tcase_add_test(tc, input_then_eof);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

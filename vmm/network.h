@@ -1,0 +1,63 @@
+/* Network options of `nestbox run` (--vsock, --vsock-cid, --net, --mac,
+ * --ip, --gateway) and the devices behind them (virtio-vsock, virtio-net).
+ * Host only. */
+#ifndef NESTBOX_VMM_NETWORK_H
+#define NESTBOX_VMM_NETWORK_H
+
+#include <getopt.h>
+
+#include "common/spec.h"
+#include "nestbox/err.h"
+#include "vmm/event.h"
+#include "vmm/run.h"
+
+enum {
+	NB_OPT_VSOCK = 768,
+	NB_OPT_VSOCK_CID,
+	NB_OPT_NET,
+	NB_OPT_MAC,
+	NB_OPT_IP,
+	NB_OPT_GATEWAY,
+};
+
+/* getopt_long entries, spliced into cli.c's table. */
+#define NB_NETWORK_LONG_OPTIONS                                                \
+	{ "vsock", required_argument, NULL, NB_OPT_VSOCK },                    \
+	{ "vsock-cid", required_argument, NULL, NB_OPT_VSOCK_CID },            \
+	{ "net", required_argument, NULL, NB_OPT_NET },                        \
+	{ "mac", required_argument, NULL, NB_OPT_MAC },                        \
+	{ "ip", required_argument, NULL, NB_OPT_IP },                          \
+	{ "gateway", required_argument, NULL, NB_OPT_GATEWAY }
+
+#define NB_NETWORK_USAGE                                                                         \
+	"      --vsock PATH       virtio-vsock: host clients connect to the Unix socket PATH and\n" \
+	"                         write 'CONNECT <port>\\n'; guest connections to CID 2 port P\n"   \
+	"                         reach the Unix socket PATH_P\n"                                   \
+	"      --vsock-cid N      the guest's vsock CID (default 3)\n"                           \
+	"      --net tap:NAME     virtio-net on the tap NAME (created, and removed at exit, if\n"  \
+	"                         missing); the guest's eth0\n"                                   \
+	"      --mac MAC          eth0's MAC (default 02:4e:42 and the VMM's pid)\n"               \
+	"      --ip ADDR/PREFIX   eth0's IPv4 address, set by nestbox-init\n"                     \
+	"      --gateway ADDR     default route via ADDR\n"
+
+/* Apply one network option. Returns 0, -1 with err set, or 1 if opt is not
+ * a network option. */
+int nb_network_cli_option(int opt, const char *arg, struct nb_run_options *opts,
+			  struct nb_err *err);
+
+/* Cross-option checks, after parsing. */
+int nb_network_check(const struct nb_run_options *opts, struct nb_err *err);
+
+/* The guest's eth0 configuration into the workload spec. */
+void nb_network_spec(const struct nb_run_options *opts, struct nb_spec *spec);
+
+/* Create the network devices opts ask for. */
+struct nb_vm;
+int nb_network_add(struct nb_vm *vm, struct nb_event_loop *loop,
+		   const struct nb_run_options *opts, struct nb_err *err);
+
+/* Close sockets and taps, remove what nestbox created (after the vCPUs
+ * stopped; safe to call when nothing was added). */
+void nb_network_cleanup(void);
+
+#endif

@@ -1,0 +1,55 @@
+/* virtio-blk (device id 2) on a raw image file or block device: read,
+ * write, flush, get-id and discard (fallocate PUNCH_HOLE, regular files
+ * only). Requests run synchronously on the event thread with
+ * preadv/pwritev straight into guest memory. A read-only disk advertises
+ * VIRTIO_BLK_F_RO and also refuses writes with IOERR if the guest ignores
+ * the flag. */
+#ifndef NESTBOX_VIRTIO_BLK_H
+#define NESTBOX_VIRTIO_BLK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <linux/virtio_blk.h>
+
+#include "vmm/event.h"
+#include "vmm/virtio/virtio.h"
+
+#define NB_BLK_QUEUE_SIZE 128u
+#define NB_BLK_SEG_MAX (NB_BLK_QUEUE_SIZE - 2u) /* minus header and status */
+#define NB_BLK_SIZE_MAX (1u << 20)               /* bytes per data segment */
+#define NB_BLK_SECTOR 512u
+
+struct nb_vm;
+
+struct nb_blk_opts {
+	bool read_only;
+	bool direct;                 /* O_DIRECT */
+	const char *serial;          /* GET_ID / /sys/block/vdX/serial, <= 20 bytes */
+};
+
+struct nb_blk {
+	int fd;
+	bool read_only, discard;
+	uint64_t capacity;           /* 512-byte sectors */
+	char id[VIRTIO_BLK_ID_BYTES];
+	struct virtio_blk_config config;
+	struct nb_virtq_chain chain; /* scratch for the request being served */
+};
+
+extern const struct nb_virtio_ops nb_virtio_blk_ops;
+
+/* Open the backend and fill the config space. */
+int nb_blk_open(struct nb_blk *b, const char *path, const struct nb_blk_opts *opts,
+		struct nb_err *err);
+void nb_blk_close(struct nb_blk *b);
+
+/* Serve one request chain; returns the bytes written into the chain's
+ * writable part (data + status byte), 0 when it has no status byte. */
+uint32_t nb_blk_handle(struct nb_blk *b, const struct nb_virtq_chain *c);
+
+/* Attach path as a virtio-blk disk of vm (the -v option, image layers). */
+int nb_virtio_blk_add(struct nb_vm *vm, struct nb_event_loop *loop, const char *path,
+		      const struct nb_blk_opts *opts, struct nb_err *err);
+
+#endif

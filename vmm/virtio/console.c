@@ -1,0 +1,446 @@
+#include "vmm/virtio/console.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <linux/virtio_console.h>
+#include <linux/virtio_ids.h>
+
+#include "nestbox/abi.h"
+#include "vmm/virtio/mmio.h"
+
+#define NPORTS 3u
+#define CTRL_RX 2u /* host -> guest control */
+#define CTRL_TX 3u /* guest -> host control */
+#define CTRL_PENDING 16u
+#define WRITE_CHUNK 4096u /* what a writable pipe or tty surely takes */
+
+static const char *const port_names[NPORTS] = { NB_PORT_STDIN, NB_PORT_STDOUT, NB_PORT_STDERR };
+
+struct ctrl_msg {
+	struct virtio_console_control hdr;
+	bool named;
+};
+
+struct port {
+	int in_fd, out_fd;           /* host side; -1 none */
+	bool in_pollable, out_pollable, out_regular;
+	bool in_watched, out_watched;
+	bool guest_open, in_eof, out_dead;
+	bool tx_pending;             /* chain below is half written */
+	uint64_t tx_off;
+	struct nb_virtq_chain tx;
+};
+
+struct nb_console {
+	struct nb_virtio_mmio *mmio;
+	struct nb_event_loop *loop;
+	struct virtio_console_config config;
+	struct port ports[NPORTS];
+	struct ctrl_msg pending[CTRL_PENDING];
+	unsigned npending;
+	struct nb_virtq_chain chain; /* scratch */
+};
+
+static unsigned rx_queue(unsigned port) { return port == 0 ? 0 : 2 + 2 * port; }
+static unsigned tx_queue(unsigned port) { return port == 0 ? 1 : 3 + 2 * port; }
+
+/* ---- control queue ------------------------------------------------------ */
+
+static void queue_ctrl(struct nb_console *con, uint32_t id, uint16_t event, uint16_t value)
+{
+	/* A guest that floods us with requests only loses replies. */
+	if (con->npending == CTRL_PENDING)
+		return;
+	con->pending[con->npending++] = (struct ctrl_msg){
+		.hdr = { .id = id, .event = event, .value = value },
+		.named = event == VIRTIO_CONSOLE_PORT_NAME,
+	};
+}
+
+static void flush_ctrl(struct nb_console *con)
+{
+	struct nb_virtio_dev *dev = &con->mmio->dev;
+	struct nb_virtq *q = &dev->queues[CTRL_RX];
+	unsigned sent = 0;
+	int rc = 0;
+
+	while (sent < con->npending && (rc = nb_virtq_pop(q, &con->chain)) == 1) {
+		const struct ctrl_msg *m = &con->pending[sent++];
+		uint32_t n = (uint32_t)nb_virtq_chain_write(&con->chain, 0, &m->hdr, sizeof(m->hdr));
+
+		if (m->named && m->hdr.id < NPORTS)
+			n += (uint32_t)nb_virtq_chain_write(&con->chain, n, port_names[m->hdr.id],
+							    strlen(port_names[m->hdr.id]));
+		nb_virtq_push(q, con->chain.head, n);
+	}
+	memmove(con->pending, con->pending + sent, (con->npending - sent) * sizeof(con->pending[0]));
+	con->npending -= sent;
+	if (rc < 0)
+		nb_virtio_queue_broken(dev, q);
+	if (sent)
+		nb_virtio_signal_used(dev, q);
+}
+
+static bool host_connected(const struct port *p, unsigned id)
+{
+	return id == 0 ? p->in_fd >= 0 && !p->in_eof : p->out_fd >= 0;
+}
+
+static void handle_ctrl(struct nb_console *con, const struct virtio_console_control *c)
+{
+	struct port *p = c->id < NPORTS ? &con->ports[c->id] : NULL;
+
+	switch (c->event) {
+	case VIRTIO_CONSOLE_DEVICE_READY:
+		for (unsigned i = 0; c->value && i < NPORTS; i++)
+			queue_ctrl(con, i, VIRTIO_CONSOLE_PORT_ADD, 0);
+		break;
+	case VIRTIO_CONSOLE_PORT_READY:
+		if (!p || !c->value)
+			break;
+		queue_ctrl(con, c->id, VIRTIO_CONSOLE_PORT_NAME, 1);
+		if (host_connected(p, c->id))
+			queue_ctrl(con, c->id, VIRTIO_CONSOLE_PORT_OPEN, 1);
+		break;
+	case VIRTIO_CONSOLE_PORT_OPEN:
+		if (p)
+			p->guest_open = c->value;
+		break;
+	default:
+		break;
+	}
+}
+
+static void serve_ctrl_tx(struct nb_console *con)
+{
+	struct nb_virtio_dev *dev = &con->mmio->dev;
+	struct nb_virtq *q = &dev->queues[CTRL_TX];
+	struct virtio_console_control c;
+	int rc;
+
+	while ((rc = nb_virtq_pop(q, &con->chain)) == 1) {
+		if (nb_virtq_chain_read(&con->chain, 0, &c, sizeof(c)) == sizeof(c))
+			handle_ctrl(con, &c);
+		nb_virtq_push(q, con->chain.head, 0);
+	}
+	if (rc < 0)
+		nb_virtio_queue_broken(dev, q);
+	nb_virtio_signal_used(dev, q);
+}
+
+/* ---- guest -> host -------------------------------------------------------- */
+
+static void on_writable(void *opaque, int fd, uint32_t events);
+
+static bool fd_writable(const struct port *p)
+{
+	struct pollfd pfd = { .fd = p->out_fd, .events = POLLOUT };
+
+	if (p->out_regular || !p->out_pollable)
+		return true;
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLOUT | POLLERR | POLLHUP));
+}
+
+/* Write the pending chain from tx_off on. Returns false when the host fd
+ * would block (and, unless `block`, the port now waits for EPOLLOUT). */
+static bool write_chain(struct nb_console *con, struct port *p, bool block)
+{
+	struct iovec iov[NB_VIRTQ_MAX_SIZE];
+
+	struct nb_err err;
+
+	while (p->tx_off < p->tx.read_len && !p->out_dead) {
+		uint64_t left = p->tx.read_len - p->tx_off;
+		uint64_t chunk = (p->out_regular || block || left < WRITE_CHUNK) ? left : WRITE_CHUNK;
+
+		if (!block && !fd_writable(p)) {
+			/* If epoll cannot watch it (table full), write blocking. */
+			if (!p->out_watched &&
+			    nb_event_add(con->loop, p->out_fd, EPOLLOUT, on_writable, con, &err) == 0)
+				p->out_watched = true;
+			if (p->out_watched)
+				return false;
+		}
+		unsigned n = nb_virtq_chain_iov(&p->tx, false, p->tx_off, chunk, iov,
+						NB_VIRTQ_MAX_SIZE);
+		ssize_t done = writev(p->out_fd, iov, (int)n);
+		if (done < 0 && errno == EINTR)
+			continue;
+		if (done < 0 && errno == EAGAIN) { /* someone made the fd non-blocking */
+			struct pollfd pfd = { .fd = p->out_fd, .events = POLLOUT };
+
+			if (!block && p->out_pollable && !p->out_watched &&
+			    nb_event_add(con->loop, p->out_fd, EPOLLOUT, on_writable, con, &err) == 0)
+				p->out_watched = true;
+			if (p->out_watched)
+				return false;
+			poll(&pfd, 1, -1);
+			continue;
+		}
+		if (done <= 0) /* reader gone (EPIPE) or error: drop the output */
+			p->out_dead = true;
+		else
+			p->tx_off += (uint64_t)done;
+	}
+	return true;
+}
+
+static void serve_tx(struct nb_console *con, unsigned id, bool block)
+{
+	struct nb_virtio_dev *dev = &con->mmio->dev;
+	struct nb_virtq *q = &dev->queues[tx_queue(id)];
+	struct port *p = &con->ports[id];
+	bool pushed = false;
+	int rc = 0;
+
+	for (;;) {
+		if (!p->tx_pending) {
+			rc = nb_virtq_pop(q, &p->tx);
+			if (rc != 1)
+				break;
+			p->tx_pending = true;
+			p->tx_off = 0;
+		}
+		if (p->out_fd < 0)
+			p->out_dead = true;
+		if (!write_chain(con, p, block))
+			break;
+		nb_virtq_push(q, p->tx.head, 0);
+		p->tx_pending = false;
+		pushed = true;
+	}
+	if (rc < 0)
+		nb_virtio_queue_broken(dev, q);
+	if (pushed)
+		nb_virtio_signal_used(dev, q);
+}
+
+static void on_writable(void *opaque, int fd, uint32_t events)
+{
+	struct nb_console *con = opaque;
+	struct nb_virtio_dev *dev = &con->mmio->dev;
+
+	(void)events;
+	pthread_mutex_lock(&dev->lock);
+	for (unsigned i = 1; i < NPORTS; i++) {
+		struct port *p = &con->ports[i];
+
+		if (p->out_fd != fd || !p->out_watched)
+			continue;
+		nb_event_remove(con->loop, fd);
+		p->out_watched = false;
+		if (nb_virtio_live(dev))
+			serve_tx(con, i, false);
+	}
+	pthread_mutex_unlock(&dev->lock);
+}
+
+/* ---- host -> guest -------------------------------------------------------- */
+
+static void on_readable(void *opaque, int fd, uint32_t events);
+
+static void watch_input(struct nb_console *con, struct port *p, bool on)
+{
+	struct nb_err err;
+
+	if (!p->in_pollable || p->in_watched == on)
+		return;
+	if (on && nb_event_add(con->loop, p->in_fd, EPOLLIN, on_readable, con, &err) < 0)
+		return;
+	if (!on)
+		nb_event_remove(con->loop, p->in_fd);
+	p->in_watched = on;
+}
+
+static void input_eof(struct nb_console *con, struct port *p)
+{
+	p->in_eof = true;
+	watch_input(con, p, false);
+	queue_ctrl(con, 0, VIRTIO_CONSOLE_PORT_OPEN, 0);
+	flush_ctrl(con);
+}
+
+/* Move host input into the guest's buffers while both have some. `ready`:
+ * epoll said the fd is readable (a pollable fd is read once per event). */
+static void serve_rx(struct nb_console *con, bool ready)
+{
+	struct nb_virtio_dev *dev = &con->mmio->dev;
+	struct nb_virtq *q = &dev->queues[rx_queue(0)];
+	struct port *p = &con->ports[0];
+	struct iovec iov[NB_VIRTQ_MAX_SIZE];
+	bool pushed = false;
+
+	while (p->in_fd >= 0 && !p->in_eof && p->guest_open) {
+		if (p->in_pollable && !ready) {
+			watch_input(con, p, nb_virtq_has_avail(q));
+			break;
+		}
+		int rc = nb_virtq_pop(q, &con->chain);
+		if (rc < 0)
+			nb_virtio_queue_broken(dev, q);
+		if (rc != 1) {
+			watch_input(con, p, false); /* resume when the guest adds buffers */
+			break;
+		}
+		unsigned n = nb_virtq_chain_iov(&con->chain, true, 0, con->chain.write_len, iov,
+						NB_VIRTQ_MAX_SIZE);
+		ssize_t got = 0;
+		/* A buffer with no writable bytes goes back empty: reading
+		 * into nothing would look like EOF. */
+		errno = 0;
+		while (n && (got = readv(p->in_fd, iov, (int)n)) < 0 && errno == EINTR)
+			;
+		nb_virtq_push(q, con->chain.head, got > 0 ? (uint32_t)got : 0);
+		pushed = true;
+		if (n && got <= 0 && errno != EAGAIN) {
+			input_eof(con, p);
+			break;
+		}
+		ready = false;
+	}
+	if (pushed)
+		nb_virtio_signal_used(dev, q);
+}
+
+static void on_readable(void *opaque, int fd, uint32_t events)
+{
+	struct nb_console *con = opaque;
+	struct nb_virtio_dev *dev = &con->mmio->dev;
+
+	(void)fd;
+	(void)events;
+	pthread_mutex_lock(&dev->lock);
+	if (nb_virtio_live(dev))
+		serve_rx(con, true);
+	pthread_mutex_unlock(&dev->lock);
+}
+
+/* ---- device --------------------------------------------------------------- */
+
+static void console_notify(struct nb_virtio_dev *dev)
+{
+	struct nb_console *con = dev->priv;
+
+	serve_ctrl_tx(con);
+	flush_ctrl(con);
+	for (unsigned i = 1; i < NPORTS; i++)
+		if (!con->ports[i].out_watched)
+			serve_tx(con, i, false);
+	serve_rx(con, false);
+	/* Port 0 carries no guest output: hand its buffers straight back. */
+	serve_tx(con, 0, false);
+}
+
+static void console_reset(struct nb_virtio_dev *dev)
+{
+	struct nb_console *con = dev->priv;
+
+	con->npending = 0;
+	for (unsigned i = 0; i < NPORTS; i++) {
+		struct port *p = &con->ports[i];
+
+		watch_input(con, p, false);
+		p->guest_open = false;
+		p->tx_pending = false;
+	}
+}
+
+static void console_config_read(struct nb_virtio_dev *dev, uint32_t offset, uint8_t *data,
+				uint32_t len)
+{
+	struct nb_console *con = dev->priv;
+
+	memcpy(data, (const uint8_t *)&con->config + offset, len);
+}
+
+const struct nb_virtio_ops nb_virtio_console_ops = {
+	.name = "virtio-console",
+	.device_id = VIRTIO_ID_CONSOLE,
+	.features = 1ull << VIRTIO_CONSOLE_F_MULTIPORT,
+	.nqueues = 2 + 2 * NPORTS,
+	.queue_max = 128,
+	.config_size = sizeof(struct virtio_console_config),
+	.config_read = console_config_read,
+	.notify = console_notify,
+	.reset = console_reset,
+};
+
+void nb_console_drain(struct nb_console *con)
+{
+	struct nb_virtio_dev *dev = &con->mmio->dev;
+
+	pthread_mutex_lock(&dev->lock);
+	if (nb_virtio_live(dev))
+		for (unsigned i = 1; i < NPORTS; i++)
+			serve_tx(con, i, true);
+	pthread_mutex_unlock(&dev->lock);
+}
+
+static void probe_fd(int fd, bool *pollable, bool *regular)
+{
+	struct stat st;
+
+	*regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	/* epoll refuses regular files and /dev/null-like devices; those
+	 * never block, so they are read or written directly. */
+	*pollable = !*regular && !(fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) &&
+				   st.st_rdev == (dev_t)makedev(1, 3));
+}
+
+struct nb_console *nb_console_new(struct nb_event_loop *loop, const struct nb_console_opts *opts,
+				  struct nb_err *err)
+{
+	struct nb_console *con = calloc(1, sizeof(*con));
+	bool regular;
+
+	if (!con) {
+		nb_err_sys(err, "virtio-console");
+		return NULL;
+	}
+	con->loop = loop;
+	con->config.max_nr_ports = NPORTS;
+	con->ports[0] = (struct port){ .in_fd = opts->stdin_fd, .out_fd = -1 };
+	con->ports[1] = (struct port){ .in_fd = -1, .out_fd = opts->stdout_fd };
+	con->ports[2] = (struct port){ .in_fd = -1, .out_fd = opts->stderr_fd };
+	if (opts->stdin_fd >= 0)
+		probe_fd(opts->stdin_fd, &con->ports[0].in_pollable, &regular);
+	for (unsigned i = 1; i < NPORTS; i++)
+		if (con->ports[i].out_fd >= 0)
+			probe_fd(con->ports[i].out_fd, &con->ports[i].out_pollable,
+				 &con->ports[i].out_regular);
+	/* A reader that went away must not kill the VMM: writes fail with
+	 * EPIPE instead and that port's output is dropped. */
+	signal(SIGPIPE, SIG_IGN);
+	return con;
+}
+
+void nb_console_bind(struct nb_console *con, struct nb_virtio_mmio *mmio)
+{
+	con->mmio = mmio;
+}
+
+int nb_virtio_console_add(struct nb_vm *vm, struct nb_event_loop *loop,
+			  const struct nb_console_opts *opts, struct nb_console **out,
+			  struct nb_err *err)
+{
+	struct nb_console *con = nb_console_new(loop, opts, err);
+
+	if (!con)
+		return -1;
+	if (nb_virtio_mmio_add(vm, loop, &nb_virtio_console_ops, con, &con->mmio, err) < 0) {
+		free(con);
+		return -1;
+	}
+	*out = con;
+	return 0;
+}

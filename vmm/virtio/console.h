@@ -1,0 +1,50 @@
+/* virtio-console (device id 3) with VIRTIO_CONSOLE_F_MULTIPORT: three
+ * generic ports (not hvc ttys: byte-clean, and a generic port gives the
+ * guest a real EOF) carrying the workload's stdio, named as in
+ * include/nestbox/abi.h:
+ *   port 0 NB_PORT_STDIN   host stdin -> guest (only with -i)
+ *   port 1 NB_PORT_STDOUT  guest -> host stdout
+ *   port 2 NB_PORT_STDERR  guest -> host stderr
+ * One device with three ports, rather than three devices: one slot, one
+ * IRQ, one notify descriptor, and ports are found by name, not by probe
+ * order.
+ *
+ * Guest output is written with back-pressure: when the host descriptor
+ * would block, the device stops taking the port's descriptors (the guest's
+ * writes then block) and resumes when epoll says the fd is writable.
+ * Host stdin EOF becomes PORT_OPEN(0) for port 0: the guest's read(2)
+ * returns 0 once the data before it is consumed. */
+#ifndef NESTBOX_VIRTIO_CONSOLE_H
+#define NESTBOX_VIRTIO_CONSOLE_H
+
+#include <stdbool.h>
+
+#include "vmm/event.h"
+#include "vmm/virtio/virtio.h"
+
+struct nb_vm;
+struct nb_console;
+
+struct nb_console_opts {
+	int stdin_fd;                /* -1: the guest's stdin is at EOF at once */
+	int stdout_fd, stderr_fd;
+};
+
+/* Create the device. *out is for nb_console_drain(). */
+int nb_virtio_console_add(struct nb_vm *vm, struct nb_event_loop *loop,
+			  const struct nb_console_opts *opts, struct nb_console **out,
+			  struct nb_err *err);
+
+/* The pieces nb_virtio_console_add() binds, for tests: the device state
+ * (fds probed, SIGPIPE ignored), its ops, and its transport. */
+struct nb_virtio_mmio;
+extern const struct nb_virtio_ops nb_virtio_console_ops;
+struct nb_console *nb_console_new(struct nb_event_loop *loop, const struct nb_console_opts *opts,
+				  struct nb_err *err);
+void nb_console_bind(struct nb_console *con, struct nb_virtio_mmio *mmio);
+
+/* After the vCPUs stopped: write out everything the guest queued, blocking
+ * if need be, so no output is lost at exit. */
+void nb_console_drain(struct nb_console *con);
+
+#endif

@@ -1,0 +1,39 @@
+/* virtio-net (device id 1) over a tap (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR,
+ * the 12-byte virtio_net_hdr_v1 of VERSION_1). Offered: MAC, STATUS (link
+ * up), and checksum/TSO offloads in both directions, which the tap does end
+ * to end (the host kernel checksums and segments): TUNSETOFFLOAD gets only
+ * what the guest accepted (GUEST_CSUM, GUEST_TSO4/6), and a guest tx header
+ * is passed on only with what it negotiated (CSUM, HOST_TSO4/6; no ECN, no
+ * UFO), else the frame is dropped; without offloads the tap sees a zeroed
+ * header. No mergeable rx buffers (Linux then posts 64 KiB "big" buffers
+ * when it takes GUEST_TSO). Frames are bounded by
+ * NB_NET_MAX_FRAME; rx stops reading the tap while the guest has no buffers
+ * and resumes when it adds some. */
+#ifndef NESTBOX_VIRTIO_NET_H
+#define NESTBOX_VIRTIO_NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm/event.h"
+#include "vmm/virtio/virtio.h"
+
+#define NB_NET_HDR_SIZE 12u
+#define NB_NET_MAX_FRAME 65550u  /* without the header */
+
+struct nb_vm;
+struct nb_net;
+
+struct nb_net_opts {
+	const char *tap;             /* interface name, < IFNAMSIZ */
+	uint8_t mac[6];
+};
+
+/* Open (or create: then it vanishes when nestbox exits) the tap NAME. */
+int nb_tap_open(const char *name, bool *created, struct nb_err *err);
+
+int nb_virtio_net_add(struct nb_vm *vm, struct nb_event_loop *loop,
+		      const struct nb_net_opts *opts, struct nb_net **out, struct nb_err *err);
+void nb_net_close(struct nb_net *net);
+
+#endif

@@ -1,0 +1,68 @@
+/* virtio-vsock (device id 19), userspace, bridged to host Unix sockets in
+ * Firecracker's hybrid style:
+ *   - the VMM listens on the Unix socket PATH; a host client connects and
+ *     writes "CONNECT <port>\n"; once the guest accepted it reads
+ *     "OK <host_port>\n" and bytes flow both ways (closed on RST);
+ *   - a guest connection to CID 2 (the host) port P connects to the Unix
+ *     socket "PATH_P" (nothing listening there: RST).
+ * Queues: 0 rx (device -> driver), 1 tx (driver -> device), 2 event
+ * (unused: no transport reset is ever announced).
+ *
+ * Flow control per virtio 1.2, 5.10.6.3: every packet carries our buf_alloc
+ * (NB_VSOCK_CONN_BUF) and fwd_cnt; the host never sends the guest more than
+ * its credit (buf_alloc - (tx_cnt - fwd_cnt)); a guest that sends beyond
+ * ours is reset. Resources are bounded per VM: NB_VSOCK_MAX_CONNS
+ * connections, NB_VSOCK_CONN_BUF bytes of guest->host buffering each
+ * (allocated only while a host socket is slow), NB_VSOCK_MAX_RST pending
+ * resets. All fd work runs on the event thread through one inner epoll set
+ * that takes a single slot of the VMM's event loop. */
+#ifndef NESTBOX_VIRTIO_VSOCK_H
+#define NESTBOX_VIRTIO_VSOCK_H
+
+#include <stdint.h>
+
+#include "vmm/event.h"
+#include "vmm/virtio/virtio.h"
+
+#define NB_VSOCK_HOST_CID 2u
+#define NB_VSOCK_DEFAULT_CID 3u
+#define NB_VSOCK_MAX_CONNS 64u
+#define NB_VSOCK_CONN_BUF (64u << 10)
+#define NB_VSOCK_MAX_PKT (64u << 10)  /* largest RW payload accepted */
+#define NB_VSOCK_MAX_RST 64u
+#define NB_VSOCK_LINE_MAX 32u         /* "CONNECT <port>\n" */
+#define NB_VSOCK_HDR_SIZE 44u
+
+struct nb_vm;
+struct nb_vsock;
+
+struct nb_vsock_opts {
+	const char *uds_path;        /* listening socket; guest ports at PATH_<port> */
+	uint64_t guest_cid;          /* 3 .. 2^32 - 2 */
+};
+
+/* The device ops (for tests: bind them with nb_virtio_mmio_init and
+ * nb_vsock_attach). priv is the struct nb_vsock. */
+extern const struct nb_virtio_ops nb_vsock_ops;
+
+/* State without a VM: validates opts, creates the listener and the inner
+ * epoll set. */
+int nb_vsock_open(const struct nb_vsock_opts *opts, struct nb_vsock **out, struct nb_err *err);
+/* The device whose queues the state uses (its priv must be vs). */
+void nb_vsock_attach(struct nb_vsock *vs, struct nb_virtio_dev *dev);
+/* The inner epoll descriptor (readable when a socket has work). */
+int nb_vsock_poll_fd(const struct nb_vsock *vs);
+/* Handle every ready socket (event thread; takes the device lock). */
+void nb_vsock_poll(struct nb_vsock *vs);
+/* Close every socket, unlink the listener, free. NULL is fine. */
+void nb_vsock_close(struct nb_vsock *vs);
+
+/* Live connections (tests, diagnostics). */
+unsigned nb_vsock_nconns(const struct nb_vsock *vs);
+
+/* Create the device on the VM. *out is for nb_vsock_close() at exit. */
+int nb_virtio_vsock_add(struct nb_vm *vm, struct nb_event_loop *loop,
+			const struct nb_vsock_opts *opts, struct nb_vsock **out,
+			struct nb_err *err);
+
+#endif
