@@ -5,6 +5,9 @@
 # the ratio, not the absolute numbers). Also vsock round-trip latency for
 # nestbox alone (QEMU has only vhost-vsock, absent there).
 #   bench/net.sh [RUNS]
+# STATUS: unverified. Its one run so far timed out: the first (nestbox) sink
+# never saw a connection; not yet debugged (the e2e case with the same
+# tap set-up and --gateway passes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" != --inner ]; then
