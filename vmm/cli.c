@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "images/commands.h"
+#include "images/image.h"
 #include "memory.h"
 #include "vmm/container_cli.h"
 #include "vmm/network.h"
@@ -221,9 +222,10 @@ int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_
 	opts->rootfs = argv[optind++];
 	if (optind < argc && strcmp(argv[optind], "--") == 0)
 		optind++;
-	if (optind >= argc && !opts->container.entrypoint)
-		return nb_err_set(err, 0, "run: missing COMMAND after %s (images with a default "
-				  "command come later; give one)", opts->rootfs);
+	/* An image brings its own Entrypoint/Cmd; a plain rootfs does not. */
+	if (optind >= argc && !opts->container.entrypoint && !nb_image_is_reference(opts->rootfs))
+		return nb_err_set(err, 0, "run: missing COMMAND after %s (a rootfs directory has "
+				  "no default command; give one)", opts->rootfs);
 	opts->argv = (const char *const *)&argv[optind];
 	opts->argc = (size_t)(argc - optind);
 	if (!opts->kernel_path) {

@@ -25,6 +25,7 @@
 #include "nestbox/cleanup.h"
 #include "virtio/blk.h"
 #include "images/image.h"
+#include "images/runplan.h"
 #include "virtio/console.h"
 #include "virtio/mmio.h"
 #include "virtio/rng.h"
@@ -93,9 +94,46 @@ static int volume_entries(const struct nb_run_options *opts, char **entries, str
 	return 0;
 }
 
+static size_t count_strings(char *const *v)
+{
+	size_t n = 0;
+
+	while (v && v[n])
+		n++;
+	return n;
+}
+
+/* The image's Entrypoint, Cmd, Env, WorkingDir and User, overridden by the
+ * command line as Docker does (images/runplan.h). */
+static int apply_image_config(const struct nb_run_options *opts, const struct nb_image *image,
+			      struct nb_spec *spec, struct nb_run_plan *plan, struct nb_err *err)
+{
+	const struct nb_run_container *c = &opts->container;
+	const struct nb_run_overrides overrides = {
+		.entrypoint = c->entrypoint,
+		.argv = opts->argv,
+		.argc = opts->argc,
+		.env = c->env,
+		.nenv = c->nenv,
+		.workdir = c->workdir,
+		.user = c->user,
+	};
+
+	if (nb_run_plan_build(&image->config, &overrides, plan, err) < 0)
+		return nb_err_wrap(err, "image %s", opts->rootfs);
+	spec->argv = (const char *const *)plan->argv;
+	spec->argc = count_strings(plan->argv);
+	spec->env = (const char *const *)plan->env;
+	spec->envc = count_strings(plan->env);
+	spec->workdir = plan->workdir;
+	spec->user = plan->user;
+	return 0;
+}
+
 static int build_initramfs(const struct nb_run_options *opts, const struct nb_image *image,
 			   struct nb_buf *initrd, struct nb_err *err)
 {
+	struct nb_run_plan plan = { 0 };
 	cleanup_free void *spec_blob = NULL;
 	size_t spec_len = 0;
 	char *volumes[NB_RUN_MAX_VOLUMES] = { 0 };
@@ -109,6 +147,8 @@ static int build_initramfs(const struct nb_run_options *opts, const struct nb_im
 	struct nb_container_owned container;
 	int rc = nb_container_spec(opts, &spec, &container, err);
 
+	if (rc == 0 && image)
+		rc = apply_image_config(opts, image, &spec, &plan, err);
 	if (rc == 0)
 		rc = volume_entries(opts, volumes, err);
 	if (rc == 0 && (rc = nb_network_check(opts, err)) == 0)
@@ -116,6 +156,7 @@ static int build_initramfs(const struct nb_run_options *opts, const struct nb_im
 	if (rc == 0)
 		rc = nb_spec_encode(&spec, &spec_blob, &spec_len, err); /* the codec names the spec */
 	nb_container_owned_free(&container);
+	nb_run_plan_free(&plan);
 	for (size_t i = 0; i < opts->nvolumes; i++)
 		free(volumes[i]);
 	if (rc < 0)
