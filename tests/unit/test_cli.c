@@ -109,7 +109,11 @@ START_TEST(bad_values_named)
 	ck_assert_int_eq(PARSE(&o, &err, "run", "--cpus"), -1);
 	ck_assert_int_eq(PARSE(&o, &err, "run"), -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "missing ROOTFS"));
-	ck_assert_int_eq(PARSE(&o, &err, "run", "r", "--"), -1);
+	ck_assert_int_eq(PARSE(&o, &err, "run", "/tmp", "--"), -1); /* a directory: no default command */
+	ck_assert_ptr_nonnull(strstr(err.msg, "missing COMMAND"));
+	/* An image reference brings its own command. */
+	ck_assert_int_eq(PARSE(&o, &err, "run", "localhost:5000/busybox:test"), 0);
+	ck_assert_uint_eq(o.argc, 0);
 	ck_assert_ptr_nonnull(strstr(err.msg, "missing COMMAND"));
 }
 END_TEST
