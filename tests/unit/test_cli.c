@@ -114,7 +114,6 @@ START_TEST(bad_values_named)
 	/* An image reference brings its own command. */
 	ck_assert_int_eq(PARSE(&o, &err, "run", "localhost:5000/busybox:test"), 0);
 	ck_assert_uint_eq(o.argc, 0);
-	ck_assert_ptr_nonnull(strstr(err.msg, "missing COMMAND"));
 }
 END_TEST
 
