@@ -9,6 +9,7 @@
 #include "nestbox/abi.h"
 #include "vmm/cli.h"
 #include "vmm/container_cli.h"
+#include "unit/unit.h"
 
 static int parse(struct nb_run_options *opts, struct nb_err *err, int argc, char **argv)
 {
@@ -167,8 +168,6 @@ int main(void)
 {
 	Suite *s = suite_create("cli_container");
 	TCase *tc = tcase_create("container");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, all_options);
 	tcase_add_test(tc, bad_values);
@@ -176,9 +175,5 @@ int main(void)
 	tcase_add_test(tc, entrypoint_and_spec);
 	tcase_add_test(tc, missing_profile_fails_in_spec);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return nb_unit_run(s);
 }

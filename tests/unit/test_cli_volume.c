@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "vmm/cli.h"
+#include "unit/unit.h"
 
 static int parse(struct nb_run_options *opts, int argc, char **argv)
 {
@@ -65,15 +66,10 @@ int main(void)
 {
 	Suite *s = suite_create("cli_volume");
 	TCase *tc = tcase_create("cli_volume");
-	int failed;
 
 	tcase_add_test(tc, volumes_and_interactive);
 	tcase_add_test(tc, bad_volumes);
 	tcase_add_test(tc, too_many_volumes);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return nb_unit_run(s);
 }

@@ -9,6 +9,7 @@
 
 #include "images/digest.h"
 #include "images/registry.h"
+#include "unit/unit.h"
 
 #define ABC_HEX "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 
@@ -141,8 +142,6 @@ int main(void)
 {
 	Suite *s = suite_create("digest");
 	TCase *tc = tcase_create("digest");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, parse_valid);
 	tcase_add_test(tc, parse_rejects);
@@ -150,9 +149,5 @@ int main(void)
 	tcase_add_test(tc, refs);
 	tcase_add_test(tc, bearer);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return nb_unit_run(s);
 }

@@ -19,6 +19,7 @@
 
 #include "images/cache.h"
 #include "images/layers.h"
+#include "unit/unit.h"
 
 static char top[64], root[128], outside[128], tarpath[128];
 static struct archive *w;
@@ -456,8 +457,6 @@ int main(void)
 {
 	Suite *s = suite_create("layers");
 	TCase *tc = tcase_create("layers");
-	SRunner *sr;
-	int failed;
 
 	if (geteuid() != 0) {
 		printf("skip layers: needs root (owners, device nodes)\n");
@@ -479,9 +478,5 @@ int main(void)
 	tcase_add_test(tc, endless_blob);
 	tcase_add_test(tc, cache_mismatch_leaves_nothing);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return nb_unit_run(s);
 }

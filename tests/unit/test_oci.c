@@ -8,6 +8,7 @@
 
 #include "images/digest.h"
 #include "images/oci.h"
+#include "unit/unit.h"
 
 #define H1 "1111111111111111111111111111111111111111111111111111111111111111"
 #define H2 "2222222222222222222222222222222222222222222222222222222222222222"
@@ -274,8 +275,6 @@ int main(void)
 {
 	Suite *s = suite_create("oci");
 	TCase *tc = tcase_create("oci");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, manifest_ok);
 	tcase_add_test(tc, manifest_bad);
@@ -286,9 +285,5 @@ int main(void)
 	tcase_add_test(tc, config_ok);
 	tcase_add_test(tc, config_bad);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return nb_unit_run(s);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "images/runplan.h"
+#include "unit/unit.h"
 
 static char *sv_ep[] = { "/bin/sh", "-c", NULL };
 static char *sv_cmd[] = { "echo hi", NULL };
@@ -100,16 +101,10 @@ int main(void)
 {
 	Suite *s = suite_create("runplan");
 	TCase *tc = tcase_create("runplan");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, image_defaults);
 	tcase_add_test(tc, overrides);
 	tcase_add_test(tc, errors_and_defaults);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return nb_unit_run(s);
 }

@@ -16,6 +16,7 @@
 
 #include "nestbox/abi.h"
 #include "vmm/seccomp_profile.h"
+#include "unit/unit.h"
 
 #define KEYCTL_GET_KEYRING_ID 0
 #define KEY_SPEC_SESSION_KEYRING -3
@@ -221,8 +222,6 @@ int main(void)
 {
 	Suite *s = suite_create("seccomp_profile");
 	TCase *tc = tcase_create("profile");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, default_profile_compiles_and_filters);
@@ -233,9 +232,5 @@ int main(void)
 	tcase_add_test(tc, profile_load_missing_file);
 	tcase_add_test(tc, cap_names);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return nb_unit_run(s);
 }

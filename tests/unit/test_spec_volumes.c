@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "common/spec.h"
+#include "unit/unit.h"
 
 static const char *const argv1[] = { "true" };
 
@@ -65,14 +66,9 @@ int main(void)
 {
 	Suite *s = suite_create("spec_volumes");
 	TCase *tc = tcase_create("spec_volumes");
-	int failed;
 
 	tcase_add_test(tc, round_trip);
 	tcase_add_test(tc, bad_entries_refused);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return nb_unit_run(s);
 }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "vmm/virtio/blk.h"
+#include "unit/unit.h"
 
 #define DISK_SECTORS 128u
 
@@ -216,7 +217,6 @@ int main(void)
 {
 	Suite *s = suite_create("virtio_blk");
 	TCase *tc = tcase_create("virtio_blk");
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, read_sectors);
@@ -230,9 +230,5 @@ int main(void)
 	tcase_add_test(tc, too_many_segments);
 	tcase_add_test(tc, discard_range);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return nb_unit_run(s);
 }

@@ -15,6 +15,7 @@
 #include "vmm/stop.h"
 #include "vmm/virtio/console.h"
 #include "vmm/virtio/mmio.h"
+#include "unit/unit.h"
 
 #define RAM_SIZE (1u << 20)
 #define QSIZE 16u
@@ -276,7 +277,6 @@ int main(void)
 {
 	Suite *s = suite_create("virtio_console");
 	TCase *tc = tcase_create("virtio_console");
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, ports_are_announced_and_named);
@@ -284,9 +284,5 @@ int main(void)
 	tcase_add_test(tc, output_with_back_pressure);
 	tcase_add_test(tc, input_then_eof);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return nb_unit_run(s);
 }

@@ -10,6 +10,7 @@
 
 #include "lib/vring.h"
 #include "vmm/virtio/mmio.h"
+#include "unit/unit.h"
 
 #define RAM_SIZE (1u << 20)
 
@@ -243,7 +244,6 @@ int main(void)
 {
 	Suite *s = suite_create("virtio_mmio");
 	TCase *tc = tcase_create("virtio_mmio");
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, identification);
@@ -254,9 +254,5 @@ int main(void)
 	tcase_add_test(tc, notify_goes_to_the_event_thread);
 	tcase_add_test(tc, broken_queue_needs_reset);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return nb_unit_run(s);
 }

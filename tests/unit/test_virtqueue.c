@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "lib/vring.h"
+#include "unit/unit.h"
 
 #define RAM_SIZE (1u << 20)
 
@@ -317,7 +318,6 @@ int main(void)
 {
 	Suite *s = suite_create("virtqueue");
 	TCase *tc = tcase_create("virtqueue");
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, simple_chain_and_used_ring);
@@ -339,9 +339,5 @@ int main(void)
 	tcase_add_test(tc, event_idx);
 	tcase_add_test(tc, chain_iov_and_copies);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return nb_unit_run(s);
 }
