@@ -114,8 +114,7 @@ static void reap(pid_t pid)
 		;
 }
 
-/* EOF: the child exec'd. A whole struct nb_err: it did not. */
-static int read_report(int fd, pid_t pid, struct nb_err *err)
+int nb_start_report_read(int fd, pid_t pid, const char *what, struct nb_err *err)
 {
 	struct nb_err child = { 0 };
 	ssize_t n;
@@ -127,9 +126,9 @@ static int read_report(int fd, pid_t pid, struct nb_err *err)
 		return 0;
 	reap(pid);
 	if (n < 0)
-		return nb_err_sys(err, "cannot read the container's start report");
+		return nb_err_sys(err, "cannot read the %s's start report", what);
 	if ((size_t)n != sizeof(child))
-		return nb_err_set(err, 0, "short start report from the container (%zd bytes)", n);
+		return nb_err_set(err, 0, "short start report from the %s (%zd bytes)", what, n);
 	child.msg[sizeof(child.msg) - 1] = '\0';
 	*err = child;
 	return -1;
@@ -185,7 +184,7 @@ int nb_container_start(const struct nb_spec *spec, const struct nb_container_opt
 		return -1;
 	}
 	close(NB_STEAL(sync_fd, -1));
-	if (read_report(report_fd, child, err) < 0)
+	if (nb_start_report_read(report_fd, child, "container", err) < 0)
 		return -1;
 	c->pid = child;
 	return 0;

@@ -48,6 +48,14 @@ struct nb_container {
  * says why (127 command not found, 126 not executable, 125 setup failed).
  * A close-on-exec pipe carries a setup or exec failure, so "exec failed" is
  * never confused with "the program exited 127". */
+/* Read the start report a child sends over its CLOEXEC pipe: EOF means it
+ * exec'd (returns 0); a whole struct nb_err means it did not (the child is
+ * reaped and err holds its reason, -1). `what` names the child in errors. */
+int nb_start_report_read(int fd, pid_t pid, const char *what, struct nb_err *err);
+
+/* Whether spec's env sets the variable named in entry ("NAME=..."). */
+bool nb_env_has_name(const struct nb_spec *spec, const char *entry);
+
 int nb_container_start(const struct nb_spec *spec, const struct nb_container_opts *opts,
 		       struct nb_container *c, struct nb_err *err);
 

@@ -276,7 +276,7 @@ static const char *const default_env[] = {
 };
 #define N_DEFAULT_ENV (sizeof(default_env) / sizeof(default_env[0]))
 
-static bool env_has_name(const struct nb_spec *spec, const char *entry)
+bool nb_env_has_name(const struct nb_spec *spec, const char *entry)
 {
 	size_t name_len = (size_t)(strchr(entry, '=') - entry) + 1; /* including '=' */
 
@@ -306,7 +306,7 @@ char **nb_process_build_env(const struct nb_spec *spec, const struct nb_ids *ids
 	for (size_t i = 0; i < N_DEFAULT_ENV; i++) {
 		const char *e = default_env[i];
 
-		if (env_has_name(spec, e))
+		if (nb_env_has_name(spec, e))
 			continue;
 		if (strncmp(e, "HOME=", 5) == 0)
 			e = home;

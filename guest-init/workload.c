@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "container/container.h"
 #include "guest-init/mounts.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
@@ -26,16 +27,6 @@ static const char *const default_env[] = {
 
 /* ---- in the child ---------------------------------------------------------- */
 
-static bool env_has_name(const struct nb_spec *spec, const char *entry)
-{
-	size_t name_len = (size_t)(strchr(entry, '=') - entry) + 1; /* including '=' */
-
-	for (size_t i = 0; i < spec->envc; i++)
-		if (strncmp(spec->env[i], entry, name_len) == 0)
-			return true;
-	return false;
-}
-
 /* spec->env plus the defaults it does not override, NULL-terminated. */
 static char **build_env(const struct nb_spec *spec, struct nb_err *err)
 {
@@ -49,7 +40,7 @@ static char **build_env(const struct nb_spec *spec, struct nb_err *err)
 	for (size_t i = 0; i < spec->envc; i++)
 		env[n++] = (char *)spec->env[i];
 	for (size_t i = 0; i < N_DEFAULT_ENV; i++)
-		if (!env_has_name(spec, default_env[i]))
+		if (!nb_env_has_name(spec, default_env[i]))
 			env[n++] = (char *)default_env[i];
 	return env;
 }
@@ -131,28 +122,6 @@ static _Noreturn void run_child(const struct nb_spec *spec, const struct nb_work
 
 /* ---- in init ----------------------------------------------------------------- */
 
-/* EOF: the child exec'd. A whole struct nb_err: it did not. */
-static int read_report(int fd, pid_t pid, struct nb_err *err)
-{
-	struct nb_err child = { 0 };
-	ssize_t n;
-
-	do
-		n = read(fd, &child, sizeof(child));
-	while (n < 0 && errno == EINTR);
-	if (n == 0)
-		return 0;
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
-	if (n < 0)
-		return nb_err_sys(err, "cannot read the workload's start report");
-	if ((size_t)n != sizeof(child))
-		return nb_err_set(err, 0, "short start report from the workload (%zd bytes)", n);
-	child.msg[sizeof(child.msg) - 1] = '\0';
-	*err = child;
-	return -1;
-}
-
 int nb_workload_start(const struct nb_spec *spec, const struct nb_workload_opts *opts,
 		      pid_t *pid, struct nb_err *err)
 {
@@ -176,7 +145,7 @@ int nb_workload_start(const struct nb_spec *spec, const struct nb_workload_opts 
 		run_child(spec, opts, fds[1]);
 	}
 	close(fds[1]);
-	if (read_report(report_fd, child, err) < 0)
+	if (nb_start_report_read(report_fd, child, "workload", err) < 0)
 		return -1;
 	*pid = child;
 	return 0;
