@@ -29,7 +29,7 @@ static long uptime_us(void)
 	return ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void exec_failed(const char *cmd, int errnum, struct nb_err *err)
+void nb_exec_failed(const char *cmd, int errnum, struct nb_err *err)
 {
 	if (errnum == ENOENT) {
 		nb_err_set(err, 0, "%.256s: command not found", cmd);
@@ -98,7 +98,7 @@ static _Noreturn void run_child(const struct nb_spec *spec, const struct nb_cont
 		/* execvp() searches the PATH of environ. */
 		environ = env;
 		execvp(spec->argv[0], (char *const *)spec->argv);
-		exec_failed(spec->argv[0], errno, &err);
+		nb_exec_failed(spec->argv[0], errno, &err);
 	}
 	if (write(report_fd, &err, sizeof(err)) < 0) {
 		/* nothing left to tell it with; the exit status still says it */

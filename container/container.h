@@ -53,6 +53,10 @@ struct nb_container {
  * reaped and err holds its reason, -1). `what` names the child in errors. */
 int nb_start_report_read(int fd, pid_t pid, const char *what, struct nb_err *err);
 
+/* Fill err for an execve of cmd that failed with errnum: 127 "command not
+ * found" for ENOENT, else 126 with the reason (Docker's statuses). */
+void nb_exec_failed(const char *cmd, int errnum, struct nb_err *err);
+
 /* Whether spec's env sets the variable named in entry ("NAME=..."). */
 bool nb_env_has_name(const struct nb_spec *spec, const char *entry);
 

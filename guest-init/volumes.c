@@ -38,19 +38,22 @@ static int read_line(const char *path, char *buf, size_t size)
 
 /* ---- volumes ---------------------------------------------------------------- */
 
-static int find_disk(const char *serial, char *dev, size_t size)
+/* "/dev/NAME" for the entry NAME of sysfs directory dir (entries starting
+ * with prefix) whose attribute file holds value. */
+static int find_sysfs_dev(const char *dir, const char *prefix, const char *attr,
+			  const char *value, char *dev, size_t size)
 {
-	DIR *d = opendir("/sys/block");
+	DIR *d = opendir(dir);
 	struct dirent *e;
 	int rc = -1;
 
 	while (d && (e = readdir(d))) {
-		char path[300], value[64];
+		char path[300], line[64];
 
-		if (strncmp(e->d_name, "vd", 2) != 0)
+		if (e->d_name[0] == '.' || strncmp(e->d_name, prefix, strlen(prefix)) != 0)
 			continue;
-		snprintf(path, sizeof(path), "/sys/block/%s/serial", e->d_name);
-		if (read_line(path, value, sizeof(value)) == 0 && strcmp(value, serial) == 0) {
+		snprintf(path, sizeof(path), "%s/%s/%s", dir, e->d_name, attr);
+		if (read_line(path, line, sizeof(line)) == 0 && strcmp(line, value) == 0) {
 			snprintf(dev, size, "/dev/%s", e->d_name);
 			rc = 0;
 			break;
@@ -59,6 +62,11 @@ static int find_disk(const char *serial, char *dev, size_t size)
 	if (d)
 		closedir(d);
 	return rc;
+}
+
+static int find_disk(const char *serial, char *dev, size_t size)
+{
+	return find_sysfs_dev("/sys/block", "vd", "serial", serial, dev, size);
 }
 
 /* mkdir -p under root, refusing symlinks (a hostile image must not aim the
@@ -163,25 +171,7 @@ static bool have_virtio_console(void)
 /* /dev/vportNpM of the port called name, once the driver has named it. */
 static int find_port(const char *name, char *dev, size_t size)
 {
-	DIR *d = opendir("/sys/class/virtio-ports");
-	struct dirent *e;
-	int rc = -1;
-
-	while (d && (e = readdir(d))) {
-		char path[300], value[64];
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/sys/class/virtio-ports/%s/name", e->d_name);
-		if (read_line(path, value, sizeof(value)) == 0 && strcmp(value, name) == 0) {
-			snprintf(dev, size, "/dev/%s", e->d_name);
-			rc = 0;
-			break;
-		}
-	}
-	if (d)
-		closedir(d);
-	return rc;
+	return find_sysfs_dev("/sys/class/virtio-ports", "", "name", name, dev, size);
 }
 
 int nb_console_attach(int *log_fd, struct nb_err *err)

@@ -86,17 +86,6 @@ static int enter_rootfs(const char *rootfs, bool api_fs, struct nb_err *err)
 	return 0;
 }
 
-static void exec_failed(const char *cmd, int errnum, struct nb_err *err)
-{
-	if (errnum == ENOENT) {
-		nb_err_set(err, 0, "%.256s: command not found", cmd);
-		err->status = NB_STATUS_NOT_FOUND;
-	} else {
-		nb_err_set(err, errnum, "%.256s", cmd);
-		err->status = NB_STATUS_CANNOT_EXEC;
-	}
-}
-
 /* Never returns: execs, or writes the error to report_fd and exits. */
 static _Noreturn void run_child(const struct nb_spec *spec, const struct nb_workload_opts *opts,
 				int report_fd)
@@ -112,7 +101,7 @@ static _Noreturn void run_child(const struct nb_spec *spec, const struct nb_work
 		 * workload's environment first. */
 		environ = env;
 		execvp(spec->argv[0], (char *const *)spec->argv);
-		exec_failed(spec->argv[0], errno, &err);
+		nb_exec_failed(spec->argv[0], errno, &err);
 	}
 	if (write(report_fd, &err, sizeof(err)) < 0) {
 		/* nothing left to tell it with; the exit status still says it */
