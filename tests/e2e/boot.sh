@@ -1,0 +1,66 @@
+# shellcheck shell=bash
+# e2e cases for boot, exit status and the basic run path. Sourced by
+# tests/e2e/run.sh, which sets $nestbox, $rootfs and $limit and sources tests/lib/check.sh.
+
+nb_run_case "$limit" $nestbox run $rootfs -- /bin/sh -c 'echo hello from the guest'
+expect e2e_boot_output "prints the workload's output and exits 0" \
+	"$status" -eq 0 -a "$out" = "hello from the guest"
+
+nb_run_case "$limit" $nestbox run $rootfs -- /bin/sh -c 'echo hello; exit 3'
+expect e2e_exit_status_3 "exit status 3 propagates" "$status" -eq 3 -a "$out" = hello
+
+nb_run_case "$limit" $nestbox run --cpus 2 $rootfs -- /bin/sh -c 'grep -c ^processor /proc/cpuinfo'
+expect e2e_cpus_2 "--cpus 2 shows 2 CPUs in the guest" "$status" -eq 0 -a "$out" = 2
+
+nb_run_case "$limit" $nestbox run --memory 256m $rootfs -- /bin/sh -c \
+	"awk '/MemTotal/ { print (\$2 > 200000 && \$2 <= 262144) ? \"sized\" : \$2 }' /proc/meminfo"
+expect e2e_memory_size "--memory 256m gives the guest ~256 MiB" "$status" -eq 0 -a "$out" = sized
+
+# shellcheck disable=SC2016 # expanded by the guest's shell
+nb_run_case "$limit" $nestbox run $rootfs -- /bin/sh -c 'echo "$0 $1|$2"' 'arg zero' 'a b' "c'd"
+expect e2e_argv_exact "arguments reach the guest byte for byte" "$status" -eq 0 -a "$out" = "arg zero a b|c'd"
+
+nb_run_case "$limit" $nestbox run $rootfs -- /no/such/command
+expect e2e_not_found "a missing command exits 127 with a message" \
+	"$status" -eq 127 -a -n "$(grep -F 'not found' <<<"$out$err")"
+
+nb_run_case "$limit" $nestbox run $rootfs -- /etc/issue
+expect e2e_cannot_exec "a non-executable command exits 126" "$status" -eq 126
+
+# The workload is PID 1 of its PID namespace, which ignores its own SIGKILL:
+# kill a child instead.
+# shellcheck disable=SC2016 # expanded by the guest's shell
+nb_run_case "$limit" $nestbox run $rootfs -- /bin/sh -c 'sh -c "kill -KILL \$\$"; exit $?'
+expect e2e_signal_status "a command killed by SIGKILL exits 137" "$status" -eq 137
+
+nb_run_case "$limit" $nestbox run $rootfs -- /bin/sh -c 'echo $$; cat /proc/1/cmdline | tr "\0" " "'
+expect e2e_pid_namespace "the workload is PID 1 of its own PID namespace" \
+	"$status" -eq 0 -a "$out" = "1
+/bin/sh -c echo \$\$; cat /proc/1/cmdline | tr \"\\0\" \" \" "
+
+# A kernel reset (here: a panic, rdinit pointing nowhere, with panic=-1)
+# reaches the VMM through the i8042 and ends it.
+start=$(date +%s)
+nb_run_case "$limit" $nestbox run --kernel-args rdinit=/no/init $rootfs -- true
+expect e2e_guest_reboot_ends_vmm "a guest kernel reset ends the VMM with 125 and says why" \
+	"$status" -eq 125 -a -n "$(grep -F 'guest reset' <<<"$err")"
+echo "# guest reset ended the VMM after $(( $(date +%s) - start )) s" >&2
+
+# reboot(2) and poweroff inside the workload's PID namespace end the
+# workload (SIGHUP, SIGINT), never the guest kernel: no hang, no reset.
+# By default the container has neither CAP_SYS_BOOT nor reboot(2) in its
+# seccomp profile (as in Docker): grant both to test the namespace rule.
+boot_ok="--cap-add SYS_BOOT --security-opt seccomp=unconfined"
+nb_run_case "$limit" $nestbox run $boot_ok $rootfs -- /bin/busybox reboot -f
+expect e2e_workload_reboot "reboot -f in the workload ends the VM with 129" "$status" -eq 129
+nb_run_case "$limit" $nestbox run $boot_ok $rootfs -- /bin/busybox poweroff -f
+expect e2e_workload_poweroff "poweroff -f in the workload ends the VM with 130" "$status" -eq 130
+
+if [ -f build/bzImage ]; then
+	nb_run_case "$limit" $nestbox run --kernel build/bzImage $rootfs -- /bin/sh -c 'echo bz'
+	expect e2e_bzimage_boot "a bzImage boots too" "$status" -eq 0 -a "$out" = bz
+else
+	skip e2e_bzimage_boot "build/bzImage absent"
+fi
+
+nb_run_case 20 $nestbox run --timeout 1 $rootfs -- /bin/sh -c 'sleep 100'
