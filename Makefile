@@ -94,13 +94,18 @@ $(BUILD)/tests/guest/mkinitramfs: tests/guest/mkinitramfs.c $(HOST_LIB_SAN)
 	$(CC) $(SAN_CFLAGS) -o $@ $< $(HOST_LIB_SAN) $(HOST_LIBS)
 
 # A non-Linux ELF payload linked at 1 MiB: `nestbox run --kernel` boots it
-# even on a PVM host (tests/kvm, bench/).
+# even on a PVM host (tests/kvm, bench/). payload-wait.elf never reports a
+# status: it runs until nestbox is stopped (--timeout, a signal, kill).
+PAYLOAD_LD := -nostdlib -static -no-pie -Wl,-N -Wl,-Ttext=0x100000 -Wl,-e,_start \
+	      -Wl,--build-id=none -Wl,-z,noexecstack -Wl,--no-warn-rwx-segments
 $(BUILD)/tests/kvm/payload.elf: tests/kvm/payload.S
 	@mkdir -p $(dir $@)
-	$(CC) -nostdlib -static -no-pie -Wl,-N -Wl,-Ttext=0x100000 -Wl,-e,_start -Wl,--build-id=none \
-		-Wl,-z,noexecstack -Wl,--no-warn-rwx-segments -o $@ $<
+	$(CC) $(PAYLOAD_LD) -o $@ $<
+$(BUILD)/tests/kvm/payload-wait.elf: tests/kvm/payload.S
+	@mkdir -p $(dir $@)
+	$(CC) $(PAYLOAD_LD) -DNB_PAYLOAD_WAIT -o $@ $<
 
-tests: all $(UNIT_BINS) $(KVM_BINS) $(BUILD)/tests/kvm/payload.elf $(BUILD)/tests/guest/mkinitramfs $(BUILD)/tests/guest/vsock-echo $(BUILD)/rootfs-busybox/bin/busybox
+tests: all $(UNIT_BINS) $(KVM_BINS) $(BUILD)/tests/kvm/payload.elf $(BUILD)/tests/kvm/payload-wait.elf $(BUILD)/tests/guest/mkinitramfs $(BUILD)/tests/guest/vsock-echo $(BUILD)/rootfs-busybox/bin/busybox
 
 unit: deps $(UNIT_BINS)
 	tests/run unit
@@ -117,7 +122,8 @@ run: all $(BUILD)/rootfs-busybox/bin/busybox
 FUZZ_TIME   ?= 60
 FUZZ_CFLAGS := $(STD) $(WARN) -O1 -g -I. -Iinclude -Itests -fsanitize=fuzzer,address,undefined \
 	       -fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_LIB    := $(wildcard vmm/virtio/*.c) vmm/memory.c vmm/bus.c vmm/event.c vmm/stop.c common/err.c
+FUZZ_LIB    := $(wildcard vmm/virtio/*.c) vmm/memory.c vmm/bus.c vmm/event.c vmm/stop.c vmm/ratelimit.c \
+	       common/err.c
 FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $(wildcard vmm/virtio/*.h) tests/lib/vring.h

@@ -69,8 +69,14 @@ static int write_volumes(void *buf, const struct nb_spec *spec);
 struct raw_prop;
 static int decode_volumes(const struct raw_prop *p, struct nb_spec *out, struct nb_err *err);
 static int check_net(const struct nb_spec *spec, struct nb_err *err);
+static int check_layers(const struct nb_spec_layer *l, size_t n, struct nb_err *err);
+static int write_layers(void *buf, const struct nb_spec *spec);
+static int decode_layers(const struct raw_prop *p, struct nb_spec *out, struct nb_err *err);
 static int write_net(void *buf, const struct nb_spec *spec);
 static int decode_net(const struct raw_prop *props, struct nb_spec *out, struct nb_err *err);
+static int check_tty(const struct nb_spec *spec, struct nb_err *err);
+static int write_tty(void *buf, const struct nb_spec *spec);
+static int decode_tty(const struct raw_prop *props, struct nb_spec *out, struct nb_err *err);
 static int write_container(void *buf, const struct nb_spec *spec, const char *tmpfs,
 			   size_t tmpfs_len);
 
@@ -104,7 +110,8 @@ int nb_spec_validate(const struct nb_spec *spec, struct nb_err *err)
 	if (check_rootfs(spec->rootfs, strnlen(spec->rootfs, NB_SPEC_MAX_STRING + 1), err))
 		return -1;
 	return validate_container(spec, err) || validate_volumes(spec, err) ||
-	       check_net(spec, err) ? -1 : 0;
+	       check_net(spec, err) || check_layers(spec->layers, spec->nlayers, err) ||
+	       check_tty(spec, err) ? -1 : 0;
 }
 
 /* Join a validated list into one NUL-separated buffer. Entries are bounded
@@ -153,7 +160,8 @@ static int write_fdt(void *buf, size_t cap, const struct joined *j)
 	if ((rc = fdt_property_string(buf, NB_SPEC_ROOTFS, j->rootfs)) < 0 ||
 	    (rc = write_container(buf, j->spec, j->tmpfs, j->tmpfs_len)) < 0 ||
 	    (rc = write_volumes(buf, j->spec)) < 0 || (rc = write_net(buf, j->spec)) < 0 ||
-	    (rc = fdt_end_node(buf)) < 0 || (rc = fdt_finish(buf)) < 0)
+	    (rc = write_layers(buf, j->spec)) < 0 ||
+	    (rc = write_tty(buf, j->spec)) < 0 || (rc = fdt_end_node(buf)) < 0 || (rc = fdt_finish(buf)) < 0)
 		return rc;
 	return 0;
 }
@@ -161,7 +169,8 @@ static int write_fdt(void *buf, size_t cap, const struct joined *j)
 static int encode_joined(const struct joined *j, void **blob, size_t *len, struct nb_err *err)
 {
 	size_t cap = FDT_OVERHEAD + j->argv_len + j->env_len + strlen(j->rootfs) + 16 +
-		     container_size(j->spec, j->tmpfs_len) + volumes_size(j->spec) + 64;
+		     container_size(j->spec, j->tmpfs_len) + volumes_size(j->spec) + 64 +
+		     j->spec->nlayers * NB_LAYER_RECORD + 32;
 
 	if (cap > NB_SPEC_MAX_SIZE + FDT_OVERHEAD)
 		return nb_err_set(err, 0, "spec: encoded spec would exceed the limit of %u bytes",
@@ -228,6 +237,8 @@ enum {
 	PROP_VOLUMES,
 	PROP_NET_IPV4,
 	PROP_NET_GATEWAY,
+	PROP_TTY,
+	PROP_LAYERS,
 	PROP_COUNT
 };
 
@@ -252,6 +263,8 @@ static const char *const prop_names[PROP_COUNT] = {
 	[PROP_VOLUMES] = NB_SPEC_VOLUMES,
 	[PROP_NET_IPV4] = NB_SPEC_NET_IPV4,
 	[PROP_NET_GATEWAY] = NB_SPEC_NET_GATEWAY,
+	[PROP_TTY] = NB_SPEC_TTY,
+	[PROP_LAYERS] = NB_SPEC_LAYERS,
 };
 
 struct raw_prop {
@@ -390,7 +403,8 @@ int nb_spec_decode(const void *blob, size_t len, struct nb_spec *out, struct nb_
 	    decode_list(NB_SPEC_ENV, &props[PROP_ENV], 0, true, &out->env, &out->envc, err) ||
 	    decode_rootfs(&props[PROP_ROOTFS], &out->rootfs, err) ||
 	    decode_container(props, out, err) ||
-	    decode_volumes(&props[PROP_VOLUMES], out, err) || decode_net(props, out, err)) {
+	    decode_volumes(&props[PROP_VOLUMES], out, err) || decode_net(props, out, err) ||
+	    decode_layers(&props[PROP_LAYERS], out, err) || decode_tty(props, out, err)) {
 		nb_spec_free(out);
 		return -1;
 	}
@@ -403,6 +417,7 @@ void nb_spec_free(struct nb_spec *spec)
 	free((void *)spec->env);
 	free((void *)spec->tmpfs);
 	free((void *)spec->volumes);
+	free((void *)spec->layers);
 	memset(spec, 0, sizeof(*spec));
 }
 
@@ -913,4 +928,115 @@ static int decode_net(const struct raw_prop *props, struct nb_spec *out, struct 
 	if (props[PROP_NET_GATEWAY].present && !out->net_gateway)
 		return nb_err_set(err, 0, "spec: property %s is 0.0.0.0", NB_SPEC_NET_GATEWAY);
 	return check_net(out, err);
+}
+
+/* ---- image layers (see include/nestbox/abi.h) -------------------------------- */
+
+/* Aligned, non-empty, in order without overlap, inside NB_LAYER_MAX_DISK:
+ * offset and size are hostile until this holds, and it rules out overflow
+ * in offset + size (both are below 2^50 first). */
+static int check_layers(const struct nb_spec_layer *l, size_t n, struct nb_err *err)
+{
+	uint64_t end = 0;
+
+	if (n > NB_MAX_LAYERS || (n && !l))
+		return nb_err_set(err, 0, "spec: property %s: %zu layers, more than %u",
+				  NB_SPEC_LAYERS, n, NB_MAX_LAYERS);
+	for (size_t i = 0; i < n; i++) {
+		if (l[i].offset % NB_LAYER_ALIGN || l[i].offset < end)
+			return nb_err_set(err, 0, "spec: property %s: layer %zu starts at %llu, not "
+					  "a multiple of %u at or after %llu", NB_SPEC_LAYERS, i,
+					  (unsigned long long)l[i].offset, NB_LAYER_ALIGN,
+					  (unsigned long long)end);
+		if (l[i].size == 0 || l[i].offset > NB_LAYER_MAX_DISK ||
+		    l[i].size > NB_LAYER_MAX_DISK - l[i].offset)
+			return nb_err_set(err, 0, "spec: property %s: layer %zu is empty or ends "
+					  "past %llu bytes", NB_SPEC_LAYERS, i, NB_LAYER_MAX_DISK);
+		end = l[i].offset + l[i].size;
+	}
+	return 0;
+}
+
+static int write_layers(void *buf, const struct nb_spec *spec)
+{
+	fdt64_t *val;
+	int rc;
+
+	if (!spec->nlayers)
+		return 0;
+	rc = fdt_property_placeholder(buf, NB_SPEC_LAYERS, (int)(spec->nlayers * NB_LAYER_RECORD),
+				      (void **)&val);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < spec->nlayers; i++) {
+		fdt64_t rec[2] = { cpu_to_fdt64(spec->layers[i].offset),
+				   cpu_to_fdt64(spec->layers[i].size) };
+		memcpy((char *)val + i * NB_LAYER_RECORD, rec, sizeof(rec));
+	}
+	return 0;
+}
+
+static int decode_layers(const struct raw_prop *p, struct nb_spec *out, struct nb_err *err)
+{
+	struct nb_spec_layer *l;
+	size_t n = p->len / NB_LAYER_RECORD;
+
+	if (!p->present)
+		return 0;
+	if (p->len % NB_LAYER_RECORD || n == 0 || n > NB_MAX_LAYERS)
+		return nb_err_set(err, 0, "spec: property %s is %zu bytes, not 1..%u records of %u",
+				  NB_SPEC_LAYERS, p->len, NB_MAX_LAYERS, NB_LAYER_RECORD);
+	l = calloc(n, sizeof(*l));
+	if (!l)
+		return nb_err_sys(err, "spec: cannot allocate %zu layers", n);
+	for (size_t i = 0; i < n; i++) {
+		fdt64_t rec[2];
+
+		memcpy(rec, p->data + i * NB_LAYER_RECORD, sizeof(rec));
+		l[i] = (struct nb_spec_layer){ fdt64_to_cpu(rec[0]), fdt64_to_cpu(rec[1]) };
+	}
+	out->layers = l;
+	out->nlayers = n;
+	return check_layers(l, n, err);
+}
+
+/* ---- terminal (-t, see include/nestbox/abi.h) ------------------------------ */
+
+static int check_tty(const struct nb_spec *spec, struct nb_err *err)
+{
+	bool unknown = spec->tty_rows == 0 && spec->tty_cols == 0;
+
+	if (!spec->tty && (spec->tty_rows || spec->tty_cols))
+		return nb_err_set(err, 0, "spec: a window size without %s", NB_SPEC_TTY);
+	if (!unknown && (spec->tty_rows < 1 || spec->tty_rows > NB_WINSIZE_MAX ||
+			 spec->tty_cols < 1 || spec->tty_cols > NB_WINSIZE_MAX))
+		return nb_err_set(err, 0, "spec: property %s: %ux%u is not 1..%u each", NB_SPEC_TTY,
+				  spec->tty_rows, spec->tty_cols, NB_WINSIZE_MAX);
+	return 0;
+}
+
+static int write_tty(void *buf, const struct nb_spec *spec)
+{
+	fdt32_t size[2] = { cpu_to_fdt32(spec->tty_rows), cpu_to_fdt32(spec->tty_cols) };
+
+	if (!spec->tty)
+		return 0;
+	return fdt_property(buf, NB_SPEC_TTY, size, sizeof(size));
+}
+
+static int decode_tty(const struct raw_prop *props, struct nb_spec *out, struct nb_err *err)
+{
+	const struct raw_prop *p = &props[PROP_TTY];
+	fdt32_t size[2];
+
+	if (!p->present)
+		return 0;
+	if (p->len != sizeof(size))
+		return nb_err_set(err, 0, "spec: property %s is %zu bytes, expected 8", NB_SPEC_TTY,
+				  p->len);
+	memcpy(size, p->data, sizeof(size));
+	out->tty = true;
+	out->tty_rows = fdt32_to_cpu(size[0]);
+	out->tty_cols = fdt32_to_cpu(size[1]);
+	return check_tty(out, err);
 }

@@ -51,10 +51,20 @@ struct nb_spec {
 	const char *const *volumes; /* nvolumes "SERIAL:MODE:PATH" (abi.h) */
 	size_t nvolumes;
 
+	/* ---- image layers on the NB_LAYER_SERIAL disk (format 3) ---- */
+	const struct nb_spec_layer {
+		uint64_t offset, size;  /* bytes on the layer disk */
+	} *layers;                  /* nlayers, bottom layer first; NULL: no image */
+	size_t nlayers;
+
 	/* ---- network (virtio-net eth0); 0 means "not set" ---- */
 	uint32_t net_ipv4;      /* host byte order */
 	uint32_t net_prefix;    /* 1..32 with net_ipv4 */
 	uint32_t net_gateway;   /* with net_ipv4 only */
+
+	/* ---- terminal (-t) ---- */
+	bool tty;               /* a pty for the workload */
+	uint32_t tty_rows, tty_cols; /* its size at start; both 0: unknown */
 };
 
 /* Check spec against the limits the guest enforces, so the host rejects

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -59,7 +60,7 @@ static int wait_for_go(int sync_fd, struct nb_err *err)
  * mounts while we hold every capability, the user's files read from the
  * new root, the bounding set before giving up uid 0, seccomp last. */
 static int setup_child(const struct nb_spec *spec, const struct nb_container_opts *opts,
-		       int sync_fd, char ***env, struct nb_err *err)
+		       int sync_fd, int tty_sock, char ***env, struct nb_err *err)
 {
 	uint64_t keep = nb_caps_effective_mask(spec);
 	struct nb_ids ids;
@@ -71,6 +72,7 @@ static int setup_child(const struct nb_spec *spec, const struct nb_container_opt
 	if (unshare(CLONE_NEWCGROUP) < 0)
 		return nb_err_sys(err, "cannot create the cgroup namespace");
 	if (nb_process_set_hostname(spec, err) || nb_rootfs_enter(spec, err) ||
+	    (spec->tty && nb_terminal_child(spec, tty_sock, err)) ||
 	    nb_process_resolve_user(spec->user, &ids, err) || nb_process_make_workdir(spec, err) ||
 	    nb_process_set_rlimits(spec, err) || nb_caps_drop_bounding(keep, err) ||
 	    nb_process_set_ids(&ids, err) || nb_caps_set(keep, ids.uid == 0, err) ||
@@ -89,12 +91,12 @@ static int setup_child(const struct nb_spec *spec, const struct nb_container_opt
 }
 
 static _Noreturn void run_child(const struct nb_spec *spec, const struct nb_container_opts *opts,
-				int sync_fd, int report_fd)
+				int sync_fd, int tty_sock, int report_fd)
 {
 	struct nb_err err = { 0 };
 	char **env = NULL;
 
-	if (setup_child(spec, opts, sync_fd, &env, &err) == 0) {
+	if (setup_child(spec, opts, sync_fd, tty_sock, &env, &err) == 0) {
 		/* execvp() searches the PATH of environ. */
 		environ = env;
 		execvp(spec->argv[0], (char *const *)spec->argv);
@@ -148,12 +150,13 @@ static int release_child(const struct nb_spec *spec, struct nb_container *c, pid
 int nb_container_start(const struct nb_spec *spec, const struct nb_container_opts *opts,
 		       struct nb_container *c, struct nb_err *err)
 {
-	int report[2], sync[2];
+	int report[2], sync[2], tty[2] = { -1, -1 };
 	cleanup_close int report_fd = -1;
 	cleanup_close int sync_fd = -1;
+	cleanup_close int tty_fd = -1;
 	pid_t child;
 
-	*c = (struct nb_container){ .pid = -1, .cgroup_fd = -1 };
+	*c = (struct nb_container){ .pid = -1, .cgroup_fd = -1, .tty_master = -1 };
 	if (opts->debug)
 		nb_ns_debug_print(opts->log_fd, "init");
 	if (nb_cgroup_create(spec, c, err))
@@ -167,25 +170,40 @@ int nb_container_start(const struct nb_spec *spec, const struct nb_container_opt
 	}
 	report_fd = report[0];
 	sync_fd = sync[1];
+	if (spec->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, tty) < 0) {
+		nb_err_sys(err, "cannot create the pty socket");
+		close(report[1]);
+		close(sync[0]);
+		return -1;
+	}
+	tty_fd = tty[0];
 	/* clone(2) without a new stack behaves as fork(2) in the child. */
 	child = (pid_t)syscall(SYS_clone, nb_ns_clone_flags(spec) | SIGCHLD, 0, 0, 0, 0);
 	if (child == 0) {
 		close(report[0]);
 		close(sync[1]);
-		run_child(spec, opts, sync[0], report[1]);
+		if (tty[0] >= 0)
+			close(tty[0]);
+		run_child(spec, opts, sync[0], tty[1], report[1]);
 	}
 	close(report[1]);
 	close(sync[0]);
+	if (tty[1] >= 0)
+		close(tty[1]);
 	if (child < 0)
 		return nb_err_sys(err, "cannot clone the container");
-	if (release_child(spec, c, child, sync_fd, err)) {
+	if (release_child(spec, c, child, sync_fd, err) ||
+	    (spec->tty && nb_terminal_receive(tty_fd, &c->tty_master, err))) {
 		kill(child, SIGKILL);
 		reap(child);
 		return -1;
 	}
 	close(NB_STEAL(sync_fd, -1));
-	if (nb_start_report_read(report_fd, child, "container", err) < 0)
+	if (nb_start_report_read(report_fd, child, "container", err) < 0) {
+		if (c->tty_master >= 0)
+			close(NB_STEAL(c->tty_master, -1));
 		return -1;
+	}
 	c->pid = child;
 	return 0;
 }
@@ -203,5 +221,8 @@ int nb_container_finish(struct nb_container *c, int status, char *reason, size_t
 	if (c->cgroup_fd >= 0)
 		close(c->cgroup_fd);
 	c->cgroup_fd = -1;
+	if (c->tty_master >= 0)
+		close(c->tty_master);
+	c->tty_master = -1;
 	return status;
 }

@@ -10,6 +10,7 @@
  *   rootfs.c      the root file system, /dev, /proc, /sys, masks, chroot
  *   caps.c        capability sets (raw capset/prctl)
  *   process.c     rlimits, user/groups, hostname, workdir, env, seccomp, exec
+ *   terminal.c    the pty for -t (child side, and the master's hand-off)
  */
 #ifndef NESTBOX_CONTAINER_H
 #define NESTBOX_CONTAINER_H
@@ -40,6 +41,7 @@ struct nb_container {
 	pid_t pid;           /* the workload, PID 1 of its PID namespace */
 	int cgroup_fd;       /* its cgroup directory, -1 when none */
 	uint64_t memory_max; /* as written to memory.max, 0 when unlimited */
+	int tty_master;      /* spec->tty: the pty's master (init owns it), else -1 */
 };
 
 /* Create the container and exec spec->argv in it. Returns 0 once the
@@ -87,6 +89,14 @@ int nb_rootfs_enter(const struct nb_spec *spec, struct nb_err *err);
 uint64_t nb_caps_effective_mask(const struct nb_spec *spec);
 int nb_caps_drop_bounding(uint64_t keep, struct nb_err *err);
 int nb_caps_set(uint64_t keep, bool root, struct nb_err *err);
+
+/* terminal.c: in the child, once in its root (before dropping privileges),
+ * open a pty from the container's devpts, size it from the spec, send the
+ * master over sock and make the slave the controlling terminal and fds 0-2;
+ * in init, receive it: *master -1 (and 0) when the child closed sock
+ * without sending, having failed before. */
+int nb_terminal_child(const struct nb_spec *spec, int sock, struct nb_err *err);
+int nb_terminal_receive(int sock, int *master, struct nb_err *err);
 
 /* process.c (in the child) */
 struct nb_ids {

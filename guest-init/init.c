@@ -34,6 +34,8 @@
 #include "guest-init/mounts.h"
 #include "guest-init/layers.h"
 #include "guest-init/net.h"
+#include "guest-init/signals.h"
+#include "guest-init/supervise.h"
 #include "guest-init/volumes.h"
 #include "guest-init/workload.h"
 #include "nestbox/abi.h"
@@ -56,6 +58,9 @@ static const int forwarded_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUS
 /* Where init's own messages go: the UART, also once the workload's stdio
  * moved to the virtio-console ports (nb_console_attach). */
 static int log_fd = STDERR_FILENO;
+
+/* The host's signals and window sizes (NB_PORT_SIGNAL); fd -1: none. */
+static struct nb_signal_port signal_port = { .fd = -1 };
 
 static __attribute__((format(printf, 1, 2))) void say(const char *fmt, ...)
 {
@@ -207,54 +212,6 @@ static void wait_set(sigset_t *set)
 		sigaddset(set, forwarded_signals[i]);
 }
 
-static int exit_status(int ws)
-{
-	if (WIFEXITED(ws))
-		return WEXITSTATUS(ws);
-	if (WIFSIGNALED(ws))
-		return NB_STATUS_SIGNAL_BASE + WTERMSIG(ws);
-	return NB_STATUS_ERROR;
-}
-
-/* Reap every exited child (orphans are re-parented to init). Returns true
- * once the workload itself was among them, with its wait status in *ws. */
-static bool reap_children(pid_t workload, int *ws)
-{
-	bool found = false;
-	int s;
-	pid_t pid;
-
-	while ((pid = waitpid(-1, &s, WNOHANG)) > 0) {
-		if (pid == workload) {
-			*ws = s;
-			found = true;
-		}
-	}
-	return found;
-}
-
-/* Wait for the workload, forwarding signals and reaping orphans meanwhile.
- * The signals are blocked and taken synchronously, so none is lost between
- * fork and wait, and PID 1's "no default action" rule does not apply. */
-static int supervise(pid_t workload, const sigset_t *set, int *status, struct nb_err *err)
-{
-	int ws;
-
-	while (!reap_children(workload, &ws)) {
-		siginfo_t info;
-		int sig = sigwaitinfo(set, &info);
-
-		if (sig < 0 && errno == EINTR)
-			continue;
-		if (sig < 0)
-			return nb_err_sys(err, "sigwaitinfo");
-		if (sig != SIGCHLD && kill(workload, sig) < 0 && errno != ESRCH)
-			return nb_err_sys(err, "cannot forward signal %d to the workload", sig);
-	}
-	*status = exit_status(ws);
-	return 0;
-}
-
 static void say_status(int status)
 {
 	if (status > NB_STATUS_SIGNAL_BASE && status < NB_STATUS_SIGNAL_BASE + NSIG)
@@ -291,8 +248,11 @@ static int run_workload(const struct init *self, const struct nb_spec *spec, int
 		.own_namespaces = self->pid1,
 		.sigmask = &orig,
 	};
-	struct nb_container ct = { .pid = -1, .cgroup_fd = -1 };
-	pid_t pid;
+	struct nb_container ct = { .pid = -1, .cgroup_fd = -1, .tty_master = -1 };
+	struct nb_supervise sup = { .pid_ns_init = self->pid1, .signals = &set,
+				    .port = signal_port.fd >= 0 ? &signal_port : NULL,
+				    .in_fd = STDIN_FILENO, .out_fd = STDOUT_FILENO };
+	pid_t pid = -1;
 	int rc;
 
 	wait_set(&set);
@@ -302,8 +262,10 @@ static int run_workload(const struct init *self, const struct nb_spec *spec, int
 	if (!self->pid1)
 		prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	rc = start(self, spec, &opts, &pid, &ct, err);
+	sup.workload = pid;
+	sup.tty_master = ct.tty_master;
 	if (rc == 0)
-		rc = supervise(pid, &set, status, err);
+		rc = nb_supervise(&sup, status, err);
 	if (rc == 0 && ct.pid > 0) {
 		char reason[NB_ERR_MSG_MAX];
 
@@ -380,15 +342,16 @@ static int run(struct init *self)
 			return report_error(&err);
 		ensure_stdio();
 		raw_console_output();
-		if (nb_console_attach(&log_fd, &err) < 0)
+		if (nb_console_attach(&log_fd, &signal_port.fd, &err) < 0)
 			return report_error(&err);
+		signal_port.log_fd = log_fd;
 	}
 	self->debug = debug_requested(self->pid1);
 	if (self->debug)
 		say("started at %ld ms uptime", uptime_ms());
 	if (load_spec(self->spec_path, &blob, &spec, &err) < 0)
 		return report_error(&err);
-	if (self->pid1 && (nb_layers_mount(spec.rootfs, &err) < 0 ||
+	if (self->pid1 && (nb_layers_mount(&spec, &err) < 0 ||
 			   nb_volumes_mount(&spec, &err) < 0 || nb_net_setup(&spec, &err) < 0))
 		status = report_error(&err);
 	else if (run_workload(self, &spec, &status, &err) < 0)

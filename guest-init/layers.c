@@ -3,9 +3,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <linux/loop.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,16 +18,13 @@
 
 #define LAYER_DIR "/nestbox/l"   /* each layer at /nestbox/l/N */
 #define RW_DIR "/nestbox/rw"     /* tmpfs: upper and work */
+#define LOOP_TRIES 8             /* LOOP_CTL_GET_FREE races with nobody, but be sure */
 
-static int read_serial(const char *disk, char *buf, size_t size)
+static int read_line(const char *path, char *buf, size_t size)
 {
-	char path[300];
-	cleanup_close int fd = -1;
-	ssize_t n;
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, size - 1);
 
-	snprintf(path, sizeof(path), "/sys/block/%s/serial", disk);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	n = fd < 0 ? -1 : read(fd, buf, size - 1);
 	if (n < 0)
 		return -1;
 	buf[n] = '\0';
@@ -32,87 +32,150 @@ static int read_serial(const char *disk, char *buf, size_t size)
 	return 0;
 }
 
-/* disks[N] = "vdX" for serial NB_LAYER_SERIAL<N>; returns the count, which
- * must be gap-free from 0. */
-static int find_layers(char disks[][16], struct nb_err *err)
+/* The vdX whose serial is NB_LAYER_SERIAL, and its size in bytes. */
+static int find_layer_disk(char *name, size_t size, uint64_t *bytes, struct nb_err *err)
 {
 	DIR *d = opendir("/sys/block");
 	struct dirent *e;
-	size_t prefix = strlen(NB_LAYER_SERIAL);
-	int n = 0, max = -1;
+	int rc = -1;
 
 	while (d && (e = readdir(d))) {
-		char serial[64], *end;
-		long idx;
+		char path[300], line[64];
 
-		if (strncmp(e->d_name, "vd", 2) != 0 || strlen(e->d_name) >= 16 ||
-		    read_serial(e->d_name, serial, sizeof(serial)) < 0 ||
-		    strncmp(serial, NB_LAYER_SERIAL, prefix) != 0)
+		if (strncmp(e->d_name, "vd", 2) != 0 || strlen(e->d_name) >= size)
 			continue;
-		idx = strtol(serial + prefix, &end, 10);
-		if (end == serial + prefix || *end || idx < 0 || idx >= (long)NB_MAX_LAYERS ||
-		    disks[idx][0]) {
-			closedir(d);
-			return nb_err_set(err, 0, "layer disk %s has a bad or repeated serial '%s'",
-					  e->d_name, serial);
+		snprintf(path, sizeof(path), "/sys/block/%s/serial", e->d_name);
+		if (read_line(path, line, sizeof(line)) < 0 || strcmp(line, NB_LAYER_SERIAL) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/sys/block/%s/size", e->d_name);
+		if (read_line(path, line, sizeof(line)) == 0 &&
+		    sscanf(line, "%" SCNu64, bytes) == 1 && *bytes <= NB_LAYER_MAX_DISK / 512) {
+			*bytes *= 512;
+			memcpy(name, e->d_name, strlen(e->d_name) + 1);
+			rc = 0;
 		}
-		memcpy(disks[idx], e->d_name, strlen(e->d_name) + 1);
-		n++;
-		max = idx > max ? (int)idx : max;
+		break;
 	}
 	if (d)
 		closedir(d);
-	if (n != max + 1)
-		return nb_err_set(err, 0, "layer disks are not numbered 0..%d without gaps", max);
-	return n;
-}
-
-static int mount_layer(int i, const char *disk, struct nb_err *err)
-{
-	char dev[32], target[64];
-
-	if (snprintf(dev, sizeof(dev), "/dev/%s", disk) >= (int)sizeof(dev))
-		return nb_err_set(err, 0, "layer disk name %s is too long", disk);
-	snprintf(target, sizeof(target), LAYER_DIR "/%d", i);
-	if (mkdir(target, 0755) < 0 && errno != EEXIST)
-		return nb_err_sys(err, "mkdir %s", target);
-	if (mount(dev, target, "erofs", MS_RDONLY, NULL) < 0)
-		return nb_err_sys(err, "mount layer %d (%s, erofs)", i, dev);
+	if (rc < 0)
+		return nb_err_set(err, 0, "the spec lists image layers but there is no readable "
+				  "disk with serial %s", NB_LAYER_SERIAL);
 	return 0;
 }
 
-int nb_layers_mount(const char *root, struct nb_err *err)
+/* A fresh read-only loop device over [l->offset, +l->size) of disk_fd;
+ * its path goes to dev. Direct I/O: the data is cached once, by erofs. */
+static int attach_loop(int ctl, int disk_fd, const struct nb_spec_layer *l, char *dev,
+		       size_t size, struct nb_err *err)
 {
-	static char disks[NB_MAX_LAYERS][16];
+	struct loop_config cfg = {
+		.fd = (uint32_t)disk_fd,
+		.info = { .lo_offset = l->offset, .lo_sizelimit = l->size,
+			  .lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_DIRECT_IO },
+	};
+
+	for (int tries = 0; tries < LOOP_TRIES; tries++) {
+		int n = ioctl(ctl, LOOP_CTL_GET_FREE);
+		cleanup_close int fd = -1;
+
+		if (n < 0)
+			return nb_err_sys(err, "/dev/loop-control: no free loop device");
+		snprintf(dev, size, "/dev/loop%d", n);
+		fd = open(dev, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return nb_err_sys(err, "%s", dev);
+		if (ioctl(fd, LOOP_CONFIGURE, &cfg) == 0)
+			return 0;
+		if (errno != EBUSY)
+			return nb_err_sys(err, "%s: LOOP_CONFIGURE", dev);
+	}
+	return nb_err_set(err, 0, "every free loop device was taken before it could be used");
+}
+
+static int mount_layer(size_t i, int ctl, int disk_fd, const struct nb_spec_layer *l,
+		       struct nb_err *err)
+{
+	char dev[32], target[64];
+
+	snprintf(target, sizeof(target), LAYER_DIR "/%zu", i);
+	if (mkdir(target, 0755) < 0 && errno != EEXIST)
+		return nb_err_sys(err, "mkdir %s", target);
+	if (attach_loop(ctl, disk_fd, l, dev, sizeof(dev), err) < 0)
+		return nb_err_wrap(err, "layer %zu", i);
+	if (mount(dev, target, "erofs", MS_RDONLY, NULL) < 0)
+		return nb_err_sys(err, "mount layer %zu (%s at offset %" PRIu64 ", erofs)", i, dev,
+				  l->offset);
+	return 0;
+}
+
+/* The spec's table was checked by the decoder (aligned, ordered, bounded);
+ * what the decoder cannot know is the disk: every layer must lie on it. */
+static int mount_all(const struct nb_spec *spec, const char *disk, uint64_t disk_bytes,
+		     struct nb_err *err)
+{
+	const struct nb_spec_layer *top = &spec->layers[spec->nlayers - 1];
+	cleanup_close int disk_fd = -1;
+	cleanup_close int ctl = -1;
+	char dev[32];
+
+	if (top->offset + top->size > disk_bytes)
+		return nb_err_set(err, 0, "the spec's layer %zu ends at byte %" PRIu64 ", past the "
+				  "%" PRIu64 "-byte layer disk", spec->nlayers - 1,
+				  top->offset + top->size, disk_bytes);
+	snprintf(dev, sizeof(dev), "/dev/%s", disk);
+	disk_fd = open(dev, O_RDONLY | O_CLOEXEC);
+	if (disk_fd < 0)
+		return nb_err_sys(err, "layer disk %s", dev);
+	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	if (ctl < 0)
+		return nb_err_sys(err, "/dev/loop-control (a guest kernel without "
+				  "CONFIG_BLK_DEV_LOOP?)");
+	for (size_t i = 0; i < spec->nlayers; i++)
+		if (mount_layer(i, ctl, disk_fd, &spec->layers[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+static int mount_overlay(const char *root, size_t n, struct nb_err *err)
+{
 	char opts[NB_MAX_LAYERS * 24 + 128];
 	size_t len;
-	int n = find_layers(disks, err);
 
-	if (n <= 0)
-		return n;
-	if (strcmp(root, "/") == 0)
-		return nb_err_set(err, 0, "%d image layers but the spec's rootfs is /", n);
-	if ((mkdir("/nestbox", 0755) < 0 && errno != EEXIST) ||
-	    (mkdir(LAYER_DIR, 0755) < 0 && errno != EEXIST) ||
-	    (mkdir(RW_DIR, 0755) < 0 && errno != EEXIST))
-		return nb_err_sys(err, "layer mount points");
-	for (int i = 0; i < n; i++)
-		if (mount_layer(i, disks[i], err) < 0)
-			return -1;
 	/* overlayfs cannot take its upper layer from the initramfs (rootfs). */
 	if (mount("tmpfs", RW_DIR, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0 ||
 	    mkdir(RW_DIR "/upper", 0755) < 0 || mkdir(RW_DIR "/work", 0755) < 0)
 		return nb_err_sys(err, "layer upper tmpfs");
 	/* lowerdir lists the top layer first. */
 	len = (size_t)snprintf(opts, sizeof(opts), "lowerdir=");
-	for (int i = n - 1; i >= 0; i--)
-		len += (size_t)snprintf(opts + len, sizeof(opts) - len, "%s" LAYER_DIR "/%d",
+	for (size_t i = n; i-- > 0;)
+		len += (size_t)snprintf(opts + len, sizeof(opts) - len, "%s" LAYER_DIR "/%zu",
 					i == n - 1 ? "" : ":", i);
 	snprintf(opts + len, sizeof(opts) - len, ",upperdir=" RW_DIR "/upper,workdir=" RW_DIR
 		 "/work");
 	if (mkdir(root, 0755) < 0 && errno != EEXIST)
 		return nb_err_sys(err, "mkdir %s", root);
 	if (mount("overlay", root, "overlay", 0, opts) < 0)
-		return nb_err_sys(err, "overlay of %d image layers at %s", n, root);
+		return nb_err_sys(err, "overlay of %zu image layers at %s", n, root);
 	return 0;
+}
+
+int nb_layers_mount(const struct nb_spec *spec, struct nb_err *err)
+{
+	char disk[16];
+	uint64_t disk_bytes = 0;
+
+	if (spec->nlayers == 0)
+		return 0;
+	if (strcmp(spec->rootfs, "/") == 0)
+		return nb_err_set(err, 0, "%zu image layers but the spec's rootfs is /",
+				  spec->nlayers);
+	if ((mkdir("/nestbox", 0755) < 0 && errno != EEXIST) ||
+	    (mkdir(LAYER_DIR, 0755) < 0 && errno != EEXIST) ||
+	    (mkdir(RW_DIR, 0755) < 0 && errno != EEXIST))
+		return nb_err_sys(err, "layer mount points");
+	if (find_layer_disk(disk, sizeof(disk), &disk_bytes, err) < 0 ||
+	    mount_all(spec, disk, disk_bytes, err) < 0)
+		return -1;
+	return mount_overlay(spec->rootfs, spec->nlayers, err);
 }

@@ -1,15 +1,17 @@
-/* Guest side of image layers: the host attaches each layer's erofs image
- * as a read-only virtio-blk disk with serial NB_LAYER_SERIAL<N> (N from 0,
- * bottom layer first; include/nestbox/abi.h). When such disks exist,
- * nestbox-init mounts them read-only and stacks them with overlayfs, with
- * a tmpfs upper layer, at the workload's root. */
+/* Guest side of image layers: the host puts all of an image's erofs layers
+ * on one read-only virtio-blk disk with serial NB_LAYER_SERIAL, and the
+ * spec's layer table says where each lies (include/nestbox/abi.h).
+ * nestbox-init puts a read-only loop device on each range, mounts them
+ * (erofs) and stacks them with overlayfs, with a tmpfs upper layer, at the
+ * workload's root. */
 #ifndef NESTBOX_GUEST_LAYERS_H
 #define NESTBOX_GUEST_LAYERS_H
 
+#include "common/spec.h"
 #include "nestbox/err.h"
 
-/* Mount the layers found at root (an absolute guest path, e.g.
- * NB_GUEST_ROOTFS). No layer disks: nothing to do, 0. */
-int nb_layers_mount(const char *root, struct nb_err *err);
+/* Mount spec's layers at spec->rootfs (an absolute guest path, e.g.
+ * NB_GUEST_ROOTFS). No layers in the spec: nothing to do, 0. */
+int nb_layers_mount(const struct nb_spec *spec, struct nb_err *err);
 
 #endif

@@ -174,26 +174,28 @@ static int find_port(const char *name, char *dev, size_t size)
 	return find_sysfs_dev("/sys/class/virtio-ports", "", "name", name, dev, size);
 }
 
-int nb_console_attach(int *log_fd, struct nb_err *err)
+int nb_console_attach(int *log_fd, int *signal_fd, struct nb_err *err)
 {
 	static const struct { const char *name; int fd, flags; } ports[] = {
 		{ NB_PORT_STDIN, STDIN_FILENO, O_RDONLY },
 		{ NB_PORT_STDOUT, STDOUT_FILENO, O_WRONLY },
 		{ NB_PORT_STDERR, STDERR_FILENO, O_WRONLY },
+		{ NB_PORT_SIGNAL, -1, O_RDONLY | O_NONBLOCK | O_CLOEXEC },
 	};
-	char dev[3][300];
+	char dev[4][300];
 
 	*log_fd = STDERR_FILENO;
+	*signal_fd = -1;
 	if (!have_virtio_console())
 		return 0;
 	/* The ports are added by the driver's control work after probe:
-	 * wait for all three names. */
+	 * wait for all four names. */
 	for (int waited = 0;; waited += 5) {
 		size_t found = 0;
 
-		for (size_t i = 0; i < 3; i++)
+		for (size_t i = 0; i < 4; i++)
 			found += find_port(ports[i].name, dev[i], sizeof(dev[i])) == 0;
-		if (found == 3)
+		if (found == 4)
 			break;
 		if (waited >= SYSFS_WAIT_MS)
 			return nb_err_set(err, 0, "virtio-console ports did not appear in %d ms",
@@ -203,11 +205,15 @@ int nb_console_attach(int *log_fd, struct nb_err *err)
 	*log_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
 	if (*log_fd < 0)
 		return nb_err_sys(err, "cannot keep the console");
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < 4; i++) {
 		int fd = open(dev[i], ports[i].flags | O_NOCTTY);
 
 		if (fd < 0)
 			return nb_err_sys(err, "cannot open %s (%s)", dev[i], ports[i].name);
+		if (ports[i].fd < 0) { /* init's own, never the workload's */
+			*signal_fd = fd;
+			continue;
+		}
 		if (fd != ports[i].fd && (dup2(fd, ports[i].fd) < 0 || close(fd) < 0))
 			return nb_err_sys(err, "cannot attach %s", ports[i].name);
 	}

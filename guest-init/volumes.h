@@ -19,7 +19,8 @@ void nb_volumes_unmount(const struct nb_spec *spec);
 /* If the VM has the virtio-console, put its stdin/stdout/stderr ports on
  * fds 0, 1 and 2 (which the workload inherits) and return in *log_fd a
  * close-on-exec copy of the previous stderr (the UART) for init's own
- * messages. Without the device: 0 and *log_fd = 2. */
-int nb_console_attach(int *log_fd, struct nb_err *err);
+ * messages, and in *signal_fd the signal port (non-blocking, close-on-exec).
+ * Without the device: 0, *log_fd = 2 and *signal_fd = -1. */
+int nb_console_attach(int *log_fd, int *signal_fd, struct nb_err *err);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "images/image.h"
 #include "images/json.h"
+#include "images/login.h"
 #include "images/records.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
@@ -20,6 +21,7 @@ static const char usage_text[] =
 	"       nestbox images [--json]\n"
 	"       nestbox rmi REF\n"
 	"       nestbox prune\n"
+	"       nestbox login [-u USER] [--password-stdin] REGISTRY; nestbox logout REGISTRY\n"
 	"\n"
 	"REF is an OCI image layout directory, an OCI or docker archive .tar, or a registry\n"
 	"reference [HOST[:PORT]/]NAME[:TAG][@sha256:DIGEST]. Registries are HTTPS; loopback\n"
@@ -301,11 +303,15 @@ static int cmd_rmi(int argc, char **argv)
 bool nb_images_is_command(const char *name)
 {
 	return !strcmp(name, "pull") || !strcmp(name, "images") || !strcmp(name, "rmi") ||
-	       !strcmp(name, "prune");
+	       !strcmp(name, "prune") || !strcmp(name, "login") || !strcmp(name, "logout");
 }
 
 int nb_images_main(int argc, char **argv)
 {
+	if (!strcmp(argv[0], "login"))
+		return nb_cmd_login(argc, argv);
+	if (!strcmp(argv[0], "logout"))
+		return nb_cmd_logout(argc, argv);
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
 			return fputs(usage_text, stdout), 0;

@@ -1,4 +1,4 @@
-/* `nestbox pull`, `images`, `rmi`, `prune`. */
+/* `nestbox pull`, `images`, `rmi`, `prune` (and `login`, `logout`: images/login.h). */
 #ifndef NESTBOX_IMAGES_COMMANDS_H
 #define NESTBOX_IMAGES_COMMANDS_H
 

@@ -6,20 +6,20 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/openat2.h>
-#include <spawn.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include "nestbox/cleanup.h"
 
-extern char **environ;
 
 #define READ_CHUNK (128u << 10)
 #define NAME_MAX_LEN 255
@@ -447,26 +447,37 @@ out:
 
 /* ---- erofs image ---------------------------------------------------------- */
 
+/* The child's side: stdout to /dev/null, and never outlive nestbox (a
+ * kill -9 of nestbox must not leave mkfs.erofs writing into the cache). */
+static void exec_mkfs(char **argv, pid_t parent)
+{
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent || null < 0 || dup2(null, 1) < 0)
+		_exit(126);
+	execvp(argv[0], argv);
+	_exit(errno == ENOENT ? 127 : 126);
+}
+
 static int run_mkfs(const char *image, const char *dir, struct nb_err *err)
 {
 	char *argv[] = { "mkfs.erofs", "--quiet", "--preserve-mtime", (char *)image, (char *)dir,
 			 NULL };
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int status, rc;
+	pid_t parent = getpid(), pid;
+	int status;
 
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	rc = posix_spawnp(&pid, "mkfs.erofs", &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (rc == ENOENT)
-		return nb_err_set(err, 0, "mkfs.erofs not found: install erofs-utils "
-				  "(scripts/deps.sh)");
-	if (rc)
-		return nb_err_set(err, rc, "cannot start mkfs.erofs");
+	pid = fork();
+	if (pid == 0)
+		exec_mkfs(argv, parent);
+	if (pid < 0)
+		return nb_err_sys(err, "cannot start mkfs.erofs");
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return nb_err_sys(err, "waiting for mkfs.erofs");
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		return nb_err_set(err, 0, "mkfs.erofs not found: install erofs-utils "
+				  "(scripts/deps.sh)");
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return nb_err_set(err, 0, "mkfs.erofs %s failed (status %d)", image,
 				  WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));

@@ -14,7 +14,7 @@
 #include "nestbox/err.h"
 
 #define NB_OCI_MAX_MANIFESTS 1024 /* entries in one index */
-#define NB_OCI_MAX_LAYERS 128     /* Docker's own limit is 127 */
+#define NB_OCI_MAX_LAYERS 127     /* Docker's limit; a VM takes as many (NB_MAX_LAYERS) */
 #define NB_OCI_MAX_INDEX_DEPTH 8  /* nested indexes: deeper is a loop or abuse */
 #define NB_OCI_MAX_STRV 4096      /* Entrypoint/Cmd/Env entries */
 #define NB_OCI_MAX_STR 65536

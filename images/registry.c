@@ -2,7 +2,9 @@
  * GET /v2/NAME/manifests/REF with Accept for OCI and Docker indexes and
  * manifests, then blobs by digest, each verified against its descriptor.
  * A 401 with `WWW-Authenticate: Bearer realm=...,service=...,scope=...` is
- * answered by fetching an anonymous token from the realm and retrying.
+ * answered by fetching a token from the realm (with the user's credentials
+ * when images/auth.h finds some, else anonymously) and retrying; a `Basic`
+ * challenge by sending the credentials themselves.
  * Plain HTTP is used for loopback registries and with --insecure; every
  * other registry is HTTPS with certificate checks. */
 #include "images/registry.h"
@@ -16,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "images/auth.h"
 #include "images/curl_dl.h"
 #include "images/image.h"
 #include "images/json.h"
@@ -76,6 +79,12 @@ static bool valid_tag(const char *s)
 	return true;
 }
 
+static bool is_loopback(const char *host)
+{
+	return (strncmp(host, "localhost", 9) == 0 && (host[9] == '\0' || host[9] == ':')) ||
+	       strncmp(host, "127.", 4) == 0 || strncmp(host, "[::1]", 5) == 0;
+}
+
 int nb_ref_parse(const char *text, struct nb_ref *out, struct nb_err *err)
 {
 	char buf[NB_REF_HOST_MAX + NB_REF_REPO_MAX + NB_REF_TAG_MAX + 80];
@@ -126,9 +135,7 @@ int nb_ref_parse(const char *text, struct nb_ref *out, struct nb_err *err)
 		     strcmp(out->host, "registry-1.docker.io") == 0 && !strchr(rest, '/') ?
 		     "library/" : "", rest) >= (int)sizeof(out->repo))
 		return nb_err_set(err, 0, "repository name in '%.200s' is too long", text);
-	out->loopback = strncmp(out->host, "localhost", 9) == 0 &&
-				(out->host[9] == '\0' || out->host[9] == ':');
-	out->loopback |= strncmp(out->host, "127.", 4) == 0 || strncmp(out->host, "[::1]", 5) == 0;
+	out->loopback = is_loopback(out->host);
 	return 0;
 }
 
@@ -170,6 +177,9 @@ int nb_auth_parse_bearer(const char *header, char *realm, size_t realm_size, cha
 
 /* ---- HTTP ----------------------------------------------------------------- */
 
+struct reg;
+static const char *login_hint(struct reg *r);
+
 struct sink {
 	/* memory (max bytes) or file (fd, hashed, at most limit bytes) */
 	char *data;
@@ -189,6 +199,9 @@ struct reg {
 	CURL *curl;
 	char scheme[8];
 	char token[TOKEN_MAX];
+	char basic[4 * NB_AUTH_FIELD_MAX]; /* base64 user:password, "" without credentials */
+	bool use_basic;                    /* the registry asked for Basic auth */
+	char hint[NB_REF_HOST_MAX + 128];  /* login_hint's text */
 	char auth_header[HEADER_MAX];
 	char content_type[NB_OCI_MT_MAX];
 	/* the top-level manifest or index, already fetched */
@@ -265,7 +278,9 @@ static int on_progress(void *ud, curl_off_t total, curl_off_t now, curl_off_t ut
 }
 
 /* One GET of url into s; *status gets the HTTP status. */
-static int http_get(struct reg *r, const char *url, const char *accept, bool auth,
+/* auth: Bearer token or Basic credentials for the registry itself; basic:
+ * the credentials alone (the token service). */
+static int http_get(struct reg *r, const char *url, const char *accept, bool auth, bool basic,
 		    struct sink *s, long *status, struct nb_err *err)
 {
 	struct curl_slist *headers = NULL;
@@ -275,10 +290,13 @@ static int http_get(struct reg *r, const char *url, const char *accept, bool aut
 	C->easy_reset(r->curl);
 	if (accept)
 		headers = C->slist_append(headers, accept);
-	if (auth && r->token[0]) {
+	authz[0] = '\0';
+	if (auth && r->token[0])
 		snprintf(authz, sizeof(authz), "Authorization: Bearer %s", r->token);
+	else if (((auth && r->use_basic) || basic) && r->basic[0])
+		snprintf(authz, sizeof(authz), "Authorization: Basic %s", r->basic);
+	if (authz[0])
 		headers = C->slist_append(headers, authz);
-	}
 	r->auth_header[0] = r->content_type[0] = '\0';
 	C->easy_setopt(r->curl, CURLOPT_URL, url);
 	C->easy_setopt(r->curl, CURLOPT_HTTPHEADER, headers);
@@ -314,7 +332,8 @@ static int http_get(struct reg *r, const char *url, const char *accept, bool aut
 	return 0;
 }
 
-/* Fetch an anonymous bearer token as the registry's challenge asks. */
+/* Fetch a bearer token as the registry's challenge asks: with the user's
+ * credentials when there are some (Docker's token flow), else anonymous. */
 static int get_token(struct reg *r, struct nb_err *err)
 {
 	char realm[1024], service[256], scope[512], url[2048];
@@ -328,7 +347,7 @@ static int get_token(struct reg *r, struct nb_err *err)
 	if (nb_auth_parse_bearer(r->auth_header, realm, sizeof(realm), service, sizeof(service),
 				 scope, sizeof(scope)) < 0)
 		return nb_err_set(err, 0, "registry %s wants authentication nestbox cannot give "
-				  "(%.100s); only anonymous bearer tokens are supported",
+				  "(%.100s); it speaks Bearer tokens and Basic credentials",
 				  r->ref.host, r->auth_header[0] ? r->auth_header : "no challenge");
 	if (strncmp(realm, "https://", 8) != 0 && !(r->opts->insecure || r->ref.loopback))
 		return nb_err_set(err, 0, "token realm %.200s is not HTTPS", realm);
@@ -341,8 +360,12 @@ static int get_token(struct reg *r, struct nb_err *err)
 	s.data = malloc(s.max);
 	if (!s.data)
 		return nb_err_set(err, ENOMEM, "token");
-	rc = http_get(r, url, NULL, false, &s, &status, err);
-	if (rc == 0 && status != 200)
+	rc = http_get(r, url, NULL, false, true, &s, &status, err);
+	if (rc == 0 && (status == 401 || status == 403))
+		rc = nb_err_set(err, 0, "token service %.200s refused %s (HTTP %ld)%s", realm,
+				r->basic[0] ? "the stored credentials" : "an anonymous token", status,
+				login_hint(r));
+	else if (rc == 0 && status != 200)
 		rc = nb_err_set(err, 0, "token service %.200s answered HTTP %ld", realm, status);
 	o = rc == 0 ? nb_json_parse(s.data, s.len, "token response", err) : NULL;
 	free(s.data);
@@ -357,18 +380,37 @@ static int get_token(struct reg *r, struct nb_err *err)
 	return rc;
 }
 
-/* GET with one retry after a bearer-token challenge. */
+/* GET with one retry after a Bearer or Basic challenge. */
 static int get_authed(struct reg *r, const char *url, const char *accept, struct sink *s,
 		      long *status, struct nb_err *err)
 {
-	if (http_get(r, url, accept, true, s, status, err) < 0)
+	const char *h = r->auth_header;
+
+	if (http_get(r, url, accept, true, false, s, status, err) < 0)
 		return -1;
-	if (*status != 401 || r->token[0])
+	if (*status != 401 || r->token[0] || r->use_basic)
 		return 0;
-	if (get_token(r, err) < 0)
+	while (*h == ' ')
+		h++;
+	if (strncasecmp(h, "Basic", 5) == 0) {
+		if (!r->basic[0])
+			return nb_err_set(err, 0, "registry %s wants a user name and password: "
+					  "nestbox login %s first", r->ref.host, r->ref.host);
+		r->use_basic = true;
+	} else if (get_token(r, err) < 0) {
 		return -1;
+	}
 	s->len = 0;
-	return http_get(r, url, accept, true, s, status, err);
+	return http_get(r, url, accept, true, false, s, status, err);
+}
+
+/* What to do about a refusal, for the end of its message. */
+static const char *login_hint(struct reg *r)
+{
+	snprintf(r->hint, sizeof(r->hint), r->basic[0] ?
+		 "; the stored credentials are wrong or lack access (nestbox login %s)" :
+		 "; if it needs a login: nestbox login %s", r->ref.host);
+	return r->hint;
 }
 
 static void repo_url(struct reg *r, char *url, size_t size, const char *kind, const char *ref)
@@ -384,8 +426,8 @@ static int check_status(struct reg *r, long status, const char *what, struct nb_
 		return nb_err_set(err, 0, "%s not found in %s/%s (HTTP 404)", what, r->ref.host,
 				  r->ref.repo);
 	if (status == 401 || status == 403)
-		return nb_err_set(err, 0, "registry %s refused access to %s (HTTP %ld)",
-				  r->ref.host, r->ref.repo, status);
+		return nb_err_set(err, 0, "registry %s refused access to %s (HTTP %ld)%s",
+				  r->ref.host, r->ref.repo, status, login_hint(r));
 	return nb_err_set(err, 0, "registry %s answered HTTP %ld for %s", r->ref.host, status, what);
 }
 
@@ -525,6 +567,91 @@ static int top_desc(struct reg *r, struct nb_desc *d, struct nb_err *err)
 	return 0;
 }
 
+/* The user's credentials for the registry, if stored (images/auth.h). */
+static int load_creds(struct reg *r, struct nb_err *err)
+{
+	struct nb_creds creds;
+	bool found = false;
+	int rc = nb_auth_lookup(r->ref.host, &creds, &found, err);
+
+	if (rc == 0 && found)
+		rc = nb_auth_basic(&creds, r->basic, sizeof(r->basic), err);
+	explicit_bzero(&creds, sizeof(creds));
+	return rc;
+}
+
+static int reg_start(struct reg *r, const struct nb_pull_opts *opts, struct nb_err *err)
+{
+	r->opts = opts;
+	snprintf(r->scheme, sizeof(r->scheme), "%s", opts->insecure || r->ref.loopback ? "http" :
+		 "https");
+	C = nb_curl_load(err);
+	if (!C)
+		return -1;
+	C->global_init(CURL_GLOBAL_DEFAULT);
+	r->curl = C->easy_init();
+	if (!r->curl)
+		return nb_err_set(err, 0, "cannot start libcurl");
+	return 0;
+}
+
+int nb_registry_server(const char *arg, char *key, size_t size, struct nb_err *err)
+{
+	const char *p = strstr(arg, "://");
+	size_t n;
+
+	p = p ? p + 3 : arg;
+	n = strcspn(p, "/");
+	if (n == 0 || n >= size || n >= NB_REF_HOST_MAX)
+		return nb_err_set(err, 0, "'%.200s' is not a registry (HOST[:PORT])", arg);
+	memcpy(key, p, n);
+	key[n] = '\0';
+	if (!valid_host(key))
+		return nb_err_set(err, 0, "registry host '%.200s' is not valid", key);
+	if (!strcmp(key, "index.docker.io") || !strcmp(key, "registry-1.docker.io"))
+		snprintf(key, size, "docker.io"); /* what podman and skopeo store */
+	return 0;
+}
+
+int nb_registry_login(const char *key, const struct nb_creds *creds, bool insecure,
+		      struct nb_err *err)
+{
+	struct nb_pull_opts opts = { .insecure = insecure };
+	struct reg *r = calloc(1, sizeof(*r));
+	struct sink s = { .fd = -1, .max = 64 * 1024 };
+	char url[NB_REF_HOST_MAX + 32];
+	long status = 0;
+	int rc = -1;
+
+	if (!r || !(s.data = malloc(s.max))) {
+		free(r);
+		return nb_err_set(err, ENOMEM, "login");
+	}
+	snprintf(r->ref.host, sizeof(r->ref.host), "%s",
+		 strcmp(key, "docker.io") ? key : "registry-1.docker.io");
+	r->ref.loopback = is_loopback(r->ref.host);
+	if (reg_start(r, &opts, err) < 0 ||
+	    nb_auth_basic(creds, r->basic, sizeof(r->basic), err) < 0)
+		goto out;
+	snprintf(url, sizeof(url), "%s://%s/v2/", r->scheme, r->ref.host);
+	if (get_authed(r, url, NULL, &s, &status, err) < 0)
+		goto out;
+	if (status == 401 || status == 403)
+		nb_err_set(err, 0, "registry %s refused the user name or password (HTTP %ld)", key,
+			   status);
+	else if (status != 200)
+		nb_err_set(err, 0, "registry %s answered HTTP %ld for /v2/", key, status);
+	else
+		rc = 0;
+out:
+	if (r->curl)
+		C->easy_cleanup(r->curl);
+	explicit_bzero(r->basic, sizeof(r->basic));
+	free(s.data);
+	free(r);
+	return rc < 0 ? nb_err_wrap(err, "login %s", key) : 0;
+}
+
 int nb_registry_pull(struct nb_cache *c, const char *text, const struct nb_pull_opts *opts,
 		     struct nb_image *out, struct nb_err *err)
 {
@@ -537,20 +664,9 @@ int nb_registry_pull(struct nb_cache *c, const char *text, const struct nb_pull_
 	if (!r)
 		return nb_err_set(err, ENOMEM, "registry");
 	r->cache = c;
-	r->opts = opts;
-	if (nb_ref_parse(text, &r->ref, err) < 0)
+	if (nb_ref_parse(text, &r->ref, err) < 0 || reg_start(r, opts, err) < 0 ||
+	    load_creds(r, err) < 0)
 		goto out;
-	snprintf(r->scheme, sizeof(r->scheme), "%s", opts->insecure || r->ref.loopback ? "http" :
-		 "https");
-	C = nb_curl_load(err);
-	if (!C)
-		goto out;
-	C->global_init(CURL_GLOBAL_DEFAULT);
-	r->curl = C->easy_init();
-	if (!r->curl) {
-		nb_err_set(err, 0, "cannot start libcurl");
-		goto out;
-	}
 	if (fetch_manifest(r, r->ref.digest[0] ? r->ref.digest : r->ref.tag, &r->top, &r->top_len,
 			   err) < 0 ||
 	    top_desc(r, &start, err) < 0 ||
@@ -564,6 +680,7 @@ out:
 	if (r->curl)
 		C->easy_cleanup(r->curl);
 	free(r->top);
+	explicit_bzero(r->basic, sizeof(r->basic));
 	free(r);
 	return rc;
 }

@@ -25,4 +25,15 @@ int nb_ref_parse(const char *text, struct nb_ref *out, struct nb_err *err);
 int nb_auth_parse_bearer(const char *header, char *realm, size_t realm_size, char *service,
 			 size_t service_size, char *scope, size_t scope_size);
 
+struct nb_creds;
+
+/* The auth-file key for a `nestbox login` argument: HOST[:PORT], a scheme
+ * and path dropped, Docker Hub's names as "docker.io". */
+int nb_registry_server(const char *arg, char *key, size_t size, struct nb_err *err);
+
+/* Check creds against the registry named by key (GET /v2/ through its
+ * Bearer or Basic challenge); HTTP for loopback or with insecure. */
+int nb_registry_login(const char *key, const struct nb_creds *creds, bool insecure,
+		      struct nb_err *err);
+
 #endif

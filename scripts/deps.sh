@@ -22,6 +22,8 @@ packages=(
 	clang libclang-rt-14-dev
 	# images: layer cache (mkfs.erofs) and the images tier (registry, skopeo, umoci)
 	erofs-utils skopeo umoci docker-registry debootstrap
+	# images tier: htpasswd -B (bcrypt) for the registry login tests
+	apache2-utils
 )
 
 missing=()

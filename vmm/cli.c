@@ -13,8 +13,12 @@
 #include "images/commands.h"
 #include "images/image.h"
 #include "memory.h"
+#include "vmm/confine.h"
 #include "vmm/container_cli.h"
+#include "vmm/gc.h"
+#include "vmm/sandbox.h"
 #include "vmm/network.h"
+#include "vmm/volume_cli.h"
 #include "nestbox/abi.h"
 #include "x86_64/mptable.h"
 
@@ -37,7 +41,10 @@ static const char usage_text[] =
 	"  -v, --volume HOST_IMG:GUEST_PATH[:ro][:direct]\n"
 	"                         attach a raw disk image (ext4 or erofs) mounted at GUEST_PATH;\n"
 	"                         ro: read-only; direct: O_DIRECT (also NESTBOX_BLK_DIRECT=1)\n"
+	NB_VOLUME_USAGE
 	"  -i, --interactive      stream nestbox's stdin to COMMAND's stdin\n"
+	"  -t, --tty              give COMMAND a terminal (stderr joins stdout); with -i,\n"
+	"                         stdin must be a terminal, put in raw mode for the run\n"
 	"  -e, --env NAME[=VALUE] set an environment variable (NAME alone: the host's value)\n"
 	"      --env-file FILE    read NAME=VALUE lines from FILE\n"
 	"  -w, --workdir DIR      working directory in the container (created if missing)\n"
@@ -54,10 +61,13 @@ static const char usage_text[] =
 	"                         --memory also limits the container: memory.max = SIZE - 64m;\n"
 	"                         --cpus may be fractional (0.5): cpu.max = N x 100ms per 100ms\n"
 	NB_NETWORK_USAGE
+	NB_CONFINE_USAGE
 	"      --help             show this help\n"
 	"\n"
 	"Exit status: COMMAND's own; 125 nestbox failed; 126 COMMAND cannot be run;\n"
-	"127 COMMAND not found; 128+N COMMAND killed by signal N; 124 --timeout expired.\n";
+	"127 COMMAND not found; 128+N COMMAND killed by signal N; 124 --timeout expired.\n"
+	"Signals INT TERM HUP QUIT USR1 USR2 WINCH sent to nestbox go to COMMAND; a second\n"
+	"INT or TERM within 3 seconds stops the VM (128+N).\n";
 
 static int usage_error(struct nb_err *err, const char *fmt, const char *arg)
 {
@@ -159,9 +169,12 @@ static const struct option run_options[] = {
 	{ "stats", no_argument, NULL, OPT_STATS },
 	{ "volume", required_argument, NULL, 'v' },
 	{ "interactive", no_argument, NULL, 'i' },
+	{ "tty", no_argument, NULL, 't' },
 	{ "help", no_argument, NULL, NB_OPT_HELP },
 	NB_CONTAINER_LONG_OPTIONS,
 	NB_NETWORK_LONG_OPTIONS,
+	NB_VOLUME_LONG_OPTIONS,
+	NB_CONFINE_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -175,6 +188,7 @@ static int apply_option(int opt, const char *arg, struct nb_run_options *opts, s
 	case OPT_KERNEL_ARGS: opts->kernel_args = arg; return 0;
 	case OPT_STATS: opts->stats = true; return 0;
 	case 'i': opts->interactive = true; return 0;
+	case 't': opts->tty = true; return 0;
 	case 'v': return parse_volume(arg, opts, err);
 	case 'm':
 		opts->container.memory_limit = true;
@@ -190,6 +204,10 @@ static int apply_option(int opt, const char *arg, struct nb_run_options *opts, s
 
 		if (rc > 0)
 			rc = nb_network_cli_option(opt, arg, opts, err);
+		if (rc > 0)
+			rc = nb_confine_cli_option(opt, arg, opts, err);
+		if (rc > 0)
+			rc = nb_volume_cli_option(opt, arg, opts, err);
 		if (rc <= 0)
 			return rc;
 		return nb_err_set(err, 0, "unknown option (see nestbox run --help)");
@@ -207,7 +225,7 @@ int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_
 	optind = 1;
 	opterr = 0;
 	/* '+': stop at ROOTFS, so COMMAND's own options are left alone. */
-	while ((opt = getopt_long(argc, argv, "+m:v:i" NB_CONTAINER_SHORT_OPTIONS, run_options,
+	while ((opt = getopt_long(argc, argv, "+m:v:it" NB_CONTAINER_SHORT_OPTIONS, run_options,
 				  NULL)) != -1) {
 		if (opt == NB_OPT_HELP)
 			return 1;
@@ -217,6 +235,8 @@ int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_
 		if (apply_option(opt, optarg, opts, err) < 0)
 			return nb_err_wrap(err, "run");
 	}
+	if (nb_volume_cli_check(opts, err) < 0)
+		return nb_err_wrap(err, "run");
 	if (optind >= argc)
 		return nb_err_set(err, 0, "run: missing ROOTFS (see nestbox run --help)");
 	opts->rootfs = argv[optind++];
@@ -286,6 +306,12 @@ int nb_cli_main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	if (argc >= 2 && strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 1, argv + 1, start.tv_sec * 1e3 + start.tv_nsec / 1e6);
+	if (argc >= 2 && strcmp(argv[1], "gc") == 0)
+		return nb_gc_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "seccomp-dump") == 0) {
+		nb_sandbox_dump(stdout);
+		return 0;
+	}
 	if (argc >= 2 && nb_images_is_command(argv[1]))
 		return nb_images_main(argc - 1, argv + 1);
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||

@@ -1,9 +1,13 @@
-/* The event loop: one epoll set on the main thread, waiting for the VM to
- * stop, host signals and (later) device and stdio descriptors. */
+/* The event loops. Device descriptors (ioeventfds, taps, sockets, host
+ * stdio) are served by one event thread; the main thread waits for the VM to
+ * stop, host signals and the timeout. Each has its own epoll set, so each
+ * thread's seccomp filter allows only what its side needs. */
 #ifndef NESTBOX_VMM_EVENT_H
 #define NESTBOX_VMM_EVENT_H
 
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "nestbox/err.h"
@@ -21,11 +25,22 @@ struct nb_event_handler {
 };
 
 struct nb_event_loop {
-	int epoll_fd;
+	int epoll_fd;      /* device descriptors: the event thread's */
+	int wait_fd;       /* the main thread's: signals, timeout, stop */
 	int signal_fd;
 	int timer_fd;
 	sigset_t signals;
 	struct nb_stop *stop;
+	pthread_t thread;
+	bool thread_started;
+	void (*thread_init)(void *opaque); /* first thing the event thread runs */
+	void *thread_init_opaque;
+	/* A host signal for the workload: returns true when it was forwarded
+	 * (the VM keeps running), false to stop the VM with 128+signo. */
+	bool (*forward_signal)(void *opaque, int signo);
+	void *forward_opaque;
+	/* Written by the main thread before nb_event_start(), then only by
+	 * the event thread (devices add and remove descriptors there). */
 	unsigned nhandlers;
 	struct nb_event_handler handlers[NB_EVENT_MAX_HANDLERS];
 };
@@ -45,7 +60,15 @@ int nb_event_add(struct nb_event_loop *loop, int fd, uint32_t events, nb_event_f
 /* Stop watching fd. */
 void nb_event_remove(struct nb_event_loop *loop, int fd);
 
-/* Run until a stop is latched (by a device, a vCPU, a signal or the timeout). */
-int nb_event_run(struct nb_event_loop *loop, struct nb_err *err);
+/* Serve the device descriptors until a stop is latched (by a device, a
+ * vCPU, a signal or the timeout). nb_event_start() runs it on the event
+ * thread (after loop->thread_init); nb_event_join() waits for that thread. */
+void nb_event_serve(struct nb_event_loop *loop);
+int nb_event_start(struct nb_event_loop *loop, struct nb_err *err);
+void nb_event_join(struct nb_event_loop *loop);
+
+/* On the main thread: wait for a stop, handling host signals and the
+ * timeout meanwhile. */
+int nb_event_wait(struct nb_event_loop *loop, struct nb_err *err);
 
 #endif

@@ -14,6 +14,8 @@
 /* Devices of this process's one VM, for nb_network_cleanup(). */
 static struct nb_vsock *vsock;
 static struct nb_net *net_dev;
+static int early_tap_fd = -1;
+static uint32_t mac_id;
 
 static int parse_u64(const char *opt, const char *text, uint64_t min, uint64_t max,
 		     uint64_t *out, struct nb_err *err)
@@ -68,6 +70,44 @@ static int parse_ip(const char *arg, struct nb_run_net *net, struct nb_err *err)
 	return 0;
 }
 
+/* rx=RATE,tx=RATE,rx-ops=N,tx-ops=N, any non-empty subset, each once. */
+static int parse_net_rate(const char *arg, struct nb_run_net *net, struct nb_err *err)
+{
+	static const char *const keys[] = { "rx", "tx", "rx-ops", "tx-ops" };
+	uint64_t *fields[] = { &net->rx_bps, &net->tx_bps, &net->rx_ops, &net->tx_ops };
+	char copy[256], *save = NULL, *item;
+	bool seen[4] = { false };
+
+	/* strtok_r would skip empty items: refuse them here. */
+	if (strlen(arg) >= sizeof(copy) || !arg[0] || arg[0] == ',' ||
+	    arg[strlen(arg) - 1] == ',' || strstr(arg, ",,"))
+		goto bad;
+	strcpy(copy, arg);
+	for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(item, '=');
+		size_t k = 0;
+
+		if (!eq)
+			goto bad;
+		*eq = '\0';
+		while (k < 4 && strcmp(item, keys[k]) != 0)
+			k++;
+		if (k == 4 || seen[k])
+			goto bad;
+		seen[k] = true;
+		if (k < 2 && nb_ratelimit_parse_rate(eq + 1, fields[k], err) < 0)
+			return nb_err_wrap(err, "--net-rate %s", arg);
+		if (k >= 2 && parse_u64(keys[k], eq + 1, 1, NB_RATELIMIT_MAX_TOKENS, fields[k],
+					err) < 0)
+			return nb_err_wrap(err, "--net-rate %s", arg);
+	}
+	if (seen[0] || seen[1] || seen[2] || seen[3])
+		return 0;
+bad:
+	return nb_err_set(err, 0, "--net-rate %s: use rx=RATE,tx=RATE,rx-ops=N,tx-ops=N (any of "
+			  "them, each once; RATE in bytes per second like 10mb)", arg);
+}
+
 int nb_network_cli_option(int opt, const char *arg, struct nb_run_options *opts,
 			  struct nb_err *err)
 {
@@ -92,6 +132,8 @@ int nb_network_cli_option(int opt, const char *arg, struct nb_run_options *opts,
 		return parse_mac(arg, net, err);
 	case NB_OPT_IP:
 		return parse_ip(arg, net, err);
+	case NB_OPT_NET_RATE:
+		return parse_net_rate(arg, net, err);
 	case NB_OPT_GATEWAY: {
 		struct in_addr a;
 
@@ -111,6 +153,8 @@ int nb_network_check(const struct nb_run_options *opts, struct nb_err *err)
 
 	if ((net->ipv4 || net->gateway || net->has_mac) && !net->tap)
 		return nb_err_set(err, 0, "--ip, --gateway and --mac need --net tap:NAME");
+	if ((net->rx_bps || net->tx_bps || net->rx_ops || net->tx_ops) && !net->tap)
+		return nb_err_set(err, 0, "--net-rate needs --net tap:NAME (it limits that device)");
 	if (net->gateway && !net->ipv4)
 		return nb_err_set(err, 0, "--gateway needs --ip ADDR/PREFIX");
 	if (net->gateway && net->prefix &&
@@ -134,13 +178,18 @@ int nb_network_add(struct nb_vm *vm, struct nb_event_loop *loop,
 			return -1;
 	}
 	if (net->tap) {
-		struct nb_net_opts no = { .tap = net->tap };
-		uint32_t pid = (uint32_t)getpid();
+		struct nb_net_opts no = { .tap = net->tap, .tap_fd = early_tap_fd };
+		uint32_t pid = mac_id ? mac_id : (uint32_t)getpid();
 
 		/* Locally administered unicast (02:...), "NB" and the pid. */
 		const uint8_t def[6] = { 0x02, 0x4e, 0x42, (uint8_t)(pid >> 16), (uint8_t)(pid >> 8),
 					 (uint8_t)pid };
 		memcpy(no.mac, net->has_mac ? net->mac : def, 6);
+		nb_ratelimit_config_rate(&no.rx_limit.bytes, net->rx_bps);
+		nb_ratelimit_config_rate(&no.rx_limit.ops, net->rx_ops);
+		nb_ratelimit_config_rate(&no.tx_limit.bytes, net->tx_bps);
+		nb_ratelimit_config_rate(&no.tx_limit.ops, net->tx_ops);
+		early_tap_fd = -1; /* the device owns it now */
 		if (nb_virtio_net_add(vm, loop, &no, &net_dev, err) < 0)
 			return -1;
 	}
@@ -154,8 +203,27 @@ void nb_network_spec(const struct nb_run_options *opts, struct nb_spec *spec)
 	spec->net_gateway = opts->net.gateway;
 }
 
+int nb_network_prepare(const struct nb_run_options *opts, struct nb_err *err)
+{
+	bool created;
+
+	mac_id = (uint32_t)getpid();
+	if (!opts->net.tap)
+		return 0;
+	early_tap_fd = nb_tap_open(opts->net.tap, &created, err);
+	return early_tap_fd < 0 ? -1 : 0;
+}
+
+int nb_network_early_fd(void)
+{
+	return early_tap_fd;
+}
+
 void nb_network_cleanup(void)
 {
+	if (early_tap_fd >= 0)
+		close(early_tap_fd);
+	early_tap_fd = -1;
 	nb_vsock_close(vsock);
 	vsock = NULL;
 	nb_net_close(net_dev); /* a tap nestbox created vanishes with its fd */

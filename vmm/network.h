@@ -1,5 +1,5 @@
 /* Network options of `nestbox run` (--vsock, --vsock-cid, --net, --mac,
- * --ip, --gateway) and the devices behind them (virtio-vsock, virtio-net).
+ * --ip, --gateway, --net-rate) and the devices behind them (virtio-vsock, virtio-net).
  * Host only. */
 #ifndef NESTBOX_VMM_NETWORK_H
 #define NESTBOX_VMM_NETWORK_H
@@ -18,6 +18,7 @@ enum {
 	NB_OPT_MAC,
 	NB_OPT_IP,
 	NB_OPT_GATEWAY,
+	NB_OPT_NET_RATE,
 };
 
 /* getopt_long entries, spliced into cli.c's table. */
@@ -27,7 +28,8 @@ enum {
 	{ "net", required_argument, NULL, NB_OPT_NET },                        \
 	{ "mac", required_argument, NULL, NB_OPT_MAC },                        \
 	{ "ip", required_argument, NULL, NB_OPT_IP },                          \
-	{ "gateway", required_argument, NULL, NB_OPT_GATEWAY }
+	{ "gateway", required_argument, NULL, NB_OPT_GATEWAY },                \
+	{ "net-rate", required_argument, NULL, NB_OPT_NET_RATE }
 
 #define NB_NETWORK_USAGE                                                                         \
 	"      --vsock PATH       virtio-vsock: host clients connect to the Unix socket PATH and\n" \
@@ -38,7 +40,10 @@ enum {
 	"                         missing); the guest's eth0\n"                                   \
 	"      --mac MAC          eth0's MAC (default 02:4e:42 and the VMM's pid)\n"               \
 	"      --ip ADDR/PREFIX   eth0's IPv4 address, set by nestbox-init\n"                     \
-	"      --gateway ADDR     default route via ADDR\n"
+	"      --gateway ADDR     default route via ADDR\n"                                   \
+	"      --net-rate rx=RATE,tx=RATE[,rx-ops=N,tx-ops=N]\n"                                 \
+	"                         limit eth0 to RATE bytes (e.g. 10mb) and N frames per second\n" \
+	"                         in each direction (any subset; token buckets of 1 s)\n"
 
 /* Apply one network option. Returns 0, -1 with err set, or 1 if opt is not
  * a network option. */
@@ -58,6 +63,13 @@ int nb_network_add(struct nb_vm *vm, struct nb_event_loop *loop,
 
 /* Close sockets and taps, remove what nestbox created (after the vCPUs
  * stopped; safe to call when nothing was added). */
+/* Before entering new namespaces (--jail): open the tap in the host's
+ * network namespace, and fix the default MAC to this (outer) process. */
+int nb_network_prepare(const struct nb_run_options *opts, struct nb_err *err);
+
+/* The tap nb_network_prepare() opened (the jail keeps it), or -1. */
+int nb_network_early_fd(void);
+
 void nb_network_cleanup(void);
 
 #endif

@@ -12,7 +12,10 @@
 #include <unistd.h>
 
 #include "common/spec.h"
+#include "vmm/confine.h"
 #include "vmm/container_cli.h"
+#include "vmm/gc.h"
+#include "vmm/jail.h"
 #include "dev/exitdev.h"
 #include "dev/i8042.h"
 #include "dev/serial.h"
@@ -21,9 +24,13 @@
 #include "kvm.h"
 #include "kvmstats.h"
 #include "network.h"
+#include "sigforward.h"
+#include "tty.h"
+#include "volume_cli.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
 #include "virtio/blk.h"
+#include "virtio/blk_concat.h"
 #include "images/image.h"
 #include "images/runplan.h"
 #include "virtio/console.h"
@@ -40,6 +47,8 @@
 const char nb_run_base_cmdline[] = "console=ttyS0 reboot=k panic=-1 rdinit=/init quiet "
 				   "8250.nr_uarts=1 io_delay=none no_timer_check tsc=reliable "
 				   "random.trust_cpu=on";
+
+static bool host_is_pvm; /* nb_kvm_is_pvm(), asked before any jail */
 
 struct file_map {
 	const uint8_t *data;
@@ -131,8 +140,10 @@ static int apply_image_config(const struct nb_run_options *opts, const struct nb
 }
 
 static int build_initramfs(const struct nb_run_options *opts, const struct nb_image *image,
-			   struct nb_buf *initrd, struct nb_err *err)
+			   const struct nb_blk_concat *layers, struct nb_buf *initrd,
+			   struct nb_err *err)
 {
+	struct nb_spec_layer table[NB_MAX_LAYERS];
 	struct nb_run_plan plan = { 0 };
 	cleanup_free void *spec_blob = NULL;
 	size_t spec_len = 0;
@@ -147,12 +158,18 @@ static int build_initramfs(const struct nb_run_options *opts, const struct nb_im
 	struct nb_container_owned container;
 	int rc = nb_container_spec(opts, &spec, &container, err);
 
+	/* Where each layer lies on the layer disk (abi.h). */
+	for (size_t i = 0; image && i < layers->n; i++)
+		table[i] = (struct nb_spec_layer){ layers->parts[i].start, layers->parts[i].len };
+	spec.layers = image ? table : NULL;
+	spec.nlayers = image ? layers->n : 0;
 	if (rc == 0 && image)
 		rc = apply_image_config(opts, image, &spec, &plan, err);
 	if (rc == 0)
 		rc = volume_entries(opts, volumes, err);
 	if (rc == 0 && (rc = nb_network_check(opts, err)) == 0)
 		nb_network_spec(opts, &spec);
+	nb_tty_spec(opts->tty, &spec);
 	if (rc == 0)
 		rc = nb_spec_encode(&spec, &spec_blob, &spec_len, err); /* the codec names the spec */
 	nb_container_owned_free(&container);
@@ -207,24 +224,19 @@ static int load_guest(struct nb_vm *vm, const struct nb_run_options *opts,
  * descriptors with loop. */
 /* virtio: the console first (the workload's stdio), entropy, then one
  * disk per -v volume, serials nbvol0.. in order. */
-/* An image's layers: read-only disks NB_LAYER_SERIAL0.. bottom first, which
- * nestbox-init stacks with overlayfs (guest-init/layers.c). */
-static int add_layers(struct nb_vm *vm, struct nb_event_loop *loop, const struct nb_image *image,
+/* An image's layers: one read-only disk NB_LAYER_SERIAL holding them all,
+ * which nestbox-init splits with loop devices and stacks with overlayfs
+ * (guest-init/layers.c). */
+static int add_layers(struct nb_vm *vm, struct nb_event_loop *loop, struct nb_blk_concat *layers,
 		      struct nb_err *err)
 {
-	for (size_t i = 0; image && i < image->n_layers; i++) {
-		char serial[32];
-		struct nb_blk_opts blk = { .read_only = true, .serial = serial };
-
-		snprintf(serial, sizeof(serial), NB_LAYER_SERIAL "%zu", i);
-		if (nb_virtio_blk_add(vm, loop, image->layers[i], &blk, err) < 0)
-			return nb_err_wrap(err, "image layer %zu of %zu", i + 1, image->n_layers);
-	}
-	return 0;
+	if (!layers)
+		return 0;
+	return nb_virtio_blk_add_concat(vm, loop, layers, NB_LAYER_SERIAL, err);
 }
 
 static int add_virtio(struct nb_vm *vm, struct nb_event_loop *loop,
-		      const struct nb_run_options *opts, const struct nb_image *image,
+		      const struct nb_run_options *opts, struct nb_blk_concat *layers,
 		      struct nb_console **console, struct nb_err *err)
 {
 	struct nb_console_opts con = {
@@ -243,12 +255,13 @@ static int add_virtio(struct nb_vm *vm, struct nb_event_loop *loop,
 					   .serial = serial };
 
 		volume_serial(i, serial, sizeof(serial));
+		nb_volume_limits(&opts->volumes[i], &blk.read_limit, &blk.write_limit);
 		if (nb_virtio_blk_add(vm, loop, opts->volumes[i].host, &blk, err) < 0)
 			return -1;
 	}
 	if (nb_network_add(vm, loop, opts, err) < 0)
 		return -1;
-	return add_layers(vm, loop, image, err);
+	return add_layers(vm, loop, layers, err);
 }
 
 static int add_devices(struct nb_vm *vm, struct nb_event_loop *loop, struct nb_serial *serial,
@@ -333,16 +346,46 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+static void event_thread_init(void *opaque)
+{
+	struct nb_vm *vm = opaque;
+
+	nb_sandbox_enter(vm->sandbox, NB_THREAD_EVENT, &vm->stop);
+}
+
+/* The event thread and the vCPUs, each in its seccomp sandbox; the main
+ * thread enters its own last and opens the gate to the first guest
+ * instruction. */
+static int start_threads(struct nb_vm *vm, struct nb_event_loop *loop,
+			 struct nb_sandbox *sandbox, const struct nb_run_options *opts,
+			 struct nb_err *err)
+{
+	if (nb_sandbox_init(sandbox, opts->confine.seccomp_log, vm->ncpus, err) < 0)
+		return -1;
+	vm->sandbox = sandbox;
+	loop->thread_init = event_thread_init;
+	loop->thread_init_opaque = vm;
+	if (nb_event_start(loop, err) < 0 || nb_vm_start(vm, err) < 0) {
+		nb_sandbox_release(sandbox);
+		nb_vm_stop_vcpus(vm);
+		return -1;
+	}
+	nb_sandbox_enter(sandbox, NB_THREAD_MAIN, &vm->stop);
+	return 0;
+}
+
 static int check_host(const struct file_map *kernel_file, const char *kernel_path,
 		      struct nb_err *err);
 
 static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
-			 const struct nb_image *image, const struct file_map *kernel_file,
+			 struct nb_blk_concat *layers, const struct file_map *kernel_file,
 			 const struct nb_buf *initrd, int *status, struct nb_err *err)
 {
 	struct nb_serial serial;
 	struct nb_event_loop loop;
 	struct nb_console *console = NULL;
+	struct nb_sandbox sandbox = { 0 };
+	struct nb_sigforward forward = { .tty = opts->tty };
 	double start = now_ms();
 	int rc = -1;
 
@@ -351,24 +394,34 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
 	nb_serial_init(&serial, STDOUT_FILENO, nb_vm_set_irq, vm, NB_SERIAL_COM1_IRQ);
 	if (nb_event_init(&loop, &vm->stop, opts->timeout_sec, err) < 0 ||
 	    add_devices(vm, &loop, &serial, err) < 0 ||
-	    add_virtio(vm, &loop, opts, image, &console, err) < 0 ||
+	    add_virtio(vm, &loop, opts, layers, &console, err) < 0 ||
 	    load_guest(vm, opts, kernel_file, initrd, err) < 0 ||
-	    check_host(kernel_file, opts->kernel_path, err) < 0 || nb_vm_start(vm, err) < 0)
+	    check_host(kernel_file, opts->kernel_path, err) < 0 ||
+	    (opts->tty && opts->interactive && nb_tty_raw(err) < 0) ||
+	    start_threads(vm, &loop, &sandbox, opts, err) < 0)
 		goto out;
-	rc = nb_event_run(&loop, err);
+	forward.con = console;
+	loop.forward_signal = nb_sigforward;
+	loop.forward_opaque = &forward;
+	rc = nb_event_wait(&loop, err);
 	nb_vm_stop_vcpus(vm);
+	nb_event_join(&loop);
 	if (console)
 		nb_console_drain(console);
 	nb_serial_flush(&serial);
+	nb_tty_restore(); /* before any message of ours */
 	if (rc == 0)
 		rc = stop_result(&vm->stop, status, err);
 	if (opts->stats)
 		print_stats(vm, &serial, opts, now_ms() - start);
 out:
+	nb_tty_restore();
 	nb_network_cleanup();
 	nb_virtio_mmio_destroy_all();
 	nb_event_destroy(&loop);
 	nb_serial_destroy(&serial);
+	nb_sandbox_destroy(&sandbox);
+	vm->sandbox = NULL;
 	return rc;
 }
 
@@ -377,7 +430,7 @@ out:
 static int check_host(const struct file_map *kernel_file, const char *kernel_path,
 		      struct nb_err *err)
 {
-	if (nb_kvm_is_pvm("/sys") && nb_kernel_is_linux(kernel_file->data, kernel_file->len))
+	if (host_is_pvm && nb_kernel_is_linux(kernel_file->data, kernel_file->len))
 		return nb_err_set(err, 0, "cannot boot %s here: %s", kernel_path, nb_kvm_pvm_hint);
 	return 0;
 }
@@ -392,25 +445,133 @@ static int read_kernel(const char *path, struct file_map *map, struct nb_err *er
 	return nb_err_set(err, 0, "%.400s (build it with make, or pass --kernel PATH)", cause);
 }
 
+_Static_assert(NB_MAX_LAYERS + 2 <= NB_JAIL_MAX_PATHS, "the jail keeps every layer fd, the tap and one pipe");
+
+struct run_ctx {
+	const struct file_map *kernel;
+	struct nb_blk_concat *layers; /* an image's layer disk; NULL: a rootfs directory */
+	const struct nb_buf *initrd;
+};
+
+/* The VMM proper: create the VM, boot it, wait for the workload. */
+static int run_vm(void *arg, const struct nb_run_options *opts, int *status, struct nb_err *err)
+{
+	const struct run_ctx *ctx = arg;
+	struct nb_vm vm;
+	struct nb_vm_config cfg = { .ncpus = opts->cpus, .mem_size = opts->mem_size };
+	int rc;
+
+	if (nb_vm_create(&vm, &cfg, err) < 0)
+		return -1;
+	rc = boot_and_wait(&vm, opts, ctx->layers, ctx->kernel, ctx->initrd, status, err);
+	nb_vm_destroy(&vm);
+	return rc;
+}
+
+/* An absolute, symlink-free copy of path whose directory exists. */
+static char *absolute(const char *path, struct nb_err *err)
+{
+	cleanup_free char *copy = strdup(path), *dir = NULL;
+	char *slash = copy ? strrchr(copy, '/') : NULL, *out = NULL;
+
+	if (!copy)
+		return nb_err_sys(err, "%s", path), NULL;
+	dir = realpath(slash == copy ? "/" : slash ? (*slash = '\0', copy) : ".", NULL);
+	if (!dir || asprintf(&out, "%s/%s", strcmp(dir, "/") ? dir : "", slash ? slash + 1 : path) < 0)
+		return nb_err_sys(err, "%s", path), NULL;
+	return out;
+}
+
+/* What the jailed VMM opens after the jail closed the host's file system
+ * (the layers are open already): volumes at absolute paths, the vsock
+ * socket's directory. The strings replace those in jailed (owned). */
+static int jail_paths(struct nb_run_options *jailed, struct nb_jail_paths *paths, char **owned,
+		      struct nb_err *err)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < jailed->nvolumes; i++) {
+		struct nb_run_volume *v = &jailed->volumes[i];
+		if (!(owned[n++] = v->host = absolute(v->host, err)) ||
+		    nb_jail_paths_add(paths, v->host, !v->read_only, false, err) < 0)
+			return -1;
+	}
+	if (jailed->net.vsock_path) {
+		char *abs = absolute(jailed->net.vsock_path, err);
+		if (!(owned[n++] = abs))
+			return -1;
+		jailed->net.vsock_path = abs;
+		owned[n] = strndup(abs, (size_t)(strrchr(abs, '/') - abs));
+		if (!owned[n] || nb_jail_paths_add(paths, owned[n][0] ? owned[n] : "/", true, true,
+						   err) < 0)
+			return owned[n] ? -1 : nb_err_sys(err, "--vsock");
+	}
+	return 0;
+}
+
+/* --jail / --cgroup: the VMM in a supervised child (vmm/confine.h). */
+static int run_confined(const struct nb_run_options *opts, struct run_ctx *ctx, int *status,
+			struct nb_err *err)
+{
+	struct nb_run_options jailed = *opts;
+	static struct nb_jail_paths paths; /* large: not on the stack */
+	char *owned[NB_RUN_MAX_VOLUMES + 2] = { 0 };
+	int rc = 0;
+
+	paths.n = 0;
+	for (size_t i = 0; ctx->layers && i < ctx->layers->n; i++)
+		paths.keep_fds[paths.nkeep++] = ctx->layers->parts[i].fd;
+	if (opts->confine.jail)
+		rc = jail_paths(&jailed, &paths, owned, err);
+	if (rc == 0)
+		rc = nb_confine_run(&jailed, &paths, ctx->initrd->len, run_vm, ctx, status, err);
+	for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
+		free(owned[i]);
+	return rc;
+}
+
+/* A vsock socket is host state a crash would leave: record it for gc. */
+static int run_recorded(const struct nb_run_options *opts, struct run_ctx *ctx, int *status,
+			struct nb_err *err)
+{
+	struct nb_run_record rec = { 0 };
+	int rc;
+
+	if (opts->net.vsock_path && nb_gc_record(&rec, NULL, opts->net.vsock_path, err) < 0)
+		return -1;
+	rc = run_vm(ctx, opts, status, err);
+	nb_gc_release(&rec);
+	return rc;
+}
+
 int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err)
 {
 	struct file_map kernel_file = { 0 };
 	struct nb_buf initrd = { 0 };
-	struct nb_vm vm;
-	struct nb_vm_config cfg = { .ncpus = opts->cpus, .mem_size = opts->mem_size };
 	struct nb_image image = { 0 };
+	struct nb_blk_concat layers = { 0 };
 	bool is_image = nb_image_is_reference(opts->rootfs);
+	struct run_ctx ctx = { &kernel_file, is_image ? &layers : NULL, &initrd };
 	int rc = -1;
 
-	if (read_kernel(opts->kernel_path, &kernel_file, err) < 0)
+	if (nb_confine_check(opts, err) < 0 || (opts->tty && nb_tty_check(opts->interactive, err) < 0) ||
+	    nb_confine_check_memory(opts, err) < 0 ||
+	    read_kernel(opts->kernel_path, &kernel_file, err) < 0)
 		return -1;
-	if ((is_image && nb_image_resolve(opts->rootfs, &image, err) < 0) ||
-	    build_initramfs(opts, is_image ? &image : NULL, &initrd, err) < 0 ||
-	    nb_vm_create(&vm, &cfg, err) < 0)
+	host_is_pvm = nb_kvm_is_pvm("/sys"); /* before a jail hides /sys */
+	if (is_image && (nb_image_resolve(opts->rootfs, &image, err) < 0 ||
+			 nb_blk_concat_open(&layers, image.layers, image.n_layers, err) < 0)) {
+		nb_err_wrap(err, "image %s", opts->rootfs);
 		goto out;
-	rc = boot_and_wait(&vm, opts, is_image ? &image : NULL, &kernel_file, &initrd, status, err);
-	nb_vm_destroy(&vm);
+	}
+	if (build_initramfs(opts, is_image ? &image : NULL, &layers, &initrd, err) < 0)
+		goto out;
+	if (nb_confine_supervised(opts))
+		rc = run_confined(opts, &ctx, status, err);
+	else
+		rc = run_recorded(opts, &ctx, status, err);
 out:
+	nb_blk_concat_close(&layers);
 	nb_image_free(&image);
 	nb_buf_free(&initrd);
 	unmap_file(&kernel_file);

@@ -22,11 +22,19 @@ struct nb_run_options {
 	const char *kernel_args;   /* appended to the kernel command line, or NULL */
 	bool stats;                /* print run statistics as JSON on stderr */
 	bool interactive;          /* -i: host stdin feeds the workload's stdin */
+	bool tty;                  /* -t: a pty in the guest (vmm/tty.h) */
 	struct nb_run_volume {     /* -v HOST:GUEST[:ro][,direct] */
 		char *host, *guest;
 		bool read_only, direct;
+		/* --device-{read,write}-{bps,iops}, vmm/volume_cli.c; 0: none */
+		uint64_t read_bps, write_bps, read_iops, write_iops;
 	} volumes[NB_RUN_MAX_VOLUMES];
 	size_t nvolumes;
+	struct nb_run_device_rate { /* as given, matched to volumes after parsing */
+		const char *arg;
+		int opt;
+	} device_rates[4 * NB_RUN_MAX_VOLUMES];
+	size_t ndevice_rates;
 	double start_mono_ms;      /* CLOCK_MONOTONIC at process start, for --stats */
 	struct nb_run_container {  /* container options (issue 3), vmm/container_spec.c */
 		const char **env;  /* -e / --env-file "NAME=value", nenv entries (malloc'd) */
@@ -50,7 +58,15 @@ struct nb_run_options {
 		bool has_mac;
 		uint32_t ipv4, gateway;   /* --ip, --gateway, host byte order; 0: none */
 		uint32_t prefix;          /* --ip ADDR/PREFIX */
+		uint64_t rx_bps, tx_bps, rx_ops, tx_ops; /* --net-rate; 0: none */
 	} net;
+	struct nb_run_confine {    /* host confinement (issue 6), vmm/confine.c */
+		bool seccomp_log;        /* --seccomp-log: log violations, do not kill */
+		const char *jail;        /* --jail DIR, or NULL */
+		unsigned uid, gid;       /* --uid, --gid (with --jail) */
+		bool has_uid, has_gid;
+		const char *cgroup;      /* --cgroup PARENT, or NULL */
+	} confine;
 };
 
 /* Boot the VM, run the workload, return its exit status in *status

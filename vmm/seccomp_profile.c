@@ -196,7 +196,7 @@ static int add_default_rules(scmp_filter_ctx ctx, uint64_t caps, struct nb_secco
 
 /* ---- export ------------------------------------------------------------------- */
 
-static int export_bpf(scmp_filter_ctx ctx, struct nb_seccomp_bpf *out, struct nb_err *err)
+int nb_seccomp_export(scmp_filter_ctx ctx, struct nb_seccomp_bpf *out, struct nb_err *err)
 {
 	cleanup_close int fd = memfd_create("nestbox-seccomp", MFD_CLOEXEC);
 	off_t size;
@@ -239,7 +239,7 @@ int nb_seccomp_default(uint64_t caps, struct nb_seccomp_bpf *out, struct nb_err 
 		return nb_err_set(err, 0, "seccomp: seccomp_init failed");
 	rc = add_default_rules(ctx, caps, out, err);
 	if (rc == 0)
-		rc = export_bpf(ctx, out, err);
+		rc = nb_seccomp_export(ctx, out, err);
 	seccomp_release(ctx);
 	return rc;
 }
@@ -516,7 +516,7 @@ static int parse_root(struct profile *p, json_object *root, struct nb_err *err)
 	for (size_t i = 0; calls && i < json_object_array_length(calls); i++)
 		if (parse_rule(p, json_object_array_get_idx(calls, i), i, err))
 			return -1;
-	return export_bpf(p->ctx, p->out, err);
+	return nb_seccomp_export(p->ctx, p->out, err);
 }
 
 int nb_seccomp_profile_parse(const char *json, size_t len, uint64_t caps,

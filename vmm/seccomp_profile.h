@@ -6,6 +6,7 @@
 #define NESTBOX_VMM_SECCOMP_PROFILE_H
 
 #include <stddef.h>
+#include <seccomp.h>
 #include <stdint.h>
 
 #include "nestbox/err.h"
@@ -43,5 +44,8 @@ void nb_seccomp_bpf_free(struct nb_seccomp_bpf *b);
 /* "CAP_SYS_ADMIN", "sys_admin" or "SYS_ADMIN" -> 21; "ALL" -> 64; -1 if
  * unknown. */
 int nb_cap_by_name(const char *name);
+
+/* ctx as classic BPF in out (at most NB_SPEC_MAX_BPF instructions). */
+int nb_seccomp_export(scmp_filter_ctx ctx, struct nb_seccomp_bpf *out, struct nb_err *err);
 
 #endif

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <time.h>
@@ -144,7 +145,12 @@ void *nb_vcpu_thread(void *arg)
 {
 	struct nb_vcpu *vcpu = arg;
 	struct nb_stop *stop = &vcpu->vm->stop;
+	char name[16];
 
+	snprintf(name, sizeof(name), "nb-vcpu%u", vcpu->index);
+	pthread_setname_np(pthread_self(), name);
+	if (vcpu->vm->sandbox)
+		nb_sandbox_enter(vcpu->vm->sandbox, NB_THREAD_VCPU, stop);
 	if (vcpu->index == 0) {
 		vcpu->vm->ready_cpu_ms = clock_ms(CLOCK_PROCESS_CPUTIME_ID);
 		vcpu->vm->ready_mono_ms = clock_ms(CLOCK_MONOTONIC);

@@ -273,10 +273,8 @@ int nb_vm_start(struct nb_vm *vm, struct nb_err *err)
 	for (unsigned i = 0; i < vm->ncpus; i++) {
 		struct nb_vcpu *vcpu = &vm->vcpus[i];
 		int rc = pthread_create(&vcpu->thread, NULL, nb_vcpu_thread, vcpu);
-		if (rc != 0) {
-			nb_vm_stop_vcpus(vm);
+		if (rc != 0) /* the caller stops the ones started */
 			return nb_err_set(err, rc, "starting vCPU %u thread", i);
-		}
 		vcpu->thread_started = true;
 	}
 	return 0;

@@ -12,6 +12,7 @@
 #include "bus.h"
 #include "memory.h"
 #include "nestbox/err.h"
+#include "sandbox.h"
 #include "stop.h"
 #include "x86_64/mptable.h"
 
@@ -51,6 +52,7 @@ struct nb_vm {
 	struct nb_stop stop;
 	unsigned ncpus;
 	struct nb_vcpu vcpus[NB_MAX_VCPUS];
+	struct nb_sandbox *sandbox; /* vCPU threads enter it first; NULL: none */
 	/* Process CPU time and monotonic time when vCPU 0 first entered
 	 * KVM_RUN: the VMM's start-up cost. */
 	double ready_cpu_ms, ready_mono_ms;

@@ -52,7 +52,7 @@ enum nb_status {
  * incompatible changes).
  */
 #define NB_SPEC_PATH "/nestbox/spec.dtb"
-#define NB_SPEC_FORMAT 2u
+#define NB_SPEC_FORMAT 3u
 #define NB_SPEC_VERSION "nestbox,version"
 #define NB_SPEC_ARGV "argv"
 #define NB_SPEC_ENV "env"
@@ -137,13 +137,22 @@ enum nb_status {
  *   NB_SPEC_NET_GATEWAY  u32      default route via this address (only with
  *                                 NB_SPEC_NET_IPV4)
  */
+/* Terminal (-t), optional:
+ *   NB_SPEC_TTY  2 x u32  rows and columns of the workload's pty at start:
+ *                         both 0 (size unknown) or each 1..NB_WINSIZE_MAX.
+ * Present: the workload's stdin/stdout/stderr are the slave of a pty from
+ * the container's own devpts, its controlling terminal; nestbox-init relays
+ * the master to the stdin and stdout ports (stderr merged, as Docker does).
+ */
+#define NB_SPEC_TTY "tty"
+
 #define NB_SPEC_NET_IPV4 "net.ipv4"
 #define NB_SPEC_NET_GATEWAY "net.gateway"
 #define NB_GUEST_NET_IF "eth0"
 
 /* ---- virtio devices ---------------------------------------------------------
  * Announced on the kernel command line (virtio_mmio.device=4K@BASE:IRQ).
- * Console: one virtio-console with VIRTIO_CONSOLE_F_MULTIPORT and three
+ * Console: one virtio-console with VIRTIO_CONSOLE_F_MULTIPORT and four
  * generic ports (not hvc ttys: byte-clean), found by name in
  * /sys/class/virtio-ports/vportNpM/name, device /dev/vportNpM:
  *   NB_PORT_STDIN   host -> guest: the workload's stdin. The host opens it
@@ -153,6 +162,7 @@ enum nb_status {
  *                   never opened by the host: reads return 0 at once.
  *   NB_PORT_STDOUT  guest -> host stdout
  *   NB_PORT_STDERR  guest -> host stderr
+ *   NB_PORT_SIGNAL  host -> guest: signals and window sizes (below)
  * The 8250 UART (ttyS0) stays the kernel console and nestbox-init's own
  * early error channel. Bytes the guest queued are written out by the host
  * before it exits, so output completes before the exit status is acted on.
@@ -162,17 +172,58 @@ enum nb_status {
 #define NB_PORT_STDOUT "nestbox.stdout"
 #define NB_PORT_STDERR "nestbox.stderr"
 
+/* ---- signal port -----------------------------------------------------------
+ * A fourth console port, NB_PORT_SIGNAL, host -> guest only, always opened
+ * by the host: the host signals nestbox forwards to the workload, and with
+ * -t the terminal's window size. A byte stream of messages, each
+ *   u8 NB_SIGMSG_MAGIC, u8 type, u8 payload length, u8 0, payload
+ * with these types (multi-byte fields little endian):
+ *   NB_SIGMSG_SIGNAL   4 bytes: le32 signal number, one of HUP INT QUIT
+ *                      USR1 USR2 TERM WINCH; nestbox-init sends it to the
+ *                      workload (see guest-init/signals.c for PID 1)
+ *   NB_SIGMSG_WINSIZE  4 bytes: le16 rows, le16 columns, each
+ *                      1..NB_WINSIZE_MAX; nestbox-init resizes the pty
+ * nestbox-init treats the stream as hostile: a byte that cannot start a
+ * header is dropped (resync); a whole message with an unknown type, a
+ * wrong length or a bad value is skipped and logged. The guest reads it
+ * only while a workload runs; the host sends only while the guest has the
+ * port open (common/sigmsg.h has the codec).
+ */
+#define NB_PORT_SIGNAL "nestbox.signal"
+#define NB_SIGMSG_MAGIC 0xb5u
+#define NB_SIGMSG_HEADER 4u
+#define NB_SIGMSG_MAX_PAYLOAD 8u
+#define NB_SIGMSG_MAX (NB_SIGMSG_HEADER + NB_SIGMSG_MAX_PAYLOAD)
+#define NB_SIGMSG_SIGNAL 1u
+#define NB_SIGMSG_WINSIZE 2u
+#define NB_WINSIZE_MAX 4096u
+
 /* Where the host packs a plain rootfs directory in the initramfs. */
 #define NB_GUEST_ROOTFS "/rootfs"
 
 /* ---- image layers --------------------------------------------------------
- * Each layer of an image is a read-only virtio-blk disk holding an erofs
- * image (whiteouts already in overlayfs form), serial NB_LAYER_SERIAL<N>
- * with N = 0 for the bottom layer, gap-free, at most NB_MAX_LAYERS. When
- * such disks exist nestbox-init mounts them at NB_GUEST_ROOTFS as one
- * overlayfs (tmpfs upper), before volumes (guest-init/layers.c).
+ * All layers of an image share one read-only virtio-blk disk with serial
+ * NB_LAYER_SERIAL: the layers' erofs images (whiteouts already in overlayfs
+ * form) back to back, bottom layer first, each starting at a multiple of
+ * NB_LAYER_ALIGN; the gaps read as zeros. One disk, not one per layer, so
+ * an image may have more layers than there are virtio-mmio slots, and each
+ * layer stays one shared, content-addressed file in the host's cache.
+ * The spec says where each layer is (format 3):
+ *   NB_SPEC_LAYERS   bytes   1..NB_MAX_LAYERS records of be64 offset, be64
+ *                            size (bytes on that disk), bottom layer first;
+ *                            offset a multiple of NB_LAYER_ALIGN, size >= 1,
+ *                            each record after the end of the previous one,
+ *                            offset + size <= NB_LAYER_MAX_DISK
+ * nestbox-init checks the table against the disk's size, puts a read-only
+ * loop device on each range and mounts them (erofs) as one overlayfs with a
+ * tmpfs upper layer at the spec's rootfs, before volumes
+ * (guest-init/layers.c).
  */
-#define NB_LAYER_SERIAL "nblayer"
-#define NB_MAX_LAYERS 128u
+#define NB_SPEC_LAYERS "layers"
+#define NB_LAYER_SERIAL "nblayers"
+#define NB_LAYER_ALIGN 4096u
+#define NB_LAYER_RECORD 16u
+#define NB_MAX_LAYERS 127u                  /* Docker's limit */
+#define NB_LAYER_MAX_DISK (1ull << 50)      /* 1 PiB: far beyond any image */
 
 #endif

@@ -64,3 +64,4 @@ else
 fi
 
 nb_run_case 20 $nestbox run --timeout 1 $rootfs -- /bin/sh -c 'sleep 100'
+expect e2e_timeout "--timeout kills the VM and exits 124" "$status" -eq 124

@@ -5,9 +5,81 @@
 # images come from tests/images/mkimages.sh (built by the images tier; in
 # the test host the cache is read-only, so they must exist already).
 
+# shellcheck source=tests/lib/registry.sh
+. tests/lib/registry.sh
+
+# `nestbox run` straight from a registry: docker-registry on loopback, the
+# test images pushed with skopeo, the registry killed and its storage
+# removed on every path (the EXIT trap also covers a signal).
+e2e_registry_cases() {
+	local names="e2e_registry_run_command e2e_registry_run_config" n token
+	local cfg_img=$nb_tmp/reg-config
+	if ! nb_registry_start "$nb_tmp/registry"; then
+		for n in $names; do skip "$n" "$nb_reg_why"; done
+		return
+	fi
+	trap 'nb_registry_stop; rm -rf "$nb_tmp"' EXIT
+	trap 'exit 143' TERM INT HUP
+	# A second image, only in the registry, whose config says what it got:
+	# a fresh token in Env proves the config came from this push.
+	token=tok$$-$RANDOM
+	# shellcheck disable=SC2016 # expanded by the guest's shell
+	python3 tests/images/mklayout.py "$cfg_img" \
+		'{"Entrypoint":["/bin/sh","-c"],"Cmd":["echo \"$NB_TOKEN $PWD\"; cat /etc/os-release"],
+		  "Env":["PATH=/bin:/usr/bin","NB_TOKEN='"$token"'"],"WorkingDir":"/opt"}' \
+		"$e2e_imgs/base.tar:gzip"
+	if ! nb_registry_push "oci:$e2e_imgs/busybox:test" busybox:test 2>"$nb_tmp/push.err" ||
+		! nb_registry_push "oci:$cfg_img:test" nb/config:v1 2>>"$nb_tmp/push.err"; then
+		for n in $names; do not_ok "$n" "skopeo push failed: $(tail -c 300 "$nb_tmp/push.err")"; done
+	else
+		local reg=localhost:${nb_reg#*:}
+		nb_run_case "$limit" $nestbox run "$reg/busybox:test" -- 'cat /etc/os-release; echo "$NB_TEST"'
+		expect e2e_registry_run_command "nestbox run localhost:PORT/NAME:TAG -- CMD pulls and runs CMD in the image" \
+			"$status" -eq 0 -a "$out" = 'NAME="nestbox test busybox"
+1'
+		nb_run_case "$limit" $nestbox run "$reg/nb/config:v1"
+		expect e2e_registry_run_config "with no COMMAND the pulled image's Entrypoint, Cmd, Env and WorkingDir apply" \
+			"$status" -eq 0 -a "$out" = "$token /opt
+NAME=\"nestbox test busybox\""
+	fi
+	nb_registry_stop
+	rm -rf "$nb_tmp/registry" "$cfg_img"
+	trap 'rm -rf "$nb_tmp"' EXIT
+	trap - TERM INT HUP
+}
+
+# An image with more layers than there are virtio-mmio slots: 40 layers,
+# each adding one file and rewriting /layers/top, the top one whiting out
+# one lower file. The guest must see the top layer's view.
+e2e_many_layers_case() {
+	local n=40 i dir=$nb_tmp/many specs=() want
+	mkdir -p "$dir"
+	specs+=("$e2e_imgs/base.tar:gzip")
+	for ((i = 1; i < n; i++)); do
+		rm -rf "$dir/l" && mkdir -p "$dir/l/layers"
+		if ((i < n - 1)); then echo "$i" >"$dir/l/layers/f$i"; else : >"$dir/l/layers/.wh.f5"; fi
+		echo "$i" >"$dir/l/layers/top"
+		tar --numeric-owner -C "$dir/l" -cf "$dir/$i.tar" .
+		specs+=("$dir/$i.tar:tar")
+	done
+	python3 tests/images/mklayout.py "$dir/img" '{"Env":["PATH=/bin"]}' "${specs[@]}"
+	nb_run_case "$limit" $nestbox run "$dir/img" -- /bin/sh -c \
+		'cat /layers/top; ls /layers | wc -l; [ -e /layers/f5 ] || echo f5-gone; cat /layers/f1 /layers/f38; cat /etc/os-release'
+	want="$((n - 1))
+$((n - 2))
+f5-gone
+1
+$((n - 2))
+NAME=\"nestbox test busybox\""
+	expect e2e_image_many_layers "a $n-layer image runs and shows the top layer's view (one file whited out)" \
+		"$status" -eq 0 -a "$out" = "$want"
+	rm -rf "$dir"
+}
+
 if ! e2e_imgs=$(tests/images/mkimages.sh 2>/dev/null); then
 	for c in e2e_image_layout e2e_image_config e2e_image_entrypoint_override e2e_image_whiteouts \
-		e2e_image_docker_archive; do
+		e2e_image_docker_archive e2e_registry_run_command e2e_registry_run_config \
+		e2e_image_many_layers; do
 		skip "$c" "test images not built (run tests/run images first)"
 	done
 else
@@ -53,5 +125,7 @@ apt"
 	else
 		skip e2e_image_debian "Debian image not built (bench/images.sh or NESTBOX_TEST_DEBIAN=1 tests/run images)"
 	fi
+	e2e_registry_cases
+	e2e_many_layers_case
 	unset NESTBOX_CACHE_DIR
 fi

@@ -53,7 +53,8 @@ fi
 ns=nbnet$$
 tap=nbtap0
 if ! command -v ip >/dev/null || [ ! -c /dev/net/tun ] || ! ip netns add "$ns" 2>/dev/null; then
-	for t in e2e_net_guest_pings_host e2e_net_host_pings_guest e2e_net_tcp_guest_to_host; do
+	for t in e2e_net_guest_pings_host e2e_net_host_pings_guest e2e_net_tcp_guest_to_host \
+		e2e_net_tx_rate; do
 		skip "$t" "no ip netns or /dev/net/tun here"
 	done
 else
@@ -98,6 +99,30 @@ else
 	expect e2e_net_tcp_guest_to_host "4 MiB guest -> host over TCP (busybox nc) arrive whole" \
 		"$sinkout" != "${sinkout#bytes $bytes }"
 	echo "# virtio-net TCP guest -> host: $sinkout" >&2
+
+	# --net-rate tx=1mb: the same 4 MiB arrive whole, at no more than
+	# ~(4 MiB / 3 s) (the bucket starts with one second's worth; frames
+	# carry headers too, so the payload rate is lower still). Unlimited
+	# must have been clearly faster for this to mean anything.
+	free_mbps=$(awk '{ print $4 }' <<<"$sinkout")
+	nsx timeout 280 /usr/bin/python3 tests/e2e/tcp_sink.py 10.200.0.1 5001 $bytes \
+		>"$nb_tmp/sink.out" 2>&1 &
+	sink=$!
+	nb_run_case $((limit + 120)) ip netns exec "$ns" "$nestbox" run --net tap:$tap --ip 10.200.0.2/24 \
+		--net-rate tx=1mb,rx=1mb "$rootfs" -- /bin/sh -c \
+		'ping -c 1 -W 5 10.200.0.1 >/dev/null; sleep 1
+		 dd if=/dev/zero bs=65536 count=64 2>/dev/null | nc 10.200.0.1 5001; echo nc-done'
+	wait "$sink"
+	sinkout=$(cat "$nb_tmp/sink.out")
+	lim_mbps=$(awk '{ print $4 }' <<<"$sinkout")
+	if [ -z "$free_mbps" ] || awk -v f="$free_mbps" 'BEGIN { exit !(f < 2.5) }'; then
+		skip e2e_net_tx_rate "unlimited tx here (${free_mbps:-?} MB/s) is too slow to tell a 1 MiB/s limit"
+	else
+		expect e2e_net_tx_rate "4 MiB at --net-rate tx=1mb arrive whole, at <= ~1.75 MB/s" \
+			"$sinkout" != "${sinkout#bytes $bytes }" -a \
+			"$(awk -v m="${lim_mbps:-99}" 'BEGIN { print (m <= 1.75 && m > 0) }')" = 1
+	fi
+	echo "# virtio-net TCP guest -> host at tx=1mb: $sinkout (unlimited $free_mbps MB/s)" >&2
 	nsx ip link del $tap 2>/dev/null
 	ip netns del "$ns"
 fi

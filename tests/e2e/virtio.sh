@@ -70,3 +70,42 @@ awk -v b=$bytes -v t0="$t0" -v t1="$t1" -v t2="$t2" 'BEGIN {
 	s = (t2 - t1) - (t1 - t0); if (s < 0.001) s = 0.001
 	printf "# console: %d MiB in %.2f s (%.2f s for an empty run): ~%.1f MiB/s\n",
 		b / 1048576, t2 - t1, t1 - t0, b / 1048576 / s }' >&2
+
+# ---- rate limits: --device-read-bps / --device-write-bps ----
+# A read of N MiB at R MiB/s takes at least (N - R) / R seconds (the bucket
+# starts with one second's worth); only lower bounds: the machine is noisy.
+# Timed in the guest (/proc/uptime), so boot time does not count.
+rate_secs() { grep -o 'secs [0-9.]* [0-9.]*' <<<"$out" | awk '{ printf "%.2f", $3 - $2 }'; }
+if command -v mkfs.ext4 >/dev/null; then
+	rimg=$nb_tmp/rate.img
+	mkdir "$nb_tmp/ratefs"
+	(yes nestbox-rate-limit || true) | head -c $((8 << 20)) >"$nb_tmp/ratefs/big" # not sparse
+	mkfs.ext4 -q -F -d "$nb_tmp/ratefs" "$rimg" 32M && rm -rf "$nb_tmp/ratefs"
+	# shellcheck disable=SC2016 # expanded by the guest's shell
+	timed_read='read a _ </proc/uptime; cat /data/big >/dev/null; read b _ </proc/uptime; echo "secs $a $b"'
+	nb_run_case "$limit" $nestbox run -v "$rimg:/data:ro" $rootfs -- /bin/sh -c "$timed_read"
+	free_secs=$(rate_secs)
+	expect e2e_virtio_read_unlimited "without a rate, 8 MiB read at full speed (faster than 4 MiB/s)" \
+		"$status" -eq 0 -a -n "$free_secs" -a "$(awk -v s="${free_secs:-99}" 'BEGIN { print (s < 2) }')" = 1
+	nb_run_case "$limit" $nestbox run -v "$rimg:/data:ro" --device-read-bps "$rimg:2mb" $rootfs -- \
+		/bin/sh -c "$timed_read"
+	lim_secs=$(rate_secs)
+	expect e2e_virtio_read_bps "8 MiB read at --device-read-bps 2mb take >= ~3 s (0.9 x (8-2)/2)" \
+		"$status" -eq 0 -a -n "$lim_secs" -a "$(awk -v s="${lim_secs:-0}" 'BEGIN { print (s >= 2.7 && s < 120) }')" = 1
+	echo "# virtio-blk 8 MiB read: unlimited ${free_secs:-?} s, at 2 MiB/s ${lim_secs:-?} s" >&2
+	# shellcheck disable=SC2016 # expanded by the guest's shell
+	timed_write='read a _ </proc/uptime; dd if=/dev/zero of=/data/w bs=65536 count=64 2>/dev/null; sync; read b _ </proc/uptime; echo "secs $a $b"'
+	nb_run_case "$limit" $nestbox run -v "$rimg:/data" --device-write-bps "$rimg:1mb" $rootfs -- \
+		/bin/sh -c "$timed_write"
+	w_secs=$(rate_secs)
+	expect e2e_virtio_write_bps "4 MiB written and synced at --device-write-bps 1mb take >= ~2.7 s" \
+		"$status" -eq 0 -a -n "$w_secs" -a "$(awk -v s="${w_secs:-0}" 'BEGIN { print (s >= 2.7 && s < 120) }')" = 1
+	echo "# virtio-blk 4 MiB write + sync at 1 MiB/s: ${w_secs:-?} s" >&2
+else
+	for t in e2e_virtio_read_unlimited e2e_virtio_read_bps e2e_virtio_write_bps; do
+		skip "$t" "mkfs.ext4 (e2fsprogs) missing"
+	done
+fi
+nb_run_case "$limit" $nestbox run --device-read-bps /no/such.img:1mb $rootfs -- true
+expect e2e_virtio_rate_needs_volume "a rate for a path that is not a volume: exit 125 naming the option" \
+	"$status" -eq 125 -a -n "$(grep -e '--device-read-bps' <<<"$err" | grep -e '-v /no/such.img')"

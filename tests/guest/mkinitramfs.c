@@ -14,6 +14,7 @@
  * (a seccomp filter, built here with libseccomp, that fails those syscalls
  * with EPERM and allows the rest) -B BPF_FILE (raw filter bytes) -D (Docker's
  * default profile, vmm/seccomp_profile.c, for the capability set in effect).
+ * Image layers: -L OFFSET:SIZE... (bytes on the NB_LAYER_SERIAL disk, bottom first).
  *
  * Build: gcc -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -I. -Iinclude \
  *          -o build/tests/guest/mkinitramfs tests/guest/mkinitramfs.c \
@@ -49,6 +50,7 @@ struct options {
 	const char *tmpfs[NB_SPEC_MAX_TMPFS];
 	const char *deny, *bpf_file;
 	bool default_profile;
+	struct nb_spec_layer layers[NB_MAX_LAYERS];
 };
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -78,6 +80,13 @@ static int parse_container_opt(int opt, struct options *o)
 	case 'S': o->deny = optarg; return 0;
 	case 'B': o->bpf_file = optarg; return 0;
 	case 'D': o->default_profile = true; return 0;
+	case 'L':
+		if (c->nlayers == NB_MAX_LAYERS ||
+		    sscanf(optarg, "%" SCNu64 ":%" SCNu64, &v, &v2) != 2)
+			return -1;
+		o->layers[c->nlayers++] = (struct nb_spec_layer){ v, v2 };
+		c->layers = o->layers;
+		return 0;
 	case 'N':
 		c->namespaces |= strstr(optarg, "net") ? NB_NS_NET : 0;
 		c->namespaces |= strstr(optarg, "user") ? NB_NS_USER : 0;
@@ -158,7 +167,7 @@ static int parse(int argc, char **argv, struct options *o)
 	int opt;
 
 	*o = (struct options){ .guest_root = NB_GUEST_ROOTFS };
-	while ((opt = getopt(argc, argv, "+o:i:r:g:e:s:w:H:W:u:c:m:M:C:p:N:Rt:l:S:B:D")) != -1) {
+	while ((opt = getopt(argc, argv, "+o:i:r:g:e:s:w:H:W:u:c:m:M:C:p:N:Rt:l:S:B:DL:")) != -1) {
 		switch (opt) {
 		case 'o': o->out = optarg; break;
 		case 'i': o->init = optarg; break;

@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
 """Token-auth front for a test registry (test tool).
 
-usage: authproxy.py PORT UPSTREAM_URL LOGFILE
+usage: authproxy.py PORT UPSTREAM_URL LOGFILE [USER:PASSWORD]
 
 Answers /v2/... without `Authorization: Bearer <token>` with 401 and a
 `WWW-Authenticate: Bearer realm=...,service=...,scope=...` challenge, as
 Docker Hub does; /token?service=&scope= hands out the token (and logs the
-query); authorised requests are forwarded to the upstream registry.
+query); with USER:PASSWORD only to a client that sends them as Basic
+auth (401 otherwise), as Docker Hub does for private repositories;
+authorised requests are forwarded to the upstream registry.
 """
-import http.server, sys, urllib.error, urllib.parse, urllib.request
+import base64, http.server, sys, urllib.error, urllib.parse, urllib.request
 
 PORT, UPSTREAM, LOG = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+CREDS = sys.argv[4] if len(sys.argv) > 4 else None
 TOKEN = "nestbox-test-token"
 
 
@@ -30,6 +33,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         url = urllib.parse.urlparse(self.path)
         if url.path == "/token":
             q = urllib.parse.parse_qs(url.query)
+            basic = "Basic " + base64.b64encode(CREDS.encode()).decode() if CREDS else None
+            if basic and self.headers.get("Authorization") != basic:
+                with open(LOG, "a") as f:
+                    f.write("token refused\n")
+                return self.reply(401, b'{"details":"incorrect username or password"}')
             with open(LOG, "a") as f:
                 f.write("token service=%s scope=%s\n" % (q.get("service", [""])[0],
                                                           q.get("scope", [""])[0]))

@@ -162,12 +162,20 @@ elif [ -f build/vmlinux ] && readelf -n build/vmlinux 2>/dev/null | grep -q Xen;
 if [ -z "$kernel" ] || ! command -v qemu-system-x86_64 >/dev/null || [ ! -x build/tests/guest/mkinitramfs ]; then
 	skip guest-layers "needs build/bzImage, qemu-system-x86_64 and build/tests/guest/mkinitramfs (make tests)"
 else
-	drives=()
+	# The layer disk as nestbox lays it out (abi.h): the erofs images back
+	# to back at 4 KiB-aligned offsets, their places in the spec.
+	disk=$nb_tmp/layers.img table=() off=0
+	: >"$disk"
 	for i in 0 1 2; do
-		drives+=(-drive "file=$(layer_file "${multi_layers[$i]}"),format=raw,if=none,id=l$i,readonly=on"
-			-device "virtio-blk-device,drive=l$i,serial=nblayer$i")
+		f=$(layer_file "${multi_layers[$i]}") size=$(stat -c %s "$f")
+		dd if="$f" of="$disk" bs=4096 seek=$((off / 4096)) conv=notrunc status=none
+		table+=(-L "$off:$size")
+		off=$(( (off + size + 4095) / 4096 * 4096 ))
 	done
-	build/tests/guest/mkinitramfs -o "$nb_tmp/layers.cpio" -i build/nestbox-init -- /bin/sh -c \
+	truncate -s "$off" "$disk"
+	drives=(-drive "file=$disk,format=raw,if=none,id=layers,readonly=on"
+		-device "virtio-blk-device,drive=layers,serial=nblayers")
+	build/tests/guest/mkinitramfs -o "$nb_tmp/layers.cpio" -i build/nestbox-init "${table[@]}" -- /bin/sh -c \
 		'echo "os:$(cat /etc/os-release)"; echo "data:$(ls /opt/data | tr "\n" ,)"; [ -e /etc/deleteme ] || echo deleteme:absent; echo "l3:$(cat /etc/layer3)"; echo "suid:$(stat -c %a /bin/suid)"; echo "owned:$(stat -c %u:%g /etc/owned)"; echo w > /etc/written && echo "write:$(cat /etc/written)"' \
 		>/dev/null 2>"$nb_tmp/mkinitramfs.err"
 	nb_run_case 120 qemu-system-x86_64 -accel tcg -M microvm,x-option-roms=off,rtc=off,acpi=off -m 256 \
@@ -280,6 +288,21 @@ hostile_case bad-whiteout "not a valid whiteout" 'f("etc/.wh.")'
 n_layers_after=$(ls "$NESTBOX_CACHE_DIR/layers" | grep -c '\.erofs$')
 [ "$n_layers_before" = "$n_layers_after" ] && ok hostile-no-cache-entries ||
 	not_ok hostile-no-cache-entries "rejected layers left $((n_layers_after - n_layers_before)) erofs images"
+
+# More layers than Docker allows (127): refused before anything is converted.
+mkdir -p "$nb_tmp/l128"
+l128=()
+for i in $(seq 128); do
+	mkdir -p "$nb_tmp/l128/d$i" && echo "$i" >"$nb_tmp/l128/d$i/f$i"
+	tar -C "$nb_tmp/l128/d$i" -cf "$nb_tmp/l128/$i.tar" . && l128+=("$nb_tmp/l128/$i.tar:tar")
+done
+python3 tests/images/mklayout.py "$nb_tmp/l128/img" '{}' "${l128[@]}"
+n_layers_before=$(ls "$NESTBOX_CACHE_DIR/layers" | grep -c '\.erofs$')
+nb_run_case 60 "$nestbox" pull "$nb_tmp/l128/img"
+expect hostile-128-layers "an image with 128 layers is refused with 125, naming the limit, converting nothing" \
+	"$status-$(grep -c 'more than the 127 allowed' <<<"$err")-$(ls "$NESTBOX_CACHE_DIR/layers" | grep -c '\.erofs$')" \
+	= "125-1-$n_layers_before"
+rm -rf "$nb_tmp/l128"
 
 # A blob changed after the manifest was written.
 cp -a "$imgs/busybox" "$nb_tmp/tampered"
@@ -420,8 +443,73 @@ YML
 		else
 			not_ok registry-token-auth "the auth front did not start: $(tail -c 200 "$nb_tmp/auth.err")"
 		fi
+		# Token auth for a private repository: the token service wants the
+		# user's credentials (Basic), which nestbox reads from the auth file.
+		cport=$(free_port)
+		python3 tests/images/authproxy.py "$cport" "http://$reg" "$nb_tmp/cauth.log" bob:tokenpw 2>"$nb_tmp/cauth.err" &
+		pids+=($!)
+		if wait_http "http://127.0.0.1:$cport/token"; then
+			rm -rf "$NESTBOX_CACHE_DIR"
+			export REGISTRY_AUTH_FILE=$nb_tmp/token-auth.json
+			nb_run_case 60 "$nestbox" pull "127.0.0.1:$cport/busybox:test"
+			expect registry-token-needs-login "a token service that wants credentials, none stored: 125 naming nestbox login" \
+				"$status-$(grep -c "nestbox login 127.0.0.1:$cport" <<<"$err")" = 125-1
+			echo '{"auths":{"http://127.0.0.1:'"$cport"'/v1/":{"auth":"'"$(printf bob:wrong | base64)"'"}}}' >"$REGISTRY_AUTH_FILE"
+			nb_run_case 60 "$nestbox" pull "127.0.0.1:$cport/busybox:test"
+			expect registry-token-wrong-creds "wrong stored credentials: 125 saying the token service refused them" \
+				"$status-$(grep -c 'refused the stored credentials' <<<"$err")" = 125-1
+			echo '{"auths":{"http://127.0.0.1:'"$cport"'/v1/":{"auth":"'"$(printf bob:tokenpw | base64)"'"}}}' >"$REGISTRY_AUTH_FILE"
+			nb_run_case 120 "$nestbox" pull "127.0.0.1:$cport/busybox:test"
+			expect registry-token-creds "credentials from the auth file (docker's key form) get the token; the pull succeeds" \
+				"$status-$(grep -c 'service=nestbox-test scope=repository:busybox:pull' "$nb_tmp/cauth.log")" = 0-1
+			unset REGISTRY_AUTH_FILE
+		else
+			not_ok registry-token-creds "the auth front did not start: $(tail -c 200 "$nb_tmp/cauth.err")"
+		fi
 		nb_run_case 30 "$nestbox" pull --insecure "localhost:$(free_port)/busybox:test"
 		expect registry-refused "a registry that is not there is a clear error" \
 			"$status-$(grep -c -i 'connect' <<<"$err")" = 125-1
 	fi
+fi
+
+# ---- registry login (htpasswd basic auth) --------------------------------------------
+. tests/lib/registry.sh
+login_cases="login-wrong-password login-writes-auth-file login-pull logout"
+if ! command -v htpasswd >/dev/null; then
+	for c in $login_cases; do skip "$c" "htpasswd missing (apache2-utils, scripts/deps.sh)"; done
+elif ! htpasswd -Bbc "$nb_tmp/htpasswd" alice 's3cr:et pw' >/dev/null 2>&1 ||
+	! nb_registry_start "$nb_tmp/login-reg" "$nb_tmp/htpasswd"; then
+	for c in $login_cases; do not_ok "$c" "registry with htpasswd auth did not start: $nb_reg_why"; done
+else
+	pids+=("$nb_reg_pid")
+	if ! nb_registry_push "oci:$imgs/busybox:test" private/busybox:test 'alice:s3cr:et pw' 2>"$nb_tmp/push.err"; then
+		for c in $login_cases; do not_ok "$c" "skopeo push with credentials failed: $(tail -c 200 "$nb_tmp/push.err")"; done
+	else
+		export REGISTRY_AUTH_FILE=$nb_tmp/auth/containers/auth.json
+		rm -rf "$NESTBOX_CACHE_DIR"
+		nb_run_case 60 "$nestbox" pull "$nb_reg/private/busybox:test"
+		anon=$status-$(grep -c "nestbox login $nb_reg" <<<"$err")
+		nb_run_case 60 bash -c "echo wrong | '$nestbox' login -u alice --password-stdin '$nb_reg'"
+		expect login-wrong-password "a wrong password: 125, a clear message, nothing stored (and a pull without login says to log in)" \
+			"$anon-$status-$(grep -c 'refused the user name or password' <<<"$err")-$([ -e "$REGISTRY_AUTH_FILE" ] && echo stored || echo none)" = "125-1-125-1-none"
+		# Another registry's entry must survive the login.
+		mkdir -p "$(dirname "$REGISTRY_AUTH_FILE")"
+		echo '{"auths":{"other.example:5000":{"auth":"eDp5"}},"credHelpers":{}}' >"$REGISTRY_AUTH_FILE"
+		nb_run_case 60 bash -c "printf '%s\n' 's3cr:et pw' | '$nestbox' login --username alice --password-stdin 'http://$nb_reg/'"
+		got=$(python3 -c 'import base64,json,sys; a=json.load(open(sys.argv[1]))["auths"]; print(base64.b64decode(a[sys.argv[2]]["auth"]).decode(), "other" in "".join(a))' \
+			"$REGISTRY_AUTH_FILE" "$nb_reg" 2>&1)
+		expect login-writes-auth-file "login checks the password, then writes REGISTRY_AUTH_FILE 0600 with user:password, keeping other entries" \
+			"$status-$(stat -c %a "$REGISTRY_AUTH_FILE")-$got-$(ls "$(dirname "$REGISTRY_AUTH_FILE")" | wc -l)" = "0-600-alice:s3cr:et pw True-1"
+		nb_run_case 120 "$nestbox" pull "$nb_reg/private/busybox:test"
+		expect login-pull "after login, pull from the htpasswd registry sends the stored credentials" \
+			"$status-$(grep -c ' converted$' <<<"$out")" = 0-1
+		nb_run_case 30 "$nestbox" logout "$nb_reg"
+		s1=$status
+		nb_run_case 30 "$nestbox" logout "$nb_reg"
+		expect logout "logout removes the entry (a second logout: 125, not logged in), other entries stay" \
+			"$s1-$status-$(grep -c 'not logged in' <<<"$err")-$(python3 -c 'import json,sys; print(sorted(json.load(open(sys.argv[1]))["auths"]))' "$REGISTRY_AUTH_FILE")" \
+			= "0-125-1-['other.example:5000']"
+		unset REGISTRY_AUTH_FILE
+	fi
+	nb_registry_stop
 fi

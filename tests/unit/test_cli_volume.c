@@ -1,15 +1,22 @@
-/* `nestbox run -v HOST:GUEST[:ro][:direct]` and `-i` parsing. */
+/* `nestbox run -v HOST:GUEST[:ro][:direct]`, the volume rate options
+ * (--device-{read,write}-{bps,iops}) and `-i` parsing. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "nestbox/abi.h"
 #include "vmm/cli.h"
+#include "vmm/volume_cli.h"
 #include "unit/unit.h"
+
+static struct nb_err last_err;
 
 static int parse(struct nb_run_options *opts, int argc, char **argv)
 {
-	struct nb_err err = { 0 };
-
-	return nb_cli_parse_run(argc, argv, "/nb", opts, &err);
+	memset(&last_err, 0, sizeof(last_err));
+	return nb_cli_parse_run(argc, argv, "/nb", opts, &last_err);
 }
 
 START_TEST(volumes_and_interactive)
@@ -62,6 +69,86 @@ START_TEST(too_many_volumes)
 }
 END_TEST
 
+START_TEST(device_rates)
+{
+	/* A rate may come before its -v; both volumes of one file match. */
+	char *argv[] = { "run", "--device-read-bps", "/img/a:10mb", "-v", "/img/a:/data",
+			 "--device-write-bps=/img/a:512k", "--device-read-iops", "/img/a:100",
+			 "-v", "/img/b:/b", "--device-write-iops", "/img/b:7", "rootfs", "true", NULL };
+	struct nb_ratelimit_config rd, wr;
+	struct nb_run_options o;
+
+	ck_assert_msg(parse(&o, 14, argv) == 0, "%s", last_err.msg);
+	ck_assert_uint_eq(o.volumes[0].read_bps, 10u << 20);
+	ck_assert_uint_eq(o.volumes[0].write_bps, 512u << 10);
+	ck_assert_uint_eq(o.volumes[0].read_iops, 100);
+	ck_assert_uint_eq(o.volumes[0].write_iops, 0);
+	ck_assert_uint_eq(o.volumes[1].write_iops, 7);
+	ck_assert_uint_eq(o.volumes[1].read_bps, 0);
+	nb_volume_limits(&o.volumes[0], &rd, &wr);
+	ck_assert_uint_eq(rd.bytes.size, 10u << 20);
+	ck_assert_uint_eq(rd.bytes.refill_ms, 1000);
+	ck_assert_uint_eq(rd.ops.size, 100);
+	ck_assert_uint_eq(wr.bytes.size, 512u << 10);
+	ck_assert_uint_eq(wr.ops.size, 0); /* unlimited */
+}
+END_TEST
+
+START_TEST(device_rate_same_file)
+{
+	char img[] = "/tmp/nestbox-rate-XXXXXX", other[64];
+	int fd = mkstemp(img);
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	snprintf(other, sizeof(other), "/tmp/./%s:1m", img + 5);
+	char vol[64];
+	snprintf(vol, sizeof(vol), "%s:/data", img);
+	char *argv[] = { "run", "-v", vol, "--device-read-bps", other, "rootfs", "true", NULL };
+	struct nb_run_options o;
+
+	ck_assert_msg(parse(&o, 7, argv) == 0, "%s", last_err.msg);
+	ck_assert_uint_eq(o.volumes[0].read_bps, 1u << 20);
+	unlink(img);
+}
+END_TEST
+
+START_TEST(bad_device_rates)
+{
+	static const struct {
+		const char *opt, *arg, *says;
+	} bad[] = {
+		{ "--device-read-bps", "/img/b:1m", "not a volume" },
+		{ "--device-read-bps", "/img/a", "HOST_IMG:RATE" },
+		{ "--device-read-bps", ":1m", "HOST_IMG:RATE" },
+		{ "--device-write-bps", "/img/a:", "invalid rate" },
+		{ "--device-write-bps", "/img/a:0", "invalid rate" },
+		{ "--device-write-bps", "/img/a:-1m", "invalid rate" },
+		{ "--device-read-bps", "/img/a:10x", "invalid rate" },
+		{ "--device-read-iops", "/img/a:1.5", "invalid count" },
+		{ "--device-read-iops", "/img/a:0", "invalid count" },
+		{ "--device-write-iops", "/img/a", "HOST_IMG:N" },
+		{ "--device-write-iops", "/img/c:5", "not a volume" },
+	};
+	struct nb_run_options o;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *argv[] = { "run", "-v", "/img/a:/data", (char *)bad[i].opt, (char *)bad[i].arg,
+				 "rootfs", "true", NULL };
+
+		ck_assert_msg(parse(&o, 7, argv) < 0, "%s %s accepted", bad[i].opt, bad[i].arg);
+		/* The message names the option and says what to do; exit 125. */
+		ck_assert_msg(strstr(last_err.msg, bad[i].opt) && strstr(last_err.msg, bad[i].says),
+			      "%s %s: %s", bad[i].opt, bad[i].arg, last_err.msg);
+		ck_assert_int_eq(nb_err_status(&last_err), NB_STATUS_ERROR);
+	}
+	/* Without any -v every rate is refused. */
+	char *none[] = { "run", "--device-read-bps", "/img/a:1m", "rootfs", "true", NULL };
+	ck_assert_int_lt(parse(&o, 5, none), 0);
+	ck_assert_ptr_nonnull(strstr(last_err.msg, "-v /img/a:/GUEST_PATH"));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cli_volume");
@@ -70,6 +157,9 @@ int main(void)
 	tcase_add_test(tc, volumes_and_interactive);
 	tcase_add_test(tc, bad_volumes);
 	tcase_add_test(tc, too_many_volumes);
+	tcase_add_test(tc, device_rates);
+	tcase_add_test(tc, device_rate_same_file);
+	tcase_add_test(tc, bad_device_rates);
 	suite_add_tcase(s, tc);
 	return nb_unit_run(s);
 }

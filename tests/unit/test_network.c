@@ -83,6 +83,36 @@ END_TEST
 
 static const char *const argv1[] = { "true" };
 
+START_TEST(net_rate)
+{
+	static const char *const bad[] = { "",	     "rx",	 "rx=",	      "rx=0",
+					   "rx=1x",  "up=1m",	 "rx=1m,rx=2m", "rx-ops=0",
+					   "tx-ops=1.5", "rx=1m,,", "=1m",	"rx=1m;tx=1m" };
+	struct nb_run_options o;
+	struct nb_err err;
+
+	ck_assert_msg(parse(&o, &err, "--net", "tap:nb0", "--net-rate", "rx=10mb,tx=512k") == 0,
+		      "%s", err.msg);
+	ck_assert_uint_eq(o.net.rx_bps, 10u << 20);
+	ck_assert_uint_eq(o.net.tx_bps, 512u << 10);
+	ck_assert_uint_eq(o.net.rx_ops + o.net.tx_ops, 0);
+	ck_assert_int_eq(parse(&o, &err, "--net=tap:nb0", "--net-rate=tx-ops=100,rx-ops=7,tx=1g",
+			       NULL, NULL), 0);
+	ck_assert_uint_eq(o.net.tx_ops, 100);
+	ck_assert_uint_eq(o.net.rx_ops, 7);
+	ck_assert_uint_eq(o.net.tx_bps, 1u << 30);
+	ck_assert_uint_eq(o.net.rx_bps, 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(parse(&o, &err, "--net", "tap:nb0", "--net-rate", bad[i]) < 0,
+			      "'%s' accepted", bad[i]);
+		ck_assert_ptr_nonnull(strstr(err.msg, "--net-rate"));
+	}
+	/* A rate for a device that is not there. */
+	ck_assert_int_lt(parse(&o, &err, "--net-rate", "rx=1m", NULL, NULL), 0);
+	ck_assert_ptr_nonnull(strstr(err.msg, "needs --net"));
+}
+END_TEST
+
 START_TEST(spec_round_trip)
 {
 	struct nb_spec in = { .argv = argv1, .argc = 1, .rootfs = "/", .net_ipv4 = 0x0ac80002,
@@ -144,6 +174,7 @@ static Suite *suite(void)
 
 	tcase_add_test(tc, good_options);
 	tcase_add_test(tc, bad_options);
+	tcase_add_test(tc, net_rate);
 	tcase_add_test(tc, spec_round_trip);
 	tcase_add_test(tc, spec_refuses_bad_net);
 	suite_add_tcase(s, tc);

@@ -38,7 +38,7 @@ struct prop {
 #define STR(s) ((const void *)(s)), -1
 #define BYTES(s) ((const void *)(s)), (int)(sizeof(s) - 1)
 
-static const unsigned char version_be[4] = { 0, 0, 0, 2 }; /* fdt32 NB_SPEC_FORMAT */
+static const unsigned char version_be[4] = { 0, 0, 0, 3 }; /* fdt32 NB_SPEC_FORMAT */
 
 /* Build a blob with exactly these root properties. */
 static void *make_blob(const struct prop *props, size_t n, size_t *len)
@@ -216,7 +216,7 @@ START_TEST(wrong_version)
 {
 	const uint32_t v1 = cpu_to_fdt32(1);
 
-	EXPECT("this nestbox-init reads 2", { NB_SPEC_VERSION, &v1, 4 }, ARGV_OK, ROOTFS_OK);
+	EXPECT("this nestbox-init reads 3", { NB_SPEC_VERSION, &v1, 4 }, ARGV_OK, ROOTFS_OK);
 }
 END_TEST
 
@@ -642,6 +642,124 @@ START_TEST(container_every_prefix_fails)
 }
 END_TEST
 
+/* ---- image layers (format 3) ---------------------------------------------- */
+
+START_TEST(round_trip_layers)
+{
+	struct nb_spec_layer table[NB_MAX_LAYERS];
+	struct nb_spec spec = good_spec(), out;
+	struct nb_err err = { 0 };
+	void *blob = NULL;
+	size_t len;
+
+	for (size_t i = 0; i < NB_MAX_LAYERS; i++) /* the most, the largest offsets allowed */
+		table[i] = (struct nb_spec_layer){ i * 8192 + (i == NB_MAX_LAYERS - 1 ?
+				NB_LAYER_MAX_DISK - 8192 * NB_MAX_LAYERS : 0), i + 1 };
+	table[NB_MAX_LAYERS - 1].size = NB_LAYER_MAX_DISK - table[NB_MAX_LAYERS - 1].offset;
+	spec.layers = table;
+	spec.nlayers = NB_MAX_LAYERS;
+	ck_assert_msg(nb_spec_encode(&spec, &blob, &len, &err) == 0, "%s", err.msg);
+	ck_assert_msg(nb_spec_decode(blob, len, &out, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(out.nlayers, NB_MAX_LAYERS);
+	for (size_t i = 0; i < NB_MAX_LAYERS; i++) {
+		ck_assert_uint_eq(out.layers[i].offset, table[i].offset);
+		ck_assert_uint_eq(out.layers[i].size, table[i].size);
+	}
+	nb_spec_free(&out);
+	free(blob);
+	/* No image: no property, and decode says so. */
+	blob = encode_good(&len);
+	ck_assert_int_eq(nb_spec_decode(blob, len, &out, &err), 0);
+	ck_assert_uint_eq(out.nlayers, 0);
+	ck_assert_ptr_null(out.layers);
+	nb_spec_free(&out);
+	free(blob);
+}
+END_TEST
+
+/* The encoder refuses what the guest would refuse. */
+START_TEST(layers_encode_rejects_invalid)
+{
+	static struct nb_spec_layer many[NB_MAX_LAYERS + 1];
+	const struct {
+		struct nb_spec_layer l[2];
+		size_t n;
+		const char *want;
+	} cases[] = {
+		{ { { 100, 1 } }, 1, "not a multiple of 4096" },
+		{ { { 0, 0 } }, 1, "is empty" },
+		{ { { 0, 8192 }, { 4096, 1 } }, 2, "at or after 8192" },  /* overlap */
+		{ { { 8192, 1 }, { 0, 1 } }, 2, "at or after 8193" },     /* out of order */
+		{ { { 0, NB_LAYER_MAX_DISK + 1 } }, 1, "ends past" },
+		{ { { NB_LAYER_MAX_DISK, 1 } }, 1, "ends past" },
+		{ { { 4096, UINT64_MAX } }, 1, "ends past" },             /* offset + size wraps */
+		{ { { UINT64_MAX - 4095, 4096 } }, 1, "ends past" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct nb_spec spec = good_spec();
+		struct nb_err err = { 0 };
+		void *blob = NULL;
+		size_t len;
+
+		spec.layers = cases[i].l;
+		spec.nlayers = cases[i].n;
+		ck_assert_int_eq(nb_spec_encode(&spec, &blob, &len, &err), -1);
+		ck_assert_msg(strstr(err.msg, cases[i].want), "case %zu: \"%s\" lacks \"%s\"", i,
+			      err.msg, cases[i].want);
+	}
+	for (size_t i = 0; i < NB_MAX_LAYERS + 1; i++)
+		many[i] = (struct nb_spec_layer){ i * 4096, 1 };
+	struct nb_spec spec = good_spec();
+	struct nb_err err = { 0 };
+	void *blob = NULL;
+	size_t len;
+	spec.layers = many;
+	spec.nlayers = NB_MAX_LAYERS + 1;
+	ck_assert_int_eq(nb_spec_encode(&spec, &blob, &len, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "more than 127"));
+}
+END_TEST
+
+/* A hostile table straight in the blob. */
+START_TEST(layers_decode_rejects_invalid)
+{
+	uint64_t rec[2], two[4], wrap[2];
+	static uint64_t many[(NB_MAX_LAYERS + 1) * 2];
+
+	rec[0] = cpu_to_fdt64(4097);
+	rec[1] = cpu_to_fdt64(1);
+	EXPECT("layer 0 starts at 4097", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_LAYERS, rec, sizeof(rec) });
+	EXPECT("property layers is 15 bytes", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_LAYERS, rec, 15 });
+	EXPECT("property layers is 0 bytes", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_LAYERS, rec, 0 });
+	two[0] = cpu_to_fdt64(0);
+	two[1] = cpu_to_fdt64(8192);
+	two[2] = cpu_to_fdt64(4096);
+	two[3] = cpu_to_fdt64(4096);
+	EXPECT("layer 1 starts at 4096", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_LAYERS, two, sizeof(two) });
+	wrap[0] = cpu_to_fdt64(1ull << 62);
+	wrap[1] = cpu_to_fdt64(UINT64_MAX - (1ull << 62) + 4096);
+	EXPECT("ends past", VERSION_OK, ARGV_OK, ROOTFS_OK, { NB_SPEC_LAYERS, wrap, sizeof(wrap) });
+	wrap[0] = 0;
+	wrap[1] = cpu_to_fdt64(UINT64_MAX);
+	EXPECT("ends past", VERSION_OK, ARGV_OK, ROOTFS_OK, { NB_SPEC_LAYERS, wrap, sizeof(wrap) });
+	wrap[1] = 0;
+	EXPECT("is empty", VERSION_OK, ARGV_OK, ROOTFS_OK, { NB_SPEC_LAYERS, wrap, sizeof(wrap) });
+	for (size_t i = 0; i < NB_MAX_LAYERS + 1; i++) {
+		many[2 * i] = cpu_to_fdt64(i * 4096);
+		many[2 * i + 1] = cpu_to_fdt64(1);
+	}
+	EXPECT("not 1..127 records", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_LAYERS, many, sizeof(many) });
+	EXPECT("property layers appears twice", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_LAYERS, many, 16 }, { NB_SPEC_LAYERS, many, 16 });
+}
+END_TEST
+
 static Suite *spec_suite(void)
 {
 	Suite *s = suite_create("spec");
@@ -675,6 +793,9 @@ static Suite *spec_suite(void)
 	tcase_add_test(tc, container_encode_rejects_invalid);
 	tcase_add_test(tc, container_decode_rejects_invalid);
 	tcase_add_test(tc, container_every_prefix_fails);
+	tcase_add_test(tc, round_trip_layers);
+	tcase_add_test(tc, layers_encode_rejects_invalid);
+	tcase_add_test(tc, layers_decode_rejects_invalid);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -4,7 +4,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <linux/virtio_config.h>
+
+#include "lib/vring.h"
 #include "vmm/virtio/blk.h"
+#include "vmm/virtio/mmio.h"
 #include "unit/unit.h"
 
 #define DISK_SECTORS 128u
@@ -213,6 +217,76 @@ START_TEST(discard_range)
 }
 END_TEST
 
+static uint64_t fake_ns;
+
+static uint64_t fake_clock(void)
+{
+	return fake_ns;
+}
+
+/* Queue read i of 1 KiB from sector i: header, data, status at VR_DATA + i pages. */
+static void queue_read(struct vr *v, unsigned i)
+{
+	uint64_t at = VR_DATA + i * 0x1000u;
+	uint32_t type = VIRTIO_BLK_T_IN;
+	uint64_t sector = i;
+
+	memcpy(v->ram + at, &type, 4);
+	memcpy(v->ram + at + 8, &sector, 8);
+	vr_desc(v, 3 * i, at, 16, VRING_DESC_F_NEXT, (uint16_t)(3 * i + 1));
+	vr_desc(v, 3 * i + 1, at + 16, 1024, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE,
+		(uint16_t)(3 * i + 2));
+	vr_desc(v, 3 * i + 2, at + 16 + 1024, 1, VRING_DESC_F_WRITE, 0);
+	vr_avail(v, (uint16_t)(3 * i));
+}
+
+/* Through the queue with 2 KiB/s of reads: two 1 KiB reads pass, the
+ * third stays in the avail ring (not failed, not dropped) until the
+ * bucket holds 1 KiB again. */
+START_TEST(read_limit_leaves_requests_in_the_ring)
+{
+	const uint64_t ram_size = 64u << 10;
+	uint8_t *ram = calloc(1, ram_size);
+	struct nb_ratelimit_config cfg = { .bytes = { 2048, 0, 1000 } };
+	struct nb_err err = { 0 };
+	struct nb_virtio_mmio m;
+	struct nb_virtq *q;
+	struct vr v = { .ram = ram, .ram_size = ram_size };
+
+	ck_assert_ptr_nonnull(ram);
+	nb_mem_layout(&v.mem, ram, ram_size);
+	ck_assert_int_eq(nb_virtio_mmio_init(&m, &nb_virtio_blk_ops, &blk, &v.mem, &err), 0);
+	m.dev.driver_features = NB_VIRTIO_F_VERSION_1;
+	m.dev.status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+		       VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
+	q = &m.dev.queues[0];
+	q->size = v.q.size = 16;
+	q->desc_gpa = VR_DESC;
+	q->avail_gpa = VR_AVAIL;
+	q->used_gpa = VR_USED;
+	ck_assert_int_eq(nb_virtq_enable(q), 0);
+	fake_ns = 0;
+	nb_ratelimit_init(&blk.read_rl, &cfg, fake_clock);
+	for (unsigned i = 0; i < 3; i++)
+		queue_read(&v, i);
+
+	nb_virtio_mmio_process(&m);
+	ck_assert_uint_eq(vr_used_idx(&v), 2);
+	ck_assert_uint_eq(q->last_avail, 2);
+	fake_ns = 400000000; /* 819 bytes back: not yet */
+	nb_virtio_mmio_process(&m);
+	ck_assert_uint_eq(vr_used_idx(&v), 2);
+	fake_ns = 600000000; /* 1228 bytes */
+	nb_virtio_mmio_process(&m);
+	ck_assert_uint_eq(vr_used_idx(&v), 3);
+	ck_assert_uint_eq(ram[VR_DATA + 2 * 0x1000u + 16], 2);            /* sector 2's bytes */
+	ck_assert_uint_eq(ram[VR_DATA + 2 * 0x1000u + 16 + 1024], VIRTIO_BLK_S_OK);
+	ck_assert_uint_eq(blk.read_rl.throttled, 2);
+	nb_virtio_mmio_destroy(&m);
+	free(ram);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("virtio_blk");
@@ -229,6 +303,7 @@ int main(void)
 	tcase_add_test(tc, get_id_and_unsupported);
 	tcase_add_test(tc, too_many_segments);
 	tcase_add_test(tc, discard_range);
+	tcase_add_test(tc, read_limit_leaves_requests_in_the_ring);
 	suite_add_tcase(s, tc);
 	return nb_unit_run(s);
 }

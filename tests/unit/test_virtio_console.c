@@ -29,7 +29,7 @@ static struct nb_console *con;
 static struct nb_stop stop;
 static struct nb_event_loop loop;
 static int out_pipe[2], in_pipe[2];
-static uint16_t avail_idx[8], used_seen[8];
+static uint16_t avail_idx[10], used_seen[10];
 static uint64_t next_data;
 
 static uint64_t add_buf(unsigned q, const void *data, uint32_t len, bool writable)
@@ -139,7 +139,7 @@ static void setup(void)
 	m.dev.driver_features = NB_VIRTIO_F_VERSION_1 | 1ull << VIRTIO_CONSOLE_F_MULTIPORT;
 	m.dev.status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
 		       VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
-	for (unsigned q = 0; q < 8; q++) {
+	for (unsigned q = 0; q < 10; q++) {
 		struct nb_virtq *vq = &m.dev.queues[q];
 
 		vq->size = QSIZE;
@@ -172,7 +172,7 @@ START_TEST(ports_are_announced_and_named)
 	char name[64];
 
 	send_ctrl(VIRTIO_CONSOLE_BAD_ID, VIRTIO_CONSOLE_DEVICE_READY, 1);
-	for (uint32_t i = 0; i < 3; i++) {
+	for (uint32_t i = 0; i < 4; i++) {
 		ck_assert(next_ctrl(&c, NULL, 0));
 		ck_assert_uint_eq(c.event, VIRTIO_CONSOLE_PORT_ADD);
 		ck_assert_uint_eq(c.id, i);
@@ -273,6 +273,47 @@ START_TEST(input_then_eof)
 }
 END_TEST
 
+/* Port 3: named, always opened by the host; messages only once the guest
+ * opened it, split over small buffers, refused when it is closed or full. */
+START_TEST(signal_port)
+{
+	struct virtio_console_control c;
+	char name[64];
+	uint8_t msg[40], got[40];
+	uint32_t len, total = 0;
+	uint8_t *data;
+
+	for (unsigned i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)(i * 7);
+	send_ctrl(3, VIRTIO_CONSOLE_PORT_READY, 1);
+	ck_assert(next_ctrl(&c, name, sizeof(name)));
+	ck_assert_str_eq(name, NB_PORT_SIGNAL);
+	ck_assert(next_ctrl(&c, NULL, 0));
+	ck_assert_uint_eq(c.event, VIRTIO_CONSOLE_PORT_OPEN);
+	ck_assert_uint_eq(c.value, 1);
+	ck_assert(!nb_console_send_signal_msg(con, msg, 8)); /* the guest has not opened it */
+	send_ctrl(3, VIRTIO_CONSOLE_PORT_OPEN, 1);
+	ck_assert(nb_console_send_signal_msg(con, msg, sizeof(msg)));
+	ck_assert(next_used(8, &len) == NULL); /* no guest buffer yet */
+	add_buf(8, NULL, 16, true);
+	add_buf(8, NULL, 16, true);
+	add_buf(8, NULL, 16, true);
+	nb_virtio_mmio_process(&m);
+	while ((data = next_used(8, &len)) != NULL) {
+		ck_assert_uint_le(len, 16);
+		memcpy(got + total, data, len);
+		total += len;
+	}
+	ck_assert_uint_eq(total, sizeof(msg));
+	ck_assert_mem_eq(got, msg, sizeof(msg));
+	for (unsigned i = 0; i < NB_CONSOLE_SIGNAL_BUF / 8; i++)
+		ck_assert(nb_console_send_signal_msg(con, msg, 8));
+	ck_assert(!nb_console_send_signal_msg(con, msg, 8)); /* full: the guest is not reading */
+	send_ctrl(3, VIRTIO_CONSOLE_PORT_OPEN, 0);
+	ck_assert(!nb_console_send_signal_msg(con, msg, 8));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("virtio_console");
@@ -283,6 +324,7 @@ int main(void)
 	tcase_add_test(tc, hostile_control_messages);
 	tcase_add_test(tc, output_with_back_pressure);
 	tcase_add_test(tc, input_then_eof);
+	tcase_add_test(tc, signal_port);
 	suite_add_tcase(s, tc);
 	return nb_unit_run(s);
 }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vmm/virtio/blk_concat.h"
 #include "vmm/virtio/mmio.h"
 
 struct req_header {
@@ -45,6 +46,8 @@ static bool segments_ok(const struct iovec *iov, unsigned n)
 
 static int transfer(struct nb_blk *b, struct iovec *iov, unsigned n, uint64_t offset, bool write)
 {
+	if (b->concat) /* always read-only: do_rw refused writes already */
+		return write ? -1 : nb_blk_concat_read(b->concat, iov, n, offset);
 	while (n) {
 		ssize_t done = write ? pwritev(b->fd, iov, (int)n, (off_t)offset)
 				     : preadv(b->fd, iov, (int)n, (off_t)offset);
@@ -122,21 +125,26 @@ static uint8_t do_get_id(struct nb_blk *b, const struct nb_virtq_chain *c, uint3
 	return VIRTIO_BLK_S_OK;
 }
 
-uint32_t nb_blk_handle(struct nb_blk *b, const struct nb_virtq_chain *c)
+/* The request header, copied once: the guest may rewrite its memory
+ * between the rate check and the request. False: none (IOERR). */
+static bool read_header(const struct nb_virtq_chain *c, struct req_header *h)
 {
-	struct req_header h;
+	return c->read_len >= sizeof(*h) && nb_virtq_chain_read(c, 0, h, sizeof(*h)) == sizeof(*h);
+}
+
+/* Serve a chain that has a status byte; h NULL: no valid header. */
+static uint32_t serve(struct nb_blk *b, const struct nb_virtq_chain *c,
+		      const struct req_header *h)
+{
 	uint32_t data = 0;
 	uint8_t status;
 
-	/* No writable byte: nowhere to put a status; hand it back empty. */
-	if (c->write_len == 0)
-		return 0;
-	if (c->read_len < sizeof(h) || nb_virtq_chain_read(c, 0, &h, sizeof(h)) != sizeof(h)) {
+	if (!h) {
 		status = VIRTIO_BLK_S_IOERR;
 	} else {
-		switch (h.type) {
-		case VIRTIO_BLK_T_IN: status = do_rw(b, c, h.sector, false, &data); break;
-		case VIRTIO_BLK_T_OUT: status = do_rw(b, c, h.sector, true, &data); break;
+		switch (h->type) {
+		case VIRTIO_BLK_T_IN: status = do_rw(b, c, h->sector, false, &data); break;
+		case VIRTIO_BLK_T_OUT: status = do_rw(b, c, h->sector, true, &data); break;
 		case VIRTIO_BLK_T_FLUSH: status = status_of(b->read_only ? 0 : fdatasync(b->fd)); break;
 		case VIRTIO_BLK_T_GET_ID: status = do_get_id(b, c, &data); break;
 		case VIRTIO_BLK_T_DISCARD:
@@ -149,17 +157,60 @@ uint32_t nb_blk_handle(struct nb_blk *b, const struct nb_virtq_chain *c)
 	return data + 1;
 }
 
+uint32_t nb_blk_handle(struct nb_blk *b, const struct nb_virtq_chain *c)
+{
+	struct req_header h;
+
+	/* No writable byte: nowhere to put a status; hand it back empty. */
+	if (c->write_len == 0)
+		return 0;
+	return serve(b, c, read_header(c, &h) ? &h : NULL);
+}
+
+/* Whether the limiters let request h through now. Data bytes are what the
+ * chain offers (the request fails unless they match the disk), so a
+ * hostile guest pays for what it asked. Other requests are free. */
+static bool admit(struct nb_blk *b, const struct nb_virtq_chain *c, const struct req_header *h)
+{
+	if (h->type == VIRTIO_BLK_T_IN)
+		return nb_ratelimit_admit(&b->read_rl, c->write_len - 1, 1);
+	if (h->type == VIRTIO_BLK_T_OUT)
+		return nb_ratelimit_admit(&b->write_rl, c->read_len - sizeof(*h), 1);
+	return true;
+}
+
 static void blk_notify(struct nb_virtio_dev *dev)
 {
 	struct nb_blk *b = dev->priv;
 	struct nb_virtq *q = &dev->queues[0];
+	struct req_header h;
 	int rc;
 
-	while ((rc = nb_virtq_pop(q, &b->chain)) == 1)
-		nb_virtq_push(q, b->chain.head, nb_blk_handle(b, &b->chain));
+	while ((rc = nb_virtq_pop(q, &b->chain)) == 1) {
+		bool valid = read_header(&b->chain, &h);
+
+		if (b->chain.write_len == 0) { /* nowhere to put a status */
+			nb_virtq_push(q, b->chain.head, 0);
+			continue;
+		}
+		if (valid && !admit(b, &b->chain, &h)) {
+			nb_virtq_unpop(q); /* stays in the ring until the timer fires */
+			break;
+		}
+		nb_virtq_push(q, b->chain.head, serve(b, &b->chain, valid ? &h : NULL));
+	}
 	if (rc < 0)
 		nb_virtio_queue_broken(dev, q);
 	nb_virtio_signal_used(dev, q);
+}
+
+/* A limiter's timer fired: take requests again (event thread). */
+static void blk_resume(void *opaque)
+{
+	struct nb_blk *b = opaque;
+
+	if (b->mmio)
+		nb_virtio_mmio_process(b->mmio);
 }
 
 static void blk_config_read(struct nb_virtio_dev *dev, uint32_t offset, uint8_t *data,
@@ -228,8 +279,14 @@ int nb_blk_open(struct nb_blk *b, const char *path, const struct nb_blk_opts *op
 		nb_blk_close(b);
 		return -1;
 	}
+	nb_blk_init(b, bytes, opts, regular && !opts->read_only);
+	return 0;
+}
+
+void nb_blk_init(struct nb_blk *b, uint64_t bytes, const struct nb_blk_opts *opts, bool discard)
+{
 	b->read_only = opts->read_only;
-	b->discard = regular && !opts->read_only;
+	b->discard = discard;
 	b->capacity = bytes / NB_BLK_SECTOR; /* a partial last sector is not exposed */
 	if (opts->serial) /* VIRTIO_BLK_ID_BYTES, NUL-padded, not terminated */
 		memcpy(b->id, opts->serial, strnlen(opts->serial, sizeof(b->id)));
@@ -242,7 +299,6 @@ int nb_blk_open(struct nb_blk *b, const char *path, const struct nb_blk_opts *op
 		.max_discard_seg = b->discard ? 1 : 0,
 		.discard_sector_alignment = b->discard ? 8 : 0,
 	};
-	return 0;
 }
 
 void nb_blk_close(struct nb_blk *b)
@@ -256,25 +312,42 @@ int nb_virtio_blk_add(struct nb_vm *vm, struct nb_event_loop *loop, const char *
 		      const struct nb_blk_opts *opts, struct nb_err *err)
 {
 	struct nb_blk *b = malloc(sizeof(*b));
-	struct nb_virtio_ops *ops = malloc(sizeof(*ops));
 
-	if (!b || !ops) {
-		free(b);
-		free(ops);
+	if (!b)
 		return nb_err_sys(err, "disk %s", path);
-	}
 	if (nb_blk_open(b, path, opts, err) < 0)
 		goto fail;
+	if (nb_ratelimit_attach(&b->read_rl, &opts->read_limit, loop, blk_resume, b, err) < 0)
+		goto close;
+	if (nb_ratelimit_attach(&b->write_rl, &opts->write_limit, loop, blk_resume, b, err) < 0)
+		goto detach;
+	if (nb_virtio_blk_attach(vm, loop, b, err) < 0) {
+		nb_ratelimit_detach(&b->write_rl, loop);
+		goto detach;
+	}
+	return 0; /* b lives as long as the VM: the process */
+detach:
+	nb_ratelimit_detach(&b->read_rl, loop);
+close:
+	nb_blk_close(b);
+fail:
+	free(b);
+	return nb_err_wrap(err, "--volume");
+}
+
+int nb_virtio_blk_attach(struct nb_vm *vm, struct nb_event_loop *loop, struct nb_blk *b,
+			 struct nb_err *err)
+{
+	struct nb_virtio_ops *ops = malloc(sizeof(*ops));
+
+	if (!ops)
+		return nb_err_sys(err, "virtio-blk");
 	/* Features depend on the disk: each disk has its own ops copy. */
 	*ops = nb_virtio_blk_ops;
 	ops->features = features_of(b);
-	if (nb_virtio_mmio_add(vm, loop, ops, b, NULL, err) < 0) {
-		nb_blk_close(b);
-		goto fail;
+	if (nb_virtio_mmio_add(vm, loop, ops, b, &b->mmio, err) < 0) {
+		free(ops);
+		return -1;
 	}
-	return 0; /* b and ops live as long as the VM: the process */
-fail:
-	free(b);
-	free(ops);
-	return nb_err_wrap(err, "--volume");
+	return 0; /* ops lives as long as the VM */
 }

@@ -3,7 +3,9 @@
  * only). Requests run synchronously on the event thread with
  * preadv/pwritev straight into guest memory. A read-only disk advertises
  * VIRTIO_BLK_F_RO and also refuses writes with IOERR if the guest ignores
- * the flag. */
+ * the flag. Reads and writes may each be rate limited (bytes and ops, token
+ * buckets): a request that does not fit stays in the avail ring and the
+ * device takes no more requests until the limiter's timer says it fits. */
 #ifndef NESTBOX_VIRTIO_BLK_H
 #define NESTBOX_VIRTIO_BLK_H
 
@@ -13,6 +15,7 @@
 #include <linux/virtio_blk.h>
 
 #include "vmm/event.h"
+#include "vmm/ratelimit.h"
 #include "vmm/virtio/virtio.h"
 
 #define NB_BLK_QUEUE_SIZE 128u
@@ -26,14 +29,20 @@ struct nb_blk_opts {
 	bool read_only;
 	bool direct;                 /* O_DIRECT */
 	const char *serial;          /* GET_ID / /sys/block/vdX/serial, <= 20 bytes */
+	struct nb_ratelimit_config read_limit, write_limit; /* zero: unlimited */
 };
 
+struct nb_blk_concat;
+
 struct nb_blk {
-	int fd;
+	int fd;                      /* -1 with concat */
+	const struct nb_blk_concat *concat; /* NULL, or the files it reads (blk_concat.h) */
 	bool read_only, discard;
 	uint64_t capacity;           /* 512-byte sectors */
 	char id[VIRTIO_BLK_ID_BYTES];
 	struct virtio_blk_config config;
+	struct nb_virtio_mmio *mmio;
+	struct nb_ratelimit read_rl, write_rl; /* unlimited unless blk_add set them */
 	struct nb_virtq_chain chain; /* scratch for the request being served */
 };
 
@@ -43,6 +52,14 @@ extern const struct nb_virtio_ops nb_virtio_blk_ops;
 int nb_blk_open(struct nb_blk *b, const char *path, const struct nb_blk_opts *opts,
 		struct nb_err *err);
 void nb_blk_close(struct nb_blk *b);
+
+/* Fill the config space of b for a disk of bytes (rounded down to whole
+ * sectors); nb_blk_open() does it for a file, other backends call it. */
+void nb_blk_init(struct nb_blk *b, uint64_t bytes, const struct nb_blk_opts *opts, bool discard);
+
+/* Register a filled b as a virtio-mmio disk of vm; b must outlive the VM. */
+int nb_virtio_blk_attach(struct nb_vm *vm, struct nb_event_loop *loop, struct nb_blk *b,
+			 struct nb_err *err);
 
 /* Serve one request chain; returns the bytes written into the chain's
  * writable part (data + status byte), 0 when it has no status byte. */

@@ -18,13 +18,15 @@
 #include "nestbox/abi.h"
 #include "vmm/virtio/mmio.h"
 
-#define NPORTS 3u
+#define NPORTS 4u
+#define SIGNAL_PORT 3u /* fed from sig_buf, not from a host fd */
 #define CTRL_RX 2u /* host -> guest control */
 #define CTRL_TX 3u /* guest -> host control */
 #define CTRL_PENDING 16u
 #define WRITE_CHUNK 4096u /* what a writable pipe or tty surely takes */
 
-static const char *const port_names[NPORTS] = { NB_PORT_STDIN, NB_PORT_STDOUT, NB_PORT_STDERR };
+static const char *const port_names[NPORTS] = { NB_PORT_STDIN, NB_PORT_STDOUT, NB_PORT_STDERR,
+						NB_PORT_SIGNAL };
 
 struct ctrl_msg {
 	struct virtio_console_control hdr;
@@ -48,6 +50,8 @@ struct nb_console {
 	struct port ports[NPORTS];
 	struct ctrl_msg pending[CTRL_PENDING];
 	unsigned npending;
+	uint8_t sig_buf[NB_CONSOLE_SIGNAL_BUF]; /* bytes for the signal port */
+	unsigned sig_len;
 	struct nb_virtq_chain chain; /* scratch */
 };
 
@@ -93,6 +97,8 @@ static void flush_ctrl(struct nb_console *con)
 
 static bool host_connected(const struct port *p, unsigned id)
 {
+	if (id == SIGNAL_PORT)
+		return true;
 	return id == 0 ? p->in_fd >= 0 && !p->in_eof : p->out_fd >= 0;
 }
 
@@ -115,6 +121,9 @@ static void handle_ctrl(struct nb_console *con, const struct virtio_console_cont
 	case VIRTIO_CONSOLE_PORT_OPEN:
 		if (p)
 			p->guest_open = c->value;
+		/* A closed port drops what it is sent: so do we. */
+		if (c->id == SIGNAL_PORT && !c->value)
+			con->sig_len = 0;
 		break;
 	default:
 		break;
@@ -325,6 +334,52 @@ static void on_readable(void *opaque, int fd, uint32_t events)
 	pthread_mutex_unlock(&dev->lock);
 }
 
+/* ---- host -> guest: the signal port ------------------------------------------ */
+
+/* Move queued signal-port bytes into the guest's buffers. The guest driver
+ * discards data for a port it has not opened, so wait for that. */
+static void serve_signal_rx(struct nb_console *con)
+{
+	struct nb_virtio_dev *dev = &con->mmio->dev;
+	struct nb_virtq *q = &dev->queues[rx_queue(SIGNAL_PORT)];
+	bool pushed = false;
+	int rc = 1;
+
+	while (con->sig_len && con->ports[SIGNAL_PORT].guest_open &&
+	       (rc = nb_virtq_pop(q, &con->chain)) == 1) {
+		uint64_t n = con->chain.write_len < con->sig_len ? con->chain.write_len : con->sig_len;
+
+		n = nb_virtq_chain_write(&con->chain, 0, con->sig_buf, n);
+		nb_virtq_push(q, con->chain.head, (uint32_t)n);
+		pushed = true;
+		memmove(con->sig_buf, con->sig_buf + n, con->sig_len - n);
+		con->sig_len -= (unsigned)n;
+		if (n == 0) /* a buffer with no room: the guest is misbehaving */
+			break;
+	}
+	if (rc < 0)
+		nb_virtio_queue_broken(dev, q);
+	if (pushed)
+		nb_virtio_signal_used(dev, q);
+}
+
+bool nb_console_send_signal_msg(struct nb_console *con, const void *msg, size_t len)
+{
+	struct nb_virtio_dev *dev = &con->mmio->dev;
+	bool sent = false;
+
+	pthread_mutex_lock(&dev->lock);
+	if (nb_virtio_live(dev) && con->ports[SIGNAL_PORT].guest_open &&
+	    len <= sizeof(con->sig_buf) - con->sig_len) {
+		memcpy(con->sig_buf + con->sig_len, msg, len);
+		con->sig_len += (unsigned)len;
+		serve_signal_rx(con);
+		sent = true;
+	}
+	pthread_mutex_unlock(&dev->lock);
+	return sent;
+}
+
 /* ---- device --------------------------------------------------------------- */
 
 static void console_notify(struct nb_virtio_dev *dev)
@@ -335,9 +390,10 @@ static void console_notify(struct nb_virtio_dev *dev)
 	flush_ctrl(con);
 	for (unsigned i = 1; i < NPORTS; i++)
 		if (!con->ports[i].out_watched)
-			serve_tx(con, i, false);
+			serve_tx(con, i, false); /* SIGNAL_PORT: out_fd -1, dropped */
 	serve_rx(con, false);
-	/* Port 0 carries no guest output: hand its buffers straight back. */
+	serve_signal_rx(con);
+	/* Ports 0 and 3 carry no guest output: hand their buffers straight back. */
 	serve_tx(con, 0, false);
 }
 
@@ -346,6 +402,7 @@ static void console_reset(struct nb_virtio_dev *dev)
 	struct nb_console *con = dev->priv;
 
 	con->npending = 0;
+	con->sig_len = 0;
 	for (unsigned i = 0; i < NPORTS; i++) {
 		struct port *p = &con->ports[i];
 
@@ -412,6 +469,7 @@ struct nb_console *nb_console_new(struct nb_event_loop *loop, const struct nb_co
 	con->ports[0] = (struct port){ .in_fd = opts->stdin_fd, .out_fd = -1 };
 	con->ports[1] = (struct port){ .in_fd = -1, .out_fd = opts->stdout_fd };
 	con->ports[2] = (struct port){ .in_fd = -1, .out_fd = opts->stderr_fd };
+	con->ports[SIGNAL_PORT] = (struct port){ .in_fd = -1, .out_fd = -1 };
 	if (opts->stdin_fd >= 0)
 		probe_fd(opts->stdin_fd, &con->ports[0].in_pollable, &regular);
 	for (unsigned i = 1; i < NPORTS; i++)

@@ -1,11 +1,13 @@
-/* virtio-console (device id 3) with VIRTIO_CONSOLE_F_MULTIPORT: three
+/* virtio-console (device id 3) with VIRTIO_CONSOLE_F_MULTIPORT: four
  * generic ports (not hvc ttys: byte-clean, and a generic port gives the
  * guest a real EOF) carrying the workload's stdio, named as in
  * include/nestbox/abi.h:
  *   port 0 NB_PORT_STDIN   host stdin -> guest (only with -i)
  *   port 1 NB_PORT_STDOUT  guest -> host stdout
  *   port 2 NB_PORT_STDERR  guest -> host stderr
- * One device with three ports, rather than three devices: one slot, one
+ *   port 3 NB_PORT_SIGNAL  host -> guest: signal-port messages
+ *                          (nb_console_send_signal_msg, common/sigmsg.h)
+ * One device with four ports, rather than four devices: one slot, one
  * IRQ, one notify descriptor, and ports are found by name, not by probe
  * order.
  *
@@ -18,6 +20,7 @@
 #define NESTBOX_VIRTIO_CONSOLE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "vmm/event.h"
 #include "vmm/virtio/virtio.h"
@@ -42,6 +45,15 @@ extern const struct nb_virtio_ops nb_virtio_console_ops;
 struct nb_console *nb_console_new(struct nb_event_loop *loop, const struct nb_console_opts *opts,
 				  struct nb_err *err);
 void nb_console_bind(struct nb_console *con, struct nb_virtio_mmio *mmio);
+
+/* Bytes of signal-port messages the device holds for a slow guest. */
+#define NB_CONSOLE_SIGNAL_BUF 256u
+
+/* Queue len bytes (whole messages) for the guest on the signal port and
+ * hand them over as it gives buffers. Returns false, sending nothing, when
+ * the guest does not listen: the port is not open, or NB_CONSOLE_SIGNAL_BUF
+ * bytes are still waiting for it. Any thread; takes the device lock. */
+bool nb_console_send_signal_msg(struct nb_console *con, const void *msg, size_t len);
 
 /* After the vCPUs stopped: write out everything the guest queued, blocking
  * if need be, so no output is lost at exit. */

@@ -32,6 +32,7 @@ struct nb_net {
 	int tap_fd;
 	bool watching;               /* tap in the event loop */
 	bool rx_held;                /* rx_chain popped, not yet filled */
+	struct nb_ratelimit rx_rl, tx_rl;
 	struct virtio_net_config config;
 	struct nb_virtq_chain rx_chain, tx_chain;
 };
@@ -138,6 +139,11 @@ static void serve_rx(struct nb_net *net)
 			pushed = true;
 			continue;
 		}
+		/* Dry: leave frames in the tap until the limiter's timer. */
+		if (!nb_ratelimit_admit(&net->rx_rl, 0, 0)) {
+			watch_tap(net, false);
+			break;
+		}
 		unsigned n = nb_virtq_chain_iov(&net->rx_chain, true, 0, net->rx_chain.write_len,
 						iov, NB_VIRTQ_MAX_SIZE);
 		ssize_t got = readv(net->tap_fd, iov, (int)n);
@@ -150,6 +156,7 @@ static void serve_rx(struct nb_net *net)
 		/* The tap leaves num_buffers alone; one buffer per frame here. */
 		uint16_t one = 1;
 		nb_virtq_chain_write(&net->rx_chain, 10, &one, sizeof(one));
+		nb_ratelimit_charge(&net->rx_rl, (uint64_t)got - NB_NET_HDR_SIZE, 1);
 		nb_virtq_push(q, net->rx_chain.head, (uint32_t)got);
 		net->rx_held = false;
 		pushed = true;
@@ -226,6 +233,13 @@ static void serve_tx(struct nb_net *net)
 	int rc;
 
 	while ((rc = nb_virtq_pop(q, &net->tx_chain)) == 1) {
+		uint64_t len = net->tx_chain.read_len;
+
+		if (!nb_ratelimit_admit(&net->tx_rl, len > NB_NET_HDR_SIZE ? len - NB_NET_HDR_SIZE : 0,
+					1)) {
+			nb_virtq_unpop(q); /* stays queued until the limiter's timer */
+			break;
+		}
 		send_frame(net, &net->tx_chain);
 		nb_virtq_push(q, net->tx_chain.head, 0);
 		pushed = true;
@@ -237,6 +251,22 @@ static void serve_tx(struct nb_net *net)
 }
 
 /* ---- device ----------------------------------------------------------------------- */
+
+/* A limiter's timer fired (event thread). */
+static void rx_resume(void *opaque)
+{
+	struct nb_net *net = opaque;
+
+	on_tap(net, net->tap_fd, 0);
+}
+
+static void tx_resume(void *opaque)
+{
+	struct nb_net *net = opaque;
+
+	if (net->mmio)
+		nb_virtio_mmio_process(net->mmio);
+}
 
 static void net_notify(struct nb_virtio_dev *dev)
 {
@@ -304,7 +334,7 @@ int nb_virtio_net_add(struct nb_vm *vm, struct nb_event_loop *loop,
 	if (!net)
 		return nb_err_sys(err, "virtio-net");
 	net->loop = loop;
-	net->tap_fd = nb_tap_open(opts->tap, &created, err);
+	net->tap_fd = opts->tap_fd > 0 ? opts->tap_fd : nb_tap_open(opts->tap, &created, err);
 	if (net->tap_fd < 0) {
 		free(net);
 		return -1;
@@ -312,7 +342,13 @@ int nb_virtio_net_add(struct nb_vm *vm, struct nb_event_loop *loop,
 	memcpy(net->config.mac, opts->mac, 6);
 	net->config.status = VIRTIO_NET_S_LINK_UP;
 	net->config.max_virtqueue_pairs = 1;
-	if (nb_virtio_mmio_add(vm, loop, &net_ops, net, &net->mmio, err) < 0) {
+	nb_ratelimit_init(&net->rx_rl, &(struct nb_ratelimit_config){ 0 }, NULL);
+	nb_ratelimit_init(&net->tx_rl, &(struct nb_ratelimit_config){ 0 }, NULL);
+	if (nb_ratelimit_attach(&net->rx_rl, &opts->rx_limit, loop, rx_resume, net, err) < 0 ||
+	    nb_ratelimit_attach(&net->tx_rl, &opts->tx_limit, loop, tx_resume, net, err) < 0 ||
+	    nb_virtio_mmio_add(vm, loop, &net_ops, net, &net->mmio, err) < 0) {
+		nb_ratelimit_detach(&net->rx_rl, loop);
+		nb_ratelimit_detach(&net->tx_rl, loop);
 		nb_net_close(net);
 		return -1;
 	}
@@ -326,6 +362,8 @@ void nb_net_close(struct nb_net *net)
 		return;
 	if (net->watching)
 		nb_event_remove(net->loop, net->tap_fd);
+	nb_ratelimit_detach(&net->rx_rl, NULL); /* teardown: the loop goes too */
+	nb_ratelimit_detach(&net->tx_rl, NULL);
 	close(net->tap_fd);
 	free(net);
 }

@@ -8,7 +8,11 @@
  * header. No mergeable rx buffers (Linux then posts 64 KiB "big" buffers
  * when it takes GUEST_TSO). Frames are bounded by
  * NB_NET_MAX_FRAME; rx stops reading the tap while the guest has no buffers
- * and resumes when it adds some. */
+ * and resumes when it adds some. Each direction may be rate limited (token
+ * buckets, bytes and frames): a dry tx leaves frames in the tx queue, a dry
+ * rx stops reading the tap (which buffers, then drops, as a NIC's wire
+ * would). A frame's size is known only once read, so rx reads while the
+ * buckets are not in debt and charges the frame afterwards. */
 #ifndef NESTBOX_VIRTIO_NET_H
 #define NESTBOX_VIRTIO_NET_H
 
@@ -16,6 +20,7 @@
 #include <stdint.h>
 
 #include "vmm/event.h"
+#include "vmm/ratelimit.h"
 #include "vmm/virtio/virtio.h"
 
 #define NB_NET_HDR_SIZE 12u
@@ -26,7 +31,9 @@ struct nb_net;
 
 struct nb_net_opts {
 	const char *tap;             /* interface name, < IFNAMSIZ */
+	int tap_fd;                  /* > 0: tap already open (by nb_tap_open()), taken over */
 	uint8_t mac[6];
+	struct nb_ratelimit_config rx_limit, tx_limit; /* zero: unlimited */
 };
 
 /* Open (or create: then it vanishes when nestbox exits) the tap NAME. */

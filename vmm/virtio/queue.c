@@ -185,6 +185,15 @@ int nb_virtq_pop(struct nb_virtq *q, struct nb_virtq_chain *chain)
 	return 1;
 }
 
+void nb_virtq_unpop(struct nb_virtq *q)
+{
+	q->last_avail--;
+	/* With EVENT_IDX pop asked to be notified past this entry; the
+	 * device's own timer brings it back, so ask for this one again. */
+	if (q->event_idx)
+		nb_virtq_arm_notify(q);
+}
+
 void nb_virtq_arm_notify(struct nb_virtq *q)
 {
 	if (q->ready && q->event_idx)

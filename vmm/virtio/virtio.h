@@ -27,7 +27,7 @@
 #include "vmm/memory.h"
 
 #define NB_VIRTQ_MAX_SIZE 256u      /* largest QueueNumMax a device may offer */
-#define NB_VIRTIO_MAX_QUEUES 8u
+#define NB_VIRTIO_MAX_QUEUES 10u /* the console: 2 control + 2 per port, 4 ports */
 
 #define NB_VIRTIO_F_VERSION_1 (1ull << 32)
 #define NB_VIRTIO_F_INDIRECT_DESC (1ull << 28)
@@ -79,6 +79,11 @@ void nb_virtq_reset(struct nb_virtq *q);
  * ring is malformed: the queue is then marked broken (q->why says why) and
  * never processed again until reset. */
 int nb_virtq_pop(struct nb_virtq *q, struct nb_virtq_chain *chain);
+
+/* Put the chain nb_virtq_pop() just returned back at the head of the avail
+ * ring, untouched (a rate limiter said "not yet"): the next pop returns it
+ * again. Only the last pop can be undone. */
+void nb_virtq_unpop(struct nb_virtq *q);
 
 /* Give the chain whose head was taken back to the driver, `written` bytes
  * of its writable part filled. Publishes with a release barrier. */

@@ -1,0 +1,144 @@
+#include "common/sigmsg.h"
+
+#include <signal.h>
+#include <string.h>
+
+static const int allowed_signals[] = { SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGWINCH };
+
+bool nb_sigmsg_signal_ok(int signo)
+{
+	for (size_t i = 0; i < sizeof(allowed_signals) / sizeof(allowed_signals[0]); i++)
+		if (allowed_signals[i] == signo)
+			return true;
+	return false;
+}
+
+static void put_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static uint16_t get_le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	put_le16(p, (uint16_t)v);
+	put_le16(p + 2, (uint16_t)(v >> 16));
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	return get_le16(p) | (uint32_t)get_le16(p + 2) << 16;
+}
+
+static bool winsize_ok(unsigned rows, unsigned cols)
+{
+	return rows >= 1 && rows <= NB_WINSIZE_MAX && cols >= 1 && cols <= NB_WINSIZE_MAX;
+}
+
+size_t nb_sigmsg_encode(const struct nb_sigmsg *m, uint8_t *buf)
+{
+	uint8_t *payload = buf + NB_SIGMSG_HEADER;
+
+	memset(buf, 0, NB_SIGMSG_MAX);
+	buf[0] = NB_SIGMSG_MAGIC;
+	buf[1] = m->type;
+	buf[2] = 4;
+	switch (m->type) {
+	case NB_SIGMSG_SIGNAL:
+		if (!nb_sigmsg_signal_ok(m->signo))
+			return 0;
+		put_le32(payload, (uint32_t)m->signo);
+		break;
+	case NB_SIGMSG_WINSIZE:
+		if (!winsize_ok(m->rows, m->cols))
+			return 0;
+		put_le16(payload, m->rows);
+		put_le16(payload + 2, m->cols);
+		break;
+	default:
+		return 0;
+	}
+	return NB_SIGMSG_HEADER + 4;
+}
+
+/* A whole frame of the right shape: check its type and values. */
+static int decode_frame(const uint8_t *buf, size_t plen, struct nb_sigmsg *m, struct nb_err *err)
+{
+	const uint8_t *payload = buf + NB_SIGMSG_HEADER;
+
+	memset(m, 0, sizeof(*m));
+	m->type = buf[1];
+	if (m->type != NB_SIGMSG_SIGNAL && m->type != NB_SIGMSG_WINSIZE)
+		return nb_err_set(err, 0, "signal port: unknown message type %u", m->type);
+	if (plen != 4)
+		return nb_err_set(err, 0, "signal port: message type %u with %zu payload bytes, "
+				  "expected 4", m->type, plen);
+	if (m->type == NB_SIGMSG_SIGNAL) {
+		uint32_t signo = get_le32(payload);
+
+		if (signo > 64 || !nb_sigmsg_signal_ok((int)signo))
+			return nb_err_set(err, 0, "signal port: signal %u is not one nestbox forwards",
+					  signo);
+		m->signo = (int)signo;
+		return 0;
+	}
+	m->rows = get_le16(payload);
+	m->cols = get_le16(payload + 2);
+	if (!winsize_ok(m->rows, m->cols))
+		return nb_err_set(err, 0, "signal port: window size %ux%u is not 1..%u each", m->rows,
+				  m->cols, NB_WINSIZE_MAX);
+	return 0;
+}
+
+int nb_sigmsg_decode(const uint8_t *buf, size_t len, struct nb_sigmsg *m, size_t *used,
+		     struct nb_err *err)
+{
+	size_t plen;
+
+	*used = 0;
+	if (len == 0)
+		return 0;
+	if (buf[0] != NB_SIGMSG_MAGIC) {
+		*used = 1;
+		return nb_err_set(err, 0, "signal port: byte %#x where a message should start",
+				  buf[0]);
+	}
+	if (len < NB_SIGMSG_HEADER)
+		return 0;
+	plen = buf[2];
+	/* An impossible header costs one byte, not its claimed length: the
+	 * real next message may start inside it. */
+	if (plen > NB_SIGMSG_MAX_PAYLOAD || buf[3] != 0) {
+		*used = 1;
+		return nb_err_set(err, 0, "signal port: bad header (payload %zu bytes, reserved %u)",
+				  plen, buf[3]);
+	}
+	if (len < NB_SIGMSG_HEADER + plen)
+		return 0;
+	*used = NB_SIGMSG_HEADER + plen;
+	return decode_frame(buf, plen, m, err) < 0 ? -1 : 1;
+}
+
+void nb_sigmsg_reader_add(struct nb_sigmsg_reader *r, size_t n)
+{
+	size_t room = sizeof(r->buf) - r->len;
+
+	r->len += n < room ? n : room;
+}
+
+int nb_sigmsg_reader_next(struct nb_sigmsg_reader *r, struct nb_sigmsg *m, struct nb_err *err)
+{
+	size_t used = 0;
+	int rc = nb_sigmsg_decode(r->buf, r->len, m, &used, err);
+
+	if (used > r->len)
+		used = r->len;
+	memmove(r->buf, r->buf + used, r->len - used);
+	r->len -= used;
+	return rc;
+}

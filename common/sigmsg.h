@@ -1,0 +1,55 @@
+/* Signal-port messages (include/nestbox/abi.h, NB_PORT_SIGNAL): the host
+ * encodes signals and window sizes; nestbox-init decodes a hostile byte
+ * stream of them. Built for host and guest: libc only.
+ */
+#ifndef NESTBOX_SIGMSG_H
+#define NESTBOX_SIGMSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nestbox/abi.h"
+#include "nestbox/err.h"
+
+struct nb_sigmsg {
+	uint8_t type;          /* NB_SIGMSG_SIGNAL or NB_SIGMSG_WINSIZE */
+	int signo;             /* SIGNAL: nb_sigmsg_signal_ok() */
+	uint16_t rows, cols;   /* WINSIZE: 1..NB_WINSIZE_MAX each */
+};
+
+/* Whether signo may travel on the port (the signals Docker forwards). */
+bool nb_sigmsg_signal_ok(int signo);
+
+/* Encode m into buf (at least NB_SIGMSG_MAX bytes). Returns the length,
+ * or 0 when m is not valid (the guest would reject it). */
+size_t nb_sigmsg_encode(const struct nb_sigmsg *m, uint8_t *buf);
+
+/* Decode the message at the front of buf[0..len). Returns
+ *    1  a valid message in *m, *used bytes consumed;
+ *    0  buf holds the start of a message and needs more bytes (*used 0);
+ *   -1  invalid: *used bytes to drop (one for a bad header byte, the whole
+ *       frame for a bad type, length or value) and err says why. */
+int nb_sigmsg_decode(const uint8_t *buf, size_t len, struct nb_sigmsg *m, size_t *used,
+		     struct nb_err *err);
+
+/* Reassembly of the stream the guest reads in arbitrary pieces. */
+struct nb_sigmsg_reader {
+	uint8_t buf[4 * NB_SIGMSG_MAX];
+	size_t len;
+};
+
+/* Where the next read may put bytes, and how many; then nb_sigmsg_reader_add. */
+static inline uint8_t *nb_sigmsg_reader_space(struct nb_sigmsg_reader *r, size_t *room)
+{
+	*room = sizeof(r->buf) - r->len;
+	return r->buf + r->len;
+}
+
+void nb_sigmsg_reader_add(struct nb_sigmsg_reader *r, size_t n);
+
+/* Next message from what was added: 1 with *m, 0 when it needs more bytes,
+ * -1 when invalid bytes were dropped (err says why; call again). */
+int nb_sigmsg_reader_next(struct nb_sigmsg_reader *r, struct nb_sigmsg *m, struct nb_err *err);
+
+#endif

@@ -1,0 +1,95 @@
+#include "guest-init/signals.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "nestbox/cleanup.h"
+
+/* The signals whose default action is not to end the process. */
+static bool default_ignored(int sig)
+{
+	return sig == SIGCHLD || sig == SIGCONT || sig == SIGURG || sig == SIGWINCH;
+}
+
+static int read_masks(pid_t pid, uint64_t *blocked, uint64_t *ignored, uint64_t *caught)
+{
+	char path[64], line[256];
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	cleanup_fclose FILE *f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		found += sscanf(line, "SigBlk: %" SCNx64, blocked) == 1;
+		found += sscanf(line, "SigIgn: %" SCNx64, ignored) == 1;
+		found += sscanf(line, "SigCgt: %" SCNx64, caught) == 1;
+	}
+	return found == 3 ? 0 : -1;
+}
+
+int nb_signal_deliver(pid_t pid, int sig, bool pid_ns_init)
+{
+	uint64_t blocked = 0, ignored = 0, caught = 0, bit = 1ull << (sig - 1);
+
+	if (sig < 1 || sig > 64)
+		return 0;
+	if (pid_ns_init && !default_ignored(sig) &&
+	    read_masks(pid, &blocked, &ignored, &caught) == 0 &&
+	    !((blocked | ignored | caught) & bit)) {
+		kill(pid, SIGKILL);
+		return sig;
+	}
+	kill(pid, sig);
+	return 0;
+}
+
+static void apply(const struct nb_sigmsg *m, struct nb_signal_target *t)
+{
+	if (m->type == NB_SIGMSG_SIGNAL) {
+		int forced = nb_signal_deliver(t->pid, m->signo, t->pid_ns_init);
+
+		if (forced)
+			t->forced = forced;
+		return;
+	}
+	if (t->tty_master >= 0) {
+		struct winsize ws = { .ws_row = m->rows, .ws_col = m->cols };
+
+		ioctl(t->tty_master, TIOCSWINSZ, &ws);
+	}
+}
+
+void nb_signal_port_read(struct nb_signal_port *port, struct nb_signal_target *t)
+{
+	struct nb_sigmsg m;
+	struct nb_err err;
+	size_t room;
+	ssize_t n;
+
+	if (port->fd < 0)
+		return;
+	do {
+		uint8_t *space = nb_sigmsg_reader_space(&port->reader, &room);
+
+		n = read(port->fd, space, room);
+		if (n > 0)
+			nb_sigmsg_reader_add(&port->reader, (size_t)n);
+		for (int rc; n > 0 && (rc = nb_sigmsg_reader_next(&port->reader, &m, &err)) != 0;) {
+			if (rc > 0)
+				apply(&m, t);
+			else if (port->log_fd >= 0)
+				dprintf(port->log_fd, "nestbox-init: %s\n", err.msg);
+		}
+	} while (n > 0 || (n < 0 && errno == EINTR));
+	/* The host closed the port, or it failed: stop polling it. */
+	if (n == 0 || errno != EAGAIN) {
+		close(port->fd);
+		port->fd = -1;
+	}
+}

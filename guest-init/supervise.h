@@ -1,0 +1,28 @@
+/* Waiting for the workload: nestbox-init reaps every child (orphans come to
+ * PID 1), passes signals on (its own, and the host's from the signal port,
+ * guest-init/signals.h) and, for -t, relays the pty's master to the stdin
+ * and stdout ports. It returns once the workload ended and the pty's
+ * output is out, so the status is reported after the output. */
+#ifndef NESTBOX_GUEST_SUPERVISE_H
+#define NESTBOX_GUEST_SUPERVISE_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "guest-init/signals.h"
+#include "nestbox/err.h"
+
+struct nb_supervise {
+	pid_t workload;
+	bool pid_ns_init;          /* the workload is PID 1 of its namespace */
+	const sigset_t *signals;   /* blocked in init: SIGCHLD and the ones passed on */
+	struct nb_signal_port *port; /* NULL: no signal port */
+	int tty_master;            /* -1: no pty */
+	int in_fd, out_fd;         /* with a pty: where its input comes from, output goes */
+};
+
+/* Returns 0 with the workload's status (Docker's convention) in *status. */
+int nb_supervise(const struct nb_supervise *s, int *status, struct nb_err *err);
+
+#endif

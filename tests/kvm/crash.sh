@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# host-kvm tier: kill -9 of nestbox at random moments (image conversion,
+# boot, run, teardown; plain, with a vsock socket, and jailed) leaves no
+# debris: no process outlives it, no mount appears on the host, and `nestbox
+# gc` removes what only a crash leaves (run records, vsock sockets, cgroups,
+# cache temporaries), after which the cache still works.
+# NESTBOX_CRASH_ROUNDS (default 24) bounds the count.
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 2
+# shellcheck source=tests/lib/check.sh
+. tests/lib/check.sh
+
+nestbox=$PWD/build/nestbox
+waiting=$PWD/build/tests/kvm/payload-wait.elf
+rounds=${NESTBOX_CRASH_ROUNDS:-24}
+export NESTBOX_RUN_DIR=$nb_tmp/run
+
+if [ ! -w /dev/kvm ]; then
+	skip crash_kill9 "no usable /dev/kvm"
+	exit 0
+fi
+if ! images=$(tests/images/mkimages.sh 2>"$nb_tmp/mkimages.err"); then
+	skip crash_kill9 "test images could not be built: $(tail -c 200 "$nb_tmp/mkimages.err")"
+	exit 0
+fi
+layout=$images/busybox
+mkdir -p "$nb_tmp/jail" "$nb_tmp/tenant"
+chown 4242:4242 "$nb_tmp/tenant"
+mounts_before=$(wc -l </proc/self/mountinfo)
+
+# Descendants of pid $1 still alive (the jailed VMM, mkfs.erofs, ...).
+descendants() {
+	local kids k
+	kids=$(pgrep -P "$1" 2>/dev/null) || return 0
+	for k in $kids; do echo "$k"; descendants "$k"; done
+}
+
+failures=() killed_at=()
+for i in $(seq "$rounds"); do
+	# A fresh cache every few rounds, so some kills land in conversion.
+	export XDG_CACHE_HOME=$nb_tmp/cache$(( i / 3 ))
+	case $(( i % 3 )) in
+	0) mode=(run) ;;
+	1) mode=(run --vsock "$nb_tmp/tenant/v$i.sock") ;;
+	2) mode=(run --jail "$nb_tmp/jail" --uid 4242 --gid 4242 --vsock "$nb_tmp/tenant/v$i.sock") ;;
+	esac
+	delay_ms=$(( RANDOM % 400 ))
+	"$nestbox" "${mode[@]}" --timeout 30 --kernel "$waiting" "$layout" -- true \
+		>/dev/null 2>&1 </dev/null &
+	pid=$!
+	sleep "$(printf '0.%03d' "$delay_ms")"
+	kids=$(descendants $pid | tr '\n' ' ')
+	kill -9 $pid 2>/dev/null
+	{ wait $pid; } 2>/dev/null
+	killed_at+=("$delay_ms")
+	# PR_SET_PDEATHSIG takes the children along; give the kernel a moment.
+	left=
+	for _ in $(seq 50); do
+		left=$(for k in $kids; do [ -d /proc/$k ] && echo "$k:$(cat /proc/$k/comm 2>/dev/null)"; done)
+		[ -z "$left" ] && break
+		sleep 0.05
+	done
+	[ -n "$left" ] && failures+=("round $i (${mode[*]:1:1}, ${delay_ms} ms): processes left: $left")
+	mounts_now=$(wc -l </proc/self/mountinfo)
+	[ "$mounts_now" -eq "$mounts_before" ] ||
+		failures+=("round $i: host mounts went from $mounts_before to $mounts_now")
+	if ! gc_out=$("$nestbox" gc 2>&1); then
+		failures+=("round $i: nestbox gc failed: $gc_out")
+	fi
+	stale=$(find "$NESTBOX_RUN_DIR" "$nb_tmp/tenant" "$XDG_CACHE_HOME/nestbox/tmp" "$nb_tmp/jail" \
+		-mindepth 1 2>/dev/null | tr '\n' ' ')
+	[ -z "$stale" ] || failures+=("round $i (${mode[*]:1:1}, ${delay_ms} ms): left after gc: $stale")
+done
+
+if [ ${#failures[@]} -eq 0 ]; then
+	ok crash_kill9
+else
+	not_ok crash_kill9 "$(printf '%s; ' "${failures[@]}" | head -c 1200)"
+fi
+echo "# crash: $rounds kills at ${killed_at[*]} ms" >&2
+
+# The caches the kills left are consistent: a run of the image works in each.
+bad=
+for cache in "$nb_tmp"/cache*; do
+	XDG_CACHE_HOME=$cache timeout 60 "$nestbox" run --kernel build/tests/kvm/payload.elf "$layout" \
+		-- true >/dev/null 2>"$nb_tmp/err"
+	rc=$?
+	[ $rc -eq 42 ] || bad="$bad ${cache##*/}:$rc:$(tail -c 150 "$nb_tmp/err")"
+done
+status=0 out=$bad err=
+expect crash_cache_consistent "every cache a kill interrupted still runs the image" -z "$bad"
