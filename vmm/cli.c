@@ -37,7 +37,8 @@ static const char usage_text[] =
 	"  -m, --memory SIZE      guest RAM, e.g. 512m or 2g (default 512m); never preallocated\n"
 	"      --timeout SECS     kill the VM after SECS seconds and exit 124\n"
 	"      --kernel-args STR  append STR to the guest kernel command line\n"
-	"      --stats            print run statistics as one JSON line on stderr\n"
+	"      --stats[=json]     print run statistics as JSON lines on stderr (with --cgroup, a\n"
+	"                         second line: the group's peak memory and CPU time)\n"
 	"  -v, --volume HOST_IMG:GUEST_PATH[:ro][:direct]\n"
 	"                         attach a raw disk image (ext4 or erofs) mounted at GUEST_PATH;\n"
 	"                         ro: read-only; direct: O_DIRECT (also NESTBOX_BLK_DIRECT=1)\n"
@@ -166,7 +167,7 @@ static const struct option run_options[] = {
 	{ "memory", required_argument, NULL, 'm' },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "kernel-args", required_argument, NULL, OPT_KERNEL_ARGS },
-	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "stats", optional_argument, NULL, OPT_STATS },
 	{ "volume", required_argument, NULL, 'v' },
 	{ "interactive", no_argument, NULL, 'i' },
 	{ "tty", no_argument, NULL, 't' },
@@ -186,7 +187,11 @@ static int apply_option(int opt, const char *arg, struct nb_run_options *opts, s
 	case OPT_CPUS: return nb_container_cli_cpus(arg, NB_MAX_VCPUS, opts, err);
 	case OPT_TIMEOUT: return parse_uint("--timeout", arg, 1, MAX_TIMEOUT, &opts->timeout_sec, err);
 	case OPT_KERNEL_ARGS: opts->kernel_args = arg; return 0;
-	case OPT_STATS: opts->stats = true; return 0;
+	case OPT_STATS:
+		if (arg && strcmp(arg, "json") != 0)
+			return nb_err_set(err, 0, "--stats=%s: the only format is json", arg);
+		opts->stats = true;
+		return 0;
 	case 'i': opts->interactive = true; return 0;
 	case 't': opts->tty = true; return 0;
 	case 'v': return parse_volume(arg, opts, err);

@@ -77,6 +77,8 @@ static const struct rule rules[] = {
 	/* event thread: device I/O */
 	ANY(E, "epoll_wait", "wait for device descriptors"),
 	ANY(E, "epoll_pwait", "wait for device descriptors (glibc may use the p variant)"),
+	ANY(M | E, "poll", "console: is the host's stdout writable now (a pipe or a tty)"),
+	ANY(M | E, "ppoll", "the same (glibc may use the p variant)"),
 	ANY(E, "epoll_ctl", "watch and unwatch descriptors as queues fill and drain"),
 	ANY(E, "read", "eventfds (queue notifications), tap frames, host stdin"),
 	ANY(E, "readv", "host stdin and vsock streams into guest buffers"),
@@ -114,6 +116,7 @@ static const struct rule rules[] = {
 	ANY(M, "exit_group", "nestbox exits"),
 	IOCTL(M, TIOCGWINSZ, "-t: the terminal's new size on SIGWINCH (vmm/sigforward.c)"),
 	IOCTL(M, TCSETSW, "-i -t: put the terminal back from raw mode (vmm/tty.c)"),
+	IOCTL(M, TCGETS, "-i -t: Debian's tcsetattr reads the mode before and after setting it"),
 };
 
 #define NRULES (sizeof(rules) / sizeof(rules[0]))

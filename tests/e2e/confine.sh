@@ -95,3 +95,6 @@ expect e2e_jail_guest "a jailed VMM boots the real guest as 4242 with no capabil
 	"$status" -eq 0 -a "$seen" = "uid=4242 capeff=0000000000000000 seccomp=2  cpu.max=100000_100000" \
 	-a "$(head -n 1 "$nb_tmp/jail.out")" = hi -a ! -e "$tenant/v.sock"
 rmdir $cg_root/$cg_parent 2>/dev/null
+
+# kill -9 at random moments, now with --cgroup rounds too (cgroup v2 here).
+NESTBOX_CRASH_ROUNDS=${NESTBOX_CRASH_ROUNDS:-12} tests/kvm/crash.sh | sed 's/^\(\(not \)\?ok\|skip\) /&e2e_/'

@@ -33,6 +33,7 @@ e2e_registry_cases() {
 		for n in $names; do not_ok "$n" "skopeo push failed: $(tail -c 300 "$nb_tmp/push.err")"; done
 	else
 		local reg=localhost:${nb_reg#*:}
+		# shellcheck disable=SC2016 # expanded by the guest's shell
 		nb_run_case "$limit" $nestbox run "$reg/busybox:test" -- 'cat /etc/os-release; echo "$NB_TEST"'
 		expect e2e_registry_run_command "nestbox run localhost:PORT/NAME:TAG -- CMD pulls and runs CMD in the image" \
 			"$status" -eq 0 -a "$out" = 'NAME="nestbox test busybox"

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """tcp_sink.py ADDR PORT BYTES: accept one TCP connection, read BYTES bytes
-(or to EOF), close, print "bytes N mbps X" (MB/s from first to last byte)."""
+(or to EOF), close, print "bytes N mbps X secs S" (MB/s and seconds from first to last
+byte)."""
 import socket
 import sys
 import time
@@ -21,4 +22,4 @@ while got < want:
     got += len(b)
 secs = time.perf_counter() - first if first else 0
 c.close()
-print("bytes %d mbps %.1f" % (got, got / secs / 1e6 if secs else 0))
+print("bytes %d mbps %.1f secs %.3f" % (got, got / secs / 1e6 if secs else 0, secs))

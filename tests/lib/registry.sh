@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # nb_reg* are read by the tests that source this file
 # A throwaway registry for tests: Debian's docker-registry (distribution v2)
 # on loopback, storage under a test directory. Source after tests/lib/check.sh.
 #

@@ -117,9 +117,20 @@ static int read_span(const struct nb_blk_concat *c, uint8_t *buf, size_t len, ui
 int nb_blk_concat_read(const struct nb_blk_concat *c, const struct iovec *iov, unsigned n,
 		       uint64_t off)
 {
+	uint64_t room;
+
+	/* The whole request inside the disk first: lengths taken from the
+	 * room left, so neither their sum nor off + sum can wrap. */
+	if (c->n == 0 || off > c->size)
+		return -1;
+	room = c->size - off;
 	for (unsigned i = 0; i < n; i++) {
-		if (c->n == 0 || off > c->size || iov[i].iov_len > c->size - off ||
-		    read_span(c, iov[i].iov_base, iov[i].iov_len, off) < 0)
+		if (iov[i].iov_len > room)
+			return -1;
+		room -= iov[i].iov_len;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (read_span(c, iov[i].iov_base, iov[i].iov_len, off) < 0)
 			return -1;
 		off += iov[i].iov_len;
 	}
