@@ -50,7 +50,8 @@ struct init {
 	const char *spec_path;
 };
 
-/* Signals init passes on to the workload (the VMM will deliver them). */
+/* Signals sent to init itself that it passes on to the workload; the host's
+ * come over the signal port (guest-init/signals.h). */
 static const int forwarded_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 };
 
 /* ---- output ---------------------------------------------------------------- */
@@ -266,6 +267,10 @@ static int run_workload(const struct init *self, const struct nb_spec *spec, int
 	sup.tty_master = ct.tty_master;
 	if (rc == 0)
 		rc = nb_supervise(&sup, status, err);
+	/* Nobody acts on the host's signals any more: closing the port tells
+	 * the host, which then stops the VM on one instead (abi.h). */
+	if (signal_port.fd >= 0)
+		close(NB_STEAL(signal_port.fd, -1));
 	if (rc == 0 && ct.pid > 0) {
 		char reason[NB_ERR_MSG_MAX];
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "gc.h"
@@ -238,6 +239,8 @@ int nb_confine_run(const struct nb_run_options *opts, struct nb_jail_paths *path
 	bool has_cg = opts->confine.cgroup != NULL;
 	int alive[2] = { -1, -1 };
 	int wstatus = 0, rc = -1;
+	struct termios tty;
+	bool tty_saved = false;
 	pid_t pid;
 
 	nb_gc_collect(NULL); /* what crashed runs left, before adding ours */
@@ -250,6 +253,7 @@ int nb_confine_run(const struct nb_run_options *opts, struct nb_jail_paths *path
 				   (unshare(CLONE_NEWPID) < 0 &&
 				    nb_err_sys(err, "--jail: new PID namespace (run as root)"))))
 		goto out;
+	tty_saved = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &tty) == 0;
 	if (pipe2(alive, O_CLOEXEC) < 0) {
 		nb_err_sys(err, "pipe");
 		goto out;
@@ -268,6 +272,8 @@ int nb_confine_run(const struct nb_run_options *opts, struct nb_jail_paths *path
 	child_pid = pid;
 	rc = wait_child(pid, &wstatus, err);
 	child_pid = 0;
+	if (tty_saved) /* the VMM may have died with the terminal in raw mode (-t) */
+		tcsetattr(STDIN_FILENO, TCSADRAIN, &tty);
 	if (rc == 0)
 		rc = child_result(wstatus, has_cg ? &cg : NULL, status, err);
 	if (has_cg && opts->stats)

@@ -95,7 +95,6 @@ static const struct rule rules[] = {
 	ANY(E, "shutdown", "vsock: pass the guest's half-close on"),
 	ANY(E, "close", "vsock: a finished connection"),
 	ANY(E, "timerfd_settime", "rate limiters: resume a device when its bucket refills"),
-	ANY(E, "poll", "virtio-console: would a write to host stdout/stderr (pipe, tty) block"),
 	/* main thread: wait, signals, teardown */
 	ANY(M, "epoll_wait", "wait for the stop, host signals, the timeout"),
 	ANY(M, "epoll_pwait", "the same (glibc may use the p variant)"),

@@ -15,7 +15,7 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static bool send(struct nb_sigforward *f, const struct nb_sigmsg *m)
+static bool send_msg(struct nb_sigforward *f, const struct nb_sigmsg *m)
 {
 	uint8_t buf[NB_SIGMSG_MAX];
 	size_t len = nb_sigmsg_encode(m, buf);
@@ -29,7 +29,7 @@ static void resize(struct nb_sigforward *f)
 
 	/* A guest that does not listen keeps its old size. */
 	if (nb_tty_size(&m.rows, &m.cols))
-		send(f, &m);
+		send_msg(f, &m);
 }
 
 bool nb_sigforward(void *opaque, int signo)
@@ -43,12 +43,12 @@ bool nb_sigforward(void *opaque, int signo)
 		if (f->tty)
 			resize(f);
 		else
-			send(f, &m);
+			send_msg(f, &m);
 		return true;
 	}
 	if (stop_kind && f->last_stop_ms && now - f->last_stop_ms < NB_SIGFORWARD_FORCE_MS)
 		return false;
-	if (!send(f, &m))
+	if (!send_msg(f, &m))
 		return false;
 	if (stop_kind)
 		f->last_stop_ms = now;

@@ -185,9 +185,11 @@ enum nb_status {
  *                      1..NB_WINSIZE_MAX; nestbox-init resizes the pty
  * nestbox-init treats the stream as hostile: a byte that cannot start a
  * header is dropped (resync); a whole message with an unknown type, a
- * wrong length or a bad value is skipped and logged. The guest reads it
- * only while a workload runs; the host sends only while the guest has the
- * port open (common/sigmsg.h has the codec).
+ * wrong length or a bad value is skipped and logged. nestbox-init opens
+ * the port at start, reads it while the workload runs and closes it once
+ * the workload ended; the host sends only while the guest has it open, and
+ * otherwise stops the VM as for an unforwarded signal (common/sigmsg.h has
+ * the codec, vmm/sigforward.h the host's rules).
  */
 #define NB_PORT_SIGNAL "nestbox.signal"
 #define NB_SIGMSG_MAGIC 0xb5u

@@ -73,6 +73,9 @@ static int parse_container_opt(int opt, struct options *o)
 	case 'W': c->workdir = optarg; return 0;
 	case 'u': c->user = optarg; return 0;
 	case 'R': c->read_only = true; return 0;
+	case 'T': /* -t: ROWSxCOLS of the pty */
+		c->tty = true;
+		return sscanf(optarg, "%" SCNu32 "x%" SCNu32, &c->tty_rows, &c->tty_cols) == 2 ? 0 : -1;
 	case 'c': c->has_caps = true; return parse_u64(optarg, &c->caps);
 	case 'm': return parse_u64(optarg, &c->memory_max);
 	case 'M': return parse_u64(optarg, &c->swap_max);
@@ -167,7 +170,7 @@ static int parse(int argc, char **argv, struct options *o)
 	int opt;
 
 	*o = (struct options){ .guest_root = NB_GUEST_ROOTFS };
-	while ((opt = getopt(argc, argv, "+o:i:r:g:e:s:w:H:W:u:c:m:M:C:p:N:Rt:l:S:B:DL:")) != -1) {
+	while ((opt = getopt(argc, argv, "+o:i:r:g:e:s:w:H:W:u:c:m:M:C:p:N:Rt:T:l:S:B:DL:")) != -1) {
 		switch (opt) {
 		case 'o': o->out = optarg; break;
 		case 'i': o->init = optarg; break;

@@ -23,7 +23,7 @@ cases=(hello_status not_found cannot_exec invalid_spec env_defaults signal_statu
        pid_namespace rootfs_mounts signal_forward reaps_orphans
        namespaces_separate namespaces_net_user cgroup_limits oom_kill pids_limit cpu_throttle
        caps_dropped caps_added seccomp_deny user_workdir user_by_name masked_paths init_hidden
-       read_only_tmpfs hostname rlimits seccomp_default chroot_escape)
+       read_only_tmpfs hostname rlimits seccomp_default chroot_escape tty)
 [ $# -gt 0 ] && cases=("$@")
 
 skip_all() {
@@ -239,6 +239,13 @@ run_case() {
         boot "$name" -R -t /scratch -- sh -c 'touch /x 2>/dev/null || echo root-ro;
             touch /scratch/y && echo tmpfs-rw; touch /tmp/z 2>/dev/null || echo tmp-ro' &&
             expect "$name" 0 root-ro tmpfs-rw tmp-ro ;;
+    tty)
+        # -t: the pty comes from the container's devpts, sized by the spec,
+        # and is its controlling terminal; init relays it to the console.
+        boot "$name" -T 33x101 -- sh -c 'echo "tty:$(tty)"; echo "size:$(stty size)";
+            echo "err:$(readlink /proc/self/fd/2)" >&2; set -- $(cat /proc/$$/stat);
+            echo "ctty:$7"; exit 3' &&
+            expect "$name" 3 "tty:/dev/pts/0" "size:33 101" "err:/dev/pts/0" "ctty:34816" ;;
     hostname)
         boot "$name" -H box-1.test -- sh -c 'echo "host:$(hostname):$HOSTNAME"' &&
             expect "$name" 0 "host:box-1.test:box-1.test" ;;

@@ -1,0 +1,50 @@
+/* libFuzzer: nestbox-init's reader of the signal port (common/sigmsg.h) on
+ * a byte stream the fuzzer writes, fed in pieces whose sizes it picks too.
+ * Whatever the bytes, every message it yields must be one the guest may act
+ * on (an allowed signal, a bounded window size), it must never hold more
+ * than its buffer, and it must always make progress. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The codec is a single file outside the fuzz tier's library. */
+#include "common/sigmsg.c"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct nb_sigmsg_reader r = { .len = 0 };
+	size_t off = 1;
+
+	if (size < 1)
+		return 0;
+	while (off < size) {
+		size_t room, chunk = 1 + (data[off - 1] % 13);
+		uint8_t *space = nb_sigmsg_reader_space(&r, &room);
+		struct nb_sigmsg m;
+		struct nb_err err;
+		int rc;
+
+		if (chunk > size - off)
+			chunk = size - off;
+		if (chunk > room)
+			abort(); /* a whole message always fits once the rest is consumed */
+		memcpy(space, data + off, chunk);
+		nb_sigmsg_reader_add(&r, chunk);
+		off += chunk;
+		while ((rc = nb_sigmsg_reader_next(&r, &m, &err)) != 0) {
+			if (rc > 0 && m.type == NB_SIGMSG_SIGNAL && !nb_sigmsg_signal_ok(m.signo))
+				abort();
+			if (rc > 0 && m.type == NB_SIGMSG_WINSIZE &&
+			    (m.rows < 1 || m.rows > NB_WINSIZE_MAX || m.cols < 1 ||
+			     m.cols > NB_WINSIZE_MAX))
+				abort();
+			if (rc > 0 && m.type != NB_SIGMSG_SIGNAL && m.type != NB_SIGMSG_WINSIZE)
+				abort();
+		}
+		if (r.len >= NB_SIGMSG_MAX) /* a complete frame left unconsumed */
+			abort();
+	}
+	return 0;
+}
