@@ -117,6 +117,16 @@ static void set_forwarding(bool on)
 		sigaction(forwarded_signals[i], &sa, NULL);
 }
 
+static void block_forwarded(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof(forwarded_signals) / sizeof(forwarded_signals[0]); i++)
+		sigaddset(&set, forwarded_signals[i]);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
 static void print_usage(const struct nb_hostcg *cg, const struct nb_hostcg_limits *limits)
 {
 	struct nb_hostcg_usage u;
@@ -182,6 +192,7 @@ static void child_main(const struct nb_run_options *opts, struct nb_jail_paths *
 	if (parent_gone(alive[0]))
 		_exit(NB_STATUS_ERROR);
 	set_forwarding(false);
+	block_forwarded(); /* until the event loop's signalfd reads them */
 	rc = cg ? nb_hostcg_join(cg, &err) : 0;
 	if (rc == 0 && opts->confine.jail) {
 		/* A credential change clears the parent-death signal: set it

@@ -19,11 +19,22 @@
 
 #define RECORD_SUFFIX ".run"
 
+/* NESTBOX_RUN_DIR, else /run/nestbox for root, else the user's runtime
+ * directory. */
 static const char *run_dir(void)
 {
-	const char *dir = getenv("NESTBOX_RUN_DIR");
+	static char user_dir[PATH_MAX];
+	const char *dir = getenv("NESTBOX_RUN_DIR"), *xdg = getenv("XDG_RUNTIME_DIR");
 
-	return dir && dir[0] ? dir : "/run/nestbox";
+	if (dir && dir[0])
+		return dir;
+	if (geteuid() == 0)
+		return "/run/nestbox";
+	if (xdg && xdg[0] == '/')
+		snprintf(user_dir, sizeof(user_dir), "%s/nestbox", xdg);
+	else
+		snprintf(user_dir, sizeof(user_dir), "/tmp/nestbox-%u", (unsigned)geteuid());
+	return user_dir;
 }
 
 /* Field 22 of /proc/PID/stat: tells a live owner from a reused pid. */
