@@ -110,7 +110,17 @@ static void write_status(struct nb_virtio_mmio *m, uint32_t value)
 	uint32_t old = dev->status;
 
 	if (value == 0) {
-		device_reset(m);
+		/* A device that went live holds host descriptors; resetting it
+		 * unwatches and closes them: work for the event thread, whose
+		 * seccomp filter allows it. Status reads non-zero until it is
+		 * done, and the driver waits for 0 (virtio 1.1, 4.2.3.1). A
+		 * device that never went live has nothing on the host side. */
+		if (!(old & VIRTIO_CONFIG_S_DRIVER_OK)) {
+			device_reset(m);
+			return;
+		}
+		m->reset_pending = true;
+		kick(m);
 		return;
 	}
 	/* The driver only adds bits; NEEDS_RESET is the device's. */
@@ -202,6 +212,8 @@ static void write_reg(struct nb_virtio_mmio *m, uint64_t offset, uint32_t value)
 {
 	struct nb_virtio_dev *dev = &m->dev;
 
+	if (m->reset_pending)
+		return; /* the driver must wait for the reset to finish */
 	switch (offset) {
 	case VIRTIO_MMIO_DEVICE_FEATURES_SEL:
 		m->dev_features_sel = value;
@@ -304,7 +316,10 @@ void nb_virtio_mmio_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t le
 void nb_virtio_mmio_process(struct nb_virtio_mmio *m)
 {
 	pthread_mutex_lock(&m->dev.lock);
-	if (nb_virtio_live(&m->dev) && m->dev.ops->notify)
+	if (m->reset_pending) {
+		device_reset(m);
+		m->reset_pending = false;
+	} else if (nb_virtio_live(&m->dev) && m->dev.ops->notify)
 		m->dev.ops->notify(&m->dev);
 	pthread_mutex_unlock(&m->dev.lock);
 }

@@ -27,6 +27,7 @@ struct nb_virtio_mmio {
 	uint32_t dev_features_sel, drv_features_sel, queue_sel;
 	int irq_fd;                  /* eventfd bound to the GSI with KVM_IRQFD */
 	int notify_fd;               /* eventfd bound to QueueNotify with KVM_IOEVENTFD */
+	bool reset_pending;          /* the driver wrote Status 0: the event thread resets */
 };
 
 /* Set up the transport state and its eventfds, without KVM (unit tests
@@ -39,7 +40,8 @@ void nb_virtio_mmio_destroy(struct nb_virtio_mmio *m);
 void nb_virtio_mmio_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 		       bool is_write);
 
-/* Run the device's notify handler now (event thread; takes the lock). */
+/* Run the device's notify handler now, or the reset the driver asked for
+ * (event thread; takes the lock). */
 void nb_virtio_mmio_process(struct nb_virtio_mmio *m);
 
 /* Create a device of ops on the VM: slot, MMIO range on vm->mmio, irqfd,
