@@ -159,6 +159,21 @@ int nb_container_cli_cpus(const char *arg, unsigned max_vcpus, struct nb_run_opt
 	return 0;
 }
 
+/* --network host|none, --userns host|private: "host" shares the guest
+ * VM's namespace (the default; the VM is the isolation boundary), the
+ * other mode gives the container its own. */
+static int parse_ns_mode(const char *opt, const char *arg, const char *own_mode, uint32_t ns,
+			 struct nb_run_container *c, struct nb_err *err)
+{
+	if (strcmp(arg, "host") == 0)
+		c->namespaces &= ~ns;
+	else if (strcmp(arg, own_mode) == 0)
+		c->namespaces |= ns;
+	else
+		return nb_err_set(err, 0, "%s %s: use host or %s", opt, arg, own_mode);
+	return 0;
+}
+
 int nb_container_cli_option(int opt, const char *arg, struct nb_run_options *opts,
 			    struct nb_err *err)
 {
@@ -193,6 +208,8 @@ int nb_container_cli_option(int opt, const char *arg, struct nb_run_options *opt
 	case NB_OPT_CAP_ADD: return parse_caps("--cap-add", arg, &c->cap_add, err);
 	case NB_OPT_CAP_DROP: return parse_caps("--cap-drop", arg, &c->cap_drop, err);
 	case NB_OPT_SECURITY_OPT: return parse_security_opt(c, arg, err);
+	case NB_OPT_NETWORK: return parse_ns_mode("--network", arg, "none", NB_NS_NET, c, err);
+	case NB_OPT_USERNS: return parse_ns_mode("--userns", arg, "private", NB_NS_USER, c, err);
 	default: return 1;
 	}
 }
@@ -254,6 +271,7 @@ int nb_container_spec(const struct nb_run_options *opts, struct nb_spec *spec,
 	spec->caps = caps;
 	spec->pids_max = c->pids_limit;
 	spec->read_only = c->read_only;
+	spec->namespaces = c->namespaces;
 	spec->tmpfs = c->tmpfs;
 	spec->ntmpfs = c->ntmpfs;
 	if (c->memory_limit && opts->mem_size > NB_GUEST_RESERVE + NB_SPEC_MIN_MEMORY)

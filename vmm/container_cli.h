@@ -28,6 +28,8 @@ enum {
 	NB_OPT_CAP_ADD,
 	NB_OPT_CAP_DROP,
 	NB_OPT_SECURITY_OPT,
+	NB_OPT_NETWORK,
+	NB_OPT_USERNS,
 	NB_OPT_HELP,
 };
 
@@ -44,7 +46,9 @@ enum {
 	{ "tmpfs", required_argument, NULL, NB_OPT_TMPFS },                    \
 	{ "cap-add", required_argument, NULL, NB_OPT_CAP_ADD },                \
 	{ "cap-drop", required_argument, NULL, NB_OPT_CAP_DROP },              \
-	{ "security-opt", required_argument, NULL, NB_OPT_SECURITY_OPT }
+	{ "security-opt", required_argument, NULL, NB_OPT_SECURITY_OPT },      \
+	{ "network", required_argument, NULL, NB_OPT_NETWORK },                \
+	{ "userns", required_argument, NULL, NB_OPT_USERNS }
 #define NB_CONTAINER_SHORT_OPTIONS "e:w:u:h:"
 
 /* Apply one container option. Returns 0, -1 with err set, or 1 if opt is

@@ -49,6 +49,7 @@ struct nb_run_options {
 		uint64_t cap_add, cap_drop; /* capability bit masks */
 		const char *seccomp_profile; /* --security-opt seccomp=FILE, or NULL */
 		bool seccomp_unconfined;
+		uint32_t namespaces;         /* NB_NS_NET (--network none), NB_NS_USER (--userns private) */
 	} container;
 	struct nb_run_net {        /* network options (issue 5), vmm/network.c */
 		const char *vsock_path;   /* --vsock PATH; NULL: no vsock device */

@@ -70,3 +70,9 @@ if $nestbox run --help | grep -q -- --interactive; then
 else
 	skip e2e_container_stdin_stderr "this nestbox has no -i (virtio console)"
 fi
+
+nb_run_case "$limit" $nestbox run --userns private -u 0 $rootfs -- /bin/sh -c \
+	'cat /proc/self/uid_map | tr -s " " " "; id -u'
+expect e2e_container_userns "--userns private: a user namespace with ids 0-65535 mapped as they are" \
+	"$status" -eq 0 -a "$out" = " 0 0 65536
+0"

@@ -124,6 +124,14 @@ else
 			"$(awk -v s="${lim_secs:-0}" 'BEGIN { print (s >= 6.3 && s < 200) }')" = 1
 	fi
 	echo "# virtio-net TCP guest -> host at tx=128k: $sinkout (unlimited $free_mbps MB/s)" >&2
+
+	# --network none: the container gets its own network namespace, so the
+	# guest's eth0 (which the default shares) is not in it.
+	nb_run_case $((limit + 120)) ip netns exec "$ns" "$nestbox" run --net tap:$tap \
+		--ip 10.200.0.2/24 --network none "$rootfs" -- /bin/sh -c \
+		"awk -F: 'NR > 2 { gsub(/ /, \"\", \$1); printf \"%s \", \$1 }' /proc/net/dev"
+	expect e2e_net_network_none "--network none: only lo in the container, no eth0" \
+		"$status" -eq 0 -a "$out" = "lo "
 	nsx ip link del $tap 2>/dev/null
 	ip netns del "$ns"
 fi

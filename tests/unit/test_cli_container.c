@@ -82,6 +82,26 @@ START_TEST(bad_values)
 	expect_error(PARSE(&o, &err, "run", "--env-file", "/nonexistent/env", "r", "x"), &err,
 		     "/nonexistent/env");
 	expect_error(PARSE(&o, &err, "run", "--user", "", "r", "x"), &err, "--user");
+	expect_error(PARSE(&o, &err, "run", "--network", "bridge", "r", "x"), &err,
+		     "--network bridge: use host or none");
+	expect_error(PARSE(&o, &err, "run", "--userns", "auto", "r", "x"), &err,
+		     "--userns auto: use host or private");
+}
+END_TEST
+
+START_TEST(namespaces)
+{
+	struct nb_run_options o;
+	struct nb_err err;
+
+	ck_assert_int_eq(PARSE(&o, &err, "run", "r", "x"), 0);
+	ck_assert_uint_eq(o.container.namespaces, 0);
+	ck_assert_int_eq(PARSE(&o, &err, "run", "--network", "none", "--userns", "private", "r", "x"),
+			 0);
+	ck_assert_uint_eq(o.container.namespaces, NB_NS_NET | NB_NS_USER);
+	ck_assert_int_eq(PARSE(&o, &err, "run", "--network", "none", "--network", "host", "r", "x"),
+			 0);
+	ck_assert_uint_eq(o.container.namespaces, 0);
 }
 END_TEST
 
@@ -171,6 +191,7 @@ int main(void)
 
 	tcase_add_test(tc, all_options);
 	tcase_add_test(tc, bad_values);
+	tcase_add_test(tc, namespaces);
 	tcase_add_test(tc, env_file);
 	tcase_add_test(tc, entrypoint_and_spec);
 	tcase_add_test(tc, missing_profile_fails_in_spec);
