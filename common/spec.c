@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/tmpfs.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
 
@@ -515,9 +516,13 @@ static int check_cgroup(const struct nb_spec *spec, struct nb_err *err)
 
 static int check_tmpfs_entry(size_t i, const char *s, size_t len, struct nb_err *err)
 {
+	struct nb_tmpfs_mount m;
+
 	if (len == 0 || len > NB_SPEC_MAX_PATH || s[0] != '/')
 		return nb_err_set(err, 0, "spec: property %s entry %zu is not an absolute path of "
 					  "at most %u bytes", NB_SPEC_TMPFS, i, NB_SPEC_MAX_PATH);
+	if (nb_tmpfs_parse(s, &m, err) < 0)
+		return nb_err_wrap(err, "spec: property %s entry %zu", NB_SPEC_TMPFS, i);
 	return 0;
 }
 

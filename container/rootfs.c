@@ -30,6 +30,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "common/tmpfs.h"
 #include "container/container.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
@@ -226,8 +227,10 @@ static int setup_tmpfs(const char *root, const struct nb_spec *spec, struct nb_e
 	char path[PATH_BUF];
 
 	for (size_t i = 0; i < spec->ntmpfs; i++) {
-		if (make_dirs(root, spec->tmpfs[i], err) || join(path, root, spec->tmpfs[i], err) ||
-		    do_mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", err))
+		struct nb_tmpfs_mount m;
+
+		if (nb_tmpfs_parse(spec->tmpfs[i], &m, err) || make_dirs(root, m.path, err) ||
+		    join(path, root, m.path, err) || do_mount("tmpfs", path, "tmpfs", m.flags, m.data, err))
 			return nb_err_wrap(err, "--tmpfs");
 	}
 	return 0;

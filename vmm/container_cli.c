@@ -1,3 +1,4 @@
+#include "common/tmpfs.h"
 #include "vmm/container_cli.h"
 
 #include <errno.h>
@@ -199,12 +200,8 @@ int nb_container_cli_option(int opt, const char *arg, struct nb_run_options *opt
 	case NB_OPT_TMPFS:
 		if (c->ntmpfs == sizeof(c->tmpfs) / sizeof(c->tmpfs[0]))
 			return nb_err_set(err, 0, "--tmpfs: at most %zu", c->ntmpfs);
-		/* Docker's PATH[:OPTIONS]: options are not supported yet. */
-		if (strchr(arg, ':'))
-			return nb_err_set(err, 0, "--tmpfs %.64s: mount options are not supported",
-					  arg);
-		c->tmpfs[c->ntmpfs++] = arg;
-		return check_abs("--tmpfs", arg, err);
+		c->tmpfs[c->ntmpfs++] = arg; /* Docker's PATH[:OPTIONS], checked now */
+		return nb_tmpfs_parse(arg, &(struct nb_tmpfs_mount){ 0 }, err);
 	case NB_OPT_CAP_ADD: return parse_caps("--cap-add", arg, &c->cap_add, err);
 	case NB_OPT_CAP_DROP: return parse_caps("--cap-drop", arg, &c->cap_drop, err);
 	case NB_OPT_SECURITY_OPT: return parse_security_opt(c, arg, err);

@@ -76,7 +76,7 @@ enum nb_status {
  *   NB_SPEC_PIDS_MAX  u64     pids.max (>= 1)
  *   NB_SPEC_NAMESPACES u32    extra namespaces: NB_NS_NET | NB_NS_USER
  *   NB_SPEC_READONLY  u32     0 or 1: root file system mounted read-only
- *   NB_SPEC_TMPFS     strlist absolute paths that get a fresh tmpfs (<= 64)
+ *   NB_SPEC_TMPFS     strlist PATH[:OPTIONS] (common/tmpfs.h) that get a fresh tmpfs (<= 64)
  *   NB_SPEC_SECCOMP   bytes   classic BPF (struct sock_filter, 8 bytes each,
  *                             1..NB_SPEC_MAX_BPF instructions), host byte order
  */

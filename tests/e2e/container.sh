@@ -55,6 +55,18 @@ nb_run_case "$limit" $nestbox run --read-only --tmpfs /scratch $rootfs -- /bin/s
 expect e2e_container_read_only "--read-only root with a --tmpfs" "$status" -eq 0 -a "$out" = "ro
 rw"
 
+# Docker's --tmpfs options: size, mode, exec; the default is noexec.
+nb_run_case "$limit" $nestbox run --tmpfs /small:size=1m,mode=700 --tmpfs /run2 \
+	--tmpfs /bin2:exec $rootfs -- /bin/sh -c \
+	'stat -c %a /small; head -c 2000000 /dev/zero > /small/f 2>/dev/null || echo full
+	 cp /bin/busybox /run2/b; /run2/b true 2>/dev/null || echo noexec
+	 cp /bin/busybox /bin2/b; /bin2/b true && echo exec'
+expect e2e_container_tmpfs_options "--tmpfs PATH:size=,mode=,exec apply; noexec by default" \
+	"$status" -eq 0 -a "$out" = "700
+full
+noexec
+exec"
+
 nb_run_case "$limit" $nestbox run --security-opt seccomp=/nonexistent.json $rootfs -- true
 expect e2e_container_bad_profile "a missing profile is a launcher error: 125" "$status" -eq 125
 

@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
+#include "common/tmpfs.h"
 #include "nestbox/abi.h"
 #include "vmm/cli.h"
 #include "vmm/container_cli.h"
@@ -74,8 +76,14 @@ START_TEST(bad_values)
 		     "--security-opt 'apparmor=x'");
 	expect_error(PARSE(&o, &err, "run", "--security-opt", "seccomp=", "r", "x"), &err,
 		     "needs a file");
-	expect_error(PARSE(&o, &err, "run", "--tmpfs", "/x:size=1m", "r", "x"), &err,
-		     "mount options are not supported");
+	expect_error(PARSE(&o, &err, "run", "--tmpfs", "/x:bogus", "r", "x"), &err,
+		     "--tmpfs option 'bogus'");
+	expect_error(PARSE(&o, &err, "run", "--tmpfs", "/x:size=0", "r", "x"), &err,
+		     "--tmpfs option 'size=0'");
+	expect_error(PARSE(&o, &err, "run", "--tmpfs", "/x:mode=999", "r", "x"), &err,
+		     "--tmpfs option 'mode=999'");
+	expect_error(PARSE(&o, &err, "run", "--tmpfs", "/x:rw,,ro", "r", "x"), &err, "empty option");
+	expect_error(PARSE(&o, &err, "run", "--tmpfs", "x:rw", "r", "x"), &err, "absolute path");
 	expect_error(PARSE(&o, &err, "run", "--cpus", "0", "r", "x"), &err, "--cpus");
 	expect_error(PARSE(&o, &err, "run", "--cpus", "1.5x", "r", "x"), &err, "--cpus");
 	expect_error(PARSE(&o, &err, "run", "--cpus", "33", "r", "x"), &err, "--cpus");
@@ -86,6 +94,25 @@ START_TEST(bad_values)
 		     "--network bridge: use host or none");
 	expect_error(PARSE(&o, &err, "run", "--userns", "auto", "r", "x"), &err,
 		     "--userns auto: use host or private");
+}
+END_TEST
+
+START_TEST(tmpfs_options)
+{
+	struct nb_tmpfs_mount m;
+	struct nb_err err;
+
+	ck_assert_int_eq(nb_tmpfs_parse("/run", &m, &err), 0);
+	ck_assert_str_eq(m.path, "/run");
+	ck_assert_uint_eq(m.flags, MS_NOSUID | MS_NODEV | MS_NOEXEC); /* Docker's default */
+	ck_assert_str_eq(m.data, "mode=1777");
+	ck_assert_int_eq(nb_tmpfs_parse("/scratch:exec,ro,size=64m,mode=700,suid", &m, &err), 0);
+	ck_assert_str_eq(m.path, "/scratch");
+	ck_assert_uint_eq(m.flags, MS_NODEV | MS_RDONLY);
+	ck_assert_str_eq(m.data, "mode=700,size=64m");
+	ck_assert_int_eq(nb_tmpfs_parse("/x:size=99999999999999999", &m, &err), -1);
+	ck_assert_int_eq(nb_tmpfs_parse("/x:size=1t", &m, &err), -1);
+	ck_assert_int_eq(nb_tmpfs_parse("/x:", &m, &err), -1);
 }
 END_TEST
 
@@ -192,6 +219,7 @@ int main(void)
 	tcase_add_test(tc, all_options);
 	tcase_add_test(tc, bad_values);
 	tcase_add_test(tc, namespaces);
+	tcase_add_test(tc, tmpfs_options);
 	tcase_add_test(tc, env_file);
 	tcase_add_test(tc, entrypoint_and_spec);
 	tcase_add_test(tc, missing_profile_fails_in_spec);
