@@ -5,6 +5,9 @@
 #include "sandbox.h"
 
 #include <errno.h>
+#include <execinfo.h>
+#include <signal.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/if_tun.h>
@@ -149,11 +152,10 @@ static void release_ctx(scmp_filter_ctx *ctx)
 		seccomp_release(*ctx);
 }
 
-static int build(enum nb_thread_kind kind, bool log_only, struct nb_seccomp_bpf *out,
+static int build(enum nb_thread_kind kind, uint32_t action, struct nb_seccomp_bpf *out,
 		 struct nb_err *err)
 {
-	__attribute__((cleanup(release_ctx))) scmp_filter_ctx ctx =
-		seccomp_init(log_only ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS);
+	__attribute__((cleanup(release_ctx))) scmp_filter_ctx ctx = seccomp_init(action);
 
 	if (!ctx)
 		return nb_err_set(err, 0, "host seccomp: cannot create a filter");
@@ -175,15 +177,51 @@ static int violate_kind(void)
 	return -1;
 }
 
+static __thread const char *thread_kind; /* for on_sigsys */
+
+/* NESTBOX_SECCOMP_TRAP=1, for finding a missing entry: a violation prints
+ * the thread, the syscall and a backtrace on stderr, then exits 159. */
+static void on_sigsys(int sig, siginfo_t *info, void *ctx)
+{
+	char line[96];
+	void *frames[32];
+	int n = backtrace(frames, 32);
+
+	(void)sig;
+	(void)ctx;
+	int len = snprintf(line, sizeof(line), "nestbox: seccomp: the %s thread made syscall %d:\n",
+			   thread_kind ? thread_kind : "?", info->si_syscall);
+	if (write(STDERR_FILENO, line, (size_t)len) < 0 || n < 0) {
+		/* nothing more to say */
+	}
+	backtrace_symbols_fd(frames, n, STDERR_FILENO);
+	syscall(SYS_exit_group, 159);
+}
+
+static uint32_t default_action(bool log_only)
+{
+	const char *log_env = getenv("NESTBOX_SECCOMP_LOG"), *trap = getenv("NESTBOX_SECCOMP_TRAP");
+	struct sigaction sa = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO };
+	void *warm[1];
+
+	if (trap && !strcmp(trap, "1")) {
+		backtrace(warm, 1); /* loads libgcc_s now, not inside the filter */
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGSYS, &sa, NULL);
+		return SCMP_ACT_TRAP;
+	}
+	return log_only || (log_env && !strcmp(log_env, "1")) ? SCMP_ACT_LOG /* = --seccomp-log */
+								: SCMP_ACT_KILL_PROCESS;
+}
+
 int nb_sandbox_init(struct nb_sandbox *sb, bool log_only, unsigned nvcpus, struct nb_err *err)
 {
-	const char *log_env = getenv("NESTBOX_SECCOMP_LOG");
+	uint32_t action = default_action(log_only);
 
 	memset(sb, 0, sizeof(*sb));
 	sb->violate = violate_kind();
-	log_only = log_only || (log_env && !strcmp(log_env, "1")); /* = --seccomp-log */
 	for (int k = 0; k < NB_THREAD_KINDS; k++) {
-		if (build((enum nb_thread_kind)k, log_only, &sb->bpf[k], err) < 0) {
+		if (build((enum nb_thread_kind)k, action, &sb->bpf[k], err) < 0) {
 			nb_sandbox_destroy(sb);
 			return nb_err_wrap(err, "the %s thread's filter", kind_names[k]);
 		}
@@ -222,6 +260,7 @@ void nb_sandbox_enter(struct nb_sandbox *sb, enum nb_thread_kind kind, struct nb
 {
 	struct nb_err err;
 
+	thread_kind = kind_names[kind];
 	if (install(&sb->bpf[kind], &err) < 0)
 		nb_stop_request(stop, NB_STOP_ERROR, 0, "%s thread: %s", kind_names[kind], err.msg);
 	else if (sb->violate == (int)kind)

@@ -77,11 +77,12 @@ static struct nb_virtq *selected_queue(struct nb_virtio_mmio *m)
 	return &m->dev.queues[m->queue_sel];
 }
 
-static void device_reset(struct nb_virtio_mmio *m)
+/* with_device: run the device's own reset too (it went live). */
+static void device_reset(struct nb_virtio_mmio *m, bool with_device)
 {
 	struct nb_virtio_dev *dev = &m->dev;
 
-	if (dev->ops->reset)
+	if (with_device && dev->ops->reset)
 		dev->ops->reset(dev);
 	for (unsigned i = 0; i < dev->ops->nqueues; i++)
 		nb_virtq_reset(&dev->queues[i]);
@@ -110,13 +111,16 @@ static void write_status(struct nb_virtio_mmio *m, uint32_t value)
 	uint32_t old = dev->status;
 
 	if (value == 0) {
-		/* A device that went live holds host descriptors; resetting it
-		 * unwatches and closes them: work for the event thread, whose
-		 * seccomp filter allows it. Status reads non-zero until it is
-		 * done, and the driver waits for 0 (virtio 1.1, 4.2.3.1). A
-		 * device that never went live has nothing on the host side. */
+		/* A device that went live holds guest-facing host state;
+		 * resetting it unwatches and closes descriptors: work for the
+		 * event thread, whose seccomp filter allows it. Status reads
+		 * non-zero until it is done, and the driver waits for 0
+		 * (virtio 1.1, 4.2.3.1). A device that never went live only
+		 * resets its transport here (the reset a driver does first at
+		 * probe): host state it has (a vsock client that connected
+		 * early) is for the driver about to come. */
 		if (!(old & VIRTIO_CONFIG_S_DRIVER_OK)) {
-			device_reset(m);
+			device_reset(m, false);
 			return;
 		}
 		m->reset_pending = true;
@@ -317,7 +321,7 @@ void nb_virtio_mmio_process(struct nb_virtio_mmio *m)
 {
 	pthread_mutex_lock(&m->dev.lock);
 	if (m->reset_pending) {
-		device_reset(m);
+		device_reset(m, true);
 		m->reset_pending = false;
 	} else if (nb_virtio_live(&m->dev) && m->dev.ops->notify)
 		m->dev.ops->notify(&m->dev);
