@@ -103,6 +103,7 @@ static const struct rule rules[] = {
 	ANY(M, "epoll_pwait", "the same (glibc may use the p variant)"),
 	ANY(M, "read", "signalfd and timerfd"),
 	ANY(M, "close", "teardown"),
+	ANY(M, "epoll_ctl", "teardown: devices stop watching their descriptors (virtio-net's tap)"),
 	ANY(M, "getpid", "pthread_kill's tgkill needs the process id"),
 	{ M, "tgkill", 2, SCMP_CMP_EQ, 0, KICK_SIGNAL, "arg2 == NB_VCPU_KICK_SIGNAL",
 	  "kick a vCPU out of KVM_RUN" },
