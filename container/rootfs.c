@@ -210,9 +210,18 @@ static int setup_proc_sys(const char *root, const struct nb_spec *spec, struct n
 		    remount_ro(path, MS_NOSUID | MS_NODEV | MS_NOEXEC, err))
 			return -1;
 	}
-	if (join(path, root, "/sys/fs/cgroup", err) ||
-	    do_mount("cgroup2", path, "cgroup2", ro, NULL, err))
+	if (join(path, root, "/sys/fs/cgroup", err))
 		return -1;
+	if (mount("cgroup2", path, "cgroup2", ro, NULL) < 0) {
+		/* In a user namespace the kernel may refuse a new cgroup2
+		 * mount (EBUSY, EPERM); the recursive bind of /sys above
+		 * brought the guest's along: make that read-only too (its
+		 * files are uid 0's, which the mapped root is). */
+		if (!(spec->namespaces & NB_NS_USER) || (errno != EBUSY && errno != EPERM))
+			return nb_err_sys(err, "cannot mount cgroup2 on %s", path);
+		if (remount_ro(path, MS_NOSUID | MS_NODEV | MS_NOEXEC, err))
+			return -1;
+	}
 	for (size_t i = 0; i < sizeof(masked_paths) / sizeof(masked_paths[0]); i++)
 		if (mask_path(root, masked_paths[i], err))
 			return -1;
