@@ -1,6 +1,5 @@
 #include "guest-init/layers.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -13,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "guest-init/sysfs.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
 
@@ -20,48 +20,22 @@
 #define RW_DIR "/nestbox/rw"     /* tmpfs: upper and work */
 #define LOOP_TRIES 8             /* LOOP_CTL_GET_FREE races with nobody, but be sure */
 
-static int read_line(const char *path, char *buf, size_t size)
+/* The disk whose serial is NB_LAYER_SERIAL ("/dev/vdX" in dev), and its
+ * size in bytes. */
+static int find_layer_disk(char *dev, size_t size, uint64_t *bytes, struct nb_err *err)
 {
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, size - 1);
+	char path[300], line[64];
 
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
-}
-
-/* The vdX whose serial is NB_LAYER_SERIAL, and its size in bytes. */
-static int find_layer_disk(char *name, size_t size, uint64_t *bytes, struct nb_err *err)
-{
-	DIR *d = opendir("/sys/block");
-	struct dirent *e;
-	int rc = -1;
-
-	while (d && (e = readdir(d))) {
-		char path[300], line[64];
-
-		if (strncmp(e->d_name, "vd", 2) != 0 || strlen(e->d_name) >= size)
-			continue;
-		snprintf(path, sizeof(path), "/sys/block/%s/serial", e->d_name);
-		if (read_line(path, line, sizeof(line)) < 0 || strcmp(line, NB_LAYER_SERIAL) != 0)
-			continue;
-		snprintf(path, sizeof(path), "/sys/block/%s/size", e->d_name);
-		if (read_line(path, line, sizeof(line)) == 0 &&
+	if (nb_sysfs_find_disk(NB_LAYER_SERIAL, dev, size) == 0) {
+		snprintf(path, sizeof(path), "/sys/block/%s/size", dev + strlen("/dev/"));
+		if (nb_sysfs_read_line(path, line, sizeof(line)) == 0 &&
 		    sscanf(line, "%" SCNu64, bytes) == 1 && *bytes <= NB_LAYER_MAX_DISK / 512) {
 			*bytes *= 512;
-			memcpy(name, e->d_name, strlen(e->d_name) + 1);
-			rc = 0;
+			return 0;
 		}
-		break;
 	}
-	if (d)
-		closedir(d);
-	if (rc < 0)
-		return nb_err_set(err, 0, "the spec lists image layers but there is no readable "
-				  "disk with serial %s", NB_LAYER_SERIAL);
-	return 0;
+	return nb_err_set(err, 0, "the spec lists image layers but there is no readable "
+			  "disk with serial %s", NB_LAYER_SERIAL);
 }
 
 /* A fresh read-only loop device over [l->offset, +l->size) of disk_fd;
@@ -111,19 +85,17 @@ static int mount_layer(size_t i, int ctl, int disk_fd, const struct nb_spec_laye
 
 /* The spec's table was checked by the decoder (aligned, ordered, bounded);
  * what the decoder cannot know is the disk: every layer must lie on it. */
-static int mount_all(const struct nb_spec *spec, const char *disk, uint64_t disk_bytes,
+static int mount_all(const struct nb_spec *spec, const char *dev, uint64_t disk_bytes,
 		     struct nb_err *err)
 {
 	const struct nb_spec_layer *top = &spec->layers[spec->nlayers - 1];
 	cleanup_close int disk_fd = -1;
 	cleanup_close int ctl = -1;
-	char dev[32];
 
 	if (top->offset + top->size > disk_bytes)
 		return nb_err_set(err, 0, "the spec's layer %zu ends at byte %" PRIu64 ", past the "
 				  "%" PRIu64 "-byte layer disk", spec->nlayers - 1,
 				  top->offset + top->size, disk_bytes);
-	snprintf(dev, sizeof(dev), "/dev/%s", disk);
 	disk_fd = open(dev, O_RDONLY | O_CLOEXEC);
 	if (disk_fd < 0)
 		return nb_err_sys(err, "layer disk %s", dev);
@@ -162,7 +134,7 @@ static int mount_overlay(const char *root, size_t n, struct nb_err *err)
 
 int nb_layers_mount(const struct nb_spec *spec, struct nb_err *err)
 {
-	char disk[16];
+	char disk[32];
 	uint64_t disk_bytes = 0;
 
 	if (spec->nlayers == 0)

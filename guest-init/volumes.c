@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "guest-init/sysfs.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
 
@@ -23,51 +24,7 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* First line of a small sysfs file, without the newline. */
-static int read_line(const char *path, char *buf, size_t size)
-{
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, size - 1);
-
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
-}
-
 /* ---- volumes ---------------------------------------------------------------- */
-
-/* "/dev/NAME" for the entry NAME of sysfs directory dir (entries starting
- * with prefix) whose attribute file holds value. */
-static int find_sysfs_dev(const char *dir, const char *prefix, const char *attr,
-			  const char *value, char *dev, size_t size)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int rc = -1;
-
-	while (d && (e = readdir(d))) {
-		char path[300], line[64];
-
-		if (e->d_name[0] == '.' || strncmp(e->d_name, prefix, strlen(prefix)) != 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s/%s", dir, e->d_name, attr);
-		if (read_line(path, line, sizeof(line)) == 0 && strcmp(line, value) == 0) {
-			snprintf(dev, size, "/dev/%s", e->d_name);
-			rc = 0;
-			break;
-		}
-	}
-	if (d)
-		closedir(d);
-	return rc;
-}
-
-static int find_disk(const char *serial, char *dev, size_t size)
-{
-	return find_sysfs_dev("/sys/block", "vd", "serial", serial, dev, size);
-}
 
 /* mkdir -p under root, refusing symlinks (a hostile image must not aim the
  * mount outside the rootfs). */
@@ -113,7 +70,7 @@ static int mount_volume(const char *root, const char *entry, struct nb_err *err)
 	if (strncmp(mode + 1, "ro", 2) == 0)
 		flags |= MS_RDONLY;
 	path++;
-	if (find_disk(serial, dev, sizeof(dev)) < 0)
+	if (nb_sysfs_find_disk(serial, dev, sizeof(dev)) < 0)
 		return nb_err_set(err, 0, "volume %s: no virtio disk with serial %s", path, serial);
 	if (make_target(root, path, target, sizeof(target), err) < 0)
 		return -1;
@@ -161,7 +118,7 @@ static bool have_virtio_console(void)
 		char path[300], id[32];
 
 		snprintf(path, sizeof(path), "/sys/bus/virtio/devices/%s/device", e->d_name);
-		found = read_line(path, id, sizeof(id)) == 0 && strcmp(id, "0x0003") == 0;
+		found = nb_sysfs_read_line(path, id, sizeof(id)) == 0 && strcmp(id, "0x0003") == 0;
 	}
 	if (d)
 		closedir(d);
@@ -171,7 +128,7 @@ static bool have_virtio_console(void)
 /* /dev/vportNpM of the port called name, once the driver has named it. */
 static int find_port(const char *name, char *dev, size_t size)
 {
-	return find_sysfs_dev("/sys/class/virtio-ports", "", "name", name, dev, size);
+	return nb_sysfs_find_dev("/sys/class/virtio-ports", "", "name", name, dev, size);
 }
 
 int nb_console_attach(int *log_fd, int *signal_fd, struct nb_err *err)
