@@ -1,8 +1,25 @@
 # nestbox: `make` builds build/nestbox (host VMM), build/nestbox-init (static
 # musl guest init) and build/vmlinux (guest kernel, cached outside the clone).
-#   make run     boot a microVM with a busybox rootfs and print its output
-#   make test    every test tier this machine allows, with a summary
+#   make run     boot a microVM running an OCI image and print its output
+#   make test    every test tier, with a summary and each tier's wall time
 # Sources are found by wildcard: adding a file to a module needs no edit here.
+
+# Two phases. Make evaluates $(shell pkg-config ...) and friends while it
+# parses, so on a fresh machine the packages must be there before the build
+# rules are read: the first phase installs what is missing
+# (scripts/deps.sh, idempotent) and hands the goals to a second make that
+# parses this file again with NB_PACKAGES set.
+ifeq ($(NB_PACKAGES),)
+NB_GOALS := $(or $(MAKECMDGOALS),all)
+# Goals that need no package: no install for them.
+NB_NO_PACKAGES := clean
+.PHONY: $(NB_GOALS) nb-packages
+$(NB_GOALS): nb-packages
+	@:
+nb-packages:
+	@$(if $(filter-out $(NB_NO_PACKAGES),$(NB_GOALS)),scripts/deps.sh)
+	@$(MAKE) --no-print-directory NB_PACKAGES=1 $(NB_GOALS)
+else
 
 BUILD      := build
 CC         := gcc
@@ -35,10 +52,11 @@ UNIT_BINS     := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 KVM_BINS      := $(KVM_SRCS:tests/kvm/%.c=$(BUILD)/tests/kvm/%)
 
 .PHONY: all deps run test tests unit clean format-check
-all: deps $(BUILD)/nestbox $(BUILD)/nestbox-init $(BUILD)/vmlinux
+all: $(BUILD)/nestbox $(BUILD)/nestbox-init $(BUILD)/vmlinux
 
+# The packages are installed by the first phase (top of this file).
 deps:
-	@scripts/deps.sh
+	@:
 
 $(BUILD)/nestbox: $(HOST_OBJS)
 	$(CC) -o $@ $^ $(HOST_LIBS)
@@ -88,6 +106,10 @@ $(BUILD)/tests/guest/%: tests/guest/%.c $(MUSL_INC_STAMP)
 $(BUILD)/rootfs-busybox/bin/busybox: tests/lib/busybox-rootfs.sh
 	tests/lib/busybox-rootfs.sh $(BUILD)/rootfs-busybox
 
+# The same root file system packed as an OCI image layout: `make run`'s image.
+$(BUILD)/oci/busybox/index.json: $(BUILD)/rootfs-busybox/bin/busybox scripts/oci-layout.sh
+	scripts/oci-layout.sh $(BUILD)/rootfs-busybox $(BUILD)/oci/busybox
+
 # Guest tier and bench: compose an initramfs exactly as nestbox does, for plain QEMU.
 $(BUILD)/tests/guest/mkinitramfs: tests/guest/mkinitramfs.c $(HOST_LIB_SAN)
 	@mkdir -p $(dir $@)
@@ -107,13 +129,13 @@ $(BUILD)/tests/kvm/payload-wait.elf: tests/kvm/payload.S
 
 tests: all $(UNIT_BINS) $(KVM_BINS) $(BUILD)/tests/kvm/payload.elf $(BUILD)/tests/kvm/payload-wait.elf $(BUILD)/tests/guest/mkinitramfs $(BUILD)/tests/guest/vsock-echo $(BUILD)/rootfs-busybox/bin/busybox
 
-unit: deps $(UNIT_BINS)
+unit: $(UNIT_BINS)
 	tests/run unit
 
 test: tests
 	tests/run
 
-run: all $(BUILD)/rootfs-busybox/bin/busybox
+run: all $(BUILD)/oci/busybox/index.json
 	tests/demo.sh
 
 # libFuzzer targets (tests/fuzz/fuzz_*.c) over the virtio device code.
@@ -152,3 +174,5 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+endif # NB_PACKAGES

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What host confinement costs, natively with the tiny payloads
+# What host confinement costs, with the tiny payloads
 # (tests/kvm/payload.S), plain and --jail runs alternated in one loop:
 #   - wall time of a whole `nestbox run` (the jail adds a fork, namespaces,
 #     a tmpfs root, pivot_root and the privilege drop);
@@ -8,9 +8,14 @@
 #   - the allowlist sizes per thread kind (nestbox seccomp-dump), next to
 #     Firecracker's NSDI'20 figure (24 syscalls, 30 ioctls for the VMM).
 #
+# Runs on this host's KVM where it runs stock guests, else in the emulated
+# test host (bench/lib/where.sh), and says which.
+#
 #   bench/confine.sh [RUNS]      (default 21; as root; `make tests` first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib/where.sh
+. bench/lib/where.sh "$@"
 runs=${1:-21}
 work=$(mktemp -d "${TMPDIR:-/tmp}/nestbox-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -60,12 +65,12 @@ for _ in $(seq 5); do
 done
 build/nestbox seccomp-dump | grep ' thread: ' >"$work/dump"
 
-python3 - "$work" "$runs" <<'PY'
+python3 - "$work" "$runs" "$nb_bench_where" <<'PY'
 import statistics, sys
-w, runs = sys.argv[1], sys.argv[2]
+w, runs, where = sys.argv[1], sys.argv[2], sys.argv[3]
 med = lambda f, col=0: statistics.median(float(l.split()[col]) for l in open(f"{w}/{f}") if l.strip())
 pw, jw = med("plain.wall"), med("jail.wall")
-print(f"Host confinement, tiny payload, native /dev/kvm; wall: median of {runs} alternated runs, RSS: of 5")
+print(f"Host confinement, tiny payload, {where}; wall: median of {runs} alternated runs, RSS: of 5")
 print(f"{'':22}{'plain':>10}{'--jail':>10}{'ratio':>8}")
 print(f"{'wall ms per run':22}{pw:>10.2f}{jw:>10.2f}{jw / pw:>8.2f}")
 pv, jv, js = med("plain.rss") / 1024, med("jail.rss") / 1024, med("jail.rss", 1) / 1024

@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "nestbox/cleanup.h"
@@ -205,6 +208,107 @@ int nb_rm_rf(const char *path)
 	return lstat(path, &st) == 0 ? -1 : 0;
 }
 
+/* ---- where a layer's tree is unpacked ------------------------------------ */
+
+#define TREE_LINK "tree"
+#define STAGE_PREFIX "nestbox-stage."
+#define PROBE_XATTR "trusted.overlay.opaque"
+
+/* Can dir hold a layer's tree: device nodes (overlayfs whiteouts), owners,
+ * trusted xattrs (opaque directories)? The errno of the first refusal, or 0.
+ * 9p, NFS and vfat refuse some of these; ext4, xfs, btrfs, tmpfs do not. */
+static int tree_support(const char *dir)
+{
+	cleanup_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int e = 0;
+
+	if (fd < 0)
+		return errno;
+	if (mknodat(fd, ".nb-probe", S_IFCHR | 0600, makedev(0, 0)) < 0)
+		return errno;
+	if (fchownat(fd, ".nb-probe", 1, 1, AT_SYMLINK_NOFOLLOW) < 0)
+		e = errno;
+	unlinkat(fd, ".nb-probe", 0);
+	if (e == 0 && fsetxattr(fd, PROBE_XATTR, "y", 1, 0) < 0)
+		e = errno;
+	else if (e == 0)
+		fremovexattr(fd, PROBE_XATTR);
+	return e;
+}
+
+/* A stage outside the cache, named by the link first so that a crash at
+ * any point leaves a link for the cleaner to follow, never an orphan. */
+static char *stage_in(const char *base, const char *link)
+{
+	for (int tries = 0; tries < 8; tries++) {
+		uint64_t r;
+		char *dir;
+		if (getrandom(&r, sizeof(r), 0) != sizeof(r) ||
+		    asprintf(&dir, "%s/" STAGE_PREFIX "%016llx", base, (unsigned long long)r) < 0)
+			return NULL;
+		unlink(link);
+		if (symlink(dir, link) == 0 && mkdir(dir, 0755) == 0) {
+			if (chmod(dir, 0755) == 0 && tree_support(dir) == 0)
+				return dir;
+			rmdir(dir);
+			free(dir);
+			break;
+		}
+		free(dir);
+		if (errno != EEXIST)
+			break;
+	}
+	unlink(link);
+	return NULL;
+}
+
+int nb_cache_tree(const struct nb_cache *c, const char *work, char **tree, struct nb_err *err)
+{
+	const char *bases[] = { getenv("TMPDIR"), "/var/tmp", "/tmp", "/dev/shm" };
+	cleanup_free char *path = NULL;
+	int e;
+
+	if (asprintf(&path, "%s/" TREE_LINK, work) < 0)
+		return nb_err_set(err, ENOMEM, "layer tree path");
+	if (mkdir(path, 0755) < 0)
+		return nb_err_sys(err, "cannot create %s", path);
+	e = tree_support(path);
+	if (e == 0) {
+		*tree = NB_STEAL(path, NULL);
+		return 0;
+	}
+	rmdir(path);
+	for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
+		if (!bases[i] || bases[i][0] != '/')
+			continue;
+		if ((*tree = stage_in(bases[i], path)))
+			return 0;
+	}
+	return nb_err_set(err, e, "the image cache's file system (%s) cannot hold a layer's "
+			  "files (device nodes, owners, trusted xattrs), and neither can $TMPDIR, "
+			  "/var/tmp, /tmp or /dev/shm; set TMPDIR to a directory on a local file "
+			  "system (ext4, xfs, tmpfs)", c->root);
+}
+
+int nb_cache_remove_work(const char *work)
+{
+	cleanup_free char *link = NULL;
+	char target[4096];
+	ssize_t n;
+
+	if (asprintf(&link, "%s/" TREE_LINK, work) < 0)
+		return -1;
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n > 0) {
+		target[n] = '\0';
+		const char *base = strrchr(target, '/');
+		/* Only ever a stage of ours: an absolute path named nestbox-stage.* */
+		if (target[0] == '/' && base && strncmp(base + 1, STAGE_PREFIX, strlen(STAGE_PREFIX)) == 0)
+			nb_rm_rf(target);
+	}
+	return nb_rm_rf(work);
+}
+
 void nb_cache_clean_tmp(const struct nb_cache *c, const char *prefix)
 {
 	DIR *dir = opendir(c->tmp);
@@ -219,7 +323,7 @@ void nb_cache_clean_tmp(const struct nb_cache *c, const char *prefix)
 			continue;
 		if (asprintf(&path, "%s/%s", c->tmp, e->d_name) < 0)
 			continue;
-		nb_rm_rf(path);
+		nb_cache_remove_work(path);
 		free(path);
 	}
 	closedir(dir);

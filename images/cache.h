@@ -5,7 +5,11 @@
  *   blobs/sha256/<hex>   small verified JSON blobs (manifests, configs)
  *   images.json          what `nestbox images` lists (written atomically)
  *   tmp/                 conversions and downloads in flight; names hold the
- *                        digest, so a stale one is removed under its lock
+ *                        digest, so a stale one is removed under its lock. A
+ *                        conversion's work directory holds the erofs image
+ *                        being made and the layer's unpacked tree, or a link
+ *                        "tree" to it in a stage outside the cache (see
+ *                        nb_cache_tree); removing the work removes the stage
  * NESTBOX_CACHE_DIR overrides the whole path (tests). */
 #ifndef NESTBOX_IMAGES_CACHE_H
 #define NESTBOX_IMAGES_CACHE_H
@@ -34,6 +38,15 @@ int nb_cache_put_blob(const struct nb_cache *c, const struct nb_digest *d, const
 /* Read a blob back, re-verifying its digest; *data malloc'd. */
 int nb_cache_get_blob(const struct nb_cache *c, const struct nb_digest *d, size_t max,
 		      char **data, size_t *len, struct nb_err *err);
+
+/* The directory to unpack a layer's tree into, for the conversion whose work
+ * directory (under tmp/) is work: work/tree when the cache's file system
+ * can hold device nodes, owners and trusted xattrs, else a stage in
+ * $TMPDIR, /var/tmp, /tmp or /dev/shm that work/tree links to (a cache on
+ * 9p, NFS or vfat). *tree malloc'd. */
+int nb_cache_tree(const struct nb_cache *c, const char *work, char **tree, struct nb_err *err);
+/* Remove a conversion's work directory and the stage its tree link names. */
+int nb_cache_remove_work(const char *work);
 
 /* Remove path and everything under it (no symlinks followed). */
 int nb_rm_rf(const char *path);

@@ -395,11 +395,6 @@ int nb_layer_extract(int fd, uint64_t blob_max, const char *root_dir,
 		nb_err_sys(err, "layer extraction");
 		goto out;
 	}
-	if (geteuid() != 0) {
-		nb_err_set(err, 0, "converting image layers needs root (file owners and device "
-			   "nodes must be preserved): run nestbox as root");
-		goto out;
-	}
 	if (x.lim->max_path >= sizeof(x.path)) {
 		nb_err_set(err, 0, "layer path limit %" PRIu64 " is too large", x.lim->max_path);
 		goto out;
@@ -513,13 +508,17 @@ static int convert(const struct nb_cache *c, const struct nb_desc *d, nb_blob_op
 	uint64_t size;
 	int rc = -1;
 
+	if (geteuid() != 0)
+		return nb_err_set(err, 0, "converting image layers needs root (file owners and device "
+				  "nodes must be preserved): run nestbox as root");
 	if (asprintf(&dir, "%s/layer-%s.XXXXXX", c->tmp, d->digest.hex) < 0 || !mkdtemp(dir))
 		return nb_err_sys(err, "cannot create a temp directory in %s", c->tmp);
-	if (asprintf(&root, "%s/root", dir) < 0 || asprintf(&image, "%s/image.erofs", dir) < 0 ||
-	    mkdir(root, 0755) < 0) {
-		nb_err_sys(err, "cannot prepare %s", dir);
+	if (asprintf(&image, "%s/image.erofs", dir) < 0) {
+		nb_err_set(err, ENOMEM, "layer paths");
 		goto out;
 	}
+	if (nb_cache_tree(c, dir, &root, err) < 0)
+		goto out;
 	fd = open_blob(ctx, d, err);
 	/* A blob may not be longer than its descriptor says (+1 to detect it). */
 	if (fd < 0 || nb_layer_extract(fd, (uint64_t)d->size + 1, root, lim, &got, &size, err) < 0 ||
@@ -532,7 +531,7 @@ static int convert(const struct nb_cache *c, const struct nb_desc *d, nb_blob_op
 	}
 	rc = 0;
 out:
-	if (nb_rm_rf(dir) < 0 && rc == 0)
+	if (nb_cache_remove_work(dir) < 0 && rc == 0)
 		fprintf(stderr, "nestbox: warning: could not remove %s\n", dir);
 	return rc;
 }

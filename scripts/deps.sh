@@ -26,10 +26,12 @@ packages=(
 	apache2-utils
 )
 
+# One dpkg-query for all (a package dpkg has never heard of is not listed).
+installed=" $({ dpkg-query -W -f='${db:Status-Status}:${Package} ' "${packages[@]}" 2>/dev/null || true; } |
+	tr ' ' '\n' | sed -n 's/^installed://p' | tr '\n' ' ') "
 missing=()
 for pkg in "${packages[@]}"; do
-	status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
-	[ "$status" = installed ] || missing+=("$pkg")
+	case $installed in *" $pkg "*) ;; *) missing+=("$pkg") ;; esac
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
@@ -39,5 +41,14 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -q >/dev/null || { echo "deps: apt-get update failed" >&2; exit 1; }
-apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+log=$(mktemp "${TMPDIR:-/tmp}/nestbox-deps.XXXXXX")
+trap 'rm -f "$log"' EXIT
+apt_failed() {
+	echo "deps: $1 failed; its last lines:" >&2
+	tail -n 15 "$log" >&2
+	echo "deps: check the machine's Debian archive (/etc/apt/sources.list*) and network, then run make again" >&2
+	exit 1
+}
+apt-get update -q >"$log" 2>&1 || apt_failed "apt-get update"
+apt-get install -y -q --no-install-recommends "${missing[@]}" >"$log" 2>&1 ||
+	apt_failed "apt-get install ${missing[*]}"

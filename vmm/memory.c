@@ -15,7 +15,7 @@ void nb_mem_layout(struct nb_guest_mem *mem, uint8_t *base, uint64_t size)
 	mem->regions[0] = (struct nb_mem_region){ .gpa = 0, .size = low, .host = base };
 	if (size > low) {
 		mem->regions[1] = (struct nb_mem_region){
-			.gpa = NB_MEM_HIGH_START, .size = size - low, .host = base + low };
+			.gpa = NB_MEM_HIGH_START, .size = size - low, .host = base ? base + low : NULL };
 		mem->nregions = 2;
 	}
 }
@@ -58,7 +58,9 @@ void nb_mem_unmap(struct nb_guest_mem *mem)
 	mem->nregions = 0;
 }
 
-void *nb_gpa_ptr(const struct nb_guest_mem *mem, uint64_t gpa, uint64_t len)
+/* The region holding all of [gpa, gpa+len), or NULL. */
+static const struct nb_mem_region *region_of(const struct nb_guest_mem *mem, uint64_t gpa,
+					     uint64_t len)
 {
 	for (unsigned i = 0; i < mem->nregions; i++) {
 		const struct nb_mem_region *r = &mem->regions[i];
@@ -68,9 +70,21 @@ void *nb_gpa_ptr(const struct nb_guest_mem *mem, uint64_t gpa, uint64_t len)
 		uint64_t off = gpa - r->gpa;
 		if (off > r->size || len > r->size - off || (len == 0 && off == r->size))
 			continue;
-		return r->host + off;
+		return r;
 	}
 	return NULL;
+}
+
+bool nb_mem_contains(const struct nb_guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+	return region_of(mem, gpa, len) != NULL;
+}
+
+void *nb_gpa_ptr(const struct nb_guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+	const struct nb_mem_region *r = region_of(mem, gpa, len);
+
+	return r && r->host ? r->host + (gpa - r->gpa) : NULL;
 }
 
 int nb_mem_write(const struct nb_guest_mem *mem, uint64_t gpa, const void *src, size_t len,

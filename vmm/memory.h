@@ -33,13 +33,19 @@ struct nb_guest_mem {
 /* Map `size` bytes of guest RAM (a multiple of 2 MiB, NB_MEM_MIN..NB_MEM_MAX). */
 int nb_mem_map(struct nb_guest_mem *mem, uint64_t size, struct nb_err *err);
 /* Lay out regions over an existing buffer (used by nb_mem_map and by unit
- * tests that supply their own buffer). */
+ * tests that supply their own buffer). With base NULL the layout is a plan
+ * only: nb_mem_contains() answers, nb_gpa_ptr() returns NULL. nestbox checks
+ * the kernel and initramfs against such a plan before it touches KVM. */
 void nb_mem_layout(struct nb_guest_mem *mem, uint8_t *base, uint64_t size);
 void nb_mem_unmap(struct nb_guest_mem *mem);
 
 /* Host pointer for [gpa, gpa+len) if it lies wholly inside one RAM region,
  * else NULL. Overflow-safe; len may be 0 (then gpa must still be in RAM). */
 void *nb_gpa_ptr(const struct nb_guest_mem *mem, uint64_t gpa, uint64_t len);
+
+/* True if [gpa, gpa+len) lies wholly inside one RAM region (same rule as
+ * nb_gpa_ptr, for plans too). */
+bool nb_mem_contains(const struct nb_guest_mem *mem, uint64_t gpa, uint64_t len);
 
 /* Copy into guest memory; fails with a message naming the range. */
 int nb_mem_write(const struct nb_guest_mem *mem, uint64_t gpa, const void *src, size_t len,

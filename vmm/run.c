@@ -48,7 +48,9 @@ const char nb_run_base_cmdline[] = "console=ttyS0 reboot=k panic=-1 rdinit=/init
 				   "8250.nr_uarts=1 io_delay=none no_timer_check tsc=reliable "
 				   "random.trust_cpu=on";
 
-static bool host_is_pvm; /* nb_kvm_is_pvm(), asked before any jail */
+/* The virtio_mmio.device= arguments the devices add to the command line
+ * (" virtio_mmio.device=4K@0xd0000000:NN" at most 40 bytes each). */
+#define NB_RUN_MMIO_ARGS_MAX (NB_VIRTIO_MMIO_MAX * 40u)
 
 struct file_map {
 	const uint8_t *data;
@@ -374,9 +376,6 @@ static int start_threads(struct nb_vm *vm, struct nb_event_loop *loop,
 	return 0;
 }
 
-static int check_host(const struct file_map *kernel_file, const char *kernel_path,
-		      struct nb_err *err);
-
 static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
 			 struct nb_blk_concat *layers, const struct file_map *kernel_file,
 			 const struct nb_buf *initrd, int *status, struct nb_err *err)
@@ -396,7 +395,6 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
 	    add_devices(vm, &loop, &serial, err) < 0 ||
 	    add_virtio(vm, &loop, opts, layers, &console, err) < 0 ||
 	    load_guest(vm, opts, kernel_file, initrd, err) < 0 ||
-	    check_host(kernel_file, opts->kernel_path, err) < 0 ||
 	    (opts->tty && opts->interactive && nb_tty_raw(err) < 0) ||
 	    start_threads(vm, &loop, &sandbox, opts, err) < 0)
 		goto out;
@@ -425,16 +423,6 @@ out:
 	return rc;
 }
 
-/* On a PVM host a Linux guest would die at its first system call; refuse
- * with the reason, after every other check has had its say. */
-static int check_host(const struct file_map *kernel_file, const char *kernel_path,
-		      struct nb_err *err)
-{
-	if (host_is_pvm && nb_kernel_is_linux(kernel_file->data, kernel_file->len))
-		return nb_err_set(err, 0, "cannot boot %s here: %s", kernel_path, nb_kvm_pvm_hint);
-	return 0;
-}
-
 static int read_kernel(const char *path, struct file_map *map, struct nb_err *err)
 {
 	char cause[NB_ERR_MSG_MAX];
@@ -451,6 +439,7 @@ struct run_ctx {
 	const struct file_map *kernel;
 	struct nb_blk_concat *layers; /* an image's layer disk; NULL: a rootfs directory */
 	const struct nb_buf *initrd;
+	bool pvm_host;
 };
 
 /* The VMM proper: create the VM, boot it, wait for the workload. */
@@ -458,7 +447,8 @@ static int run_vm(void *arg, const struct nb_run_options *opts, int *status, str
 {
 	const struct run_ctx *ctx = arg;
 	struct nb_vm vm;
-	struct nb_vm_config cfg = { .ncpus = opts->cpus, .mem_size = opts->mem_size };
+	struct nb_vm_config cfg = { .ncpus = opts->cpus, .mem_size = opts->mem_size,
+				    .pvm_host = ctx->pvm_host };
 	int rc;
 
 	if (nb_vm_create(&vm, &cfg, err) < 0)
@@ -544,6 +534,46 @@ static int run_recorded(const struct nb_run_options *opts, struct run_ctx *ctx, 
 	return rc;
 }
 
+/* The guest's boot layout as a plan (no memory yet): the kernel must fit
+ * the guest's RAM and the initramfs must fit beside it. */
+static int check_layout(const struct nb_run_options *opts, const struct file_map *kernel_file,
+			size_t initrd_len, struct nb_err *err)
+{
+	struct nb_guest_mem plan;
+	struct nb_kernel kernel;
+	uint64_t initrd_gpa;
+	size_t args = opts->kernel_args ? strlen(opts->kernel_args) + 1 : 0;
+
+	nb_mem_layout(&plan, NULL, opts->mem_size);
+	if (nb_kernel_check(kernel_file->data, kernel_file->len, &plan, &kernel, err) < 0)
+		return nb_err_wrap(err, "kernel %s", opts->kernel_path);
+	if (nb_initrd_place(&plan, &kernel, initrd_len, &initrd_gpa, err) < 0)
+		return nb_err_wrap(err, "initramfs");
+	if (sizeof(nb_run_base_cmdline) + args + NB_RUN_MMIO_ARGS_MAX > NB_CMDLINE_MAX)
+		return nb_err_set(err, 0, "--kernel-args is %zu bytes long; the kernel command line "
+				  "leaves room for %zu", args ? args - 1 : 0,
+				  (size_t)(NB_CMDLINE_MAX - sizeof(nb_run_base_cmdline) -
+					   NB_RUN_MMIO_ARGS_MAX - 1));
+	return 0;
+}
+
+/* Last of the checks: can this host's KVM run this guest? A PVM KVM runs
+ * test payloads but not a Linux kernel's user space. */
+static int check_host(const struct file_map *kernel_file, bool *pvm_host, struct nb_err *err)
+{
+	struct nb_kvm_host host;
+
+	nb_kvm_probe(NB_KVM_DEV, "/sys", &host); /* before a jail hides /sys */
+	*pvm_host = host.kind == NB_KVM_PVM;
+	return nb_kvm_host_check(&host, nb_kernel_is_linux(kernel_file->data, kernel_file->len),
+				 err);
+}
+
+/* Two phases, as Firecracker keeps resources.rs apart from builder.rs:
+ * first everything nestbox can check without KVM (options, the kernel file
+ * against the guest's RAM, the image or rootfs, the spec and initramfs, and
+ * last what this host's KVM can run), then the VM is built and run. So a
+ * bad input gets its own diagnosis on every host, KVM or not. */
 int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err)
 {
 	struct file_map kernel_file = { 0 };
@@ -551,20 +581,23 @@ int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err)
 	struct nb_image image = { 0 };
 	struct nb_blk_concat layers = { 0 };
 	bool is_image = nb_image_is_reference(opts->rootfs);
-	struct run_ctx ctx = { &kernel_file, is_image ? &layers : NULL, &initrd };
+	struct run_ctx ctx = { &kernel_file, is_image ? &layers : NULL, &initrd, false };
 	int rc = -1;
 
 	if (nb_confine_check(opts, err) < 0 || (opts->tty && nb_tty_check(opts->interactive, err) < 0) ||
 	    nb_confine_check_memory(opts, err) < 0 ||
 	    read_kernel(opts->kernel_path, &kernel_file, err) < 0)
 		return -1;
-	host_is_pvm = nb_kvm_is_pvm("/sys"); /* before a jail hides /sys */
+	if (check_layout(opts, &kernel_file, 1, err) < 0)
+		goto out;
 	if (is_image && (nb_image_resolve(opts->rootfs, &image, err) < 0 ||
 			 nb_blk_concat_open(&layers, image.layers, image.n_layers, err) < 0)) {
 		nb_err_wrap(err, "image %s", opts->rootfs);
 		goto out;
 	}
-	if (build_initramfs(opts, is_image ? &image : NULL, &layers, &initrd, err) < 0)
+	if (build_initramfs(opts, is_image ? &image : NULL, &layers, &initrd, err) < 0 ||
+	    check_layout(opts, &kernel_file, initrd.len, err) < 0 ||
+	    check_host(&kernel_file, &ctx.pvm_host, err) < 0)
 		goto out;
 	if (nb_confine_supervised(opts))
 		rc = run_confined(opts, &ctx, status, err);

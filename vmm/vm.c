@@ -208,6 +208,7 @@ int nb_vm_create(struct nb_vm *vm, const struct nb_vm_config *cfg, struct nb_err
 				  NB_MAX_VCPUS);
 	}
 	vm->ncpus = cfg->ncpus;
+	vm->pvm_host = cfg->pvm_host;
 	vm->kvm_fd = nb_kvm_open(err);
 	if (vm->kvm_fd < 0 || create_vm_fd(vm, err) < 0 || map_memory(vm, cfg->mem_size, err) < 0 ||
 	    create_vcpus(vm, err) < 0) {

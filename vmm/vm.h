@@ -39,6 +39,7 @@ struct nb_vcpu {
 struct nb_vm_config {
 	unsigned ncpus;
 	uint64_t mem_size;
+	bool pvm_host; /* the host's KVM is PVM (vmm/kvm.h): explains internal errors */
 };
 
 struct nb_vm {
@@ -51,6 +52,7 @@ struct nb_vm {
 	struct nb_bus mmio;
 	struct nb_stop stop;
 	unsigned ncpus;
+	bool pvm_host;
 	struct nb_vcpu vcpus[NB_MAX_VCPUS];
 	struct nb_sandbox *sandbox; /* vCPU threads enter it first; NULL: none */
 	/* Process CPU time and monotonic time when vCPU 0 first entered

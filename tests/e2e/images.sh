@@ -79,6 +79,7 @@ NAME=\"nestbox test busybox\""
 
 if ! e2e_imgs=$(tests/images/mkimages.sh 2>/dev/null); then
 	for c in e2e_image_layout e2e_image_config e2e_image_entrypoint_override e2e_image_whiteouts \
+		e2e_image_cache_any_fs \
 		e2e_image_docker_archive e2e_registry_run_command e2e_registry_run_config \
 		e2e_image_many_layers; do
 		skip "$c" "test images not built (run tests/run images first)"
@@ -109,6 +110,25 @@ else
 three
 kept"
 
+	# A layer cache on the shared cache directory: in the test host a 9p
+	# share, which refuses device nodes (whiteouts); the layer's tree is then
+	# unpacked in a stage elsewhere, and nothing is left of it.
+	share=${NESTBOX_CACHE:-$HOME/.cache/nestbox}
+	stages() { find "${TMPDIR:-/tmp}" /var/tmp /tmp /dev/shm -maxdepth 1 -name 'nestbox-stage.*' 2>/dev/null | sort -u; }
+	stages_before=$(stages)
+	mkdir -p "$share" && shared_cache=$(mktemp -d "$share/e2e-layer-cache.XXXXXX")
+	NESTBOX_CACHE_DIR=$shared_cache nb_run_case "$limit" $nestbox run "$e2e_imgs/multi" -- \
+		'[ -e /etc/deleteme ] && echo deleteme-present; ls /opt/data; cat /etc/layer3'
+	fs=$(df --output=fstype "$shared_cache" | tail -n 1)
+	left=$(ls -A "$shared_cache/tmp" 2>&1)
+	[ "$(stages)" = "$stages_before" ] || left+=" stages: $(stages | tr '\n' ' ')"
+	nlayers=$(find "$shared_cache/layers" -name '*.erofs' | wc -l)
+	[ "$status" -ne 0 ] || out="$out | layers: $nlayers | left: $left"
+	expect e2e_image_cache_any_fs "layers with whiteouts convert on a cache on $fs, leaving no stage or temp entry" \
+		"$status" -eq 0 -a "$out" = "new
+three | layers: 3 | left: "
+	rm -rf "$shared_cache"
+
 	if [ -f "$e2e_imgs/busybox-docker.tar" ]; then
 		nb_run_case "$limit" $nestbox run "$e2e_imgs/busybox-docker.tar" -- \
 			'stat -c "%a %u:%g" /bin/suid /etc/owned; echo w > /etc/w && cat /etc/w'
@@ -119,12 +139,12 @@ w"
 	else
 		skip e2e_image_docker_archive "skopeo was missing when the test images were built"
 	fi
-	if deb=$(tests/images/mkdebian.sh --cached-only 2>/dev/null); then
+	if deb=$(tests/images/mkdebian.sh --cached-only 2>"$nb_tmp/deb.err"); then
 		nb_run_case "$limit" $nestbox run "$deb" -- /bin/sh -c 'cut -d. -f1 /etc/debian_version; apt --version | cut -d" " -f1'
 		expect e2e_image_debian "the Debian image runs apt" "$status" -eq 0 -a "$out" = "12
 apt"
 	else
-		skip e2e_image_debian "Debian image not built (bench/images.sh or NESTBOX_TEST_DEBIAN=1 tests/run images)"
+		skip e2e_image_debian "Debian image not built: $(tail -n 1 "$nb_tmp/deb.err")"
 	fi
 	e2e_registry_cases
 	e2e_many_layers_case

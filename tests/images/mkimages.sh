@@ -25,13 +25,16 @@ flock 9
 if [ -f "$out/.done" ]; then echo "$out"; exit 0; fi
 rm -rf "$out"
 work=$(mktemp -d "$top/.work.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+# The file trees (device nodes, owners, xattrs) are made on a local file
+# system: the cache may be on one that refuses them (9p in the test host).
+trees=$(mktemp -d "${TMPDIR:-/tmp}/nestbox-mkimages.XXXXXX")
+trap 'rm -rf "$work" "$trees"' EXIT
 
 # Deterministic tars: sorted, numeric owners, fixed mtime.
 mktar() { tar --sort=name --numeric-owner --xattrs --xattrs-include='*' --mtime=@1700000000 \
 	--format=pax -C "$1" -cf "$2" .; }
 
-base=$work/base
+base=$trees/base
 mkdir -p "$base"/{bin,etc,opt/data,root,tmp,dev,usr/bin}
 cp "$busybox" "$base/bin/busybox"
 for app in sh ls cat echo id stat test; do ln -s busybox "$base/bin/$app"; done
@@ -46,18 +49,18 @@ ln "$base/etc/os-release" "$base/etc/os-release.link"
 mknod "$base/dev/null0" c 1 3
 chmod 1777 "$base/tmp"
 python3 -c 'import os,sys; os.setxattr(sys.argv[1], "user.nestbox", b"yes")' "$base/etc/os-release" ||
-	echo "mkimages: no user xattrs on $work" >&2
+	echo "mkimages: no user xattrs on $trees" >&2
 mktar "$base" "$work/base.tar"
 
 # Upper layer 1 (zstd): a whiteout for etc/deleteme, opaque opt/data.
-up1=$work/up1
+up1=$trees/up1
 mkdir -p "$up1/etc" "$up1/opt/data"
 : > "$up1/etc/.wh.deleteme"
 : > "$up1/opt/data/.wh..wh..opq"
 echo new > "$up1/opt/data/new"
 mktar "$up1" "$work/up1.tar"
 # Upper layer 2 (plain tar): one new file.
-up2=$work/up2
+up2=$trees/up2
 mkdir -p "$up2/etc"
 echo three > "$up2/etc/layer3"
 mktar "$up2" "$work/up2.tar"
@@ -69,7 +72,7 @@ if command -v skopeo >/dev/null; then
 	skopeo --insecure-policy copy -q "oci:$work/busybox:test" "docker-archive:$work/busybox-docker.tar:busybox:test"
 	skopeo --insecure-policy copy -q "oci:$work/busybox:test" "oci-archive:$work/busybox-oci.tar:test"
 fi
-rm -rf "$base" "$up1" "$up2" "$work"/*.tar.tmp
+rm -rf "$trees" "$work"/*.tar.tmp
 mkdir -p "$out"
 mv "$work/busybox" "$work/multi" "$out/"
 mv "$work"/busybox-*.tar "$out/" 2>/dev/null || true

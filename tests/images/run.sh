@@ -120,11 +120,10 @@ else
 	skip whiteouts-overlay "this host cannot mount erofs"
 fi
 
-# ---- Debian (debootstrap + umoci): built by the first NESTBOX_TEST_DEBIAN=1 run or bench/images.sh
-if [ -n "${NESTBOX_TEST_DEBIAN:-}" ]; then deb=$(tests/images/mkdebian.sh 2>"$nb_tmp/deb.err") || deb=""
-else deb=$(tests/images/mkdebian.sh --cached-only 2>/dev/null) || deb=""; fi
-if [ -z "$deb" ]; then
-	skip pull-debian "Debian image not built (NESTBOX_TEST_DEBIAN=1 or bench/images.sh builds it once)"
+# ---- Debian (debootstrap + umoci), built once per machine (tests/run
+# builds it before this tier; the build needs the Debian archive)
+if ! deb=$(tests/images/mkdebian.sh 2>"$nb_tmp/deb.err"); then
+	skip pull-debian "Debian image not built: $(tail -n 1 "$nb_tmp/deb.err")"
 else
 	nb_run_case 300 "$nestbox" pull "$deb"
 	deb_layer=$(layers_of "$out" | head -1)

@@ -132,7 +132,12 @@ else
 	expect jail_ro_volume "a :ro volume beside the (writable) socket directory is mounted read-only in the jail" \
 		"$ro_vol" -ge 1
 	fds=$(ls /proc/$vmm/fd | wc -l)
+	# Paths as the jail sees them: under a chroot (the test host's), readlink
+	# shows a file outside our root with the chroot's own path in front.
+	chroot_dir=$(readlink /proc/self/root)
+	[ "$chroot_dir" != / ] || chroot_dir=
 	fd_targets=$(for f in /proc/$vmm/fd/*; do [ "${f##*/}" -gt 2 ] && readlink "$f"; done |
+		sed "s|^$chroot_dir/|/|" |
 		grep -v -e '^anon_inode:' \
 		-e '^/dev/kvm$' -e '^pipe:' -e '^socket:' -e '^/dev/pts/' -e '^/dev/null$' -e "^$vol\$" |
 		tr '\n' ' ')

@@ -15,14 +15,44 @@ head -c 3000 build/vmlinux > "$nb_tmp/truncated"
 debris() { find /tmp /dev/shm -maxdepth 1 -name '*nestbox*' ! -path "$nb_tmp" 2>/dev/null | sort; }
 debris_before=$(debris)
 
+# fake_host KIND: shell commands that make a private mount namespace (under
+# unshare -m) look like a host of KIND, whatever this host really has:
+#   none      no /dev/kvm, no kvm_pvm          nodriver  a /dev/kvm nothing answers
+#   pvm-nodev kvm_pvm loaded, no /dev/kvm      noperm    a /dev/kvm mode 0600 (root's)
+#   pvm       kvm_pvm and a /dev/kvm that opens (a stand-in: the null device)
+fake_host() {
+	echo 'set -e; mount --make-rprivate /'
+	echo 'mount -t tmpfs -o mode=755 nbdev /dev'
+	echo 'mknod -m 666 /dev/null c 1 3; mknod -m 666 /dev/zero c 1 5'
+	echo 'mknod -m 666 /dev/random c 1 8; mknod -m 666 /dev/urandom c 1 9'
+	echo 'mount -t tmpfs nbsys /sys/module'
+	case $1 in pvm*) echo 'mkdir /sys/module/kvm_pvm' ;; esac
+	case $1 in
+	pvm) echo 'mknod -m 666 /dev/kvm c 1 3' ;;
+	noperm) echo 'mknod -m 600 /dev/kvm c 10 232' ;;
+	nodriver) echo 'mknod -m 666 /dev/kvm c 0 0' ;;
+	esac
+}
+can_fake=false
+if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null && command -v setpriv >/dev/null; then
+	can_fake=true
+fi
+q() { printf '%q ' "$@"; }
+
 # diag NAME WHAT PATTERN ARGS... : nestbox ARGS must exit 125 with PATTERN on
-# stderr, print one line there, and nothing on stdout.
+# stderr, print one line there, and nothing on stdout; on this host and, as
+# bad input is found before KVM is touched, on a host without KVM too.
 diag() {
-	local name=$1 what=$2 pattern=$3
+	local name=$1 what=$2 pattern=$3 first
 	shift 3
 	nb_run_case 60 $nestbox "$@"
+	first=$err
 	expect "$name" "$what" "$status" -eq 125 -a -n "$(grep -E -- "$pattern" <<<"$err")" \
 		-a "$(wc -l <<<"$err")" -eq 1 -a -z "$out"
+	$can_fake || return 0
+	nb_run_case 60 unshare -m sh -c "$(fake_host none); exec $(q $nestbox "$@")"
+	expect "${name}_nokvm" "$what, the same on a host without KVM" "$status" -eq 125 \
+		-a "$err" = "$first" -a -z "$out"
 }
 
 diag diag_missing_kernel "missing kernel names the file and the fix" \
@@ -45,37 +75,44 @@ diag diag_missing_command "a missing command is explained" \
 	'missing COMMAND' run $rootfs
 diag diag_missing_rootfs "a missing rootfs names the path" \
 	'/nonexistent-rootfs' run /nonexistent-rootfs -- true
+diag diag_missing_image "a missing image names the reference" \
+	'no-such-layout' run ./no-such-layout:latest -- true
+diag diag_long_kernel_args "an over-long --kernel-args is refused with the room left" \
+	'--kernel-args is 5000 bytes' run --kernel-args "$(head -c 5000 /dev/zero | tr '\0' x)" $rootfs -- true
 diag diag_unknown_subcommand "an unknown subcommand points to --help" \
 	'--help' frobnicate
 
-if [ -e /sys/module/kvm_pvm ]; then
-	diag diag_pvm_host "a PVM host gets the PVM explanation, not a hang" \
-		'PVM.*tests/testhost/run' run $rootfs -- true
+# The KVM diagnosis names each kind of host (fake_host above). The real
+# host's kind is whatever this machine is; the others are simulated.
+if $can_fake; then
+	# Everything but /dev/kvm readable by an unprivileged user.
+	mkdir -p "$nb_tmp/open/rootfs/bin"
+	cp build/vmlinux $nestbox build/nestbox-init "$nb_tmp/open/"
+	chmod -R a+rX "$nb_tmp"
+	open=$nb_tmp/open
+	host_case() {
+		local name=$1 kind=$2 what=$3 pattern=$4 user=()
+		[ "$kind" = noperm ] && user=(setpriv --reuid 65534 --regid 65534 --clear-groups)
+		nb_run_case 60 unshare -m sh -c "$(fake_host "$kind"); exec $(q "${user[@]}" \
+			"$open/nestbox" run --kernel "$open/vmlinux" --init "$open/nestbox-init" \
+			"$open/rootfs" -- true)"
+		expect "$name" "$what" "$status" -eq 125 -a -n "$(grep -E -- "$pattern" <<<"$err")" \
+			-a "$(wc -l <<<"$err")" -eq 1 -a -z "$out"
+	}
+	host_case diag_host_none none "no /dev/kvm and no PVM: no KVM, and what to do" \
+		'/dev/kvm does not exist: this host has no KVM.*modprobe.*tests/testhost/run'
+	host_case diag_host_pvm_nodev pvm-nodev "PVM module without a device: both named" \
+		'/dev/kvm does not exist: .*PVM module \(kvm_pvm\).*tests/testhost/run'
+	host_case diag_host_pvm pvm "a PVM /dev/kvm refuses a Linux guest with the PVM explanation, not a hang" \
+		'cannot boot a Linux guest here: .*PVM.*tests/testhost/run'
+	host_case diag_host_noperm noperm "no permission on /dev/kvm is diagnosed" \
+		'permission denied opening /dev/kvm.*group'
+	host_case diag_host_nodriver nodriver "a /dev/kvm with no driver behind it is diagnosed" \
+		'/dev/kvm exists but no KVM driver answers'
 else
-	skip diag_pvm_host "this host's KVM is not PVM"
-fi
-
-if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null; then
-	# No /dev/kvm: a private /dev without it.
-	nb_run_case 60 unshare -m sh -c "mount -t tmpfs none /dev && exec $nestbox run $rootfs -- true"
-	expect diag_no_kvm "no /dev/kvm is diagnosed" "$status" -eq 125 -a \
-		-n "$(grep -F '/dev/kvm does not exist' <<<"$err")"
-	# No permission: an unprivileged user with /dev/kvm mode 0600.
-	if [ "$(stat -c %a /dev/kvm 2>/dev/null)" = 600 ] && command -v setpriv >/dev/null; then
-		# Everything but /dev/kvm readable by the unprivileged user.
-		mkdir -p "$nb_tmp/open/rootfs/bin"
-		cp build/vmlinux $nestbox build/nestbox-init "$nb_tmp/open/"
-		chmod -R a+rX "$nb_tmp"
-		nb_run_case 60 setpriv --reuid 65534 --regid 65534 --clear-groups \
-			"$nb_tmp/open/nestbox" run "$nb_tmp/open/rootfs" -- true
-		expect diag_no_permission "no permission on /dev/kvm is diagnosed" "$status" -eq 125 \
-			-a -n "$(grep -F 'permission denied opening /dev/kvm' <<<"$err")"
-	else
-		skip diag_no_permission "/dev/kvm is not mode 0600 or setpriv is missing"
-	fi
-else
-	skip diag_no_kvm "needs root and unshare"
-	skip diag_no_permission "needs root"
+	for t in none pvm_nodev pvm noperm nodriver; do
+		skip "diag_host_$t" "simulating a host kind needs root, unshare and setpriv"
+	done
 fi
 
 debris_after=$(debris)

@@ -28,6 +28,14 @@ expect payload_stats "--stats prints one JSON line with the exits and bytes" \
 nb_run_case 60 $nestbox run --cpus 4 --kernel $payload "$nb_tmp/root" -- true
 expect payload_smp "four vCPU threads start and stop cleanly" "$status" -eq 42
 
-nb_run_case 60 $nestbox run --memory 8g --kernel $payload "$nb_tmp/root" -- true
-expect payload_big_memory "an 8 GiB guest (RAM above 4 GiB) boots without preallocating" \
-	"$status" -eq 42
+# RAM above 4 GiB needs more than 3 GiB (the MMIO hole starts there); nestbox
+# refuses more than the host's RAM, so take 8 GiB or what the host has.
+host_mib=$(awk '/^MemTotal:/ { print int($2 / 1024) }' /proc/meminfo)
+big_mib=$((host_mib - 256 < 8192 ? (host_mib - 256) / 2 * 2 : 8192))
+if [ "$big_mib" -gt 3200 ]; then
+	nb_run_case 60 $nestbox run --memory "${big_mib}m" --kernel $payload "$nb_tmp/root" -- true
+	expect payload_big_memory "a ${big_mib} MiB guest (RAM above 4 GiB) boots without preallocating" \
+		"$status" -eq 42
+else
+	skip payload_big_memory "this host has $host_mib MiB of RAM; RAM above 4 GiB needs a guest of more than 3 GiB"
+fi

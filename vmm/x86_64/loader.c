@@ -67,7 +67,7 @@ static int elf_check_segment(const Elf64_Phdr *ph, unsigned i, size_t len,
 	if (ph->p_paddr < NB_HIMEM_GPA)
 		return nb_err_set(err, 0, "segment %u at 0x%llx overlaps the boot area below 1 MiB",
 				  i, (unsigned long long)ph->p_paddr);
-	if (!nb_gpa_ptr(mem, ph->p_paddr, ph->p_memsz))
+	if (!nb_mem_contains(mem, ph->p_paddr, ph->p_memsz))
 		return nb_err_set(err, 0, "segment %u (0x%llx+0x%llx) is outside guest RAM "
 				  "(guest has %llu MiB)", i, (unsigned long long)ph->p_paddr,
 				  (unsigned long long)ph->p_memsz, MIB(mem->size));
@@ -98,7 +98,7 @@ static int elf_check_segments(const uint8_t *buf, size_t len, const Elf64_Ehdr *
 			continue;
 		if (ph.p_paddr < lo)
 			lo = ph.p_paddr;
-		if (ph.p_paddr + ph.p_memsz > hi) /* no wrap: checked by nb_gpa_ptr */
+		if (ph.p_paddr + ph.p_memsz > hi) /* no wrap: checked by nb_mem_contains */
 			hi = ph.p_paddr + ph.p_memsz;
 	}
 	if (hi == 0)
@@ -112,11 +112,10 @@ static int elf_check_segments(const uint8_t *buf, size_t len, const Elf64_Ehdr *
 	return 0;
 }
 
-static int load_elf(const uint8_t *buf, size_t len, const struct nb_guest_mem *mem,
-		    struct nb_kernel *out, struct nb_err *err)
+static int check_elf(const uint8_t *buf, size_t len, const struct nb_guest_mem *mem,
+		     struct nb_kernel *out, struct nb_err *err)
 {
 	Elf64_Ehdr eh;
-	Elf64_Phdr ph;
 
 	if (len < sizeof(eh))
 		return nb_err_set(err, 0, "ELF header truncated (%zu bytes)", len);
@@ -125,19 +124,29 @@ static int load_elf(const uint8_t *buf, size_t len, const struct nb_guest_mem *m
 		return -1;
 	if (elf_check_segments(buf, len, &eh, mem, out, err) < 0)
 		return -1;
+	/* vmlinux's e_entry is phys_startup_64, a physical address. */
+	out->entry = eh.e_entry;
+	out->bzimage = false;
+	return 0;
+}
 
-	/* Pass 2: everything is in bounds; copy and zero the bss tails. */
+/* Pass 2, after check_elf: copy and zero the bss tails. */
+static int copy_elf(const uint8_t *buf, const struct nb_guest_mem *mem, struct nb_err *err)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+
+	memcpy(&eh, buf, sizeof(eh));
 	for (unsigned i = 0; i < eh.e_phnum; i++) {
 		read_phdr(buf, &eh, i, &ph);
 		if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
 			continue;
 		uint8_t *dst = nb_gpa_ptr(mem, ph.p_paddr, ph.p_memsz);
+		if (!dst)
+			return nb_err_set(err, 0, "segment %u: no guest RAM to load it into", i);
 		memcpy(dst, buf + ph.p_offset, ph.p_filesz);
 		memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
 	}
-	/* vmlinux's e_entry is phys_startup_64, a physical address. */
-	out->entry = eh.e_entry;
-	out->bzimage = false;
 	return 0;
 }
 
@@ -172,13 +181,13 @@ static uint64_t bz_load_addr(const struct setup_header *hdr, uint64_t need,
 {
 	uint64_t pref = hdr->pref_address;
 
-	if (pref >= NB_HIMEM_GPA && pref % 4096 == 0 && nb_gpa_ptr(mem, pref, need))
+	if (pref >= NB_HIMEM_GPA && pref % 4096 == 0 && nb_mem_contains(mem, pref, need))
 		return pref;
 	return NB_KERNEL_DEFAULT_GPA;
 }
 
-static int load_bzimage(const uint8_t *buf, size_t len, const struct nb_guest_mem *mem,
-			struct nb_kernel *out, struct nb_err *err)
+static int check_bzimage(const uint8_t *buf, size_t len, const struct nb_guest_mem *mem,
+			 struct nb_kernel *out, struct nb_err *err)
 {
 	struct setup_header *hdr = &out->hdr;
 
@@ -197,11 +206,10 @@ static int load_bzimage(const uint8_t *buf, size_t len, const struct nb_guest_me
 	uint64_t need = hdr->init_size > code_size ? hdr->init_size : code_size;
 	uint64_t load = bz_load_addr(hdr, need, mem);
 
-	if (!nb_gpa_ptr(mem, load, need))
+	if (!nb_mem_contains(mem, load, need))
 		return nb_err_set(err, 0, "kernel needs %llu MiB at %llu MiB but guest has "
 				  "%llu MiB of low RAM", MIB(need), MIB(load),
 				  MIB(nb_mem_low_end(mem)));
-	memcpy(nb_gpa_ptr(mem, load, code_size), buf + code_off, code_size);
 	out->entry = load + BZ_ENTRY64_OFFSET;
 	out->load_start = load;
 	out->load_end = load + need;
@@ -209,15 +217,37 @@ static int load_bzimage(const uint8_t *buf, size_t len, const struct nb_guest_me
 	return 0;
 }
 
-int nb_kernel_load(const uint8_t *buf, size_t len, const struct nb_guest_mem *mem,
-		   struct nb_kernel *out, struct nb_err *err)
+/* After check_bzimage: the protected-mode code, at its load address. */
+static int copy_bzimage(const uint8_t *buf, size_t len, const struct nb_guest_mem *mem,
+			const struct nb_kernel *k, struct nb_err *err)
+{
+	uint64_t sects = k->hdr.setup_sects ? k->hdr.setup_sects : SETUP_SECTS_DEFAULT;
+	uint64_t code_off = (sects + 1) * SETUP_SECT_SIZE, code_size = len - code_off;
+	uint8_t *dst = nb_gpa_ptr(mem, k->load_start, code_size);
+
+	if (!dst)
+		return nb_err_set(err, 0, "no guest RAM to load the bzImage into");
+	memcpy(dst, buf + code_off, code_size);
+	return 0;
+}
+
+int nb_kernel_check(const uint8_t *buf, size_t len, const struct nb_guest_mem *mem,
+		    struct nb_kernel *out, struct nb_err *err)
 {
 	memset(out, 0, sizeof(*out));
 	if (is_elf(buf, len))
-		return load_elf(buf, len, mem, out, err);
+		return check_elf(buf, len, mem, out, err);
 	if (is_bzimage(buf, len))
-		return load_bzimage(buf, len, mem, out, err);
+		return check_bzimage(buf, len, mem, out, err);
 	return nb_err_set(err, 0, "not an ELF or bzImage (%zu bytes)", len);
+}
+
+int nb_kernel_load(const uint8_t *buf, size_t len, const struct nb_guest_mem *mem,
+		   struct nb_kernel *out, struct nb_err *err)
+{
+	if (nb_kernel_check(buf, len, mem, out, err) < 0)
+		return -1;
+	return out->bzimage ? copy_bzimage(buf, len, mem, out, err) : copy_elf(buf, mem, err);
 }
 
 /* Does the PT_NOTE segment at [off, off+size) hold a note owned by "Linux"? */

@@ -24,7 +24,12 @@ struct nb_kernel {
 	struct setup_header hdr; /* bzImage: the file's setup header; ELF: zero */
 };
 
-/* Identify and load the kernel in buf[0..len) into mem. On error, names the
+/* Identify and validate the kernel in buf[0..len) against mem (which may be
+ * a plan: nb_mem_layout with no buffer) and fill out, copying nothing. */
+int nb_kernel_check(const uint8_t *buf, size_t len, const struct nb_guest_mem *mem,
+		    struct nb_kernel *out, struct nb_err *err);
+
+/* nb_kernel_check, then load the kernel in buf[0..len) into mem. On error, names the
  * defect (e.g. "not an ELF or bzImage", "segment 2 runs past end of file",
  * "kernel needs 40 MiB but guest has 32 MiB"). */
 int nb_kernel_load(const uint8_t *buf, size_t len, const struct nb_guest_mem *mem,
