@@ -14,6 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib/where.sh
 . bench/lib/where.sh "$@"
+shift # --inner
 runs=${1:-21}
 work=$(mktemp -d "${TMPDIR:-/tmp}/nestbox-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT

@@ -4,11 +4,11 @@
 # through tests/testhost/run, which execs it here where this host's KVM
 # runs stock guests and runs it in the emulated test host otherwise; then
 # nb_bench_where says which, for the table's heading.
-#   . bench/lib/where.sh "$@"; shift_args=$nb_bench_shift
+#   . bench/lib/where.sh "$@"
+#   shift # --inner
 if [ "${1:-}" != --inner ]; then
 	exec tests/testhost/run "$0" --inner "$@"
 fi
-shift
 if [ -n "${NESTBOX_IN_TESTHOST:-}" ]; then
 	nb_bench_where="in the emulated test host (L1: QEMU TCG with nested SVM; read ratios, not absolute times)"
 else
