@@ -84,7 +84,7 @@ mkdir -p "$tenant"
 vol=$tenant/vol.img
 truncate -s 4M "$vol"
 chown 4242:4343 "$tenant" "$vol"
-$nestbox run --jail "$jail" --uid 4242 --gid 4343 --timeout 20 -v "$vol:/data:ro" \
+$nestbox run --jail "$jail" --uid 4242 --gid 4343 --timeout 300 -v "$vol:/data:ro" \
 	--vsock "$tenant/v.sock" --kernel $waiting "$root" -- true >"$nb_tmp/jout" 2>&1 </dev/null &
 sup=$!
 vmm=
@@ -132,15 +132,19 @@ else
 	expect jail_ro_volume "a :ro volume beside the (writable) socket directory is mounted read-only in the jail" \
 		"$ro_vol" -ge 1
 	fds=$(ls /proc/$vmm/fd | wc -l)
-	# Paths as the jail sees them: under a chroot (the test host's), readlink
-	# shows a file outside our root with the chroot's own path in front.
-	chroot_dir=$(readlink /proc/self/root)
-	[ "$chroot_dir" != / ] || chroot_dir=
-	fd_targets=$(for f in /proc/$vmm/fd/*; do [ "${f##*/}" -gt 2 ] && readlink "$f"; done |
-		sed "s|^$chroot_dir/|/|" |
-		grep -v -e '^anon_inode:' \
-		-e '^/dev/kvm$' -e '^pipe:' -e '^socket:' -e '^/dev/pts/' -e '^/dev/null$' -e "^$vol\$" |
-		tr '\n' ' ')
+	# Files are told by device and inode, not by path: under a chroot (the
+	# test host's) readlink shows the jail's files with the chroot in front.
+	vol_id=$(stat -L -c '%d:%i' "$vol")
+	fd_targets=$(for f in /proc/$vmm/fd/*; do
+		[ "${f##*/}" -gt 2 ] || continue
+		case $(readlink "$f") in anon_inode:* | pipe:* | socket:*) continue ;; esac
+		case $(stat -L -c '%F %t:%T %d:%i' "$f") in
+		"character special file a:e8 "*) ;;                  # /dev/kvm (10:232)
+		"character special file 1:3 "* | "character special file 88:"*) ;; # /dev/null, a pty
+		*" $vol_id") ;;                                      # the volume
+		*) readlink "$f" ;;
+		esac
+	done | tr '\n' ' ')
 	out="$fds fds, unexpected: $fd_targets"
 	expect jail_fds "the jailed VMM holds only KVM, eventfd/epoll, stdio, its socket and its volume" \
 		-z "$fd_targets"

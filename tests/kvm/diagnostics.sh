@@ -11,8 +11,12 @@ rootfs=build/rootfs-busybox
 junk=$nb_tmp/junk
 head -c 100000 /dev/urandom > "$junk"
 head -c 3000 build/vmlinux > "$nb_tmp/truncated"
-# nestbox's own temp files are named nestbox*; other programs may come and go.
-debris() { find /tmp /dev/shm -maxdepth 1 -name '*nestbox*' ! -path "$nb_tmp" 2>/dev/null | sort; }
+# nestbox's own temp files are named nestbox*; other programs (and other
+# test runs' own nestbox-test.*, nestbox-kvm.* ... directories) come and go.
+debris() {
+	find /tmp /dev/shm -maxdepth 1 -name '*nestbox*' ! -path "$nb_tmp" 2>/dev/null |
+		grep -vE '/nestbox-(test|kvm|mkimages|mkdebian|deps|testhost|bench|fresh)\.' | sort
+}
 debris_before=$(debris)
 
 # fake_host KIND: shell commands that make a private mount namespace (under
