@@ -70,18 +70,14 @@ exec"
 nb_run_case "$limit" $nestbox run --security-opt seccomp=/nonexistent.json $rootfs -- true
 expect e2e_container_bad_profile "a missing profile is a launcher error: 125" "$status" -eq 125
 
-# stdin and a separate stderr need the virtio console (nestbox run -i).
-if $nestbox run --help | grep -q -- --interactive; then
-	printf 'from stdin' | timeout --kill-after=5 "$limit" $nestbox run -i -u 1000 $rootfs -- \
-		/bin/sh -c 'cat; echo to-err >&2' >"$nb_tmp/out" 2>"$nb_tmp/err"
-	status=$?
-	out=$(cat "$nb_tmp/out")
-	err=$(cat "$nb_tmp/err")
-	expect e2e_container_stdin_stderr "stdin in and stderr apart, as a non-root user" \
-		"$status" -eq 0 -a "$out" = "from stdin" -a -n "$(grep -x to-err <<<"$err")"
-else
-	skip e2e_container_stdin_stderr "this nestbox has no -i (virtio console)"
-fi
+# stdin and a separate stderr go over the virtio console (nestbox run -i).
+printf 'from stdin' | timeout --kill-after=5 "$limit" $nestbox run -i -u 1000 $rootfs -- \
+	/bin/sh -c 'cat; echo to-err >&2' >"$nb_tmp/out" 2>"$nb_tmp/err"
+status=$?
+out=$(cat "$nb_tmp/out")
+err=$(cat "$nb_tmp/err")
+expect e2e_container_stdin_stderr "stdin in and stderr apart, as a non-root user" \
+	"$status" -eq 0 -a "$out" = "from stdin" -a -n "$(grep -x to-err <<<"$err")"
 
 nb_run_case "$limit" $nestbox run --userns private -u 0 $rootfs -- /bin/sh -c \
 	'cat /proc/self/uid_map | tr -s " " " "; id -u; echo max > /sys/fs/cgroup/pids.max 2>/dev/null || echo cgroup-ro'
