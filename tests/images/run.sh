@@ -351,6 +351,20 @@ PY
 nb_run_case 30 "$nestbox" pull "$nb_tmp/evil-archive.tar"
 expect hostile-archive-dotdot "an archive member with '..' is refused" \
 	"$status-$(grep -c "'..'" <<<"$err")-$(find / -maxdepth 3 -name pwned-archive 2>/dev/null | wc -l)-$(tmp_empty && echo clean)" = 125-1-0-clean
+# Old GNU sparse members (typeflag S): data blocks at the offsets of a map
+# the archive invents. One that declares 0 bytes but carries 4 MiB (the
+# limit counted 0) is refused; a layout whose tar layer ends in a hole
+# imports with the hole (issue 11, finding 1).
+python3 tests/images/gnusparse.py --hostile "$nb_tmp/sparse-hostile.tar.gz"
+nb_run_case 30 "$nestbox" pull "$nb_tmp/sparse-hostile.tar.gz"
+expect hostile-archive-sparse "a sparse member holding data beyond its declared size is refused; no staging debris" \
+	"$status-$(grep -c 'beyond the 0 bytes it declares' <<<"$err")-$(tmp_empty && echo clean)" = 125-1-clean
+tar_layer=$(python3 -c 'import json,sys; d=sys.argv[1]; i=json.load(open(d+"/index.json"))["manifests"][0]["digest"][7:]; print([l["digest"][7:] for l in json.load(open(d+"/blobs/sha256/"+i))["layers"] if l["mediaType"].endswith(".tar")][0])' "$imgs/multi")
+python3 tests/images/gnusparse.py "$nb_tmp/sparse-ok.tar" "$imgs/multi" "blobs/sha256/$tar_layer"
+nb_run_case 120 "$nestbox" pull "$nb_tmp/sparse-ok.tar"
+expect archive-sparse-member "an OCI archive whose tar layer is a sparse member ending in a hole imports all three layers" \
+	"$status-$(layers_of "$out" | tail -1)" = "0-$tar_layer"
+"$nestbox" rmi "$nb_tmp/sparse-ok.tar" >/dev/null 2>&1
 # docker-archives whose manifest.json points outside the archive.
 evil_docker() { # NAME CONFIG-PATH LAYER-PATH
 	python3 - "$nb_tmp/$1.tar" "$2" "$3" <<'PY'
