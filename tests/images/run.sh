@@ -482,6 +482,69 @@ YML
 		nb_run_case 30 "$nestbox" pull --insecure "localhost:$(free_port)/busybox:test"
 		expect registry-refused "a registry that is not there is a clear error" \
 			"$status-$(grep -c -i 'connect' <<<"$err")" = 125-1
+		# A token that expires mid-pull (Docker Hub's last five minutes): the
+		# layer download meets a 401, gets a new token and starts over; the
+		# 401's body must not stay in front of the blob (issue 11, finding 4).
+		eport=$(free_port)
+		python3 tests/images/authproxy.py --expire 2 "$eport" "http://$reg" "$nb_tmp/eauth.log" 2>"$nb_tmp/eauth.err" &
+		pids+=($!)
+		if wait_http "http://127.0.0.1:$eport/token"; then
+			rm -rf "$NESTBOX_CACHE_DIR"
+			nb_run_case 120 "$nestbox" pull "127.0.0.1:$eport/busybox:test"
+			expect registry-token-expires "a token refused mid-pull is renewed; the layer downloaded after the 401 converts" \
+				"$status-$(grep -c 'scope=repository:busybox:pull' "$nb_tmp/eauth.log")-$(layers_of "$out")" = "0-2-$bb_layer"
+		else
+			not_ok registry-token-expires "the auth front did not start: $(tail -c 200 "$nb_tmp/eauth.err")"
+		fi
+		# libcurl as an older or stricter library answers (a shim in front of
+		# the real one): every option is checked, the protocol limits fall
+		# back to the bitmask options before 7.85, and without any limit
+		# nothing is pulled (issue 11, finding 5).
+		shim=$PWD/build/tests/curlshim
+		shim_pull() { # MODE REF
+			rm -rf "$NESTBOX_CACHE_DIR" "$nb_tmp/shim.log"
+			NB_CURLSHIM=$1 NB_CURLSHIM_LOG=$nb_tmp/shim.log LD_LIBRARY_PATH=$shim \
+				nb_run_case 120 "$nestbox" pull "$2"
+			shim_log=$(sort "$nb_tmp/shim.log" 2>/dev/null | uniq -c | awk '$2 ~ /^opt=(181|182|10002)$/ {print $1, $2, $3}' | tr '\n' ,)
+		}
+		if [ ! -f "$shim/libcurl.so.4" ]; then
+			for c in registry-old-libcurl registry-old-libcurl-https registry-no-protocol-limit registry-setopt-refused; do
+				not_ok "$c" "$shim/libcurl.so.4 missing: run make tests"
+			done
+		else
+			shim_pull old "$reg/busybox:test"
+			expect registry-old-libcurl "a libcurl without the _STR options gets the bitmask limits (http|https for loopback) on every request" \
+				"$status-$shim_log" = "0-3 opt=10002 ptr,3 opt=181 long=3,3 opt=182 long=3,"
+			# Not loopback: HTTPS only (nothing listens on 0.0.0.0:1).
+			shim_pull old "0.0.0.0:1/busybox:test"
+			expect registry-old-libcurl-https "for an HTTPS registry the fallback limits transfers and redirects to HTTPS" \
+				"$status-$shim_log" = "125-1 opt=10002 ptr,1 opt=181 long=2,1 opt=182 long=2,"
+			shim_pull bare "$reg/busybox:test"
+			expect registry-no-protocol-limit "a libcurl that takes no protocol limit is refused before any request" \
+				"$status-$(grep -c 'cannot limit the protocols' <<<"$err")-$(cat "$nb_tmp/shim.log" 2>/dev/null | grep -c 'opt=10002')" = 125-1-0
+			shim_pull refuse:68 "$reg/busybox:test"
+			expect registry-setopt-refused "an option libcurl refuses (CURLOPT_MAXREDIRS) is an error naming it" \
+				"$status-$(grep -c 'refused CURLOPT_MAXREDIRS' <<<"$err")" = 125-1
+		fi
+		# A layer over NESTBOX_MAX_BLOB, or larger than the cache's free
+		# space, is refused before its download (issue 11, finding 6).
+		rm -rf "$NESTBOX_CACHE_DIR"
+		NESTBOX_MAX_BLOB=1m nb_run_case 60 "$nestbox" pull "$reg/busybox:test"
+		expect registry-max-blob "a layer larger than NESTBOX_MAX_BLOB is refused, naming the variable; nothing kept" \
+			"$status-$(grep -c 'NESTBOX_MAX_BLOB raises the limit' <<<"$err")-$(ls "$NESTBOX_CACHE_DIR/layers" 2>/dev/null | grep -c erofs)-$(tmp_empty && echo clean)" = 125-1-0-clean
+		NESTBOX_MAX_BLOB=lots nb_run_case 60 "$nestbox" pull "$reg/busybox:test"
+		expect registry-max-blob-invalid "an unreadable NESTBOX_MAX_BLOB is an error naming it" \
+			"$status-$(grep -c 'NESTBOX_MAX_BLOB=lots' <<<"$err")" = 125-1
+		small=$nb_tmp/mnt/smallcache
+		mkdir -p "$small"
+		if mount -t tmpfs -o size=1m nestbox-test "$small" 2>"$nb_tmp/small.err"; then
+			NESTBOX_CACHE_DIR=$small nb_run_case 60 "$nestbox" pull "$reg/busybox:test"
+			expect registry-cache-full "a layer larger than the cache's free space is refused before its download" \
+				"$status-$(grep -c "file system ($small/tmp) has [0-9]* free" <<<"$err")-$(ls -A "$small/tmp" | wc -l)" = 125-1-0
+			umount "$small"
+		else
+			skip registry-cache-full "cannot mount a small tmpfs here: $(head -c 100 "$nb_tmp/small.err")"
+		fi
 	fi
 fi
 
