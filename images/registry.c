@@ -39,6 +39,7 @@
 #define CONNECT_TIMEOUT 30L
 #define LOW_SPEED_TIME 60L /* abort a transfer stuck below 1 KiB/s this long */
 #define MAX_BLOB_DEFAULT (16ull << 30) /* NESTBOX_MAX_BLOB unset */
+#define ERROR_BODY_MAX (64u << 10)     /* an error response's body, read and dropped */
 
 /* The loaded libcurl (nb_registry_pull loads it first). */
 static const struct nb_curl *C;
@@ -195,6 +196,10 @@ struct sink {
 	uint64_t limit, got;
 	bool too_big;
 	int write_errno;
+	/* The response is no 2xx (a 401 before its retry): its body is not
+	 * the download, and is dropped (up to ERROR_BODY_MAX bytes). */
+	bool dropping;
+	size_t dropped;
 };
 
 struct reg {
@@ -208,6 +213,7 @@ struct reg {
 	bool use_basic;                    /* the registry asked for Basic auth */
 	char hint[NB_REF_HOST_MAX + 128];  /* login_hint's text */
 	char auth_header[HEADER_MAX];
+	struct sink *sink; /* the transfer's */
 	char content_type[NB_OCI_MT_MAX];
 	uint64_t max_blob; /* NESTBOX_MAX_BLOB */
 	/* the top-level manifest or index, already fetched */
@@ -224,6 +230,14 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 	size_t n = size * nmemb;
 	struct nb_err ignored;
 
+	if (s->dropping) {
+		if (n > ERROR_BODY_MAX - s->dropped) {
+			s->too_big = true;
+			return 0;
+		}
+		s->dropped += n;
+		return n;
+	}
 	if (s->fd < 0) {
 		if (n > s->max - s->len) {
 			s->too_big = true;
@@ -253,7 +267,16 @@ static size_t on_header(char *buf, size_t size, size_t nmemb, void *ud)
 
 	while (len && (buf[len - 1] == '\r' || buf[len - 1] == '\n'))
 		len--;
-	if (len > 17 && strncasecmp(buf, "WWW-Authenticate:", 17) == 0 && len - 17 < HEADER_MAX) {
+	if (len > 5 && strncmp(buf, "HTTP/", 5) == 0) {
+		/* A status line: every response has one, redirects' too. */
+		const char *sp = memchr(buf, ' ', len);
+		size_t i = sp ? (size_t)(sp - buf) + 1 : len;
+		long code = 0;
+
+		for (; i < len && isdigit((unsigned char)buf[i]) && code < 1000; i++)
+			code = code * 10 + (buf[i] - '0');
+		r->sink->dropping = code < 200 || code > 299;
+	} else if (len > 17 && strncasecmp(buf, "WWW-Authenticate:", 17) == 0 && len - 17 < HEADER_MAX) {
 		memcpy(r->auth_header, buf + 17, len - 17);
 		r->auth_header[len - 17] = '\0';
 	} else if (len > 13 && strncasecmp(buf, "Content-Type:", 13) == 0) {
@@ -384,12 +407,18 @@ static int http_get(struct reg *r, const char *url, const char *accept, bool aut
 		headers = C->slist_append(headers, authz);
 	r->auth_header[0] = r->content_type[0] = '\0';
 	*status = 0;
+	r->sink = s;
+	s->dropping = false;
+	s->dropped = 0;
 	if (http_setup(r, url, headers, s, err) < 0) {
 		C->slist_free_all(headers);
 		return nb_err_wrap(err, "%s", url);
 	}
 	rc = C->easy_perform(r->curl);
 	C->slist_free_all(headers);
+	if (s->too_big && s->dropping)
+		return nb_err_set(err, 0, "%s: an error response of more than %u bytes", url,
+				  ERROR_BODY_MAX);
 	if (s->too_big)
 		return nb_err_set(err, 0, "%s: response is larger than its descriptor allows", url);
 	if (s->write_errno)

@@ -78,8 +78,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             repo = url.path.split("/")[2] if url.path.count("/") > 2 else ""
             challenge = ('Bearer realm="http://127.0.0.1:%d/token",service="nestbox-test",'
                          'scope="repository:%s:pull"' % (PORT, repo))
-            return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}',
-                              [("WWW-Authenticate", challenge)])
+            # As long as some registries' error pages: longer than a small layer.
+            body = b'{"errors":[{"code":"UNAUTHORIZED","detail":"%s"}]}' % (b"x" * 1024)
+            return self.reply(401, body, [("WWW-Authenticate", challenge)])
         req = urllib.request.Request(UPSTREAM + self.path)
         if self.headers.get("Accept"):
             req.add_header("Accept", self.headers["Accept"])
