@@ -8,7 +8,7 @@
  * The input is the script, text:
  *   a first line of words: "login" (login instead of pull), "creds"
  *   (credentials stored for the registry), "digest=N" (pull by the digest
- *   of response N's body);
+ *   of response N's body), "max=SIZE" (NESTBOX_MAX_BLOB);
  *   then the responses, one per request in the order they come, separated
  *   by lines "%%": a head (status line and headers, one per line, sent
  *   with CRLF) and, after an empty line, a body. In both, $PORT is the
@@ -392,6 +392,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	parse_line(first);
 	load_script(data, size);
 	setenv("REGISTRY_AUTH_FILE", strstr(first, "creds") ? creds_file : no_creds, 1);
+	if (strstr(first, "max="))
+		setenv("NESTBOX_MAX_BLOB", strndupa(strstr(first, "max=") + 4,
+						    strcspn(strstr(first, "max=") + 4, " ")), 1);
+	else
+		unsetenv("NESTBOX_MAX_BLOB");
 	if (strstr(first, "login")) {
 		struct nb_creds creds = { .user = "fuzz", .pass = "pw" };
 		char key[64];
