@@ -276,7 +276,8 @@ static size_t on_header(char *buf, size_t size, size_t nmemb, void *ud)
 		for (; i < len && isdigit((unsigned char)buf[i]) && code < 1000; i++)
 			code = code * 10 + (buf[i] - '0');
 		r->sink->dropping = code < 200 || code > 299;
-	} else if (len > 17 && strncasecmp(buf, "WWW-Authenticate:", 17) == 0 && len - 17 < HEADER_MAX) {
+	} else if (len > 17 && strncasecmp(buf, "WWW-Authenticate:", 17) == 0 &&
+		   len - 17 < HEADER_MAX) {
 		memcpy(r->auth_header, buf + 17, len - 17);
 		r->auth_header[len - 17] = '\0';
 	} else if (len > 13 && strncasecmp(buf, "Content-Type:", 13) == 0) {
