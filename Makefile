@@ -110,6 +110,12 @@ $(BUILD)/rootfs-busybox/bin/busybox: tests/lib/busybox-rootfs.sh
 $(BUILD)/oci/busybox/index.json: $(BUILD)/rootfs-busybox/bin/busybox scripts/oci-layout.sh
 	scripts/oci-layout.sh $(BUILD)/rootfs-busybox $(BUILD)/oci/busybox
 
+# Images tier: a stand-in libcurl.so.4 that forwards to the real one and
+# answers as an older or stricter libcurl would (the protocol-limit fallback).
+$(BUILD)/tests/curlshim/libcurl.so.4: tests/images/curlshim.c
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) -O1 -g -fPIC -shared -o $@ $< -ldl
+
 # Guest tier and bench: compose an initramfs exactly as nestbox does, for plain QEMU.
 $(BUILD)/tests/guest/mkinitramfs: tests/guest/mkinitramfs.c $(HOST_LIB_SAN)
 	@mkdir -p $(dir $@)
@@ -127,7 +133,8 @@ $(BUILD)/tests/kvm/payload-wait.elf: tests/kvm/payload.S
 	@mkdir -p $(dir $@)
 	$(CC) $(PAYLOAD_LD) -DNB_PAYLOAD_WAIT -o $@ $<
 
-tests: all $(UNIT_BINS) $(KVM_BINS) $(BUILD)/tests/kvm/payload.elf $(BUILD)/tests/kvm/payload-wait.elf $(BUILD)/tests/guest/mkinitramfs $(BUILD)/tests/guest/vsock-echo $(BUILD)/rootfs-busybox/bin/busybox
+tests: all $(UNIT_BINS) $(KVM_BINS) $(BUILD)/tests/kvm/payload.elf $(BUILD)/tests/kvm/payload-wait.elf $(BUILD)/tests/guest/mkinitramfs $(BUILD)/tests/guest/vsock-echo $(BUILD)/rootfs-busybox/bin/busybox \
+	$(BUILD)/tests/curlshim/libcurl.so.4
 
 unit: $(UNIT_BINS)
 	tests/run unit
@@ -161,6 +168,22 @@ $(BUILD)/fuzz/fuzz_layer: tests/fuzz/fuzz_layer.c images/layers.c images/cache.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< images/layers.c images/cache.c $(FUZZ_IMAGES_LIB) \
 		-larchive -ljson-c -lcrypto
+
+# The workload spec decoder as nestbox-init runs it (host libfdt: the
+# guest links Debian's libfdt.a of the same version).
+$(BUILD)/fuzz/fuzz_spec: tests/fuzz/fuzz_spec.c common/spec.c common/tmpfs.c common/err.c \
+		$(wildcard common/*.h) include/nestbox/abi.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< common/spec.c common/tmpfs.c common/err.c -lfdt
+# Image import as `nestbox pull` runs it (archives, registries), with the
+# layer conversion replaced by a digest check (--wrap=nb_layer_get).
+FUZZ_IMPORT_LIB := $(filter-out images/commands.c images/initramfs.c images/login.c \
+		   images/runplan.c,$(wildcard images/*.c)) common/err.c common/size.c
+$(BUILD)/fuzz/fuzz_archive $(BUILD)/fuzz/fuzz_registry: $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/layer_check.c \
+		$(FUZZ_IMPORT_LIB) $(wildcard images/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -Wl,--wrap=nb_layer_get -o $@ $< tests/fuzz/layer_check.c $(FUZZ_IMPORT_LIB) \
+		-larchive -ljson-c -lcrypto -ldl -lpthread
 
 .PHONY: fuzz fuzz-bins
 fuzz-bins: $(FUZZ_BINS)

@@ -285,6 +285,11 @@ static int check_blob(const void *blob, size_t len, struct nb_err *err)
 	 * against bufsize, so a shorter buffer must not reach it. */
 	if (len < sizeof(struct fdt_header))
 		return nb_err_set(err, 0, "spec: %zu bytes is too short for a device tree", len);
+	/* libfdt 1.6.1's fdt_check_full() dereferences NULL on older headers
+	 * (version 2 has no strings block size); nb_spec_encode writes 17. */
+	if (fdt_magic(blob) == FDT_MAGIC && fdt_version(blob) < 17)
+		return nb_err_set(err, 0, "spec: device tree header version %u, not 17 or later",
+				  fdt_version(blob));
 	rc = fdt_check_full(blob, len);
 	if (rc < 0)
 		return nb_err_set(err, 0, "spec: not a valid device tree: %s", fdt_strerror(rc));

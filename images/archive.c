@@ -37,11 +37,16 @@ static int mkdirs_at(int dirfd, char *rel, struct nb_err *err)
 	return 0;
 }
 
-static int write_member(struct archive *a, int dirfd, char *rel, struct nb_err *err)
+/* The member's data blocks go where libarchive says they belong. A sparse
+ * member (old GNU 'S', pax GNU.sparse) comes as blocks at the offsets of its
+ * map, and the map is the archive's to invent: every block must lie within
+ * the size the member declares, the size the archive's limit counted. */
+static int write_member(struct archive *a, int dirfd, char *rel, int64_t size,
+			struct nb_err *err)
 {
 	cleanup_close int fd = -1;
 	const void *buf;
-	size_t size;
+	size_t len;
 	la_int64_t offset;
 	int r;
 
@@ -51,13 +56,21 @@ static int write_member(struct archive *a, int dirfd, char *rel, struct nb_err *
 	fd = openat(dirfd, rel, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return nb_err_sys(err, "cannot write member '%.200s'", rel);
-	while ((r = archive_read_data_block(a, &buf, &size, &offset)) == ARCHIVE_OK) {
-		if (lseek(fd, offset, SEEK_SET) < 0 || write(fd, buf, size) != (ssize_t)size)
+	while ((r = archive_read_data_block(a, &buf, &len, &offset)) == ARCHIVE_OK) {
+		if (offset < 0 || offset > size || len > (uint64_t)(size - offset))
+			return nb_err_set(err, 0, "member '%.200s' holds data at bytes %lld..%llu, "
+					  "beyond the %lld bytes it declares (refused)", rel,
+					  (long long)offset, (unsigned long long)offset + len,
+					  (long long)size);
+		if (pwrite(fd, buf, len, offset) != (ssize_t)len)
 			return nb_err_sys(err, "cannot write member '%.200s'", rel);
 	}
 	if (r != ARCHIVE_EOF)
 		return nb_err_set(err, 0, "member '%.200s' is truncated or corrupt: %s", rel,
 				  archive_error_string(a));
+	/* A sparse member may end in a hole. */
+	if (ftruncate(fd, size) < 0)
+		return nb_err_sys(err, "cannot write member '%.200s'", rel);
 	return 0;
 }
 
@@ -83,7 +96,7 @@ static int unpack_member(struct archive *a, struct archive_entry *e, int dirfd, 
 			return nb_err_sys(err, "cannot create '%.200s'", rel);
 		return 0;
 	case AE_IFREG:
-		return archive_entry_hardlink(e) ? 0 : write_member(a, dirfd, rel, err);
+		return archive_entry_hardlink(e) ? 0 : write_member(a, dirfd, rel, size, err);
 	default:
 		/* Symlinks, devices: nothing an image archive needs. */
 		return 0;

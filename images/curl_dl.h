@@ -5,6 +5,9 @@
 #define NESTBOX_IMAGES_CURL_DL_H
 
 #define CURL_DISABLE_TYPECHECK
+/* CURLOPT_PROTOCOLS and CURLOPT_REDIR_PROTOCOLS are deprecated since 7.85,
+ * and used only where the library predates their _STR successors. */
+#define CURL_DISABLE_DEPRECATION
 #include <curl/curl.h>
 
 #include "nestbox/err.h"

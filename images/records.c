@@ -93,7 +93,6 @@ static struct json_object *new_record(const struct nb_image *img, const struct n
 {
 	struct json_object *rec = json_object_new_object(), *layers = json_object_new_array();
 	char d[NB_DIGEST_STR_LEN + 1];
-	cleanup_free char *base = NULL;
 
 	json_object_object_add(rec, "ref", json_object_new_string(img->ref));
 	nb_digest_format(&img->manifest, d);

@@ -6,7 +6,10 @@
  * when images/auth.h finds some, else anonymously) and retrying; a `Basic`
  * challenge by sending the credentials themselves.
  * Plain HTTP is used for loopback registries and with --insecure; every
- * other registry is HTTPS with certificate checks. */
+ * other registry is HTTPS with certificate checks, and no transfer or
+ * redirect may use another protocol (a libcurl that cannot say so is
+ * refused). A layer is downloaded only when it is within NESTBOX_MAX_BLOB
+ * and fits on the cache's file system. */
 #include "images/registry.h"
 
 #include <ctype.h>
@@ -16,8 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "common/size.h"
 #include "images/auth.h"
 #include "images/curl_dl.h"
 #include "images/image.h"
@@ -33,6 +38,8 @@
 #define HEADER_MAX 4096
 #define CONNECT_TIMEOUT 30L
 #define LOW_SPEED_TIME 60L /* abort a transfer stuck below 1 KiB/s this long */
+#define MAX_BLOB_DEFAULT (16ull << 30) /* NESTBOX_MAX_BLOB unset */
+#define ERROR_BODY_MAX (64u << 10)     /* an error response's body, read and dropped */
 
 /* The loaded libcurl (nb_registry_pull loads it first). */
 static const struct nb_curl *C;
@@ -186,10 +193,13 @@ struct sink {
 	size_t len, max;
 	int fd;
 	struct nb_sha256 h;
-	bool hashing;
 	uint64_t limit, got;
 	bool too_big;
 	int write_errno;
+	/* The response is no 2xx (a 401 before its retry): its body is not
+	 * the download, and is dropped (up to ERROR_BODY_MAX bytes). */
+	bool dropping;
+	size_t dropped;
 };
 
 struct reg {
@@ -203,7 +213,9 @@ struct reg {
 	bool use_basic;                    /* the registry asked for Basic auth */
 	char hint[NB_REF_HOST_MAX + 128];  /* login_hint's text */
 	char auth_header[HEADER_MAX];
+	struct sink *sink; /* the transfer's */
 	char content_type[NB_OCI_MT_MAX];
+	uint64_t max_blob; /* NESTBOX_MAX_BLOB */
 	/* the top-level manifest or index, already fetched */
 	struct nb_digest top_digest;
 	char *top;
@@ -218,6 +230,14 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 	size_t n = size * nmemb;
 	struct nb_err ignored;
 
+	if (s->dropping) {
+		if (n > ERROR_BODY_MAX - s->dropped) {
+			s->too_big = true;
+			return 0;
+		}
+		s->dropped += n;
+		return n;
+	}
 	if (s->fd < 0) {
 		if (n > s->max - s->len) {
 			s->too_big = true;
@@ -247,7 +267,17 @@ static size_t on_header(char *buf, size_t size, size_t nmemb, void *ud)
 
 	while (len && (buf[len - 1] == '\r' || buf[len - 1] == '\n'))
 		len--;
-	if (len > 17 && strncasecmp(buf, "WWW-Authenticate:", 17) == 0 && len - 17 < HEADER_MAX) {
+	if (len > 5 && strncmp(buf, "HTTP/", 5) == 0) {
+		/* A status line: every response has one, redirects' too. */
+		const char *sp = memchr(buf, ' ', len);
+		size_t i = sp ? (size_t)(sp - buf) + 1 : len;
+		long code = 0;
+
+		for (; i < len && isdigit((unsigned char)buf[i]) && code < 1000; i++)
+			code = code * 10 + (buf[i] - '0');
+		r->sink->dropping = code < 200 || code > 299;
+	} else if (len > 17 && strncasecmp(buf, "WWW-Authenticate:", 17) == 0 &&
+		   len - 17 < HEADER_MAX) {
 		memcpy(r->auth_header, buf + 17, len - 17);
 		r->auth_header[len - 17] = '\0';
 	} else if (len > 13 && strncasecmp(buf, "Content-Type:", 13) == 0) {
@@ -277,6 +307,86 @@ static int on_progress(void *ud, curl_off_t total, curl_off_t now, curl_off_t ut
 	return 0;
 }
 
+/* Forget what a sink took from a response (the body of a 401 before the
+ * retry): only the retried body is the download. */
+static int sink_reset(struct sink *s, struct nb_err *err)
+{
+	s->len = 0;
+	if (s->fd < 0)
+		return 0;
+	s->got = 0;
+	if (ftruncate(s->fd, 0) < 0 || lseek(s->fd, 0, SEEK_SET) < 0)
+		return nb_err_sys(err, "cannot restart the download");
+	nb_sha256_free(&s->h);
+	return nb_sha256_init(&s->h, err);
+}
+
+/* curl_easy_setopt, its refusal an error naming the option. */
+#define SETOPT(r, opt, value, err) setopt_result(C->easy_setopt((r)->curl, opt, value), #opt, err)
+
+static int setopt_result(CURLcode rc, const char *name, struct nb_err *err)
+{
+	if (rc == CURLE_OK)
+		return 0;
+	return nb_err_set(err, 0, "libcurl refused %s: %s", name, C->easy_strerror(rc));
+}
+
+/* The protocols a transfer and its redirects may use: HTTPS, and HTTP for
+ * a loopback registry or with --insecure. libcurl before 7.85 has only the
+ * bitmask options; one that takes neither cannot be trusted with a pull
+ * (an HTTPS registry could redirect to http:// or file://). */
+static int limit_protocols(struct reg *r, struct nb_err *err)
+{
+	static const struct {
+		CURLoption by_name, by_mask;
+		const char *what;
+	} opts[] = {
+		{ CURLOPT_PROTOCOLS_STR, CURLOPT_PROTOCOLS, "protocols" },
+		{ CURLOPT_REDIR_PROTOCOLS_STR, CURLOPT_REDIR_PROTOCOLS, "redirect protocols" },
+	};
+	bool plain = r->opts->insecure || r->ref.loopback;
+	long mask = plain ? CURLPROTO_HTTP | CURLPROTO_HTTPS : CURLPROTO_HTTPS;
+
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		CURLcode rc = C->easy_setopt(r->curl, opts[i].by_name, plain ? "http,https" :
+					     "https");
+
+		if (rc == CURLE_UNKNOWN_OPTION)
+			rc = C->easy_setopt(r->curl, opts[i].by_mask, mask);
+		if (rc != CURLE_OK)
+			return nb_err_set(err, 0, "this libcurl cannot limit the %s of a transfer "
+					  "(%s): nestbox does not pull without that limit",
+					  opts[i].what, C->easy_strerror(rc));
+	}
+	return 0;
+}
+
+static int http_setup(struct reg *r, const char *url, struct curl_slist *headers, struct sink *s,
+		      struct nb_err *err)
+{
+	C->easy_reset(r->curl);
+	if (limit_protocols(r, err) < 0 || SETOPT(r, CURLOPT_URL, url, err) < 0 ||
+	    SETOPT(r, CURLOPT_HTTPHEADER, headers, err) < 0 ||
+	    SETOPT(r, CURLOPT_FOLLOWLOCATION, 1L, err) < 0 ||
+	    SETOPT(r, CURLOPT_MAXREDIRS, 5L, err) < 0 ||
+	    SETOPT(r, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT, err) < 0 ||
+	    SETOPT(r, CURLOPT_LOW_SPEED_LIMIT, 1024L, err) < 0 ||
+	    SETOPT(r, CURLOPT_LOW_SPEED_TIME, LOW_SPEED_TIME, err) < 0 ||
+	    SETOPT(r, CURLOPT_USERAGENT, "nestbox", err) < 0 ||
+	    SETOPT(r, CURLOPT_WRITEFUNCTION, on_body, err) < 0 ||
+	    SETOPT(r, CURLOPT_WRITEDATA, s, err) < 0 ||
+	    SETOPT(r, CURLOPT_HEADERFUNCTION, on_header, err) < 0 ||
+	    SETOPT(r, CURLOPT_HEADERDATA, r, err) < 0)
+		return -1;
+	if (!r->opts->progress || !r->progress_what)
+		return 0;
+	if (SETOPT(r, CURLOPT_NOPROGRESS, 0L, err) < 0 ||
+	    SETOPT(r, CURLOPT_XFERINFOFUNCTION, on_progress, err) < 0 ||
+	    SETOPT(r, CURLOPT_XFERINFODATA, r, err) < 0)
+		return -1;
+	return 0;
+}
+
 /* One GET of url into s; *status gets the HTTP status. */
 /* auth: Bearer token or Basic credentials for the registry itself; basic:
  * the credentials alone (the token service). */
@@ -287,7 +397,6 @@ static int http_get(struct reg *r, const char *url, const char *accept, bool aut
 	char authz[TOKEN_MAX + 32];
 	CURLcode rc;
 
-	C->easy_reset(r->curl);
 	if (accept)
 		headers = C->slist_append(headers, accept);
 	authz[0] = '\0';
@@ -298,29 +407,19 @@ static int http_get(struct reg *r, const char *url, const char *accept, bool aut
 	if (authz[0])
 		headers = C->slist_append(headers, authz);
 	r->auth_header[0] = r->content_type[0] = '\0';
-	C->easy_setopt(r->curl, CURLOPT_URL, url);
-	C->easy_setopt(r->curl, CURLOPT_HTTPHEADER, headers);
-	C->easy_setopt(r->curl, CURLOPT_FOLLOWLOCATION, 1L);
-	C->easy_setopt(r->curl, CURLOPT_MAXREDIRS, 5L);
-	C->easy_setopt(r->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	C->easy_setopt(r->curl, CURLOPT_REDIR_PROTOCOLS_STR, r->opts->insecure ||
-			 r->ref.loopback ? "http,https" : "https");
-	C->easy_setopt(r->curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);
-	C->easy_setopt(r->curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-	C->easy_setopt(r->curl, CURLOPT_LOW_SPEED_TIME, LOW_SPEED_TIME);
-	C->easy_setopt(r->curl, CURLOPT_USERAGENT, "nestbox");
-	C->easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, on_body);
-	C->easy_setopt(r->curl, CURLOPT_WRITEDATA, s);
-	C->easy_setopt(r->curl, CURLOPT_HEADERFUNCTION, on_header);
-	C->easy_setopt(r->curl, CURLOPT_HEADERDATA, r);
-	if (r->opts->progress && r->progress_what) {
-		C->easy_setopt(r->curl, CURLOPT_NOPROGRESS, 0L);
-		C->easy_setopt(r->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-		C->easy_setopt(r->curl, CURLOPT_XFERINFODATA, r);
+	*status = 0;
+	r->sink = s;
+	s->dropping = false;
+	s->dropped = 0;
+	if (http_setup(r, url, headers, s, err) < 0) {
+		C->slist_free_all(headers);
+		return nb_err_wrap(err, "%s", url);
 	}
 	rc = C->easy_perform(r->curl);
 	C->slist_free_all(headers);
-	C->easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, status);
+	if (s->too_big && s->dropping)
+		return nb_err_set(err, 0, "%s: an error response of more than %u bytes", url,
+				  ERROR_BODY_MAX);
 	if (s->too_big)
 		return nb_err_set(err, 0, "%s: response is larger than its descriptor allows", url);
 	if (s->write_errno)
@@ -329,6 +428,8 @@ static int http_get(struct reg *r, const char *url, const char *accept, bool aut
 		return nb_err_set(err, 0, "%s: %s%s", url, C->easy_strerror(rc),
 				  rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_PEER_FAILED_VERIFICATION ?
 				  " (a plain-HTTP registry needs --insecure)" : "");
+	if (C->easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, status) != CURLE_OK)
+		return nb_err_set(err, 0, "%s: libcurl has no HTTP status", url);
 	return 0;
 }
 
@@ -380,7 +481,9 @@ static int get_token(struct reg *r, struct nb_err *err)
 	return rc;
 }
 
-/* GET with one retry after a Bearer or Basic challenge. */
+/* GET with one retry after a Bearer or Basic challenge. A 401 to a token
+ * already held (Docker Hub's expire after five minutes, mid-pull) gets a
+ * new one; refused Basic credentials are final. */
 static int get_authed(struct reg *r, const char *url, const char *accept, struct sink *s,
 		      long *status, struct nb_err *err)
 {
@@ -388,19 +491,24 @@ static int get_authed(struct reg *r, const char *url, const char *accept, struct
 
 	if (http_get(r, url, accept, true, false, s, status, err) < 0)
 		return -1;
-	if (*status != 401 || r->token[0] || r->use_basic)
+	if (*status != 401 || r->use_basic)
 		return 0;
 	while (*h == ' ')
 		h++;
-	if (strncasecmp(h, "Basic", 5) == 0) {
+	if (r->token[0] && strncasecmp(h, "Bearer ", 7) != 0)
+		return 0;
+	if (!r->token[0] && strncasecmp(h, "Basic", 5) == 0) {
 		if (!r->basic[0])
 			return nb_err_set(err, 0, "registry %s wants a user name and password: "
 					  "nestbox login %s first", r->ref.host, r->ref.host);
 		r->use_basic = true;
-	} else if (get_token(r, err) < 0) {
-		return -1;
+	} else {
+		r->token[0] = '\0';
+		if (get_token(r, err) < 0)
+			return -1;
 	}
-	s->len = 0;
+	if (sink_reset(s, err) < 0)
+		return -1;
 	return http_get(r, url, accept, true, false, s, status, err);
 }
 
@@ -497,13 +605,35 @@ static int reg_fetch(void *ctx, const struct nb_desc *d, char **data, size_t *le
 	return 0;
 }
 
+/* A layer must be within NESTBOX_MAX_BLOB and fit on the cache's file
+ * system before a byte of it is downloaded. */
+static int check_blob_room(struct reg *r, const struct nb_desc *d, int fd, struct nb_err *err)
+{
+	struct statvfs st;
+	uint64_t free_bytes;
+
+	if (d->size < 0 || (uint64_t)d->size > r->max_blob)
+		return nb_err_set(err, 0, "layer sha256:%.12s claims %lld bytes, more than the %llu "
+				  "a pull takes (NESTBOX_MAX_BLOB raises the limit)", d->digest.hex,
+				  (long long)d->size, (unsigned long long)r->max_blob);
+	if (fstatvfs(fd, &st) < 0)
+		return nb_err_sys(err, "cannot tell the free space in %s", r->cache->tmp);
+	if (__builtin_mul_overflow((uint64_t)st.f_bavail, (uint64_t)st.f_frsize, &free_bytes))
+		free_bytes = UINT64_MAX;
+	if ((uint64_t)d->size > free_bytes)
+		return nb_err_set(err, 0, "layer sha256:%.12s needs %lld bytes, the image cache's "
+				  "file system (%s) has %llu free", d->digest.hex,
+				  (long long)d->size, r->cache->tmp, (unsigned long long)free_bytes);
+	return 0;
+}
+
 /* Download a layer into an already-unlinked temp file: a crash leaves
  * nothing behind. The digest is checked here and again while converting. */
 static int reg_open_blob(void *ctx, const struct nb_desc *d, struct nb_err *err)
 {
 	struct reg *r = ctx;
 	char url[1024], ds[NB_DIGEST_STR_LEN + 1], what[64];
-	struct sink s = { .limit = (uint64_t)d->size, .hashing = true };
+	struct sink s = { .limit = (uint64_t)d->size };
 	struct nb_digest got;
 	long status = 0;
 	int fd = open(r->cache->tmp, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
@@ -511,6 +641,8 @@ static int reg_open_blob(void *ctx, const struct nb_desc *d, struct nb_err *err)
 	if (fd < 0)
 		return nb_err_sys(err, "cannot create a temp file in %s", r->cache->tmp);
 	s.fd = fd;
+	if (check_blob_room(r, d, fd, err) < 0)
+		goto fail;
 	nb_digest_format(&d->digest, ds);
 	snprintf(what, sizeof(what), "sha256:%.12s", d->digest.hex);
 	r->progress_what = what;
@@ -580,15 +712,33 @@ static int load_creds(struct reg *r, struct nb_err *err)
 	return rc;
 }
 
+/* NESTBOX_MAX_BLOB: the largest layer a pull downloads. */
+static int max_blob(uint64_t *max, struct nb_err *err)
+{
+	const char *env = getenv("NESTBOX_MAX_BLOB");
+
+	*max = MAX_BLOB_DEFAULT;
+	if (!env || !*env)
+		return 0;
+	if (nb_parse_size(env, max, err) < 0 || *max == 0)
+		return nb_err_set(err, 0, "NESTBOX_MAX_BLOB=%.40s: want the largest layer a pull "
+				  "takes, e.g. 16g (the default)", env);
+	return 0;
+}
+
 static int reg_start(struct reg *r, const struct nb_pull_opts *opts, struct nb_err *err)
 {
+	CURLcode rc;
+
 	r->opts = opts;
 	snprintf(r->scheme, sizeof(r->scheme), "%s", opts->insecure || r->ref.loopback ? "http" :
 		 "https");
 	C = nb_curl_load(err);
 	if (!C)
 		return -1;
-	C->global_init(CURL_GLOBAL_DEFAULT);
+	rc = C->global_init(CURL_GLOBAL_DEFAULT);
+	if (rc != CURLE_OK)
+		return nb_err_set(err, 0, "cannot start libcurl: %s", C->easy_strerror(rc));
 	r->curl = C->easy_init();
 	if (!r->curl)
 		return nb_err_set(err, 0, "cannot start libcurl");
@@ -664,8 +814,8 @@ int nb_registry_pull(struct nb_cache *c, const char *text, const struct nb_pull_
 	if (!r)
 		return nb_err_set(err, ENOMEM, "registry");
 	r->cache = c;
-	if (nb_ref_parse(text, &r->ref, err) < 0 || reg_start(r, opts, err) < 0 ||
-	    load_creds(r, err) < 0)
+	if (max_blob(&r->max_blob, err) < 0 || nb_ref_parse(text, &r->ref, err) < 0 ||
+	    reg_start(r, opts, err) < 0 || load_creds(r, err) < 0)
 		goto out;
 	if (fetch_manifest(r, r->ref.digest[0] ? r->ref.digest : r->ref.tag, &r->top, &r->top_len,
 			   err) < 0 ||

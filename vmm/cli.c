@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/size.h"
 #include "images/commands.h"
 #include "images/image.h"
 #include "memory.h"
@@ -79,28 +80,6 @@ static int usage_error(struct nb_err *err, const char *fmt, const char *arg)
 {
 	nb_err_set(err, 0, fmt, arg);
 	return nb_err_wrap(err, "run");
-}
-
-int nb_cli_parse_size(const char *text, uint64_t *bytes, struct nb_err *err)
-{
-	char *end;
-	unsigned shift = 0;
-
-	errno = 0;
-	unsigned long long value = strtoull(text, &end, 10);
-	if (end == text || errno || text[0] == '-')
-		return nb_err_set(err, 0, "invalid size '%s': use a number with b, k, m or g", text);
-	switch (*end) {
-	case 'g': case 'G': shift = 30; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'b': case 'B': end++; break;
-	default: break;
-	}
-	if (*end != '\0' || (shift && value > (UINT64_MAX >> shift)))
-		return nb_err_set(err, 0, "invalid size '%s': use a number with b, k, m or g", text);
-	*bytes = (uint64_t)value << shift;
-	return 0;
 }
 
 static int parse_uint(const char *opt, const char *text, unsigned min, unsigned max,
@@ -202,7 +181,7 @@ static int apply_option(int opt, const char *arg, struct nb_run_options *opts, s
 	case 'v': return parse_volume(arg, opts, err);
 	case 'm':
 		opts->container.memory_limit = true;
-		if (nb_cli_parse_size(arg, &opts->mem_size, err) < 0)
+		if (nb_parse_size(arg, &opts->mem_size, err) < 0)
 			return nb_err_wrap(err, "--memory");
 		if (opts->mem_size < NB_MEM_MIN || opts->mem_size > NB_MEM_MAX ||
 		    opts->mem_size % (2u << 20))

@@ -8,10 +8,6 @@
 #include "nestbox/err.h"
 #include "run.h"
 
-/* Parse "512m", "2G", "1048576" (Docker's units: b, k, m, g; no suffix =
- * bytes) into bytes. */
-int nb_cli_parse_size(const char *text, uint64_t *bytes, struct nb_err *err);
-
 /* Parse `run` arguments (argv[0] is "run") into opts. self_dir is the
  * directory holding the nestbox binary, for the default kernel and init. */
 int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_options *opts,

@@ -2,6 +2,8 @@
 # fuzz tier: build the libFuzzer targets (clang, -fsanitize=fuzzer,address,
 # undefined) and run each for NESTBOX_FUZZ_TIME seconds (default 10).
 # One line per target: ok / not ok (with the crash file) / skip.
+# A target's seeds, kept in the repo, are in tests/fuzz/corpus/<target>/
+# (read, never written); what a run finds goes to build/fuzz/<target>.corpus.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
 time=${NESTBOX_FUZZ_TIME:-10}
@@ -19,8 +21,15 @@ for t in tests/fuzz/fuzz_*.c; do
 	name=$(basename "$t" .c)
 	dir=build/fuzz/$name.artifacts
 	mkdir -p "$dir" "build/fuzz/$name.corpus"
+	seeds=()
+	[ -d "tests/fuzz/corpus/$name" ] && seeds=("tests/fuzz/corpus/$name")
 	if build/fuzz/"$name" -max_total_time="$time" -rss_limit_mb=1024 -print_final_stats=1 \
-		-artifact_prefix="$dir/" "build/fuzz/$name.corpus" >"build/fuzz/$name.log" 2>&1; then
+		-artifact_prefix="$dir/" "build/fuzz/$name.corpus" "${seeds[@]}" >"build/fuzz/$name.log" 2>&1; then
+		# A target that cannot run here says why in one line and exits 0.
+		if why=$(grep -m1 '^fuzz-skip: ' "build/fuzz/$name.log"); then
+			echo "skip $name: ${why#fuzz-skip: }"
+			continue
+		fi
 		echo "ok $name ($(grep -o 'stat::number_of_executed_units: *[0-9]*' "build/fuzz/$name.log" |
 			grep -o '[0-9]*$' || echo '?') runs in ${time} s)"
 	else

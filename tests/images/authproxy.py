@@ -1,20 +1,51 @@
 #!/usr/bin/env python3
 """Token-auth front for a test registry (test tool).
 
-usage: authproxy.py PORT UPSTREAM_URL LOGFILE [USER:PASSWORD]
+usage: authproxy.py [--expire N] PORT UPSTREAM_URL LOGFILE [USER:PASSWORD]
 
 Answers /v2/... without `Authorization: Bearer <token>` with 401 and a
 `WWW-Authenticate: Bearer realm=...,service=...,scope=...` challenge, as
 Docker Hub does; /token?service=&scope= hands out the token (and logs the
 query); with USER:PASSWORD only to a client that sends them as Basic
 auth (401 otherwise), as Docker Hub does for private repositories;
-authorised requests are forwarded to the upstream registry.
+authorised requests are forwarded to the upstream registry. With
+--expire N each token is good for N requests, then refused with a new
+challenge (Docker Hub's tokens expire after five minutes, mid-pull).
 """
-import base64, http.server, sys, urllib.error, urllib.parse, urllib.request
+import base64, http.server, itertools, sys, threading, urllib.error, urllib.parse, urllib.request
 
-PORT, UPSTREAM, LOG = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-CREDS = sys.argv[4] if len(sys.argv) > 4 else None
+args = sys.argv[1:]
+EXPIRE = None
+if args[0] == "--expire":
+    EXPIRE, args = int(args[1]), args[2:]
+PORT, UPSTREAM, LOG = int(args[0]), args[1], args[2]
+CREDS = args[3] if len(args) > 3 else None
 TOKEN = "nestbox-test-token"
+serial = itertools.count(1)
+uses = {}  # token -> requests it may still make (with --expire)
+lock = threading.Lock()
+
+
+def new_token():
+    if EXPIRE is None:
+        return TOKEN
+    with lock:
+        t = "%s-%d" % (TOKEN, next(serial))
+        uses[t] = EXPIRE
+    return t
+
+
+def authorised(header):
+    if not header or not header.startswith("Bearer "):
+        return False
+    t = header[7:]
+    if EXPIRE is None:
+        return t == TOKEN
+    with lock:
+        if uses.get(t, 0) <= 0:
+            return False
+        uses[t] -= 1
+    return True
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -41,14 +72,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with open(LOG, "a") as f:
                 f.write("token service=%s scope=%s\n" % (q.get("service", [""])[0],
                                                           q.get("scope", [""])[0]))
-            return self.reply(200, b'{"token":"%s"}' % TOKEN.encode(),
+            return self.reply(200, b'{"token":"%s"}' % new_token().encode(),
                               [("Content-Type", "application/json")])
-        if self.headers.get("Authorization") != "Bearer " + TOKEN:
+        if not authorised(self.headers.get("Authorization")):
             repo = url.path.split("/")[2] if url.path.count("/") > 2 else ""
             challenge = ('Bearer realm="http://127.0.0.1:%d/token",service="nestbox-test",'
                          'scope="repository:%s:pull"' % (PORT, repo))
-            return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}',
-                              [("WWW-Authenticate", challenge)])
+            # As long as some registries' error pages: longer than a small layer.
+            body = b'{"errors":[{"code":"UNAUTHORIZED","detail":"%s"}]}' % (b"x" * 1024)
+            return self.reply(401, body, [("WWW-Authenticate", challenge)])
         req = urllib.request.Request(UPSTREAM + self.path)
         if self.headers.get("Accept"):
             req.add_header("Accept", self.headers["Accept"])

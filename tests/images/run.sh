@@ -351,6 +351,20 @@ PY
 nb_run_case 30 "$nestbox" pull "$nb_tmp/evil-archive.tar"
 expect hostile-archive-dotdot "an archive member with '..' is refused" \
 	"$status-$(grep -c "'..'" <<<"$err")-$(find / -maxdepth 3 -name pwned-archive 2>/dev/null | wc -l)-$(tmp_empty && echo clean)" = 125-1-0-clean
+# Old GNU sparse members (typeflag S): data blocks at the offsets of a map
+# the archive invents. One that declares 0 bytes but carries 4 MiB (the
+# limit counted 0) is refused; a layout whose tar layer ends in a hole
+# imports with the hole (issue 11, finding 1).
+python3 tests/images/gnusparse.py --hostile "$nb_tmp/sparse-hostile.tar.gz"
+nb_run_case 30 "$nestbox" pull "$nb_tmp/sparse-hostile.tar.gz"
+expect hostile-archive-sparse "a sparse member holding data beyond its declared size is refused; no staging debris" \
+	"$status-$(grep -c 'beyond the 0 bytes it declares' <<<"$err")-$(tmp_empty && echo clean)" = 125-1-clean
+tar_layer=$(python3 -c 'import json,sys; d=sys.argv[1]; i=json.load(open(d+"/index.json"))["manifests"][0]["digest"][7:]; print([l["digest"][7:] for l in json.load(open(d+"/blobs/sha256/"+i))["layers"] if l["mediaType"].endswith(".tar")][0])' "$imgs/multi")
+python3 tests/images/gnusparse.py "$nb_tmp/sparse-ok.tar" "$imgs/multi" "blobs/sha256/$tar_layer"
+nb_run_case 120 "$nestbox" pull "$nb_tmp/sparse-ok.tar"
+expect archive-sparse-member "an OCI archive whose tar layer is a sparse member ending in a hole imports all three layers" \
+	"$status-$(layers_of "$out" | tail -1)" = "0-$tar_layer"
+"$nestbox" rmi "$nb_tmp/sparse-ok.tar" >/dev/null 2>&1
 # docker-archives whose manifest.json points outside the archive.
 evil_docker() { # NAME CONFIG-PATH LAYER-PATH
 	python3 - "$nb_tmp/$1.tar" "$2" "$3" <<'PY'
@@ -413,8 +427,24 @@ YML
 		nb_run_case 120 "$nestbox" pull "$reg/multi:test"
 		expect registry-pull-multi "a three-layer image (gzip, zstd, tar) pulls" \
 			"$status-$(layers_of "$out" | wc -l)" = 0-3
+		reg_multi=$(layers_of "$out" | tr '\n' ' ')
+		# A token that expires mid-pull (Docker Hub's last five minutes): the
+		# second layer's download (365 bytes) meets a 401 with a 1 KiB body,
+		# gets a new token and starts over; the 401's body is not the blob
+		# (issue 11, finding 4).
+		eport=$(free_port)
+		python3 tests/images/authproxy.py --expire 3 "$eport" "http://$reg" "$nb_tmp/eauth.log" 2>"$nb_tmp/eauth.err" &
+		pids+=($!)
+		if wait_http "http://127.0.0.1:$eport/token"; then
+			rm -rf "$NESTBOX_CACHE_DIR"
+			nb_run_case 120 "$nestbox" pull "127.0.0.1:$eport/multi:test"
+			expect registry-token-expires "a token refused mid-pull is renewed; the layer downloaded after the 401 converts" \
+				"$status-$(grep -c 'scope=repository:multi:pull' "$nb_tmp/eauth.log")-$(layers_of "$out" | tr '\n' ' ')" = "0-2-$reg_multi"
+		else
+			not_ok registry-token-expires "the auth front did not start: $(tail -c 200 "$nb_tmp/eauth.err")"
+		fi
 		# The registry serves a corrupted blob: the download is refused, nothing kept.
-		top_layer=$(layers_of "$out" | tail -1)
+		top_layer=$(awk '{print $NF}' <<<"$reg_multi")
 		data=$(find "$nb_tmp/registry" -path "*/blobs/sha256/*/$top_layer/data")
 		if [ -n "$data" ]; then
 			printf 'X' | dd of="$data" bs=1 seek=100 conv=notrunc status=none
@@ -468,6 +498,55 @@ YML
 		nb_run_case 30 "$nestbox" pull --insecure "localhost:$(free_port)/busybox:test"
 		expect registry-refused "a registry that is not there is a clear error" \
 			"$status-$(grep -c -i 'connect' <<<"$err")" = 125-1
+		# libcurl as an older or stricter library answers (a shim in front of
+		# the real one): every option is checked, the protocol limits fall
+		# back to the bitmask options before 7.85, and without any limit
+		# nothing is pulled (issue 11, finding 5).
+		shim=$PWD/build/tests/curlshim
+		shim_pull() { # MODE REF
+			rm -rf "$NESTBOX_CACHE_DIR" "$nb_tmp/shim.log"
+			NB_CURLSHIM=$1 NB_CURLSHIM_LOG=$nb_tmp/shim.log LD_LIBRARY_PATH=$shim \
+				nb_run_case 120 "$nestbox" pull "$2"
+			shim_log=$(sort "$nb_tmp/shim.log" 2>/dev/null | uniq -c | awk '$2 ~ /^opt=(181|182|10002)$/ {print $1, $2, $3}' | tr '\n' ,)
+		}
+		if [ ! -f "$shim/libcurl.so.4" ]; then
+			for c in registry-old-libcurl registry-old-libcurl-https registry-no-protocol-limit registry-setopt-refused; do
+				not_ok "$c" "$shim/libcurl.so.4 missing: run make tests"
+			done
+		else
+			shim_pull old "$reg/busybox:test"
+			expect registry-old-libcurl "a libcurl without the _STR options gets the bitmask limits (http|https for loopback) on every request" \
+				"$status-$shim_log" = "0-3 opt=10002 ptr,3 opt=181 long=3,3 opt=182 long=3,"
+			# Not loopback: HTTPS only (nothing listens on 0.0.0.0:1).
+			shim_pull old "0.0.0.0:1/busybox:test"
+			expect registry-old-libcurl-https "for an HTTPS registry the fallback limits transfers and redirects to HTTPS" \
+				"$status-$shim_log" = "125-1 opt=10002 ptr,1 opt=181 long=2,1 opt=182 long=2,"
+			shim_pull bare "$reg/busybox:test"
+			expect registry-no-protocol-limit "a libcurl that takes no protocol limit is refused before any request" \
+				"$status-$(grep -c 'cannot limit the protocols' <<<"$err")-$(cat "$nb_tmp/shim.log" 2>/dev/null | grep -c 'opt=10002')" = 125-1-0
+			shim_pull refuse:68 "$reg/busybox:test"
+			expect registry-setopt-refused "an option libcurl refuses (CURLOPT_MAXREDIRS) is an error naming it" \
+				"$status-$(grep -c 'refused CURLOPT_MAXREDIRS' <<<"$err")" = 125-1
+		fi
+		# A layer over NESTBOX_MAX_BLOB, or larger than the cache's free
+		# space, is refused before its download (issue 11, finding 6).
+		rm -rf "$NESTBOX_CACHE_DIR"
+		NESTBOX_MAX_BLOB=1m nb_run_case 60 "$nestbox" pull "$reg/busybox:test"
+		expect registry-max-blob "a layer larger than NESTBOX_MAX_BLOB is refused, naming the variable; nothing kept" \
+			"$status-$(grep -c 'NESTBOX_MAX_BLOB raises the limit' <<<"$err")-$(ls "$NESTBOX_CACHE_DIR/layers" 2>/dev/null | grep -c erofs)-$(tmp_empty && echo clean)" = 125-1-0-clean
+		NESTBOX_MAX_BLOB=lots nb_run_case 60 "$nestbox" pull "$reg/busybox:test"
+		expect registry-max-blob-invalid "an unreadable NESTBOX_MAX_BLOB is an error naming it" \
+			"$status-$(grep -c 'NESTBOX_MAX_BLOB=lots' <<<"$err")" = 125-1
+		small=$nb_tmp/mnt/smallcache
+		mkdir -p "$small"
+		if mount -t tmpfs -o size=1m nestbox-test "$small" 2>"$nb_tmp/small.err"; then
+			NESTBOX_CACHE_DIR=$small nb_run_case 60 "$nestbox" pull "$reg/busybox:test"
+			expect registry-cache-full "a layer larger than the cache's free space is refused before its download" \
+				"$status-$(grep -c "file system ($small/tmp) has [0-9]* free" <<<"$err")-$(ls -A "$small/tmp" | wc -l)" = 125-1-0
+			umount "$small"
+		else
+			skip registry-cache-full "cannot mount a small tmpfs here: $(head -c 100 "$nb_tmp/small.err")"
+		fi
 	fi
 fi
 

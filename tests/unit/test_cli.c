@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/size.h"
 #include "vmm/cli.h"
 #include "vmm/memory.h"
 #include "unit/unit.h"
@@ -22,17 +23,17 @@ START_TEST(sizes)
 	struct nb_err err;
 	uint64_t bytes;
 
-	ck_assert_int_eq(nb_cli_parse_size("512m", &bytes, &err), 0);
+	ck_assert_int_eq(nb_parse_size("512m", &bytes, &err), 0);
 	ck_assert_uint_eq(bytes, 512ull << 20);
-	ck_assert_int_eq(nb_cli_parse_size("2G", &bytes, &err), 0);
+	ck_assert_int_eq(nb_parse_size("2G", &bytes, &err), 0);
 	ck_assert_uint_eq(bytes, 2ull << 30);
-	ck_assert_int_eq(nb_cli_parse_size("4096k", &bytes, &err), 0);
+	ck_assert_int_eq(nb_parse_size("4096k", &bytes, &err), 0);
 	ck_assert_uint_eq(bytes, 4ull << 20);
-	ck_assert_int_eq(nb_cli_parse_size("1048576", &bytes, &err), 0);
+	ck_assert_int_eq(nb_parse_size("1048576", &bytes, &err), 0);
 	ck_assert_uint_eq(bytes, 1048576);
 	const char *bad[] = { "", "m", "-1m", "12x", "1mb", "99999999999999999999", "17179869184g" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		ck_assert_int_eq(nb_cli_parse_size(bad[i], &bytes, &err), -1);
+		ck_assert_int_eq(nb_parse_size(bad[i], &bytes, &err), -1);
 		ck_assert_ptr_nonnull(strstr(err.msg, "invalid size"));
 	}
 }

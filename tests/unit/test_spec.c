@@ -212,6 +212,24 @@ START_TEST(totalsize_lies)
 }
 END_TEST
 
+/* libfdt 1.6.1's fdt_check_full() dereferences NULL on a header older than
+ * version 17 (issue 11, finding 7): such a blob must be refused first. */
+START_TEST(old_fdt_header_version)
+{
+	static const uint32_t versions[] = { 2, 3, 16, 1 };
+
+	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
+		size_t len;
+		struct fdt_header *blob = encode_good(&len);
+
+		blob->version = cpu_to_fdt32(versions[i]);
+		blob->last_comp_version = cpu_to_fdt32(versions[i] < 16 ? versions[i] : 16);
+		expect_decode_error(blob, len, "device tree header version");
+		free(blob);
+	}
+}
+END_TEST
+
 START_TEST(wrong_version)
 {
 	const uint32_t v1 = cpu_to_fdt32(1);
@@ -773,6 +791,7 @@ static Suite *spec_suite(void)
 	tcase_add_test(tc, oversize_encode);
 	tcase_add_test(tc, bad_magic);
 	tcase_add_test(tc, totalsize_lies);
+	tcase_add_test(tc, old_fdt_header_version);
 	tcase_add_test(tc, wrong_version);
 	tcase_add_test(tc, version_wrong_length);
 	tcase_add_test(tc, version_missing);
