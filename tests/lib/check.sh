@@ -24,7 +24,7 @@ nb_case_start() {
 		[ "${BASH_SOURCE[i]}" != "${BASH_SOURCE[0]}" ] || continue
 		where+="${where:+ < }${BASH_SOURCE[i]}:${BASH_LINENO[i - 1]}"
 	done
-	printf '%s: %s%s\n' "$where" "${1:0:300}" "${nb_case_last:+ (after $nb_case_last)}" \
+	printf '%s%s%s\n' "${where:+$where: }" "${1:0:300}" "${nb_case_last:+ (after $nb_case_last)}" \
 		>"$NESTBOX_TESTHOST_CASE" 2>/dev/null || true
 }
 
