@@ -11,13 +11,16 @@
 # and per L1 failure, then a summary:
 #   stress: R rounds of C VMs in S s: F VM failures, L L1 failures (P per round)
 # Exit status 0 only if every VM of every round passed and no L1 failed.
-# NESTBOX_STRESS_LIMIT: seconds one VM may take (default 600).
+# NESTBOX_STRESS_LIMIT: seconds one VM may take (default 600). The outputs of
+# a failed round's VMs are kept in build/testhost-stress/.
+# NESTBOX_STRESS_IMAGE: what the VMs run (default build/rootfs-busybox; an OCI
+# image such as the Debian test image, tests/images/mkdebian.sh, works too).
 # Other NESTBOX_TESTHOST_* settings (README.md) pass through to the test host.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
 
 nestbox=build/nestbox
-rootfs=build/rootfs-busybox
+rootfs=${NESTBOX_STRESS_IMAGE:-build/rootfs-busybox}
 limit=${NESTBOX_STRESS_LIMIT:-600}
 
 usage() { echo "usage: tests/testhost/stress.sh [ROUNDS [CONC]]" >&2; exit 2; }
@@ -26,7 +29,7 @@ whole() { case $1 in '' | *[!0-9]* | 0*) return 1 ;; esac; }
 # In L1 (or directly on a host whose KVM runs stock guests): rounds FIRST to
 # LAST. A line "round N: ok ..." or "round N: FAIL ..." per round.
 inner() {
-	local first=$1 last=$2 conc=$3 round k t0 dir failed
+	local first=$1 last=$2 conc=$3 round k t0 dir failed keep
 	# shellcheck source=tests/lib/check.sh
 	. tests/lib/check.sh
 	echo "# L1: $(cat /run/testhost/l1 2>/dev/null || echo "not in the test host")"
@@ -37,7 +40,7 @@ inner() {
 		t0=$SECONDS
 		for ((k = 1; k <= conc; k++)); do
 			# shellcheck disable=SC2016 # expanded by the guest's shell
-			timeout -k 5 "$limit" $nestbox run --memory 128m $rootfs -- /bin/sh -c '
+			timeout -k 5 "$limit" $nestbox run --memory 128m "$rootfs" -- /bin/sh -c '
 				i=0; while [ $i -lt 3000 ]; do i=$((i + 1)); done
 				head -c 1048576 /dev/urandom | md5sum >/dev/null
 				echo "vm $1 round $2 $i"; exit $((10 + $1))' sh "$k" "$round" \
@@ -53,7 +56,10 @@ inner() {
 			fi
 		done
 		if [ -n "$failed" ]; then
-			echo "round $round: FAIL in $((SECONDS - t0)) s:$failed"
+			# The failed VMs' whole output (a guest's console on a panic).
+			keep=build/testhost-stress/$(date +%Y%m%d-%H%M%S)-round$round
+			mkdir -p "$keep" && cp "$dir"/*.out "$dir"/*.err "$keep/" 2>/dev/null
+			echo "round $round: FAIL in $((SECONDS - t0)) s (outputs in $keep):$failed"
 		else
 			echo "round $round: ok in $((SECONDS - t0)) s"
 		fi
@@ -69,7 +75,7 @@ fi
 
 rounds=${1:-50} conc=${2:-8}
 { [ $# -le 2 ] && whole "$rounds" && whole "$conc"; } || usage
-for f in $nestbox $rootfs build/vmlinux; do
+for f in $nestbox "$rootfs" build/vmlinux; do
 	[ -e "$f" ] || { echo "stress: $f is missing (make)" >&2; exit 2; }
 done
 
