@@ -139,7 +139,6 @@ out=$work/out
 mkdir -p "$out"
 cp "$work/pkg/boot/vmlinuz-$kabi" "$out/vmlinuz"
 cp "$work/pkg/boot/config-$kabi" "$out/config"
-cp "$work/pkg/boot/System.map-$kabi" "$out/System.map" # run names where a stalled vCPU is
 (cd "$ird" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -1 >"$out/initramfs" ||
 	fail "packing the initramfs failed"
 printf '%s\n' "kernel $kpkg $kver" "kabi $kabi" "busybox-static $bbver" >"$out/info"

@@ -7,7 +7,8 @@
 # and the nestbox cache (tag cache) read-write at their own paths, then runs
 # /xfer/cmd.sh chrooted into /host, with stdout and stderr to /xfer/stdout and
 # /xfer/stderr, writes its exit status to /xfer/status and powers off.
-# /xfer/config (written by tests/testhost/run) sets repo= and cache=.
+# /xfer/config (written by tests/testhost/run) sets repo=, cache= and entry=
+# (this test host's cache entry, under cache).
 # Problems setting up are written to /xfer/error.
 #
 # Observability (tests/testhost/run reads all three):
@@ -54,7 +55,7 @@ p9=trans=virtio,version=9p2000.L,msize=512000
 mount -t 9p -o "$p9" xfer /xfer || fail "cannot mount the xfer share"
 xfer_ok=1
 [ -f /xfer/config ] || fail "no /xfer/config"
-repo='' cache=''
+repo='' cache='' entry=''
 # shellcheck source=/dev/null
 . /xfer/config
 
@@ -108,6 +109,14 @@ echo "testhost (L1): $(cat /xfer/state/l1)"
 
 { mkdir -p $h/run/testhost && mount -o bind /xfer/state $h/run/testhost; } ||
 	fail "cannot bind the state directory at /run/testhost"
+
+# The kernel's text symbols, once per cache entry (L1 runs nokaslr, so they
+# hold for every boot; Debian's System.map is a stub): run names where a
+# stalled vCPU was with them.
+if [ -n "$entry" ] && [ ! -s "$h$entry/kallsyms" ]; then
+	grep -i '^[0-9a-f]* t ' /proc/kallsyms >"$h$entry/kallsyms.$$" &&
+		mv -f "$h$entry/kallsyms.$$" "$h$entry/kallsyms"
+fi
 
 hostname testhost
 ip link set lo up

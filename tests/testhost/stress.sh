@@ -86,7 +86,9 @@ start=$SECONDS next=1 l1_fail=0 vm_fail=0 l1_runs=0
 export NESTBOX_TESTHOST_REPORT=$tmp/report
 while [ "$next" -le "$rounds" ]; do
 	l1_runs=$((l1_runs + 1))
-	tests/testhost/run tests/testhost/stress.sh --inner "$next" "$rounds" "$conc" \
+	# Bounded by the rounds' own bounds (each VM: limit), not run's default.
+	tests/testhost/run --timeout $(((rounds - next + 1) * (limit + 60) + 300)) \
+		tests/testhost/stress.sh --inner "$next" "$rounds" "$conc" \
 		2> >(tee "$tmp/err" >&2) | tee "$tmp/out"
 	rc=${PIPESTATUS[0]}
 	wait # for tee of stderr
