@@ -74,7 +74,8 @@ jail=$nb_tmp/jail tenant=$nb_tmp/tenant
 mkdir -p "$jail" "$tenant"
 truncate -s 64M "$tenant/vol.img" && mkfs.ext4 -q "$tenant/vol.img"
 chown -R 4242:4242 "$tenant"
-$nestbox run --jail "$jail" --uid 4242 --gid 4242 --cgroup $cg_parent -v "$tenant/vol.img:/data" \
+nb_case_start "e2e jail (--jail with the real guest)"
+$nestbox run --timeout "$limit" --jail "$jail" --uid 4242 --gid 4242 --cgroup $cg_parent -v "$tenant/vol.img:/data" \
 	--vsock "$tenant/v.sock" $rootfs -- /bin/sh -c 'echo hi > /data/f; cat /data/f; sleep 4' \
 	>"$nb_tmp/jail.out" 2>"$nb_tmp/jail.err" </dev/null &
 sup=$!

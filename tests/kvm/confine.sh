@@ -33,7 +33,8 @@ dmesg >/dev/null 2>&1 && dmesg_ok=true
 # dies of SIGSYS, and the audit line names the thread that did it.
 for kind in main event vcpu; do
 	case $kind in main) comm=nestbox ;; event) comm=nb-event ;; vcpu) comm=nb-vcpu0 ;; esac
-	NESTBOX_TEST_SECCOMP_VIOLATE=$kind $nestbox run --kernel $payload "$root" -- true \
+	nb_case_start "seccomp_kills_$kind"
+	NESTBOX_TEST_SECCOMP_VIOLATE=$kind $nestbox run --timeout 120 --kernel $payload "$root" -- true \
 		>"$nb_tmp/out" 2>"$nb_tmp/err" </dev/null &
 	pid=$!
 	{ wait $pid; } 2>/dev/null
@@ -50,7 +51,8 @@ for kind in main event vcpu; do
 done
 
 # --seccomp-log: the same violation is logged (action LOG) and the run goes on.
-NESTBOX_TEST_SECCOMP_VIOLATE=vcpu $nestbox run --seccomp-log --kernel $payload "$root" -- true \
+nb_case_start "seccomp_log_mode"
+NESTBOX_TEST_SECCOMP_VIOLATE=vcpu $nestbox run --timeout 120 --seccomp-log --kernel $payload "$root" -- true \
 	>"$nb_tmp/out" 2>"$nb_tmp/err" </dev/null &
 pid=$!
 wait $pid
@@ -84,6 +86,7 @@ mkdir -p "$tenant"
 vol=$tenant/vol.img
 truncate -s 4M "$vol"
 chown 4242:4343 "$tenant" "$vol"
+nb_case_start "jail (--jail with the payload)"
 $nestbox run --jail "$jail" --uid 4242 --gid 4343 --timeout 300 -v "$vol:/data:ro" \
 	--vsock "$tenant/v.sock" --kernel $waiting "$root" -- true >"$nb_tmp/jout" 2>&1 </dev/null &
 sup=$!

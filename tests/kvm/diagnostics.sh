@@ -113,9 +113,26 @@ if $can_fake; then
 		'permission denied opening /dev/kvm.*group'
 	host_case diag_host_nodriver nodriver "a /dev/kvm with no driver behind it is diagnosed" \
 		'/dev/kvm exists but no KVM driver answers'
+
+	# tests/testhost/run classifies the host as nestbox does (vmm/kvm.c's
+	# kind names) to say why it runs CMD in the emulated test host.
+	testhost_kind() {
+		local kind=$1 want=$2 user=()
+		[ "$kind" = noperm ] && user=(setpriv --reuid 65534 --regid 65534 --clear-groups)
+		nb_run_case 30 unshare -m sh -c "$(fake_host "$kind"); exec $(q "${user[@]}" \
+			"$PWD/tests/testhost/run" --host-kind)"
+		expect "testhost_kind_${kind//-/_}" "tests/testhost/run --host-kind says $want on a $kind host" \
+			"$status" -eq 0 -a "${out%%:*}" = "$want" -a "$(wc -l <<<"$out")" -eq 1
+	}
+	testhost_kind none none
+	testhost_kind pvm-nodev pvm-without-device
+	testhost_kind pvm pvm
+	testhost_kind noperm no-permission
+	testhost_kind nodriver no-driver
 else
 	for t in none pvm_nodev pvm noperm nodriver; do
 		skip "diag_host_$t" "simulating a host kind needs root, unshare and setpriv"
+		skip "testhost_kind_$t" "simulating a host kind needs root, unshare and setpriv"
 	done
 fi
 

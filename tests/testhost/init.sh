@@ -7,8 +7,17 @@
 # and the nestbox cache (tag cache) read-write at their own paths, then runs
 # /xfer/cmd.sh chrooted into /host, with stdout and stderr to /xfer/stdout and
 # /xfer/stderr, writes its exit status to /xfer/status and powers off.
-# /xfer/config (written by tests/testhost/run) sets repo= and cache=.
+# /xfer/config (written by tests/testhost/run) sets repo=, cache= and entry=
+# (this test host's cache entry, under cache).
 # Problems setting up are written to /xfer/error.
+#
+# Observability (tests/testhost/run reads all three):
+# - a heartbeat, L1's uptime every 2 s, on the second serial port (ttyS1),
+#   from boot to power-off: run's stall watchdog counts on it;
+# - the console log level raised to 7 once booted (the kernel boots quiet):
+#   oopses, soft lockups and their backtraces reach the console log;
+# - /xfer/state, bound at /run/testhost in the chroot: the test helpers
+#   (tests/lib/check.sh) note there which case is running.
 PATH=/bin:/sbin:/usr/bin:/usr/sbin
 export PATH
 
@@ -16,6 +25,14 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 exec </dev/console >/dev/console 2>&1
+(
+	while :; do
+		read -r up _ </proc/uptime
+		echo "$up"
+		sleep 2
+	done >/dev/ttyS1 2>/dev/null
+) &
+echo 7 >/proc/sys/kernel/printk
 
 off() {
 	sync
@@ -38,7 +55,7 @@ p9=trans=virtio,version=9p2000.L,msize=512000
 mount -t 9p -o "$p9" xfer /xfer || fail "cannot mount the xfer share"
 xfer_ok=1
 [ -f /xfer/config ] || fail "no /xfer/config"
-repo='' cache=''
+repo='' cache='' entry=''
 # shellcheck source=/dev/null
 . /xfer/config
 
@@ -71,6 +88,34 @@ mount -t 9p -o "$p9" repo "$h$repo" || fail "cannot mount the repo share at $rep
 if [ -n "$cache" ]; then
 	mkdir -p "$h$cache" 2>/dev/null
 	mount -t 9p -o "$p9" cache "$h$cache" || fail "cannot mount the cache share at $cache"
+fi
+
+# kvm_amd's options (kvm_amd.X=Y on the kernel command line reach it through
+# modprobe) and the SVM features L1's CPU offers: on the console and in
+# /run/testhost/l1 for CMD.
+l1_facts() {
+	printf 'kernel %s; kvm_amd' "$(uname -r)"
+	for p in nested npt vls vgif avic lbrv; do
+		[ -r /sys/module/kvm_amd/parameters/$p ] &&
+			printf ' %s=%s' $p "$(cat /sys/module/kvm_amd/parameters/$p)"
+	done
+	printf '; svm features:'
+	grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'svm|npt|nrip_save|vgif|v_vmsave_vmload|avic|x2avic|lbrv|tsc_scale|vmcb_clean|flushbyasid|decodeassists|pausefilter|pfthreshold|v_spec_ctrl|vnmi' |
+		tr '\n' ' '
+	echo
+}
+l1_facts >/xfer/state/l1
+echo "testhost (L1): $(cat /xfer/state/l1)"
+
+{ mkdir -p $h/run/testhost && mount -o bind /xfer/state $h/run/testhost; } ||
+	fail "cannot bind the state directory at /run/testhost"
+
+# The kernel's text symbols, once per cache entry (L1 runs nokaslr, so they
+# hold for every boot; Debian's System.map is a stub): run names where a
+# stalled vCPU was with them.
+if [ -n "$entry" ] && [ ! -s "$h$entry/kallsyms" ]; then
+	grep -i '^[0-9a-f]* t ' /proc/kallsyms >"$h$entry/kallsyms.$$" &&
+		mv -f "$h$entry/kallsyms.$$" "$h$entry/kallsyms"
 fi
 
 hostname testhost

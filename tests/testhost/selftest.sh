@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# host-kvm tier, on the host: the emulated test host's harness itself
+# (tests/testhost/run). CMD's output and status come back; an L1 that
+# panics or stalls is reported as such, with the case that was running and
+# the end of L1's console, and exit status 125. Each case boots an L1.
+# Where this host's KVM runs stock guests the test host is not used: skips.
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 2
+# shellcheck source=tests/lib/check.sh
+. tests/lib/check.sh
+
+run=tests/testhost/run
+kind=$($run --host-kind)
+if [ "${kind%%:*}" = real ]; then
+	for t in status death stall; do
+		skip "testhost_$t" "this host's KVM runs stock guests: the test host is not used here"
+	done
+	exit 0
+fi
+
+nb_run_case 600 $run sh -c 'echo out; echo err >&2; exit 7'
+expect testhost_status "CMD's stdout, stderr and exit status come back from L1" \
+	"$status" -eq 7 -a "$out" = out -a "$(tail -n 1 <<<"$err")" = err
+
+# A panic in L1 (sysrq c) while a noted case runs.
+# shellcheck disable=SC2016 # expanded in L1
+nb_run_case 600 $run bash -c '. tests/lib/check.sh; ok selftest_before
+	nb_case_start "selftest_crashing_case"; echo c >/proc/sysrq-trigger; sleep 600'
+expect testhost_death "an L1 panic: 125, the panic, the running case and L1's console tail" \
+	"$status" -eq 125 -a -n "$(grep -F "L1's kernel panicked (Kernel panic - not syncing: sysrq triggered crash)" <<<"$err")" \
+	-a -n "$(grep -F 'selftest_crashing_case (after selftest_before)' <<<"$err")" \
+	-a -n "$(grep -F '  | ' <<<"$err" | grep -F 'sysrq_handle_crash')"
+
+# A stall: L1 up, its heartbeat stopped (SIGSTOP), a case waiting. The
+# harness notices within NESTBOX_TESTHOST_STALL s, shows where the vCPUs
+# were and makes L1 panic with an NMI, which prints a backtrace.
+# shellcheck disable=SC2016 # expanded in L1
+NESTBOX_TESTHOST_STALL=20 nb_run_case 600 $run bash -c '. tests/lib/check.sh
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/fd/1")" != /dev/ttyS1 ] || kill -STOP "${p#/proc/}"
+	done
+	nb_run_case 500 sleep 500'
+expect testhost_stall "a stalled L1: 125, the stall, the running case, the vCPUs, an NMI backtrace" \
+	"$status" -eq 125 -a -n "$(grep -F 'stalled: no heartbeat from L1 for 20 s' <<<"$err")" \
+	-a -n "$(grep -E '^testhost: the case running \(for [0-9]+ s\): sleep 500$' <<<"$err")" \
+	-a -n "$(grep -E '^testhost: the vCPUs when stopped: \[RIP=[0-9a-f]{16}' <<<"$err")" \
+	-a -n "$(grep -F '  | ' <<<"$err" | grep -F 'NMI: Not continuing')"
