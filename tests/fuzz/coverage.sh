@@ -4,8 +4,8 @@
 # Builds the targets with clang's source-based coverage under
 # build/fuzz-cov/, runs each once over its corpus (tests/fuzz/corpus/TARGET
 # and build/fuzz/TARGET.corpus, whichever exist) and prints llvm-cov's
-# report for the files named on the target's "Covers:" line (all files
-# when it has none). HTML: llvm-cov show -format=html with the same
+# line coverage of the files named on the target's "Covers:" line (all
+# files when it has none). HTML: llvm-cov show -format=html with the same
 # arguments (printed at the end).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
@@ -37,7 +37,9 @@ for t in "${targets[@]}"; do
 	llvm-profdata merge -sparse -o "$out/$t.profdata" "$out/$t".*.profraw
 	read -r -a files <<<"$(sed -n 's/^.*Covers: *//p' "tests/fuzz/$t.c" | head -1 | sed 's/ *\*\/.*//')"
 	echo "== $t ($(find "${dirs[@]}" -type f | wc -l) inputs)"
+	# Columns: file, regions (3), functions (3), lines: total, missed, cover.
 	llvm-cov report "$out/fuzz/$t" -instr-profile="$out/$t.profdata" "${files[@]}" |
-		sed -n '1p;/^[a-z]/p' | sed '2,$!b' | grep -v '^---'
+		awk -v root="$PWD/" '$8 ~ /^[0-9]+$/ && $1 != "TOTAL" {
+			sub(root, "", $1); printf "   %-28s lines %6s  (%d of %d)\n", $1, $10, $8 - $9, $8 }'
 	echo "   (llvm-cov show -format=html $out/fuzz/$t -instr-profile=$out/$t.profdata ${files[*]})"
 done

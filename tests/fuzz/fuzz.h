@@ -72,11 +72,12 @@ static inline const uint8_t *fz_bytes(struct fz *f, size_t *len)
 /* ---- the event thread --------------------------------------------------------- */
 
 /* One turn of the event thread: call the handler of every descriptor in
- * loop's epoll set that is ready now (as nb_event_serve() does). */
-static inline void fz_serve_events(struct nb_event_loop *loop)
+ * loop's epoll set that is ready within timeout_ms (as nb_event_serve()
+ * does; 0: ready now). */
+static inline void fz_serve_events(struct nb_event_loop *loop, int timeout_ms)
 {
 	struct epoll_event ev[NB_EVENT_MAX_HANDLERS];
-	int n = epoll_wait(loop->epoll_fd, ev, NB_EVENT_MAX_HANDLERS, 0);
+	int n = epoll_wait(loop->epoll_fd, ev, NB_EVENT_MAX_HANDLERS, timeout_ms);
 
 	for (int i = 0; i < n; i++)
 		for (unsigned h = 0; h < loop->nhandlers; h++)
@@ -120,7 +121,7 @@ static inline void fz_op_chain(struct fz *f, struct vd *d)
 	struct vd_seg segs[4];
 	uint8_t shape = fz_u8(f);
 	unsigned q = fz_u8(f) % (d->nqueues ? d->nqueues : 1), n = 1 + (shape & 3);
-	unsigned nread = (shape >> 2) % (n + 1);
+	unsigned nread = ((shape >> 2) & 7u) % (n + 1);
 
 	for (unsigned i = 0; i < n; i++) {
 		size_t len = fz_u16(f) % 2048;

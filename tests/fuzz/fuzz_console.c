@@ -10,6 +10,9 @@
  * and names it right; stdout and stderr carry exactly the guest's bytes
  * in order (a chain given back is a chain written); the guest reads
  * exactly the host's stdin bytes and signal messages in order.
+ * The first byte picks the host side: stdin (byte % 3: pipe, file, none),
+ * stdout and stderr (bits 2-3, 4-5: pipe, file, none, /dev/null; bits 6,
+ * 7: that pipe non-blocking).
  * Covers: vmm/virtio/console.c */
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -96,8 +99,9 @@ static void init_once(void)
 }
 
 /* Host output fd for a port, by kind: 0 pipe, 1 regular file, 2 none,
- * 3 /dev/null. Returns the fd the device gets. */
-static int open_output(unsigned port, unsigned kind)
+ * 3 /dev/null; a pipe non-blocking if asked. Returns the fd the device
+ * gets. */
+static int open_output(unsigned port, unsigned kind, bool nonblock)
 {
 	int p[2];
 
@@ -108,6 +112,8 @@ static int open_output(unsigned port, unsigned kind)
 			abort();
 		fcntl(p[0], F_SETFL, O_NONBLOCK);
 		fcntl(p[1], F_SETPIPE_SZ, 4096);
+		if (nonblock)
+			fcntl(p[1], F_SETFL, O_NONBLOCK);
 		h.out_r[port] = p[0];
 		return p[1];
 	case 1:
@@ -265,7 +271,7 @@ static void output(struct fz *f)
 	size_t len = shape & 0x10 ? fz_u16(f) % 8192 : fz_u8(f);
 	const uint8_t *data = fz_bytes(f, &len);
 	struct vd_seg segs[3];
-	unsigned n = 1 + (shape >> 2) % 3;
+	unsigned n = 1 + ((shape >> 2) & 3u) % 3;
 
 	for (unsigned i = 0, at = 0; i < n; i++) {
 		uint32_t part = i + 1 == n ? (uint32_t)(len - at) : (uint32_t)(len / n);
@@ -337,7 +343,7 @@ static void step(struct fz *f, unsigned op)
 	case FZ_NOPS + 2: output(f); break;
 	case FZ_NOPS + 3: buffers(f, rx_queue(fz_u8(f) % NPORTS)); break;
 	case FZ_NOPS + 4: stdin_bytes(f); break;
-	case FZ_NOPS + 5: fz_serve_events(&loop); break;
+	case FZ_NOPS + 5: fz_serve_events(&loop, 0); break;
 	case FZ_NOPS + 6: reader(f); break;
 	case FZ_NOPS + 7: signal_msg(f); break;
 	default:
@@ -377,8 +383,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *file = fz_bytes(&f, &flen);
 	struct nb_console_opts opts = {
 		.stdin_fd = open_input(kinds % 3, file, flen),
-		.stdout_fd = open_output(1, (kinds >> 2) & 3),
-		.stderr_fd = open_output(2, (kinds >> 4) & 3),
+		.stdout_fd = open_output(1, (kinds >> 2) & 3, kinds & 0x40),
+		.stderr_fd = open_output(2, (kinds >> 4) & 3, kinds & 0x80),
 	};
 	h.out[1].off = h.out_none[1];
 	h.out[2].off = h.out_none[2];

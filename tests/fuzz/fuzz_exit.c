@@ -93,24 +93,31 @@ static void io_exit(struct fz *f, struct kvm_run *run, uint64_t *lo, uint64_t *h
 {
 	static const uint8_t sizes[] = { 1, 2, 4, 1, 1, 0, 3, 8 };
 	uint8_t shape = fz_u8(f);
+	uint8_t direction = shape & 0x80 ? fz_u8(f) : (shape & 1 ? KVM_EXIT_IO_OUT : KVM_EXIT_IO_IN);
+	uint8_t size = shape & 0x40 ? fz_u8(f) : sizes[(shape >> 1) & 7];
+	uint16_t port = pick_port(f);
+	uint32_t count = shape & 0x20 ? fz_u32(f) : 1 + (fz_u8(f) & 7);
+	uint64_t offset = shape & 0x10 ? fz_u64(f) : 0x1000 + (fz_u8(f) & 0x3f);
+	size_t len = fz_u8(f) % 65; /* bytes of data KVM put there for an OUT */
+	const uint8_t *bytes = fz_bytes(f, &len);
 
+	/* Data past the kvm_run header, where KVM puts it (an offset inside
+	 * the header is still given to the decoder, without data). */
+	if (offset >= sizeof(*run) && offset < RUN_SIZE)
+		memcpy(run_page + offset, bytes, len < RUN_SIZE - offset ? len : RUN_SIZE - offset);
 	run->exit_reason = KVM_EXIT_IO;
-	run->io.direction = shape & 0x80 ? fz_u8(f) : (shape & 1 ? KVM_EXIT_IO_OUT : KVM_EXIT_IO_IN);
-	run->io.size = shape & 0x40 ? fz_u8(f) : sizes[(shape >> 1) & 7];
-	run->io.port = pick_port(f);
-	run->io.count = shape & 0x20 ? fz_u32(f) : 1 + (fz_u8(f) & 7);
-	run->io.data_offset = shape & 0x10 ? fz_u64(f) : 0x1000 + (fz_u8(f) & 0x3f);
-	*lo = run->io.data_offset;
-	*hi = *lo;
-	if (*lo < RUN_SIZE) {
-		size_t len = RUN_SIZE - *lo < 64 ? RUN_SIZE - *lo : 64;
-
-		memcpy(run_page + *lo, fz_bytes(f, &len), len);
-		/* KVM's promise, which the decoder must check, not trust. */
-		uint64_t span = (uint64_t)run->io.size * run->io.count;
-		if (span <= RUN_SIZE - *lo)
-			*hi = *lo + span;
-	}
+	run->io.direction = direction;
+	run->io.size = size;
+	run->io.port = port;
+	run->io.count = count;
+	run->io.data_offset = offset;
+	/* What the decoder may touch: KVM's promise, which it must check,
+	 * not trust; plus the bytes we wrote. */
+	*lo = offset;
+	*hi = offset < RUN_SIZE && (uint64_t)size * count <= RUN_SIZE - offset
+		      ? offset + (uint64_t)size * count : offset;
+	if (*hi < *lo + 64 && *lo < RUN_SIZE)
+		*hi = *lo + 64 < RUN_SIZE ? *lo + 64 : RUN_SIZE;
 }
 
 static void mmio_exit(struct fz *f, struct kvm_run *run)
@@ -190,9 +197,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		FZ_CHECK(go_on || nb_stop_requested(&vm.stop), "stopped with no reason latched");
 		FZ_CHECK(!go_on || keeps_running(reason), "exit %u kept the vCPU running", reason);
-		/* Bytes we wrote for an IN exit may differ: the first 64. */
-		if (reason == KVM_EXIT_IO && hi < lo + 64)
-			hi = lo + 64;
 		check_untouched(sizeof(*run), lo < RUN_SIZE ? lo : RUN_SIZE);
 		check_untouched(hi > sizeof(*run) ? hi : sizeof(*run), RUN_SIZE);
 		/* The event thread's turn for the virtio device. */

@@ -5,7 +5,9 @@
  * any offloads, chains of any shape, hostile registers and pokes) and
  * net steps: tx frames with any header and length, rx buffers of any
  * size, frames arriving on the wire, event-thread turns (the tap's and
- * the rate limiters' descriptors), config reads. Optional rate limits.
+ * the rate limiters' descriptors), config reads. The first byte sets rate
+ * limits (bit 7 rx, bit 6 tx; bit 0 frames, bit 1 bytes; bits 2-3 the
+ * frame bucket's size).
  * Oracles: every frame on the wire has a header the guest negotiated
  * (or a zero one) and an Ethernet-sized length; every filled rx buffer
  * holds the next wire frame (at least a header), truncated to the
@@ -152,7 +154,7 @@ static void rx_buffers(struct fz *f)
 	for (unsigned c = 0; c <= (shape & 7u); c++) {
 		uint8_t pick = fz_u8(f);
 		uint32_t len = pick & 0x80 ? fz_u16(f) : sizes[pick & 7];
-		unsigned n = 1 + (pick >> 4) % 3;
+		unsigned n = 1 + ((pick >> 4) & 7u) % 3;
 		struct vd_seg segs[3];
 
 		for (unsigned i = 0; i < n; i++)
@@ -188,10 +190,13 @@ static struct nb_ratelimit_config limit(uint8_t mode)
 {
 	struct nb_ratelimit_config c = { 0 };
 
+	/* Small buckets refilled within milliseconds: they run dry and
+	 * their timers fire within one input. */
 	if (mode & 1)
-		c.ops = (struct nb_bucket_config){ .size = 1 + (mode >> 4), .refill_ms = 1000 };
+		c.ops = (struct nb_bucket_config){ .size = 1 + ((mode >> 2) & 3), .refill_ms = 2 };
 	if (mode & 2)
-		c.bytes = (struct nb_bucket_config){ .size = 4096, .one_time_burst = 1500 };
+		c.bytes = (struct nb_bucket_config){ .size = 4096, .one_time_burst = 1500,
+						     .refill_ms = 2 };
 	return c;
 }
 
@@ -236,8 +241,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case FZ_NOPS + 2:
 			wire_send(&f, sv[1]);
 			break;
-		case FZ_NOPS + 3:
-			fz_serve_events(&loop);
+		case FZ_NOPS + 3: /* now, or after waiting for a limiter's timer */
+			fz_serve_events(&loop, fz_u8(&f) & 0x80 ? 3 : 0);
 			break;
 		case FZ_NOPS + 4:
 			for (uint64_t off = 0; off < sizeof(config); off += 2)

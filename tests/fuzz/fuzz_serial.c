@@ -185,7 +185,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (unsigned steps = 0; fz_more(&f) && steps < 1024; steps++) {
 		uint8_t op = fz_u8(&f);
 
-		switch (op % 4) {
+		switch (op % 5) {
 		case 0:
 			reg_access(&f, true);
 			break;
@@ -206,6 +206,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			nb_serial_flush(&s);
 			check_output(p[0], true);
 			break;
+		case 4: { /* a burst of THR writes, as a string OUT (rep outsb) makes */
+			unsigned n = fz_u16(&f) % (2 * NB_SERIAL_TX_BATCH);
+			uint8_t byte = fz_u8(&f);
+
+			for (unsigned i = 0; i < n; i++) {
+				nb_serial_io(&s, 0, &byte, 1, true);
+				model_write(0, byte);
+			}
+			break;
+		}
 		}
 		/* The line follows IIR; LSR and the output hold at every step. */
 		bool level = !(model_iir() & 1);

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # fuzz tier: build the libFuzzer targets (clang, -fsanitize=fuzzer,address,
-# undefined) and run each for NESTBOX_FUZZ_TIME seconds (default 10).
-# One line per target: ok / not ok (with the crash file) / skip.
+# undefined) and run each for NESTBOX_FUZZ_TIME seconds (default 10),
+# starting from the inputs kept in the repo (tests/fuzz/corpus/TARGET/:
+# seeds, and the crash inputs of fixed bugs, which must not crash again)
+# and the ones earlier runs found (build/fuzz/TARGET.corpus, where new
+# ones go). One line per target: ok / not ok (with the crash file) / skip.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
 time=${NESTBOX_FUZZ_TIME:-10}
@@ -19,8 +22,11 @@ for t in tests/fuzz/fuzz_*.c; do
 	name=$(basename "$t" .c)
 	dir=build/fuzz/$name.artifacts
 	mkdir -p "$dir" "build/fuzz/$name.corpus"
+	kept=()
+	[ -d "tests/fuzz/corpus/$name" ] && kept=("tests/fuzz/corpus/$name")
 	if build/fuzz/"$name" -max_total_time="$time" -rss_limit_mb=1024 -print_final_stats=1 \
-		-artifact_prefix="$dir/" "build/fuzz/$name.corpus" >"build/fuzz/$name.log" 2>&1; then
+		-artifact_prefix="$dir/" "build/fuzz/$name.corpus" "${kept[@]}" \
+		>"build/fuzz/$name.log" 2>&1; then
 		echo "ok $name ($(grep -o 'stat::number_of_executed_units: *[0-9]*' "build/fuzz/$name.log" |
 			grep -o '[0-9]*$' || echo '?') runs in ${time} s)"
 	else

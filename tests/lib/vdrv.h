@@ -119,7 +119,7 @@ static inline void vd_reset(struct vd *d)
 	vd_wr(d, VIRTIO_MMIO_STATUS, 0);
 	if (vd_rd(d, VIRTIO_MMIO_STATUS) != 0)
 		vd_process(d);
-	memset(d->q, 0, sizeof(d->q));
+	memset(d->q, 0, sizeof(d->q[0]) * d->nqueues); /* the others were never set up */
 	d->nqueues = 0;
 	d->hostile = false;
 }
