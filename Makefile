@@ -145,17 +145,19 @@ test: tests
 run: all $(BUILD)/oci/busybox/index.json
 	tests/demo.sh
 
-# libFuzzer targets (tests/fuzz/fuzz_*.c) over the virtio device code.
+# libFuzzer targets (tests/fuzz/fuzz_*.c) over the device code and the
+# vCPU exit decoding, each seeded from tests/fuzz/corpus/<target>/.
 #   make fuzz           run each for FUZZ_TIME seconds (default 60)
 # `make test` runs them briefly as the fuzz tier (tests/fuzz/run.sh).
+# FUZZ_EXTRA adds compiler flags (tests/fuzz/coverage.sh builds with it).
 FUZZ_TIME   ?= 60
 FUZZ_CFLAGS := $(STD) $(WARN) -O1 -g -I. -Iinclude -Itests -fsanitize=fuzzer,address,undefined \
-	       -fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_LIB    := $(wildcard vmm/virtio/*.c) vmm/memory.c vmm/bus.c vmm/event.c vmm/stop.c vmm/ratelimit.c \
-	       common/err.c
+	       -fno-sanitize-recover=all -fno-omit-frame-pointer $(FUZZ_EXTRA)
+FUZZ_LIB    := $(wildcard vmm/virtio/*.c vmm/dev/*.c) vmm/memory.c vmm/bus.c vmm/event.c vmm/stop.c \
+	       vmm/ratelimit.c vmm/vcpu_exit.c vmm/kvm.c common/err.c
 FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $(wildcard vmm/virtio/*.h) tests/lib/vring.h
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $(wildcard vmm/*.h vmm/*/*.h tests/lib/*.h tests/fuzz/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB) -lpthread
 

@@ -1,5 +1,5 @@
-/* The vCPU thread: KVM_RUN in a loop, I/O exits dispatched to the buses,
- * every other exit turned into a stop reason. */
+/* The vCPU thread: KVM_RUN in a loop, each exit handed to
+ * nb_vcpu_handle_exit() (vcpu_exit.h). */
 #ifndef NESTBOX_VMM_VCPU_H
 #define NESTBOX_VMM_VCPU_H
 
@@ -21,9 +21,5 @@ void *nb_vcpu_thread(void *arg);
 
 /* Make the vCPU leave KVM_RUN and not enter it again. */
 void nb_vcpu_kick(struct nb_vcpu *vcpu);
-
-/* Handle the exit now in vcpu->run (exposed for the host-kvm tests).
- * Returns false when the vCPU must stop. */
-bool nb_vcpu_handle_exit(struct nb_vcpu *vcpu);
 
 #endif

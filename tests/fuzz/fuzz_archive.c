@@ -9,7 +9,9 @@
  *
  * Tar-aware: a mutation that changes a header breaks its checksum and
  * libarchive stops there, so after the default mutations the custom
- * mutator walks the headers and writes their checksums again. */
+ * mutator walks the headers and writes their checksums again.
+ *
+ * Covers: images/archive.c images/image.c images/oci.c */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdint.h>

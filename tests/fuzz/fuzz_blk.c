@@ -1,6 +1,8 @@
 /* libFuzzer: virtio-blk requests from a fuzzer-written guest RAM image,
  * through the whole device path (mmio transport, queue walk, request
- * parsing, preadv/pwritev on a 64 KiB memfd disk). */
+ * parsing, preadv/pwritev on a 64 KiB memfd disk).
+ *
+ * Covers: vmm/virtio/blk.c */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,7 +2,9 @@
  * fuzzer-chosen offsets and segment lengths, checked against a model of
  * the layout: a read inside the disk returns exactly the files' bytes and
  * zeros in the gaps; anything reaching past the end (or wrapping) fails
- * and writes nothing past its buffers. */
+ * and writes nothing past its buffers.
+ *
+ * Covers: vmm/virtio/blk_concat.c */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,7 +2,9 @@
  * gzip/zstd) extracted with nb_layer_extract into a fresh directory inside
  * a private sandbox; anything appearing in the sandbox outside that
  * directory is an escape and aborts. Needs root (as nestbox does); without
- * it the target returns at once. */
+ * it the target returns at once.
+ *
+ * Covers: images/layers.c */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -1,7 +1,9 @@
 /* libFuzzer: the image index / manifest / config parsers and the index
  * walk, on fuzzer-written JSON. The walk's fetcher answers every
  * descriptor with the input itself, so nested indexes are exercised up to
- * the depth limit. */
+ * the depth limit.
+ *
+ * Covers: images/image.c images/oci.c */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

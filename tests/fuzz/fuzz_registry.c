@@ -18,7 +18,9 @@
  * The target runs in a network namespace of its own (as root, else in a
  * user namespace; without either it exits, a skip), so a redirect or token
  * realm the fuzzer writes reaches nothing but loopback, and unsets the
- * proxy variables. The cache's tmp/ must be empty after every input. */
+ * proxy variables. The cache's tmp/ must be empty after every input.
+ *
+ * Covers: images/registry.c images/curl_dl.c */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <net/if.h>

@@ -2,7 +2,9 @@
  * a byte stream the fuzzer writes, fed in pieces whose sizes it picks too.
  * Whatever the bytes, every message it yields must be one the guest may act
  * on (an allowed signal, a bounded window size), it must never hold more
- * than its buffer, and it must always make progress. */
+ * than its buffer, and it must always make progress.
+ *
+ * Covers: common/sigmsg.c */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

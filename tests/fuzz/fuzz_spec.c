@@ -5,7 +5,9 @@
  * ends, tmpfs entries parsed as container/rootfs.c does, the seccomp
  * program sized for a struct sock_fprog). Whatever the bytes, a spec the
  * guest accepts must be one the host could have written: it validates,
- * and encodes to a blob that decodes to the same spec. */
+ * and encodes to a blob that decodes to the same spec.
+ *
+ * Covers: common/spec.c */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

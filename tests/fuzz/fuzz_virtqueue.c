@@ -1,7 +1,9 @@
 /* libFuzzer: the split-virtqueue walker on a guest RAM image the fuzzer
  * writes entirely (rings, descriptors, indirect tables). Whatever the
  * bytes, the walker must stay inside guest RAM (ASan guards the buffer's
- * edges), terminate, and leave a consistent used ring. */
+ * edges), terminate, and leave a consistent used ring.
+ *
+ * Covers: vmm/virtio/queue.c */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,8 @@
 /* libFuzzer: sequences of guest vsock packets (the input, cut into header
  * + payload records) through the tx queue, with rx buffers to answer into
- * and a real host service at PATH_5000, then a device reset. */
+ * and a real host service at PATH_5000, then a device reset.
+ *
+ * Covers: vmm/virtio/vsock.c */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # fuzz tier: build the libFuzzer targets (clang, -fsanitize=fuzzer,address,
-# undefined) and run each for NESTBOX_FUZZ_TIME seconds (default 10).
-# One line per target: ok / not ok (with the crash file) / skip.
-# A target's seeds, kept in the repo, are in tests/fuzz/corpus/<target>/
-# (read, never written); what a run finds goes to build/fuzz/<target>.corpus.
+# undefined) and run each for NESTBOX_FUZZ_TIME seconds (default 10),
+# starting from the inputs kept in the repo (tests/fuzz/corpus/TARGET/:
+# seeds, and the crash inputs of fixed bugs, which must not crash again)
+# and the ones earlier runs found (build/fuzz/TARGET.corpus, where new
+# ones go). One line per target: ok / not ok (with the crash file) / skip.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
 time=${NESTBOX_FUZZ_TIME:-10}

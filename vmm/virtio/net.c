@@ -312,7 +312,7 @@ static void net_config_read(struct nb_virtio_dev *dev, uint32_t offset, uint8_t 
 	memcpy(data, (const uint8_t *)&net->config + offset, len);
 }
 
-static const struct nb_virtio_ops net_ops = {
+const struct nb_virtio_ops nb_virtio_net_ops = {
 	.name = "virtio-net",
 	.device_id = VIRTIO_ID_NET,
 	.features = F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS) | NET_OFFLOADS,
@@ -325,19 +325,21 @@ static const struct nb_virtio_ops net_ops = {
 	.reset = net_reset,
 };
 
-int nb_virtio_net_add(struct nb_vm *vm, struct nb_event_loop *loop,
-		      const struct nb_net_opts *opts, struct nb_net **out, struct nb_err *err)
+struct nb_net *nb_net_new(struct nb_event_loop *loop, const struct nb_net_opts *opts,
+			  struct nb_err *err)
 {
 	struct nb_net *net = calloc(1, sizeof(*net));
 	bool created;
 
-	if (!net)
-		return nb_err_sys(err, "virtio-net");
+	if (!net) {
+		nb_err_sys(err, "virtio-net");
+		return NULL;
+	}
 	net->loop = loop;
 	net->tap_fd = opts->tap_fd > 0 ? opts->tap_fd : nb_tap_open(opts->tap, &created, err);
 	if (net->tap_fd < 0) {
 		free(net);
-		return -1;
+		return NULL;
 	}
 	memcpy(net->config.mac, opts->mac, 6);
 	net->config.status = VIRTIO_NET_S_LINK_UP;
@@ -345,8 +347,27 @@ int nb_virtio_net_add(struct nb_vm *vm, struct nb_event_loop *loop,
 	nb_ratelimit_init(&net->rx_rl, &(struct nb_ratelimit_config){ 0 }, NULL);
 	nb_ratelimit_init(&net->tx_rl, &(struct nb_ratelimit_config){ 0 }, NULL);
 	if (nb_ratelimit_attach(&net->rx_rl, &opts->rx_limit, loop, rx_resume, net, err) < 0 ||
-	    nb_ratelimit_attach(&net->tx_rl, &opts->tx_limit, loop, tx_resume, net, err) < 0 ||
-	    nb_virtio_mmio_add(vm, loop, &net_ops, net, &net->mmio, err) < 0) {
+	    nb_ratelimit_attach(&net->tx_rl, &opts->tx_limit, loop, tx_resume, net, err) < 0) {
+		nb_ratelimit_detach(&net->rx_rl, loop);
+		nb_net_close(net);
+		return NULL;
+	}
+	return net;
+}
+
+void nb_net_bind(struct nb_net *net, struct nb_virtio_mmio *mmio)
+{
+	net->mmio = mmio;
+}
+
+int nb_virtio_net_add(struct nb_vm *vm, struct nb_event_loop *loop,
+		      const struct nb_net_opts *opts, struct nb_net **out, struct nb_err *err)
+{
+	struct nb_net *net = nb_net_new(loop, opts, err);
+
+	if (!net)
+		return -1;
+	if (nb_virtio_mmio_add(vm, loop, &nb_virtio_net_ops, net, &net->mmio, err) < 0) {
 		nb_ratelimit_detach(&net->rx_rl, loop);
 		nb_ratelimit_detach(&net->tx_rl, loop);
 		nb_net_close(net);

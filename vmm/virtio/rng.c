@@ -37,7 +37,7 @@ static void rng_notify(struct nb_virtio_dev *dev)
 	nb_virtio_signal_used(dev, q);
 }
 
-static const struct nb_virtio_ops rng_ops = {
+const struct nb_virtio_ops nb_virtio_rng_ops = {
 	.name = "virtio-rng",
 	.device_id = VIRTIO_ID_RNG,
 	.nqueues = 1,
@@ -51,7 +51,7 @@ int nb_virtio_rng_add(struct nb_vm *vm, struct nb_event_loop *loop, struct nb_er
 
 	if (!chain)
 		return nb_err_sys(err, "virtio-rng");
-	if (nb_virtio_mmio_add(vm, loop, &rng_ops, chain, NULL, err) < 0) {
+	if (nb_virtio_mmio_add(vm, loop, &nb_virtio_rng_ops, chain, NULL, err) < 0) {
 		free(chain);
 		return -1;
 	}

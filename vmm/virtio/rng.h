@@ -16,4 +16,8 @@ uint32_t nb_rng_handle(const struct nb_virtq_chain *c);
 
 int nb_virtio_rng_add(struct nb_vm *vm, struct nb_event_loop *loop, struct nb_err *err);
 
+/* The ops nb_virtio_rng_add() binds, for tests and fuzzers; the device's
+ * priv is a struct nb_virtq_chain it uses as scratch. */
+extern const struct nb_virtio_ops nb_virtio_rng_ops;
+
 #endif
