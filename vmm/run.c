@@ -283,9 +283,15 @@ static int add_devices(struct nb_vm *vm, struct nb_event_loop *loop, struct nb_s
 	return 0;
 }
 
-/* Turn the latched stop reason into nestbox's result. */
+/* Turn the latched stop reason into nestbox's result. Output that was not
+ * delivered decides it, whatever the guest reported. */
 static int stop_result(struct nb_stop *stop, int *status, struct nb_err *err)
 {
+	if (stop->lost_status) {
+		nb_err_set(err, 0, "%s", stop->lost_msg);
+		err->status = stop->lost_status;
+		return -1;
+	}
 	switch (stop->reason) {
 	case NB_STOP_STATUS:
 		*status = stop->status;
@@ -348,6 +354,24 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+static bool wait_writable(void *opaque, int fd)
+{
+	return nb_event_wait_writable(opaque, fd);
+}
+
+/* The guest's last output, still in the console's queues and the UART's
+ * batch, goes out before nestbox exits: waiting for a slow reader unless
+ * the host stopped the VM (a signal, the timeout, a failed write). */
+static void drain_output(struct nb_event_loop *loop, struct nb_console *console,
+			 struct nb_serial *serial)
+{
+	bool wait = loop->stop->reason != NB_STOP_HOST;
+
+	if (console)
+		nb_console_drain(console, wait);
+	nb_serial_drain(serial, wait ? wait_writable : NULL, loop);
+}
+
 static void event_thread_init(void *opaque)
 {
 	struct nb_vm *vm = opaque;
@@ -391,6 +415,7 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
 	/* The loop first: it blocks the signals it handles, and every thread
 	 * started later inherits that mask. */
 	nb_serial_init(&serial, STDOUT_FILENO, nb_vm_set_irq, vm, NB_SERIAL_COM1_IRQ);
+	serial.stop = &vm->stop;
 	if (nb_event_init(&loop, &vm->stop, opts->timeout_sec, err) < 0 ||
 	    add_devices(vm, &loop, &serial, err) < 0 ||
 	    add_virtio(vm, &loop, opts, layers, &console, err) < 0 ||
@@ -404,9 +429,7 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
 	rc = nb_event_wait(&loop, err);
 	nb_vm_stop_vcpus(vm);
 	nb_event_join(&loop);
-	if (console)
-		nb_console_drain(console);
-	nb_serial_flush(&serial);
+	drain_output(&loop, console, &serial);
 	nb_tty_restore(); /* before any message of ours */
 	if (rc == 0)
 		rc = stop_result(&vm->stop, status, err);

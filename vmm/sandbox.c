@@ -77,6 +77,7 @@ static const struct rule rules[] = {
 	IOCTL(V, TUNSETOFFLOAD, "virtio-net: the offloads the driver accepted, set when it "
 				"activates or resets the device"),
 	ANY(V, "rt_sigreturn", "return from the kick signal that interrupts KVM_RUN"),
+	ANY(V, "ppoll", "the UART: wait for a non-blocking stdout that is full (vmm/dev/serial.c)"),
 	/* event thread: device I/O */
 	ANY(E, "epoll_wait", "wait for device descriptors"),
 	ANY(E, "epoll_pwait", "wait for device descriptors (glibc may use the p variant)"),
@@ -102,6 +103,8 @@ static const struct rule rules[] = {
 	ANY(M, "epoll_wait", "wait for the stop, host signals, the timeout"),
 	ANY(M, "epoll_pwait", "the same (glibc may use the p variant)"),
 	ANY(M, "read", "signalfd and timerfd"),
+	EQ(M, "writev", 0, STDOUT_FILENO, "at exit: the guest's last console output (nb_console_drain)"),
+	EQ(M, "writev", 0, STDERR_FILENO, "the same for its stderr"),
 	ANY(M, "close", "teardown"),
 	ANY(M, "epoll_ctl", "teardown: devices stop watching their descriptors (virtio-net's tap)"),
 	ANY(M, "getpid", "pthread_kill's tgkill needs the process id"),
