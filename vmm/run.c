@@ -367,8 +367,10 @@ static void drain_output(struct nb_event_loop *loop, struct nb_console *console,
 {
 	bool wait = loop->stop->reason != NB_STOP_HOST;
 
-	if (console)
-		nb_console_drain(console, wait);
+	if (console && wait)
+		nb_console_drain(console);
+	else if (console)
+		nb_console_drain_now(console);
 	nb_serial_drain(serial, wait ? wait_writable : NULL, loop);
 }
 

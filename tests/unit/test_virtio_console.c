@@ -411,7 +411,7 @@ START_TEST(drain_under_the_main_filter)
 	if (pid == 0) {
 		nb_sandbox_release(&sb);
 		nb_sandbox_enter(&sb, NB_THREAD_MAIN, &stop);
-		nb_console_drain(con, true);
+		nb_console_drain(con);
 		syscall(SYS_exit_group, stop.lost_status ? 3 : used_idx(5) == 1 ? 0 : 4);
 	}
 	close(STDOUT_FILENO); /* the child holds the only write end: EOF if it dies */
@@ -435,11 +435,11 @@ START_TEST(drain_gives_up_on_a_stop_signal)
 	nb_virtio_mmio_process(&m);
 	raise(SIGWINCH); /* blocked by nb_event_init: waits on the signalfd */
 	raise(SIGTERM);
-	nb_console_drain(con, true);
+	nb_console_drain(con);
 	ck_assert_int_eq(stop.lost_status, 128 + SIGTERM);
 	ck_assert_ptr_nonnull(strstr(stop.lost_msg, "signal"));
 	ck_assert_uint_eq(used_idx(5), 0);
-	nb_console_drain(con, false); /* after a host stop: only what fits now */
+	nb_console_drain_now(con); /* after a host stop: only what fits now */
 	ck_assert_uint_eq(used_idx(5), 0);
 }
 END_TEST

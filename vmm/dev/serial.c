@@ -43,6 +43,7 @@ void nb_serial_init(struct nb_serial *s, int out_fd, nb_irq_set *set_irq, void *
 
 void nb_serial_destroy(struct nb_serial *s)
 {
+	nb_serial_drain(s, NULL, NULL); /* what fits now; the rest is dropped */
 	pthread_mutex_destroy(&s->lock);
 }
 

@@ -45,6 +45,7 @@ struct nb_serial {
 
 void nb_serial_init(struct nb_serial *s, int out_fd, nb_irq_set *set_irq, void *irq_opaque,
 		    unsigned irq);
+/* Writes what the output fd takes now (without waiting), then frees. */
 void nb_serial_destroy(struct nb_serial *s);
 
 /* Bus handler: offset 0..7 from the base port, 1-byte accesses. */

@@ -460,15 +460,25 @@ const struct nb_virtio_ops nb_virtio_console_ops = {
 	.reset = console_reset,
 };
 
-void nb_console_drain(struct nb_console *con, bool wait)
+static void drain(struct nb_console *con, enum tx_mode mode)
 {
 	struct nb_virtio_dev *dev = &con->mmio->dev;
 
 	pthread_mutex_lock(&dev->lock);
 	if (nb_virtio_live(dev))
 		for (unsigned i = 1; i < NPORTS; i++)
-			serve_tx(con, i, wait ? TX_DRAIN : TX_DRAIN_NOW);
+			serve_tx(con, i, mode);
 	pthread_mutex_unlock(&dev->lock);
+}
+
+void nb_console_drain(struct nb_console *con)
+{
+	drain(con, TX_DRAIN);
+}
+
+void nb_console_drain_now(struct nb_console *con)
+{
+	drain(con, TX_DRAIN_NOW);
 }
 
 static void probe_fd(int fd, bool *pollable, bool *regular)

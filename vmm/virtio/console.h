@@ -60,10 +60,13 @@ void nb_console_bind(struct nb_console *con, struct nb_virtio_mmio *mmio);
 bool nb_console_send_signal_msg(struct nb_console *con, const void *msg, size_t len);
 
 /* On the main thread after the vCPUs and the event thread stopped: write
- * out everything the guest queued, so no output is lost at exit. wait:
- * wait for a slow reader (nb_event_wait_writable: a stop signal or the
- * timeout gives up, and says so); !wait (the host stopped the VM): write
- * only what the fds take now. */
-void nb_console_drain(struct nb_console *con, bool wait);
+ * out everything the guest queued, so no output is lost at exit, waiting
+ * for a slow reader (nb_event_wait_writable: a stop signal or the timeout
+ * gives up, and says so). */
+void nb_console_drain(struct nb_console *con);
+
+/* The same after the host stopped the VM (a signal, the timeout): only
+ * what the host fds take now. */
+void nb_console_drain_now(struct nb_console *con);
 
 #endif
