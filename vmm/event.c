@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <time.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -179,7 +180,7 @@ bool nb_event_wait_writable(struct nb_event_loop *loop, int fd)
 		struct pollfd p[3] = { { .fd = fd, .events = POLLOUT },
 				       { .fd = loop->signal_fd, .events = POLLIN },
 				       { .fd = loop->timer_fd, .events = POLLIN } };
-		int n = poll(p, 3, -1), signo;
+		int n = ppoll(p, 3, NULL, NULL), signo; /* ppoll: in every list, poll is not */
 
 		if (n < 0 && errno == EINTR)
 			continue;

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <time.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -126,7 +127,7 @@ void nb_serial_drain(struct nb_serial *s, nb_serial_wait *wait, void *opaque)
 	while (!discarding(s) && s->tx_len) {
 		struct pollfd p = { .fd = s->out_fd, .events = POLLOUT };
 
-		if (wait ? !wait(opaque, s->out_fd) : poll(&p, 1, 0) != 1)
+		if (wait ? !wait(opaque, s->out_fd) : ppoll(&p, 1, &(struct timespec){ 0 }, NULL) != 1)
 			break;
 		write_once_locked(s);
 	}

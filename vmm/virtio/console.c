@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <time.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,7 +166,8 @@ static bool fd_writable(const struct port *p)
 
 	if (p->out_regular || !p->out_pollable)
 		return true;
-	return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLOUT | POLLERR | POLLHUP));
+	return ppoll(&pfd, 1, &(struct timespec){ 0 }, NULL) == 1 &&
+	       (pfd.revents & (POLLOUT | POLLERR | POLLHUP));
 }
 
 /* May a chunk be written to the port's fd now (without blocking for
