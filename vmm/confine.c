@@ -254,7 +254,9 @@ int nb_confine_run(const struct nb_run_options *opts, struct nb_jail_paths *path
 	bool tty_saved = false;
 	pid_t pid;
 
-	nb_gc_collect(NULL); /* what crashed runs left, before adding ours */
+	/* What crashed runs left, before adding ours. */
+	if (nb_gc_collect(NULL, err) < 0)
+		return -1;
 	if (has_cg && make_cgroup(opts, initrd_size, &cg, &limits, err) < 0)
 		return -1;
 	if (nb_gc_record(&rec, has_cg ? cg.path : NULL, opts->net.vsock_path, err) < 0)

@@ -1,6 +1,8 @@
 #include "event.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <time.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -157,6 +159,45 @@ static void on_wait_event(struct nb_event_loop *loop, int fd, uint32_t events)
 int nb_event_wait(struct nb_event_loop *loop, struct nb_err *err)
 {
 	return wait_loop(loop, loop->wait_fd, on_wait_event, err);
+}
+
+/* A signal read while the last output is written: those that stop nestbox
+ * give it up (returns the signal), the others go (the guest is gone). */
+static int take_stop_signal(struct nb_event_loop *loop)
+{
+	struct signalfd_siginfo info;
+
+	while (read(loop->signal_fd, &info, sizeof(info)) == sizeof(info))
+		if (info.ssi_signo == SIGINT || info.ssi_signo == SIGTERM ||
+		    info.ssi_signo == SIGHUP || info.ssi_signo == SIGQUIT)
+			return (int)info.ssi_signo;
+	return 0;
+}
+
+bool nb_event_wait_writable(struct nb_event_loop *loop, int fd)
+{
+	for (;;) {
+		struct pollfd p[3] = { { .fd = fd, .events = POLLOUT },
+				       { .fd = loop->signal_fd, .events = POLLIN },
+				       { .fd = loop->timer_fd, .events = POLLIN } };
+		int n = ppoll(p, 3, NULL, NULL), signo; /* ppoll: in every list, poll is not */
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || p[0].revents)
+			return true; /* the write says what is wrong, if anything */
+		if (p[2].revents) {
+			nb_stop_output_lost(loop->stop, NB_STATUS_TIMEOUT, "timed out while the "
+					    "workload's output was written: the rest is lost");
+			return false;
+		}
+		if (p[1].revents && (signo = take_stop_signal(loop))) {
+			nb_stop_output_lost(loop->stop, NB_STATUS_SIGNAL_BASE + signo,
+					    "stopped by signal %s while the workload's output was "
+					    "written: the rest is lost", strsignal(signo));
+			return false;
+		}
+	}
 }
 
 static void on_device_event(struct nb_event_loop *loop, int fd, uint32_t events)

@@ -71,4 +71,11 @@ void nb_event_join(struct nb_event_loop *loop);
  * timeout meanwhile. */
 int nb_event_wait(struct nb_event_loop *loop, struct nb_err *err);
 
+/* On the main thread, once the event thread is joined and the vCPUs
+ * stopped (the guest's last output is being written): wait until fd takes
+ * output (poll). INT, TERM, HUP or QUIT, or the timeout, give the wait up:
+ * that is latched with nb_stop_output_lost (128 + the signal, or 124) and
+ * false returned. Other host signals are dropped meanwhile. */
+bool nb_event_wait_writable(struct nb_event_loop *loop, int fd);
+
 #endif

@@ -2,7 +2,14 @@
  * crash (kill -9) would leave behind (its cgroup, its vsock socket) first
  * writes a record naming it in the run directory; a clean exit removes
  * state and record. Records whose process is gone are collected by `nestbox
- * gc` and automatically at the start of every confined run. Host only. */
+ * gc` and automatically at the start of every confined run. Host only.
+ *
+ * The run directory is NESTBOX_RUN_DIR, else /run/nestbox for root, else
+ * $XDG_RUNTIME_DIR/nestbox, else /tmp/nestbox-UID. It must be a directory
+ * (not a symlink) of the user's own with mode 0700 (nestbox creates it so);
+ * anything else is refused, since another user could have made it first.
+ * Records are written without following links, and gc acts only on
+ * records and leftovers (sockets, cgroups) that belong to its own uid. */
 #ifndef NESTBOX_VMM_GC_H
 #define NESTBOX_VMM_GC_H
 
@@ -15,7 +22,8 @@ struct nb_run_record {
 	char path[PATH_MAX]; /* the record file; "" when none was written */
 };
 
-/* Record this process's cgroup and vsock socket (either may be NULL). */
+/* Record this process's cgroup and vsock socket (either may be NULL;
+ * neither may hold a newline). */
 int nb_gc_record(struct nb_run_record *rec, const char *cgroup, const char *vsock,
 		 struct nb_err *err);
 
@@ -27,8 +35,9 @@ int nb_gc_release(struct nb_run_record *rec);
 /* Remove what dead runs left: their cgroups (killing any task still in
  * them), vsock sockets nobody listens on, the records, and the image
  * cache's temporary files. Reports each removal on out (NULL: quiet).
- * Returns how many leftovers it could not remove. */
-int nb_gc_collect(FILE *out);
+ * Returns how many leftovers it could not remove, or -1 (err set) when
+ * the run directory is refused. */
+int nb_gc_collect(FILE *out, struct nb_err *err);
 
 /* `nestbox gc`. */
 int nb_gc_main(int argc, char **argv);

@@ -10,9 +10,12 @@
 
 #include "vmm/virtio/net.h"
 #include "vmm/virtio/vsock.h"
+#include "vmm/vsock_broker.h"
 
 /* Devices of this process's one VM, for nb_network_cleanup(). */
 static struct nb_vsock *vsock;
+static struct nb_vsock_broker broker = { .fd = -1 };
+static struct nb_vsock_host broker_host;
 static struct nb_net *net_dev;
 static int early_tap_fd = -1;
 static uint32_t mac_id;
@@ -172,8 +175,13 @@ int nb_network_add(struct nb_vm *vm, struct nb_event_loop *loop,
 		struct nb_vsock_opts vo = {
 			.uds_path = net->vsock_path,
 			.guest_cid = net->vsock_cid ? net->vsock_cid : NB_VSOCK_DEFAULT_CID,
+			.host = &broker_host,
 		};
 
+		/* Connect and unlink go through the broker (vsock_broker.h). */
+		if (nb_vsock_broker_start(&broker, net->vsock_path, err) < 0)
+			return -1;
+		broker_host = nb_vsock_broker_host(&broker);
 		if (nb_virtio_vsock_add(vm, loop, &vo, &vsock, err) < 0)
 			return -1;
 	}
@@ -219,6 +227,12 @@ int nb_network_early_fd(void)
 	return early_tap_fd;
 }
 
+void nb_network_fds(int *vsock_listen, int *vsock_broker)
+{
+	*vsock_listen = vsock ? nb_vsock_listen_fd(vsock) : -1;
+	*vsock_broker = broker.fd;
+}
+
 void nb_network_cleanup(void)
 {
 	if (early_tap_fd >= 0)
@@ -226,6 +240,7 @@ void nb_network_cleanup(void)
 	early_tap_fd = -1;
 	nb_vsock_close(vsock);
 	vsock = NULL;
+	nb_vsock_broker_stop(&broker);
 	nb_net_close(net_dev); /* a tap nestbox created vanishes with its fd */
 	net_dev = NULL;
 }

@@ -70,6 +70,10 @@ int nb_network_prepare(const struct nb_run_options *opts, struct nb_err *err);
 /* The tap nb_network_prepare() opened (the jail keeps it), or -1. */
 int nb_network_early_fd(void);
 
+/* The vsock device's listening socket and its broker's socketpair end
+ * (the seccomp lists match calls on them), -1 without --vsock. */
+void nb_network_fds(int *vsock_listen, int *vsock_broker);
+
 void nb_network_cleanup(void);
 
 #endif

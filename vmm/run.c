@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -283,9 +284,15 @@ static int add_devices(struct nb_vm *vm, struct nb_event_loop *loop, struct nb_s
 	return 0;
 }
 
-/* Turn the latched stop reason into nestbox's result. */
+/* Turn the latched stop reason into nestbox's result. Output that was not
+ * delivered decides it, whatever the guest reported. */
 static int stop_result(struct nb_stop *stop, int *status, struct nb_err *err)
 {
+	if (stop->lost_status) {
+		nb_err_set(err, 0, "%s", stop->lost_msg);
+		err->status = stop->lost_status;
+		return -1;
+	}
 	switch (stop->reason) {
 	case NB_STOP_STATUS:
 		*status = stop->status;
@@ -304,21 +311,27 @@ static int stop_result(struct nb_stop *stop, int *status, struct nb_err *err)
 	}
 }
 
-static long rss_kib(void)
+/* VmRSS from /proc/self/status, opened before the seccomp lists forbid
+ * opening anything; -1 if unknown (no /proc in a jail). */
+static long rss_kib(int status_fd)
 {
-	cleanup_fclose FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
+	char buf[4096];
+	ssize_t n = status_fd < 0 ? -1 : preadv(status_fd, &(struct iovec){ buf, sizeof(buf) - 1 }, 1, 0);
+	const char *line;
 	long kib = -1;
 
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	line = strstr(buf, "\nVmRSS:");
+	if (line)
+		sscanf(line, "\nVmRSS: %ld kB", &kib);
 	return kib;
 }
 
 /* One JSON line: exits seen by the VMM and by KVM, start-up cost, memory. */
 static void print_stats(const struct nb_vm *vm, const struct nb_serial *serial,
-			const struct nb_run_options *opts, double wall_ms)
+			const struct nb_run_options *opts, int status_fd, double wall_ms)
 {
 	uint64_t runs = 0, pio = 0, mmio = 0, kvm_exits = 0, exits;
 	uint64_t guest_resident = nb_mem_resident(&vm->mem);
@@ -337,7 +350,7 @@ static void print_stats(const struct nb_vm *vm, const struct nb_serial *serial,
 		",\"guest_resident_kib\":%" PRIu64 ",\"vmm_rss_kib\":%ld}\n",
 		wall_ms, vm->ready_mono_ms - opts->start_mono_ms, vm->ready_cpu_ms, vm->ncpus,
 		kvm_exits, runs, pio, mmio, vm->pio.unclaimed, serial->tx_bytes, guest_resident >> 10,
-		rss_kib() - (long)(guest_resident >> 10));
+		rss_kib(status_fd) - (long)(guest_resident >> 10));
 }
 
 static double now_ms(void)
@@ -348,6 +361,26 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+static bool wait_writable(void *opaque, int fd)
+{
+	return nb_event_wait_writable(opaque, fd);
+}
+
+/* The guest's last output, still in the console's queues and the UART's
+ * batch, goes out before nestbox exits: waiting for a slow reader unless
+ * the host stopped the VM (a signal, the timeout, a failed write). */
+static void drain_output(struct nb_event_loop *loop, struct nb_console *console,
+			 struct nb_serial *serial)
+{
+	bool wait = loop->stop->reason != NB_STOP_HOST;
+
+	if (console && wait)
+		nb_console_drain(console);
+	else if (console)
+		nb_console_drain_now(console);
+	nb_serial_drain(serial, wait ? wait_writable : NULL, loop);
+}
+
 static void event_thread_init(void *opaque)
 {
 	struct nb_vm *vm = opaque;
@@ -355,14 +388,39 @@ static void event_thread_init(void *opaque)
 	nb_sandbox_enter(vm->sandbox, NB_THREAD_EVENT, &vm->stop);
 }
 
+/* What this run's seccomp lists must allow beyond the basics. */
+static struct nb_sandbox_config sandbox_config(const struct nb_run_options *opts, bool layers)
+{
+	const struct nb_run_net *net = &opts->net;
+	struct nb_sandbox_config cfg = { .pid = getpid() };
+
+	cfg.needs |= layers || opts->nvolumes ? NB_NEED_DISK_READ : 0;
+	for (size_t i = 0; i < opts->nvolumes; i++) {
+		const struct nb_run_volume *v = &opts->volumes[i];
+
+		cfg.needs |= v->read_only ? 0 : NB_NEED_DISK_WRITE;
+		cfg.needs |= v->read_bps || v->write_bps || v->read_iops || v->write_iops
+				     ? NB_NEED_RATE : 0;
+	}
+	cfg.needs |= net->rx_bps || net->tx_bps || net->rx_ops || net->tx_ops ? NB_NEED_RATE : 0;
+	cfg.needs |= net->vsock_path ? NB_NEED_VSOCK : 0;
+	cfg.needs |= net->tap ? NB_NEED_NET : 0;
+	cfg.needs |= opts->tty ? NB_NEED_TTY : 0;
+	cfg.needs |= opts->stats ? NB_NEED_STATS : 0;
+	nb_network_fds(&cfg.vsock_listen_fd, &cfg.vsock_broker_fd);
+	return cfg;
+}
+
 /* The event thread and the vCPUs, each in its seccomp sandbox; the main
  * thread enters its own last and opens the gate to the first guest
  * instruction. */
 static int start_threads(struct nb_vm *vm, struct nb_event_loop *loop,
 			 struct nb_sandbox *sandbox, const struct nb_run_options *opts,
-			 struct nb_err *err)
+			 bool layers, struct nb_err *err)
 {
-	if (nb_sandbox_init(sandbox, opts->confine.seccomp_log, vm->ncpus, err) < 0)
+	struct nb_sandbox_config cfg = sandbox_config(opts, layers);
+
+	if (nb_sandbox_init(sandbox, opts->confine.seccomp_log, vm->ncpus, &cfg, err) < 0)
 		return -1;
 	vm->sandbox = sandbox;
 	loop->thread_init = event_thread_init;
@@ -385,18 +443,20 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
 	struct nb_console *console = NULL;
 	struct nb_sandbox sandbox = { 0 };
 	struct nb_sigforward forward = { .tty = opts->tty };
+	cleanup_close int status_fd = opts->stats ? open("/proc/self/status", O_RDONLY | O_CLOEXEC) : -1;
 	double start = now_ms();
 	int rc = -1;
 
 	/* The loop first: it blocks the signals it handles, and every thread
 	 * started later inherits that mask. */
 	nb_serial_init(&serial, STDOUT_FILENO, nb_vm_set_irq, vm, NB_SERIAL_COM1_IRQ);
+	serial.stop = &vm->stop;
 	if (nb_event_init(&loop, &vm->stop, opts->timeout_sec, err) < 0 ||
 	    add_devices(vm, &loop, &serial, err) < 0 ||
 	    add_virtio(vm, &loop, opts, layers, &console, err) < 0 ||
 	    load_guest(vm, opts, kernel_file, initrd, err) < 0 ||
 	    (opts->tty && opts->interactive && nb_tty_raw(err) < 0) ||
-	    start_threads(vm, &loop, &sandbox, opts, err) < 0)
+	    start_threads(vm, &loop, &sandbox, opts, layers != NULL, err) < 0)
 		goto out;
 	forward.con = console;
 	loop.forward_signal = nb_sigforward;
@@ -404,14 +464,12 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
 	rc = nb_event_wait(&loop, err);
 	nb_vm_stop_vcpus(vm);
 	nb_event_join(&loop);
-	if (console)
-		nb_console_drain(console);
-	nb_serial_flush(&serial);
+	drain_output(&loop, console, &serial);
 	nb_tty_restore(); /* before any message of ours */
 	if (rc == 0)
 		rc = stop_result(&vm->stop, status, err);
 	if (opts->stats)
-		print_stats(vm, &serial, opts, now_ms() - start);
+		print_stats(vm, &serial, opts, status_fd, now_ms() - start);
 out:
 	nb_tty_restore();
 	nb_network_cleanup();

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "nestbox/err.h"
 #include "seccomp_profile.h"
@@ -22,6 +23,28 @@ enum nb_thread_kind {
 	NB_THREAD_KINDS,
 };
 
+/* What a run uses beyond the basics: a rule that only such a run needs is
+ * installed only then (each thread's list is built for the run). */
+enum nb_sandbox_need {
+	NB_NEED_DISK_READ = 1u << 0,  /* a virtio-blk disk: -v, an image's layers */
+	NB_NEED_DISK_WRITE = 1u << 1, /* a writable -v volume */
+	NB_NEED_RATE = 1u << 2,       /* --device-*-bps/iops, --net-rate */
+	NB_NEED_VSOCK = 1u << 3,      /* --vsock PATH */
+	NB_NEED_NET = 1u << 4,        /* --net */
+	NB_NEED_TTY = 1u << 5,        /* -t */
+	NB_NEED_STATS = 1u << 6,      /* --stats */
+	NB_NEED_ALL = (1u << 7) - 1,
+};
+
+/* The run: what it uses, and the values rules match that exist only at
+ * run time (-1: that device is absent, and its rules are left out). */
+struct nb_sandbox_config {
+	unsigned needs;          /* NB_NEED_* */
+	pid_t pid;               /* the VMM's process: vCPU kicks go to its threads only */
+	int vsock_listen_fd;     /* accept4 */
+	int vsock_broker_fd;     /* recvmsg: sockets from the vsock broker */
+};
+
 struct nb_sandbox {
 	struct nb_seccomp_bpf bpf[NB_THREAD_KINDS];
 	/* The start gate: no thread goes on (no guest instruction runs)
@@ -31,13 +54,18 @@ struct nb_sandbox {
 	unsigned threads, entered; /* event + vCPU threads; how many are in */
 	bool open;
 	int violate;             /* test hook: the kind that breaks its list, or -1 */
+	unsigned violation;      /* ... with which call (sandbox.c's table) */
 };
 
 /* Build the filters (log_only: log violations instead of killing) for a
- * VM whose threads are main, event and nvcpus vCPUs. The test hook
- * NESTBOX_TEST_SECCOMP_VIOLATE=main|event|vcpu makes that kind issue a
- * syscall outside its list right after installing its filter. */
-int nb_sandbox_init(struct nb_sandbox *sb, bool log_only, unsigned nvcpus, struct nb_err *err);
+ * VM whose threads are main, event and nvcpus vCPUs, as cfg's run needs.
+ * The test hook NESTBOX_TEST_SECCOMP_VIOLATE=KIND[:CALL] (KIND main, event
+ * or vcpu) makes that kind issue a call outside its list right after
+ * installing its filter: personality(2) by default, or CALL, one of
+ * openat_trunc, openat, unlink, socket_unix, connect, accept4_other_fd,
+ * tgkill_other_process, writev_other_fd, execve. */
+int nb_sandbox_init(struct nb_sandbox *sb, bool log_only, unsigned nvcpus,
+		    const struct nb_sandbox_config *cfg, struct nb_err *err);
 void nb_sandbox_destroy(struct nb_sandbox *sb);
 
 /* On the calling thread: install kind's filter. The event and vCPU
@@ -49,10 +77,14 @@ void nb_sandbox_enter(struct nb_sandbox *sb, enum nb_thread_kind kind, struct nb
 /* Open the gate without waiting (a thread could not be started). */
 void nb_sandbox_release(struct nb_sandbox *sb);
 
-/* Every thread kind's allowlist with the reason for each entry. */
+/* Every thread kind's allowlist with the reason for each entry, and their
+ * union: the threads share memory, so that is what the VMM can do. */
 void nb_sandbox_dump(FILE *out);
 
-/* Distinct syscalls and ioctl requests kind allows (for the dump). */
-void nb_sandbox_count(enum nb_thread_kind kind, unsigned *syscalls, unsigned *ioctls);
+/* Distinct syscalls (ioctl counted once) and ioctl requests that kind,
+ * or any thread (the union), is allowed in a run with needs. */
+void nb_sandbox_count(enum nb_thread_kind kind, unsigned needs, unsigned *syscalls,
+		      unsigned *ioctls);
+void nb_sandbox_count_union(unsigned needs, unsigned *syscalls, unsigned *ioctls);
 
 #endif

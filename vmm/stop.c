@@ -1,11 +1,15 @@
 #include "stop.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+
+#include "nestbox/abi.h"
 
 int nb_stop_init(struct nb_stop *stop, struct nb_err *err)
 {
@@ -45,6 +49,33 @@ void nb_stop_request(struct nb_stop *stop, enum nb_stop_reason reason, int statu
 	if (write(stop->notify_fd, &one, sizeof(one)) < 0) {
 		/* Counter saturated: a wake-up is already pending. */
 	}
+}
+
+void nb_stop_output_lost(struct nb_stop *stop, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&stop->lock);
+	if (!stop->lost_status) {
+		stop->lost_status = status;
+		va_start(ap, fmt);
+		vsnprintf(stop->lost_msg, sizeof(stop->lost_msg), fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&stop->lock);
+	nb_stop_request(stop, NB_STOP_HOST, status, "%s", stop->lost_msg);
+}
+
+void nb_stop_write_failed(struct nb_stop *stop, const char *stream, int errnum)
+{
+	if (errnum == EPIPE)
+		nb_stop_output_lost(stop, NB_STATUS_SIGNAL_BASE + SIGPIPE,
+				    "the reader of nestbox's %s went away (EPIPE): the VM was stopped",
+				    stream);
+	else
+		nb_stop_output_lost(stop, NB_STATUS_ERROR, "writing the workload's %s to nestbox's "
+				    "%s failed (%s): the VM was stopped", stream, stream,
+				    strerror(errnum));
 }
 
 bool nb_stop_requested(struct nb_stop *stop)

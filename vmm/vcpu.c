@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "vcpu_exit.h"
 #include "vm.h"
@@ -27,9 +29,15 @@ int nb_vcpu_signal_setup(struct nb_err *err)
 
 void nb_vcpu_kick(struct nb_vcpu *vcpu)
 {
-	/* immediate_exit covers a kick that lands just before KVM_RUN. */
+	pid_t tid = __atomic_load_n(&vcpu->tid, __ATOMIC_SEQ_CST);
+
+	/* immediate_exit covers a kick that lands just before KVM_RUN (or
+	 * before the thread even ran: no tid yet). tgkill itself, not
+	 * pthread_kill: the main thread's seccomp list allows it for this
+	 * process and this signal only, and needs no getpid. */
 	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-	pthread_kill(vcpu->thread, NB_VCPU_KICK_SIGNAL);
+	if (tid > 0)
+		syscall(SYS_tgkill, vcpu->vm->pid, tid, NB_VCPU_KICK_SIGNAL);
 }
 
 static double clock_ms(clockid_t clock)
@@ -46,6 +54,7 @@ void *nb_vcpu_thread(void *arg)
 	struct nb_stop *stop = &vcpu->vm->stop;
 	char name[16];
 
+	__atomic_store_n(&vcpu->tid, gettid(), __ATOMIC_SEQ_CST);
 	snprintf(name, sizeof(name), "nb-vcpu%u", vcpu->index);
 	pthread_setname_np(pthread_self(), name);
 	if (vcpu->vm->sandbox)

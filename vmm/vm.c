@@ -271,6 +271,7 @@ int nb_vm_start(struct nb_vm *vm, struct nb_err *err)
 {
 	if (nb_vcpu_signal_setup(err) < 0)
 		return -1;
+	vm->pid = getpid();
 	for (unsigned i = 0; i < vm->ncpus; i++) {
 		struct nb_vcpu *vcpu = &vm->vcpus[i];
 		int rc = pthread_create(&vcpu->thread, NULL, nb_vcpu_thread, vcpu);

@@ -33,6 +33,7 @@ struct nb_vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool thread_started;
+	pid_t tid;          /* the thread's id once it runs (kicks target it); 0 before */
 	struct nb_vcpu_stats stats;
 };
 
@@ -52,6 +53,7 @@ struct nb_vm {
 	struct nb_bus mmio;
 	struct nb_stop stop;
 	unsigned ncpus;
+	pid_t pid;          /* the process that runs the vCPU threads (their kicks) */
 	bool pvm_host;
 	struct nb_vcpu vcpus[NB_MAX_VCPUS];
 	struct nb_sandbox *sandbox; /* vCPU threads enter it first; NULL: none */

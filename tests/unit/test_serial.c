@@ -1,6 +1,9 @@
 /* UART register behaviour: what the Linux 8250 driver probes and relies on. */
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -206,6 +209,121 @@ START_TEST(full_batch_flushes)
 }
 END_TEST
 
+/* Fill the (non-blocking) output pipe to the brim; returns the bytes in it. */
+static size_t fill_pipe(void)
+{
+	static char junk[4096];
+	size_t filled = 0;
+	ssize_t n;
+
+	while ((n = write(out[1], junk, sizeof(junk))) > 0)
+		filled += (size_t)n;
+	while ((n = write(out[1], junk, 1)) > 0)
+		filled += (size_t)n;
+	return filled;
+}
+
+struct slow_reader {
+	size_t skip, got;
+	char buf[64];
+};
+
+/* Read the pipe slowly: skip bytes of filler, then keep up to 64 of text. */
+static void *read_slowly(void *arg)
+{
+	struct slow_reader *r = arg;
+	char chunk[512];
+
+	while (r->got < sizeof(r->buf) - 1) {
+		usleep(2000);
+		ssize_t n = read(out[0], chunk, sizeof(chunk));
+		if (n < 0 && errno == EAGAIN)
+			continue;
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n; i++) {
+			if (r->skip)
+				r->skip--;
+			else if (r->got < sizeof(r->buf) - 1)
+				r->buf[r->got++] = chunk[i];
+		}
+		if (r->got && r->buf[r->got - 1] == '\n')
+			break;
+	}
+	return NULL;
+}
+
+/* stdout is non-blocking (someone else's doing) and full: the UART waits
+ * for the reader, nothing is dropped (issue 11). */
+START_TEST(full_nonblocking_output_waits)
+{
+	struct slow_reader r = { .skip = fill_pipe() };
+	pthread_t reader;
+	const char *line = "every byte\n";
+
+	ck_assert_int_eq(pthread_create(&reader, NULL, read_slowly, &r), 0);
+	for (const char *c = line; *c; c++)
+		wr(THR, (uint8_t)*c);
+	pthread_join(reader, NULL);
+	r.buf[r.got] = '\0';
+	ck_assert_str_eq(r.buf, line);
+}
+END_TEST
+
+/* The reader went away: the VM is stopped, 141 with a message, and the
+ * UART goes on without writing. */
+START_TEST(reader_gone_stops_the_vm)
+{
+	struct nb_stop stop;
+	struct nb_err err;
+
+	ck_assert_int_eq(nb_stop_init(&stop, &err), 0);
+	uart.stop = &stop;
+	signal(SIGPIPE, SIG_IGN);
+	close(out[0]);
+	out[0] = open("/dev/null", O_RDONLY); /* for teardown */
+	wr(THR, 'x');
+	wr(THR, '\n');
+	ck_assert(nb_stop_requested(&stop));
+	ck_assert_int_eq(stop.lost_status, 141);
+	ck_assert_ptr_nonnull(strstr(stop.lost_msg, "EPIPE"));
+	wr(THR, 'y');
+	wr(THR, '\n');
+	ck_assert_uint_eq(uart.tx_len, 0);
+	nb_stop_destroy(&stop);
+}
+END_TEST
+
+/* At exit the main thread writes what a stopped vCPU left, waiting with the
+ * given function; without one, only what fits now. */
+static int waits;
+static bool count_wait(void *opaque, int fd)
+{
+	(void)opaque;
+	(void)fd;
+	return ++waits < 3;
+}
+
+START_TEST(drain_writes_the_rest)
+{
+	char buf[64];
+
+	uart.tx_len = 5;
+	memcpy(uart.tx, "rest\n", 5);
+	nb_serial_drain(&uart, count_wait, NULL);
+	ck_assert_uint_eq(drain(buf, sizeof(buf)), 5);
+	ck_assert_str_eq(buf, "rest\n");
+	ck_assert_int_eq(waits, 1);
+	fill_pipe();
+	uart.tx_len = 5;
+	nb_serial_drain(&uart, NULL, NULL); /* full: nothing fits now */
+	ck_assert_uint_eq(uart.tx_len, 5);
+	nb_serial_drain(&uart, count_wait, NULL); /* writes fail (EAGAIN) until the wait gives up */
+	ck_assert_uint_eq(uart.tx_len, 5);
+	ck_assert_int_eq(waits, 3);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("serial");
@@ -224,6 +342,9 @@ int main(void)
 	tcase_add_test(tc, loopback_does_not_transmit);
 	tcase_add_test(tc, bad_accesses_are_harmless);
 	tcase_add_test(tc, full_batch_flushes);
+	tcase_add_test(tc, full_nonblocking_output_waits);
+	tcase_add_test(tc, reader_gone_stops_the_vm);
+	tcase_add_test(tc, drain_writes_the_rest);
 	suite_add_tcase(s, tc);
 	return nb_unit_run(s);
 }

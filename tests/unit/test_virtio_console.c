@@ -3,7 +3,10 @@
  * driver is played by hand on a test RAM buffer. */
 #include <check.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <linux/virtio_config.h>
@@ -12,6 +15,7 @@
 
 #include "nestbox/abi.h"
 #include "vmm/event.h"
+#include "vmm/sandbox.h"
 #include "vmm/stop.h"
 #include "vmm/virtio/console.h"
 #include "vmm/virtio/mmio.h"
@@ -116,6 +120,8 @@ static bool watched(int fd)
 	return false;
 }
 
+static bool out_on_stdout;
+
 static void setup(void)
 {
 	struct nb_err err = { 0 };
@@ -127,6 +133,11 @@ static void setup(void)
 	next_data = DATA;
 	nb_mem_layout(&mem, ram, RAM_SIZE);
 	ck_assert_int_eq(pipe(out_pipe), 0);
+	if (out_on_stdout) { /* as nestbox runs: the host's stdout is fd 1 */
+		ck_assert_int_eq(dup2(out_pipe[1], STDOUT_FILENO), STDOUT_FILENO);
+		close(out_pipe[1]);
+		out_pipe[1] = STDOUT_FILENO;
+	}
 	ck_assert_int_eq(pipe(in_pipe), 0);
 	ck_assert_int_eq(nb_stop_init(&stop, &err), 0);
 	ck_assert_int_eq(nb_event_init(&loop, &stop, 0, &err), 0);
@@ -150,6 +161,12 @@ static void setup(void)
 	}
 	for (unsigned i = 0; i < 12; i++)
 		add_buf(2, NULL, 64, true); /* control buffers for the host's messages */
+}
+
+static void setup_on_stdout(void)
+{
+	out_on_stdout = true;
+	setup();
 }
 
 static void teardown(void)
@@ -314,6 +331,150 @@ START_TEST(signal_port)
 }
 END_TEST
 
+/* Fill the output pipe; returns how many bytes it holds. */
+static size_t fill_out_pipe(void)
+{
+	static char junk[70000];
+	size_t filled = 0;
+	ssize_t n;
+
+	fcntl(out_pipe[1], F_SETFL, O_NONBLOCK);
+	while ((n = write(out_pipe[1], junk, sizeof(junk))) > 0)
+		filled += (size_t)n;
+	fcntl(out_pipe[1], F_SETFL, 0);
+	return filled;
+}
+
+/* Read n bytes of filler, then the rest into buf (up to cap); returns how
+ * many went into buf. */
+static size_t read_after(size_t n, char *buf, size_t cap)
+{
+	char junk[4096];
+	size_t got = 0;
+	ssize_t r;
+
+	while (n && (r = read(out_pipe[0], junk, n < sizeof(junk) ? n : sizeof(junk))) > 0)
+		n -= (size_t)r;
+	while (got < cap && (r = read(out_pipe[0], buf + got, cap - got)) > 0)
+		got += (size_t)r;
+	return got;
+}
+
+/* The reader of stdout went away: the VM is stopped with 141 and a message
+ * naming EPIPE; the buffer goes back to the guest (issue 11). */
+START_TEST(output_reader_gone_stops_the_vm)
+{
+	close(out_pipe[0]);
+	out_pipe[0] = open("/dev/null", O_RDONLY); /* for teardown */
+	add_buf(5, "lost", 4, false);
+	nb_virtio_mmio_process(&m);
+	ck_assert(nb_stop_requested(&stop));
+	ck_assert_int_eq(stop.lost_status, 141);
+	ck_assert_ptr_nonnull(strstr(stop.lost_msg, "EPIPE"));
+	ck_assert_ptr_nonnull(strstr(stop.lost_msg, "stdout"));
+	ck_assert_uint_eq(used_idx(5), 1);
+}
+END_TEST
+
+/* A write error other than EPIPE (here EBADF) is an error status, 125. */
+START_TEST(output_write_error_is_an_error)
+{
+	close(out_pipe[1]);
+	add_buf(5, "lost", 4, false);
+	nb_virtio_mmio_process(&m);
+	out_pipe[1] = open("/dev/null", O_WRONLY); /* for teardown */
+	ck_assert_int_eq(stop.lost_status, NB_STATUS_ERROR);
+	ck_assert_ptr_nonnull(strstr(stop.lost_msg, "Bad file descriptor"));
+}
+END_TEST
+
+/* Output the event thread could not write waits in the queue; at exit the
+ * main thread writes it under its own seccomp filter, waiting for the slow
+ * reader (nestbox died of SIGSYS there: issue 11). */
+START_TEST(drain_under_the_main_filter)
+{
+	static char big[12000];
+	char got[sizeof(big)];
+	struct nb_sandbox sb;
+	struct nb_err err;
+	int status;
+
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)('a' + i % 26);
+	size_t filled = fill_out_pipe();
+	add_buf(5, big, sizeof(big), false);
+	nb_virtio_mmio_process(&m);
+	ck_assert_uint_eq(used_idx(5), 0); /* waiting for the reader */
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct nb_sandbox_config cfg = { .pid = getpid(), .vsock_listen_fd = -1,
+						 .vsock_broker_fd = -1 };
+
+		if (nb_sandbox_init(&sb, false, 1, &cfg, &err) < 0)
+			_exit(5);
+		nb_sandbox_release(&sb);
+		nb_sandbox_enter(&sb, NB_THREAD_MAIN, &stop);
+		nb_console_drain(con);
+		syscall(SYS_exit_group, stop.lost_status ? 3 : used_idx(5) == 1 ? 0 : 4);
+	}
+	close(STDOUT_FILENO); /* the child holds the only write end: EOF if it dies */
+	usleep(100000);       /* the child is waiting now */
+	size_t n = read_after(filled, got, sizeof(got));
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "drain child: status 0x%x",
+		      status);
+	ck_assert_uint_eq(n, sizeof(big));
+	ck_assert_mem_eq(got, big, sizeof(big));
+}
+END_TEST
+
+/* A stop signal while the drain waits for a reader that never reads gives
+ * the rest up: 128 + the signal, said. Other signals do not. */
+START_TEST(drain_gives_up_on_a_stop_signal)
+{
+	fill_out_pipe();
+	add_buf(5, "never read", 10, false);
+	nb_virtio_mmio_process(&m);
+	raise(SIGWINCH); /* blocked by nb_event_init: waits on the signalfd */
+	raise(SIGTERM);
+	nb_console_drain(con);
+	ck_assert_int_eq(stop.lost_status, 128 + SIGTERM);
+	ck_assert_ptr_nonnull(strstr(stop.lost_msg, "signal"));
+	ck_assert_uint_eq(used_idx(5), 0);
+	nb_console_drain_now(con); /* after a host stop: only what fits now */
+	ck_assert_uint_eq(used_idx(5), 0);
+}
+END_TEST
+
+/* Someone made stdout non-blocking: EAGAIN waits like a full pipe and
+ * every byte arrives in order. */
+START_TEST(output_to_a_nonblocking_fd)
+{
+	static char big[30000];
+	char got[sizeof(big)];
+
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)(i * 31 + 7);
+	size_t filled = fill_out_pipe();
+	fcntl(out_pipe[1], F_SETFL, O_NONBLOCK);
+	add_buf(5, big, sizeof(big), false);
+	nb_virtio_mmio_process(&m);
+	ck_assert(watched(out_pipe[1]));
+	size_t n = read_after(filled, got, 0);
+	while (n < sizeof(big)) {
+		if (watched(out_pipe[1]))
+			dispatch(out_pipe[1]);
+		ssize_t r = read(out_pipe[0], got + n, sizeof(big) - n);
+		ck_assert_int_gt(r, 0);
+		n += (size_t)r;
+	}
+	ck_assert_mem_eq(got, big, sizeof(big));
+	ck_assert_uint_eq(used_idx(5), 1);
+	ck_assert(!nb_stop_requested(&stop));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("virtio_console");
@@ -325,6 +486,14 @@ int main(void)
 	tcase_add_test(tc, output_with_back_pressure);
 	tcase_add_test(tc, input_then_eof);
 	tcase_add_test(tc, signal_port);
+	tcase_add_test(tc, output_reader_gone_stops_the_vm);
+	tcase_add_test(tc, output_write_error_is_an_error);
+	tcase_add_test(tc, drain_gives_up_on_a_stop_signal);
+	tcase_add_test(tc, output_to_a_nonblocking_fd);
 	suite_add_tcase(s, tc);
+	TCase *exit_tc = tcase_create("at exit, stdout on fd 1");
+	tcase_add_checked_fixture(exit_tc, setup_on_stdout, teardown);
+	tcase_add_test(exit_tc, drain_under_the_main_filter);
+	suite_add_tcase(s, exit_tc);
 	return nb_unit_run(s);
 }

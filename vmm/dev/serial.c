@@ -1,6 +1,9 @@
 #include "serial.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <time.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -41,29 +44,93 @@ void nb_serial_init(struct nb_serial *s, int out_fd, nb_irq_set *set_irq, void *
 
 void nb_serial_destroy(struct nb_serial *s)
 {
-	nb_serial_flush(s);
+	nb_serial_drain(s, NULL, NULL); /* what fits now; the rest is dropped */
 	pthread_mutex_destroy(&s->lock);
 }
 
+static bool stopping(struct nb_serial *s)
+{
+	return s->stop && nb_stop_requested(s->stop);
+}
+
+/* One write of the batch's head. Returns 0 when something was written (or
+ * the output is gone for good: the batch is dropped and the VM stopped),
+ * else EINTR or EAGAIN: nothing was written, try again. */
+static int write_once_locked(struct nb_serial *s)
+{
+	ssize_t n = write(s->out_fd, s->tx, s->tx_len);
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return errno;
+	if (n <= 0) {
+		s->out_dead = true;
+		if (s->stop)
+			nb_stop_write_failed(s->stop, "stdout", n < 0 ? errno : EIO);
+		n = (ssize_t)s->tx_len;
+	}
+	memmove(s->tx, s->tx + n, s->tx_len - (size_t)n);
+	s->tx_len -= (size_t)n;
+	return 0;
+}
+
+/* The batch's bytes go nowhere: no output fd, or it failed. */
+static bool discarding(struct nb_serial *s)
+{
+	if (s->out_fd >= 0 && !s->out_dead)
+		return false;
+	s->tx_len = 0;
+	return true;
+}
+
+/* On the writing vCPU, the fd was non-blocking and full (EAGAIN): wait
+ * until it takes output, unless a stop is latched. Signals stay blocked
+ * until ppoll sleeps, so a kick cannot slip in between the check and the
+ * wait. False: stopping (the batch waits for nb_serial_drain). */
+static bool wait_on_vcpu(struct nb_serial *s)
+{
+	struct pollfd p = { .fd = s->out_fd, .events = POLLOUT };
+	sigset_t all, old;
+	bool stop;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	stop = stopping(s);
+	if (!stop)
+		ppoll(&p, 1, NULL, &old);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return !stop;
+}
+
+/* Write the batch out on the vCPU that filled it: a slow reader holds the
+ * guest's UART back (blocking write), and a kick once a stop is latched
+ * (EINTR) leaves what is left for nb_serial_drain. */
 static void flush_locked(struct nb_serial *s)
 {
-	size_t done = 0;
+	while (!discarding(s) && s->tx_len) {
+		int again = write_once_locked(s);
 
-	while (s->out_fd >= 0 && done < s->tx_len) {
-		ssize_t n = write(s->out_fd, s->tx + done, s->tx_len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break; /* output closed: drop, as a disconnected line would */
-		done += (size_t)n;
+		if ((again == EINTR && stopping(s)) || (again == EAGAIN && !wait_on_vcpu(s)))
+			break;
 	}
-	s->tx_len = 0;
 }
 
 void nb_serial_flush(struct nb_serial *s)
 {
 	pthread_mutex_lock(&s->lock);
 	flush_locked(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void nb_serial_drain(struct nb_serial *s, nb_serial_wait *wait, void *opaque)
+{
+	pthread_mutex_lock(&s->lock);
+	while (!discarding(s) && s->tx_len) {
+		struct pollfd p = { .fd = s->out_fd, .events = POLLOUT };
+
+		if (wait ? !wait(opaque, s->out_fd) : ppoll(&p, 1, &(struct timespec){ 0 }, NULL) != 1)
+			break;
+		write_once_locked(s);
+	}
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -93,7 +160,7 @@ static void transmit_locked(struct nb_serial *s, uint8_t byte)
 	if (s->mcr & MCR_LOOP) {
 		if (s->rx_count < NB_SERIAL_RX_FIFO)
 			s->rx[(s->rx_head + s->rx_count++) % NB_SERIAL_RX_FIFO] = byte;
-	} else {
+	} else if (s->tx_len < NB_SERIAL_TX_BATCH) { /* full only once stopping */
 		s->tx[s->tx_len++] = byte;
 		s->tx_bytes++;
 		if (byte == '\n' || s->tx_len == NB_SERIAL_TX_BATCH)

@@ -2,7 +2,10 @@
  * Transmit is interrupt driven (THRE interrupts, 16-byte FIFO) so the
  * console never depends on polling; bytes written to THR are batched and
  * written to the output fd at line ends, at the end of each transmit burst
- * and when the batch is full. Receive: nb_serial_rx() queues host input. */
+ * and when the batch is full, by the vCPU that wrote them: a slow reader of
+ * the output fd holds the guest's UART back, nothing is dropped. A write
+ * that fails (EPIPE, ENOSPC, ...) stops the VM (nb_stop_write_failed).
+ * Receive: nb_serial_rx() queues host input. */
 #ifndef NESTBOX_DEV_SERIAL_H
 #define NESTBOX_DEV_SERIAL_H
 
@@ -10,6 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "vmm/stop.h"
 
 #define NB_SERIAL_COM1_PORT 0x3f8u
 #define NB_SERIAL_COM1_IRQ 4u
@@ -30,6 +35,8 @@ struct nb_serial {
 	uint8_t tx[NB_SERIAL_TX_BATCH];
 	size_t tx_len;
 	int out_fd;           /* where transmitted bytes go; -1 discards */
+	bool out_dead;        /* a write to out_fd failed: the rest is dropped */
+	struct nb_stop *stop; /* told of a failed write; NULL: none (tests) */
 	uint64_t tx_bytes;    /* total transmitted, for stats */
 	nb_irq_set *set_irq;
 	void *irq_opaque;
@@ -38,6 +45,7 @@ struct nb_serial {
 
 void nb_serial_init(struct nb_serial *s, int out_fd, nb_irq_set *set_irq, void *irq_opaque,
 		    unsigned irq);
+/* Writes what the output fd takes now (without waiting), then frees. */
 void nb_serial_destroy(struct nb_serial *s);
 
 /* Bus handler: offset 0..7 from the base port, 1-byte accesses. */
@@ -46,7 +54,15 @@ void nb_serial_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bo
 /* Queue up to len bytes of input; returns how many fit in the RX FIFO. */
 size_t nb_serial_rx(struct nb_serial *s, const uint8_t *buf, size_t len);
 
-/* Write out any batched transmit bytes. */
+/* Write out any batched transmit bytes, blocking (as the vCPU does). */
 void nb_serial_flush(struct nb_serial *s);
+
+/* Waits until fd takes output; false gives up (nb_event_wait_writable). */
+typedef bool nb_serial_wait(void *opaque, int fd);
+
+/* On the main thread once the vCPUs stopped: write out what a kicked vCPU
+ * left in the batch, waiting with wait before each write (NULL: only what
+ * the fd takes now). */
+void nb_serial_drain(struct nb_serial *s, nb_serial_wait *wait, void *opaque);
 
 #endif

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <time.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,7 @@
 #define CTRL_RX 2u /* host -> guest control */
 #define CTRL_TX 3u /* guest -> host control */
 #define CTRL_PENDING 16u
-#define WRITE_CHUNK 4096u /* what a writable pipe or tty surely takes */
+#define WRITE_CHUNK 4096u /* what a writable pipe surely takes at once */
 
 static const char *const port_names[NPORTS] = { NB_PORT_STDIN, NB_PORT_STDOUT, NB_PORT_STDERR,
 						NB_PORT_SIGNAL };
@@ -52,6 +53,7 @@ struct nb_console {
 	unsigned npending;
 	uint8_t sig_buf[NB_CONSOLE_SIGNAL_BUF]; /* bytes for the signal port */
 	unsigned sig_len;
+	bool given_up;               /* the drain at exit stopped waiting for the reader */
 	struct nb_virtq_chain chain; /* scratch */
 };
 
@@ -149,6 +151,13 @@ static void serve_ctrl_tx(struct nb_console *con)
 
 /* ---- guest -> host -------------------------------------------------------- */
 
+/* Who writes the guest's output, and how it waits for a slow reader. */
+enum tx_mode {
+	TX_EVENT,      /* the event thread: stop taking buffers, resume on EPOLLOUT */
+	TX_DRAIN,      /* the main thread at exit: wait (a stop signal gives up) */
+	TX_DRAIN_NOW,  /* the main thread after a host stop: only what fits now */
+};
+
 static void on_writable(void *opaque, int fd, uint32_t events);
 
 static bool fd_writable(const struct port *p)
@@ -157,54 +166,75 @@ static bool fd_writable(const struct port *p)
 
 	if (p->out_regular || !p->out_pollable)
 		return true;
-	return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLOUT | POLLERR | POLLHUP));
+	return ppoll(&pfd, 1, &(struct timespec){ 0 }, NULL) == 1 &&
+	       (pfd.revents & (POLLOUT | POLLERR | POLLHUP));
 }
 
-/* Write the pending chain from tx_off on. Returns false when the host fd
- * would block (and, unless `block`, the port now waits for EPOLLOUT). */
-static bool write_chain(struct nb_console *con, struct port *p, bool block)
+/* May a chunk be written to the port's fd now (without blocking for
+ * long)? False: not now, and mode's way of waiting is set up. */
+static bool ready_to_write(struct nb_console *con, struct port *p, enum tx_mode mode)
 {
-	struct iovec iov[NB_VIRTQ_MAX_SIZE];
-
 	struct nb_err err;
+
+	if (con->given_up)
+		return false;
+	if (fd_writable(p))
+		return true;
+	switch (mode) {
+	case TX_EVENT:
+		if (!p->out_watched &&
+		    nb_event_add(con->loop, p->out_fd, EPOLLOUT, on_writable, con, &err) == 0)
+			p->out_watched = true;
+		return !p->out_watched; /* epoll cannot watch it (table full): block */
+	case TX_DRAIN:
+		con->given_up = !nb_event_wait_writable(con->loop, p->out_fd);
+		return !con->given_up;
+	default:
+		con->given_up = true;
+		return false;
+	}
+}
+
+/* The host fd failed: this port's output is dropped from now on, and the
+ * VM stops with a status and message that say so. */
+static void output_failed(struct nb_console *con, unsigned id, int errnum)
+{
+	con->ports[id].out_dead = true;
+	nb_stop_write_failed(con->loop->stop, id == 2 ? "stderr" : "stdout", errnum);
+}
+
+/* Write the pending chain from tx_off on, at most WRITE_CHUNK at a time to
+ * a pipe or tty (what a writable one surely takes, so a blocking fd never
+ * blocks long). Partial writes resume where they ended; EINTR retries;
+ * EAGAIN (someone made the fd non-blocking) waits as a full fd does.
+ * Returns false when the chain is not done (see ready_to_write). */
+static bool write_chain(struct nb_console *con, unsigned id, enum tx_mode mode)
+{
+	struct port *p = &con->ports[id];
+	struct iovec iov[NB_VIRTQ_MAX_SIZE];
 
 	while (p->tx_off < p->tx.read_len && !p->out_dead) {
 		uint64_t left = p->tx.read_len - p->tx_off;
-		uint64_t chunk = (p->out_regular || block || left < WRITE_CHUNK) ? left : WRITE_CHUNK;
+		uint64_t chunk = p->out_regular || left < WRITE_CHUNK ? left : WRITE_CHUNK;
 
-		if (!block && !fd_writable(p)) {
-			/* If epoll cannot watch it (table full), write blocking. */
-			if (!p->out_watched &&
-			    nb_event_add(con->loop, p->out_fd, EPOLLOUT, on_writable, con, &err) == 0)
-				p->out_watched = true;
-			if (p->out_watched)
-				return false;
-		}
+		if (!ready_to_write(con, p, mode))
+			return false;
 		unsigned n = nb_virtq_chain_iov(&p->tx, false, p->tx_off, chunk, iov,
 						NB_VIRTQ_MAX_SIZE);
+		if (n == 0) /* nothing the host can read: the guest's loss */
+			break;
 		ssize_t done = writev(p->out_fd, iov, (int)n);
-		if (done < 0 && errno == EINTR)
-			continue;
-		if (done < 0 && errno == EAGAIN) { /* someone made the fd non-blocking */
-			struct pollfd pfd = { .fd = p->out_fd, .events = POLLOUT };
-
-			if (!block && p->out_pollable && !p->out_watched &&
-			    nb_event_add(con->loop, p->out_fd, EPOLLOUT, on_writable, con, &err) == 0)
-				p->out_watched = true;
-			if (p->out_watched)
-				return false;
-			poll(&pfd, 1, -1);
-			continue;
-		}
-		if (done <= 0) /* reader gone (EPIPE) or error: drop the output */
-			p->out_dead = true;
-		else
+		if (done > 0)
 			p->tx_off += (uint64_t)done;
+		else if (done < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		else
+			output_failed(con, id, done < 0 ? errno : EIO);
 	}
 	return true;
 }
 
-static void serve_tx(struct nb_console *con, unsigned id, bool block)
+static void serve_tx(struct nb_console *con, unsigned id, enum tx_mode mode)
 {
 	struct nb_virtio_dev *dev = &con->mmio->dev;
 	struct nb_virtq *q = &dev->queues[tx_queue(id)];
@@ -221,8 +251,8 @@ static void serve_tx(struct nb_console *con, unsigned id, bool block)
 			p->tx_off = 0;
 		}
 		if (p->out_fd < 0)
-			p->out_dead = true;
-		if (!write_chain(con, p, block))
+			p->out_dead = true; /* no host fd: the output goes nowhere, by design */
+		if (!write_chain(con, id, mode))
 			break;
 		nb_virtq_push(q, p->tx.head, 0);
 		p->tx_pending = false;
@@ -249,7 +279,7 @@ static void on_writable(void *opaque, int fd, uint32_t events)
 		nb_event_remove(con->loop, fd);
 		p->out_watched = false;
 		if (nb_virtio_live(dev))
-			serve_tx(con, i, false);
+			serve_tx(con, i, TX_EVENT);
 	}
 	pthread_mutex_unlock(&dev->lock);
 }
@@ -390,11 +420,11 @@ static void console_notify(struct nb_virtio_dev *dev)
 	flush_ctrl(con);
 	for (unsigned i = 1; i < NPORTS; i++)
 		if (!con->ports[i].out_watched)
-			serve_tx(con, i, false); /* SIGNAL_PORT: out_fd -1, dropped */
+			serve_tx(con, i, TX_EVENT); /* SIGNAL_PORT: out_fd -1, dropped */
 	serve_rx(con, false);
 	serve_signal_rx(con);
 	/* Ports 0 and 3 carry no guest output: hand their buffers straight back. */
-	serve_tx(con, 0, false);
+	serve_tx(con, 0, TX_EVENT);
 }
 
 static void console_reset(struct nb_virtio_dev *dev)
@@ -432,15 +462,25 @@ const struct nb_virtio_ops nb_virtio_console_ops = {
 	.reset = console_reset,
 };
 
-void nb_console_drain(struct nb_console *con)
+static void drain(struct nb_console *con, enum tx_mode mode)
 {
 	struct nb_virtio_dev *dev = &con->mmio->dev;
 
 	pthread_mutex_lock(&dev->lock);
 	if (nb_virtio_live(dev))
 		for (unsigned i = 1; i < NPORTS; i++)
-			serve_tx(con, i, true);
+			serve_tx(con, i, mode);
 	pthread_mutex_unlock(&dev->lock);
+}
+
+void nb_console_drain(struct nb_console *con)
+{
+	drain(con, TX_DRAIN);
+}
+
+void nb_console_drain_now(struct nb_console *con)
+{
+	drain(con, TX_DRAIN_NOW);
 }
 
 static void probe_fd(int fd, bool *pollable, bool *regular)
@@ -477,7 +517,7 @@ struct nb_console *nb_console_new(struct nb_event_loop *loop, const struct nb_co
 			probe_fd(con->ports[i].out_fd, &con->ports[i].out_pollable,
 				 &con->ports[i].out_regular);
 	/* A reader that went away must not kill the VMM: writes fail with
-	 * EPIPE instead and that port's output is dropped. */
+	 * EPIPE instead and the VM is stopped with a message. */
 	signal(SIGPIPE, SIG_IGN);
 	return con;
 }

@@ -14,6 +14,10 @@
  * Guest output is written with back-pressure: when the host descriptor
  * would block, the device stops taking the port's descriptors (the guest's
  * writes then block) and resumes when epoll says the fd is writable.
+ * Nothing is dropped: partial writes resume where they ended, EINTR and
+ * EAGAIN retry; a write that fails (EPIPE: the reader went away; ENOSPC,
+ * EIO) stops the VM with nb_stop_write_failed, which decides nestbox's
+ * status and message.
  * Host stdin EOF becomes PORT_OPEN(0) for port 0: the guest's read(2)
  * returns 0 once the data before it is consumed. */
 #ifndef NESTBOX_VIRTIO_CONSOLE_H
@@ -55,8 +59,14 @@ void nb_console_bind(struct nb_console *con, struct nb_virtio_mmio *mmio);
  * bytes are still waiting for it. Any thread; takes the device lock. */
 bool nb_console_send_signal_msg(struct nb_console *con, const void *msg, size_t len);
 
-/* After the vCPUs stopped: write out everything the guest queued, blocking
- * if need be, so no output is lost at exit. */
+/* On the main thread after the vCPUs and the event thread stopped: write
+ * out everything the guest queued, so no output is lost at exit, waiting
+ * for a slow reader (nb_event_wait_writable: a stop signal or the timeout
+ * gives up, and says so). */
 void nb_console_drain(struct nb_console *con);
+
+/* The same after the host stopped the VM (a signal, the timeout): only
+ * what the host fds take now. */
+void nb_console_drain_now(struct nb_console *con);
 
 #endif

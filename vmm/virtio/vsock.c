@@ -81,6 +81,7 @@ struct nb_vsock {
 	uint64_t guest_cid;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int listen_fd, epoll_fd;
+	struct nb_vsock_host host;  /* connect and unlink, direct or brokered */
 	bool rx_starved;
 	uint32_t next_port;
 	unsigned rr;                /* where the next data round starts */
@@ -526,27 +527,53 @@ static int take_credit(struct conn *c, const struct virtio_vsock_hdr *h)
 	return 0;
 }
 
+int nb_vsock_port_path(const char *path, uint32_t port, struct sockaddr_un *addr)
+{
+	*addr = (struct sockaddr_un){ .sun_family = AF_UNIX };
+	/* Fits: nb_vsock_open() left room for "_" and ten digits. */
+	if (snprintf(addr->sun_path, sizeof(addr->sun_path), "%.*s_%" PRIu32,
+		     (int)sizeof(addr->sun_path) - 12, path, port) >= (int)sizeof(addr->sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* The device's own way to the host (no broker): socket and connect. */
+static int direct_connect(void *opaque, uint32_t port)
+{
+	struct nb_vsock *vs = opaque;
+	struct sockaddr_un addr;
+	int fd;
+
+	if (nb_vsock_port_path(vs->path, port, &addr) < 0)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+static void direct_unlink(void *opaque)
+{
+	struct nb_vsock *vs = opaque;
+
+	unlink(vs->path);
+}
+
 static void guest_connect(struct nb_vsock *vs, const struct virtio_vsock_hdr *h)
 {
 	uint32_t port = le32toh(h->dst_port), peer = le32toh(h->src_port);
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct conn *c;
 	int fd;
 
-	if (!vs->path[0] || vs->nconns == NB_VSOCK_MAX_CONNS) {
-		queue_rst(vs, port, peer);
-		return;
-	}
-	/* Fits: nb_vsock_open() left room for "_" and ten digits. */
-	if (snprintf(addr.sun_path, sizeof(addr.sun_path), "%.*s_%" PRIu32,
-		     (int)sizeof(vs->path) - 12, vs->path, port) >= (int)sizeof(addr.sun_path)) {
-		queue_rst(vs, port, peer);
-		return;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		if (fd >= 0)
-			close(fd);
+	if (!vs->path[0] || vs->nconns == NB_VSOCK_MAX_CONNS ||
+	    (fd = vs->host.connect_port(vs->host.opaque, port)) < 0) {
 		queue_rst(vs, port, peer);
 		return;
 	}
@@ -928,6 +955,8 @@ int nb_vsock_open(const struct nb_vsock_opts *opts, struct nb_vsock **out, struc
 		vs->conns[i].fd = -1;
 	if (opts->uds_path)
 		strcpy(vs->path, opts->uds_path);
+	vs->host = opts->host ? *opts->host
+			      : (struct nb_vsock_host){ direct_connect, direct_unlink, vs };
 	vs->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (vs->epoll_fd < 0) {
 		nb_err_sys(err, "virtio-vsock: epoll_create1");
@@ -957,6 +986,11 @@ unsigned nb_vsock_nconns(const struct nb_vsock *vs)
 	return vs->nconns;
 }
 
+int nb_vsock_listen_fd(const struct nb_vsock *vs)
+{
+	return vs->listen_fd;
+}
+
 void nb_vsock_close(struct nb_vsock *vs)
 {
 	if (!vs)
@@ -966,7 +1000,7 @@ void nb_vsock_close(struct nb_vsock *vs)
 			free_conn(vs, &vs->conns[i]);
 	if (vs->listen_fd >= 0) {
 		close(vs->listen_fd);
-		unlink(vs->path);
+		vs->host.unlink_listener(vs->host.opaque);
 	}
 	if (vs->epoll_fd >= 0)
 		close(vs->epoll_fd);

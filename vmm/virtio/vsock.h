@@ -20,6 +20,7 @@
 #define NESTBOX_VIRTIO_VSOCK_H
 
 #include <stdint.h>
+#include <sys/un.h>
 
 #include "vmm/event.h"
 #include "vmm/virtio/virtio.h"
@@ -36,9 +37,22 @@
 struct nb_vm;
 struct nb_vsock;
 
+/* How the device reaches the host's file system once the VMM is confined:
+ * connect to PATH_<port> (returns a connected, non-blocking, close-on-exec
+ * stream socket, or -1 with errno) and remove PATH at exit. NULL in the
+ * options: the device does both itself (socket, connect, unlink), as the
+ * tests do. nestbox gives a broker process (vmm/vsock_broker.h), so the
+ * VMM's seccomp lists need neither connect nor unlink. */
+struct nb_vsock_host {
+	int (*connect_port)(void *opaque, uint32_t port);
+	void (*unlink_listener)(void *opaque);
+	void *opaque;
+};
+
 struct nb_vsock_opts {
 	const char *uds_path;        /* listening socket; guest ports at PATH_<port> */
 	uint64_t guest_cid;          /* 3 .. 2^32 - 2 */
+	const struct nb_vsock_host *host; /* NULL: direct */
 };
 
 /* The device ops (for tests: bind them with nb_virtio_mmio_init and
@@ -59,6 +73,14 @@ void nb_vsock_close(struct nb_vsock *vs);
 
 /* Live connections (tests, diagnostics). */
 unsigned nb_vsock_nconns(const struct nb_vsock *vs);
+
+/* The address of the host listener for guest connections to port: PATH_port.
+ * -1 (ENAMETOOLONG) when it does not fit. */
+int nb_vsock_port_path(const char *path, uint32_t port, struct sockaddr_un *addr);
+
+/* The listening socket (the VMM's seccomp list matches accept4 on it); -1
+ * without a PATH. */
+int nb_vsock_listen_fd(const struct nb_vsock *vs);
 
 /* Create the device on the VM. *out is for nb_vsock_close() at exit. */
 int nb_virtio_vsock_add(struct nb_vm *vm, struct nb_event_loop *loop,
