@@ -19,8 +19,10 @@ for t in tests/fuzz/fuzz_*.c; do
 	name=$(basename "$t" .c)
 	dir=build/fuzz/$name.artifacts
 	mkdir -p "$dir" "build/fuzz/$name.corpus"
+	seeds=() # a committed seed corpus, read but never written
+	[ -d "tests/fuzz/corpus/$name" ] && seeds=("tests/fuzz/corpus/$name")
 	if build/fuzz/"$name" -max_total_time="$time" -rss_limit_mb=1024 -print_final_stats=1 \
-		-artifact_prefix="$dir/" "build/fuzz/$name.corpus" >"build/fuzz/$name.log" 2>&1; then
+		-artifact_prefix="$dir/" "build/fuzz/$name.corpus" "${seeds[@]}" >"build/fuzz/$name.log" 2>&1; then
 		echo "ok $name ($(grep -o 'stat::number_of_executed_units: *[0-9]*' "build/fuzz/$name.log" |
 			grep -o '[0-9]*$' || echo '?') runs in ${time} s)"
 	else
