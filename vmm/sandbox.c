@@ -30,6 +30,7 @@
 #define M (1u << NB_THREAD_MAIN)
 #define E (1u << NB_THREAD_EVENT)
 #define V (1u << NB_THREAD_VCPU)
+#define F (1u << NB_THREAD_FS)
 
 /* The syscall the test hook issues: harmless (it only reads the process's
  * personality) and in no list. */
@@ -55,15 +56,15 @@ struct rule {
 
 static const struct rule rules[] = {
 	/* every thread */
-	ANY(M | E | V, "futex", "locks shared by the threads: the stop latch, device state"),
-	ANY(M | E | V, "write", "stdout/stderr (UART, console ports, messages) and eventfds "
-				"(interrupts, kicks, the stop notification)"),
-	ANY(M | E | V, "clock_gettime", "time; the vDSO falls back to the syscall on some clocks"),
-	ANY(M | E | V, "rt_sigprocmask", "glibc blocks signals while a thread exits; teardown "
-					 "unblocks the handled signals"),
-	EQ(M | E | V, "madvise", 2, MADV_DONTNEED, "glibc releases freed memory and the stacks "
-						   "of finished threads"),
-	ANY(E | V, "exit", "a thread returning"),
+	ANY(M | E | V | F, "futex", "locks shared by the threads: the stop latch, device state"),
+	ANY(M | E | V | F, "write", "stdout/stderr (UART, console ports, messages) and eventfds "
+				    "(interrupts, kicks, the stop notification)"),
+	ANY(M | E | V | F, "clock_gettime", "time; the vDSO falls back to the syscall on some clocks"),
+	ANY(M | E | V | F, "rt_sigprocmask", "glibc blocks signals while a thread exits; teardown "
+					     "unblocks the handled signals"),
+	EQ(M | E | V | F, "madvise", 2, MADV_DONTNEED, "glibc releases freed memory and the "
+						       "stacks of finished threads"),
+	ANY(E | V | F, "exit", "a thread returning"),
 	/* memory: malloc and free, never executable */
 	MASKED(M | E, "mmap", 2, PROT_EXEC, 0, "(arg2 & PROT_EXEC) == 0",
 	       "malloc of device buffers (vsock connections, console output)"),
@@ -98,6 +99,44 @@ static const struct rule rules[] = {
 	ANY(E, "shutdown", "vsock: pass the guest's half-close on"),
 	ANY(E, "close", "vsock: a finished connection"),
 	ANY(E, "timerfd_settime", "rate limiters: resume a device when its bucket refills"),
+	/* virtio-fs thread: its queue notifications and the shared directories
+	 * (vmm/virtio/fs*.c); every path is one name beneath a directory
+	 * descriptor, resolved by openat2 without following symlinks */
+	ANY(F, "epoll_wait", "wait for queue notifications"),
+	ANY(F, "epoll_pwait", "the same (glibc may use the p variant)"),
+	ANY(F, "read", "the queue notification eventfd"),
+	ANY(F, "openat2", "LOOKUP, CREATE: one name beneath its directory (RESOLVE_BENEATH, "
+			  "no symlinks, no magic links)"),
+	MASKED(F, "openat", 2, O_CREAT, 0, "(arg2 & O_CREAT) == 0",
+	       "OPEN, OPENDIR, xattrs: reopen an inode through /proc/self/fd or \".\""),
+	ANY(F, "close", "RELEASE, FORGET: handles and inodes the guest let go"),
+	ANY(F, "newfstatat", "attributes (fstatat AT_EMPTY_PATH on O_PATH descriptors)"),
+	ANY(F, "fstat", "the same, older glibc"),
+	ANY(F, "fstatfs", "STATFS"),
+	ANY(F, "syncfs", "SYNCFS: the guest's sync(2)"),
+	ANY(F, "readlinkat", "READLINK"),
+	ANY(F, "symlinkat", "SYMLINK (the target is never followed by the host)"),
+	EQ(F, "mknodat", 3, 0, "MKNOD: files, FIFOs, sockets, whiteouts; never a device number"),
+	ANY(F, "mkdirat", "MKDIR"),
+	ANY(F, "unlinkat", "UNLINK, RMDIR"),
+	ANY(F, "renameat2", "RENAME, RENAME2"),
+	ANY(F, "linkat", "LINK (through /proc/self/fd: no CAP_DAC_READ_SEARCH)"),
+	ANY(F, "fchmodat", "SETATTR mode"),
+	ANY(F, "fchownat", "SETATTR owner; new nodes get the guest caller's ids"),
+	ANY(F, "utimensat", "SETATTR times"),
+	ANY(F, "ftruncate", "SETATTR size"),
+	ANY(F, "preadv", "READ straight into guest buffers"),
+	ANY(F, "pwritev", "WRITE straight from guest buffers"),
+	ANY(F, "fsync", "FSYNC, FSYNCDIR"),
+	ANY(F, "fdatasync", "FSYNC with FUSE_FSYNC_FDATASYNC"),
+	ANY(F, "fallocate", "FALLOCATE (modes checked by the device: keep-size, punch, zero)"),
+	ANY(F, "lseek", "LSEEK (SEEK_DATA/HOLE); READDIR seeks to the guest's offset"),
+	ANY(F, "copy_file_range", "COPY_FILE_RANGE between two open handles"),
+	ANY(F, "getdents64", "READDIR, READDIRPLUS"),
+	ANY(F, "fgetxattr", "GETXATTR"),
+	ANY(F, "flistxattr", "LISTXATTR"),
+	ANY(F, "fsetxattr", "SETXATTR (user.* only, checked by the device)"),
+	ANY(F, "fremovexattr", "REMOVEXATTR (user.* only)"),
 	/* main thread: wait, signals, teardown */
 	ANY(M, "epoll_wait", "wait for the stop, host signals, the timeout"),
 	ANY(M, "epoll_pwait", "the same (glibc may use the p variant)"),
@@ -124,7 +163,7 @@ static const struct rule rules[] = {
 
 #define NRULES (sizeof(rules) / sizeof(rules[0]))
 
-static const char *const kind_names[NB_THREAD_KINDS] = { "main", "event", "vcpu" };
+static const char *const kind_names[NB_THREAD_KINDS] = { "main", "event", "vcpu", "fs" };
 
 static int add_rule(scmp_filter_ctx ctx, const struct rule *r, struct nb_err *err)
 {
@@ -221,7 +260,10 @@ int nb_sandbox_init(struct nb_sandbox *sb, bool log_only, unsigned nvcpus, struc
 
 	memset(sb, 0, sizeof(*sb));
 	sb->violate = violate_kind();
+	sb->action = action;
 	for (int k = 0; k < NB_THREAD_KINDS; k++) {
+		if (k == NB_THREAD_FS) /* only for a VM with shared directories */
+			continue;
 		if (build((enum nb_thread_kind)k, action, &sb->bpf[k], err) < 0) {
 			nb_sandbox_destroy(sb);
 			return nb_err_wrap(err, "the %s thread's filter", kind_names[k]);
@@ -230,6 +272,17 @@ int nb_sandbox_init(struct nb_sandbox *sb, bool log_only, unsigned nvcpus, struc
 	pthread_mutex_init(&sb->lock, NULL);
 	pthread_cond_init(&sb->cond, NULL);
 	sb->threads = nvcpus + 1;
+	return 0;
+}
+
+int nb_sandbox_expect(struct nb_sandbox *sb, enum nb_thread_kind kind, unsigned count,
+		      struct nb_err *err)
+{
+	if (!sb->bpf[kind].data && build(kind, sb->action, &sb->bpf[kind], err) < 0)
+		return nb_err_wrap(err, "the %s thread's filter", kind_names[kind]);
+	pthread_mutex_lock(&sb->lock);
+	sb->threads += count;
+	pthread_mutex_unlock(&sb->lock);
 	return 0;
 }
 

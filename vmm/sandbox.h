@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "nestbox/err.h"
@@ -19,6 +20,7 @@ enum nb_thread_kind {
 	NB_THREAD_MAIN,  /* waits for the stop, handles host signals, tears down */
 	NB_THREAD_EVENT, /* device I/O: queues, disks, tap, vsock sockets, stdio */
 	NB_THREAD_VCPU,  /* KVM_RUN and the port/MMIO exits it returns */
+	NB_THREAD_FS,    /* virtio-fs: file system calls beneath the shared directories */
 	NB_THREAD_KINDS,
 };
 
@@ -28,9 +30,10 @@ struct nb_sandbox {
 	 * before every thread has installed its filter. */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	unsigned threads, entered; /* event + vCPU threads; how many are in */
+	unsigned threads, entered; /* event, vCPU and worker threads; how many are in */
 	bool open;
 	int violate;             /* test hook: the kind that breaks its list, or -1 */
+	uint32_t action;         /* what a call outside the list does */
 };
 
 /* Build the filters (log_only: log violations instead of killing) for a
@@ -39,6 +42,12 @@ struct nb_sandbox {
  * syscall outside its list right after installing its filter. */
 int nb_sandbox_init(struct nb_sandbox *sb, bool log_only, unsigned nvcpus, struct nb_err *err);
 void nb_sandbox_destroy(struct nb_sandbox *sb);
+
+/* count more threads of a device's own kind (NB_THREAD_FS) will enter
+ * before the gate opens: builds that kind's filter (the others are built
+ * by nb_sandbox_init). Call before starting them. */
+int nb_sandbox_expect(struct nb_sandbox *sb, enum nb_thread_kind kind, unsigned count,
+		      struct nb_err *err);
 
 /* On the calling thread: install kind's filter. The event and vCPU
  * threads then wait at the gate; the main thread (last, once it started

@@ -69,11 +69,11 @@ nb_run_case 60 $nestbox run --cpus 4 --stats -i --kernel $payload "$root" -- tru
 expect seccomp_normal_run "a normal run passes every thread's filter" "$status" -eq 42
 
 nb_run_case 10 $nestbox seccomp-dump
-kinds=$(grep -cE '^(main|event|vcpu) thread: [0-9]+ syscalls, [0-9]+ ioctl requests' <<<"$out")
+kinds=$(grep -cE '^(main|event|vcpu|fs) thread: [0-9]+ syscalls, [0-9]+ ioctl requests' <<<"$out")
 kvm_run_in=$(awk '/^[a-z]+ thread/ { k = $1 } $1 == "ioctl" && $2 == "KVM_RUN" { print k }' <<<"$out" | tr '\n' ' ')
 unexplained=$(grep '^  ' <<<"$out" | grep -cv ' # [a-zA-Z-]')
-expect seccomp_dump "seccomp-dump lists three thread kinds, KVM_RUN only for vCPUs, a reason per entry" \
-	"$status" -eq 0 -a "$kinds" -eq 3 -a "$kvm_run_in" = "vcpu " -a "$unexplained" -eq 0
+expect seccomp_dump "seccomp-dump lists four thread kinds, KVM_RUN only for vCPUs, a reason per entry" \
+	"$status" -eq 0 -a "$kinds" -eq 4 -a "$kvm_run_in" = "vcpu " -a "$unexplained" -eq 0
 
 # --jail: look at the running VMM from outside.
 jail=$nb_tmp/jail

@@ -28,7 +28,11 @@ enum probe {
 	PROBE_RW_MMAP,     /* mmap(PROT_READ|PROT_WRITE): main and event (malloc) */
 	PROBE_EXECVE,      /* execve: nobody */
 	PROBE_CLONE,       /* fork: nobody (no thread or process appears later) */
-	PROBE_OPEN_WRITE,  /* openat(O_WRONLY): nobody */
+	PROBE_OPEN_WRITE,  /* openat(O_WRONLY): nobody but fs (reopening a guest's file) */
+	PROBE_OPEN_CREAT,  /* openat(O_CREAT): nobody (fs creates with openat2 only) */
+	PROBE_MKNOD_FIFO,  /* mknodat(S_IFIFO, dev 0): fs only */
+	PROBE_MKNOD_DEV,   /* mknodat(S_IFCHR, 1:3): nobody, not even fs */
+	PROBE_OPENAT2,     /* openat2 with a bad size (EINVAL): fs only */
 };
 
 static long probe(enum probe p)
@@ -48,6 +52,13 @@ static long probe(enum probe p)
 	case PROBE_EXECVE: return syscall(SYS_execve, "/bin/true", NULL, NULL);
 	case PROBE_CLONE: return syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
 	case PROBE_OPEN_WRITE: return syscall(SYS_openat, AT_FDCWD, "/dev/null", O_WRONLY);
+	case PROBE_OPEN_CREAT:
+		return syscall(SYS_openat, AT_FDCWD, "/nonexistent-dir/x", O_WRONLY | O_CREAT, 0600);
+	case PROBE_MKNOD_FIFO:
+		return syscall(SYS_mknodat, AT_FDCWD, "/nonexistent-dir/x", S_IFIFO | 0600, 0);
+	case PROBE_MKNOD_DEV:
+		return syscall(SYS_mknodat, AT_FDCWD, "/nonexistent-dir/x", S_IFCHR | 0600, 0x103);
+	case PROBE_OPENAT2: return syscall(SYS_openat2, AT_FDCWD, "/", NULL, 1);
 	}
 	return -1;
 }
@@ -61,6 +72,8 @@ static bool killed(enum nb_thread_kind kind, enum probe p)
 	int status;
 
 	ck_assert_msg(nb_sandbox_init(&sb, false, 1, &err) == 0, "%s", err.msg);
+	if (kind == NB_THREAD_FS) /* built only for a VM with shared directories */
+		ck_assert_msg(nb_sandbox_expect(&sb, kind, 0, &err) == 0, "%s", err.msg);
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
@@ -114,6 +127,24 @@ START_TEST(test_main_list)
 }
 END_TEST
 
+START_TEST(test_fs_list)
+{
+	ck_assert(!killed(NB_THREAD_FS, PROBE_WRITE));
+	ck_assert(!killed(NB_THREAD_FS, PROBE_OPEN_WRITE));
+	ck_assert(!killed(NB_THREAD_FS, PROBE_MKNOD_FIFO));
+	ck_assert(!killed(NB_THREAD_FS, PROBE_OPENAT2));
+	ck_assert(killed(NB_THREAD_FS, PROBE_OPEN_CREAT));
+	ck_assert(killed(NB_THREAD_FS, PROBE_MKNOD_DEV));
+	ck_assert(killed(NB_THREAD_FS, PROBE_KVM_RUN));
+	ck_assert(killed(NB_THREAD_FS, PROBE_UNIX_SOCKET));
+	ck_assert(killed(NB_THREAD_FS, PROBE_RW_MMAP)); /* the device never allocates */
+	/* and the others may not do the device's work */
+	ck_assert(killed(NB_THREAD_EVENT, PROBE_OPENAT2));
+	ck_assert(killed(NB_THREAD_EVENT, PROBE_MKNOD_FIFO));
+	ck_assert(killed(NB_THREAD_VCPU, PROBE_OPENAT2));
+}
+END_TEST
+
 START_TEST(test_nobody_execs_or_clones)
 {
 	for (int k = 0; k < NB_THREAD_KINDS; k++) {
@@ -148,6 +179,7 @@ int main(void)
 	tcase_add_test(tc, test_vcpu_list);
 	tcase_add_test(tc, test_event_list);
 	tcase_add_test(tc, test_main_list);
+	tcase_add_test(tc, test_fs_list);
 	tcase_add_test(tc, test_nobody_execs_or_clones);
 	tcase_add_test(tc, test_counts);
 	suite_add_tcase(s, tc);
