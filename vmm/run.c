@@ -253,10 +253,12 @@ static unsigned count_shares(const struct nb_run_options *opts)
 
 /* Descriptors the VMM holds besides the shared directories' tables. */
 #define RUN_OWN_FDS 1024u
+#define SHARE_MIN_INODES 256u
 
 /* RLIMIT_NOFILE for the shares' bounded tables: raised as far as this
- * process may; the inode bound of each share shrinks to what it got. */
-static int share_fd_budget(unsigned nshares, unsigned *max_inodes, struct nb_err *err)
+ * process may; each share's tables shrink to what it got (a quarter of it
+ * for open handles, at most the device's bounds). */
+static int share_fd_budget(unsigned nshares, struct nb_fs_opts *fs, struct nb_err *err)
 {
 	rlim_t want = RUN_OWN_FDS + (rlim_t)nshares * NB_FS_MAX_FDS, per;
 	struct rlimit lim;
@@ -273,23 +275,23 @@ static int share_fd_budget(unsigned nshares, unsigned *max_inodes, struct nb_err
 		getrlimit(RLIMIT_NOFILE, &lim);
 	}
 	per = lim.rlim_cur > RUN_OWN_FDS ? (lim.rlim_cur - RUN_OWN_FDS) / nshares : 0;
-	if (per < NB_FS_MAX_HANDLES + 2 + 1024)
-		return nb_err_set(err, 0, "shared directories need RLIMIT_NOFILE of at least %u "
-				  "descriptors, this process may have %llu (ulimit -n)",
-				  RUN_OWN_FDS + nshares * (NB_FS_MAX_HANDLES + 2 + 1024),
+	fs->max_handles = per / 4 < NB_FS_MAX_HANDLES ? (unsigned)(per / 4) : NB_FS_MAX_HANDLES;
+	per -= per > fs->max_handles + 2u ? fs->max_handles + 2u : per;
+	fs->max_inodes = per < NB_FS_MAX_INODES ? (unsigned)per : NB_FS_MAX_INODES;
+	if (fs->max_inodes < SHARE_MIN_INODES)
+		return nb_err_set(err, 0, "shared directories need more open files than this "
+				  "process may have (RLIMIT_NOFILE %llu; raise it with ulimit -n)",
 				  (unsigned long long)lim.rlim_cur);
-	per -= NB_FS_MAX_HANDLES + 2;
-	*max_inodes = per < NB_FS_MAX_INODES ? (unsigned)per : NB_FS_MAX_INODES;
 	return 0;
 }
 
 /* -v DIR: a virtio-fs device served on fs_loop's thread. */
 static int add_share(struct nb_vm *vm, struct nb_event_loop *fs_loop,
-		     const struct nb_run_volume *v, const char *tag, unsigned max_inodes,
+		     const struct nb_run_volume *v, const char *tag, struct nb_fs_opts fs,
 		     struct nb_err *err)
 {
-	struct nb_fs_opts fs = { .tag = tag, .read_only = v->read_only, .max_inodes = max_inodes };
-
+	fs.tag = tag;
+	fs.read_only = v->read_only;
 	if (nb_virtio_fs_add(vm, fs_loop, v->host, &fs, err) < 0)
 		return nb_err_wrap(err, "--volume %s", v->host);
 	return 0;
@@ -299,7 +301,8 @@ static int add_virtio(struct nb_vm *vm, struct nb_event_loop *loop,
 		      struct nb_event_loop *fs_loop, const struct nb_run_options *opts,
 		      struct nb_blk_concat *layers, struct nb_console **console, struct nb_err *err)
 {
-	unsigned nshares = count_shares(opts), max_inodes = 0;
+	unsigned nshares = count_shares(opts);
+	struct nb_fs_opts bounds = { 0 };
 	struct nb_console_opts con = {
 		.stdin_fd = opts->interactive ? STDIN_FILENO : -1,
 		.stdout_fd = STDOUT_FILENO,
@@ -308,7 +311,7 @@ static int add_virtio(struct nb_vm *vm, struct nb_event_loop *loop,
 
 	if (nb_virtio_console_add(vm, loop, &con, console, err) < 0 ||
 	    nb_virtio_rng_add(vm, loop, err) < 0 ||
-	    (nshares && share_fd_budget(nshares, &max_inodes, err) < 0))
+	    (nshares && share_fd_budget(nshares, &bounds, err) < 0))
 		return -1;
 	for (size_t i = 0; i < opts->nvolumes; i++) {
 		char serial[NB_VOLUME_SERIAL_MAX + 1];
@@ -318,7 +321,7 @@ static int add_virtio(struct nb_vm *vm, struct nb_event_loop *loop,
 
 		volume_serial(i, serial, sizeof(serial));
 		if (opts->volumes[i].dir) {
-			if (add_share(vm, fs_loop, &opts->volumes[i], serial, max_inodes, err) < 0)
+			if (add_share(vm, fs_loop, &opts->volumes[i], serial, bounds, err) < 0)
 				return -1;
 			continue;
 		}

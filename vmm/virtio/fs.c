@@ -359,7 +359,7 @@ int nb_fs_open(struct nb_fs **out, const char *dir, const struct nb_fs_opts *opt
 		return nb_err_sys(err, "shared directory %s", dir);
 	fs->proc_fd = -1;
 	rc = fs_table_init(&fs->t, opts->max_inodes ? opts->max_inodes : NB_FS_MAX_INODES,
-			   NB_FS_MAX_HANDLES);
+			   opts->max_handles ? opts->max_handles : NB_FS_MAX_HANDLES);
 	if (rc < 0) {
 		free(fs);
 		return nb_err_set(err, -rc, "shared directory %s", dir);

@@ -48,6 +48,7 @@ struct nb_fs_opts {
 	const char *tag;           /* the guest's mount source, 1..NB_FS_TAG_MAX bytes */
 	bool read_only;
 	unsigned max_inodes;       /* 0: NB_FS_MAX_INODES */
+	unsigned max_handles;      /* 0: NB_FS_MAX_HANDLES */
 };
 
 extern const struct nb_virtio_ops nb_virtio_fs_ops;
