@@ -36,10 +36,10 @@ cat input.bin > build/copy.bin
 md5sum input.bin | cut -c1-32 > build/input.md5
 mkdir build/many
 cd build/many
-seq -f "entry%05g" 0 9999 | xargs touch
+seq 10000 19999 | sed "s/^/entry/" | xargs touch
 cd ../..
 ls build/many | wc -l > build/many.count
-ls -l build/many/entry09999 > /dev/null
+ls -l build/many/entry19999 > /dev/null
 sync
 echo built'
 nb_run_case "$limit" $nestbox run -v "$share:/src" -w /src "$share_root" -- /bin/sh -c "$build_script"

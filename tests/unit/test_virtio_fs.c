@@ -954,6 +954,46 @@ START_TEST(directories)
 }
 END_TEST
 
+/* Names of every length, the shortest last in their batch: all listed. */
+START_TEST(short_names_listed)
+{
+	static const char *const names[] = { "f", "ab", "xyz", "a", "bcdef", "longer-name" };
+	const size_t n = sizeof(names) / sizeof(names[0]);
+	bool seen[sizeof(names) / sizeof(names[0])] = { 0 };
+	uint64_t off = 0;
+
+	for (size_t i = 0; i < n; i++)
+		write_host(names[i], "x");
+	struct fuse_open_in od = { 0 };
+	fr_begin(f, FUSE_OPENDIR, FUSE_ROOT_ID);
+	fr_put(f, &od, sizeof(od));
+	ck_assert_int_eq(call(ROOM), 0);
+	uint64_t fh = ((const struct fuse_open_out *)fr_payload(f))->fh;
+	for (bool plus = false;; plus = !plus) {
+		struct fuse_read_in in = { .fh = fh, .offset = off, .size = 4096 };
+		fr_begin(f, plus ? FUSE_READDIRPLUS : FUSE_READDIR, FUSE_ROOT_ID);
+		fr_put(f, &in, sizeof(in));
+		ck_assert_int_eq(call(ROOM), 0);
+		size_t len = fr_header(f)->len - sizeof(struct fuse_out_header);
+		if (len == 0)
+			break;
+		for (size_t pos = 0; pos < len;) {
+			const uint8_t *p = (const uint8_t *)fr_payload(f) + pos;
+			const struct fuse_dirent *d = (const void *)(p + (plus ? sizeof(struct fuse_entry_out) : 0));
+
+			for (size_t i = 0; i < n; i++)
+				if (d->namelen == strlen(names[i]) && !memcmp(d->name, names[i], d->namelen))
+					seen[i] = true;
+			off = d->off;
+			pos += plus ? FUSE_DIRENTPLUS_SIZE((const struct fuse_direntplus *)(const void *)p)
+				    : FUSE_DIRENT_SIZE(d);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(seen[i], "%s not listed", names[i]);
+}
+END_TEST
+
 START_TEST(xattrs)
 {
 	uint64_t node;
@@ -1167,6 +1207,7 @@ int main(void)
 	tcase_add_test(ops, setattr_modes_owners_times);
 	tcase_add_test(ops, nodes_and_links);
 	tcase_add_test(ops, directories);
+	tcase_add_test(ops, short_names_listed);
 	tcase_add_test(ops, xattrs);
 	tcase_add_test(ops, file_ops);
 	tcase_add_test(ops, open_refuses_bad_dirs);

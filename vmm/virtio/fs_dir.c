@@ -97,12 +97,15 @@ static int read_dir(struct fs_req *r, bool plus)
 	got = getdents64(h->fd, buf, want < FS_OUT_MAX ? want : FS_OUT_MAX);
 	if (got < 0)
 		return -errno;
-	for (size_t pos = 0; pos + sizeof(struct linux_dirent64) < (size_t)got;) {
+	/* The host kernel's records; checked all the same. */
+	for (size_t pos = 0; (size_t)got - pos > offsetof(struct linux_dirent64, d_name);) {
 		const struct linux_dirent64 *d = (const void *)(buf + pos);
-		size_t namelen = strnlen(d->d_name, d->d_reclen - offsetof(struct linux_dirent64, d_name));
+		size_t namelen;
 
-		if (d->d_reclen == 0 || pos + d->d_reclen > (size_t)got)
-			break; /* the host kernel's records; checked all the same */
+		if (d->d_reclen <= offsetof(struct linux_dirent64, d_name) ||
+		    d->d_reclen > (size_t)got - pos)
+			break;
+		namelen = strnlen(d->d_name, d->d_reclen - offsetof(struct linux_dirent64, d_name));
 		if (!add_entry(r, h->fd, d, namelen, limit, plus))
 			break;
 		pos += d->d_reclen;
