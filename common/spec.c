@@ -808,7 +808,17 @@ static int decode_container(const struct raw_prop *props, struct nb_spec *out,
 
 /* ---- volumes (virtio-blk, see include/nestbox/abi.h) ---------------------- */
 
-/* "SERIAL:MODE:PATH" with the limits in abi.h. */
+/* MODE between the two colons: ro, rw, fs-ro or fs-rw. */
+static bool volume_mode_ok(const char *mode, size_t len)
+{
+	if (len == 5 && strncmp(mode, NB_VOLUME_MODE_FS, 3) == 0) {
+		mode += 3;
+		len -= 3;
+	}
+	return len == 2 && (strncmp(mode, "ro", 2) == 0 || strncmp(mode, "rw", 2) == 0);
+}
+
+/* "ID:MODE:PATH" with the limits in abi.h. */
 static int check_volume(size_t i, const char *s, struct nb_err *err)
 {
 	const char *mode = strchr(s, ':');
@@ -819,9 +829,9 @@ static int check_volume(size_t i, const char *s, struct nb_err *err)
 	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") !=
 		    serial_len)
 		return nb_err_set(err, 0, "spec: property %s entry %zu: bad serial", NB_SPEC_VOLUMES, i);
-	if (path - mode != 3 || (strncmp(mode + 1, "ro", 2) && strncmp(mode + 1, "rw", 2)))
-		return nb_err_set(err, 0, "spec: property %s entry %zu: mode is not ro or rw",
-				  NB_SPEC_VOLUMES, i);
+	if (!volume_mode_ok(mode + 1, (size_t)(path - mode - 1)))
+		return nb_err_set(err, 0, "spec: property %s entry %zu: mode is not ro, rw, fs-ro "
+				  "or fs-rw", NB_SPEC_VOLUMES, i);
 	path++;
 	if (path[0] != '/' || strnlen(path, NB_SPEC_MAX_PATH + 1) > NB_SPEC_MAX_PATH)
 		return nb_err_set(err, 0, "spec: property %s entry %zu: path is not absolute or too long",

@@ -57,19 +57,36 @@ static int make_target(const char *root, const char *path, char *out, size_t siz
 	return 0;
 }
 
+/* A shared host directory: virtio-fs, its tag the mount source. */
+static int mount_share(const char *tag, const char *path, const char *target,
+		       unsigned long flags, struct nb_err *err)
+{
+	if (mount(tag, target, "virtiofs", flags, NULL) == 0)
+		return 0;
+	return nb_err_sys(err, "volume %s: cannot mount the shared directory %s (virtiofs)", path,
+			  tag);
+}
+
 static int mount_volume(const char *root, const char *entry, struct nb_err *err)
 {
 	char serial[NB_VOLUME_SERIAL_MAX + 1], dev[300], target[4200];
 	const char *mode = strchr(entry, ':'), *path = mode ? strchr(mode + 1, ':') : NULL;
 	unsigned long flags = MS_NOSUID | MS_NODEV;
+	bool share;
 
-	/* The spec codec checked the shape; copy the serial out. */
+	/* The spec codec checked the shape; copy the serial (or tag) out. */
 	if (!path || (size_t)(mode - entry) > NB_VOLUME_SERIAL_MAX)
 		return nb_err_set(err, 0, "bad volume entry %s", entry);
 	snprintf(serial, sizeof(serial), "%.*s", (int)(mode - entry), entry);
-	if (strncmp(mode + 1, "ro", 2) == 0)
+	share = strncmp(mode + 1, NB_VOLUME_MODE_FS, strlen(NB_VOLUME_MODE_FS)) == 0;
+	if (strncmp(mode + 1 + (share ? strlen(NB_VOLUME_MODE_FS) : 0), "ro", 2) == 0)
 		flags |= MS_RDONLY;
 	path++;
+	if (share) {
+		if (make_target(root, path, target, sizeof(target), err) < 0)
+			return -1;
+		return mount_share(serial, path, target, flags, err);
+	}
 	if (nb_sysfs_find_disk(serial, dev, sizeof(dev)) < 0)
 		return nb_err_set(err, 0, "volume %s: no virtio disk with serial %s", path, serial);
 	if (make_target(root, path, target, sizeof(target), err) < 0)

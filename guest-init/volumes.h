@@ -1,15 +1,16 @@
 /* Guest side of nestbox's virtio devices: volumes (virtio-blk disks named
- * by serial, mounted under the rootfs) and the workload's stdio over the
- * virtio-console ports (include/nestbox/abi.h). */
+ * by serial and virtio-fs shares named by tag, mounted under the rootfs)
+ * and the workload's stdio over the virtio-console ports
+ * (include/nestbox/abi.h). */
 #ifndef NESTBOX_GUEST_VOLUMES_H
 #define NESTBOX_GUEST_VOLUMES_H
 
 #include "common/spec.h"
 #include "nestbox/err.h"
 
-/* Mount every spec volume at spec->rootfs + PATH (ext4, else erofs;
- * read-only for "ro"), creating missing directories but never following a
- * symlink on the way. */
+/* Mount every spec volume at spec->rootfs + PATH (a disk as ext4, else
+ * erofs; a share as virtiofs; read-only for "ro" and "fs-ro"), creating
+ * missing directories but never following a symlink on the way. */
 int nb_volumes_mount(const struct nb_spec *spec, struct nb_err *err);
 
 /* Unmount them again (after the workload ended), so a writable ext4

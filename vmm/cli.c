@@ -40,9 +40,11 @@ static const char usage_text[] =
 	"      --kernel-args STR  append STR to the guest kernel command line\n"
 	"      --stats[=json]     print run statistics as JSON lines on stderr (with --cgroup, a\n"
 	"                         second line: the group's peak memory and CPU time)\n"
-	"  -v, --volume HOST_IMG:GUEST_PATH[:ro][:direct]\n"
-	"                         attach a raw disk image (ext4 or erofs) mounted at GUEST_PATH;\n"
-	"                         ro: read-only; direct: O_DIRECT (also NESTBOX_BLK_DIRECT=1)\n"
+	"  -v, --volume HOST:GUEST_PATH[:ro][:direct]\n"
+	"                         a directory HOST is shared at GUEST_PATH (virtio-fs; writes land\n"
+	"                         on the host); a file HOST is a raw disk image (ext4 or erofs)\n"
+	"                         mounted there. ro: read-only, enforced by nestbox; direct: disks\n"
+	"                         only, O_DIRECT (also NESTBOX_BLK_DIRECT=1)\n"
 	NB_VOLUME_USAGE
 	"  -i, --interactive      stream nestbox's stdin to COMMAND's stdin\n"
 	"  -t, --tty              give COMMAND a terminal (stderr joins stdout); with -i,\n"
@@ -97,7 +99,8 @@ static int parse_uint(const char *opt, const char *text, unsigned min, unsigned 
 }
 
 /* HOST:GUEST[:ro|:rw][:direct]; GUEST absolute, without "..". Host paths
- * with ':' are not supported (as with docker -v). */
+ * with ':' are not supported (as with docker -v). A directory HOST is
+ * shared (virtio-fs), anything else is a disk image. */
 static int parse_volume(const char *arg, struct nb_run_options *opts, struct nb_err *err)
 {
 	/* The split copies live until the next parse, like the defaults. */
@@ -105,6 +108,7 @@ static int parse_volume(const char *arg, struct nb_run_options *opts, struct nb_
 	struct nb_run_volume *v = &opts->volumes[opts->nvolumes];
 	const char *env = getenv("NESTBOX_BLK_DIRECT");
 	char *copy, *save, *guest, *flag;
+	bool asked_direct = false;
 
 	if (opts->nvolumes == NB_RUN_MAX_VOLUMES)
 		return nb_err_set(err, 0, "--volume: at most %u volumes", NB_RUN_MAX_VOLUMES);
@@ -115,20 +119,24 @@ static int parse_volume(const char *arg, struct nb_run_options *opts, struct nb_
 	*v = (struct nb_run_volume){ .host = strtok_r(copy, ":", &save),
 				     .direct = env && strcmp(env, "1") == 0 };
 	guest = strtok_r(NULL, ":", &save);
-	if (!v->host || !guest || guest[0] != '/' || strstr(guest, "/../") ||
-	    (strlen(guest) >= 3 && strcmp(guest + strlen(guest) - 3, "/..") == 0))
+	if (!v->host || !guest || !nb_volume_guest_ok(guest))
 		return nb_err_set(err, 0, "--volume %s: use HOST_IMG:/GUEST_PATH[:ro]", arg);
 	while ((flag = strtok_r(NULL, ":", &save))) {
 		if (strcmp(flag, "ro") == 0) {
 			v->read_only = true;
 		} else if (strcmp(flag, "direct") == 0) {
-			v->direct = true;
+			v->direct = asked_direct = true;
 		} else if (strcmp(flag, "rw") != 0) {
 			return nb_err_set(err, 0, "--volume %s: unknown flag '%s' (ro, rw, direct)",
 					  arg, flag);
 		}
 	}
 	v->guest = guest;
+	v->dir = nb_volume_is_dir(v->host);
+	if (v->dir && asked_direct)
+		return nb_err_set(err, 0, "--volume %s: direct is for disk images; %s is a directory",
+				  arg, v->host);
+	v->direct = v->direct && !v->dir; /* NESTBOX_BLK_DIRECT is for disks */
 	opts->nvolumes++;
 	return 0;
 }

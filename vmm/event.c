@@ -99,6 +99,20 @@ int nb_event_init(struct nb_event_loop *loop, struct nb_stop *stop, unsigned tim
 	return 0;
 }
 
+int nb_event_init_worker(struct nb_event_loop *loop, struct nb_stop *stop, const char *name,
+			 struct nb_err *err)
+{
+	memset(loop, 0, sizeof(*loop));
+	loop->epoll_fd = loop->wait_fd = loop->signal_fd = loop->timer_fd = -1;
+	loop->stop = stop;
+	loop->name = name;
+	sigemptyset(&loop->signals); /* nothing to unblock at destroy */
+	loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (loop->epoll_fd < 0)
+		return nb_err_sys(err, "epoll_create1");
+	return watch(loop->epoll_fd, stop->notify_fd, err);
+}
+
 void nb_event_destroy(struct nb_event_loop *loop)
 {
 	int *fds[] = { &loop->epoll_fd, &loop->wait_fd, &loop->signal_fd, &loop->timer_fd };
@@ -218,7 +232,7 @@ static void *event_thread(void *arg)
 {
 	struct nb_event_loop *loop = arg;
 
-	pthread_setname_np(pthread_self(), "nb-event");
+	pthread_setname_np(pthread_self(), loop->name ? loop->name : "nb-event");
 	if (loop->thread_init)
 		loop->thread_init(loop->thread_init_opaque);
 	nb_event_serve(loop);

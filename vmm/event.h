@@ -1,7 +1,9 @@
 /* The event loops. Device descriptors (ioeventfds, taps, sockets, host
  * stdio) are served by one event thread; the main thread waits for the VM to
  * stop, host signals and the timeout. Each has its own epoll set, so each
- * thread's seccomp filter allows only what its side needs. */
+ * thread's seccomp filter allows only what its side needs. A device whose
+ * work blocks (virtio-fs: file system calls) gets a worker loop of its own:
+ * the same device side on another thread, with its own filter. */
 #ifndef NESTBOX_VMM_EVENT_H
 #define NESTBOX_VMM_EVENT_H
 
@@ -33,6 +35,7 @@ struct nb_event_loop {
 	struct nb_stop *stop;
 	pthread_t thread;
 	bool thread_started;
+	const char *name;  /* the thread's name (seccomp audit lines): "nb-event" */
 	void (*thread_init)(void *opaque); /* first thing the event thread runs */
 	void *thread_init_opaque;
 	/* A host signal for the workload: returns true when it was forwarded
@@ -50,6 +53,11 @@ struct nb_event_loop {
 int nb_event_init(struct nb_event_loop *loop, struct nb_stop *stop, unsigned timeout_sec,
 		  struct nb_err *err);
 void nb_event_destroy(struct nb_event_loop *loop);
+
+/* A worker loop: only the device side (nb_event_add, nb_event_start,
+ * nb_event_join), on a thread called name, ending with the same stop. */
+int nb_event_init_worker(struct nb_event_loop *loop, struct nb_stop *stop, const char *name,
+			 struct nb_err *err);
 
 /* Watch fd (EPOLLIN unless events says otherwise) and call fn on the event
  * thread when it fires. Devices use this for ioeventfds, taps, sockets and

@@ -91,6 +91,22 @@ static int make_dev_kvm(const char *root, unsigned uid, unsigned gid, struct nb_
 	return 0;
 }
 
+/* /proc of the jail's own PID namespace (where the VMM is PID 1 and alone),
+ * pid directories only (subset=pid: no /proc/sys, no kernel knobs),
+ * read-only: the VMM's /proc/self/fd for virtio-fs. */
+static int mount_proc(const char *root, struct nb_err *err)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/proc", root);
+	if (mkdir(path, 0555) < 0 && errno != EEXIST)
+		return nb_err_sys(err, "--jail: mkdir %s", path);
+	if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY,
+		  "subset=pid,hidepid=invisible") < 0)
+		return nb_err_sys(err, "--jail: mounting /proc for the shared directories");
+	return 0;
+}
+
 /* The new root: a small tmpfs on dir (nothing is written to the host's
  * dir, and everything vanishes with the mount namespace), then pivot. */
 static int build_root(const char *dir, unsigned uid, unsigned gid,
@@ -110,6 +126,8 @@ static int build_root(const char *dir, unsigned uid, unsigned gid,
 		for (size_t i = 0; i < paths->n; i++)
 			if (paths->path[i].dir == (pass == 0) && expose(dir, &paths->path[i], err) < 0)
 				return -1;
+	if (paths->proc && mount_proc(dir, err) < 0)
+		return -1;
 	snprintf(old, sizeof(old), "%s/.old-root", dir);
 	if (mkdir(old, 0700) < 0)
 		return nb_err_sys(err, "--jail: mkdir %s", old);
@@ -124,12 +142,14 @@ static int build_root(const char *dir, unsigned uid, unsigned gid,
 
 /* Bounded per VM: a guest cannot make the jailed VMM hold more
  * descriptors (vsock connections, which are also capped in vsock.c) than
- * this, nor dump core. */
+ * this plus what the shared directories' tables are bounded to, nor dump
+ * core. */
 #define JAIL_MAX_FDS 1024
 
-static int set_limits(struct nb_err *err)
+static int set_limits(unsigned extra_fds, struct nb_err *err)
 {
-	const struct rlimit fds = { JAIL_MAX_FDS, JAIL_MAX_FDS }, core = { 0, 0 };
+	const struct rlimit fds = { JAIL_MAX_FDS + extra_fds, JAIL_MAX_FDS + extra_fds };
+	const struct rlimit core = { 0, 0 };
 
 	if (setrlimit(RLIMIT_NOFILE, &fds) < 0 || setrlimit(RLIMIT_CORE, &core) < 0)
 		return nb_err_sys(err, "--jail: setrlimit");
@@ -194,7 +214,7 @@ int nb_jail_enter(const char *dir, unsigned uid, unsigned gid, const struct nb_j
 		return nb_err_sys(err, "--jail: new namespaces (nestbox must run as root)");
 	if (sethostname("nestbox", 7) < 0)
 		return nb_err_sys(err, "--jail: sethostname");
-	if (build_root(dir, uid, gid, paths, err) < 0 || set_limits(err) < 0 ||
+	if (build_root(dir, uid, gid, paths, err) < 0 || set_limits(paths->extra_fds, err) < 0 ||
 	    drop_privileges(uid, gid, err) < 0)
 		return -1;
 	close_other_fds(paths);

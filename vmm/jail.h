@@ -2,7 +2,9 @@
  * Firecracker's jailer. Called in a child that is already PID 1 of a new
  * PID namespace: it enters new mount, network, IPC and UTS namespaces,
  * makes DIR its root (an empty tmpfs holding /dev/kvm and bind mounts of
- * the files this VM needs, at their host paths, read-only where possible),
+ * the files and shared directories this VM needs, at their host paths,
+ * read-only where possible, and with shared directories a /proc of its own
+ * PID namespace showing only pid directories),
  * becomes U:G without capabilities, with no_new_privs, not dumpable, and
  * closes every descriptor it does not need. Host only. */
 #ifndef NESTBOX_VMM_JAIL_H
@@ -24,6 +26,12 @@ struct nb_jail_paths {
 	} path[NB_JAIL_MAX_PATHS];
 	size_t nkeep;
 	int keep_fds[NB_JAIL_MAX_PATHS]; /* open descriptors the VMM keeps (>= 3) */
+	/* Shared directories (virtio-fs): the descriptors their tables may
+	 * hold beyond the jail's own bound, and a private /proc (this PID
+	 * namespace's, pid directories only) through which the device
+	 * reopens files by their /proc/self/fd magic links. */
+	unsigned extra_fds;
+	bool proc;
 };
 
 /* Add host (made absolute; the string is kept) to paths. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -35,6 +36,7 @@
 #include "images/image.h"
 #include "images/runplan.h"
 #include "virtio/console.h"
+#include "virtio/fs.h"
 #include "virtio/mmio.h"
 #include "virtio/rng.h"
 #include "vm.h"
@@ -90,15 +92,17 @@ static void volume_serial(size_t i, char *buf, size_t size)
 	snprintf(buf, size, "nbvol%u", (unsigned)(i % NB_RUN_MAX_VOLUMES));
 }
 
-/* Spec entries "SERIAL:MODE:PATH" for the -v volumes (abi.h). */
+/* Spec entries "ID:MODE:PATH" for the -v volumes (abi.h): a disk's
+ * serial or a share's tag, both nbvolN. */
 static int volume_entries(const struct nb_run_options *opts, char **entries, struct nb_err *err)
 {
 	for (size_t i = 0; i < opts->nvolumes; i++) {
+		const struct nb_run_volume *v = &opts->volumes[i];
 		char serial[NB_VOLUME_SERIAL_MAX + 1];
 
 		volume_serial(i, serial, sizeof(serial));
-		if (asprintf(&entries[i], "%s:%s:%s", serial, opts->volumes[i].read_only ? "ro" : "rw",
-			     opts->volumes[i].guest) < 0) {
+		if (asprintf(&entries[i], "%s:%s%s:%s", serial, v->dir ? NB_VOLUME_MODE_FS : "",
+			     v->read_only ? "ro" : "rw", v->guest) < 0) {
 			entries[i] = NULL;
 			return nb_err_sys(err, "--volume");
 		}
@@ -238,10 +242,68 @@ static int add_layers(struct nb_vm *vm, struct nb_event_loop *loop, struct nb_bl
 	return nb_virtio_blk_add_concat(vm, loop, layers, NB_LAYER_SERIAL, err);
 }
 
-static int add_virtio(struct nb_vm *vm, struct nb_event_loop *loop,
-		      const struct nb_run_options *opts, struct nb_blk_concat *layers,
-		      struct nb_console **console, struct nb_err *err)
+/* How many -v volumes are shared directories. */
+static unsigned count_shares(const struct nb_run_options *opts)
 {
+	unsigned n = 0;
+
+	for (size_t i = 0; i < opts->nvolumes; i++)
+		n += opts->volumes[i].dir;
+	return n;
+}
+
+/* Descriptors the VMM holds besides the shared directories' tables. */
+#define RUN_OWN_FDS 1024u
+#define SHARE_MIN_INODES 256u
+
+/* RLIMIT_NOFILE for the shares' bounded tables: raised as far as this
+ * process may; each share's tables shrink to what it got (a quarter of it
+ * for open handles, at most the device's bounds). */
+static int share_fd_budget(unsigned nshares, struct nb_fs_opts *fs, struct nb_err *err)
+{
+	rlim_t want = RUN_OWN_FDS + (rlim_t)nshares * NB_FS_MAX_FDS, per;
+	struct rlimit lim;
+
+	if (getrlimit(RLIMIT_NOFILE, &lim) < 0)
+		return nb_err_sys(err, "shared directories: getrlimit");
+	if (lim.rlim_cur < want) {
+		struct rlimit up = { want, lim.rlim_max > want ? lim.rlim_max : want };
+
+		if (setrlimit(RLIMIT_NOFILE, &up) < 0) { /* not root: up to the hard limit */
+			up = (struct rlimit){ lim.rlim_max, lim.rlim_max };
+			setrlimit(RLIMIT_NOFILE, &up);
+		}
+		getrlimit(RLIMIT_NOFILE, &lim);
+	}
+	per = lim.rlim_cur > RUN_OWN_FDS ? (lim.rlim_cur - RUN_OWN_FDS) / nshares : 0;
+	fs->max_handles = per / 4 < NB_FS_MAX_HANDLES ? (unsigned)(per / 4) : NB_FS_MAX_HANDLES;
+	per -= per > fs->max_handles + 2u ? fs->max_handles + 2u : per;
+	fs->max_inodes = per < NB_FS_MAX_INODES ? (unsigned)per : NB_FS_MAX_INODES;
+	if (fs->max_inodes < SHARE_MIN_INODES)
+		return nb_err_set(err, 0, "shared directories need more open files than this "
+				  "process may have (RLIMIT_NOFILE %llu; raise it with ulimit -n)",
+				  (unsigned long long)lim.rlim_cur);
+	return 0;
+}
+
+/* -v DIR: a virtio-fs device served on fs_loop's thread. */
+static int add_share(struct nb_vm *vm, struct nb_event_loop *fs_loop,
+		     const struct nb_run_volume *v, const char *tag, struct nb_fs_opts fs,
+		     struct nb_err *err)
+{
+	fs.tag = tag;
+	fs.read_only = v->read_only;
+	if (nb_virtio_fs_add(vm, fs_loop, v->host, &fs, err) < 0)
+		return nb_err_wrap(err, "--volume %s", v->host);
+	return 0;
+}
+
+static int add_virtio(struct nb_vm *vm, struct nb_event_loop *loop,
+		      struct nb_event_loop *fs_loop, const struct nb_run_options *opts,
+		      struct nb_blk_concat *layers, struct nb_console **console, struct nb_err *err)
+{
+	unsigned nshares = count_shares(opts);
+	struct nb_fs_opts bounds = { 0 };
 	struct nb_console_opts con = {
 		.stdin_fd = opts->interactive ? STDIN_FILENO : -1,
 		.stdout_fd = STDOUT_FILENO,
@@ -249,7 +311,8 @@ static int add_virtio(struct nb_vm *vm, struct nb_event_loop *loop,
 	};
 
 	if (nb_virtio_console_add(vm, loop, &con, console, err) < 0 ||
-	    nb_virtio_rng_add(vm, loop, err) < 0)
+	    nb_virtio_rng_add(vm, loop, err) < 0 ||
+	    (nshares && share_fd_budget(nshares, &bounds, err) < 0))
 		return -1;
 	for (size_t i = 0; i < opts->nvolumes; i++) {
 		char serial[NB_VOLUME_SERIAL_MAX + 1];
@@ -258,6 +321,11 @@ static int add_virtio(struct nb_vm *vm, struct nb_event_loop *loop,
 					   .serial = serial };
 
 		volume_serial(i, serial, sizeof(serial));
+		if (opts->volumes[i].dir) {
+			if (add_share(vm, fs_loop, &opts->volumes[i], serial, bounds, err) < 0)
+				return -1;
+			continue;
+		}
 		nb_volume_limits(&opts->volumes[i], &blk.read_limit, &blk.write_limit);
 		if (nb_virtio_blk_add(vm, loop, opts->volumes[i].host, &blk, err) < 0)
 			return -1;
@@ -394,11 +462,15 @@ static struct nb_sandbox_config sandbox_config(const struct nb_run_options *opts
 	const struct nb_run_net *net = &opts->net;
 	struct nb_sandbox_config cfg = { .pid = getpid() };
 
-	cfg.needs |= layers || opts->nvolumes ? NB_NEED_DISK_READ : 0;
+	cfg.needs |= layers ? NB_NEED_DISK_READ : 0;
 	for (size_t i = 0; i < opts->nvolumes; i++) {
 		const struct nb_run_volume *v = &opts->volumes[i];
 
-		cfg.needs |= v->read_only ? 0 : NB_NEED_DISK_WRITE;
+		if (v->dir) { /* virtio-fs, on its own thread */
+			cfg.needs |= NB_NEED_FS;
+			continue;
+		}
+		cfg.needs |= NB_NEED_DISK_READ | (v->read_only ? 0 : NB_NEED_DISK_WRITE);
 		cfg.needs |= v->read_bps || v->write_bps || v->read_iops || v->write_iops
 				     ? NB_NEED_RATE : 0;
 	}
@@ -411,21 +483,40 @@ static struct nb_sandbox_config sandbox_config(const struct nb_run_options *opts
 	return cfg;
 }
 
-/* The event thread and the vCPUs, each in its seccomp sandbox; the main
- * thread enters its own last and opens the gate to the first guest
- * instruction. */
+/* The shared directories' thread: a file system context of its own, then
+ * its sandbox. */
+static void fs_thread_init(void *opaque)
+{
+	struct nb_vm *vm = opaque;
+	struct nb_err err;
+
+	if (nb_fs_thread_init(&err) < 0)
+		nb_stop_request(&vm->stop, NB_STOP_ERROR, 0, "%s", err.msg);
+	nb_sandbox_enter(vm->sandbox, NB_THREAD_FS, &vm->stop);
+}
+
+/* The event thread, the shares' thread (fs_loop, if any) and the vCPUs,
+ * each in its seccomp sandbox; the main thread enters its own last and
+ * opens the gate to the first guest instruction. */
 static int start_threads(struct nb_vm *vm, struct nb_event_loop *loop,
-			 struct nb_sandbox *sandbox, const struct nb_run_options *opts,
-			 bool layers, struct nb_err *err)
+			 struct nb_event_loop *fs_loop, struct nb_sandbox *sandbox,
+			 const struct nb_run_options *opts, bool layers, struct nb_err *err)
 {
 	struct nb_sandbox_config cfg = sandbox_config(opts, layers);
 
 	if (nb_sandbox_init(sandbox, opts->confine.seccomp_log, vm->ncpus, &cfg, err) < 0)
 		return -1;
+	if (fs_loop && nb_sandbox_expect(sandbox, NB_THREAD_FS, 1, err) < 0)
+		return -1;
 	vm->sandbox = sandbox;
 	loop->thread_init = event_thread_init;
 	loop->thread_init_opaque = vm;
-	if (nb_event_start(loop, err) < 0 || nb_vm_start(vm, err) < 0) {
+	if (fs_loop) {
+		fs_loop->thread_init = fs_thread_init;
+		fs_loop->thread_init_opaque = vm;
+	}
+	if (nb_event_start(loop, err) < 0 || (fs_loop && nb_event_start(fs_loop, err) < 0) ||
+	    nb_vm_start(vm, err) < 0) {
 		nb_sandbox_release(sandbox);
 		nb_vm_stop_vcpus(vm);
 		return -1;
@@ -439,7 +530,9 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
 			 const struct nb_buf *initrd, int *status, struct nb_err *err)
 {
 	struct nb_serial serial;
-	struct nb_event_loop loop;
+	struct nb_event_loop loop, fs_loop = { .epoll_fd = -1, .wait_fd = -1, .signal_fd = -1,
+					       .timer_fd = -1 };
+	struct nb_event_loop *shares = count_shares(opts) ? &fs_loop : NULL;
 	struct nb_console *console = NULL;
 	struct nb_sandbox sandbox = { 0 };
 	struct nb_sigforward forward = { .tty = opts->tty };
@@ -452,18 +545,22 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
 	nb_serial_init(&serial, STDOUT_FILENO, nb_vm_set_irq, vm, NB_SERIAL_COM1_IRQ);
 	serial.stop = &vm->stop;
 	if (nb_event_init(&loop, &vm->stop, opts->timeout_sec, err) < 0 ||
+	    (shares && nb_event_init_worker(shares, &vm->stop, "nb-fs", err) < 0) ||
 	    add_devices(vm, &loop, &serial, err) < 0 ||
-	    add_virtio(vm, &loop, opts, layers, &console, err) < 0 ||
+	    add_virtio(vm, &loop, shares, opts, layers, &console, err) < 0 ||
 	    load_guest(vm, opts, kernel_file, initrd, err) < 0 ||
 	    (opts->tty && opts->interactive && nb_tty_raw(err) < 0) ||
-	    start_threads(vm, &loop, &sandbox, opts, layers != NULL, err) < 0)
+	    start_threads(vm, &loop, shares, &sandbox, opts, layers != NULL, err) < 0)
 		goto out;
 	forward.con = console;
 	loop.forward_signal = nb_sigforward;
 	loop.forward_opaque = &forward;
 	rc = nb_event_wait(&loop, err);
+	/* No guest code, then no device work, before anything is torn down. */
 	nb_vm_stop_vcpus(vm);
 	nb_event_join(&loop);
+	if (shares)
+		nb_event_join(shares);
 	drain_output(&loop, console, &serial);
 	nb_tty_restore(); /* before any message of ours */
 	if (rc == 0)
@@ -475,6 +572,8 @@ out:
 	nb_network_cleanup();
 	nb_virtio_mmio_destroy_all();
 	nb_event_destroy(&loop);
+	if (shares)
+		nb_event_destroy(shares);
 	nb_serial_destroy(&serial);
 	nb_sandbox_destroy(&sandbox);
 	vm->sandbox = NULL;
@@ -531,8 +630,9 @@ static char *absolute(const char *path, struct nb_err *err)
 }
 
 /* What the jailed VMM opens after the jail closed the host's file system
- * (the layers are open already): volumes at absolute paths, the vsock
- * socket's directory. The strings replace those in jailed (owned). */
+ * (the layers are open already): volumes (disk images and shared
+ * directories) at absolute paths, the vsock socket's directory. The
+ * strings replace those in jailed (owned). */
 static int jail_paths(struct nb_run_options *jailed, struct nb_jail_paths *paths, char **owned,
 		      struct nb_err *err)
 {
@@ -541,9 +641,12 @@ static int jail_paths(struct nb_run_options *jailed, struct nb_jail_paths *paths
 	for (size_t i = 0; i < jailed->nvolumes; i++) {
 		struct nb_run_volume *v = &jailed->volumes[i];
 		if (!(owned[n++] = v->host = absolute(v->host, err)) ||
-		    nb_jail_paths_add(paths, v->host, !v->read_only, false, err) < 0)
+		    nb_jail_paths_add(paths, v->host, !v->read_only, v->dir, err) < 0)
 			return -1;
 	}
+	/* Shared directories: their tables' descriptors, and /proc/self/fd. */
+	paths->extra_fds = count_shares(jailed) * NB_FS_MAX_FDS;
+	paths->proc = paths->extra_fds > 0;
 	if (jailed->net.vsock_path) {
 		char *abs = absolute(jailed->net.vsock_path, err);
 		if (!(owned[n++] = abs))
@@ -566,7 +669,8 @@ static int run_confined(const struct nb_run_options *opts, struct run_ctx *ctx, 
 	char *owned[NB_RUN_MAX_VOLUMES + 2] = { 0 };
 	int rc = 0;
 
-	paths.n = 0;
+	paths.n = paths.nkeep = paths.extra_fds = 0;
+	paths.proc = false;
 	for (size_t i = 0; ctx->layers && i < ctx->layers->n; i++)
 		paths.keep_fds[paths.nkeep++] = ctx->layers->parts[i].fd;
 	if (opts->confine.jail)

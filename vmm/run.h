@@ -23,9 +23,10 @@ struct nb_run_options {
 	bool stats;                /* print run statistics as JSON on stderr */
 	bool interactive;          /* -i: host stdin feeds the workload's stdin */
 	bool tty;                  /* -t: a pty in the guest (vmm/tty.h) */
-	struct nb_run_volume {     /* -v HOST:GUEST[:ro][,direct] */
+	struct nb_run_volume {     /* -v HOST:GUEST[:ro][,direct], --mount type=bind */
 		char *host, *guest;
 		bool read_only, direct;
+		bool dir;          /* HOST is a directory: shared over virtio-fs, not a disk */
 		/* --device-{read,write}-{bps,iops}, vmm/volume_cli.c; 0: none */
 		uint64_t read_bps, write_bps, read_iops, write_iops;
 	} volumes[NB_RUN_MAX_VOLUMES];

@@ -30,6 +30,7 @@
 #define M (1u << NB_THREAD_MAIN)
 #define E (1u << NB_THREAD_EVENT)
 #define V (1u << NB_THREAD_VCPU)
+#define F (1u << NB_THREAD_FS)
 
 /* Values known only at run time, matched by a rule's comparison. */
 enum value_kind {
@@ -48,7 +49,7 @@ struct cmp {
 };
 
 struct rule {
-	unsigned kinds;        /* M, E, V */
+	unsigned kinds;        /* M, E, V, F */
 	unsigned needs;        /* NB_NEED_*: only in runs that use it; 0: always */
 	const char *name;
 	unsigned ncmp;         /* 0: any arguments */
@@ -68,17 +69,17 @@ struct rule {
 
 static const struct rule rules[] = {
 	/* every thread */
-	ANY(M | E | V, 0, "futex", "locks shared by the threads: the stop latch, device state"),
-	ANY(M | E | V, 0, "write", "stdout/stderr (UART, console ports, messages) and eventfds "
+	ANY(M | E | V | F, 0, "futex", "locks shared by the threads: the stop latch, device state"),
+	ANY(M | E | V | F, 0, "write", "stdout/stderr (UART, console ports, messages) and eventfds "
 				   "(interrupts, kicks, the stop notification)"),
-	ANY(M | E | V, 0, "clock_gettime", "time; the vDSO falls back to the syscall on some clocks"),
-	ANY(M | E | V, 0, "rt_sigprocmask", "glibc blocks signals while a thread exits; teardown "
+	ANY(M | E | V | F, 0, "clock_gettime", "time; the vDSO falls back to the syscall on some clocks"),
+	ANY(M | E | V | F, 0, "rt_sigprocmask", "glibc blocks signals while a thread exits; teardown "
 					    "unblocks the handled signals; the UART's wait"),
-	ARGS(M | E | V, 0, "madvise", "arg2 == MADV_DONTNEED",
+	ARGS(M | E | V | F, 0, "madvise", "arg2 == MADV_DONTNEED",
 	     "glibc releases freed memory and the stacks of finished threads", C(2, MADV_DONTNEED)),
 	ANY(M | E | V, 0, "ppoll", "is the host's stdout writable (console, UART; the exit drain "
 				   "also waits for signals)"),
-	ANY(E | V, 0, "exit", "a thread returning"),
+	ANY(E | V | F, 0, "exit", "a thread returning"),
 	/* memory: malloc and free, never executable */
 	ARGS(M | E, 0, "mmap", "(arg2 & PROT_EXEC) == 0",
 	     "malloc of device buffers (vsock connections, console output)", NOEXEC(2)),
@@ -119,6 +120,46 @@ static const struct rule rules[] = {
 	ANY(E, 0, "close", "vsock: a finished connection"),
 	ANY(E, NB_NEED_RATE, "timerfd_settime", "rate limiters: resume a device when its bucket "
 						"refills"),
+	/* virtio-fs thread: its queue notifications and the shared directories
+	 * (vmm/virtio/fs*.c); every path is one name beneath a directory
+	 * descriptor, resolved by openat2 without following symlinks */
+	ANY(F, NB_NEED_FS, "epoll_wait", "wait for queue notifications"),
+	ANY(F, NB_NEED_FS, "epoll_pwait", "the same (glibc may use the p variant)"),
+	ANY(F, NB_NEED_FS, "read", "the queue notification eventfd"),
+	ANY(F, NB_NEED_FS, "openat2", "LOOKUP, CREATE: one name beneath its directory (RESOLVE_BENEATH, "
+			  "no symlinks, no magic links)"),
+	ARGS(F, NB_NEED_FS, "openat", "(arg2 & O_CREAT) == 0",
+	     "OPEN, OPENDIR, xattrs: reopen an inode through /proc/self/fd or \".\"",
+	     { 2, SCMP_CMP_MASKED_EQ, O_CREAT, 0, VAL_CONST }),
+	ANY(F, NB_NEED_FS, "close", "RELEASE, FORGET: handles and inodes the guest let go"),
+	ANY(F, NB_NEED_FS, "newfstatat", "attributes (fstatat AT_EMPTY_PATH on O_PATH descriptors)"),
+	ANY(F, NB_NEED_FS, "fstat", "the same, older glibc"),
+	ANY(F, NB_NEED_FS, "fstatfs", "STATFS"),
+	ANY(F, NB_NEED_FS, "syncfs", "SYNCFS: the guest's sync(2)"),
+	ANY(F, NB_NEED_FS, "readlinkat", "READLINK"),
+	ANY(F, NB_NEED_FS, "symlinkat", "SYMLINK (the target is never followed by the host)"),
+	ARGS(F, NB_NEED_FS, "mknodat", "arg3 == 0",
+	     "MKNOD: files, FIFOs, sockets, whiteouts; never a device number", C(3, 0)),
+	ANY(F, NB_NEED_FS, "mkdirat", "MKDIR"),
+	ANY(F, NB_NEED_FS, "unlinkat", "UNLINK, RMDIR"),
+	ANY(F, NB_NEED_FS, "renameat2", "RENAME, RENAME2"),
+	ANY(F, NB_NEED_FS, "linkat", "LINK (through /proc/self/fd: no CAP_DAC_READ_SEARCH)"),
+	ANY(F, NB_NEED_FS, "fchmodat", "SETATTR mode"),
+	ANY(F, NB_NEED_FS, "fchownat", "SETATTR owner; new nodes get the guest caller's ids"),
+	ANY(F, NB_NEED_FS, "utimensat", "SETATTR times"),
+	ANY(F, NB_NEED_FS, "ftruncate", "SETATTR size"),
+	ANY(F, NB_NEED_FS, "preadv", "READ straight into guest buffers"),
+	ANY(F, NB_NEED_FS, "pwritev", "WRITE straight from guest buffers"),
+	ANY(F, NB_NEED_FS, "fsync", "FSYNC, FSYNCDIR"),
+	ANY(F, NB_NEED_FS, "fdatasync", "FSYNC with FUSE_FSYNC_FDATASYNC"),
+	ANY(F, NB_NEED_FS, "fallocate", "FALLOCATE (modes checked by the device: keep-size, punch, zero)"),
+	ANY(F, NB_NEED_FS, "lseek", "LSEEK (SEEK_DATA/HOLE); READDIR seeks to the guest's offset"),
+	ANY(F, NB_NEED_FS, "copy_file_range", "COPY_FILE_RANGE between two open handles"),
+	ANY(F, NB_NEED_FS, "getdents64", "READDIR, READDIRPLUS"),
+	ANY(F, NB_NEED_FS, "fgetxattr", "GETXATTR"),
+	ANY(F, NB_NEED_FS, "flistxattr", "LISTXATTR"),
+	ANY(F, NB_NEED_FS, "fsetxattr", "SETXATTR (user.* only, checked by the device)"),
+	ANY(F, NB_NEED_FS, "fremovexattr", "REMOVEXATTR (user.* only)"),
 	/* main thread: wait, signals, teardown */
 	ANY(M, 0, "epoll_wait", "wait for the stop, host signals, the timeout"),
 	ANY(M, 0, "read", "signalfd and timerfd; the vsock broker's answer at exit"),
@@ -142,7 +183,7 @@ static const struct rule rules[] = {
 
 #define NRULES (sizeof(rules) / sizeof(rules[0]))
 
-static const char *const kind_names[NB_THREAD_KINDS] = { "main", "event", "vcpu" };
+static const char *const kind_names[NB_THREAD_KINDS] = { "main", "event", "vcpu", "fs" };
 
 static bool wanted(const struct rule *r, unsigned needs)
 {
@@ -301,7 +342,11 @@ int nb_sandbox_init(struct nb_sandbox *sb, bool log_only, unsigned nvcpus,
 
 	memset(sb, 0, sizeof(*sb));
 	parse_violation(sb);
+	sb->action = action;
+	sb->cfg = *cfg;
 	for (int k = 0; k < NB_THREAD_KINDS; k++) {
+		if (k == NB_THREAD_FS) /* only for a VM with shared directories */
+			continue;
 		if (build((enum nb_thread_kind)k, action, cfg, &sb->bpf[k], err) < 0) {
 			nb_sandbox_destroy(sb);
 			return nb_err_wrap(err, "the %s thread's filter", kind_names[k]);
@@ -310,6 +355,17 @@ int nb_sandbox_init(struct nb_sandbox *sb, bool log_only, unsigned nvcpus,
 	pthread_mutex_init(&sb->lock, NULL);
 	pthread_cond_init(&sb->cond, NULL);
 	sb->threads = nvcpus + 1;
+	return 0;
+}
+
+int nb_sandbox_expect(struct nb_sandbox *sb, enum nb_thread_kind kind, unsigned count,
+		      struct nb_err *err)
+{
+	if (!sb->bpf[kind].data && build(kind, sb->action, &sb->cfg, &sb->bpf[kind], err) < 0)
+		return nb_err_wrap(err, "the %s thread's filter", kind_names[kind]);
+	pthread_mutex_lock(&sb->lock);
+	sb->threads += count;
+	pthread_mutex_unlock(&sb->lock);
 	return 0;
 }
 
@@ -401,7 +457,7 @@ void nb_sandbox_count(enum nb_thread_kind kind, unsigned needs, unsigned *syscal
 
 void nb_sandbox_count_union(unsigned needs, unsigned *syscalls, unsigned *ioctls)
 {
-	count(M | E | V, needs, syscalls, ioctls);
+	count(M | E | V | F, needs, syscalls, ioctls);
 }
 
 static const struct {
@@ -411,7 +467,7 @@ static const struct {
 	{ NB_NEED_DISK_READ, "-v or an image" }, { NB_NEED_DISK_WRITE, "a writable -v" },
 	{ NB_NEED_RATE, "rate limits" },         { NB_NEED_VSOCK, "--vsock" },
 	{ NB_NEED_NET, "--net" },                { NB_NEED_TTY, "-t" },
-	{ NB_NEED_STATS, "--stats" },
+	{ NB_NEED_STATS, "--stats" },            { NB_NEED_FS, "-v DIR or --mount" },
 };
 
 /* "-v or an image or --stats" for needs into buf; "" for 0. */
@@ -483,7 +539,7 @@ void nb_sandbox_dump(FILE *out)
 		"named above)\n", nsys, nioctl, base_sys, base_ioctl);
 	fprintf(out, "  The threads share one address space: code that takes over one thread can\n"
 		     "  write another's memory and steer its calls, so what the VMM as a whole can do\n"
-		     "  is every call of the three lists (argument matches as above). Each rule\n"
+		     "  is every call of the four lists (argument matches as above). Each rule\n"
 		     "  with an option is installed only in runs that use that option. By syscall:\n");
 	dump_union(out);
 }

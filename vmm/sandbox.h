@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -20,6 +21,7 @@ enum nb_thread_kind {
 	NB_THREAD_MAIN,  /* waits for the stop, handles host signals, tears down */
 	NB_THREAD_EVENT, /* device I/O: queues, disks, tap, vsock sockets, stdio */
 	NB_THREAD_VCPU,  /* KVM_RUN and the port/MMIO exits it returns */
+	NB_THREAD_FS,    /* virtio-fs: file system calls beneath the shared directories */
 	NB_THREAD_KINDS,
 };
 
@@ -33,7 +35,8 @@ enum nb_sandbox_need {
 	NB_NEED_NET = 1u << 4,        /* --net */
 	NB_NEED_TTY = 1u << 5,        /* -t */
 	NB_NEED_STATS = 1u << 6,      /* --stats */
-	NB_NEED_ALL = (1u << 7) - 1,
+	NB_NEED_FS = 1u << 7,         /* a shared directory: -v DIR, --mount type=bind */
+	NB_NEED_ALL = (1u << 8) - 1,
 };
 
 /* The run: what it uses, and the values rules match that exist only at
@@ -51,10 +54,12 @@ struct nb_sandbox {
 	 * before every thread has installed its filter. */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	unsigned threads, entered; /* event + vCPU threads; how many are in */
+	unsigned threads, entered; /* event, vCPU and worker threads; how many are in */
 	bool open;
 	int violate;             /* test hook: the kind that breaks its list, or -1 */
 	unsigned violation;      /* ... with which call (sandbox.c's table) */
+	uint32_t action;         /* what a call outside the list does */
+	struct nb_sandbox_config cfg; /* the run's, for a kind built later */
 };
 
 /* Build the filters (log_only: log violations instead of killing) for a
@@ -67,6 +72,12 @@ struct nb_sandbox {
 int nb_sandbox_init(struct nb_sandbox *sb, bool log_only, unsigned nvcpus,
 		    const struct nb_sandbox_config *cfg, struct nb_err *err);
 void nb_sandbox_destroy(struct nb_sandbox *sb);
+
+/* count more threads of a device's own kind (NB_THREAD_FS) will enter
+ * before the gate opens: builds that kind's filter (the others are built
+ * by nb_sandbox_init). Call before starting them. */
+int nb_sandbox_expect(struct nb_sandbox *sb, enum nb_thread_kind kind, unsigned count,
+		      struct nb_err *err);
 
 /* On the calling thread: install kind's filter. The event and vCPU
  * threads then wait at the gate; the main thread (last, once it started

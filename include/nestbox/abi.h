@@ -52,7 +52,7 @@ enum nb_status {
  * incompatible changes).
  */
 #define NB_SPEC_PATH "/nestbox/spec.dtb"
-#define NB_SPEC_FORMAT 3u
+#define NB_SPEC_FORMAT 4u
 #define NB_SPEC_VERSION "nestbox,version"
 #define NB_SPEC_ARGV "argv"
 #define NB_SPEC_ENV "env"
@@ -117,17 +117,24 @@ enum nb_status {
 #define NB_SPEC_MAX_ARGS 4096u        /* entries in argv or env */
 #define NB_SPEC_MAX_STRING 65536u     /* one argv/env entry, one path */
 
-/* Volumes (virtio-blk disks the guest mounts), optional:
- *   NB_SPEC_VOLUMES   strlist "SERIAL:MODE:PATH" entries (<= NB_SPEC_MAX_VOLUMES):
- *                             SERIAL the disk's virtio-blk serial (GET_ID,
- *                             /sys/block/vdX/serial), 1..20 of [A-Za-z0-9_-];
- *                             MODE "ro" or "rw"; PATH absolute, no ".."
- *                             component, where it is mounted under the rootfs.
- * nestbox-init mounts each (ext4, else erofs) before the workload starts.
+/* Volumes (virtio-blk disks and virtio-fs shares the guest mounts), optional:
+ *   NB_SPEC_VOLUMES   strlist "ID:MODE:PATH" entries (<= NB_SPEC_MAX_VOLUMES):
+ *                             MODE "ro" or "rw": a disk, ID its virtio-blk
+ *                             serial (GET_ID, /sys/block/vdX/serial);
+ *                             MODE "fs-ro" or "fs-rw" (format 4): a shared
+ *                             host directory, ID its virtio-fs tag (the
+ *                             source of `mount -t virtiofs`);
+ *                             ID 1..20 of [A-Za-z0-9_-]; PATH absolute, no
+ *                             ".." component, where it is mounted under the
+ *                             rootfs.
+ * nestbox-init mounts each, in order, before the workload starts: a disk as
+ * ext4, else erofs; a share as virtiofs (read-only for fs-ro; the host
+ * refuses writes to it all the same).
  */
 #define NB_SPEC_VOLUMES "volumes"
 #define NB_SPEC_MAX_VOLUMES 16u
-#define NB_VOLUME_SERIAL_MAX 20u   /* VIRTIO_BLK_ID_BYTES */
+#define NB_VOLUME_SERIAL_MAX 20u   /* VIRTIO_BLK_ID_BYTES; also the longest share tag */
+#define NB_VOLUME_MODE_FS "fs-"  /* prefix of a share's MODE */
 
 /* Network (virtio-net eth0), optional; nestbox-init brings lo and eth0 up
  * over rtnetlink before the workload starts:

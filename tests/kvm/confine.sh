@@ -101,7 +101,7 @@ nb_run_case 60 $nestbox run --cpus 4 --stats -i --kernel $payload "$root" -- tru
 expect seccomp_normal_run "a normal run passes every thread's filter" "$status" -eq 42
 
 nb_run_case 10 $nestbox seccomp-dump
-kinds=$(grep -cE '^(main|event|vcpu) thread: [0-9]+ syscalls, [0-9]+ ioctl requests' <<<"$out")
+kinds=$(grep -cE '^(main|event|vcpu|fs) thread: [0-9]+ syscalls, [0-9]+ ioctl requests' <<<"$out")
 lists=$(sed '/^union:/,$d' <<<"$out")
 kvm_run_in=$(awk '/^[a-z]+ thread/ { k = $1 } $1 == "ioctl" && $2 == "KVM_RUN" { print k }' <<<"$lists" | tr '\n' ' ')
 unexplained=$(grep '^  ' <<<"$lists" | grep -cv ' # [a-zA-Z-]')
@@ -109,8 +109,8 @@ unexplained=$(grep '^  ' <<<"$lists" | grep -cv ' # [a-zA-Z-]')
 union_sys=$(grep '^  [a-z]' <<<"$lists" | awk '{ print $1 }' | sort -u | wc -l)
 union_ioctl=$(awk '$1 == "ioctl" { print $2 }' <<<"$lists" | sort -u | wc -l)
 said=$(sed -n 's/^union: \([0-9]*\) syscalls, \([0-9]*\) ioctl requests.*/\1 \2/p' <<<"$out")
-expect seccomp_dump "seccomp-dump lists three thread kinds, KVM_RUN only for vCPUs, a reason per entry, the union's true size" \
-	"$status" -eq 0 -a "$kinds" -eq 3 -a "$kvm_run_in" = "vcpu " -a "$unexplained" -eq 0 \
+expect seccomp_dump "seccomp-dump lists four thread kinds, KVM_RUN only for vCPUs, a reason per entry, the union's true size" \
+	"$status" -eq 0 -a "$kinds" -eq 4 -a "$kvm_run_in" = "vcpu " -a "$unexplained" -eq 0 \
 	-a "$said" = "$union_sys $union_ioctl"
 echo "# host seccomp union: $said (syscalls, ioctl requests)" >&2
 

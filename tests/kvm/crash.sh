@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # host-kvm tier: kill -9 of nestbox at random moments (image conversion,
-# boot, run, teardown; plain, with a vsock socket, and jailed) leaves no
+# boot, run, teardown; plain, with a vsock socket, and jailed; always with a
+# shared directory) leaves no
 # debris: no process outlives it, no mount appears on the host, and `nestbox
 # gc` removes what only a crash leaves (run records, vsock sockets, cgroups,
 # cache temporaries), after which the cache still works. Runs natively in
@@ -27,8 +28,10 @@ if ! images=$(tests/images/mkimages.sh 2>"$nb_tmp/mkimages.err"); then
 	exit 0
 fi
 layout=$images/busybox
-mkdir -p "$nb_tmp/jail" "$nb_tmp/tenant"
-chown 4242:4242 "$nb_tmp/tenant"
+mkdir -p "$nb_tmp/jail" "$nb_tmp/tenant/share"
+chown 4242:4242 "$nb_tmp/tenant" "$nb_tmp/tenant/share"
+# Every round shares a directory too (virtio-fs: its thread, its /proc in the jail).
+share=(-v "$nb_tmp/tenant/share:/share")
 mounts_before=$(wc -l </proc/self/mountinfo)
 # Where cgroup v2 has the memory controller (the test host), some rounds
 # also run in a --cgroup group, and gc must remove the groups kills leave.
@@ -59,7 +62,7 @@ for i in $(seq "$rounds"); do
 	# teardown too.
 	kernel=$waiting delay_ms=$(( RANDOM % 400 ))
 	if [ $(( i % 2 )) -eq 0 ]; then kernel=$exiting delay_ms=$(( RANDOM % 120 )); fi
-	"$nestbox" "${mode[@]}" --timeout 30 --kernel "$kernel" "$layout" -- true \
+	"$nestbox" "${mode[@]}" "${share[@]}" --timeout 30 --kernel "$kernel" "$layout" -- true \
 		>/dev/null 2>&1 </dev/null &
 	pid=$!
 	sleep "$(printf '0.%03d' "$delay_ms")"

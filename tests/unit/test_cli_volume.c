@@ -149,6 +149,74 @@ START_TEST(bad_device_rates)
 }
 END_TEST
 
+START_TEST(directories_are_shared)
+{
+	char dir[] = "/tmp/nestbox-share-XXXXXX", vol[64], ro[64], direct[64], rate[64];
+	struct nb_run_options o;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(vol, sizeof(vol), "%s:/src", dir);
+	snprintf(ro, sizeof(ro), "%s:/site:ro", dir);
+	char *argv[] = { "run", "-v", vol, "-v", ro, "-v", "/img/a:/data", "rootfs", "true", NULL };
+	ck_assert_msg(parse(&o, 9, argv) == 0, "%s", last_err.msg);
+	ck_assert(o.volumes[0].dir && !o.volumes[0].read_only);
+	ck_assert(o.volumes[1].dir && o.volumes[1].read_only);
+	ck_assert(!o.volumes[2].dir); /* a file (or nothing): a disk, as before */
+	/* direct and rates are for disks */
+	snprintf(direct, sizeof(direct), "%s:/src:direct", dir);
+	char *d[] = { "run", "-v", direct, "rootfs", "true", NULL };
+	ck_assert_int_lt(parse(&o, 5, d), 0);
+	ck_assert_ptr_nonnull(strstr(last_err.msg, "is a directory"));
+	snprintf(rate, sizeof(rate), "%s:1m", dir);
+	char *r[] = { "run", "-v", vol, "--device-read-bps", rate, "rootfs", "true", NULL };
+	ck_assert_int_lt(parse(&o, 7, r), 0);
+	ck_assert_ptr_nonnull(strstr(last_err.msg, "shared directory"));
+	/* NESTBOX_BLK_DIRECT=1 leaves shares alone */
+	setenv("NESTBOX_BLK_DIRECT", "1", 1);
+	ck_assert_int_eq(parse(&o, 9, argv), 0);
+	ck_assert(!o.volumes[0].direct && o.volumes[2].direct);
+	unsetenv("NESTBOX_BLK_DIRECT");
+	rmdir(dir);
+}
+END_TEST
+
+START_TEST(mount_option)
+{
+	char dir[] = "/tmp/nestbox-mount-XXXXXX", m1[128], m2[128];
+	struct nb_run_options o;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(m1, sizeof(m1), "type=bind,source=%s,target=/a,readonly", dir);
+	snprintf(m2, sizeof(m2), "dst=/b,src=%s,type=bind,ro=false", dir);
+	char *argv[] = { "run", "--mount", m1, "--mount", m2, "rootfs", "true", NULL };
+	ck_assert_msg(parse(&o, 7, argv) == 0, "%s", last_err.msg);
+	ck_assert_uint_eq(o.nvolumes, 2);
+	ck_assert_str_eq(o.volumes[0].host, dir);
+	ck_assert_str_eq(o.volumes[0].guest, "/a");
+	ck_assert(o.volumes[0].dir && o.volumes[0].read_only);
+	ck_assert_str_eq(o.volumes[1].guest, "/b");
+	ck_assert(o.volumes[1].dir && !o.volumes[1].read_only);
+	static const char *const bad[] = {
+		"type=volume,source=/tmp,target=/a", /* only bind */
+		"source=/tmp,target=/a",             /* no type */
+		"type=bind,target=/a",               /* no source */
+		"type=bind,source=/tmp",             /* no target */
+		"type=bind,source=tmp,target=/a",    /* relative source */
+		"type=bind,source=/tmp,target=a",    /* relative target */
+		"type=bind,source=/tmp,target=/a/../b",
+		"type=bind,source=/nonexistent-nestbox,target=/a", /* must exist */
+		"type=bind,source=/tmp,target=/a,bind-propagation=rshared",
+		"type=bind,source=/tmp,target=/a,readonly=maybe",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *b[] = { "run", "--mount", (char *)bad[i], "rootfs", "true", NULL };
+		ck_assert_msg(parse(&o, 5, b) < 0, "%s accepted", bad[i]);
+		ck_assert_ptr_nonnull(strstr(last_err.msg, "--mount"));
+	}
+	rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cli_volume");
@@ -160,6 +228,8 @@ int main(void)
 	tcase_add_test(tc, device_rates);
 	tcase_add_test(tc, device_rate_same_file);
 	tcase_add_test(tc, bad_device_rates);
+	tcase_add_test(tc, directories_are_shared);
+	tcase_add_test(tc, mount_option);
 	suite_add_tcase(s, tc);
 	return nb_unit_run(s);
 }

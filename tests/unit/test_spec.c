@@ -38,7 +38,7 @@ struct prop {
 #define STR(s) ((const void *)(s)), -1
 #define BYTES(s) ((const void *)(s)), (int)(sizeof(s) - 1)
 
-static const unsigned char version_be[4] = { 0, 0, 0, 3 }; /* fdt32 NB_SPEC_FORMAT */
+static const unsigned char version_be[4] = { 0, 0, 0, 4 }; /* fdt32 NB_SPEC_FORMAT */
 
 /* Build a blob with exactly these root properties. */
 static void *make_blob(const struct prop *props, size_t n, size_t *len)
@@ -234,7 +234,7 @@ START_TEST(wrong_version)
 {
 	const uint32_t v1 = cpu_to_fdt32(1);
 
-	EXPECT("this nestbox-init reads 3", { NB_SPEC_VERSION, &v1, 4 }, ARGV_OK, ROOTFS_OK);
+	EXPECT("this nestbox-init reads 4", { NB_SPEC_VERSION, &v1, 4 }, ARGV_OK, ROOTFS_OK);
 }
 END_TEST
 

@@ -18,17 +18,18 @@ static int encode(const char *const *volumes, size_t n, void **blob, size_t *len
 
 START_TEST(round_trip)
 {
-	static const char *const vols[] = { "nbvol0:rw:/data", "layer-1:ro:/a b/c" };
+	static const char *const vols[] = { "nbvol0:rw:/data", "layer-1:ro:/a b/c",
+					    "nbvol2:fs-rw:/src", "nbvol3:fs-ro:/srv/site" };
 	struct nb_spec out;
 	struct nb_err err = { 0 };
 	void *blob;
 	size_t len;
 
-	ck_assert_int_eq(encode(vols, 2, &blob, &len), 0);
+	ck_assert_int_eq(encode(vols, 4, &blob, &len), 0);
 	ck_assert_int_eq(nb_spec_decode(blob, len, &out, &err), 0);
-	ck_assert_uint_eq(out.nvolumes, 2);
-	ck_assert_str_eq(out.volumes[0], vols[0]);
-	ck_assert_str_eq(out.volumes[1], vols[1]);
+	ck_assert_uint_eq(out.nvolumes, 4);
+	for (size_t i = 0; i < 4; i++)
+		ck_assert_str_eq(out.volumes[i], vols[i]);
 	nb_spec_free(&out);
 	free(blob);
 	ck_assert_int_eq(encode(NULL, 0, &blob, &len), 0);
@@ -48,6 +49,11 @@ START_TEST(bad_entries_refused)
 		"abcdefghijklmnopqrstu:rw:/data",   /* serial > 20 bytes */
 		"nbvol0:rx:/data",                  /* mode */
 		"nbvol0:rwx:/data",
+		"nbvol0:fs-rx:/data",               /* share modes: fs-ro, fs-rw */
+		"nbvol0:fs:/data",
+		"nbvol0:fsrw:/data",
+		"nbvol0:fs-rwx:/data",
+		"nbvol0:xx-rw:/data",
 		"nbvol0:rw:data",                   /* relative */
 		"nbvol0:rw:/data/../etc",           /* .. */
 		"nbvol0:rw:/..",
