@@ -219,6 +219,8 @@ int main(void)
 	Suite *s = suite_create("blk_concat");
 	TCase *tc = tcase_create("layer disk");
 
+	tcase_set_timeout(tc, 60); /* every split of a disk: seconds under ASan on a busy host */
+
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, layout);
 	tcase_add_test(tc, whole_disk_any_split);
