@@ -181,11 +181,12 @@ $(BUILD)/fuzz/fuzz_spec: tests/fuzz/fuzz_spec.c common/spec.c common/tmpfs.c com
 # layer conversion replaced by a digest check (--wrap=nb_layer_get).
 FUZZ_IMPORT_LIB := $(filter-out images/commands.c images/initramfs.c images/login.c \
 		   images/runplan.c,$(wildcard images/*.c)) common/err.c common/size.c
-$(BUILD)/fuzz/fuzz_archive $(BUILD)/fuzz/fuzz_registry: $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/layer_check.c \
-		$(FUZZ_IMPORT_LIB) $(wildcard images/*.h)
+FUZZ_IMPORT_BINS := $(BUILD)/fuzz/fuzz_archive $(BUILD)/fuzz/fuzz_registry
+$(FUZZ_IMPORT_BINS): $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/layer_check.c $(FUZZ_IMPORT_LIB) \
+		$(wildcard images/*.h)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -Wl,--wrap=nb_layer_get -o $@ $< tests/fuzz/layer_check.c $(FUZZ_IMPORT_LIB) \
-		-larchive -ljson-c -lcrypto -ldl -lpthread
+	clang $(FUZZ_CFLAGS) -Wl,--wrap=nb_layer_get -o $@ $< tests/fuzz/layer_check.c \
+		$(FUZZ_IMPORT_LIB) -larchive -ljson-c -lcrypto -ldl -lpthread
 
 .PHONY: fuzz fuzz-bins
 fuzz-bins: $(FUZZ_BINS)
