@@ -114,8 +114,9 @@ echo "testhost (L1): $(cat /xfer/state/l1)"
 # hold for every boot; Debian's System.map is a stub): run names where a
 # stalled vCPU was with them.
 if [ -n "$entry" ] && [ ! -s "$h$entry/kallsyms" ]; then
-	grep -i '^[0-9a-f]* t ' /proc/kallsyms >"$h$entry/kallsyms.$$" &&
-		mv -f "$h$entry/kallsyms.$$" "$h$entry/kallsyms"
+	tmp=$h$entry/kallsyms.$(cat /proc/sys/kernel/random/uuid) # other L1s may write too
+	grep -i '^[0-9a-f]* t ' /proc/kallsyms >"$tmp" && mv -f "$tmp" "$h$entry/kallsyms"
+	rm -f "$tmp"
 fi
 
 hostname testhost
