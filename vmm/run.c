@@ -316,7 +316,8 @@ static int stop_result(struct nb_stop *stop, int *status, struct nb_err *err)
 static long rss_kib(int status_fd)
 {
 	char buf[4096];
-	ssize_t n = status_fd < 0 ? -1 : preadv(status_fd, &(struct iovec){ buf, sizeof(buf) - 1 }, 1, 0);
+	struct iovec iov = { buf, sizeof(buf) - 1 };
+	ssize_t n = status_fd < 0 ? -1 : preadv(status_fd, &iov, 1, 0);
 	const char *line;
 	long kib = -1;
 
@@ -443,7 +444,8 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
 	struct nb_console *console = NULL;
 	struct nb_sandbox sandbox = { 0 };
 	struct nb_sigforward forward = { .tty = opts->tty };
-	cleanup_close int status_fd = opts->stats ? open("/proc/self/status", O_RDONLY | O_CLOEXEC) : -1;
+	cleanup_close int status_fd =
+		opts->stats ? open("/proc/self/status", O_RDONLY | O_CLOEXEC) : -1;
 	double start = now_ms();
 	int rc = -1;
 

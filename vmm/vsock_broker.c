@@ -98,8 +98,8 @@ static int confine(void)
 				      SCMP_A0(SCMP_CMP_EQ, BROKER_FD),
 				      SCMP_A2(SCMP_CMP_EQ, MSG_NOSIGNAL)) ||
 		     seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 3,
-				      SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
-				      SCMP_A1(SCMP_CMP_EQ, PEER_SOCKET_TYPE), SCMP_A2(SCMP_CMP_EQ, 0)) ||
+				      SCMP_A0(SCMP_CMP_EQ, AF_UNIX), SCMP_A1(SCMP_CMP_EQ, PEER_SOCKET_TYPE),
+				      SCMP_A2(SCMP_CMP_EQ, 0)) ||
 		     seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(connect), 0) ||
 		     seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unlink), 0) ||
 		     seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(close), 0) ||
