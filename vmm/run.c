@@ -589,8 +589,12 @@ static int run_recorded(const struct nb_run_options *opts, struct run_ctx *ctx, 
 
 	if (opts->net.vsock_path && nb_gc_record(&rec, NULL, opts->net.vsock_path, err) < 0)
 		return -1;
+	/* Once the VMM is confined it cannot remove files: the vsock broker
+	 * removes the record with the socket. */
+	nb_network_hand_record(rec.path[0] ? rec.path : NULL);
 	rc = run_vm(ctx, opts, status, err);
-	nb_gc_release(&rec);
+	if (!nb_network_took_record())
+		nb_gc_release(&rec);
 	return rc;
 }
 
