@@ -5,7 +5,7 @@
 #     a tmpfs root, pivot_root and the privilege drop);
 #   - VmRSS of the VMM process while the guest waits (payload-wait.elf),
 #     read from /proc outside the jail (plus the supervisor's, for --jail);
-#   - the allowlist sizes per thread kind (nestbox seccomp-dump), next to
+#   - the allowlist sizes per thread kind and their union (nestbox seccomp-dump), next to
 #     Firecracker's NSDI'20 figure (24 syscalls, 30 ioctls for the VMM).
 #
 # Runs on this host's KVM where it runs stock guests, else in the emulated
@@ -64,7 +64,7 @@ for _ in $(seq 5); do
 	rss >>"$work/plain.rss"
 	rss "${jail[@]}" >>"$work/jail.rss"
 done
-build/nestbox seccomp-dump | grep ' thread: ' >"$work/dump"
+build/nestbox seccomp-dump | grep -E ' thread: |^union: ' >"$work/dump"
 
 python3 - "$work" "$runs" "$nb_bench_where" <<'PY'
 import statistics, sys

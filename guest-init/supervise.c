@@ -12,7 +12,8 @@
 #include "nestbox/cleanup.h"
 
 #define RELAY_BUF 4096
-#define DRAIN_MS 5000 /* pty output after the workload ended; others holding it are killed */
+#define DRAIN_MS 5000 /* pty output after the workload ended (not counting the host's
+			* slowness); others holding the pty are then killed */
 
 /* One direction of the pty relay: read `from` into buf, write it to `to`. */
 struct relay {
@@ -193,16 +194,22 @@ int nb_supervise(const struct nb_supervise *s, int *status, struct nb_err *err)
 	reap(&st); /* it may be gone already */
 	while (!st.done || tty_pending(&st)) {
 		int timeout = -1;
+		/* Waiting for the host to take output does not count against
+		 * DRAIN_MS: a slow reader on the host gets all of it. */
+		bool host_slow = st.done && st.out.len;
+		long t0 = now_ms();
 
 		if (st.done) {
 			if (!drain_until)
-				drain_until = now_ms() + DRAIN_MS;
-			timeout = (int)(drain_until - now_ms());
-			if (timeout <= 0)
+				drain_until = t0 + DRAIN_MS;
+			timeout = host_slow ? -1 : (int)(drain_until - t0);
+			if (timeout <= 0 && !host_slow)
 				break;
 		}
 		if (round_trip(&st, sfd, timeout, err) < 0)
 			return -1;
+		if (host_slow)
+			drain_until += now_ms() - t0;
 	}
 	*status = exit_status(st.ws);
 	/* The workload died of the SIGKILL standing in for signal N. */

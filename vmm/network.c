@@ -16,6 +16,8 @@
 static struct nb_vsock *vsock;
 static struct nb_vsock_broker broker = { .fd = -1 };
 static struct nb_vsock_host broker_host;
+static const char *run_record; /* handed to the broker (nb_network_hand_record) */
+static bool record_taken;
 static struct nb_net *net_dev;
 static int early_tap_fd = -1;
 static uint32_t mac_id;
@@ -179,8 +181,9 @@ int nb_network_add(struct nb_vm *vm, struct nb_event_loop *loop,
 		};
 
 		/* Connect and unlink go through the broker (vsock_broker.h). */
-		if (nb_vsock_broker_start(&broker, net->vsock_path, err) < 0)
+		if (nb_vsock_broker_start(&broker, net->vsock_path, run_record, err) < 0)
 			return -1;
+		record_taken = run_record != NULL;
 		broker_host = nb_vsock_broker_host(&broker);
 		if (nb_virtio_vsock_add(vm, loop, &vo, &vsock, err) < 0)
 			return -1;
@@ -225,6 +228,16 @@ int nb_network_prepare(const struct nb_run_options *opts, struct nb_err *err)
 int nb_network_early_fd(void)
 {
 	return early_tap_fd;
+}
+
+void nb_network_hand_record(const char *record)
+{
+	run_record = record;
+}
+
+bool nb_network_took_record(void)
+{
+	return record_taken;
 }
 
 void nb_network_fds(int *vsock_listen, int *vsock_broker)

@@ -70,6 +70,12 @@ int nb_network_prepare(const struct nb_run_options *opts, struct nb_err *err);
 /* The tap nb_network_prepare() opened (the jail keeps it), or -1. */
 int nb_network_early_fd(void);
 
+/* This run's record (vmm/gc.h), for the vsock broker to remove with the
+ * socket at exit: the VMM, confined by then, cannot. After the run, true
+ * when the broker took it (else the caller releases it). */
+void nb_network_hand_record(const char *record);
+bool nb_network_took_record(void);
+
 /* The vsock device's listening socket and its broker's socketpair end
  * (the seccomp lists match calls on them), -1 without --vsock. */
 void nb_network_fds(int *vsock_listen, int *vsock_broker);

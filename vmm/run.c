@@ -384,7 +384,8 @@ static int stop_result(struct nb_stop *stop, int *status, struct nb_err *err)
 static long rss_kib(int status_fd)
 {
 	char buf[4096];
-	ssize_t n = status_fd < 0 ? -1 : preadv(status_fd, &(struct iovec){ buf, sizeof(buf) - 1 }, 1, 0);
+	struct iovec iov = { buf, sizeof(buf) - 1 };
+	ssize_t n = status_fd < 0 ? -1 : preadv(status_fd, &iov, 1, 0);
 	const char *line;
 	long kib = -1;
 
@@ -536,7 +537,8 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
 	struct nb_console *console = NULL;
 	struct nb_sandbox sandbox = { 0 };
 	struct nb_sigforward forward = { .tty = opts->tty };
-	cleanup_close int status_fd = opts->stats ? open("/proc/self/status", O_RDONLY | O_CLOEXEC) : -1;
+	cleanup_close int status_fd =
+		opts->stats ? open("/proc/self/status", O_RDONLY | O_CLOEXEC) : -1;
 	double start = now_ms();
 	int rc = -1;
 
@@ -691,8 +693,12 @@ static int run_recorded(const struct nb_run_options *opts, struct run_ctx *ctx, 
 
 	if (opts->net.vsock_path && nb_gc_record(&rec, NULL, opts->net.vsock_path, err) < 0)
 		return -1;
+	/* Once the VMM is confined it cannot remove files: the vsock broker
+	 * removes the record with the socket. */
+	nb_network_hand_record(rec.path[0] ? rec.path : NULL);
 	rc = run_vm(ctx, opts, status, err);
-	nb_gc_release(&rec);
+	if (!nb_network_took_record())
+		nb_gc_release(&rec);
 	return rc;
 }
 

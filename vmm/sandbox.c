@@ -255,20 +255,22 @@ static int build(enum nb_thread_kind kind, uint32_t action, const struct nb_sand
 /* The test hook's calls (NESTBOX_TEST_SECCOMP_VIOLATE=KIND[:CALL]): each is
  * outside KIND's list (or, for calls a list has, outside its argument
  * match) and harmless should it run. */
+#define PROBE_PATH "/nonexistent/nestbox-probe"
+
 static const struct violation {
 	const char *name;
 	long nr, a0, a1, a2, a3;
 } violations[] = {
 	{ "personality", SYS_personality, 0xffffffffL, 0, 0, 0 }, /* in no list: the default */
-	{ "openat_trunc", SYS_openat, AT_FDCWD, (long)"/nonexistent/nestbox-probe", O_RDONLY | O_TRUNC, 0 },
-	{ "openat", SYS_openat, AT_FDCWD, (long)"/nonexistent/nestbox-probe", O_RDONLY, 0 },
-	{ "unlink", SYS_unlink, (long)"/nonexistent/nestbox-probe", 0, 0, 0 },
+	{ "openat_trunc", SYS_openat, AT_FDCWD, (long)PROBE_PATH, O_RDONLY | O_TRUNC, 0 },
+	{ "openat", SYS_openat, AT_FDCWD, (long)PROBE_PATH, O_RDONLY, 0 },
+	{ "unlink", SYS_unlink, (long)PROBE_PATH, 0, 0, 0 },
 	{ "socket_unix", SYS_socket, AF_UNIX, SOCK_STREAM, 0, 0 },
 	{ "connect", SYS_connect, -1, 0, 0, 0 },
 	{ "accept4_other_fd", SYS_accept4, 0, 0, 0, SOCK_NONBLOCK | SOCK_CLOEXEC },
 	{ "tgkill_other_process", SYS_tgkill, 0x7ffffff0L, 0x7ffffff0L, 0, 0 }, /* no such pid */
 	{ "writev_other_fd", SYS_writev, 100000, 0, 0, 0 },
-	{ "execve", SYS_execve, (long)"/nonexistent/nestbox-probe", 0, 0, 0 },
+	{ "execve", SYS_execve, (long)PROBE_PATH, 0, 0, 0 },
 };
 
 static void parse_violation(struct nb_sandbox *sb)
@@ -424,6 +426,24 @@ void nb_sandbox_release(struct nb_sandbox *sb)
 	pthread_mutex_unlock(&sb->lock);
 }
 
+/* Rules i and j allow the same call: the same syscall and, for ioctl,
+ * the same request. */
+static bool same_call(size_t i, size_t j, bool by_request)
+{
+	return !strcmp(rules[j].name, rules[i].name) &&
+	       (!by_request || strcmp(rules[i].name, "ioctl") ||
+		rules[j].cmp[0].value == rules[i].cmp[0].value);
+}
+
+/* Whether an earlier rule in kinds, for a run with needs, allows i's call. */
+static bool counted_before(size_t i, unsigned kinds, unsigned needs, bool by_request)
+{
+	for (size_t j = 0; j < i; j++)
+		if ((rules[j].kinds & kinds) && wanted(&rules[j], needs) && same_call(i, j, by_request))
+			return true;
+	return false;
+}
+
 /* Distinct syscalls (ioctl once) and ioctl requests of the rules in
  * kinds that a run with needs gets. */
 static void count(unsigned kinds, unsigned needs, unsigned *syscalls, unsigned *ioctls)
@@ -432,19 +452,9 @@ static void count(unsigned kinds, unsigned needs, unsigned *syscalls, unsigned *
 	for (size_t i = 0; i < NRULES; i++) {
 		if (!(rules[i].kinds & kinds) || !wanted(&rules[i], needs))
 			continue;
-		bool seen = false;
-
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = (rules[j].kinds & kinds) && wanted(&rules[j], needs) &&
-			       !strcmp(rules[j].name, rules[i].name) &&
-			       (strcmp(rules[i].name, "ioctl") || rules[j].cmp[0].value == rules[i].cmp[0].value);
-		if (!seen && !strcmp(rules[i].name, "ioctl"))
+		if (!strcmp(rules[i].name, "ioctl") && !counted_before(i, kinds, needs, true))
 			(*ioctls)++;
-		seen = false;
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = (rules[j].kinds & kinds) && wanted(&rules[j], needs) &&
-			       !strcmp(rules[j].name, rules[i].name);
-		if (!seen)
+		if (!counted_before(i, kinds, needs, false))
 			(*syscalls)++;
 	}
 }
@@ -487,20 +497,14 @@ static const char *need_names_of(unsigned needs, char *buf, size_t size)
 static void dump_union(FILE *out)
 {
 	for (size_t i = 0; i < NRULES; i++) {
-		bool ioctl = !strcmp(rules[i].name, "ioctl"), seen = false;
-
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = !strcmp(rules[j].name, rules[i].name) &&
-			       (!ioctl || rules[j].cmp[0].value == rules[i].cmp[0].value);
-		if (seen)
-			continue;
+		bool ioctl = !strcmp(rules[i].name, "ioctl"), always = false;
 		unsigned kinds = 0, needs = 0;
-		bool always = false;
 		char names[128];
 
+		if (counted_before(i, M | E | V, NB_NEED_ALL, true))
+			continue;
 		for (size_t j = i; j < NRULES; j++) {
-			if (strcmp(rules[j].name, rules[i].name) ||
-			    (ioctl && rules[j].cmp[0].value != rules[i].cmp[0].value))
+			if (!same_call(i, j, true))
 				continue;
 			kinds |= rules[j].kinds;
 			needs |= rules[j].needs;

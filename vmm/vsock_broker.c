@@ -1,6 +1,7 @@
 #include "vsock_broker.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -61,12 +62,16 @@ static void serve_connect(const char *path, uint32_t port)
 	    (s = socket(AF_UNIX, PEER_SOCKET_TYPE, 0)) < 0 ||
 	    connect(s, (struct sockaddr *)&addr, sizeof(addr)) < 0)
 		err = errno;
-	send_reply(err, err ? -1 : s);
+	if (err && s >= 0) {
+		close(s); /* before the answer: the broker holds nothing between requests */
+		s = -1;
+	}
+	send_reply(err, s);
 	if (s >= 0)
 		close(s);
 }
 
-static void serve(const char *path)
+static void serve(const char *path, const char *record)
 {
 	struct request req;
 	ssize_t n;
@@ -78,8 +83,13 @@ static void serve(const char *path)
 			return;
 		if (req.op == OP_CONNECT)
 			serve_connect(path, req.port);
-		else if (req.op == OP_UNLINK)
-			send_reply(unlink(path) < 0 ? errno : 0, -1);
+		else if (req.op == OP_UNLINK) {
+			int err = unlink(path) < 0 ? errno : 0;
+
+			if (record[0])
+				unlink(record); /* no socket left: the record is done */
+			send_reply(err, -1);
+		}
 		else
 			send_reply(EINVAL, -1);
 	}
@@ -98,8 +108,8 @@ static int confine(void)
 				      SCMP_A0(SCMP_CMP_EQ, BROKER_FD),
 				      SCMP_A2(SCMP_CMP_EQ, MSG_NOSIGNAL)) ||
 		     seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 3,
-				      SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
-				      SCMP_A1(SCMP_CMP_EQ, PEER_SOCKET_TYPE), SCMP_A2(SCMP_CMP_EQ, 0)) ||
+				      SCMP_A0(SCMP_CMP_EQ, AF_UNIX), SCMP_A1(SCMP_CMP_EQ, PEER_SOCKET_TYPE),
+				      SCMP_A2(SCMP_CMP_EQ, 0)) ||
 		     seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(connect), 0) ||
 		     seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unlink), 0) ||
 		     seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(close), 0) ||
@@ -110,26 +120,29 @@ static int confine(void)
 	return rc ? -1 : 0;
 }
 
-static __attribute__((noreturn)) void broker_main(int fd, const char *path, pid_t parent)
+static __attribute__((noreturn)) void broker_main(int fd, const char *path, const char *record,
+						  pid_t parent)
 {
-	char copy[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char copy[sizeof(((struct sockaddr_un *)0)->sun_path)], record_copy[PATH_MAX];
 
 	/* Never outlive the VMM (even one that died before this line). */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(0);
 	snprintf(copy, sizeof(copy), "%s", path);
+	snprintf(record_copy, sizeof(record_copy), "%s", record ? record : "");
 	/* Only the socketpair stays open: no guest memory, no KVM, and no
 	 * stdout (a pipe's reader would wait for us). */
 	if (dup2(fd, BROKER_FD) < 0 || close_range(0, BROKER_FD - 1, 0) < 0 ||
 	    close_range(BROKER_FD + 1, ~0u, 0) < 0 || confine() < 0)
 		_exit(1);
-	serve(copy);
+	serve(copy, record_copy);
 	syscall(SYS_exit_group, 0); /* the raw call: a sanitizer's _exit does more */
 	_exit(0);
 }
 
-int nb_vsock_broker_start(struct nb_vsock_broker *b, const char *path, struct nb_err *err)
+int nb_vsock_broker_start(struct nb_vsock_broker *b, const char *path, const char *record,
+			  struct nb_err *err)
 {
 	int sv[2];
 	pid_t parent = getpid();
@@ -140,7 +153,7 @@ int nb_vsock_broker_start(struct nb_vsock_broker *b, const char *path, struct nb
 		return nb_err_sys(err, "--vsock: the broker's socketpair");
 	b->pid = fork();
 	if (b->pid == 0)
-		broker_main(sv[1], path, parent);
+		broker_main(sv[1], path, record, parent);
 	close(sv[1]);
 	if (b->pid < 0) {
 		b->pid = 0;

@@ -11,7 +11,7 @@
  * connect, unlink, close, exit). The VMM only sends it a port number or
  * "unlink" over a socketpair and receives the connected socket back with
  * SCM_RIGHTS: what the VMM can make it do is connect to PATH_<u32> and
- * remove PATH, nothing else. It dies with the VMM (PR_SET_PDEATHSIG) and
+ * remove PATH (and the run's record), nothing else. It dies with the VMM (PR_SET_PDEATHSIG) and
  * when its socketpair closes. Host only. */
 #ifndef NESTBOX_VMM_VSOCK_BROKER_H
 #define NESTBOX_VMM_VSOCK_BROKER_H
@@ -27,8 +27,11 @@ struct nb_vsock_broker {
 	int fd;     /* the VMM's end of the socketpair; -1: none */
 };
 
-/* Fork the broker for the listener PATH (single-threaded caller). */
-int nb_vsock_broker_start(struct nb_vsock_broker *b, const char *path, struct nb_err *err);
+/* Fork the broker for the listener PATH (single-threaded caller). record:
+ * this run's record (vmm/gc.h), removed with PATH at exit (the confined VMM
+ * cannot), or NULL. */
+int nb_vsock_broker_start(struct nb_vsock_broker *b, const char *path, const char *record,
+			  struct nb_err *err);
 
 /* The device's struct nb_vsock_host for b. */
 struct nb_vsock_host nb_vsock_broker_host(struct nb_vsock_broker *b);

@@ -17,7 +17,7 @@
 #include "tests/unit/unit.h"
 #include "vmm/vsock_broker.h"
 
-static char dir[64], path[96];
+static char dir[64], path[96], record[96];
 static struct nb_vsock_broker broker;
 static struct nb_vsock_host host;
 
@@ -39,7 +39,9 @@ static void setup(void)
 	snprintf(dir, sizeof(dir), "/tmp/nestbox-broker.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/v.sock", dir);
-	ck_assert_msg(nb_vsock_broker_start(&broker, path, &err) == 0, "%s", err.msg);
+	snprintf(record, sizeof(record), "%s/123.run", dir);
+	ck_assert_int_eq(close(open(record, O_CREAT | O_WRONLY, 0600)), 0);
+	ck_assert_msg(nb_vsock_broker_start(&broker, path, record, &err) == 0, "%s", err.msg);
 	host = nb_vsock_broker_host(&broker);
 }
 
@@ -95,8 +97,10 @@ START_TEST(removes_the_listener)
 	int lfd = listen_at(path);
 	struct stat st;
 
+	ck_assert_int_eq(lstat(record, &st), 0);
 	host.unlink_listener(host.opaque);
 	ck_assert_int_eq(lstat(path, &st), -1);
+	ck_assert_int_eq(lstat(record, &st), -1); /* the run's record goes with it */
 	close(lfd);
 }
 END_TEST
