@@ -5,7 +5,7 @@
 # by side in the emulated test host (absolute numbers there are not
 # hardware numbers: read the ratios). In one VM per run the guest, on the
 # share:
-#   - untars a source tree (a tarball of TREE, default /usr/include, read
+#   - untars a source tree (a tarball of TREE, default /usr/include/linux, read
 #     from the share) into it,
 #   - runs find + stat over a copy of the tree the host unpacked (cold),
 #   - writes a 256 MiB file sequentially (dd bs=1M, then sync),
@@ -14,16 +14,21 @@
 #     (tests/guest/blkread.c: one request each, queue depth 1).
 # Each VMM gets a fresh copy of the share in the test host's tmpfs: this
 # measures the device path, not a disk. Times are taken inside the guest.
-#   bench/virtiofs.sh [RUNS]       NESTBOX_BENCH_TREE=DIR, NESTBOX_BENCH_MIB=N
+# 9p is slow in the test host (a 9p request costs several times a FUSE one
+# there): a run of both takes 15 to 30 minutes. Sizes and the per-VM time
+# limit (seconds) can be lowered:
+#   bench/virtiofs.sh [RUNS]   NESTBOX_BENCH_TREE=DIR NESTBOX_BENCH_MIB=N NESTBOX_BENCH_LIMIT=S
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" != --inner ]; then
 	make -s build/tests/guest/blkread build/tests/guest/mkinitramfs
-	exec tests/testhost/run --timeout 3000 bench/virtiofs.sh --inner "${1:-3}"
+	exec tests/testhost/run --timeout $(( ${1:-1} * 2 * ${NESTBOX_BENCH_LIMIT:-1800} + 600 )) \
+		bench/virtiofs.sh --inner "${1:-1}"
 fi
-runs=${2:-3}
+runs=${2:-1}
+limit=${NESTBOX_BENCH_LIMIT:-1800}
 mib=${NESTBOX_BENCH_MIB:-256}
-tree=${NESTBOX_BENCH_TREE:-/usr/include}
+tree=${NESTBOX_BENCH_TREE:-/usr/include/linux}
 nrand=1000
 work=$(mktemp -d "${TMPDIR:-/tmp}/nestbox-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -55,9 +60,9 @@ build/tests/guest/mkinitramfs -o "$work/initrd" -i build/nestbox-init -r "$work/
 		$bb sh -c '$workload' /mnt /rootfs/bin/blkread" >/dev/null
 cmdline="$(build/nestbox version | sed -n 's/^guest kernel command line: //p')"
 
-# Run CMD until its output says bench-done (at most 900 s), then kill it.
+# Run CMD until its output says bench-done (at most $limit s), then kill it.
 until_done() {
-	local out=$1 pid end=$((SECONDS + 900))
+	local out=$1 pid end=$((SECONDS + limit))
 	shift
 	"$@" >"$out" 2>&1 </dev/null &
 	pid=$!
