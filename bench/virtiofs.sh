@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Shared directories: nestbox's virtio-fs (served by the VMM) vs QEMU
 # -M microvm with -device virtio-9p-device (9p2000.L, msize 512000,
-# cache=loose), same vmlinux, same nestbox-init, same guest workload, side
+# cache=loose unless NESTBOX_BENCH_9P_CACHE says otherwise), same vmlinux, same nestbox-init, same guest workload, side
 # by side in the emulated test host (absolute numbers there are not
 # hardware numbers: read the ratios). In one VM per run the guest, on the
 # share:
@@ -18,6 +18,7 @@
 # there): a run of both takes 15 to 30 minutes. Sizes and the per-VM time
 # limit (seconds) can be lowered:
 #   bench/virtiofs.sh [RUNS]   NESTBOX_BENCH_TREE=DIR NESTBOX_BENCH_MIB=N NESTBOX_BENCH_LIMIT=S
+#                              NESTBOX_BENCH_9P_CACHE=loose|none|mmap
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" != --inner ]; then
@@ -27,6 +28,7 @@ if [ "${1:-}" != --inner ]; then
 fi
 runs=${2:-1}
 limit=${NESTBOX_BENCH_LIMIT:-1800}
+cache9p=${NESTBOX_BENCH_9P_CACHE:-loose}
 mib=${NESTBOX_BENCH_MIB:-256}
 tree=${NESTBOX_BENCH_TREE:-/usr/include/linux}
 nrand=1000
@@ -56,7 +58,7 @@ t read sh -c "cat in.bin >/dev/null"
 echo bench-done'
 bb=/rootfs/bin/busybox
 build/tests/guest/mkinitramfs -o "$work/initrd" -i build/nestbox-init -r "$work/rootfs" \
-	-g / -- $bb sh -c "$bb mkdir -p /mnt && $bb mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=loose share /mnt &&
+	-g / -- $bb sh -c "$bb mkdir -p /mnt && $bb mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=$cache9p share /mnt &&
 		$bb sh -c '$workload' /mnt /rootfs/bin/blkread" >/dev/null
 cmdline="$(build/nestbox version | sed -n 's/^guest kernel command line: //p')"
 
@@ -106,9 +108,9 @@ for i in $(seq "$runs"); do
 	done
 	echo "# run $i/$runs: nestbox $(tail -1 "$work/nb.res" 2>/dev/null), qemu $(tail -1 "$work/qe.res" 2>/dev/null) (untar stat write read rand s)" >&2
 done
-python3 - "$work/nb.res" "$work/qe.res" "$mib" "$nrand" "$files" "$tar_mib" "$tree" <<'PY'
+python3 - "$work/nb.res" "$work/qe.res" "$mib" "$nrand" "$files" "$tar_mib" "$tree" "$cache9p" <<'PY'
 import statistics, sys
-nbf, qef, mib, nrand, files, tar_mib, tree = sys.argv[1:8]
+nbf, qef, mib, nrand, files, tar_mib, tree, cache9p = sys.argv[1:9]
 mib, nrand, files, tar_mib = int(mib), int(nrand), int(files), int(tar_mib)
 def meds(path):
     try:
@@ -126,7 +128,7 @@ rows = [
     (f"4 KiB random read, O_DIRECT, IOPS", nrand),
 ]
 print(f"shared directory in the emulated test host: nestbox virtio-fs vs QEMU microvm "
-      f"virtio-9p (9p2000.L, msize 512000, cache=loose); median of {n_nb} / {n_qe} run(s); "
+      f"virtio-9p (9p2000.L, msize 512000, cache={cache9p}); median of {n_nb} / {n_qe} run(s); "
       f"ratio = nestbox / qemu, above 1: nestbox ahead")
 print(f"{'':58}{'nestbox':>10}{'qemu 9p':>10}{'ratio':>8}")
 for i, (name, per) in enumerate(rows):
