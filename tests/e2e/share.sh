@@ -9,7 +9,7 @@ share_root=$nb_tmp/share-root
 if [ ! -x build/tests/guest/mmapcat ]; then
 	for t in e2e_share_build e2e_share_build_exact e2e_share_owner e2e_share_read_only \
 		e2e_share_mount_option e2e_share_escape e2e_share_host_change e2e_share_jail \
-		e2e_share_jail_refused; do
+		e2e_share_jail_refused e2e_share_cgroup_stats; do
 		skip "$t" "build/tests/guest/mmapcat missing (make tests)"
 	done
 	return 0
@@ -152,8 +152,9 @@ ready"
 
 # ---- --jail: the share bound into the jail, used as the jail's uid ----
 if [ "$(id -u)" != 0 ]; then
-	skip e2e_share_jail "needs root (--jail)"
-	skip e2e_share_jail_refused "needs root (--jail)"
+	for t in e2e_share_jail e2e_share_jail_refused e2e_share_cgroup_stats; do
+		skip "$t" "needs root (--jail, --cgroup)"
+	done
 	return 0
 fi
 jail=$nb_tmp/share-jail
@@ -172,3 +173,23 @@ nb_run_case "$limit" $nestbox run --jail "$jail" --uid 4242 --gid 4343 -v "$clos
 	"$share_root" -- true
 expect e2e_share_jail_refused "a share the jail's uid may not use is refused up front, with the reason" \
 	"$status" -eq 125 -a -n "$(grep "uid 4242 gid 4343 may not read and write" <<<"$err")"
+
+# ---- --cgroup and --stats with a share: the group and the run record go ----
+cg=/sys/fs/cgroup
+if [ ! -f $cg/cgroup.controllers ] || ! grep -qw memory $cg/cgroup.controllers; then
+	skip e2e_share_cgroup_stats "no cgroup v2 with the memory controller at $cg"
+	return 0
+fi
+cshare=$nb_tmp/cgshare
+mkdir -p "$cshare"
+NESTBOX_RUN_DIR=$nb_tmp/cgrun nb_run_case "$limit" $nestbox run --cgroup nestbox-e2e-share --stats \
+	-v "$cshare:/src" "$share_root" -- /bin/sh -c 'head -c 33554432 /dev/zero > /src/z && echo wrote'
+peak=$(grep -o '"memory_peak_kib":[0-9]*' <<<"$err" | cut -d: -f2)
+max=$(grep -o '"memory_max_kib":[0-9]*' <<<"$err" | cut -d: -f2)
+left=$(find $cg/nestbox-e2e-share -mindepth 1 -maxdepth 1 -name 'nestbox-*' 2>/dev/null | wc -l)
+records=$(find "$nb_tmp/cgrun" -mindepth 1 2>/dev/null | wc -l)
+echo "# share under --cgroup: peak ${peak:-?} KiB of max ${max:-?} KiB" >&2
+expect e2e_share_cgroup_stats "a share under --cgroup --stats: written, under memory.max, group and run record removed" \
+	"$status" -eq 0 -a "$out" = wrote -a "$(stat -c %s "$cshare/z" 2>/dev/null)" = 33554432 \
+	-a "${peak:-0}" -gt 0 -a "${peak:-0}" -le "${max:-0}" -a "$left" -eq 0 -a "$records" -eq 0
+rmdir $cg/nestbox-e2e-share 2>/dev/null || true
