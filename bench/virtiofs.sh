@@ -3,8 +3,8 @@
 # -M microvm with -device virtio-9p-device (9p2000.L, msize 512000,
 # cache=loose unless NESTBOX_BENCH_9P_CACHE says otherwise), same vmlinux,
 # same nestbox-init, same guest workload, side by side in the emulated test
-# host (absolute numbers there are not hardware numbers: read the ratios). In one VM per run the guest, on the
-# share:
+# host (absolute numbers there are not hardware numbers: read the ratios).
+# In one VM per run the guest, on the share:
 #   - untars a source tree (a tarball of TREE, default /usr/include/linux, read
 #     from the share) into it,
 #   - runs find + stat over a copy of the tree the host unpacked (cold),
