@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Shared directories: nestbox's virtio-fs (served by the VMM) vs QEMU
 # -M microvm with -device virtio-9p-device (9p2000.L, msize 512000,
-# cache=loose), same vmlinux, same nestbox-init, same guest workload, side
-# by side in the emulated test host (absolute numbers there are not
-# hardware numbers: read the ratios). In one VM per run the guest, on the
-# share:
-#   - untars a source tree (a tarball of TREE, default /usr/include, read
+# cache=loose unless NESTBOX_BENCH_9P_CACHE says otherwise), same vmlinux,
+# same nestbox-init, same guest workload, side by side in the emulated test
+# host (absolute numbers there are not hardware numbers: read the ratios).
+# In one VM per run the guest, on the share:
+#   - untars a source tree (a tarball of TREE, default /usr/include/linux, read
 #     from the share) into it,
 #   - runs find + stat over a copy of the tree the host unpacked (cold),
 #   - writes a 256 MiB file sequentially (dd bs=1M, then sync),
@@ -14,16 +14,23 @@
 #     (tests/guest/blkread.c: one request each, queue depth 1).
 # Each VMM gets a fresh copy of the share in the test host's tmpfs: this
 # measures the device path, not a disk. Times are taken inside the guest.
-#   bench/virtiofs.sh [RUNS]       NESTBOX_BENCH_TREE=DIR, NESTBOX_BENCH_MIB=N
+# 9p is slow in the test host (a 9p request costs several times a FUSE one
+# there): a run of both takes 15 to 30 minutes. Sizes and the per-VM time
+# limit (seconds) can be lowered:
+#   bench/virtiofs.sh [RUNS]   NESTBOX_BENCH_TREE=DIR NESTBOX_BENCH_MIB=N NESTBOX_BENCH_LIMIT=S
+#                              NESTBOX_BENCH_9P_CACHE=loose|none|mmap
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" != --inner ]; then
 	make -s build/tests/guest/blkread build/tests/guest/mkinitramfs
-	exec tests/testhost/run --timeout 3000 bench/virtiofs.sh --inner "${1:-3}"
+	exec tests/testhost/run --timeout $(( ${1:-1} * 2 * ${NESTBOX_BENCH_LIMIT:-1800} + 600 )) \
+		bench/virtiofs.sh --inner "${1:-1}"
 fi
-runs=${2:-3}
+runs=${2:-1}
+limit=${NESTBOX_BENCH_LIMIT:-1800}
+cache9p=${NESTBOX_BENCH_9P_CACHE:-loose}
 mib=${NESTBOX_BENCH_MIB:-256}
-tree=${NESTBOX_BENCH_TREE:-/usr/include}
+tree=${NESTBOX_BENCH_TREE:-/usr/include/linux}
 nrand=1000
 work=$(mktemp -d "${TMPDIR:-/tmp}/nestbox-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -51,13 +58,13 @@ t read sh -c "cat in.bin >/dev/null"
 echo bench-done'
 bb=/rootfs/bin/busybox
 build/tests/guest/mkinitramfs -o "$work/initrd" -i build/nestbox-init -r "$work/rootfs" \
-	-g / -- $bb sh -c "$bb mkdir -p /mnt && $bb mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=loose share /mnt &&
+	-g / -- $bb sh -c "$bb mkdir -p /mnt && $bb mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=$cache9p share /mnt &&
 		$bb sh -c '$workload' /mnt /rootfs/bin/blkread" >/dev/null
 cmdline="$(build/nestbox version | sed -n 's/^guest kernel command line: //p')"
 
-# Run CMD until its output says bench-done (at most 900 s), then kill it.
+# Run CMD until its output says bench-done (at most $limit s), then kill it.
 until_done() {
-	local out=$1 pid end=$((SECONDS + 900))
+	local out=$1 pid end=$((SECONDS + limit))
 	shift
 	"$@" >"$out" 2>&1 </dev/null &
 	pid=$!
@@ -101,9 +108,9 @@ for i in $(seq "$runs"); do
 	done
 	echo "# run $i/$runs: nestbox $(tail -1 "$work/nb.res" 2>/dev/null), qemu $(tail -1 "$work/qe.res" 2>/dev/null) (untar stat write read rand s)" >&2
 done
-python3 - "$work/nb.res" "$work/qe.res" "$mib" "$nrand" "$files" "$tar_mib" "$tree" <<'PY'
+python3 - "$work/nb.res" "$work/qe.res" "$mib" "$nrand" "$files" "$tar_mib" "$tree" "$cache9p" <<'PY'
 import statistics, sys
-nbf, qef, mib, nrand, files, tar_mib, tree = sys.argv[1:8]
+nbf, qef, mib, nrand, files, tar_mib, tree, cache9p = sys.argv[1:9]
 mib, nrand, files, tar_mib = int(mib), int(nrand), int(files), int(tar_mib)
 def meds(path):
     try:
@@ -121,7 +128,7 @@ rows = [
     (f"4 KiB random read, O_DIRECT, IOPS", nrand),
 ]
 print(f"shared directory in the emulated test host: nestbox virtio-fs vs QEMU microvm "
-      f"virtio-9p (9p2000.L, msize 512000, cache=loose); median of {n_nb} / {n_qe} run(s); "
+      f"virtio-9p (9p2000.L, msize 512000, cache={cache9p}); median of {n_nb} / {n_qe} run(s); "
       f"ratio = nestbox / qemu, above 1: nestbox ahead")
 print(f"{'':58}{'nestbox':>10}{'qemu 9p':>10}{'ratio':>8}")
 for i, (name, per) in enumerate(rows):

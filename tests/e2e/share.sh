@@ -9,7 +9,7 @@ share_root=$nb_tmp/share-root
 if [ ! -x build/tests/guest/mmapcat ]; then
 	for t in e2e_share_build e2e_share_build_exact e2e_share_owner e2e_share_read_only \
 		e2e_share_mount_option e2e_share_escape e2e_share_host_change e2e_share_jail \
-		e2e_share_jail_refused; do
+		e2e_share_jail_refused e2e_share_cgroup_stats; do
 		skip "$t" "build/tests/guest/mmapcat missing (make tests)"
 	done
 	return 0
@@ -36,13 +36,15 @@ cat input.bin > build/copy.bin
 md5sum input.bin | cut -c1-32 > build/input.md5
 mkdir build/many
 cd build/many
-seq 10000 19999 | sed "s/^/entry/" | xargs touch
+seq 10000 19999 | sed "s/^/entry/" | xargs mkdir
 cd ../..
 ls build/many | wc -l > build/many.count
-ls -l build/many/entry19999 > /dev/null
+ls -ld build/many/entry19999 > /dev/null
 sync
 echo built'
-nb_run_case "$limit" $nestbox run -v "$share:/src" -w /src "$share_root" -- /bin/sh -c "$build_script"
+# 10000 entries are 20000 requests: ~2 min in the emulated test host, where
+# every VM exit is emulated (under a second on real KVM).
+nb_run_case $((limit * 3)) $nestbox run -v "$share:/src" -w /src "$share_root" -- /bin/sh -c "$build_script"
 expect e2e_share_build "a build in -v DIR:/src runs to its end" "$status" -eq 0 -a "$out" = built
 
 b=$share/build
@@ -59,7 +61,8 @@ line2" ] || bad+=" rename"
 cmp -s "$b/mmap.bin" "$share/input.bin" || bad+=" mmap-read"
 cmp -s "$b/copy.bin" "$share/input.bin" || bad+=" large-write"
 [ "$(cat "$b/input.md5" 2>/dev/null)" = "$(md5sum <"$share/input.bin" | cut -c1-32)" ] || bad+=" large-read"
-[ "$(find "$b/many" -type f | wc -l)" = 10000 ] && [ "$(cat "$b/many.count" 2>/dev/null)" = 10000 ] ||
+[ "$(find "$b/many" -mindepth 1 -maxdepth 1 -type d -name 'entry1????' | wc -l)" = 10000 ] &&
+	[ "$(cat "$b/many.count" 2>/dev/null)" = 10000 ] ||
 	bad+=" 10000-entries"
 [ "$(stat -c %u:%g "$b/main.c" 2>/dev/null)" = 0:0 ] || bad+=" owner"
 out="wrong:${bad:- none}"
@@ -149,8 +152,9 @@ ready"
 
 # ---- --jail: the share bound into the jail, used as the jail's uid ----
 if [ "$(id -u)" != 0 ]; then
-	skip e2e_share_jail "needs root (--jail)"
-	skip e2e_share_jail_refused "needs root (--jail)"
+	for t in e2e_share_jail e2e_share_jail_refused e2e_share_cgroup_stats; do
+		skip "$t" "needs root (--jail, --cgroup)"
+	done
 	return 0
 fi
 jail=$nb_tmp/share-jail
@@ -169,3 +173,23 @@ nb_run_case "$limit" $nestbox run --jail "$jail" --uid 4242 --gid 4343 -v "$clos
 	"$share_root" -- true
 expect e2e_share_jail_refused "a share the jail's uid may not use is refused up front, with the reason" \
 	"$status" -eq 125 -a -n "$(grep "uid 4242 gid 4343 may not read and write" <<<"$err")"
+
+# ---- --cgroup and --stats with a share: the group and the run record go ----
+cg=/sys/fs/cgroup
+if [ ! -f $cg/cgroup.controllers ] || ! grep -qw memory $cg/cgroup.controllers; then
+	skip e2e_share_cgroup_stats "no cgroup v2 with the memory controller at $cg"
+	return 0
+fi
+cshare=$nb_tmp/cgshare
+mkdir -p "$cshare"
+NESTBOX_RUN_DIR=$nb_tmp/cgrun nb_run_case "$limit" $nestbox run --cgroup nestbox-e2e-share --stats \
+	-v "$cshare:/src" "$share_root" -- /bin/sh -c 'head -c 33554432 /dev/zero > /src/z && echo wrote'
+peak=$(grep -o '"memory_peak_kib":[0-9]*' <<<"$err" | cut -d: -f2)
+max=$(grep -o '"memory_max_kib":[0-9]*' <<<"$err" | cut -d: -f2)
+left=$(find $cg/nestbox-e2e-share -mindepth 1 -maxdepth 1 -name 'nestbox-*' 2>/dev/null | wc -l)
+records=$(find "$nb_tmp/cgrun" -mindepth 1 2>/dev/null | wc -l)
+echo "# share under --cgroup: peak ${peak:-?} KiB of max ${max:-?} KiB" >&2
+expect e2e_share_cgroup_stats "a share under --cgroup --stats: written, under memory.max, group and run record removed" \
+	"$status" -eq 0 -a "$out" = wrote -a "$(stat -c %s "$cshare/z" 2>/dev/null)" = 33554432 \
+	-a "${peak:-0}" -gt 0 -a "${peak:-0}" -le "${max:-0}" -a "$left" -eq 0 -a "$records" -eq 0
+rmdir $cg/nestbox-e2e-share 2>/dev/null || true

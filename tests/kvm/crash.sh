@@ -28,10 +28,11 @@ if ! images=$(tests/images/mkimages.sh 2>"$nb_tmp/mkimages.err"); then
 	exit 0
 fi
 layout=$images/busybox
-mkdir -p "$nb_tmp/jail" "$nb_tmp/tenant/share"
-chown 4242:4242 "$nb_tmp/tenant" "$nb_tmp/tenant/share"
-# Every round shares a directory too (virtio-fs: its thread, its /proc in the jail).
-share=(-v "$nb_tmp/tenant/share:/share")
+mkdir -p "$nb_tmp/jail" "$nb_tmp/tenant" "$nb_tmp/share"
+chown 4242:4242 "$nb_tmp/tenant" "$nb_tmp/share"
+# Every round shares a directory too (virtio-fs: its thread, its /proc in
+# the jail); it stays empty.
+share=(-v "$nb_tmp/share:/share")
 mounts_before=$(wc -l </proc/self/mountinfo)
 # Where cgroup v2 has the memory controller (the test host), some rounds
 # also run in a --cgroup group, and gc must remove the groups kills leave.
@@ -84,7 +85,7 @@ for i in $(seq "$rounds"); do
 	if ! gc_out=$("$nestbox" gc 2>&1); then
 		failures+=("round $i: nestbox gc failed: $gc_out")
 	fi
-	stale=$(find "$NESTBOX_RUN_DIR" "$nb_tmp/tenant" "$XDG_CACHE_HOME/nestbox/tmp" "$nb_tmp/jail" \
+	stale=$(find "$NESTBOX_RUN_DIR" "$nb_tmp/tenant" "$XDG_CACHE_HOME/nestbox/tmp" "$nb_tmp/jail" "$nb_tmp/share" \
 		-mindepth 1 2>/dev/null | tr '\n' ' ')
 	stale="$stale$(find /sys/fs/cgroup/$cg_parent -mindepth 1 -maxdepth 1 -name 'nestbox-*' 2>/dev/null | tr '\n' ' ')"
 	[ -z "$stale" ] || failures+=("round $i (${mode[*]:1:1}, ${delay_ms} ms): left after gc: $stale")

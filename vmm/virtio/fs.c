@@ -22,7 +22,6 @@
 #include "vmm/virtio/mmio.h"
 
 #define MIN_MINOR 31u  /* virtio-fs appeared with FUSE 7.31 (Linux 5.4) */
-#define ATTR_VALID_SEC 1u
 
 /* ---- arguments and replies ------------------------------------------------ */
 
@@ -414,7 +413,7 @@ int nb_virtio_fs_add(struct nb_vm *vm, struct nb_event_loop *loop, const char *d
 
 	if (nb_fs_open(&fs, dir, opts, err) < 0)
 		return -1;
-	if (nb_virtio_mmio_add(vm, loop, &nb_virtio_fs_ops, fs, &fs->mmio, err) < 0) {
+	if (nb_virtio_mmio_add(vm, loop, &nb_virtio_fs_ops, fs, NULL, err) < 0) {
 		nb_fs_close(fs);
 		return -1;
 	}

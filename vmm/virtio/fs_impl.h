@@ -96,8 +96,6 @@ int fs_handle_release(struct fs_table *t, uint64_t fh, enum fs_handle_kind kind)
 
 /* ---- the device ------------------------------------------------------- */
 
-struct nb_virtio_mmio;
-
 struct nb_fs {
 	struct fs_table t;
 	int proc_fd;               /* /proc/self/fd: reopening O_PATH descriptors */
@@ -106,7 +104,6 @@ struct nb_fs {
 	bool initialized;          /* FUSE_INIT done */
 	uint32_t minor;            /* negotiated FUSE minor version */
 	struct virtio_fs_config config;
-	struct nb_virtio_mmio *mmio;
 	struct nb_virtq_chain chain;
 	uint8_t in[FS_IN_MAX] __attribute__((aligned(8)));
 	uint8_t out[FS_OUT_MAX] __attribute__((aligned(8)));
