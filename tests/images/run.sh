@@ -391,7 +391,7 @@ expect hostile-archive-garbage "a file that is no archive is refused" "$status" 
 
 # ---- registry -------------------------------------------------------------------------
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; return 1; }
+. tests/lib/registry.sh # nb_wait_http
 if ! command -v docker-registry >/dev/null || ! command -v skopeo >/dev/null; then
 	skip registry-pull "docker-registry or skopeo not installed (scripts/deps.sh)"
 else
@@ -410,7 +410,7 @@ YML
 	docker-registry serve "$nb_tmp/registry.yml" >"$nb_tmp/registry.log" 2>&1 &
 	pids+=($!)
 	reg=127.0.0.1:$port
-	if ! wait_http "http://$reg/v2/"; then
+	if ! nb_wait_http "http://$reg/v2/"; then
 		not_ok registry-start "docker-registry did not answer on $reg: $(tail -c 200 "$nb_tmp/registry.log")"
 	elif ! timeout 120 skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$imgs/busybox:test" "docker://$reg/busybox:test" 2>"$nb_tmp/skopeo.err" ||
 		! timeout 120 skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$imgs/multi:test" "docker://$reg/multi:test" 2>>"$nb_tmp/skopeo.err"; then
@@ -435,7 +435,7 @@ YML
 		eport=$(free_port)
 		python3 tests/images/authproxy.py --expire 3 "$eport" "http://$reg" "$nb_tmp/eauth.log" 2>"$nb_tmp/eauth.err" &
 		pids+=($!)
-		if wait_http "http://127.0.0.1:$eport/token"; then
+		if nb_wait_http "http://127.0.0.1:$eport/token"; then
 			rm -rf "$NESTBOX_CACHE_DIR"
 			nb_run_case 120 "$nestbox" pull "127.0.0.1:$eport/multi:test"
 			expect registry-token-expires "a token refused mid-pull is renewed; the layer downloaded after the 401 converts" \
@@ -464,7 +464,7 @@ YML
 		aport=$(free_port)
 		python3 tests/images/authproxy.py "$aport" "http://$reg" "$nb_tmp/auth.log" 2>"$nb_tmp/auth.err" &
 		pids+=($!)
-		if wait_http "http://127.0.0.1:$aport/token"; then
+		if nb_wait_http "http://127.0.0.1:$aport/token"; then
 			rm -rf "$NESTBOX_CACHE_DIR"
 			nb_run_case 120 "$nestbox" pull "127.0.0.1:$aport/busybox:test"
 			expect registry-token-auth "pull through a bearer-token challenge asks the realm for the scope and succeeds" \
@@ -477,7 +477,7 @@ YML
 		cport=$(free_port)
 		python3 tests/images/authproxy.py "$cport" "http://$reg" "$nb_tmp/cauth.log" bob:tokenpw 2>"$nb_tmp/cauth.err" &
 		pids+=($!)
-		if wait_http "http://127.0.0.1:$cport/token"; then
+		if nb_wait_http "http://127.0.0.1:$cport/token"; then
 			rm -rf "$NESTBOX_CACHE_DIR"
 			export REGISTRY_AUTH_FILE=$nb_tmp/token-auth.json
 			nb_run_case 60 "$nestbox" pull "127.0.0.1:$cport/busybox:test"
@@ -551,7 +551,6 @@ YML
 fi
 
 # ---- registry login (htpasswd basic auth) --------------------------------------------
-. tests/lib/registry.sh
 login_cases="login-wrong-password login-writes-auth-file login-pull logout"
 if ! command -v htpasswd >/dev/null; then
 	for c in $login_cases; do skip "$c" "htpasswd missing (apache2-utils, scripts/deps.sh)"; done
