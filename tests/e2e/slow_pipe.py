@@ -5,7 +5,8 @@
       Read stdin at about RATE bytes/s (64 KiB reads) to its end; print
       "SHA256 BYTES". PROGRESS: a file rewritten with the byte count after
       each read. STALL_AT: after that many bytes, stop reading for STALL_S
-      seconds (forever: "inf").
+      seconds (forever: "inf"). With SLOW_PIPE_TAIL=FILE in the environment,
+      the last 4 KiB read are saved there (a failing case shows them).
   slow_pipe.py write FILE RATE [PAUSE_EVERY PAUSE_S]
       Write FILE to stdout at about RATE bytes/s in 16 KiB writes, pausing
       PAUSE_S seconds after every PAUSE_EVERY bytes.
@@ -21,6 +22,7 @@ def read(rate, progress=None, stall_at=None, stall_s=0.0):
     total = 0
     start = time.monotonic()
     stalled = False
+    tail = b""
     while True:
         if stall_at is not None and not stalled and total >= stall_at:
             stalled = True
@@ -34,6 +36,7 @@ def read(rate, progress=None, stall_at=None, stall_s=0.0):
             break
         h.update(chunk)
         total += len(chunk)
+        tail = (tail + chunk)[-4096:]
         if progress:
             with open(progress + ".tmp", "w") as f:
                 f.write(str(total))
@@ -41,6 +44,9 @@ def read(rate, progress=None, stall_at=None, stall_s=0.0):
         ahead = total / rate - (time.monotonic() - start)
         if ahead > 0:
             time.sleep(ahead)
+    if os.environ.get("SLOW_PIPE_TAIL"):
+        with open(os.environ["SLOW_PIPE_TAIL"], "wb") as f:
+            f.write(tail)
     print(h.hexdigest(), total)
 
 

@@ -12,7 +12,8 @@
  *    a chain whose readable part is the len bytes (a FUSE request: header
  *    and arguments as the fuzzer wrote them) and whose writable part has
  *    room bytes, both cut into split-byte descriptors (0: one each).
- * tests/fuzz/seed_virtio_fs.py writes the seeds in corpus/fuzz_virtio_fs/. */
+ * tests/fuzz/seed_virtio_fs.py writes the seeds in corpus/fuzz_virtio_fs/.
+ * Covers: vmm/virtio/fs.c vmm/virtio/fs_node.c vmm/virtio/fs_file.c vmm/virtio/fs_dir.c vmm/virtio/fs_table.c vmm/virtio/fs_xattr.c */
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
