@@ -81,7 +81,10 @@ expect() {
     local name=$1 status=$2; shift 2
     local out=$work/$name.txt line
     grep -qF "nestbox-init: reporting status $status " "$out" || {
-        echo "not ok $name: no 'reporting status $status': $(tail -n 3 "$out" | tr '\n' '|')"
+        # A kernel complaint says more than the last lines of its trace.
+        local oops
+        oops=$(grep -m1 -E 'BUG:|WARNING:|Oops|Kernel panic|watchdog:|rcu:' "$out" | tr -d '\n')
+        echo "not ok $name: no 'reporting status $status':${oops:+ first complaint '$oops';} $(tail -n 3 "$out" | tr '\n' '|')"
         return 1
     }
     for line in "$@"; do
