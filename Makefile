@@ -39,8 +39,8 @@ HOST_LIBS  := -Wl,--as-needed -Wl,-Bstatic -larchive -lfdt -ljson-c -lcrypto -Wl
 	      $(ARCHIVE_DEPS) -lseccomp -lpthread
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
-HOST_SRCS     := $(wildcard common/*.c vmm/*.c vmm/*/*.c images/*.c)
-HOST_LIB_SRCS := $(filter-out vmm/main.c,$(HOST_SRCS))
+HOST_SRCS     := $(wildcard common/*.c vmm/*/*.c vmm/*/*/*.c images/*.c)
+HOST_LIB_SRCS := $(filter-out vmm/cli/main.c,$(HOST_SRCS))
 GUEST_SRCS    := $(wildcard common/*.c guest-init/*.c container/*.c)
 UNIT_SRCS     := $(wildcard tests/unit/test_*.c)
 KVM_SRCS      := $(wildcard tests/kvm/test_*.c)
@@ -153,11 +153,11 @@ run: all $(BUILD)/oci/busybox/index.json
 FUZZ_TIME   ?= 60
 FUZZ_CFLAGS := $(STD) $(WARN) -O1 -g -I. -Iinclude -Itests -fsanitize=fuzzer,address,undefined \
 	       -fno-sanitize-recover=all -fno-omit-frame-pointer $(FUZZ_EXTRA)
-FUZZ_LIB    := $(wildcard vmm/virtio/*.c vmm/dev/*.c) vmm/memory.c vmm/bus.c vmm/event.c vmm/stop.c \
-	       vmm/ratelimit.c vmm/vcpu_exit.c vmm/kvm.c common/err.c
+FUZZ_LIB    := $(wildcard vmm/virtio/*.c vmm/dev/*.c) vmm/kvm/memory.c vmm/kvm/bus.c vmm/kvm/event.c vmm/kvm/stop.c \
+	       vmm/kvm/vcpu_exit.c vmm/kvm/kvm.c common/err.c
 FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $(wildcard vmm/*.h vmm/*/*.h tests/lib/*.h tests/fuzz/*.h)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $(wildcard vmm/*/*.h vmm/*/*/*.h tests/lib/*.h tests/fuzz/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB) -lpthread
 
@@ -179,8 +179,7 @@ $(BUILD)/fuzz/fuzz_spec: tests/fuzz/fuzz_spec.c common/spec.c common/tmpfs.c com
 	clang $(FUZZ_CFLAGS) -o $@ $< common/spec.c common/tmpfs.c common/err.c -lfdt
 # Image import as `nestbox pull` runs it (archives, registries), with the
 # layer conversion replaced by a digest check (--wrap=nb_layer_get).
-FUZZ_IMPORT_LIB := $(filter-out images/commands.c images/initramfs.c images/login.c \
-		   images/runplan.c,$(wildcard images/*.c)) common/err.c common/size.c
+FUZZ_IMPORT_LIB := $(filter-out images/initramfs.c images/runplan.c,$(wildcard images/*.c)) common/err.c common/size.c
 FUZZ_IMPORT_BINS := $(BUILD)/fuzz/fuzz_archive $(BUILD)/fuzz/fuzz_registry
 $(FUZZ_IMPORT_BINS): $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/layer_check.c $(FUZZ_IMPORT_LIB) \
 		$(wildcard images/*.h)
@@ -194,7 +193,7 @@ fuzz: fuzz-bins
 	NESTBOX_FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run.sh
 
 format-check:
-	clang-format --dry-run --Werror $(HOST_SRCS) $(GUEST_SRCS) $(wildcard include/nestbox/*.h vmm/*.h vmm/*/*.h)
+	clang-format --dry-run --Werror $(HOST_SRCS) $(GUEST_SRCS) $(wildcard include/nestbox/*.h vmm/*/*.h vmm/*/*/*.h)
 
 clean:
 	rm -rf $(BUILD)

@@ -196,7 +196,7 @@ enum nb_status {
  * the port at start, reads it while the workload runs and closes it once
  * the workload ended; the host sends only while the guest has it open, and
  * otherwise stops the VM as for an unforwarded signal (common/sigmsg.h has
- * the codec, vmm/sigforward.h the host's rules).
+ * the codec, vmm/run/sigforward.h the host's rules).
  */
 #define NB_PORT_SIGNAL "nestbox.signal"
 #define NB_SIGMSG_MAGIC 0xb5u

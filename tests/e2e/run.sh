@@ -25,7 +25,7 @@ for group in ${NESTBOX_E2E_GROUPS:-boot virtio output share container signals ne
 	. "tests/e2e/$group.sh"
 done
 
-# The VMM's own seccomp filters (vmm/sandbox.c) over everything above: a
+# The VMM's own seccomp filters (vmm/confine/seccomp.c) over everything above: a
 # syscall outside a thread's list kills that test's nestbox (159); the
 # kernel's audit lines name the thread and the syscall.
 if dmesg >/dev/null 2>&1; then

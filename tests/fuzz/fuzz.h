@@ -14,7 +14,7 @@
 #include <sys/epoll.h>
 
 #include "lib/vdrv.h"
-#include "vmm/event.h"
+#include "vmm/kvm/event.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,7 +1,7 @@
-/* libFuzzer: the vCPU exit decoding (vmm/vcpu_exit.c) fed kvm_run-shaped
+/* libFuzzer: the vCPU exit decoding (vmm/kvm/vcpu_exit.c) fed kvm_run-shaped
  * exits without KVM, with the VM's real port-I/O devices behind it (the
  * 8250 UART, the i8042, the exit device: vmm/dev/) and a virtio-mmio
- * device (virtio-rng) in the MMIO window, wired as vmm/run.c wires them.
+ * device (virtio-rng) in the MMIO window, wired as vmm/run/run.c wires them.
  * Each input is a run of exits with any reason and any fields (port,
  * size, count and data offset of port I/O, address, length and direction
  * of MMIO, system event types, error codes), handled as the vCPU thread
@@ -9,7 +9,7 @@
  * a stop reason latched, and only I/O and MMIO exits keep it running;
  * port I/O touches no byte of the kvm_run page outside the exit's data;
  * a guest-reported status is 0..255.
- * Covers: vmm/vcpu_exit.c vmm/dev/serial.c vmm/dev/i8042.c vmm/dev/exitdev.c */
+ * Covers: vmm/kvm/vcpu_exit.c vmm/dev/serial.c vmm/dev/i8042.c vmm/dev/exitdev.c */
 #include <fcntl.h>
 #include <stddef.h>
 #include <unistd.h>
@@ -19,10 +19,10 @@
 #include "vmm/dev/exitdev.h"
 #include "vmm/dev/i8042.h"
 #include "vmm/dev/serial.h"
-#include "vmm/vcpu_exit.h"
+#include "vmm/kvm/vcpu_exit.h"
 #include "vmm/virtio/rng.h"
-#include "vmm/vm.h"
-#include "vmm/x86_64/layout.h"
+#include "vmm/kvm/vm.h"
+#include "vmm/kvm/x86_64/layout.h"
 
 #define RUN_SIZE 0x3000u /* what KVM_GET_VCPU_MMAP_SIZE says on x86 */
 

@@ -13,7 +13,7 @@
  * (read-only root) -t TMPFS_PATH... -l RESOURCE:SOFT:HARD... -S SYSCALL[,SYSCALL]
  * (a seccomp filter, built here with libseccomp, that fails those syscalls
  * with EPERM and allows the rest) -B BPF_FILE (raw filter bytes) -D (Docker's
- * default profile, vmm/seccomp_profile.c, for the capability set in effect).
+ * default profile, vmm/run/container_seccomp.c, for the capability set in effect).
  * Image layers: -L OFFSET:SIZE... (bytes on the NB_LAYER_SERIAL disk, bottom first).
  *
  * Build: gcc -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -I. -Iinclude \
@@ -35,7 +35,7 @@
 #include "images/initramfs.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
-#include "vmm/seccomp_profile.h"
+#include "vmm/run/container_seccomp.h"
 
 #define MAX_ENV 64
 

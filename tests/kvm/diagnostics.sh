@@ -114,7 +114,7 @@ if $can_fake; then
 	host_case diag_host_nodriver nodriver "a /dev/kvm with no driver behind it is diagnosed" \
 		'/dev/kvm exists but no KVM driver answers'
 
-	# tests/testhost/run classifies the host as nestbox does (vmm/kvm.c's
+	# tests/testhost/run classifies the host as nestbox does (vmm/kvm/kvm.c's
 	# kind names) to say why it runs CMD in the emulated test host.
 	testhost_kind() {
 		local kind=$1 want=$2 user=()

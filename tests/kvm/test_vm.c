@@ -12,9 +12,9 @@
 #include "vmm/dev/exitdev.h"
 #include "vmm/dev/i8042.h"
 #include "vmm/dev/serial.h"
-#include "vmm/kvm.h"
-#include "vmm/vm.h"
-#include "vmm/x86_64/layout.h"
+#include "vmm/kvm/kvm.h"
+#include "vmm/kvm/vm.h"
+#include "vmm/kvm/x86_64/layout.h"
 
 #define PAYLOAD_GPA 0x100000ull
 #define TEST_MMIO_GPA 0xd0000000ull

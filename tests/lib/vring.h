@@ -9,7 +9,7 @@
 
 #include <linux/virtio_ring.h>
 
-#include "vmm/memory.h"
+#include "vmm/kvm/memory.h"
 #include "vmm/virtio/virtio.h"
 
 #define VR_DESC 0x1000u

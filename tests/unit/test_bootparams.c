@@ -6,8 +6,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "vmm/x86_64/bootparams.h"
-#include "vmm/x86_64/layout.h"
+#include "vmm/kvm/x86_64/bootparams.h"
+#include "vmm/kvm/x86_64/layout.h"
 #include "unit/unit.h"
 
 #define MiB (1ull << 20)

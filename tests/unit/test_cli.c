@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "common/size.h"
-#include "vmm/cli.h"
-#include "vmm/memory.h"
+#include "vmm/cli/cli.h"
+#include "vmm/kvm/memory.h"
 #include "unit/unit.h"
 
 static int parse(struct nb_run_options *opts, struct nb_err *err, int argc, char **argv)

@@ -9,8 +9,8 @@
 
 #include "common/tmpfs.h"
 #include "nestbox/abi.h"
-#include "vmm/cli.h"
-#include "vmm/container_cli.h"
+#include "vmm/cli/cli.h"
+#include "vmm/cli/container_opts.h"
 #include "unit/unit.h"
 
 static int parse(struct nb_run_options *opts, struct nb_err *err, int argc, char **argv)

@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include "nestbox/abi.h"
-#include "vmm/cli.h"
-#include "vmm/volume_cli.h"
+#include "vmm/cli/cli.h"
+#include "vmm/cli/volume_opts.h"
 #include "unit/unit.h"
 
 static struct nb_err last_err;

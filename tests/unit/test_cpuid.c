@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/x86_64/cpuid.h"
+#include "vmm/kvm/x86_64/cpuid.h"
 #include "unit/unit.h"
 
 #define SIG KVM_CPUID_FLAG_SIGNIFCANT_INDEX

@@ -7,11 +7,11 @@
 #include <unistd.h>
 
 #include "nestbox/abi.h"
-#include "vmm/bus.h"
+#include "vmm/kvm/bus.h"
 #include "vmm/dev/exitdev.h"
 #include "vmm/dev/i8042.h"
-#include "vmm/kvm.h"
-#include "vmm/stop.h"
+#include "vmm/kvm/kvm.h"
+#include "vmm/kvm/stop.h"
 #include "unit/unit.h"
 
 static unsigned hits;

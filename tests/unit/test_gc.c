@@ -1,4 +1,4 @@
-/* Run records and nestbox gc (vmm/gc.c): what a crashed run left is
+/* Run records and nestbox gc (vmm/run/records.c): what a crashed run left is
  * removed, what a live run holds is not, and a record can only make gc
  * remove what nestbox itself creates. The two-user cases (issue 11,
  * finding 2) act as an attacker and a victim uid in forked children. */
@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "tests/unit/unit.h"
-#include "vmm/gc.h"
+#include "vmm/run/records.h"
 
 static char dir[64];
 

@@ -9,8 +9,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "vmm/x86_64/layout.h"
-#include "vmm/x86_64/loader.h"
+#include "vmm/kvm/x86_64/layout.h"
+#include "vmm/kvm/x86_64/loader.h"
 #include "unit/unit.h"
 
 #define MiB (1ull << 20)

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/x86_64/layout.h"
-#include "vmm/x86_64/mptable.h"
+#include "vmm/kvm/x86_64/layout.h"
+#include "vmm/kvm/x86_64/mptable.h"
 #include "unit/unit.h"
 
 #define MiB (1ull << 20)

@@ -7,8 +7,8 @@
 
 #include "common/spec.h"
 #include "unit.h"
-#include "vmm/cli.h"
-#include "vmm/network.h"
+#include "vmm/cli/cli.h"
+#include "vmm/run/network.h"
 
 static int parse(struct nb_run_options *o, struct nb_err *err, const char *a1, const char *a2,
 		 const char *a3, const char *a4)

@@ -4,8 +4,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "vmm/event.h"
-#include "vmm/ratelimit.h"
+#include "vmm/kvm/event.h"
+#include "vmm/virtio/ratelimit.h"
 #include "unit/unit.h"
 
 #define MS 1000000ull

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/x86_64/layout.h"
-#include "vmm/x86_64/regs.h"
+#include "vmm/kvm/x86_64/layout.h"
+#include "vmm/kvm/x86_64/regs.h"
 #include "unit/unit.h"
 
 #define MiB (1ull << 20)

@@ -1,4 +1,4 @@
-/* The VMM's per-thread seccomp filters (vmm/sandbox.c), installed for
+/* The VMM's per-thread seccomp filters (vmm/confine/seccomp.c), installed for
  * real in forked children: what each kind's list allows and what kills,
  * with the argument matches (ioctl requests, descriptors, flags, PROT_EXEC,
  * the kick's process), and the rules a run gets only with an option.
@@ -21,8 +21,8 @@
 #include <unistd.h>
 
 #include "tests/unit/unit.h"
-#include "vmm/sandbox.h"
-#include "vmm/vcpu.h"
+#include "vmm/confine/seccomp.h"
+#include "vmm/kvm/vcpu.h"
 
 enum probe {
 	PROBE_WRITE,          /* write(2) to stderr, 0 bytes: every kind */

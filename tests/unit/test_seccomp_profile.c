@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "nestbox/abi.h"
-#include "vmm/seccomp_profile.h"
+#include "vmm/run/container_seccomp.h"
 #include "unit/unit.h"
 
 #define KEYCTL_GET_KEYRING_ID 0

@@ -1,4 +1,4 @@
-/* -t on the host (vmm/tty.c, vmm/sigforward.c): option parsing, Docker's
+/* -t on the host (vmm/run/tty.c, vmm/run/sigforward.c): option parsing, Docker's
  * refusal of -i -t without a terminal, raw mode on and off on a real pty,
  * the window size, and which signals may stop the VM. */
 #include <check.h>
@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #include "common/spec.h"
-#include "vmm/cli.h"
-#include "vmm/sigforward.h"
-#include "vmm/tty.h"
+#include "vmm/cli/cli.h"
+#include "vmm/run/sigforward.h"
+#include "vmm/run/tty.h"
 #include "unit/unit.h"
 
 START_TEST(parse_it)

@@ -1,12 +1,12 @@
-/* vCPU exit decoding (vmm/vcpu_exit.c) on a kvm_run written by hand, no
+/* vCPU exit decoding (vmm/kvm/vcpu_exit.c) on a kvm_run written by hand, no
  * KVM: port I/O and MMIO reach the buses with their data, malformed exits
  * are refused before anything is followed, every other exit becomes the
  * right stop reason. */
 #include <check.h>
 #include <string.h>
 
-#include "vmm/vcpu_exit.h"
-#include "vmm/vm.h"
+#include "vmm/kvm/vcpu_exit.h"
+#include "vmm/kvm/vm.h"
 #include "unit/unit.h"
 
 #define RUN_SIZE 0x3000u

@@ -14,9 +14,9 @@
 #include <linux/virtio_ring.h>
 
 #include "nestbox/abi.h"
-#include "vmm/event.h"
-#include "vmm/sandbox.h"
-#include "vmm/stop.h"
+#include "vmm/kvm/event.h"
+#include "vmm/confine/seccomp.h"
+#include "vmm/kvm/stop.h"
 #include "vmm/virtio/console.h"
 #include "vmm/virtio/mmio.h"
 #include "unit/unit.h"

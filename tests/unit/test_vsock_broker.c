@@ -1,4 +1,4 @@
-/* The vsock broker (vmm/vsock_broker.c): it connects to PATH_<port> and
+/* The vsock broker (vmm/confine/vsock_broker.c): it connects to PATH_<port> and
  * removes PATH for the VMM, and is itself a confined process that holds
  * nothing but its socketpair. */
 #include <dirent.h>
@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "tests/unit/unit.h"
-#include "vmm/vsock_broker.h"
+#include "vmm/confine/vsock_broker.h"
 
 static char dir[64], path[96], record[96];
 static struct nb_vsock_broker broker;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#include "vmm/memory.h"
+#include "vmm/kvm/memory.h"
 
 /* Run every test of s; the process exit status says whether all passed. */
 static inline int nb_unit_run(Suite *s)

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../stop.h"
+#include "vmm/kvm/stop.h"
 
 /* Bus handler for NB_EXIT_PORT..+NB_EXIT_PORT_LEN; opaque is the struct nb_stop. */
 void nb_exitdev_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../stop.h"
+#include "vmm/kvm/stop.h"
 
 #define NB_I8042_DATA_PORT 0x60u
 #define NB_I8042_CMD_PORT 0x64u

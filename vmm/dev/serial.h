@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/stop.h"
+#include "vmm/kvm/stop.h"
 
 #define NB_SERIAL_COM1_PORT 0x3f8u
 #define NB_SERIAL_COM1_IRQ 4u

@@ -14,8 +14,8 @@
 
 #include <linux/virtio_blk.h>
 
-#include "vmm/event.h"
-#include "vmm/ratelimit.h"
+#include "vmm/kvm/event.h"
+#include "vmm/virtio/ratelimit.h"
 #include "vmm/virtio/virtio.h"
 
 #define NB_BLK_QUEUE_SIZE 128u

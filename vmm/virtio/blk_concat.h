@@ -14,7 +14,7 @@
 
 #include "nestbox/abi.h"
 #include "nestbox/err.h"
-#include "vmm/event.h"
+#include "vmm/kvm/event.h"
 
 struct nb_vm;
 

@@ -26,7 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "vmm/event.h"
+#include "vmm/kvm/event.h"
 #include "vmm/virtio/virtio.h"
 
 struct nb_vm;

@@ -21,7 +21,7 @@
  *
  * Threads: the device's notify handler does blocking file I/O, so its
  * transport is bound to an event loop of its own, on a thread of its own
- * (vmm/run.c), which calls nb_fs_thread_init() first.
+ * (vmm/run/run.c), which calls nb_fs_thread_init() first.
  */
 #ifndef NESTBOX_VIRTIO_FS_H
 #define NESTBOX_VIRTIO_FS_H
@@ -29,7 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vmm/event.h"
+#include "vmm/kvm/event.h"
 #include "vmm/virtio/virtio.h"
 
 #define NB_FS_TAG_MAX 36u          /* virtio_fs_config.tag, not NUL terminated */

@@ -17,8 +17,8 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>
 
-#include "vmm/vm.h"
-#include "vmm/x86_64/layout.h"
+#include "vmm/kvm/vm.h"
+#include "vmm/kvm/x86_64/layout.h"
 
 #define MMIO_MAGIC 0x74726976u /* "virt" */
 #define MMIO_VERSION 2u

@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "vmm/event.h"
+#include "vmm/kvm/event.h"
 #include "vmm/virtio/virtio.h"
 
 #define NB_VIRTIO_MMIO_SLOT_SIZE 0x1000u

@@ -19,8 +19,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vmm/event.h"
-#include "vmm/ratelimit.h"
+#include "vmm/kvm/event.h"
+#include "vmm/virtio/ratelimit.h"
 #include "vmm/virtio/virtio.h"
 
 #define NB_NET_HDR_SIZE 12u

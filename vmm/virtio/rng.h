@@ -4,7 +4,7 @@
 #ifndef NESTBOX_VIRTIO_RNG_H
 #define NESTBOX_VIRTIO_RNG_H
 
-#include "vmm/event.h"
+#include "vmm/kvm/event.h"
 #include "vmm/virtio/virtio.h"
 
 #define NB_RNG_MAX_REQUEST 4096u

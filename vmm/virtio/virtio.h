@@ -24,7 +24,7 @@
 #include <sys/uio.h>
 
 #include "nestbox/err.h"
-#include "vmm/memory.h"
+#include "vmm/kvm/memory.h"
 
 #define NB_VIRTQ_MAX_SIZE 256u      /* largest QueueNumMax a device may offer */
 #define NB_VIRTIO_MAX_QUEUES 10u /* the console: 2 control + 2 per port, 4 ports */

@@ -22,7 +22,7 @@
 #include <stdint.h>
 #include <sys/un.h>
 
-#include "vmm/event.h"
+#include "vmm/kvm/event.h"
 #include "vmm/virtio/virtio.h"
 
 #define NB_VSOCK_HOST_CID 2u
@@ -41,7 +41,7 @@ struct nb_vsock;
  * connect to PATH_<port> (returns a connected, non-blocking, close-on-exec
  * stream socket, or -1 with errno) and remove PATH at exit. NULL in the
  * options: the device does both itself (socket, connect, unlink), as the
- * tests do. nestbox gives a broker process (vmm/vsock_broker.h), so the
+ * tests do. nestbox gives a broker process (vmm/confine/vsock_broker.h), so the
  * VMM's seccomp lists need neither connect nor unlink. */
 struct nb_vsock_host {
 	int (*connect_port)(void *opaque, uint32_t port);

@@ -1,0 +1,327 @@
+#include "vmm/cli/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/size.h"
+#include "vmm/cli/images.h"
+#include "images/image.h"
+#include "vmm/kvm/memory.h"
+#include "vmm/confine/supervisor.h"
+#include "vmm/cli/container_opts.h"
+#include "vmm/run/records.h"
+#include "vmm/confine/seccomp.h"
+#include "vmm/run/network.h"
+#include "vmm/cli/volume_opts.h"
+#include "nestbox/abi.h"
+#include "vmm/kvm/x86_64/mptable.h"
+
+#define DEFAULT_MEM (512ull << 20)
+#define MAX_TIMEOUT (7u * 24 * 3600)
+
+static const char usage_text[] =
+	"Usage: nestbox run [OPTIONS] ROOTFS [--] COMMAND [ARG...]\n"
+	"\n"
+	"Boot a microVM and run COMMAND inside ROOTFS (a root file system directory).\n"
+	"\n"
+	"Options:\n"
+	"      --kernel PATH      guest kernel, ELF vmlinux or bzImage (default: vmlinux beside nestbox)\n"
+	"      --init PATH        nestbox-init binary (default: nestbox-init beside nestbox)\n"
+	"      --cpus N           number of vCPUs, 1 to 32 (default 1)\n"
+	"  -m, --memory SIZE      guest RAM, e.g. 512m or 2g (default 512m); never preallocated\n"
+	"      --timeout SECS     kill the VM after SECS seconds and exit 124\n"
+	"      --kernel-args STR  append STR to the guest kernel command line\n"
+	"      --stats[=json]     print run statistics as JSON lines on stderr (with --cgroup, a\n"
+	"                         second line: the group's peak memory and CPU time)\n"
+	"  -v, --volume HOST:GUEST_PATH[:ro][:direct]\n"
+	"                         a directory HOST is shared at GUEST_PATH (virtio-fs; writes land\n"
+	"                         on the host); a file HOST is a raw disk image (ext4 or erofs)\n"
+	"                         mounted there. ro: read-only, enforced by nestbox; direct: disks\n"
+	"                         only, O_DIRECT (also NESTBOX_BLK_DIRECT=1)\n"
+	NB_VOLUME_USAGE
+	"  -i, --interactive      stream nestbox's stdin to COMMAND's stdin\n"
+	"  -t, --tty              give COMMAND a terminal (stderr joins stdout); with -i,\n"
+	"                         stdin must be a terminal, put in raw mode for the run\n"
+	"  -e, --env NAME[=VALUE] set an environment variable (NAME alone: the host's value)\n"
+	"      --env-file FILE    read NAME=VALUE lines from FILE\n"
+	"  -w, --workdir DIR      working directory in the container (created if missing)\n"
+	"  -u, --user U[:G]       user and group, names (from the image) or ids\n"
+	"  -h, --hostname NAME    the container's hostname\n"
+	"      --entrypoint CMD   run CMD with COMMAND's words as its arguments\n"
+	"      --pids-limit N     at most N processes (cgroup pids.max)\n"
+	"      --read-only        mount the root file system read-only\n"
+	"      --tmpfs PATH[:OPTS] mount a fresh tmpfs at PATH; OPTS as Docker's: rw ro exec\n"
+	"                         noexec suid nosuid dev nodev size=N[k|m|g] mode=OCTAL\n"
+	"                         (default noexec,nosuid,nodev,mode=1777)\n"
+	"      --cap-add CAP,...  add capabilities to Docker's default set (ALL: every one)\n"
+	"      --cap-drop CAP,... drop capabilities (ALL: every one)\n"
+	"      --network host|none  host (default): the guest VM's network (--net); none: the\n"
+	"                         container's own network namespace, loopback only\n"
+	"      --userns host|private  private: a user namespace (ids 0-65535 mapped as they are)\n"
+	"      --security-opt seccomp=PROFILE.json|unconfined\n"
+	"                         seccomp profile (default: Docker's default profile)\n"
+	"                         --memory also limits the container: memory.max = SIZE - 64m;\n"
+	"                         --cpus may be fractional (0.5): cpu.max = N x 100ms per 100ms\n"
+	NB_NETWORK_USAGE
+	NB_CONFINE_USAGE
+	"      --help             show this help\n"
+	"\n"
+	"Exit status: COMMAND's own; 125 nestbox failed; 126 COMMAND cannot be run;\n"
+	"127 COMMAND not found; 128+N COMMAND killed by signal N; 124 --timeout expired.\n"
+	"Signals INT TERM HUP QUIT USR1 USR2 WINCH sent to nestbox go to COMMAND; a second\n"
+	"INT or TERM within 3 seconds stops the VM (128+N).\n";
+
+static int usage_error(struct nb_err *err, const char *fmt, const char *arg)
+{
+	nb_err_set(err, 0, fmt, arg);
+	return nb_err_wrap(err, "run");
+}
+
+static int parse_uint(const char *opt, const char *text, unsigned min, unsigned max,
+		      unsigned *out, struct nb_err *err)
+{
+	char *end;
+
+	errno = 0;
+	unsigned long value = strtoul(text, &end, 10);
+	if (end == text || *end || errno || text[0] == '-' || value < min || value > max)
+		return nb_err_set(err, 0, "invalid %s '%s': use a whole number from %u to %u", opt,
+				  text, min, max);
+	*out = (unsigned)value;
+	return 0;
+}
+
+/* HOST:GUEST[:ro|:rw][:direct]; GUEST absolute, without "..". Host paths
+ * with ':' are not supported (as with docker -v). A directory HOST is
+ * shared (virtio-fs), anything else is a disk image. */
+static int parse_volume(const char *arg, struct nb_run_options *opts, struct nb_err *err)
+{
+	/* The split copies live until the next parse, like the defaults. */
+	static char *copies[NB_RUN_MAX_VOLUMES];
+	struct nb_run_volume *v = &opts->volumes[opts->nvolumes];
+	const char *env = getenv("NESTBOX_BLK_DIRECT");
+	char *copy, *save, *guest, *flag;
+	bool asked_direct = false;
+
+	if (opts->nvolumes == NB_RUN_MAX_VOLUMES)
+		return nb_err_set(err, 0, "--volume: at most %u volumes", NB_RUN_MAX_VOLUMES);
+	free(copies[opts->nvolumes]);
+	copy = copies[opts->nvolumes] = strdup(arg);
+	if (!copy)
+		return nb_err_sys(err, "--volume");
+	*v = (struct nb_run_volume){ .host = strtok_r(copy, ":", &save),
+				     .direct = env && strcmp(env, "1") == 0 };
+	guest = strtok_r(NULL, ":", &save);
+	if (!v->host || !guest || !nb_volume_guest_ok(guest))
+		return nb_err_set(err, 0, "--volume %s: use HOST_IMG:/GUEST_PATH[:ro]", arg);
+	while ((flag = strtok_r(NULL, ":", &save))) {
+		if (strcmp(flag, "ro") == 0) {
+			v->read_only = true;
+		} else if (strcmp(flag, "direct") == 0) {
+			v->direct = asked_direct = true;
+		} else if (strcmp(flag, "rw") != 0) {
+			return nb_err_set(err, 0, "--volume %s: unknown flag '%s' (ro, rw, direct)",
+					  arg, flag);
+		}
+	}
+	v->guest = guest;
+	v->dir = nb_volume_is_dir(v->host);
+	if (v->dir && asked_direct)
+		return nb_err_set(err, 0, "--volume %s: direct is for disk images; %s is a directory",
+				  arg, v->host);
+	v->direct = v->direct && !v->dir; /* NESTBOX_BLK_DIRECT is for disks */
+	opts->nvolumes++;
+	return 0;
+}
+
+static char *default_path(const char *self_dir, const char *name)
+{
+	char *path;
+
+	if (asprintf(&path, "%s/%s", self_dir, name) < 0)
+		return NULL;
+	return path;
+}
+
+enum { OPT_KERNEL = 256, OPT_INIT, OPT_CPUS, OPT_TIMEOUT, OPT_KERNEL_ARGS, OPT_STATS };
+
+static const struct option run_options[] = {
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "init", required_argument, NULL, OPT_INIT },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "memory", required_argument, NULL, 'm' },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "kernel-args", required_argument, NULL, OPT_KERNEL_ARGS },
+	{ "stats", optional_argument, NULL, OPT_STATS },
+	{ "volume", required_argument, NULL, 'v' },
+	{ "interactive", no_argument, NULL, 'i' },
+	{ "tty", no_argument, NULL, 't' },
+	{ "help", no_argument, NULL, NB_OPT_HELP },
+	NB_CONTAINER_LONG_OPTIONS,
+	NB_NETWORK_LONG_OPTIONS,
+	NB_VOLUME_LONG_OPTIONS,
+	NB_CONFINE_LONG_OPTIONS,
+	{ NULL, 0, NULL, 0 },
+};
+
+static int apply_option(int opt, const char *arg, struct nb_run_options *opts, struct nb_err *err)
+{
+	switch (opt) {
+	case OPT_KERNEL: opts->kernel_path = arg; return 0;
+	case OPT_INIT: opts->init_path = arg; return 0;
+	case OPT_CPUS: return nb_container_cli_cpus(arg, NB_MAX_VCPUS, opts, err);
+	case OPT_TIMEOUT: return parse_uint("--timeout", arg, 1, MAX_TIMEOUT, &opts->timeout_sec, err);
+	case OPT_KERNEL_ARGS: opts->kernel_args = arg; return 0;
+	case OPT_STATS:
+		if (arg && strcmp(arg, "json") != 0)
+			return nb_err_set(err, 0, "--stats=%s: the only format is json", arg);
+		opts->stats = true;
+		return 0;
+	case 'i': opts->interactive = true; return 0;
+	case 't': opts->tty = true; return 0;
+	case 'v': return parse_volume(arg, opts, err);
+	case 'm':
+		opts->container.memory_limit = true;
+		if (nb_parse_size(arg, &opts->mem_size, err) < 0)
+			return nb_err_wrap(err, "--memory");
+		if (opts->mem_size < NB_MEM_MIN || opts->mem_size > NB_MEM_MAX ||
+		    opts->mem_size % (2u << 20))
+			return nb_err_set(err, 0, "--memory %s: use a multiple of 2 MiB from %llu MiB "
+					  "to %llu GiB", arg, NB_MEM_MIN >> 20, NB_MEM_MAX >> 30);
+		return 0;
+	default: {
+		int rc = nb_container_cli_option(opt, arg, opts, err);
+
+		if (rc > 0)
+			rc = nb_network_cli_option(opt, arg, opts, err);
+		if (rc > 0)
+			rc = nb_confine_cli_option(opt, arg, opts, err);
+		if (rc > 0)
+			rc = nb_volume_cli_option(opt, arg, opts, err);
+		if (rc <= 0)
+			return rc;
+		return nb_err_set(err, 0, "unknown option (see nestbox run --help)");
+	}
+	}
+}
+
+int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_options *opts,
+		     struct nb_err *err)
+{
+	static char *kernel_default, *init_default;
+	int opt;
+
+	*opts = (struct nb_run_options){ .cpus = 1, .mem_size = DEFAULT_MEM };
+	optind = 1;
+	opterr = 0;
+	/* '+': stop at ROOTFS, so COMMAND's own options are left alone. */
+	while ((opt = getopt_long(argc, argv, "+m:v:it" NB_CONTAINER_SHORT_OPTIONS, run_options,
+				  NULL)) != -1) {
+		if (opt == NB_OPT_HELP)
+			return 1;
+		if (opt == '?' || opt == ':')
+			return usage_error(err, "bad or incomplete option '%s' (see nestbox run --help)",
+					   argv[optind - 1]);
+		if (apply_option(opt, optarg, opts, err) < 0)
+			return nb_err_wrap(err, "run");
+	}
+	if (nb_volume_cli_check(opts, err) < 0)
+		return nb_err_wrap(err, "run");
+	if (optind >= argc)
+		return nb_err_set(err, 0, "run: missing ROOTFS (see nestbox run --help)");
+	opts->rootfs = argv[optind++];
+	if (optind < argc && strcmp(argv[optind], "--") == 0)
+		optind++;
+	/* An image brings its own Entrypoint/Cmd; a plain rootfs does not. */
+	if (optind >= argc && !opts->container.entrypoint && !nb_image_is_reference(opts->rootfs))
+		return nb_err_set(err, 0, "run: missing COMMAND after %s (a rootfs directory has "
+				  "no default command; give one)", opts->rootfs);
+	opts->argv = (const char *const *)&argv[optind];
+	opts->argc = (size_t)(argc - optind);
+	if (!opts->kernel_path) {
+		free(kernel_default);
+		opts->kernel_path = kernel_default = default_path(self_dir, "vmlinux");
+	}
+	if (!opts->init_path) {
+		free(init_default);
+		opts->init_path = init_default = default_path(self_dir, "nestbox-init");
+	}
+	if (!opts->kernel_path || !opts->init_path)
+		return nb_err_set(err, ENOMEM, "run");
+	return 0;
+}
+
+static char *self_dir(void)
+{
+	char path[PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", path, sizeof(path) - 1);
+
+	if (len <= 0)
+		return strdup(".");
+	path[len] = '\0';
+	char *slash = strrchr(path, '/');
+	if (slash)
+		*slash = '\0';
+	return strdup(path);
+}
+
+static int cmd_run(int argc, char **argv, double start_ms)
+{
+	struct nb_run_options opts;
+	struct nb_err err = { 0 };
+	char *dir = self_dir();
+	int status = NB_STATUS_ERROR;
+	int rc = nb_cli_parse_run(argc, argv, dir ? dir : ".", &opts, &err);
+
+	free(dir);
+	opts.start_mono_ms = start_ms;
+	if (rc == 1) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (rc == 0)
+		rc = nb_run(&opts, &status, &err);
+	if (rc < 0) {
+		fflush(stdout);
+		fprintf(stderr, "nestbox: %s\n", err.msg);
+		return nb_err_status(&err);
+	}
+	return status;
+}
+
+int nb_cli_main(int argc, char **argv)
+{
+	struct timespec start;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	if (argc >= 2 && strcmp(argv[1], "run") == 0)
+		return cmd_run(argc - 1, argv + 1, start.tv_sec * 1e3 + start.tv_nsec / 1e6);
+	if (argc >= 2 && strcmp(argv[1], "gc") == 0)
+		return nb_gc_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "seccomp-dump") == 0) {
+		nb_sandbox_dump(stdout);
+		return 0;
+	}
+	if (argc >= 2 && nb_images_is_command(argv[1]))
+		return nb_images_main(argc - 1, argv + 1);
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+			  strcmp(argv[1], "help") == 0)) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (argc >= 2 && strcmp(argv[1], "version") == 0) {
+		printf("nestbox ABI %d\nguest kernel command line: %s\n", NB_ABI_VERSION,
+		       nb_run_base_cmdline);
+		return 0;
+	}
+	fprintf(stderr, "nestbox: %s: use 'nestbox run [OPTIONS] ROOTFS COMMAND...' "
+		"(see nestbox --help)\n", argc >= 2 ? argv[1] : "missing command");
+	return NB_STATUS_ERROR;
+}

@@ -1,0 +1,19 @@
+/* The nestbox command line: parse and validate into options, with no side
+ * effects; the commands act on the result. */
+#ifndef NESTBOX_VMM_CLI_CLI_H
+#define NESTBOX_VMM_CLI_CLI_H
+
+#include <stdint.h>
+
+#include "nestbox/err.h"
+#include "vmm/run/run.h"
+
+/* Parse `run` arguments (argv[0] is "run") into opts. self_dir is the
+ * directory holding the nestbox binary, for the default kernel and init. */
+int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_options *opts,
+		     struct nb_err *err);
+
+/* Entry point: returns the process exit status. */
+int nb_cli_main(int argc, char **argv);
+
+#endif

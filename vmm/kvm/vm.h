@@ -1,0 +1,82 @@
+/* A KVM virtual machine: the VM fd, guest memory, in-kernel irqchip and
+ * PIT, the I/O buses, and one thread per vCPU. */
+#ifndef NESTBOX_VMM_KVM_VM_H
+#define NESTBOX_VMM_KVM_VM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <linux/kvm.h>
+
+#include "vmm/kvm/bus.h"
+#include "vmm/kvm/memory.h"
+#include "nestbox/err.h"
+#include "vmm/confine/seccomp.h"
+#include "vmm/kvm/stop.h"
+#include "vmm/kvm/x86_64/mptable.h"
+
+/* Userspace exit counters per vCPU (in-kernel exits are in KVM's stats). */
+struct nb_vcpu_stats {
+	uint64_t runs;     /* KVM_RUN returns */
+	uint64_t pio;      /* port I/O exits */
+	uint64_t mmio;     /* MMIO exits */
+	uint64_t other;
+};
+
+struct nb_vm;
+
+struct nb_vcpu {
+	struct nb_vm *vm;
+	unsigned index;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool thread_started;
+	pid_t tid;          /* the thread's id once it runs (kicks target it); 0 before */
+	struct nb_vcpu_stats stats;
+};
+
+struct nb_vm_config {
+	unsigned ncpus;
+	uint64_t mem_size;
+	bool pvm_host; /* the host's KVM is PVM (vmm/kvm/kvm.h): explains internal errors */
+};
+
+struct nb_vm {
+	int kvm_fd;
+	int vm_fd;
+	size_t run_size;
+	uint32_t tsc_khz;
+	struct nb_guest_mem mem;
+	struct nb_bus pio;
+	struct nb_bus mmio;
+	struct nb_stop stop;
+	unsigned ncpus;
+	pid_t pid;          /* the process that runs the vCPU threads (their kicks) */
+	bool pvm_host;
+	struct nb_vcpu vcpus[NB_MAX_VCPUS];
+	struct nb_sandbox *sandbox; /* vCPU threads enter it first; NULL: none */
+	/* Process CPU time and monotonic time when vCPU 0 first entered
+	 * KVM_RUN: the VMM's start-up cost. */
+	double ready_cpu_ms, ready_mono_ms;
+};
+
+/* Create the VM with its memory, irqchip, PIT and (not yet running) vCPUs,
+ * each with its filtered CPUID. On failure everything is released. */
+int nb_vm_create(struct nb_vm *vm, const struct nb_vm_config *cfg, struct nb_err *err);
+void nb_vm_destroy(struct nb_vm *vm);
+
+/* Put vCPU 0 at the 64-bit entry point (boot tables must be in memory). */
+int nb_vm_setup_boot_cpu(struct nb_vm *vm, uint64_t entry, struct nb_err *err);
+
+/* Drive an interrupt line of the in-kernel irqchip (nb_irq_set shape). */
+void nb_vm_set_irq(void *vm, unsigned irq, bool level);
+
+/* Start one thread per vCPU; each runs until the VM is asked to stop. */
+int nb_vm_start(struct nb_vm *vm, struct nb_err *err);
+
+/* Make every vCPU leave KVM_RUN and wait for its thread. */
+void nb_vm_stop_vcpus(struct nb_vm *vm);
+
+#endif

@@ -1,7 +1,0 @@
-/* nestbox: run one workload in one KVM microVM. */
-#include "cli.h"
-
-int main(int argc, char **argv)
-{
-	return nb_cli_main(argc, argv);
-}

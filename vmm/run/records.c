@@ -1,0 +1,334 @@
+#include "vmm/run/records.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "vmm/confine/cgroup.h"
+#include "images/cache.h"
+#include "nestbox/abi.h"
+#include "nestbox/cleanup.h"
+
+#define RECORD_SUFFIX ".run"
+
+/* NESTBOX_RUN_DIR, else /run/nestbox for root, else the user's runtime
+ * directory, else /tmp/nestbox-UID. */
+static const char *run_dir(void)
+{
+	static char user_dir[PATH_MAX];
+	const char *dir = getenv("NESTBOX_RUN_DIR"), *xdg = getenv("XDG_RUNTIME_DIR");
+
+	if (dir && dir[0])
+		return dir;
+	if (geteuid() == 0)
+		return "/run/nestbox";
+	if (xdg && xdg[0] == '/')
+		snprintf(user_dir, sizeof(user_dir), "%s/nestbox", xdg);
+	else
+		snprintf(user_dir, sizeof(user_dir), "/tmp/nestbox-%u", (unsigned)geteuid());
+	return user_dir;
+}
+
+/* The run directory, opened. In a shared directory such as /tmp another
+ * user may have made it first, or planted a symlink: only a real directory
+ * (the last component is not followed) of our own that nobody else can
+ * enter is used. create: make it (0700) when missing. Returns the fd, -2
+ * when it is missing and !create, -1 with err set when it is refused. */
+static int open_run_dir(bool create, struct nb_err *err)
+{
+	const char *dir = run_dir();
+	struct stat st;
+	int fd;
+
+	if (create && mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return nb_err_sys(err, "run directory %s (set NESTBOX_RUN_DIR)", dir);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && !create)
+		return -2;
+	if (fd < 0)
+		return nb_err_sys(err, "run directory %s is not a directory (a symlink?): remove it "
+				  "or set NESTBOX_RUN_DIR", dir);
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return nb_err_sys(err, "run directory %s", dir);
+	}
+	if (st.st_uid != geteuid() || (st.st_mode & 077)) {
+		close(fd);
+		return nb_err_set(err, 0, "run directory %s belongs to uid %u with mode %04o; nestbox "
+				  "needs it private to uid %u (mode 0700): remove it or set "
+				  "NESTBOX_RUN_DIR", dir, (unsigned)st.st_uid,
+				  (unsigned)(st.st_mode & 07777), (unsigned)geteuid());
+	}
+	return fd;
+}
+
+/* Field 22 of /proc/PID/stat: tells a live owner from a reused pid. */
+static uint64_t start_time(pid_t pid)
+{
+	char path[64], buf[1024];
+	uint64_t start = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		sscanf(p + 1, "%" SCNu64, &start);
+	return start;
+}
+
+/* Write name's content into dir_fd through NAME.tmp, renamed once
+ * complete (gc never reads half a record). The temporary file is created
+ * afresh, never through a link; one of ours left by a dead run with this
+ * pid is replaced. */
+static int write_record(int dir_fd, const char *name, const char *text, struct nb_err *err)
+{
+	char tmp[NAME_MAX + 1];
+	size_t len = strlen(text);
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+	fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST && unlinkat(dir_fd, tmp, 0) == 0)
+		fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return nb_err_sys(err, "run record %s/%s", run_dir(), tmp);
+	ssize_t n = write(fd, text, len);
+	int saved = errno;
+	close(fd);
+	if (n != (ssize_t)len || renameat(dir_fd, tmp, dir_fd, name) < 0) {
+		saved = n < 0 ? saved : n != (ssize_t)len ? EIO : errno;
+		unlinkat(dir_fd, tmp, 0);
+		return nb_err_set(err, saved, "run record %s/%s", run_dir(), tmp);
+	}
+	return 0;
+}
+
+int nb_gc_record(struct nb_run_record *rec, const char *cgroup, const char *vsock,
+		 struct nb_err *err)
+{
+	char name[32], text[2 * PATH_MAX + 64];
+	pid_t pid = getpid();
+	cleanup_close int dir_fd = -1;
+
+	rec->path[0] = '\0';
+	if ((cgroup && strchr(cgroup, '\n')) || (vsock && strchr(vsock, '\n')))
+		return nb_err_set(err, 0, "run record: a path holds a newline");
+	if ((dir_fd = open_run_dir(true, err)) < 0)
+		return -1;
+	snprintf(name, sizeof(name), "%d" RECORD_SUFFIX, (int)pid);
+	if (snprintf(text, sizeof(text), "pid %d\nstart %" PRIu64 "\n%s%s%s%s%s%s", (int)pid,
+		     start_time(pid), cgroup ? "cgroup " : "", cgroup ? cgroup : "",
+		     cgroup ? "\n" : "", vsock ? "vsock " : "", vsock ? vsock : "",
+		     vsock ? "\n" : "") >= (int)sizeof(text))
+		return nb_err_set(err, 0, "run record: paths too long");
+	if (write_record(dir_fd, name, text, err) < 0)
+		return -1;
+	snprintf(rec->path, sizeof(rec->path), "%s/%s", run_dir(), name);
+	return 0;
+}
+
+static bool socket_listened(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return true; /* cannot tell: leave it */
+	memcpy(addr.sun_path, path, strlen(path));
+	return fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+}
+
+/* Ours: exists, is kind (S_IFSOCK, S_IFDIR) and belongs to our uid. A
+ * record names only what this uid created, so anything else stays. */
+static bool owned_by_us(const char *path, mode_t kind)
+{
+	struct stat st;
+
+	return path[0] == '/' && lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == kind &&
+	       st.st_uid == geteuid();
+}
+
+static int remove_vsock(const char *path, FILE *out)
+{
+	if (!owned_by_us(path, S_IFSOCK) || socket_listened(path))
+		return 0;
+	if (unlink(path) < 0)
+		return -1;
+	if (out)
+		fprintf(out, "removed vsock socket %s\n", path);
+	return 0;
+}
+
+static int remove_cgroup(const char *path, FILE *out)
+{
+	/* Only what nestbox creates: a nestbox-PID group below the root. */
+	const char *base = strrchr(path, '/');
+
+	if (strncmp(path, NB_CGROUP_ROOT "/", sizeof(NB_CGROUP_ROOT)) != 0 || strstr(path, "..") ||
+	    !base || strncmp(base, "/nestbox-", 9) != 0)
+		return 0;
+	if (!owned_by_us(path, S_IFDIR))
+		return 0;
+	if (nb_hostcg_remove(path) < 0)
+		return -1;
+	if (out)
+		fprintf(out, "removed cgroup %s\n", path);
+	return 0;
+}
+
+/* Open record name in dir_fd for reading if it is one nestbox wrote: a
+ * regular file (not a link) of our uid that nobody else may write. NULL
+ * otherwise: a record that is not ours is left alone, never followed. */
+static FILE *open_record(int dir_fd, const char *name)
+{
+	int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 022) || !(f = fdopen(fd, "r"))) {
+		close(fd);
+		return NULL;
+	}
+	return f;
+}
+
+/* One record (of a dead run, unless owned): -1 if a leftover could not
+ * be removed (the record stays). Its "pid" line must match its name. */
+static int collect_record(int dir_fd, const char *name, FILE *out, bool owned)
+{
+	char line[PATH_MAX + 16];
+	int pid = 0, named = 0, failed = 0;
+	uint64_t start = 0;
+	cleanup_fclose FILE *f = open_record(dir_fd, name);
+
+	if (!f || sscanf(name, "%d" RECORD_SUFFIX, &named) != 1)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (sscanf(line, "pid %d", &pid) == 1 || sscanf(line, "start %" SCNu64, &start) == 1)
+			continue;
+		if (pid != named)
+			return 0; /* not a record nestbox wrote */
+		if (!owned && (pid <= 0 || (start && start_time(pid) == start)))
+			return 0; /* its run is alive */
+		if (!strncmp(line, "cgroup ", 7))
+			failed |= remove_cgroup(line + 7, out);
+		else if (!strncmp(line, "vsock ", 6))
+			failed |= remove_vsock(line + 6, out);
+	}
+	if (pid != named || (!owned && (pid <= 0 || (start && start_time(pid) == start))))
+		return 0;
+	if (failed)
+		return -1;
+	unlinkat(dir_fd, name, 0);
+	return 0;
+}
+
+int nb_gc_release(struct nb_run_record *rec)
+{
+	struct nb_err err;
+	const char *name = strrchr(rec->path, '/');
+	cleanup_close int dir_fd = rec->path[0] ? open_run_dir(false, &err) : -1;
+	int rc = dir_fd >= 0 && name ? collect_record(dir_fd, name + 1, NULL, true) : 0;
+
+	rec->path[0] = '\0';
+	return rc;
+}
+
+static bool is_record(const char *name)
+{
+	size_t len = strlen(name), slen = strlen(RECORD_SUFFIX);
+
+	return len > slen && !strcmp(name + len - slen, RECORD_SUFFIX);
+}
+
+/* A record's temporary file whose writer is gone. */
+static void remove_stale_tmp(int dir_fd, const char *name)
+{
+	char tail;
+	int pid;
+
+	if (sscanf(name, "%d" RECORD_SUFFIX ".tm%c", &pid, &tail) != 2 || tail != 'p' ||
+	    pid <= 0 || kill(pid, 0) == 0 || errno != ESRCH)
+		return;
+	unlinkat(dir_fd, name, 0);
+}
+
+int nb_gc_collect(FILE *out, struct nb_err *err)
+{
+	int fd = open_run_dir(false, err);
+	DIR *dir;
+	struct dirent *e;
+	int left = 0;
+
+	if (fd == -2)
+		return 0; /* no run ever recorded anything */
+	if (fd < 0)
+		return -1;
+	if (!(dir = fdopendir(fd))) {
+		close(fd);
+		return nb_err_sys(err, "run directory %s", run_dir());
+	}
+	while ((e = readdir(dir))) {
+		if (is_record(e->d_name))
+			left += collect_record(fd, e->d_name, out, false) < 0;
+		else if (strstr(e->d_name, ".tmp"))
+			remove_stale_tmp(fd, e->d_name);
+	}
+	closedir(dir);
+	return left;
+}
+
+static void clean_image_cache(void)
+{
+	struct nb_cache cache;
+	struct nb_err err;
+
+	/* Opening it exclusively removes what interrupted conversions left. */
+	if (nb_cache_open(&cache, true, &err) == 0)
+		nb_cache_close(&cache);
+}
+
+int nb_gc_main(int argc, char **argv)
+{
+	(void)argv;
+	if (argc > 1) {
+		fputs("Usage: nestbox gc\n\nRemove what crashed runs left behind: their cgroups, "
+		      "vsock sockets and\nrun records, and the image cache's temporary files.\n",
+		      argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? stdout
+											   : stderr);
+		return argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+			       ? 0 : NB_STATUS_ERROR;
+	}
+	struct nb_err err;
+	int left = nb_gc_collect(stdout, &err);
+
+	clean_image_cache();
+	if (left < 0) {
+		fprintf(stderr, "nestbox gc: %s\n", err.msg);
+		return NB_STATUS_ERROR;
+	}
+	if (left) {
+		fprintf(stderr, "nestbox gc: %d leftovers could not be removed (see above; run as "
+			"root?)\n", left);
+		return NB_STATUS_ERROR;
+	}
+	return 0;
+}

@@ -1,0 +1,780 @@
+#include "vmm/run/run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/spec.h"
+#include "vmm/confine/supervisor.h"
+#include "vmm/cli/container_opts.h"
+#include "vmm/run/records.h"
+#include "vmm/confine/jail.h"
+#include "vmm/dev/exitdev.h"
+#include "vmm/dev/i8042.h"
+#include "vmm/dev/serial.h"
+#include "vmm/kvm/event.h"
+#include "images/initramfs.h"
+#include "vmm/kvm/kvm.h"
+#include "vmm/kvm/stats.h"
+#include "vmm/run/network.h"
+#include "vmm/run/sigforward.h"
+#include "vmm/run/tty.h"
+#include "vmm/cli/volume_opts.h"
+#include "nestbox/abi.h"
+#include "nestbox/cleanup.h"
+#include "vmm/virtio/blk.h"
+#include "vmm/virtio/blk_concat.h"
+#include "images/image.h"
+#include "images/runplan.h"
+#include "vmm/virtio/console.h"
+#include "vmm/virtio/fs.h"
+#include "vmm/virtio/mmio.h"
+#include "vmm/virtio/rng.h"
+#include "vmm/kvm/vm.h"
+#include "vmm/kvm/x86_64/bootparams.h"
+#include "vmm/kvm/x86_64/layout.h"
+#include "vmm/kvm/x86_64/loader.h"
+#include "vmm/kvm/x86_64/mptable.h"
+
+/* reboot=k: reset through the i8042 (our stop path); panic=-1: reset at
+ * once on panic; the rest skips probes a microVM has nothing behind. */
+const char nb_run_base_cmdline[] = "console=ttyS0 reboot=k panic=-1 rdinit=/init quiet "
+				   "8250.nr_uarts=1 io_delay=none no_timer_check tsc=reliable "
+				   "random.trust_cpu=on";
+
+/* The virtio_mmio.device= arguments the devices add to the command line
+ * (" virtio_mmio.device=4K@0xd0000000:NN" at most 40 bytes each). */
+#define NB_RUN_MMIO_ARGS_MAX (NB_VIRTIO_MMIO_MAX * 40u)
+
+struct file_map {
+	const uint8_t *data;
+	size_t len;
+};
+
+static int map_file(const char *what, const char *path, struct file_map *map, struct nb_err *err)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0)
+		return nb_err_sys(err, "%s %s", what, path);
+	if (fstat(fd, &st) < 0)
+		return nb_err_sys(err, "%s %s", what, path);
+	if (!S_ISREG(st.st_mode) || st.st_size == 0)
+		return nb_err_set(err, 0, "%s %s is not a regular, non-empty file", what, path);
+	void *data = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (data == MAP_FAILED)
+		return nb_err_sys(err, "mapping %s %s", what, path);
+	map->data = data;
+	map->len = (size_t)st.st_size;
+	return 0;
+}
+
+static void unmap_file(struct file_map *map)
+{
+	if (map->data)
+		munmap((void *)map->data, map->len);
+	map->data = NULL;
+}
+
+/* The virtio-blk serial of volume i: how nestbox-init finds its disk. */
+static void volume_serial(size_t i, char *buf, size_t size)
+{
+	snprintf(buf, size, "nbvol%u", (unsigned)(i % NB_RUN_MAX_VOLUMES));
+}
+
+/* Spec entries "ID:MODE:PATH" for the -v volumes (abi.h): a disk's
+ * serial or a share's tag, both nbvolN. */
+static int volume_entries(const struct nb_run_options *opts, char **entries, struct nb_err *err)
+{
+	for (size_t i = 0; i < opts->nvolumes; i++) {
+		const struct nb_run_volume *v = &opts->volumes[i];
+		char serial[NB_VOLUME_SERIAL_MAX + 1];
+
+		volume_serial(i, serial, sizeof(serial));
+		if (asprintf(&entries[i], "%s:%s%s:%s", serial, v->dir ? NB_VOLUME_MODE_FS : "",
+			     v->read_only ? "ro" : "rw", v->guest) < 0) {
+			entries[i] = NULL;
+			return nb_err_sys(err, "--volume");
+		}
+	}
+	return 0;
+}
+
+static size_t count_strings(char *const *v)
+{
+	size_t n = 0;
+
+	while (v && v[n])
+		n++;
+	return n;
+}
+
+/* The image's Entrypoint, Cmd, Env, WorkingDir and User, overridden by the
+ * command line as Docker does (images/runplan.h). */
+static int apply_image_config(const struct nb_run_options *opts, const struct nb_image *image,
+			      struct nb_spec *spec, struct nb_run_plan *plan, struct nb_err *err)
+{
+	const struct nb_run_container *c = &opts->container;
+	const struct nb_run_overrides overrides = {
+		.entrypoint = c->entrypoint,
+		.argv = opts->argv,
+		.argc = opts->argc,
+		.env = c->env,
+		.nenv = c->nenv,
+		.workdir = c->workdir,
+		.user = c->user,
+	};
+
+	if (nb_run_plan_build(&image->config, &overrides, plan, err) < 0)
+		return nb_err_wrap(err, "image %s", opts->rootfs);
+	spec->argv = (const char *const *)plan->argv;
+	spec->argc = count_strings(plan->argv);
+	spec->env = (const char *const *)plan->env;
+	spec->envc = count_strings(plan->env);
+	spec->workdir = plan->workdir;
+	spec->user = plan->user;
+	return 0;
+}
+
+static int build_initramfs(const struct nb_run_options *opts, const struct nb_image *image,
+			   const struct nb_blk_concat *layers, struct nb_buf *initrd,
+			   struct nb_err *err)
+{
+	struct nb_spec_layer table[NB_MAX_LAYERS];
+	struct nb_run_plan plan = { 0 };
+	cleanup_free void *spec_blob = NULL;
+	size_t spec_len = 0;
+	char *volumes[NB_RUN_MAX_VOLUMES] = { 0 };
+	struct nb_spec spec = {
+		.argv = opts->argv,
+		.argc = opts->argc,
+		.rootfs = NB_GUEST_ROOTFS,
+		.volumes = (const char *const *)volumes,
+		.nvolumes = opts->nvolumes,
+	};
+	struct nb_container_owned container;
+	int rc = nb_container_spec(opts, &spec, &container, err);
+
+	/* Where each layer lies on the layer disk (abi.h). */
+	for (size_t i = 0; image && i < layers->n; i++)
+		table[i] = (struct nb_spec_layer){ layers->parts[i].start, layers->parts[i].len };
+	spec.layers = image ? table : NULL;
+	spec.nlayers = image ? layers->n : 0;
+	if (rc == 0 && image)
+		rc = apply_image_config(opts, image, &spec, &plan, err);
+	if (rc == 0)
+		rc = volume_entries(opts, volumes, err);
+	if (rc == 0 && (rc = nb_network_check(opts, err)) == 0)
+		nb_network_spec(opts, &spec);
+	nb_tty_spec(opts->tty, &spec);
+	if (rc == 0)
+		rc = nb_spec_encode(&spec, &spec_blob, &spec_len, err); /* the codec names the spec */
+	nb_container_owned_free(&container);
+	nb_run_plan_free(&plan);
+	for (size_t i = 0; i < opts->nvolumes; i++)
+		free(volumes[i]);
+	if (rc < 0)
+		return -1;
+	/* An image's root comes from its layer disks, not the initramfs. */
+	return nb_initramfs_build(initrd, opts->init_path, image ? NULL : opts->rootfs, spec_blob,
+				  spec_len, err);
+}
+
+static int write_cmdline(struct nb_vm *vm, const struct nb_run_options *opts, uint32_t *size,
+			 struct nb_err *err)
+{
+	char cmdline[NB_CMDLINE_MAX];
+	int len = snprintf(cmdline, sizeof(cmdline), "%s%s%s", nb_run_base_cmdline,
+			   opts->kernel_args ? " " : "", opts->kernel_args ? opts->kernel_args : "");
+
+	if (len < 0 || (size_t)len >= sizeof(cmdline) ||
+	    nb_virtio_mmio_cmdline(cmdline, sizeof(cmdline)) < 0)
+		return nb_err_set(err, 0, "kernel command line is longer than %u bytes",
+				  NB_CMDLINE_MAX - 1);
+	*size = (uint32_t)strlen(cmdline) + 1;
+	return nb_mem_write(&vm->mem, NB_CMDLINE_GPA, cmdline, *size, err);
+}
+
+/* Kernel, initramfs, command line, zero page, MP table, boot vCPU. */
+static int load_guest(struct nb_vm *vm, const struct nb_run_options *opts,
+		      const struct file_map *kernel_file, const struct nb_buf *initrd,
+		      struct nb_err *err)
+{
+	struct nb_kernel kernel;
+	struct nb_boot_args args = { .cmdline_gpa = NB_CMDLINE_GPA, .initrd_size = initrd->len };
+	struct boot_params bp;
+
+	if (nb_kernel_load(kernel_file->data, kernel_file->len, &vm->mem, &kernel, err) < 0)
+		return nb_err_wrap(err, "kernel %s", opts->kernel_path);
+	if (nb_initrd_place(&vm->mem, &kernel, initrd->len, &args.initrd_gpa, err) < 0 ||
+	    nb_mem_write(&vm->mem, args.initrd_gpa, initrd->data, initrd->len, err) < 0)
+		return nb_err_wrap(err, "initramfs");
+	if (write_cmdline(vm, opts, &args.cmdline_size, err) < 0 ||
+	    nb_boot_params_build(&bp, &vm->mem, &kernel, &args, err) < 0 ||
+	    nb_mem_write(&vm->mem, NB_ZERO_PAGE_GPA, &bp, sizeof(bp), err) < 0 ||
+	    nb_mptable_write(&vm->mem, vm->ncpus, err) < 0)
+		return nb_err_wrap(err, "boot structures");
+	return nb_vm_setup_boot_cpu(vm, kernel.entry, err);
+}
+
+/* Devices register their bus ranges and, for the event thread, their
+ * descriptors with loop. */
+/* virtio: the console first (the workload's stdio), entropy, then one
+ * disk per -v volume, serials nbvol0.. in order. */
+/* An image's layers: one read-only disk NB_LAYER_SERIAL holding them all,
+ * which nestbox-init splits with loop devices and stacks with overlayfs
+ * (guest-init/layers.c). */
+static int add_layers(struct nb_vm *vm, struct nb_event_loop *loop, struct nb_blk_concat *layers,
+		      struct nb_err *err)
+{
+	if (!layers)
+		return 0;
+	return nb_virtio_blk_add_concat(vm, loop, layers, NB_LAYER_SERIAL, err);
+}
+
+/* How many -v volumes are shared directories. */
+static unsigned count_shares(const struct nb_run_options *opts)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < opts->nvolumes; i++)
+		n += opts->volumes[i].dir;
+	return n;
+}
+
+/* Descriptors the VMM holds besides the shared directories' tables. */
+#define RUN_OWN_FDS 1024u
+#define SHARE_MIN_INODES 256u
+
+/* RLIMIT_NOFILE for the shares' bounded tables: raised as far as this
+ * process may; each share's tables shrink to what it got (a quarter of it
+ * for open handles, at most the device's bounds). */
+static int share_fd_budget(unsigned nshares, struct nb_fs_opts *fs, struct nb_err *err)
+{
+	rlim_t want = RUN_OWN_FDS + (rlim_t)nshares * NB_FS_MAX_FDS, per;
+	struct rlimit lim;
+
+	if (getrlimit(RLIMIT_NOFILE, &lim) < 0)
+		return nb_err_sys(err, "shared directories: getrlimit");
+	if (lim.rlim_cur < want) {
+		struct rlimit up = { want, lim.rlim_max > want ? lim.rlim_max : want };
+
+		if (setrlimit(RLIMIT_NOFILE, &up) < 0) { /* not root: up to the hard limit */
+			up = (struct rlimit){ lim.rlim_max, lim.rlim_max };
+			setrlimit(RLIMIT_NOFILE, &up);
+		}
+		getrlimit(RLIMIT_NOFILE, &lim);
+	}
+	per = lim.rlim_cur > RUN_OWN_FDS ? (lim.rlim_cur - RUN_OWN_FDS) / nshares : 0;
+	fs->max_handles = per / 4 < NB_FS_MAX_HANDLES ? (unsigned)(per / 4) : NB_FS_MAX_HANDLES;
+	per -= per > fs->max_handles + 2u ? fs->max_handles + 2u : per;
+	fs->max_inodes = per < NB_FS_MAX_INODES ? (unsigned)per : NB_FS_MAX_INODES;
+	if (fs->max_inodes < SHARE_MIN_INODES)
+		return nb_err_set(err, 0, "shared directories need more open files than this "
+				  "process may have (RLIMIT_NOFILE %llu; raise it with ulimit -n)",
+				  (unsigned long long)lim.rlim_cur);
+	return 0;
+}
+
+/* -v DIR: a virtio-fs device served on fs_loop's thread. */
+static int add_share(struct nb_vm *vm, struct nb_event_loop *fs_loop,
+		     const struct nb_run_volume *v, const char *tag, struct nb_fs_opts fs,
+		     struct nb_err *err)
+{
+	fs.tag = tag;
+	fs.read_only = v->read_only;
+	if (nb_virtio_fs_add(vm, fs_loop, v->host, &fs, err) < 0)
+		return nb_err_wrap(err, "--volume %s", v->host);
+	return 0;
+}
+
+static int add_virtio(struct nb_vm *vm, struct nb_event_loop *loop,
+		      struct nb_event_loop *fs_loop, const struct nb_run_options *opts,
+		      struct nb_blk_concat *layers, struct nb_console **console, struct nb_err *err)
+{
+	unsigned nshares = count_shares(opts);
+	struct nb_fs_opts bounds = { 0 };
+	struct nb_console_opts con = {
+		.stdin_fd = opts->interactive ? STDIN_FILENO : -1,
+		.stdout_fd = STDOUT_FILENO,
+		.stderr_fd = STDERR_FILENO,
+	};
+
+	if (nb_virtio_console_add(vm, loop, &con, console, err) < 0 ||
+	    nb_virtio_rng_add(vm, loop, err) < 0 ||
+	    (nshares && share_fd_budget(nshares, &bounds, err) < 0))
+		return -1;
+	for (size_t i = 0; i < opts->nvolumes; i++) {
+		char serial[NB_VOLUME_SERIAL_MAX + 1];
+		struct nb_blk_opts blk = { .read_only = opts->volumes[i].read_only,
+					   .direct = opts->volumes[i].direct,
+					   .serial = serial };
+
+		volume_serial(i, serial, sizeof(serial));
+		if (opts->volumes[i].dir) {
+			if (add_share(vm, fs_loop, &opts->volumes[i], serial, bounds, err) < 0)
+				return -1;
+			continue;
+		}
+		nb_volume_limits(&opts->volumes[i], &blk.read_limit, &blk.write_limit);
+		if (nb_virtio_blk_add(vm, loop, opts->volumes[i].host, &blk, err) < 0)
+			return -1;
+	}
+	if (nb_network_add(vm, loop, opts, err) < 0)
+		return -1;
+	return add_layers(vm, loop, layers, err);
+}
+
+static int add_devices(struct nb_vm *vm, struct nb_event_loop *loop, struct nb_serial *serial,
+		       struct nb_err *err)
+{
+	const struct nb_bus_device devices[] = {
+		{ "serial", NB_SERIAL_COM1_PORT, NB_SERIAL_NREGS, nb_serial_io, serial },
+		{ "i8042", NB_I8042_DATA_PORT, NB_I8042_CMD_PORT - NB_I8042_DATA_PORT + 1,
+		  nb_i8042_io, &vm->stop },
+		{ "exit", NB_EXIT_PORT, NB_EXIT_PORT_LEN, nb_exitdev_io, &vm->stop },
+	};
+
+	(void)loop; /* no device needs the event thread yet */
+	for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++)
+		if (nb_bus_register(&vm->pio, &devices[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+/* Turn the latched stop reason into nestbox's result. Output that was not
+ * delivered decides it, whatever the guest reported. */
+static int stop_result(struct nb_stop *stop, int *status, struct nb_err *err)
+{
+	if (stop->lost_status) {
+		nb_err_set(err, 0, "%s", stop->lost_msg);
+		err->status = stop->lost_status;
+		return -1;
+	}
+	switch (stop->reason) {
+	case NB_STOP_STATUS:
+		*status = stop->status;
+		return 0;
+	case NB_STOP_HOST:
+		*status = stop->status;
+		if (stop->err.msg[0])
+			fprintf(stderr, "nestbox: %s\n", stop->err.msg);
+		return 0;
+	case NB_STOP_RESET:
+		return nb_err_set(err, 0, "the guest reset before reporting an exit status "
+				  "(a guest kernel panic, or a reboot inside the guest; its "
+				  "console output is above)");
+	default:
+		return nb_err_set(err, 0, "%s", stop->err.msg[0] ? stop->err.msg : "the VM stopped");
+	}
+}
+
+/* VmRSS from /proc/self/status, opened before the seccomp lists forbid
+ * opening anything; -1 if unknown (no /proc in a jail). */
+static long rss_kib(int status_fd)
+{
+	char buf[4096];
+	struct iovec iov = { buf, sizeof(buf) - 1 };
+	ssize_t n = status_fd < 0 ? -1 : preadv(status_fd, &iov, 1, 0);
+	const char *line;
+	long kib = -1;
+
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	line = strstr(buf, "\nVmRSS:");
+	if (line)
+		sscanf(line, "\nVmRSS: %ld kB", &kib);
+	return kib;
+}
+
+/* One JSON line: exits seen by the VMM and by KVM, start-up cost, memory. */
+static void print_stats(const struct nb_vm *vm, const struct nb_serial *serial,
+			const struct nb_run_options *opts, int status_fd, double wall_ms)
+{
+	uint64_t runs = 0, pio = 0, mmio = 0, kvm_exits = 0, exits;
+	uint64_t guest_resident = nb_mem_resident(&vm->mem);
+
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		runs += vm->vcpus[i].stats.runs;
+		pio += vm->vcpus[i].stats.pio;
+		mmio += vm->vcpus[i].stats.mmio;
+		if (nb_kvmstats_read(vm->vcpus[i].fd, "exits", &exits) == 0)
+			kvm_exits += exits;
+	}
+	fprintf(stderr,
+		"{\"wall_ms\":%.1f,\"startup_wall_ms\":%.2f,\"startup_cpu_ms\":%.2f,\"vcpus\":%u,"
+		"\"kvm_exits\":%" PRIu64 ",\"vmm_exits\":%" PRIu64 ",\"pio_exits\":%" PRIu64
+		",\"mmio_exits\":%" PRIu64 ",\"unclaimed_pio\":%" PRIu64 ",\"console_bytes\":%" PRIu64
+		",\"guest_resident_kib\":%" PRIu64 ",\"vmm_rss_kib\":%ld}\n",
+		wall_ms, vm->ready_mono_ms - opts->start_mono_ms, vm->ready_cpu_ms, vm->ncpus,
+		kvm_exits, runs, pio, mmio, vm->pio.unclaimed, serial->tx_bytes, guest_resident >> 10,
+		rss_kib(status_fd) - (long)(guest_resident >> 10));
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static bool wait_writable(void *opaque, int fd)
+{
+	return nb_event_wait_writable(opaque, fd);
+}
+
+/* The guest's last output, still in the console's queues and the UART's
+ * batch, goes out before nestbox exits: waiting for a slow reader unless
+ * the host stopped the VM (a signal, the timeout, a failed write). */
+static void drain_output(struct nb_event_loop *loop, struct nb_console *console,
+			 struct nb_serial *serial)
+{
+	bool wait = loop->stop->reason != NB_STOP_HOST;
+
+	if (console && wait)
+		nb_console_drain(console);
+	else if (console)
+		nb_console_drain_now(console);
+	nb_serial_drain(serial, wait ? wait_writable : NULL, loop);
+}
+
+static void event_thread_init(void *opaque)
+{
+	struct nb_vm *vm = opaque;
+
+	nb_sandbox_enter(vm->sandbox, NB_THREAD_EVENT, &vm->stop);
+}
+
+/* What this run's seccomp lists must allow beyond the basics. */
+static struct nb_sandbox_config sandbox_config(const struct nb_run_options *opts, bool layers)
+{
+	const struct nb_run_net *net = &opts->net;
+	struct nb_sandbox_config cfg = { .pid = getpid() };
+
+	cfg.needs |= layers ? NB_NEED_DISK_READ : 0;
+	for (size_t i = 0; i < opts->nvolumes; i++) {
+		const struct nb_run_volume *v = &opts->volumes[i];
+
+		if (v->dir) { /* virtio-fs, on its own thread */
+			cfg.needs |= NB_NEED_FS;
+			continue;
+		}
+		cfg.needs |= NB_NEED_DISK_READ | (v->read_only ? 0 : NB_NEED_DISK_WRITE);
+		cfg.needs |= v->read_bps || v->write_bps || v->read_iops || v->write_iops
+				     ? NB_NEED_RATE : 0;
+	}
+	cfg.needs |= net->rx_bps || net->tx_bps || net->rx_ops || net->tx_ops ? NB_NEED_RATE : 0;
+	cfg.needs |= net->vsock_path ? NB_NEED_VSOCK : 0;
+	cfg.needs |= net->tap ? NB_NEED_NET : 0;
+	cfg.needs |= opts->tty ? NB_NEED_TTY : 0;
+	cfg.needs |= opts->stats ? NB_NEED_STATS : 0;
+	nb_network_fds(&cfg.vsock_listen_fd, &cfg.vsock_broker_fd);
+	return cfg;
+}
+
+/* The shared directories' thread: a file system context of its own, then
+ * its sandbox. */
+static void fs_thread_init(void *opaque)
+{
+	struct nb_vm *vm = opaque;
+	struct nb_err err;
+
+	if (nb_fs_thread_init(&err) < 0)
+		nb_stop_request(&vm->stop, NB_STOP_ERROR, 0, "%s", err.msg);
+	nb_sandbox_enter(vm->sandbox, NB_THREAD_FS, &vm->stop);
+}
+
+/* The event thread, the shares' thread (fs_loop, if any) and the vCPUs,
+ * each in its seccomp sandbox; the main thread enters its own last and
+ * opens the gate to the first guest instruction. */
+static int start_threads(struct nb_vm *vm, struct nb_event_loop *loop,
+			 struct nb_event_loop *fs_loop, struct nb_sandbox *sandbox,
+			 const struct nb_run_options *opts, bool layers, struct nb_err *err)
+{
+	struct nb_sandbox_config cfg = sandbox_config(opts, layers);
+
+	if (nb_sandbox_init(sandbox, opts->confine.seccomp_log, vm->ncpus, &cfg, err) < 0)
+		return -1;
+	if (fs_loop && nb_sandbox_expect(sandbox, NB_THREAD_FS, 1, err) < 0)
+		return -1;
+	vm->sandbox = sandbox;
+	loop->thread_init = event_thread_init;
+	loop->thread_init_opaque = vm;
+	if (fs_loop) {
+		fs_loop->thread_init = fs_thread_init;
+		fs_loop->thread_init_opaque = vm;
+	}
+	if (nb_event_start(loop, err) < 0 || (fs_loop && nb_event_start(fs_loop, err) < 0) ||
+	    nb_vm_start(vm, err) < 0) {
+		nb_sandbox_release(sandbox);
+		nb_vm_stop_vcpus(vm);
+		return -1;
+	}
+	nb_sandbox_enter(sandbox, NB_THREAD_MAIN, &vm->stop);
+	return 0;
+}
+
+static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
+			 struct nb_blk_concat *layers, const struct file_map *kernel_file,
+			 const struct nb_buf *initrd, int *status, struct nb_err *err)
+{
+	struct nb_serial serial;
+	struct nb_event_loop loop, fs_loop = { .epoll_fd = -1, .wait_fd = -1, .signal_fd = -1,
+					       .timer_fd = -1 };
+	struct nb_event_loop *shares = count_shares(opts) ? &fs_loop : NULL;
+	struct nb_console *console = NULL;
+	struct nb_sandbox sandbox = { 0 };
+	struct nb_sigforward forward = { .tty = opts->tty };
+	cleanup_close int status_fd =
+		opts->stats ? open("/proc/self/status", O_RDONLY | O_CLOEXEC) : -1;
+	double start = now_ms();
+	int rc = -1;
+
+	/* The loop first: it blocks the signals it handles, and every thread
+	 * started later inherits that mask. */
+	nb_serial_init(&serial, STDOUT_FILENO, nb_vm_set_irq, vm, NB_SERIAL_COM1_IRQ);
+	serial.stop = &vm->stop;
+	if (nb_event_init(&loop, &vm->stop, opts->timeout_sec, err) < 0 ||
+	    (shares && nb_event_init_worker(shares, &vm->stop, "nb-fs", err) < 0) ||
+	    add_devices(vm, &loop, &serial, err) < 0 ||
+	    add_virtio(vm, &loop, shares, opts, layers, &console, err) < 0 ||
+	    load_guest(vm, opts, kernel_file, initrd, err) < 0 ||
+	    (opts->tty && opts->interactive && nb_tty_raw(err) < 0) ||
+	    start_threads(vm, &loop, shares, &sandbox, opts, layers != NULL, err) < 0)
+		goto out;
+	forward.con = console;
+	loop.forward_signal = nb_sigforward;
+	loop.forward_opaque = &forward;
+	rc = nb_event_wait(&loop, err);
+	/* No guest code, then no device work, before anything is torn down. */
+	nb_vm_stop_vcpus(vm);
+	nb_event_join(&loop);
+	if (shares)
+		nb_event_join(shares);
+	drain_output(&loop, console, &serial);
+	nb_tty_restore(); /* before any message of ours */
+	if (rc == 0)
+		rc = stop_result(&vm->stop, status, err);
+	if (opts->stats)
+		print_stats(vm, &serial, opts, status_fd, now_ms() - start);
+out:
+	nb_tty_restore();
+	nb_network_cleanup();
+	nb_virtio_mmio_destroy_all();
+	nb_event_destroy(&loop);
+	if (shares)
+		nb_event_destroy(shares);
+	nb_serial_destroy(&serial);
+	nb_sandbox_destroy(&sandbox);
+	vm->sandbox = NULL;
+	return rc;
+}
+
+static int read_kernel(const char *path, struct file_map *map, struct nb_err *err)
+{
+	char cause[NB_ERR_MSG_MAX];
+
+	if (map_file("kernel", path, map, err) == 0)
+		return 0;
+	memcpy(cause, err->msg, sizeof(cause));
+	return nb_err_set(err, 0, "%.400s (build it with make, or pass --kernel PATH)", cause);
+}
+
+_Static_assert(NB_MAX_LAYERS + 2 <= NB_JAIL_MAX_PATHS, "the jail keeps every layer fd, the tap and one pipe");
+
+struct run_ctx {
+	const struct file_map *kernel;
+	struct nb_blk_concat *layers; /* an image's layer disk; NULL: a rootfs directory */
+	const struct nb_buf *initrd;
+	bool pvm_host;
+};
+
+/* The VMM proper: create the VM, boot it, wait for the workload. */
+static int run_vm(void *arg, const struct nb_run_options *opts, int *status, struct nb_err *err)
+{
+	const struct run_ctx *ctx = arg;
+	struct nb_vm vm;
+	struct nb_vm_config cfg = { .ncpus = opts->cpus, .mem_size = opts->mem_size,
+				    .pvm_host = ctx->pvm_host };
+	int rc;
+
+	if (nb_vm_create(&vm, &cfg, err) < 0)
+		return -1;
+	rc = boot_and_wait(&vm, opts, ctx->layers, ctx->kernel, ctx->initrd, status, err);
+	nb_vm_destroy(&vm);
+	return rc;
+}
+
+/* An absolute, symlink-free copy of path whose directory exists. */
+static char *absolute(const char *path, struct nb_err *err)
+{
+	cleanup_free char *copy = strdup(path), *dir = NULL;
+	char *slash = copy ? strrchr(copy, '/') : NULL, *out = NULL;
+
+	if (!copy)
+		return nb_err_sys(err, "%s", path), NULL;
+	dir = realpath(slash == copy ? "/" : slash ? (*slash = '\0', copy) : ".", NULL);
+	if (!dir || asprintf(&out, "%s/%s", strcmp(dir, "/") ? dir : "", slash ? slash + 1 : path) < 0)
+		return nb_err_sys(err, "%s", path), NULL;
+	return out;
+}
+
+/* What the jailed VMM opens after the jail closed the host's file system
+ * (the layers are open already): volumes (disk images and shared
+ * directories) at absolute paths, the vsock socket's directory. The
+ * strings replace those in jailed (owned). */
+static int jail_paths(struct nb_run_options *jailed, struct nb_jail_paths *paths, char **owned,
+		      struct nb_err *err)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < jailed->nvolumes; i++) {
+		struct nb_run_volume *v = &jailed->volumes[i];
+		if (!(owned[n++] = v->host = absolute(v->host, err)) ||
+		    nb_jail_paths_add(paths, v->host, !v->read_only, v->dir, err) < 0)
+			return -1;
+	}
+	/* Shared directories: their tables' descriptors, and /proc/self/fd. */
+	paths->extra_fds = count_shares(jailed) * NB_FS_MAX_FDS;
+	paths->proc = paths->extra_fds > 0;
+	if (jailed->net.vsock_path) {
+		char *abs = absolute(jailed->net.vsock_path, err);
+		if (!(owned[n++] = abs))
+			return -1;
+		jailed->net.vsock_path = abs;
+		owned[n] = strndup(abs, (size_t)(strrchr(abs, '/') - abs));
+		if (!owned[n] || nb_jail_paths_add(paths, owned[n][0] ? owned[n] : "/", true, true,
+						   err) < 0)
+			return owned[n] ? -1 : nb_err_sys(err, "--vsock");
+	}
+	return 0;
+}
+
+/* --jail / --cgroup: the VMM in a supervised child (vmm/confine/supervisor.h). */
+static int run_confined(const struct nb_run_options *opts, struct run_ctx *ctx, int *status,
+			struct nb_err *err)
+{
+	struct nb_run_options jailed = *opts;
+	static struct nb_jail_paths paths; /* large: not on the stack */
+	char *owned[NB_RUN_MAX_VOLUMES + 2] = { 0 };
+	int rc = 0;
+
+	paths.n = paths.nkeep = paths.extra_fds = 0;
+	paths.proc = false;
+	for (size_t i = 0; ctx->layers && i < ctx->layers->n; i++)
+		paths.keep_fds[paths.nkeep++] = ctx->layers->parts[i].fd;
+	if (opts->confine.jail)
+		rc = jail_paths(&jailed, &paths, owned, err);
+	if (rc == 0)
+		rc = nb_confine_run(&jailed, &paths, ctx->initrd->len, run_vm, ctx, status, err);
+	for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
+		free(owned[i]);
+	return rc;
+}
+
+/* A vsock socket is host state a crash would leave: record it for gc. */
+static int run_recorded(const struct nb_run_options *opts, struct run_ctx *ctx, int *status,
+			struct nb_err *err)
+{
+	struct nb_run_record rec = { 0 };
+	int rc;
+
+	if (opts->net.vsock_path && nb_gc_record(&rec, NULL, opts->net.vsock_path, err) < 0)
+		return -1;
+	/* Once the VMM is confined it cannot remove files: the vsock broker
+	 * removes the record with the socket. */
+	nb_network_hand_record(rec.path[0] ? rec.path : NULL);
+	rc = run_vm(ctx, opts, status, err);
+	if (!nb_network_took_record())
+		nb_gc_release(&rec);
+	return rc;
+}
+
+/* The guest's boot layout as a plan (no memory yet): the kernel must fit
+ * the guest's RAM and the initramfs must fit beside it. */
+static int check_layout(const struct nb_run_options *opts, const struct file_map *kernel_file,
+			size_t initrd_len, struct nb_err *err)
+{
+	struct nb_guest_mem plan;
+	struct nb_kernel kernel;
+	uint64_t initrd_gpa;
+	size_t args = opts->kernel_args ? strlen(opts->kernel_args) + 1 : 0;
+
+	nb_mem_layout(&plan, NULL, opts->mem_size);
+	if (nb_kernel_check(kernel_file->data, kernel_file->len, &plan, &kernel, err) < 0)
+		return nb_err_wrap(err, "kernel %s", opts->kernel_path);
+	if (nb_initrd_place(&plan, &kernel, initrd_len, &initrd_gpa, err) < 0)
+		return nb_err_wrap(err, "initramfs");
+	if (sizeof(nb_run_base_cmdline) + args + NB_RUN_MMIO_ARGS_MAX > NB_CMDLINE_MAX)
+		return nb_err_set(err, 0, "--kernel-args is %zu bytes long; the kernel command line "
+				  "leaves room for %zu", args ? args - 1 : 0,
+				  (size_t)(NB_CMDLINE_MAX - sizeof(nb_run_base_cmdline) -
+					   NB_RUN_MMIO_ARGS_MAX - 1));
+	return 0;
+}
+
+/* Last of the checks: can this host's KVM run this guest? A PVM KVM runs
+ * test payloads but not a Linux kernel's user space. */
+static int check_host(const struct file_map *kernel_file, bool *pvm_host, struct nb_err *err)
+{
+	struct nb_kvm_host host;
+
+	nb_kvm_probe(NB_KVM_DEV, "/sys", &host); /* before a jail hides /sys */
+	*pvm_host = host.kind == NB_KVM_PVM;
+	return nb_kvm_host_check(&host, nb_kernel_is_linux(kernel_file->data, kernel_file->len),
+				 err);
+}
+
+/* Two phases, as Firecracker keeps resources.rs apart from builder.rs:
+ * first everything nestbox can check without KVM (options, the kernel file
+ * against the guest's RAM, the image or rootfs, the spec and initramfs, and
+ * last what this host's KVM can run), then the VM is built and run. So a
+ * bad input gets its own diagnosis on every host, KVM or not. */
+int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err)
+{
+	struct file_map kernel_file = { 0 };
+	struct nb_buf initrd = { 0 };
+	struct nb_image image = { 0 };
+	struct nb_blk_concat layers = { 0 };
+	bool is_image = nb_image_is_reference(opts->rootfs);
+	struct run_ctx ctx = { &kernel_file, is_image ? &layers : NULL, &initrd, false };
+	int rc = -1;
+
+	if (nb_confine_check(opts, err) < 0 || (opts->tty && nb_tty_check(opts->interactive, err) < 0) ||
+	    nb_confine_check_memory(opts, err) < 0 ||
+	    read_kernel(opts->kernel_path, &kernel_file, err) < 0)
+		return -1;
+	if (check_layout(opts, &kernel_file, 1, err) < 0)
+		goto out;
+	if (is_image && (nb_image_resolve(opts->rootfs, &image, err) < 0 ||
+			 nb_blk_concat_open(&layers, image.layers, image.n_layers, err) < 0)) {
+		nb_err_wrap(err, "image %s", opts->rootfs);
+		goto out;
+	}
+	if (build_initramfs(opts, is_image ? &image : NULL, &layers, &initrd, err) < 0 ||
+	    check_layout(opts, &kernel_file, initrd.len, err) < 0 ||
+	    check_host(&kernel_file, &ctx.pvm_host, err) < 0)
+		goto out;
+	if (nb_confine_supervised(opts))
+		rc = run_confined(opts, &ctx, status, err);
+	else
+		rc = run_recorded(opts, &ctx, status, err);
+out:
+	nb_blk_concat_close(&layers);
+	nb_image_free(&image);
+	nb_buf_free(&initrd);
+	unmap_file(&kernel_file);
+	return rc;
+}

@@ -1,0 +1,56 @@
+#include "vmm/run/sigforward.h"
+
+#include <signal.h>
+#include <time.h>
+
+#include "common/sigmsg.h"
+#include "vmm/run/tty.h"
+#include "vmm/virtio/console.h"
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static bool send_msg(struct nb_sigforward *f, const struct nb_sigmsg *m)
+{
+	uint8_t buf[NB_SIGMSG_MAX];
+	size_t len = nb_sigmsg_encode(m, buf);
+
+	return f->con && len && nb_console_send_signal_msg(f->con, buf, len);
+}
+
+static void resize(struct nb_sigforward *f)
+{
+	struct nb_sigmsg m = { .type = NB_SIGMSG_WINSIZE };
+
+	/* A guest that does not listen keeps its old size. */
+	if (nb_tty_size(&m.rows, &m.cols))
+		send_msg(f, &m);
+}
+
+bool nb_sigforward(void *opaque, int signo)
+{
+	struct nb_sigforward *f = opaque;
+	struct nb_sigmsg m = { .type = NB_SIGMSG_SIGNAL, .signo = signo };
+	bool stop_kind = signo == SIGINT || signo == SIGTERM;
+	double now = now_ms();
+
+	if (signo == SIGWINCH) {
+		if (f->tty)
+			resize(f);
+		else
+			send_msg(f, &m);
+		return true;
+	}
+	if (stop_kind && f->last_stop_ms && now - f->last_stop_ms < NB_SIGFORWARD_FORCE_MS)
+		return false;
+	if (!send_msg(f, &m))
+		return false;
+	if (stop_kind)
+		f->last_stop_ms = now;
+	return true;
+}

@@ -1,0 +1,32 @@
+/* Host signals for the workload: nestbox's INT, TERM, HUP, QUIT, USR1,
+ * USR2 and WINCH go to the guest over the console's signal port
+ * (include/nestbox/abi.h), so the workload decides what they mean, as with
+ * `docker run`. With -t, WINCH sends the terminal's new size instead.
+ *
+ * Safety net: a signal the guest cannot take (its signal port is closed,
+ * i.e. no nestbox-init is listening, or messages pile up unread) stops the
+ * VM as before, with 128+N; so does an INT or TERM arriving within
+ * NB_SIGFORWARD_FORCE_MS of a previous one ("press Ctrl-C again"). WINCH
+ * never stops the VM.
+ */
+#ifndef NESTBOX_VMM_RUN_SIGFORWARD_H
+#define NESTBOX_VMM_RUN_SIGFORWARD_H
+
+#include <stdbool.h>
+
+#define NB_SIGFORWARD_FORCE_MS 3000.0
+
+struct nb_console;
+
+struct nb_sigforward {
+	struct nb_console *con;
+	bool tty;               /* -t: WINCH becomes a window size */
+	double last_stop_ms;    /* CLOCK_MONOTONIC of the last INT/TERM forwarded; 0 none */
+};
+
+/* loop->forward_signal (vmm/kvm/event.h), opaque a struct nb_sigforward. On
+ * the main thread: returns true when the signal was handed to the guest
+ * (or, for WINCH, dealt with), false when the VM should stop with 128+signo. */
+bool nb_sigforward(void *opaque, int signo);
+
+#endif
