@@ -10,6 +10,7 @@
 
 #include <check.h>
 
+#include "lib/spec_same.h"
 #include "unit/unit.h"
 
 static const char *const argv3[] = { "/bin/sh", "-c", "true" };
@@ -39,43 +40,6 @@ static struct nb_spec every_property(void)
 	return s;
 }
 
-static bool same_list(const char *const *a, const char *const *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(a[i], b[i]) != 0)
-			return false;
-	return true;
-}
-
-static bool same_str(const char *a, const char *b)
-{
-	return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
-static void assert_same(const struct nb_spec *a, const struct nb_spec *b)
-{
-	ck_assert(a->argc == b->argc && same_list(a->argv, b->argv, a->argc));
-	ck_assert(a->envc == b->envc && same_list(a->env, b->env, a->envc));
-	ck_assert(same_str(a->rootfs, b->rootfs) && same_str(a->hostname, b->hostname) &&
-		  same_str(a->workdir, b->workdir) && same_str(a->user, b->user));
-	ck_assert(a->has_caps == b->has_caps && a->caps == b->caps);
-	ck_assert(a->nrlimits == b->nrlimits &&
-		  !memcmp(a->rlimits, b->rlimits, a->nrlimits * sizeof(a->rlimits[0])));
-	ck_assert(a->memory_max == b->memory_max && a->swap_max == b->swap_max);
-	ck_assert(a->cpu_quota_us == b->cpu_quota_us && a->cpu_period_us == b->cpu_period_us);
-	ck_assert(a->pids_max == b->pids_max && a->namespaces == b->namespaces &&
-		  a->read_only == b->read_only);
-	ck_assert(a->ntmpfs == b->ntmpfs && same_list(a->tmpfs, b->tmpfs, a->ntmpfs));
-	ck_assert(a->seccomp_len == b->seccomp_len &&
-		  (!a->seccomp_len || !memcmp(a->seccomp, b->seccomp, a->seccomp_len)));
-	ck_assert(a->nvolumes == b->nvolumes && same_list(a->volumes, b->volumes, a->nvolumes));
-	ck_assert(a->nlayers == b->nlayers &&
-		  (!a->nlayers || !memcmp(a->layers, b->layers, a->nlayers * sizeof(a->layers[0]))));
-	ck_assert(a->net_ipv4 == b->net_ipv4 && a->net_prefix == b->net_prefix &&
-		  a->net_gateway == b->net_gateway);
-	ck_assert(a->tty == b->tty && a->tty_rows == b->tty_rows && a->tty_cols == b->tty_cols);
-}
-
 /* Encode, check the estimate was exact, decode, compare. */
 static void round_trip(const struct nb_spec *in, size_t *len_out)
 {
@@ -87,7 +51,7 @@ static void round_trip(const struct nb_spec *in, size_t *len_out)
 	ck_assert_msg(nb_spec_encode(in, &blob, &len, &err) == 0, "%s", err.msg);
 	ck_assert_uint_eq(len, encoded_size(in));
 	ck_assert_msg(nb_spec_decode(blob, len, &out, &err) == 0, "%s", err.msg);
-	assert_same(in, &out);
+	ck_assert_msg(!nb_test_spec_diff(in, &out), "%s differ", nb_test_spec_diff(in, &out));
 	nb_spec_free(&out);
 	free(blob);
 	if (len_out)
