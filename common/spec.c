@@ -448,21 +448,36 @@ static void cell_set(const struct cell *c, void *base, uint64_t v)
 		*(bool *)field_w(base, c->off) = v;
 }
 
+/* A big-endian cell of width bytes on the wire (unaligned). */
+static uint64_t wire_get(const unsigned char *src, size_t width)
+{
+	fdt64_t be64;
+	fdt32_t be32;
+
+	if (width == sizeof(be64)) {
+		memcpy(&be64, src, sizeof(be64));
+		return fdt64_to_cpu(be64);
+	}
+	memcpy(&be32, src, sizeof(be32));
+	return fdt32_to_cpu(be32);
+}
+
+static void wire_put(unsigned char *dst, size_t width, uint64_t v)
+{
+	fdt64_t be64 = cpu_to_fdt64(v);
+	fdt32_t be32 = cpu_to_fdt32((uint32_t)v);
+
+	memcpy(dst, width == sizeof(be64) ? (const void *)&be64 : (const void *)&be32, width);
+}
+
 /* One row of cells from base to the wire at dst; returns the bytes written. */
 static size_t put_cells(const struct prop *p, const void *base, unsigned char *dst)
 {
 	size_t n = 0;
 
 	for (size_t i = 0; i < MAX_CELLS && p->cells[i].type != CELL_NONE; i++) {
-		const struct cell *c = &p->cells[i];
-		fdt64_t be64 = cpu_to_fdt64(cell_get(c, base));
-		fdt32_t be32 = cpu_to_fdt32((uint32_t)cell_get(c, base));
-
-		if (c->type == CELL_U64)
-			memcpy(dst + n, &be64, sizeof(be64));
-		else
-			memcpy(dst + n, &be32, sizeof(be32));
-		n += cell_width(c);
+		wire_put(dst + n, cell_width(&p->cells[i]), cell_get(&p->cells[i], base));
+		n += cell_width(&p->cells[i]);
 	}
 	return n;
 }
@@ -473,19 +488,8 @@ static int get_cells(const struct prop *p, const unsigned char *src, void *base,
 {
 	for (size_t i = 0; i < MAX_CELLS && p->cells[i].type != CELL_NONE; i++) {
 		const struct cell *c = &p->cells[i];
-		uint64_t v;
+		uint64_t v = wire_get(src, cell_width(c));
 
-		if (c->type == CELL_U64) {
-			fdt64_t be;
-
-			memcpy(&be, src, sizeof(be));
-			v = fdt64_to_cpu(be);
-		} else {
-			fdt32_t be;
-
-			memcpy(&be, src, sizeof(be));
-			v = fdt32_to_cpu(be);
-		}
 		if (c->type == CELL_BOOL32 && v > 1)
 			return nb_err_set(err, 0, "spec: property %s is %llu, not 0 or 1", p->name,
 					  (unsigned long long)v);
@@ -670,12 +674,11 @@ int nb_spec_validate(const struct nb_spec *spec, struct nb_err *err)
 /* The value of a set property into val (value_len bytes). */
 static void write_value(const struct prop *p, const struct nb_spec *spec, unsigned char *val)
 {
-	fdt32_t version = cpu_to_fdt32(NB_SPEC_FORMAT);
 	const char *const *list;
 
 	switch (p->kind) {
 	case KIND_VERSION:
-		memcpy(val, &version, sizeof(version));
+		wire_put(val, sizeof(fdt32_t), NB_SPEC_FORMAT);
 		break;
 	case KIND_STRING:
 		memcpy(val, get_ptr(spec, p->off), value_len(p, spec));
@@ -827,14 +830,12 @@ static int collect_props(const void *blob, struct raw_prop *raw, struct nb_err *
 
 static int decode_version(const struct prop *p, const struct raw_prop *r, struct nb_err *err)
 {
-	fdt32_t be;
 	uint32_t version;
 
-	if (r->len != sizeof(be))
+	if (r->len != sizeof(fdt32_t))
 		return nb_err_set(err, 0, "spec: property %s is %zu bytes, expected 4", p->name,
 				  r->len);
-	memcpy(&be, r->data, sizeof(be));
-	version = fdt32_to_cpu(be);
+	version = (uint32_t)wire_get((const unsigned char *)r->data, sizeof(fdt32_t));
 	if (version != NB_SPEC_FORMAT)
 		return nb_err_set(err, 0, "spec: property %s is %u, this nestbox-init reads %u",
 				  p->name, version, NB_SPEC_FORMAT);
