@@ -78,6 +78,7 @@ struct prop {
 #define STRING(f) .off = OFF(SPEC, f, const char *)
 #define LIST(f, n) .off = OFF(SPEC, f, const char *const *), .count = OFF(SPEC, n, size_t)
 #define BYTES(f, n) .off = OFF(SPEC, f, const void *), .count = OFF(SPEC, n, size_t)
+#define RECORDS(f, n, type) .off = OFF(SPEC, f, type), .count = OFF(SPEC, n, size_t)
 #define FLAG(f) .flag = OFF(SPEC, f, bool)
 
 _Static_assert(offsetof(struct nb_spec, argv) == 0, "flag 0 means no flag");
@@ -340,8 +341,8 @@ static const struct prop props[] = {
 	{ .name = NB_SPEC_CAPS, .kind = KIND_CELLS, .cells = { U64(SPEC, caps) }, FLAG(has_caps),
 	  .check = check_caps },
 	{ .name = NB_SPEC_RLIMITS, .kind = KIND_RECORDS,
-	  .off = OFF(SPEC, rlimits, RLIMIT[NB_SPEC_MAX_RLIMITS]), .count = OFF(SPEC, nrlimits, size_t),
-	  .max = NB_SPEC_MAX_RLIMITS, .unit = sizeof(RLIMIT),
+	  RECORDS(rlimits, nrlimits, RLIMIT[NB_SPEC_MAX_RLIMITS]), .max = NB_SPEC_MAX_RLIMITS,
+	  .unit = sizeof(RLIMIT),
 	  .cells = { U32(RLIMIT, resource), U64(RLIMIT, soft), U64(RLIMIT, hard) },
 	  .check = check_rlimits },
 	{ .name = NB_SPEC_MEMORY_MAX, .kind = KIND_CELLS, .cells = { U64(SPEC, memory_max) },
@@ -368,8 +369,8 @@ static const struct prop props[] = {
 	{ .name = NB_SPEC_NET_GATEWAY, .kind = KIND_CELLS, .cells = { U32(SPEC, net_gateway) },
 	  .zero = "is 0.0.0.0", .check = check_gateway },
 	{ .name = NB_SPEC_LAYERS, .kind = KIND_RECORDS, .flags = PROP_ALLOC,
-	  .off = OFF(SPEC, layers, const LAYER *), .count = OFF(SPEC, nlayers, size_t), .min = 1,
-	  .max = NB_MAX_LAYERS, .unit = sizeof(LAYER),
+	  RECORDS(layers, nlayers, const LAYER *), .min = 1, .max = NB_MAX_LAYERS,
+	  .unit = sizeof(LAYER),
 	  .cells = { U64(LAYER, offset), U64(LAYER, size) }, .check = check_layers },
 	{ .name = NB_SPEC_TTY, .kind = KIND_CELLS, .cells = { U32(SPEC, tty_rows), U32(SPEC, tty_cols) },
 	  FLAG(tty), .check = check_tty },
