@@ -3,7 +3,7 @@
  * and decode are per-kind functions driven by the table, and a row's hooks
  * carry what is particular to it (a character set, a cross-field rule).
  * Adding a property is adding a row, in the order it is written. */
-#include "spec.h"
+#include "common/spec.h"
 
 #include <libfdt.h>
 #include <stdbool.h>
