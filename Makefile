@@ -174,7 +174,7 @@ $(BUILD)/fuzz/fuzz_layer: tests/fuzz/fuzz_layer.c images/layers.c images/cache.c
 # The workload spec decoder as nestbox-init runs it (host libfdt: the
 # guest links Debian's libfdt.a of the same version).
 $(BUILD)/fuzz/fuzz_spec: tests/fuzz/fuzz_spec.c common/spec.c common/tmpfs.c common/err.c \
-		$(wildcard common/*.h) include/nestbox/abi.h
+		$(wildcard common/*.h) include/nestbox/abi.h tests/lib/spec_same.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< common/spec.c common/tmpfs.c common/err.c -lfdt
 # Image import as `nestbox pull` runs it (archives, registries), with the

@@ -15,6 +15,7 @@
 
 #include "common/spec.h"
 #include "common/tmpfs.h"
+#include "lib/spec_same.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -38,19 +39,6 @@ static size_t touch_list(const char *const *list, size_t n)
 	return sum;
 }
 
-static bool same_list(const char *const *a, const char *const *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(a[i], b[i]) != 0)
-			return false;
-	return true;
-}
-
-static bool same_str(const char *a, const char *b)
-{
-	return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
 /* What the guest does with a decoded spec before any system call. */
 static void use(const struct nb_spec *s)
 {
@@ -71,31 +59,6 @@ static void use(const struct nb_spec *s)
 	CHECK(!s->seccomp == !s->seccomp_len);
 	for (size_t i = 0; i < s->nlayers; i++)
 		CHECK(s->layers[i].size > 0);
-}
-
-static void same_spec(const struct nb_spec *a, const struct nb_spec *b)
-{
-	CHECK(a->argc == b->argc && same_list(a->argv, b->argv, a->argc));
-	CHECK(a->envc == b->envc && same_list(a->env, b->env, a->envc));
-	CHECK(strcmp(a->rootfs, b->rootfs) == 0);
-	CHECK(same_str(a->hostname, b->hostname) && same_str(a->workdir, b->workdir) &&
-	      same_str(a->user, b->user));
-	CHECK(a->has_caps == b->has_caps && a->caps == b->caps);
-	CHECK(a->nrlimits == b->nrlimits &&
-	      !memcmp(a->rlimits, b->rlimits, a->nrlimits * sizeof(a->rlimits[0])));
-	CHECK(a->memory_max == b->memory_max && a->swap_max == b->swap_max &&
-	      a->cpu_quota_us == b->cpu_quota_us && a->cpu_period_us == b->cpu_period_us &&
-	      a->pids_max == b->pids_max && a->namespaces == b->namespaces &&
-	      a->read_only == b->read_only);
-	CHECK(a->ntmpfs == b->ntmpfs && same_list(a->tmpfs, b->tmpfs, a->ntmpfs));
-	CHECK(a->seccomp_len == b->seccomp_len &&
-	      (!a->seccomp_len || !memcmp(a->seccomp, b->seccomp, a->seccomp_len)));
-	CHECK(a->nvolumes == b->nvolumes && same_list(a->volumes, b->volumes, a->nvolumes));
-	CHECK(a->nlayers == b->nlayers &&
-	      (!a->nlayers || !memcmp(a->layers, b->layers, a->nlayers * sizeof(a->layers[0]))));
-	CHECK(a->net_ipv4 == b->net_ipv4 && a->net_prefix == b->net_prefix &&
-	      a->net_gateway == b->net_gateway);
-	CHECK(a->tty == b->tty && a->tty_rows == b->tty_rows && a->tty_cols == b->tty_cols);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -124,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	CHECK(nb_spec_encode(&spec, &copy, &len, &err) == 0);
 	CHECK(nb_spec_decode(copy, len, &again, &err) == 0);
-	same_spec(&spec, &again);
+	CHECK(!nb_test_spec_diff(&spec, &again));
 	nb_spec_free(&again);
 	nb_spec_free(&spec);
 	free(copy);
