@@ -15,7 +15,7 @@
 
 #include "common/spec.h"
 #include "vmm/confine/supervisor.h"
-#include "vmm/cli/container_opts.h"
+#include "vmm/run/container_spec.h"
 #include "vmm/run/records.h"
 #include "vmm/confine/jail.h"
 #include "vmm/dev/exitdev.h"
@@ -28,7 +28,7 @@
 #include "vmm/run/network.h"
 #include "vmm/run/sigforward.h"
 #include "vmm/run/tty.h"
-#include "vmm/cli/volume_opts.h"
+#include "vmm/run/volumes.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
 #include "vmm/virtio/blk.h"

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/report.h"
 #include "nestbox/err.h"
 
 #define NB_RUN_MAX_VOLUMES 16u     /* NB_SPEC_MAX_VOLUMES */
@@ -37,7 +38,8 @@ struct nb_run_options {
 	} device_rates[4 * NB_RUN_MAX_VOLUMES];
 	size_t ndevice_rates;
 	double start_mono_ms;      /* CLOCK_MONOTONIC at process start, for --stats */
-	struct nb_run_container {  /* container options (issue 3), vmm/container_spec.c */
+	struct nb_report report;   /* the front end's printer: warnings, --stats lines */
+	struct nb_run_container {  /* container options (issue 3), vmm/cli/container_opts.c */
 		const char **env;  /* -e / --env-file "NAME=value", nenv entries (malloc'd) */
 		size_t nenv;
 		const char *workdir, *user, *hostname, *entrypoint;
