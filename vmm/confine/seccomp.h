@@ -14,7 +14,7 @@
 #include <sys/types.h>
 
 #include "nestbox/err.h"
-#include "vmm/run/container_seccomp.h"
+#include "vmm/confine/seccomp_bpf.h"
 #include "vmm/kvm/stop.h"
 
 enum nb_thread_kind {
