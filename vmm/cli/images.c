@@ -33,7 +33,7 @@ static const char usage_text[] =
 
 static int cmd_pull(int argc, char **argv)
 {
-	struct nb_pull_opts opts = { .progress = isatty(2) };
+	struct nb_pull_opts opts = { .progress = isatty(2), .report = nb_cli_reporter() };
 	struct nb_image img;
 	struct nb_err err = { 0 };
 	char d[NB_DIGEST_STR_LEN + 1];

@@ -24,6 +24,10 @@ static void print_report(void *opaque, enum nb_report_kind kind, const char *tex
 	switch (kind) {
 	case NB_REPORT_OUTPUT:
 		printf("%s\n", text);
+		fflush(stdout); /* line by line, also into a pipe */
+		return;
+	case NB_REPORT_PROGRESS:
+		fputs(text, stderr);
 		return;
 	case NB_REPORT_STATS:
 		fprintf(stderr, "%s\n", text);

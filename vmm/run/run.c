@@ -17,6 +17,7 @@
 #include "vmm/run/container_spec.h"
 #include "vmm/run/records.h"
 #include "vmm/confine/jail.h"
+#include "vmm/confine/seccomp.h"
 #include "vmm/dev/exitdev.h"
 #include "vmm/dev/i8042.h"
 #include "vmm/dev/serial.h"
@@ -236,10 +237,6 @@ static int load_guest(struct nb_vm *vm, const struct nb_run_options *opts,
 	return nb_vm_setup_boot_cpu(vm, kernel.entry, err);
 }
 
-/* Devices register their bus ranges and, for the event thread, their
- * descriptors with loop. */
-/* virtio: the console first (the workload's stdio), entropy, then one
- * disk per -v volume, serials nbvol0.. in order. */
 /* An image's layers: one read-only disk NB_LAYER_SERIAL holding them all,
  * which nestbox-init splits with loop devices and stacks with overlayfs
  * (guest-init/layers.c). */
@@ -307,6 +304,9 @@ static int add_share(struct nb_vm *vm, struct nb_event_loop *fs_loop,
 	return 0;
 }
 
+/* virtio: the console first (the workload's stdio), entropy, then one
+ * device per -v volume (a disk, or a share on fs_loop's thread), serials
+ * and tags nbvol0.. in order, the network devices, an image's layer disk. */
 static int add_virtio(struct nb_vm *vm, struct nb_event_loop *loop,
 		      struct nb_event_loop *fs_loop, const struct nb_run_options *opts,
 		      struct run_ctx *ctx, struct nb_console **console, struct nb_err *err)
@@ -344,6 +344,8 @@ static int add_virtio(struct nb_vm *vm, struct nb_event_loop *loop,
 	return add_layers(vm, loop, ctx->layers, err);
 }
 
+/* The legacy devices on the port bus. Devices register their bus ranges
+ * and, for the event thread, their descriptors with loop. */
 static int add_devices(struct nb_vm *vm, struct nb_event_loop *loop, struct nb_serial *serial,
 		       struct nb_err *err)
 {
@@ -460,11 +462,25 @@ static void drain_output(struct nb_event_loop *loop, struct nb_console *console,
 	nb_serial_drain(serial, wait ? wait_writable : NULL, loop);
 }
 
+/* The run's seccomp sandbox (vmm/confine/seccomp.h), and the stop a thread
+ * that cannot enter it latches. */
+struct gate {
+	struct nb_sandbox sb;
+	struct nb_stop *stop;
+};
+
 static void event_thread_init(void *opaque)
 {
-	struct nb_vm *vm = opaque;
+	struct gate *gate = opaque;
 
-	nb_sandbox_enter(vm->sandbox, NB_THREAD_EVENT, &vm->stop);
+	nb_sandbox_enter(&gate->sb, NB_THREAD_EVENT, gate->stop);
+}
+
+static void vcpu_thread_init(void *opaque)
+{
+	struct gate *gate = opaque;
+
+	nb_sandbox_enter(&gate->sb, NB_THREAD_VCPU, gate->stop);
 }
 
 /* What this run's seccomp lists must allow beyond the basics. */
@@ -499,42 +515,43 @@ static struct nb_sandbox_config sandbox_config(const struct nb_run_options *opts
  * its sandbox. */
 static void fs_thread_init(void *opaque)
 {
-	struct nb_vm *vm = opaque;
+	struct gate *gate = opaque;
 	struct nb_err err;
 
 	if (nb_fs_thread_init(&err) < 0)
-		nb_stop_request(&vm->stop, NB_STOP_ERROR, 0, "%s", err.msg);
-	nb_sandbox_enter(vm->sandbox, NB_THREAD_FS, &vm->stop);
+		nb_stop_request(gate->stop, NB_STOP_ERROR, 0, "%s", err.msg);
+	nb_sandbox_enter(&gate->sb, NB_THREAD_FS, gate->stop);
 }
 
 /* The event thread, the shares' thread (fs_loop, if any) and the vCPUs,
  * each in its seccomp sandbox; the main thread enters its own last and
  * opens the gate to the first guest instruction. */
 static int start_threads(struct nb_vm *vm, struct nb_event_loop *loop,
-			 struct nb_event_loop *fs_loop, struct nb_sandbox *sandbox,
+			 struct nb_event_loop *fs_loop, struct gate *gate,
 			 const struct nb_run_options *opts, const struct run_ctx *ctx,
 			 struct nb_err *err)
 {
 	struct nb_sandbox_config cfg = sandbox_config(opts, ctx);
 
-	if (nb_sandbox_init(sandbox, opts->confine.seccomp_log, vm->ncpus, &cfg, err) < 0)
+	if (nb_sandbox_init(&gate->sb, opts->confine.seccomp_log, vm->ncpus, &cfg, err) < 0)
 		return -1;
-	if (fs_loop && nb_sandbox_expect(sandbox, NB_THREAD_FS, 1, err) < 0)
+	if (fs_loop && nb_sandbox_expect(&gate->sb, NB_THREAD_FS, 1, err) < 0)
 		return -1;
-	vm->sandbox = sandbox;
+	vm->vcpu_init = vcpu_thread_init;
+	vm->vcpu_init_opaque = gate;
 	loop->thread_init = event_thread_init;
-	loop->thread_init_opaque = vm;
+	loop->thread_init_opaque = gate;
 	if (fs_loop) {
 		fs_loop->thread_init = fs_thread_init;
-		fs_loop->thread_init_opaque = vm;
+		fs_loop->thread_init_opaque = gate;
 	}
 	if (nb_event_start(loop, err) < 0 || (fs_loop && nb_event_start(fs_loop, err) < 0) ||
 	    nb_vm_start(vm, err) < 0) {
-		nb_sandbox_release(sandbox);
+		nb_sandbox_release(&gate->sb);
 		nb_vm_stop_vcpus(vm);
 		return -1;
 	}
-	nb_sandbox_enter(sandbox, NB_THREAD_MAIN, &vm->stop);
+	nb_sandbox_enter(&gate->sb, NB_THREAD_MAIN, gate->stop);
 	return 0;
 }
 
@@ -546,7 +563,7 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
 					       .timer_fd = -1 };
 	struct nb_event_loop *shares = count_shares(opts) ? &fs_loop : NULL;
 	struct nb_console *console = NULL;
-	struct nb_sandbox sandbox = { 0 };
+	struct gate gate = { .stop = &vm->stop };
 	struct nb_sigforward forward = { .tty = opts->tty };
 	cleanup_close int status_fd =
 		opts->stats ? open("/proc/self/status", O_RDONLY | O_CLOEXEC) : -1;
@@ -563,7 +580,7 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
 	    add_virtio(vm, &loop, shares, opts, ctx, &console, err) < 0 ||
 	    load_guest(vm, opts, ctx->kernel, ctx->initrd, err) < 0 ||
 	    (opts->tty && opts->interactive && nb_tty_raw(err) < 0) ||
-	    start_threads(vm, &loop, shares, &sandbox, opts, ctx, err) < 0)
+	    start_threads(vm, &loop, shares, &gate, opts, ctx, err) < 0)
 		goto out;
 	forward.con = console;
 	loop.forward_signal = nb_sigforward;
@@ -588,8 +605,8 @@ out:
 	if (shares)
 		nb_event_destroy(shares);
 	nb_serial_destroy(&serial);
-	nb_sandbox_destroy(&sandbox);
-	vm->sandbox = NULL;
+	nb_sandbox_destroy(&gate.sb);
+	vm->vcpu_init = NULL;
 	return rc;
 }
 
@@ -765,7 +782,7 @@ int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err)
 		return -1;
 	if (check_layout(opts, &kernel_file, 1, err) < 0)
 		goto out;
-	if (is_image && (nb_image_resolve(opts->rootfs, &image, err) < 0 ||
+	if (is_image && (nb_image_resolve(opts->rootfs, &opts->report, &image, err) < 0 ||
 			 nb_blk_concat_open(&layers, image.layers, image.n_layers, err) < 0)) {
 		nb_err_wrap(err, "image %s", opts->rootfs);
 		goto out;
