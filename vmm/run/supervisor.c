@@ -107,7 +107,7 @@ static void report_usage(const struct nb_report *report, const struct nb_hostcg 
 	nb_hostcg_usage(cg->path, &u);
 	nb_report(report, NB_REPORT_STATS,
 		  "{\"cgroup\":\"%s\",\"memory_max_kib\":%" PRIu64 ",\"memory_peak_kib\":%" PRIu64
-		",\"cpu_usage_us\":%" PRIu64 ",\"oom_kills\":%" PRIu64 "}",
+		  ",\"cpu_usage_us\":%" PRIu64 ",\"oom_kills\":%" PRIu64 "}",
 		  cg->path, limits->memory_max >> 10, u.memory_peak >> 10, u.cpu_usec, u.oom_kills);
 }
 
