@@ -44,12 +44,6 @@ struct nb_container {
 	int tty_master;      /* spec->tty: the pty's master (init owns it), else -1 */
 };
 
-/* Create the container and exec spec->argv in it. Returns 0 once the
- * command has been exec'd (c->pid is the process to wait for), or -1 when
- * the child could not get there: the child has been reaped and err->status
- * says why (127 command not found, 126 not executable, 125 setup failed).
- * A close-on-exec pipe carries a setup or exec failure, so "exec failed" is
- * never confused with "the program exited 127". */
 /* Read the start report a child sends over its CLOEXEC pipe: EOF means it
  * exec'd (returns 0); a whole struct nb_err means it did not (the child is
  * reaped and err holds its reason, -1). `what` names the child in errors. */
@@ -62,6 +56,12 @@ void nb_exec_failed(const char *cmd, int errnum, struct nb_err *err);
 /* Whether spec's env sets the variable named in entry ("NAME=..."). */
 bool nb_env_has_name(const struct nb_spec *spec, const char *entry);
 
+/* Create the container and exec spec->argv in it. Returns 0 once the
+ * command has been exec'd (c->pid is the process to wait for), or -1 when
+ * the child could not get there: the child has been reaped and err->status
+ * says why (127 command not found, 126 not executable, 125 setup failed).
+ * A close-on-exec pipe carries a setup or exec failure, so "exec failed" is
+ * never confused with "the program exited 127". */
 int nb_container_start(const struct nb_spec *spec, const struct nb_container_opts *opts,
 		       struct nb_container *c, struct nb_err *err);
 

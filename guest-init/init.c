@@ -286,8 +286,6 @@ static int run_workload(const struct init *self, const struct nb_spec *spec, int
 
 /* ---- the end ------------------------------------------------------------------- */
 
-/* The console is the 8250 through the tty layer, which transmits
- * asynchronously: wait until the bytes are out before the VM stops. */
 /* The console is the host's stdout: bytes must reach it unchanged, so no
  * "\n" -> "\r\n" translation (the tty default, ONLCR). */
 static void raw_console_output(void)
@@ -302,6 +300,8 @@ static void raw_console_output(void)
 	}
 }
 
+/* The console is the 8250 through the tty layer, which transmits
+ * asynchronously: wait until the bytes are out before the VM stops. */
 static void flush_output(void)
 {
 	tcdrain(STDOUT_FILENO);

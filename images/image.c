@@ -176,13 +176,13 @@ static void report_layer(const struct nb_pull_opts *opts, size_t i, size_t n,
 	if (opts->quiet)
 		return;
 	if (opts->progress) {
-		fprintf(stderr, "\r\033[Klayer %zu/%zu sha256:%.12s %s%s", i + 1, n, d->digest.hex,
-			converted ? "converted" : "cached", i + 1 == n ? "\n" : "");
+		nb_report(&opts->report, NB_REPORT_PROGRESS, "\r\033[Klayer %zu/%zu sha256:%.12s %s%s",
+			  i + 1, n, d->digest.hex, converted ? "converted" : "cached",
+			  i + 1 == n ? "\n" : "");
 		return;
 	}
-	printf("layer %zu/%zu sha256:%s %lld %s\n", i + 1, n, d->digest.hex, (long long)d->size,
-	       converted ? "converted" : "cached");
-	fflush(stdout);
+	nb_report(&opts->report, NB_REPORT_OUTPUT, "layer %zu/%zu sha256:%s %lld %s", i + 1, n,
+		  d->digest.hex, (long long)d->size, converted ? "converted" : "cached");
 }
 
 static int check_diff_ids(const struct nb_manifest *m, const struct nb_image_config *cfg,
@@ -223,7 +223,7 @@ int nb_import_manifest(struct nb_cache *c, const struct nb_source *src, const ch
 	for (size_t i = 0; i < m->n_layers; i++) {
 		bool converted;
 		if (nb_layer_get(c, &m->layers[i], src->open_blob, src->ctx, opts->limits,
-				 &img.layers[i], &converted, err) < 0)
+				 &opts->report, &img.layers[i], &converted, err) < 0)
 			goto out;
 		img.n_layers++;
 		sizes[i] = (uint64_t)m->layers[i].size;
@@ -321,10 +321,12 @@ bool nb_image_is_reference(const char *arg)
 	return yes;
 }
 
-int nb_image_resolve(const char *ref, struct nb_image *out, struct nb_err *err)
+int nb_image_resolve(const char *ref, const struct nb_report *report, struct nb_image *out,
+		     struct nb_err *err)
 {
 	/* stdout is the workload's: report on stderr (a terminal) or not at all. */
-	struct nb_pull_opts opts = { .quiet = !isatty(2), .progress = isatty(2) };
+	struct nb_pull_opts opts = { .quiet = !isatty(2), .progress = isatty(2),
+				     .report = *report };
 	struct nb_cache c;
 	bool found = false;
 	int rc;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/report.h"
 #include "images/cache.h"
 #include "images/layers.h"
 #include "images/oci.h"
@@ -30,14 +31,17 @@ bool nb_image_is_reference(const char *arg);
 
 /* Resolve ref_or_path into cached layers and config: an OCI layout
  * directory, an OCI/docker archive .tar, or a registry reference (pulled
- * when not cached yet). Imports take the cache lock shared; prune waits. */
-int nb_image_resolve(const char *ref_or_path, struct nb_image *out, struct nb_err *err);
+ * when not cached yet), reporting a pull's progress to report. Imports
+ * take the cache lock shared; prune waits. */
+int nb_image_resolve(const char *ref_or_path, const struct nb_report *report,
+		     struct nb_image *out, struct nb_err *err);
 
 /* Options and progress reporting for imports. */
 struct nb_pull_opts {
 	bool insecure;  /* plain HTTP to the registry */
 	bool progress;  /* progress bar on stderr (a terminal) */
 	bool quiet;     /* nothing on stderr but errors */
+	struct nb_report report; /* the front end's printer: layer lines, the progress bar */
 	const struct nb_layer_limits *limits;
 };
 

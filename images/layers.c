@@ -499,8 +499,8 @@ bool nb_layer_cached(const struct nb_cache *c, const struct nb_digest *d)
 }
 
 static int convert(const struct nb_cache *c, const struct nb_desc *d, nb_blob_open_fn open_blob,
-		   void *ctx, const struct nb_layer_limits *lim, const char *final,
-		   struct nb_err *err)
+		   void *ctx, const struct nb_layer_limits *lim, const struct nb_report *report,
+		   const char *final, struct nb_err *err)
 {
 	cleanup_free char *dir = NULL, *root = NULL, *image = NULL;
 	cleanup_close int fd = -1;
@@ -532,13 +532,13 @@ static int convert(const struct nb_cache *c, const struct nb_desc *d, nb_blob_op
 	rc = 0;
 out:
 	if (nb_cache_remove_work(dir) < 0 && rc == 0)
-		fprintf(stderr, "nestbox: warning: could not remove %s\n", dir);
+		nb_report(report, NB_REPORT_WARNING, "could not remove %s", dir);
 	return rc;
 }
 
 int nb_layer_get(const struct nb_cache *c, const struct nb_desc *d, nb_blob_open_fn open_blob,
-		 void *ctx, const struct nb_layer_limits *lim, char **path, bool *converted,
-		 struct nb_err *err)
+		 void *ctx, const struct nb_layer_limits *lim, const struct nb_report *report,
+		 char **path, bool *converted, struct nb_err *err)
 {
 	cleanup_free char *final = nb_cache_layer_path(c, &d->digest);
 	cleanup_free char *lock = NULL, *prefix = NULL;
@@ -556,7 +556,7 @@ int nb_layer_get(const struct nb_cache *c, const struct nb_desc *d, nb_blob_open
 	if (access(final, R_OK) != 0) {
 		/* With the lock held, any temp tree of this layer is a crashed run's. */
 		nb_cache_clean_tmp(c, prefix);
-		if (convert(c, d, open_blob, ctx, lim, final, err) < 0)
+		if (convert(c, d, open_blob, ctx, lim, report, final, err) < 0)
 			return nb_err_wrap(err, "layer sha256:%.12s", d->digest.hex);
 		*converted = true;
 	}

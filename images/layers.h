@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/report.h"
 #include "images/cache.h"
 #include "images/oci.h"
 #include "nestbox/err.h"
@@ -53,11 +54,12 @@ int nb_layer_sanitize_path(const char *in, char *out, size_t max, struct nb_err 
  * directory, a staged archive member, a downloaded file). */
 typedef int (*nb_blob_open_fn)(void *ctx, const struct nb_desc *d, struct nb_err *err);
 
-/* The cached erofs image of layer d, converting it first when absent.
- * *path is malloc'd; *converted says whether this call did the work. */
+/* The cached erofs image of layer d, converting it first when absent
+ * (a work directory left behind is a warning to report). *path is
+ * malloc'd; *converted says whether this call did the work. */
 int nb_layer_get(const struct nb_cache *c, const struct nb_desc *d, nb_blob_open_fn open_blob,
-		 void *ctx, const struct nb_layer_limits *lim, char **path, bool *converted,
-		 struct nb_err *err);
+		 void *ctx, const struct nb_layer_limits *lim, const struct nb_report *report,
+		 char **path, bool *converted, struct nb_err *err);
 
 /* True when the layer's erofs image is in the cache. */
 bool nb_layer_cached(const struct nb_cache *c, const struct nb_digest *d);

@@ -301,9 +301,9 @@ static int on_progress(void *ud, curl_off_t total, curl_off_t now, curl_off_t ut
 		return 0;
 	r->progress_last = (int)(now * 100 / total);
 	filled = (int)(now * width / total);
-	fprintf(stderr, "\r\033[K%s [%.*s%*s] %3d%% %.1f/%.1f MB", r->progress_what, filled,
-		"==============================", width - filled, "", (int)(now * 100 / total),
-		now / 1e6, total / 1e6);
+	nb_report(&r->opts->report, NB_REPORT_PROGRESS, "\r\033[K%s [%.*s%*s] %3d%% %.1f/%.1f MB",
+		  r->progress_what, filled, "==============================", width - filled, "",
+		  (int)(now * 100 / total), now / 1e6, total / 1e6);
 	return 0;
 }
 

@@ -5,7 +5,7 @@
  *   env     = image Env, then -e entries (same NAME: the later wins), and
  *             a default PATH when neither sets one;
  *   workdir, user = the command line's, else the image's, else unset.
- * For the run path to use once images are wired into `nestbox run`. */
+ * vmm/run/run.c builds one for every image it runs. */
 #ifndef NESTBOX_IMAGES_RUNPLAN_H
 #define NESTBOX_IMAGES_RUNPLAN_H
 
@@ -30,6 +30,8 @@ struct nb_run_plan {
 	char *workdir, *user;            /* NULL when unset */
 };
 
+/* The plan for image config cfg and the command line's overrides o, freed
+ * with nb_run_plan_free() (a failed build leaves nothing to free). */
 int nb_run_plan_build(const struct nb_image_config *cfg, const struct nb_run_overrides *o,
 		      struct nb_run_plan *out, struct nb_err *err);
 void nb_run_plan_free(struct nb_run_plan *p);

@@ -9,17 +9,19 @@
 
 int __wrap_nb_layer_get(const struct nb_cache *c, const struct nb_desc *d,
 			nb_blob_open_fn open_blob, void *ctx, const struct nb_layer_limits *lim,
-			char **path, bool *converted, struct nb_err *err);
+			const struct nb_report *report, char **path, bool *converted,
+			struct nb_err *err);
 
 int __wrap_nb_layer_get(const struct nb_cache *c, const struct nb_desc *d,
 			nb_blob_open_fn open_blob, void *ctx, const struct nb_layer_limits *lim,
-			char **path, bool *converted, struct nb_err *err)
+			const struct nb_report *report, char **path, bool *converted,
+			struct nb_err *err)
 {
 	struct nb_digest got;
 	uint64_t size;
 	int fd, rc;
 
-	(void)lim;
+	(void)lim, (void)report;
 	fd = open_blob(ctx, d, err);
 	if (fd < 0)
 		return -1;

@@ -9,6 +9,7 @@
 #include "nestbox/abi.h"
 #include "vmm/cli/cli.h"
 #include "vmm/cli/volume_opts.h"
+#include "vmm/run/volumes.h"
 #include "unit/unit.h"
 
 static struct nb_err last_err;

@@ -440,7 +440,8 @@ START_TEST(cache_mismatch_leaves_nothing)
 	ck_assert_int_eq(nb_cache_open(&c, false, &err), 0);
 	nb_digest_parse("sha256:1111111111111111111111111111111111111111111111111111111111111111",
 			&d.digest, &err);
-	ck_assert_int_lt(nb_layer_get(&c, &d, open_tar, NULL, NULL, &path, &converted, &err), 0);
+	ck_assert_int_lt(nb_layer_get(&c, &d, open_tar, NULL, NULL, NULL, &path, &converted, &err),
+			 0);
 	ck_assert_ptr_nonnull(strstr(err.msg, "mismatch"));
 	ck_assert(!nb_layer_cached(&c, &d.digest));
 	ck_assert(!exists_in(c.tmp, "layer-1111111111111111111111111111111111111111111111111111111111111111.XXXXXX"));

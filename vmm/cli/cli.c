@@ -11,17 +11,19 @@
 #include <unistd.h>
 
 #include "common/size.h"
-#include "vmm/cli/images.h"
+#include "images/cache.h"
 #include "images/image.h"
-#include "vmm/kvm/memory.h"
-#include "vmm/confine/supervisor.h"
-#include "vmm/cli/container_opts.h"
-#include "vmm/run/records.h"
-#include "vmm/confine/seccomp.h"
-#include "vmm/run/network.h"
-#include "vmm/cli/volume_opts.h"
 #include "nestbox/abi.h"
+#include "vmm/cli/confine_opts.h"
+#include "vmm/cli/container_opts.h"
+#include "vmm/cli/images.h"
+#include "vmm/cli/network_opts.h"
+#include "vmm/cli/print.h"
+#include "vmm/cli/volume_opts.h"
+#include "vmm/confine/seccomp.h"
+#include "vmm/kvm/memory.h"
 #include "vmm/kvm/x86_64/mptable.h"
+#include "vmm/run/records.h"
 
 #define DEFAULT_MEM (512ull << 20)
 #define MAX_TIMEOUT (7u * 24 * 3600)
@@ -282,18 +284,52 @@ static int cmd_run(int argc, char **argv, double start_ms)
 
 	free(dir);
 	opts.start_mono_ms = start_ms;
+	opts.report = nb_cli_reporter();
 	if (rc == 1) {
 		fputs(usage_text, stdout);
 		return 0;
 	}
 	if (rc == 0)
 		rc = nb_run(&opts, &status, &err);
-	if (rc < 0) {
-		fflush(stdout);
-		fprintf(stderr, "nestbox: %s\n", err.msg);
-		return nb_err_status(&err);
-	}
+	if (rc < 0)
+		return nb_cli_error(NULL, &err);
 	return status;
+}
+
+/* The image cache's temporary files: opening it exclusively removes what
+ * interrupted conversions left. */
+static void clean_image_cache(void)
+{
+	struct nb_cache cache;
+	struct nb_err err;
+
+	if (nb_cache_open(&cache, true, &err) == 0)
+		nb_cache_close(&cache);
+}
+
+static int cmd_gc(int argc, char **argv)
+{
+	struct nb_report out = nb_cli_reporter();
+	struct nb_err err;
+	bool help = argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+
+	if (argc > 1) {
+		fputs("Usage: nestbox gc\n\nRemove what crashed runs left behind: their cgroups, "
+		      "vsock sockets and\nrun records, and the image cache's temporary files.\n",
+		      help ? stdout : stderr);
+		return help ? 0 : NB_STATUS_ERROR;
+	}
+	int left = nb_gc_collect(&out, &err);
+
+	clean_image_cache();
+	if (left < 0)
+		return nb_cli_error("nestbox gc", &err);
+	if (left) {
+		nb_err_set(&err, 0, "%d leftovers could not be removed (see above; run as root?)",
+			   left);
+		return nb_cli_error("nestbox gc", &err);
+	}
+	return 0;
 }
 
 int nb_cli_main(int argc, char **argv)
@@ -304,7 +340,7 @@ int nb_cli_main(int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 1, argv + 1, start.tv_sec * 1e3 + start.tv_nsec / 1e6);
 	if (argc >= 2 && strcmp(argv[1], "gc") == 0)
-		return nb_gc_main(argc - 1, argv + 1);
+		return cmd_gc(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "seccomp-dump") == 0) {
 		nb_sandbox_dump(stdout);
 		return 0;
@@ -321,7 +357,9 @@ int nb_cli_main(int argc, char **argv)
 		       nb_run_base_cmdline);
 		return 0;
 	}
-	fprintf(stderr, "nestbox: %s: use 'nestbox run [OPTIONS] ROOTFS COMMAND...' "
-		"(see nestbox --help)\n", argc >= 2 ? argv[1] : "missing command");
-	return NB_STATUS_ERROR;
+	struct nb_err err = { 0 };
+
+	nb_err_set(&err, 0, "%s: use 'nestbox run [OPTIONS] ROOTFS COMMAND...' (see nestbox "
+		   "--help)", argc >= 2 ? argv[1] : "missing command");
+	return nb_cli_error(NULL, &err);
 }

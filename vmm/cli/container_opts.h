@@ -1,7 +1,7 @@
 /* Docker's container options of `nestbox run` (-e, --env-file, -w, -u, -h,
  * --entrypoint, --pids-limit, --read-only, --tmpfs, --cap-add, --cap-drop,
- * --security-opt, fractional --cpus) and their translation into the
- * workload spec. Host only. */
+ * --security-opt, fractional --cpus): their parsing into struct
+ * nb_run_options (vmm/run/container_spec.h puts them in the spec). */
 #ifndef NESTBOX_VMM_CLI_CONTAINER_OPTS_H
 #define NESTBOX_VMM_CLI_CONTAINER_OPTS_H
 
@@ -10,14 +10,9 @@
 #include "common/spec.h"
 #include "nestbox/err.h"
 #include "vmm/run/run.h"
-#include "vmm/run/container_seccomp.h"
+#include "vmm/run/container_spec.h"
 
-/* What the guest keeps for itself out of --memory (kernel, nestbox-init,
- * the initramfs with the rootfs, page tables): memory.max is --memory minus
- * this, so the container's OOM comes before the guest's. */
-#define NB_GUEST_RESERVE (64ull << 20)
 #define NB_RUN_MAX_ENV 4096u /* NB_SPEC_MAX_ARGS */
-#define NB_CPU_PERIOD_US 100000u
 
 enum {
 	NB_OPT_ENV_FILE = 512,
@@ -60,19 +55,6 @@ int nb_container_cli_option(int opt, const char *arg, struct nb_run_options *opt
  * period. */
 int nb_container_cli_cpus(const char *arg, unsigned max_vcpus, struct nb_run_options *opts,
 			  struct nb_err *err);
-
-/* What nb_container_spec() allocates for the spec it fills. */
-struct nb_container_owned {
-	struct nb_seccomp_bpf bpf; /* the compiled filter spec->seccomp points into */
-	const char **argv;         /* with --entrypoint */
-};
-
-/* Fill spec's container fields from opts (spec->argv already set from
- * COMMAND; --entrypoint replaces it). Free own after encoding with
- * nb_container_owned_free(), also on failure. */
-int nb_container_spec(const struct nb_run_options *opts, struct nb_spec *spec,
-		      struct nb_container_owned *own, struct nb_err *err);
-void nb_container_owned_free(struct nb_container_owned *own);
 
 /* Free what the container options allocated (env). */
 void nb_container_cli_free(struct nb_run_options *opts);

@@ -13,6 +13,7 @@
 #include "images/json.h"
 #include "vmm/cli/login.h"
 #include "images/records.h"
+#include "vmm/cli/print.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
 
@@ -30,22 +31,9 @@ static const char usage_text[] =
 	"pull prints `layer I/N sha256:HEX BYTES converted|cached` and `image sha256:HEX REF`\n"
 	"on stdout (a progress bar on stderr instead when stderr is a terminal).\n";
 
-static int fail(struct nb_err *err)
-{
-	fflush(stdout);
-	fprintf(stderr, "nestbox: %s\n", err->msg);
-	return nb_err_status(err);
-}
-
-static int usage_fail(const char *msg)
-{
-	fprintf(stderr, "nestbox: %s (see nestbox pull --help)\n", msg);
-	return NB_STATUS_ERROR;
-}
-
 static int cmd_pull(int argc, char **argv)
 {
-	struct nb_pull_opts opts = { .progress = isatty(2) };
+	struct nb_pull_opts opts = { .progress = isatty(2), .report = nb_cli_reporter() };
 	struct nb_image img;
 	struct nb_err err = { 0 };
 	char d[NB_DIGEST_STR_LEN + 1];
@@ -59,18 +47,18 @@ static int cmd_pull(int argc, char **argv)
 		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
 			return fputs(usage_text, stdout), 0;
 		else if (argv[i][0] == '-' && argv[i][1])
-			return usage_fail("pull: unknown option");
+			return nb_cli_usage_error("pull", "pull: unknown option");
 		else if (ref)
-			return usage_fail("pull: give one REF");
+			return nb_cli_usage_error("pull", "pull: give one REF");
 		else
 			ref = argv[i];
 	}
 	if (!ref)
-		return usage_fail("pull: missing REF");
+		return nb_cli_usage_error("pull", "pull: missing REF");
 	if (opts.quiet)
 		opts.progress = false;
 	if (nb_image_pull(ref, &opts, &img, &err) < 0)
-		return fail(&err);
+		return nb_cli_error(NULL, &err);
 	nb_digest_format(&img.manifest, d);
 	printf("image %s %s\n", d, img.ref);
 	nb_image_free(&img);
@@ -145,13 +133,13 @@ static int cmd_images(int argc, char **argv)
 	struct json_object *o, *images;
 
 	if (argc > 2 || (argc == 2 && !json))
-		return usage_fail("images: the only option is --json");
+		return nb_cli_usage_error("pull", "images: the only option is --json");
 	if (nb_cache_open(&c, false, &err) < 0)
-		return fail(&err);
+		return nb_cli_error(NULL, &err);
 	o = nb_records_load(&c, &err);
 	if (!o) {
 		nb_cache_close(&c);
-		return fail(&err);
+		return nb_cli_error(NULL, &err);
 	}
 	json_object_object_get_ex(o, "images", &images);
 	add_sizes(&c, images);
@@ -264,13 +252,13 @@ static int cmd_prune(int argc, char **argv)
 
 	(void)argv;
 	if (argc != 1)
-		return usage_fail("prune takes no arguments");
+		return nb_cli_usage_error("pull", "prune takes no arguments");
 	if (nb_cache_open(&c, true, &err) < 0)
-		return fail(&err);
+		return nb_cli_error(NULL, &err);
 	rc = prune(&c, &st, &err);
 	nb_cache_close(&c);
 	if (rc < 0)
-		return fail(&err);
+		return nb_cli_error(NULL, &err);
 	printf("removed %u layers and %u blobs, %" PRIu64 " bytes\n", st.layers, st.blobs, st.bytes);
 	return 0;
 }
@@ -284,9 +272,9 @@ static int cmd_rmi(int argc, char **argv)
 	int rc;
 
 	if (argc != 2)
-		return usage_fail("rmi: give one REF");
+		return nb_cli_usage_error("pull", "rmi: give one REF");
 	if (nb_cache_open(&c, true, &err) < 0)
-		return fail(&err);
+		return nb_cli_error(NULL, &err);
 	rc = nb_records_remove(&c, argv[1], name, sizeof(name), &err);
 	if (rc == 0 && !name[0])
 		rc = nb_err_set(&err, 0, "no image '%s' in the cache (see nestbox images)", argv[1]);
@@ -295,7 +283,7 @@ static int cmd_rmi(int argc, char **argv)
 		rc = prune(&c, &st, &err);
 	nb_cache_close(&c);
 	if (rc < 0)
-		return fail(&err);
+		return nb_cli_error(NULL, &err);
 	printf("removed %s (%u layers, %" PRIu64 " bytes freed)\n", name, st.layers, st.bytes);
 	return 0;
 }

@@ -14,6 +14,7 @@
 
 #include "images/auth.h"
 #include "images/registry.h"
+#include "vmm/cli/print.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
 
@@ -26,18 +27,6 @@ static const char login_usage[] =
 	"${XDG_RUNTIME_DIR}/containers/auth.json (/run/containers/UID/auth.json without it);\n"
 	"they and ~/.config/containers/auth.json and ~/.docker/config.json are read.\n"
 	"Without --password-stdin the password is asked for on the terminal.\n";
-
-static int fail(struct nb_err *err)
-{
-	fprintf(stderr, "nestbox: %s\n", err->msg);
-	return NB_STATUS_ERROR;
-}
-
-static int usage_fail(const char *msg)
-{
-	fprintf(stderr, "nestbox: %s (see nestbox login --help)\n", msg);
-	return NB_STATUS_ERROR;
-}
 
 /* One line of fd 0 into buf without its newline; echo off when asked. */
 static int read_line(const char *prompt, bool hide, char *buf, size_t size, struct nb_err *err)
@@ -120,21 +109,22 @@ int nb_cmd_login(int argc, char **argv)
 		else if (!strcmp(argv[i], "--insecure"))
 			insecure = true;
 		else if (argv[i][0] == '-')
-			return usage_fail("login: unknown option or missing value");
+			return nb_cli_usage_error("login",
+						  "login: unknown option or missing value");
 		else if (server)
-			return usage_fail("login: give one REGISTRY");
+			return nb_cli_usage_error("login", "login: give one REGISTRY");
 		else
 			server = argv[i];
 	}
 	if (!server)
-		return usage_fail("login: missing REGISTRY");
+		return nb_cli_usage_error("login", "login: missing REGISTRY");
 	rc = nb_registry_server(server, key, sizeof(key), &err) < 0 ||
 	     get_creds(user, password_stdin, &creds, &err) < 0 ||
 	     nb_registry_login(key, &creds, insecure, &err) < 0 ||
 	     nb_auth_store(key, &creds, &file, &err) < 0 ? -1 : 0;
 	explicit_bzero(&creds, sizeof(creds));
 	if (rc < 0)
-		return fail(&err);
+		return nb_cli_error(NULL, &err);
 	printf("Login Succeeded! (%s in %s)\n", key, file);
 	return 0;
 }
@@ -148,13 +138,13 @@ int nb_cmd_logout(int argc, char **argv)
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
 		return fputs(login_usage, stdout), 0;
 	if (argc != 2 || argv[1][0] == '-')
-		return usage_fail("logout: give one REGISTRY");
+		return nb_cli_usage_error("login", "logout: give one REGISTRY");
 	if (nb_registry_server(argv[1], key, sizeof(key), &err) < 0 ||
 	    nb_auth_remove(key, &found, &err) < 0)
-		return fail(&err);
+		return nb_cli_error(NULL, &err);
 	if (!found) {
-		fprintf(stderr, "nestbox: not logged in to %s\n", key);
-		return NB_STATUS_ERROR;
+		nb_err_set(&err, 0, "not logged in to %s", key);
+		return nb_cli_error(NULL, &err);
 	}
 	printf("Removed login credentials for %s\n", key);
 	return 0;

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vmm/virtio/ratelimit.h"
+
 static const char *option_name(int opt)
 {
 	switch (opt) {
@@ -206,13 +208,4 @@ int nb_volume_cli_check(struct nb_run_options *opts, struct nb_err *err)
 		if (apply(&opts->device_rates[i], opts, err) < 0)
 			return -1;
 	return 0;
-}
-
-void nb_volume_limits(const struct nb_run_volume *v, struct nb_ratelimit_config *read,
-		      struct nb_ratelimit_config *write)
-{
-	nb_ratelimit_config_rate(&read->bytes, v->read_bps);
-	nb_ratelimit_config_rate(&read->ops, v->read_iops);
-	nb_ratelimit_config_rate(&write->bytes, v->write_bps);
-	nb_ratelimit_config_rate(&write->ops, v->write_iops);
 }

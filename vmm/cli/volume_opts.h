@@ -3,8 +3,8 @@
  * shared over virtio-fs, a file is a disk, as with -v);
  * --device-read-bps, --device-write-bps HOST_IMG:RATE and
  * --device-read-iops, --device-write-iops HOST_IMG:N, where HOST_IMG is a
- * -v disk's host path; and their translation into the disk's token
- * buckets (vmm/virtio/ratelimit.h). Host only. */
+ * -v disk's host path (vmm/run/volumes.h makes them the disk's token
+ * buckets). Host only. */
 #ifndef NESTBOX_VMM_CLI_VOLUME_OPTS_H
 #define NESTBOX_VMM_CLI_VOLUME_OPTS_H
 
@@ -12,7 +12,6 @@
 #include <stdbool.h>
 
 #include "nestbox/err.h"
-#include "vmm/virtio/ratelimit.h"
 #include "vmm/run/run.h"
 
 enum {
@@ -54,9 +53,5 @@ int nb_volume_cli_option(int opt, const char *arg, struct nb_run_options *opts,
 /* After parsing: parse the recorded rates and set them on the disks whose
  * host path is HOST_IMG (the same string, or the same file). */
 int nb_volume_cli_check(struct nb_run_options *opts, struct nb_err *err);
-
-/* A volume's limits as token-bucket configs for its disk. */
-void nb_volume_limits(const struct nb_run_volume *v, struct nb_ratelimit_config *read,
-		      struct nb_ratelimit_config *write);
 
 #endif

@@ -3,7 +3,7 @@
  * thread on itself before the first guest instruction. A syscall outside a
  * thread's list kills the whole process (or, in log mode, is logged by the
  * kernel and allowed). The lists and the reason for every entry are in
- * sandbox.c; `nestbox seccomp-dump` prints them. */
+ * seccomp.c; `nestbox seccomp-dump` prints them. */
 #ifndef NESTBOX_VMM_CONFINE_SECCOMP_H
 #define NESTBOX_VMM_CONFINE_SECCOMP_H
 
@@ -14,7 +14,7 @@
 #include <sys/types.h>
 
 #include "nestbox/err.h"
-#include "vmm/run/container_seccomp.h"
+#include "vmm/confine/seccomp_bpf.h"
 #include "vmm/kvm/stop.h"
 
 enum nb_thread_kind {
@@ -57,7 +57,7 @@ struct nb_sandbox {
 	unsigned threads, entered; /* event, vCPU and worker threads; how many are in */
 	bool open;
 	int violate;             /* test hook: the kind that breaks its list, or -1 */
-	unsigned violation;      /* ... with which call (sandbox.c's table) */
+	unsigned violation;      /* ... with which call (seccomp.c's table) */
 	uint32_t action;         /* what a call outside the list does */
 	struct nb_sandbox_config cfg; /* the run's, for a kind built later */
 };

@@ -6,21 +6,14 @@
 #define NESTBOX_VMM_RUN_CONTAINER_SECCOMP_H
 
 #include <stddef.h>
-#include <seccomp.h>
 #include <stdint.h>
 
 #include "nestbox/err.h"
+#include "vmm/confine/seccomp_bpf.h"
 
 #define NB_SECCOMP_PROFILE_MAX (1u << 20) /* bytes of JSON */
 #define NB_SECCOMP_MAX_RULES 4096u        /* entries in "syscalls" */
 #define NB_SECCOMP_MAX_NAMES 1024u        /* names in one entry */
-
-struct nb_seccomp_bpf {
-	void *data;        /* struct sock_filter[], host byte order */
-	size_t len;        /* bytes */
-	unsigned skipped;  /* syscall names libseccomp does not know (ignored) */
-	char first_skipped[64];
-};
 
 /* Docker's default profile (an allowlist; everything else fails with
  * EPERM) for a container whose bounding set is caps: rules Docker ties to a
@@ -39,13 +32,8 @@ int nb_seccomp_profile_parse(const char *json, size_t len, uint64_t caps,
 int nb_seccomp_profile_load(const char *path, uint64_t caps, struct nb_seccomp_bpf *out,
 			    struct nb_err *err);
 
-void nb_seccomp_bpf_free(struct nb_seccomp_bpf *b);
-
 /* "CAP_SYS_ADMIN", "sys_admin" or "SYS_ADMIN" -> 21; "ALL" -> 64; -1 if
  * unknown. */
 int nb_cap_by_name(const char *name);
-
-/* ctx as classic BPF in out (at most NB_SPEC_MAX_BPF instructions). */
-int nb_seccomp_export(scmp_filter_ctx ctx, struct nb_seccomp_bpf *out, struct nb_err *err);
 
 #endif

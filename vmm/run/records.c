@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -12,10 +14,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "vmm/confine/cgroup.h"
-#include "images/cache.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
+#include "vmm/confine/cgroup.h"
 
 #define RECORD_SUFFIX ".run"
 
@@ -162,18 +163,17 @@ static bool owned_by_us(const char *path, mode_t kind)
 	       st.st_uid == geteuid();
 }
 
-static int remove_vsock(const char *path, FILE *out)
+static int remove_vsock(const char *path, const struct nb_report *out)
 {
 	if (!owned_by_us(path, S_IFSOCK) || socket_listened(path))
 		return 0;
 	if (unlink(path) < 0)
 		return -1;
-	if (out)
-		fprintf(out, "removed vsock socket %s\n", path);
+	nb_report(out, NB_REPORT_OUTPUT, "removed vsock socket %s", path);
 	return 0;
 }
 
-static int remove_cgroup(const char *path, FILE *out)
+static int remove_cgroup(const char *path, const struct nb_report *out)
 {
 	/* Only what nestbox creates: a nestbox-PID group below the root. */
 	const char *base = strrchr(path, '/');
@@ -185,8 +185,7 @@ static int remove_cgroup(const char *path, FILE *out)
 		return 0;
 	if (nb_hostcg_remove(path) < 0)
 		return -1;
-	if (out)
-		fprintf(out, "removed cgroup %s\n", path);
+	nb_report(out, NB_REPORT_OUTPUT, "removed cgroup %s", path);
 	return 0;
 }
 
@@ -211,7 +210,8 @@ static FILE *open_record(int dir_fd, const char *name)
 
 /* One record (of a dead run, unless owned): -1 if a leftover could not
  * be removed (the record stays). Its "pid" line must match its name. */
-static int collect_record(int dir_fd, const char *name, FILE *out, bool owned)
+static int collect_record(int dir_fd, const char *name, const struct nb_report *out,
+			  bool owned)
 {
 	char line[PATH_MAX + 16];
 	int pid = 0, named = 0, failed = 0;
@@ -271,7 +271,7 @@ static void remove_stale_tmp(int dir_fd, const char *name)
 	unlinkat(dir_fd, name, 0);
 }
 
-int nb_gc_collect(FILE *out, struct nb_err *err)
+int nb_gc_collect(const struct nb_report *out, struct nb_err *err)
 {
 	int fd = open_run_dir(false, err);
 	DIR *dir;
@@ -294,41 +294,4 @@ int nb_gc_collect(FILE *out, struct nb_err *err)
 	}
 	closedir(dir);
 	return left;
-}
-
-static void clean_image_cache(void)
-{
-	struct nb_cache cache;
-	struct nb_err err;
-
-	/* Opening it exclusively removes what interrupted conversions left. */
-	if (nb_cache_open(&cache, true, &err) == 0)
-		nb_cache_close(&cache);
-}
-
-int nb_gc_main(int argc, char **argv)
-{
-	(void)argv;
-	if (argc > 1) {
-		fputs("Usage: nestbox gc\n\nRemove what crashed runs left behind: their cgroups, "
-		      "vsock sockets and\nrun records, and the image cache's temporary files.\n",
-		      argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? stdout
-											   : stderr);
-		return argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
-			       ? 0 : NB_STATUS_ERROR;
-	}
-	struct nb_err err;
-	int left = nb_gc_collect(stdout, &err);
-
-	clean_image_cache();
-	if (left < 0) {
-		fprintf(stderr, "nestbox gc: %s\n", err.msg);
-		return NB_STATUS_ERROR;
-	}
-	if (left) {
-		fprintf(stderr, "nestbox gc: %d leftovers could not be removed (see above; run as "
-			"root?)\n", left);
-		return NB_STATUS_ERROR;
-	}
-	return 0;
 }

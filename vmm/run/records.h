@@ -14,8 +14,8 @@
 #define NESTBOX_VMM_RUN_RECORDS_H
 
 #include <limits.h>
-#include <stdio.h>
 
+#include "common/report.h"
 #include "nestbox/err.h"
 
 struct nb_run_record {
@@ -33,13 +33,10 @@ int nb_gc_record(struct nb_run_record *rec, const char *cgroup, const char *vsoc
 int nb_gc_release(struct nb_run_record *rec);
 
 /* Remove what dead runs left: their cgroups (killing any task still in
- * them), vsock sockets nobody listens on, the records, and the image
- * cache's temporary files. Reports each removal on out (NULL: quiet).
+ * them), vsock sockets nobody listens on, and the records. Reports each
+ * removal to out (NULL: quiet).
  * Returns how many leftovers it could not remove, or -1 (err set) when
  * the run directory is refused. */
-int nb_gc_collect(FILE *out, struct nb_err *err);
-
-/* `nestbox gc`. */
-int nb_gc_main(int argc, char **argv);
+int nb_gc_collect(const struct nb_report *out, struct nb_err *err);
 
 #endif

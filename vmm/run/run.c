@@ -14,10 +14,10 @@
 #include <unistd.h>
 
 #include "common/spec.h"
-#include "vmm/confine/supervisor.h"
-#include "vmm/cli/container_opts.h"
+#include "vmm/run/container_spec.h"
 #include "vmm/run/records.h"
 #include "vmm/confine/jail.h"
+#include "vmm/confine/seccomp.h"
 #include "vmm/dev/exitdev.h"
 #include "vmm/dev/i8042.h"
 #include "vmm/dev/serial.h"
@@ -27,8 +27,9 @@
 #include "vmm/kvm/stats.h"
 #include "vmm/run/network.h"
 #include "vmm/run/sigforward.h"
+#include "vmm/run/supervisor.h"
 #include "vmm/run/tty.h"
-#include "vmm/cli/volume_opts.h"
+#include "vmm/run/volumes.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
 #include "vmm/virtio/blk.h"
@@ -85,6 +86,15 @@ static void unmap_file(struct file_map *map)
 		munmap((void *)map->data, map->len);
 	map->data = NULL;
 }
+
+/* One run's inputs and the state of its devices that outlives a function. */
+struct run_ctx {
+	const struct file_map *kernel;
+	struct nb_blk_concat *layers; /* an image's layer disk; NULL: a rootfs directory */
+	const struct nb_buf *initrd;
+	bool pvm_host;
+	struct nb_network net;
+};
 
 /* The virtio-blk serial of volume i: how nestbox-init finds its disk. */
 static void volume_serial(size_t i, char *buf, size_t size)
@@ -227,10 +237,6 @@ static int load_guest(struct nb_vm *vm, const struct nb_run_options *opts,
 	return nb_vm_setup_boot_cpu(vm, kernel.entry, err);
 }
 
-/* Devices register their bus ranges and, for the event thread, their
- * descriptors with loop. */
-/* virtio: the console first (the workload's stdio), entropy, then one
- * disk per -v volume, serials nbvol0.. in order. */
 /* An image's layers: one read-only disk NB_LAYER_SERIAL holding them all,
  * which nestbox-init splits with loop devices and stacks with overlayfs
  * (guest-init/layers.c). */
@@ -298,9 +304,12 @@ static int add_share(struct nb_vm *vm, struct nb_event_loop *fs_loop,
 	return 0;
 }
 
+/* virtio: the console first (the workload's stdio), entropy, then one
+ * device per -v volume (a disk, or a share on fs_loop's thread), serials
+ * and tags nbvol0.. in order, the network devices, an image's layer disk. */
 static int add_virtio(struct nb_vm *vm, struct nb_event_loop *loop,
 		      struct nb_event_loop *fs_loop, const struct nb_run_options *opts,
-		      struct nb_blk_concat *layers, struct nb_console **console, struct nb_err *err)
+		      struct run_ctx *ctx, struct nb_console **console, struct nb_err *err)
 {
 	unsigned nshares = count_shares(opts);
 	struct nb_fs_opts bounds = { 0 };
@@ -330,11 +339,13 @@ static int add_virtio(struct nb_vm *vm, struct nb_event_loop *loop,
 		if (nb_virtio_blk_add(vm, loop, opts->volumes[i].host, &blk, err) < 0)
 			return -1;
 	}
-	if (nb_network_add(vm, loop, opts, err) < 0)
+	if (nb_network_add(&ctx->net, vm, loop, opts, err) < 0)
 		return -1;
-	return add_layers(vm, loop, layers, err);
+	return add_layers(vm, loop, ctx->layers, err);
 }
 
+/* The legacy devices on the port bus. Devices register their bus ranges
+ * and, for the event thread, their descriptors with loop. */
 static int add_devices(struct nb_vm *vm, struct nb_event_loop *loop, struct nb_serial *serial,
 		       struct nb_err *err)
 {
@@ -354,7 +365,8 @@ static int add_devices(struct nb_vm *vm, struct nb_event_loop *loop, struct nb_s
 
 /* Turn the latched stop reason into nestbox's result. Output that was not
  * delivered decides it, whatever the guest reported. */
-static int stop_result(struct nb_stop *stop, int *status, struct nb_err *err)
+static int stop_result(struct nb_stop *stop, const struct nb_report *report, int *status,
+		       struct nb_err *err)
 {
 	if (stop->lost_status) {
 		nb_err_set(err, 0, "%s", stop->lost_msg);
@@ -367,8 +379,8 @@ static int stop_result(struct nb_stop *stop, int *status, struct nb_err *err)
 		return 0;
 	case NB_STOP_HOST:
 		*status = stop->status;
-		if (stop->err.msg[0])
-			fprintf(stderr, "nestbox: %s\n", stop->err.msg);
+		if (stop->err.msg[0]) /* why the host stopped it; the status is the result */
+			nb_report(report, NB_REPORT_MESSAGE, "%s", stop->err.msg);
 		return 0;
 	case NB_STOP_RESET:
 		return nb_err_set(err, 0, "the guest reset before reporting an exit status "
@@ -399,8 +411,8 @@ static long rss_kib(int status_fd)
 }
 
 /* One JSON line: exits seen by the VMM and by KVM, start-up cost, memory. */
-static void print_stats(const struct nb_vm *vm, const struct nb_serial *serial,
-			const struct nb_run_options *opts, int status_fd, double wall_ms)
+static void report_stats(const struct nb_vm *vm, const struct nb_serial *serial,
+			 const struct nb_run_options *opts, int status_fd, double wall_ms)
 {
 	uint64_t runs = 0, pio = 0, mmio = 0, kvm_exits = 0, exits;
 	uint64_t guest_resident = nb_mem_resident(&vm->mem);
@@ -412,14 +424,14 @@ static void print_stats(const struct nb_vm *vm, const struct nb_serial *serial,
 		if (nb_kvmstats_read(vm->vcpus[i].fd, "exits", &exits) == 0)
 			kvm_exits += exits;
 	}
-	fprintf(stderr,
-		"{\"wall_ms\":%.1f,\"startup_wall_ms\":%.2f,\"startup_cpu_ms\":%.2f,\"vcpus\":%u,"
-		"\"kvm_exits\":%" PRIu64 ",\"vmm_exits\":%" PRIu64 ",\"pio_exits\":%" PRIu64
-		",\"mmio_exits\":%" PRIu64 ",\"unclaimed_pio\":%" PRIu64 ",\"console_bytes\":%" PRIu64
-		",\"guest_resident_kib\":%" PRIu64 ",\"vmm_rss_kib\":%ld}\n",
-		wall_ms, vm->ready_mono_ms - opts->start_mono_ms, vm->ready_cpu_ms, vm->ncpus,
-		kvm_exits, runs, pio, mmio, vm->pio.unclaimed, serial->tx_bytes, guest_resident >> 10,
-		rss_kib(status_fd) - (long)(guest_resident >> 10));
+	nb_report(&opts->report, NB_REPORT_STATS,
+		  "{\"wall_ms\":%.1f,\"startup_wall_ms\":%.2f,\"startup_cpu_ms\":%.2f,\"vcpus\":%u,"
+		  "\"kvm_exits\":%" PRIu64 ",\"vmm_exits\":%" PRIu64 ",\"pio_exits\":%" PRIu64
+		  ",\"mmio_exits\":%" PRIu64 ",\"unclaimed_pio\":%" PRIu64 ",\"console_bytes\":%" PRIu64
+		  ",\"guest_resident_kib\":%" PRIu64 ",\"vmm_rss_kib\":%ld}",
+		  wall_ms, vm->ready_mono_ms - opts->start_mono_ms, vm->ready_cpu_ms, vm->ncpus,
+		  kvm_exits, runs, pio, mmio, vm->pio.unclaimed, serial->tx_bytes, guest_resident >> 10,
+		  rss_kib(status_fd) - (long)(guest_resident >> 10));
 }
 
 static double now_ms(void)
@@ -450,20 +462,35 @@ static void drain_output(struct nb_event_loop *loop, struct nb_console *console,
 	nb_serial_drain(serial, wait ? wait_writable : NULL, loop);
 }
 
+/* The run's seccomp sandbox (vmm/confine/seccomp.h), and the stop a thread
+ * that cannot enter it latches. */
+struct gate {
+	struct nb_sandbox sb;
+	struct nb_stop *stop;
+};
+
 static void event_thread_init(void *opaque)
 {
-	struct nb_vm *vm = opaque;
+	struct gate *gate = opaque;
 
-	nb_sandbox_enter(vm->sandbox, NB_THREAD_EVENT, &vm->stop);
+	nb_sandbox_enter(&gate->sb, NB_THREAD_EVENT, gate->stop);
+}
+
+static void vcpu_thread_init(void *opaque)
+{
+	struct gate *gate = opaque;
+
+	nb_sandbox_enter(&gate->sb, NB_THREAD_VCPU, gate->stop);
 }
 
 /* What this run's seccomp lists must allow beyond the basics. */
-static struct nb_sandbox_config sandbox_config(const struct nb_run_options *opts, bool layers)
+static struct nb_sandbox_config sandbox_config(const struct nb_run_options *opts,
+					       const struct run_ctx *ctx)
 {
 	const struct nb_run_net *net = &opts->net;
 	struct nb_sandbox_config cfg = { .pid = getpid() };
 
-	cfg.needs |= layers ? NB_NEED_DISK_READ : 0;
+	cfg.needs |= ctx->layers ? NB_NEED_DISK_READ : 0;
 	for (size_t i = 0; i < opts->nvolumes; i++) {
 		const struct nb_run_volume *v = &opts->volumes[i];
 
@@ -480,7 +507,7 @@ static struct nb_sandbox_config sandbox_config(const struct nb_run_options *opts
 	cfg.needs |= net->tap ? NB_NEED_NET : 0;
 	cfg.needs |= opts->tty ? NB_NEED_TTY : 0;
 	cfg.needs |= opts->stats ? NB_NEED_STATS : 0;
-	nb_network_fds(&cfg.vsock_listen_fd, &cfg.vsock_broker_fd);
+	nb_network_fds(&ctx->net, &cfg.vsock_listen_fd, &cfg.vsock_broker_fd);
 	return cfg;
 }
 
@@ -488,54 +515,55 @@ static struct nb_sandbox_config sandbox_config(const struct nb_run_options *opts
  * its sandbox. */
 static void fs_thread_init(void *opaque)
 {
-	struct nb_vm *vm = opaque;
+	struct gate *gate = opaque;
 	struct nb_err err;
 
 	if (nb_fs_thread_init(&err) < 0)
-		nb_stop_request(&vm->stop, NB_STOP_ERROR, 0, "%s", err.msg);
-	nb_sandbox_enter(vm->sandbox, NB_THREAD_FS, &vm->stop);
+		nb_stop_request(gate->stop, NB_STOP_ERROR, 0, "%s", err.msg);
+	nb_sandbox_enter(&gate->sb, NB_THREAD_FS, gate->stop);
 }
 
 /* The event thread, the shares' thread (fs_loop, if any) and the vCPUs,
  * each in its seccomp sandbox; the main thread enters its own last and
  * opens the gate to the first guest instruction. */
 static int start_threads(struct nb_vm *vm, struct nb_event_loop *loop,
-			 struct nb_event_loop *fs_loop, struct nb_sandbox *sandbox,
-			 const struct nb_run_options *opts, bool layers, struct nb_err *err)
+			 struct nb_event_loop *fs_loop, struct gate *gate,
+			 const struct nb_run_options *opts, const struct run_ctx *ctx,
+			 struct nb_err *err)
 {
-	struct nb_sandbox_config cfg = sandbox_config(opts, layers);
+	struct nb_sandbox_config cfg = sandbox_config(opts, ctx);
 
-	if (nb_sandbox_init(sandbox, opts->confine.seccomp_log, vm->ncpus, &cfg, err) < 0)
+	if (nb_sandbox_init(&gate->sb, opts->confine.seccomp_log, vm->ncpus, &cfg, err) < 0)
 		return -1;
-	if (fs_loop && nb_sandbox_expect(sandbox, NB_THREAD_FS, 1, err) < 0)
+	if (fs_loop && nb_sandbox_expect(&gate->sb, NB_THREAD_FS, 1, err) < 0)
 		return -1;
-	vm->sandbox = sandbox;
+	vm->vcpu_init = vcpu_thread_init;
+	vm->vcpu_init_opaque = gate;
 	loop->thread_init = event_thread_init;
-	loop->thread_init_opaque = vm;
+	loop->thread_init_opaque = gate;
 	if (fs_loop) {
 		fs_loop->thread_init = fs_thread_init;
-		fs_loop->thread_init_opaque = vm;
+		fs_loop->thread_init_opaque = gate;
 	}
 	if (nb_event_start(loop, err) < 0 || (fs_loop && nb_event_start(fs_loop, err) < 0) ||
 	    nb_vm_start(vm, err) < 0) {
-		nb_sandbox_release(sandbox);
+		nb_sandbox_release(&gate->sb);
 		nb_vm_stop_vcpus(vm);
 		return -1;
 	}
-	nb_sandbox_enter(sandbox, NB_THREAD_MAIN, &vm->stop);
+	nb_sandbox_enter(&gate->sb, NB_THREAD_MAIN, gate->stop);
 	return 0;
 }
 
 static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
-			 struct nb_blk_concat *layers, const struct file_map *kernel_file,
-			 const struct nb_buf *initrd, int *status, struct nb_err *err)
+			 struct run_ctx *ctx, int *status, struct nb_err *err)
 {
 	struct nb_serial serial;
 	struct nb_event_loop loop, fs_loop = { .epoll_fd = -1, .wait_fd = -1, .signal_fd = -1,
 					       .timer_fd = -1 };
 	struct nb_event_loop *shares = count_shares(opts) ? &fs_loop : NULL;
 	struct nb_console *console = NULL;
-	struct nb_sandbox sandbox = { 0 };
+	struct gate gate = { .stop = &vm->stop };
 	struct nb_sigforward forward = { .tty = opts->tty };
 	cleanup_close int status_fd =
 		opts->stats ? open("/proc/self/status", O_RDONLY | O_CLOEXEC) : -1;
@@ -549,10 +577,10 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
 	if (nb_event_init(&loop, &vm->stop, opts->timeout_sec, err) < 0 ||
 	    (shares && nb_event_init_worker(shares, &vm->stop, "nb-fs", err) < 0) ||
 	    add_devices(vm, &loop, &serial, err) < 0 ||
-	    add_virtio(vm, &loop, shares, opts, layers, &console, err) < 0 ||
-	    load_guest(vm, opts, kernel_file, initrd, err) < 0 ||
+	    add_virtio(vm, &loop, shares, opts, ctx, &console, err) < 0 ||
+	    load_guest(vm, opts, ctx->kernel, ctx->initrd, err) < 0 ||
 	    (opts->tty && opts->interactive && nb_tty_raw(err) < 0) ||
-	    start_threads(vm, &loop, shares, &sandbox, opts, layers != NULL, err) < 0)
+	    start_threads(vm, &loop, shares, &gate, opts, ctx, err) < 0)
 		goto out;
 	forward.con = console;
 	loop.forward_signal = nb_sigforward;
@@ -566,19 +594,19 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
 	drain_output(&loop, console, &serial);
 	nb_tty_restore(); /* before any message of ours */
 	if (rc == 0)
-		rc = stop_result(&vm->stop, status, err);
+		rc = stop_result(&vm->stop, &opts->report, status, err);
 	if (opts->stats)
-		print_stats(vm, &serial, opts, status_fd, now_ms() - start);
+		report_stats(vm, &serial, opts, status_fd, now_ms() - start);
 out:
 	nb_tty_restore();
-	nb_network_cleanup();
+	nb_network_cleanup(&ctx->net);
 	nb_virtio_mmio_destroy_all();
 	nb_event_destroy(&loop);
 	if (shares)
 		nb_event_destroy(shares);
 	nb_serial_destroy(&serial);
-	nb_sandbox_destroy(&sandbox);
-	vm->sandbox = NULL;
+	nb_sandbox_destroy(&gate.sb);
+	vm->vcpu_init = NULL;
 	return rc;
 }
 
@@ -594,17 +622,10 @@ static int read_kernel(const char *path, struct file_map *map, struct nb_err *er
 
 _Static_assert(NB_MAX_LAYERS + 2 <= NB_JAIL_MAX_PATHS, "the jail keeps every layer fd, the tap and one pipe");
 
-struct run_ctx {
-	const struct file_map *kernel;
-	struct nb_blk_concat *layers; /* an image's layer disk; NULL: a rootfs directory */
-	const struct nb_buf *initrd;
-	bool pvm_host;
-};
-
 /* The VMM proper: create the VM, boot it, wait for the workload. */
 static int run_vm(void *arg, const struct nb_run_options *opts, int *status, struct nb_err *err)
 {
-	const struct run_ctx *ctx = arg;
+	struct run_ctx *ctx = arg;
 	struct nb_vm vm;
 	struct nb_vm_config cfg = { .ncpus = opts->cpus, .mem_size = opts->mem_size,
 				    .pvm_host = ctx->pvm_host };
@@ -612,7 +633,7 @@ static int run_vm(void *arg, const struct nb_run_options *opts, int *status, str
 
 	if (nb_vm_create(&vm, &cfg, err) < 0)
 		return -1;
-	rc = boot_and_wait(&vm, opts, ctx->layers, ctx->kernel, ctx->initrd, status, err);
+	rc = boot_and_wait(&vm, opts, ctx, status, err);
 	nb_vm_destroy(&vm);
 	return rc;
 }
@@ -662,7 +683,7 @@ static int jail_paths(struct nb_run_options *jailed, struct nb_jail_paths *paths
 	return 0;
 }
 
-/* --jail / --cgroup: the VMM in a supervised child (vmm/confine/supervisor.h). */
+/* --jail / --cgroup: the VMM in a supervised child (vmm/run/supervisor.h). */
 static int run_confined(const struct nb_run_options *opts, struct run_ctx *ctx, int *status,
 			struct nb_err *err)
 {
@@ -678,7 +699,8 @@ static int run_confined(const struct nb_run_options *opts, struct run_ctx *ctx, 
 	if (opts->confine.jail)
 		rc = jail_paths(&jailed, &paths, owned, err);
 	if (rc == 0)
-		rc = nb_confine_run(&jailed, &paths, ctx->initrd->len, run_vm, ctx, status, err);
+		rc = nb_confine_run(&jailed, &paths, ctx->initrd->len, &ctx->net, run_vm, ctx, status,
+				    err);
 	for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
 		free(owned[i]);
 	return rc;
@@ -695,9 +717,9 @@ static int run_recorded(const struct nb_run_options *opts, struct run_ctx *ctx, 
 		return -1;
 	/* Once the VMM is confined it cannot remove files: the vsock broker
 	 * removes the record with the socket. */
-	nb_network_hand_record(rec.path[0] ? rec.path : NULL);
+	ctx->net.record = rec.path[0] ? rec.path : NULL;
 	rc = run_vm(ctx, opts, status, err);
-	if (!nb_network_took_record())
+	if (!ctx->net.record_taken)
 		nb_gc_release(&rec);
 	return rc;
 }
@@ -749,16 +771,18 @@ int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err)
 	struct nb_image image = { 0 };
 	struct nb_blk_concat layers = { 0 };
 	bool is_image = nb_image_is_reference(opts->rootfs);
-	struct run_ctx ctx = { &kernel_file, is_image ? &layers : NULL, &initrd, false };
+	struct run_ctx ctx = { .kernel = &kernel_file, .layers = is_image ? &layers : NULL,
+			       .initrd = &initrd };
 	int rc = -1;
 
+	nb_network_init(&ctx.net);
 	if (nb_confine_check(opts, err) < 0 || (opts->tty && nb_tty_check(opts->interactive, err) < 0) ||
 	    nb_confine_check_memory(opts, err) < 0 ||
 	    read_kernel(opts->kernel_path, &kernel_file, err) < 0)
 		return -1;
 	if (check_layout(opts, &kernel_file, 1, err) < 0)
 		goto out;
-	if (is_image && (nb_image_resolve(opts->rootfs, &image, err) < 0 ||
+	if (is_image && (nb_image_resolve(opts->rootfs, &opts->report, &image, err) < 0 ||
 			 nb_blk_concat_open(&layers, image.layers, image.n_layers, err) < 0)) {
 		nb_err_wrap(err, "image %s", opts->rootfs);
 		goto out;

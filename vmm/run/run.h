@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/report.h"
 #include "nestbox/err.h"
 
 #define NB_RUN_MAX_VOLUMES 16u     /* NB_SPEC_MAX_VOLUMES */
@@ -37,7 +38,8 @@ struct nb_run_options {
 	} device_rates[4 * NB_RUN_MAX_VOLUMES];
 	size_t ndevice_rates;
 	double start_mono_ms;      /* CLOCK_MONOTONIC at process start, for --stats */
-	struct nb_run_container {  /* container options (issue 3), vmm/container_spec.c */
+	struct nb_report report;   /* the front end's printer: warnings, --stats lines */
+	struct nb_run_container {  /* container options (issue 3), vmm/cli/container_opts.c */
 		const char **env;  /* -e / --env-file "NAME=value", nenv entries (malloc'd) */
 		size_t nenv;
 		const char *workdir, *user, *hostname, *entrypoint;
@@ -52,7 +54,7 @@ struct nb_run_options {
 		bool seccomp_unconfined;
 		uint32_t namespaces;         /* NB_NS_NET (--network none), NB_NS_USER (--userns private) */
 	} container;
-	struct nb_run_net {        /* network options (issue 5), vmm/run/network.c */
+	struct nb_run_net {        /* network options (issue 5), vmm/cli/network_opts.c */
 		const char *vsock_path;   /* --vsock PATH; NULL: no vsock device */
 		uint64_t vsock_cid;       /* --vsock-cid, default 3 */
 		const char *tap;          /* --net tap:NAME; NULL: no network device */
@@ -62,7 +64,7 @@ struct nb_run_options {
 		uint32_t prefix;          /* --ip ADDR/PREFIX */
 		uint64_t rx_bps, tx_bps, rx_ops, tx_ops; /* --net-rate; 0: none */
 	} net;
-	struct nb_run_confine {    /* host confinement (issue 6), vmm/confine/supervisor.c */
+	struct nb_run_confine {    /* host confinement (issue 6), vmm/cli/confine_opts.c */
 		bool seccomp_log;        /* --seccomp-log: log violations, do not kill */
 		const char *jail;        /* --jail DIR, or NULL */
 		unsigned uid, gid;       /* --uid, --gid (with --jail) */

@@ -1,4 +1,4 @@
-#include "vmm/confine/supervisor.h"
+#include "vmm/run/supervisor.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,41 +14,13 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "vmm/run/records.h"
+#include "nestbox/abi.h"
 #include "vmm/confine/cgroup.h"
 #include "vmm/confine/jail.h"
-#include "nestbox/abi.h"
 #include "vmm/run/network.h"
+#include "vmm/run/records.h"
 
 #define PIDS_SLACK 8u /* main, event, and glibc's occasional helper */
-
-static int parse_id(const char *opt, const char *arg, unsigned *id, bool *has, struct nb_err *err)
-{
-	char *end;
-
-	errno = 0;
-	unsigned long v = strtoul(arg, &end, 10);
-	if (end == arg || *end || errno || arg[0] == '-' || v >= UINT32_MAX)
-		return nb_err_set(err, 0, "%s %s: give a numeric id", opt, arg);
-	*id = (unsigned)v;
-	*has = true;
-	return 0;
-}
-
-int nb_confine_cli_option(int opt, const char *arg, struct nb_run_options *opts,
-			  struct nb_err *err)
-{
-	struct nb_run_confine *c = &opts->confine;
-
-	switch (opt) {
-	case NB_OPT_SECCOMP_LOG: c->seccomp_log = true; return 0;
-	case NB_OPT_JAIL: c->jail = arg; return 0;
-	case NB_OPT_UID: return parse_id("--uid", arg, &c->uid, &c->has_uid, err);
-	case NB_OPT_GID: return parse_id("--gid", arg, &c->gid, &c->has_gid, err);
-	case NB_OPT_CGROUP: c->cgroup = arg; return 0;
-	default: return 1;
-	}
-}
 
 int nb_confine_check(const struct nb_run_options *opts, struct nb_err *err)
 {
@@ -127,15 +99,16 @@ static void block_forwarded(void)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 }
 
-static void print_usage(const struct nb_hostcg *cg, const struct nb_hostcg_limits *limits)
+static void report_usage(const struct nb_report *report, const struct nb_hostcg *cg,
+			 const struct nb_hostcg_limits *limits)
 {
 	struct nb_hostcg_usage u;
 
 	nb_hostcg_usage(cg->path, &u);
-	fprintf(stderr,
-		"{\"cgroup\":\"%s\",\"memory_max_kib\":%" PRIu64 ",\"memory_peak_kib\":%" PRIu64
-		",\"cpu_usage_us\":%" PRIu64 ",\"oom_kills\":%" PRIu64 "}\n",
-		cg->path, limits->memory_max >> 10, u.memory_peak >> 10, u.cpu_usec, u.oom_kills);
+	nb_report(report, NB_REPORT_STATS,
+		  "{\"cgroup\":\"%s\",\"memory_max_kib\":%" PRIu64 ",\"memory_peak_kib\":%" PRIu64
+		  ",\"cpu_usage_us\":%" PRIu64 ",\"oom_kills\":%" PRIu64 "}",
+		  cg->path, limits->memory_max >> 10, u.memory_peak >> 10, u.cpu_usec, u.oom_kills);
 }
 
 /* How the child ended, as nestbox's result. */
@@ -207,9 +180,8 @@ static void child_main(const struct nb_run_options *opts, struct nb_jail_paths *
 	close(alive[0]);
 	if (rc == 0)
 		rc = body(arg, opts, &status, &err);
-	if (rc < 0) {
-		fflush(stdout);
-		fprintf(stderr, "nestbox: %s\n", err.msg);
+	if (rc < 0) { /* the parent sees only the status: the child reports */
+		nb_report(&opts->report, NB_REPORT_MESSAGE, "%s", err.msg);
 		status = nb_err_status(&err);
 	}
 	exit(status);
@@ -228,9 +200,10 @@ static int make_cgroup(const struct nb_run_options *opts, uint64_t initrd_size,
 }
 
 /* The tap opened in the host's network namespace survives the jail. */
-static int keep_tap(struct nb_jail_paths *paths, struct nb_err *err)
+static int keep_tap(const struct nb_network *net, struct nb_jail_paths *paths,
+		    struct nb_err *err)
 {
-	int fd = nb_network_early_fd();
+	int fd = net->early_tap_fd;
 
 	if (fd < 0)
 		return 0;
@@ -241,8 +214,8 @@ static int keep_tap(struct nb_jail_paths *paths, struct nb_err *err)
 }
 
 int nb_confine_run(const struct nb_run_options *opts, struct nb_jail_paths *paths,
-		   uint64_t initrd_size, nb_confine_body *body, void *arg, int *status,
-		   struct nb_err *err)
+		   uint64_t initrd_size, struct nb_network *net, nb_confine_body *body, void *arg,
+		   int *status, struct nb_err *err)
 {
 	struct nb_hostcg cg = { 0 };
 	struct nb_hostcg_limits limits = { 0 };
@@ -261,8 +234,8 @@ int nb_confine_run(const struct nb_run_options *opts, struct nb_jail_paths *path
 		return -1;
 	if (nb_gc_record(&rec, has_cg ? cg.path : NULL, opts->net.vsock_path, err) < 0)
 		goto out;
-	if (opts->confine.jail && (nb_network_prepare(opts, err) < 0 ||
-				   keep_tap(paths, err) < 0 ||
+	if (opts->confine.jail && (nb_network_prepare(net, opts, err) < 0 ||
+				   keep_tap(net, paths, err) < 0 ||
 				   (unshare(CLONE_NEWPID) < 0 &&
 				    nb_err_sys(err, "--jail: new PID namespace (run as root)"))))
 		goto out;
@@ -290,14 +263,14 @@ int nb_confine_run(const struct nb_run_options *opts, struct nb_jail_paths *path
 	if (rc == 0)
 		rc = child_result(wstatus, has_cg ? &cg : NULL, status, err);
 	if (has_cg && opts->stats)
-		print_usage(&cg, &limits);
+		report_usage(&opts->report, &cg, &limits);
 out:
 	if (alive[1] >= 0)
 		close(alive[1]);
 	set_forwarding(false);
-	nb_network_cleanup();
+	nb_network_cleanup(net);
 	if (rec.path[0] ? nb_gc_release(&rec) < 0 : has_cg && nb_hostcg_remove(cg.path) < 0)
-		fprintf(stderr, "nestbox: could not remove all of this run's host state; "
-			"nestbox gc will\n");
+		nb_report(&opts->report, NB_REPORT_MESSAGE, "could not remove all of this run's "
+			  "host state; nestbox gc will");
 	return rc;
 }
