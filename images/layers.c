@@ -457,8 +457,8 @@ static void exec_mkfs(char **argv, pid_t parent)
 
 static int run_mkfs(const char *image, const char *dir, struct nb_err *err)
 {
-	char *argv[] = { "mkfs.erofs", "--quiet", "--preserve-mtime", (char *)image, (char *)dir,
-			 NULL };
+	char *argv[] = { (char *)"mkfs.erofs", (char *)"--quiet", (char *)"--preserve-mtime",
+			 (char *)image, (char *)dir, NULL };
 	pid_t parent = getpid(), pid;
 	int status;
 

@@ -20,6 +20,8 @@ packages=(
 	check qemu-system-x86 busybox-static cpio kmod e2fsprogs python3 file crun
 	# tests: net/vsock e2e (ip netns, tuntap)
 	iproute2
+	# make check: style and static analysis (clang-format is clang-format-14 on Debian 12)
+	clang-format cppcheck
 	# fuzz tier (libFuzzer)
 	clang libclang-rt-14-dev
 	# images: layer cache (mkfs.erofs) and the images tier (registry, skopeo, umoci)

@@ -80,9 +80,9 @@ static const char usage_text[] =
 	"Signals INT TERM HUP QUIT USR1 USR2 WINCH sent to nestbox go to COMMAND; a second\n"
 	"INT or TERM within 3 seconds stops the VM (128+N).\n";
 
-static int usage_error(struct nb_err *err, const char *fmt, const char *arg)
+static int usage_error(struct nb_err *err, const char *option)
 {
-	nb_err_set(err, 0, fmt, arg);
+	nb_err_set(err, 0, "bad or incomplete option '%s' (see nestbox run --help)", option);
 	return nb_err_wrap(err, "run");
 }
 
@@ -229,8 +229,7 @@ int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_
 		if (opt == NB_OPT_HELP)
 			return 1;
 		if (opt == '?' || opt == ':')
-			return usage_error(err, "bad or incomplete option '%s' (see nestbox run --help)",
-					   argv[optind - 1]);
+			return usage_error(err, argv[optind - 1]);
 		if (apply_option(opt, optarg, opts, err) < 0)
 			return nb_err_wrap(err, "run");
 	}

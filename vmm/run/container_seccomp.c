@@ -446,7 +446,7 @@ static int check_arches(json_object *root, struct nb_err *err)
 			return nb_err_set(err, 0, "seccomp profile: an architecture is not a string");
 		if (strncmp(s, "SCMP_ARCH_", 10) == 0)
 			s += 10;
-		for (; s[j] && j < sizeof(lower) - 1; j++)
+		for (; j < sizeof(lower) - 1 && s[j]; j++)
 			lower[j] = (char)(s[j] >= 'A' && s[j] <= 'Z' ? s[j] + 32 : s[j]);
 		lower[j] = '\0';
 		if (s[j] || seccomp_arch_resolve_name(lower) == 0)
