@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "images/image.h"
+#include "images/import.h"
 #include "images/json.h"
 #include "nestbox/cleanup.h"
 

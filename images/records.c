@@ -6,7 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "images/image.h"
+#include "images/types.h"
 #include "images/json.h"
 #include "nestbox/cleanup.h"
 
@@ -85,7 +85,7 @@ static int save(const struct nb_cache *c, struct json_object *o, struct nb_err *
 
 	if (!path)
 		return nb_err_set(err, ENOMEM, "records");
-	return nb_json_write_atomic(path, o, err);
+	return nb_json_write_atomic(path, o, 0644, err);
 }
 
 static struct json_object *new_record(const struct nb_image *img, const struct nb_desc *cfg,

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/size.h"
+#include "common/parse.h"
 #include "vmm/cli/cli.h"
 #include "vmm/kvm/memory.h"
 #include "unit/unit.h"
