@@ -142,15 +142,15 @@ int nb_file_write_atomic(int dir_fd, const char *name, const char *tmp, const vo
 
 /* One level: made, or already a directory (stat follows a link there
  * unless nofollow, when a link is refused). */
-static int make_one(const char *dir, mode_t mode, bool nofollow, struct nb_err *err)
+static int make_one(int dir_fd, const char *dir, mode_t mode, bool nofollow, struct nb_err *err)
 {
 	struct stat st;
 
-	if (mkdir(dir, mode) == 0)
+	if (mkdirat(dir_fd, dir, mode) == 0)
 		return 0;
 	if (errno != EEXIST)
 		return nb_err_sys(err, "cannot create %s", dir);
-	if ((nofollow ? lstat(dir, &st) : stat(dir, &st)) < 0)
+	if (fstatat(dir_fd, dir, &st, nofollow ? AT_SYMLINK_NOFOLLOW : 0) < 0)
 		return nb_err_sys(err, "cannot create %s", dir);
 	if (!S_ISDIR(st.st_mode))
 		return nofollow ? nb_err_set(err, 0, "%s is not a directory", dir)
@@ -160,7 +160,7 @@ static int make_one(const char *dir, mode_t mode, bool nofollow, struct nb_err *
 
 /* Each component of path that ends after its first `trusted` bytes, in
  * order; an empty one (a//b, a trailing /) is skipped. */
-static int walk(const char *path, size_t trusted, mode_t mode, unsigned flags, bool nofollow,
+static int walk(int dir_fd, const char *path, size_t trusted, mode_t mode, unsigned flags, bool nofollow,
 		struct nb_err *err)
 {
 	cleanup_free char *buf = strdup(path);
@@ -179,7 +179,7 @@ static int walk(const char *path, size_t trusted, mode_t mode, unsigned flags, b
 		if (c == '\0' && (flags & NB_MKDIR_PARENTS))
 			break;
 		buf[i] = '\0';
-		int rc = make_one(buf, mode, nofollow, err);
+		int rc = make_one(dir_fd, buf, mode, nofollow, err);
 		buf[i] = c;
 		if (rc < 0)
 			return -1;
@@ -187,12 +187,12 @@ static int walk(const char *path, size_t trusted, mode_t mode, unsigned flags, b
 	return 0;
 }
 
-int nb_mkdir_p(const char *path, mode_t mode, unsigned flags, struct nb_err *err)
+int nb_mkdir_p(int dir_fd, const char *path, mode_t mode, unsigned flags, struct nb_err *err)
 {
-	return walk(path, 0, mode, flags, false, err);
+	return walk(dir_fd, path, 0, mode, flags, false, err);
 }
 
 int nb_mkdir_p_beneath(const char *path, size_t trusted, mode_t mode, struct nb_err *err)
 {
-	return walk(path, trusted, mode, 0, true, err);
+	return walk(AT_FDCWD, path, trusted, mode, 0, true, err);
 }

@@ -5,6 +5,7 @@
 #ifndef NESTBOX_COMMON_FILE_H
 #define NESTBOX_COMMON_FILE_H
 
+#include <fcntl.h> /* AT_FDCWD */
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -34,11 +35,12 @@ int nb_file_read_nofollow(int dir_fd, const char *path, size_t max, char **data,
 int nb_file_write_atomic(int dir_fd, const char *name, const char *tmp, const void *data,
 			 size_t len, mode_t mode, struct nb_err *err);
 
-/* mkdir -p: path and every missing directory above it (mode less the
- * umask). An existing directory is fine, anything else in the way is
- * "cannot create PATH: Not a directory". */
+/* mkdir -p: path (relative to dir_fd, or AT_FDCWD) and every missing
+ * directory above it (mode less the umask). An existing directory is
+ * fine, a link to one too; anything else in the way is "cannot create
+ * PATH: Not a directory". */
 #define NB_MKDIR_PARENTS 1u /* only the directories above path's last component */
-int nb_mkdir_p(const char *path, mode_t mode, unsigned flags, struct nb_err *err);
+int nb_mkdir_p(int dir_fd, const char *path, mode_t mode, unsigned flags, struct nb_err *err);
 
 /* mkdir -p of path whose first `trusted` bytes (a root the caller made
  * or checked) are taken as they are: below them a component that is a

@@ -160,7 +160,7 @@ int nb_auth_basic(const struct nb_creds *creds, char *out, size_t size, struct n
  * makes it. */
 static int write_private(const char *path, struct json_object *o, struct nb_err *err)
 {
-	if (nb_mkdir_p(path, 0700, NB_MKDIR_PARENTS, err) < 0)
+	if (nb_mkdir_p(AT_FDCWD, path, 0700, NB_MKDIR_PARENTS, err) < 0)
 		return -1;
 	return nb_json_write_atomic(path, o, 0600, err);
 }

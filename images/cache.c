@@ -64,8 +64,9 @@ int nb_cache_open(struct nb_cache *c, bool exclusive, struct nb_err *err)
 		nb_cache_close(c);
 		return nb_err_set(err, ENOMEM, "cache paths");
 	}
-	if (nb_mkdir_p(c->layers, 0755, 0, err) < 0 || nb_mkdir_p(c->blobs, 0755, 0, err) < 0 ||
-	    nb_mkdir_p(c->tmp, 0755, 0, err) < 0 ||
+	if (nb_mkdir_p(AT_FDCWD, c->layers, 0755, 0, err) < 0 ||
+	    nb_mkdir_p(AT_FDCWD, c->blobs, 0755, 0, err) < 0 ||
+	    nb_mkdir_p(AT_FDCWD, c->tmp, 0755, 0, err) < 0 ||
 	    (c->lock_fd = nb_lock_file(lock, exclusive, err)) < 0) {
 		nb_cache_close(c);
 		return nb_err_wrap(err, "image cache");
