@@ -2,9 +2,7 @@
 
 #include <inttypes.h>
 
-/* Leading digits of text into *value; *end after them. false: none, or
- * more than UINT64_MAX. */
-static bool digits(const char *text, uint64_t *value, const char **end)
+bool nb_parse_digits(const char *text, uint64_t *value, const char **end)
 {
 	uint64_t v = 0;
 	const char *p = text;
@@ -23,9 +21,9 @@ static bool digits(const char *text, uint64_t *value, const char **end)
 bool nb_parse_decimal(const char *text, uint64_t min, uint64_t max, uint64_t *out)
 {
 	const char *end;
-	uint64_t v;
+	uint64_t v = 0;
 
-	if (!digits(text, &v, &end) || *end || v < min || v > max)
+	if (!nb_parse_digits(text, &v, &end) || *end || v < min || v > max)
 		return false;
 	*out = v;
 	return true;
@@ -43,7 +41,7 @@ int nb_parse_u64(const char *what, const char *text, uint64_t min, uint64_t max,
 int nb_parse_uint(const char *what, const char *text, unsigned min, unsigned max, unsigned *out,
 		  struct nb_err *err)
 {
-	uint64_t v;
+	uint64_t v = 0;
 
 	if (nb_parse_u64(what, text, min, max, &v, err) < 0)
 		return -1;
@@ -55,9 +53,9 @@ int nb_parse_size(const char *text, uint64_t *bytes, struct nb_err *err)
 {
 	const char *end;
 	unsigned shift = 0;
-	uint64_t v;
+	uint64_t v = 0;
 
-	if (!digits(text, &v, &end))
+	if (!nb_parse_digits(text, &v, &end))
 		goto bad;
 	switch (*end) {
 	case 'g': case 'G': shift = 30; end++; break;

@@ -12,6 +12,11 @@
 
 #include "nestbox/err.h"
 
+/* The leading ASCII digits of text into *value, *end just after them (a
+ * unit, say, for the caller to read). false: no digit first, or more than
+ * UINT64_MAX. The building block of the parsers below. */
+bool nb_parse_digits(const char *text, uint64_t *value, const char **end);
+
 /* text as a decimal in [min, max]: true and *out set, or false and *out
  * untouched. For callers with messages of their own. */
 bool nb_parse_decimal(const char *text, uint64_t min, uint64_t max, uint64_t *out);

@@ -49,6 +49,25 @@ START_TEST(decimal_range_is_inclusive)
 }
 END_TEST
 
+/* The digits and where they end, for a unit the caller reads. */
+START_TEST(digits_and_rest)
+{
+	const char *end;
+	uint64_t v;
+
+	ck_assert(nb_parse_digits("10mb", &v, &end));
+	ck_assert_uint_eq(v, 10);
+	ck_assert_str_eq(end, "mb");
+	ck_assert(nb_parse_digits("18446744073709551615", &v, &end));
+	ck_assert_str_eq(end, "");
+	ck_assert(!nb_parse_digits("18446744073709551616k", &v, &end));
+	ck_assert(!nb_parse_digits("k", &v, &end));
+	ck_assert(!nb_parse_digits("-1", &v, &end));
+	ck_assert(!nb_parse_digits("+1", &v, &end));
+	ck_assert(!nb_parse_digits(" 1", &v, &end));
+}
+END_TEST
+
 START_TEST(u64_and_uint_messages)
 {
 	struct nb_err err;
@@ -112,6 +131,7 @@ int main(void)
 	tcase_add_test(tc, decimal_accepts_plain_digits);
 	tcase_add_test(tc, decimal_refuses_the_rest);
 	tcase_add_test(tc, decimal_range_is_inclusive);
+	tcase_add_test(tc, digits_and_rest);
 	tcase_add_test(tc, u64_and_uint_messages);
 	tcase_add_test(tc, size_suffixes);
 	tcase_add_test(tc, size_refuses);
