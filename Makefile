@@ -159,7 +159,7 @@ FUZZ_TIME   ?= 60
 FUZZ_CFLAGS := $(STD) $(WARN_BASE) -O1 -g -I. -Iinclude -Itests -fsanitize=fuzzer,address,undefined \
 	       -fno-sanitize-recover=all -fno-omit-frame-pointer $(FUZZ_EXTRA)
 FUZZ_LIB    := $(wildcard vmm/virtio/*.c vmm/dev/*.c) vmm/kvm/memory.c vmm/kvm/bus.c vmm/kvm/event.c vmm/kvm/stop.c \
-	       vmm/kvm/vcpu_exit.c vmm/kvm/kvm.c common/err.c
+	       vmm/kvm/vcpu_exit.c vmm/kvm/kvm.c common/err.c common/parse.c
 FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $(wildcard vmm/*/*.h vmm/*/*/*.h tests/lib/*.h tests/fuzz/*.h)
@@ -167,7 +167,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $(wildcard vmm/*/*.h vmm/*/*/*.h tes
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB) -lpthread
 
 # Image parsers and the tar-to-image path (explicit rules beat the pattern).
-FUZZ_IMAGES_LIB := images/oci.c images/json.c images/digest.c common/err.c common/report.c
+FUZZ_IMAGES_LIB := images/oci.c images/json.c images/digest.c common/err.c common/report.c common/file.c
 $(BUILD)/fuzz/fuzz_manifest: tests/fuzz/fuzz_manifest.c $(FUZZ_IMAGES_LIB) $(wildcard images/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_IMAGES_LIB) -ljson-c -lcrypto
@@ -184,8 +184,8 @@ $(BUILD)/fuzz/fuzz_spec: tests/fuzz/fuzz_spec.c common/spec.c common/tmpfs.c com
 	clang $(FUZZ_CFLAGS) -o $@ $< common/spec.c common/tmpfs.c common/err.c -lfdt
 # Image import as `nestbox pull` runs it (archives, registries), with the
 # layer conversion replaced by a digest check (--wrap=nb_layer_get).
-FUZZ_IMPORT_LIB := $(filter-out images/initramfs.c images/runplan.c,$(wildcard images/*.c)) common/err.c common/size.c \
-		   common/report.c
+FUZZ_IMPORT_LIB := $(filter-out images/initramfs.c images/runplan.c,$(wildcard images/*.c)) \
+		   common/err.c common/file.c common/parse.c common/report.c
 FUZZ_IMPORT_BINS := $(BUILD)/fuzz/fuzz_archive $(BUILD)/fuzz/fuzz_registry
 $(FUZZ_IMPORT_BINS): $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/layer_check.c $(FUZZ_IMPORT_LIB) \
 		$(wildcard images/*.h)

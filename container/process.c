@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "container/container.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
@@ -240,23 +241,9 @@ int nb_process_set_hostname(const struct nb_spec *spec, struct nb_err *err)
  * already chrooted. */
 int nb_process_make_workdir(const struct nb_spec *spec, struct nb_err *err)
 {
-	char path[NB_SPEC_MAX_PATH + 1];
-
-	if (!spec->workdir)
-		return 0;
-	snprintf(path, sizeof(path), "%s", spec->workdir);
-	for (char *p = path + 1;; p++) {
-		char c = *p;
-
-		if (c != '/' && c != '\0')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
-			return nb_err_sys(err, "cannot create working directory %s", path);
-		*p = c;
-		if (c == '\0')
-			return 0;
-	}
+	if (spec->workdir && nb_mkdir_p(AT_FDCWD, spec->workdir, 0755, 0, err) < 0)
+		return nb_err_wrap(err, "working directory");
+	return 0;
 }
 
 int nb_process_enter_workdir(const struct nb_spec *spec, struct nb_err *err)

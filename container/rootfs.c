@@ -30,6 +30,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "common/tmpfs.h"
 #include "container/container.h"
 #include "nestbox/abi.h"
@@ -52,29 +53,13 @@ static int make_dirs(const char *root, const char *path, struct nb_err *err)
 {
 	char full[PATH_BUF];
 	size_t base;
-	struct stat st;
 
 	if (join(full, root, "", err))
 		return -1;
 	base = strlen(full);
 	if (join(full, root, path, err))
 		return -1;
-	for (size_t i = base + 1; ; i++) {
-		char c = full[i];
-
-		if (c != '/' && c != '\0')
-			continue;
-		full[i] = '\0';
-		if (lstat(full, &st) < 0) {
-			if (errno != ENOENT || (mkdir(full, 0755) < 0 && errno != EEXIST))
-				return nb_err_sys(err, "cannot create %s", full);
-		} else if (!S_ISDIR(st.st_mode)) {
-			return nb_err_set(err, 0, "%s is not a directory", full);
-		}
-		full[i] = c;
-		if (c == '\0')
-			return 0;
-	}
+	return nb_mkdir_p_beneath(full, base, 0755, err);
 }
 
 static int do_mount(const char *src, const char *target, const char *type, unsigned long flags,

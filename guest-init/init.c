@@ -38,6 +38,7 @@
 #include "guest-init/supervise.h"
 #include "guest-init/volumes.h"
 #include "guest-init/workload.h"
+#include "common/file.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
 
@@ -155,35 +156,14 @@ static bool debug_requested(bool pid1)
 
 /* ---- the spec ----------------------------------------------------------------- */
 
-/* Bounded read: never trust the file's size, read at most one byte more
- * than the limit to notice a larger file. */
+/* Bounded read: a spec larger than the codec takes is refused unread. */
 static int read_spec(const char *path, void **blob, size_t *len, struct nb_err *err)
 {
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-	cleanup_free char *buf = NULL;
-	size_t got = 0;
+	char *buf;
 
-	if (fd < 0)
-		return nb_err_sys(err, "cannot read workload spec %s", path);
-	buf = malloc(NB_SPEC_MAX_SIZE + 1);
-	if (!buf)
-		return nb_err_sys(err, "cannot read workload spec %s", path);
-	while (got <= NB_SPEC_MAX_SIZE) {
-		ssize_t n = read(fd, buf + got, NB_SPEC_MAX_SIZE + 1 - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return nb_err_sys(err, "cannot read workload spec %s", path);
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	if (got > NB_SPEC_MAX_SIZE)
-		return nb_err_set(err, 0, "invalid workload spec: %s is larger than %u bytes", path,
-				  NB_SPEC_MAX_SIZE);
-	*blob = NB_STEAL(buf, NULL);
-	*len = got;
+	if (nb_file_read(AT_FDCWD, path, NB_SPEC_MAX_SIZE, &buf, len, err) < 0)
+		return nb_err_wrap(err, "workload spec");
+	*blob = buf;
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "guest-init/sysfs.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
@@ -32,29 +33,13 @@ static void sleep_ms(long ms)
 static int make_target(const char *root, const char *path, char *out, size_t size,
 		       struct nb_err *err)
 {
-	int n = snprintf(out, size, "%s", strcmp(root, "/") == 0 ? "" : root);
+	const char *base = strcmp(root, "/") == 0 ? "" : root;
+	int n = snprintf(out, size, "%s%s%s", base, path[0] == '/' ? "" : "/", path);
 
-	for (const char *p = path; *p;) {
-		struct stat st;
-		size_t len;
-
-		while (*p == '/')
-			p++;
-		len = strcspn(p, "/");
-		if (!len)
-			break;
-		if ((size_t)n + len + 2 > size)
-			return nb_err_set(err, 0, "volume path %s is too long", path);
-		n += snprintf(out + n, size - (size_t)n, "/%.*s", (int)len, p);
-		p += len;
-		if (lstat(out, &st) == 0) {
-			if (!S_ISDIR(st.st_mode))
-				return nb_err_set(err, 0, "volume target %s is not a directory", out);
-			continue;
-		}
-		if (mkdir(out, 0755) < 0)
-			return nb_err_sys(err, "cannot create volume target %s", out);
-	}
+	if (n < 0 || (size_t)n >= size)
+		return nb_err_set(err, 0, "volume path %s is too long", path);
+	if (nb_mkdir_p_beneath(out, strlen(base), 0755, err) < 0)
+		return nb_err_wrap(err, "volume target");
 	return 0;
 }
 

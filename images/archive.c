@@ -16,7 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "images/image.h"
+#include "common/file.h"
+#include "images/import.h"
 #include "images/json.h"
 #include "nestbox/cleanup.h"
 
@@ -24,18 +25,6 @@
 #define ARCHIVE_MAX_BYTES (64ull << 30)
 #define ARCHIVE_MAX_PATH 1024u
 #define COPY_CHUNK (256u << 10)
-
-static int mkdirs_at(int dirfd, char *rel, struct nb_err *err)
-{
-	for (char *p = strchr(rel, '/'); p; p = strchr(p + 1, '/')) {
-		*p = '\0';
-		int rc = mkdirat(dirfd, rel, 0755);
-		*p = '/';
-		if (rc < 0 && errno != EEXIST)
-			return nb_err_sys(err, "cannot create directory for '%s'", rel);
-	}
-	return 0;
-}
 
 /* The member's data blocks go where libarchive says they belong. A sparse
  * member (old GNU 'S', pax GNU.sparse) comes as blocks at the offsets of its
@@ -50,7 +39,7 @@ static int write_member(struct archive *a, int dirfd, char *rel, int64_t size,
 	la_int64_t offset;
 	int r;
 
-	if (mkdirs_at(dirfd, rel, err) < 0)
+	if (nb_mkdir_p(dirfd, rel, 0755, NB_MKDIR_PARENTS, err) < 0)
 		return -1;
 	/* O_EXCL: a member named twice is refused, never overwritten. */
 	fd = openat(dirfd, rel, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -90,11 +79,7 @@ static int unpack_member(struct archive *a, struct archive_entry *e, int dirfd, 
 		return 0;
 	switch (archive_entry_filetype(e)) {
 	case AE_IFDIR:
-		if (mkdirs_at(dirfd, rel, err) < 0)
-			return -1;
-		if (mkdirat(dirfd, rel, 0755) < 0 && errno != EEXIST)
-			return nb_err_sys(err, "cannot create '%.200s'", rel);
-		return 0;
+		return nb_mkdir_p(dirfd, rel, 0755, 0, err);
 	case AE_IFREG:
 		return archive_entry_hardlink(e) ? 0 : write_member(a, dirfd, rel, size, err);
 	default:
@@ -153,9 +138,9 @@ static int blob_from_file(int dirfd, const char *rel, struct nb_digest *d, uint6
 	if (nb_sha256_fd(fd, d, size, err) < 0)
 		return -1;
 	snprintf(blob, sizeof(blob), "blobs/sha256/%s", d->hex);
-	if ((mkdirat(dirfd, "blobs", 0755) < 0 && errno != EEXIST) ||
-	    (mkdirat(dirfd, "blobs/sha256", 0755) < 0 && errno != EEXIST) ||
-	    (linkat(dirfd, clean, dirfd, blob, 0) < 0 && errno != EEXIST))
+	if (nb_mkdir_p(dirfd, blob, 0755, NB_MKDIR_PARENTS, err) < 0)
+		return nb_err_wrap(err, "cannot stage blob for '%.200s'", rel);
+	if (linkat(dirfd, clean, dirfd, blob, 0) < 0 && errno != EEXIST)
 		return nb_err_sys(err, "cannot stage blob for '%.200s'", rel);
 	return 0;
 }

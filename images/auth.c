@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "images/json.h"
+#include "common/file.h"
 #include "nestbox/cleanup.h"
 
 #define AUTH_FILES_MAX 4
@@ -154,47 +155,14 @@ int nb_auth_basic(const struct nb_creds *creds, char *out, size_t size, struct n
 	return 0;
 }
 
-/* mkdir -p for the auth file's directory, private (0700) as podman makes it. */
-static int make_parent(const char *file, struct nb_err *err)
-{
-	cleanup_free char *dir = strdup(file);
-
-	if (!dir)
-		return nb_err_set(err, ENOMEM, "%s", file);
-	for (char *p = dir + 1; (p = strchr(p, '/')); p++) {
-		*p = '\0';
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-			return nb_err_sys(err, "cannot create %s", dir);
-		*p = '/';
-	}
-	return 0;
-}
-
-/* Credentials: never world-readable, not even for an instant. */
+/* Credentials: never world-readable, not even for an instant (the temp
+ * file is created 0600, O_EXCL); the directory private (0700) as podman
+ * makes it. */
 static int write_private(const char *path, struct json_object *o, struct nb_err *err)
 {
-	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-							  JSON_C_TO_STRING_NOSLASHESCAPE);
-	cleanup_free char *tmp = NULL;
-	size_t len = strlen(text);
-	int fd;
-
-	if (make_parent(path, err) < 0)
+	if (nb_mkdir_p(AT_FDCWD, path, 0700, NB_MKDIR_PARENTS, err) < 0)
 		return -1;
-	if (asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0)
-		return nb_err_set(err, ENOMEM, "%s", path);
-	fd = mkstemp(tmp); /* O_EXCL, mode 0600 */
-	if (fd < 0)
-		return nb_err_sys(err, "cannot create a temp file beside %s", path);
-	if (fchmod(fd, 0600) < 0 || write(fd, text, len) != (ssize_t)len ||
-	    write(fd, "\n", 1) != 1 || fsync(fd) < 0 || rename(tmp, path) < 0) {
-		nb_err_sys(err, "cannot write %s", path);
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	close(fd);
-	return 0;
+	return nb_json_write_atomic(path, o, 0600, err);
 }
 
 /* The login file parsed (a fresh object when absent), its "auths" inside. */

@@ -15,26 +15,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "nestbox/cleanup.h"
-
-static int mkdir_p(const char *path, struct nb_err *err)
-{
-	cleanup_free char *copy = strdup(path);
-
-	if (!copy)
-		return nb_err_set(err, ENOMEM, "%s", path);
-	for (char *p = copy + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(copy, 0755) < 0 && errno != EEXIST)
-			return nb_err_sys(err, "cannot create %s", copy);
-		*p = '/';
-	}
-	if (mkdir(copy, 0755) < 0 && errno != EEXIST)
-		return nb_err_sys(err, "cannot create %s", copy);
-	return 0;
-}
 
 static char *cache_root(void)
 {
@@ -82,7 +64,9 @@ int nb_cache_open(struct nb_cache *c, bool exclusive, struct nb_err *err)
 		nb_cache_close(c);
 		return nb_err_set(err, ENOMEM, "cache paths");
 	}
-	if (mkdir_p(c->layers, err) < 0 || mkdir_p(c->blobs, err) < 0 || mkdir_p(c->tmp, err) < 0 ||
+	if (nb_mkdir_p(AT_FDCWD, c->layers, 0755, 0, err) < 0 ||
+	    nb_mkdir_p(AT_FDCWD, c->blobs, 0755, 0, err) < 0 ||
+	    nb_mkdir_p(AT_FDCWD, c->tmp, 0755, 0, err) < 0 ||
 	    (c->lock_fd = nb_lock_file(lock, exclusive, err)) < 0) {
 		nb_cache_close(c);
 		return nb_err_wrap(err, "image cache");
@@ -122,32 +106,14 @@ int nb_cache_put_blob(const struct nb_cache *c, const struct nb_digest *d, const
 {
 	cleanup_free char *path = nb_cache_blob_path(c, d);
 	cleanup_free char *tmp = NULL;
-	struct nb_digest got;
-	int fd;
 
 	if (!path || asprintf(&tmp, "%s/blob-%s.%d", c->tmp, d->hex, (int)getpid()) < 0)
 		return nb_err_set(err, ENOMEM, "blob path");
-	if (nb_sha256_buf(data, len, &got, err) < 0 ||
-	    nb_digest_verify("blob", d, -1, &got, len, err) < 0)
+	if (nb_digest_check("blob", d, -1, data, len, err) < 0)
 		return -1;
 	if (access(path, F_OK) == 0)
 		return 0;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return nb_err_sys(err, "cannot create %s", tmp);
-	if (write(fd, data, len) != (ssize_t)len || fsync(fd) < 0) {
-		nb_err_sys(err, "cannot write %s", tmp);
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	close(fd);
-	if (rename(tmp, path) < 0) {
-		nb_err_sys(err, "cannot rename %s", tmp);
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
+	return nb_file_write_atomic(AT_FDCWD, path, tmp, data, len, 0644, err);
 }
 
 int nb_cache_get_blob(const struct nb_cache *c, const struct nb_digest *d, size_t max,
@@ -155,33 +121,18 @@ int nb_cache_get_blob(const struct nb_cache *c, const struct nb_digest *d, size_
 {
 	cleanup_free char *path = nb_cache_blob_path(c, d);
 	cleanup_close int fd = -1;
-	struct stat st;
-	struct nb_digest got;
-	char *buf;
+	cleanup_free char *buf = NULL;
 
 	if (!path)
 		return nb_err_set(err, ENOMEM, "blob path");
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return nb_err_sys(err, "blob sha256:%.12s is not in the cache", d->hex);
-	if (fstat(fd, &st) < 0 || (size_t)st.st_size > max)
-		return nb_err_set(err, 0, "cached blob sha256:%.12s is larger than %zu bytes",
-				  d->hex, max);
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
-		return nb_err_set(err, ENOMEM, "blob");
-	if (read(fd, buf, (size_t)st.st_size) != st.st_size) {
-		free(buf);
-		return nb_err_sys(err, "cannot read %s", path);
-	}
-	if (nb_sha256_buf(buf, (size_t)st.st_size, &got, err) < 0 ||
-	    nb_digest_verify("cached blob", d, st.st_size, &got, (uint64_t)st.st_size, err) < 0) {
-		free(buf);
+	if (nb_file_read_fd(fd, max, &buf, len, err) < 0)
+		return nb_err_wrap(err, "cached blob sha256:%.12s", d->hex);
+	if (nb_digest_check("cached blob", d, -1, buf, *len, err) < 0)
 		return nb_err_wrap(err, "cache is corrupt (remove %s)", path);
-	}
-	buf[st.st_size] = '\0';
-	*data = buf;
-	*len = (size_t)st.st_size;
+	*data = NB_STEAL(buf, NULL);
 	return 0;
 }
 

@@ -134,3 +134,13 @@ int nb_digest_verify(const char *what, const struct nb_digest *want, int64_t wan
 				  "sha256:%s (corrupt or tampered blob)", what, want->hex, got->hex);
 	return 0;
 }
+
+int nb_digest_check(const char *what, const struct nb_digest *want, int64_t want_size,
+		    const void *data, size_t len, struct nb_err *err)
+{
+	struct nb_digest got;
+
+	if (nb_sha256_buf(data, len, &got, err) < 0)
+		return -1;
+	return nb_digest_verify(what, want, want_size, &got, len, err);
+}

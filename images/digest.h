@@ -48,4 +48,9 @@ int nb_sha256_fd(int fd, struct nb_digest *out, uint64_t *size, struct nb_err *e
 int nb_digest_verify(const char *what, const struct nb_digest *want, int64_t want_size,
 		     const struct nb_digest *got, uint64_t got_size, struct nb_err *err);
 
+/* Blob verification: hash len bytes of data and check them against want
+ * (and want_size unless negative), with nb_digest_verify's errors. */
+int nb_digest_check(const char *what, const struct nb_digest *want, int64_t want_size,
+		    const void *data, size_t len, struct nb_err *err);
+
 #endif

@@ -11,6 +11,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
 
@@ -190,9 +191,8 @@ static int write_mem_entry(struct writer *w, const struct mem_entry *e)
 static int read_init(const char *path, uint8_t **data, size_t *len, struct nb_err *err)
 {
 	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-	cleanup_free uint8_t *buf = NULL;
 	struct stat st;
-	size_t got = 0;
+	char *buf;
 
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return nb_err_sys(err, "nestbox-init %s", path);
@@ -201,22 +201,13 @@ static int read_init(const char *path, uint8_t **data, size_t *len, struct nb_er
 	if (st.st_size <= 0 || (uint64_t)st.st_size > NB_INIT_MAX_SIZE)
 		return nb_err_set(err, 0, "nestbox-init %s: size %lld is not in 1..%u", path,
 				  (long long)st.st_size, NB_INIT_MAX_SIZE);
-	buf = malloc((size_t)st.st_size);
-	if (!buf)
-		return nb_err_sys(err, "nestbox-init %s", path);
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return nb_err_sys(err, "nestbox-init %s", path);
-		if (n == 0)
-			return nb_err_set(err, 0, "nestbox-init %s: shrank while being read", path);
-		got += (size_t)n;
+	if (nb_file_read_fd(fd, NB_INIT_MAX_SIZE, &buf, len, err) < 0)
+		return nb_err_wrap(err, "nestbox-init %s", path);
+	if (*len != (size_t)st.st_size) {
+		free(buf);
+		return nb_err_set(err, 0, "nestbox-init %s: changed while being read", path);
 	}
-	*data = NB_STEAL(buf, NULL);
-	*len = got;
+	*data = (uint8_t *)buf;
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "nestbox/cleanup.h"
 
 struct json_object *nb_json_parse(const char *data, size_t len, const char *what,
@@ -54,7 +55,7 @@ struct json_object *nb_json_load(const char *path, const char *what, struct nb_e
 	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
 	cleanup_free char *buf = NULL;
 	struct stat st;
-	size_t got = 0;
+	size_t len;
 
 	if (fd < 0) {
 		nb_err_sys(err, "cannot open %s %s", what, path);
@@ -64,27 +65,11 @@ struct json_object *nb_json_load(const char *path, const char *what, struct nb_e
 		nb_err_set(err, 0, "%s %s is not a regular file", what, path);
 		return NULL;
 	}
-	if (st.st_size > NB_JSON_MAX_BYTES) {
-		nb_err_set(err, 0, "%s %s is %lld bytes, more than the %u allowed", what, path,
-			   (long long)st.st_size, NB_JSON_MAX_BYTES);
+	if (nb_file_read_fd(fd, NB_JSON_MAX_BYTES, &buf, &len, err) < 0) {
+		nb_err_wrap(err, "%s %s", what, path);
 		return NULL;
 	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		nb_err_set(err, ENOMEM, "%s", what);
-		return NULL;
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			nb_err_sys(err, "cannot read %s %s", what, path);
-			return NULL;
-		}
-		got += (size_t)n;
-	}
-	return nb_json_parse(buf, got, what, err);
+	return nb_json_parse(buf, len, what, err);
 }
 
 static int get(struct json_object *o, const char *key, bool required, enum json_type type,
@@ -214,30 +199,15 @@ int nb_json_strv(struct json_object *o, const char *key, size_t max_items, size_
 	return 0;
 }
 
-int nb_json_write_atomic(const char *path, struct json_object *o, struct nb_err *err)
+int nb_json_write_atomic(const char *path, struct json_object *o, mode_t mode,
+			 struct nb_err *err)
 {
 	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 							  JSON_C_TO_STRING_NOSLASHESCAPE);
-	cleanup_free char *tmp = NULL;
-	size_t len = strlen(text);
-	int fd;
+	cleanup_free char *line = NULL;
+	int len = text ? asprintf(&line, "%s\n", text) : -1;
 
-	if (asprintf(&tmp, "%s.tmp-%d", path, (int)getpid()) < 0)
+	if (len < 0)
 		return nb_err_set(err, ENOMEM, "%s", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return nb_err_sys(err, "cannot create %s", tmp);
-	if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) < 0) {
-		nb_err_sys(err, "cannot write %s", tmp);
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	close(fd);
-	if (rename(tmp, path) < 0) {
-		nb_err_sys(err, "cannot rename %s to %s", tmp, path);
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
+	return nb_file_write_atomic(AT_FDCWD, path, NULL, line, (size_t)len, mode, err);
 }

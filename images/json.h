@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "nestbox/err.h"
 
@@ -36,7 +37,9 @@ int nb_json_strv(struct json_object *o, const char *key, size_t max_items, size_
 void nb_strv_free(char **v);
 size_t nb_strv_len(char *const *v);
 
-/* Write o to path atomically (temp file in the same directory + rename). */
-int nb_json_write_atomic(const char *path, struct json_object *o, struct nb_err *err);
+/* Write o (pretty, with a final newline) to path atomically, created with
+ * mode less the umask (nb_file_write_atomic: a temp file beside it). */
+int nb_json_write_atomic(const char *path, struct json_object *o, mode_t mode,
+			 struct nb_err *err);
 
 #endif

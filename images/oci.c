@@ -383,3 +383,9 @@ int nb_oci_resolve_index(nb_fetch_fn fetch, void *ctx, const char *data, size_t 
 {
 	return walk_index(fetch, ctx, data, len, name, 0, manifest_desc, manifest, err);
 }
+
+int nb_desc_check(const struct nb_desc *d, const void *data, size_t len, struct nb_err *err)
+{
+	return nb_digest_check(d->media == NB_MEDIA_CONFIG ? "config" : "manifest", &d->digest,
+			       d->size, data, len, err);
+}

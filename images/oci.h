@@ -76,6 +76,10 @@ int nb_oci_select(const struct nb_index *idx, const char *name, struct nb_err *e
 
 /* Fetch the bytes of a descriptor (small JSON blobs), verified against its
  * digest and size; *data is malloc'd. */
+/* A fetched config or manifest against its descriptor: size and digest
+ * (nb_digest_check; the error says which of the two it was). */
+int nb_desc_check(const struct nb_desc *d, const void *data, size_t len, struct nb_err *err);
+
 typedef int (*nb_fetch_fn)(void *ctx, const struct nb_desc *d, char **data, size_t *len,
 			   struct nb_err *err);
 

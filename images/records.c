@@ -6,7 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "images/image.h"
+#include "images/types.h"
 #include "images/json.h"
 #include "nestbox/cleanup.h"
 
@@ -79,13 +79,27 @@ static int with_lock(const struct nb_cache *c, struct nb_err *err)
 	return nb_lock_file(lock, true, err);
 }
 
+/* The records for a read-modify-write: loaded under records.lock, which
+ * *lock holds until the caller closes it; *images is their array. */
+static struct json_object *load_locked(const struct nb_cache *c, int *lock,
+				       struct json_object **images, struct nb_err *err)
+{
+	struct json_object *o;
+
+	*lock = with_lock(c, err);
+	if (*lock < 0 || !(o = nb_records_load(c, err)))
+		return NULL;
+	json_object_object_get_ex(o, "images", images);
+	return o;
+}
+
 static int save(const struct nb_cache *c, struct json_object *o, struct nb_err *err)
 {
 	cleanup_free char *path = records_path(c, "images.json");
 
 	if (!path)
 		return nb_err_set(err, ENOMEM, "records");
-	return nb_json_write_atomic(path, o, err);
+	return nb_json_write_atomic(path, o, 0644, err);
 }
 
 static struct json_object *new_record(const struct nb_image *img, const struct nb_desc *cfg,
@@ -119,16 +133,12 @@ static struct json_object *new_record(const struct nb_image *img, const struct n
 int nb_records_put(const struct nb_cache *c, const struct nb_image *img,
 		   const struct nb_desc *config_desc, const uint64_t *blob_sizes, struct nb_err *err)
 {
-	cleanup_close int lock = with_lock(c, err);
-	struct json_object *o, *images;
+	cleanup_close int lock = -1;
+	struct json_object *images, *o = load_locked(c, &lock, &images, err);
 	int i, rc;
 
-	if (lock < 0)
-		return -1;
-	o = nb_records_load(c, err);
 	if (!o)
 		return -1;
-	json_object_object_get_ex(o, "images", &images);
 	for (i = nb_records_match(images, img->ref); i >= 0; i = nb_records_match(images, img->ref))
 		if (strcmp(rec_str(json_object_array_get_idx(images, (size_t)i), "ref"), img->ref) == 0)
 			json_object_array_del_idx(images, (size_t)i, 1);
@@ -148,17 +158,13 @@ int nb_records_put(const struct nb_cache *c, const struct nb_image *img,
 int nb_records_remove(const struct nb_cache *c, const char *ref, char *removed_name,
 		      size_t name_size, struct nb_err *err)
 {
-	cleanup_close int lock = with_lock(c, err);
-	struct json_object *o, *images;
+	cleanup_close int lock = -1;
+	struct json_object *images, *o;
 	int i, rc = 0;
 
 	removed_name[0] = '\0';
-	if (lock < 0)
+	if (!(o = load_locked(c, &lock, &images, err)))
 		return -1;
-	o = nb_records_load(c, err);
-	if (!o)
-		return -1;
-	json_object_object_get_ex(o, "images", &images);
 	i = nb_records_match(images, ref);
 	if (i >= 0) {
 		snprintf(removed_name, name_size, "%s",

@@ -22,10 +22,10 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "common/size.h"
+#include "common/parse.h"
 #include "images/auth.h"
 #include "images/curl_dl.h"
-#include "images/image.h"
+#include "images/import.h"
 #include "images/json.h"
 #include "nestbox/cleanup.h"
 
@@ -567,7 +567,6 @@ static int reg_fetch(void *ctx, const struct nb_desc *d, char **data, size_t *le
 {
 	struct reg *r = ctx;
 	char ds[NB_DIGEST_STR_LEN + 1];
-	struct nb_digest got;
 
 	if (r->top && nb_digest_equal(&d->digest, &r->top_digest)) {
 		*data = malloc(r->top_len + 1);
@@ -595,9 +594,7 @@ static int reg_fetch(void *ctx, const struct nb_desc *d, char **data, size_t *le
 	} else if (fetch_manifest(r, ds, data, len, err) < 0) {
 		return -1;
 	}
-	if (nb_sha256_buf(*data, *len, &got, err) < 0 ||
-	    nb_digest_verify(d->media == NB_MEDIA_CONFIG ? "config" : "manifest", &d->digest,
-			     d->size, &got, *len, err) < 0) {
+	if (nb_desc_check(d, *data, *len, err) < 0) {
 		free(*data);
 		*data = NULL;
 		return -1;

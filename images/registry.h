@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "images/cache.h"
+#include "images/types.h"
 #include "nestbox/err.h"
 
 #define NB_REF_HOST_MAX 256
@@ -35,5 +37,9 @@ int nb_registry_server(const char *arg, char *key, size_t size, struct nb_err *e
  * Bearer or Basic challenge); HTTP for loopback or with insecure. */
 int nb_registry_login(const char *key, const struct nb_creds *creds, bool insecure,
 		      struct nb_err *err);
+
+/* Pull ref into the cache, import and record it; fills out when not NULL. */
+int nb_registry_pull(struct nb_cache *c, const char *ref, const struct nb_pull_opts *opts,
+		     struct nb_image *out, struct nb_err *err);
 
 #endif

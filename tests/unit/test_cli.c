@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/size.h"
 #include "vmm/cli/cli.h"
 #include "vmm/kvm/memory.h"
 #include "unit/unit.h"
@@ -17,27 +16,6 @@ static int parse(struct nb_run_options *opts, struct nb_err *err, int argc, char
 #define ARGV(...) ((char *[]){ __VA_ARGS__, NULL })
 #define ARGC(...) ((int)(sizeof((char *[]){ __VA_ARGS__ }) / sizeof(char *)))
 #define PARSE(opts, err, ...) parse(opts, err, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
-
-START_TEST(sizes)
-{
-	struct nb_err err;
-	uint64_t bytes;
-
-	ck_assert_int_eq(nb_parse_size("512m", &bytes, &err), 0);
-	ck_assert_uint_eq(bytes, 512ull << 20);
-	ck_assert_int_eq(nb_parse_size("2G", &bytes, &err), 0);
-	ck_assert_uint_eq(bytes, 2ull << 30);
-	ck_assert_int_eq(nb_parse_size("4096k", &bytes, &err), 0);
-	ck_assert_uint_eq(bytes, 4ull << 20);
-	ck_assert_int_eq(nb_parse_size("1048576", &bytes, &err), 0);
-	ck_assert_uint_eq(bytes, 1048576);
-	const char *bad[] = { "", "m", "-1m", "12x", "1mb", "99999999999999999999", "17179869184g" };
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		ck_assert_int_eq(nb_parse_size(bad[i], &bytes, &err), -1);
-		ck_assert_ptr_nonnull(strstr(err.msg, "invalid size"));
-	}
-}
-END_TEST
 
 START_TEST(defaults_and_command)
 {
@@ -135,7 +113,6 @@ int main(void)
 	Suite *s = suite_create("cli");
 	TCase *tc = tcase_create("run");
 
-	tcase_add_test(tc, sizes);
 	tcase_add_test(tc, defaults_and_command);
 	tcase_add_test(tc, options_stop_at_rootfs);
 	tcase_add_test(tc, overrides);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "images/digest.h"
+#include "images/oci.h"
 #include "images/registry.h"
 #include "unit/unit.h"
 
@@ -83,6 +84,33 @@ START_TEST(hash_and_verify)
 }
 END_TEST
 
+/* Blob verification in one call: the bytes against a digest, with or
+ * without a size, and a descriptor naming what it checked. */
+START_TEST(check_blob)
+{
+	struct nb_digest want;
+	struct nb_desc desc = { .media = NB_MEDIA_CONFIG, .size = 3 };
+	struct nb_err err = { 0 };
+
+	ck_assert_int_eq(nb_digest_parse("sha256:" ABC_HEX, &want, &err), 0);
+	ck_assert_int_eq(nb_digest_check("blob", &want, -1, "abc", 3, &err), 0);
+	ck_assert_int_eq(nb_digest_check("blob", &want, 3, "abc", 3, &err), 0);
+	ck_assert_int_eq(nb_digest_check("blob", &want, 2, "abc", 3, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "blob sha256:ba7816bf8f01: size is 3 bytes"));
+	ck_assert_int_eq(nb_digest_check("blob", &want, -1, "abd", 3, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "blob digest mismatch"));
+	ck_assert_int_eq(nb_digest_check("blob", &want, -1, "", 0, &err), -1);
+	desc.digest = want;
+	ck_assert_int_eq(nb_desc_check(&desc, "abc", 3, &err), 0);
+	ck_assert_int_eq(nb_desc_check(&desc, "abcd", 4, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "config sha256:"));
+	desc.media = NB_MEDIA_MANIFEST;
+	desc.size = -1;
+	ck_assert_int_eq(nb_desc_check(&desc, "abd", 3, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "manifest digest mismatch"));
+}
+END_TEST
+
 START_TEST(refs)
 {
 	struct nb_ref r;
@@ -146,6 +174,7 @@ int main(void)
 	tcase_add_test(tc, parse_valid);
 	tcase_add_test(tc, parse_rejects);
 	tcase_add_test(tc, hash_and_verify);
+	tcase_add_test(tc, check_blob);
 	tcase_add_test(tc, refs);
 	tcase_add_test(tc, bearer);
 	suite_add_tcase(s, tc);

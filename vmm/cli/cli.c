@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/size.h"
+#include "common/parse.h"
 #include "images/cache.h"
 #include "images/image.h"
 #include "nestbox/abi.h"
@@ -84,20 +84,6 @@ static int usage_error(struct nb_err *err, const char *option)
 {
 	nb_err_set(err, 0, "bad or incomplete option '%s' (see nestbox run --help)", option);
 	return nb_err_wrap(err, "run");
-}
-
-static int parse_uint(const char *opt, const char *text, unsigned min, unsigned max,
-		      unsigned *out, struct nb_err *err)
-{
-	char *end;
-
-	errno = 0;
-	unsigned long value = strtoul(text, &end, 10);
-	if (end == text || *end || errno || text[0] == '-' || value < min || value > max)
-		return nb_err_set(err, 0, "invalid %s '%s': use a whole number from %u to %u", opt,
-				  text, min, max);
-	*out = (unsigned)value;
-	return 0;
 }
 
 /* HOST:GUEST[:ro|:rw][:direct]; GUEST absolute, without "..". Host paths
@@ -179,7 +165,7 @@ static int apply_option(int opt, const char *arg, struct nb_run_options *opts, s
 	case OPT_KERNEL: opts->kernel_path = arg; return 0;
 	case OPT_INIT: opts->init_path = arg; return 0;
 	case OPT_CPUS: return nb_container_cli_cpus(arg, NB_MAX_VCPUS, opts, err);
-	case OPT_TIMEOUT: return parse_uint("--timeout", arg, 1, MAX_TIMEOUT, &opts->timeout_sec, err);
+	case OPT_TIMEOUT: return nb_parse_uint("--timeout", arg, 1, MAX_TIMEOUT, &opts->timeout_sec, err);
 	case OPT_KERNEL_ARGS: opts->kernel_args = arg; return 0;
 	case OPT_STATS:
 		if (arg && strcmp(arg, "json") != 0)

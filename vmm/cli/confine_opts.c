@@ -1,16 +1,14 @@
 #include "vmm/cli/confine_opts.h"
 
-#include <errno.h>
 #include <stdint.h>
-#include <stdlib.h>
+
+#include "common/parse.h"
 
 static int parse_id(const char *opt, const char *arg, unsigned *id, bool *has, struct nb_err *err)
 {
-	char *end;
+	uint64_t v;
 
-	errno = 0;
-	unsigned long v = strtoul(arg, &end, 10);
-	if (end == arg || *end || errno || arg[0] == '-' || v >= UINT32_MAX)
+	if (!nb_parse_decimal(arg, 0, UINT32_MAX - 1, &v))
 		return nb_err_set(err, 0, "%s %s: give a numeric id", opt, arg);
 	*id = (unsigned)v;
 	*has = true;

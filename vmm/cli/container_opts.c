@@ -1,3 +1,4 @@
+#include "common/parse.h"
 #include "common/tmpfs.h"
 #include "vmm/cli/container_opts.h"
 
@@ -122,19 +123,6 @@ static int parse_security_opt(struct nb_run_container *c, const char *arg, struc
 				  "seccomp=unconfined and no-new-privileges", arg);
 }
 
-static int parse_count(const char *opt, const char *arg, uint64_t *out, struct nb_err *err)
-{
-	char *end;
-
-	errno = 0;
-	unsigned long long v = strtoull(arg, &end, 10);
-	if (end == arg || *end || errno || arg[0] == '-' || v == 0 || v > (1ull << 22))
-		return nb_err_set(err, 0, "invalid %s '%s': use a whole number from 1 to %llu", opt,
-				  arg, 1ull << 22);
-	*out = v;
-	return 0;
-}
-
 static int check_abs(const char *opt, const char *arg, struct nb_err *err)
 {
 	if (arg[0] != '/' || strlen(arg) > NB_SPEC_MAX_PATH)
@@ -195,7 +183,7 @@ int nb_container_cli_option(int opt, const char *arg, struct nb_run_options *opt
 			return nb_err_set(err, 0, "--entrypoint: empty");
 		c->entrypoint = arg;
 		return 0;
-	case NB_OPT_PIDS_LIMIT: return parse_count("--pids-limit", arg, &c->pids_limit, err);
+	case NB_OPT_PIDS_LIMIT: return nb_parse_u64("--pids-limit", arg, 1, 1u << 22, &c->pids_limit, err);
 	case NB_OPT_READ_ONLY: c->read_only = true; return 0;
 	case NB_OPT_TMPFS:
 		if (c->ntmpfs == sizeof(c->tmpfs) / sizeof(c->tmpfs[0]))

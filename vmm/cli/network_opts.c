@@ -7,22 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/parse.h"
 #include "vmm/virtio/ratelimit.h"
 #include "vmm/virtio/vsock.h"
-
-static int parse_u64(const char *opt, const char *text, uint64_t min, uint64_t max,
-		     uint64_t *out, struct nb_err *err)
-{
-	char *end;
-
-	errno = 0;
-	unsigned long long v = strtoull(text, &end, 10);
-	if (end == text || *end || errno || text[0] == '-' || v < min || v > max)
-		return nb_err_set(err, 0, "invalid %s '%s': use a whole number from %" PRIu64
-				  " to %" PRIu64, opt, text, min, max);
-	*out = v;
-	return 0;
-}
 
 /* Unicast, as "aa:bb:cc:dd:ee:ff". */
 static int parse_mac(const char *arg, struct nb_run_net *net, struct nb_err *err)
@@ -46,17 +33,14 @@ static int parse_ip(const char *arg, struct nb_run_net *net, struct nb_err *err)
 	char addr[INET_ADDRSTRLEN];
 	const char *slash = strchr(arg, '/');
 	struct in_addr a;
-	char *end;
-	unsigned long prefix;
+	uint64_t prefix;
 
 	if (!slash || (size_t)(slash - arg) >= sizeof(addr))
 		return nb_err_set(err, 0, "--ip %s: use ADDR/PREFIX, e.g. 10.0.0.2/24", arg);
 	memcpy(addr, arg, (size_t)(slash - arg));
 	addr[slash - arg] = '\0';
-	errno = 0;
-	prefix = strtoul(slash + 1, &end, 10);
-	if (inet_pton(AF_INET, addr, &a) != 1 || a.s_addr == 0 || !slash[1] || *end || errno ||
-	    slash[1] == '-' || prefix < 1 || prefix > 32)
+	if (inet_pton(AF_INET, addr, &a) != 1 || a.s_addr == 0 ||
+	    !nb_parse_decimal(slash + 1, 1, 32, &prefix))
 		return nb_err_set(err, 0, "--ip %s: use ADDR/PREFIX, e.g. 10.0.0.2/24", arg);
 	net->ipv4 = ntohl(a.s_addr);
 	net->prefix = (uint32_t)prefix;
@@ -90,7 +74,7 @@ static int parse_net_rate(const char *arg, struct nb_run_net *net, struct nb_err
 		seen[k] = true;
 		if (k < 2 && nb_ratelimit_parse_rate(eq + 1, fields[k], err) < 0)
 			return nb_err_wrap(err, "--net-rate %s", arg);
-		if (k >= 2 && parse_u64(keys[k], eq + 1, 1, NB_RATELIMIT_MAX_TOKENS, fields[k],
+		if (k >= 2 && nb_parse_u64(keys[k], eq + 1, 1, NB_RATELIMIT_MAX_TOKENS, fields[k],
 					err) < 0)
 			return nb_err_wrap(err, "--net-rate %s", arg);
 	}
@@ -113,7 +97,7 @@ int nb_network_cli_option(int opt, const char *arg, struct nb_run_options *opts,
 		net->vsock_path = arg;
 		return 0;
 	case NB_OPT_VSOCK_CID:
-		return parse_u64("--vsock-cid", arg, NB_VSOCK_HOST_CID + 1, UINT32_MAX - 1,
+		return nb_parse_u64("--vsock-cid", arg, NB_VSOCK_HOST_CID + 1, UINT32_MAX - 1,
 				 &net->vsock_cid, err);
 	case NB_OPT_NET:
 		if (strncmp(arg, "tap:", 4) != 0 || !arg[4] || strlen(arg + 4) >= 16 ||

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "vmm/virtio/ratelimit.h"
+#include "common/parse.h"
 
 static const char *option_name(int opt)
 {
@@ -133,19 +134,6 @@ int nb_volume_cli_option(int opt, const char *arg, struct nb_run_options *opts,
 	}
 }
 
-/* Requests per second: a whole number above 0. */
-static int parse_count(const char *text, uint64_t *out, struct nb_err *err)
-{
-	char *end;
-
-	errno = 0;
-	unsigned long long v = text[0] >= '0' && text[0] <= '9' ? strtoull(text, &end, 10) : 0;
-	if (v == 0 || errno || *end || v > NB_RATELIMIT_MAX_TOKENS)
-		return nb_err_set(err, 0, "invalid count '%s': use a whole number above 0", text);
-	*out = v;
-	return 0;
-}
-
 /* The same string, or two names of one file (./a.img and /abs/a.img). */
 static bool same_file(const char *a, const char *b)
 {
@@ -182,8 +170,9 @@ static int apply(const struct nb_run_device_rate *r, struct nb_run_options *opts
 				  is_iops(r->opt) ? "N" : "RATE");
 	memcpy(path, r->arg, (size_t)(colon - r->arg));
 	path[colon - r->arg] = '\0';
-	rc = is_iops(r->opt) ? parse_count(colon + 1, &value, err)
-			     : nb_ratelimit_parse_rate(colon + 1, &value, err);
+	rc = is_iops(r->opt)
+		     ? nb_parse_u64("count", colon + 1, 1, NB_RATELIMIT_MAX_TOKENS, &value, err)
+		     : nb_ratelimit_parse_rate(colon + 1, &value, err);
 	if (rc < 0)
 		return nb_err_wrap(err, "%s %s", name, r->arg);
 	for (size_t i = 0; i < opts->nvolumes; i++) {

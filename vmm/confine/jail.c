@@ -17,6 +17,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "nestbox/cleanup.h"
 
 #define KVM_MAJOR 10
@@ -33,22 +34,6 @@ int nb_jail_paths_add(struct nb_jail_paths *paths, const char *host, bool writab
 	return 0;
 }
 
-/* mkdir -p of path's directories (not path itself) under the jail root. */
-static int make_parents(const char *path, struct nb_err *err)
-{
-	char buf[PATH_MAX];
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return nb_err_set(err, 0, "--jail: path too long: %s", path);
-	for (char *p = buf + 1; (p = strchr(p, '/')); p++) {
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return nb_err_sys(err, "--jail: mkdir %s", buf);
-		*p = '/';
-	}
-	return 0;
-}
-
 /* Bind host at root + host, read-only unless writable. */
 static int expose(const char *root, const struct nb_jail_path *p, struct nb_err *err)
 {
@@ -57,8 +42,8 @@ static int expose(const char *root, const struct nb_jail_path *p, struct nb_err 
 
 	if (snprintf(target, sizeof(target), "%s%s", root, p->host) >= (int)sizeof(target))
 		return nb_err_set(err, 0, "--jail: path too long: %s", p->host);
-	if (make_parents(target, err) < 0)
-		return -1;
+	if (nb_mkdir_p(AT_FDCWD, target, 0755, NB_MKDIR_PARENTS, err) < 0)
+		return nb_err_wrap(err, "--jail");
 	if (p->dir) {
 		if (mkdir(target, 0755) < 0 && errno != EEXIST)
 			return nb_err_sys(err, "--jail: mkdir %s", target);

@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
 
@@ -525,27 +526,12 @@ int nb_seccomp_profile_parse(const char *json, size_t len, uint64_t caps,
 int nb_seccomp_profile_load(const char *path, uint64_t caps, struct nb_seccomp_bpf *out,
 			    struct nb_err *err)
 {
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
 	cleanup_free char *buf = NULL;
-	size_t got = 0;
+	size_t got;
 
 	memset(out, 0, sizeof(*out));
-	if (fd < 0)
-		return nb_err_sys(err, "seccomp profile %s", path);
-	buf = malloc(NB_SECCOMP_PROFILE_MAX + 1);
-	if (!buf)
-		return nb_err_sys(err, "seccomp profile %s", path);
-	while (got <= NB_SECCOMP_PROFILE_MAX) {
-		ssize_t n = read(fd, buf + got, NB_SECCOMP_PROFILE_MAX + 1 - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return nb_err_sys(err, "seccomp profile %s", path);
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
+	if (nb_file_read(AT_FDCWD, path, NB_SECCOMP_PROFILE_MAX, &buf, &got, err) < 0)
+		return nb_err_wrap(err, "seccomp profile");
 	if (nb_seccomp_profile_parse(buf, got, caps, out, err))
 		return nb_err_wrap(err, "%s", path);
 	return 0;

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/parse.h"
 #include "vmm/virtio/net.h"
 #include "vmm/virtio/vsock.h"
 

@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
 #include "vmm/confine/cgroup.h"
@@ -98,23 +99,10 @@ static uint64_t start_time(pid_t pid)
 static int write_record(int dir_fd, const char *name, const char *text, struct nb_err *err)
 {
 	char tmp[NAME_MAX + 1];
-	size_t len = strlen(text);
-	int fd;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
-	fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 && errno == EEXIST && unlinkat(dir_fd, tmp, 0) == 0)
-		fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return nb_err_sys(err, "run record %s/%s", run_dir(), tmp);
-	ssize_t n = write(fd, text, len);
-	int saved = errno;
-	close(fd);
-	if (n != (ssize_t)len || renameat(dir_fd, tmp, dir_fd, name) < 0) {
-		saved = n < 0 ? saved : n != (ssize_t)len ? EIO : errno;
-		unlinkat(dir_fd, tmp, 0);
-		return nb_err_set(err, saved, "run record %s/%s", run_dir(), tmp);
-	}
+	if (nb_file_write_atomic(dir_fd, name, tmp, text, strlen(text), 0600, err) < 0)
+		return nb_err_wrap(err, "run record in %s", run_dir());
 	return 0;
 }
 

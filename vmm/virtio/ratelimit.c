@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/parse.h"
 #include "vmm/kvm/event.h"
 
 typedef unsigned __int128 u128;
@@ -223,14 +224,10 @@ int nb_ratelimit_parse_rate(const char *text, uint64_t *bytes_per_sec, struct nb
 		unsigned shift;
 	} units[] = { { "", 0 },   { "b", 0 },   { "k", 10 }, { "kb", 10 },
 		      { "m", 20 }, { "mb", 20 }, { "g", 30 }, { "gb", 30 } };
-	unsigned long long value;
-	char *end;
+	uint64_t value = 0;
+	const char *end;
 
-	errno = 0;
-	if (text[0] < '0' || text[0] > '9') /* strtoull takes "-1", " 1", "+1" */
-		goto bad;
-	value = strtoull(text, &end, 10);
-	if (errno || value == 0)
+	if (!nb_parse_digits(text, &value, &end) || value == 0)
 		goto bad;
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (strcasecmp(end, units[i].unit) != 0)

@@ -1,0 +1,73 @@
+#include "common/parse.h"
+
+#include <inttypes.h>
+
+bool nb_parse_digits(const char *text, uint64_t *value, const char **end)
+{
+	uint64_t v = 0;
+	const char *p = text;
+
+	for (; *p >= '0' && *p <= '9'; p++) {
+		unsigned d = (unsigned)(*p - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	*value = v;
+	*end = p;
+	return p != text;
+}
+
+bool nb_parse_decimal(const char *text, uint64_t min, uint64_t max, uint64_t *out)
+{
+	const char *end;
+	uint64_t v = 0;
+
+	if (!nb_parse_digits(text, &v, &end) || *end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+int nb_parse_u64(const char *what, const char *text, uint64_t min, uint64_t max, uint64_t *out,
+		 struct nb_err *err)
+{
+	if (!nb_parse_decimal(text, min, max, out))
+		return nb_err_set(err, 0, "invalid %s '%s': use a whole number from %" PRIu64
+				  " to %" PRIu64, what, text, min, max);
+	return 0;
+}
+
+int nb_parse_uint(const char *what, const char *text, unsigned min, unsigned max, unsigned *out,
+		  struct nb_err *err)
+{
+	uint64_t v = 0;
+
+	if (nb_parse_u64(what, text, min, max, &v, err) < 0)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+int nb_parse_size(const char *text, uint64_t *bytes, struct nb_err *err)
+{
+	const char *end;
+	unsigned shift = 0;
+	uint64_t v = 0;
+
+	if (!nb_parse_digits(text, &v, &end))
+		goto bad;
+	switch (*end) {
+	case 'g': case 'G': shift = 30; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'b': case 'B': end++; break;
+	default: break;
+	}
+	if (*end != '\0' || (shift && v > (UINT64_MAX >> shift)))
+		goto bad;
+	*bytes = v << shift;
+	return 0;
+bad:
+	return nb_err_set(err, 0, "invalid size '%s': use a number with b, k, m or g", text);
+}
