@@ -18,6 +18,7 @@
 #include "vmm/cli/container_opts.h"
 #include "vmm/run/records.h"
 #include "vmm/confine/jail.h"
+#include "vmm/confine/seccomp.h"
 #include "vmm/dev/exitdev.h"
 #include "vmm/dev/i8042.h"
 #include "vmm/dev/serial.h"
@@ -450,11 +451,25 @@ static void drain_output(struct nb_event_loop *loop, struct nb_console *console,
 	nb_serial_drain(serial, wait ? wait_writable : NULL, loop);
 }
 
+/* The run's seccomp filters and the stop a thread reports a failure to:
+ * what every thread's start hook needs to install its own filter. */
+struct confinement {
+	struct nb_sandbox sandbox;
+	struct nb_stop *stop;
+};
+
 static void event_thread_init(void *opaque)
 {
-	struct nb_vm *vm = opaque;
+	struct confinement *c = opaque;
 
-	nb_sandbox_enter(vm->sandbox, NB_THREAD_EVENT, &vm->stop);
+	nb_sandbox_enter(&c->sandbox, NB_THREAD_EVENT, c->stop);
+}
+
+static void vcpu_thread_init(void *opaque)
+{
+	struct confinement *c = opaque;
+
+	nb_sandbox_enter(&c->sandbox, NB_THREAD_VCPU, c->stop);
 }
 
 /* What this run's seccomp lists must allow beyond the basics. */
@@ -488,41 +503,43 @@ static struct nb_sandbox_config sandbox_config(const struct nb_run_options *opts
  * its sandbox. */
 static void fs_thread_init(void *opaque)
 {
-	struct nb_vm *vm = opaque;
+	struct confinement *c = opaque;
 	struct nb_err err;
 
 	if (nb_fs_thread_init(&err) < 0)
-		nb_stop_request(&vm->stop, NB_STOP_ERROR, 0, "%s", err.msg);
-	nb_sandbox_enter(vm->sandbox, NB_THREAD_FS, &vm->stop);
+		nb_stop_request(c->stop, NB_STOP_ERROR, 0, "%s", err.msg);
+	nb_sandbox_enter(&c->sandbox, NB_THREAD_FS, c->stop);
 }
 
 /* The event thread, the shares' thread (fs_loop, if any) and the vCPUs,
  * each in its seccomp sandbox; the main thread enters its own last and
  * opens the gate to the first guest instruction. */
 static int start_threads(struct nb_vm *vm, struct nb_event_loop *loop,
-			 struct nb_event_loop *fs_loop, struct nb_sandbox *sandbox,
+			 struct nb_event_loop *fs_loop, struct confinement *c,
 			 const struct nb_run_options *opts, bool layers, struct nb_err *err)
 {
 	struct nb_sandbox_config cfg = sandbox_config(opts, layers);
 
-	if (nb_sandbox_init(sandbox, opts->confine.seccomp_log, vm->ncpus, &cfg, err) < 0)
+	if (nb_sandbox_init(&c->sandbox, opts->confine.seccomp_log, vm->ncpus, &cfg, err) < 0)
 		return -1;
-	if (fs_loop && nb_sandbox_expect(sandbox, NB_THREAD_FS, 1, err) < 0)
+	if (fs_loop && nb_sandbox_expect(&c->sandbox, NB_THREAD_FS, 1, err) < 0)
 		return -1;
-	vm->sandbox = sandbox;
+	c->stop = &vm->stop;
+	vm->thread_init = vcpu_thread_init;
+	vm->thread_init_opaque = c;
 	loop->thread_init = event_thread_init;
-	loop->thread_init_opaque = vm;
+	loop->thread_init_opaque = c;
 	if (fs_loop) {
 		fs_loop->thread_init = fs_thread_init;
-		fs_loop->thread_init_opaque = vm;
+		fs_loop->thread_init_opaque = c;
 	}
 	if (nb_event_start(loop, err) < 0 || (fs_loop && nb_event_start(fs_loop, err) < 0) ||
 	    nb_vm_start(vm, err) < 0) {
-		nb_sandbox_release(sandbox);
+		nb_sandbox_release(&c->sandbox);
 		nb_vm_stop_vcpus(vm);
 		return -1;
 	}
-	nb_sandbox_enter(sandbox, NB_THREAD_MAIN, &vm->stop);
+	nb_sandbox_enter(&c->sandbox, NB_THREAD_MAIN, &vm->stop);
 	return 0;
 }
 
@@ -535,7 +552,7 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
 					       .timer_fd = -1 };
 	struct nb_event_loop *shares = count_shares(opts) ? &fs_loop : NULL;
 	struct nb_console *console = NULL;
-	struct nb_sandbox sandbox = { 0 };
+	struct confinement confinement = { 0 };
 	struct nb_sigforward forward = { .tty = opts->tty };
 	cleanup_close int status_fd =
 		opts->stats ? open("/proc/self/status", O_RDONLY | O_CLOEXEC) : -1;
@@ -552,7 +569,7 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
 	    add_virtio(vm, &loop, shares, opts, layers, &console, err) < 0 ||
 	    load_guest(vm, opts, kernel_file, initrd, err) < 0 ||
 	    (opts->tty && opts->interactive && nb_tty_raw(err) < 0) ||
-	    start_threads(vm, &loop, shares, &sandbox, opts, layers != NULL, err) < 0)
+	    start_threads(vm, &loop, shares, &confinement, opts, layers != NULL, err) < 0)
 		goto out;
 	forward.con = console;
 	loop.forward_signal = nb_sigforward;
@@ -577,8 +594,8 @@ out:
 	if (shares)
 		nb_event_destroy(shares);
 	nb_serial_destroy(&serial);
-	nb_sandbox_destroy(&sandbox);
-	vm->sandbox = NULL;
+	nb_sandbox_destroy(&confinement.sandbox);
+	vm->thread_init = NULL;
 	return rc;
 }
 
