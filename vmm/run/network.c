@@ -168,7 +168,7 @@ int nb_network_check(const struct nb_run_options *opts, struct nb_err *err)
 	return 0;
 }
 
-int nb_network_add(struct nb_vm *vm, struct nb_event_loop *loop,
+int nb_network_add(struct nb_virtio_transport *t, struct nb_event_loop *loop,
 		   const struct nb_run_options *opts, struct nb_err *err)
 {
 	const struct nb_run_net *net = &opts->net;
@@ -185,7 +185,7 @@ int nb_network_add(struct nb_vm *vm, struct nb_event_loop *loop,
 			return -1;
 		record_taken = run_record != NULL;
 		broker_host = nb_vsock_broker_host(&broker);
-		if (nb_virtio_vsock_add(vm, loop, &vo, &vsock, err) < 0)
+		if (nb_virtio_vsock_add(t, loop, &vo, &vsock, err) < 0)
 			return -1;
 	}
 	if (net->tap) {
@@ -201,7 +201,7 @@ int nb_network_add(struct nb_vm *vm, struct nb_event_loop *loop,
 		nb_ratelimit_config_rate(&no.tx_limit.bytes, net->tx_bps);
 		nb_ratelimit_config_rate(&no.tx_limit.ops, net->tx_ops);
 		early_tap_fd = -1; /* the device owns it now */
-		if (nb_virtio_net_add(vm, loop, &no, &net_dev, err) < 0)
+		if (nb_virtio_net_add(t, loop, &no, &net_dev, err) < 0)
 			return -1;
 	}
 	return 0;

@@ -56,9 +56,9 @@ int nb_network_check(const struct nb_run_options *opts, struct nb_err *err);
 /* The guest's eth0 configuration into the workload spec. */
 void nb_network_spec(const struct nb_run_options *opts, struct nb_spec *spec);
 
-/* Create the network devices opts ask for. */
-struct nb_vm;
-int nb_network_add(struct nb_vm *vm, struct nb_event_loop *loop,
+/* Create the network devices opts ask for on transport t. */
+struct nb_virtio_transport;
+int nb_network_add(struct nb_virtio_transport *t, struct nb_event_loop *loop,
 		   const struct nb_run_options *opts, struct nb_err *err);
 
 /* Close sockets and taps, remove what nestbox created (after the vCPUs
