@@ -79,6 +79,8 @@ static void write_status(struct nb_virtio_mmio *m, uint32_t value)
 	uint32_t old = dev->status;
 
 	if (value == 0) {
+		/* The selectors are the transport's: back to 0 now (no
+		 * register write is taken while a reset is pending). */
 		m->dev_features_sel = m->drv_features_sel = m->queue_sel = 0;
 		/* A device that went live holds guest-facing host state;
 		 * resetting it unwatches and closes descriptors: work for the
