@@ -162,7 +162,7 @@ static inline void fz_virtio_op(struct fz *f, struct vd *d, unsigned op)
 	case FZ_OP_KICK:
 		mode = fz_u8(f);
 		if (mode & 0x80)
-			nb_virtio_mmio_process(d->m); /* the event thread may run any time */
+			nb_virtio_process(d->m->dev); /* the event thread may run any time */
 		else
 			vd_kick(d, mode);
 		break;

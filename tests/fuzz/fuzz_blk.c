@@ -21,7 +21,6 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct nb_blk blk;
-static struct nb_virtio_ops ops;
 static char disk[64];
 
 static void open_disk(bool ro)
@@ -55,15 +54,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(ram + VR_DESC, data + 1, size - 1 < RAM_SIZE - VR_DESC ? size - 1 : RAM_SIZE - VR_DESC);
 	nb_mem_layout(&mem, ram, RAM_SIZE);
 	open_disk(data[0] & 0x80);
-	ops = nb_virtio_blk_ops;
-	if (nb_virtio_mmio_init(&m, &ops, &blk, &mem, &err) < 0)
+	if (nb_virtio_mmio_init(&m, &blk.vdev, &mem, &err) < 0)
 		abort();
-	m.dev.driver_features = NB_VIRTIO_F_VERSION_1 |
+	m.dev->driver_features = NB_VIRTIO_F_VERSION_1 |
 				(data[0] & 0x10 ? NB_VIRTIO_F_INDIRECT_DESC : 0) |
 				(data[0] & 0x20 ? NB_VIRTIO_F_EVENT_IDX : 0);
-	m.dev.status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+	m.dev->status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
 		       VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
-	struct nb_virtq *q = &m.dev.queues[0];
+	struct nb_virtq *q = &m.dev->queues[0];
 	q->size = (uint16_t)(1u << (data[0] % 8));
 	q->desc_gpa = VR_DESC;
 	q->avail_gpa = VR_AVAIL;
@@ -71,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	q->indirect = data[0] & 0x10;
 	q->event_idx = data[0] & 0x20;
 	if (nb_virtq_enable(q) == 0)
-		nb_virtio_mmio_process(&m);
+		nb_virtio_process(m.dev);
 	nb_virtio_mmio_destroy(&m);
 	nb_blk_close(&blk);
 	free(ram);

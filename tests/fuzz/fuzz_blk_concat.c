@@ -5,6 +5,7 @@
  * and writes nothing past its buffers.
  *
  * Covers: vmm/virtio/blk_concat.c */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -392,9 +392,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!con)
 		abort();
 	vd_init(&d, ram);
-	if (nb_virtio_mmio_init(&m, &nb_virtio_console_ops, con, &d.mem, &err) < 0)
+	if (nb_virtio_mmio_init(&m, nb_console_dev(con), &d.mem, &err) < 0)
 		abort();
-	nb_console_bind(con, &m);
 	vd_attach(&d, &m);
 	for (unsigned steps = 0; fz_more(&f) && steps < 256; steps++) {
 		step(&f, fz_u8(&f) % (FZ_NOPS + 8));
@@ -412,7 +411,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	read_outputs();
 	fz_unwatch_all(&loop);
 	nb_virtio_mmio_destroy(&m);
-	pthread_mutex_destroy(&m.dev.lock);
+	pthread_mutex_destroy(&m.dev->lock);
 	int fds[] = { opts.stdin_fd, opts.stdout_fd, opts.stderr_fd, h.in_w, h.out_r[1], h.out_r[2] };
 	for (unsigned i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)

@@ -29,7 +29,7 @@
 static struct nb_vm vm;
 static struct nb_serial serial;
 static struct nb_virtio_mmio rng;
-static struct nb_virtq_chain rng_chain;
+static struct nb_rng rng_dev;
 static uint8_t *run_page, *ram;
 static struct nb_guest_mem mem;
 
@@ -58,7 +58,8 @@ static void init_once(void)
 	vm.vcpus[0].vm = &vm;
 	vm.vcpus[0].run = (struct kvm_run *)run_page;
 	nb_serial_init(&serial, devnull, set_irq, NULL, NB_SERIAL_COM1_IRQ);
-	if (nb_virtio_mmio_init(&rng, &nb_virtio_rng_ops, &rng_chain, &mem, &err) < 0)
+	nb_rng_init(&rng_dev);
+	if (nb_virtio_mmio_init(&rng, &rng_dev.vdev, &mem, &err) < 0)
 		abort();
 	const struct nb_bus_device pio[] = {
 		{ "serial", NB_SERIAL_COM1_PORT, NB_SERIAL_NREGS, nb_serial_io, &serial },
@@ -202,7 +203,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* The event thread's turn for the virtio device. */
 		uint64_t count;
 		if (read(rng.notify_fd, &count, sizeof(count)) == sizeof(count))
-			nb_virtio_mmio_process(&rng);
+			nb_virtio_process(rng.dev);
 		if (!go_on || nb_stop_requested(&vm.stop))
 			break;
 	}
@@ -212,7 +213,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Each input starts from a reset machine. */
 	uint32_t zero = 0;
 	nb_virtio_mmio_io(&rng, VIRTIO_MMIO_STATUS, (uint8_t *)&zero, 4, true);
-	nb_virtio_mmio_process(&rng);
+	nb_virtio_process(rng.dev);
 	nb_serial_destroy(&serial);
 	nb_serial_init(&serial, serial.out_fd, set_irq, NULL, NB_SERIAL_COM1_IRQ);
 	return 0;

@@ -56,13 +56,6 @@ static void stub_reset(struct nb_virtio_dev *dev)
 	check_locked(dev);
 }
 
-static void stub_config_read(struct nb_virtio_dev *dev, uint32_t off, uint8_t *data, uint32_t len)
-{
-	check_locked(dev);
-	FZ_CHECK(off < CONFIG_SIZE && len <= CONFIG_SIZE - off, "config read %u+%u", off, len);
-	memcpy(data, config + off, len);
-}
-
 static void stub_config_write(struct nb_virtio_dev *dev, uint32_t off, const uint8_t *data,
 			      uint32_t len)
 {
@@ -78,7 +71,6 @@ static const struct nb_virtio_ops stub_ops = {
 	.nqueues = NB_VIRTIO_MAX_QUEUES,
 	.queue_max = NB_VIRTQ_MAX_SIZE,
 	.config_size = CONFIG_SIZE,
-	.config_read = stub_config_read,
 	.config_write = stub_config_write,
 	.notify = stub_notify,
 	.activate = stub_activate,
@@ -87,7 +79,7 @@ static const struct nb_virtio_ops stub_ops = {
 
 static void check_transport(struct vd *d)
 {
-	const struct nb_virtio_dev *dev = &d->m->dev;
+	const struct nb_virtio_dev *dev = d->m->dev;
 	uint64_t offered = nb_virtio_offered_features(dev);
 
 	FZ_CHECK(dev->status <= 0xff, "status %#x", dev->status);
@@ -104,7 +96,7 @@ static void check_transport(struct vd *d)
 
 		if (!q->ready)
 			continue;
-		FZ_CHECK(dev->status & VIRTIO_CONFIG_S_FEATURES_OK || d->m->reset_pending,
+		FZ_CHECK(dev->status & VIRTIO_CONFIG_S_FEATURES_OK || dev->reset_pending,
 			 "queue %u ready without FEATURES_OK", i);
 		FZ_CHECK(q->size && !(q->size & (q->size - 1)) && q->size <= q->max_size,
 			 "queue %u ready with size %u", i, q->size);
@@ -127,6 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t *ram;
 	static struct nb_virtio_mmio m;
+	static struct nb_virtio_dev dev;
 	struct nb_err err = { 0 };
 	struct fz f = { data, size };
 	struct vd d;
@@ -136,7 +129,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	vd_init(&d, ram);
 	memset(config, 0, sizeof(config));
-	if (nb_virtio_mmio_init(&m, &stub_ops, NULL, &d.mem, &err) < 0)
+	nb_virtio_dev_init(&dev, &stub_ops, NULL, config);
+	if (nb_virtio_mmio_init(&m, &dev, &d.mem, &err) < 0)
 		abort();
 	vd_attach(&d, &m);
 	for (unsigned steps = 0; fz_more(&f) && steps < 512; steps++) {
@@ -146,6 +140,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FZ_CHECK(vd_reap(&d, q, NULL, NULL, &why), "queue %u: %s", q, why);
 	}
 	nb_virtio_mmio_destroy(&m);
-	pthread_mutex_destroy(&m.dev.lock);
+	pthread_mutex_destroy(&m.dev->lock);
 	return 0;
 }

@@ -86,7 +86,7 @@ static void check_rx(void *opaque, unsigned q, uint16_t head, uint32_t len)
 static void drain_wire(int fd)
 {
 	static uint8_t buf[MAX_DGRAM];
-	uint64_t f = d.m->dev.driver_features;
+	uint64_t f = d.m->dev->driver_features;
 	ssize_t n;
 
 	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) >= 0) {
@@ -224,9 +224,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	vd_init(&d, ram);
 	memset(&wire, 0, sizeof(wire));
-	if (nb_virtio_mmio_init(&m, &nb_virtio_net_ops, net, &d.mem, &err) < 0)
+	if (nb_virtio_mmio_init(&m, nb_net_dev(net), &d.mem, &err) < 0)
 		abort();
-	nb_net_bind(net, &m);
 	vd_attach(&d, &m);
 	for (unsigned steps = 0; fz_more(&f) && steps < 256; steps++) {
 		unsigned op = fz_u8(&f) % (FZ_NOPS + 5);
@@ -262,6 +261,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	nb_net_close(net);
 	close(sv[1]);
 	nb_virtio_mmio_destroy(&m);
-	pthread_mutex_destroy(&m.dev.lock);
+	pthread_mutex_destroy(&m.dev->lock);
 	return 0;
 }

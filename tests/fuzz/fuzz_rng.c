@@ -19,7 +19,7 @@ static void check_answer(void *opaque, unsigned q, uint16_t head, uint32_t len)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t *ram;
-	static struct nb_virtq_chain chain;
+	static struct nb_rng rng;
 	static struct nb_virtio_mmio m;
 	struct nb_err err = { 0 };
 	struct fz f = { data, size };
@@ -29,7 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!ram && !(ram = malloc(VD_RAM_SIZE)))
 		abort();
 	vd_init(&d, ram);
-	if (nb_virtio_mmio_init(&m, &nb_virtio_rng_ops, &chain, &d.mem, &err) < 0)
+	nb_rng_init(&rng);
+	if (nb_virtio_mmio_init(&m, &rng.vdev, &d.mem, &err) < 0)
 		abort();
 	vd_attach(&d, &m);
 	for (unsigned steps = 0; fz_more(&f) && steps < 256; steps++) {
@@ -37,6 +38,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FZ_CHECK(vd_reap(&d, 0, check_answer, NULL, &why), "%s", why);
 	}
 	nb_virtio_mmio_destroy(&m);
-	pthread_mutex_destroy(&m.dev.lock);
+	pthread_mutex_destroy(&m.dev->lock);
 	return 0;
 }

@@ -109,7 +109,7 @@ static void init_once(void)
 
 static void setup_queue(struct nb_virtio_mmio *m, unsigned q, uint8_t flags)
 {
-	struct nb_virtq *vq = &m->dev.queues[q];
+	struct nb_virtq *vq = &m->dev->queues[q];
 
 	vq->size = QSIZE;
 	vq->desc_gpa = qbase(q);
@@ -217,13 +217,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(ram, 0, DATA_AREA);
 	nb_mem_layout(&mem, ram, RAM_SIZE);
 	if (nb_fs_open(&fs, dir, &opts, &err) < 0 ||
-	    nb_virtio_mmio_init(&m, &nb_virtio_fs_ops, fs, &mem, &err) < 0) {
+	    nb_virtio_mmio_init(&m, nb_fs_dev(fs), &mem, &err) < 0) {
 		fprintf(stderr, "fuzz_virtio_fs: %s\n", err.msg);
 		abort();
 	}
-	m.dev.driver_features = NB_VIRTIO_F_VERSION_1 | (flags & 2 ? NB_VIRTIO_F_INDIRECT_DESC : 0) |
+	m.dev->driver_features = NB_VIRTIO_F_VERSION_1 | (flags & 2 ? NB_VIRTIO_F_INDIRECT_DESC : 0) |
 				(flags & 4 ? NB_VIRTIO_F_EVENT_IDX : 0);
-	m.dev.status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+	m.dev->status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
 		       VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
 	if (flags & 8) {
 		size_t n = size - 1 < DATA_AREA - qbase(1) ? size - 1 : DATA_AREA - qbase(1);
@@ -233,7 +233,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	setup_queue(&m, 0, flags);
 	setup_queue(&m, 1, flags);
-	nb_virtio_mmio_process(&m);
+	nb_virtio_process(m.dev);
 	nb_virtio_mmio_destroy(&m);
 	nb_fs_close(fs);
 	return 0;

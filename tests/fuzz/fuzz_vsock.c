@@ -71,19 +71,18 @@ static void init_once(void)
 	nb_mem_layout(&mem, ram, RAM_SIZE);
 	struct nb_vsock_opts opts = { .uds_path = path, .guest_cid = 3 };
 	if (nb_vsock_open(&opts, &vs, &err) < 0 ||
-	    nb_virtio_mmio_init(&m, &nb_vsock_ops, vs, &mem, &err) < 0)
+	    nb_virtio_mmio_init(&m, nb_vsock_dev(vs), &mem, &err) < 0)
 		abort();
-	nb_vsock_attach(vs, &m.dev);
 }
 
 static void rings(void)
 {
 	memset(ram, 0, RAM_SIZE);
-	m.dev.driver_features = NB_VIRTIO_F_VERSION_1;
-	m.dev.status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+	m.dev->driver_features = NB_VIRTIO_F_VERSION_1;
+	m.dev->status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
 		       VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
 	for (unsigned q = 0; q < 3; q++) {
-		struct nb_virtq *vq = &m.dev.queues[q];
+		struct nb_virtq *vq = &m.dev->queues[q];
 
 		nb_virtq_reset(vq);
 		vq->size = QSIZE;
@@ -124,14 +123,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		at += take;
 		data += take;
 		size -= take;
-		nb_virtio_mmio_process(&m);
+		nb_virtio_process(m.dev);
 		nb_vsock_poll(vs);
 	}
 	while ((c = accept(service, NULL, NULL)) >= 0)
 		close(c);
-	pthread_mutex_lock(&m.dev.lock);
-	nb_vsock_ops.reset(&m.dev);
-	pthread_mutex_unlock(&m.dev.lock);
+	pthread_mutex_lock(&m.dev->lock);
+	m.dev->ops->reset(m.dev);
+	pthread_mutex_unlock(&m.dev->lock);
 	if (nb_vsock_nconns(vs) != 0)
 		abort();
 	return 0;

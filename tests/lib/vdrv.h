@@ -63,7 +63,7 @@ struct vd_seg {
 	bool writable;
 };
 
-/* ram: VD_RAM_SIZE bytes; it is zeroed. Then nb_virtio_mmio_init(m, ...,
+/* ram: VD_RAM_SIZE bytes; it is zeroed. Then nb_virtio_mmio_init(m, dev,
  * &d->mem, ...) and vd_attach(). */
 static inline void vd_init(struct vd *d, uint8_t *ram)
 {
@@ -93,7 +93,7 @@ static inline void vd_wr(struct vd *d, uint64_t off, uint32_t v)
 }
 
 /* The event thread's part: if QueueNotify (or a status change) kicked
- * the device, run nb_virtio_mmio_process() as the notify handler would.
+ * the device, run nb_virtio_process() as the notify handler would.
  * Returns whether it ran. */
 static inline bool vd_process(struct vd *d)
 {
@@ -101,7 +101,7 @@ static inline bool vd_process(struct vd *d)
 
 	if (read(d->m->notify_fd, &count, sizeof(count)) != sizeof(count))
 		return false;
-	nb_virtio_mmio_process(d->m);
+	nb_virtio_process(d->m->dev);
 	return true;
 }
 

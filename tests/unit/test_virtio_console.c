@@ -82,7 +82,7 @@ static void send_ctrl(uint32_t id, uint16_t event, uint16_t value)
 	struct virtio_console_control c = { .id = id, .event = event, .value = value };
 
 	add_buf(3, &c, sizeof(c), false);
-	nb_virtio_mmio_process(&m);
+	nb_virtio_process(m.dev);
 }
 
 static bool next_ctrl(struct virtio_console_control *c, char *name, size_t size)
@@ -145,13 +145,12 @@ static void setup(void)
 					.stderr_fd = -1 };
 	con = nb_console_new(&loop, &opts, &err);
 	ck_assert_ptr_nonnull(con);
-	ck_assert_int_eq(nb_virtio_mmio_init(&m, &nb_virtio_console_ops, con, &mem, &err), 0);
-	nb_console_bind(con, &m);
-	m.dev.driver_features = NB_VIRTIO_F_VERSION_1 | 1ull << VIRTIO_CONSOLE_F_MULTIPORT;
-	m.dev.status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+	ck_assert_int_eq(nb_virtio_mmio_init(&m, nb_console_dev(con), &mem, &err), 0);
+	m.dev->driver_features = NB_VIRTIO_F_VERSION_1 | 1ull << VIRTIO_CONSOLE_F_MULTIPORT;
+	m.dev->status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
 		       VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
 	for (unsigned q = 0; q < 10; q++) {
-		struct nb_virtq *vq = &m.dev.queues[q];
+		struct nb_virtq *vq = &m.dev->queues[q];
 
 		vq->size = QSIZE;
 		vq->desc_gpa = QB(q);
@@ -218,12 +217,12 @@ START_TEST(hostile_control_messages)
 	send_ctrl(UINT32_MAX, VIRTIO_CONSOLE_PORT_OPEN, 1);
 	send_ctrl(1, 0xffff, 0xffff);
 	add_buf(3, &junk, sizeof(junk), false); /* short message */
-	nb_virtio_mmio_process(&m);
+	nb_virtio_process(m.dev);
 	ck_assert(!next_ctrl(&c, NULL, 0));
 	ck_assert_uint_eq(used_idx(3), 4); /* all handed back */
 	for (int i = 0; i < 40; i++) /* a flood only loses replies */
 		send_ctrl(VIRTIO_CONSOLE_BAD_ID, VIRTIO_CONSOLE_DEVICE_READY, 1);
-	ck_assert(!(m.dev.status & VIRTIO_CONFIG_S_NEEDS_RESET));
+	ck_assert(!(m.dev->status & VIRTIO_CONFIG_S_NEEDS_RESET));
 }
 END_TEST
 
@@ -234,7 +233,7 @@ START_TEST(output_with_back_pressure)
 	size_t filled = 0;
 
 	add_buf(5, "hello", 5, false); /* port 1 transmitq */
-	nb_virtio_mmio_process(&m);
+	nb_virtio_process(m.dev);
 	ck_assert_int_eq(read(out_pipe[0], buf, sizeof(buf)), 5);
 	ck_assert_mem_eq(buf, "hello", 5);
 	ck_assert_uint_eq(used_idx(5), 1);
@@ -244,7 +243,7 @@ START_TEST(output_with_back_pressure)
 		filled += (size_t)n;
 	fcntl(out_pipe[1], F_SETFL, 0);
 	add_buf(5, "world", 5, false);
-	nb_virtio_mmio_process(&m);
+	nb_virtio_process(m.dev);
 	ck_assert_uint_eq(used_idx(5), 1); /* not taken: the host fd is full */
 	ck_assert(watched(out_pipe[1]));
 	while (filled) {
@@ -268,7 +267,7 @@ START_TEST(input_then_eof)
 
 	add_buf(0, NULL, 64, true);
 	add_buf(0, NULL, 64, true);
-	nb_virtio_mmio_process(&m);
+	nb_virtio_process(m.dev);
 	ck_assert(!watched(in_pipe[0])); /* the guest has not opened the port */
 	send_ctrl(0, VIRTIO_CONSOLE_PORT_OPEN, 1);
 	ck_assert(watched(in_pipe[0]));
@@ -315,7 +314,7 @@ START_TEST(signal_port)
 	add_buf(8, NULL, 16, true);
 	add_buf(8, NULL, 16, true);
 	add_buf(8, NULL, 16, true);
-	nb_virtio_mmio_process(&m);
+	nb_virtio_process(m.dev);
 	while ((data = next_used(8, &len)) != NULL) {
 		ck_assert_uint_le(len, 16);
 		memcpy(got + total, data, len);
@@ -367,7 +366,7 @@ START_TEST(output_reader_gone_stops_the_vm)
 	close(out_pipe[0]);
 	out_pipe[0] = open("/dev/null", O_RDONLY); /* for teardown */
 	add_buf(5, "lost", 4, false);
-	nb_virtio_mmio_process(&m);
+	nb_virtio_process(m.dev);
 	ck_assert(nb_stop_requested(&stop));
 	ck_assert_int_eq(stop.lost_status, 141);
 	ck_assert_ptr_nonnull(strstr(stop.lost_msg, "EPIPE"));
@@ -381,7 +380,7 @@ START_TEST(output_write_error_is_an_error)
 {
 	close(out_pipe[1]);
 	add_buf(5, "lost", 4, false);
-	nb_virtio_mmio_process(&m);
+	nb_virtio_process(m.dev);
 	out_pipe[1] = open("/dev/null", O_WRONLY); /* for teardown */
 	ck_assert_int_eq(stop.lost_status, NB_STATUS_ERROR);
 	ck_assert_ptr_nonnull(strstr(stop.lost_msg, "Bad file descriptor"));
@@ -403,7 +402,7 @@ START_TEST(drain_under_the_main_filter)
 		big[i] = (char)('a' + i % 26);
 	size_t filled = fill_out_pipe();
 	add_buf(5, big, sizeof(big), false);
-	nb_virtio_mmio_process(&m);
+	nb_virtio_process(m.dev);
 	ck_assert_uint_eq(used_idx(5), 0); /* waiting for the reader */
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
@@ -435,7 +434,7 @@ START_TEST(drain_gives_up_on_a_stop_signal)
 {
 	fill_out_pipe();
 	add_buf(5, "never read", 10, false);
-	nb_virtio_mmio_process(&m);
+	nb_virtio_process(m.dev);
 	raise(SIGWINCH); /* blocked by nb_event_init: waits on the signalfd */
 	raise(SIGTERM);
 	nb_console_drain(con);
@@ -459,7 +458,7 @@ START_TEST(output_to_a_nonblocking_fd)
 	size_t filled = fill_out_pipe();
 	fcntl(out_pipe[1], F_SETFL, O_NONBLOCK);
 	add_buf(5, big, sizeof(big), false);
-	nb_virtio_mmio_process(&m);
+	nb_virtio_process(m.dev);
 	ck_assert(watched(out_pipe[1]));
 	size_t n = read_after(filled, got, 0);
 	while (n < sizeof(big)) {

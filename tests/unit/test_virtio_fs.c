@@ -1132,17 +1132,17 @@ END_TEST
 START_TEST(config_space)
 {
 	struct virtio_fs_config cfg;
-	struct nb_virtio_dev dev = { .ops = &nb_virtio_fs_ops, .priv = fs };
+	struct nb_virtio_dev *dev = nb_fs_dev(fs);
 
-	ck_assert_uint_eq(nb_virtio_fs_ops.device_id, 26);
-	ck_assert_uint_eq(nb_virtio_fs_ops.nqueues, 2);
-	nb_virtio_fs_ops.config_read(&dev, 0, (uint8_t *)&cfg, sizeof(cfg));
+	ck_assert_uint_eq(dev->ops->device_id, 26);
+	ck_assert_uint_eq(dev->ops->nqueues, 2);
+	nb_virtio_config_read(dev, 0, (uint8_t *)&cfg, sizeof(cfg));
 	ck_assert_mem_eq(cfg.tag, "share", 6);
 	ck_assert_uint_eq(cfg.num_request_queues, 1);
 	/* A driver reset forgets everything but the root and waits for INIT. */
 	write_host("a", "1");
 	must_lookup(FUSE_ROOT_ID, "a");
-	nb_virtio_fs_ops.reset(&dev);
+	nb_virtio_reset(dev, true);
 	ck_assert_uint_eq(inodes(), 1);
 	int32_t error;
 	lookup(FUSE_ROOT_ID, "a", &error);

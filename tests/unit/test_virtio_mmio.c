@@ -17,28 +17,23 @@
 static uint8_t *ram;
 static struct nb_guest_mem mem;
 static struct nb_virtio_mmio m;
+static struct nb_virtio_dev dev;
 static unsigned notified, resets;
 static uint8_t config[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
 
-static void fake_notify(struct nb_virtio_dev *dev)
+static void fake_notify(struct nb_virtio_dev *d)
 {
 	struct nb_virtq_chain chain;
 
 	notified++;
-	if (nb_virtq_pop(&dev->queues[0], &chain) < 0)
-		nb_virtio_queue_broken(dev, &dev->queues[0]);
+	if (nb_virtq_pop(&d->queues[0], &chain) < 0)
+		nb_virtio_queue_broken(d, &d->queues[0]);
 }
 
-static void fake_reset(struct nb_virtio_dev *dev)
+static void fake_reset(struct nb_virtio_dev *d)
 {
-	(void)dev;
+	(void)d;
 	resets++;
-}
-
-static void fake_config_read(struct nb_virtio_dev *dev, uint32_t off, uint8_t *data, uint32_t len)
-{
-	(void)dev;
-	memcpy(data, config + off, len);
 }
 
 static const struct nb_virtio_ops fake_ops = {
@@ -48,7 +43,6 @@ static const struct nb_virtio_ops fake_ops = {
 	.nqueues = 2,
 	.queue_max = 16,
 	.config_size = sizeof(config),
-	.config_read = fake_config_read,
 	.notify = fake_notify,
 	.reset = fake_reset,
 };
@@ -74,7 +68,8 @@ static void setup(void)
 	memset(ram, 0, RAM_SIZE);
 	nb_mem_layout(&mem, ram, RAM_SIZE);
 	notified = resets = 0;
-	ck_assert_int_eq(nb_virtio_mmio_init(&m, &fake_ops, NULL, &mem, &err), 0);
+	nb_virtio_dev_init(&dev, &fake_ops, NULL, config);
+	ck_assert_int_eq(nb_virtio_mmio_init(&m, &dev, &mem, &err), 0);
 }
 
 static void teardown(void)
@@ -132,11 +127,11 @@ START_TEST(features_ok_needs_version_1)
 	negotiate(NB_VIRTIO_F_VERSION_1 | 1ull << 3);
 	ck_assert_uint_eq(rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_FEATURES_OK,
 			  VIRTIO_CONFIG_S_FEATURES_OK);
-	ck_assert_uint_eq(m.dev.driver_features, NB_VIRTIO_F_VERSION_1 | 1ull << 3);
+	ck_assert_uint_eq(m.dev->driver_features, NB_VIRTIO_F_VERSION_1 | 1ull << 3);
 	/* features are frozen once FEATURES_OK is set */
 	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
 	wr(VIRTIO_MMIO_DRIVER_FEATURES, 0);
-	ck_assert_uint_eq(m.dev.driver_features, NB_VIRTIO_F_VERSION_1 | 1ull << 3);
+	ck_assert_uint_eq(m.dev->driver_features, NB_VIRTIO_F_VERSION_1 | 1ull << 3);
 }
 END_TEST
 
@@ -145,7 +140,7 @@ START_TEST(driver_ok_without_features_ok_is_ignored)
 	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
 				       VIRTIO_CONFIG_S_DRIVER_OK);
 	ck_assert_uint_eq(rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_DRIVER_OK, 0);
-	ck_assert(!nb_virtio_live(&m.dev));
+	ck_assert(!nb_virtio_live(m.dev));
 }
 END_TEST
 
@@ -166,9 +161,9 @@ START_TEST(queue_setup)
 	ck_assert_uint_eq(rd(VIRTIO_MMIO_QUEUE_READY), 0);
 	setup_queue(0, 16, VR_DESC);
 	ck_assert_uint_eq(rd(VIRTIO_MMIO_QUEUE_READY), 1);
-	ck_assert_uint_eq(m.dev.queues[0].size, 16);
+	ck_assert_uint_eq(m.dev->queues[0].size, 16);
 	wr(VIRTIO_MMIO_QUEUE_NUM, 4); /* a live queue does not change */
-	ck_assert_uint_eq(m.dev.queues[0].size, 16);
+	ck_assert_uint_eq(m.dev->queues[0].size, 16);
 }
 END_TEST
 
@@ -199,10 +194,10 @@ START_TEST(notify_goes_to_the_event_thread)
 	ck_assert_uint_eq(notified, 0); /* nothing on the vCPU thread */
 	ck_assert_int_eq(read(m.notify_fd, &count, sizeof(count)), sizeof(count));
 	ck_assert_uint_eq(count, 1);
-	nb_virtio_mmio_process(&m);
+	nb_virtio_process(m.dev);
 	ck_assert_uint_eq(notified, 0); /* not DRIVER_OK yet */
 	wr(VIRTIO_MMIO_STATUS, rd(VIRTIO_MMIO_STATUS) | VIRTIO_CONFIG_S_DRIVER_OK);
-	nb_virtio_mmio_process(&m);
+	nb_virtio_process(m.dev);
 	ck_assert_uint_eq(notified, 1);
 }
 END_TEST
@@ -218,14 +213,14 @@ START_TEST(broken_queue_needs_reset)
 	wr(VIRTIO_MMIO_STATUS, rd(VIRTIO_MMIO_STATUS) | VIRTIO_CONFIG_S_DRIVER_OK);
 	gen = rd(VIRTIO_MMIO_CONFIG_GENERATION);
 	memcpy(ram + VR_AVAIL + 2, &idx, 2);
-	nb_virtio_mmio_process(&m);
+	nb_virtio_process(m.dev);
 	ck_assert_uint_eq(rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET,
 			  VIRTIO_CONFIG_S_NEEDS_RESET);
 	ck_assert_uint_eq(rd(VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_CONFIG,
 			  VIRTIO_MMIO_INT_CONFIG);
 	ck_assert_uint_ne(rd(VIRTIO_MMIO_CONFIG_GENERATION), gen);
 	ck_assert_int_eq(read(m.irq_fd, &count, sizeof(count)), sizeof(count));
-	nb_virtio_mmio_process(&m);
+	nb_virtio_process(m.dev);
 	ck_assert_uint_eq(notified, 1); /* stopped processing */
 	wr(VIRTIO_MMIO_STATUS, rd(VIRTIO_MMIO_STATUS) & ~VIRTIO_CONFIG_S_NEEDS_RESET);
 	ck_assert(rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET); /* device-owned */
@@ -237,12 +232,12 @@ START_TEST(broken_queue_needs_reset)
 	ck_assert_uint_eq(resets, 0);
 	ck_assert_uint_ne(rd(VIRTIO_MMIO_STATUS), 0);
 	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
-	nb_virtio_mmio_process(&m);
+	nb_virtio_process(m.dev);
 	ck_assert_uint_eq(resets, 1);
 	ck_assert_uint_eq(rd(VIRTIO_MMIO_STATUS), 0);
 	wr(VIRTIO_MMIO_QUEUE_SEL, 0);
 	ck_assert_uint_eq(rd(VIRTIO_MMIO_QUEUE_READY), 0);
-	ck_assert(!m.dev.queues[0].broken);
+	ck_assert(!m.dev->queues[0].broken);
 }
 END_TEST
 

@@ -71,13 +71,12 @@ static void setup(void)
 	nb_unit_guest_map(&mem, RAM_SIZE);
 	ram = mem.base;
 	ck_assert_msg(nb_vsock_open(&opts, &vs, &err) == 0, "%s", err.msg);
-	ck_assert_int_eq(nb_virtio_mmio_init(&m, &nb_vsock_ops, vs, &mem, &err), 0);
-	nb_vsock_attach(vs, &m.dev);
-	m.dev.driver_features = NB_VIRTIO_F_VERSION_1;
-	m.dev.status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+	ck_assert_int_eq(nb_virtio_mmio_init(&m, nb_vsock_dev(vs), &mem, &err), 0);
+	m.dev->driver_features = NB_VIRTIO_F_VERSION_1;
+	m.dev->status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
 		       VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
 	for (unsigned q = 0; q < 3; q++) {
-		struct nb_virtq *vq = &m.dev.queues[q];
+		struct nb_virtq *vq = &m.dev->queues[q];
 
 		vq->size = QSIZE;
 		vq->desc_gpa = qbase(q);
@@ -109,7 +108,7 @@ static void teardown(void)
 
 static void process(void)
 {
-	nb_virtio_mmio_process(&m);
+	nb_virtio_process(m.dev);
 }
 
 /* Give the device n rx buffers of HDR + RX_BUF bytes. */
@@ -236,7 +235,7 @@ START_TEST(config_carries_guest_cid)
 
 	nb_virtio_mmio_io(&m, 0x100, cfg, 8, false);
 	ck_assert_uint_eq(cfg[0], GUEST_CID);
-	ck_assert_uint_eq(m.dev.ops->device_id, 19);
+	ck_assert_uint_eq(m.dev->ops->device_id, 19);
 }
 END_TEST
 

@@ -57,8 +57,8 @@ void *nb_vcpu_thread(void *arg)
 	__atomic_store_n(&vcpu->tid, gettid(), __ATOMIC_SEQ_CST);
 	snprintf(name, sizeof(name), "nb-vcpu%u", vcpu->index);
 	pthread_setname_np(pthread_self(), name);
-	if (vcpu->vm->vcpu_init)
-		vcpu->vm->vcpu_init(vcpu->vm->vcpu_init_opaque);
+	if (vcpu->vm->thread_init)
+		vcpu->vm->thread_init(vcpu->vm->thread_init_opaque);
 	if (vcpu->index == 0) {
 		vcpu->vm->ready_cpu_ms = clock_ms(CLOCK_PROCESS_CPUTIME_ID);
 		vcpu->vm->ready_mono_ms = clock_ms(CLOCK_MONOTONIC);

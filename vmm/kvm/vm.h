@@ -55,10 +55,10 @@ struct nb_vm {
 	pid_t pid;          /* the process that runs the vCPU threads (their kicks) */
 	bool pvm_host;
 	struct nb_vcpu vcpus[NB_MAX_VCPUS];
-	/* The first thing each vCPU thread runs (a run installs the thread's
-	 * seccomp filter there); NULL: nothing. */
-	void (*vcpu_init)(void *opaque);
-	void *vcpu_init_opaque;
+	/* Each vCPU thread runs it first, before its first guest instruction
+	 * (vmm/run installs the thread's seccomp filter there); NULL: none. */
+	void (*thread_init)(void *opaque);
+	void *thread_init_opaque;
 	/* Process CPU time and monotonic time when vCPU 0 first entered
 	 * KVM_RUN: the VMM's start-up cost. */
 	double ready_cpu_ms, ready_mono_ms;

@@ -28,7 +28,7 @@ int nb_network_check(const struct nb_run_options *opts, struct nb_err *err)
 	return 0;
 }
 
-int nb_network_add(struct nb_network *n, struct nb_vm *vm, struct nb_event_loop *loop,
+int nb_network_add(struct nb_network *n, struct nb_virtio_transport *t, struct nb_event_loop *loop,
 		   const struct nb_run_options *opts, struct nb_err *err)
 {
 	const struct nb_run_net *net = &opts->net;
@@ -45,7 +45,7 @@ int nb_network_add(struct nb_network *n, struct nb_vm *vm, struct nb_event_loop 
 			return -1;
 		n->record_taken = n->record != NULL;
 		n->broker_host = nb_vsock_broker_host(&n->broker);
-		if (nb_virtio_vsock_add(vm, loop, &vo, &n->vsock, err) < 0)
+		if (nb_virtio_vsock_add(t, loop, &vo, &n->vsock, err) < 0)
 			return -1;
 	}
 	if (net->tap) {
@@ -61,7 +61,7 @@ int nb_network_add(struct nb_network *n, struct nb_vm *vm, struct nb_event_loop 
 		nb_ratelimit_config_rate(&no.tx_limit.bytes, net->tx_bps);
 		nb_ratelimit_config_rate(&no.tx_limit.ops, net->tx_ops);
 		n->early_tap_fd = -1; /* the device owns it now */
-		if (nb_virtio_net_add(vm, loop, &no, &n->net, err) < 0)
+		if (nb_virtio_net_add(t, loop, &no, &n->net, err) < 0)
 			return -1;
 	}
 	return 0;

@@ -16,7 +16,6 @@
 
 struct nb_vsock;
 struct nb_net;
-struct nb_vm;
 
 /* One run's network devices. */
 struct nb_network {
@@ -42,8 +41,9 @@ int nb_network_check(const struct nb_run_options *opts, struct nb_err *err);
 /* The guest's eth0 configuration into the workload spec. */
 void nb_network_spec(const struct nb_run_options *opts, struct nb_spec *spec);
 
-/* Create the network devices opts ask for. */
-int nb_network_add(struct nb_network *n, struct nb_vm *vm, struct nb_event_loop *loop,
+/* Create the network devices opts ask for on transport t. */
+struct nb_virtio_transport;
+int nb_network_add(struct nb_network *n, struct nb_virtio_transport *t, struct nb_event_loop *loop,
 		   const struct nb_run_options *opts, struct nb_err *err);
 
 /* Before entering new namespaces (--jail): open the tap in the host's

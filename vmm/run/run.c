@@ -200,15 +200,15 @@ static int build_initramfs(const struct nb_run_options *opts, const struct nb_im
 				  spec_len, err);
 }
 
-static int write_cmdline(struct nb_vm *vm, const struct nb_run_options *opts, uint32_t *size,
-			 struct nb_err *err)
+static int write_cmdline(struct nb_vm *vm, const struct nb_virtio_mmio_transport *virtio,
+			 const struct nb_run_options *opts, uint32_t *size, struct nb_err *err)
 {
 	char cmdline[NB_CMDLINE_MAX];
 	int len = snprintf(cmdline, sizeof(cmdline), "%s%s%s", nb_run_base_cmdline,
 			   opts->kernel_args ? " " : "", opts->kernel_args ? opts->kernel_args : "");
 
 	if (len < 0 || (size_t)len >= sizeof(cmdline) ||
-	    nb_virtio_mmio_cmdline(cmdline, sizeof(cmdline)) < 0)
+	    nb_virtio_mmio_cmdline(virtio, cmdline, sizeof(cmdline)) < 0)
 		return nb_err_set(err, 0, "kernel command line is longer than %u bytes",
 				  NB_CMDLINE_MAX - 1);
 	*size = (uint32_t)strlen(cmdline) + 1;
@@ -216,9 +216,9 @@ static int write_cmdline(struct nb_vm *vm, const struct nb_run_options *opts, ui
 }
 
 /* Kernel, initramfs, command line, zero page, MP table, boot vCPU. */
-static int load_guest(struct nb_vm *vm, const struct nb_run_options *opts,
-		      const struct file_map *kernel_file, const struct nb_buf *initrd,
-		      struct nb_err *err)
+static int load_guest(struct nb_vm *vm, const struct nb_virtio_mmio_transport *virtio,
+		      const struct nb_run_options *opts, const struct file_map *kernel_file,
+		      const struct nb_buf *initrd, struct nb_err *err)
 {
 	struct nb_kernel kernel;
 	struct nb_boot_args args = { .cmdline_gpa = NB_CMDLINE_GPA, .initrd_size = initrd->len };
@@ -229,7 +229,7 @@ static int load_guest(struct nb_vm *vm, const struct nb_run_options *opts,
 	if (nb_initrd_place(&vm->mem, &kernel, initrd->len, &args.initrd_gpa, err) < 0 ||
 	    nb_mem_write(&vm->mem, args.initrd_gpa, initrd->data, initrd->len, err) < 0)
 		return nb_err_wrap(err, "initramfs");
-	if (write_cmdline(vm, opts, &args.cmdline_size, err) < 0 ||
+	if (write_cmdline(vm, virtio, opts, &args.cmdline_size, err) < 0 ||
 	    nb_boot_params_build(&bp, &vm->mem, &kernel, &args, err) < 0 ||
 	    nb_mem_write(&vm->mem, NB_ZERO_PAGE_GPA, &bp, sizeof(bp), err) < 0 ||
 	    nb_mptable_write(&vm->mem, vm->ncpus, err) < 0)
@@ -240,12 +240,12 @@ static int load_guest(struct nb_vm *vm, const struct nb_run_options *opts,
 /* An image's layers: one read-only disk NB_LAYER_SERIAL holding them all,
  * which nestbox-init splits with loop devices and stacks with overlayfs
  * (guest-init/layers.c). */
-static int add_layers(struct nb_vm *vm, struct nb_event_loop *loop, struct nb_blk_concat *layers,
-		      struct nb_err *err)
+static int add_layers(struct nb_virtio_transport *t, struct nb_event_loop *loop,
+		      struct nb_blk_concat *layers, struct nb_err *err)
 {
 	if (!layers)
 		return 0;
-	return nb_virtio_blk_add_concat(vm, loop, layers, NB_LAYER_SERIAL, err);
+	return nb_virtio_blk_add_concat(t, loop, layers, NB_LAYER_SERIAL, err);
 }
 
 /* How many -v volumes are shared directories. */
@@ -293,13 +293,13 @@ static int share_fd_budget(unsigned nshares, struct nb_fs_opts *fs, struct nb_er
 }
 
 /* -v DIR: a virtio-fs device served on fs_loop's thread. */
-static int add_share(struct nb_vm *vm, struct nb_event_loop *fs_loop,
+static int add_share(struct nb_virtio_transport *t, struct nb_event_loop *fs_loop,
 		     const struct nb_run_volume *v, const char *tag, struct nb_fs_opts fs,
 		     struct nb_err *err)
 {
 	fs.tag = tag;
 	fs.read_only = v->read_only;
-	if (nb_virtio_fs_add(vm, fs_loop, v->host, &fs, err) < 0)
+	if (nb_virtio_fs_add(t, fs_loop, v->host, &fs, err) < 0)
 		return nb_err_wrap(err, "--volume %s", v->host);
 	return 0;
 }
@@ -307,7 +307,7 @@ static int add_share(struct nb_vm *vm, struct nb_event_loop *fs_loop,
 /* virtio: the console first (the workload's stdio), entropy, then one
  * device per -v volume (a disk, or a share on fs_loop's thread), serials
  * and tags nbvol0.. in order, the network devices, an image's layer disk. */
-static int add_virtio(struct nb_vm *vm, struct nb_event_loop *loop,
+static int add_virtio(struct nb_virtio_transport *t, struct nb_event_loop *loop,
 		      struct nb_event_loop *fs_loop, const struct nb_run_options *opts,
 		      struct run_ctx *ctx, struct nb_console **console, struct nb_err *err)
 {
@@ -319,8 +319,8 @@ static int add_virtio(struct nb_vm *vm, struct nb_event_loop *loop,
 		.stderr_fd = STDERR_FILENO,
 	};
 
-	if (nb_virtio_console_add(vm, loop, &con, console, err) < 0 ||
-	    nb_virtio_rng_add(vm, loop, err) < 0 ||
+	if (nb_virtio_console_add(t, loop, &con, console, err) < 0 ||
+	    nb_virtio_rng_add(t, loop, err) < 0 ||
 	    (nshares && share_fd_budget(nshares, &bounds, err) < 0))
 		return -1;
 	for (size_t i = 0; i < opts->nvolumes; i++) {
@@ -331,17 +331,17 @@ static int add_virtio(struct nb_vm *vm, struct nb_event_loop *loop,
 
 		volume_serial(i, serial, sizeof(serial));
 		if (opts->volumes[i].dir) {
-			if (add_share(vm, fs_loop, &opts->volumes[i], serial, bounds, err) < 0)
+			if (add_share(t, fs_loop, &opts->volumes[i], serial, bounds, err) < 0)
 				return -1;
 			continue;
 		}
 		nb_volume_limits(&opts->volumes[i], &blk.read_limit, &blk.write_limit);
-		if (nb_virtio_blk_add(vm, loop, opts->volumes[i].host, &blk, err) < 0)
+		if (nb_virtio_blk_add(t, loop, opts->volumes[i].host, &blk, err) < 0)
 			return -1;
 	}
-	if (nb_network_add(&ctx->net, vm, loop, opts, err) < 0)
+	if (nb_network_add(&ctx->net, t, loop, opts, err) < 0)
 		return -1;
-	return add_layers(vm, loop, ctx->layers, err);
+	return add_layers(t, loop, ctx->layers, err);
 }
 
 /* The legacy devices on the port bus. Devices register their bus ranges
@@ -537,8 +537,8 @@ static int start_threads(struct nb_vm *vm, struct nb_event_loop *loop,
 		return -1;
 	if (fs_loop && nb_sandbox_expect(&gate->sb, NB_THREAD_FS, 1, err) < 0)
 		return -1;
-	vm->vcpu_init = vcpu_thread_init;
-	vm->vcpu_init_opaque = gate;
+	vm->thread_init = vcpu_thread_init;
+	vm->thread_init_opaque = gate;
 	loop->thread_init = event_thread_init;
 	loop->thread_init_opaque = gate;
 	if (fs_loop) {
@@ -563,6 +563,7 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
 					       .timer_fd = -1 };
 	struct nb_event_loop *shares = count_shares(opts) ? &fs_loop : NULL;
 	struct nb_console *console = NULL;
+	struct nb_virtio_mmio_transport virtio;
 	struct gate gate = { .stop = &vm->stop };
 	struct nb_sigforward forward = { .tty = opts->tty };
 	cleanup_close int status_fd =
@@ -572,13 +573,14 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
 
 	/* The loop first: it blocks the signals it handles, and every thread
 	 * started later inherits that mask. */
+	nb_virtio_mmio_transport_init(&virtio, vm);
 	nb_serial_init(&serial, STDOUT_FILENO, nb_vm_set_irq, vm, NB_SERIAL_COM1_IRQ);
 	serial.stop = &vm->stop;
 	if (nb_event_init(&loop, &vm->stop, opts->timeout_sec, err) < 0 ||
 	    (shares && nb_event_init_worker(shares, &vm->stop, "nb-fs", err) < 0) ||
 	    add_devices(vm, &loop, &serial, err) < 0 ||
-	    add_virtio(vm, &loop, shares, opts, ctx, &console, err) < 0 ||
-	    load_guest(vm, opts, ctx->kernel, ctx->initrd, err) < 0 ||
+	    add_virtio(&virtio.transport, &loop, shares, opts, ctx, &console, err) < 0 ||
+	    load_guest(vm, &virtio, opts, ctx->kernel, ctx->initrd, err) < 0 ||
 	    (opts->tty && opts->interactive && nb_tty_raw(err) < 0) ||
 	    start_threads(vm, &loop, shares, &gate, opts, ctx, err) < 0)
 		goto out;
@@ -600,13 +602,13 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
 out:
 	nb_tty_restore();
 	nb_network_cleanup(&ctx->net);
-	nb_virtio_mmio_destroy_all();
+	nb_virtio_mmio_transport_destroy(&virtio);
 	nb_event_destroy(&loop);
 	if (shares)
 		nb_event_destroy(shares);
 	nb_serial_destroy(&serial);
 	nb_sandbox_destroy(&gate.sb);
-	vm->vcpu_init = NULL;
+	vm->thread_init = NULL;
 	return rc;
 }
 

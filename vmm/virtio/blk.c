@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "vmm/virtio/blk_concat.h"
-#include "vmm/virtio/mmio.h"
 
 struct req_header {
 	uint32_t type;
@@ -209,25 +208,15 @@ static void blk_resume(void *opaque)
 {
 	struct nb_blk *b = opaque;
 
-	if (b->mmio)
-		nb_virtio_mmio_process(b->mmio);
+	nb_virtio_process(&b->vdev);
 }
 
-static void blk_config_read(struct nb_virtio_dev *dev, uint32_t offset, uint8_t *data,
-			    uint32_t len)
-{
-	struct nb_blk *b = dev->priv;
-
-	memcpy(data, (const uint8_t *)&b->config + offset, len);
-}
-
-const struct nb_virtio_ops nb_virtio_blk_ops = {
+static const struct nb_virtio_ops blk_ops = {
 	.name = "virtio-blk",
 	.device_id = VIRTIO_ID_BLOCK,
 	.nqueues = 1,
 	.queue_max = NB_BLK_QUEUE_SIZE,
 	.config_size = sizeof(struct virtio_blk_config),
-	.config_read = blk_config_read,
 	.notify = blk_notify,
 };
 
@@ -299,6 +288,9 @@ void nb_blk_init(struct nb_blk *b, uint64_t bytes, const struct nb_blk_opts *opt
 		.max_discard_seg = b->discard ? 1 : 0,
 		.discard_sector_alignment = b->discard ? 8 : 0,
 	};
+	b->ops = blk_ops;
+	b->ops.features = features_of(b);
+	nb_virtio_dev_init(&b->vdev, &b->ops, b, &b->config);
 }
 
 void nb_blk_close(struct nb_blk *b)
@@ -308,7 +300,7 @@ void nb_blk_close(struct nb_blk *b)
 	b->fd = -1;
 }
 
-int nb_virtio_blk_add(struct nb_vm *vm, struct nb_event_loop *loop, const char *path,
+int nb_virtio_blk_add(struct nb_virtio_transport *t, struct nb_event_loop *loop, const char *path,
 		      const struct nb_blk_opts *opts, struct nb_err *err)
 {
 	struct nb_blk *b = malloc(sizeof(*b));
@@ -321,7 +313,7 @@ int nb_virtio_blk_add(struct nb_vm *vm, struct nb_event_loop *loop, const char *
 		goto close;
 	if (nb_ratelimit_attach(&b->write_rl, &opts->write_limit, loop, blk_resume, b, err) < 0)
 		goto detach;
-	if (nb_virtio_blk_attach(vm, loop, b, err) < 0) {
+	if (nb_virtio_register(t, &b->vdev, loop, err) < 0) {
 		nb_ratelimit_detach(&b->write_rl, loop);
 		goto detach;
 	}
@@ -335,19 +327,20 @@ fail:
 	return nb_err_wrap(err, "--volume");
 }
 
-int nb_virtio_blk_attach(struct nb_vm *vm, struct nb_event_loop *loop, struct nb_blk *b,
-			 struct nb_err *err)
+int nb_virtio_blk_add_concat(struct nb_virtio_transport *t, struct nb_event_loop *loop,
+			     struct nb_blk_concat *c, const char *serial, struct nb_err *err)
 {
-	struct nb_virtio_ops *ops = malloc(sizeof(*ops));
+	struct nb_blk_opts opts = { .read_only = true, .serial = serial };
+	struct nb_blk *b = calloc(1, sizeof(*b));
 
-	if (!ops)
-		return nb_err_sys(err, "virtio-blk");
-	/* Features depend on the disk: each disk has its own ops copy. */
-	*ops = nb_virtio_blk_ops;
-	ops->features = features_of(b);
-	if (nb_virtio_mmio_add(vm, loop, ops, b, &b->mmio, err) < 0) {
-		free(ops);
-		return -1;
+	if (!b)
+		return nb_err_sys(err, "layer disk");
+	b->fd = -1;
+	b->concat = c;
+	nb_blk_init(b, c->size, &opts, false);
+	if (nb_virtio_register(t, &b->vdev, loop, err) < 0) {
+		free(b);
+		return nb_err_wrap(err, "layer disk");
 	}
-	return 0; /* ops lives as long as the VM */
+	return 0; /* b lives as long as the VM: the process */
 }

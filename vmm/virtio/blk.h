@@ -23,8 +23,6 @@
 #define NB_BLK_SIZE_MAX (1u << 20)               /* bytes per data segment */
 #define NB_BLK_SECTOR 512u
 
-struct nb_vm;
-
 struct nb_blk_opts {
 	bool read_only;
 	bool direct;                 /* O_DIRECT */
@@ -41,32 +39,35 @@ struct nb_blk {
 	uint64_t capacity;           /* 512-byte sectors */
 	char id[VIRTIO_BLK_ID_BYTES];
 	struct virtio_blk_config config;
-	struct nb_virtio_mmio *mmio;
+	struct nb_virtio_ops ops;    /* the features depend on the disk */
+	struct nb_virtio_dev vdev;
 	struct nb_ratelimit read_rl, write_rl; /* unlimited unless blk_add set them */
 	struct nb_virtq_chain chain; /* scratch for the request being served */
 };
-
-extern const struct nb_virtio_ops nb_virtio_blk_ops;
 
 /* Open the backend and fill the config space. */
 int nb_blk_open(struct nb_blk *b, const char *path, const struct nb_blk_opts *opts,
 		struct nb_err *err);
 void nb_blk_close(struct nb_blk *b);
 
-/* Fill the config space of b for a disk of bytes (rounded down to whole
- * sectors); nb_blk_open() does it for a file, other backends call it. */
+/* Fill the config space and the device (b->vdev) of b for a disk of
+ * bytes (rounded down to whole sectors); nb_blk_open() does it for a file,
+ * other backends call it. */
 void nb_blk_init(struct nb_blk *b, uint64_t bytes, const struct nb_blk_opts *opts, bool discard);
-
-/* Register a filled b as a virtio-mmio disk of vm; b must outlive the VM. */
-int nb_virtio_blk_attach(struct nb_vm *vm, struct nb_event_loop *loop, struct nb_blk *b,
-			 struct nb_err *err);
 
 /* Serve one request chain; returns the bytes written into the chain's
  * writable part (data + status byte), 0 when it has no status byte. */
 uint32_t nb_blk_handle(struct nb_blk *b, const struct nb_virtq_chain *c);
 
-/* Attach path as a virtio-blk disk of vm (the -v option, image layers). */
-int nb_virtio_blk_add(struct nb_vm *vm, struct nb_event_loop *loop, const char *path,
+/* Attach path as a virtio-blk disk on transport t, served on loop (the -v
+ * option). The disk lives as long as the process. */
+int nb_virtio_blk_add(struct nb_virtio_transport *t, struct nb_event_loop *loop, const char *path,
 		      const struct nb_blk_opts *opts, struct nb_err *err);
+
+/* Attach c (blk_concat.h) as a read-only virtio-blk disk with the given
+ * serial (an image's layers). The disk uses c's descriptors from then on:
+ * c must outlive the VM. */
+int nb_virtio_blk_add_concat(struct nb_virtio_transport *t, struct nb_event_loop *loop,
+			     struct nb_blk_concat *c, const char *serial, struct nb_err *err);
 
 #endif

@@ -7,8 +7,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vmm/virtio/blk.h"
-
 static uint64_t align_up(uint64_t v)
 {
 	return (v + NB_LAYER_ALIGN - 1) / NB_LAYER_ALIGN * NB_LAYER_ALIGN;
@@ -135,22 +133,4 @@ int nb_blk_concat_read(const struct nb_blk_concat *c, const struct iovec *iov, u
 		off += iov[i].iov_len;
 	}
 	return 0;
-}
-
-int nb_virtio_blk_add_concat(struct nb_vm *vm, struct nb_event_loop *loop,
-			     struct nb_blk_concat *c, const char *serial, struct nb_err *err)
-{
-	struct nb_blk_opts opts = { .read_only = true, .serial = serial };
-	struct nb_blk *b = calloc(1, sizeof(*b));
-
-	if (!b)
-		return nb_err_sys(err, "layer disk");
-	b->fd = -1;
-	b->concat = c;
-	nb_blk_init(b, c->size, &opts, false);
-	if (nb_virtio_blk_attach(vm, loop, b, err) < 0) {
-		free(b);
-		return nb_err_wrap(err, "layer disk");
-	}
-	return 0; /* b lives as long as the VM: the process */
 }

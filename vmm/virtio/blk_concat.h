@@ -14,9 +14,6 @@
 
 #include "nestbox/abi.h"
 #include "nestbox/err.h"
-#include "vmm/kvm/event.h"
-
-struct nb_vm;
 
 struct nb_blk_concat {
 	struct nb_blk_part {
@@ -37,10 +34,5 @@ void nb_blk_concat_close(struct nb_blk_concat *c);
  * the disk or a file reads short (it shrank under us). */
 int nb_blk_concat_read(const struct nb_blk_concat *c, const struct iovec *iov, unsigned n,
 		       uint64_t off);
-
-/* Attach c as a read-only virtio-blk disk with the given serial. The disk
- * uses c's descriptors from then on: c must outlive the VM. */
-int nb_virtio_blk_add_concat(struct nb_vm *vm, struct nb_event_loop *loop,
-			     struct nb_blk_concat *c, const char *serial, struct nb_err *err);
 
 #endif

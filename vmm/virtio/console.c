@@ -17,7 +17,6 @@
 #include <linux/virtio_ids.h>
 
 #include "nestbox/abi.h"
-#include "vmm/virtio/mmio.h"
 
 #define NPORTS 4u
 #define SIGNAL_PORT 3u /* fed from sig_buf, not from a host fd */
@@ -45,7 +44,7 @@ struct port {
 };
 
 struct nb_console {
-	struct nb_virtio_mmio *mmio;
+	struct nb_virtio_dev vdev;
 	struct nb_event_loop *loop;
 	struct virtio_console_config config;
 	struct port ports[NPORTS];
@@ -75,7 +74,7 @@ static void queue_ctrl(struct nb_console *con, uint32_t id, uint16_t event, uint
 
 static void flush_ctrl(struct nb_console *con)
 {
-	struct nb_virtio_dev *dev = &con->mmio->dev;
+	struct nb_virtio_dev *dev = &con->vdev;
 	struct nb_virtq *q = &dev->queues[CTRL_RX];
 	unsigned sent = 0;
 	int rc = 0;
@@ -134,7 +133,7 @@ static void handle_ctrl(struct nb_console *con, const struct virtio_console_cont
 
 static void serve_ctrl_tx(struct nb_console *con)
 {
-	struct nb_virtio_dev *dev = &con->mmio->dev;
+	struct nb_virtio_dev *dev = &con->vdev;
 	struct nb_virtq *q = &dev->queues[CTRL_TX];
 	struct virtio_console_control c;
 	int rc;
@@ -236,7 +235,7 @@ static bool write_chain(struct nb_console *con, unsigned id, enum tx_mode mode)
 
 static void serve_tx(struct nb_console *con, unsigned id, enum tx_mode mode)
 {
-	struct nb_virtio_dev *dev = &con->mmio->dev;
+	struct nb_virtio_dev *dev = &con->vdev;
 	struct nb_virtq *q = &dev->queues[tx_queue(id)];
 	struct port *p = &con->ports[id];
 	bool pushed = false;
@@ -267,7 +266,7 @@ static void serve_tx(struct nb_console *con, unsigned id, enum tx_mode mode)
 static void on_writable(void *opaque, int fd, uint32_t events)
 {
 	struct nb_console *con = opaque;
-	struct nb_virtio_dev *dev = &con->mmio->dev;
+	struct nb_virtio_dev *dev = &con->vdev;
 
 	(void)events;
 	pthread_mutex_lock(&dev->lock);
@@ -313,7 +312,7 @@ static void input_eof(struct nb_console *con, struct port *p)
  * epoll said the fd is readable (a pollable fd is read once per event). */
 static void serve_rx(struct nb_console *con, bool ready)
 {
-	struct nb_virtio_dev *dev = &con->mmio->dev;
+	struct nb_virtio_dev *dev = &con->vdev;
 	struct nb_virtq *q = &dev->queues[rx_queue(0)];
 	struct port *p = &con->ports[0];
 	struct iovec iov[NB_VIRTQ_MAX_SIZE];
@@ -354,7 +353,7 @@ static void serve_rx(struct nb_console *con, bool ready)
 static void on_readable(void *opaque, int fd, uint32_t events)
 {
 	struct nb_console *con = opaque;
-	struct nb_virtio_dev *dev = &con->mmio->dev;
+	struct nb_virtio_dev *dev = &con->vdev;
 
 	(void)fd;
 	(void)events;
@@ -370,7 +369,7 @@ static void on_readable(void *opaque, int fd, uint32_t events)
  * discards data for a port it has not opened, so wait for that. */
 static void serve_signal_rx(struct nb_console *con)
 {
-	struct nb_virtio_dev *dev = &con->mmio->dev;
+	struct nb_virtio_dev *dev = &con->vdev;
 	struct nb_virtq *q = &dev->queues[rx_queue(SIGNAL_PORT)];
 	bool pushed = false;
 	int rc = 1;
@@ -395,7 +394,7 @@ static void serve_signal_rx(struct nb_console *con)
 
 bool nb_console_send_signal_msg(struct nb_console *con, const void *msg, size_t len)
 {
-	struct nb_virtio_dev *dev = &con->mmio->dev;
+	struct nb_virtio_dev *dev = &con->vdev;
 	bool sent = false;
 
 	pthread_mutex_lock(&dev->lock);
@@ -442,29 +441,20 @@ static void console_reset(struct nb_virtio_dev *dev)
 	}
 }
 
-static void console_config_read(struct nb_virtio_dev *dev, uint32_t offset, uint8_t *data,
-				uint32_t len)
-{
-	struct nb_console *con = dev->priv;
-
-	memcpy(data, (const uint8_t *)&con->config + offset, len);
-}
-
-const struct nb_virtio_ops nb_virtio_console_ops = {
+static const struct nb_virtio_ops console_ops = {
 	.name = "virtio-console",
 	.device_id = VIRTIO_ID_CONSOLE,
 	.features = 1ull << VIRTIO_CONSOLE_F_MULTIPORT,
 	.nqueues = 2 + 2 * NPORTS,
 	.queue_max = 128,
 	.config_size = sizeof(struct virtio_console_config),
-	.config_read = console_config_read,
 	.notify = console_notify,
 	.reset = console_reset,
 };
 
 static void drain(struct nb_console *con, enum tx_mode mode)
 {
-	struct nb_virtio_dev *dev = &con->mmio->dev;
+	struct nb_virtio_dev *dev = &con->vdev;
 
 	pthread_mutex_lock(&dev->lock);
 	if (nb_virtio_live(dev))
@@ -504,6 +494,7 @@ struct nb_console *nb_console_new(struct nb_event_loop *loop, const struct nb_co
 		nb_err_sys(err, "virtio-console");
 		return NULL;
 	}
+	nb_virtio_dev_init(&con->vdev, &console_ops, con, &con->config);
 	con->loop = loop;
 	con->config.max_nr_ports = NPORTS;
 	con->ports[0] = (struct port){ .in_fd = opts->stdin_fd, .out_fd = -1 };
@@ -522,12 +513,12 @@ struct nb_console *nb_console_new(struct nb_event_loop *loop, const struct nb_co
 	return con;
 }
 
-void nb_console_bind(struct nb_console *con, struct nb_virtio_mmio *mmio)
+struct nb_virtio_dev *nb_console_dev(struct nb_console *con)
 {
-	con->mmio = mmio;
+	return &con->vdev;
 }
 
-int nb_virtio_console_add(struct nb_vm *vm, struct nb_event_loop *loop,
+int nb_virtio_console_add(struct nb_virtio_transport *t, struct nb_event_loop *loop,
 			  const struct nb_console_opts *opts, struct nb_console **out,
 			  struct nb_err *err)
 {
@@ -535,7 +526,7 @@ int nb_virtio_console_add(struct nb_vm *vm, struct nb_event_loop *loop,
 
 	if (!con)
 		return -1;
-	if (nb_virtio_mmio_add(vm, loop, &nb_virtio_console_ops, con, &con->mmio, err) < 0) {
+	if (nb_virtio_register(t, &con->vdev, loop, err) < 0) {
 		free(con);
 		return -1;
 	}

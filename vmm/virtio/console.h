@@ -29,7 +29,6 @@
 #include "vmm/kvm/event.h"
 #include "vmm/virtio/virtio.h"
 
-struct nb_vm;
 struct nb_console;
 
 struct nb_console_opts {
@@ -38,17 +37,16 @@ struct nb_console_opts {
 };
 
 /* Create the device. *out is for nb_console_drain(). */
-int nb_virtio_console_add(struct nb_vm *vm, struct nb_event_loop *loop,
+int nb_virtio_console_add(struct nb_virtio_transport *t, struct nb_event_loop *loop,
 			  const struct nb_console_opts *opts, struct nb_console **out,
 			  struct nb_err *err);
 
-/* The pieces nb_virtio_console_add() binds, for tests: the device state
- * (fds probed, SIGPIPE ignored), its ops, and its transport. */
-struct nb_virtio_mmio;
-extern const struct nb_virtio_ops nb_virtio_console_ops;
+/* The pieces nb_virtio_console_add() registers, for tests: the device
+ * state (fds probed, SIGPIPE ignored) and its virtio device, for a
+ * transport of the test's choosing. */
 struct nb_console *nb_console_new(struct nb_event_loop *loop, const struct nb_console_opts *opts,
 				  struct nb_err *err);
-void nb_console_bind(struct nb_console *con, struct nb_virtio_mmio *mmio);
+struct nb_virtio_dev *nb_console_dev(struct nb_console *con);
 
 /* Bytes of signal-port messages the device holds for a slow guest. */
 #define NB_CONSOLE_SIGNAL_BUF 256u

@@ -1,14 +1,105 @@
-/* Transport-independent device helpers: interrupts and the broken-queue
- * path (virtio 1.1, 2.1.2 DEVICE_NEEDS_RESET). */
+/* What every transport shares (virtio.h): device set-up, config space,
+ * feature checks, reset, the event-thread entry, interrupts and the
+ * broken-queue path (virtio 1.1, 2.1.2 DEVICE_NEEDS_RESET). */
+#include <string.h>
+
 #include <linux/virtio_config.h>
-#include <linux/virtio_mmio.h>
 
 #include "vmm/virtio/virtio.h"
+
+/* ISR bits, the same on every transport (virtio 1.1, 4.1.4.5, 4.2.2). */
+#define ISR_USED 1u
+#define ISR_CONFIG 2u
+
+void nb_virtio_dev_init(struct nb_virtio_dev *dev, const struct nb_virtio_ops *ops, void *priv,
+			const void *config)
+{
+	memset(dev, 0, sizeof(*dev));
+	dev->ops = ops;
+	dev->priv = priv;
+	dev->config = config;
+	for (unsigned i = 0; i < ops->nqueues && i < NB_VIRTIO_MAX_QUEUES; i++)
+		dev->queues[i].max_size = ops->queue_max;
+	pthread_mutex_init(&dev->lock, NULL);
+}
+
+bool nb_virtio_ops_fit(const struct nb_virtio_ops *ops)
+{
+	return ops->nqueues <= NB_VIRTIO_MAX_QUEUES && ops->queue_max <= NB_VIRTQ_MAX_SIZE;
+}
+
+void nb_virtio_dev_set_mem(struct nb_virtio_dev *dev, const struct nb_guest_mem *mem)
+{
+	dev->mem = mem;
+	for (unsigned i = 0; i < dev->ops->nqueues; i++)
+		dev->queues[i].mem = mem;
+}
+
+int nb_virtio_register(struct nb_virtio_transport *t, struct nb_virtio_dev *dev,
+		       struct nb_event_loop *loop, struct nb_err *err)
+{
+	if (!nb_virtio_ops_fit(dev->ops))
+		return nb_err_set(err, 0, "virtio %s: too many or too large queues", dev->ops->name);
+	return t->add(t, dev, loop, err);
+}
 
 uint64_t nb_virtio_offered_features(const struct nb_virtio_dev *dev)
 {
 	return dev->ops->features | NB_VIRTIO_F_VERSION_1 | NB_VIRTIO_F_INDIRECT_DESC |
 	       NB_VIRTIO_F_EVENT_IDX;
+}
+
+bool nb_virtio_features_ok(const struct nb_virtio_dev *dev)
+{
+	uint64_t offered = nb_virtio_offered_features(dev);
+
+	return (dev->driver_features & ~offered) == 0 &&
+	       (dev->driver_features & NB_VIRTIO_F_VERSION_1);
+}
+
+/* [offset, offset+len) inside config space. */
+static bool in_config(const struct nb_virtio_dev *dev, uint64_t offset, uint32_t len)
+{
+	return offset < dev->ops->config_size && len <= dev->ops->config_size - offset;
+}
+
+void nb_virtio_config_read(const struct nb_virtio_dev *dev, uint64_t offset, uint8_t *data,
+			   uint32_t len)
+{
+	if (dev->config && in_config(dev, offset, len))
+		memcpy(data, (const uint8_t *)dev->config + offset, len);
+	else
+		memset(data, 0, len);
+}
+
+void nb_virtio_config_write(struct nb_virtio_dev *dev, uint64_t offset, const uint8_t *data,
+			    uint32_t len)
+{
+	if (dev->ops->config_write && in_config(dev, offset, len))
+		dev->ops->config_write(dev, (uint32_t)offset, data, len);
+}
+
+void nb_virtio_reset(struct nb_virtio_dev *dev, bool with_device)
+{
+	if (with_device && dev->ops->reset)
+		dev->ops->reset(dev);
+	for (unsigned i = 0; i < dev->ops->nqueues; i++)
+		nb_virtq_reset(&dev->queues[i]);
+	dev->driver_features = 0;
+	dev->status = 0;
+	__atomic_store_n(&dev->isr, 0, __ATOMIC_SEQ_CST);
+}
+
+void nb_virtio_process(struct nb_virtio_dev *dev)
+{
+	pthread_mutex_lock(&dev->lock);
+	if (dev->reset_pending) {
+		nb_virtio_reset(dev, true);
+		dev->reset_pending = false;
+	} else if (nb_virtio_live(dev) && dev->ops->notify) {
+		dev->ops->notify(dev);
+	}
+	pthread_mutex_unlock(&dev->lock);
 }
 
 bool nb_virtio_live(const struct nb_virtio_dev *dev)
@@ -27,7 +118,7 @@ static void interrupt(struct nb_virtio_dev *dev, uint32_t isr_bit)
 void nb_virtio_signal_used(struct nb_virtio_dev *dev, struct nb_virtq *q)
 {
 	if (nb_virtq_need_signal(q))
-		interrupt(dev, VIRTIO_MMIO_INT_VRING);
+		interrupt(dev, ISR_USED);
 }
 
 void nb_virtio_queue_broken(struct nb_virtio_dev *dev, struct nb_virtq *q)
@@ -37,5 +128,5 @@ void nb_virtio_queue_broken(struct nb_virtio_dev *dev, struct nb_virtq *q)
 		return;
 	dev->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 	dev->config_generation++;
-	interrupt(dev, VIRTIO_MMIO_INT_CONFIG);
+	interrupt(dev, ISR_CONFIG);
 }

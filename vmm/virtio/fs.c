@@ -1,6 +1,7 @@
 /* virtio-fs device (fs.h): queues, config space, request decoding and
  * dispatch, FUSE_INIT and FUSE_DESTROY. The operations live in fs_node.c,
- * fs_file.c, fs_dir.c and fs_xattr.c, the tables in fs_table.c.
+ * fs_file.c, fs_dir.c and fs_xattr.c, the tables in fs_table.c, the
+ * argument and reply helpers they share in fs_req.c.
  *
  * A request chain is: readable fuse_in_header + arguments (for WRITE also
  * the data), writable fuse_out_header + reply (for READ also the data).
@@ -19,77 +20,8 @@
 #include <linux/virtio_ids.h>
 
 #include "vmm/virtio/fs_impl.h"
-#include "vmm/virtio/mmio.h"
 
 #define MIN_MINOR 31u  /* virtio-fs appeared with FUSE 7.31 (Linux 5.4) */
-
-/* ---- arguments and replies ------------------------------------------------ */
-
-int fs_arg(struct fs_req *r, void *dst, size_t n)
-{
-	if (r->arg_len - r->pos < n)
-		return -EINVAL;
-	memcpy(dst, r->arg + r->pos, n);
-	r->pos += n;
-	return 0;
-}
-
-int fs_arg_string(struct fs_req *r, const char **s, size_t max)
-{
-	const char *start = (const char *)r->arg + r->pos;
-	size_t left = r->arg_len - r->pos, len = strnlen(start, left);
-
-	if (len == left || len == 0) /* no terminator inside the request, or empty */
-		return -EINVAL;
-	if (len > max)
-		return -ENAMETOOLONG;
-	*s = start;
-	r->pos += len + 1;
-	return 0;
-}
-
-int fs_arg_name(struct fs_req *r, const char **name)
-{
-	int rc = fs_arg_string(r, name, FS_NAME_MAX);
-
-	if (rc < 0)
-		return rc;
-	if (strchr(*name, '/') || strcmp(*name, ".") == 0 || strcmp(*name, "..") == 0)
-		return -EINVAL;
-	return 0;
-}
-
-const uint8_t *fs_arg_rest(struct fs_req *r, size_t *len)
-{
-	const uint8_t *p = r->arg + r->pos;
-
-	*len = r->arg_len - r->pos;
-	r->pos = r->arg_len;
-	return p;
-}
-
-size_t fs_reply_room(const struct fs_req *r)
-{
-	uint64_t room = r->chain->write_len - sizeof(struct fuse_out_header);
-
-	if (r->chain->write_len < sizeof(struct fuse_out_header))
-		return 0;
-	return room < FS_OUT_MAX ? (size_t)room : FS_OUT_MAX;
-}
-
-int fs_reply(struct fs_req *r, const void *p, size_t n)
-{
-	if (n > fs_reply_room(r) - r->out_len)
-		return -ERANGE;
-	memcpy(r->fs->out + r->out_len, p, n);
-	r->out_len += n;
-	return 0;
-}
-
-struct fs_inode *fs_req_inode(struct fs_req *r, uint64_t nodeid)
-{
-	return fs_inode_get(&r->fs->t, nodeid);
-}
 
 /* ---- INIT and DESTROY ---------------------------------------------------- */
 
@@ -295,14 +227,6 @@ static void fs_notify(struct nb_virtio_dev *dev)
 	}
 }
 
-static void fs_config_read(struct nb_virtio_dev *dev, uint32_t offset, uint8_t *data,
-			   uint32_t len)
-{
-	struct nb_fs *fs = dev->priv;
-
-	memcpy(data, (const uint8_t *)&fs->config + offset, len);
-}
-
 static void fs_reset(struct nb_virtio_dev *dev)
 {
 	struct nb_fs *fs = dev->priv;
@@ -311,13 +235,12 @@ static void fs_reset(struct nb_virtio_dev *dev)
 	fs->initialized = false;
 }
 
-const struct nb_virtio_ops nb_virtio_fs_ops = {
+static const struct nb_virtio_ops fs_ops = {
 	.name = "virtio-fs",
 	.device_id = VIRTIO_ID_FS,
 	.nqueues = 2,
 	.queue_max = NB_FS_QUEUE_SIZE,
 	.config_size = sizeof(struct virtio_fs_config),
-	.config_read = fs_config_read,
 	.notify = fs_notify,
 	.reset = fs_reset,
 };
@@ -356,6 +279,7 @@ int nb_fs_open(struct nb_fs **out, const char *dir, const struct nb_fs_opts *opt
 	fs = calloc(1, sizeof(*fs));
 	if (!fs)
 		return nb_err_sys(err, "shared directory %s", dir);
+	nb_virtio_dev_init(&fs->vdev, &fs_ops, fs, &fs->config);
 	fs->proc_fd = -1;
 	rc = fs_table_init(&fs->t, opts->max_inodes ? opts->max_inodes : NB_FS_MAX_INODES,
 			   opts->max_handles ? opts->max_handles : NB_FS_MAX_HANDLES);
@@ -406,14 +330,19 @@ int nb_fs_thread_init(struct nb_err *err)
 	return 0;
 }
 
-int nb_virtio_fs_add(struct nb_vm *vm, struct nb_event_loop *loop, const char *dir,
+struct nb_virtio_dev *nb_fs_dev(struct nb_fs *fs)
+{
+	return &fs->vdev;
+}
+
+int nb_virtio_fs_add(struct nb_virtio_transport *t, struct nb_event_loop *loop, const char *dir,
 		     const struct nb_fs_opts *opts, struct nb_err *err)
 {
 	struct nb_fs *fs;
 
 	if (nb_fs_open(&fs, dir, opts, err) < 0)
 		return -1;
-	if (nb_virtio_mmio_add(vm, loop, &nb_virtio_fs_ops, fs, NULL, err) < 0) {
+	if (nb_virtio_register(t, &fs->vdev, loop, err) < 0) {
 		nb_fs_close(fs);
 		return -1;
 	}

@@ -41,7 +41,6 @@
 /* Descriptors one share may hold at most: what RLIMIT_NOFILE must leave. */
 #define NB_FS_MAX_FDS (NB_FS_MAX_INODES + NB_FS_MAX_HANDLES + 2u)
 
-struct nb_vm;
 struct nb_fs;
 
 struct nb_fs_opts {
@@ -51,13 +50,14 @@ struct nb_fs_opts {
 	unsigned max_handles;      /* 0: NB_FS_MAX_HANDLES */
 };
 
-extern const struct nb_virtio_ops nb_virtio_fs_ops;
-
 /* Open the shared directory dir and set up the tables. *out is freed by
  * nb_fs_close(). */
 int nb_fs_open(struct nb_fs **out, const char *dir, const struct nb_fs_opts *opts,
 	       struct nb_err *err);
 void nb_fs_close(struct nb_fs *fs);
+
+/* The share's virtio device (tests put it on a transport of their own). */
+struct nb_virtio_dev *nb_fs_dev(struct nb_fs *fs);
 
 /* Serve one request chain (queue 0 or 1); returns the bytes written into
  * its writable part. */
@@ -70,9 +70,9 @@ void nb_fs_counts(const struct nb_fs *fs, unsigned *inodes, unsigned *handles);
  * system context of its own with umask 0 (the guest applied its umask). */
 int nb_fs_thread_init(struct nb_err *err);
 
-/* Share dir with the guest as a virtio-mmio device whose work runs on
+/* Share dir with the guest as a device on transport t whose work runs on
  * loop's thread; the device lives as long as the VM. */
-int nb_virtio_fs_add(struct nb_vm *vm, struct nb_event_loop *loop, const char *dir,
+int nb_virtio_fs_add(struct nb_virtio_transport *t, struct nb_event_loop *loop, const char *dir,
 		     const struct nb_fs_opts *opts, struct nb_err *err);
 
 #endif

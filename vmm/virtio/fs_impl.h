@@ -1,7 +1,8 @@
 /* virtio-fs internals shared by fs.c (device, request decoding and
- * dispatch), fs_table.c (inode and handle tables), fs_node.c (lookups and
- * the name space), fs_file.c (open files), fs_dir.c (directories) and
- * fs_xattr.c (extended attributes). Not for other modules: fs.h is the
+ * dispatch), fs_req.c (a request's arguments and reply), fs_table.c (inode
+ * and handle tables), fs_node.c (lookups and the name space), fs_file.c
+ * (open files), fs_dir.c (directories) and fs_xattr.c (extended
+ * attributes). Not for other modules: fs.h is the
  * device's interface.
  *
  * A handler gets a decoded request whose arguments are a host copy of the
@@ -97,6 +98,7 @@ int fs_handle_release(struct fs_table *t, uint64_t fh, enum fs_handle_kind kind)
 /* ---- the device ------------------------------------------------------- */
 
 struct nb_fs {
+	struct nb_virtio_dev vdev;
 	struct fs_table t;
 	int proc_fd;               /* /proc/self/fd: reopening O_PATH descriptors */
 	bool read_only;
@@ -121,6 +123,8 @@ struct fs_req {
 	size_t direct;             /* or: payload bytes written straight into the chain */
 	bool no_reply;             /* FORGET, BATCH_FORGET */
 };
+
+/* ---- arguments and replies (fs_req.c) ---------------------------------- */
 
 /* Take n bytes of fixed arguments; -EINVAL if the request is short. */
 int fs_arg(struct fs_req *r, void *dst, size_t n);

@@ -1,6 +1,6 @@
 /* virtio-mmio register file (virtio 1.1, 4.2.2). Register accesses arrive
- * on vCPU threads under dev.lock; nothing here does device work except
- * through nb_virtio_mmio_process() on the event thread. */
+ * on vCPU threads under dev->lock; nothing here does device work except
+ * through nb_virtio_process() on the event thread. */
 #include "vmm/virtio/mmio.h"
 
 #include <errno.h>
@@ -35,28 +35,22 @@ static void raise_irq(void *opaque)
 	}
 }
 
-int nb_virtio_mmio_init(struct nb_virtio_mmio *m, const struct nb_virtio_ops *ops, void *priv,
+int nb_virtio_mmio_init(struct nb_virtio_mmio *m, struct nb_virtio_dev *dev,
 			const struct nb_guest_mem *mem, struct nb_err *err)
 {
 	memset(m, 0, sizeof(*m));
 	m->irq_fd = m->notify_fd = -1;
-	if (ops->nqueues > NB_VIRTIO_MAX_QUEUES || ops->queue_max > NB_VIRTQ_MAX_SIZE)
-		return nb_err_set(err, 0, "virtio %s: too many or too large queues", ops->name);
-	m->dev.ops = ops;
-	m->dev.priv = priv;
-	m->dev.mem = mem;
-	m->dev.interrupt = raise_irq;
-	m->dev.interrupt_opaque = m;
-	for (unsigned i = 0; i < ops->nqueues; i++) {
-		m->dev.queues[i].mem = mem;
-		m->dev.queues[i].max_size = ops->queue_max;
-	}
-	pthread_mutex_init(&m->dev.lock, NULL);
+	if (!nb_virtio_ops_fit(dev->ops))
+		return nb_err_set(err, 0, "virtio %s: too many or too large queues", dev->ops->name);
+	m->dev = dev;
+	nb_virtio_dev_set_mem(dev, mem);
+	dev->interrupt = raise_irq;
+	dev->interrupt_opaque = m;
 	m->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	m->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (m->irq_fd < 0 || m->notify_fd < 0) {
 		nb_virtio_mmio_destroy(m);
-		return nb_err_sys(err, "virtio %s: eventfd", ops->name);
+		return nb_err_sys(err, "virtio %s: eventfd", dev->ops->name);
 	}
 	return 0;
 }
@@ -72,45 +66,22 @@ void nb_virtio_mmio_destroy(struct nb_virtio_mmio *m)
 
 static struct nb_virtq *selected_queue(struct nb_virtio_mmio *m)
 {
-	if (m->queue_sel >= m->dev.ops->nqueues)
+	if (m->queue_sel >= m->dev->ops->nqueues)
 		return NULL;
-	return &m->dev.queues[m->queue_sel];
-}
-
-/* with_device: run the device's own reset too (it went live). */
-static void device_reset(struct nb_virtio_mmio *m, bool with_device)
-{
-	struct nb_virtio_dev *dev = &m->dev;
-
-	if (with_device && dev->ops->reset)
-		dev->ops->reset(dev);
-	for (unsigned i = 0; i < dev->ops->nqueues; i++)
-		nb_virtq_reset(&dev->queues[i]);
-	dev->driver_features = 0;
-	dev->status = 0;
-	__atomic_store_n(&dev->isr, 0, __ATOMIC_SEQ_CST);
-	m->dev_features_sel = m->drv_features_sel = m->queue_sel = 0;
-}
-
-/* FEATURES_OK only for a subset of what was offered that includes
- * VERSION_1 (we are modern only); otherwise the bit stays clear and the
- * driver, re-reading Status, gives up (virtio 1.1, 3.1.1). */
-static bool features_acceptable(const struct nb_virtio_dev *dev)
-{
-	uint64_t offered = nb_virtio_offered_features(dev);
-
-	return (dev->driver_features & ~offered) == 0 &&
-	       (dev->driver_features & NB_VIRTIO_F_VERSION_1);
+	return &m->dev->queues[m->queue_sel];
 }
 
 static void kick(struct nb_virtio_mmio *m);
 
 static void write_status(struct nb_virtio_mmio *m, uint32_t value)
 {
-	struct nb_virtio_dev *dev = &m->dev;
+	struct nb_virtio_dev *dev = m->dev;
 	uint32_t old = dev->status;
 
 	if (value == 0) {
+		/* The selectors are the transport's: back to 0 now (no
+		 * register write is taken while a reset is pending). */
+		m->dev_features_sel = m->drv_features_sel = m->queue_sel = 0;
 		/* A device that went live holds guest-facing host state;
 		 * resetting it unwatches and closes descriptors: work for the
 		 * event thread, whose seccomp filter allows it. Status reads
@@ -120,17 +91,17 @@ static void write_status(struct nb_virtio_mmio *m, uint32_t value)
 		 * probe): host state it has (a vsock client that connected
 		 * early) is for the driver about to come. */
 		if (!(old & VIRTIO_CONFIG_S_DRIVER_OK)) {
-			device_reset(m, false);
+			nb_virtio_reset(dev, false);
 			return;
 		}
-		m->reset_pending = true;
+		dev->reset_pending = true;
 		kick(m);
 		return;
 	}
 	/* The driver only adds bits; NEEDS_RESET is the device's. */
 	value = (value & ~VIRTIO_CONFIG_S_NEEDS_RESET) | old;
 	if ((value & VIRTIO_CONFIG_S_FEATURES_OK) && !(old & VIRTIO_CONFIG_S_FEATURES_OK) &&
-	    !features_acceptable(dev))
+	    !nb_virtio_features_ok(dev))
 		value &= ~(uint32_t)VIRTIO_CONFIG_S_FEATURES_OK;
 	if ((value & VIRTIO_CONFIG_S_DRIVER_OK) && !(value & VIRTIO_CONFIG_S_FEATURES_OK))
 		value &= ~(uint32_t)VIRTIO_CONFIG_S_DRIVER_OK;
@@ -153,10 +124,10 @@ static void write_queue_ready(struct nb_virtio_mmio *m, struct nb_virtq *q, uint
 		q->size = size;
 		return;
 	}
-	if (q->ready || !(m->dev.status & VIRTIO_CONFIG_S_FEATURES_OK))
+	if (q->ready || !(m->dev->status & VIRTIO_CONFIG_S_FEATURES_OK))
 		return;
-	q->event_idx = m->dev.driver_features & NB_VIRTIO_F_EVENT_IDX;
-	q->indirect = m->dev.driver_features & NB_VIRTIO_F_INDIRECT_DESC;
+	q->event_idx = m->dev->driver_features & NB_VIRTIO_F_EVENT_IDX;
+	q->indirect = m->dev->driver_features & NB_VIRTIO_F_INDIRECT_DESC;
 	/* Rings that do not fit guest RAM: QueueReady stays 0 (the driver
 	 * reads it back) and nothing is ever followed. */
 	nb_virtq_enable(q);
@@ -214,9 +185,9 @@ static void kick(struct nb_virtio_mmio *m)
 
 static void write_reg(struct nb_virtio_mmio *m, uint64_t offset, uint32_t value)
 {
-	struct nb_virtio_dev *dev = &m->dev;
+	struct nb_virtio_dev *dev = m->dev;
 
-	if (m->reset_pending)
+	if (dev->reset_pending)
 		return; /* the driver must wait for the reset to finish */
 	switch (offset) {
 	case VIRTIO_MMIO_DEVICE_FEATURES_SEL:
@@ -250,7 +221,7 @@ static void write_reg(struct nb_virtio_mmio *m, uint64_t offset, uint32_t value)
 
 static uint32_t read_features(struct nb_virtio_mmio *m)
 {
-	uint64_t f = nb_virtio_offered_features(&m->dev);
+	uint64_t f = nb_virtio_offered_features(m->dev);
 
 	if (m->dev_features_sel > 1)
 		return 0;
@@ -259,7 +230,7 @@ static uint32_t read_features(struct nb_virtio_mmio *m)
 
 static uint32_t read_reg(struct nb_virtio_mmio *m, uint64_t offset)
 {
-	struct nb_virtio_dev *dev = &m->dev;
+	struct nb_virtio_dev *dev = m->dev;
 	struct nb_virtq *q = selected_queue(m);
 
 	switch (offset) {
@@ -277,32 +248,16 @@ static uint32_t read_reg(struct nb_virtio_mmio *m, uint64_t offset)
 	}
 }
 
-static void config_access(struct nb_virtio_dev *dev, uint64_t offset, uint8_t *data,
-			  uint32_t len, bool is_write)
-{
-	uint64_t off = offset - VIRTIO_MMIO_CONFIG;
-
-	if (off >= dev->ops->config_size || len > dev->ops->config_size - off) {
-		if (!is_write)
-			memset(data, 0, len);
-		return;
-	}
-	if (is_write && dev->ops->config_write)
-		dev->ops->config_write(dev, (uint32_t)off, data, len);
-	else if (!is_write && dev->ops->config_read)
-		dev->ops->config_read(dev, (uint32_t)off, data, len);
-	else if (!is_write)
-		memset(data, 0, len);
-}
-
 void nb_virtio_mmio_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
 {
 	struct nb_virtio_mmio *m = opaque;
 	uint32_t value;
 
-	pthread_mutex_lock(&m->dev.lock);
-	if (offset >= VIRTIO_MMIO_CONFIG) {
-		config_access(&m->dev, offset, data, len, is_write);
+	pthread_mutex_lock(&m->dev->lock);
+	if (offset >= VIRTIO_MMIO_CONFIG && is_write) {
+		nb_virtio_config_write(m->dev, offset - VIRTIO_MMIO_CONFIG, data, len);
+	} else if (offset >= VIRTIO_MMIO_CONFIG) {
+		nb_virtio_config_read(m->dev, offset - VIRTIO_MMIO_CONFIG, data, len);
 	} else if (len != 4 || (offset & 3)) {
 		/* 4.2.2.2: registers are 32-bit; anything else is ignored. */
 		if (!is_write)
@@ -314,18 +269,7 @@ void nb_virtio_mmio_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t le
 		value = read_reg(m, offset);
 		memcpy(data, &value, 4);
 	}
-	pthread_mutex_unlock(&m->dev.lock);
-}
-
-void nb_virtio_mmio_process(struct nb_virtio_mmio *m)
-{
-	pthread_mutex_lock(&m->dev.lock);
-	if (m->reset_pending) {
-		device_reset(m, true);
-		m->reset_pending = false;
-	} else if (nb_virtio_live(&m->dev) && m->dev.ops->notify)
-		m->dev.ops->notify(&m->dev);
-	pthread_mutex_unlock(&m->dev.lock);
+	pthread_mutex_unlock(&m->dev->lock);
 }
 
 /* ---- slots, KVM wiring, command line ---------------------------------- */
@@ -336,11 +280,6 @@ void nb_virtio_mmio_process(struct nb_virtio_mmio *m)
 static const uint8_t virtio_pins[] = { 5, 6, 7, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19,
 				       20, 21, 22, 23 };
 
-static struct {
-	unsigned count;
-	struct nb_virtio_mmio *devs[NB_VIRTIO_MMIO_MAX];
-} slots;
-
 static void on_notify(void *opaque, int fd, uint32_t events)
 {
 	struct nb_virtio_mmio *m = opaque;
@@ -349,7 +288,7 @@ static void on_notify(void *opaque, int fd, uint32_t events)
 	(void)events;
 	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		return;
-	nb_virtio_mmio_process(m);
+	nb_virtio_process(m->dev);
 }
 
 static int wire_kvm(struct nb_vm *vm, struct nb_virtio_mmio *m, struct nb_err *err)
@@ -362,54 +301,59 @@ static int wire_kvm(struct nb_vm *vm, struct nb_virtio_mmio *m, struct nb_err *e
 	};
 
 	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0)
-		return nb_err_sys(err, "virtio %s: KVM_IRQFD gsi %u", m->dev.ops->name, m->irq);
+		return nb_err_sys(err, "virtio %s: KVM_IRQFD gsi %u", m->dev->ops->name, m->irq);
 	/* Without an ioeventfd the register handler kicks the same eventfd,
 	 * so only speed is lost. */
 	if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &ioev) < 0 && errno != ENOSYS && errno != EINVAL)
-		return nb_err_sys(err, "virtio %s: KVM_IOEVENTFD", m->dev.ops->name);
+		return nb_err_sys(err, "virtio %s: KVM_IOEVENTFD", m->dev->ops->name);
 	return 0;
 }
 
-int nb_virtio_mmio_add(struct nb_vm *vm, struct nb_event_loop *loop,
-		       const struct nb_virtio_ops *ops, void *priv, struct nb_virtio_mmio **out,
-		       struct nb_err *err)
+/* The transport's add (virtio.h): the next slot for dev. */
+static int mmio_add(struct nb_virtio_transport *transport, struct nb_virtio_dev *dev,
+		    struct nb_event_loop *loop, struct nb_err *err)
 {
+	struct nb_virtio_mmio_transport *t = (struct nb_virtio_mmio_transport *)transport;
+	const char *name = dev->ops->name;
+	unsigned slot = t->count;
 	struct nb_virtio_mmio *m;
-	unsigned slot = slots.count;
 
 	if (slot == NB_VIRTIO_MMIO_MAX)
-		return nb_err_set(err, 0, "virtio %s: more than %u virtio devices", ops->name,
+		return nb_err_set(err, 0, "virtio %s: more than %u virtio devices", name,
 				  NB_VIRTIO_MMIO_MAX);
 	m = calloc(1, sizeof(*m));
 	if (!m)
-		return nb_err_sys(err, "virtio %s", ops->name);
-	if (nb_virtio_mmio_init(m, ops, priv, &vm->mem, err) < 0) {
+		return nb_err_sys(err, "virtio %s", name);
+	if (nb_virtio_mmio_init(m, dev, &t->vm->mem, err) < 0) {
 		free(m);
 		return -1;
 	}
 	m->base = NB_MMIO_BASE + (uint64_t)slot * NB_VIRTIO_MMIO_SLOT_SIZE;
 	m->irq = virtio_pins[slot % sizeof(virtio_pins)];
-	struct nb_bus_device busdev = { ops->name, m->base, NB_VIRTIO_MMIO_SLOT_SIZE,
+	struct nb_bus_device busdev = { name, m->base, NB_VIRTIO_MMIO_SLOT_SIZE,
 					nb_virtio_mmio_io, m };
-	if (wire_kvm(vm, m, err) < 0 || nb_bus_register(&vm->mmio, &busdev, err) < 0 ||
+	if (wire_kvm(t->vm, m, err) < 0 || nb_bus_register(&t->vm->mmio, &busdev, err) < 0 ||
 	    nb_event_add(loop, m->notify_fd, EPOLLIN, on_notify, m, err) < 0) {
 		nb_virtio_mmio_destroy(m);
 		free(m);
 		return -1;
 	}
-	slots.devs[slots.count++] = m;
-	if (out)
-		*out = m;
+	t->slots[t->count++] = m;
 	return 0;
 }
 
-int nb_virtio_mmio_cmdline(char *buf, size_t size)
+void nb_virtio_mmio_transport_init(struct nb_virtio_mmio_transport *t, struct nb_vm *vm)
+{
+	*t = (struct nb_virtio_mmio_transport){ .transport = { .add = mmio_add }, .vm = vm };
+}
+
+int nb_virtio_mmio_cmdline(const struct nb_virtio_mmio_transport *t, char *buf, size_t size)
 {
 	size_t len = strnlen(buf, size);
 
-	for (unsigned i = 0; i < slots.count; i++) {
+	for (unsigned i = 0; i < t->count; i++) {
 		int n = snprintf(buf + len, size - len, " virtio_mmio.device=4K@%#" PRIx64 ":%u",
-				 slots.devs[i]->base, slots.devs[i]->irq);
+				 t->slots[i]->base, t->slots[i]->irq);
 		if (n < 0 || (size_t)n >= size - len)
 			return -1;
 		len += (size_t)n;
@@ -417,11 +361,11 @@ int nb_virtio_mmio_cmdline(char *buf, size_t size)
 	return 0;
 }
 
-void nb_virtio_mmio_destroy_all(void)
+void nb_virtio_mmio_transport_destroy(struct nb_virtio_mmio_transport *t)
 {
-	for (unsigned i = 0; i < slots.count; i++) {
-		nb_virtio_mmio_destroy(slots.devs[i]);
-		free(slots.devs[i]);
+	for (unsigned i = 0; i < t->count; i++) {
+		nb_virtio_mmio_destroy(t->slots[i]);
+		free(t->slots[i]);
 	}
-	slots.count = 0;
+	t->count = 0;
 }

@@ -1,11 +1,11 @@
 /* virtio-mmio transport, version 2 (virtio 1.1, 4.2.2), modern only.
  *
- * Every device gets a 4 KiB slot in the MMIO window and an IOAPIC pin,
- * allocated here and nowhere else; nb_virtio_mmio_cmdline() turns the
- * slots into the kernel's `virtio_mmio.device=` arguments. Interrupts go
- * through an irqfd; QueueNotify writes through an ioeventfd the event
- * thread watches, so the vCPU thread only handles register accesses.
- * One VM per process: the slot table is process-wide.
+ * A struct nb_virtio_mmio_transport is the VM's virtio-mmio window: every
+ * device registered on it gets a 4 KiB slot and an IOAPIC pin, allocated
+ * here and nowhere else; nb_virtio_mmio_cmdline() turns the slots into the
+ * kernel's `virtio_mmio.device=` arguments. Interrupts go through an
+ * irqfd; QueueNotify writes through an ioeventfd the event thread
+ * watches, so the vCPU thread only handles register accesses.
  */
 #ifndef NESTBOX_VIRTIO_MMIO_H
 #define NESTBOX_VIRTIO_MMIO_H
@@ -20,19 +20,20 @@
 
 struct nb_vm;
 
+/* One device's register file. */
 struct nb_virtio_mmio {
-	struct nb_virtio_dev dev;
+	struct nb_virtio_dev *dev;
 	uint64_t base;
 	unsigned irq;                /* IOAPIC pin = GSI */
 	uint32_t dev_features_sel, drv_features_sel, queue_sel;
 	int irq_fd;                  /* eventfd bound to the GSI with KVM_IRQFD */
 	int notify_fd;               /* eventfd bound to QueueNotify with KVM_IOEVENTFD */
-	bool reset_pending;          /* the driver wrote Status 0: the event thread resets */
 };
 
-/* Set up the transport state and its eventfds, without KVM (unit tests
- * and fuzzers use this directly). */
-int nb_virtio_mmio_init(struct nb_virtio_mmio *m, const struct nb_virtio_ops *ops, void *priv,
+/* Put dev (nb_virtio_dev_init done) on guest memory mem behind a register
+ * file with its eventfds, without KVM (unit tests and fuzzers use this
+ * directly). */
+int nb_virtio_mmio_init(struct nb_virtio_mmio *m, struct nb_virtio_dev *dev,
 			const struct nb_guest_mem *mem, struct nb_err *err);
 void nb_virtio_mmio_destroy(struct nb_virtio_mmio *m);
 
@@ -40,21 +41,25 @@ void nb_virtio_mmio_destroy(struct nb_virtio_mmio *m);
 void nb_virtio_mmio_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 		       bool is_write);
 
-/* Run the device's notify handler now, or the reset the driver asked for
- * (event thread; takes the lock). */
-void nb_virtio_mmio_process(struct nb_virtio_mmio *m);
+/* The VM's virtio-mmio window: the transport devices register on. */
+struct nb_virtio_mmio_transport {
+	struct nb_virtio_transport transport; /* what devices see */
+	struct nb_vm *vm;
+	unsigned count;
+	struct nb_virtio_mmio *slots[NB_VIRTIO_MMIO_MAX];
+};
 
-/* Create a device of ops on the VM: slot, MMIO range on vm->mmio, irqfd,
- * ioeventfd watched by loop. *out is owned by the slot table. */
-int nb_virtio_mmio_add(struct nb_vm *vm, struct nb_event_loop *loop,
-		       const struct nb_virtio_ops *ops, void *priv, struct nb_virtio_mmio **out,
-		       struct nb_err *err);
+/* An empty window on vm. A device registered on t->transport gets the
+ * next slot, an MMIO range on vm->mmio, an irqfd and an ioeventfd watched
+ * by the loop it was registered with. */
+void nb_virtio_mmio_transport_init(struct nb_virtio_mmio_transport *t, struct nb_vm *vm);
 
 /* Append " virtio_mmio.device=4K@0x...:N" for every device to buf (NUL
  * terminated). Returns -1 if it does not fit. */
-int nb_virtio_mmio_cmdline(char *buf, size_t size);
+int nb_virtio_mmio_cmdline(const struct nb_virtio_mmio_transport *t, char *buf, size_t size);
 
-/* Release every device (after the vCPUs stopped). */
-void nb_virtio_mmio_destroy_all(void);
+/* Release every slot (after the vCPUs and the event threads stopped); the
+ * devices are their owners'. */
+void nb_virtio_mmio_transport_destroy(struct nb_virtio_mmio_transport *t);
 
 #endif

@@ -15,7 +15,6 @@
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
 
-#include "vmm/virtio/mmio.h"
 
 #define RXQ 0u
 #define TXQ 1u
@@ -27,7 +26,7 @@
 	 F(VIRTIO_NET_F_HOST_TSO6) | F(VIRTIO_NET_F_GUEST_TSO4) | F(VIRTIO_NET_F_GUEST_TSO6))
 
 struct nb_net {
-	struct nb_virtio_mmio *mmio;
+	struct nb_virtio_dev vdev;
 	struct nb_event_loop *loop;
 	int tap_fd;
 	bool watching;               /* tap in the event loop */
@@ -116,7 +115,7 @@ static void watch_tap(struct nb_net *net, bool on)
 /* Move frames from the tap into guest buffers until either runs out. */
 static void serve_rx(struct nb_net *net)
 {
-	struct nb_virtio_dev *dev = &net->mmio->dev;
+	struct nb_virtio_dev *dev = &net->vdev;
 	struct nb_virtq *q = &dev->queues[RXQ];
 	struct iovec iov[NB_VIRTQ_MAX_SIZE];
 	bool pushed = false;
@@ -168,7 +167,7 @@ static void serve_rx(struct nb_net *net)
 static void on_tap(void *opaque, int fd, uint32_t events)
 {
 	struct nb_net *net = opaque;
-	struct nb_virtio_dev *dev = &net->mmio->dev;
+	struct nb_virtio_dev *dev = &net->vdev;
 
 	(void)fd;
 	(void)events;
@@ -187,7 +186,7 @@ static void on_tap(void *opaque, int fd, uint32_t events)
 static bool tx_header(const struct nb_net *net, const struct nb_virtq_chain *c,
 		      struct virtio_net_hdr_v1 *h)
 {
-	uint64_t f = net->mmio->dev.driver_features;
+	uint64_t f = net->vdev.driver_features;
 	uint8_t gso;
 
 	memset(h, 0, sizeof(*h));
@@ -227,7 +226,7 @@ static void send_frame(struct nb_net *net, const struct nb_virtq_chain *c)
 
 static void serve_tx(struct nb_net *net)
 {
-	struct nb_virtio_dev *dev = &net->mmio->dev;
+	struct nb_virtio_dev *dev = &net->vdev;
 	struct nb_virtq *q = &dev->queues[TXQ];
 	bool pushed = false;
 	int rc;
@@ -264,8 +263,7 @@ static void tx_resume(void *opaque)
 {
 	struct nb_net *net = opaque;
 
-	if (net->mmio)
-		nb_virtio_mmio_process(net->mmio);
+	nb_virtio_process(&net->vdev);
 }
 
 static void net_notify(struct nb_virtio_dev *dev)
@@ -304,22 +302,13 @@ static void net_reset(struct nb_virtio_dev *dev)
 	ioctl(net->tap_fd, TUNSETOFFLOAD, 0);
 }
 
-static void net_config_read(struct nb_virtio_dev *dev, uint32_t offset, uint8_t *data,
-			    uint32_t len)
-{
-	struct nb_net *net = dev->priv;
-
-	memcpy(data, (const uint8_t *)&net->config + offset, len);
-}
-
-const struct nb_virtio_ops nb_virtio_net_ops = {
+static const struct nb_virtio_ops net_ops = {
 	.name = "virtio-net",
 	.device_id = VIRTIO_ID_NET,
 	.features = F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS) | NET_OFFLOADS,
 	.nqueues = 2,
 	.queue_max = 256,
 	.config_size = 10, /* mac, status, max_virtqueue_pairs */
-	.config_read = net_config_read,
 	.notify = net_notify,
 	.activate = net_activate,
 	.reset = net_reset,
@@ -335,6 +324,7 @@ struct nb_net *nb_net_new(struct nb_event_loop *loop, const struct nb_net_opts *
 		nb_err_sys(err, "virtio-net");
 		return NULL;
 	}
+	nb_virtio_dev_init(&net->vdev, &net_ops, net, &net->config);
 	net->loop = loop;
 	net->tap_fd = opts->tap_fd > 0 ? opts->tap_fd : nb_tap_open(opts->tap, &created, err);
 	if (net->tap_fd < 0) {
@@ -355,19 +345,19 @@ struct nb_net *nb_net_new(struct nb_event_loop *loop, const struct nb_net_opts *
 	return net;
 }
 
-void nb_net_bind(struct nb_net *net, struct nb_virtio_mmio *mmio)
+struct nb_virtio_dev *nb_net_dev(struct nb_net *net)
 {
-	net->mmio = mmio;
+	return &net->vdev;
 }
 
-int nb_virtio_net_add(struct nb_vm *vm, struct nb_event_loop *loop,
+int nb_virtio_net_add(struct nb_virtio_transport *t, struct nb_event_loop *loop,
 		      const struct nb_net_opts *opts, struct nb_net **out, struct nb_err *err)
 {
 	struct nb_net *net = nb_net_new(loop, opts, err);
 
 	if (!net)
 		return -1;
-	if (nb_virtio_mmio_add(vm, loop, &nb_virtio_net_ops, net, &net->mmio, err) < 0) {
+	if (nb_virtio_register(t, &net->vdev, loop, err) < 0) {
 		nb_ratelimit_detach(&net->rx_rl, loop);
 		nb_ratelimit_detach(&net->tx_rl, loop);
 		nb_net_close(net);

@@ -26,7 +26,6 @@
 #define NB_NET_HDR_SIZE 12u
 #define NB_NET_MAX_FRAME 65550u  /* without the header */
 
-struct nb_vm;
 struct nb_net;
 
 struct nb_net_opts {
@@ -39,18 +38,17 @@ struct nb_net_opts {
 /* Open (or create: then it vanishes when nestbox exits) the tap NAME. */
 int nb_tap_open(const char *name, bool *created, struct nb_err *err);
 
-int nb_virtio_net_add(struct nb_vm *vm, struct nb_event_loop *loop,
+/* Create the device on transport t, served on loop. */
+int nb_virtio_net_add(struct nb_virtio_transport *t, struct nb_event_loop *loop,
 		      const struct nb_net_opts *opts, struct nb_net **out, struct nb_err *err);
 /* Stop watching the tap, close it and free the device. */
 void nb_net_close(struct nb_net *net);
 
-/* The pieces nb_virtio_net_add() binds, for tests and fuzzers (any
+/* The pieces nb_virtio_net_add() registers, for tests and fuzzers (any
  * datagram socket may stand in for the tap as opts->tap_fd): the device
- * state, its ops, and its transport. */
-struct nb_virtio_mmio;
-extern const struct nb_virtio_ops nb_virtio_net_ops;
+ * state and its virtio device, for a transport of the test's choosing. */
 struct nb_net *nb_net_new(struct nb_event_loop *loop, const struct nb_net_opts *opts,
 			  struct nb_err *err);
-void nb_net_bind(struct nb_net *net, struct nb_virtio_mmio *mmio);
+struct nb_virtio_dev *nb_net_dev(struct nb_net *net);
 
 #endif

@@ -6,8 +6,6 @@
 
 #include <linux/virtio_ids.h>
 
-#include "vmm/virtio/mmio.h"
-
 uint32_t nb_rng_handle(const struct nb_virtq_chain *c)
 {
 	uint8_t buf[NB_RNG_MAX_REQUEST];
@@ -26,18 +24,18 @@ uint32_t nb_rng_handle(const struct nb_virtq_chain *c)
 
 static void rng_notify(struct nb_virtio_dev *dev)
 {
-	struct nb_virtq_chain *chain = dev->priv;
+	struct nb_rng *r = dev->priv;
 	struct nb_virtq *q = &dev->queues[0];
 	int rc;
 
-	while ((rc = nb_virtq_pop(q, chain)) == 1)
-		nb_virtq_push(q, chain->head, nb_rng_handle(chain));
+	while ((rc = nb_virtq_pop(q, &r->chain)) == 1)
+		nb_virtq_push(q, r->chain.head, nb_rng_handle(&r->chain));
 	if (rc < 0)
 		nb_virtio_queue_broken(dev, q);
 	nb_virtio_signal_used(dev, q);
 }
 
-const struct nb_virtio_ops nb_virtio_rng_ops = {
+static const struct nb_virtio_ops rng_ops = {
 	.name = "virtio-rng",
 	.device_id = VIRTIO_ID_RNG,
 	.nqueues = 1,
@@ -45,15 +43,22 @@ const struct nb_virtio_ops nb_virtio_rng_ops = {
 	.notify = rng_notify,
 };
 
-int nb_virtio_rng_add(struct nb_vm *vm, struct nb_event_loop *loop, struct nb_err *err)
+void nb_rng_init(struct nb_rng *r)
 {
-	struct nb_virtq_chain *chain = malloc(sizeof(*chain));
+	nb_virtio_dev_init(&r->vdev, &rng_ops, r, NULL);
+}
 
-	if (!chain)
+int nb_virtio_rng_add(struct nb_virtio_transport *t, struct nb_event_loop *loop,
+		      struct nb_err *err)
+{
+	struct nb_rng *r = malloc(sizeof(*r));
+
+	if (!r)
 		return nb_err_sys(err, "virtio-rng");
-	if (nb_virtio_mmio_add(vm, loop, &nb_virtio_rng_ops, chain, NULL, err) < 0) {
-		free(chain);
+	nb_rng_init(r);
+	if (nb_virtio_register(t, &r->vdev, loop, err) < 0) {
+		free(r);
 		return -1;
 	}
-	return 0;
+	return 0; /* r lives as long as the VM: the process */
 }

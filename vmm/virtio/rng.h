@@ -9,15 +9,20 @@
 
 #define NB_RNG_MAX_REQUEST 4096u
 
-struct nb_vm;
+struct nb_rng {
+	struct nb_virtio_dev vdev;
+	struct nb_virtq_chain chain; /* scratch for the request being served */
+};
 
 /* Serve one chain; returns the bytes written. */
 uint32_t nb_rng_handle(const struct nb_virtq_chain *c);
 
-int nb_virtio_rng_add(struct nb_vm *vm, struct nb_event_loop *loop, struct nb_err *err);
+/* Create the device on transport t, served on loop. */
+int nb_virtio_rng_add(struct nb_virtio_transport *t, struct nb_event_loop *loop,
+		      struct nb_err *err);
 
-/* The ops nb_virtio_rng_add() binds, for tests and fuzzers; the device's
- * priv is a struct nb_virtq_chain it uses as scratch. */
-extern const struct nb_virtio_ops nb_virtio_rng_ops;
+/* The device nb_virtio_rng_add() registers, for tests and fuzzers: r's
+ * virtio device (r->vdev) for a transport of the test's choosing. */
+void nb_rng_init(struct nb_rng *r);
 
 #endif

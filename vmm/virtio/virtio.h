@@ -1,9 +1,13 @@
 /* virtio devices, transport-independent (virtio 1.x, modern only).
  *
- * A device model fills a struct nb_virtio_ops (id, features, config space,
- * queues, a notify handler) and never learns which transport carries it:
- * mmio.c binds it to virtio-mmio today. queue.c walks split virtqueues with
- * every guest-supplied address, length, index and flag checked.
+ * A device model embeds a struct nb_virtio_dev, fills a struct
+ * nb_virtio_ops (id, features, config space size, queues, a notify
+ * handler) and never learns which transport carries it: it registers with
+ * nb_virtio_register() on the struct nb_virtio_transport its caller chose
+ * (virtio-mmio, mmio.h, today). queue.c walks split virtqueues with every
+ * guest-supplied address, length, index and flag checked; core.c holds
+ * what every transport shares (config space reads, feature negotiation
+ * checks, reset, interrupts).
  *
  * Threads: the transport's register handlers run on vCPU threads; queue
  * notifications and all device work run on the event thread. Both take
@@ -11,8 +15,8 @@
  *
  * Adding a device (net, vsock, ...) is one file: a struct nb_virtio_ops, a
  * notify handler that pops chains with nb_virtq_pop(), pushes them back
- * with nb_virtq_push() and calls nb_virtio_signal_used(), and an
- * nb_virtio_mmio_add() call from its constructor.
+ * with nb_virtq_push() and calls nb_virtio_signal_used(), and
+ * nb_virtio_dev_init() plus nb_virtio_register() in its constructor.
  */
 #ifndef NESTBOX_VIRTIO_H
 #define NESTBOX_VIRTIO_H
@@ -24,6 +28,7 @@
 #include <sys/uio.h>
 
 #include "nestbox/err.h"
+#include "vmm/kvm/event.h"
 #include "vmm/kvm/memory.h"
 
 #define NB_VIRTQ_MAX_SIZE 256u      /* largest QueueNumMax a device may offer */
@@ -121,10 +126,9 @@ struct nb_virtio_ops {
 				      * VERSION_1, INDIRECT_DESC and EVENT_IDX */
 	unsigned nqueues;
 	uint16_t queue_max;          /* QueueNumMax for every queue */
-	uint32_t config_size;
-	/* Config space access, offset+len within config_size (checked). */
-	void (*config_read)(struct nb_virtio_dev *dev, uint32_t offset, uint8_t *data,
-			    uint32_t len);
+	uint32_t config_size;        /* bytes of dev->config the driver reads */
+	/* A driver write to config space, offset+len within config_size
+	 * (checked); NULL: config space is read-only (writes are ignored). */
 	void (*config_write)(struct nb_virtio_dev *dev, uint32_t offset, const uint8_t *data,
 			     uint32_t len);
 	/* The driver notified (one or more queues may have work): event thread. */
@@ -138,20 +142,72 @@ struct nb_virtio_ops {
 struct nb_virtio_dev {
 	const struct nb_virtio_ops *ops;
 	void *priv;                  /* the device model's state */
+	const void *config;          /* ops->config_size bytes; NULL: reads as zeros */
 	pthread_mutex_t lock;
-	const struct nb_guest_mem *mem;
+	const struct nb_guest_mem *mem; /* set by the transport */
 	uint64_t driver_features;    /* accepted at FEATURES_OK */
 	uint32_t status;             /* VIRTIO_CONFIG_S_* */
 	uint32_t isr;                /* InterruptStatus: 1 used buffer, 2 config */
 	uint32_t config_generation;
+	bool reset_pending;          /* the driver reset a live device: the event thread resets */
 	struct nb_virtq queues[NB_VIRTIO_MAX_QUEUES];
-	/* Raise the interrupt (the transport's irqfd); never blocks. */
+	/* Raise the interrupt (set by the transport); never blocks. */
 	void (*interrupt)(void *opaque);
 	void *interrupt_opaque;
 };
 
+/* What carries devices to the guest; mmio.h's virtio-mmio window is one. */
+struct nb_virtio_transport {
+	/* Give dev (nb_virtio_dev_init done) its guest memory, registers,
+	 * interrupt and notifications, whose work runs on loop's thread. dev
+	 * must outlive the transport. */
+	int (*add)(struct nb_virtio_transport *t, struct nb_virtio_dev *dev,
+		   struct nb_event_loop *loop, struct nb_err *err);
+};
+
+/* Fill the transport-independent part of dev for ops; priv is handed back
+ * to ops, config is what the driver reads of config space (ops->config_size
+ * bytes, the device keeps it current). */
+void nb_virtio_dev_init(struct nb_virtio_dev *dev, const struct nb_virtio_ops *ops, void *priv,
+			const void *config);
+
+/* Whether ops stays within NB_VIRTIO_MAX_QUEUES queues of at most
+ * NB_VIRTQ_MAX_SIZE entries (nb_virtio_register and transports check). */
+bool nb_virtio_ops_fit(const struct nb_virtio_ops *ops);
+
+/* Put dev's queues on guest memory mem (the transport does, when it
+ * takes the device). */
+void nb_virtio_dev_set_mem(struct nb_virtio_dev *dev, const struct nb_guest_mem *mem);
+
+/* Hand an initialised dev to transport t; its work runs on loop. Fails if
+ * its ops do not fit (nb_virtio_ops_fit) or the transport is full. */
+int nb_virtio_register(struct nb_virtio_transport *t, struct nb_virtio_dev *dev,
+		       struct nb_event_loop *loop, struct nb_err *err);
+
 /* The device offered to the driver: ops->features plus transport bits. */
 uint64_t nb_virtio_offered_features(const struct nb_virtio_dev *dev);
+
+/* Whether the driver's features may be accepted at FEATURES_OK: a subset
+ * of what was offered that includes VERSION_1 (virtio 1.1, 3.1.1). */
+bool nb_virtio_features_ok(const struct nb_virtio_dev *dev);
+
+/* A driver read of config space, [offset, offset+len) of dev->config;
+ * outside it (or without one) reads as zeros. */
+void nb_virtio_config_read(const struct nb_virtio_dev *dev, uint64_t offset, uint8_t *data,
+			   uint32_t len);
+/* A driver write of config space, to ops->config_write if inside it. */
+void nb_virtio_config_write(struct nb_virtio_dev *dev, uint64_t offset, const uint8_t *data,
+			    uint32_t len);
+
+/* Back to the state before the driver found it: queues, features, status,
+ * ISR; with_device, the device's own reset runs first (it went live).
+ * Lock held. */
+void nb_virtio_reset(struct nb_virtio_dev *dev, bool with_device);
+
+/* Run the reset the driver asked for, or else the device's notify handler
+ * if it is live (event thread; takes the lock). Transports call it on a
+ * notification, devices when a timer says they may go on. */
+void nb_virtio_process(struct nb_virtio_dev *dev);
 
 /* Set ISR bit 0 and interrupt if any of the device's queues wants it. */
 void nb_virtio_signal_used(struct nb_virtio_dev *dev, struct nb_virtq *q);

@@ -25,7 +25,6 @@
 #include <linux/virtio_ids.h>
 #include <linux/virtio_vsock.h>
 
-#include "vmm/virtio/mmio.h"
 
 #define RXQ 0u
 #define TXQ 1u
@@ -76,7 +75,7 @@ struct rst {
 };
 
 struct nb_vsock {
-	struct nb_virtio_dev *dev;
+	struct nb_virtio_dev vdev;
 	struct virtio_vsock_config config;
 	uint64_t guest_cid;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -356,7 +355,7 @@ static bool rx_has_work(struct nb_vsock *vs)
 /* Fill guest rx buffers while there is something to say. */
 static void rx_pump(struct nb_vsock *vs)
 {
-	struct nb_virtio_dev *dev = vs->dev;
+	struct nb_virtio_dev *dev = &vs->vdev;
 	struct nb_virtq *q = &dev->queues[RXQ];
 	bool pushed = false, retried = false, data;
 	int rc = 0;
@@ -693,7 +692,7 @@ static void guest_packet(struct nb_vsock *vs, const struct nb_virtq_chain *ch)
 
 static void serve_tx(struct nb_vsock *vs)
 {
-	struct nb_virtio_dev *dev = vs->dev;
+	struct nb_virtio_dev *dev = &vs->vdev;
 	struct nb_virtq *q = &dev->queues[TXQ];
 	bool pushed = false;
 	int rc;
@@ -827,10 +826,10 @@ void nb_vsock_poll(struct nb_vsock *vs)
 {
 	struct epoll_event evs[16];
 	int n = epoll_wait(vs->epoll_fd, evs, 16, 0);
-	struct nb_virtio_dev *dev = vs->dev;
+	struct nb_virtio_dev *dev = &vs->vdev;
 	bool live;
 
-	if (n <= 0 || !dev)
+	if (n <= 0)
 		return;
 	pthread_mutex_lock(&dev->lock);
 	live = nb_virtio_live(dev);
@@ -855,7 +854,6 @@ static void vsock_notify(struct nb_virtio_dev *dev)
 {
 	struct nb_vsock *vs = dev->priv;
 
-	vs->dev = dev;
 	serve_tx(vs);
 	if (vs->rx_starved && nb_virtq_has_avail(&dev->queues[RXQ])) {
 		vs->rx_starved = false;
@@ -876,21 +874,12 @@ static void vsock_reset(struct nb_virtio_dev *dev)
 	vs->rx_starved = false;
 }
 
-static void vsock_config_read(struct nb_virtio_dev *dev, uint32_t offset, uint8_t *data,
-			      uint32_t len)
-{
-	struct nb_vsock *vs = dev->priv;
-
-	memcpy(data, (const uint8_t *)&vs->config + offset, len);
-}
-
-const struct nb_virtio_ops nb_vsock_ops = {
+static const struct nb_virtio_ops vsock_ops = {
 	.name = "virtio-vsock",
 	.device_id = VIRTIO_ID_VSOCK,
 	.nqueues = 3,
 	.queue_max = 128,
 	.config_size = sizeof(struct virtio_vsock_config),
-	.config_read = vsock_config_read,
 	.notify = vsock_notify,
 	.reset = vsock_reset,
 };
@@ -947,6 +936,7 @@ int nb_vsock_open(const struct nb_vsock_opts *opts, struct nb_vsock **out, struc
 	vs = calloc(1, sizeof(*vs));
 	if (!vs)
 		return nb_err_sys(err, "virtio-vsock");
+	nb_virtio_dev_init(&vs->vdev, &vsock_ops, vs, &vs->config);
 	vs->listen_fd = -1;
 	vs->guest_cid = opts->guest_cid;
 	vs->config.guest_cid = htole64(opts->guest_cid);
@@ -971,9 +961,9 @@ int nb_vsock_open(const struct nb_vsock_opts *opts, struct nb_vsock **out, struc
 	return 0;
 }
 
-void nb_vsock_attach(struct nb_vsock *vs, struct nb_virtio_dev *dev)
+struct nb_virtio_dev *nb_vsock_dev(struct nb_vsock *vs)
 {
-	vs->dev = dev;
+	return &vs->vdev;
 }
 
 int nb_vsock_poll_fd(const struct nb_vsock *vs)
@@ -1014,21 +1004,21 @@ static void on_poll(void *opaque, int fd, uint32_t events)
 	nb_vsock_poll(opaque);
 }
 
-int nb_virtio_vsock_add(struct nb_vm *vm, struct nb_event_loop *loop,
+int nb_virtio_vsock_add(struct nb_virtio_transport *t, struct nb_event_loop *loop,
 			const struct nb_vsock_opts *opts, struct nb_vsock **out,
 			struct nb_err *err)
 {
-	struct nb_virtio_mmio *m;
 	struct nb_vsock *vs;
 
 	if (nb_vsock_open(opts, &vs, err) < 0)
 		return -1;
-	if (nb_virtio_mmio_add(vm, loop, &nb_vsock_ops, vs, &m, err) < 0 ||
+	/* On failure the run ends before any vCPU runs: a slot registered
+	 * already never reaches the freed device. */
+	if (nb_virtio_register(t, &vs->vdev, loop, err) < 0 ||
 	    nb_event_add(loop, vs->epoll_fd, EPOLLIN, on_poll, vs, err) < 0) {
-		nb_vsock_close(vs); /* a registered slot only reads priv under its lock */
+		nb_vsock_close(vs);
 		return -1;
 	}
-	nb_vsock_attach(vs, &m->dev);
 	*out = vs;
 	return 0;
 }

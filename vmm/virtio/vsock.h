@@ -34,7 +34,6 @@
 #define NB_VSOCK_LINE_MAX 32u         /* "CONNECT <port>\n" */
 #define NB_VSOCK_HDR_SIZE 44u
 
-struct nb_vm;
 struct nb_vsock;
 
 /* How the device reaches the host's file system once the VMM is confined:
@@ -55,15 +54,11 @@ struct nb_vsock_opts {
 	const struct nb_vsock_host *host; /* NULL: direct */
 };
 
-/* The device ops (for tests: bind them with nb_virtio_mmio_init and
- * nb_vsock_attach). priv is the struct nb_vsock. */
-extern const struct nb_virtio_ops nb_vsock_ops;
-
 /* State without a VM: validates opts, creates the listener and the inner
  * epoll set. */
 int nb_vsock_open(const struct nb_vsock_opts *opts, struct nb_vsock **out, struct nb_err *err);
-/* The device whose queues the state uses (its priv must be vs). */
-void nb_vsock_attach(struct nb_vsock *vs, struct nb_virtio_dev *dev);
+/* The state's virtio device (tests put it on a transport of their own). */
+struct nb_virtio_dev *nb_vsock_dev(struct nb_vsock *vs);
 /* The inner epoll descriptor (readable when a socket has work). */
 int nb_vsock_poll_fd(const struct nb_vsock *vs);
 /* Handle every ready socket (event thread; takes the device lock). */
@@ -82,8 +77,9 @@ int nb_vsock_port_path(const char *path, uint32_t port, struct sockaddr_un *addr
  * without a PATH. */
 int nb_vsock_listen_fd(const struct nb_vsock *vs);
 
-/* Create the device on the VM. *out is for nb_vsock_close() at exit. */
-int nb_virtio_vsock_add(struct nb_vm *vm, struct nb_event_loop *loop,
+/* Create the device on transport t, served on loop. *out is for
+ * nb_vsock_close() at exit. */
+int nb_virtio_vsock_add(struct nb_virtio_transport *t, struct nb_event_loop *loop,
 			const struct nb_vsock_opts *opts, struct nb_vsock **out,
 			struct nb_err *err);
 
