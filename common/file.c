@@ -59,8 +59,8 @@ int nb_file_read_fd(int fd, size_t max, char **data, size_t *len, struct nb_err 
 	return 0;
 }
 
-static int read_path(int dir_fd, const char *path, int flags, size_t max, char **data,
-		     size_t *len, struct nb_err *err)
+static int read_path(int dir_fd, const char *path, int flags, size_t max, char **data, size_t *len,
+		     struct nb_err *err)
 {
 	cleanup_close int fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | flags);
 
@@ -129,7 +129,7 @@ int nb_file_write_atomic(int dir_fd, const char *name, const char *tmp, const vo
 	if (fd < 0)
 		return nb_err_sys(err, "cannot create %s", tmp);
 	rc = write_all(fd, data, len) < 0 || fsync(fd) < 0 ? nb_err_sys(err, "cannot write %s", tmp)
-							    : 0;
+							   : 0;
 	close(fd);
 	if (rc == 0 && renameat(dir_fd, tmp, dir_fd, name) < 0)
 		rc = nb_err_sys(err, "cannot rename %s to %s", tmp, name);
@@ -160,8 +160,8 @@ static int make_one(int dir_fd, const char *dir, mode_t mode, bool nofollow, str
 
 /* Each component of path that ends after its first `trusted` bytes, in
  * order; an empty one (a//b, a trailing /) is skipped. */
-static int walk(int dir_fd, const char *path, size_t trusted, mode_t mode, unsigned flags, bool nofollow,
-		struct nb_err *err)
+static int walk(int dir_fd, const char *path, size_t trusted, mode_t mode, unsigned flags,
+		bool nofollow, struct nb_err *err)
 {
 	cleanup_free char *buf = strdup(path);
 	size_t len;

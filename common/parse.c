@@ -33,8 +33,10 @@ int nb_parse_u64(const char *what, const char *text, uint64_t min, uint64_t max,
 		 struct nb_err *err)
 {
 	if (!nb_parse_decimal(text, min, max, out))
-		return nb_err_set(err, 0, "invalid %s '%s': use a whole number from %" PRIu64
-				  " to %" PRIu64, what, text, min, max);
+		return nb_err_set(err, 0,
+				  "invalid %s '%s': use a whole number from %" PRIu64
+				  " to %" PRIu64,
+				  what, text, min, max);
 	return 0;
 }
 
@@ -58,11 +60,27 @@ int nb_parse_size(const char *text, uint64_t *bytes, struct nb_err *err)
 	if (!nb_parse_digits(text, &v, &end))
 		goto bad;
 	switch (*end) {
-	case 'g': case 'G': shift = 30; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'b': case 'B': end++; break;
-	default: break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'b':
+	case 'B':
+		end++;
+		break;
+	default:
+		break;
 	}
 	if (*end != '\0' || (shift && v > (UINT64_MAX >> shift)))
 		goto bad;

@@ -6,10 +6,10 @@
 #define NESTBOX_COMMON_REPORT_H
 
 enum nb_report_kind {
-	NB_REPORT_MESSAGE, /* "nestbox: TEXT" on stderr */
-	NB_REPORT_WARNING, /* "nestbox: warning: TEXT" on stderr */
-	NB_REPORT_STATS,   /* TEXT on stderr: one --stats JSON line */
-	NB_REPORT_OUTPUT,  /* TEXT on stdout: a line of a command's output */
+	NB_REPORT_MESSAGE,  /* "nestbox: TEXT" on stderr */
+	NB_REPORT_WARNING,  /* "nestbox: warning: TEXT" on stderr */
+	NB_REPORT_STATS,    /* TEXT on stderr: one --stats JSON line */
+	NB_REPORT_OUTPUT,   /* TEXT on stdout: a line of a command's output */
 	NB_REPORT_PROGRESS, /* TEXT on stderr as it is: a terminal's redrawn status line */
 };
 

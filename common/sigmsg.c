@@ -3,7 +3,9 @@
 #include <signal.h>
 #include <string.h>
 
-static const int allowed_signals[] = { SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGWINCH };
+static const int allowed_signals[] = {
+	SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGWINCH
+};
 
 bool nb_sigmsg_signal_ok(int signo)
 {
@@ -76,13 +78,16 @@ static int decode_frame(const uint8_t *buf, size_t plen, struct nb_sigmsg *m, st
 	if (m->type != NB_SIGMSG_SIGNAL && m->type != NB_SIGMSG_WINSIZE)
 		return nb_err_set(err, 0, "signal port: unknown message type %u", m->type);
 	if (plen != 4)
-		return nb_err_set(err, 0, "signal port: message type %u with %zu payload bytes, "
-				  "expected 4", m->type, plen);
+		return nb_err_set(err, 0,
+				  "signal port: message type %u with %zu payload bytes, "
+				  "expected 4",
+				  m->type, plen);
 	if (m->type == NB_SIGMSG_SIGNAL) {
 		uint32_t signo = get_le32(payload);
 
 		if (signo > 64 || !nb_sigmsg_signal_ok((int)signo))
-			return nb_err_set(err, 0, "signal port: signal %u is not one nestbox forwards",
+			return nb_err_set(err, 0,
+					  "signal port: signal %u is not one nestbox forwards",
 					  signo);
 		m->signo = (int)signo;
 		return 0;
@@ -90,8 +95,8 @@ static int decode_frame(const uint8_t *buf, size_t plen, struct nb_sigmsg *m, st
 	m->rows = get_le16(payload);
 	m->cols = get_le16(payload + 2);
 	if (!winsize_ok(m->rows, m->cols))
-		return nb_err_set(err, 0, "signal port: window size %ux%u is not 1..%u each", m->rows,
-				  m->cols, NB_WINSIZE_MAX);
+		return nb_err_set(err, 0, "signal port: window size %ux%u is not 1..%u each",
+				  m->rows, m->cols, NB_WINSIZE_MAX);
 	return 0;
 }
 
@@ -115,8 +120,9 @@ int nb_sigmsg_decode(const uint8_t *buf, size_t len, struct nb_sigmsg *m, size_t
 	 * real next message may start inside it. */
 	if (plen > NB_SIGMSG_MAX_PAYLOAD || buf[3] != 0) {
 		*used = 1;
-		return nb_err_set(err, 0, "signal port: bad header (payload %zu bytes, reserved %u)",
-				  plen, buf[3]);
+		return nb_err_set(err, 0,
+				  "signal port: bad header (payload %zu bytes, reserved %u)", plen,
+				  buf[3]);
 	}
 	if (len < NB_SIGMSG_HEADER + plen)
 		return 0;

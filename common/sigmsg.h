@@ -13,9 +13,9 @@
 #include "nestbox/err.h"
 
 struct nb_sigmsg {
-	uint8_t type;          /* NB_SIGMSG_SIGNAL or NB_SIGMSG_WINSIZE */
-	int signo;             /* SIGNAL: nb_sigmsg_signal_ok() */
-	uint16_t rows, cols;   /* WINSIZE: 1..NB_WINSIZE_MAX each */
+	uint8_t type;        /* NB_SIGMSG_SIGNAL or NB_SIGMSG_WINSIZE */
+	int signo;           /* SIGNAL: nb_sigmsg_signal_ok() */
+	uint16_t rows, cols; /* WINSIZE: 1..NB_WINSIZE_MAX each */
 };
 
 /* Whether signo may travel on the port (the signals Docker forwards). */

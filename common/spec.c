@@ -57,9 +57,9 @@ struct prop {
 	 * with `with`, exactly when that property is (and decode refuses it
 	 * without that one). zero: decode refuses a zero cells[key], saying so. */
 	unsigned key;
-	size_t flag;          /* 0: none (offset 0 is argv) */
-	const char *with;     /* NULL: none */
-	const char *zero;     /* NULL: zero allowed */
+	size_t flag;      /* 0: none (offset 0 is argv) */
+	const char *with; /* NULL: none */
+	const char *zero; /* NULL: zero allowed */
 	/* One string or list entry (index i) of len bytes, on validate and decode. */
 	int (*check_str)(size_t i, const char *s, size_t len, struct nb_err *err);
 	/* The whole spec: on validate, and on decode once this property is read. */
@@ -68,13 +68,22 @@ struct prop {
 
 /* The offset of field f of T, which must have the given type, so a row
  * cannot describe a field as something it is not. */
-#define OFF(T, f, type)                                                                 \
-	(offsetof(T, f) +                                                               \
+#define OFF(T, f, type)   \
+	(offsetof(T, f) + \
 	 0 * sizeof(char[__builtin_types_compatible_p(__typeof__(((T *)0)->f), type) ? 1 : -1]))
 #define SPEC struct nb_spec
-#define U32(T, f) { CELL_U32, OFF(T, f, uint32_t) }
-#define U64(T, f) { CELL_U64, OFF(T, f, uint64_t) }
-#define BOOL32(T, f) { CELL_BOOL32, OFF(T, f, bool) }
+#define U32(T, f)                             \
+	{                                     \
+		CELL_U32, OFF(T, f, uint32_t) \
+	}
+#define U64(T, f)                             \
+	{                                     \
+		CELL_U64, OFF(T, f, uint64_t) \
+	}
+#define BOOL32(T, f)                         \
+	{                                    \
+		CELL_BOOL32, OFF(T, f, bool) \
+	}
 #define STRING(f) .off = OFF(SPEC, f, const char *)
 #define LIST(f, n) .off = OFF(SPEC, f, const char *const *), .count = OFF(SPEC, n, size_t)
 #define BYTES(f, n) .off = OFF(SPEC, f, const void *), .count = OFF(SPEC, n, size_t)
@@ -121,8 +130,10 @@ static int check_hostname(size_t i, const char *s, size_t len, struct nb_err *er
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		      c == '-' || c == '.'))
-			return nb_err_set(err, 0, "spec: property %s has a character other than "
-						  "letters, digits, '-' and '.'", NB_SPEC_HOSTNAME);
+			return nb_err_set(err, 0,
+					  "spec: property %s has a character other than "
+					  "letters, digits, '-' and '.'",
+					  NB_SPEC_HOSTNAME);
 	}
 	return 0;
 }
@@ -131,8 +142,10 @@ static int check_workdir(size_t i, const char *s, size_t len, struct nb_err *err
 {
 	(void)i;
 	if (len == 0 || len > NB_SPEC_MAX_PATH || s[0] != '/')
-		return nb_err_set(err, 0, "spec: property %s is not an absolute path of at most %u "
-					  "bytes", NB_SPEC_WORKDIR, NB_SPEC_MAX_PATH);
+		return nb_err_set(err, 0,
+				  "spec: property %s is not an absolute path of at most %u "
+				  "bytes",
+				  NB_SPEC_WORKDIR, NB_SPEC_MAX_PATH);
 	return 0;
 }
 
@@ -171,7 +184,8 @@ static int check_rlimits(const struct nb_spec *spec, struct nb_err *err)
 
 	for (size_t i = 0; i < spec->nrlimits; i++) {
 		if (r[i].resource >= NB_SPEC_MAX_RLIMITS)
-			return nb_err_set(err, 0, "spec: property %s entry %zu: unknown resource %u",
+			return nb_err_set(err, 0,
+					  "spec: property %s entry %zu: unknown resource %u",
 					  NB_SPEC_RLIMITS, i, r[i].resource);
 		if (r[i].soft > r[i].hard)
 			return nb_err_set(err, 0, "spec: property %s entry %zu: soft above hard",
@@ -205,8 +219,10 @@ static int check_cpu(const struct nb_spec *spec, struct nb_err *err)
 	if ((spec->cpu_quota_us || spec->cpu_period_us) &&
 	    (spec->cpu_period_us < 1000 || spec->cpu_period_us > 1000000 ||
 	     spec->cpu_quota_us < 1000))
-		return nb_err_set(err, 0, "spec: property %s needs period 1000..1000000 and quota "
-					  ">= 1000 microseconds", NB_SPEC_CPU_MAX);
+		return nb_err_set(err, 0,
+				  "spec: property %s needs period 1000..1000000 and quota "
+				  ">= 1000 microseconds",
+				  NB_SPEC_CPU_MAX);
 	return 0;
 }
 
@@ -223,8 +239,10 @@ static int check_tmpfs(size_t i, const char *s, size_t len, struct nb_err *err)
 	struct nb_tmpfs_mount m;
 
 	if (len == 0 || len > NB_SPEC_MAX_PATH || s[0] != '/')
-		return nb_err_set(err, 0, "spec: property %s entry %zu is not an absolute path of "
-					  "at most %u bytes", NB_SPEC_TMPFS, i, NB_SPEC_MAX_PATH);
+		return nb_err_set(err, 0,
+				  "spec: property %s entry %zu is not an absolute path of "
+				  "at most %u bytes",
+				  NB_SPEC_TMPFS, i, NB_SPEC_MAX_PATH);
 	if (nb_tmpfs_parse(s, &m, err) < 0)
 		return nb_err_wrap(err, "spec: property %s entry %zu", NB_SPEC_TMPFS, i);
 	return 0;
@@ -251,17 +269,22 @@ static int check_volume(size_t i, const char *s, size_t len, struct nb_err *err)
 	if (!path || serial_len == 0 || serial_len > NB_VOLUME_SERIAL_MAX ||
 	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") !=
 		    serial_len)
-		return nb_err_set(err, 0, "spec: property %s entry %zu: bad serial", NB_SPEC_VOLUMES, i);
+		return nb_err_set(err, 0, "spec: property %s entry %zu: bad serial",
+				  NB_SPEC_VOLUMES, i);
 	if (!volume_mode_ok(mode + 1, (size_t)(path - mode - 1)))
-		return nb_err_set(err, 0, "spec: property %s entry %zu: mode is not ro, rw, fs-ro "
-				  "or fs-rw", NB_SPEC_VOLUMES, i);
+		return nb_err_set(err, 0,
+				  "spec: property %s entry %zu: mode is not ro, rw, fs-ro "
+				  "or fs-rw",
+				  NB_SPEC_VOLUMES, i);
 	path++;
 	if (path[0] != '/' || strnlen(path, NB_SPEC_MAX_PATH + 1) > NB_SPEC_MAX_PATH)
-		return nb_err_set(err, 0, "spec: property %s entry %zu: path is not absolute or too long",
+		return nb_err_set(err, 0,
+				  "spec: property %s entry %zu: path is not absolute or too long",
 				  NB_SPEC_VOLUMES, i);
 	for (const char *c = path; (c = strstr(c, "..")); c += 2)
 		if (c[-1] == '/' && (c[2] == '/' || c[2] == '\0'))
-			return nb_err_set(err, 0, "spec: property %s entry %zu: path has a .. component",
+			return nb_err_set(err, 0,
+					  "spec: property %s entry %zu: path has a .. component",
 					  NB_SPEC_VOLUMES, i);
 	return 0;
 }
@@ -293,14 +316,17 @@ static int check_layers(const struct nb_spec *spec, struct nb_err *err)
 
 	for (size_t i = 0; i < spec->nlayers; i++) {
 		if (l[i].offset % NB_LAYER_ALIGN || l[i].offset < end)
-			return nb_err_set(err, 0, "spec: property %s: layer %zu starts at %llu, not "
-					  "a multiple of %u at or after %llu", NB_SPEC_LAYERS, i,
-					  (unsigned long long)l[i].offset, NB_LAYER_ALIGN,
-					  (unsigned long long)end);
+			return nb_err_set(err, 0,
+					  "spec: property %s: layer %zu starts at %llu, not "
+					  "a multiple of %u at or after %llu",
+					  NB_SPEC_LAYERS, i, (unsigned long long)l[i].offset,
+					  NB_LAYER_ALIGN, (unsigned long long)end);
 		if (l[i].size == 0 || l[i].offset > NB_LAYER_MAX_DISK ||
 		    l[i].size > NB_LAYER_MAX_DISK - l[i].offset)
-			return nb_err_set(err, 0, "spec: property %s: layer %zu is empty or ends "
-					  "past %llu bytes", NB_SPEC_LAYERS, i, NB_LAYER_MAX_DISK);
+			return nb_err_set(err, 0,
+					  "spec: property %s: layer %zu is empty or ends "
+					  "past %llu bytes",
+					  NB_SPEC_LAYERS, i, NB_LAYER_MAX_DISK);
 		end = l[i].offset + l[i].size;
 	}
 	return 0;
@@ -324,6 +350,7 @@ static int check_tty(const struct nb_spec *spec, struct nb_err *err)
 #define RLIMIT struct nb_spec_rlimit
 #define LAYER struct nb_spec_layer
 
+/* clang-format off */
 static const struct prop props[] = {
 	{ .name = NB_SPEC_VERSION, .kind = KIND_VERSION, .flags = PROP_REQUIRED },
 	{ .name = NB_SPEC_ARGV, .kind = KIND_LIST, .flags = PROP_REQUIRED, LIST(argv, argc),
@@ -375,6 +402,7 @@ static const struct prop props[] = {
 	{ .name = NB_SPEC_TTY, .kind = KIND_CELLS, .cells = { U32(SPEC, tty_rows), U32(SPEC, tty_cols) },
 	  FLAG(tty), .check = check_tty },
 };
+/* clang-format on */
 
 #define NPROPS (sizeof(props) / sizeof(props[0]))
 
@@ -484,8 +512,7 @@ static size_t put_cells(const struct prop *p, const void *base, unsigned char *d
 }
 
 /* One row of cells from the wire at src into base. */
-static int get_cells(const struct prop *p, const unsigned char *src, void *base,
-		     struct nb_err *err)
+static int get_cells(const struct prop *p, const unsigned char *src, void *base, struct nb_err *err)
 {
 	for (size_t i = 0; i < MAX_CELLS && p->cells[i].type != CELL_NONE; i++) {
 		const struct cell *c = &p->cells[i];
@@ -602,7 +629,8 @@ static int validate_list(const struct prop *p, const struct nb_spec *spec, struc
 				  count);
 	for (size_t i = 0; i < count; i++) {
 		if (!list[i])
-			return nb_err_set(err, 0, "spec: property %s entry %zu is NULL", p->name, i);
+			return nb_err_set(err, 0, "spec: property %s entry %zu is NULL", p->name,
+					  i);
 		if (check_entry(p, i, list[i], strnlen(list[i], NB_SPEC_MAX_STRING + 1), err))
 			return -1;
 	}
@@ -617,8 +645,7 @@ static int check_bytes(const struct prop *p, size_t len, struct nb_err *err)
 	return 0;
 }
 
-static int validate_records(const struct prop *p, const struct nb_spec *spec,
-			    struct nb_err *err)
+static int validate_records(const struct prop *p, const struct nb_spec *spec, struct nb_err *err)
 {
 	size_t count = get_count(spec, p);
 
@@ -642,8 +669,9 @@ static int validate_prop(const struct prop *p, const struct nb_spec *spec, struc
 	case KIND_STRING:
 		s = get_ptr(spec, p->off);
 		if (!s)
-			return p->flags & PROP_REQUIRED ?
-				nb_err_set(err, 0, "spec: property %s is missing", p->name) : 0;
+			return p->flags & PROP_REQUIRED
+				       ? nb_err_set(err, 0, "spec: property %s is missing", p->name)
+				       : 0;
 		/* strnlen one past the limit, so "too long" is noticed */
 		return p->check_str ? p->check_str(0, s, strnlen(s, p->max + 1), err) : 0;
 	case KIND_LIST:
@@ -710,8 +738,8 @@ static void write_value(const struct prop *p, const struct nb_spec *spec, unsign
  * tail of another (libfdt stores such a name once); an upper bound always. */
 #define TAGALIGN(n) (((n) + FDT_TAGSIZE - 1) & ~(size_t)(FDT_TAGSIZE - 1))
 #define RSV_ALIGN sizeof(struct fdt_reserve_entry)
-#define FDT_FIXED                                                                      \
-	(((sizeof(struct fdt_header) + RSV_ALIGN - 1) / RSV_ALIGN * RSV_ALIGN) +      \
+#define FDT_FIXED                                                                \
+	(((sizeof(struct fdt_header) + RSV_ALIGN - 1) / RSV_ALIGN * RSV_ALIGN) + \
 	 sizeof(struct fdt_reserve_entry) + FDT_TAGSIZE + TAGALIGN(1) + 2 * FDT_TAGSIZE)
 
 static size_t encoded_size(const struct nb_spec *spec)
@@ -822,7 +850,9 @@ static int collect_props(const void *blob, struct raw_prop *raw, struct nb_err *
 			continue;
 		if (raw[p - props].present)
 			return nb_err_set(err, 0, "spec: property %s appears twice", name);
-		raw[p - props] = (struct raw_prop){ .data = val, .len = (size_t)plen, .present = true };
+		raw[p - props] = (struct raw_prop){ .data = val,
+						    .len = (size_t)plen,
+						    .present = true };
 	}
 	if (off != -FDT_ERR_NOTFOUND)
 		return nb_err_set(err, 0, "spec: bad root node: %s", fdt_strerror(off));
@@ -911,7 +941,8 @@ static int decode_records(const struct prop *p, const struct raw_prop *r, struct
 	unsigned char *arr = field_w(out, p->off);
 
 	if (r->len % width || n < p->min || n > p->max)
-		return nb_err_set(err, 0, "spec: property %s is %zu bytes, not %zu..%zu records of %zu",
+		return nb_err_set(err, 0,
+				  "spec: property %s is %zu bytes, not %zu..%zu records of %zu",
 				  p->name, r->len, p->min, p->max, width);
 	if (p->flags & PROP_ALLOC) {
 		arr = calloc(n, p->unit);
@@ -921,7 +952,8 @@ static int decode_records(const struct prop *p, const struct raw_prop *r, struct
 	}
 	*(size_t *)field_w(out, p->count) = n;
 	for (size_t i = 0; i < n; i++)
-		if (get_cells(p, (const unsigned char *)r->data + i * width, arr + i * p->unit, err))
+		if (get_cells(p, (const unsigned char *)r->data + i * width, arr + i * p->unit,
+			      err))
 			return -1;
 	return 0;
 }

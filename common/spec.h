@@ -26,25 +26,25 @@ struct nb_spec {
 	const char *rootfs;
 
 	/* ---- container (format 2); zero/NULL means "not set" ---- */
-	const char *hostname;   /* NULL: the guest default */
-	const char *workdir;    /* NULL: "/" */
-	const char *user;       /* NULL: root; "user[:group]" names or ids */
-	bool has_caps;          /* false: Docker's default set */
-	uint64_t caps;          /* bit n = capability n */
+	const char *hostname; /* NULL: the guest default */
+	const char *workdir;  /* NULL: "/" */
+	const char *user;     /* NULL: root; "user[:group]" names or ids */
+	bool has_caps;        /* false: Docker's default set */
+	uint64_t caps;        /* bit n = capability n */
 	struct nb_spec_rlimit {
 		uint32_t resource;
 		uint64_t soft, hard;
 	} rlimits[NB_SPEC_MAX_RLIMITS];
-	size_t nrlimits;        /* 0: the guest defaults */
-	uint64_t memory_max;    /* 0: no limit */
-	uint64_t swap_max;      /* with memory_max only; 0: no swap */
+	size_t nrlimits;                      /* 0: the guest defaults */
+	uint64_t memory_max;                  /* 0: no limit */
+	uint64_t swap_max;                    /* with memory_max only; 0: no swap */
 	uint32_t cpu_quota_us, cpu_period_us; /* both 0: no limit */
-	uint64_t pids_max;      /* 0: no limit */
-	uint32_t namespaces;    /* NB_NS_* extra namespaces */
+	uint64_t pids_max;                    /* 0: no limit */
+	uint32_t namespaces;                  /* NB_NS_* extra namespaces */
 	bool read_only;
 	const char *const *tmpfs; /* ntmpfs absolute paths */
 	size_t ntmpfs;
-	const void *seccomp;    /* classic BPF, seccomp_len bytes; NULL: none */
+	const void *seccomp; /* classic BPF, seccomp_len bytes; NULL: none */
 	size_t seccomp_len;
 
 	/* ---- volumes (virtio-blk) ---- */
@@ -53,17 +53,17 @@ struct nb_spec {
 
 	/* ---- image layers on the NB_LAYER_SERIAL disk (format 3) ---- */
 	const struct nb_spec_layer {
-		uint64_t offset, size;  /* bytes on the layer disk */
-	} *layers;                  /* nlayers, bottom layer first; NULL: no image */
+		uint64_t offset, size; /* bytes on the layer disk */
+	} * layers;                    /* nlayers, bottom layer first; NULL: no image */
 	size_t nlayers;
 
 	/* ---- network (virtio-net eth0); 0 means "not set" ---- */
-	uint32_t net_ipv4;      /* host byte order */
-	uint32_t net_prefix;    /* 1..32 with net_ipv4 */
-	uint32_t net_gateway;   /* with net_ipv4 only */
+	uint32_t net_ipv4;    /* host byte order */
+	uint32_t net_prefix;  /* 1..32 with net_ipv4 */
+	uint32_t net_gateway; /* with net_ipv4 only */
 
 	/* ---- terminal (-t) ---- */
-	bool tty;               /* a pty for the workload */
+	bool tty;                    /* a pty for the workload */
 	uint32_t tty_rows, tty_cols; /* its size at start; both 0: unknown */
 };
 

@@ -12,9 +12,8 @@ struct flag_opt {
 };
 
 static const struct flag_opt flag_opts[] = {
-	{ "rw", 0, MS_RDONLY },     { "ro", MS_RDONLY, 0 },
-	{ "exec", 0, MS_NOEXEC },   { "noexec", MS_NOEXEC, 0 },
-	{ "suid", 0, MS_NOSUID },   { "nosuid", MS_NOSUID, 0 },
+	{ "rw", 0, MS_RDONLY },     { "ro", MS_RDONLY, 0 },   { "exec", 0, MS_NOEXEC },
+	{ "noexec", MS_NOEXEC, 0 }, { "suid", 0, MS_NOSUID }, { "nosuid", MS_NOSUID, 0 },
 	{ "dev", 0, MS_NODEV },     { "nodev", MS_NODEV, 0 },
 };
 
@@ -51,8 +50,10 @@ static int apply(const char *opt, size_t len, struct nb_tmpfs_mount *m, char *si
 		snprintf(mode, 8, "%.*s", (int)(len - 5), opt + 5);
 		return 0;
 	}
-	return nb_err_set(err, 0, "--tmpfs option '%.*s': use rw, ro, exec, noexec, suid, nosuid, "
-			  "dev, nodev, size=N[k|m|g] or mode=OCTAL", (int)(len > 64 ? 64 : len), opt);
+	return nb_err_set(err, 0,
+			  "--tmpfs option '%.*s': use rw, ro, exec, noexec, suid, nosuid, "
+			  "dev, nodev, size=N[k|m|g] or mode=OCTAL",
+			  (int)(len > 64 ? 64 : len), opt);
 }
 
 int nb_tmpfs_parse(const char *entry, struct nb_tmpfs_mount *out, struct nb_err *err)
@@ -66,7 +67,7 @@ int nb_tmpfs_parse(const char *entry, struct nb_tmpfs_mount *out, struct nb_err 
 		return nb_err_set(err, 0, "--tmpfs %.64s: give an absolute path", entry);
 	memcpy(out->path, entry, path_len);
 	out->flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
-	for (const char *opt = colon ? colon + 1 : NULL; opt; ) {
+	for (const char *opt = colon ? colon + 1 : NULL; opt;) {
 		const char *comma = strchr(opt, ',');
 		size_t len = comma ? (size_t)(comma - opt) : strlen(opt);
 

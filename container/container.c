@@ -84,8 +84,10 @@ static int setup_child(const struct nb_spec *spec, const struct nb_container_opt
 	if (opts->debug) {
 		long now = uptime_us();
 
-		dprintf(opts->log_fd, "nestbox-init: container execve at %ld us uptime, %ld us "
-			"after nestbox-init started\n", now, now - opts->init_start_us);
+		dprintf(opts->log_fd,
+			"nestbox-init: container execve at %ld us uptime, %ld us "
+			"after nestbox-init started\n",
+			now, now - opts->init_start_us);
 	}
 	return nb_process_install_seccomp(spec, err);
 }

@@ -86,8 +86,8 @@ static size_t split_fields(char *line, char **fields, size_t n)
 
 /* Calls match(fields, nfields, ctx) on every well-formed line; stops when it
  * returns true. Overlong lines are skipped whole. */
-static void scan_db(const char *path, size_t want_fields,
-		    bool (*match)(char **fields, void *ctx), void *ctx)
+static void scan_db(const char *path, size_t want_fields, bool (*match)(char **fields, void *ctx),
+		    void *ctx)
 {
 	cleanup_fclose FILE *f = fopen(path, "re");
 	char line[DB_LINE_MAX];
@@ -192,16 +192,20 @@ int nb_process_resolve_user(const char *user, struct nb_ids *ids, struct nb_err 
 		pq.name = buf;
 	scan_db("/etc/passwd", 7, match_passwd, &pq);
 	if (pq.name && !pq.found)
-		return nb_err_set(err, 0, "unable to find user %.64s: no matching entries in passwd "
-					  "file", buf);
+		return nb_err_set(err, 0,
+				  "unable to find user %.64s: no matching entries in passwd "
+				  "file",
+				  buf);
 	ids->uid = pq.found ? pq.pw_uid : pq.uid;
 	ids->gid = pq.found ? pq.pw_gid : 0;
 	if (group && !parse_id(group, &ids->gid)) {
 		gq.name = group;
 		scan_db("/etc/group", 4, match_group, &gq);
 		if (!gq.found)
-			return nb_err_set(err, 0, "unable to find group %.64s: no matching entries "
-						  "in group file", group);
+			return nb_err_set(err, 0,
+					  "unable to find group %.64s: no matching entries "
+					  "in group file",
+					  group);
 		ids->gid = gq.gid;
 	}
 	/* Supplementary groups of a named user (Docker: only without an

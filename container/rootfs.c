@@ -66,7 +66,10 @@ static int do_mount(const char *src, const char *target, const char *type, unsig
 		    const char *data, struct nb_err *err)
 {
 	if (mount(src, target, type, flags, data) < 0)
-		return nb_err_sys(err, "cannot mount %s on %s", type ? type : src ? src : "(remount)",
+		return nb_err_sys(err, "cannot mount %s on %s",
+				  type  ? type
+				  : src ? src
+					: "(remount)",
 				  target);
 	return 0;
 }
@@ -100,9 +103,9 @@ static int bind_dev_node(const char *dev, const char *name, struct nb_err *err)
 static int setup_dev(const char *root, struct nb_err *err)
 {
 	static const char *const links[][2] = {
-		{ "/proc/self/fd", "fd" },     { "/proc/self/fd/0", "stdin" },
+		{ "/proc/self/fd", "fd" },       { "/proc/self/fd/0", "stdin" },
 		{ "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" },
-		{ "pts/ptmx", "ptmx" },        { "/proc/kcore", "core" },
+		{ "pts/ptmx", "ptmx" },          { "/proc/kcore", "core" },
 	};
 	char dev[PATH_BUF], path[PATH_BUF];
 
@@ -127,8 +130,8 @@ static int setup_dev(const char *root, struct nb_err *err)
 		return -1;
 	if (join(path, dev, "/shm", err) ||
 	    (mkdir(path, 01777) < 0 && nb_err_sys(err, "cannot create %s", path)) ||
-	    do_mount("shm", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k",
-		     err))
+	    do_mount("shm", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		     "mode=1777,size=65536k", err))
 		return -1;
 	if (join(path, dev, "/mqueue", err) == 0 && mkdir(path, 0755) == 0)
 		mount("mqueue", path, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
@@ -139,9 +142,10 @@ static int setup_dev(const char *root, struct nb_err *err)
 
 /* runc's defaults (libcontainer/specconv): hidden, and read-only. */
 static const char *const masked_paths[] = {
-	"/proc/acpi",       "/proc/asound",     "/proc/interrupts", "/proc/kcore",
-	"/proc/keys",       "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-	"/proc/sched_debug", "/proc/scsi",      "/sys/firmware",    "/sys/devices/virtual/powercap",
+	"/proc/acpi",       "/proc/asound",      "/proc/interrupts",
+	"/proc/kcore",      "/proc/keys",        "/proc/latency_stats",
+	"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+	"/proc/scsi",       "/sys/firmware",     "/sys/devices/virtual/powercap",
 };
 static const char *const readonly_paths[] = {
 	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
@@ -157,8 +161,9 @@ static int mask_path(const char *root, const char *path, struct nb_err *err)
 	if (lstat(full, &st) < 0)
 		return errno == ENOENT ? 0 : nb_err_sys(err, "cannot mask %s", path);
 	if (S_ISDIR(st.st_mode))
-		return do_mount("tmpfs", full, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-				"size=0,mode=000", err);
+		return do_mount("tmpfs", full, "tmpfs",
+				MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=000",
+				err);
 	return do_mount(null_dev, full, NULL, MS_BIND, NULL, err);
 }
 
@@ -224,7 +229,8 @@ static int setup_tmpfs(const char *root, const struct nb_spec *spec, struct nb_e
 		struct nb_tmpfs_mount m;
 
 		if (nb_tmpfs_parse(spec->tmpfs[i], &m, err) || make_dirs(root, m.path, err) ||
-		    join(path, root, m.path, err) || do_mount("tmpfs", path, "tmpfs", m.flags, m.data, err))
+		    join(path, root, m.path, err) ||
+		    do_mount("tmpfs", path, "tmpfs", m.flags, m.data, err))
 			return nb_err_wrap(err, "--tmpfs");
 	}
 	return 0;
@@ -258,7 +264,8 @@ static int hide_init(const char *root, struct nb_err *err)
 		if (lstat(path, &st) < 0 || S_ISLNK(st.st_mode))
 			continue;
 		if (S_ISDIR(st.st_mode))
-			rc = do_mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			rc = do_mount("tmpfs", path, "tmpfs",
+				      MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
 				      "size=0,mode=000", err);
 		else
 			rc = do_mount(null_dev, path, NULL, MS_BIND, NULL, err);
@@ -297,8 +304,8 @@ int nb_rootfs_enter(const struct nb_spec *spec, struct nb_err *err)
 		return nb_err_set(err, 0, "a container needs a rootfs other than /");
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return nb_err_sys(err, "cannot make mounts private");
-	if (do_mount(root, root, NULL, MS_BIND | MS_REC, NULL, err) ||
-	    setup_dev(root, err) || setup_proc_sys(root, spec, err) || setup_tmpfs(root, spec, err) ||
+	if (do_mount(root, root, NULL, MS_BIND | MS_REC, NULL, err) || setup_dev(root, err) ||
+	    setup_proc_sys(root, spec, err) || setup_tmpfs(root, spec, err) ||
 	    hide_init(root, err) || switch_root(root, err))
 		return nb_err_wrap(err, "rootfs");
 	if (spec->read_only && remount_ro("/", MS_NOSUID, err))

@@ -209,8 +209,10 @@ static int start(const struct init *self, const struct nb_spec *spec,
 		 const struct nb_workload_opts *opts, pid_t *pid, struct nb_container *ct,
 		 struct nb_err *err)
 {
-	struct nb_container_opts copts = { .sigmask = opts->sigmask, .debug = self->debug,
-					   .init_start_us = self->start_us, .log_fd = log_fd };
+	struct nb_container_opts copts = { .sigmask = opts->sigmask,
+					   .debug = self->debug,
+					   .init_start_us = self->start_us,
+					   .log_fd = log_fd };
 
 	if (!self->pid1 || strcmp(spec->rootfs, "/") == 0)
 		return nb_workload_start(spec, opts, pid, err);
@@ -230,9 +232,11 @@ static int run_workload(const struct init *self, const struct nb_spec *spec, int
 		.sigmask = &orig,
 	};
 	struct nb_container ct = { .pid = -1, .cgroup_fd = -1, .tty_master = -1 };
-	struct nb_supervise sup = { .pid_ns_init = self->pid1, .signals = &set,
+	struct nb_supervise sup = { .pid_ns_init = self->pid1,
+				    .signals = &set,
 				    .port = signal_port.fd >= 0 ? &signal_port : NULL,
-				    .in_fd = STDIN_FILENO, .out_fd = STDOUT_FILENO };
+				    .in_fd = STDIN_FILENO,
+				    .out_fd = STDOUT_FILENO };
 	pid_t pid = -1;
 	int rc;
 
@@ -336,8 +340,8 @@ static int run(struct init *self)
 		say("started at %ld ms uptime", uptime_ms());
 	if (load_spec(self->spec_path, &blob, &spec, &err) < 0)
 		return report_error(&err);
-	if (self->pid1 && (nb_layers_mount(&spec, &err) < 0 ||
-			   nb_volumes_mount(&spec, &err) < 0 || nb_net_setup(&spec, &err) < 0))
+	if (self->pid1 && (nb_layers_mount(&spec, &err) < 0 || nb_volumes_mount(&spec, &err) < 0 ||
+			   nb_net_setup(&spec, &err) < 0))
 		status = report_error(&err);
 	else if (run_workload(self, &spec, &status, &err) < 0)
 		status = report_error(&err);
@@ -349,7 +353,8 @@ static int run(struct init *self)
 
 int main(int argc, char **argv)
 {
-	struct init self = { .pid1 = getpid() == 1, .spec_path = NB_SPEC_PATH,
+	struct init self = { .pid1 = getpid() == 1,
+			     .spec_path = NB_SPEC_PATH,
 			     .start_us = uptime_ms() * 1000 };
 	struct timespec ts;
 

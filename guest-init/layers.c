@@ -16,9 +16,9 @@
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
 
-#define LAYER_DIR "/nestbox/l"   /* each layer at /nestbox/l/N */
-#define RW_DIR "/nestbox/rw"     /* tmpfs: upper and work */
-#define LOOP_TRIES 8             /* LOOP_CTL_GET_FREE races with nobody, but be sure */
+#define LAYER_DIR "/nestbox/l" /* each layer at /nestbox/l/N */
+#define RW_DIR "/nestbox/rw"   /* tmpfs: upper and work */
+#define LOOP_TRIES 8           /* LOOP_CTL_GET_FREE races with nobody, but be sure */
 
 /* The disk whose serial is NB_LAYER_SERIAL ("/dev/vdX" in dev), and its
  * size in bytes. */
@@ -34,18 +34,21 @@ static int find_layer_disk(char *dev, size_t size, uint64_t *bytes, struct nb_er
 			return 0;
 		}
 	}
-	return nb_err_set(err, 0, "the spec lists image layers but there is no readable "
-			  "disk with serial %s", NB_LAYER_SERIAL);
+	return nb_err_set(err, 0,
+			  "the spec lists image layers but there is no readable "
+			  "disk with serial %s",
+			  NB_LAYER_SERIAL);
 }
 
 /* A fresh read-only loop device over [l->offset, +l->size) of disk_fd;
  * its path goes to dev. Direct I/O: the data is cached once, by erofs. */
-static int attach_loop(int ctl, int disk_fd, const struct nb_spec_layer *l, char *dev,
-		       size_t size, struct nb_err *err)
+static int attach_loop(int ctl, int disk_fd, const struct nb_spec_layer *l, char *dev, size_t size,
+		       struct nb_err *err)
 {
 	struct loop_config cfg = {
 		.fd = (uint32_t)disk_fd,
-		.info = { .lo_offset = l->offset, .lo_sizelimit = l->size,
+		.info = { .lo_offset = l->offset,
+			  .lo_sizelimit = l->size,
 			  .lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_DIRECT_IO },
 	};
 
@@ -93,16 +96,17 @@ static int mount_all(const struct nb_spec *spec, const char *dev, uint64_t disk_
 	cleanup_close int ctl = -1;
 
 	if (top->offset + top->size > disk_bytes)
-		return nb_err_set(err, 0, "the spec's layer %zu ends at byte %" PRIu64 ", past the "
-				  "%" PRIu64 "-byte layer disk", spec->nlayers - 1,
-				  top->offset + top->size, disk_bytes);
+		return nb_err_set(err, 0,
+				  "the spec's layer %zu ends at byte %" PRIu64 ", past the "
+				  "%" PRIu64 "-byte layer disk",
+				  spec->nlayers - 1, top->offset + top->size, disk_bytes);
 	disk_fd = open(dev, O_RDONLY | O_CLOEXEC);
 	if (disk_fd < 0)
 		return nb_err_sys(err, "layer disk %s", dev);
 	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
 	if (ctl < 0)
 		return nb_err_sys(err, "/dev/loop-control (a guest kernel without "
-				  "CONFIG_BLK_DEV_LOOP?)");
+				       "CONFIG_BLK_DEV_LOOP?)");
 	for (size_t i = 0; i < spec->nlayers; i++)
 		if (mount_layer(i, ctl, disk_fd, &spec->layers[i], err) < 0)
 			return -1;
@@ -123,8 +127,8 @@ static int mount_overlay(const char *root, size_t n, struct nb_err *err)
 	for (size_t i = n; i-- > 0;)
 		len += (size_t)snprintf(opts + len, sizeof(opts) - len, "%s" LAYER_DIR "/%zu",
 					i == n - 1 ? "" : ":", i);
-	snprintf(opts + len, sizeof(opts) - len, ",upperdir=" RW_DIR "/upper,workdir=" RW_DIR
-		 "/work");
+	snprintf(opts + len, sizeof(opts) - len,
+		 ",upperdir=" RW_DIR "/upper,workdir=" RW_DIR "/work");
 	if (mkdir(root, 0755) < 0 && errno != EEXIST)
 		return nb_err_sys(err, "mkdir %s", root);
 	if (mount("overlay", root, "overlay", 0, opts) < 0)

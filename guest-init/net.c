@@ -86,8 +86,8 @@ static int add_address(int sock, unsigned index, const struct nb_spec *spec, str
 	struct req r;
 	struct ifaddrmsg *ifa = begin(&r, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, sizeof(*ifa));
 	uint32_t addr = htonl(spec->net_ipv4);
-	uint32_t bcast = htonl(spec->net_ipv4 | (spec->net_prefix == 32 ? 0 :
-						   0xffffffffu >> spec->net_prefix));
+	uint32_t bcast = htonl(spec->net_ipv4 |
+			       (spec->net_prefix == 32 ? 0 : 0xffffffffu >> spec->net_prefix));
 
 	ifa->ifa_family = AF_INET;
 	ifa->ifa_prefixlen = (unsigned char)spec->net_prefix;
@@ -131,7 +131,8 @@ int nb_net_setup(const struct nb_spec *spec, struct nb_err *err)
 	if (!eth)
 		return nb_err_set(err, 0, "net: no %s (is the VM's virtio-net there?)",
 				  NB_GUEST_NET_IF);
-	if (link_up(sock, eth, "bringing eth0 up", err) < 0 || add_address(sock, eth, spec, err) < 0)
+	if (link_up(sock, eth, "bringing eth0 up", err) < 0 ||
+	    add_address(sock, eth, spec, err) < 0)
 		return -1;
 	if (spec->net_gateway && add_default_route(sock, eth, spec->net_gateway, err) < 0)
 		return -1;

@@ -25,17 +25,17 @@
 int nb_signal_deliver(pid_t pid, int sig, bool pid_ns_init);
 
 struct nb_signal_port {
-	int fd;                 /* non-blocking; -1 once closed or failed */
+	int fd; /* non-blocking; -1 once closed or failed */
 	struct nb_sigmsg_reader reader;
-	int log_fd;             /* where invalid messages are reported */
+	int log_fd; /* where invalid messages are reported */
 };
 
 /* What nb_signal_port_read asks the supervisor to do. */
 struct nb_signal_target {
 	pid_t pid;
 	bool pid_ns_init;
-	int tty_master;         /* -1: no pty, window sizes are ignored */
-	int forced;             /* out: as nb_signal_deliver's result, if not 0 */
+	int tty_master; /* -1: no pty, window sizes are ignored */
+	int forced;     /* out: as nb_signal_deliver's result, if not 0 */
 };
 
 /* Read what the port holds and act on every valid message: signals go to

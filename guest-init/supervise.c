@@ -12,7 +12,8 @@
 #include "nestbox/cleanup.h"
 
 #define RELAY_BUF 4096
-#define DRAIN_MS 5000 /* pty output after the workload ended (not counting the host's
+#define DRAIN_MS \
+	5000 /* pty output after the workload ended (not counting the host's
 			* slowness); others holding the pty are then killed */
 
 /* One direction of the pty relay: read `from` into buf, write it to `to`. */
@@ -26,8 +27,8 @@ struct relay {
 struct state {
 	const struct nb_supervise *s;
 	struct nb_signal_target target;
-	struct relay in, out;      /* in_fd -> master, master -> out_fd */
-	bool done;                 /* the workload was reaped */
+	struct relay in, out; /* in_fd -> master, master -> out_fd */
+	bool done;            /* the workload was reaped */
 	int ws;
 	struct pollfd pfd[5];
 	int npfd;
@@ -180,7 +181,8 @@ int nb_supervise(const struct nb_supervise *s, int *status, struct nb_err *err)
 	cleanup_close int sfd = signalfd(-1, s->signals, SFD_NONBLOCK | SFD_CLOEXEC);
 	struct state st = {
 		.s = s,
-		.target = { .pid = s->workload, .pid_ns_init = s->pid_ns_init,
+		.target = { .pid = s->workload,
+			    .pid_ns_init = s->pid_ns_init,
 			    .tty_master = s->tty_master },
 		.in = { .from = s->in_fd, .to = s->tty_master },
 		.out = { .from = s->tty_master, .to = s->out_fd },

@@ -15,11 +15,11 @@
 
 struct nb_supervise {
 	pid_t workload;
-	bool pid_ns_init;          /* the workload is PID 1 of its namespace */
-	const sigset_t *signals;   /* blocked in init: SIGCHLD and the ones passed on */
+	bool pid_ns_init;            /* the workload is PID 1 of its namespace */
+	const sigset_t *signals;     /* blocked in init: SIGCHLD and the ones passed on */
 	struct nb_signal_port *port; /* NULL: no signal port */
-	int tty_master;            /* -1: no pty */
-	int in_fd, out_fd;         /* with a pty: where its input comes from, output goes */
+	int tty_master;              /* -1: no pty */
+	int in_fd, out_fd;           /* with a pty: where its input comes from, output goes */
 };
 
 /* Returns 0 with the workload's status (Docker's convention) in *status. */

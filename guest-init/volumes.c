@@ -70,8 +70,8 @@ static void share_readahead(const char *target)
 }
 
 /* A shared host directory: virtio-fs, its tag the mount source. */
-static int mount_share(const char *tag, const char *path, const char *target,
-		       unsigned long flags, struct nb_err *err)
+static int mount_share(const char *tag, const char *path, const char *target, unsigned long flags,
+		       struct nb_err *err)
 {
 	if (mount(tag, target, "virtiofs", flags, NULL) < 0)
 		return nb_err_sys(err, "volume %s: cannot mount the shared directory %s (virtiofs)",
@@ -130,8 +130,8 @@ void nb_volumes_unmount(const struct nb_spec *spec)
 		const char *path = mode ? strchr(mode + 1, ':') : NULL;
 		char target[4200];
 
-		if (path && snprintf(target, sizeof(target), "%s%s", root, path + 1) <
-				    (int)sizeof(target))
+		if (path &&
+		    snprintf(target, sizeof(target), "%s%s", root, path + 1) < (int)sizeof(target))
 			umount2(target, 0);
 	}
 }
@@ -163,7 +163,10 @@ static int find_port(const char *name, char *dev, size_t size)
 
 int nb_console_attach(int *log_fd, int *signal_fd, struct nb_err *err)
 {
-	static const struct { const char *name; int fd, flags; } ports[] = {
+	static const struct {
+		const char *name;
+		int fd, flags;
+	} ports[] = {
 		{ NB_PORT_STDIN, STDIN_FILENO, O_RDONLY },
 		{ NB_PORT_STDOUT, STDOUT_FILENO, O_WRONLY },
 		{ NB_PORT_STDERR, STDERR_FILENO, O_WRONLY },

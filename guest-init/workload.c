@@ -111,8 +111,8 @@ static _Noreturn void run_child(const struct nb_spec *spec, const struct nb_work
 
 /* ---- in init ----------------------------------------------------------------- */
 
-int nb_workload_start(const struct nb_spec *spec, const struct nb_workload_opts *opts,
-		      pid_t *pid, struct nb_err *err)
+int nb_workload_start(const struct nb_spec *spec, const struct nb_workload_opts *opts, pid_t *pid,
+		      struct nb_err *err)
 {
 	int fds[2];
 	cleanup_close int report_fd = -1;
@@ -122,9 +122,10 @@ int nb_workload_start(const struct nb_spec *spec, const struct nb_workload_opts 
 		return nb_err_sys(err, "cannot create the start-report pipe");
 	report_fd = fds[0];
 	/* clone(2) without a new stack behaves as fork(2) in the child. */
-	child = opts->own_namespaces ? (pid_t)syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWNS | SIGCHLD,
-						      0, 0, 0, 0)
-				     : fork();
+	child = opts->own_namespaces
+			? (pid_t)syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWNS | SIGCHLD, 0, 0, 0,
+					 0)
+			: fork();
 	if (child < 0) {
 		close(fds[1]);
 		return nb_err_sys(err, "cannot fork the workload");

@@ -33,7 +33,7 @@ struct nb_workload_opts {
  * not found, 126 not executable, 125 setup failed). The parent learns of a
  * failed exec through a close-on-exec pipe, so "exec failed" is never
  * confused with "the program exited 127". */
-int nb_workload_start(const struct nb_spec *spec, const struct nb_workload_opts *opts,
-		      pid_t *pid, struct nb_err *err);
+int nb_workload_start(const struct nb_spec *spec, const struct nb_workload_opts *opts, pid_t *pid,
+		      struct nb_err *err);
 
 #endif

@@ -30,8 +30,7 @@
  * member (old GNU 'S', pax GNU.sparse) comes as blocks at the offsets of its
  * map, and the map is the archive's to invent: every block must lie within
  * the size the member declares, the size the archive's limit counted. */
-static int write_member(struct archive *a, int dirfd, char *rel, int64_t size,
-			struct nb_err *err)
+static int write_member(struct archive *a, int dirfd, char *rel, int64_t size, struct nb_err *err)
 {
 	cleanup_close int fd = -1;
 	const void *buf;
@@ -47,9 +46,10 @@ static int write_member(struct archive *a, int dirfd, char *rel, int64_t size,
 		return nb_err_sys(err, "cannot write member '%.200s'", rel);
 	while ((r = archive_read_data_block(a, &buf, &len, &offset)) == ARCHIVE_OK) {
 		if (offset < 0 || offset > size || len > (uint64_t)(size - offset))
-			return nb_err_set(err, 0, "member '%.200s' holds data at bytes %lld..%llu, "
-					  "beyond the %lld bytes it declares (refused)", rel,
-					  (long long)offset, (unsigned long long)offset + len,
+			return nb_err_set(err, 0,
+					  "member '%.200s' holds data at bytes %lld..%llu, "
+					  "beyond the %lld bytes it declares (refused)",
+					  rel, (long long)offset, (unsigned long long)offset + len,
 					  (long long)size);
 		if (pwrite(fd, buf, len, offset) != (ssize_t)len)
 			return nb_err_sys(err, "cannot write member '%.200s'", rel);
@@ -72,8 +72,10 @@ static int unpack_member(struct archive *a, struct archive_entry *e, int dirfd, 
 	if (nb_layer_sanitize_path(archive_entry_pathname(e), rel, ARCHIVE_MAX_PATH, err) < 0)
 		return -1;
 	if (size < 0 || (uint64_t)size > ARCHIVE_MAX_BYTES - *bytes)
-		return nb_err_set(err, 0, "member '%.200s' claims %lld bytes: the archive would "
-				  "exceed %llu bytes", rel, (long long)size, ARCHIVE_MAX_BYTES);
+		return nb_err_set(err, 0,
+				  "member '%.200s' claims %lld bytes: the archive would "
+				  "exceed %llu bytes",
+				  rel, (long long)size, ARCHIVE_MAX_BYTES);
 	*bytes += (uint64_t)size;
 	if (!rel[0])
 		return 0;
@@ -134,7 +136,8 @@ static int blob_from_file(int dirfd, const char *rel, struct nb_digest *d, uint6
 		return rel ? -1 : nb_err_set(err, 0, "missing path");
 	fd = openat(dirfd, clean, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return nb_err_sys(err, "manifest.json names '%.200s', which the archive lacks", rel);
+		return nb_err_sys(err, "manifest.json names '%.200s', which the archive lacks",
+				  rel);
 	if (nb_sha256_fd(fd, d, size, err) < 0)
 		return -1;
 	snprintf(blob, sizeof(blob), "blobs/sha256/%s", d->hex);
@@ -177,8 +180,8 @@ static int write_blob_json(int dirfd, struct json_object *o, struct nb_digest *d
 
 static int write_file_at(int dirfd, const char *name, const char *text, struct nb_err *err)
 {
-	cleanup_close int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-				      O_CLOEXEC, 0644);
+	cleanup_close int fd = openat(dirfd, name,
+				      O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
 	size_t len = strlen(text);
 
 	if (fd < 0 || write(fd, text, len) != (ssize_t)len)
@@ -198,21 +201,23 @@ static int check_layer_diff(int dirfd, const struct nb_digest *cfg, uint64_t cfg
 
 	snprintf(blob, sizeof(blob), "blobs/sha256/%s", cfg->hex);
 	if (cfg_size > NB_JSON_MAX_BYTES)
-		return nb_err_set(err, 0, "image config is larger than %u bytes", NB_JSON_MAX_BYTES);
+		return nb_err_set(err, 0, "image config is larger than %u bytes",
+				  NB_JSON_MAX_BYTES);
 	fd = openat(dirfd, blob, O_RDONLY | O_CLOEXEC);
 	data = malloc(cfg_size + 1);
-	if (fd < 0 || !data || fstat(fd, &st) < 0 ||
-	    read(fd, data, cfg_size) != (ssize_t)cfg_size)
+	if (fd < 0 || !data || fstat(fd, &st) < 0 || read(fd, data, cfg_size) != (ssize_t)cfg_size)
 		return nb_err_sys(err, "cannot read the image config");
 	if (nb_oci_parse_config(data, cfg_size, &c, err) < 0)
 		return -1;
 	if (c.diff_ids && c.n_diff_ids != n)
-		rc = nb_err_set(err, 0, "config lists %zu layers, manifest.json %zu", c.n_diff_ids, n);
+		rc = nb_err_set(err, 0, "config lists %zu layers, manifest.json %zu", c.n_diff_ids,
+				n);
 	for (size_t i = 0; rc == 0 && c.diff_ids && i < n; i++)
 		if (!nb_digest_equal(&c.diff_ids[i], &layers[i]))
-			rc = nb_err_set(err, 0, "layer %zu is sha256:%.12s but the config's "
-					"rootfs.diff_ids says sha256:%.12s (corrupt archive)", i,
-					layers[i].hex, c.diff_ids[i].hex);
+			rc = nb_err_set(err, 0,
+					"layer %zu is sha256:%.12s but the config's "
+					"rootfs.diff_ids says sha256:%.12s (corrupt archive)",
+					i, layers[i].hex, c.diff_ids[i].hex);
 	nb_image_config_free(&c);
 	return rc;
 }
@@ -242,9 +247,12 @@ static int docker_to_layout(int dirfd, struct json_object *top, struct nb_err *e
 	larr = json_object_new_array();
 	json_object_object_add(manifest, "schemaVersion", json_object_new_int(2));
 	json_object_object_add(manifest, "mediaType",
-			       json_object_new_string("application/vnd.oci.image.manifest.v1+json"));
-	json_object_object_add(manifest, "config", desc_json("application/vnd.oci.image.config.v1"
-							     "+json", &cfg, cfg_size));
+			       json_object_new_string(
+				       "application/vnd.oci.image.manifest.v1+json"));
+	json_object_object_add(manifest, "config",
+			       desc_json("application/vnd.oci.image.config.v1"
+					 "+json",
+					 &cfg, cfg_size));
 	json_object_object_add(manifest, "layers", larr);
 	n = json_object_array_length(layers);
 	for (size_t i = 0; i < n; i++) {
@@ -298,7 +306,8 @@ int nb_archive_to_layout(const char *tar_path, const char *dir, struct nb_err *e
 	if (faccessat(dirfd, "index.json", F_OK, 0) == 0)
 		return 0; /* an OCI archive is a layout in a tar */
 	if (faccessat(dirfd, "manifest.json", F_OK, 0) != 0)
-		return nb_err_set(err, 0, "neither an OCI archive (index.json) nor a docker-archive "
+		return nb_err_set(err, 0,
+				  "neither an OCI archive (index.json) nor a docker-archive "
 				  "(manifest.json)");
 	if (asprintf(&mpath, "%s/manifest.json", dir) < 0)
 		return nb_err_set(err, ENOMEM, "path");

@@ -25,8 +25,9 @@ static size_t auth_files(char *files[AUTH_FILES_MAX])
 
 	if (env && *env)
 		return asprintf(&files[0], "%s", env) < 0 ? 0 : 1;
-	if (xdg && *xdg ? asprintf(&files[n], "%s/containers/auth.json", xdg) >= 0
-			: asprintf(&files[n], "/run/containers/%u/auth.json", (unsigned)getuid()) >= 0)
+	if (xdg && *xdg
+		    ? asprintf(&files[n], "%s/containers/auth.json", xdg) >= 0
+		    : asprintf(&files[n], "/run/containers/%u/auth.json", (unsigned)getuid()) >= 0)
 		n++;
 	if (home && *home && asprintf(&files[n], "%s/.config/containers/auth.json", home) >= 0)
 		n++;
@@ -66,8 +67,7 @@ static bool host_matches(const char *key, const char *host)
 	return !strcmp(h, host) || (is_docker_hub(h) && is_docker_hub(host));
 }
 
-static int decode_auth(const char *b64, const char *file, struct nb_creds *out,
-		       struct nb_err *err)
+static int decode_auth(const char *b64, const char *file, struct nb_creds *out, struct nb_err *err)
 {
 	size_t len = strlen(b64);
 	unsigned char buf[2 * NB_AUTH_FIELD_MAX + 8];
@@ -169,7 +169,8 @@ static int write_private(const char *path, struct json_object *o, struct nb_err 
 static int load_for_update(const char *path, struct json_object **o, struct json_object **auths,
 			   struct nb_err *err)
 {
-	*o = access(path, F_OK) == 0 ? nb_json_load(path, "auth file", err) : json_object_new_object();
+	*o = access(path, F_OK) == 0 ? nb_json_load(path, "auth file", err)
+				     : json_object_new_object();
 	if (!*o)
 		return -1;
 	if (!json_object_is_type(*o, json_type_object) ||

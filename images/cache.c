@@ -116,8 +116,8 @@ int nb_cache_put_blob(const struct nb_cache *c, const struct nb_digest *d, const
 	return nb_file_write_atomic(AT_FDCWD, path, tmp, data, len, 0644, err);
 }
 
-int nb_cache_get_blob(const struct nb_cache *c, const struct nb_digest *d, size_t max,
-		      char **data, size_t *len, struct nb_err *err)
+int nb_cache_get_blob(const struct nb_cache *c, const struct nb_digest *d, size_t max, char **data,
+		      size_t *len, struct nb_err *err)
 {
 	cleanup_free char *path = nb_cache_blob_path(c, d);
 	cleanup_close int fd = -1;
@@ -235,10 +235,12 @@ int nb_cache_tree(const struct nb_cache *c, const char *work, char **tree, struc
 		if ((*tree = stage_in(bases[i], path)))
 			return 0;
 	}
-	return nb_err_set(err, e, "the image cache's file system (%s) cannot hold a layer's "
+	return nb_err_set(err, e,
+			  "the image cache's file system (%s) cannot hold a layer's "
 			  "files (device nodes, owners, trusted xattrs), and neither can $TMPDIR, "
 			  "/var/tmp, /tmp or /dev/shm; set TMPDIR to a directory on a local file "
-			  "system (ext4, xfs, tmpfs)", c->root);
+			  "system (ext4, xfs, tmpfs)",
+			  c->root);
 }
 
 int nb_cache_remove_work(const char *work)
@@ -254,7 +256,8 @@ int nb_cache_remove_work(const char *work)
 		target[n] = '\0';
 		const char *base = strrchr(target, '/');
 		/* Only ever a stage of ours: an absolute path named nestbox-stage.* */
-		if (target[0] == '/' && base && strncmp(base + 1, STAGE_PREFIX, strlen(STAGE_PREFIX)) == 0)
+		if (target[0] == '/' && base &&
+		    strncmp(base + 1, STAGE_PREFIX, strlen(STAGE_PREFIX)) == 0)
 			nb_rm_rf(target);
 	}
 	return nb_rm_rf(work);

@@ -36,8 +36,8 @@ char *nb_cache_blob_path(const struct nb_cache *c, const struct nb_digest *d);
 int nb_cache_put_blob(const struct nb_cache *c, const struct nb_digest *d, const void *data,
 		      size_t len, struct nb_err *err);
 /* Read a blob back, re-verifying its digest; *data malloc'd. */
-int nb_cache_get_blob(const struct nb_cache *c, const struct nb_digest *d, size_t max,
-		      char **data, size_t *len, struct nb_err *err);
+int nb_cache_get_blob(const struct nb_cache *c, const struct nb_digest *d, size_t max, char **data,
+		      size_t *len, struct nb_err *err);
 
 /* The directory to unpack a layer's tree into, for the conversion whose work
  * directory (under tmp/) is work: work/tree when the cache's file system

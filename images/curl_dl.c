@@ -32,8 +32,10 @@ const struct nb_curl *nb_curl_load(struct nb_err *err)
 		return &api;
 	lib = dlopen(LIBCURL, RTLD_NOW | RTLD_LOCAL);
 	if (!lib) {
-		nb_err_set(err, 0, "registry pulls need libcurl: %s (install libcurl4, "
-			   "scripts/deps.sh)", dlerror());
+		nb_err_set(err, 0,
+			   "registry pulls need libcurl: %s (install libcurl4, "
+			   "scripts/deps.sh)",
+			   dlerror());
 		return NULL;
 	}
 	for (size_t i = 0; i < sizeof(symbols) / sizeof(symbols[0]); i++) {

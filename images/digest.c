@@ -25,11 +25,15 @@ int nb_digest_parse(const char *text, struct nb_digest *out, struct nb_err *err)
 	if (!text)
 		return nb_err_set(err, 0, "missing digest");
 	if (strncmp(text, "sha256:", 7) != 0)
-		return nb_err_set(err, 0, "digest '%.80s' is not sha256:<64 hex> (only sha256 is "
-				  "supported)", text);
+		return nb_err_set(err, 0,
+				  "digest '%.80s' is not sha256:<64 hex> (only sha256 is "
+				  "supported)",
+				  text);
 	if (!nb_digest_is_hex(text + 7, strlen(text + 7)))
-		return nb_err_set(err, 0, "digest '%.80s' is malformed: want sha256: and 64 "
-				  "lowercase hex digits", text);
+		return nb_err_set(err, 0,
+				  "digest '%.80s' is malformed: want sha256: and 64 "
+				  "lowercase hex digits",
+				  text);
 	memcpy(out->hex, text + 7, NB_DIGEST_HEX_LEN);
 	out->hex[NB_DIGEST_HEX_LEN] = '\0';
 	return 0;
@@ -126,12 +130,15 @@ int nb_digest_verify(const char *what, const struct nb_digest *want, int64_t wan
 		     const struct nb_digest *got, uint64_t got_size, struct nb_err *err)
 {
 	if (want_size >= 0 && (uint64_t)want_size != got_size)
-		return nb_err_set(err, 0, "%s sha256:%.12s: size is %" PRIu64 " bytes but its "
-				  "descriptor says %" PRId64 " (truncated or corrupt blob)", what,
-				  want->hex, got_size, want_size);
+		return nb_err_set(err, 0,
+				  "%s sha256:%.12s: size is %" PRIu64 " bytes but its "
+				  "descriptor says %" PRId64 " (truncated or corrupt blob)",
+				  what, want->hex, got_size, want_size);
 	if (!nb_digest_equal(want, got))
-		return nb_err_set(err, 0, "%s digest mismatch: expected sha256:%s, content is "
-				  "sha256:%s (corrupt or tampered blob)", what, want->hex, got->hex);
+		return nb_err_set(err, 0,
+				  "%s digest mismatch: expected sha256:%s, content is "
+				  "sha256:%s (corrupt or tampered blob)",
+				  what, want->hex, got->hex);
 	return 0;
 }
 

@@ -41,8 +41,10 @@ static int import_local(struct nb_cache *c, const char *path, const struct nb_pu
 	struct stat st;
 
 	if (!realpath(path, real) || stat(real, &st) < 0)
-		return nb_err_sys(err, "image %s (want an OCI layout directory, an archive .tar or a "
-				  "registry reference)", path);
+		return nb_err_sys(err,
+				  "image %s (want an OCI layout directory, an archive .tar or a "
+				  "registry reference)",
+				  path);
 	if (S_ISDIR(st.st_mode))
 		return nb_import_layout(c, real, real, opts, out, err);
 	if (S_ISREG(st.st_mode))
@@ -98,7 +100,8 @@ int nb_image_resolve(const char *ref, const struct nb_report *report, struct nb_
 		     struct nb_err *err)
 {
 	/* stdout is the workload's: report on stderr (a terminal) or not at all. */
-	struct nb_pull_opts opts = { .quiet = !isatty(2), .progress = isatty(2),
+	struct nb_pull_opts opts = { .quiet = !isatty(2),
+				     .progress = isatty(2),
 				     .report = *report };
 	struct nb_cache c;
 	bool found = false;

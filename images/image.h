@@ -21,11 +21,11 @@ bool nb_image_is_reference(const char *arg);
  * directory, an OCI/docker archive .tar, or a registry reference (pulled
  * when not cached yet), reporting a pull's progress to report. Imports
  * take the cache lock shared; prune waits. */
-int nb_image_resolve(const char *ref_or_path, const struct nb_report *report,
-		     struct nb_image *out, struct nb_err *err);
+int nb_image_resolve(const char *ref_or_path, const struct nb_report *report, struct nb_image *out,
+		     struct nb_err *err);
 
 /* Import (or pull) and record ref_or_path; fills out when not NULL. */
-int nb_image_pull(const char *ref_or_path, const struct nb_pull_opts *opts,
-		  struct nb_image *out, struct nb_err *err);
+int nb_image_pull(const char *ref_or_path, const struct nb_pull_opts *opts, struct nb_image *out,
+		  struct nb_err *err);
 
 #endif

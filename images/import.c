@@ -28,7 +28,8 @@ static int layout_open(void *ctx, const struct nb_desc *d, struct nb_err *err)
 	snprintf(rel, sizeof(rel), "blobs/sha256/%s", d->digest.hex);
 	fd = openat(l->dirfd, rel, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return nb_err_sys(err, "blob sha256:%.12s is missing from %s", d->digest.hex, l->dir);
+		return nb_err_sys(err, "blob sha256:%.12s is missing from %s", d->digest.hex,
+				  l->dir);
 	return fd;
 }
 
@@ -127,9 +128,9 @@ static void report_layer(const struct nb_pull_opts *opts, size_t i, size_t n,
 	if (opts->quiet)
 		return;
 	if (opts->progress) {
-		nb_report(&opts->report, NB_REPORT_PROGRESS, "\r\033[Klayer %zu/%zu sha256:%.12s %s%s",
-			  i + 1, n, d->digest.hex, converted ? "converted" : "cached",
-			  i + 1 == n ? "\n" : "");
+		nb_report(&opts->report, NB_REPORT_PROGRESS,
+			  "\r\033[Klayer %zu/%zu sha256:%.12s %s%s", i + 1, n, d->digest.hex,
+			  converted ? "converted" : "cached", i + 1 == n ? "\n" : "");
 		return;
 	}
 	nb_report(&opts->report, NB_REPORT_OUTPUT, "layer %zu/%zu sha256:%s %lld %s", i + 1, n,
@@ -140,8 +141,10 @@ static int check_diff_ids(const struct nb_manifest *m, const struct nb_image_con
 			  struct nb_err *err)
 {
 	if (cfg->diff_ids && cfg->n_diff_ids != m->n_layers)
-		return nb_err_set(err, 0, "image config lists %zu layers (rootfs.diff_ids) but the "
-				  "manifest has %zu", cfg->n_diff_ids, m->n_layers);
+		return nb_err_set(err, 0,
+				  "image config lists %zu layers (rootfs.diff_ids) but the "
+				  "manifest has %zu",
+				  cfg->n_diff_ids, m->n_layers);
 	return 0;
 }
 

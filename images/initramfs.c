@@ -59,7 +59,7 @@ struct writer {
 	struct archive *a;
 	struct nb_buf *out;
 	struct nb_err *err;
-	bool out_failed;        /* write_cb already filled err */
+	bool out_failed; /* write_cb already filled err */
 	uint32_t next_ino;
 	struct hardlink *links; /* hard-linked tree files seen so far */
 	size_t nlinks, links_cap;
@@ -281,8 +281,7 @@ static int tree_name(const struct tree *t, const char *host_path, char *name, si
 	int n;
 
 	if (strncmp(host_path, t->host_dir, t->host_len) != 0 || !at_boundary)
-		return nb_err_set(err, 0, "rootfs %s: unexpected entry %s", t->host_dir,
-				  host_path);
+		return nb_err_set(err, 0, "rootfs %s: unexpected entry %s", t->host_dir, host_path);
 	while (*rest == '/')
 		rest++;
 	if (!*t->guest_base)

@@ -108,8 +108,8 @@ int nb_json_arr(struct json_object *o, const char *key, bool required, size_t ma
 	return 0;
 }
 
-int nb_json_str(struct json_object *o, const char *key, bool required, size_t max,
-		const char **out, struct nb_err *err)
+int nb_json_str(struct json_object *o, const char *key, bool required, size_t max, const char **out,
+		struct nb_err *err)
 {
 	struct json_object *v;
 
@@ -186,8 +186,9 @@ int nb_json_strv(struct json_object *o, const char *key, size_t max_items, size_
 		len = (size_t)json_object_get_string_len(s);
 		if (len > max_len || memchr(json_object_get_string(s), '\0', len)) {
 			nb_strv_free(v);
-			return nb_err_set(err, 0, "field \"%s\"[%zu] is too long or holds a NUL byte",
-					  key, i);
+			return nb_err_set(err, 0,
+					  "field \"%s\"[%zu] is too long or holds a NUL byte", key,
+					  i);
 		}
 		v[i] = strdup(json_object_get_string(s));
 		if (!v[i]) {
@@ -199,11 +200,11 @@ int nb_json_strv(struct json_object *o, const char *key, size_t max_items, size_
 	return 0;
 }
 
-int nb_json_write_atomic(const char *path, struct json_object *o, mode_t mode,
-			 struct nb_err *err)
+int nb_json_write_atomic(const char *path, struct json_object *o, mode_t mode, struct nb_err *err)
 {
-	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-							  JSON_C_TO_STRING_NOSLASHESCAPE);
+	const char *text = json_object_to_json_string_ext(o,
+							  JSON_C_TO_STRING_PRETTY |
+								  JSON_C_TO_STRING_NOSLASHESCAPE);
 	cleanup_free char *line = NULL;
 	int len = text ? asprintf(&line, "%s\n", text) : -1;
 

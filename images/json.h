@@ -26,8 +26,8 @@ int nb_json_obj(struct json_object *o, const char *key, bool required, struct js
 		struct nb_err *err);
 int nb_json_arr(struct json_object *o, const char *key, bool required, size_t max,
 		struct json_object **out, struct nb_err *err);
-int nb_json_str(struct json_object *o, const char *key, bool required, size_t max,
-		const char **out, struct nb_err *err);
+int nb_json_str(struct json_object *o, const char *key, bool required, size_t max, const char **out,
+		struct nb_err *err);
 int nb_json_int(struct json_object *o, const char *key, bool required, int64_t *out,
 		struct nb_err *err);
 /* A JSON array of strings (or null/absent -> *out NULL) as a NULL-terminated
@@ -39,7 +39,6 @@ size_t nb_strv_len(char *const *v);
 
 /* Write o (pretty, with a final newline) to path atomically, created with
  * mode less the umask (nb_file_write_atomic: a temp file beside it). */
-int nb_json_write_atomic(const char *path, struct json_object *o, mode_t mode,
-			 struct nb_err *err);
+int nb_json_write_atomic(const char *path, struct json_object *o, mode_t mode, struct nb_err *err);
 
 #endif

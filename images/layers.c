@@ -20,7 +20,6 @@
 
 #include "nestbox/cleanup.h"
 
-
 #define READ_CHUNK (128u << 10)
 #define NAME_MAX_LEN 255
 #define WHITEOUT ".wh."
@@ -38,7 +37,7 @@ const struct nb_layer_limits nb_layer_default_limits = {
 struct hashed_fd {
 	int fd;
 	struct nb_sha256 h;
-	uint64_t max;      /* bytes the blob may have: a FIFO or device never ends */
+	uint64_t max; /* bytes the blob may have: a FIFO or device never ends */
 	bool too_long;
 	int read_errno;
 	unsigned char buf[READ_CHUNK];
@@ -89,7 +88,8 @@ int nb_layer_sanitize_path(const char *in, char *out, size_t max, struct nb_err 
 	if (!in)
 		return nb_err_set(err, 0, "member without a path");
 	if (strlen(in) > max)
-		return nb_err_set(err, 0, "member path is %zu bytes long, more than the %zu allowed",
+		return nb_err_set(err, 0,
+				  "member path is %zu bytes long, more than the %zu allowed",
 				  strlen(in), max);
 	while (*p) {
 		const char *end = strchrnul(p, '/');
@@ -97,8 +97,8 @@ int nb_layer_sanitize_path(const char *in, char *out, size_t max, struct nb_err 
 		if (n == 2 && p[0] == '.' && p[1] == '.')
 			return nb_err_set(err, 0, "member '%.200s' has a '..' component", in);
 		if (n > NAME_MAX_LEN)
-			return nb_err_set(err, 0, "member '%.200s' has a name longer than %d bytes", in,
-					  NAME_MAX_LEN);
+			return nb_err_set(err, 0, "member '%.200s' has a name longer than %d bytes",
+					  in, NAME_MAX_LEN);
 		if (n && !(n == 1 && p[0] == '.')) {
 			if (len)
 				out[len++] = '/';
@@ -148,7 +148,8 @@ static int open_parent(int rootfd, char *rel, const char **base, struct nb_err *
 		p = next + 1;
 	}
 	if (fd < 0)
-		nb_err_sys(err, "cannot open directory '%.200s' inside the layer (a symlink?)", rel);
+		nb_err_sys(err, "cannot open directory '%.200s' inside the layer (a symlink?)",
+			   rel);
 	*slash = '/';
 	return fd;
 }
@@ -166,8 +167,10 @@ static int apply_whiteout(int rootfd, char *rel, struct nb_err *err)
 		return -1;
 	if (strcmp(base, OPAQUE) == 0) {
 		if (fsetxattr(dirfd, OVERLAY_XATTR "opaque", "y", 1, 0) < 0)
-			return nb_err_sys(err, "cannot mark '%.200s' opaque (xattr trusted.overlay."
-					  "opaque; the cache file system needs trusted xattrs)", rel);
+			return nb_err_sys(err,
+					  "cannot mark '%.200s' opaque (xattr trusted.overlay."
+					  "opaque; the cache file system needs trusted xattrs)",
+					  rel);
 		return 0;
 	}
 	const char *name = base + strlen(WHITEOUT);
@@ -195,7 +198,11 @@ struct extract {
  * (redirects, metacopy, fake opaque dirs): keep every other xattr only. */
 static void drop_overlay_xattrs(struct archive_entry *e)
 {
-	struct { char *name; void *value; size_t size; } keep[64];
+	struct {
+		char *name;
+		void *value;
+		size_t size;
+	} keep[64];
 	size_t n = 0;
 	const char *name;
 	const void *value;
@@ -206,8 +213,8 @@ static void drop_overlay_xattrs(struct archive_entry *e)
 	while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
 		if (strncmp(name, OVERLAY_XATTR, strlen(OVERLAY_XATTR)) == 0)
 			drop = true;
-		else if (n < sizeof(keep) / sizeof(keep[0]) &&
-			 (keep[n].name = strdup(name)) && (keep[n].value = malloc(size ? size : 1))) {
+		else if (n < sizeof(keep) / sizeof(keep[0]) && (keep[n].name = strdup(name)) &&
+			 (keep[n].value = malloc(size ? size : 1))) {
 			memcpy(keep[n].value, value, size);
 			keep[n++].size = size;
 		}
@@ -228,11 +235,13 @@ static int check_limits(struct extract *x, struct archive_entry *e, struct nb_er
 	int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
 
 	if (++x->entries > x->lim->max_entries)
-		return nb_err_set(err, 0, "layer has more than %" PRIu64 " members", x->lim->max_entries);
+		return nb_err_set(err, 0, "layer has more than %" PRIu64 " members",
+				  x->lim->max_entries);
 	if (size < 0 || (uint64_t)size > x->lim->max_bytes - x->bytes)
-		return nb_err_set(err, 0, "member '%.200s' claims %" PRId64 " bytes: the layer would "
-				  "exceed %" PRIu64 " bytes", archive_entry_pathname(e), size,
-				  x->lim->max_bytes);
+		return nb_err_set(err, 0,
+				  "member '%.200s' claims %" PRId64 " bytes: the layer would "
+				  "exceed %" PRIu64 " bytes",
+				  archive_entry_pathname(e), size, x->lim->max_bytes);
 	x->bytes += (uint64_t)size;
 	return 0;
 }
@@ -251,8 +260,10 @@ static int check_hardlink(struct extract *x, struct archive_entry *e, struct nb_
 	/* The target must already be inside the tree, reached without symlinks. */
 	fd = openat2_beneath(x->rootfd, x->link, O_PATH | O_NOFOLLOW);
 	if (fd < 0)
-		return nb_err_sys(err, "hard link '%.200s' -> '%.200s' escapes the layer or names "
-				  "nothing extracted before it", x->path, x->link);
+		return nb_err_sys(err,
+				  "hard link '%.200s' -> '%.200s' escapes the layer or names "
+				  "nothing extracted before it",
+				  x->path, x->link);
 	close(fd);
 	archive_entry_set_hardlink(e, x->link);
 	return 0;
@@ -272,8 +283,10 @@ static int check_parent(struct extract *x, struct nb_err *err)
 	fd = openat2_beneath(x->rootfd, x->path, O_PATH | O_DIRECTORY);
 	bool refused = fd < 0 && errno != ENOENT;
 	if (refused)
-		nb_err_sys(err, "member '%.200s/%.200s' would be extracted through a symlink or "
-			   "non-directory inside the layer (refused)", x->path, slash + 1);
+		nb_err_sys(err,
+			   "member '%.200s/%.200s' would be extracted through a symlink or "
+			   "non-directory inside the layer (refused)",
+			   x->path, slash + 1);
 	*slash = '/';
 	if (fd >= 0)
 		close(fd);
@@ -340,12 +353,13 @@ static int open_archives(struct extract *x, struct hashed_fd *r, struct nb_err *
 	archive_read_support_filter_zstd(x->in);
 	/* File flags (chattr) are left out on purpose: erofs cannot store them,
 	 * and an immutable file would make the temp tree impossible to remove. */
-	archive_write_disk_set_options(x->disk, ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-				       ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-				       ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS |
-				       ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM |
-				       ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
-				       ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_UNLINK);
+	archive_write_disk_set_options(x->disk,
+				       ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+					       ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+					       ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS |
+					       ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM |
+					       ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
+					       ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_UNLINK);
 	/* Numeric owners only: never map through the host's passwd. */
 	if (archive_read_open(x->in, r, NULL, hashed_read, NULL) != ARCHIVE_OK)
 		return nb_err_set(err, 0, "layer is not a tar, tar+gzip or tar+zstd stream: %s",
@@ -378,8 +392,10 @@ static int drain(struct hashed_fd *r, struct nb_err *err)
 	while ((n = hashed_read(NULL, r, &buf)) > 0)
 		;
 	if (r->too_long)
-		return nb_err_set(err, 0, "layer blob is longer than %llu bytes (its descriptor's "
-				  "size or the layer limit)", (unsigned long long)r->max);
+		return nb_err_set(err, 0,
+				  "layer blob is longer than %llu bytes (its descriptor's "
+				  "size or the layer limit)",
+				  (unsigned long long)r->max);
 	return n < 0 ? nb_err_set(err, r->read_errno, "cannot read layer") : 0;
 }
 
@@ -412,8 +428,10 @@ int nb_layer_extract(int fd, uint64_t blob_max, const char *root_dir,
 	}
 	if (open_archives(&x, r, err) < 0 || extract_all(&x, err) < 0) {
 		if (r->too_long)
-			nb_err_set(err, 0, "layer blob is longer than %llu bytes (its descriptor's "
-				   "size or the layer limit)", (unsigned long long)r->max);
+			nb_err_set(err, 0,
+				   "layer blob is longer than %llu bytes (its descriptor's "
+				   "size or the layer limit)",
+				   (unsigned long long)r->max);
 		goto out;
 	}
 	archive_read_close(x.in);
@@ -458,7 +476,7 @@ static void exec_mkfs(char **argv, pid_t parent)
 static int run_mkfs(const char *image, const char *dir, struct nb_err *err)
 {
 	char *argv[] = { (char *)"mkfs.erofs", (char *)"--quiet", (char *)"--preserve-mtime",
-			 (char *)image, (char *)dir, NULL };
+			 (char *)image,        (char *)dir,       NULL };
 	pid_t parent = getpid(), pid;
 	int status;
 
@@ -471,7 +489,8 @@ static int run_mkfs(const char *image, const char *dir, struct nb_err *err)
 		if (errno != EINTR)
 			return nb_err_sys(err, "waiting for mkfs.erofs");
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-		return nb_err_set(err, 0, "mkfs.erofs not found: install erofs-utils "
+		return nb_err_set(err, 0,
+				  "mkfs.erofs not found: install erofs-utils "
 				  "(scripts/deps.sh)");
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return nb_err_set(err, 0, "mkfs.erofs %s failed (status %d)", image,
@@ -509,7 +528,8 @@ static int convert(const struct nb_cache *c, const struct nb_desc *d, nb_blob_op
 	int rc = -1;
 
 	if (geteuid() != 0)
-		return nb_err_set(err, 0, "converting image layers needs root (file owners and device "
+		return nb_err_set(err, 0,
+				  "converting image layers needs root (file owners and device "
 				  "nodes must be preserved): run nestbox as root");
 	if (asprintf(&dir, "%s/layer-%s.XXXXXX", c->tmp, d->digest.hex) < 0 || !mkdtemp(dir))
 		return nb_err_sys(err, "cannot create a temp directory in %s", c->tmp);
@@ -521,7 +541,8 @@ static int convert(const struct nb_cache *c, const struct nb_desc *d, nb_blob_op
 		goto out;
 	fd = open_blob(ctx, d, err);
 	/* A blob may not be longer than its descriptor says (+1 to detect it). */
-	if (fd < 0 || nb_layer_extract(fd, (uint64_t)d->size + 1, root, lim, &got, &size, err) < 0 ||
+	if (fd < 0 ||
+	    nb_layer_extract(fd, (uint64_t)d->size + 1, root, lim, &got, &size, err) < 0 ||
 	    nb_digest_verify("layer", &d->digest, d->size, &got, size, err) < 0 ||
 	    run_mkfs(image, root, err) < 0)
 		goto out;

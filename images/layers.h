@@ -30,9 +30,9 @@
 #include "nestbox/err.h"
 
 struct nb_layer_limits {
-	uint64_t max_entries;  /* tar members in one layer */
-	uint64_t max_bytes;    /* sum of member sizes */
-	uint64_t max_path;     /* bytes in one member path */
+	uint64_t max_entries; /* tar members in one layer */
+	uint64_t max_bytes;   /* sum of member sizes */
+	uint64_t max_path;    /* bytes in one member path */
 };
 
 /* Defaults: 1M entries, 64 GiB, 4095-byte paths. */

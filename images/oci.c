@@ -32,8 +32,7 @@ enum nb_media nb_media_classify(const char *media_type)
 	return NB_MEDIA_UNKNOWN;
 }
 
-static int copy_str(char *dst, size_t size, const char *src, const char *field,
-		    struct nb_err *err)
+static int copy_str(char *dst, size_t size, const char *src, const char *field, struct nb_err *err)
 {
 	size_t len = src ? strlen(src) : 0;
 
@@ -87,8 +86,8 @@ static int parse_desc(struct json_object *o, struct nb_desc *d, struct nb_err *e
 }
 
 /* Parse descriptors in array arr (already bounded) into a malloc'd vector. */
-static int parse_descs(struct json_object *arr, const char *field, struct nb_desc **out,
-		       size_t *n, struct nb_err *err)
+static int parse_descs(struct json_object *arr, const char *field, struct nb_desc **out, size_t *n,
+		       struct nb_err *err)
 {
 	size_t len = json_object_array_length(arr);
 
@@ -137,8 +136,7 @@ int nb_oci_parse_index(const char *data, size_t len, struct nb_index *out, struc
 	return rc;
 }
 
-int nb_oci_parse_manifest(const char *data, size_t len, struct nb_manifest *out,
-			  struct nb_err *err)
+int nb_oci_parse_manifest(const char *data, size_t len, struct nb_manifest *out, struct nb_err *err)
 {
 	struct json_object *o = nb_json_parse(data, len, "image manifest", err), *cfg, *arr;
 	int rc = -1;
@@ -158,9 +156,12 @@ int nb_oci_parse_manifest(const char *data, size_t len, struct nb_manifest *out,
 	}
 	for (size_t i = 0; i < out->n_layers; i++) {
 		enum nb_media m = out->layers[i].media;
-		if (m != NB_MEDIA_LAYER_TAR && m != NB_MEDIA_LAYER_GZIP && m != NB_MEDIA_LAYER_ZSTD) {
-			nb_err_set(err, 0, "layers[%zu]: media type '%s' is not a tar, tar+gzip or "
-				   "tar+zstd layer", i, out->layers[i].media_type);
+		if (m != NB_MEDIA_LAYER_TAR && m != NB_MEDIA_LAYER_GZIP &&
+		    m != NB_MEDIA_LAYER_ZSTD) {
+			nb_err_set(err, 0,
+				   "layers[%zu]: media type '%s' is not a tar, tar+gzip or "
+				   "tar+zstd layer",
+				   i, out->layers[i].media_type);
 			goto out;
 		}
 	}
@@ -311,20 +312,20 @@ int nb_oci_select(const struct nb_index *idx, const char *name, struct nb_err *e
 				return (int)i;
 		}
 	if (candidates == 0)
-		return nb_err_set(err, 0, "image index has no manifest%s%s", name && *name ?
-				  " named " : "", name && *name ? name : "");
-	return nb_err_set(err, 0, "image index has %d manifests but none for linux/amd64 "
-			  "(first is %s/%s)", candidates, idx->manifests[0].os[0] ?
-			  idx->manifests[0].os : "?", idx->manifests[0].arch[0] ?
-			  idx->manifests[0].arch : "?");
+		return nb_err_set(err, 0, "image index has no manifest%s%s",
+				  name && *name ? " named " : "", name && *name ? name : "");
+	return nb_err_set(err, 0,
+			  "image index has %d manifests but none for linux/amd64 "
+			  "(first is %s/%s)",
+			  candidates, idx->manifests[0].os[0] ? idx->manifests[0].os : "?",
+			  idx->manifests[0].arch[0] ? idx->manifests[0].arch : "?");
 }
 
 static int walk(nb_fetch_fn fetch, void *ctx, const struct nb_desc *d, const char *name,
 		unsigned depth, struct nb_desc *md, struct nb_manifest *m, struct nb_err *err);
 
-static int walk_index(nb_fetch_fn fetch, void *ctx, const char *data, size_t len,
-		      const char *name, unsigned depth, struct nb_desc *md, struct nb_manifest *m,
-		      struct nb_err *err)
+static int walk_index(nb_fetch_fn fetch, void *ctx, const char *data, size_t len, const char *name,
+		      unsigned depth, struct nb_desc *md, struct nb_manifest *m, struct nb_err *err)
 {
 	struct nb_index idx;
 	int pick, rc;
@@ -349,8 +350,10 @@ static int walk(nb_fetch_fn fetch, void *ctx, const struct nb_desc *d, const cha
 	int rc;
 
 	if (d->media != NB_MEDIA_INDEX && d->media != NB_MEDIA_MANIFEST)
-		return nb_err_set(err, 0, "descriptor sha256:%.12s has media type '%s', not an "
-				  "index or manifest", d->digest.hex, d->media_type);
+		return nb_err_set(err, 0,
+				  "descriptor sha256:%.12s has media type '%s', not an "
+				  "index or manifest",
+				  d->digest.hex, d->media_type);
 	if (d->size > NB_JSON_MAX_BYTES)
 		return nb_err_set(err, 0, "%s sha256:%.12s claims %lld bytes, more than %u",
 				  d->media == NB_MEDIA_INDEX ? "index" : "manifest", d->digest.hex,

@@ -131,7 +131,8 @@ static struct json_object *new_record(const struct nb_image *img, const struct n
 }
 
 int nb_records_put(const struct nb_cache *c, const struct nb_image *img,
-		   const struct nb_desc *config_desc, const uint64_t *blob_sizes, struct nb_err *err)
+		   const struct nb_desc *config_desc, const uint64_t *blob_sizes,
+		   struct nb_err *err)
 {
 	cleanup_close int lock = -1;
 	struct json_object *images, *o = load_locked(c, &lock, &images, err);
@@ -140,14 +141,17 @@ int nb_records_put(const struct nb_cache *c, const struct nb_image *img,
 	if (!o)
 		return -1;
 	for (i = nb_records_match(images, img->ref); i >= 0; i = nb_records_match(images, img->ref))
-		if (strcmp(rec_str(json_object_array_get_idx(images, (size_t)i), "ref"), img->ref) == 0)
+		if (strcmp(rec_str(json_object_array_get_idx(images, (size_t)i), "ref"),
+			   img->ref) == 0)
 			json_object_array_del_idx(images, (size_t)i, 1);
 		else
 			break;
 	if (json_object_array_length(images) >= NB_RECORDS_MAX) {
 		json_object_put(o);
-		return nb_err_set(err, 0, "the cache holds %d images already: remove some with "
-				  "nestbox rmi", NB_RECORDS_MAX);
+		return nb_err_set(err, 0,
+				  "the cache holds %d images already: remove some with "
+				  "nestbox rmi",
+				  NB_RECORDS_MAX);
 	}
 	json_object_array_add(images, new_record(img, config_desc, blob_sizes));
 	rc = save(c, o, err);
@@ -216,8 +220,8 @@ static int load_record(const struct nb_cache *c, struct json_object *rec, struct
 	return 0;
 }
 
-int nb_records_find(const struct nb_cache *c, const char *ref, struct nb_image *out,
-		    bool *found, struct nb_err *err)
+int nb_records_find(const struct nb_cache *c, const char *ref, struct nb_image *out, bool *found,
+		    struct nb_err *err)
 {
 	struct json_object *o = nb_records_load(c, err), *images;
 	bool complete = false;
@@ -229,7 +233,8 @@ int nb_records_find(const struct nb_cache *c, const char *ref, struct nb_image *
 	json_object_object_get_ex(o, "images", &images);
 	i = nb_records_match(images, ref);
 	if (i >= 0)
-		rc = load_record(c, json_object_array_get_idx(images, (size_t)i), out, &complete, err);
+		rc = load_record(c, json_object_array_get_idx(images, (size_t)i), out, &complete,
+				 err);
 	json_object_put(o);
 	if (rc < 0 || !complete)
 		nb_image_free(out);

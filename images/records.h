@@ -18,10 +18,11 @@
 #define NB_RECORDS_MAX 4096
 
 /* Load the image record for ref (exact name or manifest digest/prefix). */
-int nb_records_find(const struct nb_cache *c, const char *ref, struct nb_image *out,
-		    bool *found, struct nb_err *err);
+int nb_records_find(const struct nb_cache *c, const char *ref, struct nb_image *out, bool *found,
+		    struct nb_err *err);
 int nb_records_put(const struct nb_cache *c, const struct nb_image *img,
-		   const struct nb_desc *config_desc, const uint64_t *blob_sizes, struct nb_err *err);
+		   const struct nb_desc *config_desc, const uint64_t *blob_sizes,
+		   struct nb_err *err);
 
 /* The whole file (an empty record set when absent); caller puts it. */
 struct json_object *nb_records_load(const struct nb_cache *c, struct nb_err *err);

@@ -29,15 +29,15 @@
 #include "images/json.h"
 #include "nestbox/cleanup.h"
 
-#define ACCEPT_MANIFESTS                                                                  \
-	"Accept: application/vnd.oci.image.index.v1+json, "                               \
-	"application/vnd.oci.image.manifest.v1+json, "                                    \
-	"application/vnd.docker.distribution.manifest.list.v2+json, "                     \
+#define ACCEPT_MANIFESTS                                              \
+	"Accept: application/vnd.oci.image.index.v1+json, "           \
+	"application/vnd.oci.image.manifest.v1+json, "                \
+	"application/vnd.docker.distribution.manifest.list.v2+json, " \
 	"application/vnd.docker.distribution.manifest.v2+json"
 #define TOKEN_MAX 16384
 #define HEADER_MAX 4096
 #define CONNECT_TIMEOUT 30L
-#define LOW_SPEED_TIME 60L /* abort a transfer stuck below 1 KiB/s this long */
+#define LOW_SPEED_TIME 60L             /* abort a transfer stuck below 1 KiB/s this long */
 #define MAX_BLOB_DEFAULT (16ull << 30) /* NESTBOX_MAX_BLOB unset */
 #define ERROR_BODY_MAX (64u << 10)     /* an error response's body, read and dropped */
 
@@ -51,7 +51,8 @@ static bool valid_repo(const char *s)
 	if (!*s || *s == '/')
 		return false;
 	for (; *s; s++)
-		if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || strchr("._-/", *s)))
+		if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) ||
+		      strchr("._-/", *s)))
 			return false;
 	return true;
 }
@@ -110,9 +111,9 @@ int nb_ref_parse(const char *text, struct nb_ref *out, struct nb_err *err)
 		snprintf(out->digest, sizeof(out->digest), "%s", at + 1);
 	}
 	slash = strchr(rest, '/');
-	if (slash && (memchr(rest, '.', (size_t)(slash - rest)) ||
-		      memchr(rest, ':', (size_t)(slash - rest)) ||
-		      strncmp(rest, "localhost/", 10) == 0)) {
+	if (slash &&
+	    (memchr(rest, '.', (size_t)(slash - rest)) ||
+	     memchr(rest, ':', (size_t)(slash - rest)) || strncmp(rest, "localhost/", 10) == 0)) {
 		*slash = '\0';
 		if (strlen(rest) >= sizeof(out->host))
 			return nb_err_set(err, 0, "registry host in '%.200s' is too long", text);
@@ -127,20 +128,23 @@ int nb_ref_parse(const char *text, struct nb_ref *out, struct nb_err *err)
 	if (colon) {
 		*colon = '\0';
 		if (!valid_tag(colon + 1))
-			return nb_err_set(err, 0, "tag '%.130s' in '%.200s' is not valid", colon + 1,
-					  text);
+			return nb_err_set(err, 0, "tag '%.130s' in '%.200s' is not valid",
+					  colon + 1, text);
 		strcpy(out->tag, colon + 1);
 	} else {
 		strcpy(out->tag, "latest");
 	}
 	if (!valid_repo(rest) || strstr(rest, "..") || strstr(rest, "//") ||
 	    rest[strlen(rest) - 1] == '/')
-		return nb_err_set(err, 0, "'%.200s' is not an image reference ([HOST[:PORT]/]NAME"
+		return nb_err_set(err, 0,
+				  "'%.200s' is not an image reference ([HOST[:PORT]/]NAME"
 				  "[:TAG][@sha256:DIGEST], NAME in lowercase) nor an existing path",
 				  text);
 	if (snprintf(out->repo, sizeof(out->repo), "%s%s",
-		     strcmp(out->host, "registry-1.docker.io") == 0 && !strchr(rest, '/') ?
-		     "library/" : "", rest) >= (int)sizeof(out->repo))
+		     strcmp(out->host, "registry-1.docker.io") == 0 && !strchr(rest, '/')
+			     ? "library/"
+			     : "",
+		     rest) >= (int)sizeof(out->repo))
 		return nb_err_set(err, 0, "repository name in '%.200s' is too long", text);
 	out->loopback = is_loopback(out->host);
 	return 0;
@@ -348,13 +352,14 @@ static int limit_protocols(struct reg *r, struct nb_err *err)
 	long mask = plain ? CURLPROTO_HTTP | CURLPROTO_HTTPS : CURLPROTO_HTTPS;
 
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
-		CURLcode rc = C->easy_setopt(r->curl, opts[i].by_name, plain ? "http,https" :
-					     "https");
+		CURLcode rc = C->easy_setopt(r->curl, opts[i].by_name,
+					     plain ? "http,https" : "https");
 
 		if (rc == CURLE_UNKNOWN_OPTION)
 			rc = C->easy_setopt(r->curl, opts[i].by_mask, mask);
 		if (rc != CURLE_OK)
-			return nb_err_set(err, 0, "this libcurl cannot limit the %s of a transfer "
+			return nb_err_set(err, 0,
+					  "this libcurl cannot limit the %s of a transfer "
 					  "(%s): nestbox does not pull without that limit",
 					  opts[i].what, C->easy_strerror(rc));
 	}
@@ -426,8 +431,10 @@ static int http_get(struct reg *r, const char *url, const char *accept, bool aut
 		return nb_err_set(err, s->write_errno, "%s: cannot store the download", url);
 	if (rc != CURLE_OK)
 		return nb_err_set(err, 0, "%s: %s%s", url, C->easy_strerror(rc),
-				  rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_PEER_FAILED_VERIFICATION ?
-				  " (a plain-HTTP registry needs --insecure)" : "");
+				  rc == CURLE_SSL_CONNECT_ERROR ||
+						  rc == CURLE_PEER_FAILED_VERIFICATION
+					  ? " (a plain-HTTP registry needs --insecure)"
+					  : "");
 	if (C->easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, status) != CURLE_OK)
 		return nb_err_set(err, 0, "%s: libcurl has no HTTP status", url);
 	return 0;
@@ -447,7 +454,8 @@ static int get_token(struct reg *r, struct nb_err *err)
 
 	if (nb_auth_parse_bearer(r->auth_header, realm, sizeof(realm), service, sizeof(service),
 				 scope, sizeof(scope)) < 0)
-		return nb_err_set(err, 0, "registry %s wants authentication nestbox cannot give "
+		return nb_err_set(err, 0,
+				  "registry %s wants authentication nestbox cannot give "
 				  "(%.100s); it speaks Bearer tokens and Basic credentials",
 				  r->ref.host, r->auth_header[0] ? r->auth_header : "no challenge");
 	if (strncmp(realm, "https://", 8) != 0 && !(r->opts->insecure || r->ref.loopback))
@@ -464,8 +472,8 @@ static int get_token(struct reg *r, struct nb_err *err)
 	rc = http_get(r, url, NULL, false, true, &s, &status, err);
 	if (rc == 0 && (status == 401 || status == 403))
 		rc = nb_err_set(err, 0, "token service %.200s refused %s (HTTP %ld)%s", realm,
-				r->basic[0] ? "the stored credentials" : "an anonymous token", status,
-				login_hint(r));
+				r->basic[0] ? "the stored credentials" : "an anonymous token",
+				status, login_hint(r));
 	else if (rc == 0 && status != 200)
 		rc = nb_err_set(err, 0, "token service %.200s answered HTTP %ld", realm, status);
 	o = rc == 0 ? nb_json_parse(s.data, s.len, "token response", err) : NULL;
@@ -499,8 +507,10 @@ static int get_authed(struct reg *r, const char *url, const char *accept, struct
 		return 0;
 	if (!r->token[0] && strncasecmp(h, "Basic", 5) == 0) {
 		if (!r->basic[0])
-			return nb_err_set(err, 0, "registry %s wants a user name and password: "
-					  "nestbox login %s first", r->ref.host, r->ref.host);
+			return nb_err_set(err, 0,
+					  "registry %s wants a user name and password: "
+					  "nestbox login %s first",
+					  r->ref.host, r->ref.host);
 		r->use_basic = true;
 	} else {
 		r->token[0] = '\0';
@@ -515,9 +525,11 @@ static int get_authed(struct reg *r, const char *url, const char *accept, struct
 /* What to do about a refusal, for the end of its message. */
 static const char *login_hint(struct reg *r)
 {
-	snprintf(r->hint, sizeof(r->hint), r->basic[0] ?
-		 "; the stored credentials are wrong or lack access (nestbox login %s)" :
-		 "; if it needs a login: nestbox login %s", r->ref.host);
+	snprintf(r->hint, sizeof(r->hint),
+		 r->basic[0]
+			 ? "; the stored credentials are wrong or lack access (nestbox login %s)"
+			 : "; if it needs a login: nestbox login %s",
+		 r->ref.host);
 	return r->hint;
 }
 
@@ -536,7 +548,8 @@ static int check_status(struct reg *r, long status, const char *what, struct nb_
 	if (status == 401 || status == 403)
 		return nb_err_set(err, 0, "registry %s refused access to %s (HTTP %ld)%s",
 				  r->ref.host, r->ref.repo, status, login_hint(r));
-	return nb_err_set(err, 0, "registry %s answered HTTP %ld for %s", r->ref.host, status, what);
+	return nb_err_set(err, 0, "registry %s answered HTTP %ld for %s", r->ref.host, status,
+			  what);
 }
 
 /* ---- blobs as an nb_source ----------------------------------------------- */
@@ -610,17 +623,21 @@ static int check_blob_room(struct reg *r, const struct nb_desc *d, int fd, struc
 	uint64_t free_bytes;
 
 	if (d->size < 0 || (uint64_t)d->size > r->max_blob)
-		return nb_err_set(err, 0, "layer sha256:%.12s claims %lld bytes, more than the %llu "
-				  "a pull takes (NESTBOX_MAX_BLOB raises the limit)", d->digest.hex,
-				  (long long)d->size, (unsigned long long)r->max_blob);
+		return nb_err_set(err, 0,
+				  "layer sha256:%.12s claims %lld bytes, more than the %llu "
+				  "a pull takes (NESTBOX_MAX_BLOB raises the limit)",
+				  d->digest.hex, (long long)d->size,
+				  (unsigned long long)r->max_blob);
 	if (fstatvfs(fd, &st) < 0)
 		return nb_err_sys(err, "cannot tell the free space in %s", r->cache->tmp);
 	if (__builtin_mul_overflow((uint64_t)st.f_bavail, (uint64_t)st.f_frsize, &free_bytes))
 		free_bytes = UINT64_MAX;
 	if ((uint64_t)d->size > free_bytes)
-		return nb_err_set(err, 0, "layer sha256:%.12s needs %lld bytes, the image cache's "
-				  "file system (%s) has %llu free", d->digest.hex,
-				  (long long)d->size, r->cache->tmp, (unsigned long long)free_bytes);
+		return nb_err_set(err, 0,
+				  "layer sha256:%.12s needs %lld bytes, the image cache's "
+				  "file system (%s) has %llu free",
+				  d->digest.hex, (long long)d->size, r->cache->tmp,
+				  (unsigned long long)free_bytes);
 	return 0;
 }
 
@@ -647,7 +664,8 @@ static int reg_open_blob(void *ctx, const struct nb_desc *d, struct nb_err *err)
 	repo_url(r, url, sizeof(url), "blobs", ds);
 	if (nb_sha256_init(&s.h, err) < 0)
 		goto fail;
-	if (get_authed(r, url, NULL, &s, &status, err) < 0 || check_status(r, status, ds, err) < 0) {
+	if (get_authed(r, url, NULL, &s, &status, err) < 0 ||
+	    check_status(r, status, ds, err) < 0) {
 		nb_sha256_free(&s.h);
 		goto fail;
 	}
@@ -718,8 +736,10 @@ static int max_blob(uint64_t *max, struct nb_err *err)
 	if (!env || !*env)
 		return 0;
 	if (nb_parse_size(env, max, err) < 0 || *max == 0)
-		return nb_err_set(err, 0, "NESTBOX_MAX_BLOB=%.40s: want the largest layer a pull "
-				  "takes, e.g. 16g (the default)", env);
+		return nb_err_set(err, 0,
+				  "NESTBOX_MAX_BLOB=%.40s: want the largest layer a pull "
+				  "takes, e.g. 16g (the default)",
+				  env);
 	return 0;
 }
 
@@ -728,8 +748,8 @@ static int reg_start(struct reg *r, const struct nb_pull_opts *opts, struct nb_e
 	CURLcode rc;
 
 	r->opts = opts;
-	snprintf(r->scheme, sizeof(r->scheme), "%s", opts->insecure || r->ref.loopback ? "http" :
-		 "https");
+	snprintf(r->scheme, sizeof(r->scheme), "%s",
+		 opts->insecure || r->ref.loopback ? "http" : "https");
 	C = nb_curl_load(err);
 	if (!C)
 		return -1;

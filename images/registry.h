@@ -14,11 +14,11 @@
 #define NB_REF_TAG_MAX 128
 
 struct nb_ref {
-	char host[NB_REF_HOST_MAX];  /* "registry-1.docker.io" for Docker Hub names */
-	char repo[NB_REF_REPO_MAX];  /* "library/busybox" */
-	char tag[NB_REF_TAG_MAX];    /* "latest" unless a digest is given */
-	char digest[80];             /* "sha256:..." or "" */
-	bool loopback;               /* localhost, 127.x, [::1]: plain HTTP by default */
+	char host[NB_REF_HOST_MAX]; /* "registry-1.docker.io" for Docker Hub names */
+	char repo[NB_REF_REPO_MAX]; /* "library/busybox" */
+	char tag[NB_REF_TAG_MAX];   /* "latest" unless a digest is given */
+	char digest[80];            /* "sha256:..." or "" */
+	bool loopback;              /* localhost, 127.x, [::1]: plain HTTP by default */
 };
 
 int nb_ref_parse(const char *text, struct nb_ref *out, struct nb_err *err);

@@ -17,17 +17,17 @@
 #define NB_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 struct nb_run_overrides {
-	const char *entrypoint;          /* NULL: the image's; "": none */
-	const char *const *argv;         /* COMMAND [ARG...], argc 0: the image's Cmd */
+	const char *entrypoint;  /* NULL: the image's; "": none */
+	const char *const *argv; /* COMMAND [ARG...], argc 0: the image's Cmd */
 	size_t argc;
-	const char *const *env;          /* NAME=value */
+	const char *const *env; /* NAME=value */
 	size_t nenv;
-	const char *workdir, *user;      /* NULL: the image's */
+	const char *workdir, *user; /* NULL: the image's */
 };
 
 struct nb_run_plan {
-	char **argv, **env;              /* NULL-terminated, malloc'd */
-	char *workdir, *user;            /* NULL when unset */
+	char **argv, **env;   /* NULL-terminated, malloc'd */
+	char *workdir, *user; /* NULL when unset */
 };
 
 /* The plan for image config cfg and the command line's overrides o, freed

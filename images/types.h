@@ -15,9 +15,9 @@
 
 /* What the run path needs from an image. */
 struct nb_image {
-	char *ref;                   /* the name it is recorded under */
-	struct nb_digest manifest;   /* manifest digest */
-	char **layers;               /* erofs image paths, bottom layer first, NULL-terminated */
+	char *ref;                 /* the name it is recorded under */
+	struct nb_digest manifest; /* manifest digest */
+	char **layers;             /* erofs image paths, bottom layer first, NULL-terminated */
 	size_t n_layers;
 	struct nb_image_config config; /* entrypoint, cmd, env, workdir, user */
 };
@@ -26,9 +26,9 @@ void nb_image_free(struct nb_image *img);
 
 /* Options and progress reporting for imports. */
 struct nb_pull_opts {
-	bool insecure;  /* plain HTTP to the registry */
-	bool progress;  /* progress bar on stderr (a terminal) */
-	bool quiet;     /* nothing on stderr but errors */
+	bool insecure;           /* plain HTTP to the registry */
+	bool progress;           /* progress bar on stderr (a terminal) */
+	bool quiet;              /* nothing on stderr but errors */
 	struct nb_report report; /* the front end's printer: layer lines, the progress bar */
 	const struct nb_layer_limits *limits;
 };

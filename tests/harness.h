@@ -17,23 +17,23 @@
 
 #define NB_EXIT_SKIP 77
 
-#define NB_ASSERT(cond, ...)                                                                 \
-	do {                                                                                 \
-		if (!(cond)) {                                                               \
-			fprintf(stderr, "%s:%d: assertion failed: %s ", __FILE__, __LINE__,  \
-				#cond);                                                      \
-			fprintf(stderr, " " __VA_ARGS__);                                    \
-			fputc('\n', stderr);                                                 \
-			exit(1);                                                             \
-		}                                                                            \
+#define NB_ASSERT(cond, ...)                                                                \
+	do {                                                                                \
+		if (!(cond)) {                                                              \
+			fprintf(stderr, "%s:%d: assertion failed: %s ", __FILE__, __LINE__, \
+				#cond);                                                     \
+			fprintf(stderr, " " __VA_ARGS__);                                   \
+			fputc('\n', stderr);                                                \
+			exit(1);                                                            \
+		}                                                                           \
 	} while (0)
 
-#define NB_REQUIRE(cond, reason)                                                             \
-	do {                                                                                 \
-		if (!(cond)) {                                                               \
-			fprintf(stderr, "%s\n", reason);                                     \
-			exit(NB_EXIT_SKIP);                                                  \
-		}                                                                            \
+#define NB_REQUIRE(cond, reason)                         \
+	do {                                             \
+		if (!(cond)) {                           \
+			fprintf(stderr, "%s\n", reason); \
+			exit(NB_EXIT_SKIP);              \
+		}                                        \
 	} while (0)
 
 struct nb_test {
@@ -67,7 +67,8 @@ static inline int nb_test_run_all(const struct nb_test *tests, size_t n, unsigne
 		close(pipefd[1]);
 		ssize_t len = read(pipefd[0], reason, sizeof(reason) - 1);
 		while (len > 0 && len < (ssize_t)sizeof(reason) - 1) {
-			ssize_t more = read(pipefd[0], reason + len, sizeof(reason) - 1 - (size_t)len);
+			ssize_t more = read(pipefd[0], reason + len,
+					    sizeof(reason) - 1 - (size_t)len);
 			if (more <= 0)
 				break;
 			len += more;
@@ -93,13 +94,12 @@ static inline int nb_test_run_all(const struct nb_test *tests, size_t n, unsigne
 	return failed;
 }
 
-#define NB_TEST_MAIN(timeout_sec, ...)                                                       \
-	int main(void)                                                                       \
-	{                                                                                    \
-		static const struct nb_test tests[] = { __VA_ARGS__ };                       \
-		return nb_test_run_all(tests, sizeof(tests) / sizeof(tests[0]), timeout_sec) \
-			       ? 1                                                           \
-			       : 0;                                                          \
+#define NB_TEST_MAIN(timeout_sec, ...)                                                            \
+	int main(void)                                                                            \
+	{                                                                                         \
+		static const struct nb_test tests[] = { __VA_ARGS__ };                            \
+		return nb_test_run_all(tests, sizeof(tests) / sizeof(tests[0]), timeout_sec) ? 1  \
+											     : 0; \
 	}
 
 #endif

@@ -30,10 +30,10 @@
 /* ---- exit status convention (Docker's) -------------------------------- */
 enum nb_status {
 	NB_STATUS_OK = 0,
-	NB_STATUS_TIMEOUT = 124,    /* --timeout expired, VM killed */
-	NB_STATUS_ERROR = 125,      /* nestbox (host or nestbox-init) failed */
+	NB_STATUS_TIMEOUT = 124,     /* --timeout expired, VM killed */
+	NB_STATUS_ERROR = 125,       /* nestbox (host or nestbox-init) failed */
 	NB_STATUS_CANNOT_EXEC = 126, /* command found but not executable */
-	NB_STATUS_NOT_FOUND = 127,  /* command not found */
+	NB_STATUS_NOT_FOUND = 127,   /* command not found */
 	NB_STATUS_SIGNAL_BASE = 128, /* 128+N: workload killed by signal N */
 };
 
@@ -98,11 +98,11 @@ enum nb_status {
 #define NB_SPEC_MAX_PATH 4096u
 #define NB_SPEC_MAX_USER 256u
 #define NB_SPEC_CAP_LAST 40u
-#define NB_SPEC_MAX_RLIMITS 16u         /* RLIM_NLIMITS */
+#define NB_SPEC_MAX_RLIMITS 16u /* RLIM_NLIMITS */
 #define NB_SPEC_RLIMIT_RECORD 20u
 #define NB_SPEC_MIN_MEMORY (1u << 20)
 #define NB_SPEC_MAX_TMPFS 64u
-#define NB_SPEC_MAX_BPF 4096u           /* BPF_MAXINSNS */
+#define NB_SPEC_MAX_BPF 4096u /* BPF_MAXINSNS */
 #define NB_SPEC_BPF_INSN 8u
 
 #define NB_NS_NET 0x1u
@@ -113,9 +113,9 @@ enum nb_status {
  * AUDIT_WRITE SETFCAP (bits 0 1 3 4 5 6 7 8 10 13 18 27 29 31). */
 #define NB_CAPS_DEFAULT 0xa80425fbull
 
-#define NB_SPEC_MAX_SIZE (1u << 20)   /* whole blob */
-#define NB_SPEC_MAX_ARGS 4096u        /* entries in argv or env */
-#define NB_SPEC_MAX_STRING 65536u     /* one argv/env entry, one path */
+#define NB_SPEC_MAX_SIZE (1u << 20) /* whole blob */
+#define NB_SPEC_MAX_ARGS 4096u      /* entries in argv or env */
+#define NB_SPEC_MAX_STRING 65536u   /* one argv/env entry, one path */
 
 /* Volumes (virtio-blk disks and virtio-fs shares the guest mounts), optional:
  *   NB_SPEC_VOLUMES   strlist "ID:MODE:PATH" entries (<= NB_SPEC_MAX_VOLUMES):
@@ -133,7 +133,7 @@ enum nb_status {
  */
 #define NB_SPEC_VOLUMES "volumes"
 #define NB_SPEC_MAX_VOLUMES 16u
-#define NB_VOLUME_SERIAL_MAX 20u   /* VIRTIO_BLK_ID_BYTES; also the longest share tag */
+#define NB_VOLUME_SERIAL_MAX 20u /* VIRTIO_BLK_ID_BYTES; also the longest share tag */
 #define NB_VOLUME_MODE_FS "fs-"  /* prefix of a share's MODE */
 
 /* Network (virtio-net eth0), optional; nestbox-init brings lo and eth0 up
@@ -232,7 +232,7 @@ enum nb_status {
 #define NB_LAYER_SERIAL "nblayers"
 #define NB_LAYER_ALIGN 4096u
 #define NB_LAYER_RECORD 16u
-#define NB_MAX_LAYERS 127u                  /* Docker's limit */
-#define NB_LAYER_MAX_DISK (1ull << 50)      /* 1 PiB: far beyond any image */
+#define NB_MAX_LAYERS 127u             /* Docker's limit */
+#define NB_LAYER_MAX_DISK (1ull << 50) /* 1 PiB: far beyond any image */
 
 #endif

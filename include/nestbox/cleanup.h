@@ -33,6 +33,11 @@ static inline void nb_cleanup_fclosep(FILE **f)
 #define cleanup_fclose __attribute__((cleanup(nb_cleanup_fclosep)))
 
 /* Take ownership out of a cleanup variable. */
-#define NB_STEAL(var, empty) ({ __typeof__(var) nb_tmp_ = (var); (var) = (empty); nb_tmp_; })
+#define NB_STEAL(var, empty)                     \
+	({                                       \
+		__typeof__(var) nb_tmp_ = (var); \
+		(var) = (empty);                 \
+		nb_tmp_;                         \
+	})
 
 #endif

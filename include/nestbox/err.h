@@ -10,8 +10,8 @@
 #define NB_ERR_MSG_MAX 512
 
 struct nb_err {
-	int errnum;     /* errno of the root cause, 0 if none */
-	int status;     /* exit status this error maps to (0: NB_STATUS_ERROR) */
+	int errnum; /* errno of the root cause, 0 if none */
+	int status; /* exit status this error maps to (0: NB_STATUS_ERROR) */
 	char msg[NB_ERR_MSG_MAX];
 };
 
@@ -21,12 +21,10 @@ int nb_err_set(struct nb_err *err, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Same as nb_err_set with errnum = errno. */
-int nb_err_sys(struct nb_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int nb_err_sys(struct nb_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Prefix the existing message with "context: ". Returns -1. */
-int nb_err_wrap(struct nb_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int nb_err_wrap(struct nb_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The exit status for err (NB_STATUS_ERROR unless set otherwise). */
 int nb_err_status(const struct nb_err *err);

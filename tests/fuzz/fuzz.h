@@ -19,15 +19,14 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* A failed oracle: say which and crash, so libFuzzer keeps the input. */
-#define FZ_CHECK(cond, ...)                                                          \
-	do {                                                                         \
-		if (!(cond)) {                                                       \
-			fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, \
-				#cond);                                              \
-			fprintf(stderr, __VA_ARGS__);                                \
-			fputc('\n', stderr);                                         \
-			abort();                                                     \
-		}                                                                    \
+#define FZ_CHECK(cond, ...)                                                                      \
+	do {                                                                                     \
+		if (!(cond)) {                                                                   \
+			fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
+			fprintf(stderr, __VA_ARGS__);                                            \
+			fputc('\n', stderr);                                                     \
+			abort();                                                                 \
+		}                                                                                \
 	} while (0)
 
 /* ---- the input ------------------------------------------------------------ */
@@ -52,10 +51,22 @@ static inline uint64_t fz_uint(struct fz *f, unsigned bytes)
 	return v;
 }
 
-static inline uint8_t fz_u8(struct fz *f) { return (uint8_t)fz_uint(f, 1); }
-static inline uint16_t fz_u16(struct fz *f) { return (uint16_t)fz_uint(f, 2); }
-static inline uint32_t fz_u32(struct fz *f) { return (uint32_t)fz_uint(f, 4); }
-static inline uint64_t fz_u64(struct fz *f) { return fz_uint(f, 8); }
+static inline uint8_t fz_u8(struct fz *f)
+{
+	return (uint8_t)fz_uint(f, 1);
+}
+static inline uint16_t fz_u16(struct fz *f)
+{
+	return (uint16_t)fz_uint(f, 2);
+}
+static inline uint32_t fz_u32(struct fz *f)
+{
+	return (uint32_t)fz_uint(f, 4);
+}
+static inline uint64_t fz_u64(struct fz *f)
+{
+	return fz_uint(f, 8);
+}
 
 /* Up to *len next bytes (fewer when the input runs out: *len says). */
 static inline const uint8_t *fz_bytes(struct fz *f, size_t *len)

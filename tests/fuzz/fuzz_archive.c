@@ -38,8 +38,8 @@ static void remove_sandbox(void)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc, (void)argv;
-	strcpy(sandbox, access("/dev/shm", W_OK) == 0 ? "/dev/shm/nb-fuzz-archive-XXXXXX" :
-	       "/tmp/nb-fuzz-archive-XXXXXX");
+	strcpy(sandbox, access("/dev/shm", W_OK) == 0 ? "/dev/shm/nb-fuzz-archive-XXXXXX"
+						      : "/tmp/nb-fuzz-archive-XXXXXX");
 	debug = getenv("NB_FUZZ_DEBUG") != NULL;
 	if (!mkdtemp(sandbox))
 		abort();

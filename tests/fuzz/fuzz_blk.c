@@ -51,16 +51,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	memset(ram, 0, RAM_SIZE);
-	memcpy(ram + VR_DESC, data + 1, size - 1 < RAM_SIZE - VR_DESC ? size - 1 : RAM_SIZE - VR_DESC);
+	memcpy(ram + VR_DESC, data + 1,
+	       size - 1 < RAM_SIZE - VR_DESC ? size - 1 : RAM_SIZE - VR_DESC);
 	nb_mem_layout(&mem, ram, RAM_SIZE);
 	open_disk(data[0] & 0x80);
 	if (nb_virtio_mmio_init(&m, &blk.vdev, &mem, &err) < 0)
 		abort();
 	m.dev->driver_features = NB_VIRTIO_F_VERSION_1 |
-				(data[0] & 0x10 ? NB_VIRTIO_F_INDIRECT_DESC : 0) |
-				(data[0] & 0x20 ? NB_VIRTIO_F_EVENT_IDX : 0);
+				 (data[0] & 0x10 ? NB_VIRTIO_F_INDIRECT_DESC : 0) |
+				 (data[0] & 0x20 ? NB_VIRTIO_F_EVENT_IDX : 0);
 	m.dev->status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-		       VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
+			VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
 	struct nb_virtq *q = &m.dev->queues[0];
 	q->size = (uint16_t)(1u << (data[0] % 8));
 	q->desc_gpa = VR_DESC;

@@ -29,8 +29,14 @@
 #define CTRL_TX 3u
 #define STREAM_MAX (64u << 10)
 
-static unsigned rx_queue(unsigned port) { return port == 0 ? 0 : 2 + 2 * port; }
-static unsigned tx_queue(unsigned port) { return port == 0 ? 1 : 3 + 2 * port; }
+static unsigned rx_queue(unsigned port)
+{
+	return port == 0 ? 0 : 2 + 2 * port;
+}
+static unsigned tx_queue(unsigned port)
+{
+	return port == 0 ? 1 : 3 + 2 * port;
+}
 
 static const char *const names[NPORTS] = { NB_PORT_STDIN, NB_PORT_STDOUT, NB_PORT_STDERR,
 					   NB_PORT_SIGNAL };
@@ -73,14 +79,14 @@ static struct vd d;
 static struct nb_console *con;
 
 static struct {
-	int in_w;                        /* our end of the stdin pipe; -1 closed */
-	int out_r[3];                    /* our end of stdout/stderr (1, 2): pipe or memfd */
-	bool out_file[3];                /* ...a regular file read with pread */
-	off_t read_off[3];               /* ...from here on */
-	bool out_none[3];                /* the port has no host fd */
-	struct stream out[3];            /* guest -> host, ports 1 and 2 */
-	struct stream in, sig;           /* host -> guest, ports 0 and 3 */
-	uint64_t returned[3];            /* bytes of output chains given back */
+	int in_w;              /* our end of the stdin pipe; -1 closed */
+	int out_r[3];          /* our end of stdout/stderr (1, 2): pipe or memfd */
+	bool out_file[3];      /* ...a regular file read with pread */
+	off_t read_off[3];     /* ...from here on */
+	bool out_none[3];      /* the port has no host fd */
+	struct stream out[3];  /* guest -> host, ports 1 and 2 */
+	struct stream in, sig; /* host -> guest, ports 0 and 3 */
+	uint64_t returned[3];  /* bytes of output chains given back */
 	uint32_t chain_len[3][NB_VIRTQ_MAX_SIZE];
 	bool closes_signal[NB_VIRTQ_MAX_SIZE]; /* control chain: PORT_OPEN(3, 0) */
 } h;
@@ -241,8 +247,7 @@ static void ctrl(struct fz *f)
 
 	if (head < 0)
 		return;
-	h.closes_signal[head] =
-		c.id == 3 && c.event == VIRTIO_CONSOLE_PORT_OPEN && c.value == 0;
+	h.closes_signal[head] = c.id == 3 && c.event == VIRTIO_CONSOLE_PORT_OPEN && c.value == 0;
 	if (!(pick & 0x40))
 		vd_kick(&d, CTRL_TX);
 }
@@ -338,14 +343,30 @@ static void step(struct fz *f, unsigned op)
 			       d.q[CTRL_TX].avail_idx };
 
 	switch (op) {
-	case FZ_NOPS + 0: ctrl(f); break;
-	case FZ_NOPS + 1: buffers(f, CTRL_RX); break;
-	case FZ_NOPS + 2: output(f); break;
-	case FZ_NOPS + 3: buffers(f, rx_queue(fz_u8(f) % NPORTS)); break;
-	case FZ_NOPS + 4: stdin_bytes(f); break;
-	case FZ_NOPS + 5: fz_serve_events(&loop, 0); break;
-	case FZ_NOPS + 6: reader(f); break;
-	case FZ_NOPS + 7: signal_msg(f); break;
+	case FZ_NOPS + 0:
+		ctrl(f);
+		break;
+	case FZ_NOPS + 1:
+		buffers(f, CTRL_RX);
+		break;
+	case FZ_NOPS + 2:
+		output(f);
+		break;
+	case FZ_NOPS + 3:
+		buffers(f, rx_queue(fz_u8(f) % NPORTS));
+		break;
+	case FZ_NOPS + 4:
+		stdin_bytes(f);
+		break;
+	case FZ_NOPS + 5:
+		fz_serve_events(&loop, 0);
+		break;
+	case FZ_NOPS + 6:
+		reader(f);
+		break;
+	case FZ_NOPS + 7:
+		signal_msg(f);
+		break;
 	default:
 		fz_virtio_op(f, &d, op);
 		/* Chains the model does not know the bytes of. */
@@ -412,7 +433,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_unwatch_all(&loop);
 	nb_virtio_mmio_destroy(&m);
 	pthread_mutex_destroy(&m.dev->lock);
-	int fds[] = { opts.stdin_fd, opts.stdout_fd, opts.stderr_fd, h.in_w, h.out_r[1], h.out_r[2] };
+	int fds[] = {
+		opts.stdin_fd, opts.stdout_fd, opts.stderr_fd, h.in_w, h.out_r[1], h.out_r[2]
+	};
 	for (unsigned i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);

@@ -94,7 +94,8 @@ static void io_exit(struct fz *f, struct kvm_run *run, uint64_t *lo, uint64_t *h
 {
 	static const uint8_t sizes[] = { 1, 2, 4, 1, 1, 0, 3, 8 };
 	uint8_t shape = fz_u8(f);
-	uint8_t direction = shape & 0x80 ? fz_u8(f) : (shape & 1 ? KVM_EXIT_IO_OUT : KVM_EXIT_IO_IN);
+	uint8_t direction = shape & 0x80 ? fz_u8(f)
+					 : (shape & 1 ? KVM_EXIT_IO_OUT : KVM_EXIT_IO_IN);
 	uint8_t size = shape & 0x40 ? fz_u8(f) : sizes[(shape >> 1) & 7];
 	uint16_t port = pick_port(f);
 	uint32_t count = shape & 0x20 ? fz_u32(f) : 1 + (fz_u8(f) & 7);
@@ -116,7 +117,8 @@ static void io_exit(struct fz *f, struct kvm_run *run, uint64_t *lo, uint64_t *h
 	 * not trust; plus the bytes we wrote. */
 	*lo = offset;
 	*hi = offset < RUN_SIZE && (uint64_t)size * count <= RUN_SIZE - offset
-		      ? offset + (uint64_t)size * count : offset;
+		      ? offset + (uint64_t)size * count
+		      : offset;
 	if (*hi < *lo + 64 && *lo < RUN_SIZE)
 		*hi = *lo + 64 < RUN_SIZE ? *lo + 64 : RUN_SIZE;
 }
@@ -153,10 +155,14 @@ static bool keeps_running(uint32_t reason)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const uint32_t reasons[] = { KVM_EXIT_IO,		KVM_EXIT_MMIO,
-					    KVM_EXIT_INTR,		KVM_EXIT_HLT,
-					    KVM_EXIT_SHUTDOWN,		KVM_EXIT_SYSTEM_EVENT,
-					    KVM_EXIT_INTERNAL_ERROR, KVM_EXIT_FAIL_ENTRY };
+	static const uint32_t reasons[] = { KVM_EXIT_IO,
+					    KVM_EXIT_MMIO,
+					    KVM_EXIT_INTR,
+					    KVM_EXIT_HLT,
+					    KVM_EXIT_SHUTDOWN,
+					    KVM_EXIT_SYSTEM_EVENT,
+					    KVM_EXIT_INTERNAL_ERROR,
+					    KVM_EXIT_FAIL_ENTRY };
 	struct nb_err err = { 0 };
 	struct fz f = { data, size };
 	struct nb_vcpu *vcpu = &vm.vcpus[0];

@@ -41,7 +41,9 @@ static size_t entries(const char *dir)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct nb_layer_limits lim = {
-		.max_entries = 256, .max_bytes = 8u << 20, .max_path = 1024,
+		.max_entries = 256,
+		.max_bytes = 8u << 20,
+		.max_path = 1024,
 	};
 	struct nb_err err = { 0 };
 	struct nb_digest d;

@@ -101,16 +101,20 @@ static void check_transport(struct vd *d)
 		FZ_CHECK(q->size && !(q->size & (q->size - 1)) && q->size <= q->max_size,
 			 "queue %u ready with size %u", i, q->size);
 		FZ_CHECK(nb_gpa_ptr(&d->mem, q->desc_gpa, 16ull * q->size) == q->desc &&
-				 nb_gpa_ptr(&d->mem, q->avail_gpa, 6ull + 2ull * q->size) == q->avail &&
-				 nb_gpa_ptr(&d->mem, q->used_gpa, 6ull + 8ull * q->size) == q->used &&
+				 nb_gpa_ptr(&d->mem, q->avail_gpa, 6ull + 2ull * q->size) ==
+					 q->avail &&
+				 nb_gpa_ptr(&d->mem, q->used_gpa, 6ull + 8ull * q->size) ==
+					 q->used &&
 				 q->desc && q->avail && q->used,
 			 "queue %u ready with rings outside RAM", i);
 		FZ_CHECK(q->event_idx == !!(dev->driver_features & NB_VIRTIO_F_EVENT_IDX) &&
-				 q->indirect == !!(dev->driver_features & NB_VIRTIO_F_INDIRECT_DESC),
+				 q->indirect ==
+					 !!(dev->driver_features & NB_VIRTIO_F_INDIRECT_DESC),
 			 "queue %u features differ from the negotiated ones", i);
 	}
 	/* The identification registers never change. */
-	FZ_CHECK(vd_rd(d, VIRTIO_MMIO_MAGIC_VALUE) == 0x74726976 && vd_rd(d, VIRTIO_MMIO_VERSION) == 2 &&
+	FZ_CHECK(vd_rd(d, VIRTIO_MMIO_MAGIC_VALUE) == 0x74726976 &&
+			 vd_rd(d, VIRTIO_MMIO_VERSION) == 2 &&
 			 vd_rd(d, VIRTIO_MMIO_DEVICE_ID) == stub_ops.device_id,
 		 "identification changed");
 }

@@ -99,12 +99,15 @@ static void drain_wire(int fd)
 		memcpy(&h, buf, sizeof(h));
 		FZ_CHECK(h.num_buffers == 0 && !(h.flags & ~VIRTIO_NET_HDR_F_NEEDS_CSUM),
 			 "tx header flags %#x num_buffers %u", h.flags, h.num_buffers);
-		FZ_CHECK(!(h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) || (f & 1ull << VIRTIO_NET_F_CSUM),
+		FZ_CHECK(!(h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) ||
+				 (f & 1ull << VIRTIO_NET_F_CSUM),
 			 "NEEDS_CSUM passed without CSUM");
 		gso = h.gso_type;
 		FZ_CHECK(gso == VIRTIO_NET_HDR_GSO_NONE ||
-				 (gso == VIRTIO_NET_HDR_GSO_TCPV4 && (f & 1ull << VIRTIO_NET_F_HOST_TSO4)) ||
-				 (gso == VIRTIO_NET_HDR_GSO_TCPV6 && (f & 1ull << VIRTIO_NET_F_HOST_TSO6)),
+				 (gso == VIRTIO_NET_HDR_GSO_TCPV4 &&
+				  (f & 1ull << VIRTIO_NET_F_HOST_TSO4)) ||
+				 (gso == VIRTIO_NET_HDR_GSO_TCPV6 &&
+				  (f & 1ull << VIRTIO_NET_F_HOST_TSO6)),
 			 "gso_type %#x passed with features %#llx", gso, (unsigned long long)f);
 		if (!(f & (1ull << VIRTIO_NET_F_CSUM | 1ull << VIRTIO_NET_F_HOST_TSO4 |
 			   1ull << VIRTIO_NET_F_HOST_TSO6))) {
@@ -136,7 +139,9 @@ static void tx_frame(struct fz *f)
 	total = (uint32_t)(NB_NET_HDR_SIZE + plen);
 	for (unsigned i = 0; i < n; i++) {
 		/* The header alone first when split; the rest in equal parts. */
-		uint32_t len = i + 1 == n ? total - at : i == 0 ? NB_NET_HDR_SIZE : (total - at) / 2;
+		uint32_t len = i + 1 == n ? total - at
+			       : i == 0   ? NB_NET_HDR_SIZE
+					  : (total - at) / 2;
 
 		segs[i] = (struct vd_seg){ frame + at, len, false };
 		at += len;
@@ -158,7 +163,8 @@ static void rx_buffers(struct fz *f)
 		struct vd_seg segs[3];
 
 		for (unsigned i = 0; i < n; i++)
-			segs[i] = (struct vd_seg){ NULL, i + 1 == n ? len - len / n * (n - 1) : len / n,
+			segs[i] = (struct vd_seg){ NULL,
+						   i + 1 == n ? len - len / n * (n - 1) : len / n,
 						   true };
 		vd_post(&d, RXQ, segs, n, shape & 0x20);
 	}
@@ -195,7 +201,8 @@ static struct nb_ratelimit_config limit(uint8_t mode)
 	if (mode & 1)
 		c.ops = (struct nb_bucket_config){ .size = 1 + ((mode >> 2) & 3), .refill_ms = 2 };
 	if (mode & 2)
-		c.bytes = (struct nb_bucket_config){ .size = 4096, .one_time_burst = 1500,
+		c.bytes = (struct nb_bucket_config){ .size = 4096,
+						     .one_time_burst = 1500,
 						     .refill_ms = 2 };
 	return c;
 }
@@ -216,7 +223,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
 		abort();
 	uint8_t mode = fz_u8(&f);
-	struct nb_net_opts opts = { .tap_fd = sv[0], .mac = { 2, 0, 0, 0, 0, 1 },
+	struct nb_net_opts opts = { .tap_fd = sv[0],
+				    .mac = { 2, 0, 0, 0, 0, 1 },
 				    .rx_limit = limit(mode & 0x80 ? mode : 0),
 				    .tx_limit = limit(mode & 0x40 ? mode : 0) };
 	struct nb_net *net = nb_net_new(&loop, &opts, &err);
@@ -245,7 +253,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case FZ_NOPS + 4:
 			for (uint64_t off = 0; off < sizeof(config); off += 2)
-				nb_virtio_mmio_io(&m, VIRTIO_MMIO_CONFIG + off, config + off, 2, false);
+				nb_virtio_mmio_io(&m, VIRTIO_MMIO_CONFIG + off, config + off, 2,
+						  false);
 			FZ_CHECK(!memcmp(config, opts.mac, 6), "config space MAC");
 			break;
 		default:

@@ -113,8 +113,8 @@ static void expand(const char *s, size_t n, int depth, bool head, size_t clen, s
 			put(out, big, sizeof(big));
 			i += 3;
 		} else if (*t == '$' && left >= 5 && depth < EXPAND_DEPTH &&
-			   (!memcmp(t, "$SHA", 4) || !memcmp(t, "$LEN", 4)) &&
-			   t[4] >= '0' && t[4] <= '9') {
+			   (!memcmp(t, "$SHA", 4) || !memcmp(t, "$LEN", 4)) && t[4] >= '0' &&
+			   t[4] <= '9') {
 			struct buf ref = { 0 };
 			struct nb_digest d;
 			struct nb_err err;
@@ -194,7 +194,8 @@ static bool read_request(int c)
 		req[got] = '\0';
 		if (strstr(req, "\r\n\r\n")) {
 			if (debug)
-				fprintf(stderr, "fuzz_registry: %.*s\n", (int)strcspn(req, "\r"), req);
+				fprintf(stderr, "fuzz_registry: %.*s\n", (int)strcspn(req, "\r"),
+					req);
 			return true;
 		}
 	}
@@ -282,8 +283,8 @@ static void remove_sandbox(void)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	static const char *const proxies[] = { "http_proxy", "HTTP_PROXY", "https_proxy",
-					       "HTTPS_PROXY", "all_proxy", "ALL_PROXY" };
+	static const char *const proxies[] = { "http_proxy",  "HTTP_PROXY", "https_proxy",
+					       "HTTPS_PROXY", "all_proxy",  "ALL_PROXY" };
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t alen = sizeof(a);
 	pthread_t t;
@@ -296,13 +297,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (!isolate()) {
 		/* tests/fuzz/run.sh reports the line as a skip. */
 		fprintf(stderr, "fuzz-skip: no network namespace of its own (needs root or user "
-			"namespaces)\n");
+				"namespaces)\n");
 		exit(0);
 	}
 	for (size_t i = 0; i < sizeof(proxies) / sizeof(proxies[0]); i++)
 		unsetenv(proxies[i]);
-	strcpy(sandbox, access("/dev/shm", W_OK) == 0 ? "/dev/shm/nb-fuzz-registry-XXXXXX" :
-	       "/tmp/nb-fuzz-registry-XXXXXX");
+	strcpy(sandbox, access("/dev/shm", W_OK) == 0 ? "/dev/shm/nb-fuzz-registry-XXXXXX"
+						      : "/tmp/nb-fuzz-registry-XXXXXX");
 	if (!mkdtemp(sandbox))
 		abort();
 	atexit(remove_sandbox);
@@ -393,8 +394,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	load_script(data, size);
 	setenv("REGISTRY_AUTH_FILE", strstr(first, "creds") ? creds_file : no_creds, 1);
 	if (strstr(first, "max="))
-		setenv("NESTBOX_MAX_BLOB", strndupa(strstr(first, "max=") + 4,
-						    strcspn(strstr(first, "max=") + 4, " ")), 1);
+		setenv("NESTBOX_MAX_BLOB",
+		       strndupa(strstr(first, "max=") + 4, strcspn(strstr(first, "max=") + 4, " ")),
+		       1);
 	else
 		unsetenv("NESTBOX_MAX_BLOB");
 	if (strstr(first, "login")) {

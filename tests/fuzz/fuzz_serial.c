@@ -140,8 +140,10 @@ static void check_output(int fd, bool all)
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
 		if (m.tx_off)
 			continue;
-		FZ_CHECK(m.tx_seen + (size_t)n <= m.tx_len && !memcmp(buf, m.tx + m.tx_seen, (size_t)n),
-			 "%zd output bytes at %zu differ from the %zu sent", n, m.tx_seen, m.tx_len);
+		FZ_CHECK(m.tx_seen + (size_t)n <= m.tx_len &&
+				 !memcmp(buf, m.tx + m.tx_seen, (size_t)n),
+			 "%zd output bytes at %zu differ from the %zu sent", n, m.tx_seen,
+			 m.tx_len);
 		m.tx_seen += (size_t)n;
 	}
 	if (all && !m.tx_off)
@@ -196,8 +198,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			size_t len = fz_u8(&f) % (2 * NB_SERIAL_RX_FIFO), fit;
 			const uint8_t *bytes = fz_bytes(&f, &len);
 
-			fit = NB_SERIAL_RX_FIFO - m.rx_count < len ? NB_SERIAL_RX_FIFO - m.rx_count : len;
-			FZ_CHECK(nb_serial_rx(&s, bytes, len) == fit, "rx took other than %zu", fit);
+			fit = NB_SERIAL_RX_FIFO - m.rx_count < len ? NB_SERIAL_RX_FIFO - m.rx_count
+								   : len;
+			FZ_CHECK(nb_serial_rx(&s, bytes, len) == fit, "rx took other than %zu",
+				 fit);
 			for (size_t i = 0; i < fit; i++)
 				model_rx_push(bytes[i]);
 			break;
@@ -219,7 +223,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		/* The line follows IIR; LSR and the output hold at every step. */
 		bool level = !(model_iir() & 1);
-		FZ_CHECK(level == s.irq_level && (line_level == (int)level || (line_level < 0 && !level)),
+		FZ_CHECK(level == s.irq_level &&
+				 (line_level == (int)level || (line_level < 0 && !level)),
 			 "line %d, model %d", line_level, level);
 		check_output(p[0], false);
 	}

@@ -45,7 +45,10 @@ static struct nb_guest_mem mem;
 static char dir[] = "/tmp/nestbox-fuzz-fs-XXXXXX";
 static bool writable_share; /* a tmpfs of our own: writes are safe */
 
-static uint64_t qbase(unsigned q) { return 0x10000u * (q + 1); }
+static uint64_t qbase(unsigned q)
+{
+	return 0x10000u * (q + 1);
+}
 
 static void desc(uint64_t table, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
 		 uint16_t next)
@@ -221,10 +224,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fprintf(stderr, "fuzz_virtio_fs: %s\n", err.msg);
 		abort();
 	}
-	m.dev->driver_features = NB_VIRTIO_F_VERSION_1 | (flags & 2 ? NB_VIRTIO_F_INDIRECT_DESC : 0) |
-				(flags & 4 ? NB_VIRTIO_F_EVENT_IDX : 0);
+	m.dev->driver_features = NB_VIRTIO_F_VERSION_1 |
+				 (flags & 2 ? NB_VIRTIO_F_INDIRECT_DESC : 0) |
+				 (flags & 4 ? NB_VIRTIO_F_EVENT_IDX : 0);
 	m.dev->status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-		       VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
+			VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
 	if (flags & 8) {
 		size_t n = size - 1 < DATA_AREA - qbase(1) ? size - 1 : DATA_AREA - qbase(1);
 		memcpy(ram + qbase(1), data + 1, n);

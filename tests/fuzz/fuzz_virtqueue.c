@@ -27,7 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(ram, 0, RAM_SIZE);
 	/* byte 0: log2 queue size and features; the rest: RAM from VR_DESC on */
 	uint16_t qsize = (uint16_t)(1u << (data[0] % 9));
-	memcpy(ram + VR_DESC, data + 1, size - 1 < RAM_SIZE - VR_DESC ? size - 1 : RAM_SIZE - VR_DESC);
+	memcpy(ram + VR_DESC, data + 1,
+	       size - 1 < RAM_SIZE - VR_DESC ? size - 1 : RAM_SIZE - VR_DESC);
 	if (vr_init(&v, ram, RAM_SIZE, qsize) == 0) {
 		v.q.indirect = data[0] & 0x10;
 		v.q.event_idx = data[0] & 0x20;

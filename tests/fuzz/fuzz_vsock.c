@@ -31,7 +31,10 @@ static struct nb_virtio_mmio m;
 static struct nb_vsock *vs;
 static int service = -1;
 
-static uint64_t qbase(unsigned q) { return 0x10000u * (q + 1); }
+static uint64_t qbase(unsigned q)
+{
+	return 0x10000u * (q + 1);
+}
 
 static void desc(unsigned q, unsigned i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
 {
@@ -80,7 +83,7 @@ static void rings(void)
 	memset(ram, 0, RAM_SIZE);
 	m.dev->driver_features = NB_VIRTIO_F_VERSION_1;
 	m.dev->status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-		       VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
+			VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
 	for (unsigned q = 0; q < 3; q++) {
 		struct nb_virtq *vq = &m.dev->queues[q];
 
@@ -94,7 +97,8 @@ static void rings(void)
 			abort();
 	}
 	for (uint16_t i = 0; i < 32; i++) {
-		desc(0, i, RX_AREA + (uint64_t)i * RX_BUF, i == 7 ? 20 : RX_BUF, VRING_DESC_F_WRITE, 0);
+		desc(0, i, RX_AREA + (uint64_t)i * RX_BUF, i == 7 ? 20 : RX_BUF, VRING_DESC_F_WRITE,
+		     0);
 		avail(0, i, i);
 	}
 }
@@ -113,11 +117,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint32_t len;
 
 		memcpy(&len, data + 24, 4);
-		size_t take = NB_VSOCK_HDR_SIZE + (len < size - NB_VSOCK_HDR_SIZE ? len : size - NB_VSOCK_HDR_SIZE);
+		size_t take = NB_VSOCK_HDR_SIZE +
+			      (len < size - NB_VSOCK_HDR_SIZE ? len : size - NB_VSOCK_HDR_SIZE);
 		memcpy(ram + at, data, take);
-		desc(1, 2u * n, at, NB_VSOCK_HDR_SIZE, take > NB_VSOCK_HDR_SIZE ? VRING_DESC_F_NEXT : 0,
-		     (uint16_t)(2u * n + 1));
-		desc(1, 2u * n + 1, at + NB_VSOCK_HDR_SIZE, (uint32_t)(take - NB_VSOCK_HDR_SIZE), 0, 0);
+		desc(1, 2u * n, at, NB_VSOCK_HDR_SIZE,
+		     take > NB_VSOCK_HDR_SIZE ? VRING_DESC_F_NEXT : 0, (uint16_t)(2u * n + 1));
+		desc(1, 2u * n + 1, at + NB_VSOCK_HDR_SIZE, (uint32_t)(take - NB_VSOCK_HDR_SIZE), 0,
+		     0);
 		avail(1, n, (uint16_t)(2u * n));
 		n++;
 		at += take;

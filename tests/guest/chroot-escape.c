@@ -33,7 +33,8 @@ int main(void)
 	}
 	stat("/", &root_after);
 	puts(root_after.st_ino != root_before.st_ino || root_after.st_dev != root_before.st_dev
-		     ? "escape:other-root" : "escape:same-root");
+		     ? "escape:other-root"
+		     : "escape:same-root");
 	printf("spec:%s\n", access("/nestbox/spec.dtb", F_OK) == 0 ? "present" : "absent");
 	fd = open("/init", O_RDONLY);
 	n = fd < 0 ? 0 : (int)read(fd, buf, sizeof(buf));

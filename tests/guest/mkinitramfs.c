@@ -69,20 +69,40 @@ static int parse_container_opt(int opt, struct options *o)
 	char *end;
 
 	switch (opt) {
-	case 'H': c->hostname = optarg; return 0;
-	case 'W': c->workdir = optarg; return 0;
-	case 'u': c->user = optarg; return 0;
-	case 'R': c->read_only = true; return 0;
+	case 'H':
+		c->hostname = optarg;
+		return 0;
+	case 'W':
+		c->workdir = optarg;
+		return 0;
+	case 'u':
+		c->user = optarg;
+		return 0;
+	case 'R':
+		c->read_only = true;
+		return 0;
 	case 'T': /* -t: ROWSxCOLS of the pty */
 		c->tty = true;
-		return sscanf(optarg, "%" SCNu32 "x%" SCNu32, &c->tty_rows, &c->tty_cols) == 2 ? 0 : -1;
-	case 'c': c->has_caps = true; return parse_u64(optarg, &c->caps);
-	case 'm': return parse_u64(optarg, &c->memory_max);
-	case 'M': return parse_u64(optarg, &c->swap_max);
-	case 'p': return parse_u64(optarg, &c->pids_max);
-	case 'S': o->deny = optarg; return 0;
-	case 'B': o->bpf_file = optarg; return 0;
-	case 'D': o->default_profile = true; return 0;
+		return sscanf(optarg, "%" SCNu32 "x%" SCNu32, &c->tty_rows, &c->tty_cols) == 2 ? 0
+											       : -1;
+	case 'c':
+		c->has_caps = true;
+		return parse_u64(optarg, &c->caps);
+	case 'm':
+		return parse_u64(optarg, &c->memory_max);
+	case 'M':
+		return parse_u64(optarg, &c->swap_max);
+	case 'p':
+		return parse_u64(optarg, &c->pids_max);
+	case 'S':
+		o->deny = optarg;
+		return 0;
+	case 'B':
+		o->bpf_file = optarg;
+		return 0;
+	case 'D':
+		o->default_profile = true;
+		return 0;
 	case 'L':
 		if (c->nlayers == NB_MAX_LAYERS ||
 		    sscanf(optarg, "%" SCNu64 ":%" SCNu64, &v, &v2) != 2)
@@ -95,7 +115,8 @@ static int parse_container_opt(int opt, struct options *o)
 		c->namespaces |= strstr(optarg, "user") ? NB_NS_USER : 0;
 		return 0;
 	case 'C':
-		if (sscanf(optarg, "%" SCNu32 ":%" SCNu32, &c->cpu_quota_us, &c->cpu_period_us) != 2)
+		if (sscanf(optarg, "%" SCNu32 ":%" SCNu32, &c->cpu_quota_us, &c->cpu_period_us) !=
+		    2)
 			return -1;
 		return 0;
 	case 't':
@@ -114,7 +135,7 @@ static int parse_container_opt(int opt, struct options *o)
 		if (*end != ':')
 			return -1;
 		c->rlimits[c->nrlimits++] = (struct nb_spec_rlimit){ (uint32_t)v, v2,
-								      strtoull(end + 1, NULL, 0) };
+								     strtoull(end + 1, NULL, 0) };
 		return 0;
 	}
 	return -1;
@@ -170,14 +191,27 @@ static int parse(int argc, char **argv, struct options *o)
 	int opt;
 
 	*o = (struct options){ .guest_root = NB_GUEST_ROOTFS };
-	while ((opt = getopt(argc, argv, "+o:i:r:g:e:s:w:H:W:u:c:m:M:C:p:N:Rt:T:l:S:B:DL:")) != -1) {
+	while ((opt = getopt(argc, argv, "+o:i:r:g:e:s:w:H:W:u:c:m:M:C:p:N:Rt:T:l:S:B:DL:")) !=
+	       -1) {
 		switch (opt) {
-		case 'o': o->out = optarg; break;
-		case 'i': o->init = optarg; break;
-		case 'r': o->rootfs_dir = optarg; break;
-		case 'g': o->guest_root = optarg; break;
-		case 's': o->raw_spec = optarg; break;
-		case 'w': o->spec_out = optarg; break;
+		case 'o':
+			o->out = optarg;
+			break;
+		case 'i':
+			o->init = optarg;
+			break;
+		case 'r':
+			o->rootfs_dir = optarg;
+			break;
+		case 'g':
+			o->guest_root = optarg;
+			break;
+		case 's':
+			o->raw_spec = optarg;
+			break;
+		case 'w':
+			o->spec_out = optarg;
+			break;
 		case 'e':
 			if (o->envc == MAX_ENV)
 				return -1;

@@ -38,7 +38,8 @@ static int write_all(int fd, const char *buf, size_t len)
 
 static int listen_on(unsigned port)
 {
-	struct sockaddr_vm addr = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
+	struct sockaddr_vm addr = { .svm_family = AF_VSOCK,
+				    .svm_cid = VMADDR_CID_ANY,
 				    .svm_port = port };
 	int fd = socket(AF_VSOCK, SOCK_STREAM, 0);
 
@@ -74,7 +75,8 @@ static int echo(int lfd, unsigned count, int sink)
 
 static int connect_host(unsigned port, const char *msg)
 {
-	struct sockaddr_vm addr = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_HOST,
+	struct sockaddr_vm addr = { .svm_family = AF_VSOCK,
+				    .svm_cid = VMADDR_CID_HOST,
 				    .svm_port = port };
 	char buf[4096];
 	int fd = socket(AF_VSOCK, SOCK_STREAM, 0);

@@ -37,13 +37,13 @@ static void *real(const char *name)
 	return sym;
 }
 
-#define FORWARD(ret, name, params, args)                                 \
-	ret name params                                                    \
-	{                                                                  \
-		static ret(*fn) params;                                    \
-		if (!fn)                                                   \
-			*(void **)&fn = real(#name);                       \
-		return fn args;                                            \
+#define FORWARD(ret, name, params, args)             \
+	ret name params                              \
+	{                                            \
+		static ret(*fn) params;              \
+		if (!fn)                             \
+			*(void **)&fn = real(#name); \
+		return fn args;                      \
 	}
 
 FORWARD(CURLcode, curl_global_init, (long flags), (flags))
@@ -53,13 +53,13 @@ FORWARD(const char *, curl_easy_strerror, (CURLcode code), (code))
 FORWARD(char *, curl_easy_escape, (CURL * c, const char *s, int len), (c, s, len))
 FORWARD(struct curl_slist *, curl_slist_append, (struct curl_slist * l, const char *s), (l, s))
 
-#define FORWARD_VOID(name, params, args)                                 \
-	void name params                                                   \
-	{                                                                  \
-		static void(*fn) params;                                   \
-		if (!fn)                                                   \
-			*(void **)&fn = real(#name);                       \
-		fn args;                                                   \
+#define FORWARD_VOID(name, params, args)             \
+	void name params                             \
+	{                                            \
+		static void(*fn) params;             \
+		if (!fn)                             \
+			*(void **)&fn = real(#name); \
+		fn args;                             \
 	}
 
 FORWARD_VOID(curl_easy_reset, (CURL * c), (c))

@@ -164,16 +164,16 @@ static void rig_destroy(struct rig *rig)
 /* 64-bit payload: print "K\n" on the UART, write 0x1234 to the probe and
  * read it back, then report status 7 through the exit device. */
 static const uint8_t payload_exit7[] = {
-	0x66, 0xba, 0xf8, 0x03,                   /* mov dx, 0x3f8 */
-	0xb0, 'K', 0xee,                          /* mov al, 'K'; out dx, al */
-	0xb0, '\n', 0xee,                         /* mov al, '\n'; out dx, al */
+	0x66, 0xba, 0xf8, 0x03,                         /* mov dx, 0x3f8 */
+	0xb0, 'K',  0xee,                               /* mov al, 'K'; out dx, al */
+	0xb0, '\n', 0xee,                               /* mov al, '\n'; out dx, al */
 	0x48, 0xbb, 0x00, 0x00, 0x00, 0xd0, 0, 0, 0, 0, /* mov rbx, 0xd0000000 */
-	0xc7, 0x03, 0x34, 0x12, 0x00, 0x00,       /* mov dword [rbx], 0x1234 */
-	0x8b, 0x4b, 0x04,                         /* mov ecx, [rbx+4] */
-	0x66, 0xba, 0x10, 0x05,                   /* mov dx, 0x510 */
-	0xb8, 0x07, 0x00, 0x42, 0x4e,             /* mov eax, 0x4e420007 */
-	0xef,                                     /* out dx, eax */
-	0xf4,                                     /* hlt */
+	0xc7, 0x03, 0x34, 0x12, 0x00, 0x00,             /* mov dword [rbx], 0x1234 */
+	0x8b, 0x4b, 0x04,                               /* mov ecx, [rbx+4] */
+	0x66, 0xba, 0x10, 0x05,                         /* mov dx, 0x510 */
+	0xb8, 0x07, 0x00, 0x42, 0x4e,                   /* mov eax, 0x4e420007 */
+	0xef,                                           /* out dx, eax */
+	0xf4,                                           /* hlt */
 };
 
 static void test_payload_exit_status(void)
@@ -236,11 +236,11 @@ static void test_payload_i8042_reset(void)
 
 /* Reading the exit register identifies the device and the ABI. */
 static const uint8_t payload_probe_exitdev[] = {
-	0x66, 0xba, 0x10, 0x05, /* mov dx, 0x510 */
-	0xed,                   /* in eax, dx */
-	0x0f, 0xb7, 0xc0,       /* movzx eax, ax: the version */
+	0x66, 0xba, 0x10, 0x05,       /* mov dx, 0x510 */
+	0xed,                         /* in eax, dx */
+	0x0f, 0xb7, 0xc0,             /* movzx eax, ax: the version */
 	0x0d, 0x00, 0x00, 0x42, 0x4e, /* or eax, 0x4e420000 */
-	0xef, 0xf4,             /* out dx, eax; hlt */
+	0xef, 0xf4,                   /* out dx, eax; hlt */
 };
 
 static void test_payload_exitdev_read(void)
@@ -256,8 +256,7 @@ static void test_payload_exitdev_read(void)
 	rig_destroy(&rig);
 }
 
-NB_TEST_MAIN(60,
-	     { "kvm_create_vm", test_create_vm },
+NB_TEST_MAIN(60, { "kvm_create_vm", test_create_vm },
 	     { "kvm_memory_not_preallocated", test_memory_not_preallocated },
 	     { "kvm_bad_cpu_count", test_bad_cpu_count },
 	     { "kvm_payload_exit_status", test_payload_exit_status },

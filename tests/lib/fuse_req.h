@@ -22,15 +22,19 @@ struct fr {
 	uint8_t out[FR_OUT_MAX];
 	struct nb_virtq_chain c;
 	uint64_t unique;
-	uint32_t uid, gid;     /* the caller in the next header */
-	int32_t len_delta;     /* added to the header's len (hostile lengths) */
+	uint32_t uid, gid; /* the caller in the next header */
+	int32_t len_delta; /* added to the header's len (hostile lengths) */
 };
 
 static inline void fr_begin(struct fr *f, uint32_t opcode, uint64_t nodeid)
 {
 	struct fuse_in_header h = {
-		.opcode = opcode, .nodeid = nodeid, .unique = ++f->unique, .uid = f->uid,
-		.gid = f->gid, .pid = 1,
+		.opcode = opcode,
+		.nodeid = nodeid,
+		.unique = ++f->unique,
+		.uid = f->uid,
+		.gid = f->gid,
+		.pid = 1,
 	};
 
 	memcpy(f->in, &h, sizeof(h));

@@ -28,7 +28,8 @@ static inline const char *nb_test_spec_diff(const struct nb_spec *a, const struc
 		return "argv";
 	if (a->envc != b->envc || !nb_test_same_list(a->env, b->env, a->envc))
 		return "env";
-	if (!nb_test_same_str(a->rootfs, b->rootfs) || !nb_test_same_str(a->hostname, b->hostname) ||
+	if (!nb_test_same_str(a->rootfs, b->rootfs) ||
+	    !nb_test_same_str(a->hostname, b->hostname) ||
 	    !nb_test_same_str(a->workdir, b->workdir) || !nb_test_same_str(a->user, b->user))
 		return "rootfs, hostname, workdir or user";
 	if (a->has_caps != b->has_caps || a->caps != b->caps)

@@ -32,7 +32,7 @@
 #define VD_MAX_SEGS 16u
 
 struct vd_queue {
-	uint16_t size;                     /* 0: not set up */
+	uint16_t size; /* 0: not set up */
 	uint16_t avail_idx, used_seen;
 	unsigned nfree, inflight;          /* free descriptors, posted chains */
 	bool busy[NB_VIRTQ_MAX_SIZE];      /* descriptor in a posted chain */
@@ -44,11 +44,11 @@ struct vd_queue {
 };
 
 struct vd {
-	uint8_t *ram;                      /* VD_RAM_SIZE bytes */
+	uint8_t *ram; /* VD_RAM_SIZE bytes */
 	struct nb_guest_mem mem;
 	struct nb_virtio_mmio *m;
-	uint64_t features;                 /* what the driver wrote */
-	unsigned nqueues;                  /* set up by vd_probe() */
+	uint64_t features; /* what the driver wrote */
+	unsigned nqueues;  /* set up by vd_probe() */
 	struct vd_queue q[NB_VIRTIO_MAX_QUEUES];
 	uint64_t data_next;
 	/* The driver broke the rules itself (wrote queue registers or rings
@@ -305,8 +305,7 @@ static inline void vd_kick(struct vd *d, unsigned q)
  * (returning true) once the driver itself went hostile. */
 typedef void vd_used_fn(void *opaque, unsigned q, uint16_t head, uint32_t len);
 
-static inline bool vd_reap(struct vd *d, unsigned q, vd_used_fn *cb, void *opaque,
-			   const char **why)
+static inline bool vd_reap(struct vd *d, unsigned q, vd_used_fn *cb, void *opaque, const char **why)
 {
 	struct vd_queue *vq = &d->q[q];
 	const uint8_t *used = d->ram + VD_RING(q) + 0x2000;
@@ -371,7 +370,8 @@ static inline size_t vd_read_back(struct vd *d, unsigned q, uint16_t head, void 
 		memcpy(&addr, desc, 8);
 		memcpy(&len, desc + 8, 4);
 		memcpy(&flags, desc + 12, 2);
-		if ((flags & VRING_DESC_F_WRITE) && addr <= VD_RAM_SIZE && len <= VD_RAM_SIZE - addr) {
+		if ((flags & VRING_DESC_F_WRITE) && addr <= VD_RAM_SIZE &&
+		    len <= VD_RAM_SIZE - addr) {
 			size_t chunk = len < max - done ? len : max - done;
 
 			memcpy((uint8_t *)dst + done, d->ram + addr, chunk);

@@ -25,8 +25,8 @@ struct vr {
 	uint16_t avail_idx;
 };
 
-static inline void vr_desc_at(struct vr *v, uint64_t table, unsigned i, uint64_t addr,
-			      uint32_t len, uint16_t flags, uint16_t next)
+static inline void vr_desc_at(struct vr *v, uint64_t table, unsigned i, uint64_t addr, uint32_t len,
+			      uint16_t flags, uint16_t next)
 {
 	uint8_t *d = v->ram + table + 16u * i;
 

@@ -70,8 +70,8 @@ START_TEST(key_forms)
 		  "\"helper.example\":{\"auth\":\"\"}},\"credsStore\":\"secret\"}");
 	expect_creds("reg.example:5000", "alice", "pw:x");
 	expect_creds("registry-1.docker.io", "bob", "b"); /* Docker Hub by any of its names */
-	expect_none("reg.example");          /* the port is part of the name */
-	expect_none("helper.example");       /* a credential helper's empty entry */
+	expect_none("reg.example");                       /* the port is part of the name */
+	expect_none("helper.example");                    /* a credential helper's empty entry */
 	expect_none("other.example");
 }
 END_TEST
@@ -87,11 +87,11 @@ END_TEST
 START_TEST(hostile_files)
 {
 	const char *bad[] = {
-		"{\"auths\":{\"r\":{\"auth\":\"!!!!\"}}}",          /* not base64 */
-		"{\"auths\":{\"r\":{\"auth\":\"bm9jb2xvbg==\"}}}",  /* "nocolon" */
-		"{\"auths\":{\"r\":{\"auth\":\"OnB3\"}}}",          /* ":pw": no user */
-		"{\"auths\":{\"r\":{\"auth\":\"YQBiOmM=\"}}}",      /* "a\0b:c" */
-		"{\"auths\":{\"r\":{\"auth\":\"abc\"}}}",           /* not a multiple of 4 */
+		"{\"auths\":{\"r\":{\"auth\":\"!!!!\"}}}",         /* not base64 */
+		"{\"auths\":{\"r\":{\"auth\":\"bm9jb2xvbg==\"}}}", /* "nocolon" */
+		"{\"auths\":{\"r\":{\"auth\":\"OnB3\"}}}",         /* ":pw": no user */
+		"{\"auths\":{\"r\":{\"auth\":\"YQBiOmM=\"}}}",     /* "a\0b:c" */
+		"{\"auths\":{\"r\":{\"auth\":\"abc\"}}}",          /* not a multiple of 4 */
 		"{\"auths\":{\"r\":{\"auth\":7}}}",
 		"{\"auths\":[]}",
 		"[1]",
@@ -141,7 +141,8 @@ START_TEST(search_order)
 	ck_assert_int_eq(mkdir(home, 0700), 0);
 	ck_assert_int_eq(mkdir(f, 0700), 0);
 	snprintf(f, sizeof(f), "%s/.docker/config.json", home);
-	put(f, "{\"auths\":{\"a.example\":{\"auth\":\"Ym9iOmI=\"},\"b.example\":{\"auth\":\"Ym9iOmI=\"}}}");
+	put(f,
+	    "{\"auths\":{\"a.example\":{\"auth\":\"Ym9iOmI=\"},\"b.example\":{\"auth\":\"Ym9iOmI=\"}}}");
 	expect_creds("a.example", "bob", "b");
 	ck_assert_int_eq(mkdir(xdg, 0700), 0);
 	snprintf(f, sizeof(f), "%s/containers", xdg);
@@ -192,7 +193,8 @@ START_TEST(server_names)
 
 	ck_assert_int_eq(nb_registry_server("localhost:5000", key, sizeof(key), &err), 0);
 	ck_assert_str_eq(key, "localhost:5000");
-	ck_assert_int_eq(nb_registry_server("https://index.docker.io/v1/", key, sizeof(key), &err), 0);
+	ck_assert_int_eq(nb_registry_server("https://index.docker.io/v1/", key, sizeof(key), &err),
+			 0);
 	ck_assert_str_eq(key, "docker.io");
 	ck_assert_int_eq(nb_registry_server("http://127.0.0.1:5000/", key, sizeof(key), &err), 0);
 	ck_assert_str_eq(key, "127.0.0.1:5000");

@@ -90,8 +90,9 @@ START_TEST(whole_disk_any_split)
 			ck_assert_int_eq(read_at(off, buf + off, len), 0);
 		}
 		for (uint64_t off = 0; off < DISK_SIZE; off++)
-			ck_assert_msg(buf[off] == expected(off), "step %zu: byte %llu is %u, want %u",
-				      steps[s], (unsigned long long)off, buf[off], expected(off));
+			ck_assert_msg(buf[off] == expected(off),
+				      "step %zu: byte %llu is %u, want %u", steps[s],
+				      (unsigned long long)off, buf[off], expected(off));
 	}
 }
 END_TEST
@@ -207,7 +208,7 @@ START_TEST(virtio_requests)
 	ck_assert_uint_eq(status, VIRTIO_BLK_S_IOERR);
 	request(&b, VIRTIO_BLK_T_IN, UINT64_MAX, 512);
 	ck_assert_uint_eq(status, VIRTIO_BLK_S_IOERR);
-	request(&b, VIRTIO_BLK_T_OUT, 0, 512);  /* the layer disk is read-only */
+	request(&b, VIRTIO_BLK_T_OUT, 0, 512); /* the layer disk is read-only */
 	ck_assert_uint_eq(status, VIRTIO_BLK_S_IOERR);
 	request(&b, VIRTIO_BLK_T_FLUSH, 0, 0);
 	ck_assert_uint_eq(status, VIRTIO_BLK_S_OK);

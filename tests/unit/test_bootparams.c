@@ -107,7 +107,8 @@ END_TEST
 static struct nb_kernel kernel_ending_at(uint64_t end)
 {
 	return (struct nb_kernel){ .entry = NB_KERNEL_DEFAULT_GPA,
-				   .load_start = NB_KERNEL_DEFAULT_GPA, .load_end = end };
+				   .load_start = NB_KERNEL_DEFAULT_GPA,
+				   .load_end = end };
 }
 
 static void check_placed(uint64_t gpa, uint64_t size, const struct nb_kernel *k, uint64_t top)
@@ -203,8 +204,10 @@ static struct boot_params bp;
 
 static struct nb_boot_args args_with(uint64_t initrd_gpa, uint64_t initrd_size)
 {
-	return (struct nb_boot_args){ .cmdline_gpa = NB_CMDLINE_GPA, .cmdline_size = 42,
-				      .initrd_gpa = initrd_gpa, .initrd_size = initrd_size };
+	return (struct nb_boot_args){ .cmdline_gpa = NB_CMDLINE_GPA,
+				      .cmdline_size = 42,
+				      .initrd_gpa = initrd_gpa,
+				      .initrd_size = initrd_size };
 }
 
 static void check_e820_in_bp(void)

@@ -58,8 +58,8 @@ START_TEST(overrides)
 	struct nb_run_options o;
 	struct nb_err err;
 
-	char *argv[] = { "run", "--kernel", "/k", "--init", "/i", "--timeout", "5", "--kernel-args",
-			 "debug", "--stats", "r", "true", NULL };
+	char *argv[] = { "run",           "--kernel", "/k",      "--init", "/i",   "--timeout", "5",
+			 "--kernel-args", "debug",    "--stats", "r",      "true", NULL };
 
 	ck_assert_int_eq(parse(&o, &err, 12, argv), 0);
 	ck_assert_str_eq(o.kernel_path, "/k");
@@ -88,7 +88,8 @@ START_TEST(bad_values_named)
 	ck_assert_int_eq(PARSE(&o, &err, "run", "--cpus"), -1);
 	ck_assert_int_eq(PARSE(&o, &err, "run"), -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "missing ROOTFS"));
-	ck_assert_int_eq(PARSE(&o, &err, "run", "/tmp", "--"), -1); /* a directory: no default command */
+	ck_assert_int_eq(PARSE(&o, &err, "run", "/tmp", "--"),
+			 -1); /* a directory: no default command */
 	ck_assert_ptr_nonnull(strstr(err.msg, "missing COMMAND"));
 	/* An image reference brings its own command. */
 	ck_assert_int_eq(PARSE(&o, &err, "run", "localhost:5000/busybox:test"), 0);

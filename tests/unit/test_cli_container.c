@@ -82,7 +82,8 @@ START_TEST(bad_values)
 		     "--tmpfs option 'size=0'");
 	expect_error(PARSE(&o, &err, "run", "--tmpfs", "/x:mode=999", "r", "x"), &err,
 		     "--tmpfs option 'mode=999'");
-	expect_error(PARSE(&o, &err, "run", "--tmpfs", "/x:rw,,ro", "r", "x"), &err, "empty option");
+	expect_error(PARSE(&o, &err, "run", "--tmpfs", "/x:rw,,ro", "r", "x"), &err,
+		     "empty option");
 	expect_error(PARSE(&o, &err, "run", "--tmpfs", "x:rw", "r", "x"), &err, "absolute path");
 	expect_error(PARSE(&o, &err, "run", "--cpus", "0", "r", "x"), &err, "--cpus");
 	expect_error(PARSE(&o, &err, "run", "--cpus", "1.5x", "r", "x"), &err, "--cpus");
@@ -123,7 +124,8 @@ START_TEST(namespaces)
 
 	ck_assert_int_eq(PARSE(&o, &err, "run", "r", "x"), 0);
 	ck_assert_uint_eq(o.container.namespaces, 0);
-	ck_assert_int_eq(PARSE(&o, &err, "run", "--network", "none", "--userns", "private", "r", "x"),
+	ck_assert_int_eq(PARSE(&o, &err, "run", "--network", "none", "--userns", "private", "r",
+			       "x"),
 			 0);
 	ck_assert_uint_eq(o.container.namespaces, NB_NS_NET | NB_NS_USER);
 	ck_assert_int_eq(PARSE(&o, &err, "run", "--network", "none", "--network", "host", "r", "x"),
@@ -166,8 +168,8 @@ START_TEST(entrypoint_and_spec)
 	struct nb_spec spec = { 0 };
 	struct nb_container_owned own;
 
-	ck_assert_int_eq(PARSE(&o, &err, "run", "--entrypoint", "/bin/echo", "-m", "256m",
-			       "--cpus", "2", "--cap-drop", "ALL", "--cap-add", "CHOWN", "r"),
+	ck_assert_int_eq(PARSE(&o, &err, "run", "--entrypoint", "/bin/echo", "-m", "256m", "--cpus",
+			       "2", "--cap-drop", "ALL", "--cap-add", "CHOWN", "r"),
 			 0);
 	ck_assert_uint_eq(o.argc, 0);
 	spec.argv = o.argv;
@@ -179,7 +181,7 @@ START_TEST(entrypoint_and_spec)
 	ck_assert_uint_eq(spec.cpu_quota_us, 200000);
 	ck_assert_uint_eq(spec.cpu_period_us, 100000);
 	ck_assert(spec.has_caps);
-	ck_assert_uint_eq(spec.caps, 1); /* CHOWN only */
+	ck_assert_uint_eq(spec.caps, 1);     /* CHOWN only */
 	ck_assert_ptr_nonnull(spec.seccomp); /* the default profile */
 	ck_assert_uint_eq(spec.seccomp_len % 8, 0);
 	nb_container_owned_free(&own);
@@ -203,8 +205,8 @@ START_TEST(missing_profile_fails_in_spec)
 	struct nb_spec spec = { 0 };
 	struct nb_container_owned own;
 
-	ck_assert_int_eq(PARSE(&o, &err, "run", "--security-opt", "seccomp=/nonexistent.json",
-			       "r", "x"),
+	ck_assert_int_eq(PARSE(&o, &err, "run", "--security-opt", "seccomp=/nonexistent.json", "r",
+			       "x"),
 			 0);
 	expect_error(nb_container_spec(&o, &spec, &own, &err), &err, "/nonexistent.json");
 	nb_container_owned_free(&own);

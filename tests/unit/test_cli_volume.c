@@ -22,8 +22,10 @@ static int parse(struct nb_run_options *opts, int argc, char **argv)
 
 START_TEST(volumes_and_interactive)
 {
-	char *argv[] = { "run", "-i", "-v", "/img/a:/data", "--volume", "/img/b:/ro:ro:direct",
-			 "rootfs", "--", "cat", NULL };
+	char *argv[] = {
+		"run", "-i",  "-v", "/img/a:/data", "--volume", "/img/b:/ro:ro:direct", "rootfs",
+		"--",  "cat", NULL
+	};
 	struct nb_run_options o;
 
 	ck_assert_int_eq(parse(&o, 9, argv), 0);
@@ -40,8 +42,8 @@ END_TEST
 
 START_TEST(bad_volumes)
 {
-	static const char *const bad[] = { "/img", "/img:data", "/img:/a/../b", "/img:/..",
-					   "/img:/d:rox", ":/d" };
+	static const char *const bad[] = { "/img",     "/img:data",   "/img:/a/../b",
+					   "/img:/..", "/img:/d:rox", ":/d" };
 	struct nb_run_options o;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -73,9 +75,21 @@ END_TEST
 START_TEST(device_rates)
 {
 	/* A rate may come before its -v; both volumes of one file match. */
-	char *argv[] = { "run", "--device-read-bps", "/img/a:10mb", "-v", "/img/a:/data",
-			 "--device-write-bps=/img/a:512k", "--device-read-iops", "/img/a:100",
-			 "-v", "/img/b:/b", "--device-write-iops", "/img/b:7", "rootfs", "true", NULL };
+	char *argv[] = { "run",
+			 "--device-read-bps",
+			 "/img/a:10mb",
+			 "-v",
+			 "/img/a:/data",
+			 "--device-write-bps=/img/a:512k",
+			 "--device-read-iops",
+			 "/img/a:100",
+			 "-v",
+			 "/img/b:/b",
+			 "--device-write-iops",
+			 "/img/b:7",
+			 "rootfs",
+			 "true",
+			 NULL };
 	struct nb_ratelimit_config rd, wr;
 	struct nb_run_options o;
 
@@ -134,8 +148,14 @@ START_TEST(bad_device_rates)
 	struct nb_run_options o;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		char *argv[] = { "run", "-v", "/img/a:/data", (char *)bad[i].opt, (char *)bad[i].arg,
-				 "rootfs", "true", NULL };
+		char *argv[] = { "run",
+				 "-v",
+				 "/img/a:/data",
+				 (char *)bad[i].opt,
+				 (char *)bad[i].arg,
+				 "rootfs",
+				 "true",
+				 NULL };
 
 		ck_assert_msg(parse(&o, 7, argv) < 0, "%s %s accepted", bad[i].opt, bad[i].arg);
 		/* The message names the option and says what to do; exit 125. */

@@ -38,7 +38,9 @@ static struct kvm_cpuid2 *make_supported(bool with_kvm_features)
 	struct kvm_cpuid2 *c = alloc_cpuid(64);
 
 	push(c, (struct kvm_cpuid_entry2){ .function = 0, .eax = 0x1f, .ebx = 0x756e6547 });
-	push(c, (struct kvm_cpuid_entry2){ .function = 1, .eax = 0x806c1, .ebx = 0x2b100800,
+	push(c, (struct kvm_cpuid_entry2){ .function = 1,
+					   .eax = 0x806c1,
+					   .ebx = 0x2b100800,
 					   .ecx = 0x7ffafbff | L1_ECX_MONITOR,
 					   .edx = 0xbfebfbff });
 	for (uint32_t i = 0; i < 5; i++) {
@@ -46,25 +48,38 @@ static struct kvm_cpuid2 *make_supported(bool with_kvm_features)
 		static const uint32_t level_type[] = { 0x21, 0x22, 0x43, 0x63, 0 };
 		uint32_t eax = level_type[i] ? level_type[i] | 0xfc00c000u : 0;
 
-		push(c, (struct kvm_cpuid_entry2){ .function = 4, .index = i, .flags = SIG,
-						   .eax = eax });
+		push(c, (struct kvm_cpuid_entry2){
+				.function = 4, .index = i, .flags = SIG, .eax = eax });
 	}
-	push(c, (struct kvm_cpuid_entry2){ .function = 7, .index = 0, .flags = SIG,
-					   .ebx = 0xf3bfa7eb });
-	push(c, (struct kvm_cpuid_entry2){ .function = 0xb, .index = 0, .flags = SIG, .eax = 1,
-					   .ebx = 2, .ecx = 0x100, .edx = 7 });
-	push(c, (struct kvm_cpuid_entry2){ .function = 0xb, .index = 1, .flags = SIG, .eax = 5,
-					   .ebx = 16, .ecx = 0x201, .edx = 7 });
-	push(c, (struct kvm_cpuid_entry2){ .function = 0x40000000, .eax = 0x40000001,
-					   .ebx = 0x4b4d564b, .ecx = 0x564b4d56, .edx = 0x4d });
+	push(c, (struct kvm_cpuid_entry2){
+			.function = 7, .index = 0, .flags = SIG, .ebx = 0xf3bfa7eb });
+	push(c, (struct kvm_cpuid_entry2){ .function = 0xb,
+					   .index = 0,
+					   .flags = SIG,
+					   .eax = 1,
+					   .ebx = 2,
+					   .ecx = 0x100,
+					   .edx = 7 });
+	push(c, (struct kvm_cpuid_entry2){ .function = 0xb,
+					   .index = 1,
+					   .flags = SIG,
+					   .eax = 5,
+					   .ebx = 16,
+					   .ecx = 0x201,
+					   .edx = 7 });
+	push(c, (struct kvm_cpuid_entry2){ .function = 0x40000000,
+					   .eax = 0x40000001,
+					   .ebx = 0x4b4d564b,
+					   .ecx = 0x564b4d56,
+					   .edx = 0x4d });
 	if (with_kvm_features)
 		push(c, (struct kvm_cpuid_entry2){ .function = 0x40000001, .eax = 0x01007afb });
 	push(c, (struct kvm_cpuid_entry2){ .function = 0x40000005, .eax = 0xdeadbeef });
 	push(c, (struct kvm_cpuid_entry2){ .function = 7, .index = 0, .flags = SIG, .ebx = 1 });
 	push(c, (struct kvm_cpuid_entry2){ .function = 0x80000000, .eax = 0x8000001e });
 	push(c, (struct kvm_cpuid_entry2){ .function = 0x80000008, .eax = 0x3030, .ecx = 0x700f });
-	push(c, (struct kvm_cpuid_entry2){ .function = 0x8000001e, .eax = 0x55, .ebx = 0x0103,
-					   .ecx = 0x0301 });
+	push(c, (struct kvm_cpuid_entry2){
+			.function = 0x8000001e, .eax = 0x55, .ebx = 0x0103, .ecx = 0x0301 });
 	return c;
 }
 
@@ -118,14 +133,14 @@ START_TEST(per_vcpu_topology)
 		ck_assert_uint_eq(smt->edx, v);
 		ck_assert_uint_eq(core->edx, v);
 		ck_assert_uint_eq(end->edx, v);
-		ck_assert_uint_eq((smt->ecx >> 8) & 0xff, 1);  /* SMT level */
-		ck_assert_uint_eq(smt->ebx & 0xffff, 1);       /* one thread per core */
+		ck_assert_uint_eq((smt->ecx >> 8) & 0xff, 1); /* SMT level */
+		ck_assert_uint_eq(smt->ebx & 0xffff, 1);      /* one thread per core */
 		ck_assert_uint_eq(smt->eax & 0x1f, 0);
 		ck_assert_uint_eq((core->ecx >> 8) & 0xff, 2); /* core level */
 		ck_assert_uint_eq(core->ebx & 0xffff, ncpus);
 		ck_assert_uint_ge(1u << (core->eax & 0x1f), ncpus); /* APIC IDs fit the shift */
 		ck_assert_uint_eq(core->ecx & 0xff, 1);
-		ck_assert_uint_eq((end->ecx >> 8) & 0xff, 0);  /* terminator */
+		ck_assert_uint_eq((end->ecx >> 8) & 0xff, 0); /* terminator */
 		ck_assert(smt->flags & SIG);
 
 		struct kvm_cpuid_entry2 *amd = need(c, 0x8000001e, 0);

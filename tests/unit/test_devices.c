@@ -39,10 +39,10 @@ START_TEST(bus_dispatch_and_bounds)
 	ck_assert_int_eq(nb_bus_register(&bus, &dev, &err), 0);
 	ck_assert(nb_bus_access(&bus, 0x104, data, 4, true));
 	ck_assert_uint_eq(last_offset, 4);
-	ck_assert(nb_bus_access(&bus, 0x10c, data, 4, false)); /* last 4 bytes */
+	ck_assert(nb_bus_access(&bus, 0x10c, data, 4, false));  /* last 4 bytes */
 	ck_assert(!nb_bus_access(&bus, 0x10e, data, 4, false)); /* straddles the end */
 	ck_assert_uint_eq(data[0], 0xff);
-	ck_assert(!nb_bus_access(&bus, 0xff, data, 2, false));   /* straddles the start */
+	ck_assert(!nb_bus_access(&bus, 0xff, data, 2, false)); /* straddles the start */
 	ck_assert(!nb_bus_access(&bus, UINT64_MAX - 1, data, 8, false));
 	ck_assert_uint_eq(hits, 2);
 	ck_assert_uint_eq(bus.unclaimed, 3);
@@ -99,11 +99,14 @@ END_TEST
 
 START_TEST(exitdev_rejects_hostile_values)
 {
-	const struct { uint64_t offset; uint32_t value, len; } bad[] = {
-		{ 0, 3, 4 },                        /* no magic */
-		{ 0, NB_EXIT_MAGIC | 0x100, 4 },    /* status out of range */
-		{ 0, NB_EXIT_MAGIC | 1, 1 },        /* narrow write */
-		{ 2, NB_EXIT_MAGIC | 1, 2 },        /* offset inside the register */
+	const struct {
+		uint64_t offset;
+		uint32_t value, len;
+	} bad[] = {
+		{ 0, 3, 4 },                     /* no magic */
+		{ 0, NB_EXIT_MAGIC | 0x100, 4 }, /* status out of range */
+		{ 0, NB_EXIT_MAGIC | 1, 1 },     /* narrow write */
+		{ 2, NB_EXIT_MAGIC | 1, 2 },     /* offset inside the register */
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

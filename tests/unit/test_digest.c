@@ -30,9 +30,14 @@ END_TEST
 START_TEST(parse_rejects)
 {
 	static const char *bad[] = {
-		"", "sha256:", "sha256:" ABC_HEX "0", "sha256:" ABC_HEX " ",
+		"",
+		"sha256:",
+		"sha256:" ABC_HEX "0",
+		"sha256:" ABC_HEX " ",
 		"sha256:BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD",
-		"sha512:" ABC_HEX, ABC_HEX, "SHA256:" ABC_HEX,
+		"sha512:" ABC_HEX,
+		ABC_HEX,
+		"SHA256:" ABC_HEX,
 		"sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015a",
 		"sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ag",
 		"sha256:../../../../etc/passwd",
@@ -146,15 +151,19 @@ START_TEST(bearer)
 
 	ck_assert_int_eq(nb_auth_parse_bearer(" Bearer realm=\"https://auth.example/token\","
 					      "service=\"registry.example\",scope=\"repository:"
-					      "library/busybox:pull\"", realm, sizeof(realm), service,
-					      sizeof(service), scope, sizeof(scope)), 0);
+					      "library/busybox:pull\"",
+					      realm, sizeof(realm), service, sizeof(service), scope,
+					      sizeof(scope)),
+			 0);
 	ck_assert_str_eq(realm, "https://auth.example/token");
 	ck_assert_str_eq(service, "registry.example");
 	ck_assert_str_eq(scope, "repository:library/busybox:pull");
 	ck_assert_int_lt(nb_auth_parse_bearer("Basic realm=\"x\"", realm, sizeof(realm), service,
-					      sizeof(service), scope, sizeof(scope)), 0);
+					      sizeof(service), scope, sizeof(scope)),
+			 0);
 	ck_assert_int_lt(nb_auth_parse_bearer("Bearer service=\"x\"", realm, sizeof(realm), service,
-					      sizeof(service), scope, sizeof(scope)), 0);
+					      sizeof(service), scope, sizeof(scope)),
+			 0);
 	/* Over-long values are dropped, never overflow. */
 	char longv[400];
 	memset(longv, 'a', sizeof(longv) - 1);
@@ -162,7 +171,8 @@ START_TEST(bearer)
 	char hdr[512];
 	snprintf(hdr, sizeof(hdr), "Bearer realm=\"%s\"", longv);
 	ck_assert_int_lt(nb_auth_parse_bearer(hdr, realm, sizeof(realm), service, sizeof(service),
-					      scope, sizeof(scope)), 0);
+					      scope, sizeof(scope)),
+			 0);
 }
 END_TEST
 

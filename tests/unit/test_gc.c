@@ -113,8 +113,10 @@ START_TEST(test_record_cannot_aim_elsewhere)
 	 * root, and a regular file named as the socket: both stay. */
 	snprintf(victim, sizeof(victim), "%s/nestbox-1", dir);
 	ck_assert_int_eq(mkdir(victim, 0755), 0);
-	snprintf(text, sizeof(text), "pid 2147483632\nstart 1\ncgroup %s\ncgroup /sys/fs/cgroup/../../%s\n"
-		 "vsock %s/run\n", victim, victim, dir);
+	snprintf(text, sizeof(text),
+		 "pid 2147483632\nstart 1\ncgroup %s\ncgroup /sys/fs/cgroup/../../%s\n"
+		 "vsock %s/run\n",
+		 victim, victim, dir);
 	write_record("2147483632.run", text);
 	nb_gc_collect(NULL, &err);
 	ck_assert(exists("nestbox-1"));

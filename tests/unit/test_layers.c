@@ -444,7 +444,9 @@ START_TEST(cache_mismatch_leaves_nothing)
 			 0);
 	ck_assert_ptr_nonnull(strstr(err.msg, "mismatch"));
 	ck_assert(!nb_layer_cached(&c, &d.digest));
-	ck_assert(!exists_in(c.tmp, "layer-1111111111111111111111111111111111111111111111111111111111111111.XXXXXX"));
+	ck_assert(!exists_in(
+		c.tmp,
+		"layer-1111111111111111111111111111111111111111111111111111111111111111.XXXXXX"));
 	/* tmp/ is empty again. */
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A %s)\"", c.tmp);

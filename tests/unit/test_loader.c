@@ -79,12 +79,18 @@ static void build_elf(void)
 	eh->e_ehsize = sizeof(Elf64_Ehdr);
 	eh->e_phentsize = sizeof(Elf64_Phdr);
 	eh->e_phnum = 3;
-	ph[0] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_offset = TEXT_OFF, .p_paddr = TEXT_GPA,
-			      .p_vaddr = 0xffffffff81000000ull, .p_filesz = TEXT_SIZE,
+	ph[0] = (Elf64_Phdr){ .p_type = PT_LOAD,
+			      .p_offset = TEXT_OFF,
+			      .p_paddr = TEXT_GPA,
+			      .p_vaddr = 0xffffffff81000000ull,
+			      .p_filesz = TEXT_SIZE,
 			      .p_memsz = TEXT_SIZE };
 	ph[1] = (Elf64_Phdr){ .p_type = PT_NOTE, .p_offset = 0xffffff, .p_filesz = 0xffffff };
-	ph[2] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_offset = DATA_OFF, .p_paddr = DATA_GPA,
-			      .p_filesz = DATA_FILESZ, .p_memsz = DATA_MEMSZ };
+	ph[2] = (Elf64_Phdr){ .p_type = PT_LOAD,
+			      .p_offset = DATA_OFF,
+			      .p_paddr = DATA_GPA,
+			      .p_filesz = DATA_FILESZ,
+			      .p_memsz = DATA_MEMSZ };
 	for (unsigned i = 0; i < TEXT_SIZE; i++)
 		elf[TEXT_OFF + i] = (uint8_t)(0x80 + i);
 	for (unsigned i = 0; i < DATA_FILESZ; i++)

@@ -54,10 +54,10 @@ static void parse(struct parsed *out)
 	memset(out, 0, sizeof(*out));
 	memset(out->pin_of_irq, 0xff, sizeof(out->pin_of_irq));
 	ck_assert_mem_eq(mpf, "_MP_", 4);
-	ck_assert_uint_eq(mpf[8], 1);                  /* length in paragraphs */
-	ck_assert_uint_eq(mpf[9], 4);                  /* spec 1.4 */
+	ck_assert_uint_eq(mpf[8], 1); /* length in paragraphs */
+	ck_assert_uint_eq(mpf[9], 4); /* spec 1.4 */
 	ck_assert_uint_eq(nb_mptable_sum(mpf, 16), 0);
-	ck_assert_uint_eq(mpf[11], 0);                 /* feature1: a table follows */
+	ck_assert_uint_eq(mpf[11], 0); /* feature1: a table follows */
 
 	uint32_t physptr = rd32(mpf + 4);
 	ck_assert_uint_ge(physptr, NB_EBDA_GPA + 16);
@@ -74,7 +74,7 @@ static void parse(struct parsed *out)
 	while (p < end) {
 		out->entries++;
 		switch (p[0]) {
-		case 0: /* processor */
+		case 0:                      /* processor */
 			ck_assert(p[3] & 1); /* enabled */
 			ck_assert_uint_eq(out->cpu_seen[p[1]], 0);
 			out->cpu_seen[p[1]] = 1;
@@ -99,7 +99,7 @@ static void parse(struct parsed *out)
 			out->ioapics++;
 			p += 8;
 			break;
-		case 3: /* I/O interrupt */
+		case 3:                             /* I/O interrupt */
 			ck_assert_uint_eq(p[1], 0); /* INT */
 			ck_assert_uint_eq(p[6], out->ioapic_id);
 			ck_assert_uint_eq(out->pin_of_irq[p[5]], 0xff); /* one route per IRQ */

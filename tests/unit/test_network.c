@@ -37,7 +37,8 @@ START_TEST(good_options)
 	ck_assert_uint_eq(o.net.ipv4, 0x0ac80002u);
 	ck_assert_uint_eq(o.net.prefix, 24);
 	ck_assert_int_eq(parse(&o, &err, "--net=tap:nb0", "--ip=10.0.0.2/8", "--gateway=10.1.2.3",
-			       "--mac=02:00:00:00:00:01"), 0);
+			       "--mac=02:00:00:00:00:01"),
+			 0);
 	ck_assert_uint_eq(o.net.gateway, 0x0a010203u);
 	ck_assert(o.net.has_mac);
 	ck_assert_uint_eq(o.net.mac[5], 1);
@@ -50,7 +51,7 @@ END_TEST
 START_TEST(bad_options)
 {
 	static const char *bad[][4] = {
-		{ "--net", "nb0" },                       /* no tap: */
+		{ "--net", "nb0" }, /* no tap: */
 		{ "--net", "tap:" },
 		{ "--net", "tap:a/b" },
 		{ "--net", "tap:abcdefghijklmnop" },      /* 16 characters */
@@ -62,8 +63,8 @@ START_TEST(bad_options)
 		{ "--net", "tap:x", "--mac", "03:00:00:00:00:01" }, /* multicast */
 		{ "--net", "tap:x", "--mac", "02:00:00:00:00" },
 		{ "--net", "tap:x", "--mac", "02:00:00:00:00:01:02" },
-		{ "--net", "tap:x", "--gateway", "10.0.0.1" },       /* without --ip */
-		{ "--ip", "10.0.0.2/24" },                            /* without --net */
+		{ "--net", "tap:x", "--gateway", "10.0.0.1" }, /* without --ip */
+		{ "--ip", "10.0.0.2/24" },                     /* without --net */
 		{ "--vsock-cid", "2" },
 		{ "--vsock-cid", "4294967295" },
 		{ "--vsock-cid", "-3" },
@@ -77,7 +78,8 @@ START_TEST(bad_options)
 			      "accepted case %zu", i);
 	/* the gateway outside the network */
 	ck_assert_int_lt(parse(&o, &err, "--net=tap:x", "--ip=10.0.0.2/24", "--gateway=10.0.1.1",
-			       NULL), 0);
+			       NULL),
+			 0);
 }
 END_TEST
 
@@ -85,9 +87,9 @@ static const char *const argv1[] = { "true" };
 
 START_TEST(net_rate)
 {
-	static const char *const bad[] = { "",	     "rx",	 "rx=",	      "rx=0",
-					   "rx=1x",  "up=1m",	 "rx=1m,rx=2m", "rx-ops=0",
-					   "tx-ops=1.5", "rx=1m,,", "=1m",	"rx=1m;tx=1m" };
+	static const char *const bad[] = { "",           "rx",      "rx=",         "rx=0",
+					   "rx=1x",      "up=1m",   "rx=1m,rx=2m", "rx-ops=0",
+					   "tx-ops=1.5", "rx=1m,,", "=1m",         "rx=1m;tx=1m" };
 	struct nb_run_options o;
 	struct nb_err err;
 
@@ -97,7 +99,8 @@ START_TEST(net_rate)
 	ck_assert_uint_eq(o.net.tx_bps, 512u << 10);
 	ck_assert_uint_eq(o.net.rx_ops + o.net.tx_ops, 0);
 	ck_assert_int_eq(parse(&o, &err, "--net=tap:nb0", "--net-rate=tx-ops=100,rx-ops=7,tx=1g",
-			       NULL, NULL), 0);
+			       NULL, NULL),
+			 0);
 	ck_assert_uint_eq(o.net.tx_ops, 100);
 	ck_assert_uint_eq(o.net.rx_ops, 7);
 	ck_assert_uint_eq(o.net.tx_bps, 1u << 30);
@@ -115,8 +118,13 @@ END_TEST
 
 START_TEST(spec_round_trip)
 {
-	struct nb_spec in = { .argv = argv1, .argc = 1, .rootfs = "/", .net_ipv4 = 0x0ac80002,
-			      .net_prefix = 24, .net_gateway = 0x0ac80001 }, out;
+	struct nb_spec in = { .argv = argv1,
+			      .argc = 1,
+			      .rootfs = "/",
+			      .net_ipv4 = 0x0ac80002,
+			      .net_prefix = 24,
+			      .net_gateway = 0x0ac80001 },
+		       out;
 	struct nb_err err = { 0 };
 	void *blob;
 	size_t len;
@@ -139,8 +147,9 @@ END_TEST
 
 START_TEST(spec_refuses_bad_net)
 {
-	struct nb_spec in = { .argv = argv1, .argc = 1, .rootfs = "/", .net_ipv4 = 1,
-			      .net_prefix = 33 };
+	struct nb_spec in = {
+		.argv = argv1, .argc = 1, .rootfs = "/", .net_ipv4 = 1, .net_prefix = 33
+	};
 	struct nb_err err = { 0 };
 	void *blob;
 	size_t len;
@@ -151,8 +160,9 @@ START_TEST(spec_refuses_bad_net)
 	in = (struct nb_spec){ .argv = argv1, .argc = 1, .rootfs = "/", .net_gateway = 5 };
 	ck_assert_int_eq(nb_spec_validate(&in, &err), -1);
 	/* a hostile blob: prefix 40 and a 4-byte ipv4 */
-	in = (struct nb_spec){ .argv = argv1, .argc = 1, .rootfs = "/", .net_ipv4 = 1,
-			       .net_prefix = 8 };
+	in = (struct nb_spec){
+		.argv = argv1, .argc = 1, .rootfs = "/", .net_ipv4 = 1, .net_prefix = 8
+	};
 	ck_assert_int_eq(nb_spec_encode(&in, &blob, &len, &err), 0);
 	void *big = calloc(1, len + 64);
 	ck_assert_int_eq(fdt_open_into(blob, big, (int)len + 64), 0);

@@ -52,7 +52,12 @@ END_TEST
 START_TEST(manifest_bad)
 {
 	static const char *bad[] = {
-		"", "{", "[]", "null", "{\"schemaVersion\":2}", manifest_json + 1,
+		"",
+		"{",
+		"[]",
+		"null",
+		"{\"schemaVersion\":2}",
+		manifest_json + 1,
 		"{\"schemaVersion\":1,\"config\":{},\"layers\":[]}",
 		"{\"schemaVersion\":\"2\",\"config\":{},\"layers\":[]}",
 		/* wrong types */
@@ -101,9 +106,10 @@ START_TEST(huge_arrays)
 {
 	char *s = repeat("{\"schemaVersion\":2,\"config\":{\"mediaType\":\"application/vnd.oci."
 			 "image.config.v1+json\",\"digest\":\"sha256:" H1 "\",\"size\":1},"
-			 "\"layers\":[", "{\"mediaType\":\"application/vnd.oci.image.layer.v1."
-			 "tar\",\"digest\":\"sha256:" H1 "\",\"size\":1}", NB_OCI_MAX_LAYERS + 1,
-			 "]}");
+			 "\"layers\":[",
+			 "{\"mediaType\":\"application/vnd.oci.image.layer.v1."
+			 "tar\",\"digest\":\"sha256:" H1 "\",\"size\":1}",
+			 NB_OCI_MAX_LAYERS + 1, "]}");
 	struct nb_manifest m;
 	struct nb_index idx;
 	struct nb_err err = { 0 };
@@ -111,8 +117,10 @@ START_TEST(huge_arrays)
 	ck_assert_int_lt(parse_manifest(s, &m, &err), 0);
 	ck_assert_ptr_nonnull(strstr(err.msg, "more than"));
 	free(s);
-	s = repeat("{\"schemaVersion\":2,\"manifests\":[", "{\"mediaType\":\"" MAN_MT "\","
-		   "\"digest\":\"sha256:" H1 "\",\"size\":1}", NB_OCI_MAX_MANIFESTS + 1, "]}");
+	s = repeat("{\"schemaVersion\":2,\"manifests\":[",
+		   "{\"mediaType\":\"" MAN_MT "\","
+		   "\"digest\":\"sha256:" H1 "\",\"size\":1}",
+		   NB_OCI_MAX_MANIFESTS + 1, "]}");
 	ck_assert_int_lt(nb_oci_parse_index(s, strlen(s), &idx, &err), 0);
 	ck_assert_ptr_nonnull(strstr(err.msg, "more than"));
 	free(s);
@@ -187,13 +195,15 @@ START_TEST(index_walk)
 	const char *top = "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"" IDX_MT "\","
 			  "\"digest\":\"sha256:" H1 "\",\"size\":100}]}";
 
-	ck_assert_int_lt(nb_oci_resolve_index(fetch_deeper, &calls, top, strlen(top), NULL, &md,
-					      &m, &err), 0);
+	ck_assert_int_lt(nb_oci_resolve_index(fetch_deeper, &calls, top, strlen(top), NULL, &md, &m,
+					      &err),
+			 0);
 	ck_assert_ptr_nonnull(strstr(err.msg, "nested"));
 	ck_assert_int_le(calls, NB_OCI_MAX_INDEX_DEPTH + 1);
 
 	ck_assert_int_eq(nb_oci_resolve_index(fetch_manifest, NULL, index_json, strlen(index_json),
-					      NULL, &md, &m, &err), 0);
+					      NULL, &md, &m, &err),
+			 0);
 	ck_assert_str_eq(md.digest.hex, H2);
 	ck_assert_uint_eq(m.n_layers, 3);
 	nb_manifest_free(&m);
@@ -251,11 +261,17 @@ END_TEST
 START_TEST(config_bad)
 {
 	static const char *bad[] = {
-		"{\"os\":\"windows\"}", "{\"architecture\":\"arm64\"}", "[1]",
-		"{\"config\":{\"Cmd\":\"sh\"}}", "{\"config\":{\"Cmd\":[1]}}",
-		"{\"config\":{\"Env\":[\"a\",null]}}", "{\"config\":{\"WorkingDir\":5}}",
-		"{\"config\":{\"User\":[]}}", "{\"rootfs\":{\"diff_ids\":[\"sha256:zz\"]}}",
-		"{\"config\":{\"Cmd\":[\"a\\u0000b\"]}}", "{\"config\":[]}",
+		"{\"os\":\"windows\"}",
+		"{\"architecture\":\"arm64\"}",
+		"[1]",
+		"{\"config\":{\"Cmd\":\"sh\"}}",
+		"{\"config\":{\"Cmd\":[1]}}",
+		"{\"config\":{\"Env\":[\"a\",null]}}",
+		"{\"config\":{\"WorkingDir\":5}}",
+		"{\"config\":{\"User\":[]}}",
+		"{\"rootfs\":{\"diff_ids\":[\"sha256:zz\"]}}",
+		"{\"config\":{\"Cmd\":[\"a\\u0000b\"]}}",
+		"{\"config\":[]}",
 	};
 	struct nb_image_config c;
 	struct nb_err err = { 0 };

@@ -24,13 +24,26 @@ END_TEST
  * the output untouched. */
 START_TEST(decimal_refuses_the_rest)
 {
-	static const char *const bad[] = { "", "-1", "+1", " 1", "1 ", "\t1", "1\n", "1x",
-					   "0x10", "1.0", "1e3", "--1", "18446744073709551616",
-					   "99999999999999999999999", "٣" };
+	static const char *const bad[] = { "",
+					   "-1",
+					   "+1",
+					   " 1",
+					   "1 ",
+					   "\t1",
+					   "1\n",
+					   "1x",
+					   "0x10",
+					   "1.0",
+					   "1e3",
+					   "--1",
+					   "18446744073709551616",
+					   "99999999999999999999999",
+					   "٣" };
 	uint64_t v = 42;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		ck_assert_msg(!nb_parse_decimal(bad[i], 0, UINT64_MAX, &v), "'%s' accepted", bad[i]);
+		ck_assert_msg(!nb_parse_decimal(bad[i], 0, UINT64_MAX, &v), "'%s' accepted",
+			      bad[i]);
 		ck_assert_uint_eq(v, 42);
 	}
 }
@@ -90,8 +103,14 @@ START_TEST(size_suffixes)
 	static const struct {
 		const char *text;
 		uint64_t bytes;
-	} good[] = { { "0", 0 }, { "1", 1 }, { "1b", 1 }, { "1B", 1 }, { "1k", 1024 },
-		     { "1K", 1024 }, { "512m", 512ull << 20 }, { "2G", 2ull << 30 },
+	} good[] = { { "0", 0 },
+		     { "1", 1 },
+		     { "1b", 1 },
+		     { "1B", 1 },
+		     { "1k", 1024 },
+		     { "1K", 1024 },
+		     { "512m", 512ull << 20 },
+		     { "2G", 2ull << 30 },
 		     { "17179869183g", 17179869183ull << 30 },
 		     { "18446744073709551615", UINT64_MAX } };
 	struct nb_err err;
@@ -109,9 +128,20 @@ END_TEST
  * a value that overflows only once shifted. */
 START_TEST(size_refuses)
 {
-	static const char *const bad[] = { "", "k", "1kb", "1kk", "1t", "1 m", " 1m", "1m ",
-					   "-1m", "+1m", "1.5g", "17179869184g",
-					   "18014398509481984k", "18446744073709551616" };
+	static const char *const bad[] = { "",
+					   "k",
+					   "1kb",
+					   "1kk",
+					   "1t",
+					   "1 m",
+					   " 1m",
+					   "1m ",
+					   "-1m",
+					   "+1m",
+					   "1.5g",
+					   "17179869184g",
+					   "18014398509481984k",
+					   "18446744073709551616" };
 	struct nb_err err;
 	uint64_t v = 42;
 

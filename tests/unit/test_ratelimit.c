@@ -202,8 +202,8 @@ START_TEST(timer_resumes)
 	ck_assert_int_eq(ev.data.fd, rl.timer_fd);
 	ck_assert_uint_ge(nb_ratelimit_now_ns() - t0, 15 * MS);
 	/* What the loop does with that event. */
-	loop.handlers[loop.nhandlers - 1].fn(loop.handlers[loop.nhandlers - 1].opaque,
-					     rl.timer_fd, EPOLLIN);
+	loop.handlers[loop.nhandlers - 1].fn(loop.handlers[loop.nhandlers - 1].opaque, rl.timer_fd,
+					     EPOLLIN);
 	ck_assert_int_eq(resumed, 1);
 	ck_assert(!rl.blocked);
 	ck_assert(nb_ratelimit_admit(&rl, 0, 1));
@@ -219,13 +219,30 @@ START_TEST(parse_rates)
 	static const struct {
 		const char *text;
 		uint64_t value;
-	} good[] = { { "1", 1 },		{ "100b", 100 },      { "512k", 512 << 10 },
-		     { "512KB", 512 << 10 },	{ "10mb", 10 << 20 }, { "10M", 10 << 20 },
-		     { "2g", 2ull << 30 },	{ "3Gb", 3ull << 30 } };
-	static const char *const bad[] = { "",	   "0",	    "0mb",  "-1",		   "+1",
-					   " 1",   "1 ",    "1t",   "mb",		   "1.5m",
-					   "1kk",  "10mbs", "k1",   "99999999999999999999",
-					   "9223372036854775808", "8589934592g" };
+	} good[] = { { "1", 1 },
+		     { "100b", 100 },
+		     { "512k", 512 << 10 },
+		     { "512KB", 512 << 10 },
+		     { "10mb", 10 << 20 },
+		     { "10M", 10 << 20 },
+		     { "2g", 2ull << 30 },
+		     { "3Gb", 3ull << 30 } };
+	static const char *const bad[] = { "",
+					   "0",
+					   "0mb",
+					   "-1",
+					   "+1",
+					   " 1",
+					   "1 ",
+					   "1t",
+					   "mb",
+					   "1.5m",
+					   "1kk",
+					   "10mbs",
+					   "k1",
+					   "99999999999999999999",
+					   "9223372036854775808",
+					   "8589934592g" };
 	struct nb_err err = { 0 };
 	uint64_t v;
 
@@ -235,7 +252,8 @@ START_TEST(parse_rates)
 		ck_assert_uint_eq(v, good[i].value);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(nb_ratelimit_parse_rate(bad[i], &v, &err) < 0, "'%s' accepted", bad[i]);
+		ck_assert_msg(nb_ratelimit_parse_rate(bad[i], &v, &err) < 0, "'%s' accepted",
+			      bad[i]);
 	ck_assert_ptr_nonnull(strstr(err.msg, "invalid rate"));
 	ck_assert_int_eq(nb_ratelimit_parse_rate("9223372036854775807", &v, &err), 0);
 }

@@ -55,9 +55,9 @@ START_TEST(gdt_entries)
 	ck_assert_uint_eq(gdt_entry(0x18), 0x008f8b000000ffffull);
 	/* the properties that matter, spelled out */
 	uint64_t code = gdt_entry(0x08), data = gdt_entry(0x10);
-	ck_assert(code >> 53 & 1);           /* L: 64-bit code */
-	ck_assert(!(code >> 54 & 1));        /* D must be 0 with L */
-	ck_assert(code >> 43 & 1);           /* executable */
+	ck_assert(code >> 53 & 1);                        /* L: 64-bit code */
+	ck_assert(!(code >> 54 & 1));                     /* D must be 0 with L */
+	ck_assert(code >> 43 & 1);                        /* executable */
 	ck_assert(!(data >> 43 & 1) && (data >> 41 & 1)); /* data, writable */
 }
 END_TEST
@@ -83,8 +83,15 @@ static uint64_t translate(uint64_t va)
 START_TEST(identity_map_first_4gib)
 {
 	static const uint64_t probes[] = {
-		0, 0x1234, 2 * MiB, 2 * MiB + 77, 1 * GiB, 1 * GiB + 3 * MiB + 5,
-		3 * GiB + 12345, 4 * GiB - 2 * MiB, 4 * GiB - 1,
+		0,
+		0x1234,
+		2 * MiB,
+		2 * MiB + 77,
+		1 * GiB,
+		1 * GiB + 3 * MiB + 5,
+		3 * GiB + 12345,
+		4 * GiB - 2 * MiB,
+		4 * GiB - 1,
 	};
 
 	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++)

@@ -12,8 +12,9 @@ static char *sv_env[] = { "PATH=/img", "A=1", NULL };
 
 static struct nb_image_config image(void)
 {
-	return (struct nb_image_config){ .entrypoint = sv_ep, .cmd = sv_cmd, .env = sv_env,
-					 .workdir = "/w", .user = "1:2" };
+	return (struct nb_image_config){
+		.entrypoint = sv_ep, .cmd = sv_cmd, .env = sv_env, .workdir = "/w", .user = "1:2"
+	};
 }
 
 static char *joined(char **v)
@@ -48,8 +49,9 @@ START_TEST(overrides)
 {
 	struct nb_image_config cfg = image();
 	const char *argv[] = { "ls", "-l" }, *env[] = { "A=2", "B=3" };
-	struct nb_run_overrides o = { .argv = argv, .argc = 2, .env = env, .nenv = 2,
-				      .workdir = "/x", .user = "0" };
+	struct nb_run_overrides o = {
+		.argv = argv, .argc = 2, .env = env, .nenv = 2, .workdir = "/x", .user = "0"
+	};
 	struct nb_run_plan p;
 	struct nb_err err = { 0 };
 

@@ -68,48 +68,73 @@ static long probe(enum probe p)
 	struct msghdr msg = { 0 };
 
 	switch (p) {
-	case PROBE_WRITE: return syscall(SYS_write, 2, "", 0);
-	case PROBE_KVM_RUN: return syscall(SYS_ioctl, -1, KVM_RUN, 0);
-	case PROBE_TCGETS: return syscall(SYS_ioctl, -1, TCGETS, 0);
-	case PROBE_UNIX_SOCKET: return syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0);
-	case PROBE_INET_SOCKET: return syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
-	case PROBE_CONNECT: return syscall(SYS_connect, -1, NULL, 0);
-	case PROBE_UNLINK: return syscall(SYS_unlink, "/nonexistent/nestbox-probe");
-	case PROBE_OPEN_READ: return syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY);
-	case PROBE_OPEN_TRUNC: return syscall(SYS_openat, AT_FDCWD, "/nonexistent/x", O_RDONLY | O_TRUNC);
-	case PROBE_OPEN_WRITE: return syscall(SYS_openat, AT_FDCWD, "/dev/null", O_WRONLY);
+	case PROBE_WRITE:
+		return syscall(SYS_write, 2, "", 0);
+	case PROBE_KVM_RUN:
+		return syscall(SYS_ioctl, -1, KVM_RUN, 0);
+	case PROBE_TCGETS:
+		return syscall(SYS_ioctl, -1, TCGETS, 0);
+	case PROBE_UNIX_SOCKET:
+		return syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0);
+	case PROBE_INET_SOCKET:
+		return syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+	case PROBE_CONNECT:
+		return syscall(SYS_connect, -1, NULL, 0);
+	case PROBE_UNLINK:
+		return syscall(SYS_unlink, "/nonexistent/nestbox-probe");
+	case PROBE_OPEN_READ:
+		return syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY);
+	case PROBE_OPEN_TRUNC:
+		return syscall(SYS_openat, AT_FDCWD, "/nonexistent/x", O_RDONLY | O_TRUNC);
+	case PROBE_OPEN_WRITE:
+		return syscall(SYS_openat, AT_FDCWD, "/dev/null", O_WRONLY);
 	case PROBE_EXEC_MMAP:
-		return syscall(SYS_mmap, 0, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS,
-			       -1, 0);
+		return syscall(SYS_mmap, 0, 4096, PROT_READ | PROT_EXEC,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	case PROBE_RW_MMAP:
 		return syscall(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	case PROBE_EXECVE: return syscall(SYS_execve, "/bin/true", NULL, NULL);
-	case PROBE_CLONE: return syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-	case PROBE_POLL: return syscall(SYS_poll, NULL, 0, 0);
-	case PROBE_PPOLL: return syscall(SYS_ppoll, NULL, 0, &(struct timespec){ 0 }, NULL, 8);
-	case PROBE_GETPID: return syscall(SYS_getpid);
-	case PROBE_KICK_OWN: return syscall(SYS_tgkill, self, 0x7ffffff0, NB_VCPU_KICK_SIGNAL);
-	case PROBE_KICK_OTHER: return syscall(SYS_tgkill, 0x7ffffff0, 0x7ffffff0, NB_VCPU_KICK_SIGNAL);
-	case PROBE_WRITEV_STDOUT: return syscall(SYS_writev, STDOUT_FILENO, NULL, 0);
-	case PROBE_WRITEV_OTHER: return syscall(SYS_writev, broker[1], NULL, 0);
+	case PROBE_EXECVE:
+		return syscall(SYS_execve, "/bin/true", NULL, NULL);
+	case PROBE_CLONE:
+		return syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+	case PROBE_POLL:
+		return syscall(SYS_poll, NULL, 0, 0);
+	case PROBE_PPOLL:
+		return syscall(SYS_ppoll, NULL, 0, &(struct timespec){ 0 }, NULL, 8);
+	case PROBE_GETPID:
+		return syscall(SYS_getpid);
+	case PROBE_KICK_OWN:
+		return syscall(SYS_tgkill, self, 0x7ffffff0, NB_VCPU_KICK_SIGNAL);
+	case PROBE_KICK_OTHER:
+		return syscall(SYS_tgkill, 0x7ffffff0, 0x7ffffff0, NB_VCPU_KICK_SIGNAL);
+	case PROBE_WRITEV_STDOUT:
+		return syscall(SYS_writev, STDOUT_FILENO, NULL, 0);
+	case PROBE_WRITEV_OTHER:
+		return syscall(SYS_writev, broker[1], NULL, 0);
 	case PROBE_RECVMSG_BROKER: /* the broker's client's exact flags */
 		return syscall(SYS_recvmsg, broker[0], &msg, MSG_CMSG_CLOEXEC);
-	case PROBE_RECVMSG_OTHER: return syscall(SYS_recvmsg, broker[1], &msg, MSG_CMSG_CLOEXEC);
+	case PROBE_RECVMSG_OTHER:
+		return syscall(SYS_recvmsg, broker[1], &msg, MSG_CMSG_CLOEXEC);
 	case PROBE_ACCEPT_LISTEN:
 		return syscall(SYS_accept4, listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	case PROBE_ACCEPT_OTHER:
 		return syscall(SYS_accept4, broker[1], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	case PROBE_PREADV: return syscall(SYS_preadv, -1, NULL, 0, 0, 0);
-	case PROBE_PWRITEV: return syscall(SYS_pwritev, -1, NULL, 0, 0, 0);
-	case PROBE_TIMERFD: return syscall(SYS_timerfd_settime, -1, 0, NULL, NULL);
+	case PROBE_PREADV:
+		return syscall(SYS_preadv, -1, NULL, 0, 0, 0);
+	case PROBE_PWRITEV:
+		return syscall(SYS_pwritev, -1, NULL, 0, 0, 0);
+	case PROBE_TIMERFD:
+		return syscall(SYS_timerfd_settime, -1, 0, NULL, NULL);
 	case PROBE_OPEN_CREAT:
-		return syscall(SYS_openat, AT_FDCWD, "/nonexistent-dir/x", O_WRONLY | O_CREAT, 0600);
+		return syscall(SYS_openat, AT_FDCWD, "/nonexistent-dir/x", O_WRONLY | O_CREAT,
+			       0600);
 	case PROBE_MKNOD_FIFO:
 		return syscall(SYS_mknodat, AT_FDCWD, "/nonexistent-dir/x", S_IFIFO | 0600, 0);
 	case PROBE_MKNOD_DEV:
 		return syscall(SYS_mknodat, AT_FDCWD, "/nonexistent-dir/x", S_IFCHR | 0600, 0x103);
-	case PROBE_OPENAT2: return syscall(SYS_openat2, AT_FDCWD, "/", NULL, 1);
+	case PROBE_OPENAT2:
+		return syscall(SYS_openat2, AT_FDCWD, "/", NULL, 1);
 	}
 	return -1;
 }
@@ -147,10 +172,12 @@ static bool killed_with(enum nb_thread_kind kind, unsigned needs, enum probe p)
 
 		make_fds();
 		self = getpid();
-		struct nb_sandbox_config cfg = { .needs = needs, .pid = self,
+		struct nb_sandbox_config cfg = { .needs = needs,
+						 .pid = self,
 						 .vsock_listen_fd = listener,
 						 .vsock_broker_fd = broker[0] };
-		if (nb_sandbox_init(&sb, false, 1, &cfg, &err) < 0 || nb_stop_init(&stop, &err) < 0 ||
+		if (nb_sandbox_init(&sb, false, 1, &cfg, &err) < 0 ||
+		    nb_stop_init(&stop, &err) < 0 ||
 		    (kind == NB_THREAD_FS && nb_sandbox_expect(&sb, kind, 0, &err) < 0))
 			_exit(3);
 		nb_sandbox_release(&sb); /* no other threads here */
@@ -216,8 +243,9 @@ END_TEST
 START_TEST(test_nobody_opens_unlinks_or_connects)
 {
 	static const enum probe never[] = {
-		PROBE_OPEN_READ, PROBE_OPEN_TRUNC, PROBE_OPEN_WRITE, PROBE_UNLINK, PROBE_UNIX_SOCKET,
-		PROBE_INET_SOCKET, PROBE_CONNECT, PROBE_KICK_OTHER, PROBE_POLL, PROBE_GETPID,
+		PROBE_OPEN_READ,   PROBE_OPEN_TRUNC,  PROBE_OPEN_WRITE, PROBE_UNLINK,
+		PROBE_UNIX_SOCKET, PROBE_INET_SOCKET, PROBE_CONNECT,    PROBE_KICK_OTHER,
+		PROBE_POLL,        PROBE_GETPID,
 	};
 
 	for (int k = 0; k < NB_THREAD_KINDS; k++)

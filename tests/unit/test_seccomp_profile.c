@@ -41,21 +41,28 @@ static int errno_under(const struct nb_seccomp_bpf *b, enum probe probe)
 		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
 			_exit(200);
 		switch (probe) {
-		case PROBE_GETPID: rc = syscall(SYS_getpid) > 0 ? 0 : -1; break;
-		case PROBE_KEYCTL: rc = syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID,
-						 KEY_SPEC_SESSION_KEYRING, 0); break;
+		case PROBE_GETPID:
+			rc = syscall(SYS_getpid) > 0 ? 0 : -1;
+			break;
+		case PROBE_KEYCTL:
+			rc = syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING,
+				     0);
+			break;
 		case PROBE_MKDIR:
 			snprintf(dir, sizeof(dir), "/tmp/nb-seccomp-test.%d", (int)getpid());
 			rc = syscall(SYS_mkdir, dir, 0700);
 			if (rc == 0)
 				rmdir(dir);
 			break;
-		case PROBE_ACCT: rc = syscall(SYS_acct, NULL); break;
+		case PROBE_ACCT:
+			rc = syscall(SYS_acct, NULL);
+			break;
 		}
 		_exit(rc < 0 ? (errno & 0x7f) : 0);
 	}
 	ck_assert_int_eq(waitpid(pid, &ws, 0), pid);
-	ck_assert_msg(WIFEXITED(ws) && WEXITSTATUS(ws) != 200, "child could not install the filter");
+	ck_assert_msg(WIFEXITED(ws) && WEXITSTATUS(ws) != 200,
+		      "child could not install the filter");
 	return WEXITSTATUS(ws);
 }
 
@@ -133,14 +140,15 @@ START_TEST(profile_allowlist_with_args_and_includes)
 
 	/* keyctl allowed only with CAP_SYS_ADMIN (absent): stays denied. The
 	 * mmap..rt_sigaction entries keep the sanitizer runtime alive in the child. */
-	parse_ok("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":1,\"syscalls\":["
-		 "{\"names\":[\"getpid\",\"exit_group\",\"exit\",\"mkdir\",\"mmap\",\"munmap\",\"write\",\"madvise\",\"rt_sigprocmask\",\"sigaltstack\",\"futex\",\"prctl\",\"getrlimit\",\"rt_sigaction\"],\"action\":\"SCMP_ACT_ALLOW\"},"
-		 "{\"names\":[\"keyctl\"],\"action\":\"SCMP_ACT_ALLOW\",\"includes\":{\"caps\":[\"CAP_SYS_ADMIN\"]}},"
-		 "{\"names\":[\"personality\"],\"action\":\"SCMP_ACT_ALLOW\",\"args\":[{\"index\":0,"
-		 "\"value\":0,\"valueTwo\":0,\"op\":\"SCMP_CMP_EQ\"},{\"index\":0,\"value\":8,"
-		 "\"op\":\"SCMP_CMP_EQ\"}]},"
-		 "{\"names\":[\"no_such_syscall_x\"],\"action\":\"SCMP_ACT_ALLOW\"}]}",
-		 NB_CAPS_DEFAULT, &b);
+	parse_ok(
+		"{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":1,\"syscalls\":["
+		"{\"names\":[\"getpid\",\"exit_group\",\"exit\",\"mkdir\",\"mmap\",\"munmap\",\"write\",\"madvise\",\"rt_sigprocmask\",\"sigaltstack\",\"futex\",\"prctl\",\"getrlimit\",\"rt_sigaction\"],\"action\":\"SCMP_ACT_ALLOW\"},"
+		"{\"names\":[\"keyctl\"],\"action\":\"SCMP_ACT_ALLOW\",\"includes\":{\"caps\":[\"CAP_SYS_ADMIN\"]}},"
+		"{\"names\":[\"personality\"],\"action\":\"SCMP_ACT_ALLOW\",\"args\":[{\"index\":0,"
+		"\"value\":0,\"valueTwo\":0,\"op\":\"SCMP_CMP_EQ\"},{\"index\":0,\"value\":8,"
+		"\"op\":\"SCMP_CMP_EQ\"}]},"
+		"{\"names\":[\"no_such_syscall_x\"],\"action\":\"SCMP_ACT_ALLOW\"}]}",
+		NB_CAPS_DEFAULT, &b);
 	ck_assert_uint_eq(b.skipped, 1);
 	ck_assert_str_eq(b.first_skipped, "no_such_syscall_x");
 	ck_assert_int_eq(errno_under(&b, PROBE_GETPID), 0);
@@ -165,12 +173,15 @@ START_TEST(profile_malformed)
 	FAILS("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":{}}",
 	      "needs a string defaultAction and an array syscalls");
 	FAILS("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":\"mkdir\","
-	      "\"action\":\"SCMP_ACT_ERRNO\"}]}", "syscalls[0] needs names");
+	      "\"action\":\"SCMP_ACT_ERRNO\"}]}",
+	      "syscalls[0] needs names");
 	FAILS("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"mkdir\"],"
-	      "\"action\":7}]}", "syscalls[0] needs names");
+	      "\"action\":7}]}",
+	      "syscalls[0] needs names");
 	FAILS("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[1]}", "syscalls[0] needs names");
 	FAILS("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[3],"
-	      "\"action\":\"SCMP_ACT_ERRNO\"}]}", "names[0] is not a string");
+	      "\"action\":\"SCMP_ACT_ERRNO\"}]}",
+	      "names[0] is not a string");
 	FAILS("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"mkdir\"],"
 	      "\"action\":\"SCMP_ACT_ERRNO\",\"args\":[{\"index\":\"0\",\"op\":\"SCMP_CMP_EQ\"}]}]}",
 	      "needs an integer index");
@@ -182,15 +193,16 @@ START_TEST(profile_malformed)
 	      "unknown op \"SCMP_CMP_ABOUT\"");
 	FAILS("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"mkdir\"],"
 	      "\"action\":\"SCMP_ACT_ERRNO\",\"args\":[{\"index\":0,\"op\":\"SCMP_CMP_EQ\","
-	      "\"value\":\"big\"}]}]}", "args value is not an integer");
+	      "\"value\":\"big\"}]}]}",
+	      "args value is not an integer");
 	FAILS("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"architectures\":[\"SCMP_ARCH_VAX\"]}",
 	      "unknown architecture \"VAX\"");
 	FAILS("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"architectures\":\"x\"}",
 	      "architectures is not an array");
-	FAILS("{\"defaultAction\":\"SCMP_ACT_NOTIFY\",\"listenerPath\":\"/x\"}",
-	      "listenerPath");
+	FAILS("{\"defaultAction\":\"SCMP_ACT_NOTIFY\",\"listenerPath\":\"/x\"}", "listenerPath");
 	FAILS("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"mkdir\"],"
-	      "\"action\":\"SCMP_ACT_ERRNO\",\"includes\":[]}]}", "includes is not an object");
+	      "\"action\":\"SCMP_ACT_ERRNO\",\"includes\":[]}]}",
+	      "includes is not an object");
 	memset(big, ' ', sizeof(big));
 	parse_fails(big, sizeof(big), "more than 1048576");
 	parse_fails("{\"defaultAction\":\"SCMP_ACT_ALLOW\"}", 10, "invalid JSON");

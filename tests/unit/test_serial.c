@@ -132,12 +132,12 @@ END_TEST
 START_TEST(thre_interrupt_cycle)
 {
 	ck_assert(!irq_level);
-	wr(IER, 0x02);                     /* enabling THRI with THR empty raises it */
+	wr(IER, 0x02); /* enabling THRI with THR empty raises it */
 	ck_assert(irq_level);
 	ck_assert_uint_eq(rd(IIR) & 0x0f, 0x02);
-	ck_assert(!irq_level);             /* reading IIR acknowledged it */
+	ck_assert(!irq_level); /* reading IIR acknowledged it */
 	ck_assert_uint_eq(rd(IIR) & 0x0f, 0x01);
-	wr(THR, 'x');                      /* transmitted at once: THRE again */
+	wr(THR, 'x'); /* transmitted at once: THRE again */
 	ck_assert(irq_level);
 	wr(IER, 0x00);
 	ck_assert(!irq_level);
@@ -193,7 +193,7 @@ START_TEST(bad_accesses_are_harmless)
 	ck_assert_uint_eq(wide[0], 0xff);
 	ck_assert_uint_eq(wide[3], 0xff);
 	nb_serial_io(&uart, 9, wide, 1, true); /* outside the 8 registers */
-	wr(LSR, 0x00);                          /* read-only */
+	wr(LSR, 0x00);                         /* read-only */
 	ck_assert_uint_eq(rd(LSR) & 0x60, 0x60);
 }
 END_TEST

@@ -67,21 +67,21 @@ START_TEST(hostile_frames)
 		uint8_t b[NB_SIGMSG_MAX + 4];
 		size_t len, used;
 	} bad[] = {
-		{ { 0x00, 1, 4, 0, 15 }, 8, 1 },                 /* not a header */
-		{ { NB_SIGMSG_MAGIC, 1, 9, 0 }, 13, 1 },         /* oversize payload */
+		{ { 0x00, 1, 4, 0, 15 }, 8, 1 },         /* not a header */
+		{ { NB_SIGMSG_MAGIC, 1, 9, 0 }, 13, 1 }, /* oversize payload */
 		{ { NB_SIGMSG_MAGIC, 1, 255, 0 }, 16, 1 },
-		{ { NB_SIGMSG_MAGIC, 1, 4, 7, 15 }, 8, 1 },      /* reserved byte set */
-		{ { NB_SIGMSG_MAGIC, 9, 4, 0, 15 }, 8, 8 },      /* unknown type */
+		{ { NB_SIGMSG_MAGIC, 1, 4, 7, 15 }, 8, 1 }, /* reserved byte set */
+		{ { NB_SIGMSG_MAGIC, 9, 4, 0, 15 }, 8, 8 }, /* unknown type */
 		{ { NB_SIGMSG_MAGIC, 0, 0, 0 }, 4, 4 },
-		{ { NB_SIGMSG_MAGIC, 1, 2, 0, 15 }, 6, 6 },      /* short payload for its type */
+		{ { NB_SIGMSG_MAGIC, 1, 2, 0, 15 }, 6, 6 }, /* short payload for its type */
 		{ { NB_SIGMSG_MAGIC, 2, 8, 0, 24, 0, 80 }, 12, 12 }, /* long payload */
-		{ { NB_SIGMSG_MAGIC, 1, 4, 0, 0 }, 8, 8 },       /* signal 0 */
-		{ { NB_SIGMSG_MAGIC, 1, 4, 0, 9 }, 8, 8 },       /* SIGKILL */
-		{ { NB_SIGMSG_MAGIC, 1, 4, 0, 19 }, 8, 8 },      /* SIGSTOP */
+		{ { NB_SIGMSG_MAGIC, 1, 4, 0, 0 }, 8, 8 },           /* signal 0 */
+		{ { NB_SIGMSG_MAGIC, 1, 4, 0, 9 }, 8, 8 },           /* SIGKILL */
+		{ { NB_SIGMSG_MAGIC, 1, 4, 0, 19 }, 8, 8 },          /* SIGSTOP */
 		{ { NB_SIGMSG_MAGIC, 1, 4, 0, 65 }, 8, 8 },
 		{ { NB_SIGMSG_MAGIC, 1, 4, 0, 15, 0, 0, 1 }, 8, 8 }, /* 15 + 2^24 */
 		{ { NB_SIGMSG_MAGIC, 1, 4, 0, 0xff, 0xff, 0xff, 0xff }, 8, 8 },
-		{ { NB_SIGMSG_MAGIC, 2, 4, 0, 0, 0, 80, 0 }, 8, 8 },    /* 0 rows */
+		{ { NB_SIGMSG_MAGIC, 2, 4, 0, 0, 0, 80, 0 }, 8, 8 },       /* 0 rows */
 		{ { NB_SIGMSG_MAGIC, 2, 4, 0, 24, 0, 0x01, 0x10 }, 8, 8 }, /* 4097 columns */
 	};
 
@@ -143,8 +143,13 @@ END_TEST
 START_TEST(spec_tty)
 {
 	const char *argv[] = { "sh", NULL };
-	struct nb_spec in = { .argv = argv, .argc = 1, .rootfs = "/", .tty = true,
-			      .tty_rows = 33, .tty_cols = 101 }, out;
+	struct nb_spec in = { .argv = argv,
+			      .argc = 1,
+			      .rootfs = "/",
+			      .tty = true,
+			      .tty_rows = 33,
+			      .tty_cols = 101 },
+		       out;
 	struct nb_err err;
 	void *blob = NULL;
 	size_t len;
@@ -241,7 +246,8 @@ START_TEST(port_reaches_handler)
 	nb_signal_port_read(&port, &t);
 	ck_assert_int_eq(port.fd, p[0]); /* EAGAIN: still listening */
 	ck_assert_int_eq(waitpid(pid, &ws, 0), pid);
-	ck_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 7); /* the handler ran, SIGKILL did not pass */
+	ck_assert(WIFEXITED(ws) &&
+		  WEXITSTATUS(ws) == 7); /* the handler ran, SIGKILL did not pass */
 	ck_assert_int_eq(t.forced, 0);
 	close(p[1]);
 	nb_signal_port_read(&port, &t);

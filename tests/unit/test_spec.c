@@ -14,8 +14,9 @@ static const char *const good_env[] = { "PATH=/bin", "EMPTY=", "A=b=c" };
 
 static struct nb_spec good_spec(void)
 {
-	return (struct nb_spec){ .argv = good_argv, .argc = 3, .env = good_env, .envc = 3,
-				 .rootfs = "/rootfs" };
+	return (struct nb_spec){
+		.argv = good_argv, .argc = 3, .env = good_env, .envc = 3, .rootfs = "/rootfs"
+	};
 }
 
 static void *encode_good(size_t *len)
@@ -85,13 +86,22 @@ static void expect_props_error(const struct prop *props, size_t n, const char *w
 	free(blob);
 }
 
-#define VERSION_OK { NB_SPEC_VERSION, version_be, 4 }
-#define ARGV_OK { NB_SPEC_ARGV, BYTES("sh\0-c\0true\0") }
-#define ROOTFS_OK { NB_SPEC_ROOTFS, STR("/rootfs") }
-#define EXPECT(want, ...)                                                                    \
-	do {                                                                                 \
-		const struct prop props_[] = { __VA_ARGS__ };                                \
-		expect_props_error(props_, sizeof(props_) / sizeof(props_[0]), want);       \
+#define VERSION_OK                             \
+	{                                      \
+		NB_SPEC_VERSION, version_be, 4 \
+	}
+#define ARGV_OK                                       \
+	{                                             \
+		NB_SPEC_ARGV, BYTES("sh\0-c\0true\0") \
+	}
+#define ROOTFS_OK                              \
+	{                                      \
+		NB_SPEC_ROOTFS, STR("/rootfs") \
+	}
+#define EXPECT(want, ...)                                                             \
+	do {                                                                          \
+		const struct prop props_[] = { __VA_ARGS__ };                         \
+		expect_props_error(props_, sizeof(props_) / sizeof(props_[0]), want); \
 	} while (0)
 
 START_TEST(round_trip)
@@ -273,8 +283,8 @@ START_TEST(argv_unterminated)
 {
 	EXPECT("property argv is not NUL-terminated", VERSION_OK, { NB_SPEC_ARGV, BYTES("sh") },
 	       ROOTFS_OK);
-	EXPECT("property argv is not NUL-terminated", VERSION_OK,
-	       { NB_SPEC_ARGV, BYTES("sh\0-c") }, ROOTFS_OK);
+	EXPECT("property argv is not NUL-terminated", VERSION_OK, { NB_SPEC_ARGV, BYTES("sh\0-c") },
+	       ROOTFS_OK);
 }
 END_TEST
 
@@ -298,7 +308,8 @@ START_TEST(argv_too_many)
 	       { NB_SPEC_ARGV, list, (int)(2 * n) }, ROOTFS_OK);
 	/* The limit itself is fine. */
 	{
-		const struct prop props[] = { VERSION_OK, { NB_SPEC_ARGV, list, (int)(2 * n - 2) },
+		const struct prop props[] = { VERSION_OK,
+					      { NB_SPEC_ARGV, list, (int)(2 * n - 2) },
 					      ROOTFS_OK };
 		struct nb_spec spec;
 		struct nb_err err = { 0 };
@@ -367,8 +378,7 @@ START_TEST(wrong_types)
 	/* u32 1 is "\0\0\0\1": unterminated; "/\0\0\0" as a list has an empty entry. */
 	EXPECT("property argv is not NUL-terminated", VERSION_OK, { NB_SPEC_ARGV, &one, 4 },
 	       ROOTFS_OK);
-	EXPECT("property argv entry 1 is empty", VERSION_OK, { NB_SPEC_ARGV, big, 4 },
-	       ROOTFS_OK);
+	EXPECT("property argv entry 1 is empty", VERSION_OK, { NB_SPEC_ARGV, big, 4 }, ROOTFS_OK);
 	EXPECT("property env entry 0 is empty", VERSION_OK, ARGV_OK, { NB_SPEC_ENV, &one, 3 },
 	       ROOTFS_OK);
 }
@@ -521,41 +531,61 @@ START_TEST(container_encode_rejects_invalid)
 	static const char *const rel_tmpfs[] = { "tmp" };
 	struct nb_spec s;
 
-	s = full_spec(); s.hostname = "bad host";
+	s = full_spec();
+	s.hostname = "bad host";
 	expect_encode_error(&s, "property hostname has a character");
-	s = full_spec(); s.hostname = "";
+	s = full_spec();
+	s.hostname = "";
 	expect_encode_error(&s, "property hostname must be 1..64");
-	s = full_spec(); s.workdir = "rel";
+	s = full_spec();
+	s.workdir = "rel";
 	expect_encode_error(&s, "property workdir is not an absolute path");
-	s = full_spec(); s.user = "a:b:c";
+	s = full_spec();
+	s.user = "a:b:c";
 	expect_encode_error(&s, "property user is not user[:group]");
-	s = full_spec(); s.user = ":g";
+	s = full_spec();
+	s.user = ":g";
 	expect_encode_error(&s, "property user is not user[:group]");
-	s = full_spec(); s.caps = 1ull << 41;
+	s = full_spec();
+	s.caps = 1ull << 41;
 	expect_encode_error(&s, "property capabilities has bits above");
-	s = full_spec(); s.rlimits[1].resource = 7;
+	s = full_spec();
+	s.rlimits[1].resource = 7;
 	expect_encode_error(&s, "resource 7 twice");
-	s = full_spec(); s.rlimits[0].soft = 129;
+	s = full_spec();
+	s.rlimits[0].soft = 129;
 	expect_encode_error(&s, "soft above hard");
-	s = full_spec(); s.rlimits[0].resource = 16;
+	s = full_spec();
+	s.rlimits[0].resource = 16;
 	expect_encode_error(&s, "unknown resource 16");
-	s = full_spec(); s.memory_max = 4096;
+	s = full_spec();
+	s.memory_max = 4096;
 	expect_encode_error(&s, "property memory.max is below");
-	s = full_spec(); s.memory_max = 0; s.swap_max = 1;
+	s = full_spec();
+	s.memory_max = 0;
+	s.swap_max = 1;
 	expect_encode_error(&s, "property memory.swap.max without memory.max");
-	s = full_spec(); s.cpu_period_us = 999;
+	s = full_spec();
+	s.cpu_period_us = 999;
 	expect_encode_error(&s, "property cpu.max needs period");
-	s = full_spec(); s.cpu_quota_us = 10;
+	s = full_spec();
+	s.cpu_quota_us = 10;
 	expect_encode_error(&s, "property cpu.max needs period");
-	s = full_spec(); s.namespaces = 4;
+	s = full_spec();
+	s.namespaces = 4;
 	expect_encode_error(&s, "property namespaces has unknown flags");
-	s = full_spec(); s.tmpfs = rel_tmpfs; s.ntmpfs = 1;
+	s = full_spec();
+	s.tmpfs = rel_tmpfs;
+	s.ntmpfs = 1;
 	expect_encode_error(&s, "property tmpfs entry 0 is not an absolute path");
-	s = full_spec(); s.ntmpfs = NB_SPEC_MAX_TMPFS + 1;
+	s = full_spec();
+	s.ntmpfs = NB_SPEC_MAX_TMPFS + 1;
 	expect_encode_error(&s, "property tmpfs has more than 64 entries");
-	s = full_spec(); s.seccomp_len = 12;
+	s = full_spec();
+	s.seccomp_len = 12;
 	expect_encode_error(&s, "property seccomp is not 1..4096 BPF instructions");
-	s = full_spec(); s.seccomp_len = (NB_SPEC_MAX_BPF + 1) * 8;
+	s = full_spec();
+	s.seccomp_len = (NB_SPEC_MAX_BPF + 1) * 8;
 	expect_encode_error(&s, "property seccomp is not 1..4096 BPF instructions");
 }
 END_TEST
@@ -574,16 +604,16 @@ START_TEST(container_decode_rejects_invalid)
 	memset(host_long, 'a', sizeof(host_long) - 1);
 	host_long[sizeof(host_long) - 1] = '\0';
 	rl[3] = 99; /* resource 99 */
-	EXPECT("property hostname is not one NUL-terminated string", VERSION_OK, ARGV_OK,
-	       ROOTFS_OK, { NB_SPEC_HOSTNAME, &one, 4 });
+	EXPECT("property hostname is not one NUL-terminated string", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_HOSTNAME, &one, 4 });
 	EXPECT("property hostname is longer than 64", VERSION_OK, ARGV_OK, ROOTFS_OK,
 	       { NB_SPEC_HOSTNAME, STR(host_long) });
 	EXPECT("property hostname has a character", VERSION_OK, ARGV_OK, ROOTFS_OK,
 	       { NB_SPEC_HOSTNAME, STR("a/b") });
 	EXPECT("property workdir is not an absolute path", VERSION_OK, ARGV_OK, ROOTFS_OK,
 	       { NB_SPEC_WORKDIR, STR("x") });
-	EXPECT("property workdir is not one NUL-terminated string", VERSION_OK, ARGV_OK,
-	       ROOTFS_OK, { NB_SPEC_WORKDIR, BYTES("/a\0/b\0") });
+	EXPECT("property workdir is not one NUL-terminated string", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_WORKDIR, BYTES("/a\0/b\0") });
 	EXPECT("property user has an invalid character", VERSION_OK, ARGV_OK, ROOTFS_OK,
 	       { NB_SPEC_USER, STR("a b") });
 	EXPECT("property user is not one NUL-terminated string", VERSION_OK, ARGV_OK, ROOTFS_OK,
@@ -671,8 +701,12 @@ START_TEST(round_trip_layers)
 	size_t len;
 
 	for (size_t i = 0; i < NB_MAX_LAYERS; i++) /* the most, the largest offsets allowed */
-		table[i] = (struct nb_spec_layer){ i * 8192 + (i == NB_MAX_LAYERS - 1 ?
-				NB_LAYER_MAX_DISK - 8192 * NB_MAX_LAYERS : 0), i + 1 };
+		table[i] = (struct nb_spec_layer){
+			i * 8192 + (i == NB_MAX_LAYERS - 1
+					    ? NB_LAYER_MAX_DISK - 8192 * NB_MAX_LAYERS
+					    : 0),
+			i + 1
+		};
 	table[NB_MAX_LAYERS - 1].size = NB_LAYER_MAX_DISK - table[NB_MAX_LAYERS - 1].offset;
 	spec.layers = table;
 	spec.nlayers = NB_MAX_LAYERS;
@@ -706,11 +740,11 @@ START_TEST(layers_encode_rejects_invalid)
 	} cases[] = {
 		{ { { 100, 1 } }, 1, "not a multiple of 4096" },
 		{ { { 0, 0 } }, 1, "is empty" },
-		{ { { 0, 8192 }, { 4096, 1 } }, 2, "at or after 8192" },  /* overlap */
-		{ { { 8192, 1 }, { 0, 1 } }, 2, "at or after 8193" },     /* out of order */
+		{ { { 0, 8192 }, { 4096, 1 } }, 2, "at or after 8192" }, /* overlap */
+		{ { { 8192, 1 }, { 0, 1 } }, 2, "at or after 8193" },    /* out of order */
 		{ { { 0, NB_LAYER_MAX_DISK + 1 } }, 1, "ends past" },
 		{ { { NB_LAYER_MAX_DISK, 1 } }, 1, "ends past" },
-		{ { { 4096, UINT64_MAX } }, 1, "ends past" },             /* offset + size wraps */
+		{ { { 4096, UINT64_MAX } }, 1, "ends past" }, /* offset + size wraps */
 		{ { { UINT64_MAX - 4095, 4096 } }, 1, "ends past" },
 	};
 

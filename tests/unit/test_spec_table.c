@@ -17,22 +17,45 @@ static const char *const argv3[] = { "/bin/sh", "-c", "true" };
 static const char *const env2[] = { "PATH=/bin", "A=b=c" };
 static const char *const tmpfs2[] = { "/tmp", "/run/x:size=1m" };
 static const char *const volumes2[] = { "nbvol0:rw:/data", "share:fs-ro:/srv" };
-static const unsigned char bpf[16] = { 6, 0, 0, 0, 0, 0, 0xff, 0x7f,
-				       6, 0, 0, 0, 0, 0, 0xff, 0x7f };
+static const unsigned char bpf[16] = { 6, 0, 0, 0, 0, 0, 0xff, 0x7f, 6, 0, 0, 0, 0, 0, 0xff, 0x7f };
 static const struct nb_spec_layer layers2[] = { { 0, 4096 }, { 8192, 1 } };
 
 /* Every property set, each to a value other than its default. */
 static struct nb_spec every_property(void)
 {
 	struct nb_spec s = {
-		.argv = argv3, .argc = 3, .env = env2, .envc = 2, .rootfs = "/rootfs",
-		.hostname = "box", .workdir = "/w", .user = "1:2", .has_caps = true, .caps = 5,
-		.nrlimits = 2, .memory_max = 2 << 20, .swap_max = 3 << 20, .cpu_quota_us = 2000,
-		.cpu_period_us = 100000, .pids_max = 9, .namespaces = NB_NS_USER, .read_only = true,
-		.tmpfs = tmpfs2, .ntmpfs = 2, .seccomp = bpf, .seccomp_len = sizeof(bpf),
-		.volumes = volumes2, .nvolumes = 2, .layers = layers2, .nlayers = 2,
-		.net_ipv4 = 0x0a000002, .net_prefix = 24, .net_gateway = 0x0a000001, .tty = true,
-		.tty_rows = 24, .tty_cols = 80,
+		.argv = argv3,
+		.argc = 3,
+		.env = env2,
+		.envc = 2,
+		.rootfs = "/rootfs",
+		.hostname = "box",
+		.workdir = "/w",
+		.user = "1:2",
+		.has_caps = true,
+		.caps = 5,
+		.nrlimits = 2,
+		.memory_max = 2 << 20,
+		.swap_max = 3 << 20,
+		.cpu_quota_us = 2000,
+		.cpu_period_us = 100000,
+		.pids_max = 9,
+		.namespaces = NB_NS_USER,
+		.read_only = true,
+		.tmpfs = tmpfs2,
+		.ntmpfs = 2,
+		.seccomp = bpf,
+		.seccomp_len = sizeof(bpf),
+		.volumes = volumes2,
+		.nvolumes = 2,
+		.layers = layers2,
+		.nlayers = 2,
+		.net_ipv4 = 0x0a000002,
+		.net_prefix = 24,
+		.net_gateway = 0x0a000001,
+		.tty = true,
+		.tty_rows = 24,
+		.tty_cols = 80,
 	};
 
 	s.rlimits[0] = (struct nb_spec_rlimit){ 7, 1, 2 };
@@ -110,7 +133,9 @@ START_TEST(estimate_exact_across_padding)
 		s[n] = '\0';
 		in.hostname = s;
 		round_trip(&in, NULL);
-		in = (struct nb_spec){ .argv = (const char *const[]){ s }, .argc = 1, .rootfs = "/" };
+		in = (struct nb_spec){ .argv = (const char *const[]){ s },
+				       .argc = 1,
+				       .rootfs = "/" };
 		round_trip(&in, NULL);
 	}
 }
@@ -219,10 +244,11 @@ START_TEST(table_is_consistent)
 			ck_assert_ptr_nonnull(prop_named(p->with));
 		if (p->kind == KIND_CELLS || p->kind == KIND_RECORDS)
 			ck_assert_msg(cells_width(p) > 0 && p->key < MAX_CELLS &&
-				      p->cells[p->key].type != CELL_NONE, "%s", p->name);
+					      p->cells[p->key].type != CELL_NONE,
+				      "%s", p->name);
 		if (p->kind == KIND_STRING || p->kind == KIND_LIST)
-			ck_assert_uint_le(p->max, p->kind == KIND_LIST ? NB_SPEC_MAX_ARGS :
-					  NB_SPEC_MAX_STRING);
+			ck_assert_uint_le(p->max, p->kind == KIND_LIST ? NB_SPEC_MAX_ARGS
+								       : NB_SPEC_MAX_STRING);
 	}
 	ck_assert_uint_eq(cells_width(prop_named(NB_SPEC_RLIMITS)), NB_SPEC_RLIMIT_RECORD);
 	ck_assert_uint_eq(cells_width(prop_named(NB_SPEC_LAYERS)), NB_LAYER_RECORD);

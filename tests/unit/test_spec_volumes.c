@@ -9,8 +9,9 @@ static const char *const argv1[] = { "true" };
 
 static int encode(const char *const *volumes, size_t n, void **blob, size_t *len)
 {
-	struct nb_spec spec = { .argv = argv1, .argc = 1, .rootfs = "/rootfs",
-				.volumes = volumes, .nvolumes = n };
+	struct nb_spec spec = {
+		.argv = argv1, .argc = 1, .rootfs = "/rootfs", .volumes = volumes, .nvolumes = n
+	};
 	struct nb_err err = { 0 };
 
 	return nb_spec_encode(&spec, blob, len, &err);
@@ -43,19 +44,19 @@ END_TEST
 START_TEST(bad_entries_refused)
 {
 	static const char *const bad[] = {
-		"nbvol0:rw",                        /* no path */
-		":rw:/data",                        /* empty serial */
-		"a/b:rw:/data",                     /* serial charset */
-		"abcdefghijklmnopqrstu:rw:/data",   /* serial > 20 bytes */
-		"nbvol0:rx:/data",                  /* mode */
+		"nbvol0:rw",                      /* no path */
+		":rw:/data",                      /* empty serial */
+		"a/b:rw:/data",                   /* serial charset */
+		"abcdefghijklmnopqrstu:rw:/data", /* serial > 20 bytes */
+		"nbvol0:rx:/data",                /* mode */
 		"nbvol0:rwx:/data",
-		"nbvol0:fs-rx:/data",               /* share modes: fs-ro, fs-rw */
+		"nbvol0:fs-rx:/data", /* share modes: fs-ro, fs-rw */
 		"nbvol0:fs:/data",
 		"nbvol0:fsrw:/data",
 		"nbvol0:fs-rwx:/data",
 		"nbvol0:xx-rw:/data",
-		"nbvol0:rw:data",                   /* relative */
-		"nbvol0:rw:/data/../etc",           /* .. */
+		"nbvol0:rw:data",         /* relative */
+		"nbvol0:rw:/data/../etc", /* .. */
 		"nbvol0:rw:/..",
 	};
 	void *blob = NULL;

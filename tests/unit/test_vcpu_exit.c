@@ -85,13 +85,17 @@ END_TEST
 
 START_TEST(malformed_port_io_is_refused)
 {
-	const struct { uint8_t size; uint32_t count; uint64_t offset; } bad[] = {
-		{ 1, 2, RUN_SIZE - 1 },       /* one byte past the page */
-		{ 4, 1, RUN_SIZE },            /* starts at its end */
-		{ 1, 1, UINT64_MAX },          /* wraps */
-		{ 4, 0x40000001, 0x1000 },     /* size * count wraps 32 bits */
-		{ 3, 1, 0x1000 },              /* no such width */
-		{ 1, 0, 0x1000 },              /* nothing */
+	const struct {
+		uint8_t size;
+		uint32_t count;
+		uint64_t offset;
+	} bad[] = {
+		{ 1, 2, RUN_SIZE - 1 },    /* one byte past the page */
+		{ 4, 1, RUN_SIZE },        /* starts at its end */
+		{ 1, 1, UINT64_MAX },      /* wraps */
+		{ 4, 0x40000001, 0x1000 }, /* size * count wraps 32 bits */
+		{ 3, 1, 0x1000 },          /* no such width */
+		{ 1, 0, 0x1000 },          /* nothing */
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -258,7 +258,7 @@ START_TEST(read_limit_leaves_requests_in_the_ring)
 	ck_assert_int_eq(nb_virtio_mmio_init(&m, &blk.vdev, &v.mem, &err), 0);
 	m.dev->driver_features = NB_VIRTIO_F_VERSION_1;
 	m.dev->status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-		       VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
+			VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
 	q = &m.dev->queues[0];
 	q->size = v.q.size = 16;
 	q->desc_gpa = VR_DESC;
@@ -279,7 +279,7 @@ START_TEST(read_limit_leaves_requests_in_the_ring)
 	fake_ns = 600000000; /* 1228 bytes */
 	nb_virtio_process(m.dev);
 	ck_assert_uint_eq(vr_used_idx(&v), 3);
-	ck_assert_uint_eq(ram[VR_DATA + 2 * 0x1000u + 16], 2);            /* sector 2's bytes */
+	ck_assert_uint_eq(ram[VR_DATA + 2 * 0x1000u + 16], 2); /* sector 2's bytes */
 	ck_assert_uint_eq(ram[VR_DATA + 2 * 0x1000u + 16 + 1024], VIRTIO_BLK_S_OK);
 	ck_assert_uint_eq(blk.read_rl.throttled, 2);
 	nb_virtio_mmio_destroy(&m);

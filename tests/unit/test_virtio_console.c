@@ -23,7 +23,7 @@
 
 #define RAM_SIZE (1u << 20)
 #define QSIZE 16u
-#define QB(q) (0x10000u + (q) * 0x4000u)
+#define QB(q) (0x10000u + (q)*0x4000u)
 #define DATA 0x80000u
 
 static uint8_t *ram;
@@ -141,14 +141,15 @@ static void setup(void)
 	ck_assert_int_eq(pipe(in_pipe), 0);
 	ck_assert_int_eq(nb_stop_init(&stop, &err), 0);
 	ck_assert_int_eq(nb_event_init(&loop, &stop, 0, &err), 0);
-	struct nb_console_opts opts = { .stdin_fd = in_pipe[0], .stdout_fd = out_pipe[1],
+	struct nb_console_opts opts = { .stdin_fd = in_pipe[0],
+					.stdout_fd = out_pipe[1],
 					.stderr_fd = -1 };
 	con = nb_console_new(&loop, &opts, &err);
 	ck_assert_ptr_nonnull(con);
 	ck_assert_int_eq(nb_virtio_mmio_init(&m, nb_console_dev(con), &mem, &err), 0);
 	m.dev->driver_features = NB_VIRTIO_F_VERSION_1 | 1ull << VIRTIO_CONSOLE_F_MULTIPORT;
 	m.dev->status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-		       VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
+			VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
 	for (unsigned q = 0; q < 10; q++) {
 		struct nb_virtq *vq = &m.dev->queues[q];
 
@@ -220,7 +221,7 @@ START_TEST(hostile_control_messages)
 	nb_virtio_process(m.dev);
 	ck_assert(!next_ctrl(&c, NULL, 0));
 	ck_assert_uint_eq(used_idx(3), 4); /* all handed back */
-	for (int i = 0; i < 40; i++) /* a flood only loses replies */
+	for (int i = 0; i < 40; i++)       /* a flood only loses replies */
 		send_ctrl(VIRTIO_CONSOLE_BAD_ID, VIRTIO_CONSOLE_DEVICE_READY, 1);
 	ck_assert(!(m.dev->status & VIRTIO_CONFIG_S_NEEDS_RESET));
 }
@@ -407,7 +408,8 @@ START_TEST(drain_under_the_main_filter)
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		struct nb_sandbox_config cfg = { .pid = getpid(), .vsock_listen_fd = -1,
+		struct nb_sandbox_config cfg = { .pid = getpid(),
+						 .vsock_listen_fd = -1,
 						 .vsock_broker_fd = -1 };
 
 		if (nb_sandbox_init(&sb, false, 1, &cfg, &err) < 0)

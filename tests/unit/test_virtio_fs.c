@@ -51,8 +51,10 @@ static int32_t call(size_t room)
 
 static void do_init(void)
 {
-	struct fuse_init_in in = { .major = FUSE_KERNEL_VERSION, .minor = 36,
-				   .max_readahead = 1 << 17, .flags = 0xffffffffu };
+	struct fuse_init_in in = { .major = FUSE_KERNEL_VERSION,
+				   .minor = 36,
+				   .max_readahead = 1 << 17,
+				   .flags = 0xffffffffu };
 
 	fr_begin(f, FUSE_INIT, 0);
 	fr_put(f, &in, sizeof(in));
@@ -247,7 +249,8 @@ START_TEST(before_init_and_bad_versions)
 	fr_begin(f, FUSE_INIT, 0);
 	fr_put(f, &in, sizeof(in));
 	ck_assert_int_eq(call(ROOM), 0);
-	ck_assert_uint_eq(((const struct fuse_init_out *)fr_payload(f))->major, FUSE_KERNEL_VERSION);
+	ck_assert_uint_eq(((const struct fuse_init_out *)fr_payload(f))->major,
+			  FUSE_KERNEL_VERSION);
 	fr_begin(f, FUSE_GETATTR, FUSE_ROOT_ID);
 	fr_put(f, &ga, sizeof(ga));
 	ck_assert_int_eq(call(ROOM), -EIO);
@@ -260,9 +263,10 @@ START_TEST(before_init_and_bad_versions)
 	ck_assert_uint_eq(out->minor, 36);
 	ck_assert_uint_eq(out->max_write, NB_FS_MAX_RW);
 	ck_assert_uint_eq(out->flags & ~(uint32_t)(FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC |
-						    FUSE_BIG_WRITES | FUSE_AUTO_INVAL_DATA |
-						    FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO |
-						    FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES), 0);
+						   FUSE_BIG_WRITES | FUSE_AUTO_INVAL_DATA |
+						   FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO |
+						   FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES),
+			  0);
 }
 END_TEST
 
@@ -303,8 +307,17 @@ END_TEST
 
 START_TEST(unknown_opcodes)
 {
-	static const uint32_t codes[] = { 0, 7, 19, FUSE_GETLK, FUSE_IOCTL, FUSE_POLL,
-					  FUSE_SETUPMAPPING, FUSE_TMPFILE, 52, 1000, CUSE_INIT,
+	static const uint32_t codes[] = { 0,
+					  7,
+					  19,
+					  FUSE_GETLK,
+					  FUSE_IOCTL,
+					  FUSE_POLL,
+					  FUSE_SETUPMAPPING,
+					  FUSE_TMPFILE,
+					  52,
+					  1000,
+					  CUSE_INIT,
 					  UINT32_MAX };
 
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
@@ -528,7 +541,8 @@ START_TEST(forget_storm)
 	 * a too-large count, and the real ones. */
 	struct fuse_batch_forget_in bf = { .count = UINT32_MAX };
 	struct fuse_forget_one one[] = {
-		{ 0, 1 }, { FUSE_ROOT_ID, UINT64_MAX }, { UINT64_MAX, 5 }, { a, 999 }, { b, UINT64_MAX },
+		{ 0, 1 },          { FUSE_ROOT_ID, UINT64_MAX }, { UINT64_MAX, 5 }, { a, 999 },
+		{ b, UINT64_MAX },
 	};
 	fr_begin(f, FUSE_BATCH_FORGET, 0);
 	fr_put(f, &bf, sizeof(bf));
@@ -653,12 +667,22 @@ START_TEST(read_only_share)
 	fh = open_node(node, O_RDONLY, &error);
 	ck_assert_int_eq(error, 0);
 	ck_assert_int_eq(write_fh(fh, 0, "x", 1, &n), -EROFS);
-	struct { uint32_t op; size_t in; } refused[] = {
-		{ FUSE_SETATTR, sizeof(struct fuse_setattr_in) }, { FUSE_MKNOD, sizeof(struct fuse_mknod_in) },
-		{ FUSE_MKDIR, sizeof(struct fuse_mkdir_in) }, { FUSE_UNLINK, 0 }, { FUSE_RMDIR, 0 },
-		{ FUSE_RENAME, sizeof(struct fuse_rename_in) }, { FUSE_RENAME2, sizeof(struct fuse_rename2_in) },
-		{ FUSE_LINK, sizeof(struct fuse_link_in) }, { FUSE_SYMLINK, 0 }, { FUSE_SETXATTR, 8 },
-		{ FUSE_REMOVEXATTR, 0 }, { FUSE_FALLOCATE, sizeof(struct fuse_fallocate_in) },
+	struct {
+		uint32_t op;
+		size_t in;
+	} refused[] = {
+		{ FUSE_SETATTR, sizeof(struct fuse_setattr_in) },
+		{ FUSE_MKNOD, sizeof(struct fuse_mknod_in) },
+		{ FUSE_MKDIR, sizeof(struct fuse_mkdir_in) },
+		{ FUSE_UNLINK, 0 },
+		{ FUSE_RMDIR, 0 },
+		{ FUSE_RENAME, sizeof(struct fuse_rename_in) },
+		{ FUSE_RENAME2, sizeof(struct fuse_rename2_in) },
+		{ FUSE_LINK, sizeof(struct fuse_link_in) },
+		{ FUSE_SYMLINK, 0 },
+		{ FUSE_SETXATTR, 8 },
+		{ FUSE_REMOVEXATTR, 0 },
+		{ FUSE_FALLOCATE, sizeof(struct fuse_fallocate_in) },
 		{ FUSE_COPY_FILE_RANGE, sizeof(struct fuse_copy_file_range_in) },
 	};
 	static uint8_t zero[128];
@@ -757,7 +781,9 @@ START_TEST(setattr_modes_owners_times)
 	write_host("f", "x");
 	node = must_lookup(FUSE_ROOT_ID, "f");
 	struct fuse_setattr_in sa = { .valid = FATTR_MODE | FATTR_MTIME | FATTR_ATIME,
-				      .mode = S_IFREG | 04751, .mtime = 1000000, .mtimensec = 5,
+				      .mode = S_IFREG | 04751,
+				      .mtime = 1000000,
+				      .mtimensec = 5,
 				      .atime = 2000000 };
 	fr_begin(f, FUSE_SETATTR, node);
 	fr_put(f, &sa, sizeof(sa));
@@ -772,7 +798,9 @@ START_TEST(setattr_modes_owners_times)
 	fr_put(f, &sa, sizeof(sa));
 	ck_assert_int_eq(call(ROOM), -EINVAL);
 	if (geteuid() == 0) {
-		sa = (struct fuse_setattr_in){ .valid = FATTR_UID | FATTR_GID, .uid = 42, .gid = 43 };
+		sa = (struct fuse_setattr_in){ .valid = FATTR_UID | FATTR_GID,
+					       .uid = 42,
+					       .gid = 43 };
 		fr_begin(f, FUSE_SETATTR, node);
 		fr_put(f, &sa, sizeof(sa));
 		ck_assert_int_eq(call(ROOM), 0);
@@ -820,7 +848,11 @@ START_TEST(nodes_and_links)
 	fr_put(f, &ln, sizeof(ln));
 	fr_str(f, "dlink");
 	ck_assert_int_eq(call(ROOM), -EPERM);
-	struct { uint32_t mode, rdev; int32_t want; const char *name; } nodes[] = {
+	struct {
+		uint32_t mode, rdev;
+		int32_t want;
+		const char *name;
+	} nodes[] = {
 		{ S_IFIFO | 0600, 0, 0, "fifo" },
 		{ S_IFSOCK | 0600, 0, 0, "sock" },
 		{ S_IFREG | 0600, 77, 0, "plain" },
@@ -889,7 +921,8 @@ static unsigned read_all(uint64_t fh, bool plus, uint32_t size, unsigned n_expec
 			break;
 		for (size_t pos = 0; pos < len;) {
 			const struct fuse_entry_out *e = (const void *)(p + pos);
-			const struct fuse_dirent *d = (const void *)(p + pos + (plus ? sizeof(*e) : 0));
+			const struct fuse_dirent *d = (const void *)(p + pos +
+								     (plus ? sizeof(*e) : 0));
 			char name[300];
 			unsigned idx;
 
@@ -908,7 +941,8 @@ static unsigned read_all(uint64_t fh, bool plus, uint32_t size, unsigned n_expec
 					ck_assert_uint_eq(e->nodeid, 0);
 			}
 			off = d->off;
-			pos += plus ? FUSE_DIRENTPLUS_SIZE((const struct fuse_direntplus *)(const void *)e)
+			pos += plus ? FUSE_DIRENTPLUS_SIZE(
+					      (const struct fuse_direntplus *)(const void *)e)
 				    : FUSE_DIRENT_SIZE(d);
 		}
 	}
@@ -979,13 +1013,16 @@ START_TEST(short_names_listed)
 			break;
 		for (size_t pos = 0; pos < len;) {
 			const uint8_t *p = (const uint8_t *)fr_payload(f) + pos;
-			const struct fuse_dirent *d = (const void *)(p + (plus ? sizeof(struct fuse_entry_out) : 0));
+			const struct fuse_dirent *d =
+				(const void *)(p + (plus ? sizeof(struct fuse_entry_out) : 0));
 
 			for (size_t i = 0; i < n; i++)
-				if (d->namelen == strlen(names[i]) && !memcmp(d->name, names[i], d->namelen))
+				if (d->namelen == strlen(names[i]) &&
+				    !memcmp(d->name, names[i], d->namelen))
 					seen[i] = true;
 			off = d->off;
-			pos += plus ? FUSE_DIRENTPLUS_SIZE((const struct fuse_direntplus *)(const void *)p)
+			pos += plus ? FUSE_DIRENTPLUS_SIZE(
+					      (const struct fuse_direntplus *)(const void *)p)
 				    : FUSE_DIRENT_SIZE(d);
 		}
 	}
@@ -1101,8 +1138,9 @@ START_TEST(file_ops)
 	fr_put(f, &fa, sizeof(fa));
 	ck_assert_int_eq(call(ROOM), -EOPNOTSUPP);
 	/* copy_file_range between two handles */
-	struct fuse_copy_file_range_in cp = { .fh_in = fh, .off_in = 1 << 20, .fh_out = fh2,
-					      .off_out = 0, .len = sizeof(buf) };
+	struct fuse_copy_file_range_in cp = {
+		.fh_in = fh, .off_in = 1 << 20, .fh_out = fh2, .off_out = 0, .len = sizeof(buf)
+	};
 	fr_begin(f, FUSE_COPY_FILE_RANGE, node);
 	fr_put(f, &cp, sizeof(cp));
 	ck_assert_int_eq(call(ROOM), 0);

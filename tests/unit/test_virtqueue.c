@@ -98,7 +98,8 @@ END_TEST
 START_TEST(full_length_chain_is_accepted)
 {
 	for (unsigned i = 0; i < 8; i++)
-		vr_desc(&v, i, VR_DATA + 8 * i, 8, i < 7 ? VRING_DESC_F_NEXT : 0, (uint16_t)(i + 1));
+		vr_desc(&v, i, VR_DATA + 8 * i, 8, i < 7 ? VRING_DESC_F_NEXT : 0,
+			(uint16_t)(i + 1));
 	vr_avail(&v, 0);
 	ck_assert_int_eq(nb_virtq_pop(&v.q, &chain), 1);
 	ck_assert_uint_eq(chain.nread, 8);
@@ -122,11 +123,11 @@ END_TEST
 START_TEST(out_of_range_addresses)
 {
 	static const uint64_t bad[][2] = {
-		{ RAM_SIZE - 4, 8 },          /* straddles the end of RAM */
-		{ RAM_SIZE, 1 },              /* just past it */
-		{ 1ull << 63, 16 },           /* far outside */
-		{ UINT64_MAX - 3, 8 },        /* wraps around */
-		{ 0, UINT32_MAX },            /* longer than RAM */
+		{ RAM_SIZE - 4, 8 },   /* straddles the end of RAM */
+		{ RAM_SIZE, 1 },       /* just past it */
+		{ 1ull << 63, 16 },    /* far outside */
+		{ UINT64_MAX - 3, 8 }, /* wraps around */
+		{ 0, UINT32_MAX },     /* longer than RAM */
 	};
 
 	teardown();
@@ -204,13 +205,17 @@ END_TEST
 START_TEST(indirect_refusals)
 {
 	uint64_t table = VR_DATA + 0x1000;
-	struct { uint32_t len; uint16_t flags; bool feature, nested; } cases[] = {
-		{ 32, VRING_DESC_F_INDIRECT, false, false },                   /* not negotiated */
-		{ 24, VRING_DESC_F_INDIRECT, true, false },                    /* not 16-multiple */
-		{ 0, VRING_DESC_F_INDIRECT, true, false },                     /* empty */
-		{ 16 * 9, VRING_DESC_F_INDIRECT, true, false },                /* > queue size */
+	struct {
+		uint32_t len;
+		uint16_t flags;
+		bool feature, nested;
+	} cases[] = {
+		{ 32, VRING_DESC_F_INDIRECT, false, false },    /* not negotiated */
+		{ 24, VRING_DESC_F_INDIRECT, true, false },     /* not 16-multiple */
+		{ 0, VRING_DESC_F_INDIRECT, true, false },      /* empty */
+		{ 16 * 9, VRING_DESC_F_INDIRECT, true, false }, /* > queue size */
 		{ 32, VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, true, false }, /* with NEXT */
-		{ 32, VRING_DESC_F_INDIRECT, true, true },                     /* nested */
+		{ 32, VRING_DESC_F_INDIRECT, true, true },                      /* nested */
 	};
 
 	teardown();
@@ -279,14 +284,14 @@ START_TEST(event_idx)
 	ck_assert_int_eq(nb_virtq_pop(&v.q, &chain), 1);
 	uint16_t avail_event;
 	memcpy(&avail_event, ram + VR_USED + 4 + 8 * 8, 2);
-	ck_assert_uint_eq(avail_event, 1); /* device asks to be told from entry 1 on */
-	nb_virtq_push(&v.q, 0, 4);       /* used idx 1: not past used_event */
+	ck_assert_uint_eq(avail_event, 1);     /* device asks to be told from entry 1 on */
+	nb_virtq_push(&v.q, 0, 4);             /* used idx 1: not past used_event */
 	ck_assert(nb_virtq_need_signal(&v.q)); /* first signal always */
 	ck_assert_int_eq(nb_virtq_pop(&v.q, &chain), 1);
-	nb_virtq_push(&v.q, 1, 4);       /* used idx 2: crosses used_event 1 */
+	nb_virtq_push(&v.q, 1, 4); /* used idx 2: crosses used_event 1 */
 	ck_assert(nb_virtq_need_signal(&v.q));
 	ck_assert_int_eq(nb_virtq_pop(&v.q, &chain), 1);
-	nb_virtq_push(&v.q, 2, 4);       /* used idx 3: event 1 already passed */
+	nb_virtq_push(&v.q, 2, 4); /* used idx 3: event 1 already passed */
 	ck_assert(!nb_virtq_need_signal(&v.q));
 }
 END_TEST

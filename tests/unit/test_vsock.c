@@ -25,8 +25,8 @@
 #define TXQ 1u
 #define RX_BUF 4096u
 #define GUEST_CID 3u
-#define TX_DATA 0x100000u               /* guest tx packets, 128 KiB slots */
-#define RX_DATA 0x200000u               /* guest rx buffers, RX_BUF + header each */
+#define TX_DATA 0x100000u /* guest tx packets, 128 KiB slots */
+#define RX_DATA 0x200000u /* guest rx buffers, RX_BUF + header each */
 #define HDR NB_VSOCK_HDR_SIZE
 
 static uint8_t *ram;
@@ -38,7 +38,10 @@ static char path[64];
 static uint16_t avail_idx[2], next_desc[2], used_seen[2];
 static unsigned tx_slot;
 
-static uint64_t qbase(unsigned q) { return 0x10000u * (q + 1); }
+static uint64_t qbase(unsigned q)
+{
+	return 0x10000u * (q + 1);
+}
 
 static void put_desc(unsigned q, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
 		     uint16_t next)
@@ -74,7 +77,7 @@ static void setup(void)
 	ck_assert_int_eq(nb_virtio_mmio_init(&m, nb_vsock_dev(vs), &mem, &err), 0);
 	m.dev->driver_features = NB_VIRTIO_F_VERSION_1;
 	m.dev->status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-		       VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
+			VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
 	for (unsigned q = 0; q < 3; q++) {
 		struct nb_virtq *vq = &m.dev->queues[q];
 
@@ -126,9 +129,12 @@ static void rx_give(unsigned n)
 
 static struct virtio_vsock_hdr mkhdr(uint16_t op, uint32_t src_port, uint32_t dst_port)
 {
-	return (struct virtio_vsock_hdr){ .src_cid = GUEST_CID, .dst_cid = 2,
-					  .src_port = src_port, .dst_port = dst_port,
-					  .type = VIRTIO_VSOCK_TYPE_STREAM, .op = op,
+	return (struct virtio_vsock_hdr){ .src_cid = GUEST_CID,
+					  .dst_cid = 2,
+					  .src_port = src_port,
+					  .dst_port = dst_port,
+					  .type = VIRTIO_VSOCK_TYPE_STREAM,
+					  .op = op,
 					  .buf_alloc = 65536 };
 }
 
@@ -519,8 +525,8 @@ END_TEST
 
 START_TEST(host_bad_connect_lines_close)
 {
-	const char *bad[] = { "CONNEKT 1\n", "CONNECT \n", "CONNECT 99999999999\n",
-			      "CONNECT 1x\n", "CONNECT 123456789012345678901234567890" };
+	const char *bad[] = { "CONNEKT 1\n", "CONNECT \n", "CONNECT 99999999999\n", "CONNECT 1x\n",
+			      "CONNECT 123456789012345678901234567890" };
 	char buf[8];
 
 	rx_give(8);

@@ -46,8 +46,7 @@ static const char usage_text[] =
 	"                         a directory HOST is shared at GUEST_PATH (virtio-fs; writes land\n"
 	"                         on the host); a file HOST is a raw disk image (ext4 or erofs)\n"
 	"                         mounted there. ro: read-only, enforced by nestbox; direct: disks\n"
-	"                         only, O_DIRECT (also NESTBOX_BLK_DIRECT=1)\n"
-	NB_VOLUME_USAGE
+	"                         only, O_DIRECT (also NESTBOX_BLK_DIRECT=1)\n" NB_VOLUME_USAGE
 	"  -i, --interactive      stream nestbox's stdin to COMMAND's stdin\n"
 	"  -t, --tty              give COMMAND a terminal (stderr joins stdout); with -i,\n"
 	"                         stdin must be a terminal, put in raw mode for the run\n"
@@ -70,10 +69,8 @@ static const char usage_text[] =
 	"      --security-opt seccomp=PROFILE.json|unconfined\n"
 	"                         seccomp profile (default: Docker's default profile)\n"
 	"                         --memory also limits the container: memory.max = SIZE - 64m;\n"
-	"                         --cpus may be fractional (0.5): cpu.max = N x 100ms per 100ms\n"
-	NB_NETWORK_USAGE
-	NB_CONFINE_USAGE
-	"      --help             show this help\n"
+	"                         --cpus may be fractional (0.5): cpu.max = N x 100ms per 100ms\n" NB_NETWORK_USAGE
+		NB_CONFINE_USAGE "      --help             show this help\n"
 	"\n"
 	"Exit status: COMMAND's own; 125 nestbox failed; 126 COMMAND cannot be run;\n"
 	"127 COMMAND not found; 128+N COMMAND killed by signal N; 124 --timeout expired.\n"
@@ -122,8 +119,9 @@ static int parse_volume(const char *arg, struct nb_run_options *opts, struct nb_
 	v->guest = guest;
 	v->dir = nb_volume_is_dir(v->host);
 	if (v->dir && asked_direct)
-		return nb_err_set(err, 0, "--volume %s: direct is for disk images; %s is a directory",
-				  arg, v->host);
+		return nb_err_set(err, 0,
+				  "--volume %s: direct is for disk images; %s is a directory", arg,
+				  v->host);
 	v->direct = v->direct && !v->dir; /* NESTBOX_BLK_DIRECT is for disks */
 	opts->nvolumes++;
 	return 0;
@@ -162,27 +160,42 @@ static const struct option run_options[] = {
 static int apply_option(int opt, const char *arg, struct nb_run_options *opts, struct nb_err *err)
 {
 	switch (opt) {
-	case OPT_KERNEL: opts->kernel_path = arg; return 0;
-	case OPT_INIT: opts->init_path = arg; return 0;
-	case OPT_CPUS: return nb_container_cli_cpus(arg, NB_MAX_VCPUS, opts, err);
-	case OPT_TIMEOUT: return nb_parse_uint("--timeout", arg, 1, MAX_TIMEOUT, &opts->timeout_sec, err);
-	case OPT_KERNEL_ARGS: opts->kernel_args = arg; return 0;
+	case OPT_KERNEL:
+		opts->kernel_path = arg;
+		return 0;
+	case OPT_INIT:
+		opts->init_path = arg;
+		return 0;
+	case OPT_CPUS:
+		return nb_container_cli_cpus(arg, NB_MAX_VCPUS, opts, err);
+	case OPT_TIMEOUT:
+		return nb_parse_uint("--timeout", arg, 1, MAX_TIMEOUT, &opts->timeout_sec, err);
+	case OPT_KERNEL_ARGS:
+		opts->kernel_args = arg;
+		return 0;
 	case OPT_STATS:
 		if (arg && strcmp(arg, "json") != 0)
 			return nb_err_set(err, 0, "--stats=%s: the only format is json", arg);
 		opts->stats = true;
 		return 0;
-	case 'i': opts->interactive = true; return 0;
-	case 't': opts->tty = true; return 0;
-	case 'v': return parse_volume(arg, opts, err);
+	case 'i':
+		opts->interactive = true;
+		return 0;
+	case 't':
+		opts->tty = true;
+		return 0;
+	case 'v':
+		return parse_volume(arg, opts, err);
 	case 'm':
 		opts->container.memory_limit = true;
 		if (nb_parse_size(arg, &opts->mem_size, err) < 0)
 			return nb_err_wrap(err, "--memory");
 		if (opts->mem_size < NB_MEM_MIN || opts->mem_size > NB_MEM_MAX ||
 		    opts->mem_size % (2u << 20))
-			return nb_err_set(err, 0, "--memory %s: use a multiple of 2 MiB from %llu MiB "
-					  "to %llu GiB", arg, NB_MEM_MIN >> 20, NB_MEM_MAX >> 30);
+			return nb_err_set(err, 0,
+					  "--memory %s: use a multiple of 2 MiB from %llu MiB "
+					  "to %llu GiB",
+					  arg, NB_MEM_MIN >> 20, NB_MEM_MAX >> 30);
 		return 0;
 	default: {
 		int rc = nb_container_cli_option(opt, arg, opts, err);
@@ -228,8 +241,10 @@ int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_
 		optind++;
 	/* An image brings its own Entrypoint/Cmd; a plain rootfs does not. */
 	if (optind >= argc && !opts->container.entrypoint && !nb_image_is_reference(opts->rootfs))
-		return nb_err_set(err, 0, "run: missing COMMAND after %s (a rootfs directory has "
-				  "no default command; give one)", opts->rootfs);
+		return nb_err_set(err, 0,
+				  "run: missing COMMAND after %s (a rootfs directory has "
+				  "no default command; give one)",
+				  opts->rootfs);
 	opts->argv = (const char *const *)&argv[optind];
 	opts->argc = (size_t)(argc - optind);
 	if (!opts->kernel_path) {
@@ -344,7 +359,9 @@ int nb_cli_main(int argc, char **argv)
 	}
 	struct nb_err err = { 0 };
 
-	nb_err_set(&err, 0, "%s: use 'nestbox run [OPTIONS] ROOTFS COMMAND...' (see nestbox "
-		   "--help)", argc >= 2 ? argv[1] : "missing command");
+	nb_err_set(&err, 0,
+		   "%s: use 'nestbox run [OPTIONS] ROOTFS COMMAND...' (see nestbox "
+		   "--help)",
+		   argc >= 2 ? argv[1] : "missing command");
 	return nb_cli_error(NULL, &err);
 }

@@ -76,7 +76,8 @@ static int read_env_file(struct nb_run_options *opts, const char *path, struct n
 			return nb_err_set(err, 0, "--env-file %s:%u: line too long", path, no);
 		if (len && line[len - 1] == '\r')
 			line[--len] = '\0';
-		if (len == 0 || line[strspn(line, " \t")] == '#' || line[strspn(line, " \t")] == '\0')
+		if (len == 0 || line[strspn(line, " \t")] == '#' ||
+		    line[strspn(line, " \t")] == '\0')
 			continue;
 		if (memchr(line, '\0', len) || add_env(opts, line, "--env-file", err))
 			return nb_err_wrap(err, "%s:%u", path, no);
@@ -111,7 +112,8 @@ static int parse_security_opt(struct nb_run_container *c, const char *arg, struc
 		const char *v = arg + 8;
 
 		if (!*v)
-			return nb_err_set(err, 0, "--security-opt seccomp= needs a file or unconfined");
+			return nb_err_set(err, 0,
+					  "--security-opt seccomp= needs a file or unconfined");
 		c->seccomp_unconfined = strcmp(v, "unconfined") == 0;
 		c->seccomp_profile = c->seccomp_unconfined ? NULL : v;
 		return 0;
@@ -119,8 +121,10 @@ static int parse_security_opt(struct nb_run_container *c, const char *arg, struc
 	if (strcmp(arg, "no-new-privileges") == 0 || strcmp(arg, "no-new-privileges=true") == 0 ||
 	    strcmp(arg, "no-new-privileges:true") == 0)
 		return 0; /* always on in nestbox (container/process.c) */
-	return nb_err_set(err, 0, "--security-opt '%.64s': supported are seccomp=FILE, "
-				  "seccomp=unconfined and no-new-privileges", arg);
+	return nb_err_set(err, 0,
+			  "--security-opt '%.64s': supported are seccomp=FILE, "
+			  "seccomp=unconfined and no-new-privileges",
+			  arg);
 }
 
 static int check_abs(const char *opt, const char *arg, struct nb_err *err)
@@ -169,33 +173,48 @@ int nb_container_cli_option(int opt, const char *arg, struct nb_run_options *opt
 	struct nb_run_container *c = &opts->container;
 
 	switch (opt) {
-	case 'e': return add_env(opts, arg, "--env", err);
-	case NB_OPT_ENV_FILE: return read_env_file(opts, arg, err);
-	case 'w': c->workdir = arg; return check_abs("--workdir", arg, err);
+	case 'e':
+		return add_env(opts, arg, "--env", err);
+	case NB_OPT_ENV_FILE:
+		return read_env_file(opts, arg, err);
+	case 'w':
+		c->workdir = arg;
+		return check_abs("--workdir", arg, err);
 	case 'u':
 		c->user = arg;
 		if (!*arg || strlen(arg) > NB_SPEC_MAX_USER)
 			return nb_err_set(err, 0, "--user: use user[:group] (names or ids)");
 		return 0;
-	case 'h': c->hostname = arg; return 0;
+	case 'h':
+		c->hostname = arg;
+		return 0;
 	case NB_OPT_ENTRYPOINT:
 		if (!*arg)
 			return nb_err_set(err, 0, "--entrypoint: empty");
 		c->entrypoint = arg;
 		return 0;
-	case NB_OPT_PIDS_LIMIT: return nb_parse_u64("--pids-limit", arg, 1, 1u << 22, &c->pids_limit, err);
-	case NB_OPT_READ_ONLY: c->read_only = true; return 0;
+	case NB_OPT_PIDS_LIMIT:
+		return nb_parse_u64("--pids-limit", arg, 1, 1u << 22, &c->pids_limit, err);
+	case NB_OPT_READ_ONLY:
+		c->read_only = true;
+		return 0;
 	case NB_OPT_TMPFS:
 		if (c->ntmpfs == sizeof(c->tmpfs) / sizeof(c->tmpfs[0]))
 			return nb_err_set(err, 0, "--tmpfs: at most %zu", c->ntmpfs);
 		c->tmpfs[c->ntmpfs++] = arg; /* Docker's PATH[:OPTIONS], checked now */
 		return nb_tmpfs_parse(arg, &(struct nb_tmpfs_mount){ 0 }, err);
-	case NB_OPT_CAP_ADD: return parse_caps("--cap-add", arg, &c->cap_add, err);
-	case NB_OPT_CAP_DROP: return parse_caps("--cap-drop", arg, &c->cap_drop, err);
-	case NB_OPT_SECURITY_OPT: return parse_security_opt(c, arg, err);
-	case NB_OPT_NETWORK: return parse_ns_mode("--network", arg, "none", NB_NS_NET, c, err);
-	case NB_OPT_USERNS: return parse_ns_mode("--userns", arg, "private", NB_NS_USER, c, err);
-	default: return 1;
+	case NB_OPT_CAP_ADD:
+		return parse_caps("--cap-add", arg, &c->cap_add, err);
+	case NB_OPT_CAP_DROP:
+		return parse_caps("--cap-drop", arg, &c->cap_drop, err);
+	case NB_OPT_SECURITY_OPT:
+		return parse_security_opt(c, arg, err);
+	case NB_OPT_NETWORK:
+		return parse_ns_mode("--network", arg, "none", NB_NS_NET, c, err);
+	case NB_OPT_USERNS:
+		return parse_ns_mode("--userns", arg, "private", NB_NS_USER, c, err);
+	default:
+		return 1;
 	}
 }
 

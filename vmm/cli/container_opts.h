@@ -29,21 +29,23 @@ enum {
 };
 
 /* getopt_long entries, spliced into cli.c's table. */
-#define NB_CONTAINER_LONG_OPTIONS                                              \
-	{ "env", required_argument, NULL, 'e' },                               \
-	{ "env-file", required_argument, NULL, NB_OPT_ENV_FILE },              \
-	{ "workdir", required_argument, NULL, 'w' },                           \
-	{ "user", required_argument, NULL, 'u' },                              \
-	{ "hostname", required_argument, NULL, 'h' },                          \
-	{ "entrypoint", required_argument, NULL, NB_OPT_ENTRYPOINT },          \
-	{ "pids-limit", required_argument, NULL, NB_OPT_PIDS_LIMIT },          \
-	{ "read-only", no_argument, NULL, NB_OPT_READ_ONLY },                  \
-	{ "tmpfs", required_argument, NULL, NB_OPT_TMPFS },                    \
-	{ "cap-add", required_argument, NULL, NB_OPT_CAP_ADD },                \
-	{ "cap-drop", required_argument, NULL, NB_OPT_CAP_DROP },              \
-	{ "security-opt", required_argument, NULL, NB_OPT_SECURITY_OPT },      \
-	{ "network", required_argument, NULL, NB_OPT_NETWORK },                \
-	{ "userns", required_argument, NULL, NB_OPT_USERNS }
+#define NB_CONTAINER_LONG_OPTIONS                                                 \
+	{ "env", required_argument, NULL, 'e' },                                  \
+		{ "env-file", required_argument, NULL, NB_OPT_ENV_FILE },         \
+		{ "workdir", required_argument, NULL, 'w' },                      \
+		{ "user", required_argument, NULL, 'u' },                         \
+		{ "hostname", required_argument, NULL, 'h' },                     \
+		{ "entrypoint", required_argument, NULL, NB_OPT_ENTRYPOINT },     \
+		{ "pids-limit", required_argument, NULL, NB_OPT_PIDS_LIMIT },     \
+		{ "read-only", no_argument, NULL, NB_OPT_READ_ONLY },             \
+		{ "tmpfs", required_argument, NULL, NB_OPT_TMPFS },               \
+		{ "cap-add", required_argument, NULL, NB_OPT_CAP_ADD },           \
+		{ "cap-drop", required_argument, NULL, NB_OPT_CAP_DROP },         \
+		{ "security-opt", required_argument, NULL, NB_OPT_SECURITY_OPT }, \
+		{ "network", required_argument, NULL, NB_OPT_NETWORK },           \
+	{                                                                         \
+		"userns", required_argument, NULL, NB_OPT_USERNS                  \
+	}
 #define NB_CONTAINER_SHORT_OPTIONS "e:w:u:h:"
 
 /* Apply one container option. Returns 0, -1 with err set, or 1 if opt is

@@ -102,8 +102,9 @@ static const char *str_of(struct json_object *o, const char *key)
 {
 	struct json_object *v;
 
-	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string) ?
-		json_object_get_string(v) : "";
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+		       ? json_object_get_string(v)
+		       : "";
 }
 
 static void print_table(struct json_object *images)
@@ -144,8 +145,9 @@ static int cmd_images(int argc, char **argv)
 	json_object_object_get_ex(o, "images", &images);
 	add_sizes(&c, images);
 	if (json)
-		puts(json_object_to_json_string_ext(images, JSON_C_TO_STRING_PLAIN |
-						    JSON_C_TO_STRING_NOSLASHESCAPE));
+		puts(json_object_to_json_string_ext(images,
+						    JSON_C_TO_STRING_PLAIN |
+							    JSON_C_TO_STRING_NOSLASHESCAPE));
 	else
 		print_table(images);
 	json_object_put(o);
@@ -259,7 +261,8 @@ static int cmd_prune(int argc, char **argv)
 	nb_cache_close(&c);
 	if (rc < 0)
 		return nb_cli_error(NULL, &err);
-	printf("removed %u layers and %u blobs, %" PRIu64 " bytes\n", st.layers, st.blobs, st.bytes);
+	printf("removed %u layers and %u blobs, %" PRIu64 " bytes\n", st.layers, st.blobs,
+	       st.bytes);
 	return 0;
 }
 
@@ -277,7 +280,8 @@ static int cmd_rmi(int argc, char **argv)
 		return nb_cli_error(NULL, &err);
 	rc = nb_records_remove(&c, argv[1], name, sizeof(name), &err);
 	if (rc == 0 && !name[0])
-		rc = nb_err_set(&err, 0, "no image '%s' in the cache (see nestbox images)", argv[1]);
+		rc = nb_err_set(&err, 0, "no image '%s' in the cache (see nestbox images)",
+				argv[1]);
 	/* Layers no other image uses go with it. */
 	if (rc == 0)
 		rc = prune(&c, &st, &err);

@@ -58,8 +58,8 @@ static int read_line(const char *prompt, bool hide, char *buf, size_t size, stru
 	if (got < 0)
 		return nb_err_sys(err, "cannot read the %s", hide ? "password" : "user name");
 	if (n == size)
-		return nb_err_set(err, 0, "the %s is longer than %zu bytes", hide ? "password" :
-				  "user name", size - 1);
+		return nb_err_set(err, 0, "the %s is longer than %zu bytes",
+				  hide ? "password" : "user name", size - 1);
 	if (n && buf[n - 1] == '\r')
 		n--;
 	buf[n] = '\0';
@@ -68,23 +68,23 @@ static int read_line(const char *prompt, bool hide, char *buf, size_t size, stru
 	return 0;
 }
 
-static int get_creds(const char *user, bool password_stdin, struct nb_creds *c,
-		     struct nb_err *err)
+static int get_creds(const char *user, bool password_stdin, struct nb_creds *c, struct nb_err *err)
 {
 	if (user) {
 		if (strlen(user) >= sizeof(c->user) || !*user || strchr(user, ':'))
 			return nb_err_set(err, 0, "the user name is empty, too long or has a ':'");
 		strcpy(c->user, user);
 	} else if (!isatty(0)) {
-		return nb_err_set(err, 0, "give the user name with --username (stdin is no terminal)");
+		return nb_err_set(err, 0,
+				  "give the user name with --username (stdin is no terminal)");
 	} else if (read_line("Username: ", false, c->user, sizeof(c->user), err) < 0) {
 		return -1;
 	}
 	if (!password_stdin && !isatty(0))
-		return nb_err_set(err, 0, "no terminal to ask for the password on: pipe it in with "
+		return nb_err_set(err, 0,
+				  "no terminal to ask for the password on: pipe it in with "
 				  "--password-stdin");
-	return read_line(password_stdin ? NULL : "Password: ", true, c->pass, sizeof(c->pass),
-			 err);
+	return read_line(password_stdin ? NULL : "Password: ", true, c->pass, sizeof(c->pass), err);
 }
 
 int nb_cmd_login(int argc, char **argv)
@@ -119,9 +119,11 @@ int nb_cmd_login(int argc, char **argv)
 	if (!server)
 		return nb_cli_usage_error("login", "login: missing REGISTRY");
 	rc = nb_registry_server(server, key, sizeof(key), &err) < 0 ||
-	     get_creds(user, password_stdin, &creds, &err) < 0 ||
-	     nb_registry_login(key, &creds, insecure, &err) < 0 ||
-	     nb_auth_store(key, &creds, &file, &err) < 0 ? -1 : 0;
+			     get_creds(user, password_stdin, &creds, &err) < 0 ||
+			     nb_registry_login(key, &creds, insecure, &err) < 0 ||
+			     nb_auth_store(key, &creds, &file, &err) < 0
+		     ? -1
+		     : 0;
 	explicit_bzero(&creds, sizeof(creds));
 	if (rc < 0)
 		return nb_cli_error(NULL, &err);

@@ -18,8 +18,8 @@ static int parse_mac(const char *arg, struct nb_run_net *net, struct nb_err *err
 	char tail;
 
 	if (sscanf(arg, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-		   &tail) != 6 || strlen(arg) != 17 || (b[0] & 1) ||
-	    !(b[0] | b[1] | b[2] | b[3] | b[4] | b[5]))
+		   &tail) != 6 ||
+	    strlen(arg) != 17 || (b[0] & 1) || !(b[0] | b[1] | b[2] | b[3] | b[4] | b[5]))
 		return nb_err_set(err, 0, "--mac %s: use a unicast aa:bb:cc:dd:ee:ff", arg);
 	for (int i = 0; i < 6; i++)
 		net->mac[i] = (uint8_t)b[i];
@@ -74,19 +74,20 @@ static int parse_net_rate(const char *arg, struct nb_run_net *net, struct nb_err
 		seen[k] = true;
 		if (k < 2 && nb_ratelimit_parse_rate(eq + 1, fields[k], err) < 0)
 			return nb_err_wrap(err, "--net-rate %s", arg);
-		if (k >= 2 && nb_parse_u64(keys[k], eq + 1, 1, NB_RATELIMIT_MAX_TOKENS, fields[k],
-					err) < 0)
+		if (k >= 2 &&
+		    nb_parse_u64(keys[k], eq + 1, 1, NB_RATELIMIT_MAX_TOKENS, fields[k], err) < 0)
 			return nb_err_wrap(err, "--net-rate %s", arg);
 	}
 	if (seen[0] || seen[1] || seen[2] || seen[3])
 		return 0;
 bad:
-	return nb_err_set(err, 0, "--net-rate %s: use rx=RATE,tx=RATE,rx-ops=N,tx-ops=N (any of "
-			  "them, each once; RATE in bytes per second like 10mb)", arg);
+	return nb_err_set(err, 0,
+			  "--net-rate %s: use rx=RATE,tx=RATE,rx-ops=N,tx-ops=N (any of "
+			  "them, each once; RATE in bytes per second like 10mb)",
+			  arg);
 }
 
-int nb_network_cli_option(int opt, const char *arg, struct nb_run_options *opts,
-			  struct nb_err *err)
+int nb_network_cli_option(int opt, const char *arg, struct nb_run_options *opts, struct nb_err *err)
 {
 	struct nb_run_net *net = &opts->net;
 
@@ -98,11 +99,12 @@ int nb_network_cli_option(int opt, const char *arg, struct nb_run_options *opts,
 		return 0;
 	case NB_OPT_VSOCK_CID:
 		return nb_parse_u64("--vsock-cid", arg, NB_VSOCK_HOST_CID + 1, UINT32_MAX - 1,
-				 &net->vsock_cid, err);
+				    &net->vsock_cid, err);
 	case NB_OPT_NET:
 		if (strncmp(arg, "tap:", 4) != 0 || !arg[4] || strlen(arg + 4) >= 16 ||
 		    strchr(arg + 4, '/'))
-			return nb_err_set(err, 0, "--net %s: use tap:NAME (1 to 15 characters)", arg);
+			return nb_err_set(err, 0, "--net %s: use tap:NAME (1 to 15 characters)",
+					  arg);
 		net->tap = arg + 4;
 		return 0;
 	case NB_OPT_MAC:

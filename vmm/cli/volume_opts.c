@@ -13,10 +13,14 @@
 static const char *option_name(int opt)
 {
 	switch (opt) {
-	case NB_OPT_DEVICE_READ_BPS: return "--device-read-bps";
-	case NB_OPT_DEVICE_WRITE_BPS: return "--device-write-bps";
-	case NB_OPT_DEVICE_READ_IOPS: return "--device-read-iops";
-	default: return "--device-write-iops";
+	case NB_OPT_DEVICE_READ_BPS:
+		return "--device-read-bps";
+	case NB_OPT_DEVICE_WRITE_BPS:
+		return "--device-write-bps";
+	case NB_OPT_DEVICE_READ_IOPS:
+		return "--device-read-iops";
+	default:
+		return "--device-write-iops";
 	}
 }
 
@@ -64,19 +68,23 @@ static int mount_field(const char *arg, char *field, struct nb_run_volume *v, bo
 		*value++ = '\0';
 	if (!strcmp(field, "type") && value) {
 		if (strcmp(value, "bind"))
-			return nb_err_set(err, 0, "--mount %s: type %s: only type=bind is supported", arg,
+			return nb_err_set(err, 0,
+					  "--mount %s: type %s: only type=bind is supported", arg,
 					  value);
 		*bind = true;
 	} else if ((!strcmp(field, "source") || !strcmp(field, "src")) && value) {
 		v->host = value;
 	} else if ((!strcmp(field, "target") || !strcmp(field, "destination") ||
-		    !strcmp(field, "dst")) && value) {
+		    !strcmp(field, "dst")) &&
+		   value) {
 		v->guest = value;
 	} else if ((ro = readonly_value(field, value)) >= 0) {
 		v->read_only = ro;
 	} else {
-		return nb_err_set(err, 0, "--mount %s: unknown field '%s' (type, source, target, "
-				  "readonly)", arg, field);
+		return nb_err_set(err, 0,
+				  "--mount %s: unknown field '%s' (type, source, target, "
+				  "readonly)",
+				  arg, field);
 	}
 	return 0;
 }
@@ -100,10 +108,13 @@ static int parse_mount(const char *arg, struct nb_run_options *opts, struct nb_e
 		if (mount_field(arg, field, &v, &bind, err) < 0)
 			return -1;
 	if (!bind || !v.host || !v.guest)
-		return nb_err_set(err, 0, "--mount %s: use type=bind,source=HOST,target=/GUEST_PATH", arg);
+		return nb_err_set(err, 0,
+				  "--mount %s: use type=bind,source=HOST,target=/GUEST_PATH", arg);
 	if (v.host[0] != '/' || !nb_volume_guest_ok(v.guest))
-		return nb_err_set(err, 0, "--mount %s: source and target must be absolute paths "
-				  "(target without ..)", arg);
+		return nb_err_set(err, 0,
+				  "--mount %s: source and target must be absolute paths "
+				  "(target without ..)",
+				  arg);
 	if (access(v.host, F_OK) < 0)
 		return nb_err_sys(err, "--mount %s: bind source %s", arg, v.host);
 	v.dir = nb_volume_is_dir(v.host);
@@ -111,8 +122,7 @@ static int parse_mount(const char *arg, struct nb_run_options *opts, struct nb_e
 	return 0;
 }
 
-int nb_volume_cli_option(int opt, const char *arg, struct nb_run_options *opts,
-			 struct nb_err *err)
+int nb_volume_cli_option(int opt, const char *arg, struct nb_run_options *opts, struct nb_err *err)
 {
 	const size_t max = sizeof(opts->device_rates) / sizeof(opts->device_rates[0]);
 
@@ -148,10 +158,14 @@ static bool same_file(const char *a, const char *b)
 static uint64_t *field_of(struct nb_run_volume *v, int opt)
 {
 	switch (opt) {
-	case NB_OPT_DEVICE_READ_BPS: return &v->read_bps;
-	case NB_OPT_DEVICE_WRITE_BPS: return &v->write_bps;
-	case NB_OPT_DEVICE_READ_IOPS: return &v->read_iops;
-	default: return &v->write_iops;
+	case NB_OPT_DEVICE_READ_BPS:
+		return &v->read_bps;
+	case NB_OPT_DEVICE_WRITE_BPS:
+		return &v->write_bps;
+	case NB_OPT_DEVICE_READ_IOPS:
+		return &v->read_iops;
+	default:
+		return &v->write_iops;
 	}
 }
 
@@ -179,15 +193,18 @@ static int apply(const struct nb_run_device_rate *r, struct nb_run_options *opts
 		if (!same_file(opts->volumes[i].host, path))
 			continue;
 		if (opts->volumes[i].dir)
-			return nb_err_set(err, 0, "%s %s: %s is a shared directory; rates apply to disk "
-					  "images", name, r->arg, path);
+			return nb_err_set(err, 0,
+					  "%s %s: %s is a shared directory; rates apply to disk "
+					  "images",
+					  name, r->arg, path);
 		*field_of(&opts->volumes[i], r->opt) = value;
 		found = true;
 	}
 	if (!found)
-		return nb_err_set(err, 0, "%s %s: %s is not a volume of this run; attach it with "
-				  "-v %s:/GUEST_PATH (rates apply to -v volumes)", name, r->arg,
-				  path, path);
+		return nb_err_set(err, 0,
+				  "%s %s: %s is not a volume of this run; attach it with "
+				  "-v %s:/GUEST_PATH (rates apply to -v volumes)",
+				  name, r->arg, path, path);
 	return 0;
 }
 

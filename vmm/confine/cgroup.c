@@ -86,9 +86,11 @@ static int make_parent(const char *parent, uint64_t memory_max, char *path, size
 		size_t len = strcspn(p, "/");
 
 		if (write_file(path, "cgroup.subtree_control", CONTROLLERS, err) < 0)
-			return nb_err_wrap(err, "--cgroup %s: cannot delegate the memory, cpu and "
+			return nb_err_wrap(err,
+					   "--cgroup %s: cannot delegate the memory, cpu and "
 					   "pids controllers (a group with processes in it cannot "
-					   "have child groups: pick another PARENT)", parent);
+					   "have child groups: pick another PARENT)",
+					   parent);
 		if (len && strlen(path) + 1 + len < size) {
 			size_t at = strlen(path);
 			snprintf(path + at, size - at, "/%.*s", (int)len, p);
@@ -96,17 +98,20 @@ static int make_parent(const char *parent, uint64_t memory_max, char *path, size
 				return nb_err_sys(err, "--cgroup: mkdir %s", path);
 			if (read_u64(path, "memory.max", NULL, &level_max) == 0 &&
 			    level_max < memory_max)
-				return nb_err_set(err, 0, "--cgroup %s: %s/memory.max is %" PRIu64
-						  " MiB, less than this VM needs (%" PRIu64 " MiB: "
-						  "--memory plus the VMM's overhead); lower --memory",
-						  parent, path, level_max >> 20, memory_max >> 20);
+				return nb_err_set(
+					err, 0,
+					"--cgroup %s: %s/memory.max is %" PRIu64
+					" MiB, less than this VM needs (%" PRIu64 " MiB: "
+					"--memory plus the VMM's overhead); lower --memory",
+					parent, path, level_max >> 20, memory_max >> 20);
 		}
 		p += len;
 		while (*p == '/')
 			p++;
 	}
 	return write_file(path, "cgroup.subtree_control", CONTROLLERS, err) < 0
-		       ? nb_err_wrap(err, "--cgroup %s", parent) : 0;
+		       ? nb_err_wrap(err, "--cgroup %s", parent)
+		       : 0;
 }
 
 static int set_limits(const char *path, const struct nb_hostcg_limits *l, struct nb_err *err)

@@ -18,11 +18,11 @@ struct nb_hostcg_limits {
 };
 
 struct nb_hostcg {
-	char path[PATH_MAX];   /* NB_CGROUP_ROOT/PARENT/nestbox-PID */
+	char path[PATH_MAX]; /* NB_CGROUP_ROOT/PARENT/nestbox-PID */
 };
 
 struct nb_hostcg_usage {
-	uint64_t memory_peak;  /* bytes */
+	uint64_t memory_peak; /* bytes */
 	uint64_t cpu_usec;
 	uint64_t oom_kills;
 };

@@ -27,7 +27,8 @@ int nb_jail_paths_add(struct nb_jail_paths *paths, const char *host, bool writab
 		      struct nb_err *err)
 {
 	if (paths->n == NB_JAIL_MAX_PATHS)
-		return nb_err_set(err, 0, "--jail: more than %u files to expose", NB_JAIL_MAX_PATHS);
+		return nb_err_set(err, 0, "--jail: more than %u files to expose",
+				  NB_JAIL_MAX_PATHS);
 	if (host[0] != '/')
 		return nb_err_set(err, 0, "--jail: %s is not an absolute path", host);
 	paths->path[paths->n++] = (struct nb_jail_path){ host, writable, dir };
@@ -109,7 +110,8 @@ static int build_root(const char *dir, unsigned uid, unsigned gid,
 	 * vsock socket) is then bound over it and keeps its own flags. */
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < paths->n; i++)
-			if (paths->path[i].dir == (pass == 0) && expose(dir, &paths->path[i], err) < 0)
+			if (paths->path[i].dir == (pass == 0) &&
+			    expose(dir, &paths->path[i], err) < 0)
 				return -1;
 	if (paths->proc && mount_proc(dir, err) < 0)
 		return -1;
@@ -193,8 +195,10 @@ int nb_jail_enter(const char *dir, unsigned uid, unsigned gid, const struct nb_j
 	struct stat st;
 
 	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
-		return nb_err_set(err, 0, "--jail %s: not a directory (create an empty one; nestbox "
-				  "mounts a private tmpfs on it and writes nothing there)", dir);
+		return nb_err_set(err, 0,
+				  "--jail %s: not a directory (create an empty one; nestbox "
+				  "mounts a private tmpfs on it and writes nothing there)",
+				  dir);
 	if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
 		return nb_err_sys(err, "--jail: new namespaces (nestbox must run as root)");
 	if (sethostname("nestbox", 7) < 0)

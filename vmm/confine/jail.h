@@ -20,9 +20,9 @@
 struct nb_jail_paths {
 	size_t n;
 	struct nb_jail_path {
-		const char *host;  /* absolute; exposed at the same path in the jail */
+		const char *host; /* absolute; exposed at the same path in the jail */
 		bool writable;
-		bool dir;          /* bind the directory (vsock sockets appear in it) */
+		bool dir; /* bind the directory (vsock sockets appear in it) */
 	} path[NB_JAIL_MAX_PATHS];
 	size_t nkeep;
 	int keep_fds[NB_JAIL_MAX_PATHS]; /* open descriptors the VMM keeps (>= 3) */

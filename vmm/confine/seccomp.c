@@ -49,24 +49,39 @@ struct cmp {
 };
 
 struct rule {
-	unsigned kinds;        /* M, E, V, F */
-	unsigned needs;        /* NB_NEED_*: only in runs that use it; 0: always */
+	unsigned kinds; /* M, E, V, F */
+	unsigned needs; /* NB_NEED_*: only in runs that use it; 0: always */
 	const char *name;
-	unsigned ncmp;         /* 0: any arguments */
+	unsigned ncmp; /* 0: any arguments */
 	struct cmp cmp[3];
-	const char *cond;      /* the test as the dump prints it */
+	const char *cond; /* the test as the dump prints it */
 	const char *why;
 };
 
-#define C(i, v) { i, SCMP_CMP_EQ, 0, v, VAL_CONST }
-#define RT(i, kind) { i, SCMP_CMP_EQ, 0, 0, kind }
-#define NOEXEC(i) { i, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0, VAL_CONST }
-#define ANY(k, need, n, w) { k, need, n, 0, { { 0 } }, NULL, w }
-#define ARGS(k, need, n, cond, w, ...)                                                         \
-	{ k, need, n, sizeof((struct cmp[]){ __VA_ARGS__ }) / sizeof(struct cmp),                \
-	  { __VA_ARGS__ }, cond, w }
+#define C(i, v)                                 \
+	{                                       \
+		i, SCMP_CMP_EQ, 0, v, VAL_CONST \
+	}
+#define RT(i, kind)                        \
+	{                                  \
+		i, SCMP_CMP_EQ, 0, 0, kind \
+	}
+#define NOEXEC(i)                                              \
+	{                                                      \
+		i, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0, VAL_CONST \
+	}
+#define ANY(k, need, n, w)                        \
+	{                                         \
+		k, need, n, 0, { { 0 } }, NULL, w \
+	}
+#define ARGS(k, need, n, cond, w, ...)                                                  \
+	{                                                                               \
+		k, need, n, sizeof((struct cmp[]){ __VA_ARGS__ }) / sizeof(struct cmp), \
+			{ __VA_ARGS__ }, cond, w                                        \
+	}
 #define IOCTL(k, need, req, w) ARGS(k, need, "ioctl", #req, w, C(1, req))
 
+/* clang-format off */
 static const struct rule rules[] = {
 	/* every thread */
 	ANY(M | E | V | F, 0, "futex", "locks shared by the threads: the stop latch, device state"),
@@ -180,6 +195,7 @@ static const struct rule rules[] = {
 	IOCTL(M, NB_NEED_TTY, TCGETS, "-i -t: Debian's tcsetattr reads the mode before and after "
 				      "setting it"),
 };
+/* clang-format on */
 
 #define NRULES (sizeof(rules) / sizeof(rules[0]))
 
@@ -200,11 +216,20 @@ static bool resolve(const struct rule *r, const struct nb_sandbox_config *cfg,
 		int64_t v = (int64_t)c->value;
 
 		switch (c->kind) {
-		case VAL_KICK: v = NB_VCPU_KICK_SIGNAL; break;
-		case VAL_PID: v = cfg->pid; break;
-		case VAL_VSOCK_LISTEN: v = cfg->vsock_listen_fd; break;
-		case VAL_VSOCK_BROKER: v = cfg->vsock_broker_fd; break;
-		default: break;
+		case VAL_KICK:
+			v = NB_VCPU_KICK_SIGNAL;
+			break;
+		case VAL_PID:
+			v = cfg->pid;
+			break;
+		case VAL_VSOCK_LISTEN:
+			v = cfg->vsock_listen_fd;
+			break;
+		case VAL_VSOCK_BROKER:
+			v = cfg->vsock_broker_fd;
+			break;
+		default:
+			break;
 		}
 		if (c->kind != VAL_CONST && v < 0)
 			return false;
@@ -297,7 +322,8 @@ static void violate(const struct nb_sandbox *sb)
 	const struct violation *v = &violations[sb->violation];
 
 	/* tgkill: the kick signal (matched) to a process not ours (not) */
-	syscall(v->nr, v->a0, v->a1, v->nr == SYS_tgkill ? (long)NB_VCPU_KICK_SIGNAL : v->a2, v->a3);
+	syscall(v->nr, v->a0, v->a1, v->nr == SYS_tgkill ? (long)NB_VCPU_KICK_SIGNAL : v->a2,
+		v->a3);
 }
 
 static __thread const char *thread_kind; /* for on_sigsys */
@@ -334,7 +360,7 @@ static uint32_t default_action(bool log_only)
 		return SCMP_ACT_TRAP;
 	}
 	return log_only || (log_env && !strcmp(log_env, "1")) ? SCMP_ACT_LOG /* = --seccomp-log */
-								: SCMP_ACT_KILL_PROCESS;
+							      : SCMP_ACT_KILL_PROCESS;
 }
 
 int nb_sandbox_init(struct nb_sandbox *sb, bool log_only, unsigned nvcpus,
@@ -439,7 +465,8 @@ static bool same_call(size_t i, size_t j, bool by_request)
 static bool counted_before(size_t i, unsigned kinds, unsigned needs, bool by_request)
 {
 	for (size_t j = 0; j < i; j++)
-		if ((rules[j].kinds & kinds) && wanted(&rules[j], needs) && same_call(i, j, by_request))
+		if ((rules[j].kinds & kinds) && wanted(&rules[j], needs) &&
+		    same_call(i, j, by_request))
 			return true;
 	return false;
 }
@@ -474,10 +501,14 @@ static const struct {
 	unsigned need;
 	const char *option;
 } need_names[] = {
-	{ NB_NEED_DISK_READ, "-v or an image" }, { NB_NEED_DISK_WRITE, "a writable -v" },
-	{ NB_NEED_RATE, "rate limits" },         { NB_NEED_VSOCK, "--vsock" },
-	{ NB_NEED_NET, "--net" },                { NB_NEED_TTY, "-t" },
-	{ NB_NEED_STATS, "--stats" },            { NB_NEED_FS, "-v DIR or --mount" },
+	{ NB_NEED_DISK_READ, "-v or an image" },
+	{ NB_NEED_DISK_WRITE, "a writable -v" },
+	{ NB_NEED_RATE, "rate limits" },
+	{ NB_NEED_VSOCK, "--vsock" },
+	{ NB_NEED_NET, "--net" },
+	{ NB_NEED_TTY, "-t" },
+	{ NB_NEED_STATS, "--stats" },
+	{ NB_NEED_FS, "-v DIR or --mount" },
 };
 
 /* "-v or an image or --stats" for needs into buf; "" for 0. */
@@ -510,7 +541,8 @@ static void dump_union(FILE *out)
 			needs |= rules[j].needs;
 			always |= !rules[j].needs;
 		}
-		fprintf(out, "    %s%s%s", rules[i].name, ioctl ? " " : "", ioctl ? rules[i].cond : "");
+		fprintf(out, "    %s%s%s", rules[i].name, ioctl ? " " : "",
+			ioctl ? rules[i].cond : "");
 		for (int k = 0; k < NB_THREAD_KINDS; k++)
 			if (kinds & (1u << k))
 				fprintf(out, " %s", kind_names[k]);
@@ -527,7 +559,8 @@ void nb_sandbox_dump(FILE *out)
 
 	for (int k = 0; k < NB_THREAD_KINDS; k++) {
 		nb_sandbox_count((enum nb_thread_kind)k, NB_NEED_ALL, &nsys, &nioctl);
-		fprintf(out, "%s thread: %u syscalls, %u ioctl requests; anything else kills nestbox\n",
+		fprintf(out,
+			"%s thread: %u syscalls, %u ioctl requests; anything else kills nestbox\n",
 			kind_names[k], nsys, nioctl);
 		for (size_t i = 0; i < NRULES; i++)
 			if (rules[i].kinds & (1u << k))
@@ -539,11 +572,14 @@ void nb_sandbox_dump(FILE *out)
 	}
 	nb_sandbox_count_union(NB_NEED_ALL, &nsys, &nioctl);
 	nb_sandbox_count_union(0, &base_sys, &base_ioctl);
-	fprintf(out, "union: %u syscalls, %u ioctl requests (%u and %u in a run without the options "
-		"named above)\n", nsys, nioctl, base_sys, base_ioctl);
-	fprintf(out, "  The threads share one address space: code that takes over one thread can\n"
-		     "  write another's memory and steer its calls, so what the VMM as a whole can do\n"
-		     "  is every call of the four lists (argument matches as above). Each rule\n"
-		     "  with an option is installed only in runs that use that option. By syscall:\n");
+	fprintf(out,
+		"union: %u syscalls, %u ioctl requests (%u and %u in a run without the options "
+		"named above)\n",
+		nsys, nioctl, base_sys, base_ioctl);
+	fprintf(out,
+		"  The threads share one address space: code that takes over one thread can\n"
+		"  write another's memory and steer its calls, so what the VMM as a whole can do\n"
+		"  is every call of the four lists (argument matches as above). Each rule\n"
+		"  with an option is installed only in runs that use that option. By syscall:\n");
 	dump_union(out);
 }

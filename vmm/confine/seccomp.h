@@ -42,10 +42,10 @@ enum nb_sandbox_need {
 /* The run: what it uses, and the values rules match that exist only at
  * run time (-1: that device is absent, and its rules are left out). */
 struct nb_sandbox_config {
-	unsigned needs;          /* NB_NEED_* */
-	pid_t pid;               /* the VMM's process: vCPU kicks go to its threads only */
-	int vsock_listen_fd;     /* accept4 */
-	int vsock_broker_fd;     /* recvmsg: sockets from the vsock broker */
+	unsigned needs;      /* NB_NEED_* */
+	pid_t pid;           /* the VMM's process: vCPU kicks go to its threads only */
+	int vsock_listen_fd; /* accept4 */
+	int vsock_broker_fd; /* recvmsg: sockets from the vsock broker */
 };
 
 struct nb_sandbox {
@@ -56,9 +56,9 @@ struct nb_sandbox {
 	pthread_cond_t cond;
 	unsigned threads, entered; /* event, vCPU and worker threads; how many are in */
 	bool open;
-	int violate;             /* test hook: the kind that breaks its list, or -1 */
-	unsigned violation;      /* ... with which call (seccomp.c's table) */
-	uint32_t action;         /* what a call outside the list does */
+	int violate;                  /* test hook: the kind that breaks its list, or -1 */
+	unsigned violation;           /* ... with which call (seccomp.c's table) */
+	uint32_t action;              /* what a call outside the list does */
 	struct nb_sandbox_config cfg; /* the run's, for a kind built later */
 };
 

@@ -21,7 +21,8 @@ int nb_seccomp_export(scmp_filter_ctx ctx, struct nb_seccomp_bpf *out, struct nb
 		return nb_err_set(err, -rc, "seccomp: cannot export the filter");
 	size = lseek(fd, 0, SEEK_END);
 	if (size <= 0 || (size_t)size > NB_SPEC_MAX_BPF * NB_SPEC_BPF_INSN)
-		return nb_err_set(err, 0, "seccomp: filter is %lld bytes, more than %u instructions",
+		return nb_err_set(err, 0,
+				  "seccomp: filter is %lld bytes, more than %u instructions",
 				  (long long)size, NB_SPEC_MAX_BPF);
 	out->data = malloc((size_t)size);
 	if (!out->data)

@@ -10,9 +10,9 @@
 #include "nestbox/err.h"
 
 struct nb_seccomp_bpf {
-	void *data;        /* struct sock_filter[], host byte order */
-	size_t len;        /* bytes */
-	unsigned skipped;  /* syscall names libseccomp does not know (ignored) */
+	void *data;       /* struct sock_filter[], host byte order */
+	size_t len;       /* bytes */
+	unsigned skipped; /* syscall names libseccomp does not know (ignored) */
 	char first_skipped[64];
 };
 

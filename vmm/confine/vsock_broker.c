@@ -89,8 +89,7 @@ static void serve(const char *path, const char *record)
 			if (record[0])
 				unlink(record); /* no socket left: the record is done */
 			send_reply(err, -1);
-		}
-		else
+		} else
 			send_reply(EINVAL, -1);
 	}
 }
@@ -108,7 +107,8 @@ static int confine(void)
 				      SCMP_A0(SCMP_CMP_EQ, BROKER_FD),
 				      SCMP_A2(SCMP_CMP_EQ, MSG_NOSIGNAL)) ||
 		     seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 3,
-				      SCMP_A0(SCMP_CMP_EQ, AF_UNIX), SCMP_A1(SCMP_CMP_EQ, PEER_SOCKET_TYPE),
+				      SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
+				      SCMP_A1(SCMP_CMP_EQ, PEER_SOCKET_TYPE),
 				      SCMP_A2(SCMP_CMP_EQ, 0)) ||
 		     seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(connect), 0) ||
 		     seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unlink), 0) ||
@@ -180,7 +180,9 @@ static int broker_connect(void *opaque, uint32_t port)
 	struct reply r = { 0 };
 	struct iovec iov = { &r, sizeof(r) };
 	union fd_cmsg ctl;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+	struct msghdr msg = { .msg_iov = &iov,
+			      .msg_iovlen = 1,
+			      .msg_control = ctl.buf,
 			      .msg_controllen = sizeof(ctl.buf) };
 	int fd = -1;
 	ssize_t n;

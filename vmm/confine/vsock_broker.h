@@ -23,8 +23,8 @@
 #include "vmm/virtio/vsock.h"
 
 struct nb_vsock_broker {
-	pid_t pid;  /* 0: not running */
-	int fd;     /* the VMM's end of the socketpair; -1: none */
+	pid_t pid; /* 0: not running */
+	int fd;    /* the VMM's end of the socketpair; -1: none */
 };
 
 /* Fork the broker for the listener PATH (single-threaded caller). record:

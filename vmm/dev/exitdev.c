@@ -13,9 +13,10 @@ void nb_exitdev_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, b
 		if (!is_write)
 			memset(data, 0xff, len);
 		else
-			nb_stop_request(stop, NB_STOP_ERROR, 0,
-					"guest misused the exit device (%u-byte write at offset %llu)",
-					len, (unsigned long long)offset);
+			nb_stop_request(
+				stop, NB_STOP_ERROR, 0,
+				"guest misused the exit device (%u-byte write at offset %llu)", len,
+				(unsigned long long)offset);
 		return;
 	}
 	if (!is_write) {

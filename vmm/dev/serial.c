@@ -127,7 +127,8 @@ void nb_serial_drain(struct nb_serial *s, nb_serial_wait *wait, void *opaque)
 	while (!discarding(s) && s->tx_len) {
 		struct pollfd p = { .fd = s->out_fd, .events = POLLOUT };
 
-		if (wait ? !wait(opaque, s->out_fd) : ppoll(&p, 1, &(struct timespec){ 0 }, NULL) != 1)
+		if (wait ? !wait(opaque, s->out_fd)
+			 : ppoll(&p, 1, &(struct timespec){ 0 }, NULL) != 1)
 			break;
 		write_once_locked(s);
 	}
@@ -282,7 +283,7 @@ void nb_serial_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bo
 	pthread_mutex_lock(&s->lock);
 	if (is_write) {
 		if (offset == RBR_THR && !(s->lcr & LCR_DLAB))
-			s->thr_irq_pending = false; /* writing THR clears it... */
+			s->thr_irq_pending = false;   /* writing THR clears it... */
 		reg_write_locked(s, offset, data[0]); /* ...and transmit sets it again */
 	} else {
 		data[0] = reg_read_locked(s, offset);

@@ -29,7 +29,8 @@ bool nb_bus_access(struct nb_bus *bus, uint64_t addr, uint8_t *data, uint32_t le
 		const struct nb_bus_device *dev = &bus->devices[i];
 
 		/* The whole access must fall inside the device's range. */
-		if (addr < dev->base || addr - dev->base >= dev->len || len > dev->len - (addr - dev->base))
+		if (addr < dev->base || addr - dev->base >= dev->len ||
+		    len > dev->len - (addr - dev->base))
 			continue;
 		dev->handler(dev->opaque, addr - dev->base, data, len, is_write);
 		return true;

@@ -12,7 +12,9 @@
 
 #include "nestbox/abi.h"
 
-static const int handled_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
+static const int handled_signals[] = {
+	SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH
+};
 
 static int watch(int epoll_fd, int fd, struct nb_err *err)
 {
@@ -23,8 +25,8 @@ static int watch(int epoll_fd, int fd, struct nb_err *err)
 	return 0;
 }
 
-int nb_event_add(struct nb_event_loop *loop, int fd, uint32_t events, nb_event_fn *fn,
-		 void *opaque, struct nb_err *err)
+int nb_event_add(struct nb_event_loop *loop, int fd, uint32_t events, nb_event_fn *fn, void *opaque,
+		 struct nb_err *err)
 {
 	struct epoll_event ev = { .events = events ? events : EPOLLIN, .data.fd = fd };
 
@@ -201,14 +203,16 @@ bool nb_event_wait_writable(struct nb_event_loop *loop, int fd)
 		if (n < 0 || p[0].revents)
 			return true; /* the write says what is wrong, if anything */
 		if (p[2].revents) {
-			nb_stop_output_lost(loop->stop, NB_STATUS_TIMEOUT, "timed out while the "
+			nb_stop_output_lost(loop->stop, NB_STATUS_TIMEOUT,
+					    "timed out while the "
 					    "workload's output was written: the rest is lost");
 			return false;
 		}
 		if (p[1].revents && (signo = take_stop_signal(loop))) {
 			nb_stop_output_lost(loop->stop, NB_STATUS_SIGNAL_BASE + signo,
 					    "stopped by signal %s while the workload's output was "
-					    "written: the rest is lost", strsignal(signo));
+					    "written: the rest is lost",
+					    strsignal(signo));
 			return false;
 		}
 	}

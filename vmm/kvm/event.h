@@ -27,15 +27,15 @@ struct nb_event_handler {
 };
 
 struct nb_event_loop {
-	int epoll_fd;      /* device descriptors: the event thread's */
-	int wait_fd;       /* the main thread's: signals, timeout, stop */
+	int epoll_fd; /* device descriptors: the event thread's */
+	int wait_fd;  /* the main thread's: signals, timeout, stop */
 	int signal_fd;
 	int timer_fd;
 	sigset_t signals;
 	struct nb_stop *stop;
 	pthread_t thread;
 	bool thread_started;
-	const char *name;  /* the thread's name (seccomp audit lines): "nb-event" */
+	const char *name;                  /* the thread's name (seccomp audit lines): "nb-event" */
 	void (*thread_init)(void *opaque); /* first thing the event thread runs */
 	void *thread_init_opaque;
 	/* A host signal for the workload: returns true when it was forwarded
@@ -62,8 +62,8 @@ int nb_event_init_worker(struct nb_event_loop *loop, struct nb_stop *stop, const
 /* Watch fd (EPOLLIN unless events says otherwise) and call fn on the event
  * thread when it fires. Devices use this for ioeventfds, taps, sockets and
  * host stdio, so vCPU threads never do device work. */
-int nb_event_add(struct nb_event_loop *loop, int fd, uint32_t events, nb_event_fn *fn,
-		 void *opaque, struct nb_err *err);
+int nb_event_add(struct nb_event_loop *loop, int fd, uint32_t events, nb_event_fn *fn, void *opaque,
+		 struct nb_err *err);
 
 /* Stop watching fd. */
 void nb_event_remove(struct nb_event_loop *loop, int fd);

@@ -15,8 +15,7 @@
 
 const char nb_kvm_pvm_hint[] =
 	"this host's KVM is PVM (module kvm_pvm), which runs only PVM-enabled guest kernels "
-	"and cannot run the stock nestbox guest: run on a host with kvm_intel or kvm_amd, "
-	TESTHOST_HINT;
+	"and cannot run the stock nestbox guest: run on a host with kvm_intel or kvm_amd, " TESTHOST_HINT;
 
 bool nb_kvm_is_pvm(const char *sysfs_root)
 {
@@ -60,13 +59,20 @@ void nb_kvm_probe(const char *dev, const char *sysfs_root, struct nb_kvm_host *h
 const char *nb_kvm_kind_name(enum nb_kvm_kind kind)
 {
 	switch (kind) {
-	case NB_KVM_USABLE: return "real";
-	case NB_KVM_PVM: return "pvm";
-	case NB_KVM_MISSING: return "none";
-	case NB_KVM_PVM_NO_DEVICE: return "pvm-without-device";
-	case NB_KVM_NO_ACCESS: return "no-permission";
-	case NB_KVM_NO_DRIVER: return "no-driver";
-	default: return "unusable";
+	case NB_KVM_USABLE:
+		return "real";
+	case NB_KVM_PVM:
+		return "pvm";
+	case NB_KVM_MISSING:
+		return "none";
+	case NB_KVM_PVM_NO_DEVICE:
+		return "pvm-without-device";
+	case NB_KVM_NO_ACCESS:
+		return "no-permission";
+	case NB_KVM_NO_DRIVER:
+		return "no-driver";
+	default:
+		return "unusable";
 	}
 }
 
@@ -75,19 +81,28 @@ static int open_failure(enum nb_kvm_kind kind, int e, struct nb_err *err)
 {
 	switch (kind) {
 	case NB_KVM_MISSING:
-		return nb_err_set(err, 0, NB_KVM_DEV " does not exist: this host has no KVM; load "
-				  "kvm_intel or kvm_amd (modprobe), or enable virtualization (or nested "
-				  "virtualization) for this machine, " TESTHOST_HINT);
+		return nb_err_set(
+			err, 0,
+			NB_KVM_DEV
+			" does not exist: this host has no KVM; load "
+			"kvm_intel or kvm_amd (modprobe), or enable virtualization (or nested "
+			"virtualization) for this machine, " TESTHOST_HINT);
 	case NB_KVM_PVM_NO_DEVICE:
-		return nb_err_set(err, 0, NB_KVM_DEV " does not exist: this host's kernel has the "
-				  "PVM module (kvm_pvm) but offers no KVM device, and PVM could not run "
-				  "the stock nestbox guest anyway; run on a host with kvm_intel or "
-				  "kvm_amd, " TESTHOST_HINT);
+		return nb_err_set(
+			err, 0,
+			NB_KVM_DEV
+			" does not exist: this host's kernel has the "
+			"PVM module (kvm_pvm) but offers no KVM device, and PVM could not run "
+			"the stock nestbox guest anyway; run on a host with kvm_intel or "
+			"kvm_amd, " TESTHOST_HINT);
 	case NB_KVM_NO_ACCESS:
-		return nb_err_set(err, 0, "permission denied opening " NB_KVM_DEV ": add this user "
+		return nb_err_set(err, 0,
+				  "permission denied opening " NB_KVM_DEV ": add this user "
 				  "to the group that owns it (usually kvm) or run as root");
 	case NB_KVM_NO_DRIVER:
-		return nb_err_set(err, e, NB_KVM_DEV " exists but no KVM driver answers behind it "
+		return nb_err_set(err, e,
+				  NB_KVM_DEV
+				  " exists but no KVM driver answers behind it "
 				  "(kvm_intel or kvm_amd is not loaded, or the CPU has no "
 				  "virtualization)");
 	default:
@@ -102,7 +117,8 @@ int nb_kvm_host_check(const struct nb_kvm_host *host, bool linux_guest, struct n
 		return 0;
 	case NB_KVM_PVM:
 		return linux_guest ? nb_err_set(err, 0, "cannot boot a Linux guest here: %s",
-						nb_kvm_pvm_hint) : 0;
+						nb_kvm_pvm_hint)
+				   : 0;
 	default:
 		return open_failure(host->kind, host->open_errno, err);
 	}
@@ -120,8 +136,8 @@ int nb_kvm_open(struct nb_err *err)
 	version = ioctl(fd, KVM_GET_API_VERSION, 0);
 	if (version != KVM_API_VERSION) {
 		close(fd);
-		return nb_err_set(err, 0, NB_KVM_DEV " speaks KVM API %d, nestbox needs %d", version,
-				  KVM_API_VERSION);
+		return nb_err_set(err, 0, NB_KVM_DEV " speaks KVM API %d, nestbox needs %d",
+				  version, KVM_API_VERSION);
 	}
 	return fd;
 }

@@ -14,8 +14,9 @@ void nb_mem_layout(struct nb_guest_mem *mem, uint8_t *base, uint64_t size)
 	mem->nregions = 1;
 	mem->regions[0] = (struct nb_mem_region){ .gpa = 0, .size = low, .host = base };
 	if (size > low) {
-		mem->regions[1] = (struct nb_mem_region){
-			.gpa = NB_MEM_HIGH_START, .size = size - low, .host = base ? base + low : NULL };
+		mem->regions[1] = (struct nb_mem_region){ .gpa = NB_MEM_HIGH_START,
+							  .size = size - low,
+							  .host = base ? base + low : NULL };
 		mem->nregions = 2;
 	}
 }
@@ -29,13 +30,16 @@ int nb_mem_map(struct nb_guest_mem *mem, uint64_t size, struct nb_err *err)
 	uint8_t *raw, *base;
 
 	if (size < NB_MEM_MIN || size > NB_MEM_MAX || size % (2u << 20))
-		return nb_err_set(err, 0, "guest memory %llu MiB is out of range: use a multiple of 2 MiB "
-				  "between %llu MiB and %llu MiB", (unsigned long long)(size >> 20),
-				  NB_MEM_MIN >> 20, NB_MEM_MAX >> 20);
+		return nb_err_set(err, 0,
+				  "guest memory %llu MiB is out of range: use a multiple of 2 MiB "
+				  "between %llu MiB and %llu MiB",
+				  (unsigned long long)(size >> 20), NB_MEM_MIN >> 20,
+				  NB_MEM_MAX >> 20);
 	raw = mmap(NULL, size + HUGE_ALIGN, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (raw == MAP_FAILED)
-		return nb_err_sys(err, "mapping %llu MiB of guest memory", (unsigned long long)(size >> 20));
+		return nb_err_sys(err, "mapping %llu MiB of guest memory",
+				  (unsigned long long)(size >> 20));
 	/* Trim the slack so base is aligned and nothing extra stays mapped. */
 	base = (uint8_t *)(((uintptr_t)raw + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1));
 	if (base > raw)

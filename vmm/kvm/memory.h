@@ -12,20 +12,20 @@
 
 #include "nestbox/err.h"
 
-#define NB_MEM_HOLE_START 0xc0000000ull /* 3 GiB: start of the MMIO hole */
+#define NB_MEM_HOLE_START 0xc0000000ull  /* 3 GiB: start of the MMIO hole */
 #define NB_MEM_HIGH_START 0x100000000ull /* 4 GiB: RAM resumes here */
 #define NB_MEM_MIN (16ull << 20)
 #define NB_MEM_MAX (1ull << 40)
 
 struct nb_mem_region {
-	uint64_t gpa;   /* first guest physical address */
-	uint64_t size;  /* bytes */
-	uint8_t *host;  /* host address of gpa */
+	uint64_t gpa;  /* first guest physical address */
+	uint64_t size; /* bytes */
+	uint8_t *host; /* host address of gpa */
 };
 
 struct nb_guest_mem {
-	uint8_t *base;  /* the whole mapping */
-	uint64_t size;  /* total RAM bytes */
+	uint8_t *base; /* the whole mapping */
+	uint64_t size; /* total RAM bytes */
 	unsigned nregions;
 	struct nb_mem_region regions[2];
 };

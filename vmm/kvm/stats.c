@@ -39,7 +39,8 @@ static int find_stat(int stats_fd, const char *name, uint64_t *value)
 		if (strcmp(desc->name, name) != 0 || desc->size != 1)
 			continue;
 		at = (off_t)hdr.data_offset + (off_t)desc->offset;
-		return read_at(stats_fd, value, sizeof(*value), at) == (ssize_t)sizeof(*value) ? 0 : -1;
+		return read_at(stats_fd, value, sizeof(*value), at) == (ssize_t)sizeof(*value) ? 0
+											       : -1;
 	}
 	return -1;
 }

@@ -29,8 +29,8 @@ void nb_stop_destroy(struct nb_stop *stop)
 	pthread_mutex_destroy(&stop->lock);
 }
 
-void nb_stop_request(struct nb_stop *stop, enum nb_stop_reason reason, int status,
-		     const char *fmt, ...)
+void nb_stop_request(struct nb_stop *stop, enum nb_stop_reason reason, int status, const char *fmt,
+		     ...)
 {
 	uint64_t one = 1;
 	va_list ap;
@@ -69,13 +69,14 @@ void nb_stop_output_lost(struct nb_stop *stop, int status, const char *fmt, ...)
 void nb_stop_write_failed(struct nb_stop *stop, const char *stream, int errnum)
 {
 	if (errnum == EPIPE)
-		nb_stop_output_lost(stop, NB_STATUS_SIGNAL_BASE + SIGPIPE,
-				    "the reader of nestbox's %s went away (EPIPE): the VM was stopped",
-				    stream);
+		nb_stop_output_lost(
+			stop, NB_STATUS_SIGNAL_BASE + SIGPIPE,
+			"the reader of nestbox's %s went away (EPIPE): the VM was stopped", stream);
 	else
-		nb_stop_output_lost(stop, NB_STATUS_ERROR, "writing the workload's %s to nestbox's "
-				    "%s failed (%s): the VM was stopped", stream, stream,
-				    strerror(errnum));
+		nb_stop_output_lost(stop, NB_STATUS_ERROR,
+				    "writing the workload's %s to nestbox's "
+				    "%s failed (%s): the VM was stopped",
+				    stream, stream, strerror(errnum));
 }
 
 bool nb_stop_requested(struct nb_stop *stop)

@@ -10,10 +10,10 @@
 
 enum nb_stop_reason {
 	NB_STOP_NONE = 0,
-	NB_STOP_STATUS,   /* the guest reported an exit status */
-	NB_STOP_RESET,    /* the guest reset itself (i8042, triple fault) */
-	NB_STOP_ERROR,    /* the VMM or the guest broke: msg says how */
-	NB_STOP_HOST,     /* the host asked (signal, timeout): status set */
+	NB_STOP_STATUS, /* the guest reported an exit status */
+	NB_STOP_RESET,  /* the guest reset itself (i8042, triple fault) */
+	NB_STOP_ERROR,  /* the VMM or the guest broke: msg says how */
+	NB_STOP_HOST,   /* the host asked (signal, timeout): status set */
 };
 
 struct nb_stop {
@@ -21,7 +21,7 @@ struct nb_stop {
 	enum nb_stop_reason reason;
 	int status;
 	struct nb_err err;
-	int notify_fd;    /* eventfd the event loop waits on */
+	int notify_fd; /* eventfd the event loop waits on */
 	/* Guest output that could not be delivered (nb_stop_output_lost):
 	 * 0 while all of it was. */
 	int lost_status;
@@ -33,8 +33,8 @@ void nb_stop_destroy(struct nb_stop *stop);
 
 /* Latch a reason (first caller wins; later calls are ignored) and wake the
  * event loop. For NB_STOP_ERROR, fmt describes the failure. */
-void nb_stop_request(struct nb_stop *stop, enum nb_stop_reason reason, int status,
-		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void nb_stop_request(struct nb_stop *stop, enum nb_stop_reason reason, int status, const char *fmt,
+		     ...) __attribute__((format(printf, 4, 5)));
 
 bool nb_stop_requested(struct nb_stop *stop);
 

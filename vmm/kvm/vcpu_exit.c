@@ -61,8 +61,9 @@ static bool handle_system_event(struct nb_vcpu *vcpu)
 
 static bool handle_internal_error(struct nb_vcpu *vcpu)
 {
-	const char *hint = vcpu->vm->pvm_host ? nb_kvm_pvm_hint : "the guest kernel crashed KVM's "
-				"emulator; try another kernel";
+	const char *hint = vcpu->vm->pvm_host ? nb_kvm_pvm_hint
+					      : "the guest kernel crashed KVM's "
+						"emulator; try another kernel";
 
 	nb_stop_request(&vcpu->vm->stop, NB_STOP_ERROR, 0,
 			"vCPU %u: KVM internal error (suberror %u): %s", vcpu->index,

@@ -28,7 +28,10 @@ static int check_extension(struct nb_vm *vm, long cap)
 
 static int create_vm_fd(struct nb_vm *vm, struct nb_err *err)
 {
-	static const struct { long cap; const char *name; } required[] = {
+	static const struct {
+		long cap;
+		const char *name;
+	} required[] = {
 		{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
 		{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
 		{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },

@@ -17,9 +17,9 @@
 
 /* Userspace exit counters per vCPU (in-kernel exits are in KVM's stats). */
 struct nb_vcpu_stats {
-	uint64_t runs;     /* KVM_RUN returns */
-	uint64_t pio;      /* port I/O exits */
-	uint64_t mmio;     /* MMIO exits */
+	uint64_t runs; /* KVM_RUN returns */
+	uint64_t pio;  /* port I/O exits */
+	uint64_t mmio; /* MMIO exits */
 	uint64_t other;
 };
 
@@ -32,7 +32,7 @@ struct nb_vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	bool thread_started;
-	pid_t tid;          /* the thread's id once it runs (kicks target it); 0 before */
+	pid_t tid; /* the thread's id once it runs (kicks target it); 0 before */
 	struct nb_vcpu_stats stats;
 };
 
@@ -52,7 +52,7 @@ struct nb_vm {
 	struct nb_bus mmio;
 	struct nb_stop stop;
 	unsigned ncpus;
-	pid_t pid;          /* the process that runs the vCPU threads (their kicks) */
+	pid_t pid; /* the process that runs the vCPU threads (their kicks) */
 	bool pvm_host;
 	struct nb_vcpu vcpus[NB_MAX_VCPUS];
 	/* Each vCPU thread runs it first, before its first guest instruction

@@ -21,6 +21,7 @@
 
 /* ---- capabilities by name ------------------------------------------------ */
 
+/* clang-format off */
 static const char *const cap_names[] = {
 	"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID",
 	"SETUID", "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST",
@@ -30,6 +31,7 @@ static const char *const cap_names[] = {
 	"AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM",
 	"BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
 };
+/* clang-format on */
 
 int nb_cap_by_name(const char *name)
 {
@@ -49,6 +51,7 @@ int nb_cap_by_name(const char *name)
 
 /* Allowed for every container (Docker's unconditional list; names this
  * libseccomp does not know, e.g. 32-bit-only ones, are skipped). */
+/* clang-format off */
 static const char *const default_allow[] = {
 	"accept", "accept4", "access", "adjtimex", "alarm", "arch_prctl", "bind", "brk",
 	"cachestat", "capget", "capset", "chdir", "chmod", "chown", "clock_adjtime",
@@ -98,6 +101,7 @@ static const char *const default_allow[] = {
 	"umask", "uname", "unlink", "unlinkat", "utime", "utimensat", "utimes", "vfork",
 	"vmsplice", "wait4", "waitid", "write", "writev",
 };
+/* clang-format on */
 
 /* Allowed only with a capability, as Docker's "includes": {"caps": [...]}. */
 static const struct {
@@ -267,9 +271,12 @@ static const struct {
 	const char *name;
 	enum scmp_compare op;
 } ops[] = {
-	{ "SCMP_CMP_NE", SCMP_CMP_NE }, { "SCMP_CMP_LT", SCMP_CMP_LT },
-	{ "SCMP_CMP_LE", SCMP_CMP_LE }, { "SCMP_CMP_EQ", SCMP_CMP_EQ },
-	{ "SCMP_CMP_GE", SCMP_CMP_GE }, { "SCMP_CMP_GT", SCMP_CMP_GT },
+	{ "SCMP_CMP_NE", SCMP_CMP_NE },
+	{ "SCMP_CMP_LT", SCMP_CMP_LT },
+	{ "SCMP_CMP_LE", SCMP_CMP_LE },
+	{ "SCMP_CMP_EQ", SCMP_CMP_EQ },
+	{ "SCMP_CMP_GE", SCMP_CMP_GE },
+	{ "SCMP_CMP_GT", SCMP_CMP_GT },
 	{ "SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ },
 };
 
@@ -295,8 +302,9 @@ static int parse_arg(json_object *a, struct scmp_arg_cmp *cmp, struct nb_err *er
 	int idx;
 
 	if (!json_object_is_type(a, json_type_object) || bad || !index || !op)
-		return nb_err_set(err, 0, "seccomp profile: an args entry needs an integer index "
-					  "and a string op");
+		return nb_err_set(err, 0,
+				  "seccomp profile: an args entry needs an integer index "
+				  "and a string op");
 	idx = json_object_get_int(index);
 	if (idx < 0 || idx > 5)
 		return nb_err_set(err, 0, "seccomp profile: args index %d is not 0..5", idx);
@@ -304,8 +312,9 @@ static int parse_arg(json_object *a, struct scmp_arg_cmp *cmp, struct nb_err *er
 		return -1;
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 		if (strcmp(json_object_get_string(op), ops[i].name) == 0) {
-			*cmp = (struct scmp_arg_cmp){ .arg = (unsigned)idx, .op = ops[i].op,
-						      .datum_a = v1, .datum_b = v2 };
+			*cmp = (struct scmp_arg_cmp){
+				.arg = (unsigned)idx, .op = ops[i].op, .datum_a = v1, .datum_b = v2
+			};
 			return 0;
 		}
 	}
@@ -337,11 +346,13 @@ static int rule_applies(const struct profile *p, json_object *rule, bool *applie
 		for (size_t i = 0; caps && i < json_object_array_length(caps); i++) {
 			json_object *c = json_object_array_get_idx(caps, i);
 			int cap = json_object_is_type(c, json_type_string)
-					  ? nb_cap_by_name(json_object_get_string(c)) : -2;
+					  ? nb_cap_by_name(json_object_get_string(c))
+					  : -2;
 			bool has = cap >= 0 && cap < 64 && (p->caps & CAP(cap));
 
 			if (cap == -2)
-				return nb_err_set(err, 0, "seccomp profile: a capability is not a string");
+				return nb_err_set(err, 0,
+						  "seccomp profile: a capability is not a string");
 			if (k == 0 ? !has : has)
 				*applies = false;
 		}
@@ -349,10 +360,12 @@ static int rule_applies(const struct profile *p, json_object *rule, bool *applie
 			bool native = false;
 
 			for (size_t i = 0; i < json_object_array_length(arches); i++) {
-				const char *a = json_object_get_string(json_object_array_get_idx(arches, i));
+				const char *a = json_object_get_string(
+					json_object_array_get_idx(arches, i));
 
-				native |= a && (strcmp(a, "amd64") == 0 || strcmp(a, "x86_64") == 0 ||
-						strcmp(a, "SCMP_ARCH_X86_64") == 0);
+				native |= a &&
+					  (strcmp(a, "amd64") == 0 || strcmp(a, "x86_64") == 0 ||
+					   strcmp(a, "SCMP_ARCH_X86_64") == 0);
 			}
 			if (k == 0 ? !native : native)
 				*applies = false;
@@ -399,13 +412,16 @@ static int parse_rule(struct profile *p, json_object *rule, size_t idx, struct n
 
 	json_object_object_get_ex(rule, "errnoRet", &errno_ret);
 	if (!json_object_is_type(rule, json_type_object) || bad || !action || (!names && !name))
-		return nb_err_set(err, 0, "seccomp profile: syscalls[%zu] needs names (array of "
-					  "strings) and action (string)", idx);
+		return nb_err_set(err, 0,
+				  "seccomp profile: syscalls[%zu] needs names (array of "
+				  "strings) and action (string)",
+				  idx);
 	if (names && json_object_array_length(names) > NB_SECCOMP_MAX_NAMES)
 		return nb_err_set(err, 0, "seccomp profile: syscalls[%zu] has more than %u names",
 				  idx, NB_SECCOMP_MAX_NAMES);
 	if (args && json_object_array_length(args) > 6)
-		return nb_err_set(err, 0, "seccomp profile: syscalls[%zu] has more than 6 args", idx);
+		return nb_err_set(err, 0, "seccomp profile: syscalls[%zu] has more than 6 args",
+				  idx);
 	if (parse_action(json_object_get_string(action), errno_ret, &act, err) ||
 	    rule_applies(p, rule, &applies, err))
 		return nb_err_wrap(err, "syscalls[%zu]", idx);
@@ -416,8 +432,10 @@ static int parse_rule(struct profile *p, json_object *rule, size_t idx, struct n
 		json_object *n = json_object_array_get_idx(names, i);
 
 		if (!json_object_is_type(n, json_type_string))
-			return nb_err_set(err, 0, "seccomp profile: syscalls[%zu] names[%zu] is not "
-						  "a string", idx, i);
+			return nb_err_set(err, 0,
+					  "seccomp profile: syscalls[%zu] names[%zu] is not "
+					  "a string",
+					  idx, i);
 		if (applies && add_named(p, act, json_object_get_string(n), cmp, ncmp, err))
 			return -1;
 	}
@@ -439,19 +457,21 @@ static int check_arches(json_object *root, struct nb_err *err)
 	for (size_t i = 0; arches && i < json_object_array_length(arches); i++) {
 		json_object *a = json_object_array_get_idx(arches, i);
 		const char *s = json_object_is_type(a, json_type_string) ? json_object_get_string(a)
-									   : NULL;
+									 : NULL;
 		char lower[32];
 		size_t j = 0;
 
 		if (!s)
-			return nb_err_set(err, 0, "seccomp profile: an architecture is not a string");
+			return nb_err_set(err, 0,
+					  "seccomp profile: an architecture is not a string");
 		if (strncmp(s, "SCMP_ARCH_", 10) == 0)
 			s += 10;
 		for (; j < sizeof(lower) - 1 && s[j]; j++)
 			lower[j] = (char)(s[j] >= 'A' && s[j] <= 'Z' ? s[j] + 32 : s[j]);
 		lower[j] = '\0';
 		if (s[j] || seccomp_arch_resolve_name(lower) == 0)
-			return nb_err_set(err, 0, "seccomp profile: unknown architecture \"%.32s\"", s);
+			return nb_err_set(err, 0, "seccomp profile: unknown architecture \"%.32s\"",
+					  s);
 	}
 	return 0;
 }
@@ -465,11 +485,13 @@ static int parse_root(struct profile *p, json_object *root, struct nb_err *err)
 
 	json_object_object_get_ex(root, "defaultErrnoRet", &def_errno);
 	if (!json_object_is_type(root, json_type_object) || bad || !def)
-		return nb_err_set(err, 0, "seccomp profile: needs a string defaultAction and an "
-					  "array syscalls");
+		return nb_err_set(err, 0,
+				  "seccomp profile: needs a string defaultAction and an "
+				  "array syscalls");
 	if (json_object_object_get_ex(root, "listenerPath", NULL))
-		return nb_err_set(err, 0, "seccomp profile: listenerPath (SCMP_ACT_NOTIFY) is not "
-					  "supported");
+		return nb_err_set(err, 0,
+				  "seccomp profile: listenerPath (SCMP_ACT_NOTIFY) is not "
+				  "supported");
 	if (parse_action(json_object_get_string(def), def_errno, &p->default_action, err) ||
 	    check_arches(root, err))
 		return -1;

@@ -35,7 +35,7 @@ int nb_container_spec(const struct nb_run_options *opts, struct nb_spec *spec,
 	 * --cap-add ALL is every capability minus --cap-drop. */
 	uint64_t all = (2ull << NB_SPEC_CAP_LAST) - 1;
 	uint64_t caps = c->cap_add == all ? all & ~c->cap_drop
-					   : (NB_CAPS_DEFAULT & ~c->cap_drop) | c->cap_add;
+					  : (NB_CAPS_DEFAULT & ~c->cap_drop) | c->cap_add;
 	struct nb_seccomp_bpf *bpf = &own->bpf;
 	int rc = 0;
 
@@ -67,9 +67,10 @@ int nb_container_spec(const struct nb_run_options *opts, struct nb_spec *spec,
 	if (rc < 0)
 		return nb_err_wrap(err, "--security-opt seccomp");
 	if (bpf->skipped && c->seccomp_profile)
-		nb_report(&opts->report, NB_REPORT_WARNING, "seccomp profile: %u syscall names "
-			  "unknown to libseccomp were ignored (first: %s)", bpf->skipped,
-			  bpf->first_skipped);
+		nb_report(&opts->report, NB_REPORT_WARNING,
+			  "seccomp profile: %u syscall names "
+			  "unknown to libseccomp were ignored (first: %s)",
+			  bpf->skipped, bpf->first_skipped);
 	spec->seccomp = bpf->data;
 	spec->seccomp_len = bpf->len;
 	return 0;

@@ -19,11 +19,11 @@ int nb_network_check(const struct nb_run_options *opts, struct nb_err *err)
 	if ((net->ipv4 || net->gateway || net->has_mac) && !net->tap)
 		return nb_err_set(err, 0, "--ip, --gateway and --mac need --net tap:NAME");
 	if ((net->rx_bps || net->tx_bps || net->rx_ops || net->tx_ops) && !net->tap)
-		return nb_err_set(err, 0, "--net-rate needs --net tap:NAME (it limits that device)");
+		return nb_err_set(err, 0,
+				  "--net-rate needs --net tap:NAME (it limits that device)");
 	if (net->gateway && !net->ipv4)
 		return nb_err_set(err, 0, "--gateway needs --ip ADDR/PREFIX");
-	if (net->gateway && net->prefix &&
-	    (net->gateway ^ net->ipv4) >> (32 - net->prefix))
+	if (net->gateway && net->prefix && (net->gateway ^ net->ipv4) >> (32 - net->prefix))
 		return nb_err_set(err, 0, "--gateway is not inside the --ip network");
 	return 0;
 }
@@ -53,8 +53,9 @@ int nb_network_add(struct nb_network *n, struct nb_virtio_transport *t, struct n
 		uint32_t pid = n->mac_id ? n->mac_id : (uint32_t)getpid();
 
 		/* Locally administered unicast (02:...), "NB" and the pid. */
-		const uint8_t def[6] = { 0x02, 0x4e, 0x42, (uint8_t)(pid >> 16), (uint8_t)(pid >> 8),
-					 (uint8_t)pid };
+		const uint8_t def[6] = {
+			0x02, 0x4e, 0x42, (uint8_t)(pid >> 16), (uint8_t)(pid >> 8), (uint8_t)pid
+		};
 		memcpy(no.mac, net->has_mac ? net->mac : def, 6);
 		nb_ratelimit_config_rate(&no.rx_limit.bytes, net->rx_bps);
 		nb_ratelimit_config_rate(&no.rx_limit.ops, net->rx_ops);
@@ -74,8 +75,7 @@ void nb_network_spec(const struct nb_run_options *opts, struct nb_spec *spec)
 	spec->net_gateway = opts->net.gateway;
 }
 
-int nb_network_prepare(struct nb_network *n, const struct nb_run_options *opts,
-		       struct nb_err *err)
+int nb_network_prepare(struct nb_network *n, const struct nb_run_options *opts, struct nb_err *err)
 {
 	bool created;
 

@@ -28,8 +28,8 @@ struct nb_network {
 	const char *record;
 	bool record_taken;
 	struct nb_net *net;
-	int early_tap_fd;  /* the tap nb_network_prepare() opened (the jail keeps it), or -1 */
-	uint32_t mac_id;   /* the default MAC's pid: the outer process's with --jail */
+	int early_tap_fd; /* the tap nb_network_prepare() opened (the jail keeps it), or -1 */
+	uint32_t mac_id;  /* the default MAC's pid: the outer process's with --jail */
 };
 
 /* Nothing added yet. */
@@ -48,8 +48,7 @@ int nb_network_add(struct nb_network *n, struct nb_virtio_transport *t, struct n
 
 /* Before entering new namespaces (--jail): open the tap in the host's
  * network namespace, and fix the default MAC to this (outer) process. */
-int nb_network_prepare(struct nb_network *n, const struct nb_run_options *opts,
-		       struct nb_err *err);
+int nb_network_prepare(struct nb_network *n, const struct nb_run_options *opts, struct nb_err *err);
 
 /* The vsock device's listening socket and its broker's socketpair end
  * (the seccomp lists match calls on them), -1 without --vsock. */

@@ -56,18 +56,22 @@ static int open_run_dir(bool create, struct nb_err *err)
 	if (fd < 0 && errno == ENOENT && !create)
 		return -2;
 	if (fd < 0)
-		return nb_err_sys(err, "run directory %s is not a directory (a symlink?): remove it "
-				  "or set NESTBOX_RUN_DIR", dir);
+		return nb_err_sys(err,
+				  "run directory %s is not a directory (a symlink?): remove it "
+				  "or set NESTBOX_RUN_DIR",
+				  dir);
 	if (fstat(fd, &st) < 0) {
 		close(fd);
 		return nb_err_sys(err, "run directory %s", dir);
 	}
 	if (st.st_uid != geteuid() || (st.st_mode & 077)) {
 		close(fd);
-		return nb_err_set(err, 0, "run directory %s belongs to uid %u with mode %04o; nestbox "
+		return nb_err_set(err, 0,
+				  "run directory %s belongs to uid %u with mode %04o; nestbox "
 				  "needs it private to uid %u (mode 0700): remove it or set "
-				  "NESTBOX_RUN_DIR", dir, (unsigned)st.st_uid,
-				  (unsigned)(st.st_mode & 07777), (unsigned)geteuid());
+				  "NESTBOX_RUN_DIR",
+				  dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
+				  (unsigned)geteuid());
 	}
 	return fd;
 }
@@ -198,8 +202,7 @@ static FILE *open_record(int dir_fd, const char *name)
 
 /* One record (of a dead run, unless owned): -1 if a leftover could not
  * be removed (the record stays). Its "pid" line must match its name. */
-static int collect_record(int dir_fd, const char *name, const struct nb_report *out,
-			  bool owned)
+static int collect_record(int dir_fd, const char *name, const struct nb_report *out, bool owned)
 {
 	char line[PATH_MAX + 16];
 	int pid = 0, named = 0, failed = 0;
@@ -210,7 +213,8 @@ static int collect_record(int dir_fd, const char *name, const struct nb_report *
 		return 0;
 	while (fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = '\0';
-		if (sscanf(line, "pid %d", &pid) == 1 || sscanf(line, "start %" SCNu64, &start) == 1)
+		if (sscanf(line, "pid %d", &pid) == 1 ||
+		    sscanf(line, "start %" SCNu64, &start) == 1)
 			continue;
 		if (pid != named)
 			return 0; /* not a record nestbox wrote */
@@ -253,8 +257,8 @@ static void remove_stale_tmp(int dir_fd, const char *name)
 	char tail;
 	int pid;
 
-	if (sscanf(name, "%d" RECORD_SUFFIX ".tm%c", &pid, &tail) != 2 || tail != 'p' ||
-	    pid <= 0 || kill(pid, 0) == 0 || errno != ESRCH)
+	if (sscanf(name, "%d" RECORD_SUFFIX ".tm%c", &pid, &tail) != 2 || tail != 'p' || pid <= 0 ||
+	    kill(pid, 0) == 0 || errno != ESRCH)
 		return;
 	unlinkat(dir_fd, name, 0);
 }

@@ -188,7 +188,8 @@ static int build_initramfs(const struct nb_run_options *opts, const struct nb_im
 		nb_network_spec(opts, &spec);
 	nb_tty_spec(opts->tty, &spec);
 	if (rc == 0)
-		rc = nb_spec_encode(&spec, &spec_blob, &spec_len, err); /* the codec names the spec */
+		rc = nb_spec_encode(&spec, &spec_blob, &spec_len,
+				    err); /* the codec names the spec */
 	nb_container_owned_free(&container);
 	nb_run_plan_free(&plan);
 	for (size_t i = 0; i < opts->nvolumes; i++)
@@ -205,7 +206,8 @@ static int write_cmdline(struct nb_vm *vm, const struct nb_virtio_mmio_transport
 {
 	char cmdline[NB_CMDLINE_MAX];
 	int len = snprintf(cmdline, sizeof(cmdline), "%s%s%s", nb_run_base_cmdline,
-			   opts->kernel_args ? " " : "", opts->kernel_args ? opts->kernel_args : "");
+			   opts->kernel_args ? " " : "",
+			   opts->kernel_args ? opts->kernel_args : "");
 
 	if (len < 0 || (size_t)len >= sizeof(cmdline) ||
 	    nb_virtio_mmio_cmdline(virtio, cmdline, sizeof(cmdline)) < 0)
@@ -286,7 +288,8 @@ static int share_fd_budget(unsigned nshares, struct nb_fs_opts *fs, struct nb_er
 	per -= per > fs->max_handles + 2u ? fs->max_handles + 2u : per;
 	fs->max_inodes = per < NB_FS_MAX_INODES ? (unsigned)per : NB_FS_MAX_INODES;
 	if (fs->max_inodes < SHARE_MIN_INODES)
-		return nb_err_set(err, 0, "shared directories need more open files than this "
+		return nb_err_set(err, 0,
+				  "shared directories need more open files than this "
 				  "process may have (RLIMIT_NOFILE %llu; raise it with ulimit -n)",
 				  (unsigned long long)lim.rlim_cur);
 	return 0;
@@ -383,11 +386,13 @@ static int stop_result(struct nb_stop *stop, const struct nb_report *report, int
 			nb_report(report, NB_REPORT_MESSAGE, "%s", stop->err.msg);
 		return 0;
 	case NB_STOP_RESET:
-		return nb_err_set(err, 0, "the guest reset before reporting an exit status "
+		return nb_err_set(err, 0,
+				  "the guest reset before reporting an exit status "
 				  "(a guest kernel panic, or a reboot inside the guest; its "
 				  "console output is above)");
 	default:
-		return nb_err_set(err, 0, "%s", stop->err.msg[0] ? stop->err.msg : "the VM stopped");
+		return nb_err_set(err, 0, "%s",
+				  stop->err.msg[0] ? stop->err.msg : "the VM stopped");
 	}
 }
 
@@ -427,11 +432,12 @@ static void report_stats(const struct nb_vm *vm, const struct nb_serial *serial,
 	nb_report(&opts->report, NB_REPORT_STATS,
 		  "{\"wall_ms\":%.1f,\"startup_wall_ms\":%.2f,\"startup_cpu_ms\":%.2f,\"vcpus\":%u,"
 		  "\"kvm_exits\":%" PRIu64 ",\"vmm_exits\":%" PRIu64 ",\"pio_exits\":%" PRIu64
-		  ",\"mmio_exits\":%" PRIu64 ",\"unclaimed_pio\":%" PRIu64 ",\"console_bytes\":%" PRIu64
-		  ",\"guest_resident_kib\":%" PRIu64 ",\"vmm_rss_kib\":%ld}",
+		  ",\"mmio_exits\":%" PRIu64 ",\"unclaimed_pio\":%" PRIu64
+		  ",\"console_bytes\":%" PRIu64 ",\"guest_resident_kib\":%" PRIu64
+		  ",\"vmm_rss_kib\":%ld}",
 		  wall_ms, vm->ready_mono_ms - opts->start_mono_ms, vm->ready_cpu_ms, vm->ncpus,
-		  kvm_exits, runs, pio, mmio, vm->pio.unclaimed, serial->tx_bytes, guest_resident >> 10,
-		  rss_kib(status_fd) - (long)(guest_resident >> 10));
+		  kvm_exits, runs, pio, mmio, vm->pio.unclaimed, serial->tx_bytes,
+		  guest_resident >> 10, rss_kib(status_fd) - (long)(guest_resident >> 10));
 }
 
 static double now_ms(void)
@@ -500,7 +506,8 @@ static struct nb_sandbox_config sandbox_config(const struct nb_run_options *opts
 		}
 		cfg.needs |= NB_NEED_DISK_READ | (v->read_only ? 0 : NB_NEED_DISK_WRITE);
 		cfg.needs |= v->read_bps || v->write_bps || v->read_iops || v->write_iops
-				     ? NB_NEED_RATE : 0;
+				     ? NB_NEED_RATE
+				     : 0;
 	}
 	cfg.needs |= net->rx_bps || net->tx_bps || net->rx_ops || net->tx_ops ? NB_NEED_RATE : 0;
 	cfg.needs |= net->vsock_path ? NB_NEED_VSOCK : 0;
@@ -555,19 +562,19 @@ static int start_threads(struct nb_vm *vm, struct nb_event_loop *loop,
 	return 0;
 }
 
-static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts,
-			 struct run_ctx *ctx, int *status, struct nb_err *err)
+static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts, struct run_ctx *ctx,
+			 int *status, struct nb_err *err)
 {
 	struct nb_serial serial;
-	struct nb_event_loop loop, fs_loop = { .epoll_fd = -1, .wait_fd = -1, .signal_fd = -1,
-					       .timer_fd = -1 };
+	struct nb_event_loop loop,
+		fs_loop = { .epoll_fd = -1, .wait_fd = -1, .signal_fd = -1, .timer_fd = -1 };
 	struct nb_event_loop *shares = count_shares(opts) ? &fs_loop : NULL;
 	struct nb_console *console = NULL;
 	struct nb_virtio_mmio_transport virtio;
 	struct gate gate = { .stop = &vm->stop };
 	struct nb_sigforward forward = { .tty = opts->tty };
-	cleanup_close int status_fd =
-		opts->stats ? open("/proc/self/status", O_RDONLY | O_CLOEXEC) : -1;
+	cleanup_close int status_fd = opts->stats ? open("/proc/self/status", O_RDONLY | O_CLOEXEC)
+						  : -1;
 	double start = now_ms();
 	int rc = -1;
 
@@ -622,14 +629,16 @@ static int read_kernel(const char *path, struct file_map *map, struct nb_err *er
 	return nb_err_set(err, 0, "%.400s (build it with make, or pass --kernel PATH)", cause);
 }
 
-_Static_assert(NB_MAX_LAYERS + 2 <= NB_JAIL_MAX_PATHS, "the jail keeps every layer fd, the tap and one pipe");
+_Static_assert(NB_MAX_LAYERS + 2 <= NB_JAIL_MAX_PATHS,
+	       "the jail keeps every layer fd, the tap and one pipe");
 
 /* The VMM proper: create the VM, boot it, wait for the workload. */
 static int run_vm(void *arg, const struct nb_run_options *opts, int *status, struct nb_err *err)
 {
 	struct run_ctx *ctx = arg;
 	struct nb_vm vm;
-	struct nb_vm_config cfg = { .ncpus = opts->cpus, .mem_size = opts->mem_size,
+	struct nb_vm_config cfg = { .ncpus = opts->cpus,
+				    .mem_size = opts->mem_size,
 				    .pvm_host = ctx->pvm_host };
 	int rc;
 
@@ -649,7 +658,8 @@ static char *absolute(const char *path, struct nb_err *err)
 	if (!copy)
 		return nb_err_sys(err, "%s", path), NULL;
 	dir = realpath(slash == copy ? "/" : slash ? (*slash = '\0', copy) : ".", NULL);
-	if (!dir || asprintf(&out, "%s/%s", strcmp(dir, "/") ? dir : "", slash ? slash + 1 : path) < 0)
+	if (!dir ||
+	    asprintf(&out, "%s/%s", strcmp(dir, "/") ? dir : "", slash ? slash + 1 : path) < 0)
 		return nb_err_sys(err, "%s", path), NULL;
 	return out;
 }
@@ -678,8 +688,8 @@ static int jail_paths(struct nb_run_options *jailed, struct nb_jail_paths *paths
 			return -1;
 		jailed->net.vsock_path = abs;
 		owned[n] = strndup(abs, (size_t)(strrchr(abs, '/') - abs));
-		if (!owned[n] || nb_jail_paths_add(paths, owned[n][0] ? owned[n] : "/", true, true,
-						   err) < 0)
+		if (!owned[n] ||
+		    nb_jail_paths_add(paths, owned[n][0] ? owned[n] : "/", true, true, err) < 0)
 			return owned[n] ? -1 : nb_err_sys(err, "--vsock");
 	}
 	return 0;
@@ -701,8 +711,8 @@ static int run_confined(const struct nb_run_options *opts, struct run_ctx *ctx, 
 	if (opts->confine.jail)
 		rc = jail_paths(&jailed, &paths, owned, err);
 	if (rc == 0)
-		rc = nb_confine_run(&jailed, &paths, ctx->initrd->len, &ctx->net, run_vm, ctx, status,
-				    err);
+		rc = nb_confine_run(&jailed, &paths, ctx->initrd->len, &ctx->net, run_vm, ctx,
+				    status, err);
 	for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
 		free(owned[i]);
 	return rc;
@@ -742,8 +752,10 @@ static int check_layout(const struct nb_run_options *opts, const struct file_map
 	if (nb_initrd_place(&plan, &kernel, initrd_len, &initrd_gpa, err) < 0)
 		return nb_err_wrap(err, "initramfs");
 	if (sizeof(nb_run_base_cmdline) + args + NB_RUN_MMIO_ARGS_MAX > NB_CMDLINE_MAX)
-		return nb_err_set(err, 0, "--kernel-args is %zu bytes long; the kernel command line "
-				  "leaves room for %zu", args ? args - 1 : 0,
+		return nb_err_set(err, 0,
+				  "--kernel-args is %zu bytes long; the kernel command line "
+				  "leaves room for %zu",
+				  args ? args - 1 : 0,
 				  (size_t)(NB_CMDLINE_MAX - sizeof(nb_run_base_cmdline) -
 					   NB_RUN_MMIO_ARGS_MAX - 1));
 	return 0;
@@ -773,12 +785,14 @@ int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err)
 	struct nb_image image = { 0 };
 	struct nb_blk_concat layers = { 0 };
 	bool is_image = nb_image_is_reference(opts->rootfs);
-	struct run_ctx ctx = { .kernel = &kernel_file, .layers = is_image ? &layers : NULL,
+	struct run_ctx ctx = { .kernel = &kernel_file,
+			       .layers = is_image ? &layers : NULL,
 			       .initrd = &initrd };
 	int rc = -1;
 
 	nb_network_init(&ctx.net);
-	if (nb_confine_check(opts, err) < 0 || (opts->tty && nb_tty_check(opts->interactive, err) < 0) ||
+	if (nb_confine_check(opts, err) < 0 ||
+	    (opts->tty && nb_tty_check(opts->interactive, err) < 0) ||
 	    nb_confine_check_memory(opts, err) < 0 ||
 	    read_kernel(opts->kernel_path, &kernel_file, err) < 0)
 		return -1;

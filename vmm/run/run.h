@@ -9,25 +9,25 @@
 #include "common/report.h"
 #include "nestbox/err.h"
 
-#define NB_RUN_MAX_VOLUMES 16u     /* NB_SPEC_MAX_VOLUMES */
+#define NB_RUN_MAX_VOLUMES 16u /* NB_SPEC_MAX_VOLUMES */
 
 struct nb_run_options {
-	const char *kernel_path;   /* guest kernel: ELF vmlinux or bzImage */
-	const char *init_path;     /* nestbox-init binary */
-	const char *rootfs;        /* IMAGE: for now a rootfs directory */
-	const char *const *argv;   /* command in the guest, argc >= 1 */
+	const char *kernel_path; /* guest kernel: ELF vmlinux or bzImage */
+	const char *init_path;   /* nestbox-init binary */
+	const char *rootfs;      /* IMAGE: for now a rootfs directory */
+	const char *const *argv; /* command in the guest, argc >= 1 */
 	size_t argc;
 	unsigned cpus;
-	uint64_t mem_size;         /* bytes */
-	unsigned timeout_sec;      /* 0: none */
-	const char *kernel_args;   /* appended to the kernel command line, or NULL */
-	bool stats;                /* print run statistics as JSON on stderr */
-	bool interactive;          /* -i: host stdin feeds the workload's stdin */
-	bool tty;                  /* -t: a pty in the guest (vmm/run/tty.h) */
-	struct nb_run_volume {     /* -v HOST:GUEST[:ro][,direct], --mount type=bind */
+	uint64_t mem_size;       /* bytes */
+	unsigned timeout_sec;    /* 0: none */
+	const char *kernel_args; /* appended to the kernel command line, or NULL */
+	bool stats;              /* print run statistics as JSON on stderr */
+	bool interactive;        /* -i: host stdin feeds the workload's stdin */
+	bool tty;                /* -t: a pty in the guest (vmm/run/tty.h) */
+	struct nb_run_volume {   /* -v HOST:GUEST[:ro][,direct], --mount type=bind */
 		char *host, *guest;
 		bool read_only, direct;
-		bool dir;          /* HOST is a directory: shared over virtio-fs, not a disk */
+		bool dir; /* HOST is a directory: shared over virtio-fs, not a disk */
 		/* --device-{read,write}-{bps,iops}, vmm/cli/volume_opts.c; 0: none */
 		uint64_t read_bps, write_bps, read_iops, write_iops;
 	} volumes[NB_RUN_MAX_VOLUMES];
@@ -37,39 +37,39 @@ struct nb_run_options {
 		int opt;
 	} device_rates[4 * NB_RUN_MAX_VOLUMES];
 	size_t ndevice_rates;
-	double start_mono_ms;      /* CLOCK_MONOTONIC at process start, for --stats */
-	struct nb_report report;   /* the front end's printer: warnings, --stats lines */
-	struct nb_run_container {  /* container options (issue 3), vmm/cli/container_opts.c */
-		const char **env;  /* -e / --env-file "NAME=value", nenv entries (malloc'd) */
+	double start_mono_ms;     /* CLOCK_MONOTONIC at process start, for --stats */
+	struct nb_report report;  /* the front end's printer: warnings, --stats lines */
+	struct nb_run_container { /* container options (issue 3), vmm/cli/container_opts.c */
+		const char **env; /* -e / --env-file "NAME=value", nenv entries (malloc'd) */
 		size_t nenv;
 		const char *workdir, *user, *hostname, *entrypoint;
-		uint64_t pids_limit;        /* 0: none */
-		bool memory_limit;          /* --memory given: memory.max = it - guest reserve */
-		uint32_t cpu_quota_us;      /* from --cpus, with period 100000; 0: none */
+		uint64_t pids_limit;   /* 0: none */
+		bool memory_limit;     /* --memory given: memory.max = it - guest reserve */
+		uint32_t cpu_quota_us; /* from --cpus, with period 100000; 0: none */
 		bool read_only;
-		const char *tmpfs[64];      /* NB_SPEC_MAX_TMPFS */
+		const char *tmpfs[64]; /* NB_SPEC_MAX_TMPFS */
 		size_t ntmpfs;
-		uint64_t cap_add, cap_drop; /* capability bit masks */
+		uint64_t cap_add, cap_drop;  /* capability bit masks */
 		const char *seccomp_profile; /* --security-opt seccomp=FILE, or NULL */
 		bool seccomp_unconfined;
-		uint32_t namespaces;         /* NB_NS_NET (--network none), NB_NS_USER (--userns private) */
+		uint32_t namespaces; /* NB_NS_NET (--network none), NB_NS_USER (--userns private) */
 	} container;
-	struct nb_run_net {        /* network options (issue 5), vmm/cli/network_opts.c */
-		const char *vsock_path;   /* --vsock PATH; NULL: no vsock device */
-		uint64_t vsock_cid;       /* --vsock-cid, default 3 */
-		const char *tap;          /* --net tap:NAME; NULL: no network device */
-		uint8_t mac[6];           /* --mac, else locally administered */
+	struct nb_run_net {             /* network options (issue 5), vmm/cli/network_opts.c */
+		const char *vsock_path; /* --vsock PATH; NULL: no vsock device */
+		uint64_t vsock_cid;     /* --vsock-cid, default 3 */
+		const char *tap;        /* --net tap:NAME; NULL: no network device */
+		uint8_t mac[6];         /* --mac, else locally administered */
 		bool has_mac;
-		uint32_t ipv4, gateway;   /* --ip, --gateway, host byte order; 0: none */
-		uint32_t prefix;          /* --ip ADDR/PREFIX */
+		uint32_t ipv4, gateway; /* --ip, --gateway, host byte order; 0: none */
+		uint32_t prefix;        /* --ip ADDR/PREFIX */
 		uint64_t rx_bps, tx_bps, rx_ops, tx_ops; /* --net-rate; 0: none */
 	} net;
 	struct nb_run_confine {    /* host confinement (issue 6), vmm/cli/confine_opts.c */
-		bool seccomp_log;        /* --seccomp-log: log violations, do not kill */
-		const char *jail;        /* --jail DIR, or NULL */
-		unsigned uid, gid;       /* --uid, --gid (with --jail) */
+		bool seccomp_log;  /* --seccomp-log: log violations, do not kill */
+		const char *jail;  /* --jail DIR, or NULL */
+		unsigned uid, gid; /* --uid, --gid (with --jail) */
 		bool has_uid, has_gid;
-		const char *cgroup;      /* --cgroup PARENT, or NULL */
+		const char *cgroup; /* --cgroup PARENT, or NULL */
 	} confine;
 };
 

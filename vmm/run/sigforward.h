@@ -20,8 +20,8 @@ struct nb_console;
 
 struct nb_sigforward {
 	struct nb_console *con;
-	bool tty;               /* -t: WINCH becomes a window size */
-	double last_stop_ms;    /* CLOCK_MONOTONIC of the last INT/TERM forwarded; 0 none */
+	bool tty;            /* -t: WINCH becomes a window size */
+	double last_stop_ms; /* CLOCK_MONOTONIC of the last INT/TERM forwarded; 0 none */
 };
 
 /* loop->forward_signal (vmm/kvm/event.h), opaque a struct nb_sigforward. On

@@ -29,7 +29,8 @@ int nb_confine_check(const struct nb_run_options *opts, struct nb_err *err)
 	if ((c->has_uid || c->has_gid) && !c->jail)
 		return nb_err_set(err, 0, "--uid and --gid need --jail DIR");
 	if (c->jail && (!c->has_uid || !c->has_gid))
-		return nb_err_set(err, 0, "--jail needs --uid U and --gid G (the unprivileged ids "
+		return nb_err_set(err, 0,
+				  "--jail needs --uid U and --gid G (the unprivileged ids "
 				  "the VMM runs as)");
 	if (c->jail && c->jail[0] != '/')
 		return nb_err_set(err, 0, "--jail %s: give an absolute path", c->jail);
@@ -58,8 +59,10 @@ int nb_confine_check_memory(const struct nb_run_options *opts, struct nb_err *er
 	/* Guest RAM is never preallocated, but a guest that touches more than
 	 * the host has would end in the host's OOM killer: refuse up front. */
 	if (ram && opts->mem_size > ram)
-		return nb_err_set(err, 0, "--memory %" PRIu64 " MiB is more than this host's RAM "
-				  "(%" PRIu64 " MiB): lower --memory", opts->mem_size >> 20, ram >> 20);
+		return nb_err_set(err, 0,
+				  "--memory %" PRIu64 " MiB is more than this host's RAM "
+				  "(%" PRIu64 " MiB): lower --memory",
+				  opts->mem_size >> 20, ram >> 20);
 	return 0;
 }
 
@@ -70,7 +73,7 @@ bool nb_confine_supervised(const struct nb_run_options *opts)
 
 /* ---- the supervising parent ---------------------------------------------- */
 
-static const int forwarded_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT,
+static const int forwarded_signals[] = { SIGINT,  SIGTERM, SIGHUP,  SIGQUIT,
 					 SIGUSR1, SIGUSR2, SIGWINCH };
 static volatile pid_t child_pid;
 
@@ -124,12 +127,15 @@ static int child_result(int wstatus, const struct nb_hostcg *cg, int *status, st
 	if (cg)
 		nb_hostcg_usage(cg->path, &u);
 	if (sig == SIGSYS)
-		return nb_err_set(err, 0, "the VMM was killed by SIGSYS: one of its threads made a "
+		return nb_err_set(err, 0,
+				  "the VMM was killed by SIGSYS: one of its threads made a "
 				  "system call outside its seccomp allowlist (nestbox seccomp-dump "
 				  "lists them; --seccomp-log logs instead of killing)");
 	if (sig == SIGKILL && u.oom_kills)
-		return nb_err_set(err, 0, "the VMM was killed by the OOM killer: its cgroup %s "
-				  "reached memory.max", cg->path);
+		return nb_err_set(err, 0,
+				  "the VMM was killed by the OOM killer: its cgroup %s "
+				  "reached memory.max",
+				  cg->path);
 	return nb_err_set(err, 0, "the VMM was killed by signal %d (%s)", sig, strsignal(sig));
 }
 
@@ -200,8 +206,7 @@ static int make_cgroup(const struct nb_run_options *opts, uint64_t initrd_size,
 }
 
 /* The tap opened in the host's network namespace survives the jail. */
-static int keep_tap(const struct nb_network *net, struct nb_jail_paths *paths,
-		    struct nb_err *err)
+static int keep_tap(const struct nb_network *net, struct nb_jail_paths *paths, struct nb_err *err)
 {
 	int fd = net->early_tap_fd;
 
@@ -234,10 +239,10 @@ int nb_confine_run(const struct nb_run_options *opts, struct nb_jail_paths *path
 		return -1;
 	if (nb_gc_record(&rec, has_cg ? cg.path : NULL, opts->net.vsock_path, err) < 0)
 		goto out;
-	if (opts->confine.jail && (nb_network_prepare(net, opts, err) < 0 ||
-				   keep_tap(net, paths, err) < 0 ||
-				   (unshare(CLONE_NEWPID) < 0 &&
-				    nb_err_sys(err, "--jail: new PID namespace (run as root)"))))
+	if (opts->confine.jail &&
+	    (nb_network_prepare(net, opts, err) < 0 || keep_tap(net, paths, err) < 0 ||
+	     (unshare(CLONE_NEWPID) < 0 &&
+	      nb_err_sys(err, "--jail: new PID namespace (run as root)"))))
 		goto out;
 	tty_saved = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &tty) == 0;
 	if (pipe2(alive, O_CLOEXEC) < 0) {
@@ -270,7 +275,8 @@ out:
 	set_forwarding(false);
 	nb_network_cleanup(net);
 	if (rec.path[0] ? nb_gc_release(&rec) < 0 : has_cg && nb_hostcg_remove(cg.path) < 0)
-		nb_report(&opts->report, NB_REPORT_MESSAGE, "could not remove all of this run's "
+		nb_report(&opts->report, NB_REPORT_MESSAGE,
+			  "could not remove all of this run's "
 			  "host state; nestbox gc will");
 	return rc;
 }

@@ -15,7 +15,8 @@ static bool raw_active;
 int nb_tty_check(bool interactive, struct nb_err *err)
 {
 	if (interactive && !isatty(STDIN_FILENO))
-		return nb_err_set(err, 0, "the input device is not a TTY (-t with -i needs a "
+		return nb_err_set(err, 0,
+				  "the input device is not a TTY (-t with -i needs a "
 				  "terminal on stdin; drop -t to stream a pipe or file)");
 	return 0;
 }

@@ -68,8 +68,8 @@ static int transfer(struct nb_blk *b, struct iovec *iov, unsigned n, uint64_t of
 	return 0;
 }
 
-static uint8_t do_rw(struct nb_blk *b, const struct nb_virtq_chain *c, uint64_t sector,
-		     bool write, uint32_t *data_written)
+static uint8_t do_rw(struct nb_blk *b, const struct nb_virtq_chain *c, uint64_t sector, bool write,
+		     uint32_t *data_written)
 {
 	struct iovec iov[NB_BLK_SEG_MAX + 1];
 	uint64_t len = write ? c->read_len - sizeof(struct req_header) : c->write_len - 1;
@@ -82,7 +82,8 @@ static uint8_t do_rw(struct nb_blk *b, const struct nb_virtq_chain *c, uint64_t 
 		return VIRTIO_BLK_S_IOERR;
 	if (len == 0)
 		return VIRTIO_BLK_S_OK;
-	n = nb_virtq_chain_iov(c, !write, off, len, iov, NB_BLK_SEG_MAX + 1); /* IN fills the writable part */
+	n = nb_virtq_chain_iov(c, !write, off, len, iov,
+			       NB_BLK_SEG_MAX + 1); /* IN fills the writable part */
 	if (!segments_ok(iov, n))
 		return VIRTIO_BLK_S_IOERR;
 	if (transfer(b, iov, n, sector * NB_BLK_SECTOR, write) < 0)
@@ -132,8 +133,7 @@ static bool read_header(const struct nb_virtq_chain *c, struct req_header *h)
 }
 
 /* Serve a chain that has a status byte; h NULL: no valid header. */
-static uint32_t serve(struct nb_blk *b, const struct nb_virtq_chain *c,
-		      const struct req_header *h)
+static uint32_t serve(struct nb_blk *b, const struct nb_virtq_chain *c, const struct req_header *h)
 {
 	uint32_t data = 0;
 	uint8_t status;
@@ -142,14 +142,24 @@ static uint32_t serve(struct nb_blk *b, const struct nb_virtq_chain *c,
 		status = VIRTIO_BLK_S_IOERR;
 	} else {
 		switch (h->type) {
-		case VIRTIO_BLK_T_IN: status = do_rw(b, c, h->sector, false, &data); break;
-		case VIRTIO_BLK_T_OUT: status = do_rw(b, c, h->sector, true, &data); break;
-		case VIRTIO_BLK_T_FLUSH: status = status_of(b->read_only ? 0 : fdatasync(b->fd)); break;
-		case VIRTIO_BLK_T_GET_ID: status = do_get_id(b, c, &data); break;
+		case VIRTIO_BLK_T_IN:
+			status = do_rw(b, c, h->sector, false, &data);
+			break;
+		case VIRTIO_BLK_T_OUT:
+			status = do_rw(b, c, h->sector, true, &data);
+			break;
+		case VIRTIO_BLK_T_FLUSH:
+			status = status_of(b->read_only ? 0 : fdatasync(b->fd));
+			break;
+		case VIRTIO_BLK_T_GET_ID:
+			status = do_get_id(b, c, &data);
+			break;
 		case VIRTIO_BLK_T_DISCARD:
 			status = b->read_only ? VIRTIO_BLK_S_IOERR : do_discard(b, c);
 			break;
-		default: status = VIRTIO_BLK_S_UNSUPP; break;
+		default:
+			status = VIRTIO_BLK_S_UNSUPP;
+			break;
 		}
 	}
 	nb_virtq_chain_write(c, c->write_len - 1, &status, 1);
@@ -256,7 +266,8 @@ static int backend_size(int fd, const char *path, bool *regular, uint64_t *bytes
 int nb_blk_open(struct nb_blk *b, const char *path, const struct nb_blk_opts *opts,
 		struct nb_err *err)
 {
-	int flags = (opts->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | (opts->direct ? O_DIRECT : 0);
+	int flags = (opts->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC |
+		    (opts->direct ? O_DIRECT : 0);
 	uint64_t bytes = 0;
 	bool regular = false;
 
@@ -277,7 +288,7 @@ void nb_blk_init(struct nb_blk *b, uint64_t bytes, const struct nb_blk_opts *opt
 	b->read_only = opts->read_only;
 	b->discard = discard;
 	b->capacity = bytes / NB_BLK_SECTOR; /* a partial last sector is not exposed */
-	if (opts->serial) /* VIRTIO_BLK_ID_BYTES, NUL-padded, not terminated */
+	if (opts->serial)                    /* VIRTIO_BLK_ID_BYTES, NUL-padded, not terminated */
 		memcpy(b->id, opts->serial, strnlen(opts->serial, sizeof(b->id)));
 	b->config = (struct virtio_blk_config){
 		.capacity = b->capacity,

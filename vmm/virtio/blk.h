@@ -20,29 +20,29 @@
 
 #define NB_BLK_QUEUE_SIZE 128u
 #define NB_BLK_SEG_MAX (NB_BLK_QUEUE_SIZE - 2u) /* minus header and status */
-#define NB_BLK_SIZE_MAX (1u << 20)               /* bytes per data segment */
+#define NB_BLK_SIZE_MAX (1u << 20)              /* bytes per data segment */
 #define NB_BLK_SECTOR 512u
 
 struct nb_blk_opts {
 	bool read_only;
-	bool direct;                 /* O_DIRECT */
-	const char *serial;          /* GET_ID / /sys/block/vdX/serial, <= 20 bytes */
+	bool direct;        /* O_DIRECT */
+	const char *serial; /* GET_ID / /sys/block/vdX/serial, <= 20 bytes */
 	struct nb_ratelimit_config read_limit, write_limit; /* zero: unlimited */
 };
 
 struct nb_blk_concat;
 
 struct nb_blk {
-	int fd;                      /* -1 with concat */
+	int fd;                             /* -1 with concat */
 	const struct nb_blk_concat *concat; /* NULL, or the files it reads (blk_concat.h) */
 	bool read_only, discard;
-	uint64_t capacity;           /* 512-byte sectors */
+	uint64_t capacity; /* 512-byte sectors */
 	char id[VIRTIO_BLK_ID_BYTES];
 	struct virtio_blk_config config;
-	struct nb_virtio_ops ops;    /* the features depend on the disk */
+	struct nb_virtio_ops ops; /* the features depend on the disk */
 	struct nb_virtio_dev vdev;
 	struct nb_ratelimit read_rl, write_rl; /* unlimited unless blk_add set them */
-	struct nb_virtq_chain chain; /* scratch for the request being served */
+	struct nb_virtq_chain chain;           /* scratch for the request being served */
 };
 
 /* Open the backend and fill the config space. */

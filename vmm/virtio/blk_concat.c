@@ -12,8 +12,7 @@ static uint64_t align_up(uint64_t v)
 	return (v + NB_LAYER_ALIGN - 1) / NB_LAYER_ALIGN * NB_LAYER_ALIGN;
 }
 
-static int open_part(struct nb_blk_part *p, const char *path, uint64_t start,
-		     struct nb_err *err)
+static int open_part(struct nb_blk_part *p, const char *path, uint64_t start, struct nb_err *err)
 {
 	struct stat st;
 
@@ -32,17 +31,17 @@ static int open_part(struct nb_blk_part *p, const char *path, uint64_t start,
 	return 0;
 }
 
-int nb_blk_concat_open(struct nb_blk_concat *c, char *const *paths, size_t n,
-		       struct nb_err *err)
+int nb_blk_concat_open(struct nb_blk_concat *c, char *const *paths, size_t n, struct nb_err *err)
 {
 	uint64_t next = 0;
 
 	c->n = 0;
 	c->size = 0;
 	if (n == 0 || n > NB_MAX_LAYERS)
-		return nb_err_set(err, 0, "an image with %zu layers cannot run: nestbox takes 1 to "
-				  "%u (Docker's limit); flatten it (e.g. a multi-stage build)", n,
-				  NB_MAX_LAYERS);
+		return nb_err_set(err, 0,
+				  "an image with %zu layers cannot run: nestbox takes 1 to "
+				  "%u (Docker's limit); flatten it (e.g. a multi-stage build)",
+				  n, NB_MAX_LAYERS);
 	for (size_t i = 0; i < n; i++) {
 		struct nb_blk_part *p = &c->parts[i];
 

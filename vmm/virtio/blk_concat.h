@@ -18,16 +18,15 @@
 struct nb_blk_concat {
 	struct nb_blk_part {
 		int fd;
-		uint64_t start, len;    /* [start, start + len) of the disk is the file */
+		uint64_t start, len; /* [start, start + len) of the disk is the file */
 	} parts[NB_MAX_LAYERS];
 	size_t n;
-	uint64_t size;                  /* bytes, a multiple of NB_LAYER_ALIGN */
+	uint64_t size; /* bytes, a multiple of NB_LAYER_ALIGN */
 };
 
 /* Open paths[0..n) read-only and lay them out; at most NB_MAX_LAYERS, each
  * a non-empty regular file. On failure nothing stays open. */
-int nb_blk_concat_open(struct nb_blk_concat *c, char *const *paths, size_t n,
-		       struct nb_err *err);
+int nb_blk_concat_open(struct nb_blk_concat *c, char *const *paths, size_t n, struct nb_err *err);
 void nb_blk_concat_close(struct nb_blk_concat *c);
 
 /* Fill iov[0..n) from disk offset off. -1 when the range is not inside

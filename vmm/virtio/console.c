@@ -20,8 +20,8 @@
 
 #define NPORTS 4u
 #define SIGNAL_PORT 3u /* fed from sig_buf, not from a host fd */
-#define CTRL_RX 2u /* host -> guest control */
-#define CTRL_TX 3u /* guest -> host control */
+#define CTRL_RX 2u     /* host -> guest control */
+#define CTRL_TX 3u     /* guest -> host control */
 #define CTRL_PENDING 16u
 #define WRITE_CHUNK 4096u /* what a writable pipe surely takes at once */
 
@@ -34,11 +34,11 @@ struct ctrl_msg {
 };
 
 struct port {
-	int in_fd, out_fd;           /* host side; -1 none */
+	int in_fd, out_fd; /* host side; -1 none */
 	bool in_pollable, out_pollable, out_regular;
 	bool in_watched, out_watched;
 	bool guest_open, in_eof, out_dead;
-	bool tx_pending;             /* chain below is half written */
+	bool tx_pending; /* chain below is half written */
 	uint64_t tx_off;
 	struct nb_virtq_chain tx;
 };
@@ -56,8 +56,14 @@ struct nb_console {
 	struct nb_virtq_chain chain; /* scratch */
 };
 
-static unsigned rx_queue(unsigned port) { return port == 0 ? 0 : 2 + 2 * port; }
-static unsigned tx_queue(unsigned port) { return port == 0 ? 1 : 3 + 2 * port; }
+static unsigned rx_queue(unsigned port)
+{
+	return port == 0 ? 0 : 2 + 2 * port;
+}
+static unsigned tx_queue(unsigned port)
+{
+	return port == 0 ? 1 : 3 + 2 * port;
+}
 
 /* ---- control queue ------------------------------------------------------ */
 
@@ -81,14 +87,16 @@ static void flush_ctrl(struct nb_console *con)
 
 	while (sent < con->npending && (rc = nb_virtq_pop(q, &con->chain)) == 1) {
 		const struct ctrl_msg *m = &con->pending[sent++];
-		uint32_t n = (uint32_t)nb_virtq_chain_write(&con->chain, 0, &m->hdr, sizeof(m->hdr));
+		uint32_t n = (uint32_t)nb_virtq_chain_write(&con->chain, 0, &m->hdr,
+							    sizeof(m->hdr));
 
 		if (m->named && m->hdr.id < NPORTS)
 			n += (uint32_t)nb_virtq_chain_write(&con->chain, n, port_names[m->hdr.id],
 							    strlen(port_names[m->hdr.id]));
 		nb_virtq_push(q, con->chain.head, n);
 	}
-	memmove(con->pending, con->pending + sent, (con->npending - sent) * sizeof(con->pending[0]));
+	memmove(con->pending, con->pending + sent,
+		(con->npending - sent) * sizeof(con->pending[0]));
 	con->npending -= sent;
 	if (rc < 0)
 		nb_virtio_queue_broken(dev, q);
@@ -152,9 +160,9 @@ static void serve_ctrl_tx(struct nb_console *con)
 
 /* Who writes the guest's output, and how it waits for a slow reader. */
 enum tx_mode {
-	TX_EVENT,      /* the event thread: stop taking buffers, resume on EPOLLOUT */
-	TX_DRAIN,      /* the main thread at exit: wait (a stop signal gives up) */
-	TX_DRAIN_NOW,  /* the main thread after a host stop: only what fits now */
+	TX_EVENT,     /* the event thread: stop taking buffers, resume on EPOLLOUT */
+	TX_DRAIN,     /* the main thread at exit: wait (a stop signal gives up) */
+	TX_DRAIN_NOW, /* the main thread after a host stop: only what fits now */
 };
 
 static void on_writable(void *opaque, int fd, uint32_t events);
@@ -376,7 +384,8 @@ static void serve_signal_rx(struct nb_console *con)
 
 	while (con->sig_len && con->ports[SIGNAL_PORT].guest_open &&
 	       (rc = nb_virtq_pop(q, &con->chain)) == 1) {
-		uint64_t n = con->chain.write_len < con->sig_len ? con->chain.write_len : con->sig_len;
+		uint64_t n = con->chain.write_len < con->sig_len ? con->chain.write_len
+								 : con->sig_len;
 
 		n = nb_virtq_chain_write(&con->chain, 0, con->sig_buf, n);
 		nb_virtq_push(q, con->chain.head, (uint32_t)n);

@@ -32,7 +32,7 @@
 struct nb_console;
 
 struct nb_console_opts {
-	int stdin_fd;                /* -1: the guest's stdin is at EOF at once */
+	int stdin_fd; /* -1: the guest's stdin is at EOF at once */
 	int stdout_fd, stderr_fd;
 };
 

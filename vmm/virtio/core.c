@@ -39,7 +39,8 @@ int nb_virtio_register(struct nb_virtio_transport *t, struct nb_virtio_dev *dev,
 		       struct nb_event_loop *loop, struct nb_err *err)
 {
 	if (!nb_virtio_ops_fit(dev->ops))
-		return nb_err_set(err, 0, "virtio %s: too many or too large queues", dev->ops->name);
+		return nb_err_set(err, 0, "virtio %s: too many or too large queues",
+				  dev->ops->name);
 	return t->add(t, dev, loop, err);
 }
 

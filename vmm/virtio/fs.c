@@ -21,14 +21,14 @@
 
 #include "vmm/virtio/fs_impl.h"
 
-#define MIN_MINOR 31u  /* virtio-fs appeared with FUSE 7.31 (Linux 5.4) */
+#define MIN_MINOR 31u /* virtio-fs appeared with FUSE 7.31 (Linux 5.4) */
 
 /* ---- INIT and DESTROY ---------------------------------------------------- */
 
 /* What we take of the guest's offer: parallel lookups and readdirplus,
  * O_TRUNC in OPEN, big requests, and page-cache invalidation when a file's
  * mtime changed on the host. No writeback cache, locks, DAX or ACLs. */
-#define INIT_FLAGS                                                                     \
+#define INIT_FLAGS                                                                        \
 	(FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_AUTO_INVAL_DATA | \
 	 FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES)
 
@@ -79,9 +79,9 @@ static int fs_nosys(struct fs_req *r)
 
 struct op {
 	fs_handler *fn;
-	uint16_t in;      /* fixed argument bytes the request must carry */
-	uint16_t out;     /* fixed reply bytes the guest must have room for */
-	bool mutates;     /* refused with EROFS on a read-only share */
+	uint16_t in;  /* fixed argument bytes the request must carry */
+	uint16_t out; /* fixed reply bytes the guest must have room for */
+	bool mutates; /* refused with EROFS on a read-only share */
 };
 
 #define OP(code, f, i, o, m) [code] = { f, i, o, m }
@@ -89,8 +89,10 @@ struct op {
 static const struct op ops[] = {
 	OP(FUSE_LOOKUP, fs_lookup, 0, sizeof(struct fuse_entry_out), false),
 	OP(FUSE_FORGET, fs_forget, sizeof(struct fuse_forget_in), 0, false),
-	OP(FUSE_GETATTR, fs_getattr, sizeof(struct fuse_getattr_in), sizeof(struct fuse_attr_out), false),
-	OP(FUSE_SETATTR, fs_setattr, sizeof(struct fuse_setattr_in), sizeof(struct fuse_attr_out), true),
+	OP(FUSE_GETATTR, fs_getattr, sizeof(struct fuse_getattr_in), sizeof(struct fuse_attr_out),
+	   false),
+	OP(FUSE_SETATTR, fs_setattr, sizeof(struct fuse_setattr_in), sizeof(struct fuse_attr_out),
+	   true),
 	OP(FUSE_READLINK, fs_readlink, 0, 0, false),
 	OP(FUSE_SYMLINK, fs_symlink, 0, sizeof(struct fuse_entry_out), true),
 	OP(FUSE_MKNOD, fs_mknod, sizeof(struct fuse_mknod_in), sizeof(struct fuse_entry_out), true),
@@ -111,7 +113,8 @@ static const struct op ops[] = {
 	OP(FUSE_REMOVEXATTR, fs_removexattr, 0, 0, true),
 	OP(FUSE_FLUSH, fs_flush, sizeof(struct fuse_flush_in), 0, false),
 	OP(FUSE_INIT, fs_init, 0, 0, false),
-	OP(FUSE_OPENDIR, fs_opendir, sizeof(struct fuse_open_in), sizeof(struct fuse_open_out), false),
+	OP(FUSE_OPENDIR, fs_opendir, sizeof(struct fuse_open_in), sizeof(struct fuse_open_out),
+	   false),
 	OP(FUSE_READDIR, fs_readdir, sizeof(struct fuse_read_in), 0, false),
 	OP(FUSE_RELEASEDIR, fs_releasedir, sizeof(struct fuse_release_in), 0, false),
 	OP(FUSE_FSYNCDIR, fs_fsyncdir, sizeof(struct fuse_fsync_in), 0, false),
@@ -123,7 +126,8 @@ static const struct op ops[] = {
 	OP(FUSE_FALLOCATE, fs_fallocate, sizeof(struct fuse_fallocate_in), 0, true),
 	OP(FUSE_READDIRPLUS, fs_readdirplus, sizeof(struct fuse_read_in), 0, false),
 	OP(FUSE_RENAME2, fs_rename2, sizeof(struct fuse_rename2_in), 0, true),
-	OP(FUSE_LSEEK, fs_lseek, sizeof(struct fuse_lseek_in), sizeof(struct fuse_lseek_out), false),
+	OP(FUSE_LSEEK, fs_lseek, sizeof(struct fuse_lseek_in), sizeof(struct fuse_lseek_out),
+	   false),
 	OP(FUSE_COPY_FILE_RANGE, fs_copy_file_range, sizeof(struct fuse_copy_file_range_in),
 	   sizeof(struct fuse_write_out), true),
 	OP(FUSE_SYNCFS, fs_syncfs, sizeof(struct fuse_syncfs_in), 0, false),
@@ -147,7 +151,8 @@ static int decode(struct nb_fs *fs, const struct nb_virtq_chain *c, struct fs_re
 	args = r->h.len - sizeof(r->h);
 	/* WRITE data stays in guest memory: only its fixed arguments here. */
 	copy = r->h.opcode == FUSE_WRITE && args > sizeof(struct fuse_write_in)
-		       ? sizeof(struct fuse_write_in) : args;
+		       ? sizeof(struct fuse_write_in)
+		       : args;
 	if (copy > sizeof(fs->in))
 		return -E2BIG;
 	if (nb_virtq_chain_read(c, sizeof(r->h), fs->in, copy) != copy)
@@ -255,8 +260,8 @@ static int open_root(struct nb_fs *fs, const char *dir, bool read_only, struct n
 
 	if (fd < 0)
 		return nb_err_sys(err, "shared directory %s", dir);
-	if (fs_stat(fd, &st) < 0 || faccessat(fd, ".", R_OK | X_OK | (read_only ? 0 : W_OK),
-					      AT_EACCESS) < 0) {
+	if (fs_stat(fd, &st) < 0 ||
+	    faccessat(fd, ".", R_OK | X_OK | (read_only ? 0 : W_OK), AT_EACCESS) < 0) {
 		nb_err_sys(err, "shared directory %s: uid %u gid %u may not %s it", dir,
 			   (unsigned)geteuid(), (unsigned)getegid(),
 			   read_only ? "read" : "read and write");

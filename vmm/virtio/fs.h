@@ -32,22 +32,22 @@
 #include "vmm/kvm/event.h"
 #include "vmm/virtio/virtio.h"
 
-#define NB_FS_TAG_MAX 36u          /* virtio_fs_config.tag, not NUL terminated */
+#define NB_FS_TAG_MAX 36u /* virtio_fs_config.tag, not NUL terminated */
 #define NB_FS_QUEUE_SIZE 256u
-#define NB_FS_MAX_PAGES 256u       /* FUSE max_pages; the guest clamps it to the queue */
+#define NB_FS_MAX_PAGES 256u /* FUSE max_pages; the guest clamps it to the queue */
 #define NB_FS_MAX_RW (NB_FS_MAX_PAGES * 4096u) /* bytes per READ or WRITE */
-#define NB_FS_MAX_INODES 65536u    /* inodes the guest may hold (one O_PATH fd each) */
-#define NB_FS_MAX_HANDLES 4096u    /* open files and directories */
+#define NB_FS_MAX_INODES 65536u                /* inodes the guest may hold (one O_PATH fd each) */
+#define NB_FS_MAX_HANDLES 4096u                /* open files and directories */
 /* Descriptors one share may hold at most: what RLIMIT_NOFILE must leave. */
 #define NB_FS_MAX_FDS (NB_FS_MAX_INODES + NB_FS_MAX_HANDLES + 2u)
 
 struct nb_fs;
 
 struct nb_fs_opts {
-	const char *tag;           /* the guest's mount source, 1..NB_FS_TAG_MAX bytes */
+	const char *tag; /* the guest's mount source, 1..NB_FS_TAG_MAX bytes */
 	bool read_only;
-	unsigned max_inodes;       /* 0: NB_FS_MAX_INODES */
-	unsigned max_handles;      /* 0: NB_FS_MAX_HANDLES */
+	unsigned max_inodes;  /* 0: NB_FS_MAX_INODES */
+	unsigned max_handles; /* 0: NB_FS_MAX_HANDLES */
 };
 
 /* Open the shared directory dir and set up the tables. *out is freed by

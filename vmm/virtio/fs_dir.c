@@ -52,12 +52,14 @@ static bool is_dot(const char *name)
 
 /* Append one entry (plus: with its lookup) if it fits; 0 when it does
  * not, 1 when it was added. */
-static int add_entry(struct fs_req *r, int dirfd, const struct linux_dirent64 *d,
-		     size_t namelen, size_t limit, bool plus)
+static int add_entry(struct fs_req *r, int dirfd, const struct linux_dirent64 *d, size_t namelen,
+		     size_t limit, bool plus)
 {
 	struct fuse_entry_out e = { 0 };
 	struct fuse_dirent de = {
-		.ino = d->d_ino, .off = (uint64_t)d->d_off, .namelen = (uint32_t)namelen,
+		.ino = d->d_ino,
+		.off = (uint64_t)d->d_off,
+		.namelen = (uint32_t)namelen,
 		.type = d->d_type,
 	};
 	size_t head = plus ? sizeof(e) : 0;

@@ -197,8 +197,8 @@ int fs_write(struct fs_req *r)
 		return -EINVAL;
 	if (!(h = fs_handle_get(&r->fs->t, in.fh, FS_HANDLE_FILE)) || !h->writable)
 		return -EBADF;
-	if (in.size && !(n = nb_virtq_chain_iov(r->chain, false, data_off, in.size, iov,
-						 NB_VIRTQ_MAX_SIZE)))
+	if (in.size &&
+	    !(n = nb_virtq_chain_iov(r->chain, false, data_off, in.size, iov, NB_VIRTQ_MAX_SIZE)))
 		return -EINVAL;
 	done = transfer(h->fd, iov, n, in.offset, true);
 	if (done < 0)

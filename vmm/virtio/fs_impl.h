@@ -30,21 +30,21 @@
 /* Replies other than READ: at most an xattr value or list, or a page of
  * directory entries the guest asked for (it asks for one page). */
 #define FS_OUT_MAX (65536u + 4096u)
-#define FS_NAME_MAX 255u           /* NAME_MAX */
-#define FS_XATTR_NAME_MAX 255u     /* XATTR_NAME_MAX */
-#define FS_XATTR_SIZE_MAX 65536u   /* XATTR_SIZE_MAX */
-#define FS_LINK_MAX 4095u          /* PATH_MAX - 1 */
+#define FS_NAME_MAX 255u         /* NAME_MAX */
+#define FS_XATTR_NAME_MAX 255u   /* XATTR_NAME_MAX */
+#define FS_XATTR_SIZE_MAX 65536u /* XATTR_SIZE_MAX */
+#define FS_LINK_MAX 4095u        /* PATH_MAX - 1 */
 
 /* ---- tables (fs_table.c) ----------------------------------------------- */
 
 struct fs_inode {
-	int fd;                    /* O_PATH | O_NOFOLLOW, beneath the share; -1: free */
-	mode_t type;               /* S_IFMT bits, fixed for the inode's life */
+	int fd;      /* O_PATH | O_NOFOLLOW, beneath the share; -1: free */
+	mode_t type; /* S_IFMT bits, fixed for the inode's life */
 	dev_t dev;
 	ino_t ino;
-	uint64_t nlookup;          /* the guest's references (FUSE lookup count) */
-	uint32_t generation;       /* bumped when the slot is reused */
-	uint32_t next;             /* hash chain / free list, FS_NONE at the end */
+	uint64_t nlookup;    /* the guest's references (FUSE lookup count) */
+	uint32_t generation; /* bumped when the slot is reused */
+	uint32_t next;       /* hash chain / free list, FS_NONE at the end */
 };
 
 enum fs_handle_kind { FS_HANDLE_FREE, FS_HANDLE_FILE, FS_HANDLE_DIR };
@@ -59,7 +59,7 @@ struct fs_handle {
 #define FS_NONE UINT32_MAX
 
 struct fs_table {
-	struct fs_inode *inodes;   /* slot i is nodeid i + 1; slot 0 the root */
+	struct fs_inode *inodes; /* slot i is nodeid i + 1; slot 0 the root */
 	uint32_t inode_cap, ninodes, inode_free, inode_unused;
 	uint32_t *buckets;         /* (dev, ino) hash -> first slot */
 	uint32_t nbuckets;         /* a power of 2 */
@@ -100,11 +100,11 @@ int fs_handle_release(struct fs_table *t, uint64_t fh, enum fs_handle_kind kind)
 struct nb_fs {
 	struct nb_virtio_dev vdev;
 	struct fs_table t;
-	int proc_fd;               /* /proc/self/fd: reopening O_PATH descriptors */
+	int proc_fd; /* /proc/self/fd: reopening O_PATH descriptors */
 	bool read_only;
-	bool may_chown;            /* created files get the guest caller's ids */
-	bool initialized;          /* FUSE_INIT done */
-	uint32_t minor;            /* negotiated FUSE minor version */
+	bool may_chown;   /* created files get the guest caller's ids */
+	bool initialized; /* FUSE_INIT done */
+	uint32_t minor;   /* negotiated FUSE minor version */
 	struct virtio_fs_config config;
 	struct nb_virtq_chain chain;
 	uint8_t in[FS_IN_MAX] __attribute__((aligned(8)));
@@ -117,11 +117,11 @@ struct fs_req {
 	struct nb_fs *fs;
 	const struct nb_virtq_chain *chain;
 	struct fuse_in_header h;
-	const uint8_t *arg;        /* the arguments after the header (host copy) */
-	size_t arg_len, pos;       /* bytes of them, bytes consumed */
-	size_t out_len;            /* reply payload in fs->out */
-	size_t direct;             /* or: payload bytes written straight into the chain */
-	bool no_reply;             /* FORGET, BATCH_FORGET */
+	const uint8_t *arg;  /* the arguments after the header (host copy) */
+	size_t arg_len, pos; /* bytes of them, bytes consumed */
+	size_t out_len;      /* reply payload in fs->out */
+	size_t direct;       /* or: payload bytes written straight into the chain */
+	bool no_reply;       /* FORGET, BATCH_FORGET */
 };
 
 /* ---- arguments and replies (fs_req.c) ---------------------------------- */
@@ -167,9 +167,9 @@ int fs_lookup_new(struct fs_req *r, int dirfd, const char *name, struct fuse_ent
 
 typedef int fs_handler(struct fs_req *r);
 
-fs_handler fs_lookup, fs_forget, fs_batch_forget, fs_getattr, fs_setattr, fs_readlink,
-	fs_symlink, fs_mknod, fs_mkdir, fs_unlink, fs_rmdir, fs_rename, fs_rename2, fs_link,
-	fs_statfs, fs_syncfs;
+fs_handler fs_lookup, fs_forget, fs_batch_forget, fs_getattr, fs_setattr, fs_readlink, fs_symlink,
+	fs_mknod, fs_mkdir, fs_unlink, fs_rmdir, fs_rename, fs_rename2, fs_link, fs_statfs,
+	fs_syncfs;
 fs_handler fs_open, fs_create, fs_read, fs_write, fs_release, fs_flush, fs_fsync, fs_fallocate,
 	fs_lseek, fs_copy_file_range;
 fs_handler fs_opendir, fs_readdir, fs_readdirplus, fs_releasedir, fs_fsyncdir;

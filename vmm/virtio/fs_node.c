@@ -220,8 +220,9 @@ int fs_getattr(struct fs_req *r)
 /* An open, writable handle given with the request, else -1. */
 static int setattr_fd(struct fs_req *r, const struct fuse_setattr_in *in)
 {
-	struct fs_handle *h = (in->valid & FATTR_FH) ? fs_handle_get(&r->fs->t, in->fh,
-								      FS_HANDLE_FILE) : NULL;
+	struct fs_handle *h = (in->valid & FATTR_FH)
+				      ? fs_handle_get(&r->fs->t, in->fh, FS_HANDLE_FILE)
+				      : NULL;
 
 	return h && h->writable ? h->fd : -1;
 }
@@ -266,8 +267,7 @@ static int set_size(struct fs_req *r, struct fs_inode *node, const struct fuse_s
 	return rc;
 }
 
-static struct timespec when(uint32_t valid, uint32_t set, uint32_t now, uint64_t sec,
-			    uint32_t nsec)
+static struct timespec when(uint32_t valid, uint32_t set, uint32_t now, uint64_t sec, uint32_t nsec)
 {
 	if (valid & now)
 		return (struct timespec){ .tv_nsec = UTIME_NOW };
@@ -283,8 +283,10 @@ static int set_times(struct fs_inode *node, const struct fuse_setattr_in *in)
 		when(in->valid, FATTR_MTIME, FATTR_MTIME_NOW, in->mtime, in->mtimensec),
 	};
 
-	if ((ts[0].tv_nsec != UTIME_NOW && ts[0].tv_nsec != UTIME_OMIT && in->atimensec >= 1000000000u) ||
-	    (ts[1].tv_nsec != UTIME_NOW && ts[1].tv_nsec != UTIME_OMIT && in->mtimensec >= 1000000000u))
+	if ((ts[0].tv_nsec != UTIME_NOW && ts[0].tv_nsec != UTIME_OMIT &&
+	     in->atimensec >= 1000000000u) ||
+	    (ts[1].tv_nsec != UTIME_NOW && ts[1].tv_nsec != UTIME_OMIT &&
+	     in->mtimensec >= 1000000000u))
 		return -EINVAL;
 	return utimensat(node->fd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 }
@@ -368,7 +370,9 @@ int fs_mknod(struct fs_req *r)
 	/* Files, FIFOs, sockets and overlayfs whiteouts (0:0 character
 	 * devices); no device node reaches the host. */
 	switch (in.mode & S_IFMT) {
-	case S_IFREG: case S_IFIFO: case S_IFSOCK:
+	case S_IFREG:
+	case S_IFIFO:
+	case S_IFSOCK:
 		in.rdev = 0;
 		break;
 	case S_IFCHR:
@@ -495,9 +499,14 @@ int fs_statfs(struct fs_req *r)
 	if (fstatfs(node->fd, &s) < 0)
 		return -errno;
 	out.st = (struct fuse_kstatfs){
-		.blocks = s.f_blocks, .bfree = s.f_bfree, .bavail = s.f_bavail,
-		.files = s.f_files, .ffree = s.f_ffree, .bsize = (uint32_t)s.f_bsize,
-		.namelen = (uint32_t)s.f_namelen, .frsize = (uint32_t)s.f_frsize,
+		.blocks = s.f_blocks,
+		.bfree = s.f_bfree,
+		.bavail = s.f_bavail,
+		.files = s.f_files,
+		.ffree = s.f_ffree,
+		.bsize = (uint32_t)s.f_bsize,
+		.namelen = (uint32_t)s.f_namelen,
+		.frsize = (uint32_t)s.f_frsize,
 	};
 	return fs_reply(r, &out, sizeof(out));
 }

@@ -103,8 +103,12 @@ int fs_inode_ref(struct fs_table *t, int fd, const struct stat *st, struct fs_in
 	}
 	in = &t->inodes[i];
 	b = hash(t, st->st_dev, st->st_ino);
-	*in = (struct fs_inode){ .fd = fd, .type = st->st_mode & S_IFMT, .dev = st->st_dev,
-				 .ino = st->st_ino, .nlookup = 1, .generation = in->generation + 1,
+	*in = (struct fs_inode){ .fd = fd,
+				 .type = st->st_mode & S_IFMT,
+				 .dev = st->st_dev,
+				 .ino = st->st_ino,
+				 .nlookup = 1,
+				 .generation = in->generation + 1,
 				 .next = t->buckets[b] };
 	t->buckets[b] = i;
 	t->ninodes++;
@@ -166,8 +170,7 @@ bool fs_handle_room(const struct fs_table *t)
 	return t->handle_free != FS_NONE || t->handle_unused < t->handle_cap;
 }
 
-int fs_handle_new(struct fs_table *t, int fd, enum fs_handle_kind kind, bool writable,
-		  uint64_t *fh)
+int fs_handle_new(struct fs_table *t, int fd, enum fs_handle_kind kind, bool writable, uint64_t *fh)
 {
 	uint32_t i = t->handle_free;
 

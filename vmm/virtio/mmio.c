@@ -41,7 +41,8 @@ int nb_virtio_mmio_init(struct nb_virtio_mmio *m, struct nb_virtio_dev *dev,
 	memset(m, 0, sizeof(*m));
 	m->irq_fd = m->notify_fd = -1;
 	if (!nb_virtio_ops_fit(dev->ops))
-		return nb_err_set(err, 0, "virtio %s: too many or too large queues", dev->ops->name);
+		return nb_err_set(err, 0, "virtio %s: too many or too large queues",
+				  dev->ops->name);
 	m->dev = dev;
 	nb_virtio_dev_set_mem(dev, mem);
 	dev->interrupt = raise_irq;
@@ -234,17 +235,28 @@ static uint32_t read_reg(struct nb_virtio_mmio *m, uint64_t offset)
 	struct nb_virtq *q = selected_queue(m);
 
 	switch (offset) {
-	case VIRTIO_MMIO_MAGIC_VALUE: return MMIO_MAGIC;
-	case VIRTIO_MMIO_VERSION: return MMIO_VERSION;
-	case VIRTIO_MMIO_DEVICE_ID: return dev->ops->device_id;
-	case VIRTIO_MMIO_VENDOR_ID: return MMIO_VENDOR;
-	case VIRTIO_MMIO_DEVICE_FEATURES: return read_features(m);
-	case VIRTIO_MMIO_QUEUE_NUM_MAX: return q ? q->max_size : 0;
-	case VIRTIO_MMIO_QUEUE_READY: return q ? q->ready : 0;
-	case VIRTIO_MMIO_INTERRUPT_STATUS: return __atomic_load_n(&dev->isr, __ATOMIC_SEQ_CST);
-	case VIRTIO_MMIO_STATUS: return dev->status;
-	case VIRTIO_MMIO_CONFIG_GENERATION: return dev->config_generation;
-	default: return 0;
+	case VIRTIO_MMIO_MAGIC_VALUE:
+		return MMIO_MAGIC;
+	case VIRTIO_MMIO_VERSION:
+		return MMIO_VERSION;
+	case VIRTIO_MMIO_DEVICE_ID:
+		return dev->ops->device_id;
+	case VIRTIO_MMIO_VENDOR_ID:
+		return MMIO_VENDOR;
+	case VIRTIO_MMIO_DEVICE_FEATURES:
+		return read_features(m);
+	case VIRTIO_MMIO_QUEUE_NUM_MAX:
+		return q ? q->max_size : 0;
+	case VIRTIO_MMIO_QUEUE_READY:
+		return q ? q->ready : 0;
+	case VIRTIO_MMIO_INTERRUPT_STATUS:
+		return __atomic_load_n(&dev->isr, __ATOMIC_SEQ_CST);
+	case VIRTIO_MMIO_STATUS:
+		return dev->status;
+	case VIRTIO_MMIO_CONFIG_GENERATION:
+		return dev->config_generation;
+	default:
+		return 0;
 	}
 }
 
@@ -277,8 +289,8 @@ void nb_virtio_mmio_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t le
 /* IOAPIC pins for virtio: not 0 (PIT), 1 (i8042), 2 (cascade), 4 (the
  * UART), 8 (RTC), 12 (mouse). More devices than pins share pins: the
  * virtio-mmio driver requests its interrupt shared and reads ISR. */
-static const uint8_t virtio_pins[] = { 5, 6, 7, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19,
-				       20, 21, 22, 23 };
+static const uint8_t virtio_pins[] = { 5,  6,  7,  9,  10, 11, 13, 14, 15,
+				       16, 17, 18, 19, 20, 21, 22, 23 };
 
 static void on_notify(void *opaque, int fd, uint32_t events)
 {
@@ -330,8 +342,8 @@ static int mmio_add(struct nb_virtio_transport *transport, struct nb_virtio_dev 
 	}
 	m->base = NB_MMIO_BASE + (uint64_t)slot * NB_VIRTIO_MMIO_SLOT_SIZE;
 	m->irq = virtio_pins[slot % sizeof(virtio_pins)];
-	struct nb_bus_device busdev = { name, m->base, NB_VIRTIO_MMIO_SLOT_SIZE,
-					nb_virtio_mmio_io, m };
+	struct nb_bus_device busdev = { name, m->base, NB_VIRTIO_MMIO_SLOT_SIZE, nb_virtio_mmio_io,
+					m };
 	if (wire_kvm(t->vm, m, err) < 0 || nb_bus_register(&t->vm->mmio, &busdev, err) < 0 ||
 	    nb_event_add(loop, m->notify_fd, EPOLLIN, on_notify, m, err) < 0) {
 		nb_virtio_mmio_destroy(m);

@@ -24,10 +24,10 @@ struct nb_vm;
 struct nb_virtio_mmio {
 	struct nb_virtio_dev *dev;
 	uint64_t base;
-	unsigned irq;                /* IOAPIC pin = GSI */
+	unsigned irq; /* IOAPIC pin = GSI */
 	uint32_t dev_features_sel, drv_features_sel, queue_sel;
-	int irq_fd;                  /* eventfd bound to the GSI with KVM_IRQFD */
-	int notify_fd;               /* eventfd bound to QueueNotify with KVM_IOEVENTFD */
+	int irq_fd;    /* eventfd bound to the GSI with KVM_IRQFD */
+	int notify_fd; /* eventfd bound to QueueNotify with KVM_IOEVENTFD */
 };
 
 /* Put dev (nb_virtio_dev_init done) on guest memory mem behind a register
@@ -38,8 +38,7 @@ int nb_virtio_mmio_init(struct nb_virtio_mmio *m, struct nb_virtio_dev *dev,
 void nb_virtio_mmio_destroy(struct nb_virtio_mmio *m);
 
 /* Bus handler for the device's slot (vCPU threads). */
-void nb_virtio_mmio_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
-		       bool is_write);
+void nb_virtio_mmio_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
 
 /* The VM's virtio-mmio window: the transport devices register on. */
 struct nb_virtio_mmio_transport {

@@ -15,22 +15,21 @@
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
 
-
 #define RXQ 0u
 #define TXQ 1u
 #define F(bit) (1ull << (bit))
 /* Offloads: done end to end by the tap (the host kernel segments and
  * checksums), so each is offered only as the pair both sides need. */
-#define NET_OFFLOADS                                                                         \
-	(F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_HOST_TSO4) |      \
+#define NET_OFFLOADS                                                                     \
+	(F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_HOST_TSO4) | \
 	 F(VIRTIO_NET_F_HOST_TSO6) | F(VIRTIO_NET_F_GUEST_TSO4) | F(VIRTIO_NET_F_GUEST_TSO6))
 
 struct nb_net {
 	struct nb_virtio_dev vdev;
 	struct nb_event_loop *loop;
 	int tap_fd;
-	bool watching;               /* tap in the event loop */
-	bool rx_held;                /* rx_chain popped, not yet filled */
+	bool watching; /* tap in the event loop */
+	bool rx_held;  /* rx_chain popped, not yet filled */
 	struct nb_ratelimit rx_rl, tx_rl;
 	struct virtio_net_config config;
 	struct nb_virtq_chain rx_chain, tx_chain;
@@ -85,8 +84,10 @@ int nb_tap_open(const char *name, bool *created, struct nb_err *err)
 		int e = errno;
 
 		close(fd);
-		return nb_err_set(err, e, "--net tap:%s: cannot attach to the tap (an existing "
-				  "non-tap interface, or no CAP_NET_ADMIN?)", name);
+		return nb_err_set(err, e,
+				  "--net tap:%s: cannot attach to the tap (an existing "
+				  "non-tap interface, or no CAP_NET_ADMIN?)",
+				  name);
 	}
 	if (*created && set_up(name, err) < 0) {
 		close(fd);
@@ -234,8 +235,8 @@ static void serve_tx(struct nb_net *net)
 	while ((rc = nb_virtq_pop(q, &net->tx_chain)) == 1) {
 		uint64_t len = net->tx_chain.read_len;
 
-		if (!nb_ratelimit_admit(&net->tx_rl, len > NB_NET_HDR_SIZE ? len - NB_NET_HDR_SIZE : 0,
-					1)) {
+		if (!nb_ratelimit_admit(&net->tx_rl,
+					len > NB_NET_HDR_SIZE ? len - NB_NET_HDR_SIZE : 0, 1)) {
 			nb_virtq_unpop(q); /* stays queued until the limiter's timer */
 			break;
 		}

@@ -24,13 +24,13 @@
 #include "vmm/virtio/virtio.h"
 
 #define NB_NET_HDR_SIZE 12u
-#define NB_NET_MAX_FRAME 65550u  /* without the header */
+#define NB_NET_MAX_FRAME 65550u /* without the header */
 
 struct nb_net;
 
 struct nb_net_opts {
-	const char *tap;             /* interface name, < IFNAMSIZ */
-	int tap_fd;                  /* > 0: tap already open (by nb_tap_open()), taken over */
+	const char *tap; /* interface name, < IFNAMSIZ */
+	int tap_fd;      /* > 0: tap already open (by nb_tap_open()), taken over */
 	uint8_t mac[6];
 	struct nb_ratelimit_config rx_limit, tx_limit; /* zero: unlimited */
 };

@@ -24,11 +24,23 @@ _Static_assert(sizeof(struct desc) == 16, "virtq_desc is 16 bytes");
 #define USED_RING_OFF 4u
 #define USED_ELEM_SIZE 8u
 
-static uint64_t desc_bytes(uint16_t size) { return 16ull * size; }
-static uint64_t avail_bytes(uint16_t size) { return 6ull + 2ull * size; }
-static uint64_t used_bytes(uint16_t size) { return 6ull + 8ull * size; }
+static uint64_t desc_bytes(uint16_t size)
+{
+	return 16ull * size;
+}
+static uint64_t avail_bytes(uint16_t size)
+{
+	return 6ull + 2ull * size;
+}
+static uint64_t used_bytes(uint16_t size)
+{
+	return 6ull + 8ull * size;
+}
 
-static bool power_of_2(uint16_t n) { return n && !(n & (n - 1)); }
+static bool power_of_2(uint16_t n)
+{
+	return n && !(n & (n - 1));
+}
 
 void nb_virtq_reset(struct nb_virtq *q)
 {
@@ -260,8 +272,7 @@ static size_t chain_copy(const struct nb_virtq_chain *c, bool writable, uint64_t
 	return done;
 }
 
-size_t nb_virtq_chain_read(const struct nb_virtq_chain *c, uint64_t offset, void *dst,
-			   size_t len)
+size_t nb_virtq_chain_read(const struct nb_virtq_chain *c, uint64_t offset, void *dst, size_t len)
 {
 	return chain_copy(c, false, offset, dst, len, false);
 }

@@ -21,8 +21,7 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 	return a < b ? a : b;
 }
 
-void nb_bucket_init(struct nb_token_bucket *b, const struct nb_bucket_config *cfg,
-		    uint64_t now_ns)
+void nb_bucket_init(struct nb_token_bucket *b, const struct nb_bucket_config *cfg, uint64_t now_ns)
 {
 	uint64_t ms = cfg->refill_ms ? cfg->refill_ms : 1000;
 
@@ -134,8 +133,8 @@ static void on_timer(void *opaque, int fd, uint32_t events)
 }
 
 int nb_ratelimit_attach(struct nb_ratelimit *rl, const struct nb_ratelimit_config *cfg,
-			struct nb_event_loop *loop, nb_ratelimit_resume_fn *resume,
-			void *opaque, struct nb_err *err)
+			struct nb_event_loop *loop, nb_ratelimit_resume_fn *resume, void *opaque,
+			struct nb_err *err)
 {
 	nb_ratelimit_init(rl, cfg, NULL);
 	if (!rl->enabled)
@@ -238,8 +237,10 @@ int nb_ratelimit_parse_rate(const char *text, uint64_t *bytes_per_sec, struct nb
 		return 0;
 	}
 bad:
-	return nb_err_set(err, 0, "invalid rate '%s': use bytes per second above 0, with an "
-			  "optional unit b, k, m or g (e.g. 10mb, 512k)", text);
+	return nb_err_set(err, 0,
+			  "invalid rate '%s': use bytes per second above 0, with an "
+			  "optional unit b, k, m or g (e.g. 10mb, 512k)",
+			  text);
 }
 
 void nb_ratelimit_config_rate(struct nb_bucket_config *cfg, uint64_t per_sec)

@@ -33,9 +33,9 @@ struct nb_event_loop;
 #define NB_RATELIMIT_MAX_TOKENS ((uint64_t)INT64_MAX)
 
 struct nb_bucket_config {
-	uint64_t size;               /* tokens when full; 0: unlimited */
-	uint64_t one_time_burst;     /* extra tokens available once */
-	uint64_t refill_ms;          /* empty to full; 0 with size > 0: 1000 */
+	uint64_t size;           /* tokens when full; 0: unlimited */
+	uint64_t one_time_burst; /* extra tokens available once */
+	uint64_t refill_ms;      /* empty to full; 0 with size > 0: 1000 */
 };
 
 struct nb_ratelimit_config {
@@ -44,15 +44,14 @@ struct nb_ratelimit_config {
 
 struct nb_token_bucket {
 	uint64_t size, burst, refill_ns;
-	int64_t budget;              /* < 0: debt from an oversized request */
-	uint64_t frac;               /* refill remainder, in token * ns units */
-	uint64_t last_ns;            /* time of the last refill */
+	int64_t budget;   /* < 0: debt from an oversized request */
+	uint64_t frac;    /* refill remainder, in token * ns units */
+	uint64_t last_ns; /* time of the last refill */
 };
 
 /* A bucket starts full at now_ns. Sizes above NB_RATELIMIT_MAX_TOKENS are
  * clamped to it. */
-void nb_bucket_init(struct nb_token_bucket *b, const struct nb_bucket_config *cfg,
-		    uint64_t now_ns);
+void nb_bucket_init(struct nb_token_bucket *b, const struct nb_bucket_config *cfg, uint64_t now_ns);
 bool nb_bucket_unlimited(const struct nb_token_bucket *b);
 
 /* Add the tokens earned since the last refill (time never runs back). */
@@ -70,13 +69,13 @@ typedef void nb_ratelimit_resume_fn(void *opaque);
 
 struct nb_ratelimit {
 	struct nb_token_bucket bytes, ops;
-	bool enabled;                /* some bucket limits */
-	bool blocked;                /* the timer is armed: wait for it */
+	bool enabled; /* some bucket limits */
+	bool blocked; /* the timer is armed: wait for it */
 	nb_ratelimit_clock_fn *clock;
 	int timer_fd;
 	nb_ratelimit_resume_fn *resume;
 	void *opaque;
-	uint64_t throttled;          /* times a request had to wait */
+	uint64_t throttled; /* times a request had to wait */
 };
 
 /* CLOCK_MONOTONIC in nanoseconds: the default clock. */
@@ -90,8 +89,8 @@ void nb_ratelimit_init(struct nb_ratelimit *rl, const struct nb_ratelimit_config
 /* nb_ratelimit_init plus, if cfg limits anything, a timerfd watched by loop
  * whose expiry calls resume(opaque) on the event thread. Set-up time. */
 int nb_ratelimit_attach(struct nb_ratelimit *rl, const struct nb_ratelimit_config *cfg,
-			struct nb_event_loop *loop, nb_ratelimit_resume_fn *resume,
-			void *opaque, struct nb_err *err);
+			struct nb_event_loop *loop, nb_ratelimit_resume_fn *resume, void *opaque,
+			struct nb_err *err);
 /* Unwatch and close the timer. loop NULL at teardown, when the loop goes
  * too: close only (no epoll_ctl under the main thread's seccomp filter). */
 void nb_ratelimit_detach(struct nb_ratelimit *rl, struct nb_event_loop *loop);

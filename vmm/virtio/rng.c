@@ -48,8 +48,7 @@ void nb_rng_init(struct nb_rng *r)
 	nb_virtio_dev_init(&r->vdev, &rng_ops, r, NULL);
 }
 
-int nb_virtio_rng_add(struct nb_virtio_transport *t, struct nb_event_loop *loop,
-		      struct nb_err *err)
+int nb_virtio_rng_add(struct nb_virtio_transport *t, struct nb_event_loop *loop, struct nb_err *err)
 {
 	struct nb_rng *r = malloc(sizeof(*r));
 

@@ -31,7 +31,7 @@
 #include "vmm/kvm/event.h"
 #include "vmm/kvm/memory.h"
 
-#define NB_VIRTQ_MAX_SIZE 256u      /* largest QueueNumMax a device may offer */
+#define NB_VIRTQ_MAX_SIZE 256u   /* largest QueueNumMax a device may offer */
 #define NB_VIRTIO_MAX_QUEUES 10u /* the console: 2 control + 2 per port, 4 ports */
 
 #define NB_VIRTIO_F_VERSION_1 (1ull << 32)
@@ -50,7 +50,7 @@ struct nb_virtq_seg {
  * enforced by the walker. */
 struct nb_virtq_chain {
 	uint16_t head;
-	unsigned nread, nwrite;      /* segments in each part */
+	unsigned nread, nwrite;       /* segments in each part */
 	uint64_t read_len, write_len; /* bytes in each part */
 	struct nb_virtq_seg segs[NB_VIRTQ_MAX_SIZE];
 };
@@ -59,19 +59,19 @@ struct nb_virtq_chain {
  * walker the rest. */
 struct nb_virtq {
 	const struct nb_guest_mem *mem;
-	uint16_t size;               /* QueueNum: entries, a power of 2 */
-	uint16_t max_size;           /* QueueNumMax the device offers */
+	uint16_t size;     /* QueueNum: entries, a power of 2 */
+	uint16_t max_size; /* QueueNumMax the device offers */
 	bool ready;
-	bool broken;                 /* refused a hostile ring: no more processing */
-	bool event_idx, indirect;    /* negotiated features */
+	bool broken;              /* refused a hostile ring: no more processing */
+	bool event_idx, indirect; /* negotiated features */
 	uint64_t desc_gpa, avail_gpa, used_gpa;
 	/* Host views of the rings, set by nb_virtq_enable() after checking. */
 	uint8_t *desc, *avail, *used;
-	uint16_t last_avail;         /* next avail entry the device takes */
-	uint16_t used_idx;           /* next used entry the device fills */
-	uint16_t signalled_used;     /* used_idx when the driver was last signalled */
+	uint16_t last_avail;     /* next avail entry the device takes */
+	uint16_t used_idx;       /* next used entry the device fills */
+	uint16_t signalled_used; /* used_idx when the driver was last signalled */
 	bool signalled_valid;
-	char why[96];                /* why the queue broke, for diagnostics */
+	char why[96]; /* why the queue broke, for diagnostics */
 };
 
 /* Check the ring addresses against guest RAM and alignment and reset the
@@ -105,8 +105,7 @@ void nb_virtq_arm_notify(struct nb_virtq *q);
 bool nb_virtq_has_avail(struct nb_virtq *q);
 
 /* Copy out of the readable part, from byte `offset` on; returns bytes copied. */
-size_t nb_virtq_chain_read(const struct nb_virtq_chain *c, uint64_t offset, void *dst,
-			   size_t len);
+size_t nb_virtq_chain_read(const struct nb_virtq_chain *c, uint64_t offset, void *dst, size_t len);
 /* Copy into the writable part at byte `offset`; returns bytes copied. */
 size_t nb_virtq_chain_write(const struct nb_virtq_chain *c, uint64_t offset, const void *src,
 			    size_t len);
@@ -121,12 +120,12 @@ struct nb_virtio_dev;
 
 struct nb_virtio_ops {
 	const char *name;
-	uint32_t device_id;          /* VIRTIO_ID_* */
-	uint64_t features;           /* device-specific bits; the transport adds
+	uint32_t device_id; /* VIRTIO_ID_* */
+	uint64_t features;  /* device-specific bits; the transport adds
 				      * VERSION_1, INDIRECT_DESC and EVENT_IDX */
 	unsigned nqueues;
-	uint16_t queue_max;          /* QueueNumMax for every queue */
-	uint32_t config_size;        /* bytes of dev->config the driver reads */
+	uint16_t queue_max;   /* QueueNumMax for every queue */
+	uint32_t config_size; /* bytes of dev->config the driver reads */
 	/* A driver write to config space, offset+len within config_size
 	 * (checked); NULL: config space is read-only (writes are ignored). */
 	void (*config_write)(struct nb_virtio_dev *dev, uint32_t offset, const uint8_t *data,
@@ -141,15 +140,15 @@ struct nb_virtio_ops {
 
 struct nb_virtio_dev {
 	const struct nb_virtio_ops *ops;
-	void *priv;                  /* the device model's state */
-	const void *config;          /* ops->config_size bytes; NULL: reads as zeros */
+	void *priv;         /* the device model's state */
+	const void *config; /* ops->config_size bytes; NULL: reads as zeros */
 	pthread_mutex_t lock;
 	const struct nb_guest_mem *mem; /* set by the transport */
-	uint64_t driver_features;    /* accepted at FEATURES_OK */
-	uint32_t status;             /* VIRTIO_CONFIG_S_* */
-	uint32_t isr;                /* InterruptStatus: 1 used buffer, 2 config */
+	uint64_t driver_features;       /* accepted at FEATURES_OK */
+	uint32_t status;                /* VIRTIO_CONFIG_S_* */
+	uint32_t isr;                   /* InterruptStatus: 1 used buffer, 2 config */
 	uint32_t config_generation;
-	bool reset_pending;          /* the driver reset a live device: the event thread resets */
+	bool reset_pending; /* the driver reset a live device: the event thread resets */
 	struct nb_virtq queues[NB_VIRTIO_MAX_QUEUES];
 	/* Raise the interrupt (set by the transport); never blocks. */
 	void (*interrupt)(void *opaque);

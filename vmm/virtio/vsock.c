@@ -25,7 +25,6 @@
 #include <linux/virtio_ids.h>
 #include <linux/virtio_vsock.h>
 
-
 #define RXQ 0u
 #define TXQ 1u
 #define EVQ 2u
@@ -39,7 +38,7 @@ enum conn_state {
 	CONN_HOST_LINE,    /* host client connected, reading "CONNECT <port>\n" */
 	CONN_HOST_REQUEST, /* REQUEST sent (or pending) to the guest */
 	CONN_ESTABLISHED,
-	CONN_DRAINING,     /* guest shut both ways: write out the buffer, then RST */
+	CONN_DRAINING, /* guest shut both ways: write out the buffer, then RST */
 };
 
 /* Packets a connection still owes the guest, sent in this order. */
@@ -53,19 +52,19 @@ enum {
 
 struct conn {
 	enum conn_state state;
-	int fd;                     /* host socket; -1 once the host side is gone */
+	int fd; /* host socket; -1 once the host side is gone */
 	uint32_t local_port, peer_port;
-	uint32_t pending;           /* PEND_* */
-	uint32_t shutdown_flags;    /* what PEND_SHUTDOWN tells the guest */
-	uint32_t peer_shutdown;     /* what the guest told us */
+	uint32_t pending;        /* PEND_* */
+	uint32_t shutdown_flags; /* what PEND_SHUTDOWN tells the guest */
+	uint32_t peer_shutdown;  /* what the guest told us */
 	bool rx_ready, hup, host_eof, wr_shut, stalled;
-	uint32_t interest;          /* epoll events registered; 0: not in the set */
+	uint32_t interest; /* epoll events registered; 0: not in the set */
 	/* the guest's receive window (host -> guest) */
 	uint32_t peer_buf_alloc, peer_fwd_cnt, tx_cnt;
 	/* ours (guest -> host) */
 	uint32_t rx_cnt, fwd_cnt, fwd_cnt_sent;
-	uint8_t *buf;               /* NB_VSOCK_CONN_BUF bytes, while needed */
-	uint32_t buf_off, buf_len;  /* unwritten bytes are [buf_off, buf_len) */
+	uint8_t *buf;              /* NB_VSOCK_CONN_BUF bytes, while needed */
+	uint32_t buf_off, buf_len; /* unwritten bytes are [buf_off, buf_len) */
 	char line[NB_VSOCK_LINE_MAX];
 	unsigned line_len;
 };
@@ -80,10 +79,10 @@ struct nb_vsock {
 	uint64_t guest_cid;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int listen_fd, epoll_fd;
-	struct nb_vsock_host host;  /* connect and unlink, direct or brokered */
+	struct nb_vsock_host host; /* connect and unlink, direct or brokered */
 	bool rx_starved;
 	uint32_t next_port;
-	unsigned rr;                /* where the next data round starts */
+	unsigned rr; /* where the next data round starts */
 	unsigned nconns;
 	struct conn conns[NB_VSOCK_MAX_CONNS];
 	unsigned nrst;
@@ -459,8 +458,7 @@ static void on_writable(struct nb_vsock *vs, struct conn *c)
 
 /* Keep what the socket did not take; room is guaranteed by the credit
  * check. */
-static int buffer_rest(struct conn *c, const struct nb_virtq_chain *ch, uint64_t off,
-		       uint32_t len)
+static int buffer_rest(struct conn *c, const struct nb_virtq_chain *ch, uint64_t off, uint32_t len)
 {
 	if (!c->buf && !(c->buf = malloc(NB_VSOCK_CONN_BUF)))
 		return -1;
@@ -673,9 +671,9 @@ static void guest_packet(struct nb_vsock *vs, const struct nb_virtq_chain *ch)
 	if (le64toh(h.src_cid) != vs->guest_cid)
 		return; /* spoofed source: never answer it */
 	c = find_conn(vs, local, peer);
-	if (le64toh(h.dst_cid) != NB_VSOCK_HOST_CID || le16toh(h.type) != VIRTIO_VSOCK_TYPE_STREAM ||
-	    len > NB_VSOCK_MAX_PKT || len > ch->read_len - NB_VSOCK_HDR_SIZE ||
-	    (len && op != VIRTIO_VSOCK_OP_RW)) {
+	if (le64toh(h.dst_cid) != NB_VSOCK_HOST_CID ||
+	    le16toh(h.type) != VIRTIO_VSOCK_TYPE_STREAM || len > NB_VSOCK_MAX_PKT ||
+	    len > ch->read_len - NB_VSOCK_HDR_SIZE || (len && op != VIRTIO_VSOCK_OP_RW)) {
 		if (c)
 			reset_conn(vs, c);
 		else if (op != VIRTIO_VSOCK_OP_RST)
@@ -838,7 +836,8 @@ void nb_vsock_poll(struct nb_vsock *vs)
 
 		if (idx == LISTEN_TAG)
 			on_listen(vs);
-		else if (idx < NB_VSOCK_MAX_CONNS && (live || vs->conns[idx].state == CONN_HOST_LINE))
+		else if (idx < NB_VSOCK_MAX_CONNS &&
+			 (live || vs->conns[idx].state == CONN_HOST_LINE))
 			on_conn(vs, &vs->conns[idx], evs[i].events);
 		else if (idx < NB_VSOCK_MAX_CONNS) /* broken device: nobody to talk to */
 			free_conn(vs, &vs->conns[idx]);
@@ -1005,8 +1004,7 @@ static void on_poll(void *opaque, int fd, uint32_t events)
 }
 
 int nb_virtio_vsock_add(struct nb_virtio_transport *t, struct nb_event_loop *loop,
-			const struct nb_vsock_opts *opts, struct nb_vsock **out,
-			struct nb_err *err)
+			const struct nb_vsock_opts *opts, struct nb_vsock **out, struct nb_err *err)
 {
 	struct nb_vsock *vs;
 

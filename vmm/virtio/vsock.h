@@ -29,9 +29,9 @@
 #define NB_VSOCK_DEFAULT_CID 3u
 #define NB_VSOCK_MAX_CONNS 64u
 #define NB_VSOCK_CONN_BUF (64u << 10)
-#define NB_VSOCK_MAX_PKT (64u << 10)  /* largest RW payload accepted */
+#define NB_VSOCK_MAX_PKT (64u << 10) /* largest RW payload accepted */
 #define NB_VSOCK_MAX_RST 64u
-#define NB_VSOCK_LINE_MAX 32u         /* "CONNECT <port>\n" */
+#define NB_VSOCK_LINE_MAX 32u /* "CONNECT <port>\n" */
 #define NB_VSOCK_HDR_SIZE 44u
 
 struct nb_vsock;
@@ -49,8 +49,8 @@ struct nb_vsock_host {
 };
 
 struct nb_vsock_opts {
-	const char *uds_path;        /* listening socket; guest ports at PATH_<port> */
-	uint64_t guest_cid;          /* 3 .. 2^32 - 2 */
+	const char *uds_path;             /* listening socket; guest ports at PATH_<port> */
+	uint64_t guest_cid;               /* 3 .. 2^32 - 2 */
 	const struct nb_vsock_host *host; /* NULL: direct */
 };
 

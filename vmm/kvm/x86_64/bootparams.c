@@ -9,10 +9,10 @@
 
 #define PAGE_SIZE_4K 4096ull
 #define BOOT_FLAG 0xaa55u
-#define SETUP_MAGIC 0x53726448u      /* "HdrS" */
-#define SYNTH_VERSION 0x020fu        /* 2.15: every field we fill exists */
-#define LOADER_UNDEFINED 0xffu       /* type_of_loader: "no assigned id" */
-#define ELF_KERNEL_ALIGN 0x1000000u  /* 16 MiB, CONFIG_PHYSICAL_ALIGN default */
+#define SETUP_MAGIC 0x53726448u     /* "HdrS" */
+#define SYNTH_VERSION 0x020fu       /* 2.15: every field we fill exists */
+#define LOADER_UNDEFINED 0xffu      /* type_of_loader: "no assigned id" */
+#define ELF_KERNEL_ALIGN 0x1000000u /* 16 MiB, CONFIG_PHYSICAL_ALIGN default */
 #define MIB(x) ((unsigned long long)((x) >> 20))
 
 static void e820_add(struct boot_e820_entry *tab, int *n, uint64_t addr, uint64_t size,
@@ -47,8 +47,8 @@ static uint64_t initrd_addr_max(const struct nb_kernel *kernel)
 	return kernel->hdr.initrd_addr_max ? kernel->hdr.initrd_addr_max : NB_INITRD_MAX_GPA;
 }
 
-int nb_initrd_place(const struct nb_guest_mem *mem, const struct nb_kernel *kernel,
-		    uint64_t size, uint64_t *gpa, struct nb_err *err)
+int nb_initrd_place(const struct nb_guest_mem *mem, const struct nb_kernel *kernel, uint64_t size,
+		    uint64_t *gpa, struct nb_err *err)
 {
 	uint64_t top = nb_mem_low_end(mem);
 	uint64_t floor = (kernel->load_end + PAGE_SIZE_4K - 1) & ~(PAGE_SIZE_4K - 1);
@@ -58,9 +58,10 @@ int nb_initrd_place(const struct nb_guest_mem *mem, const struct nb_kernel *kern
 	if (size == 0)
 		return nb_err_set(err, 0, "initrd is empty");
 	if (floor < kernel->load_end || top < floor || size > top - floor)
-		return nb_err_set(err, 0, "initrd of %llu MiB does not fit between the kernel's "
-				  "end (%llu MiB) and %llu MiB", MIB(size + (1ull << 20) - 1),
-				  MIB(kernel->load_end), MIB(top));
+		return nb_err_set(err, 0,
+				  "initrd of %llu MiB does not fit between the kernel's "
+				  "end (%llu MiB) and %llu MiB",
+				  MIB(size + (1ull << 20) - 1), MIB(kernel->load_end), MIB(top));
 	/* As high as possible: leaves the space after the kernel to the kernel
 	 * (it grows into it while decompressing and for early allocations). */
 	*gpa = (top - size) & ~(PAGE_SIZE_4K - 1);
@@ -85,7 +86,8 @@ static int set_cmdline(struct boot_params *bp, const struct nb_guest_mem *mem,
 				  args->cmdline_size, NB_CMDLINE_MAX);
 	/* The kernel's cmdline_size excludes the terminating NUL. */
 	if (kernel->bzimage && args->cmdline_size - 1 > kernel->hdr.cmdline_size)
-		return nb_err_set(err, 0, "command line of %u bytes exceeds the kernel's "
+		return nb_err_set(err, 0,
+				  "command line of %u bytes exceeds the kernel's "
 				  "limit of %u",
 				  args->cmdline_size - 1, kernel->hdr.cmdline_size);
 	if (!nb_gpa_ptr(mem, args->cmdline_gpa, args->cmdline_size))

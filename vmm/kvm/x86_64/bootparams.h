@@ -21,13 +21,13 @@ int nb_e820_build(const struct nb_guest_mem *mem, struct boot_e820_entry *tab, s
 /* Guest physical address for an initrd of `size` bytes: page aligned, as
  * high as possible below min(low RAM end, the kernel's initrd_addr_max),
  * and above the kernel's load_end. Fails with a message if it does not fit. */
-int nb_initrd_place(const struct nb_guest_mem *mem, const struct nb_kernel *kernel,
-		    uint64_t size, uint64_t *gpa, struct nb_err *err);
+int nb_initrd_place(const struct nb_guest_mem *mem, const struct nb_kernel *kernel, uint64_t size,
+		    uint64_t *gpa, struct nb_err *err);
 
 struct nb_boot_args {
 	uint64_t cmdline_gpa;
-	uint32_t cmdline_size;   /* strlen + 1 */
-	uint64_t initrd_gpa;     /* 0 and size 0: no initrd */
+	uint32_t cmdline_size; /* strlen + 1 */
+	uint64_t initrd_gpa;   /* 0 and size 0: no initrd */
 	uint64_t initrd_size;
 };
 

@@ -10,16 +10,16 @@
 #include <stdbool.h>
 #include <string.h>
 
-#define HV_BASE 0x40000000u      /* hypervisor range 0x40000000..0x4fffffff */
+#define HV_BASE 0x40000000u /* hypervisor range 0x40000000..0x4fffffff */
 #define HV_LAST 0x4fffffffu
 #define KVM_TIMING_LEAF 0x40000010u /* eax TSC kHz, ebx LAPIC bus kHz */
-#define LAPIC_BUS_KHZ 1000000u   /* KVM's APIC timer ticks at 1 GHz */
+#define LAPIC_BUS_KHZ 1000000u      /* KVM's APIC timer ticks at 1 GHz */
 
 #define L1_ECX_MONITOR (1u << 3)
 #define L1_ECX_HYPERVISOR (1u << 31)
 #define L1_EDX_HTT (1u << 28)
 
-#define TOPO_SMT 1u  /* leaf 0xb/0x1f level types */
+#define TOPO_SMT 1u /* leaf 0xb/0x1f level types */
 #define TOPO_CORE 2u
 
 /* Default KVM features when KVM itself lists none: kvmclock (new MSRs)
@@ -144,8 +144,8 @@ static void patch_entries(struct kvm_cpuid2 *out, unsigned apic_id, unsigned ncp
 
 /* Extended topology (0xb, and 0x1f if the host has it): subleaf 0 the SMT
  * level (one thread), 1 the core level (ncpus), 2 the invalid terminator. */
-static int add_topology(struct kvm_cpuid2 *out, uint32_t function, unsigned apic_id,
-			unsigned ncpus, struct nb_err *err)
+static int add_topology(struct kvm_cpuid2 *out, uint32_t function, unsigned apic_id, unsigned ncpus,
+			struct nb_err *err)
 {
 	const struct kvm_cpuid_entry2 levels[] = {
 		{ .index = 0, .eax = 0, .ebx = 1, .ecx = (TOPO_SMT << 8) | 0 },
@@ -170,8 +170,9 @@ static int add_kvm_leaves(struct kvm_cpuid2 *out, uint32_t features, uint32_t ts
 {
 	struct kvm_cpuid_entry2 sig = { .function = KVM_CPUID_SIGNATURE, .eax = KVM_TIMING_LEAF };
 	struct kvm_cpuid_entry2 feat = { .function = KVM_CPUID_FEATURES, .eax = features };
-	struct kvm_cpuid_entry2 timing = {
-		.function = KVM_TIMING_LEAF, .eax = tsc_khz, .ebx = LAPIC_BUS_KHZ };
+	struct kvm_cpuid_entry2 timing = { .function = KVM_TIMING_LEAF,
+					   .eax = tsc_khz,
+					   .ebx = LAPIC_BUS_KHZ };
 
 	_Static_assert(sizeof(KVM_SIGNATURE) - 1 == 12, "KVM signature is 12 bytes");
 	memcpy(&sig.ebx, KVM_SIGNATURE, 4);

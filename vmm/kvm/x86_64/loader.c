@@ -12,9 +12,9 @@
 #define SETUP_MAGIC_OFFSET 0x202u /* "HdrS" */
 #define SETUP_MAGIC 0x53726448u
 #define SETUP_SECT_SIZE 512u
-#define SETUP_SECTS_DEFAULT 4u    /* setup_sects == 0 means 4 */
-#define BZ_MIN_VERSION 0x020cu    /* 2.12: xloadflags, XLF_KERNEL_64 */
-#define BZ_ENTRY64_OFFSET 0x200u  /* 64-bit entry: startup_64 */
+#define SETUP_SECTS_DEFAULT 4u   /* setup_sects == 0 means 4 */
+#define BZ_MIN_VERSION 0x020cu   /* 2.12: xloadflags, XLF_KERNEL_64 */
+#define BZ_ENTRY64_OFFSET 0x200u /* 64-bit entry: startup_64 */
 #define MIB(x) ((unsigned long long)(((x) + (1ull << 20) - 1) >> 20)) /* rounded up */
 
 static bool is_elf(const uint8_t *buf, size_t len)
@@ -68,8 +68,10 @@ static int elf_check_segment(const Elf64_Phdr *ph, unsigned i, size_t len,
 		return nb_err_set(err, 0, "segment %u at 0x%llx overlaps the boot area below 1 MiB",
 				  i, (unsigned long long)ph->p_paddr);
 	if (!nb_mem_contains(mem, ph->p_paddr, ph->p_memsz))
-		return nb_err_set(err, 0, "segment %u (0x%llx+0x%llx) is outside guest RAM "
-				  "(guest has %llu MiB)", i, (unsigned long long)ph->p_paddr,
+		return nb_err_set(err, 0,
+				  "segment %u (0x%llx+0x%llx) is outside guest RAM "
+				  "(guest has %llu MiB)",
+				  i, (unsigned long long)ph->p_paddr,
 				  (unsigned long long)ph->p_memsz, MIB(mem->size));
 	return 0;
 }
@@ -104,9 +106,11 @@ static int elf_check_segments(const uint8_t *buf, size_t len, const Elf64_Ehdr *
 	if (hi == 0)
 		return nb_err_set(err, 0, "ELF kernel has no loadable segment");
 	if (eh->e_entry < lo || eh->e_entry >= hi)
-		return nb_err_set(err, 0, "entry point 0x%llx is outside the loaded segments "
-				  "0x%llx-0x%llx", (unsigned long long)eh->e_entry,
-				  (unsigned long long)lo, (unsigned long long)hi);
+		return nb_err_set(err, 0,
+				  "entry point 0x%llx is outside the loaded segments "
+				  "0x%llx-0x%llx",
+				  (unsigned long long)eh->e_entry, (unsigned long long)lo,
+				  (unsigned long long)hi);
 	out->load_start = lo;
 	out->load_end = hi;
 	return 0;
@@ -200,16 +204,19 @@ static int check_bzimage(const uint8_t *buf, size_t len, const struct nb_guest_m
 	uint64_t sects = hdr->setup_sects ? hdr->setup_sects : SETUP_SECTS_DEFAULT;
 	uint64_t code_off = (sects + 1) * SETUP_SECT_SIZE;
 	if (code_off >= len)
-		return nb_err_set(err, 0, "bzImage setup sectors (%llu) run past end of file "
-				  "(%zu bytes)", (unsigned long long)sects, len);
+		return nb_err_set(err, 0,
+				  "bzImage setup sectors (%llu) run past end of file "
+				  "(%zu bytes)",
+				  (unsigned long long)sects, len);
 	uint64_t code_size = len - code_off;
 	uint64_t need = hdr->init_size > code_size ? hdr->init_size : code_size;
 	uint64_t load = bz_load_addr(hdr, need, mem);
 
 	if (!nb_mem_contains(mem, load, need))
-		return nb_err_set(err, 0, "kernel needs %llu MiB at %llu MiB but guest has "
-				  "%llu MiB of low RAM", MIB(need), MIB(load),
-				  MIB(nb_mem_low_end(mem)));
+		return nb_err_set(err, 0,
+				  "kernel needs %llu MiB at %llu MiB but guest has "
+				  "%llu MiB of low RAM",
+				  MIB(need), MIB(load), MIB(nb_mem_low_end(mem)));
 	out->entry = load + BZ_ENTRY64_OFFSET;
 	out->load_start = load;
 	out->load_end = load + need;
@@ -265,7 +272,8 @@ static bool notes_name_linux(const uint8_t *buf, size_t len, uint64_t off, uint6
 		pos += sizeof(nh);
 		if (name_len > size - pos)
 			return false;
-		if (nh.n_namesz == sizeof(owner) && memcmp(buf + off + pos, owner, sizeof(owner)) == 0)
+		if (nh.n_namesz == sizeof(owner) &&
+		    memcmp(buf + off + pos, owner, sizeof(owner)) == 0)
 			return true;
 		if (desc_len > size - pos - name_len)
 			return false;

@@ -17,7 +17,7 @@
 
 #include "vmm/kvm/x86_64/layout.h"
 
-#define MP_SPEC_REV 4 /* 1.4 */
+#define MP_SPEC_REV 4         /* 1.4 */
 #define MP_LAPIC_VERSION 0x14 /* KVM's in-kernel LAPIC */
 #define MP_IOAPIC_VERSION 0x11
 #define MP_EBDA_END 0xa0000ull
@@ -34,8 +34,8 @@ struct mpf_intel {
 	uint8_t length;    /* in 16-byte units: 1 */
 	uint8_t specification;
 	uint8_t checksum;
-	uint8_t feature1;  /* 0: a configuration table is present */
-	uint8_t feature2;  /* bit 7 IMCR: 0, virtual wire mode */
+	uint8_t feature1; /* 0: a configuration table is present */
+	uint8_t feature2; /* bit 7 IMCR: 0, virtual wire mode */
 	uint8_t feature3[3];
 } __attribute__((packed));
 
@@ -49,8 +49,8 @@ struct mpc_table {
 	char productid[12];
 	uint32_t oemptr;
 	uint16_t oemsize;
-	uint16_t count;    /* entries */
-	uint32_t lapic;    /* local APIC address */
+	uint16_t count; /* entries */
+	uint32_t lapic; /* local APIC address */
 	uint16_t ext_length;
 	uint8_t ext_checksum;
 	uint8_t reserved;
@@ -63,7 +63,7 @@ struct mpc_cpu {
 	uint8_t type;
 	uint8_t apicid;
 	uint8_t apicver;
-	uint8_t cpuflag;   /* bit 0 EN, bit 1 BP */
+	uint8_t cpuflag;     /* bit 0 EN, bit 1 BP */
 	uint32_t cpufeature; /* CPU signature: family, model, stepping */
 	uint32_t featureflag;
 	uint32_t reserved[2];
@@ -84,7 +84,7 @@ struct mpc_ioapic {
 	uint8_t type;
 	uint8_t apicid;
 	uint8_t apicver;
-	uint8_t flags;     /* bit 0 EN */
+	uint8_t flags; /* bit 0 EN */
 	uint32_t apicaddr;
 } __attribute__((packed));
 
@@ -92,12 +92,12 @@ struct mpc_ioapic {
  * Assignment Entries share this layout. */
 struct mpc_intsrc {
 	uint8_t type;
-	uint8_t irqtype;   /* 0 INT, 1 NMI, 2 SMI, 3 ExtINT */
-	uint16_t irqflag;  /* 0: polarity and trigger conform to the bus */
+	uint8_t irqtype;  /* 0 INT, 1 NMI, 2 SMI, 3 ExtINT */
+	uint16_t irqflag; /* 0: polarity and trigger conform to the bus */
 	uint8_t srcbus;
 	uint8_t srcbusirq;
 	uint8_t dstapic;
-	uint8_t dstirq;    /* IOAPIC INTIN# or LAPIC LINTIN# */
+	uint8_t dstirq; /* IOAPIC INTIN# or LAPIC LINTIN# */
 } __attribute__((packed));
 
 enum { MP_IRQ_INT = 0, MP_IRQ_NMI = 1, MP_IRQ_EXTINT = 3 };
@@ -109,14 +109,14 @@ _Static_assert(sizeof(struct mpc_bus) == 8, "MP 1.4 4.3.2: bus entry is 8 bytes"
 _Static_assert(sizeof(struct mpc_ioapic) == 8, "MP 1.4 4.3.3: I/O APIC entry is 8 bytes");
 _Static_assert(sizeof(struct mpc_intsrc) == 8, "MP 1.4 4.3.4/5: interrupt entry is 8 bytes");
 
-#define MP_TABLE_SIZE(ncpus) \
+#define MP_TABLE_SIZE(ncpus)                                                                      \
 	(sizeof(struct mpf_intel) + sizeof(struct mpc_table) + (ncpus) * sizeof(struct mpc_cpu) + \
 	 sizeof(struct mpc_bus) + sizeof(struct mpc_ioapic) +                                     \
 	 (MP_IRQS + 2) * sizeof(struct mpc_intsrc))
 #define MP_TABLE_MAX MP_TABLE_SIZE(NB_MAX_VCPUS)
 
 _Static_assert(NB_EBDA_GPA + MP_TABLE_MAX <= MP_EBDA_END, "MP table for NB_MAX_VCPUS must fit "
-	       "between NB_EBDA_GPA and 0xA0000");
+							  "between NB_EBDA_GPA and 0xA0000");
 
 uint8_t nb_mptable_sum(const void *buf, size_t len)
 {
@@ -176,19 +176,26 @@ static void put_interrupts(struct mp_writer *w, unsigned ioapic_id)
 {
 	for (unsigned irq = 0; irq < MP_IRQS; irq++) {
 		struct mpc_intsrc src = {
-			.type = MP_INTSRC, .irqtype = MP_IRQ_INT, .srcbus = MP_ISA_BUS_ID,
-			.srcbusirq = (uint8_t)irq, .dstapic = (uint8_t)ioapic_id,
+			.type = MP_INTSRC,
+			.irqtype = MP_IRQ_INT,
+			.srcbus = MP_ISA_BUS_ID,
+			.srcbusirq = (uint8_t)irq,
+			.dstapic = (uint8_t)ioapic_id,
 			.dstirq = (uint8_t)irq,
 		};
 		put(w, &src, sizeof(src));
 	}
 	/* The PIC's INTR on LINT0 (virtual wire), NMI on LINT1: on every LAPIC,
 	 * as in the spec's default configurations (5.1). */
-	struct mpc_intsrc lint0 = { .type = MP_LINTSRC, .irqtype = MP_IRQ_EXTINT,
-				    .srcbus = MP_ISA_BUS_ID, .dstapic = MP_ALL_LAPICS,
+	struct mpc_intsrc lint0 = { .type = MP_LINTSRC,
+				    .irqtype = MP_IRQ_EXTINT,
+				    .srcbus = MP_ISA_BUS_ID,
+				    .dstapic = MP_ALL_LAPICS,
 				    .dstirq = 0 };
-	struct mpc_intsrc lint1 = { .type = MP_LINTSRC, .irqtype = MP_IRQ_NMI,
-				    .srcbus = MP_ISA_BUS_ID, .dstapic = MP_ALL_LAPICS,
+	struct mpc_intsrc lint1 = { .type = MP_LINTSRC,
+				    .irqtype = MP_IRQ_NMI,
+				    .srcbus = MP_ISA_BUS_ID,
+				    .dstapic = MP_ALL_LAPICS,
 				    .dstirq = 1 };
 	put(w, &lint0, sizeof(lint0));
 	put(w, &lint1, sizeof(lint1));

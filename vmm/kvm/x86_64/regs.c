@@ -19,7 +19,7 @@
 #define PTE_PS 0x80ull /* 2 MiB page in a PD entry */
 #define PT_ENTRIES 512u
 #define PT_PAGE 4096u
-#define PD_PAGES 4u    /* 4 PDs x 512 x 2 MiB = 4 GiB */
+#define PD_PAGES 4u /* 4 PDs x 512 x 2 MiB = 4 GiB */
 #define PAGE_2M (2ull << 20)
 
 enum { GDT_NULL, GDT_CODE, GDT_DATA, GDT_TSS, GDT_ENTRIES };
