@@ -8,8 +8,9 @@ packages=(
 	gcc make pkg-config libc6-dev libarchive-dev libfdt-dev libseccomp-dev
 	# build: images (JSON, sha256, registry HTTP)
 	libjson-c-dev libcurl4-openssl-dev
-	# tests: curl waits for the loopback registries (minbase has none)
-	curl
+	# tests: curl waits for the loopback registries; pgrep and ps find the
+	# VMM under its supervisor (minbase has neither)
+	curl procps
 	# libarchive is linked statically (start-up cost): its own dependencies
 	libacl1-dev libzstd-dev liblz4-dev liblzma-dev libbz2-dev zlib1g-dev libxml2-dev nettle-dev
 	# build: static guest binaries
