@@ -122,6 +122,18 @@ fi
 hostname testhost
 ip link set lo up
 
+# One idle KVM VM for L1's whole life. KVM turns the kernel's
+# preempt_notifier_key on with the first VM and off with the last, and each
+# flip patches __schedule's text; under TCG an L1 vCPU can keep executing
+# the patch's int3 after the patch is done, and L1 stalls with both vCPUs
+# looping at __schedule+0x2ab (shared/TESTHOST.md). With this VM alive the
+# key is turned on once, here, and never again.
+chroot $h /usr/bin/python3 -c 'import fcntl, os, time
+kvm = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
+vm = fcntl.ioctl(kvm, 0xAE01, 0)  # KVM_CREATE_VM
+while True:
+    time.sleep(3600)' </dev/null >/dev/null 2>&1 &
+
 # cmd.sh is read through fd 9 (it closes it first), so it need not be
 # visible inside the chroot.
 # The subshell keeps busybox's job messages ("Killed") out of /xfer/stderr.
