@@ -130,8 +130,8 @@ static int set_limits(const char *path, const struct nb_hostcg_limits *l, struct
 	return write_file(path, "pids.max", value, err);
 }
 
-int nb_hostcg_create(const char *parent, const struct nb_hostcg_limits *limits,
-		     struct nb_hostcg *cg, struct nb_err *err)
+int nb_hostcg_prepare(const char *parent, const struct nb_hostcg_limits *limits,
+		      struct nb_hostcg *cg, struct nb_err *err)
 {
 	char dir[PATH_MAX];
 
@@ -141,6 +141,12 @@ int nb_hostcg_create(const char *parent, const struct nb_hostcg_limits *limits,
 	if (snprintf(cg->path, sizeof(cg->path), "%s/nestbox-%d", dir, (int)getpid()) >=
 	    (int)sizeof(cg->path))
 		return nb_err_set(err, 0, "--cgroup %s: path too long", parent);
+	return 0;
+}
+
+int nb_hostcg_create(const struct nb_hostcg *cg, const struct nb_hostcg_limits *limits,
+		     struct nb_err *err)
+{
 	/* A group of this name is a leftover of a crashed run of the same pid. */
 	nb_hostcg_remove(cg->path);
 	if (mkdir(cg->path, 0755) < 0)

@@ -33,11 +33,17 @@ struct nb_hostcg_usage {
 uint64_t nb_hostcg_overhead(uint64_t guest_ram, uint64_t initrd_size);
 
 /* Create PARENT (relative to NB_CGROUP_ROOT, made if missing, with the
- * memory, cpu and pids controllers delegated) and a group for this run in
- * it with the limits. Refuses up front when an ancestor's memory.max is
- * below limits->memory_max. */
-int nb_hostcg_create(const char *parent, const struct nb_hostcg_limits *limits,
-		     struct nb_hostcg *cg, struct nb_err *err);
+ * memory, cpu and pids controllers delegated) and name this run's group in
+ * it (cg->path); nothing of the group exists yet. Refuses up front when an
+ * ancestor's memory.max is below limits->memory_max. */
+int nb_hostcg_prepare(const char *parent, const struct nb_hostcg_limits *limits,
+		      struct nb_hostcg *cg, struct nb_err *err);
+
+/* Create the group nb_hostcg_prepare() named, with the limits. A run
+ * records cg->path first (vmm/run/records.h), so a kill between the two
+ * leaves nothing that gc cannot find. */
+int nb_hostcg_create(const struct nb_hostcg *cg, const struct nb_hostcg_limits *limits,
+		     struct nb_err *err);
 
 /* Move the calling process into the group. */
 int nb_hostcg_join(const struct nb_hostcg *cg, struct nb_err *err);

@@ -193,7 +193,7 @@ static void child_main(const struct nb_run_options *opts, struct nb_jail_paths *
 	exit(status);
 }
 
-static int make_cgroup(const struct nb_run_options *opts, uint64_t initrd_size,
+static int plan_cgroup(const struct nb_run_options *opts, uint64_t initrd_size,
 		       struct nb_hostcg *cg, struct nb_hostcg_limits *limits, struct nb_err *err)
 {
 	*limits = (struct nb_hostcg_limits){
@@ -202,7 +202,7 @@ static int make_cgroup(const struct nb_run_options *opts, uint64_t initrd_size,
 							     : opts->cpus * 100000u,
 		.pids_max = opts->cpus + PIDS_SLACK,
 	};
-	return nb_hostcg_create(opts->confine.cgroup, limits, cg, err);
+	return nb_hostcg_prepare(opts->confine.cgroup, limits, cg, err);
 }
 
 /* The tap opened in the host's network namespace survives the jail. */
@@ -235,9 +235,13 @@ int nb_confine_run(const struct nb_run_options *opts, struct nb_jail_paths *path
 	/* What crashed runs left, before adding ours. */
 	if (nb_gc_collect(NULL, err) < 0)
 		return -1;
-	if (has_cg && make_cgroup(opts, initrd_size, &cg, &limits, err) < 0)
+	if (has_cg && plan_cgroup(opts, initrd_size, &cg, &limits, err) < 0)
 		return -1;
+	/* Recorded before the group exists: a kill -9 in between leaves a
+	 * record gc acts on, never a group no record names. */
 	if (nb_gc_record(&rec, has_cg ? cg.path : NULL, opts->net.vsock_path, err) < 0)
+		goto out;
+	if (has_cg && nb_hostcg_create(&cg, &limits, err) < 0)
 		goto out;
 	if (opts->confine.jail &&
 	    (nb_network_prepare(net, opts, err) < 0 || keep_tap(net, paths, err) < 0 ||
