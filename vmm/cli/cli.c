@@ -14,6 +14,7 @@
 #include "images/cache.h"
 #include "images/image.h"
 #include "nestbox/abi.h"
+#include "vmm/cli/commands.h"
 #include "vmm/cli/confine_opts.h"
 #include "vmm/cli/container_opts.h"
 #include "vmm/cli/images.h"
@@ -274,7 +275,9 @@ static char *self_dir(void)
 	return strdup(path);
 }
 
-static int cmd_run(int argc, char **argv, double start_ms)
+static double start_ms;
+
+int nb_cmd_run(int argc, char **argv)
 {
 	struct nb_run_options opts;
 	struct nb_err err = { 0 };
@@ -307,7 +310,7 @@ static void clean_image_cache(void)
 		nb_cache_close(&cache);
 }
 
-static int cmd_gc(int argc, char **argv)
+int nb_cmd_gc(int argc, char **argv)
 {
 	struct nb_report out = nb_cli_reporter();
 	struct nb_err err;
@@ -332,24 +335,58 @@ static int cmd_gc(int argc, char **argv)
 	return 0;
 }
 
+int nb_cmd_seccomp_dump(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	nb_sandbox_dump(stdout);
+	return 0;
+}
+
+/* Every command, in the order `nestbox --help` lists them. Each group is
+ * kept apart by its comment line, so that commands added to different
+ * groups do not touch the same lines. */
+static const struct nb_cli_command commands[] = {
+	/* running a workload */
+	{ "run", "Boot a microVM and run a command in a new container inside it", nb_cmd_run },
+	/* lifecycle of detached VMs (issue 15) */
+	/* networks (issue 15) */
+	/* images */
+	{ "pull", "Fetch an image from a registry into the local store", nb_images_main },
+	{ "images", "List the images in the local store", nb_images_main },
+	{ "rmi", "Remove images from the local store", nb_images_main },
+	{ "prune", "Remove unused layers from the layer cache", nb_images_main },
+	{ "login", "Store credentials for a registry", nb_images_main },
+	{ "logout", "Remove stored credentials for a registry", nb_images_main },
+	/* warm start and functions (issue 16) */
+	/* OCI runtime interface, for podman and containerd (issue 14) */
+	/* housekeeping */
+	{ "gc", "Remove what crashed runs left behind", nb_cmd_gc },
+	{ "seccomp-dump", NULL, nb_cmd_seccomp_dump },
+};
+
+static void print_commands(FILE *out)
+{
+	fputs("Usage: nestbox COMMAND [OPTIONS] [ARG...]\n\nCommands:\n", out);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (commands[i].summary)
+			fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
+	fputs("\nRun 'nestbox COMMAND --help' for a command's options.\n", out);
+}
+
 int nb_cli_main(int argc, char **argv)
 {
 	struct timespec start;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	if (argc >= 2 && strcmp(argv[1], "run") == 0)
-		return cmd_run(argc - 1, argv + 1, start.tv_sec * 1e3 + start.tv_nsec / 1e6);
-	if (argc >= 2 && strcmp(argv[1], "gc") == 0)
-		return cmd_gc(argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "seccomp-dump") == 0) {
-		nb_sandbox_dump(stdout);
-		return 0;
-	}
-	if (argc >= 2 && nb_images_is_command(argv[1]))
-		return nb_images_main(argc - 1, argv + 1);
+	start_ms = start.tv_sec * 1e3 + start.tv_nsec / 1e6;
+	if (argc >= 2)
+		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+			if (strcmp(argv[1], commands[i].name) == 0)
+				return commands[i].main(argc - 1, argv + 1);
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 			  strcmp(argv[1], "help") == 0)) {
-		fputs(usage_text, stdout);
+		print_commands(stdout);
 		return 0;
 	}
 	if (argc >= 2 && strcmp(argv[1], "version") == 0) {
@@ -359,9 +396,10 @@ int nb_cli_main(int argc, char **argv)
 	}
 	struct nb_err err = { 0 };
 
-	nb_err_set(&err, 0,
-		   "%s: use 'nestbox run [OPTIONS] ROOTFS COMMAND...' (see nestbox "
-		   "--help)",
-		   argc >= 2 ? argv[1] : "missing command");
+	if (argc < 2) {
+		print_commands(stderr);
+		return NB_STATUS_ERROR;
+	}
+	nb_err_set(&err, 0, "'%s' is not a nestbox command (see nestbox --help)", argv[1]);
 	return nb_cli_error(NULL, &err);
 }

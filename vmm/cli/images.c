@@ -292,12 +292,6 @@ static int cmd_rmi(int argc, char **argv)
 	return 0;
 }
 
-bool nb_images_is_command(const char *name)
-{
-	return !strcmp(name, "pull") || !strcmp(name, "images") || !strcmp(name, "rmi") ||
-	       !strcmp(name, "prune") || !strcmp(name, "login") || !strcmp(name, "logout");
-}
-
 int nb_images_main(int argc, char **argv)
 {
 	if (!strcmp(argv[0], "login"))

@@ -2,10 +2,6 @@
 #ifndef NESTBOX_VMM_CLI_IMAGES_H
 #define NESTBOX_VMM_CLI_IMAGES_H
 
-#include <stdbool.h>
-
-/* True when name is one of the image commands. */
-bool nb_images_is_command(const char *name);
 /* argv[0] is the command name; returns the exit status. */
 int nb_images_main(int argc, char **argv);
 
