@@ -51,8 +51,12 @@ GUEST_SRCS    := $(wildcard common/*.c guest-init/*.c container/*.c)
 UNIT_SRCS     := $(wildcard tests/unit/test_*.c)
 KVM_SRCS      := $(wildcard tests/kvm/test_*.c)
 
-HOST_OBJS     := $(HOST_SRCS:%.c=$(BUILD)/obj/%.o)
-HOST_LIB_SAN  := $(HOST_LIB_SRCS:%.c=$(BUILD)/san/%.o)
+# The seccomp filters compiled at build time (vmm/confine/seccomp_prebuilt.h)
+# by a tool linked with the host objects themselves.
+SECCOMP_GEN   := $(BUILD)/gen/seccomp_tables.c
+HOST_LIB_OBJS := $(HOST_LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+HOST_OBJS     := $(HOST_SRCS:%.c=$(BUILD)/obj/%.o) $(SECCOMP_GEN:%.c=$(BUILD)/obj/%.o)
+HOST_LIB_SAN  := $(HOST_LIB_SRCS:%.c=$(BUILD)/san/%.o) $(SECCOMP_GEN:%.c=$(BUILD)/san/%.o)
 GUEST_OBJS    := $(GUEST_SRCS:%.c=$(BUILD)/musl/%.o)
 UNIT_BINS     := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 KVM_BINS      := $(KVM_SRCS:tests/kvm/%.c=$(BUILD)/tests/kvm/%)
@@ -66,6 +70,14 @@ deps:
 
 $(BUILD)/nestbox: $(HOST_OBJS)
 	$(CC) -o $@ $^ $(HOST_LIBS)
+
+$(BUILD)/tools/seccomp_prebuild: scripts/seccomp_prebuild.c $(HOST_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -o $@ $< $(HOST_LIB_OBJS) $(HOST_LIBS)
+
+$(SECCOMP_GEN): $(BUILD)/tools/seccomp_prebuild
+	@mkdir -p $(dir $@)
+	$< $@.tmp && mv $@.tmp $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

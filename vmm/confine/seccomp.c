@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "nestbox/cleanup.h"
+#include "vmm/confine/seccomp_prebuilt.h"
 #include "vmm/kvm/vcpu.h"
 
 #define M (1u << NB_THREAD_MAIN)
@@ -262,8 +263,9 @@ static void release_ctx(scmp_filter_ctx *ctx)
 		seccomp_release(*ctx);
 }
 
-static int build(enum nb_thread_kind kind, uint32_t action, const struct nb_sandbox_config *cfg,
-		 struct nb_seccomp_bpf *out, struct nb_err *err)
+int nb_sandbox_compile(enum nb_thread_kind kind, uint32_t action,
+		       const struct nb_sandbox_config *cfg, struct nb_seccomp_bpf *out,
+		       struct nb_err *err)
 {
 	__attribute__((cleanup(release_ctx))) scmp_filter_ctx ctx = seccomp_init(action);
 
@@ -275,6 +277,100 @@ static int build(enum nb_thread_kind kind, uint32_t action, const struct nb_sand
 		if ((rules[i].kinds & (1u << kind)) && add_rule(ctx, &rules[i], cfg, err) < 0)
 			return -1;
 	return nb_seccomp_export(ctx, out, err);
+}
+
+#define KEY_VSOCK_LISTEN (1u << 16)
+#define KEY_VSOCK_BROKER (1u << 17)
+
+/* What kind's rules depend on: needs bits and run-time values. */
+uint32_t nb_sandbox_key_space(enum nb_thread_kind kind)
+{
+	uint32_t space = 0;
+
+	for (size_t i = 0; i < NRULES; i++) {
+		if (!(rules[i].kinds & (1u << kind)))
+			continue;
+		space |= rules[i].needs;
+		for (unsigned c = 0; c < rules[i].ncmp; c++) {
+			if (rules[i].cmp[c].kind == VAL_VSOCK_LISTEN)
+				space |= KEY_VSOCK_LISTEN;
+			if (rules[i].cmp[c].kind == VAL_VSOCK_BROKER)
+				space |= KEY_VSOCK_BROKER;
+		}
+	}
+	return space;
+}
+
+uint32_t nb_sandbox_key(enum nb_thread_kind kind, const struct nb_sandbox_config *cfg)
+{
+	uint32_t key = cfg->needs;
+
+	if (cfg->vsock_listen_fd >= 0)
+		key |= KEY_VSOCK_LISTEN;
+	if (cfg->vsock_broker_fd >= 0)
+		key |= KEY_VSOCK_BROKER;
+	return key & nb_sandbox_key_space(kind);
+}
+
+struct nb_sandbox_config nb_sandbox_placeholders(uint32_t key)
+{
+	return (struct nb_sandbox_config){
+		.needs = key & NB_NEED_ALL,
+		.pid = (pid_t)NB_PREBUILT_PID,
+		.vsock_listen_fd = key & KEY_VSOCK_LISTEN ? (int)NB_PREBUILT_VSOCK_LISTEN : -1,
+		.vsock_broker_fd = key & KEY_VSOCK_BROKER ? (int)NB_PREBUILT_VSOCK_BROKER : -1,
+	};
+}
+
+static bool is_jeq_k(const struct sock_filter *f)
+{
+	return BPF_CLASS(f->code) == BPF_JMP && BPF_OP(f->code) == BPF_JEQ &&
+	       BPF_SRC(f->code) == BPF_K;
+}
+
+/* The built filter for this run, its placeholders replaced by the run's
+ * values; false when there is none, or when a run value equals a constant
+ * the filter already compares (libseccomp would have merged the two
+ * tests, so the built tree is not the one it would compile). */
+static bool prebuilt(enum nb_thread_kind kind, const struct nb_sandbox_config *cfg,
+		     struct nb_seccomp_bpf *out)
+{
+	const uint32_t from[] = { NB_PREBUILT_PID, NB_PREBUILT_VSOCK_LISTEN,
+				  NB_PREBUILT_VSOCK_BROKER };
+	const uint32_t to[] = { (uint32_t)cfg->pid, (uint32_t)cfg->vsock_listen_fd,
+				(uint32_t)cfg->vsock_broker_fd };
+	const bool used[] = { true, cfg->vsock_listen_fd >= 0, cfg->vsock_broker_fd >= 0 };
+	uint32_t key = nb_sandbox_key(kind, cfg);
+	const struct nb_prebuilt_bpf *p = NULL;
+
+	if (&nb_prebuilt_vmm_count == NULL || cfg->pid <= 0)
+		return false;
+	for (size_t i = 0; i < nb_prebuilt_vmm_count && !p; i++)
+		if (nb_prebuilt_vmm[i].kind == (uint32_t)kind && nb_prebuilt_vmm[i].key == key)
+			p = &nb_prebuilt_vmm[i];
+	if (!p)
+		return false;
+	for (size_t i = 0; i < p->len; i++)
+		for (size_t v = 0; v < 3; v++)
+			if (used[v] && is_jeq_k(&p->insns[i]) && p->insns[i].k == to[v])
+				return false;
+	if (!nb_prebuilt_copy(p, out))
+		return false;
+	struct sock_filter *insns = out->data;
+	for (size_t i = 0; i < p->len; i++)
+		for (size_t v = 0; v < 3; v++)
+			if (used[v] && is_jeq_k(&insns[i]) && insns[i].k == from[v])
+				insns[i].k = to[v];
+	return true;
+}
+
+static int build(struct nb_sandbox *sb, enum nb_thread_kind kind, struct nb_err *err)
+{
+	if (sb->action == SCMP_ACT_KILL_PROCESS && prebuilt(kind, &sb->cfg, &sb->bpf[kind])) {
+		sb->prebuilt |= 1u << kind;
+		return 0;
+	}
+	return nb_sandbox_compile(kind, sb->action, &sb->cfg, &sb->bpf[kind], err);
 }
 
 /* The test hook's calls (NESTBOX_TEST_SECCOMP_VIOLATE=KIND[:CALL]): each is
@@ -375,7 +471,7 @@ int nb_sandbox_init(struct nb_sandbox *sb, bool log_only, unsigned nvcpus,
 	for (int k = 0; k < NB_THREAD_KINDS; k++) {
 		if (k == NB_THREAD_FS) /* only for a VM with shared directories */
 			continue;
-		if (build((enum nb_thread_kind)k, action, cfg, &sb->bpf[k], err) < 0) {
+		if (build(sb, (enum nb_thread_kind)k, err) < 0) {
 			nb_sandbox_destroy(sb);
 			return nb_err_wrap(err, "the %s thread's filter", kind_names[k]);
 		}
@@ -389,7 +485,7 @@ int nb_sandbox_init(struct nb_sandbox *sb, bool log_only, unsigned nvcpus,
 int nb_sandbox_expect(struct nb_sandbox *sb, enum nb_thread_kind kind, unsigned count,
 		      struct nb_err *err)
 {
-	if (!sb->bpf[kind].data && build(kind, sb->action, &sb->cfg, &sb->bpf[kind], err) < 0)
+	if (!sb->bpf[kind].data && build(sb, kind, err) < 0)
 		return nb_err_wrap(err, "the %s thread's filter", kind_names[kind]);
 	pthread_mutex_lock(&sb->lock);
 	sb->threads += count;
