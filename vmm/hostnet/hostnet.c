@@ -40,9 +40,12 @@ static int open_store(struct nb_netstore *s, struct nb_err *err)
 }
 
 /* Make the host match the store: dead VMs' leases dropped, bridges of
- * networks nobody uses removed, the table rebuilt from the rest. */
-static int sync_host(struct nb_netstore *s, const struct nb_report *out, struct nb_err *err)
+ * networks nobody uses removed, the table rebuilt from the rest (only if
+ * one of those happened, unless force). */
+static int sync_host(struct nb_netstore *s, const struct nb_report *out, bool force,
+		     struct nb_err *err)
 {
+	bool changed = force;
 	cleanup_free struct nb_netdef *defs = NULL;
 	cleanup_free struct nb_leases *leases = NULL;
 	cleanup_free struct nb_nft_net *nets = NULL;
@@ -68,12 +71,15 @@ static int sync_host(struct nb_netstore *s, const struct nb_report *out, struct 
 				  dead, defs[i].name);
 		if (dead)
 			rc = nb_leases_save(s, defs[i].name, &leases[i], err);
-		if (rc == 0 && leases[i].n)
+		changed |= dead > 0;
+		if (rc == 0 && leases[i].n) {
 			nets[active++] = (struct nb_nft_net){ &defs[i], &leases[i] };
-		else if (rc == 0)
+		} else if (rc == 0 && nb_link_exists(defs[i].bridge)) {
+			changed = true;
 			rc = nb_bridge_remove(defs[i].bridge, err);
+		}
 	}
-	if (rc == 0 && (n || active)) {
+	if (rc == 0 && changed) {
 		text = nb_nft_ruleset(nets, active);
 		rc = text ? nb_nft_apply(text, err) : nb_err_set(err, ENOMEM, "nftables rules");
 	}
@@ -111,7 +117,7 @@ static int define(struct nb_netstore *s, const char *name, const char *subnet,
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(defs[i].name, name) == 0)
-			return nb_err_set(err, EEXIST, "network %s", name);
+			return nb_err_set(err, 0, "network %s exists already", name);
 	if (!subnet && free_subnet(defs, n, first, &def->subnet, err) < 0)
 		return -1;
 	if (nb_netdef_make(def, name, subnet, gateway, err) < 0)
@@ -144,7 +150,7 @@ static int get(struct nb_netstore *s, const char *name, struct nb_netdef *def,
 	int rc = nb_netstore_get(s, name, def, err);
 
 	if (rc > 0)
-		return nb_err_set(err, ENOENT,
+		return nb_err_set(err, 0,
 				  "no network %s (nestbox network ls lists them; nestbox network "
 				  "create %s makes it)",
 				  name, name);
@@ -164,7 +170,7 @@ int nb_hostnet_remove(const char *name, struct nb_err *err)
 	if (rc == 0)
 		rc = nb_leases_load(&s, name, &l, err);
 	if (rc == 0 && (nb_leases_prune(&l, nb_lease_alive), l.n))
-		rc = nb_err_set(err, EBUSY,
+		rc = nb_err_set(err, 0,
 				"network %s is in use by %zu VM(s) (nestbox pid %d%s): stop them first",
 				name, l.n, l.v[0].pid, l.n > 1 ? ", ..." : "");
 	if (rc == 0)
@@ -172,7 +178,7 @@ int nb_hostnet_remove(const char *name, struct nb_err *err)
 	if (rc == 0)
 		rc = nb_netstore_del(&s, name, err);
 	if (rc == 0)
-		rc = sync_host(&s, NULL, err);
+		rc = sync_host(&s, NULL, true, err);
 	nb_leases_free(&l);
 	nb_netstore_close(&s);
 	return rc;
@@ -261,7 +267,7 @@ static int check_ports(struct nb_netstore *s, const struct nb_publish *want, siz
 						char text[NB_PUBLISH_TEXT];
 
 						nb_publish_format(&want[m], text);
-						rc = nb_err_set(err, EADDRINUSE,
+						rc = nb_err_set(err, 0,
 								"-p %s: the host port is already "
 								"published by nestbox pid %d",
 								text, l.v[j].pid);
@@ -333,12 +339,12 @@ int nb_hostnet_attach(const char *name, uint32_t want, const struct nb_publish *
 		rc = lease(&s, &vm->def, want, publish, npublish, tap, &vm->ip, err);
 	if (rc == 0 && (nb_bridge_up(&vm->def, err) < 0 ||
 			nb_bridge_attach(vm->def.bridge, tap, err) < 0 ||
-			sync_host(&s, NULL, err) < 0)) {
+			sync_host(&s, NULL, true, err) < 0)) {
 		struct nb_err ignored;
 
 		rc = -1;
 		if (unlease(&s, name, &ignored) == 0)
-			sync_host(&s, NULL, &ignored);
+			sync_host(&s, NULL, true, &ignored);
 	}
 	nb_netstore_close(&s);
 	if (rc < 0)
@@ -359,7 +365,7 @@ int nb_hostnet_detach(const char *name, struct nb_err *err)
 		return -1;
 	rc = unlease(&s, name, err);
 	if (rc == 0)
-		rc = sync_host(&s, NULL, err);
+		rc = sync_host(&s, NULL, true, err);
 	nb_netstore_close(&s);
 	return rc;
 }
@@ -375,7 +381,7 @@ int nb_hostnet_gc(const struct nb_report *out, struct nb_err *err)
 		return 0;
 	if (nb_netstore_open(&s, d.defs, d.leases, err) < 0)
 		return -1;
-	rc = sync_host(&s, out, err);
+	rc = sync_host(&s, out, false, err);
 	nb_netstore_close(&s);
 	return rc;
 }

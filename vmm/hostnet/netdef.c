@@ -151,7 +151,7 @@ char *nb_netdef_json(const struct nb_netdef *def)
 	    !json_object_object_add(o, "subnet", json_object_new_string(subnet)) &&
 	    !json_object_object_add(o, "gateway", json_object_new_string(gw)) &&
 	    !json_object_object_add(o, "bridge", json_object_new_string(def->bridge)))
-		out = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		out = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return out;
 }
