@@ -222,8 +222,9 @@ int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_
 	optind = 1;
 	opterr = 0;
 	/* '+': stop at ROOTFS, so COMMAND's own options are left alone. */
-	while ((opt = getopt_long(argc, argv, "+m:v:it" NB_CONTAINER_SHORT_OPTIONS NB_NETWORK_SHORT_OPTIONS, run_options,
-				  NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv,
+				  "+m:v:it" NB_CONTAINER_SHORT_OPTIONS NB_NETWORK_SHORT_OPTIONS,
+				  run_options, NULL)) != -1) {
 		if (opt == NB_OPT_HELP)
 			return 1;
 		if (opt == '?' || opt == ':')
@@ -316,7 +317,8 @@ int nb_cmd_gc(int argc, char **argv)
 
 	if (argc > 1) {
 		fputs("Usage: nestbox gc\n\nRemove what crashed runs left behind: their cgroups, "
-		      "vsock sockets and\nrun records, and the image cache's temporary files.\n",
+		      "vsock sockets and\nrun records, their network leases (with idle bridges and "
+		      "their nftables\nrules), and the image cache's temporary files.\n",
 		      help ? stdout : stderr);
 		return help ? 0 : NB_STATUS_ERROR;
 	}

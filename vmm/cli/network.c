@@ -148,7 +148,8 @@ static int cmd_ls(int argc, char **argv)
 	if (nb_hostnet_list(&infos, &n, &err) < 0)
 		return nb_cli_error("nestbox network ls", &err);
 	if (!json && !quiet)
-		printf("%-20s %-18s %-15s %-12s %s\n", "NAME", "SUBNET", "GATEWAY", "BRIDGE", "VMS");
+		printf("%-20s %-18s %-15s %-12s %s\n", "NAME", "SUBNET", "GATEWAY", "BRIDGE",
+		       "VMS");
 	for (size_t i = 0; i < n; i++) {
 		const struct nb_hostnet_info *in = &infos[i];
 		char a[NB_IPV4_TEXT], subnet[NB_IPV4_TEXT + 3], gw[NB_IPV4_TEXT];
@@ -158,7 +159,9 @@ static int cmd_ls(int argc, char **argv)
 		} else if (json) {
 			json_object *o = info_json(in, false);
 
-			printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+			printf("%s\n",
+			       json_object_to_json_string_ext(
+				       o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 			json_object_put(o);
 		} else {
 			nb_ipv4_format(in->def.subnet, a);
@@ -220,7 +223,7 @@ int nb_cmd_network(int argc, char **argv)
 	static const struct {
 		const char *name;
 		int (*fn)(int argc, char **argv);
-	} subs[] = { { "create", cmd_create }, { "ls", cmd_ls },	 { "list", cmd_ls },
+	} subs[] = { { "create", cmd_create },   { "ls", cmd_ls }, { "list", cmd_ls },
 		     { "inspect", cmd_inspect }, { "rm", cmd_rm }, { "remove", cmd_rm } };
 
 	if (argc < 2)
@@ -231,6 +234,6 @@ int nb_cmd_network(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
 		if (strcmp(argv[1], subs[i].name) == 0)
 			return is_help(argc - 1, argv + 1) ? usage(argv[1], true)
-							    : subs[i].fn(argc - 1, argv + 1);
+							   : subs[i].fn(argc - 1, argv + 1);
 	return nb_cli_usage_error("network", "unknown network command");
 }

@@ -23,8 +23,7 @@ static int parse_mac(const char *arg, struct nb_run_net *net, struct nb_err *err
 	if (sscanf(arg, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
 		   &tail) != 6 ||
 	    strlen(arg) != 17 || (b[0] & 1) || !(b[0] | b[1] | b[2] | b[3] | b[4] | b[5]))
-		return nb_err_set(err, 0, "--mac-address %s: use a unicast aa:bb:cc:dd:ee:ff",
-				  arg);
+		return nb_err_set(err, 0, "--mac-address %s: use a unicast aa:bb:cc:dd:ee:ff", arg);
 	for (int i = 0; i < 6; i++)
 		net->mac[i] = (uint8_t)b[i];
 	net->has_mac = true;
@@ -129,7 +128,8 @@ int nb_network_cli_option(int opt, const char *arg, struct nb_run_options *opts,
 				    &net->vsock_cid, err);
 	case NB_OPT_TAP:
 		if (!arg[0] || strlen(arg) >= 16 || strchr(arg, '/'))
-			return nb_err_set(err, 0, "--tap %s: use an interface name (1 to 15 characters)",
+			return nb_err_set(err, 0,
+					  "--tap %s: use an interface name (1 to 15 characters)",
 					  arg);
 		net->tap = arg;
 		return 0;

@@ -67,8 +67,9 @@ static int sync_host(struct nb_netstore *s, const struct nb_report *out, bool fo
 			break;
 		dead = nb_leases_prune(&leases[i], nb_lease_alive);
 		if (dead && out)
-			nb_report(out, NB_REPORT_MESSAGE, "freed %zu lease(s) of dead VMs on network %s",
-				  dead, defs[i].name);
+			nb_report(out, NB_REPORT_MESSAGE,
+				  "freed %zu lease(s) of dead VMs on network %s", dead,
+				  defs[i].name);
 		if (dead)
 			rc = nb_leases_save(s, defs[i].name, &leases[i], err);
 		changed |= dead > 0;
@@ -106,8 +107,8 @@ static int free_subnet(const struct nb_netdef *defs, size_t n, uint32_t first, u
 	return nb_err_set(err, 0, "no free 10.88.N.0/24 left: give --subnet");
 }
 
-static int define(struct nb_netstore *s, const char *name, const char *subnet,
-		  const char *gateway, uint32_t first, struct nb_netdef *def, struct nb_err *err)
+static int define(struct nb_netstore *s, const char *name, const char *subnet, const char *gateway,
+		  uint32_t first, struct nb_netdef *def, struct nb_err *err)
 {
 	cleanup_free struct nb_netdef *defs = NULL;
 	size_t n;
@@ -144,8 +145,7 @@ int nb_hostnet_create(const char *name, const char *subnet, const char *gateway,
 	return rc;
 }
 
-static int get(struct nb_netstore *s, const char *name, struct nb_netdef *def,
-	       struct nb_err *err)
+static int get(struct nb_netstore *s, const char *name, struct nb_netdef *def, struct nb_err *err)
 {
 	int rc = nb_netstore_get(s, name, def, err);
 
@@ -170,9 +170,10 @@ int nb_hostnet_remove(const char *name, struct nb_err *err)
 	if (rc == 0)
 		rc = nb_leases_load(&s, name, &l, err);
 	if (rc == 0 && (nb_leases_prune(&l, nb_lease_alive), l.n))
-		rc = nb_err_set(err, 0,
-				"network %s is in use by %zu VM(s) (nestbox pid %d%s): stop them first",
-				name, l.n, l.v[0].pid, l.n > 1 ? ", ..." : "");
+		rc = nb_err_set(
+			err, 0,
+			"network %s is in use by %zu VM(s) (nestbox pid %d%s): stop them first",
+			name, l.n, l.v[0].pid, l.n > 1 ? ", ..." : "");
 	if (rc == 0)
 		rc = nb_bridge_remove(def.bridge, err);
 	if (rc == 0)
@@ -280,11 +281,12 @@ static int check_ports(struct nb_netstore *s, const struct nb_publish *want, siz
 }
 
 static int lease(struct nb_netstore *s, const struct nb_netdef *def, uint32_t want,
-		 const struct nb_publish *publish, size_t npublish, const char *tap,
-		 uint32_t *ip, struct nb_err *err)
+		 const struct nb_publish *publish, size_t npublish, const char *tap, uint32_t *ip,
+		 struct nb_err *err)
 {
 	struct nb_leases l;
-	struct nb_lease mine = { .pid = getpid(), .start = nb_proc_start(getpid()),
+	struct nb_lease mine = { .pid = getpid(),
+				 .start = nb_proc_start(getpid()),
 				 .npublish = npublish };
 	int rc;
 
@@ -337,9 +339,9 @@ int nb_hostnet_attach(const char *name, uint32_t want, const struct nb_publish *
 		rc = get(&s, name, &vm->def, err);
 	if (rc == 0)
 		rc = lease(&s, &vm->def, want, publish, npublish, tap, &vm->ip, err);
-	if (rc == 0 && (nb_bridge_up(&vm->def, err) < 0 ||
-			nb_bridge_attach(vm->def.bridge, tap, err) < 0 ||
-			sync_host(&s, NULL, true, err) < 0)) {
+	if (rc == 0 &&
+	    (nb_bridge_up(&vm->def, err) < 0 || nb_bridge_attach(vm->def.bridge, tap, err) < 0 ||
+	     sync_host(&s, NULL, true, err) < 0)) {
 		struct nb_err ignored;
 
 		rc = -1;

@@ -46,8 +46,7 @@ static int set_up(int s, const char *name, bool up, struct nb_err *err)
 	return 0;
 }
 
-static int set_addr(int s, const char *name, unsigned long req, uint32_t addr,
-		    struct nb_err *err)
+static int set_addr(int s, const char *name, unsigned long req, uint32_t addr, struct nb_err *err)
 {
 	struct ifreq ifr;
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(addr) };
@@ -76,8 +75,9 @@ int nb_bridge_up(const struct nb_netdef *def, struct nb_err *err)
 	if (s < 0)
 		return -1;
 	if (ioctl(s, SIOCBRADDBR, def->bridge) < 0 && errno != EEXIST)
-		return nb_err_sys(err, "cannot create bridge %s for network %s (run as root, with "
-				       "the bridge module)",
+		return nb_err_sys(err,
+				  "cannot create bridge %s for network %s (run as root, with "
+				  "the bridge module)",
 				  def->bridge, def->name);
 	if (set_addr(s, def->bridge, SIOCSIFADDR, def->gateway, err) < 0 ||
 	    set_addr(s, def->bridge, SIOCSIFNETMASK, nb_prefix_mask(def->prefix), err) < 0 ||

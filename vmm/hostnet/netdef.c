@@ -67,7 +67,8 @@ int nb_cidr_parse(const char *text, uint32_t *subnet, uint32_t *prefix, struct n
 	if (nb_ipv4_parse(addr, false, &a, err) < 0)
 		goto bad;
 	if (a & ~nb_prefix_mask((uint32_t)p))
-		return nb_err_set(err, 0, "subnet %.64s has host bits set (did you mean %u.%u.%u.%u/%u?)",
+		return nb_err_set(err, 0,
+				  "subnet %.64s has host bits set (did you mean %u.%u.%u.%u/%u?)",
 				  text, (a & nb_prefix_mask((uint32_t)p)) >> 24,
 				  ((a & nb_prefix_mask((uint32_t)p)) >> 16) & 0xff,
 				  ((a & nb_prefix_mask((uint32_t)p)) >> 8) & 0xff,
@@ -76,8 +77,8 @@ int nb_cidr_parse(const char *text, uint32_t *subnet, uint32_t *prefix, struct n
 	*prefix = (uint32_t)p;
 	return 0;
 bad:
-	return nb_err_set(err, 0, "invalid subnet '%.64s': use A.B.C.D/P with P from %u to %u", text,
-			  NB_NET_MIN_PREFIX, NB_NET_MAX_PREFIX);
+	return nb_err_set(err, 0, "invalid subnet '%.64s': use A.B.C.D/P with P from %u to %u",
+			  text, NB_NET_MIN_PREFIX, NB_NET_MAX_PREFIX);
 }
 
 bool nb_subnets_overlap(uint32_t a, uint32_t pa, uint32_t b, uint32_t pb)
@@ -123,8 +124,8 @@ int nb_netdef_check(const struct nb_netdef *def, struct nb_err *err)
 	return 0;
 }
 
-int nb_netdef_make(struct nb_netdef *def, const char *name, const char *subnet,
-		   const char *gateway, struct nb_err *err)
+int nb_netdef_make(struct nb_netdef *def, const char *name, const char *subnet, const char *gateway,
+		   struct nb_err *err)
 {
 	if (nb_netname_check(name, err) < 0)
 		return -1;
@@ -151,7 +152,9 @@ char *nb_netdef_json(const struct nb_netdef *def)
 	    !json_object_object_add(o, "subnet", json_object_new_string(subnet)) &&
 	    !json_object_object_add(o, "gateway", json_object_new_string(gw)) &&
 	    !json_object_object_add(o, "bridge", json_object_new_string(def->bridge)))
-		out = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		out = strdup(
+			json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+								  JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return out;
 }

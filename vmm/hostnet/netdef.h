@@ -12,11 +12,11 @@
 #include "nestbox/err.h"
 
 #define NB_NETNAME_MAX 32u
-#define NB_BRIDGE_PREFIX "nb-"    /* every bridge nestbox makes; "nb-" + 8 hex digits */
-#define NB_NET_DEFAULT "bridge"   /* Docker's default network's name */
-#define NB_NET_MIN_PREFIX 8u      /* at most a /8 */
-#define NB_NET_MAX_PREFIX 30u     /* at least a gateway and one VM */
-#define NB_IPV4_TEXT 16u          /* "255.255.255.255" and NUL */
+#define NB_BRIDGE_PREFIX "nb-"  /* every bridge nestbox makes; "nb-" + 8 hex digits */
+#define NB_NET_DEFAULT "bridge" /* Docker's default network's name */
+#define NB_NET_MIN_PREFIX 8u    /* at most a /8 */
+#define NB_NET_MAX_PREFIX 30u   /* at least a gateway and one VM */
+#define NB_IPV4_TEXT 16u        /* "255.255.255.255" and NUL */
 
 struct nb_netdef {
 	char name[NB_NETNAME_MAX + 1];
@@ -51,8 +51,8 @@ bool nb_netdef_host(const struct nb_netdef *def, uint32_t addr);
 /* A definition from the user's words: name, subnet (NULL: *subnet and
  * *prefix as given, the caller's pick), gateway (NULL: the subnet's first
  * host). The bridge name is derived from the name (nb_netdef_bridge). */
-int nb_netdef_make(struct nb_netdef *def, const char *name, const char *subnet,
-		   const char *gateway, struct nb_err *err);
+int nb_netdef_make(struct nb_netdef *def, const char *name, const char *subnet, const char *gateway,
+		   struct nb_err *err);
 
 /* The definition's own consistency (after reading one from disk). */
 int nb_netdef_check(const struct nb_netdef *def, struct nb_err *err);

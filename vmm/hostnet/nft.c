@@ -103,6 +103,9 @@ char *nb_nft_ruleset(const struct nb_nft_net *nets, size_t n)
 		put(&t, "\t\tip saddr %s/%u oifname != \"%s\" masquerade\n", subnet, d->prefix,
 		    d->bridge);
 		put(&t, "\t\toifname \"%s\" ip saddr 127.0.0.0/8 masquerade\n", d->bridge);
+		/* hairpin: a VM reaching a published port of its own network */
+		put(&t, "\t\tiifname \"%s\" oifname \"%s\" ct status dnat masquerade\n", d->bridge,
+		    d->bridge);
 	}
 	put(&t, "\t}\n\tchain forward {\n"
 		"\t\ttype filter hook forward priority filter; policy accept;\n"

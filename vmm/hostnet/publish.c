@@ -18,7 +18,7 @@ static int parse_range(const char *text, uint16_t *first, uint16_t *count)
 		return -1;
 	if (!dash)
 		return nb_parse_decimal(text, 1, 65535, &a) ? (*first = (uint16_t)a, *count = 1, 0)
-							   : -1;
+							    : -1;
 	memcpy(buf, text, (size_t)(dash - text));
 	buf[dash - text] = '\0';
 	if (!nb_parse_decimal(buf, 1, 65535, &a) || !nb_parse_decimal(dash + 1, 1, 65535, &b) ||
@@ -65,8 +65,8 @@ int nb_publish_parse(const char *text, struct nb_publish *p, struct nb_err *err)
 	    parse_range(fields[n - 1], &p->container_port, &cont_count) < 0)
 		goto bad;
 	if (host_count != cont_count)
-		return nb_err_set(err, 0, "-p %.64s: the host and container ranges differ in length",
-				  text);
+		return nb_err_set(err, 0,
+				  "-p %.64s: the host and container ranges differ in length", text);
 	p->count = host_count;
 	return 0;
 bad:
@@ -78,7 +78,8 @@ bad:
 
 static int range_text(char *buf, size_t size, uint16_t first, uint16_t count)
 {
-	return count > 1 ? snprintf(buf, size, "%u-%u", first, (unsigned)(first + count - 1) & 0xffffu)
+	return count > 1 ? snprintf(buf, size, "%u-%u", first,
+				    (unsigned)(first + count - 1) & 0xffffu)
 			 : snprintf(buf, size, "%u", first);
 }
 

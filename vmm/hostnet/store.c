@@ -114,8 +114,7 @@ static int by_name(const void *a, const void *b)
 	return strcmp(((const struct nb_netdef *)a)->name, ((const struct nb_netdef *)b)->name);
 }
 
-int nb_netstore_list(struct nb_netstore *s, struct nb_netdef **defs, size_t *n,
-		     struct nb_err *err)
+int nb_netstore_list(struct nb_netstore *s, struct nb_netdef **defs, size_t *n, struct nb_err *err)
 {
 	int fd = dup(s->defs_fd);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -144,7 +143,8 @@ int nb_netstore_list(struct nb_netstore *s, struct nb_netdef **defs, size_t *n,
 		if (nb_netstore_get(s, name, &def, &ignored) != 0)
 			continue;
 		if (*n == cap) {
-			struct nb_netdef *grown = realloc(*defs, (cap = cap ? cap * 2 : 8) * sizeof(def));
+			struct nb_netdef *grown = realloc(*defs,
+							  (cap = cap ? cap * 2 : 8) * sizeof(def));
 
 			if (!grown) {
 				closedir(d);
@@ -235,7 +235,8 @@ static int lease_parse(json_object *o, struct nb_lease *lease, struct nb_err *er
 	    !json_object_object_get_ex(o, "start", &start) ||
 	    !json_object_object_get_ex(o, "tap", &tap) ||
 	    !json_object_object_get_ex(o, "publish", &ports) ||
-	    !json_object_is_type(ip, json_type_string) || !json_object_is_type(pid, json_type_int) ||
+	    !json_object_is_type(ip, json_type_string) ||
+	    !json_object_is_type(pid, json_type_int) ||
 	    !json_object_is_type(start, json_type_int) ||
 	    !json_object_is_type(tap, json_type_string) ||
 	    !json_object_is_type(ports, json_type_array) ||
@@ -258,8 +259,7 @@ static int lease_parse(json_object *o, struct nb_lease *lease, struct nb_err *er
 	return 0;
 }
 
-int nb_leases_load(struct nb_netstore *s, const char *name, struct nb_leases *l,
-		   struct nb_err *err)
+int nb_leases_load(struct nb_netstore *s, const char *name, struct nb_leases *l, struct nb_err *err)
 {
 	char file[NB_NETNAME_MAX + 8];
 	cleanup_free char *text = NULL;
@@ -307,8 +307,9 @@ int nb_leases_alloc(const struct nb_netdef *def, const struct nb_leases *l, uint
 	if (want) {
 		nb_ipv4_format(want, text);
 		if (!nb_netdef_host(def, want) || want == def->gateway)
-			return nb_err_set(err, 0, "--ip %s is not a free host address of network %s",
-					  text, def->name);
+			return nb_err_set(err, 0,
+					  "--ip %s is not a free host address of network %s", text,
+					  def->name);
 		if (leased(l, want))
 			return nb_err_set(err, 0, "--ip %s is in use on network %s", text,
 					  def->name);

@@ -52,8 +52,7 @@ int nb_netstore_put(struct nb_netstore *s, const struct nb_netdef *def, struct n
 int nb_netstore_del(struct nb_netstore *s, const char *name, struct nb_err *err);
 /* Every definition, sorted by name (*defs malloc'd). A file that does
  * not parse is skipped. */
-int nb_netstore_list(struct nb_netstore *s, struct nb_netdef **defs, size_t *n,
-		     struct nb_err *err);
+int nb_netstore_list(struct nb_netstore *s, struct nb_netdef **defs, size_t *n, struct nb_err *err);
 
 /* name's leases (none: n = 0). save with n = 0 removes the file. */
 int nb_leases_load(struct nb_netstore *s, const char *name, struct nb_leases *l,

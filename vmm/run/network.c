@@ -31,13 +31,17 @@ int nb_network_check(const struct nb_run_options *opts, struct nb_err *err)
 				  "-p needs a network: --network NAME, or none for the "
 				  "default network");
 	if (net->ipv4 && net->prefix && !net->tap)
-		return nb_err_set(err, 0, "--ip ADDR/PREFIX is for --tap; with --network give ADDR");
+		return nb_err_set(err, 0,
+				  "--ip ADDR/PREFIX is for --tap; with --network give ADDR");
 	if (net->ipv4 && !net->prefix && !joins)
-		return nb_err_set(err, 0, "--ip ADDR needs --network NAME (or --tap with ADDR/PREFIX)");
+		return nb_err_set(err, 0,
+				  "--ip ADDR needs --network NAME (or --tap with ADDR/PREFIX)");
 	if (net->gateway && !net->tap)
-		return nb_err_set(err, 0, "--gateway is for --tap (a network's gateway is its own)");
+		return nb_err_set(err, 0,
+				  "--gateway is for --tap (a network's gateway is its own)");
 	if ((net->has_mac || net->ndns) && !nic)
-		return nb_err_set(err, 0, "--mac-address and --dns need a NIC (--network NAME or --tap)");
+		return nb_err_set(err, 0,
+				  "--mac-address and --dns need a NIC (--network NAME or --tap)");
 	if ((net->rx_bps || net->tx_bps || net->rx_ops || net->tx_ops) && !nic)
 		return nb_err_set(err, 0, "--net-rate needs a NIC (--network NAME or --tap)");
 	if (net->gateway && !net->ipv4)
@@ -47,8 +51,7 @@ int nb_network_check(const struct nb_run_options *opts, struct nb_err *err)
 	return 0;
 }
 
-int nb_network_attach(struct nb_network *n, const struct nb_run_options *opts,
-		      struct nb_err *err)
+int nb_network_attach(struct nb_network *n, const struct nb_run_options *opts, struct nb_err *err)
 {
 	const struct nb_run_net *net = &opts->net;
 	struct nb_hostnet_vm vm;
@@ -68,7 +71,8 @@ int nb_network_attach(struct nb_network *n, const struct nb_run_options *opts,
 	snprintf(n->own_tap, sizeof(n->own_tap), "nbt%d", (int)getpid());
 	n->early_tap_fd = nb_tap_open(n->own_tap, &created, err);
 	if (n->early_tap_fd >= 0 && !created) {
-		nb_err_set(err, 0, "a tap %s exists already (left by hand?); remove it", n->own_tap);
+		nb_err_set(err, 0, "a tap %s exists already (left by hand?); remove it",
+			   n->own_tap);
 		close(n->early_tap_fd);
 		n->early_tap_fd = -1;
 	}

@@ -59,8 +59,7 @@ bool nb_network_joins(const struct nb_run_options *opts);
 /* eth0's configuration: with --tap from the options; with a nestbox
  * network, its tap made (vanishing with its last descriptor), attached and
  * leased. Before the spec is built; undone by nb_network_detach(). */
-int nb_network_attach(struct nb_network *n, const struct nb_run_options *opts,
-		      struct nb_err *err);
+int nb_network_attach(struct nb_network *n, const struct nb_run_options *opts, struct nb_err *err);
 
 /* Leave the network (lease, and the bridge with its last VM, rules);
  * reports a failure to report. Safe when nothing was attached. */
@@ -68,8 +67,8 @@ void nb_network_detach(struct nb_network *n, const struct nb_report *report);
 
 /* The guest's eth0 configuration (nb_network_attach) into the spec; the
  * nameserver strings live in buf. */
-void nb_network_spec(const struct nb_network *n, struct nb_spec *spec,
-		     char buf[3][16], const char *dns[3]);
+void nb_network_spec(const struct nb_network *n, struct nb_spec *spec, char buf[3][16],
+		     const char *dns[3]);
 
 /* Create the network devices opts ask for on transport t. */
 struct nb_virtio_transport;
