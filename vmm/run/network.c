@@ -28,8 +28,8 @@ int nb_network_check(const struct nb_run_options *opts, struct nb_err *err)
 		return nb_err_set(err, 0, "--tap and --network NAME (or -p) exclude each other");
 	if (net->npublish && net->network_mode)
 		return nb_err_set(err, 0,
-				  "-p needs a network: --network NAME, or none for the "
-				  "default network");
+				  "-p needs a network: --network NAME, or no --network "
+				  "for the default network 'bridge'");
 	if (net->ipv4 && net->prefix && !net->tap)
 		return nb_err_set(err, 0,
 				  "--ip ADDR/PREFIX is for --tap; with --network give ADDR");
