@@ -9,7 +9,7 @@
 net_cases="e2e_network_create e2e_network_publish_localhost e2e_network_publish_other_addr
 	e2e_network_publish_outside e2e_network_same_net e2e_network_nat e2e_network_resolv
 	e2e_network_isolated e2e_network_nat_b e2e_network_dns_option e2e_network_rm_in_use
-	e2e_network_none e2e_network_cleanup"
+	e2e_network_none e2e_network_kill9_gc e2e_network_cleanup"
 if [ "$(id -u)" -ne 0 ] || ! command -v nft >/dev/null || ! command -v curl >/dev/null ||
 	! ip netns add nbout$$ 2>/dev/null; then
 	for t in $net_cases; do skip "$t" "needs root, nft, curl and ip netns"; done
@@ -97,6 +97,26 @@ while True:
 	nb_run_case $((limit + 60)) "$nestbox" run --network none "$rootfs" -- /bin/sh -c \
 		"ls /sys/class/net | tr '\n' ' '"
 	expect e2e_network_none "--network none: no eth0 (only lo)" "$status" -eq 0 -a "$out" = "lo "
+
+	# kill -9 of nestbox: the VMM dies with it, and so does its tap; the
+	# lease names a dead pid, which nestbox gc frees with the idle bridge.
+	"$nestbox" run --network nb "$rootfs" -- /bin/sleep 600 >/dev/null 2>&1 &
+	k=$!
+	for _ in $(seq 120); do
+		[ -e "$NESTBOX_NETWORK_DIR/leases/nb.json" ] && ip link show "nbt$k" >/dev/null 2>&1 && break
+		sleep 0.5
+	done
+	had_tap=$(ip -o link show "nbt$k" 2>/dev/null | wc -l)
+	kill -9 "$k"
+	wait "$k" 2>/dev/null
+	sleep 2
+	nb_run_case 60 "$nestbox" gc
+	br_nb=$(sed -n 's/.*"bridge":"\([^"]*\)".*/\1/p' "$NESTBOX_NETWORK_DIR/nb.json")
+	left=$(ip -o link show 2>/dev/null | grep -oE " (nbt$k|$br_nb)[:@]" | tr '\n' ' ')
+	[ -e "$NESTBOX_NETWORK_DIR/leases/nb.json" ] && left+=" leases/nb.json"
+	out="$out; tap was up: $had_tap; left: $left"
+	expect e2e_network_kill9_gc "kill -9 of nestbox: its tap goes at once; gc frees the lease and the idle bridge" \
+		"$status" -eq 0 -a "$had_tap" = 1 -a -z "$left"
 
 	kill -TERM "$a1" 2>/dev/null
 	wait "$a1"
