@@ -5,6 +5,8 @@
  * Adding a property is adding a row, in the order it is written. */
 #include "common/spec.h"
 
+#include <arpa/inet.h>
+
 #include <libfdt.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -305,6 +307,16 @@ static int check_gateway(const struct nb_spec *spec, struct nb_err *err)
 	return 0;
 }
 
+static int check_dns(size_t i, const char *s, size_t len, struct nb_err *err)
+{
+	struct in_addr a;
+
+	if (len >= INET_ADDRSTRLEN || inet_pton(AF_INET, s, &a) != 1)
+		return nb_err_set(err, 0, "spec: property %s entry %zu is not an IPv4 address",
+				  NB_SPEC_NET_DNS, i);
+	return 0;
+}
+
 /* Aligned, non-empty, in order without overlap, inside NB_LAYER_MAX_DISK:
  * offset and size are hostile until this holds, and it rules out overflow
  * in offset + size (both are below 2^50 first). The count is bounded by
@@ -395,6 +407,8 @@ static const struct prop props[] = {
 	  .check = check_ipv4 },
 	{ .name = NB_SPEC_NET_GATEWAY, .kind = KIND_CELLS, .cells = { U32(SPEC, net_gateway) },
 	  .zero = "is 0.0.0.0", .check = check_gateway },
+	{ .name = NB_SPEC_NET_DNS, .kind = KIND_LIST, LIST(net_dns, net_ndns), .min = 1,
+	  .max = NB_SPEC_MAX_DNS, .with = NB_SPEC_NET_IPV4, .check_str = check_dns },
 	{ .name = NB_SPEC_LAYERS, .kind = KIND_RECORDS, .flags = PROP_ALLOC,
 	  RECORDS(layers, nlayers, const LAYER *), .min = 1, .max = NB_MAX_LAYERS,
 	  .unit = sizeof(LAYER),

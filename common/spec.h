@@ -58,9 +58,11 @@ struct nb_spec {
 	size_t nlayers;
 
 	/* ---- network (virtio-net eth0); 0 means "not set" ---- */
-	uint32_t net_ipv4;    /* host byte order */
-	uint32_t net_prefix;  /* 1..32 with net_ipv4 */
-	uint32_t net_gateway; /* with net_ipv4 only */
+	uint32_t net_ipv4;          /* host byte order */
+	uint32_t net_prefix;        /* 1..32 with net_ipv4 */
+	uint32_t net_gateway;       /* with net_ipv4 only */
+	const char *const *net_dns; /* net_ndns dotted IPv4 nameservers (with net_ipv4) */
+	size_t net_ndns;
 
 	/* ---- terminal (-t) ---- */
 	bool tty;                    /* a pty for the workload */

@@ -143,6 +143,11 @@ enum nb_status {
  *                                 prefix length 1..32
  *   NB_SPEC_NET_GATEWAY  u32      default route via this address (only with
  *                                 NB_SPEC_NET_IPV4)
+ *   NB_SPEC_NET_DNS      strlist  1..NB_SPEC_MAX_DNS dotted IPv4 nameservers
+ *                                 (only with NB_SPEC_NET_IPV4): nestbox-init
+ *                                 writes them as the container's
+ *                                 /etc/resolv.conf (replacing the image's,
+ *                                 never through a symlink)
  */
 /* Terminal (-t), optional:
  *   NB_SPEC_TTY  2 x u32  rows and columns of the workload's pty at start:
@@ -155,6 +160,8 @@ enum nb_status {
 
 #define NB_SPEC_NET_IPV4 "net.ipv4"
 #define NB_SPEC_NET_GATEWAY "net.gateway"
+#define NB_SPEC_NET_DNS "net.dns"
+#define NB_SPEC_MAX_DNS 3u
 #define NB_GUEST_NET_IF "eth0"
 
 /* ---- virtio devices ---------------------------------------------------------

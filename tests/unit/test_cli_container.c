@@ -91,8 +91,8 @@ START_TEST(bad_values)
 	expect_error(PARSE(&o, &err, "run", "--env-file", "/nonexistent/env", "r", "x"), &err,
 		     "/nonexistent/env");
 	expect_error(PARSE(&o, &err, "run", "--user", "", "r", "x"), &err, "--user");
-	expect_error(PARSE(&o, &err, "run", "--network", "bridge", "r", "x"), &err,
-		     "--network bridge: use host or none");
+	expect_error(PARSE(&o, &err, "run", "--network", "bad/name", "r", "x"), &err,
+		     "invalid network name");
 	expect_error(PARSE(&o, &err, "run", "--userns", "auto", "r", "x"), &err,
 		     "--userns auto: use host or private");
 }

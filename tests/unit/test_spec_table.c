@@ -18,6 +18,7 @@ static const char *const env2[] = { "PATH=/bin", "A=b=c" };
 static const char *const tmpfs2[] = { "/tmp", "/run/x:size=1m" };
 static const char *const volumes2[] = { "nbvol0:rw:/data", "share:fs-ro:/srv" };
 static const unsigned char bpf[16] = { 6, 0, 0, 0, 0, 0, 0xff, 0x7f, 6, 0, 0, 0, 0, 0, 0xff, 0x7f };
+static const char *const dns2[] = { "10.0.0.53", "8.8.8.8" };
 static const struct nb_spec_layer layers2[] = { { 0, 4096 }, { 8192, 1 } };
 
 /* Every property set, each to a value other than its default. */
@@ -53,6 +54,8 @@ static struct nb_spec every_property(void)
 		.net_ipv4 = 0x0a000002,
 		.net_prefix = 24,
 		.net_gateway = 0x0a000001,
+		.net_dns = dns2,
+		.net_ndns = 2,
 		.tty = true,
 		.tty_rows = 24,
 		.tty_cols = 80,

@@ -64,8 +64,6 @@ static const char usage_text[] =
 	"                         (default noexec,nosuid,nodev,mode=1777)\n"
 	"      --cap-add CAP,...  add capabilities to Docker's default set (ALL: every one)\n"
 	"      --cap-drop CAP,... drop capabilities (ALL: every one)\n"
-	"      --network host|none  host (default): the guest VM's network (--net); none: the\n"
-	"                         container's own network namespace, loopback only\n"
 	"      --userns host|private  private: a user namespace (ids 0-65535 mapped as they are)\n"
 	"      --security-opt seccomp=PROFILE.json|unconfined\n"
 	"                         seccomp profile (default: Docker's default profile)\n"
@@ -224,8 +222,9 @@ int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_
 	optind = 1;
 	opterr = 0;
 	/* '+': stop at ROOTFS, so COMMAND's own options are left alone. */
-	while ((opt = getopt_long(argc, argv, "+m:v:it" NB_CONTAINER_SHORT_OPTIONS, run_options,
-				  NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv,
+				  "+m:v:it" NB_CONTAINER_SHORT_OPTIONS NB_NETWORK_SHORT_OPTIONS,
+				  run_options, NULL)) != -1) {
 		if (opt == NB_OPT_HELP)
 			return 1;
 		if (opt == '?' || opt == ':')
@@ -318,7 +317,8 @@ int nb_cmd_gc(int argc, char **argv)
 
 	if (argc > 1) {
 		fputs("Usage: nestbox gc\n\nRemove what crashed runs left behind: their cgroups, "
-		      "vsock sockets and\nrun records, and the image cache's temporary files.\n",
+		      "vsock sockets and\nrun records, their network leases (with idle bridges and "
+		      "their nftables\nrules), and the image cache's temporary files.\n",
 		      help ? stdout : stderr);
 		return help ? 0 : NB_STATUS_ERROR;
 	}
@@ -351,6 +351,7 @@ static const struct nb_cli_command commands[] = {
 	{ "run", "Boot a microVM and run a command in a new container inside it", nb_cmd_run },
 	/* lifecycle of detached VMs (issue 15) */
 	/* networks (issue 15) */
+	{ "network", "Manage networks: create, ls, inspect, rm", nb_cmd_network },
 	/* images */
 	{ "pull", "Fetch an image from a registry into the local store", nb_images_main },
 	{ "images", "List the images in the local store", nb_images_main },

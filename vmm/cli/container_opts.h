@@ -23,7 +23,6 @@ enum {
 	NB_OPT_CAP_ADD,
 	NB_OPT_CAP_DROP,
 	NB_OPT_SECURITY_OPT,
-	NB_OPT_NETWORK,
 	NB_OPT_USERNS,
 	NB_OPT_HELP,
 };
@@ -42,7 +41,6 @@ enum {
 		{ "cap-add", required_argument, NULL, NB_OPT_CAP_ADD },           \
 		{ "cap-drop", required_argument, NULL, NB_OPT_CAP_DROP },         \
 		{ "security-opt", required_argument, NULL, NB_OPT_SECURITY_OPT }, \
-		{ "network", required_argument, NULL, NB_OPT_NETWORK },           \
 	{                                                                         \
 		"userns", required_argument, NULL, NB_OPT_USERNS                  \
 	}

@@ -18,6 +18,7 @@
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
 #include "vmm/confine/cgroup.h"
+#include "vmm/hostnet/hostnet.h"
 
 #define RECORD_SUFFIX ".run"
 
@@ -269,9 +270,15 @@ int nb_gc_collect(const struct nb_report *out, struct nb_err *err)
 	DIR *dir;
 	struct dirent *e;
 	int left = 0;
+	struct nb_err net_err;
 
+	/* Networks: dead VMs' leases, idle bridges, their rules. */
+	if (nb_hostnet_gc(out, &net_err) < 0) {
+		nb_report(out, NB_REPORT_MESSAGE, "networks: %s", net_err.msg);
+		left++;
+	}
 	if (fd == -2)
-		return 0; /* no run ever recorded anything */
+		return left; /* no run ever recorded anything */
 	if (fd < 0)
 		return -1;
 	if (!(dir = fdopendir(fd))) {

@@ -165,9 +165,11 @@ static int apply_image_config(const struct nb_run_options *opts, const struct nb
 }
 
 static int build_initramfs(const struct nb_run_options *opts, const struct nb_image *image,
-			   const struct nb_blk_concat *layers, struct nb_buf *initrd,
-			   struct nb_err *err)
+			   const struct nb_blk_concat *layers, const struct nb_network *net,
+			   struct nb_buf *initrd, struct nb_err *err)
 {
+	char dns_buf[3][16];
+	const char *dns[3];
 	struct nb_spec_layer table[NB_MAX_LAYERS];
 	struct nb_run_plan plan = { 0 };
 	cleanup_free void *spec_blob = NULL;
@@ -192,8 +194,8 @@ static int build_initramfs(const struct nb_run_options *opts, const struct nb_im
 		rc = apply_image_config(opts, image, &spec, &plan, err);
 	if (rc == 0)
 		rc = volume_entries(opts, volumes, err);
-	if (rc == 0 && (rc = nb_network_check(opts, err)) == 0)
-		nb_network_spec(opts, &spec);
+	if (rc == 0)
+		nb_network_spec(net, &spec, dns_buf, dns);
 	nb_tty_spec(opts->tty, &spec);
 	if (rc == 0)
 		rc = nb_spec_encode(&spec, &spec_blob, &spec_len,
@@ -520,7 +522,7 @@ static struct nb_sandbox_config sandbox_config(const struct nb_run_options *opts
 	}
 	cfg.needs |= net->rx_bps || net->tx_bps || net->rx_ops || net->tx_ops ? NB_NEED_RATE : 0;
 	cfg.needs |= net->vsock_path ? NB_NEED_VSOCK : 0;
-	cfg.needs |= net->tap ? NB_NEED_NET : 0;
+	cfg.needs |= ctx->net.tap ? NB_NEED_NET : 0;
 	cfg.needs |= opts->tty ? NB_NEED_TTY : 0;
 	cfg.needs |= opts->stats ? NB_NEED_STATS : 0;
 	nb_network_fds(&ctx->net, &cfg.vsock_listen_fd, &cfg.vsock_broker_fd);
@@ -802,7 +804,7 @@ int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err)
 	int rc = -1;
 
 	nb_network_init(&ctx.net);
-	if (nb_confine_check(opts, err) < 0 ||
+	if (nb_network_check(opts, err) < 0 || nb_confine_check(opts, err) < 0 ||
 	    (opts->tty && nb_tty_check(opts->interactive, err) < 0) ||
 	    nb_confine_check_memory(opts, err) < 0 ||
 	    read_kernel(opts->kernel_path, &kernel_file, err) < 0)
@@ -814,7 +816,10 @@ int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err)
 		nb_err_wrap(err, "image %s", opts->rootfs);
 		goto out;
 	}
-	if (build_initramfs(opts, is_image ? &image : NULL, &layers, &initrd, err) < 0 ||
+	/* The network's address goes into the spec: the host side (lease,
+	 * bridge, tap, rules) is set up here, before the VMM is confined. */
+	if (nb_network_attach(&ctx.net, opts, err) < 0 ||
+	    build_initramfs(opts, is_image ? &image : NULL, &layers, &ctx.net, &initrd, err) < 0 ||
 	    check_layout(opts, &kernel_file, initrd.len, err) < 0 ||
 	    check_host(&kernel_file, &ctx.pvm_host, err) < 0)
 		goto out;
@@ -823,6 +828,8 @@ int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err)
 	else
 		rc = run_recorded(opts, &ctx, status, err);
 out:
+	nb_network_cleanup(&ctx.net);
+	nb_network_detach(&ctx.net, &opts->report);
 	nb_blk_concat_close(&layers);
 	nb_image_free(&image);
 	nb_buf_free(&initrd);

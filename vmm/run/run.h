@@ -8,6 +8,7 @@
 
 #include "common/report.h"
 #include "nestbox/err.h"
+#include "vmm/hostnet/publish.h"
 
 #define NB_RUN_MAX_VOLUMES 16u /* NB_SPEC_MAX_VOLUMES */
 
@@ -57,11 +58,17 @@ struct nb_run_options {
 	struct nb_run_net {             /* network options (issue 5), vmm/cli/network_opts.c */
 		const char *vsock_path; /* --vsock PATH; NULL: no vsock device */
 		uint64_t vsock_cid;     /* --vsock-cid, default 3 */
-		const char *tap;        /* --net tap:NAME; NULL: no network device */
-		uint8_t mac[6];         /* --mac, else locally administered */
+		const char *tap;        /* --tap NAME; NULL: no network device */
+		const char *network;    /* --network NAME (a nestbox network), or NULL */
+		bool network_mode;      /* --network host|none given */
+		uint8_t mac[6];         /* --mac-address, else locally administered */
 		bool has_mac;
 		uint32_t ipv4, gateway; /* --ip, --gateway, host byte order; 0: none */
-		uint32_t prefix;        /* --ip ADDR/PREFIX */
+		uint32_t prefix;        /* --ip ADDR/PREFIX (--tap); 0: ADDR (--network) */
+		uint32_t dns[3];        /* --dns (NB_DNS_MAX), host byte order */
+		size_t ndns;
+		struct nb_publish publish[NB_PUBLISH_MAX]; /* -p */
+		size_t npublish;
 		uint64_t rx_bps, tx_bps, rx_ops, tx_ops; /* --net-rate; 0: none */
 	} net;
 	struct nb_run_confine {    /* host confinement (issue 6), vmm/cli/confine_opts.c */

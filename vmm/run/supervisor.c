@@ -68,7 +68,7 @@ int nb_confine_check_memory(const struct nb_run_options *opts, struct nb_err *er
 
 bool nb_confine_supervised(const struct nb_run_options *opts)
 {
-	return opts->confine.jail || opts->confine.cgroup;
+	return opts->confine.jail || opts->confine.cgroup || nb_network_joins(opts);
 }
 
 /* ---- the supervising parent ---------------------------------------------- */
