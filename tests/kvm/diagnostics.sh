@@ -98,7 +98,7 @@ if $can_fake; then
 		local name=$1 kind=$2 what=$3 pattern=$4 user=()
 		[ "$kind" = noperm ] && user=(setpriv --reuid 65534 --regid 65534 --clear-groups)
 		nb_run_case 60 unshare -m sh -c "$(fake_host "$kind"); exec $(q "${user[@]}" \
-			"$open/nestbox" run --kernel "$open/vmlinux" --init "$open/nestbox-init" \
+			"$open/nestbox" run --kernel "$open/vmlinux" --guest-init "$open/nestbox-init" \
 			"$open/rootfs" -- true)"
 		expect "$name" "$what" "$status" -eq 125 -a -n "$(grep -E -- "$pattern" <<<"$err")" \
 			-a "$(wc -l <<<"$err")" -eq 1 -a -z "$out"

@@ -36,7 +36,7 @@ static const char usage_text[] =
 	"\n"
 	"Options:\n"
 	"      --kernel PATH      guest kernel, ELF vmlinux or bzImage (default: vmlinux beside nestbox)\n"
-	"      --init PATH        nestbox-init binary (default: nestbox-init beside nestbox)\n"
+	"      --guest-init PATH  nestbox-init binary (default: nestbox-init beside nestbox)\n"
 	"      --cpus N           number of vCPUs, 1 to 32 (default 1)\n"
 	"  -m, --memory SIZE      guest RAM, e.g. 512m or 2g (default 512m); never preallocated\n"
 	"      --timeout SECS     kill the VM after SECS seconds and exit 124\n"
@@ -59,6 +59,8 @@ static const char usage_text[] =
 	"      --entrypoint CMD   run CMD with COMMAND's words as its arguments\n"
 	"      --pids-limit N     at most N processes (cgroup pids.max)\n"
 	"      --read-only        mount the root file system read-only\n"
+	"      --init             run an init as the container's PID 1 that forwards signals\n"
+	"                         to COMMAND and reaps orphaned processes (Docker's --init)\n"
 	"      --tmpfs PATH[:OPTS] mount a fresh tmpfs at PATH; OPTS as Docker's: rw ro exec\n"
 	"                         noexec suid nosuid dev nodev size=N[k|m|g] mode=OCTAL\n"
 	"                         (default noexec,nosuid,nodev,mode=1777)\n"
@@ -137,11 +139,11 @@ static char *default_path(const char *self_dir, const char *name)
 	return path;
 }
 
-enum { OPT_KERNEL = 256, OPT_INIT, OPT_CPUS, OPT_TIMEOUT, OPT_KERNEL_ARGS, OPT_STATS };
+enum { OPT_KERNEL = 256, OPT_GUEST_INIT, OPT_CPUS, OPT_TIMEOUT, OPT_KERNEL_ARGS, OPT_STATS };
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
-	{ "init", required_argument, NULL, OPT_INIT },
+	{ "guest-init", required_argument, NULL, OPT_GUEST_INIT },
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "memory", required_argument, NULL, 'm' },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
@@ -164,7 +166,7 @@ static int apply_option(int opt, const char *arg, struct nb_run_options *opts, s
 	case OPT_KERNEL:
 		opts->kernel_path = arg;
 		return 0;
-	case OPT_INIT:
+	case OPT_GUEST_INIT:
 		opts->init_path = arg;
 		return 0;
 	case OPT_CPUS:
