@@ -8,12 +8,26 @@
 # ---- --init ------------------------------------------------------------------
 
 # PID 1 is the init (nestbox-init's copy, /init), the workload is its child.
+# shellcheck disable=SC2016 # expanded by the guest's shell
 nb_run_case "$limit" $nestbox run --init "$rootfs" -- /bin/sh -c \
 	'echo "$(cat /proc/1/comm) $(tr "\0" " " </proc/1/cmdline)"; echo "self $$ parent $PPID"'
 expect e2e_cli_init_pid1 "with --init PID 1 is the init and the workload its child" \
 	"$status" -eq 0 -a "$out" = "init /init 
 self 2 parent 1"
 
+nb_run_case "$limit" $nestbox run --init "$rootfs" -- /bin/sh -c 'ps -o pid,args'
+expect e2e_cli_init_ps "with --init ps in the container shows PID 1 as the init" \
+	"$status" -eq 0 -a -n "$(grep -xE ' *1 /init *' <<<"$out")"
+
+# -t with --init: the workload has the pty, in its foreground process group.
+# shellcheck disable=SC2016 # expanded by the guest's shell
+nb_run_case "$limit" $nestbox run -t --init "$rootfs" -- /bin/sh -c \
+	'tty; cut -d" " -f5,8 /proc/$$/stat; exit 5'
+expect e2e_cli_init_tty "with -t --init the workload has the pty as its controlling terminal, in the foreground" \
+	"$status" -eq 5 -a "$(head -1 <<<"$out" | tr -d '\r')" = /dev/pts/0 \
+	-a "$(sed -n 2p <<<"$out" | tr -d '\r' | awk '{print ($1 == $2) ? "fg" : "bg"}')" = fg
+
+# shellcheck disable=SC2016 # expanded by the guest's shell
 nb_run_case "$limit" $nestbox run "$rootfs" -- /bin/sh -c 'echo "self $$"'
 expect e2e_cli_no_init_pid1 "without --init the workload is PID 1" "$status" -eq 0 -a "$out" = "self 1"
 

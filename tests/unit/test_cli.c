@@ -88,7 +88,7 @@ START_TEST(bad_values_named)
 	ck_assert_ptr_nonnull(strstr(err.msg, "--bogus"));
 	ck_assert_int_eq(PARSE(&o, &err, "run", "--cpus"), -1);
 	ck_assert_int_eq(PARSE(&o, &err, "run"), -1);
-	ck_assert_ptr_nonnull(strstr(err.msg, "missing ROOTFS"));
+	ck_assert_ptr_nonnull(strstr(err.msg, "missing IMAGE"));
 	ck_assert_int_eq(PARSE(&o, &err, "run", "/tmp", "--"),
 			 -1); /* a directory: no default command */
 	ck_assert_ptr_nonnull(strstr(err.msg, "missing COMMAND"));
