@@ -51,6 +51,10 @@ done
 nb_run_case "$limit" $nestbox run --init "$rootfs" -- /bin/sh -c 'kill -KILL $$'
 expect e2e_cli_init_exit_137 "with --init a workload killed by KILL gives 137" "$status" -eq 137
 
+nb_run_case "$limit" $nestbox run --init "$rootfs" -- /no/such/command
+expect e2e_cli_init_not_found "with --init a command that is not there is 127, named" \
+	"$status" -eq 127 -a -n "$(grep -F '/no/such/command' <<<"$err")"
+
 # init_sig_case NAME SIGNAL CMD: `nestbox run --init $rootfs -- sh -c CMD`
 # with stdout on a FIFO; once it printed "ready", SIGNAL goes to nestbox.
 init_sig_case() {

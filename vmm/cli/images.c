@@ -214,13 +214,16 @@ static void print_json_lines(struct json_object *images)
 		char repo[4096], tag[256], when[64], human[32];
 		int64_t bytes = 0;
 		time_t t = 0;
+		struct tm tm;
 
 		repo_tag(str_of(rec, "ref"), repo, sizeof(repo), tag, sizeof(tag));
 		if (json_object_object_get_ex(rec, "erofs_size", &size))
 			bytes = json_object_get_int64(size);
 		if (json_object_object_get_ex(rec, "created", &created))
 			t = (time_t)json_object_get_int64(created);
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S +0000 UTC", gmtime(&t));
+		if (!gmtime_r(&t, &tm) ||
+		    !strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S +0000 UTC", &tm))
+			when[0] = '\0'; /* a record's time out of range */
 		human_size(bytes, human, sizeof(human));
 		json_object_object_add(o, "Repository", json_object_new_string(repo));
 		json_object_object_add(o, "Tag", json_object_new_string(tag));
