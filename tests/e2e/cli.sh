@@ -53,7 +53,7 @@ expect e2e_cli_init_exit_137 "with --init a workload killed by KILL gives 137" "
 
 nb_run_case "$limit" $nestbox run --init "$rootfs" -- /no/such/command
 expect e2e_cli_init_not_found "with --init a command that is not there is 127, named" \
-	"$status" -eq 127 -a -n "$(grep -F '/no/such/command' <<<"$err")"
+	"$status" -eq 127 -a -n "$(grep -F '/no/such/command: command not found' <<<"$out$err")"
 
 # init_sig_case NAME SIGNAL CMD: `nestbox run --init $rootfs -- sh -c CMD`
 # with stdout on a FIFO; once it printed "ready", SIGNAL goes to nestbox.
