@@ -107,6 +107,17 @@ $(BUILD)/nestbox-init: $(GUEST_OBJS)
 $(BUILD)/vmlinux: images/kernel/build.sh images/kernel/nestbox.config
 	images/kernel/build.sh $@
 
+# The version `nestbox version` prints: git describe of the checkout at
+# build time. build/version.h is rewritten only when that changes.
+NB_VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+$(BUILD)/version.h: FORCE
+	@mkdir -p $(dir $@)
+	@echo '#define NB_VERSION "$(NB_VERSION)"' >$@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+$(BUILD)/obj/vmm/cli/info.o $(BUILD)/san/vmm/cli/info.o: $(BUILD)/version.h
+.PHONY: FORCE
+FORCE:
+
 # ---- tests ---------------------------------------------------------------
 $(BUILD)/tests/unit/%: tests/unit/%.c $(HOST_LIB_SAN)
 	@mkdir -p $(dir $@)
@@ -222,7 +233,7 @@ export NB_HOST_CHECK_SRCS := $(HOST_SRCS)
 export NB_GUEST_CHECK_SRCS := $(GUEST_SRCS)
 export NB_TEST_CHECK_SRCS := $(UNIT_SRCS) $(KVM_SRCS) tests/guest/mkinitramfs.c tests/images/curlshim.c
 export NB_TEST_GUEST_CHECK_SRCS := $(filter-out tests/guest/mkinitramfs.c,$(wildcard tests/guest/*.c))
-check: $(MUSL_INC_STAMP)
+check: $(MUSL_INC_STAMP) $(BUILD)/version.h
 	scripts/check.sh
 
 format-check:

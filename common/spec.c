@@ -396,6 +396,7 @@ static const struct prop props[] = {
 	{ .name = NB_SPEC_NAMESPACES, .kind = KIND_CELLS, .cells = { U32(SPEC, namespaces) },
 	  .check = check_namespaces },
 	{ .name = NB_SPEC_READONLY, .kind = KIND_CELLS, .cells = { BOOL32(SPEC, read_only) } },
+	{ .name = NB_SPEC_INIT, .kind = KIND_CELLS, .cells = { BOOL32(SPEC, init) } },
 	{ .name = NB_SPEC_TMPFS, .kind = KIND_LIST, LIST(tmpfs, ntmpfs), .min = 1,
 	  .max = NB_SPEC_MAX_TMPFS, .check_str = check_tmpfs },
 	{ .name = NB_SPEC_SECCOMP, .kind = KIND_BYTES, BYTES(seccomp, seccomp_len), .min = 1,

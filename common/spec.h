@@ -42,6 +42,7 @@ struct nb_spec {
 	uint64_t pids_max;                    /* 0: no limit */
 	uint32_t namespaces;                  /* NB_NS_* extra namespaces */
 	bool read_only;
+	bool init;                /* NB_SPEC_INIT: --init, a reaper as PID 1 */
 	const char *const *tmpfs; /* ntmpfs absolute paths */
 	size_t ntmpfs;
 	const void *seccomp; /* classic BPF, seccomp_len bytes; NULL: none */

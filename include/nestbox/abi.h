@@ -94,6 +94,12 @@ enum nb_status {
 #define NB_SPEC_TMPFS "tmpfs"
 #define NB_SPEC_SECCOMP "seccomp"
 
+/* Docker's --init (optional, 0 or 1; container/reaper.c): PID 1 of the
+ * container is a small init that starts argv as its child, forwards the
+ * signals it gets to it, reaps every orphan and exits with the child's
+ * status (128+N when signal N killed it). Absent or 0: argv is PID 1. */
+#define NB_SPEC_INIT "init"
+
 #define NB_SPEC_MAX_HOSTNAME 64u
 #define NB_SPEC_MAX_PATH 4096u
 #define NB_SPEC_MAX_USER 256u

@@ -86,6 +86,71 @@ diag diag_long_kernel_args "an over-long --kernel-args is refused with the room 
 diag diag_unknown_subcommand "an unknown subcommand points to --help" \
 	'--help' frobnicate
 
+# ---- the command line as a Docker user types it (issue 15) --------------------
+# Docker's --init is a flag: the word after it is the IMAGE, not its value.
+diag diag_init_is_a_flag "run --init IMAGE CMD: --init takes no value, IMAGE is named" \
+	'no-such-image-dir' run --init ./no-such-image-dir true
+nb_run_case 30 $nestbox run --init ./no-such-image-dir true
+expect diag_init_not_pulled "run --init IMAGE true does not take 'true' for the image" \
+	"$status" -eq 125 -a -z "$(grep -F "'true'" <<<"$err")" -a -z "$(grep -F ' true' <<<"$err")"
+diag diag_ref_uppercase "an uppercase repository name is refused as Docker does" \
+	'must be lowercase' run Alpine:3 true
+diag diag_ref_bad_tag "a bad tag is named" "tag '-x'" pull 'alpine:-x'
+diag diag_ref_bad_digest "a bad digest is named" 'digest' pull 'alpine@sha256:123'
+diag diag_ref_image_id "a 64-hex name is an id, not a repository" 'image id' \
+	pull 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+diag diag_oci_no_path "oci: without PATH is explained" 'missing PATH' run oci: true
+diag diag_oci_bad_tag "oci:PATH:TAG with a bad TAG is explained" "TAG 'a/b'" run oci:dir:a/b true
+diag diag_oci_not_dir "oci:FILE is not a layout directory" 'not a directory' \
+	pull "oci:$junk"
+diag diag_docker_archive_digest "docker-archive:PATH:REF with a digest is explained" \
+	'names a digest' run "docker-archive:x.tar:a@sha256:$(printf '%064d' 0)" true
+diag diag_pull_missing "pull without IMAGE says so" 'missing IMAGE' pull
+diag diag_pull_unknown_option "an unknown pull option is named" "'--frob'" pull --frob x
+diag diag_images_bad_format "images --format other than json is explained" \
+	'only --format is json' images --format '{{.ID}}'
+diag diag_images_unknown_option "an unknown images option is named" "'--all'" images --all
+diag diag_rmi_no_arg "rmi without IMAGE says so" 'give one IMAGE' rmi
+diag diag_version_bad_format "version --format other than json is explained" \
+	'only format is json' version --format yaml
+diag diag_info_extra "info with an extra argument names it" "'extra'" info extra
+diag diag_gc_extra "gc with an argument says it takes none" 'gc takes no arguments' gc now
+
+# Every command has --help: its usage on stdout, status 0, nothing on stderr.
+for cmd in run pull images rmi prune login logout gc version info seccomp-dump; do
+	nb_run_case 30 $nestbox "$cmd" --help
+	expect "diag_help_${cmd//-/_}" "nestbox $cmd --help prints its usage" "$status" -eq 0 \
+		-a "$(head -1 <<<"$out" | cut -d' ' -f1-2)" = "Usage: nestbox" \
+		-a -n "$(grep -F -- "$cmd" <<<"$out")" -a -z "$err"
+done
+nb_run_case 30 $nestbox run --help
+expect diag_help_run_usage "run --help shows Docker's usage line" \
+	"$(head -1 <<<"$out")" = "Usage: nestbox run [OPTIONS] IMAGE [COMMAND] [ARG...]"
+nb_run_case 30 $nestbox --help
+expect diag_help_commands "nestbox --help lists every command with one line" "$status" -eq 0 \
+	-a "$(grep -cE '^  (run|pull|images|rmi|prune|login|logout|gc|version|info) ' <<<"$out")" -eq 10 \
+	-a -z "$(grep -F seccomp-dump <<<"$out")" -a -z "$err"
+nb_run_case 30 $nestbox
+expect diag_no_command "nestbox alone prints the commands and succeeds, as docker" \
+	"$status" -eq 0 -a -n "$(grep -E '^  run ' <<<"$out")"
+nb_run_case 30 $nestbox --version
+expect diag_version_line "nestbox --version is one line: version and ABI" "$status" -eq 0 \
+	-a -n "$(grep -xE 'nestbox version [^ ]+, ABI [0-9]+' <<<"$out")" -a "$(wc -l <<<"$out")" -eq 1
+nb_run_case 30 $nestbox version --format json
+expect diag_version_json "version --format json has the version, ABI, guest kernel and libraries" \
+	"$status-$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(bool(d["Version"]), d["ABIVersion"] >= 1, "Path" in d["GuestKernel"], "libseccomp" in d["Libraries"])' <<<"$out" 2>&1)" \
+	= "0-True True True True"
+nb_run_case 30 $nestbox info --format json
+info_kind=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["KVM"]["Kind"])' <<<"$out" 2>&1)
+expect diag_info_json "info --format json names this host's KVM kind as tests/testhost/run does" \
+	"$status-$info_kind" = "0-$(tests/testhost/run --host-kind | cut -d: -f1)"
+expect diag_info_fields "info --format json has cgroups, run dir and image store" \
+	"$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["Cgroup"]["Version"] in ("1","2","none"), bool(d["RunDir"]), "Images" in d["ImageStore"], "CPUs" in d["Host"])' <<<"$out" 2>&1)" \
+	= "True True True True"
+nb_run_case 30 $nestbox info
+expect diag_info_text "info prints Key: value lines" "$status" -eq 0 \
+	-a -n "$(grep -E '^KVM:$' <<<"$out")" -a -n "$(grep -E '^  Kind: ' <<<"$out")"
+
 # The KVM diagnosis names each kind of host (fake_host above). The real
 # host's kind is whatever this machine is; the others are simulated.
 if $can_fake; then
@@ -98,7 +163,7 @@ if $can_fake; then
 		local name=$1 kind=$2 what=$3 pattern=$4 user=()
 		[ "$kind" = noperm ] && user=(setpriv --reuid 65534 --regid 65534 --clear-groups)
 		nb_run_case 60 unshare -m sh -c "$(fake_host "$kind"); exec $(q "${user[@]}" \
-			"$open/nestbox" run --kernel "$open/vmlinux" --init "$open/nestbox-init" \
+			"$open/nestbox" run --kernel "$open/vmlinux" --guest-init "$open/nestbox-init" \
 			"$open/rootfs" -- true)"
 		expect "$name" "$what" "$status" -eq 125 -a -n "$(grep -E -- "$pattern" <<<"$err")" \
 			-a "$(wc -l <<<"$err")" -eq 1 -a -z "$out"

@@ -42,6 +42,8 @@ static inline const char *nb_test_spec_diff(const struct nb_spec *a, const struc
 	    a->pids_max != b->pids_max || a->namespaces != b->namespaces ||
 	    a->read_only != b->read_only)
 		return "limits, namespaces or readonly";
+	if (a->init != b->init)
+		return "init";
 	if (a->ntmpfs != b->ntmpfs || !nb_test_same_list(a->tmpfs, b->tmpfs, a->ntmpfs))
 		return "tmpfs";
 	if (a->seccomp_len != b->seccomp_len ||

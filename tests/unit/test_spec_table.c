@@ -43,6 +43,7 @@ static struct nb_spec every_property(void)
 		.pids_max = 9,
 		.namespaces = NB_NS_USER,
 		.read_only = true,
+		.init = true,
 		.tmpfs = tmpfs2,
 		.ntmpfs = 2,
 		.seccomp = bpf,

@@ -30,13 +30,17 @@
 #define MAX_TIMEOUT (7u * 24 * 3600)
 
 static const char usage_text[] =
-	"Usage: nestbox run [OPTIONS] ROOTFS [--] COMMAND [ARG...]\n"
+	"Usage: nestbox run [OPTIONS] IMAGE [COMMAND] [ARG...]\n"
 	"\n"
-	"Boot a microVM and run COMMAND inside ROOTFS (a root file system directory).\n"
+	"Boot a microVM and run COMMAND (default: the image's Entrypoint and Cmd) in a new\n"
+	"container from IMAGE inside it. IMAGE is a registry reference by Docker's rules\n"
+	"(`alpine` is docker.io/library/alpine:latest), oci:DIR[:TAG], oci-archive:FILE[:TAG],\n"
+	"docker-archive:FILE[:NAME:TAG], a layout directory or archive, or a plain root file\n"
+	"system directory (which needs a COMMAND). A `--` before COMMAND is allowed.\n"
 	"\n"
 	"Options:\n"
 	"      --kernel PATH      guest kernel, ELF vmlinux or bzImage (default: vmlinux beside nestbox)\n"
-	"      --init PATH        nestbox-init binary (default: nestbox-init beside nestbox)\n"
+	"      --guest-init PATH  nestbox-init binary (default: nestbox-init beside nestbox)\n"
 	"      --cpus N           number of vCPUs, 1 to 32 (default 1)\n"
 	"  -m, --memory SIZE      guest RAM, e.g. 512m or 2g (default 512m); never preallocated\n"
 	"      --timeout SECS     kill the VM after SECS seconds and exit 124\n"
@@ -59,6 +63,8 @@ static const char usage_text[] =
 	"      --entrypoint CMD   run CMD with COMMAND's words as its arguments\n"
 	"      --pids-limit N     at most N processes (cgroup pids.max)\n"
 	"      --read-only        mount the root file system read-only\n"
+	"      --init             run an init as the container's PID 1 that forwards signals\n"
+	"                         to COMMAND and reaps orphaned processes (Docker's --init)\n"
 	"      --tmpfs PATH[:OPTS] mount a fresh tmpfs at PATH; OPTS as Docker's: rw ro exec\n"
 	"                         noexec suid nosuid dev nodev size=N[k|m|g] mode=OCTAL\n"
 	"                         (default noexec,nosuid,nodev,mode=1777)\n"
@@ -135,11 +141,11 @@ static char *default_path(const char *self_dir, const char *name)
 	return path;
 }
 
-enum { OPT_KERNEL = 256, OPT_INIT, OPT_CPUS, OPT_TIMEOUT, OPT_KERNEL_ARGS, OPT_STATS };
+enum { OPT_KERNEL = 256, OPT_GUEST_INIT, OPT_CPUS, OPT_TIMEOUT, OPT_KERNEL_ARGS, OPT_STATS };
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
-	{ "init", required_argument, NULL, OPT_INIT },
+	{ "guest-init", required_argument, NULL, OPT_GUEST_INIT },
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "memory", required_argument, NULL, 'm' },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
@@ -162,7 +168,7 @@ static int apply_option(int opt, const char *arg, struct nb_run_options *opts, s
 	case OPT_KERNEL:
 		opts->kernel_path = arg;
 		return 0;
-	case OPT_INIT:
+	case OPT_GUEST_INIT:
 		opts->init_path = arg;
 		return 0;
 	case OPT_CPUS:
@@ -221,7 +227,7 @@ int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_
 	*opts = (struct nb_run_options){ .cpus = 1, .mem_size = DEFAULT_MEM };
 	optind = 1;
 	opterr = 0;
-	/* '+': stop at ROOTFS, so COMMAND's own options are left alone. */
+	/* '+': stop at IMAGE, so COMMAND's own options are left alone. */
 	while ((opt = getopt_long(argc, argv,
 				  "+m:v:it" NB_CONTAINER_SHORT_OPTIONS NB_NETWORK_SHORT_OPTIONS,
 				  run_options, NULL)) != -1) {
@@ -235,7 +241,7 @@ int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_
 	if (nb_volume_cli_check(opts, err) < 0)
 		return nb_err_wrap(err, "run");
 	if (optind >= argc)
-		return nb_err_set(err, 0, "run: missing ROOTFS (see nestbox run --help)");
+		return nb_err_set(err, 0, "run: missing IMAGE (see nestbox run --help)");
 	opts->rootfs = argv[optind++];
 	if (optind < argc && strcmp(argv[optind], "--") == 0)
 		optind++;
@@ -260,7 +266,7 @@ int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_
 	return 0;
 }
 
-static char *self_dir(void)
+char *nb_cli_self_dir(void)
 {
 	char path[PATH_MAX];
 	ssize_t len = readlink("/proc/self/exe", path, sizeof(path) - 1);
@@ -280,7 +286,7 @@ int nb_cmd_run(int argc, char **argv)
 {
 	struct nb_run_options opts;
 	struct nb_err err = { 0 };
-	char *dir = self_dir();
+	char *dir = nb_cli_self_dir();
 	int status = NB_STATUS_ERROR;
 	int rc = nb_cli_parse_run(argc, argv, dir ? dir : ".", &opts, &err);
 
@@ -315,13 +321,15 @@ int nb_cmd_gc(int argc, char **argv)
 	struct nb_err err;
 	bool help = argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
 
-	if (argc > 1) {
+	if (help) {
 		fputs("Usage: nestbox gc\n\nRemove what crashed runs left behind: their cgroups, "
 		      "vsock sockets and\nrun records, their network leases (with idle bridges and "
 		      "their nftables\nrules), and the image cache's temporary files.\n",
-		      help ? stdout : stderr);
-		return help ? 0 : NB_STATUS_ERROR;
+		      stdout);
+		return 0;
 	}
+	if (argc > 1)
+		return nb_cli_usage_error("gc", "gc takes no arguments");
 	int left = nb_gc_collect(&out, &err);
 
 	clean_image_cache();
@@ -337,8 +345,16 @@ int nb_cmd_gc(int argc, char **argv)
 
 int nb_cmd_seccomp_dump(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	bool help = argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+
+	if (help) {
+		fputs("Usage: nestbox seccomp-dump\n\nPrint the VMM's seccomp allowlist of each "
+		      "thread kind, with the reason for\nevery entry, and their union.\n",
+		      stdout);
+		return 0;
+	}
+	if (argc > 1)
+		return nb_cli_usage_error("seccomp-dump", "seccomp-dump takes no arguments");
 	nb_sandbox_dump(stdout);
 	return 0;
 }
@@ -363,6 +379,9 @@ static const struct nb_cli_command commands[] = {
 	/* OCI runtime interface, for podman and containerd (issue 14) */
 	/* housekeeping */
 	{ "gc", "Remove what crashed runs left behind", nb_cmd_gc },
+	/* version and host (issue 15, the CLI) */
+	{ "version", "Show nestbox's version, guest ABI, kernel and libraries", nb_cmd_version },
+	{ "info", "Show what nestbox finds on this host: KVM, cgroups, image store", nb_cmd_info },
 	{ "seccomp-dump", NULL, nb_cmd_seccomp_dump },
 };
 
@@ -390,16 +409,15 @@ int nb_cli_main(int argc, char **argv)
 		print_commands(stdout);
 		return 0;
 	}
-	if (argc >= 2 && strcmp(argv[1], "version") == 0) {
-		printf("nestbox ABI %d\nguest kernel command line: %s\n", NB_ABI_VERSION,
-		       nb_run_base_cmdline);
+	if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-v") == 0)) {
+		nb_cli_print_version();
 		return 0;
 	}
 	struct nb_err err = { 0 };
 
 	if (argc < 2) {
-		print_commands(stderr);
-		return NB_STATUS_ERROR;
+		print_commands(stdout); /* as docker: the help, and success */
+		return 0;
 	}
 	nb_err_set(&err, 0, "'%s' is not a nestbox command (see nestbox --help)", argv[1]);
 	return nb_cli_error(NULL, &err);

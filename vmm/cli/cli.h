@@ -13,6 +13,13 @@
 int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_options *opts,
 		     struct nb_err *err);
 
+/* The directory holding the running nestbox binary (malloc'd; "." when
+ * unknown), where the default guest kernel and init are. */
+char *nb_cli_self_dir(void);
+
+/* `nestbox --version`: one line (vmm/cli/info.c). */
+void nb_cli_print_version(void);
+
 /* Entry point: returns the process exit status. */
 int nb_cli_main(int argc, char **argv);
 

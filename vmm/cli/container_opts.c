@@ -198,6 +198,9 @@ int nb_container_cli_option(int opt, const char *arg, struct nb_run_options *opt
 	case NB_OPT_READ_ONLY:
 		c->read_only = true;
 		return 0;
+	case NB_OPT_DOCKER_INIT:
+		c->init = true;
+		return 0;
 	case NB_OPT_TMPFS:
 		if (c->ntmpfs == sizeof(c->tmpfs) / sizeof(c->tmpfs[0]))
 			return nb_err_set(err, 0, "--tmpfs: at most %zu", c->ntmpfs);

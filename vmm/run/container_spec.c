@@ -51,6 +51,7 @@ int nb_container_spec(const struct nb_run_options *opts, struct nb_spec *spec,
 	spec->caps = caps;
 	spec->pids_max = c->pids_limit;
 	spec->read_only = c->read_only;
+	spec->init = c->init;
 	spec->namespaces = c->namespaces;
 	spec->tmpfs = c->tmpfs;
 	spec->ntmpfs = c->ntmpfs;

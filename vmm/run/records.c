@@ -24,7 +24,7 @@
 
 /* NESTBOX_RUN_DIR, else /run/nestbox for root, else the user's runtime
  * directory, else /tmp/nestbox-UID. */
-static const char *run_dir(void)
+const char *nb_run_dir(void)
 {
 	static char user_dir[PATH_MAX];
 	const char *dir = getenv("NESTBOX_RUN_DIR"), *xdg = getenv("XDG_RUNTIME_DIR");
@@ -47,7 +47,7 @@ static const char *run_dir(void)
  * when it is missing and !create, -1 with err set when it is refused. */
 static int open_run_dir(bool create, struct nb_err *err)
 {
-	const char *dir = run_dir();
+	const char *dir = nb_run_dir();
 	struct stat st;
 	int fd;
 
@@ -107,7 +107,7 @@ static int write_record(int dir_fd, const char *name, const char *text, struct n
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
 	if (nb_file_write_atomic(dir_fd, name, tmp, text, strlen(text), 0600, err) < 0)
-		return nb_err_wrap(err, "run record in %s", run_dir());
+		return nb_err_wrap(err, "run record in %s", nb_run_dir());
 	return 0;
 }
 
@@ -131,7 +131,7 @@ int nb_gc_record(struct nb_run_record *rec, const char *cgroup, const char *vsoc
 		return nb_err_set(err, 0, "run record: paths too long");
 	if (write_record(dir_fd, name, text, err) < 0)
 		return -1;
-	snprintf(rec->path, sizeof(rec->path), "%s/%s", run_dir(), name);
+	snprintf(rec->path, sizeof(rec->path), "%s/%s", nb_run_dir(), name);
 	return 0;
 }
 
@@ -283,7 +283,7 @@ int nb_gc_collect(const struct nb_report *out, struct nb_err *err)
 		return -1;
 	if (!(dir = fdopendir(fd))) {
 		close(fd);
-		return nb_err_sys(err, "run directory %s", run_dir());
+		return nb_err_sys(err, "run directory %s", nb_run_dir());
 	}
 	while ((e = readdir(dir))) {
 		if (is_record(e->d_name))

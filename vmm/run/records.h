@@ -18,6 +18,9 @@
 #include "common/report.h"
 #include "nestbox/err.h"
 
+/* The run directory's path (see above). */
+const char *nb_run_dir(void);
+
 struct nb_run_record {
 	char path[PATH_MAX]; /* the record file; "" when none was written */
 };

@@ -48,6 +48,7 @@ struct nb_run_options {
 		bool memory_limit;     /* --memory given: memory.max = it - guest reserve */
 		uint32_t cpu_quota_us; /* from --cpus, with period 100000; 0: none */
 		bool read_only;
+		bool init;             /* --init: a reaper as the container's PID 1 */
 		const char *tmpfs[64]; /* NB_SPEC_MAX_TMPFS */
 		size_t ntmpfs;
 		uint64_t cap_add, cap_drop;  /* capability bit masks */
