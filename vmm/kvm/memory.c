@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 void nb_mem_layout(struct nb_guest_mem *mem, uint8_t *base, uint64_t size)
@@ -91,7 +92,8 @@ static int prealloc(struct nb_guest_mem *mem, struct nb_err *err)
 	if (madvise(mem->base, mem->size, MADV_POPULATE_WRITE) < 0 && errno != EINVAL)
 		return nb_err_sys(err, "--memory-prealloc: faulting in %llu MiB of guest memory",
 				  (unsigned long long)mib);
-	if (mem->backing != NB_MEM_HUGETLB && mlock(mem->base, mem->size) < 0) {
+	/* mlock(2) itself: sanitizer runtimes make the libc call a no-op. */
+	if (mem->backing != NB_MEM_HUGETLB && syscall(SYS_mlock, mem->base, mem->size) < 0) {
 		int e = errno;
 
 		getrlimit(RLIMIT_MEMLOCK, &lim);
