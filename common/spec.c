@@ -216,6 +216,22 @@ static int check_swap(const struct nb_spec *spec, struct nb_err *err)
 	return 0;
 }
 
+static int check_memory_low(const struct nb_spec *spec, struct nb_err *err)
+{
+	if (spec->memory_max && spec->memory_low > spec->memory_max)
+		return nb_err_set(err, 0, "spec: property %s is above %s", NB_SPEC_MEMORY_LOW,
+				  NB_SPEC_MEMORY_MAX);
+	return 0;
+}
+
+static int check_cpu_weight(const struct nb_spec *spec, struct nb_err *err)
+{
+	if (spec->cpu_weight > NB_SPEC_MAX_CPU_WEIGHT)
+		return nb_err_set(err, 0, "spec: property %s is above %u", NB_SPEC_CPU_WEIGHT,
+				  NB_SPEC_MAX_CPU_WEIGHT);
+	return 0;
+}
+
 static int check_cpu(const struct nb_spec *spec, struct nb_err *err)
 {
 	if ((spec->cpu_quota_us || spec->cpu_period_us) &&
@@ -393,6 +409,10 @@ static const struct prop props[] = {
 	  .zero = "has period 0", .check = check_cpu },
 	{ .name = NB_SPEC_PIDS_MAX, .kind = KIND_CELLS, .cells = { U64(SPEC, pids_max) },
 	  .zero = "is 0" },
+	{ .name = NB_SPEC_MEMORY_LOW, .kind = KIND_CELLS, .cells = { U64(SPEC, memory_low) },
+	  .zero = "is 0", .check = check_memory_low },
+	{ .name = NB_SPEC_CPU_WEIGHT, .kind = KIND_CELLS, .cells = { U32(SPEC, cpu_weight) },
+	  .zero = "is 0", .check = check_cpu_weight },
 	{ .name = NB_SPEC_NAMESPACES, .kind = KIND_CELLS, .cells = { U32(SPEC, namespaces) },
 	  .check = check_namespaces },
 	{ .name = NB_SPEC_READONLY, .kind = KIND_CELLS, .cells = { BOOL32(SPEC, read_only) } },

@@ -40,6 +40,8 @@ struct nb_spec {
 	uint64_t swap_max;                    /* with memory_max only; 0: no swap */
 	uint32_t cpu_quota_us, cpu_period_us; /* both 0: no limit */
 	uint64_t pids_max;                    /* 0: no limit */
+	uint64_t memory_low;                  /* memory.low; 0: none */
+	uint32_t cpu_weight;                  /* cpu.weight 1..10000; 0: the default */
 	uint32_t namespaces;                  /* NB_NS_* extra namespaces */
 	bool read_only;
 	bool init;                /* NB_SPEC_INIT: --init, a reaper as PID 1 */

@@ -31,6 +31,7 @@
 
 #include "common/spec.h"
 #include "container/container.h"
+#include "guest-init/memory.h"
 #include "guest-init/mounts.h"
 #include "guest-init/layers.h"
 #include "guest-init/net.h"
@@ -331,6 +332,7 @@ static int run(struct init *self)
 			return report_error(&err);
 		ensure_stdio();
 		raw_console_output();
+		nb_memory_tune();
 		if (nb_console_attach(&log_fd, &signal_port.fd, &err) < 0)
 			return report_error(&err);
 		signal_port.log_fd = log_fd;

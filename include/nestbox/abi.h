@@ -74,6 +74,8 @@ enum nb_status {
  *   NB_SPEC_CPU_MAX   2 x u32 cpu.max quota and period in microseconds
  *                             (period 1000..1000000, quota >= 1000)
  *   NB_SPEC_PIDS_MAX  u64     pids.max (>= 1)
+ *   NB_SPEC_MEMORY_LOW u64    memory.low in bytes (>= 1; <= memory.max if set)
+ *   NB_SPEC_CPU_WEIGHT u32    cpu.weight, 1..10000
  *   NB_SPEC_NAMESPACES u32    extra namespaces: NB_NS_NET | NB_NS_USER
  *   NB_SPEC_READONLY  u32     0 or 1: root file system mounted read-only
  *   NB_SPEC_TMPFS     strlist PATH[:OPTIONS] (common/tmpfs.h) that get a fresh tmpfs (<= 64)
@@ -89,6 +91,9 @@ enum nb_status {
 #define NB_SPEC_SWAP_MAX "memory.swap.max"
 #define NB_SPEC_CPU_MAX "cpu.max"
 #define NB_SPEC_PIDS_MAX "pids.max"
+#define NB_SPEC_MEMORY_LOW "memory.low"
+#define NB_SPEC_CPU_WEIGHT "cpu.weight"
+#define NB_SPEC_MAX_CPU_WEIGHT 10000u
 #define NB_SPEC_NAMESPACES "namespaces"
 #define NB_SPEC_READONLY "readonly"
 #define NB_SPEC_TMPFS "tmpfs"

@@ -11,6 +11,20 @@ rootfs=build/rootfs-busybox
 junk=$nb_tmp/junk
 head -c 100000 /dev/urandom > "$junk"
 head -c 3000 build/vmlinux > "$nb_tmp/truncated"
+# vmlinux with its first loadable segment grown to 2 GiB: larger than any
+# guest RAM a small --memory gives.
+python3 - build/vmlinux "$nb_tmp/big" <<'EOF'
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+phoff = struct.unpack_from("<Q", b, 0x20)[0]
+phentsize, phnum = struct.unpack_from("<HH", b, 0x36)
+for i in range(phnum):
+    o = phoff + i * phentsize
+    if struct.unpack_from("<I", b, o)[0] == 1:  # PT_LOAD: p_memsz at +0x28
+        struct.pack_into("<Q", b, o + 0x28, 1 << 31)
+        break
+open(sys.argv[2], "wb").write(b)
+EOF
 # nestbox's own temp files are named nestbox*; other programs (and other
 # test runs' own nestbox-test.*, nestbox-kvm.* ... directories) come and go.
 debris() {
@@ -66,9 +80,9 @@ diag diag_corrupt_kernel "a file that is no kernel is refused" \
 diag diag_truncated_kernel "a truncated vmlinux is refused" \
 	'kernel .*truncated' run --kernel "$nb_tmp/truncated" $rootfs -- true
 diag diag_kernel_too_big "a kernel larger than guest RAM is refused with sizes" \
-	'MiB' run --memory 16m $rootfs -- true
+	'outside guest RAM.*MiB' run --kernel "$nb_tmp/big" --memory 64m $rootfs -- true
 diag diag_bad_memory "a bad --memory value is explained" \
-	'--memory.*2 MiB' run --memory 17m $rootfs -- true
+	'--memory 5m: use 6 MiB' run --memory 5m $rootfs -- true
 diag diag_bad_size "an unparsable size is explained" \
 	'invalid size' run --memory lots $rootfs -- true
 diag diag_bad_cpus "a bad --cpus value is explained" \

@@ -47,7 +47,7 @@ START_TEST(options_stop_at_rootfs)
 	/* The command's own options are not nestbox's, even without "--". */
 	ck_assert_int_eq(parse(&o, &err, 9, argv), 0);
 	ck_assert_uint_eq(o.cpus, 2);
-	ck_assert_uint_eq(o.mem_size, 1ull << 30);
+	ck_assert_uint_eq(o.container.memory_max, 1ull << 30);
 	ck_assert_uint_eq(o.argc, 3);
 	ck_assert_str_eq(o.argv[1], "--cpus");
 }
@@ -81,8 +81,8 @@ START_TEST(bad_values_named)
 	ck_assert_int_eq(PARSE(&o, &err, "run", "--cpus", "33", "r", "true"), -1);
 	ck_assert_int_eq(PARSE(&o, &err, "run", "--cpus", "2x", "r", "true"), -1);
 	ck_assert_int_eq(PARSE(&o, &err, "run", "--memory", "3m", "r", "true"), -1);
-	ck_assert_ptr_nonnull(strstr(err.msg, "2 MiB"));
-	ck_assert_int_eq(PARSE(&o, &err, "run", "--memory", "8m", "r", "true"), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "use 6 MiB"));
+	ck_assert_int_eq(PARSE(&o, &err, "run", "--memory", "5m", "r", "true"), -1);
 	ck_assert_int_eq(PARSE(&o, &err, "run", "--timeout", "0", "r", "true"), -1);
 	ck_assert_int_eq(PARSE(&o, &err, "run", "--bogus", "r", "true"), -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "--bogus"));

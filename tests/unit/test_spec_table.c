@@ -41,6 +41,8 @@ static struct nb_spec every_property(void)
 		.cpu_quota_us = 2000,
 		.cpu_period_us = 100000,
 		.pids_max = 9,
+		.memory_low = 1 << 20,
+		.cpu_weight = 100,
 		.namespaces = NB_NS_USER,
 		.read_only = true,
 		.init = true,

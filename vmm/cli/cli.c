@@ -20,6 +20,7 @@
 #include "vmm/cli/images.h"
 #include "vmm/cli/network_opts.h"
 #include "vmm/cli/print.h"
+#include "vmm/cli/resource_opts.h"
 #include "vmm/cli/volume_opts.h"
 #include "vmm/confine/seccomp.h"
 #include "vmm/kvm/memory.h"
@@ -41,8 +42,6 @@ static const char usage_text[] =
 	"Options:\n"
 	"      --kernel PATH      guest kernel, ELF vmlinux or bzImage (default: vmlinux beside nestbox)\n"
 	"      --guest-init PATH  nestbox-init binary (default: nestbox-init beside nestbox)\n"
-	"      --cpus N           number of vCPUs, 1 to 32 (default 1)\n"
-	"  -m, --memory SIZE      guest RAM, e.g. 512m or 2g (default 512m); never preallocated\n"
 	"      --timeout SECS     kill the VM after SECS seconds and exit 124\n"
 	"      --kernel-args STR  append STR to the guest kernel command line\n"
 	"      --stats[=json]     print run statistics as JSON lines on stderr (with --cgroup, a\n"
@@ -72,10 +71,8 @@ static const char usage_text[] =
 	"      --cap-drop CAP,... drop capabilities (ALL: every one)\n"
 	"      --userns host|private  private: a user namespace (ids 0-65535 mapped as they are)\n"
 	"      --security-opt seccomp=PROFILE.json|unconfined\n"
-	"                         seccomp profile (default: Docker's default profile)\n"
-	"                         --memory also limits the container: memory.max = SIZE - 64m;\n"
-	"                         --cpus may be fractional (0.5): cpu.max = N x 100ms per 100ms\n" NB_NETWORK_USAGE
-		NB_CONFINE_USAGE "      --help             show this help\n"
+	"                         seccomp profile (default: Docker's default profile)\n" NB_RESOURCE_USAGE
+		NB_NETWORK_USAGE NB_CONFINE_USAGE "      --help             show this help\n"
 	"\n"
 	"Exit status: COMMAND's own; 125 nestbox failed; 126 COMMAND cannot be run;\n"
 	"127 COMMAND not found; 128+N COMMAND killed by signal N; 124 --timeout expired.\n"
@@ -147,7 +144,6 @@ static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "guest-init", required_argument, NULL, OPT_GUEST_INIT },
 	{ "cpus", required_argument, NULL, OPT_CPUS },
-	{ "memory", required_argument, NULL, 'm' },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "kernel-args", required_argument, NULL, OPT_KERNEL_ARGS },
 	{ "stats", optional_argument, NULL, OPT_STATS },
@@ -156,6 +152,7 @@ static const struct option run_options[] = {
 	{ "tty", no_argument, NULL, 't' },
 	{ "help", no_argument, NULL, NB_OPT_HELP },
 	NB_CONTAINER_LONG_OPTIONS,
+	NB_RESOURCE_LONG_OPTIONS,
 	NB_NETWORK_LONG_OPTIONS,
 	NB_VOLUME_LONG_OPTIONS,
 	NB_CONFINE_LONG_OPTIONS,
@@ -191,17 +188,6 @@ static int apply_option(int opt, const char *arg, struct nb_run_options *opts, s
 		return 0;
 	case 'v':
 		return parse_volume(arg, opts, err);
-	case 'm':
-		opts->container.memory_limit = true;
-		if (nb_parse_size(arg, &opts->mem_size, err) < 0)
-			return nb_err_wrap(err, "--memory");
-		if (opts->mem_size < NB_MEM_MIN || opts->mem_size > NB_MEM_MAX ||
-		    opts->mem_size % (2u << 20))
-			return nb_err_set(err, 0,
-					  "--memory %s: use a multiple of 2 MiB from %llu MiB "
-					  "to %llu GiB",
-					  arg, NB_MEM_MIN >> 20, NB_MEM_MAX >> 30);
-		return 0;
 	default: {
 		int rc = nb_container_cli_option(opt, arg, opts, err);
 
@@ -211,6 +197,8 @@ static int apply_option(int opt, const char *arg, struct nb_run_options *opts, s
 			rc = nb_confine_cli_option(opt, arg, opts, err);
 		if (rc > 0)
 			rc = nb_volume_cli_option(opt, arg, opts, err);
+		if (rc > 0)
+			rc = nb_resource_cli_option(opt, arg, opts, err);
 		if (rc <= 0)
 			return rc;
 		return nb_err_set(err, 0, "unknown option (see nestbox run --help)");
@@ -229,7 +217,8 @@ int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_
 	opterr = 0;
 	/* '+': stop at IMAGE, so COMMAND's own options are left alone. */
 	while ((opt = getopt_long(argc, argv,
-				  "+m:v:it" NB_CONTAINER_SHORT_OPTIONS NB_NETWORK_SHORT_OPTIONS,
+				  "+v:it" NB_CONTAINER_SHORT_OPTIONS NB_RESOURCE_SHORT_OPTIONS
+					  NB_NETWORK_SHORT_OPTIONS,
 				  run_options, NULL)) != -1) {
 		if (opt == NB_OPT_HELP)
 			return 1;
@@ -238,7 +227,7 @@ int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_
 		if (apply_option(opt, optarg, opts, err) < 0)
 			return nb_err_wrap(err, "run");
 	}
-	if (nb_volume_cli_check(opts, err) < 0)
+	if (nb_volume_cli_check(opts, err) < 0 || nb_resource_cli_check(opts, err) < 0)
 		return nb_err_wrap(err, "run");
 	if (optind >= argc)
 		return nb_err_set(err, 0, "run: missing IMAGE (see nestbox run --help)");

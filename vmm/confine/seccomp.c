@@ -92,7 +92,8 @@ static const struct rule rules[] = {
 	ANY(M | E | V | F, 0, "rt_sigprocmask", "glibc blocks signals while a thread exits; teardown "
 					    "unblocks the handled signals; the UART's wait"),
 	ARGS(M | E | V | F, 0, "madvise", "arg2 == MADV_DONTNEED",
-	     "glibc releases freed memory and the stacks of finished threads", C(2, MADV_DONTNEED)),
+	     "glibc releases freed memory and the stacks of finished threads; virtio-balloon "
+	     "gives guest pages back (event thread)", C(2, MADV_DONTNEED)),
 	ANY(M | E | V, 0, "ppoll", "is the host's stdout writable (console, UART; the exit drain "
 				   "also waits for signals)"),
 	ANY(E | V | F, 0, "exit", "a thread returning"),

@@ -55,8 +55,10 @@ int nb_container_spec(const struct nb_run_options *opts, struct nb_spec *spec,
 	spec->namespaces = c->namespaces;
 	spec->tmpfs = c->tmpfs;
 	spec->ntmpfs = c->ntmpfs;
-	if (c->memory_limit && opts->mem_size > NB_GUEST_RESERVE + NB_SPEC_MIN_MEMORY)
-		spec->memory_max = opts->mem_size - NB_GUEST_RESERVE;
+	spec->memory_max = c->memory_max;
+	spec->swap_max = 0; /* the guest has no swap (--memory-swap, resource_opts.c) */
+	spec->memory_low = c->memory_low;
+	spec->cpu_weight = c->cpu_weight;
 	if (c->cpu_quota_us) {
 		spec->cpu_quota_us = c->cpu_quota_us;
 		spec->cpu_period_us = NB_CPU_PERIOD_US;

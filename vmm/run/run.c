@@ -32,6 +32,8 @@
 #include "vmm/run/volumes.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
+#include "vmm/run/resources.h"
+#include "vmm/virtio/balloon.h"
 #include "vmm/virtio/blk.h"
 #include "vmm/virtio/blk_concat.h"
 #include "images/image.h"
@@ -102,6 +104,9 @@ struct run_ctx {
 	const struct nb_buf *initrd;
 	bool pvm_host;
 	struct nb_network net;
+	/* virtio-balloon, NULL without one (guaranteed RAM); the control
+	 * API changes its target (nb_balloon_set_target). */
+	struct nb_balloon *balloon;
 };
 
 /* The virtio-blk serial of volume i: how nestbox-init finds its disk. */
@@ -318,9 +323,21 @@ static int add_share(struct nb_virtio_transport *t, struct nb_event_loop *fs_loo
 	return 0;
 }
 
-/* virtio: the console first (the workload's stdio), entropy, then one
- * device per -v volume (a disk, or a share on fs_loop's thread), serials
- * and tags nbvol0.. in order, the network devices, an image's layer disk. */
+/* Memory that comes back: a balloon with free page reporting, unless the
+ * guest's RAM is guaranteed (--memory-prealloc, --memory-hugepages:
+ * locked or hugetlb pages stay). */
+static int add_balloon(struct nb_virtio_transport *t, struct nb_event_loop *loop,
+		       const struct nb_run_options *opts, struct run_ctx *ctx, struct nb_err *err)
+{
+	if (opts->res.prealloc || opts->res.hugetlb)
+		return 0;
+	return nb_virtio_balloon_add(t, loop, &ctx->balloon, err);
+}
+
+/* virtio: the console first (the workload's stdio), entropy, the balloon,
+ * then one device per -v volume (a disk, or a share on fs_loop's thread),
+ * serials and tags nbvol0.. in order, the network devices, an image's
+ * layer disk. */
 static int add_virtio(struct nb_virtio_transport *t, struct nb_event_loop *loop,
 		      struct nb_event_loop *fs_loop, const struct nb_run_options *opts,
 		      struct run_ctx *ctx, struct nb_console **console, struct nb_err *err)
@@ -334,7 +351,7 @@ static int add_virtio(struct nb_virtio_transport *t, struct nb_event_loop *loop,
 	};
 
 	if (nb_virtio_console_add(t, loop, &con, console, err) < 0 ||
-	    nb_virtio_rng_add(t, loop, err) < 0 ||
+	    nb_virtio_rng_add(t, loop, err) < 0 || add_balloon(t, loop, opts, ctx, err) < 0 ||
 	    (nshares && share_fd_budget(nshares, &bounds, err) < 0))
 		return -1;
 	for (size_t i = 0; i < opts->nvolumes; i++) {
@@ -426,10 +443,13 @@ static long rss_kib(int status_fd)
 	return kib;
 }
 
-/* One JSON line: exits seen by the VMM and by KVM, start-up cost, memory. */
+/* One JSON line: exits seen by the VMM and by KVM, start-up cost, memory
+ * (what backs guest RAM, what the balloon gave back). */
 static void report_stats(const struct nb_vm *vm, const struct nb_serial *serial,
-			 const struct nb_run_options *opts, int status_fd, double wall_ms)
+			 const struct nb_run_options *opts, const struct run_ctx *ctx,
+			 int status_fd, double wall_ms)
 {
+	const struct nb_balloon_stats *b = ctx->balloon ? &ctx->balloon->stats : NULL;
 	uint64_t runs = 0, pio = 0, mmio = 0, kvm_exits = 0, exits;
 	uint64_t guest_resident = nb_mem_resident(&vm->mem);
 
@@ -445,10 +465,17 @@ static void report_stats(const struct nb_vm *vm, const struct nb_serial *serial,
 		  "\"kvm_exits\":%" PRIu64 ",\"vmm_exits\":%" PRIu64 ",\"pio_exits\":%" PRIu64
 		  ",\"mmio_exits\":%" PRIu64 ",\"unclaimed_pio\":%" PRIu64
 		  ",\"console_bytes\":%" PRIu64 ",\"guest_resident_kib\":%" PRIu64
-		  ",\"vmm_rss_kib\":%ld}",
+		  ",\"vmm_rss_kib\":%ld,\"guest_ram_kib\":%" PRIu64
+		  ",\"memory_backing\":\"%s\",\"memory_locked\":%s,\"balloon\":%s"
+		  ",\"balloon_reported_kib\":%" PRIu64 ",\"balloon_inflated_kib\":%" PRIu64
+		  ",\"balloon_rejected\":%" PRIu64 "}",
 		  wall_ms, vm->ready_mono_ms - opts->start_mono_ms, vm->ready_cpu_ms, vm->ncpus,
 		  kvm_exits, runs, pio, mmio, vm->pio.unclaimed, serial->tx_bytes,
-		  guest_resident >> 10, rss_kib(status_fd) - (long)(guest_resident >> 10));
+		  guest_resident >> 10, rss_kib(status_fd) - (long)(guest_resident >> 10),
+		  vm->mem.size >> 10, nb_mem_backing_name(vm->mem.backing),
+		  vm->mem.locked ? "true" : "false", b ? "true" : "false",
+		  b ? b->reported_bytes >> 10 : 0, b ? b->inflated_bytes >> 10 : 0,
+		  b ? b->rejected_ranges : 0);
 }
 
 static double now_ms(void)
@@ -616,7 +643,7 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts, st
 	if (rc == 0)
 		rc = stop_result(&vm->stop, &opts->report, status, err);
 	if (opts->stats)
-		report_stats(vm, &serial, opts, status_fd, now_ms() - start);
+		report_stats(vm, &serial, opts, ctx, status_fd, now_ms() - start);
 out:
 	nb_tty_restore();
 	nb_network_cleanup(&ctx->net);
@@ -650,6 +677,9 @@ static int run_vm(void *arg, const struct nb_run_options *opts, int *status, str
 	struct nb_vm vm;
 	struct nb_vm_config cfg = { .ncpus = opts->cpus,
 				    .mem_size = opts->mem_size,
+				    .mem_opts = { .prealloc = opts->res.prealloc,
+						  .hugetlb = opts->res.hugetlb },
+				    .cpuset = opts->res.pinned ? &opts->res.cpuset : NULL,
 				    .pvm_host = ctx->pvm_host };
 	int rc;
 
@@ -807,6 +837,7 @@ int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err)
 	if (nb_network_check(opts, err) < 0 || nb_confine_check(opts, err) < 0 ||
 	    (opts->tty && nb_tty_check(opts->interactive, err) < 0) ||
 	    nb_confine_check_memory(opts, err) < 0 ||
+	    (opts->res.pinned && nb_cpuset_check_host(&opts->res.cpuset, err) < 0) ||
 	    read_kernel(opts->kernel_path, &kernel_file, err) < 0)
 		return -1;
 	if (check_layout(opts, &kernel_file, 1, err) < 0)

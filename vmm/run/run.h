@@ -2,6 +2,7 @@
 #ifndef NESTBOX_VMM_RUN_RUN_H
 #define NESTBOX_VMM_RUN_RUN_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,7 +20,14 @@ struct nb_run_options {
 	const char *const *argv; /* command in the guest, argc >= 1 */
 	size_t argc;
 	unsigned cpus;
-	uint64_t mem_size;       /* bytes */
+	uint64_t mem_size;            /* guest RAM, bytes (--memory plus the guest's overhead) */
+	struct nb_run_resources {     /* issue 15, vmm/cli/resource_opts.c */
+		bool prealloc;        /* --memory-prealloc: fault in and lock guest RAM */
+		bool hugetlb;         /* --memory-hugepages: hugetlb pages or fail */
+		uint64_t memory_swap; /* --memory-swap as given; UINT64_MAX: -1; 0: none */
+		bool pinned;          /* --cpuset-cpus given: */
+		cpu_set_t cpuset;     /* ... the host CPUs of the vCPU threads */
+	} res;
 	unsigned timeout_sec;    /* 0: none */
 	const char *kernel_args; /* appended to the kernel command line, or NULL */
 	bool stats;              /* print run statistics as JSON on stderr */
@@ -45,7 +53,9 @@ struct nb_run_options {
 		size_t nenv;
 		const char *workdir, *user, *hostname, *entrypoint;
 		uint64_t pids_limit;   /* 0: none */
-		bool memory_limit;     /* --memory given: memory.max = it - guest reserve */
+		uint64_t memory_max;   /* --memory: memory.max, bytes; 0: max */
+		uint64_t memory_low;   /* --memory-reservation: memory.low; 0: none */
+		uint32_t cpu_weight;   /* --cpu-shares as cpu.weight; 0: the default */
 		uint32_t cpu_quota_us; /* from --cpus, with period 100000; 0: none */
 		bool read_only;
 		bool init;             /* --init: a reaper as the container's PID 1 */

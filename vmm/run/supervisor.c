@@ -200,6 +200,7 @@ static int plan_cgroup(const struct nb_run_options *opts, uint64_t initrd_size,
 		.memory_max = opts->mem_size + nb_hostcg_overhead(opts->mem_size, initrd_size),
 		.cpu_quota_us = opts->container.cpu_quota_us ? opts->container.cpu_quota_us
 							     : opts->cpus * 100000u,
+		.cpu_weight = opts->container.cpu_weight,
 		.pids_max = opts->cpus + PIDS_SLACK,
 	};
 	return nb_hostcg_prepare(opts->confine.cgroup, limits, cg, err);

@@ -215,6 +215,10 @@ void nb_virtio_signal_used(struct nb_virtio_dev *dev, struct nb_virtq *q);
  * (virtio 1.1, 2.1.2), stop processing until the driver resets. */
 void nb_virtio_queue_broken(struct nb_virtio_dev *dev, struct nb_virtq *q);
 
+/* The device changed its config space: bump the generation and raise a
+ * config-change interrupt (virtio 1.1, 2.4.2). Lock held. */
+void nb_virtio_config_changed(struct nb_virtio_dev *dev);
+
 /* Whether the device may process its queues (DRIVER_OK, not NEEDS_RESET). */
 bool nb_virtio_live(const struct nb_virtio_dev *dev);
 
