@@ -73,6 +73,30 @@ echo "# --memory-prealloc: VMM RSS ${rss:-?} KiB, guest RAM ${ram_kib:-?} KiB, b
 expect e2e_memory_prealloc "--memory-prealloc: the VMM's RSS covers guest RAM at start; --stats says it is locked" \
 	"$status" -eq 0 -a "${rss:-0}" -ge "${ram_kib:-999999999}" -a -n "$(grep -F '"memory_locked":true' <<<"$err")"
 
+# --memory-hugepages: guest RAM from the hugetlb pool. Only in the test
+# host (its pool is ours to set: 60 pages of 2 MiB, put back after).
+pool=/proc/sys/vm/nr_hugepages
+if [ -n "${NESTBOX_IN_TESTHOST:-}" ] && [ -w $pool ]; then
+	pages_before=$(cat $pool)
+	echo 60 >$pool
+	bg_start $nestbox run --memory 64m --memory-hugepages --memory-prealloc --stats $rootfs -- /bin/sh -c 'echo up; sleep 2'
+	wait_line "$nb_tmp/bg.out" up "$limit"
+	huge=$(awk '/^HugetlbPages:/ { print $2 }' "/proc/$bg/status" 2>/dev/null)
+	bg_finish
+	echo "$pages_before" >$pool
+	echo "# --memory-hugepages: HugetlbPages ${huge:-?} KiB for a 106 MiB guest" >&2
+	expect e2e_memory_hugepages "--memory-hugepages: guest RAM is hugetlb pages (--stats and /proc say so)" \
+		"$status" -eq 0 -a "${huge:-0}" -ge 108544 -a -n "$(grep -F '"memory_backing":"hugetlb"' <<<"$err")"
+	echo 0 >$pool
+	nb_run_case "$limit" $nestbox run --memory 64m --memory-hugepages $rootfs -- true
+	echo "$pages_before" >$pool
+	expect e2e_memory_hugepages_short "--memory-hugepages with an empty pool is refused, naming it (125)" \
+		"$status" -eq 125 -a -n "$(grep -F 'nr_hugepages' <<<"$err")"
+else
+	skip e2e_memory_hugepages "sets the host's hugetlb pool: only in the test host"
+	skip e2e_memory_hugepages_short "sets the host's hugetlb pool: only in the test host"
+fi
+
 # --cpuset-cpus: every vCPU thread may run on the set only.
 if [ "$(nproc)" -ge 2 ]; then
 	bg_start $nestbox run --cpus 2 --cpuset-cpus 1 $rootfs -- /bin/sh -c 'echo up; sleep 2'

@@ -23,7 +23,6 @@
 #include "vmm/cli/resource_opts.h"
 #include "vmm/cli/volume_opts.h"
 #include "vmm/confine/seccomp.h"
-#include "vmm/kvm/memory.h"
 #include "vmm/kvm/x86_64/mptable.h"
 #include "vmm/run/records.h"
 

@@ -60,8 +60,9 @@ int nb_confine_check_memory(const struct nb_run_options *opts, struct nb_err *er
 	 * the host has would end in the host's OOM killer: refuse up front. */
 	if (ram && opts->mem_size > ram)
 		return nb_err_set(err, 0,
-				  "--memory %" PRIu64 " MiB is more than this host's RAM "
-				  "(%" PRIu64 " MiB): lower --memory",
+				  "guest RAM %" PRIu64
+				  " MiB (--memory plus the guest's overhead) is "
+				  "more than this host's RAM (%" PRIu64 " MiB): lower --memory",
 				  opts->mem_size >> 20, ram >> 20);
 	return 0;
 }
