@@ -101,9 +101,13 @@ fi
 if [ "$(nproc)" -ge 2 ]; then
 	bg_start $nestbox run --cpus 2 --cpuset-cpus 1 $rootfs -- /bin/sh -c 'echo up; sleep 2'
 	wait_line "$nb_tmp/bg.out" up "$limit"
-	pinned=$(for t in /proc/"$bg"/task/*; do
-		grep -q '^nb-vcpu' "$t/comm" 2>/dev/null && awk '/^Cpus_allowed_list:/ { print $2 }' "$t/status"
-	done | sort | uniq -c | tr -s ' ' | sed 's/^ //')
+	for ((i = 0; i < 50; i++)); do # until both vCPU threads are seen (one read can miss one)
+		pinned=$(for t in /proc/"$bg"/task/*; do
+			grep -q '^nb-vcpu' "$t/comm" 2>/dev/null && awk '/^Cpus_allowed_list:/ { print $2 }' "$t/status"
+		done | sort | uniq -c | tr -s ' ' | sed 's/^ //')
+		[ "$pinned" = "2 1" ] && break
+		sleep 0.1
+	done
 	bg_finish
 	echo "# --cpuset-cpus 1: vCPU threads' Cpus_allowed_list: ${pinned:-none}" >&2
 	expect e2e_cpuset_pins_vcpus "--cpuset-cpus 1: both vCPU threads have Cpus_allowed_list 1" \
