@@ -231,8 +231,9 @@ int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_
 	optind = 1;
 	opterr = 0;
 	/* '+': stop at ROOTFS, so COMMAND's own options are left alone. */
-	while ((opt = getopt_long(argc, argv, "+m:v:it" NB_CONTAINER_SHORT_OPTIONS NB_DETACH_SHORT_OPTIONS, run_options,
-				  NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv,
+				  "+m:v:it" NB_CONTAINER_SHORT_OPTIONS NB_DETACH_SHORT_OPTIONS,
+				  run_options, NULL)) != -1) {
 		if (opt == NB_OPT_HELP)
 			return 1;
 		if (opt == '?' || opt == ':')

@@ -27,8 +27,7 @@ static int log_opt(const char *arg, struct nb_run_detach *d, struct nb_err *err)
 	return nb_err_set(err, 0, "--log-opt %s: use max-size=SIZE or max-file=N", arg);
 }
 
-int nb_detach_cli_option(int opt, const char *arg, struct nb_run_options *opts,
-			 struct nb_err *err)
+int nb_detach_cli_option(int opt, const char *arg, struct nb_run_options *opts, struct nb_err *err)
 {
 	struct nb_run_detach *d = &opts->detach;
 
@@ -86,15 +85,18 @@ static char *config_json(const struct nb_run_options *opts, int argc, char **arg
 	json_object *o = json_object_new_object();
 	char *text = NULL;
 
-	json_object_object_add(o, "Name", json_object_new_string(opts->detach.name ? opts->detach.name : ""));
+	json_object_object_add(o, "Name",
+			       json_object_new_string(opts->detach.name ? opts->detach.name : ""));
 	json_object_object_add(o, "Image", json_object_new_string(opts->rootfs));
 	json_object_object_add(o, "Cmd", strings(opts->argv, opts->argc));
 	json_object_object_add(o, "Args", strings((const char *const *)argv + 1, (size_t)argc - 1));
 	json_object_object_add(o, "Memory", json_object_new_int64((int64_t)opts->mem_size));
 	json_object_object_add(o, "Cpus", json_object_new_int((int)opts->cpus));
 	json_object_object_add(o, "AutoRemove", json_object_new_boolean(opts->detach.auto_remove));
-	json_object_object_add(o, "LogMaxSize", json_object_new_int64((int64_t)opts->detach.log_max_size));
-	json_object_object_add(o, "LogMaxFiles", json_object_new_int((int)opts->detach.log_max_files));
+	json_object_object_add(o, "LogMaxSize",
+			       json_object_new_int64((int64_t)opts->detach.log_max_size));
+	json_object_object_add(o, "LogMaxFiles",
+			       json_object_new_int((int)opts->detach.log_max_files));
 	json_object_object_add(o, "Created", json_object_new_int64(nb_vm_now_ns()));
 	text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);

@@ -146,8 +146,9 @@ static void command_line(const struct vm *v, char *buf, size_t size)
 	for (size_t i = 0; i < json_object_array_length(cmd) && used < size; i++) {
 		json_object *a = json_object_array_get_idx(cmd, i);
 		int n = snprintf(buf + used, size - used, "%s%s", i ? " " : "",
-				 json_object_is_type(a, json_type_string) ? json_object_get_string(a)
-									  : "");
+				 json_object_is_type(a, json_type_string)
+					 ? json_object_get_string(a)
+					 : "");
 		used += n > 0 ? (size_t)n : 0;
 	}
 }
@@ -194,13 +195,15 @@ static int by_created(const void *a, const void *b)
 {
 	const struct vm *x = a, *y = b;
 
-	return x->state.created_ns < y->state.created_ns ? 1 : x->state.created_ns > y->state.created_ns ? -1 : 0;
+	return x->state.created_ns < y->state.created_ns   ? 1
+	       : x->state.created_ns > y->state.created_ns ? -1
+							   : 0;
 }
 
 /* Every VM (loaded), newest first. */
 static int load_all(struct vm **vms, size_t *n, struct nb_err *err)
 {
-	char (*ids)[NB_VM_ID_LEN + 1] = NULL;
+	char(*ids)[NB_VM_ID_LEN + 1] = NULL;
 	size_t nids = 0;
 
 	*n = 0;
@@ -235,9 +238,12 @@ static void ps_json(const struct vm *v)
 	json_object_object_add(o, "Image", json_object_new_string(config_str(v, "Image")));
 	json_object_object_add(o, "Command", json_object_new_string(cmd));
 	json_object_object_add(o, "CreatedAt", json_object_new_string(created));
-	json_object_object_add(o, "State", json_object_new_string(nb_vm_status_name(v->state.status)));
+	json_object_object_add(o, "State",
+			       json_object_new_string(nb_vm_status_name(v->state.status)));
 	json_object_object_add(o, "Status", json_object_new_string(status));
-	json_object_object_add(o, "Pid", json_object_new_int(v->state.status == NB_VM_EXITED ? 0 : v->state.pid));
+	json_object_object_add(o, "Pid",
+			       json_object_new_int(v->state.status == NB_VM_EXITED ? 0
+										   : v->state.pid));
 	json_object_object_add(o, "ExitCode", json_object_new_int(v->state.exit_code));
 	json_object_object_add(o, "OOMKilled", json_object_new_boolean(v->state.oom_killed));
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_PLAIN));
@@ -252,12 +258,11 @@ static const char ps_usage[] =
 
 int nb_cmd_ps(int argc, char **argv)
 {
-	static const struct option longs[] = { { "all", no_argument, NULL, 'a' },
-					       { "quiet", no_argument, NULL, 'q' },
-					       { "no-trunc", no_argument, NULL, 'T' },
-					       { "format", required_argument, NULL, 'f' },
-					       { "help", no_argument, NULL, 'H' },
-					       { NULL, 0, NULL, 0 } };
+	static const struct option longs[] = {
+		{ "all", no_argument, NULL, 'a' },      { "quiet", no_argument, NULL, 'q' },
+		{ "no-trunc", no_argument, NULL, 'T' }, { "format", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'H' },     { NULL, 0, NULL, 0 }
+	};
 	const struct cmd c = { "ps", ps_usage, "+aq", longs };
 	bool all = false, quiet = false, json = false, full = false;
 	struct vm *vms = NULL;
@@ -300,8 +305,8 @@ int nb_cmd_ps(int argc, char **argv)
 		status_text(&v->state, status, sizeof(status));
 		printf("%-14.*s %-22.22s \"%-.20s\"%*s %-20s %-28s %s\n", full ? NB_VM_ID_LEN : 12,
 		       v->id, config_str(v, "Image"), cmd,
-		       (int)(22 - (strlen(cmd) < 20 ? strlen(cmd) : 20)), "", strcat(created, " ago"),
-		       status, v->name);
+		       (int)(22 - (strlen(cmd) < 20 ? strlen(cmd) : 20)), "",
+		       strcat(created, " ago"), status, v->name);
 	}
 	for (size_t i = 0; i < n; i++)
 		vm_free(&vms[i]);
@@ -428,10 +433,11 @@ static int simple(const char *name, const char *usage, const char *request, int 
 
 int nb_cmd_pause(int argc, char **argv)
 {
-	return simple("pause",
-		      "Usage: nestbox pause VM...\n\nStop every thread of the VMs' VMMs (SIGSTOP): no "
-		      "guest instruction runs\nuntil nestbox unpause.\n",
-		      "{\"op\":\"pause\"}", argc, argv);
+	return simple(
+		"pause",
+		"Usage: nestbox pause VM...\n\nStop every thread of the VMs' VMMs (SIGSTOP): no "
+		"guest instruction runs\nuntil nestbox unpause.\n",
+		"{\"op\":\"pause\"}", argc, argv);
 }
 
 int nb_cmd_unpause(int argc, char **argv)
@@ -459,7 +465,8 @@ int nb_cmd_stop(int argc, char **argv)
 
 	start_opts();
 	while ((opt = next_opt(&c, argc, argv)) >= 0)
-		if (opt == 't' && nb_parse_uint("-t", optarg, 0, NB_CTL_MAX_TIMEOUT, &timeout, &err) < 0)
+		if (opt == 't' &&
+		    nb_parse_uint("-t", optarg, 0, NB_CTL_MAX_TIMEOUT, &timeout, &err) < 0)
 			return nb_cli_error("nestbox stop", &err);
 	if (opt != -1 || need_refs(&c, argc) < 0)
 		return opt == -2 ? 0 : NB_STATUS_ERROR;
@@ -534,8 +541,9 @@ int nb_cmd_wait(int argc, char **argv)
 {
 	static const struct option longs[] = { { "help", no_argument, NULL, 'H' },
 					       { NULL, 0, NULL, 0 } };
-	const struct cmd c = { "wait", "Usage: nestbox wait VM...\n\nWait until each VM exited; "
-				       "print its exit code.\n",
+	const struct cmd c = { "wait",
+			       "Usage: nestbox wait VM...\n\nWait until each VM exited; "
+			       "print its exit code.\n",
 			       "+", longs };
 	int opt, rc = 0;
 
@@ -917,7 +925,8 @@ static void stats_row(const struct vm *v, bool json)
 		json_object_object_add(st, "Name", json_object_new_string(v->name));
 		printf("%s\n", json_object_to_json_string_ext(st, JSON_PLAIN));
 	} else {
-		printf("%-14.12s %-20.20s %10.1f MiB %10.1f MiB %12.2f s %12" PRId64 " %12" PRId64 "\n",
+		printf("%-14.12s %-20.20s %10.1f MiB %10.1f MiB %12.2f s %12" PRId64 " %12" PRId64
+		       "\n",
 		       v->id, v->name, field(st, "vmm_rss_kib") / 1024.0,
 		       field(st, "vmm_pss_kib") / 1024.0, field(st, "cpu_usec") / 1e6,
 		       field(st, "stdout_bytes"), field(st, "stderr_bytes"));

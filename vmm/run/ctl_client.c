@@ -54,8 +54,9 @@ static int read_line(int fd, char **out, struct nb_err *err)
 			free(buf);
 			if (n == 0 && len == 0)
 				return 0;
-			return nb_err_set(err, n < 0 ? errno : 0, "the VM's monitor closed the "
-								  "connection");
+			return nb_err_set(err, n < 0 ? errno : 0,
+					  "the VM's monitor closed the "
+					  "connection");
 		}
 		if (c == '\n')
 			break;

@@ -13,9 +13,9 @@
 #include "images/json.h"
 
 static const char *const op_names[] = {
-	[NB_CTL_HELLO] = "hello",   [NB_CTL_STATE] = "state",   [NB_CTL_CONFIG] = "config",
-	[NB_CTL_STOP] = "stop",     [NB_CTL_KILL] = "kill",     [NB_CTL_PAUSE] = "pause",
-	[NB_CTL_RESUME] = "resume", [NB_CTL_STATS] = "stats",   [NB_CTL_EVENTS] = "events",
+	[NB_CTL_HELLO] = "hello",   [NB_CTL_STATE] = "state", [NB_CTL_CONFIG] = "config",
+	[NB_CTL_STOP] = "stop",     [NB_CTL_KILL] = "kill",   [NB_CTL_PAUSE] = "pause",
+	[NB_CTL_RESUME] = "resume", [NB_CTL_STATS] = "stats", [NB_CTL_EVENTS] = "events",
 	[NB_CTL_WAIT] = "wait",
 };
 
@@ -42,8 +42,7 @@ int nb_ctl_signal(const char *text)
 }
 
 static __attribute__((format(printf, 5, 6))) int fail(const char **code, const char *what,
-							 char *msg, size_t size, const char *fmt,
-							 ...)
+						      char *msg, size_t size, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -62,8 +61,9 @@ static int argument(const char *key, json_object *v, struct nb_ctl_request *req,
 		int64_t t = json_object_get_int64(v);
 
 		if (!json_object_is_type(v, json_type_int) || t < 0 || t > NB_CTL_MAX_TIMEOUT)
-			return fail(code, NB_CTL_E_BAD_REQUEST, msg, size,
-				    "\"timeout\" must be a whole number of seconds from 0 to 86400");
+			return fail(
+				code, NB_CTL_E_BAD_REQUEST, msg, size,
+				"\"timeout\" must be a whole number of seconds from 0 to 86400");
 		req->timeout = (int)t;
 		return 0;
 	}
@@ -113,8 +113,8 @@ int nb_ctl_parse(const char *line, size_t len, struct nb_ctl_request *req, const
 
 	*req = (struct nb_ctl_request){ .timeout = 10, .signal = SIGKILL };
 	if (len > NB_CTL_LINE_MAX)
-		return fail(code, NB_CTL_E_TOO_LONG, msg, size, "a request line is at most %u bytes",
-			    NB_CTL_LINE_MAX);
+		return fail(code, NB_CTL_E_TOO_LONG, msg, size,
+			    "a request line is at most %u bytes", NB_CTL_LINE_MAX);
 	if (memchr(line, '\0', len))
 		return fail(code, NB_CTL_E_BAD_REQUEST, msg, size, "a NUL byte in the request");
 	o = nb_json_parse(line, len, "the request", &err);
@@ -126,8 +126,7 @@ int nb_ctl_parse(const char *line, size_t len, struct nb_ctl_request *req, const
 			    "");
 	}
 	rc = parse_op(o, req, code, msg, size);
-	json_object_object_foreach(o, key, v)
-	{
+	json_object_object_foreach(o, key, v) {
 		if (rc < 0)
 			break;
 		if (strcmp(key, "op") != 0)

@@ -41,11 +41,11 @@ struct nb_ctl_request {
 };
 
 /* Error codes of replies. */
-#define NB_CTL_E_BAD_REQUEST "bad_request"     /* not a JSON object, bad field */
-#define NB_CTL_E_TOO_LONG "too_long"           /* line longer than NB_CTL_LINE_MAX */
-#define NB_CTL_E_UNKNOWN_OP "unknown_op"       /* no such op */
-#define NB_CTL_E_NOT_RUNNING "not_running"     /* the op needs a running VM */
-#define NB_CTL_E_FAILED "failed"               /* the op failed on the host */
+#define NB_CTL_E_BAD_REQUEST "bad_request" /* not a JSON object, bad field */
+#define NB_CTL_E_TOO_LONG "too_long"       /* line longer than NB_CTL_LINE_MAX */
+#define NB_CTL_E_UNKNOWN_OP "unknown_op"   /* no such op */
+#define NB_CTL_E_NOT_RUNNING "not_running" /* the op needs a running VM */
+#define NB_CTL_E_FAILED "failed"           /* the op failed on the host */
 
 /* Parse one request line (len bytes, no newline). On failure returns -1,
  * *code one of the codes above and msg (size bytes) why. */

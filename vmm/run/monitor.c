@@ -80,8 +80,8 @@ static void send_line(struct client *c, const char *line);
 
 static void emit(struct nb_monitor *m, const char *action, int exit_code, int signal)
 {
-	cleanup_free char *line =
-		nb_vm_event_line(action, m->opts->detach.id, m->name, exit_code, signal);
+	cleanup_free char *line = nb_vm_event_line(action, m->opts->detach.id, m->name, exit_code,
+						   signal);
 
 	if (!line)
 		return;
@@ -123,7 +123,8 @@ static void null_stdio(void)
 		close(fd);
 }
 
-int nb_monitor_detach(const struct nb_run_options *opts, struct nb_monitor **out, struct nb_err *err)
+int nb_monitor_detach(const struct nb_run_options *opts, struct nb_monitor **out,
+		      struct nb_err *err)
 {
 	struct nb_monitor *m = calloc(1, sizeof(*m));
 	int ready[2];
@@ -160,7 +161,8 @@ int nb_monitor_detach(const struct nb_run_options *opts, struct nb_monitor **out
 				  .notify = { -1, -1 },
 				  .listen_fd = -1,
 				  .sig_fd = -1,
-				  .logs = { { "stdout.log", -1, 0, 0 }, { "stderr.log", -1, 0, 0 } } };
+				  .logs = { { "stdout.log", -1, 0, 0 },
+					    { "stderr.log", -1, 0, 0 } } };
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		m->clients[i].fd = -1;
 	snprintf(m->name, sizeof(m->name), "%s", opts->detach.name ? opts->detach.name : "");
@@ -415,8 +417,8 @@ static uint64_t cpu_usec(pid_t pid)
 		return 0;
 	buf[n] = '\0';
 	char *p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-			 &st) != 2)
+	if (!p ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
 		return 0;
 	return (ut + st) * 1000000ull / (uint64_t)(hz > 0 ? hz : 100);
 }
@@ -427,10 +429,12 @@ static json_object *stats(struct nb_monitor *m)
 	int64_t now = nb_vm_now_ns();
 
 	json_object_object_add(o, "pid", json_object_new_int(m->pid));
-	json_object_object_add(o, "vmm_rss_kib", json_object_new_int64(proc_kib(m->pid, "status", "VmRSS:")));
+	json_object_object_add(o, "vmm_rss_kib",
+			       json_object_new_int64(proc_kib(m->pid, "status", "VmRSS:")));
 	json_object_object_add(o, "vmm_pss_kib",
 			       json_object_new_int64(proc_kib(m->pid, "smaps_rollup", "Pss:")));
-	json_object_object_add(o, "vmm_hwm_kib", json_object_new_int64(proc_kib(m->pid, "status", "VmHWM:")));
+	json_object_object_add(o, "vmm_hwm_kib",
+			       json_object_new_int64(proc_kib(m->pid, "status", "VmHWM:")));
 	json_object_object_add(o, "cpu_usec", json_object_new_int64((int64_t)cpu_usec(m->pid)));
 	json_object_object_add(o, "stdout_bytes", json_object_new_int64((int64_t)m->logs[0].total));
 	json_object_object_add(o, "stderr_bytes", json_object_new_int64((int64_t)m->logs[1].total));
@@ -438,7 +442,8 @@ static json_object *stats(struct nb_monitor *m)
 			       json_object_new_int64(m->state.started_ns
 							     ? (now - m->state.started_ns) / 1000000
 							     : 0));
-	json_object_object_add(o, "memory_bytes", json_object_new_int64((int64_t)m->opts->mem_size));
+	json_object_object_add(o, "memory_bytes",
+			       json_object_new_int64((int64_t)m->opts->mem_size));
 	json_object_object_add(o, "cpus", json_object_new_int((int)m->opts->cpus));
 	return o;
 }
@@ -679,7 +684,8 @@ int nb_monitor_run(struct nb_monitor *m, pid_t pid, int *wstatus, struct nb_err 
 		p[P_NOTIFY] = (struct pollfd){ .fd = m->notify[0], .events = POLLIN };
 		p[P_LISTEN] = (struct pollfd){ .fd = m->listen_fd, .events = POLLIN };
 		for (int i = 0; i < MAX_CLIENTS; i++)
-			p[P_CLIENTS + i] = (struct pollfd){ .fd = m->clients[i].fd, .events = POLLIN };
+			p[P_CLIENTS + i] = (struct pollfd){ .fd = m->clients[i].fd,
+							    .events = POLLIN };
 		if (m->stop_deadline) {
 			double left = m->stop_deadline - mono_ms();
 			timeout = left > 0 ? (int)left + 1 : 0;
@@ -744,8 +750,7 @@ static void tell_failure(struct nb_monitor *m, int rc, int status, const struct 
 	close(NB_STEAL(m->ready_fd, -1));
 }
 
-_Noreturn void nb_monitor_finish(struct nb_monitor *m, int rc, int status,
-				 const struct nb_err *err)
+_Noreturn void nb_monitor_finish(struct nb_monitor *m, int rc, int status, const struct nb_err *err)
 {
 	int code = rc < 0 ? nb_err_status(err) : status;
 	char reply[64];

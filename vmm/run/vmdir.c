@@ -264,8 +264,9 @@ int nb_vmdir_create(const char *name, const char *config_json, char id[NB_VM_ID_
 	if (mkdirat(root, id, 0700) < 0)
 		return nb_err_sys(err, "%s/" VM_DIR "/%s", nb_run_dir(), id);
 	fd = openat(root, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || nb_file_write_atomic(fd, NB_VM_CONFIG, NULL, config_json,
-					   strlen(config_json), 0600, err) < 0 ||
+	if (fd < 0 ||
+	    nb_file_write_atomic(fd, NB_VM_CONFIG, NULL, config_json, strlen(config_json), 0600,
+				 err) < 0 ||
 	    (name && claim_name(name, id, err) < 0)) {
 		if (fd < 0)
 			nb_err_sys(err, "%s/" VM_DIR "/%s", nb_run_dir(), id);
@@ -311,7 +312,7 @@ int nb_vmdir_list(char (**ids)[NB_VM_ID_LEN + 1], size_t *n, struct nb_err *err)
 
 int nb_vmdir_resolve(const char *ref, char id[NB_VM_ID_LEN + 1], struct nb_err *err)
 {
-	char (*ids)[NB_VM_ID_LEN + 1] = NULL;
+	char(*ids)[NB_VM_ID_LEN + 1] = NULL;
 	const char **refs = NULL;
 	size_t n = 0;
 	int idx = -1;
@@ -397,8 +398,8 @@ void nb_vm_name_of(int dir_fd, char name[NB_VM_NAME_MAX + 1])
 	const char *value = NULL;
 	struct nb_err err;
 	size_t len;
-	json_object *o = nb_file_read_nofollow(dir_fd, NB_VM_CONFIG, 1u << 20, &text, &len,
-					       &err) == 0
+	json_object *o = nb_file_read_nofollow(dir_fd, NB_VM_CONFIG, 1u << 20, &text, &len, &err) ==
+					 0
 				 ? nb_json_parse(text, len, "config.json", &err)
 				 : NULL;
 
@@ -425,8 +426,8 @@ int nb_vmdir_remove(const char *id, struct nb_err *err)
 {
 	char name[NB_VM_NAME_MAX + 1];
 	cleanup_close int root = nb_vmdir_root(false, err);
-	cleanup_close int dir = root >= 0 ? openat(root, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-								     O_CLOEXEC)
+	cleanup_close int dir = root >= 0 ? openat(root, id,
+						   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 					  : -1;
 
 	if (root < 0 || !is_id(id))
@@ -480,7 +481,7 @@ static bool starting(int dir)
 int nb_vmdir_prune(void (*removed)(void *opaque, const char *id, const char *name), void *opaque,
 		   struct nb_err *err)
 {
-	char (*ids)[NB_VM_ID_LEN + 1] = NULL;
+	char(*ids)[NB_VM_ID_LEN + 1] = NULL;
 	size_t n = 0;
 	int count = 0;
 	cleanup_close int root = nb_vmdir_root(false, err);
@@ -542,13 +543,16 @@ struct json_object *nb_vm_state_docker(const struct nb_vm_state *s)
 	nb_vm_time_format(s->started_ns, started, sizeof(started));
 	nb_vm_time_format(s->finished_ns, finished, sizeof(finished));
 	json_object_object_add(o, "Status", json_object_new_string(status_names[s->status]));
-	json_object_object_add(o, "Running", json_object_new_boolean(s->status == NB_VM_RUNNING ||
-								      s->status == NB_VM_PAUSED));
+	json_object_object_add(o, "Running",
+			       json_object_new_boolean(s->status == NB_VM_RUNNING ||
+						       s->status == NB_VM_PAUSED));
 	json_object_object_add(o, "Paused", json_object_new_boolean(s->status == NB_VM_PAUSED));
 	json_object_object_add(o, "OOMKilled", json_object_new_boolean(s->oom_killed));
 	json_object_object_add(o, "Dead", json_object_new_boolean(false));
-	json_object_object_add(o, "Pid", json_object_new_int(s->status == NB_VM_EXITED ? 0 : s->pid));
-	json_object_object_add(o, "ExitCode", json_object_new_int(s->exit_code < 0 ? 0 : s->exit_code));
+	json_object_object_add(o, "Pid",
+			       json_object_new_int(s->status == NB_VM_EXITED ? 0 : s->pid));
+	json_object_object_add(o, "ExitCode",
+			       json_object_new_int(s->exit_code < 0 ? 0 : s->exit_code));
 	json_object_object_add(o, "Error", json_object_new_string(s->error));
 	json_object_object_add(o, "StartedAt", json_object_new_string(started));
 	json_object_object_add(o, "FinishedAt", json_object_new_string(finished));

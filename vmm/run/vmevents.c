@@ -43,7 +43,8 @@ void nb_vm_event_journal(const char *line)
 	cleanup_close int dir = nb_run_dir_open(true, &err);
 	cleanup_close int fd = dir < 0 ? -1
 				       : openat(dir, NB_VM_EVENTS_FILE,
-						O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+						O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+							O_CLOEXEC,
 						0600);
 
 	if (fd < 0)
