@@ -28,14 +28,20 @@ lc_events_pid=$!
 # -- 16 detached VMs at once ------------------------------------------------
 nb_case_start "run -d x$lc_vms"
 lc_ok=0
+: >"$nb_tmp/lc_err"
 for i in $(seq 1 $lc_vms); do
-	id=$(lc run -d --name "lc$i" --memory 128m "$rootfs" -- /bin/sh -c "$lc_loop" 2>"$nb_tmp/err")
-	[ $? -eq 0 ] && [[ $id =~ ^[0-9a-f]{64}$ ]] && lc_ok=$((lc_ok + 1))
+	id=$(lc run -d --name "lc$i" --memory 128m "$rootfs" -- /bin/sh -c "$lc_loop" 2>>"$nb_tmp/lc_err")
+	lc_s=$?
+	[ $lc_s -eq 0 ] && [[ $id =~ ^[0-9a-f]{64}$ ]] && lc_ok=$((lc_ok + 1))
+	[ $lc_s -eq 0 ] || echo "lc$i: status $lc_s" >>"$nb_tmp/lc_err"
 done
-status=0 out=$lc_ok err=$(cat "$nb_tmp/err")
+status=0 out=$lc_ok err=$(cat "$nb_tmp/lc_err")
 expect e2e_lifecycle_run_detached "run -d returns 0 and a 64-hex id for each of $lc_vms VMs" "$lc_ok" -eq $lc_vms
 lc_up=0
-for i in $(seq 1 $lc_vms); do lc_until 240 lc_logged "lc$i" "n 1" && lc_up=$((lc_up + 1)); done
+lc_end=$((SECONDS + 300))
+for i in $(seq 1 $lc_vms); do
+	lc_until $((lc_end > SECONDS ? lc_end - SECONDS : 1)) lc_logged "lc$i" "n 1" && lc_up=$((lc_up + 1))
+done
 status=0 out=$lc_up err=
 expect e2e_lifecycle_all_running "every VM's workload runs (its output in logs)" "$lc_up" -eq $lc_vms
 
@@ -82,6 +88,7 @@ expect e2e_lifecycle_kill_refused "kill -s STOP is refused with a reason, exit 1
 
 # -- pause ---------------------------------------------------------------------
 nb_run_case "$limit" $nestbox pause lc6
+sleep 1 # what was in the pipe before the pause reaches the log
 lc_n1=$(lc logs lc6 2>/dev/null | grep -c '^n ')
 sleep 4
 lc_n2=$(lc logs lc6 2>/dev/null | grep -c '^n ')

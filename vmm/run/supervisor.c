@@ -247,6 +247,7 @@ int nb_confine_run(const struct nb_run_options *opts, struct nb_jail_paths *path
 		*status = NB_STATUS_OK;
 		return rc > 0 ? 0 : -1;
 	}
+	rc = -1;
 	/* What crashed runs left, before adding ours. */
 	if (nb_gc_collect(NULL, err) < 0)
 		return -1;
