@@ -4,6 +4,7 @@ through its socket (README.md, "Control API") and checks the protocol.
 Usage: lifecycle_client.py SOCKET. Prints one line per check, "ok NAME" or
 "not ok NAME: why"; exits 0 when all passed."""
 import json
+import os
 import socket
 import sys
 
@@ -31,7 +32,10 @@ def call(conn, request):
 
 
 def main():
-    path = sys.argv[1]
+    # A socket path may be longer than sun_path's 108 bytes: connect to it
+    # relative to its directory.
+    os.chdir(os.path.dirname(sys.argv[1]))
+    path = os.path.basename(sys.argv[1])
     c = connect(path)
     r = call(c, {"op": "hello"})
     check("py_hello", r and r.get("ok") and r.get("protocol") == 1, r)
