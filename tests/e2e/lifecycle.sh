@@ -133,7 +133,7 @@ expect e2e_lifecycle_rm_running "rm of a running VM is refused, exit 1" "$status
 lc_id7=$(lc inspect lc7 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Id"])')
 nb_run_case "$limit" $nestbox rm -f "${lc_id7:0:10}"
 expect e2e_lifecycle_rm_force "rm -f by id prefix: gone, dir and name" "$status" -eq 0 \
-	! -e "$NESTBOX_RUN_DIR/vm/$lc_id7" -a ! -L "$NESTBOX_RUN_DIR/names/lc7"
+	-a ! -e "$NESTBOX_RUN_DIR/vm/$lc_id7" -a ! -L "$NESTBOX_RUN_DIR/names/lc7"
 nb_run_case "$limit" $nestbox rm lc2 lc3
 expect e2e_lifecycle_rm "rm of exited VMs" "$status" -eq 0 -a "$out" = "lc2
 lc3"
