@@ -19,7 +19,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/nestbox-bench.XXXXXX")
 export NESTBOX_RUN_DIR=$work/run
 trap '$nestbox rm -f $($nestbox ps -aq) >/dev/null 2>&1; rm -rf "$work"' EXIT
 
-ms() { date +%s%N | awk '{ printf "%d", $1 / 1000000 }'; }
+ms() { echo $(($(date +%s%N) / 1000000)); }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 loop='trap "exit 0" TERM; echo up; sleep 100000 & wait'
 
