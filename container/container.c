@@ -221,6 +221,7 @@ int nb_container_finish(struct nb_container *c, int status, char *reason, size_t
 			 "container killed: out of memory (memory.max %llu bytes)",
 			 (unsigned long long)c->memory_max);
 		status = NB_STATUS_SIGNAL_BASE + SIGKILL;
+		c->oom_killed = true;
 	}
 	if (c->cgroup_fd >= 0)
 		close(c->cgroup_fd);

@@ -43,6 +43,7 @@ struct nb_container {
 	int cgroup_fd;       /* its cgroup directory, -1 when none */
 	uint64_t memory_max; /* as written to memory.max, 0 when unlimited */
 	int tty_master;      /* spec->tty: the pty's master (init owns it), else -1 */
+	bool oom_killed;     /* set by nb_container_finish: memory.events counted an OOM kill */
 };
 
 /* Read the start report a child sends over its CLOEXEC pipe: EOF means it

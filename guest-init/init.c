@@ -64,6 +64,8 @@ static int log_fd = STDERR_FILENO;
 
 /* The host's signals and window sizes (NB_PORT_SIGNAL); fd -1: none. */
 static struct nb_signal_port signal_port = { .fd = -1 };
+/* The container was OOM-killed: reported with the status (abi.h). */
+static bool workload_oom;
 
 static __attribute__((format(printf, 1, 2))) void say(const char *fmt, ...)
 {
@@ -260,6 +262,7 @@ static int run_workload(const struct init *self, const struct nb_spec *spec, int
 		char reason[NB_ERR_MSG_MAX];
 
 		*status = nb_container_finish(&ct, *status, reason, sizeof(reason));
+		workload_oom = ct.oom_killed;
 		if (reason[0])
 			say("%s", reason);
 	}
@@ -297,13 +300,20 @@ static void flush_output(void)
 
 static void report_status(int status)
 {
+	unsigned int value = NB_EXIT_MAGIC | ((unsigned int)status & NB_EXIT_STATUS_MASK), host;
+
 	if (ioperm(NB_EXIT_PORT, NB_EXIT_PORT_LEN, 1) < 0) {
 		say("cannot reach the exit device at port %#x: ioperm: %s", NB_EXIT_PORT,
 		    strerror(errno));
 		flush_output();
 		return;
 	}
-	outl(NB_EXIT_MAGIC | ((unsigned int)status & NB_EXIT_STATUS_MASK), NB_EXIT_PORT);
+	/* The OOM flag only for a VMM that knows it (abi.h). */
+	host = inl(NB_EXIT_PORT);
+	if (workload_oom && (host & NB_EXIT_MAGIC_MASK) == NB_EXIT_MAGIC &&
+	    (host & ~NB_EXIT_MAGIC_MASK) >= NB_EXIT_OOM_SINCE)
+		value |= NB_EXIT_FLAG_OOM;
+	outl(value, NB_EXIT_PORT);
 }
 
 /* Reached only when no nestbox VMM stopped the VM at the report (e.g. plain

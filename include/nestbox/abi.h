@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define NB_ABI_VERSION 1
+#define NB_ABI_VERSION 2
 
 /* ---- exit device ---------------------------------------------------------
  * A 4-byte port-I/O register. nestbox-init writes one 32-bit value
@@ -26,6 +26,19 @@
 #define NB_EXIT_MAGIC 0x4e420000u /* "NB" in the high half */
 #define NB_EXIT_MAGIC_MASK 0xffff0000u
 #define NB_EXIT_STATUS_MASK 0x000000ffu
+
+/* ---- exit device: the OOM flag (ABI 2, issue 15) --------------------------
+ * From NB_ABI_VERSION 2 the value written may also carry
+ *   NB_EXIT_FLAG_OOM                 the container's cgroup counted an
+ *                                    OOM kill (memory.events oom_kill)
+ * next to the status. nestbox-init sets it only when the register read back
+ * a version >= NB_EXIT_OOM_SINCE; the VMM takes any other bit in
+ * NB_EXIT_FLAGS_MASK ~ NB_EXIT_FLAG_OOM as a violation. The VMM reports the
+ * flag to its monitor (`inspect`'s State.OOMKilled, the "oom" event).
+ */
+#define NB_EXIT_OOM_SINCE 2u
+#define NB_EXIT_FLAG_OOM 0x00000100u
+#define NB_EXIT_FLAGS_MASK 0x0000ff00u
 
 /* ---- exit status convention (Docker's) -------------------------------- */
 enum nb_status {

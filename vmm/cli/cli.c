@@ -17,6 +17,8 @@
 #include "vmm/cli/commands.h"
 #include "vmm/cli/confine_opts.h"
 #include "vmm/cli/container_opts.h"
+#include "vmm/cli/detach_opts.h"
+#include "vmm/cli/lifecycle.h"
 #include "vmm/cli/images.h"
 #include "vmm/cli/network_opts.h"
 #include "vmm/cli/print.h"
@@ -25,6 +27,8 @@
 #include "vmm/confine/seccomp.h"
 #include "vmm/kvm/x86_64/mptable.h"
 #include "vmm/run/records.h"
+#include "vmm/run/vmdir.h"
+#include "vmm/run/vmevents.h"
 
 #define DEFAULT_MEM (512ull << 20)
 #define MAX_TIMEOUT (7u * 24 * 3600)
@@ -71,7 +75,7 @@ static const char usage_text[] =
 	"      --userns host|private  private: a user namespace (ids 0-65535 mapped as they are)\n"
 	"      --security-opt seccomp=PROFILE.json|unconfined\n"
 	"                         seccomp profile (default: Docker's default profile)\n" NB_RESOURCE_USAGE
-		NB_NETWORK_USAGE NB_CONFINE_USAGE "      --help             show this help\n"
+		NB_NETWORK_USAGE NB_CONFINE_USAGE NB_DETACH_USAGE "      --help             show this help\n"
 	"\n"
 	"Exit status: COMMAND's own; 125 nestbox failed; 126 COMMAND cannot be run;\n"
 	"127 COMMAND not found; 128+N COMMAND killed by signal N; 124 --timeout expired.\n"
@@ -155,6 +159,7 @@ static const struct option run_options[] = {
 	NB_NETWORK_LONG_OPTIONS,
 	NB_VOLUME_LONG_OPTIONS,
 	NB_CONFINE_LONG_OPTIONS,
+	NB_DETACH_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -198,6 +203,8 @@ static int apply_option(int opt, const char *arg, struct nb_run_options *opts, s
 			rc = nb_volume_cli_option(opt, arg, opts, err);
 		if (rc > 0)
 			rc = nb_resource_cli_option(opt, arg, opts, err);
+		if (rc > 0)
+			rc = nb_detach_cli_option(opt, arg, opts, err);
 		if (rc <= 0)
 			return rc;
 		return nb_err_set(err, 0, "unknown option (see nestbox run --help)");
@@ -217,7 +224,7 @@ int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_
 	/* '+': stop at IMAGE, so COMMAND's own options are left alone. */
 	while ((opt = getopt_long(argc, argv,
 				  "+v:it" NB_CONTAINER_SHORT_OPTIONS NB_RESOURCE_SHORT_OPTIONS
-					  NB_NETWORK_SHORT_OPTIONS,
+					  NB_NETWORK_SHORT_OPTIONS NB_DETACH_SHORT_OPTIONS,
 				  run_options, NULL)) != -1) {
 		if (opt == NB_OPT_HELP)
 			return 1;
@@ -226,7 +233,8 @@ int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_
 		if (apply_option(opt, optarg, opts, err) < 0)
 			return nb_err_wrap(err, "run");
 	}
-	if (nb_volume_cli_check(opts, err) < 0 || nb_resource_cli_check(opts, err) < 0)
+	if (nb_volume_cli_check(opts, err) < 0 || nb_resource_cli_check(opts, err) < 0 ||
+	    nb_detach_cli_check(opts, err) < 0)
 		return nb_err_wrap(err, "run");
 	if (optind >= argc)
 		return nb_err_set(err, 0, "run: missing IMAGE (see nestbox run --help)");
@@ -286,7 +294,8 @@ int nb_cmd_run(int argc, char **argv)
 		return 0;
 	}
 	if (rc == 0)
-		rc = nb_run(&opts, &status, &err);
+		rc = opts.detach.on ? nb_detach_run(&opts, argc, argv, &status, &err)
+				    : nb_run(&opts, &status, &err);
 	if (rc < 0)
 		return nb_cli_error(NULL, &err);
 	return status;
@@ -303,6 +312,12 @@ static void clean_image_cache(void)
 		nb_cache_close(&cache);
 }
 
+static void report_pruned(void *opaque, const char *id, const char *name)
+{
+	nb_report(opaque, NB_REPORT_OUTPUT, "removed VM %.12s%s%s", id, name[0] ? " " : "", name);
+	nb_vm_event_emit("destroy", id, name, -1, -1);
+}
+
 int nb_cmd_gc(int argc, char **argv)
 {
 	struct nb_report out = nb_cli_reporter();
@@ -312,7 +327,9 @@ int nb_cmd_gc(int argc, char **argv)
 	if (help) {
 		fputs("Usage: nestbox gc\n\nRemove what crashed runs left behind: their cgroups, "
 		      "vsock sockets and\nrun records, their network leases (with idle bridges and "
-		      "their nftables\nrules), and the image cache's temporary files.\n",
+		      "their nftables\nrules), the image cache's temporary files, and the "
+		      "directories\nof detached VMs that no longer run (as docker container "
+		      "prune).\n",
 		      stdout);
 		return 0;
 	}
@@ -320,6 +337,8 @@ int nb_cmd_gc(int argc, char **argv)
 		return nb_cli_usage_error("gc", "gc takes no arguments");
 	int left = nb_gc_collect(&out, &err);
 
+	if (left >= 0 && nb_vmdir_prune(report_pruned, &out, &err) < 0)
+		left = -1;
 	clean_image_cache();
 	if (left < 0)
 		return nb_cli_error("nestbox gc", &err);
@@ -354,6 +373,17 @@ static const struct nb_cli_command commands[] = {
 	/* running a workload */
 	{ "run", "Boot a microVM and run a command in a new container inside it", nb_cmd_run },
 	/* lifecycle of detached VMs (issue 15) */
+	{ "ps", "List VMs (running; -a: all)", nb_cmd_ps },
+	{ "inspect", "Show a VM's configuration and state as JSON", nb_cmd_inspect },
+	{ "logs", "Show a detached VM's output", nb_cmd_logs },
+	{ "stop", "Stop VMs: SIGTERM to the workload, SIGKILL after a timeout", nb_cmd_stop },
+	{ "kill", "Send a signal to VMs' workloads (default KILL)", nb_cmd_kill },
+	{ "wait", "Wait for VMs to exit and print their exit codes", nb_cmd_wait },
+	{ "rm", "Remove VMs that exited (-f: stop them first)", nb_cmd_rm },
+	{ "pause", "Pause VMs: no guest instruction runs until unpause", nb_cmd_pause },
+	{ "unpause", "Resume paused VMs", nb_cmd_unpause },
+	{ "events", "Stream VM lifecycle events", nb_cmd_events },
+	{ "stats", "Show VMs' resource usage", nb_cmd_stats },
 	/* networks (issue 15) */
 	{ "network", "Manage networks: create, ls, inspect, rm", nb_cmd_network },
 	/* images */

@@ -15,6 +15,7 @@
 
 #include "common/spec.h"
 #include "vmm/run/container_spec.h"
+#include "vmm/run/monitor.h"
 #include "vmm/run/records.h"
 #include "vmm/confine/jail.h"
 #include "vmm/confine/seccomp.h"
@@ -600,6 +601,15 @@ static int start_threads(struct nb_vm *vm, struct nb_event_loop *loop,
 	return 0;
 }
 
+/* run -d: tell the monitor (vmm/run/monitor.h). */
+static void notify_monitor(const struct nb_run_options *opts, char what)
+{
+	if (opts->detach.on && opts->detach.notify_fd >= 0 &&
+	    write(opts->detach.notify_fd, &what, 1) < 0) {
+		/* the monitor is gone, and the VMM goes with it */
+	}
+}
+
 static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts, struct run_ctx *ctx,
 			 int *status, struct nb_err *err)
 {
@@ -626,8 +636,10 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts, st
 	    add_devices(vm, &loop, &serial, err) < 0 ||
 	    add_virtio(&virtio.transport, &loop, shares, opts, ctx, &console, err) < 0 ||
 	    load_guest(vm, &virtio, opts, ctx->kernel, ctx->initrd, err) < 0 ||
-	    (opts->tty && opts->interactive && nb_tty_raw(err) < 0) ||
-	    start_threads(vm, &loop, shares, &gate, opts, ctx, err) < 0)
+	    (opts->tty && opts->interactive && nb_tty_raw(err) < 0))
+		goto out;
+	notify_monitor(opts, NB_MONITOR_STARTED);
+	if (start_threads(vm, &loop, shares, &gate, opts, ctx, err) < 0)
 		goto out;
 	forward.con = console;
 	loop.forward_signal = nb_sigforward;
@@ -642,6 +654,8 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts, st
 	nb_tty_restore(); /* before any message of ours */
 	if (rc == 0)
 		rc = stop_result(&vm->stop, &opts->report, status, err);
+	if (vm->stop.oom)
+		notify_monitor(opts, NB_MONITOR_OOM);
 	if (opts->stats)
 		report_stats(vm, &serial, opts, ctx, status_fd, now_ms() - start);
 out:

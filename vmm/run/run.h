@@ -89,6 +89,17 @@ struct nb_run_options {
 		bool has_uid, has_gid;
 		const char *cgroup; /* --cgroup PARENT, or NULL */
 	} confine;
+	struct nb_run_detach {          /* run -d (issue 15), vmm/cli/detach_opts.c */
+		bool on;                /* -d: a monitor runs the VM (vmm/run/monitor.h) */
+		bool auto_remove;       /* --rm: its directory goes when it exits */
+		const char *name;       /* --name, or NULL */
+		char id[65];            /* its id (vmm/run/vmdir.h), set by the front end */
+		int dir_fd;             /* its directory */
+		uint64_t log_max_size;  /* --log-opt max-size: bytes per log file */
+		unsigned log_max_files; /* --log-opt max-file: files per stream */
+		int notify_fd;          /* in the VMM: to its monitor ('R' started, 'O'
+					   OOM, vmm/run/monitor.h); -1 otherwise */
+	} detach;
 };
 
 /* Boot the VM, run the workload, return its exit status in *status
