@@ -19,6 +19,7 @@
 #include "vmm/cli/container_opts.h"
 #include "vmm/cli/images.h"
 #include "vmm/cli/network_opts.h"
+#include "vmm/cli/oci.h"
 #include "vmm/cli/print.h"
 #include "vmm/cli/volume_opts.h"
 #include "vmm/confine/seccomp.h"
@@ -261,7 +262,7 @@ int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_
 	return 0;
 }
 
-static char *self_dir(void)
+char *nb_cli_self_dir(void)
 {
 	char path[PATH_MAX];
 	ssize_t len = readlink("/proc/self/exe", path, sizeof(path) - 1);
@@ -281,7 +282,7 @@ int nb_cmd_run(int argc, char **argv)
 {
 	struct nb_run_options opts;
 	struct nb_err err = { 0 };
-	char *dir = self_dir();
+	char *dir = nb_cli_self_dir();
 	int status = NB_STATUS_ERROR;
 	int rc = nb_cli_parse_run(argc, argv, dir ? dir : ".", &opts, &err);
 
@@ -360,6 +361,12 @@ static const struct nb_cli_command commands[] = {
 	{ "logout", "Remove stored credentials for a registry", nb_images_main },
 	/* warm start and functions (issue 16) */
 	/* OCI runtime interface, for podman and containerd (issue 14) */
+	{ "create", "OCI runtime: boot the VM of a bundle, its process held", nb_oci_main },
+	{ "start", "OCI runtime: run a created container's process", nb_oci_main },
+	{ "state", "OCI runtime: print a container's state as JSON", nb_oci_main },
+	{ "kill", "OCI runtime: send a signal to a container's process", nb_oci_main },
+	{ "delete", "OCI runtime: remove a container and its VM", nb_oci_main },
+	{ "features", "OCI runtime: print what this runtime supports as JSON", nb_oci_main },
 	/* housekeeping */
 	{ "gc", "Remove what crashed runs left behind", nb_cmd_gc },
 	{ "seccomp-dump", NULL, nb_cmd_seccomp_dump },
@@ -380,6 +387,10 @@ int nb_cli_main(int argc, char **argv)
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	start_ms = start.tv_sec * 1e3 + start.tv_nsec / 1e6;
+	/* runc's global options, as engines pass them, before the command */
+	int global = nb_oci_global_options(&argc, &argv);
+	if (global != 0)
+		return global > 0 ? 0 : NB_STATUS_ERROR;
 	if (argc >= 2)
 		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 			if (strcmp(argv[1], commands[i].name) == 0)

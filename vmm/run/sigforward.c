@@ -39,6 +39,13 @@ bool nb_sigforward(void *opaque, int signo)
 	bool stop_kind = signo == SIGINT || signo == SIGTERM;
 	double now = now_ms();
 
+	if (f->start_gate && signo == NB_SIGNAL_START) {
+		uint8_t buf[NB_SIGMSG_MAX];
+		struct nb_sigmsg start = { .type = NB_SIGMSG_START };
+		size_t len = nb_sigmsg_encode(&start, buf);
+
+		return f->con && nb_console_hold_signal_msg(f->con, buf, len);
+	}
 	if (signo == SIGWINCH) {
 		if (f->tty)
 			resize(f);

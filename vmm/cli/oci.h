@@ -1,0 +1,15 @@
+/* The OCI runtime interface (issue 14): nestbox called as runc is, by
+ * podman's conmon and containerd's runc shim. */
+#ifndef NESTBOX_VMM_CLI_OCI_H
+#define NESTBOX_VMM_CLI_OCI_H
+
+/* runc's global options before the command (--root DIR, --log FILE,
+ * --log-format text|json, --systemd-cgroup, --debug, --version): taken out
+ * of argv, which then starts with the program name and the command.
+ * Returns 0, 1 when --version was printed (exit 0), -1 on a bad value. */
+int nb_oci_global_options(int *argc, char ***argv);
+
+/* create, start, state, kill, delete, features (argv[0] the command). */
+int nb_oci_main(int argc, char **argv);
+
+#endif
