@@ -246,7 +246,9 @@ START_TEST(not_in_a_vm)
 		"ns/ipc\"}]}}",
 		"joining");
 	refused("{" MINIMAL ",\"linux\":{\"namespaces\":[{\"type\":\"bogus\"}]}}", "unknown type");
-	refused("{" MINIMAL ",\"linux\":{\"sysctl\":{\"net.ipv4.ip_forward\":\"1\"}}}", "sysctl");
+	refused("{" MINIMAL ",\"linux\":{\"sysctl\":{\"net.ipv4.ping_group_range\":\"0 0\","
+		"\"net.ipv4.ip_forward\":\"1\"}}}",
+		"sysctl net.ipv4.ip_forward");
 	refused("{" MINIMAL ",\"hooks\":{\"prestart\":[{\"path\":\"/bin/true\"}]}}", "hooks");
 }
 END_TEST

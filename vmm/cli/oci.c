@@ -225,8 +225,11 @@ static _Noreturn void monitor(struct nb_oci_bundle *b, int ready, int slave)
 		close(ready);
 		_exit(status);
 	}
-	dprintf(ready, "e%s", err.msg); /* after "r" the reader is gone: EPIPE */
-	_exit(nb_cli_error(NULL, &err));
+	/* before "r" `create` reports it; after, its reader is gone (EPIPE)
+	 * and the engine's log gets it on stderr */
+	if (dprintf(ready, "e%s", err.msg) < 0)
+		nb_cli_error(NULL, &err);
+	_exit(nb_err_status(&err));
 }
 
 /* The monitor into linux.cgroupsPath (cgroupfs layout; a systemd
@@ -299,6 +302,8 @@ static int load(const struct create_args *a, struct nb_oci_bundle *b, char **bun
 	if (!b->opts.kernel_path)
 		b->opts.kernel_path = kernel;
 	b->opts.init_path = init;
+	if (b->netns && nb_oci_netns_check(b->netns, err) < 0)
+		return -1;
 	if (b->terminal && !a->console_socket)
 		return nb_err_set(err, 0, "process.terminal needs --console-socket");
 	return 0;
@@ -306,7 +311,7 @@ static int load(const struct create_args *a, struct nb_oci_bundle *b, char **bun
 
 static int create(const struct create_args *a, struct nb_err *err)
 {
-	struct nb_oci_bundle b;
+	struct nb_oci_bundle b = { 0 };
 	cleanup_free char *bundle = NULL;
 	struct nb_oci_state st = { 0 };
 	cleanup_close int master = -1;
@@ -315,8 +320,10 @@ static int create(const struct create_args *a, struct nb_err *err)
 	bool zombie;
 	pid_t pid;
 
-	if (load(a, &b, &bundle, err) < 0)
+	if (load(a, &b, &bundle, err) < 0) {
+		nb_oci_bundle_free(&b);
 		return -1;
+	}
 	if (nb_oci_state_create_dir(g.root, a->id, err) < 0) {
 		nb_oci_bundle_free(&b);
 		return -1;

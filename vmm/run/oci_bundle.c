@@ -6,7 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <net/if.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/file.h"
 #include "common/parse.h"
@@ -592,8 +596,16 @@ static int parse_linux(struct nb_oci_bundle *b, struct nb_err *err)
 		return nb_err_wrap(err, "linux");
 	if (get(lx, "sysctl", json_type_object, &sysctl, err) < 0)
 		return nb_err_wrap(err, "linux");
-	if (sysctl && json_object_object_length(sysctl) > 0)
-		return nb_err_set(err, 0, "linux.sysctl is not supported yet");
+	if (sysctl) {
+		json_object_object_foreach(sysctl, name, value) {
+			(void)value;
+			/* podman's default_sysctls: only widens who may open ICMP
+			 * sockets; not applied (README.md) */
+			if (strcmp(name, "net.ipv4.ping_group_range") != 0)
+				return nb_err_set(err, 0, "linux.sysctl %.64s: not supported yet",
+						  name);
+		}
+	}
 	/* Docker's lists of masked and read-only paths apply whatever these say
 	 * (container/rootfs.c); they are checked for shape only. */
 	if (get_strings(lx, "maskedPaths", NB_OCI_MAX_LIST, &list, err) < 0 ||
@@ -610,6 +622,39 @@ static int parse_linux(struct nb_oci_bundle *b, struct nb_err *err)
 	b->opts.container.seccomp_json = keep(
 		b, strdup(json_object_to_json_string_ext(seccomp, JSON_C_TO_STRING_PLAIN)), err);
 	return b->opts.container.seccomp_json ? 0 : -1;
+}
+
+/* ---- the network namespace ------------------------------------------------------- */
+
+int nb_oci_netns_check(const char *path, struct nb_err *err)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int ws = 0;
+	pid_t pid;
+
+	if (fd < 0)
+		return nb_err_sys(err, "network namespace %s", path);
+	pid = fork();
+	if (pid == 0) {
+		struct if_nameindex *ifs;
+		int other = 0;
+
+		if (setns(fd, CLONE_NEWNET) < 0 || !(ifs = if_nameindex()))
+			_exit(2);
+		for (struct if_nameindex *i = ifs; i->if_index; i++)
+			other += strcmp(i->if_name, "lo") != 0;
+		_exit(other ? 1 : 0);
+	}
+	if (pid < 0 || waitpid(pid, &ws, 0) < 0)
+		return nb_err_sys(err, "network namespace %s", path);
+	if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0)
+		return 0;
+	if (WIFEXITED(ws) && WEXITSTATUS(ws) == 1)
+		return nb_err_set(err, 0,
+				  "network namespace %s has interfaces: connecting them to the "
+				  "VM is not supported yet (use --network none)",
+				  path);
+	return nb_err_set(err, 0, "network namespace %s cannot be entered", path);
 }
 
 /* ---- the rest ------------------------------------------------------------------ */

@@ -51,4 +51,9 @@ int nb_oci_bundle_load(const char *dir, struct nb_oci_bundle *b, struct nb_err *
 
 void nb_oci_bundle_free(struct nb_oci_bundle *b);
 
+/* The network namespace a bundle names must hold only lo: the container
+ * gets its own, loopback only, and connecting the engine's interfaces to
+ * the VM is not done yet, so a namespace with more is refused. */
+int nb_oci_netns_check(const char *path, struct nb_err *err);
+
 #endif
