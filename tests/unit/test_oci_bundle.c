@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/sigmsg.h"
+#include "vmm/cli/oci.h"
 #include "vmm/run/oci_bundle.h"
 #include "vmm/run/oci_state.h"
 #include "unit/unit.h"
@@ -383,6 +384,32 @@ START_TEST(start_gate)
 }
 END_TEST
 
+START_TEST(global_options)
+{
+	char *a1[] = { "nestbox", "--root",           "/r",      "--log=/l", "--log-format",
+		       "json",    "--systemd-cgroup", "--debug", "state",    "id",
+		       NULL };
+	char *a2[] = { "nestbox", "--log-format", "xml", "state", "id", NULL };
+	char *a3[] = { "nestbox", "run", "--root", NULL };
+	char **argv = a1;
+	int argc = 10;
+
+	ck_assert_int_eq(nb_oci_global_options(&argc, &argv), 0);
+	ck_assert_int_eq(argc, 3);
+	ck_assert_str_eq(argv[0], "nestbox");
+	ck_assert_str_eq(argv[1], "state");
+	ck_assert_str_eq(argv[2], "id");
+	argv = a2;
+	argc = 5;
+	ck_assert_int_eq(nb_oci_global_options(&argc, &argv), -1);
+	argv = a3; /* options after the command are the command's */
+	argc = 3;
+	ck_assert_int_eq(nb_oci_global_options(&argc, &argv), 0);
+	ck_assert_int_eq(argc, 3);
+	ck_assert_str_eq(argv[1], "run");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("oci_bundle");
@@ -397,6 +424,7 @@ int main(void)
 	tcase_add_test(tc, huge_arrays);
 	tcase_add_test(tc, state_dir);
 	tcase_add_test(tc, start_gate);
+	tcase_add_test(tc, global_options);
 	suite_add_tcase(s, tc);
 	return nb_unit_run(s);
 }
