@@ -270,9 +270,15 @@ static int run_workload(const struct init *self, const struct nb_spec *spec, int
 
 /* The OCI start gate: -1 once `nestbox start` released the workload, else
  * the status to end with (a signal came first, or the port failed). */
-static int start_gate(void)
+static int start_gate(struct nb_spec *spec)
 {
-	int rc = nb_signal_port_wait_start(&signal_port);
+	uint32_t rows = spec->tty_rows, cols = spec->tty_cols;
+	int rc = nb_signal_port_wait_start(&signal_port, &rows, &cols);
+
+	if (spec->tty) { /* the engine's terminal as it is now */
+		spec->tty_rows = rows;
+		spec->tty_cols = cols;
+	}
 
 	if (rc == 0)
 		return -1;
@@ -358,7 +364,7 @@ static int run(struct init *self)
 	if (self->pid1 && (nb_layers_mount(&spec, &err) < 0 || nb_volumes_mount(&spec, &err) < 0 ||
 			   nb_net_setup(&spec, &err) < 0))
 		status = report_error(&err);
-	else if (spec.start_gate && (status = start_gate()) >= 0)
+	else if (spec.start_gate && (status = start_gate(&spec)) >= 0)
 		say_status(status);
 	else if (run_workload(self, &spec, &status, &err) < 0)
 		status = report_error(&err);

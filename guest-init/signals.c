@@ -66,7 +66,7 @@ static void apply(const struct nb_sigmsg *m, struct nb_signal_target *t)
 	}
 }
 
-int nb_signal_port_wait_start(struct nb_signal_port *port)
+int nb_signal_port_wait_start(struct nb_signal_port *port, uint32_t *rows, uint32_t *cols)
 {
 	struct nb_sigmsg m;
 	struct nb_err err;
@@ -90,6 +90,8 @@ int nb_signal_port_wait_start(struct nb_signal_port *port)
 				dprintf(port->log_fd, "nestbox-init: %s\n", err.msg);
 			else if (rc > 0 && m.type == NB_SIGMSG_START)
 				return 0;
+			else if (rc > 0 && m.type == NB_SIGMSG_WINSIZE)
+				*rows = m.rows, *cols = m.cols;
 			else if (rc > 0 && m.type == NB_SIGMSG_SIGNAL && m.signo != SIGWINCH)
 				return m.signo;
 		}

@@ -117,7 +117,7 @@ START_TEST(full_bundle)
 	 * mounts and the engine's /etc/hosts left to the guest */
 	ck_assert_uint_eq(o->nvolumes, 2);
 	ck_assert_str_eq(o->volumes[0].guest, "/");
-	ck_assert(o->volumes[0].read_only && o->volumes[0].dir);
+	ck_assert(!o->volumes[0].read_only && o->volumes[0].dir);
 	ck_assert(strstr(o->volumes[0].host, "/rootfs"));
 	ck_assert_str_eq(o->volumes[1].guest, "/data");
 	ck_assert(o->volumes[1].read_only);
@@ -371,15 +371,17 @@ START_TEST(start_gate)
 	len += nb_sigmsg_encode(&start, buf + len);
 	ck_assert_int_eq(write(p[1], buf, len), (ssize_t)len);
 	port.fd = p[0];
-	ck_assert_int_eq(nb_signal_port_wait_start(&port), 0);
+	uint32_t rows = 0, cols = 0;
+	ck_assert_int_eq(nb_signal_port_wait_start(&port, &rows, &cols), 0);
+	ck_assert(rows == 2 && cols == 3);
 	/* a signal first: its number; the workload is not to run */
 	struct nb_sigmsg term = { .type = NB_SIGMSG_SIGNAL, .signo = SIGTERM };
 	len = nb_sigmsg_encode(&term, buf);
 	ck_assert_int_eq(write(p[1], buf, len), (ssize_t)len);
-	ck_assert_int_eq(nb_signal_port_wait_start(&port), SIGTERM);
+	ck_assert_int_eq(nb_signal_port_wait_start(&port, &rows, &cols), SIGTERM);
 	/* the host closed the port */
 	close(p[1]);
-	ck_assert_int_eq(nb_signal_port_wait_start(&port), -1);
+	ck_assert_int_eq(nb_signal_port_wait_start(&port, &rows, &cols), -1);
 	close(p[0]);
 }
 END_TEST

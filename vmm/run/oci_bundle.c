@@ -378,7 +378,10 @@ static int parse_root(struct nb_oci_bundle *b, const char *dir, struct nb_err *e
 		return nb_err_wrap(err, "root");
 	if (!path)
 		return nb_err_set(err, 0, "root.path is missing");
-	if (!(host = host_path(b, dir, path, err)) || add_share(b, host, "/", ro, err) < 0)
+	/* Shared writable, as runc mounts it: mount points (podman's tmpfs
+	 * for --read-only) are made first, then the container's root is
+	 * remounted read-only (container/rootfs.c). */
+	if (!(host = host_path(b, dir, path, err)) || add_share(b, host, "/", false, err) < 0)
 		return nb_err_wrap(err, "root.path");
 	b->opts.container.read_only = ro;
 	return 0;

@@ -19,7 +19,8 @@
 
 /* The OCI start gate (include/nestbox/abi.h): `nestbox start` sends this
  * signal to the VMM, which passes NB_SIGMSG_START to the guest, held until
- * nestbox-init listens. Only runs with a start gate handle it. */
+ * nestbox-init listens, after the terminal's size with -t. Only runs with
+ * a start gate handle it. */
 #define NB_SIGNAL_START (SIGRTMIN + 1)
 
 struct nb_console;

@@ -51,7 +51,7 @@ struct nb_console {
 	struct ctrl_msg pending[CTRL_PENDING];
 	unsigned npending;
 	uint8_t sig_buf[NB_CONSOLE_SIGNAL_BUF]; /* bytes for the signal port */
-	uint8_t held[NB_SIGMSG_MAX];            /* nb_console_hold_signal_msg */
+	uint8_t held[2 * NB_SIGMSG_MAX];        /* nb_console_hold_signal_msg */
 	unsigned held_len;
 	unsigned sig_len;
 	bool given_up;               /* the drain at exit stopped waiting for the reader */
@@ -428,14 +428,15 @@ bool nb_console_send_signal_msg(struct nb_console *con, const void *msg, size_t 
 
 bool nb_console_hold_signal_msg(struct nb_console *con, const void *msg, size_t len)
 {
-	bool held = len <= sizeof(con->held);
+	bool held;
 
 	if (nb_console_send_signal_msg(con, msg, len))
 		return true;
 	pthread_mutex_lock(&con->vdev.lock);
+	held = len <= sizeof(con->held) - con->held_len;
 	if (held) {
-		memcpy(con->held, msg, len);
-		con->held_len = (unsigned)len;
+		memcpy(con->held + con->held_len, msg, len);
+		con->held_len += (unsigned)len;
 	}
 	pthread_mutex_unlock(&con->vdev.lock);
 	return held;
