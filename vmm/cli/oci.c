@@ -41,6 +41,7 @@ static struct {
 	const char *root;
 	const char *log;
 	bool json;
+	bool given; /* a global option was given: an engine calls */
 } g = { .root = NB_OCI_DEFAULT_ROOT };
 
 /* ---- global options and errors ------------------------------------------------ */
@@ -91,6 +92,7 @@ int nb_oci_global_options(int *argc, char ***argv)
 			break; /* the command's own options (-h, --help) */
 		}
 	}
+	g.given = i > 1;
 	if (i > 1) {
 		av[i - 1] = av[0];
 		*argv = av + i - 1;
@@ -651,6 +653,21 @@ static int cmd_features(int argc, char **argv)
 		return usage("features", "Usage: nestbox features\n", false);
 	fputs(features_json, stdout);
 	return 0;
+}
+
+bool nb_oci_kill_applies(int argc, char **argv)
+{
+	char path[4096];
+	int i = 1;
+
+	while (i < argc && argv[i][0] == '-')
+		i++;
+	if (g.given)
+		return true;
+	if (i >= argc || !nb_oci_id_ok(argv[i]) ||
+	    (size_t)snprintf(path, sizeof(path), "%s/%s", g.root, argv[i]) >= sizeof(path))
+		return false;
+	return access(path, F_OK) == 0;
 }
 
 int nb_oci_main(int argc, char **argv)
