@@ -105,6 +105,45 @@ tmp-rw"
 		"$kill_status" -eq 0 -a "$wait_out" = 137 -a "$status" -eq 0
 }
 
+# The commands themselves, as an engine calls them: create holds the
+# process (state created), start runs it, state follows it to stopped,
+# kill of a held one ends it with 128+15, delete --force removes all.
+oci_lifecycle() {
+	local b=$nb_tmp/bundle root=$nb_tmp/ocistate st pid
+	mkdir -p "$b"
+	cp -a "$rootfs" "$b/rootfs"
+	cat >"$b/config.json" <<-'EOF'
+		{"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "hostname": "oci1",
+		 "process": {"args": ["sh", "-c", "hostname > /out; sleep 2"], "cwd": "/",
+		             "env": ["PATH=/bin:/usr/bin"]},
+		 "annotations": {"io.nestbox.vcpus": "2"}}
+	EOF
+	nb_run_case "$limit" "$nestbox" --root "$root" create --bundle "$b" --pid-file "$b/pid" c1
+	st=$("$nestbox" --root "$root" state c1 | grep '"status"')
+	pid=$(cat "$b/pid" 2>/dev/null)
+	expect e2e_oci_create "create returns with the process held (created), the pid file written" \
+		"$status" -eq 0 -a -n "$(grep created <<<"$st")" -a -n "$pid" -a ! -e "$b/rootfs/out"
+	nb_run_case "$limit" "$nestbox" --root "$root" start c1
+	local i
+	for ((i = 0; i < 300 && -d /proc/$pid; i++)); do sleep 0.2; done
+	st=$("$nestbox" --root "$root" state c1 | grep '"status"')
+	expect e2e_oci_start "start runs it (its write lands in the bundle's rootfs), then stopped" \
+		"$status" -eq 0 -a -n "$(grep stopped <<<"$st")" -a "$(cat "$b/rootfs/out" 2>/dev/null)" = oci1
+	nb_run_case "$limit" "$nestbox" --root "$root" start c1
+	local again=$status
+	nb_run_case "$limit" "$nestbox" --root "$root" delete c1
+	expect e2e_oci_delete "start of a stopped container fails; delete removes it" \
+		"$again" -eq 125 -a "$status" -eq 0 -a ! -e "$root/c1"
+	nb_run_case "$limit" "$nestbox" --root "$root" create --bundle "$b" --pid-file "$b/pid" c2
+	pid=$(cat "$b/pid" 2>/dev/null)
+	nb_run_case "$limit" "$nestbox" --root "$root" kill c2 TERM
+	for ((i = 0; i < 300 && -d /proc/$pid; i++)); do sleep 0.2; done
+	st=$("$nestbox" --root "$root" state c2 | grep '"status"')
+	nb_run_case "$limit" "$nestbox" --root "$root" delete --force c2
+	expect e2e_oci_kill_created "kill of a held process ends its VM; delete --force cleans up" \
+		-n "$(grep stopped <<<"$st")" -a "$status" -eq 0 -a ! -e "$root/c2"
+}
+
 # containerd 1.6's `ctr run --runc-binary`: the runc shim calls nestbox
 # with --root, --log and --log-format json.
 oci_containerd() {
@@ -134,5 +173,6 @@ oci_containerd() {
 
 if oci_setup; then
 	oci_cases
+	oci_lifecycle
 	oci_containerd
 fi
