@@ -125,7 +125,7 @@ oci_lifecycle() {
 		"$status" -eq 0 -a -n "$(grep created <<<"$st")" -a -n "$pid" -a ! -e "$b/rootfs/out"
 	nb_run_case "$limit" "$nestbox" --root "$root" start c1
 	local i
-	for ((i = 0; i < 300 && -d /proc/$pid; i++)); do sleep 0.2; done
+	for ((i = 0; i < 300; i++)); do [ -d "/proc/$pid" ] || break; sleep 0.2; done
 	st=$("$nestbox" --root "$root" state c1 | grep '"status"')
 	expect e2e_oci_start "start runs it (its write lands in the bundle's rootfs), then stopped" \
 		"$status" -eq 0 -a -n "$(grep stopped <<<"$st")" -a "$(cat "$b/rootfs/out" 2>/dev/null)" = oci1
@@ -137,7 +137,7 @@ oci_lifecycle() {
 	nb_run_case "$limit" "$nestbox" --root "$root" create --bundle "$b" --pid-file "$b/pid" c2
 	pid=$(cat "$b/pid" 2>/dev/null)
 	nb_run_case "$limit" "$nestbox" --root "$root" kill c2 TERM
-	for ((i = 0; i < 300 && -d /proc/$pid; i++)); do sleep 0.2; done
+	for ((i = 0; i < 300; i++)); do [ -d "/proc/$pid" ] || break; sleep 0.2; done
 	st=$("$nestbox" --root "$root" state c2 | grep '"status"')
 	nb_run_case "$limit" "$nestbox" --root "$root" delete --force c2
 	expect e2e_oci_kill_created "kill of a held process ends its VM; delete --force cleans up" \
@@ -155,7 +155,7 @@ oci_containerd() {
 	mkdir -p "$cd"
 	containerd --root "$cd/root" --state "$cd/state" --address "$cd/sock" >"$cd/log" 2>&1 &
 	pid=$!
-	for ((i = 0; i < 100 && ! -S "$cd/sock"; i++)); do sleep 0.2; done
+	for ((i = 0; i < 100; i++)); do [ ! -S "$cd/sock" ] || break; sleep 0.2; done
 	ctr_cmd=(ctr -a "$cd/sock")
 	tar -C build/oci/busybox -cf "$cd/busybox.tar" .
 	nb_run_case "$limit" "${ctr_cmd[@]}" images import --base-name nb/busybox "$cd/busybox.tar"
