@@ -109,7 +109,7 @@ tmp-rw"
 # process (state created), start runs it, state follows it to stopped,
 # kill of a held one ends it with 128+15, delete --force removes all.
 oci_lifecycle() {
-	local b=$nb_tmp/bundle root=$nb_tmp/ocistate st pid
+	local b=$nb_tmp/bundle root=$nb_tmp/ocistate st pid i
 	mkdir -p "$b"
 	cp -a "$rootfs" "$b/rootfs"
 	cat >"$b/config.json" <<-'EOF'
@@ -124,8 +124,10 @@ oci_lifecycle() {
 	expect e2e_oci_create "create returns with the process held (created), the pid file written" \
 		"$status" -eq 0 -a -n "$(grep created <<<"$st")" -a -n "$pid" -a ! -e "$b/rootfs/out"
 	nb_run_case "$limit" "$nestbox" --root "$root" start c1
-	local i
-	for ((i = 0; i < 300; i++)); do [ -d "/proc/$pid" ] || break; sleep 0.2; done
+	for ((i = 0; i < 300; i++)); do
+		"$nestbox" --root "$root" state c1 | grep -q '"stopped"' && break
+		sleep 0.2
+	done
 	st=$("$nestbox" --root "$root" state c1 | grep '"status"')
 	expect e2e_oci_start "start runs it (its write lands in the bundle's rootfs), then stopped" \
 		"$status" -eq 0 -a -n "$(grep stopped <<<"$st")" -a "$(cat "$b/rootfs/out" 2>/dev/null)" = oci1
@@ -137,7 +139,10 @@ oci_lifecycle() {
 	nb_run_case "$limit" "$nestbox" --root "$root" create --bundle "$b" --pid-file "$b/pid" c2
 	pid=$(cat "$b/pid" 2>/dev/null)
 	nb_run_case "$limit" "$nestbox" --root "$root" kill c2 TERM
-	for ((i = 0; i < 300; i++)); do [ -d "/proc/$pid" ] || break; sleep 0.2; done
+	for ((i = 0; i < 300; i++)); do
+		"$nestbox" --root "$root" state c2 | grep -q '"stopped"' && break
+		sleep 0.2
+	done
 	st=$("$nestbox" --root "$root" state c2 | grep '"status"')
 	nb_run_case "$limit" "$nestbox" --root "$root" delete --force c2
 	expect e2e_oci_kill_created "kill of a held process ends its VM; delete --force cleans up" \
