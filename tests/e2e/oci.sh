@@ -137,7 +137,6 @@ oci_lifecycle() {
 	expect e2e_oci_delete "start of a stopped container fails; delete removes it" \
 		"$again" -eq 125 -a "$status" -eq 0 -a ! -e "$root/c1"
 	nb_run_case "$limit" "$nestbox" --root "$root" create --bundle "$b" --pid-file "$b/pid" c2
-	pid=$(cat "$b/pid" 2>/dev/null)
 	nb_run_case "$limit" "$nestbox" --root "$root" kill c2 TERM
 	for ((i = 0; i < 300; i++)); do
 		"$nestbox" --root "$root" state c2 | grep -q '"stopped"' && break
