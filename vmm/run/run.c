@@ -564,7 +564,6 @@ static int start_threads(struct nb_vm *vm, struct nb_event_loop *loop,
 		if (write(opts->oci.ready_fd, "r", 1) != 1) {
 			/* the creator is gone: its caller sees the failure */
 		}
-		close(opts->oci.ready_fd);
 	}
 	nb_sandbox_enter(&gate->sb, NB_THREAD_MAIN, gate->stop);
 	return 0;

@@ -62,7 +62,7 @@ struct nb_run_options {
 	} container;
 	struct nb_run_oci {      /* an OCI runtime `create` (issue 14), vmm/run/oci_bundle.h */
 		bool start_gate; /* the guest waits for NB_SIGMSG_START before the workload */
-		int ready_fd;    /* with start_gate: gets one byte once the VM runs */
+		int ready_fd;    /* with start_gate: "r" once the VM runs; caller closes */
 	} oci;
 	struct nb_run_net {             /* network options (issue 5), vmm/cli/network_opts.c */
 		const char *vsock_path; /* --vsock PATH; NULL: no vsock device */
