@@ -138,12 +138,15 @@ oci_lifecycle() {
 		"$again" -eq 125 -a "$status" -eq 0 -a ! -e "$root/c1"
 	nb_run_case "$limit" "$nestbox" --root "$root" create --bundle "$b" --pid-file "$b/pid" c2
 	nb_run_case "$limit" "$nestbox" --root "$root" kill c2 TERM
+	local kill_status=$status
 	for ((i = 0; i < 300; i++)); do
 		"$nestbox" --root "$root" state c2 | grep -q '"stopped"' && break
 		sleep 0.2
 	done
 	st=$("$nestbox" --root "$root" state c2 | grep '"status"')
+	local kill_out="kill $kill_status, $st"
 	nb_run_case "$limit" "$nestbox" --root "$root" delete --force c2
+	out="$kill_out; delete: $out"
 	expect e2e_oci_kill_created "kill of a held process ends its VM; delete --force cleans up" \
 		-n "$(grep stopped <<<"$st")" -a "$status" -eq 0 -a ! -e "$root/c2"
 }
