@@ -436,6 +436,7 @@ static const struct prop props[] = {
 	  .cells = { U64(LAYER, offset), U64(LAYER, size) }, .check = check_layers },
 	{ .name = NB_SPEC_TTY, .kind = KIND_CELLS, .cells = { U32(SPEC, tty_rows), U32(SPEC, tty_cols) },
 	  FLAG(tty), .check = check_tty },
+	{ .name = NB_SPEC_START_GATE, .kind = KIND_CELLS, .cells = { BOOL32(SPEC, start_gate) } },
 };
 /* clang-format on */
 

@@ -70,6 +70,9 @@ struct nb_spec {
 	/* ---- terminal (-t) ---- */
 	bool tty;                    /* a pty for the workload */
 	uint32_t tty_rows, tty_cols; /* its size at start; both 0: unknown */
+
+	/* ---- OCI runtime `create` (issue 14) ---- */
+	bool start_gate; /* wait for NB_SIGMSG_START before the workload */
 };
 
 /* Check spec against the limits the guest enforces, so the host rejects

@@ -272,6 +272,27 @@ static int run_workload(const struct init *self, const struct nb_spec *spec, int
 	return rc;
 }
 
+/* The OCI start gate: -1 once `nestbox start` released the workload, else
+ * the status to end with (a signal came first, or the port failed). */
+static int start_gate(struct nb_spec *spec)
+{
+	uint32_t rows = spec->tty_rows, cols = spec->tty_cols;
+	int rc = nb_signal_port_wait_start(&signal_port, &rows, &cols);
+
+	if (spec->tty) { /* the engine's terminal as it is now */
+		spec->tty_rows = rows;
+		spec->tty_cols = cols;
+	}
+
+	if (rc == 0)
+		return -1;
+	if (rc < 0) {
+		say("the signal port closed before the start message");
+		return NB_STATUS_ERROR;
+	}
+	return NB_STATUS_SIGNAL_BASE + rc;
+}
+
 /* ---- the end ------------------------------------------------------------------- */
 
 /* The console is the host's stdout: bytes must reach it unchanged, so no
@@ -355,6 +376,8 @@ static int run(struct init *self)
 	if (self->pid1 && (nb_layers_mount(&spec, &err) < 0 || nb_volumes_mount(&spec, &err) < 0 ||
 			   nb_net_setup(&spec, &err) < 0))
 		status = report_error(&err);
+	else if (spec.start_gate && (status = start_gate(&spec)) >= 0)
+		say_status(status);
 	else if (run_workload(self, &spec, &status, &err) < 0)
 		status = report_error(&err);
 	if (self->pid1)

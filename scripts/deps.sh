@@ -32,6 +32,8 @@ packages=(
 	erofs-utils skopeo umoci docker-registry debootstrap
 	# images tier: htpasswd -B (bcrypt) for the registry login tests
 	apache2-utils
+	# e2e oci group: nestbox as podman's and containerd's OCI runtime (conmon comes with podman)
+	podman conmon containerd
 )
 
 # One dpkg-query for all (a package dpkg has never heard of is not listed).

@@ -266,4 +266,18 @@ enum nb_status {
 #define NB_MAX_LAYERS 127u             /* Docker's limit */
 #define NB_LAYER_MAX_DISK (1ull << 50) /* 1 PiB: far beyond any image */
 
+/* ---- OCI runtime: the start gate (issue 14) --------------------------------
+ * `nestbox create` boots the VM; `nestbox start` runs the workload. The spec
+ * property
+ *   NB_SPEC_START_GATE  u32  0 or 1
+ * set to 1 makes nestbox-init, once its mounts are made, wait for one
+ * NB_SIGMSG_START message on the signal port (4 payload bytes, le32 0)
+ * before it creates the container. A signal message before it ends the
+ * wait with 128+N, the workload never run. The host holds the message until
+ * the guest opens the port (vmm/virtio/console.h). The container's root is
+ * then a virtio-fs share mounted at the spec's rootfs, volume 0 with PATH "/".
+ */
+#define NB_SPEC_START_GATE "start-gate"
+#define NB_SIGMSG_START 0x10u
+
 #endif

@@ -62,6 +62,7 @@ static struct nb_spec every_property(void)
 		.tty = true,
 		.tty_rows = 24,
 		.tty_cols = 80,
+		.start_gate = true,
 	};
 
 	s.rlimits[0] = (struct nb_spec_rlimit){ 7, 1, 2 };

@@ -21,6 +21,7 @@
 #include "vmm/cli/lifecycle.h"
 #include "vmm/cli/images.h"
 #include "vmm/cli/network_opts.h"
+#include "vmm/cli/oci.h"
 #include "vmm/cli/print.h"
 #include "vmm/cli/resource_opts.h"
 #include "vmm/cli/volume_opts.h"
@@ -366,6 +367,13 @@ int nb_cmd_seccomp_dump(int argc, char **argv)
 	return 0;
 }
 
+/* `kill` is two commands: Docker's for detached VMs, and the OCI
+ * runtime's when an engine calls it (vmm/cli/oci.h). */
+static int cmd_kill(int argc, char **argv)
+{
+	return nb_oci_kill_applies(argc, argv) ? nb_oci_main(argc, argv) : nb_cmd_kill(argc, argv);
+}
+
 /* Every command, in the order `nestbox --help` lists them. Each group is
  * kept apart by its comment line, so that commands added to different
  * groups do not touch the same lines. */
@@ -377,7 +385,7 @@ static const struct nb_cli_command commands[] = {
 	{ "inspect", "Show a VM's configuration and state as JSON", nb_cmd_inspect },
 	{ "logs", "Show a detached VM's output", nb_cmd_logs },
 	{ "stop", "Stop VMs: SIGTERM to the workload, SIGKILL after a timeout", nb_cmd_stop },
-	{ "kill", "Send a signal to VMs' workloads (default KILL)", nb_cmd_kill },
+	{ "kill", "Send a signal to VMs' workloads (default KILL)", cmd_kill },
 	{ "wait", "Wait for VMs to exit and print their exit codes", nb_cmd_wait },
 	{ "rm", "Remove VMs that exited (-f: stop them first)", nb_cmd_rm },
 	{ "pause", "Pause VMs: no guest instruction runs until unpause", nb_cmd_pause },
@@ -395,6 +403,11 @@ static const struct nb_cli_command commands[] = {
 	{ "logout", "Remove stored credentials for a registry", nb_images_main },
 	/* warm start and functions (issue 16) */
 	/* OCI runtime interface, for podman and containerd (issue 14) */
+	{ "create", "OCI runtime: boot the VM of a bundle, its process held", nb_oci_main },
+	{ "start", "OCI runtime: run a created container's process", nb_oci_main },
+	{ "state", "OCI runtime: print a container's state as JSON", nb_oci_main },
+	{ "delete", "OCI runtime: remove a container and its VM", nb_oci_main },
+	{ "features", "OCI runtime: print what this runtime supports as JSON", nb_oci_main },
 	/* housekeeping */
 	{ "gc", "Remove what crashed runs left behind", nb_cmd_gc },
 	/* version and host (issue 15, the CLI) */
@@ -418,6 +431,9 @@ int nb_cli_main(int argc, char **argv)
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	start_ms = start.tv_sec * 1e3 + start.tv_nsec / 1e6;
+	/* runc's global options, as engines pass them, before the command */
+	if (nb_oci_global_options(&argc, &argv) < 0)
+		return NB_STATUS_ERROR;
 	if (argc >= 2)
 		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 			if (strcmp(argv[1], commands[i].name) == 0)

@@ -21,6 +21,8 @@ int nb_cmd_network(int argc, char **argv);
 int nb_cmd_version(int argc, char **argv);
 int nb_cmd_info(int argc, char **argv);
 /* vmm/cli/lifecycle.c: see vmm/cli/lifecycle.h */
+/* vmm/cli/oci.c */
+int nb_oci_main(int argc, char **argv);
 /* vmm/cli/images.c, vmm/cli/login.c */
 int nb_images_main(int argc, char **argv);
 

@@ -187,6 +187,7 @@ static int build_initramfs(const struct nb_run_options *opts, const struct nb_im
 		.rootfs = NB_GUEST_ROOTFS,
 		.volumes = (const char *const *)volumes,
 		.nvolumes = opts->nvolumes,
+		.start_gate = opts->oci.start_gate,
 	};
 	struct nb_container_owned container;
 	int rc = nb_container_spec(opts, &spec, &container, err);
@@ -597,6 +598,12 @@ static int start_threads(struct nb_vm *vm, struct nb_event_loop *loop,
 		nb_vm_stop_vcpus(vm);
 		return -1;
 	}
+	/* `nestbox create` returns now: the VM runs (vmm/run/oci_bundle.h). */
+	if (opts->oci.start_gate && opts->oci.ready_fd >= 0) {
+		if (write(opts->oci.ready_fd, "r", 1) != 1) {
+			/* the creator is gone: its caller sees the failure */
+		}
+	}
 	nb_sandbox_enter(&gate->sb, NB_THREAD_MAIN, gate->stop);
 	return 0;
 }
@@ -620,7 +627,7 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts, st
 	struct nb_console *console = NULL;
 	struct nb_virtio_mmio_transport virtio;
 	struct gate gate = { .stop = &vm->stop };
-	struct nb_sigforward forward = { .tty = opts->tty };
+	struct nb_sigforward forward = { .tty = opts->tty, .start_gate = opts->oci.start_gate };
 	cleanup_close int status_fd = opts->stats ? open("/proc/self/status", O_RDONLY | O_CLOEXEC)
 						  : -1;
 	double start = now_ms();
@@ -633,6 +640,7 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts, st
 	serial.stop = &vm->stop;
 	if (nb_event_init(&loop, &vm->stop, opts->timeout_sec, err) < 0 ||
 	    (shares && nb_event_init_worker(shares, &vm->stop, "nb-fs", err) < 0) ||
+	    (opts->oci.start_gate && nb_event_handle_signal(&loop, NB_SIGNAL_START, err) < 0) ||
 	    add_devices(vm, &loop, &serial, err) < 0 ||
 	    add_virtio(&virtio.transport, &loop, shares, opts, ctx, &console, err) < 0 ||
 	    load_guest(vm, &virtio, opts, ctx->kernel, ctx->initrd, err) < 0 ||
@@ -841,7 +849,9 @@ int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err)
 	struct nb_buf initrd = { 0 };
 	struct nb_image image = { 0 };
 	struct nb_blk_concat layers = { 0 };
-	bool is_image = nb_image_is_reference(opts->rootfs);
+	/* An OCI bundle's root is a share (volume 0), not an image or a
+	 * directory in the initramfs. */
+	bool is_image = opts->rootfs && nb_image_is_reference(opts->rootfs);
 	struct run_ctx ctx = { .kernel = &kernel_file,
 			       .layers = is_image ? &layers : NULL,
 			       .initrd = &initrd };

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "common/report.h"
+#include "common/spec.h"
 #include "nestbox/err.h"
 #include "vmm/hostnet/publish.h"
 
@@ -65,7 +66,16 @@ struct nb_run_options {
 		const char *seccomp_profile; /* --security-opt seccomp=FILE, or NULL */
 		bool seccomp_unconfined;
 		uint32_t namespaces; /* NB_NS_NET (--network none), NB_NS_USER (--userns private) */
+		/* OCI bundles (vmm/run/oci_bundle.h): process.rlimits, and
+		 * linux.seccomp as JSON text (its format is Docker's profile's) */
+		struct nb_spec_rlimit rlimits[NB_SPEC_MAX_RLIMITS];
+		size_t nrlimits;
+		const char *seccomp_json;
 	} container;
+	struct nb_run_oci {      /* an OCI runtime `create` (issue 14), vmm/run/oci_bundle.h */
+		bool start_gate; /* the guest waits for NB_SIGMSG_START before the workload */
+		int ready_fd;    /* with start_gate: "r" once the VM runs; caller closes */
+	} oci;
 	struct nb_run_net {             /* network options (issue 5), vmm/cli/network_opts.c */
 		const char *vsock_path; /* --vsock PATH; NULL: no vsock device */
 		uint64_t vsock_cid;     /* --vsock-cid, default 3 */
