@@ -43,12 +43,16 @@ for i in $(seq 1 $lc_vms); do
 done
 status=0 out=$lc_ok err=$(cat "$nb_tmp/lc_err")
 expect e2e_lifecycle_run_detached "run -d returns 0 and a 64-hex id for each of $lc_vms VMs" "$lc_ok" -eq $lc_vms
-lc_up=0
+lc_up=0 lc_why=
 lc_end=$((SECONDS + 300))
 for i in $(seq 1 $lc_vms); do
-	lc_until $((lc_end > SECONDS ? lc_end - SECONDS : 1)) lc_logged "lc$i" "n 1" && lc_up=$((lc_up + 1))
+	if lc_until $((lc_end > SECONDS ? lc_end - SECONDS : 1)) lc_logged "lc$i" "n 1"; then
+		lc_up=$((lc_up + 1))
+	else # why: its state and the end of its logs
+		lc_why+="lc$i: $(lc inspect "lc$i" | tr -d ' \n' | grep -o '"State":{[^}]*}') $(lc logs "lc$i" 2>&1 | tail -5 | tr '\n' '|') "
+	fi
 done
-status=0 out=$lc_up err=
+status=0 out=$lc_up err=${lc_why:-}
 expect e2e_lifecycle_all_running "every VM's workload runs (its output in logs)" "$lc_up" -eq $lc_vms
 
 nb_run_case "$limit" $nestbox ps --format json
