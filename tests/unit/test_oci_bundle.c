@@ -15,6 +15,7 @@
 #include "common/sigmsg.h"
 #include "vmm/cli/oci.h"
 #include "vmm/run/oci_bundle.h"
+#include "vmm/run/resources.h"
 #include "vmm/run/oci_state.h"
 #include "unit/unit.h"
 
@@ -125,9 +126,10 @@ START_TEST(full_bundle)
 	ck_assert_str_eq(c->tmpfs[0], "/tmp:nosuid,mode=1777,size=65536k");
 	ck_assert_uint_eq(c->namespaces, NB_NS_NET);
 	ck_assert_str_eq(b.netns, "/run/netns/x");
-	/* 256 MiB + the guest's reserve; 1.5 CPUs -> 2 vCPUs, raised to 4 */
-	ck_assert(c->memory_limit);
-	ck_assert_uint_eq(o->mem_size, (256ull + 64) << 20);
+	/* the container's limit 256 MiB, the VM that plus the guest's
+	 * overhead; 1.5 CPUs -> 2 vCPUs, raised to 4 */
+	ck_assert_uint_eq(c->memory_max, 256ull << 20);
+	ck_assert_uint_eq(o->mem_size, nb_guest_ram_for(256ull << 20));
 	ck_assert_uint_eq(c->cpu_quota_us, 150000);
 	ck_assert_uint_eq(o->cpus, 4);
 	ck_assert_uint_eq(c->pids_limit, 64);
@@ -148,7 +150,7 @@ START_TEST(minimal_bundle)
 	ck_assert_msg(parse("{" MINIMAL "}", &b, &err) == 0, "%s", err.msg);
 	ck_assert_uint_eq(b.opts.cpus, 1);
 	ck_assert_uint_eq(b.opts.mem_size, NB_OCI_DEFAULT_MEM);
-	ck_assert(!b.opts.container.memory_limit);
+	ck_assert_uint_eq(b.opts.container.memory_max, 0);
 	ck_assert(b.opts.container.seccomp_unconfined); /* no linux.seccomp: no filter */
 	ck_assert_ptr_null(b.opts.container.workdir);
 	ck_assert_uint_eq(b.opts.container.cap_add & ~b.opts.container.cap_drop, 0);

@@ -76,7 +76,8 @@ static const char usage_text[] =
 	"      --userns host|private  private: a user namespace (ids 0-65535 mapped as they are)\n"
 	"      --security-opt seccomp=PROFILE.json|unconfined\n"
 	"                         seccomp profile (default: Docker's default profile)\n" NB_RESOURCE_USAGE
-		NB_NETWORK_USAGE NB_CONFINE_USAGE NB_DETACH_USAGE "      --help             show this help\n"
+		NB_NETWORK_USAGE NB_CONFINE_USAGE NB_DETACH_USAGE
+	"      --help             show this help\n"
 	"\n"
 	"Exit status: COMMAND's own; 125 nestbox failed; 126 COMMAND cannot be run;\n"
 	"127 COMMAND not found; 128+N COMMAND killed by signal N; 124 --timeout expired.\n"
