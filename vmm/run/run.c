@@ -61,7 +61,7 @@ const char nb_run_base_cmdline[] = "console=ttyS0 reboot=k panic=-1 rdinit=/init
 struct file_map {
 	const uint8_t *data;
 	size_t len;
-	int fd; /* kept open: the kernel's pages are mapped into guest RAM */
+	int fd; /* open until the kernel is loaded: its pages are mapped into guest RAM */
 };
 
 static int map_file(const char *what, const char *path, struct file_map *map, struct nb_err *err)
@@ -99,7 +99,7 @@ static void unmap_file(struct file_map *map)
 
 /* One run's inputs and the state of its devices that outlives a function. */
 struct run_ctx {
-	const struct file_map *kernel;
+	struct file_map *kernel;
 	struct nb_blk_concat *layers; /* an image's layer disk; NULL: a rootfs directory */
 	const struct nb_buf *initrd;
 	bool pvm_host;
@@ -234,7 +234,7 @@ static int write_cmdline(struct nb_vm *vm, const struct nb_virtio_mmio_transport
 
 /* Kernel, initramfs, command line, zero page, MP table, boot vCPU. */
 static int load_guest(struct nb_vm *vm, const struct nb_virtio_mmio_transport *virtio,
-		      const struct nb_run_options *opts, const struct file_map *kernel_file,
+		      const struct nb_run_options *opts, struct file_map *kernel_file,
 		      const struct nb_buf *initrd, struct nb_err *err)
 {
 	struct nb_kernel kernel;
@@ -244,6 +244,10 @@ static int load_guest(struct nb_vm *vm, const struct nb_virtio_mmio_transport *v
 	if (nb_kernel_load(kernel_file->data, kernel_file->len, kernel_file->fd, &vm->mem, &kernel,
 			   err) < 0)
 		return nb_err_wrap(err, "kernel %s", opts->kernel_path);
+	/* The mappings hold the file; the VMM keeps no descriptor of it. */
+	if (kernel_file->fd >= 0)
+		close(kernel_file->fd);
+	kernel_file->fd = -1;
 	if (nb_initrd_place(&vm->mem, &kernel, initrd->len, &args.initrd_gpa, err) < 0 ||
 	    nb_mem_write(&vm->mem, args.initrd_gpa, initrd->data, initrd->len, err) < 0)
 		return nb_err_wrap(err, "initramfs");
