@@ -163,7 +163,7 @@ $(BUILD)/tests/kvm/payload-wait.elf: tests/kvm/payload.S
 	$(CC) $(PAYLOAD_LD) -DNB_PAYLOAD_WAIT -o $@ $<
 
 tests: all $(UNIT_BINS) $(KVM_BINS) $(BUILD)/tests/kvm/payload.elf $(BUILD)/tests/kvm/payload-wait.elf $(BUILD)/tests/guest/mkinitramfs $(BUILD)/tests/guest/vsock-echo $(BUILD)/tests/guest/mmapcat $(BUILD)/rootfs-busybox/bin/busybox \
-	$(BUILD)/tests/curlshim/libcurl.so.4
+	$(BUILD)/tests/curlshim/libcurl.so.4 $(BUILD)/oci/busybox/index.json
 
 unit: $(UNIT_BINS)
 	tests/run unit

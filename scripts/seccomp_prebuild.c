@@ -13,8 +13,6 @@
 #include "vmm/confine/seccomp.h"
 #include "vmm/run/container_seccomp.h"
 
-static const char *const kind_names[NB_THREAD_KINDS] = { "main", "event", "vcpu", "fs" };
-
 static void emit(FILE *out, const char *name, const struct nb_seccomp_bpf *b)
 {
 	const struct sock_filter *f = b->data;
@@ -63,11 +61,11 @@ int main(int argc, char **argv)
 
 			if (n[k] == sizeof(keys[k]) / sizeof(keys[k][0])) {
 				fprintf(stderr, "seccomp_prebuild: too many %s filters\n",
-					kind_names[k]);
+					nb_sandbox_kind_name(k));
 				return 1;
 			}
 			if (nb_sandbox_compile(k, SCMP_ACT_KILL_PROCESS, &cfg, &bpf[k][n[k]], &err))
-				return fail(kind_names[k], &err);
+				return fail(nb_sandbox_kind_name(k), &err);
 			keys[k][n[k]++] = key;
 			key = (key - space) & space;
 		} while (key);
@@ -84,7 +82,7 @@ int main(int argc, char **argv)
 		     "#include \"vmm/confine/seccomp_prebuilt.h\"\n\n");
 	for (unsigned k = 0; k < NB_THREAD_KINDS; k++)
 		for (unsigned i = 0; i < n[k]; i++) {
-			snprintf(name, sizeof(name), "%s_%x", kind_names[k], keys[k][i]);
+			snprintf(name, sizeof(name), "%s_%x", nb_sandbox_kind_name(k), keys[k][i]);
 			emit(out, name, &bpf[k][i]);
 		}
 	emit(out, "docker_default", &docker);
@@ -92,7 +90,7 @@ int main(int argc, char **argv)
 	size_t total = 0;
 	for (unsigned k = 0; k < NB_THREAD_KINDS; k++)
 		for (unsigned i = 0; i < n[k]; i++, total++) {
-			snprintf(name, sizeof(name), "%s_%x", kind_names[k], keys[k][i]);
+			snprintf(name, sizeof(name), "%s_%x", nb_sandbox_kind_name(k), keys[k][i]);
 			entry(out, name, k, keys[k][i], &bpf[k][i]);
 			nb_seccomp_bpf_free(&bpf[k][i]);
 		}

@@ -103,8 +103,8 @@ if [ -f build/oci/busybox/index.json ]; then
 		"$status" -eq 125 -a -n "$(grep -F nosuchtag <<<"$err")"
 	unset NESTBOX_CACHE_DIR
 else
-	skip e2e_cli_oci_tag "build/oci/busybox not built (make run builds it)"
-	skip e2e_cli_oci_bad_tag "build/oci/busybox not built (make run builds it)"
+	skip e2e_cli_oci_tag "build/oci/busybox not built (make tests and make run build it)"
+	skip e2e_cli_oci_bad_tag "build/oci/busybox not built (make tests and make run build it)"
 fi
 
 if cli_imgs=$(tests/images/mkimages.sh 2>/dev/null) && [ -f "$cli_imgs/busybox-docker.tar" ]; then

@@ -5,17 +5,8 @@
 
 #include "vmm/cli/cli.h"
 #include "vmm/kvm/memory.h"
+#include "unit/cli_parse.h"
 #include "unit/unit.h"
-
-static int parse(struct nb_run_options *opts, struct nb_err *err, int argc, char **argv)
-{
-	memset(err, 0, sizeof(*err));
-	return nb_cli_parse_run(argc, argv, "/opt/nb", opts, err);
-}
-
-#define ARGV(...) ((char *[]){ __VA_ARGS__, NULL })
-#define ARGC(...) ((int)(sizeof((char *[]){ __VA_ARGS__ }) / sizeof(char *)))
-#define PARSE(opts, err, ...) parse(opts, err, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
 
 START_TEST(defaults_and_command)
 {

@@ -12,25 +12,10 @@
 #include "vmm/cli/container_opts.h"
 #include "vmm/run/container_spec.h"
 #include "vmm/run/resources.h"
+#include "unit/cli_parse.h"
 #include "unit/unit.h"
 
 #define MIB (1ull << 20)
-
-static int parse(struct nb_run_options *opts, struct nb_err *err, int argc, char **argv)
-{
-	memset(err, 0, sizeof(*err));
-	return nb_cli_parse_run(argc, argv, "/opt/nb", opts, err);
-}
-
-#define ARGV(...) ((char *[]){ __VA_ARGS__, NULL })
-#define ARGC(...) ((int)(sizeof((char *[]){ __VA_ARGS__ }) / sizeof(char *)))
-#define PARSE(opts, err, ...) parse(opts, err, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
-
-static void expect_error(int rc, const struct nb_err *err, const char *want)
-{
-	ck_assert_int_eq(rc, -1);
-	ck_assert_msg(strstr(err->msg, want), "message \"%s\" lacks \"%s\"", err->msg, want);
-}
 
 START_TEST(overhead)
 {

@@ -75,20 +75,13 @@ static int cmd_create(int argc, char **argv)
 	return 0;
 }
 
+/* A VM of the network as inspect shows it: its lease without the
+ * process start time (the store's liveness check). */
 static json_object *vm_json(const struct nb_lease *l)
 {
-	json_object *o = json_object_new_object(), *ports = json_object_new_array();
-	char ip[NB_IPV4_TEXT], pub[NB_PUBLISH_TEXT];
+	json_object *o = nb_lease_json(l);
 
-	nb_ipv4_format(l->ip, ip);
-	json_object_object_add(o, "ip", json_object_new_string(ip));
-	json_object_object_add(o, "pid", json_object_new_int(l->pid));
-	json_object_object_add(o, "tap", json_object_new_string(l->tap));
-	for (size_t i = 0; i < l->npublish; i++) {
-		nb_publish_format(&l->publish[i], pub);
-		json_object_array_add(ports, json_object_new_string(pub));
-	}
-	json_object_object_add(o, "publish", ports);
+	json_object_object_del(o, "start");
 	return o;
 }
 

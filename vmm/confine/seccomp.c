@@ -203,6 +203,11 @@ static const struct rule rules[] = {
 
 static const char *const kind_names[NB_THREAD_KINDS] = { "main", "event", "vcpu", "fs" };
 
+const char *nb_sandbox_kind_name(enum nb_thread_kind kind)
+{
+	return kind_names[kind];
+}
+
 static bool wanted(const struct rule *r, unsigned needs)
 {
 	return !r->needs || (r->needs & needs);

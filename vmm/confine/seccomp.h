@@ -85,6 +85,7 @@ int nb_sandbox_expect(struct nb_sandbox *sb, enum nb_thread_kind kind, unsigned 
  * nb_sandbox_key_space(kind), and on the run's values, which
  * nb_sandbox_placeholders(key) stands in for. nb_sandbox_compile is the
  * libseccomp path every filter not built in advance takes. */
+const char *nb_sandbox_kind_name(enum nb_thread_kind kind); /* "main", "event", ... */
 uint32_t nb_sandbox_key_space(enum nb_thread_kind kind);
 uint32_t nb_sandbox_key(enum nb_thread_kind kind, const struct nb_sandbox_config *cfg);
 struct nb_sandbox_config nb_sandbox_placeholders(uint32_t key);

@@ -184,7 +184,7 @@ int nb_leases_add(struct nb_leases *l, const struct nb_lease *lease, struct nb_e
 	return 0;
 }
 
-static json_object *lease_json(const struct nb_lease *lease)
+json_object *nb_lease_json(const struct nb_lease *lease)
 {
 	char ip[NB_IPV4_TEXT], pub[NB_PUBLISH_TEXT];
 	json_object *o = json_object_new_object(), *ports = json_object_new_array();
@@ -217,7 +217,7 @@ int nb_leases_save(struct nb_netstore *s, const char *name, const struct nb_leas
 	}
 	arr = json_object_new_array();
 	for (size_t i = 0; i < l->n; i++)
-		json_object_array_add(arr, lease_json(&l->v[i]));
+		json_object_array_add(arr, nb_lease_json(&l->v[i]));
 	const char *text = json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN);
 	rc = text ? nb_file_write_atomic(s->leases_fd, file, NULL, text, strlen(text), 0600, err)
 		  : nb_err_set(err, ENOMEM, "leases of network %s", name);

@@ -9,6 +9,7 @@
 #define NESTBOX_VMM_HOSTNET_STORE_H
 
 #include <stdbool.h>
+#include <json-c/json.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,6 +63,9 @@ int nb_leases_save(struct nb_netstore *s, const char *name, const struct nb_leas
 void nb_leases_free(struct nb_leases *l);
 /* Append a copy of one lease. */
 int nb_leases_add(struct nb_leases *l, const struct nb_lease *lease, struct nb_err *err);
+
+/* A lease as the lease file holds it: ip, pid, start, tap, publish. */
+json_object *nb_lease_json(const struct nb_lease *lease);
 
 /* A free host address of def for a new lease: want if it is one (0: the
  * lowest free one, the gateway excluded). */

@@ -14,6 +14,8 @@ void nb_mem_layout(struct nb_guest_mem *mem, uint8_t *base, uint64_t size)
 
 	mem->base = base;
 	mem->size = size;
+	mem->backing = NB_MEM_4K; /* nb_mem_map says otherwise when it is */
+	mem->locked = false;
 	mem->nregions = 1;
 	mem->regions[0] = (struct nb_mem_region){ .gpa = 0, .size = low, .host = base };
 	if (size > low) {

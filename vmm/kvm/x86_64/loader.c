@@ -163,6 +163,10 @@ static int copy_elf(const uint8_t *buf, int fd, const struct nb_guest_mem *mem, 
 	Elf64_Ehdr eh;
 	Elf64_Phdr ph;
 
+	/* Locked or hugetlb RAM keeps its pages: a mapping would unlock them,
+	 * or could not split a huge page. */
+	if (mem->locked || mem->backing == NB_MEM_HUGETLB)
+		fd = -1;
 	memcpy(&eh, buf, sizeof(eh));
 	for (unsigned i = 0; i < eh.e_phnum; i++) {
 		uint64_t head, mapped;

@@ -33,9 +33,8 @@ int nb_kernel_check(const uint8_t *buf, size_t len, const struct nb_guest_mem *m
  * defect (e.g. "not an ELF or bzImage", "segment 2 runs past end of file",
  * "kernel needs 40 MiB but guest has 32 MiB"). fd: the file buf holds, or
  * -1. With it, the whole pages of an ELF's segments are mapped from the
- * file (private, copy-on-write) instead of copied: mem must then be plain
- * anonymous memory of 4 KiB pages that nothing has locked or
- * preallocated, since those pages are replaced. */
+ * file (private, copy-on-write) instead of copied, unless mem is locked
+ * (--memory-prealloc) or hugetlb: those pages are kept and written. */
 int nb_kernel_load(const uint8_t *buf, size_t len, int fd, const struct nb_guest_mem *mem,
 		   struct nb_kernel *out, struct nb_err *err);
 
