@@ -50,6 +50,7 @@ for i in $(seq 1 $lc_vms); do
 		lc_up=$((lc_up + 1))
 	else # why: its state and the end of its logs
 		lc_why+="lc$i: $(lc inspect "lc$i" | tr -d ' \n' | grep -o '"State":{[^}]*}') $(lc logs "lc$i" 2>&1 | tail -5 | tr '\n' '|') "
+		lc logs "lc$i" 2>&1 | tail -60 | sed "s/^/# lc$i: /" >&2 # the console: why it stopped
 	fi
 done
 status=0 out=$lc_up err=${lc_why:-}
