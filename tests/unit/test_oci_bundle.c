@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/procstat.h"
 #include "common/sigmsg.h"
 #include "vmm/cli/oci.h"
 #include "vmm/run/oci_bundle.h"
@@ -306,7 +307,7 @@ START_TEST(state_dir)
 	char root[300];
 	struct nb_oci_state st = { 0 }, back;
 	struct nb_err err = { 0 };
-	bool zombie;
+	struct nb_procstat ps;
 	pid_t child;
 
 	snprintf(root, sizeof(root), "%s/state", dir);
@@ -331,7 +332,7 @@ START_TEST(state_dir)
 	strcpy(st.status, "running");
 	strcpy(st.bundle, "/b");
 	st.pid = child;
-	st.start = nb_oci_proc_start(child, &zombie);
+	st.start = nb_proc_start_time(child);
 	ck_assert_uint_ne(st.start, 0);
 	ck_assert_int_eq(nb_oci_state_write(root, &st, &err), 0);
 	ck_assert_int_eq(nb_oci_state_read(root, "c1", &back, &err), 0);
@@ -341,7 +342,7 @@ START_TEST(state_dir)
 	ck_assert_str_eq(nb_oci_state_status(&back), "stopped");
 	back.start--;
 	kill(child, SIGKILL);
-	for (int i = 0; i < 100 && (nb_oci_proc_start(child, &zombie), !zombie); i++)
+	for (int i = 0; i < 100 && nb_procstat_read(child, &ps) && ps.state != 'Z'; i++)
 		usleep(10000);
 	ck_assert_str_eq(nb_oci_state_status(&back), "stopped");
 	waitpid(child, NULL, 0);

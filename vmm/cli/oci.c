@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/file.h"
+#include "common/procstat.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
 #include "vmm/cli/cli.h"
@@ -314,7 +315,6 @@ static int create(const struct create_args *a, struct nb_err *err)
 	cleanup_close int master = -1;
 	int slave = -1, ready[2];
 	char pty[64];
-	bool zombie;
 	pid_t pid;
 
 	if (load(a, &b, &bundle, err) < 0) {
@@ -350,7 +350,7 @@ static int create(const struct create_args *a, struct nb_err *err)
 	snprintf(st.bundle, sizeof(st.bundle), "%s", bundle);
 	now_rfc3339(st.created, sizeof(st.created));
 	st.pid = pid;
-	st.start = nb_oci_proc_start(pid, &zombie);
+	st.start = nb_proc_start_time(pid);
 	st.annotations = b.annotations;
 	join_cgroup(b.cgroups_path, pid, st.cgroup, sizeof(st.cgroup));
 	if (nb_oci_state_write(g.root, &st, err) < 0 || wait_ready(ready[0], err) < 0) {

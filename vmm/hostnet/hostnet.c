@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "common/file.h"
+#include "common/procstat.h"
 #include "nestbox/cleanup.h"
 #include "vmm/hostnet/link.h"
 #include "vmm/hostnet/nft.h"
@@ -286,7 +287,7 @@ static int lease(struct nb_netstore *s, const struct nb_netdef *def, uint32_t wa
 {
 	struct nb_leases l;
 	struct nb_lease mine = { .pid = getpid(),
-				 .start = nb_proc_start(getpid()),
+				 .start = nb_proc_start_time(getpid()),
 				 .npublish = npublish };
 	int rc;
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/file.h"
+#include "common/procstat.h"
 #include "common/parse.h"
 #include "nestbox/cleanup.h"
 
@@ -346,33 +347,7 @@ bool nb_leases_remove(struct nb_leases *l, int pid)
 	return false;
 }
 
-uint64_t nb_proc_start(int pid)
-{
-	char path[32], buf[1024], *p;
-	const char *end;
-	ssize_t n;
-	int fd;
-	uint64_t start = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* After "pid (comm) ": comm may hold spaces and parentheses. */
-	p = strrchr(buf, ')');
-	for (int field = 2; p && field < 22; field++)
-		p = strchr(p + 1, ' ');
-	if (p && !nb_parse_digits(p + 1, &start, &end))
-		start = 0;
-	return start;
-}
-
 bool nb_lease_alive(const struct nb_lease *lease)
 {
-	return nb_proc_start(lease->pid) == lease->start && lease->start != 0;
+	return nb_proc_start_time(lease->pid) == lease->start && lease->start != 0;
 }

@@ -78,8 +78,6 @@ size_t nb_leases_prune(struct nb_leases *l, bool (*alive)(const struct nb_lease 
 /* Remove pid's lease; true if it had one. */
 bool nb_leases_remove(struct nb_leases *l, int pid);
 
-/* The start time of process pid (/proc/PID/stat), 0 if there is none. */
-uint64_t nb_proc_start(int pid);
 /* Is the lease's owner still running? */
 bool nb_lease_alive(const struct nb_lease *lease);
 

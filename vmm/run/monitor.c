@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/file.h"
+#include "common/procstat.h"
 #include "common/sigmsg.h"
 #include "images/json.h"
 #include "nestbox/cleanup.h"
@@ -406,21 +407,12 @@ static long proc_kib(pid_t pid, const char *file, const char *key)
 /* utime + stime of pid, all threads, in microseconds. */
 static uint64_t cpu_usec(pid_t pid)
 {
-	char path[64], buf[1024];
-	unsigned long long ut = 0, st = 0;
+	struct nb_procstat st;
 	long hz = sysconf(_SC_CLK_TCK);
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
+	if (!nb_procstat_read(pid, &st) || hz <= 0)
 		return 0;
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	if (!p ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-		return 0;
-	return (ut + st) * 1000000ull / (uint64_t)(hz > 0 ? hz : 100);
+	return (st.utime + st.stime) * 1000000 / (uint64_t)hz;
 }
 
 static json_object *stats(struct nb_monitor *m)

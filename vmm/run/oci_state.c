@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/file.h"
+#include "common/procstat.h"
 #include "nestbox/cleanup.h"
 
 #define STATE_FILE "state.json"
@@ -147,41 +148,14 @@ void nb_oci_state_free(struct nb_oci_state *st)
 	st->annotations = NULL;
 }
 
-uint64_t nb_oci_proc_start(pid_t pid, bool *zombie)
-{
-	char path[64], buf[1024], *p, state;
-	unsigned long long start = 0;
-	ssize_t n;
-	int fd;
-
-	*zombie = false;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* the name may hold anything: fields start after its last ')' */
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1,
-			 " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
-			 "%*d %*d %*d %llu",
-			 &state, &start) != 2)
-		return 0;
-	*zombie = state == 'Z' || state == 'X';
-	return start;
-}
-
 const char *nb_oci_state_status(const struct nb_oci_state *st)
 {
-	bool zombie;
+	struct nb_procstat p;
 
 	if (st->pid <= 0)
 		return strcmp(st->status, "creating") == 0 ? "creating" : "stopped";
-	if (nb_oci_proc_start(st->pid, &zombie) != st->start || zombie)
+	if (!nb_procstat_read(st->pid, &p) || p.start != st->start || p.state == 'Z' ||
+	    p.state == 'X')
 		return "stopped";
 	return st->status;
 }

@@ -48,10 +48,6 @@ void nb_oci_state_free(struct nb_oci_state *st);
  * pid was reused), else the recorded one. */
 const char *nb_oci_state_status(const struct nb_oci_state *st);
 
-/* Start time of pid (field 22 of /proc/PID/stat), 0 if unknown; *zombie
- * when it has exited but is not reaped. */
-uint64_t nb_oci_proc_start(pid_t pid, bool *zombie);
-
 /* Remove root/id and what is in it. */
 int nb_oci_state_remove(const char *root, const char *id, struct nb_err *err);
 

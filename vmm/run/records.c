@@ -77,26 +77,6 @@ int nb_run_dir_open(bool create, struct nb_err *err)
 	return fd;
 }
 
-/* Field 22 of /proc/PID/stat: tells a live owner from a reused pid. */
-uint64_t nb_proc_start_time(pid_t pid)
-{
-	char path[64], buf[1024];
-	uint64_t start = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-	for (int field = 2; p && field < 22; field++)
-		p = strchr(p + 1, ' ');
-	if (p)
-		sscanf(p + 1, "%" SCNu64, &start);
-	return start;
-}
-
 /* Write name's content into dir_fd through NAME.tmp, renamed once
  * complete (gc never reads half a record). The temporary file is created
  * afresh, never through a link; one of ours left by a dead run with this
