@@ -18,6 +18,13 @@ if [ "${kind%%:*}" = real ]; then
 	exit 0
 fi
 
+# Wait for the test host once (other callers may hold it), so that each
+# case's time limit counts its own L1 only.
+mkdir -p "${NESTBOX_CACHE:-$HOME/.cache/nestbox}/testhost"
+exec 9>"${NESTBOX_CACHE:-$HOME/.cache/nestbox}/testhost/run.lock"
+flock 9
+export NESTBOX_TESTHOST_LOCKED=1
+
 nb_run_case 600 $run sh -c 'echo out; echo err >&2; exit 7'
 expect testhost_status "CMD's stdout, stderr and exit status come back from L1" \
 	"$status" -eq 7 -a "$out" = out -a "$(tail -n 1 <<<"$err")" = err
