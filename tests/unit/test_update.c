@@ -4,6 +4,7 @@
  * balloon that leaves the guest what a limit needs, and the state file's
  * MemoryLimit. */
 #include <check.h>
+#include <endian.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,9 @@
 #include "unit/unit.h"
 #include "vmm/run/ctl_proto.h"
 #include "vmm/run/resources.h"
+#include "vmm/run/sigforward.h"
 #include "vmm/run/vmdir.h"
+#include "vmm/virtio/balloon.h"
 
 #define MIB (1ull << 20)
 
@@ -157,6 +160,45 @@ START_TEST(state_keeps_the_limit)
 }
 END_TEST
 
+static void count_report(void *opaque, enum nb_report_kind kind, const char *text)
+{
+	(void)kind;
+	(void)text;
+	++*(int *)opaque;
+}
+
+/* The VMM's side: the queued value is checked again; a bad one is told,
+ * never stops the VM; a good one sets the balloon's target (the driver is
+ * not up: only num_pages changes). No console: the limit is not taken. */
+START_TEST(vmm_sets_the_balloon)
+{
+	static struct nb_balloon b;
+	int reports = 0;
+	struct nb_report report = { count_report, &reports };
+	struct nb_sigforward f = { .con = NULL };
+	uint64_t ram = nb_guest_ram_for(512 * MIB);
+
+	nb_balloon_init(&b);
+	f.memory.ram = ram;
+	f.memory.boot_limit = 512 * MIB;
+	f.memory.balloon = &b;
+	f.memory.report = &report;
+	ck_assert(nb_sigforward(&f, NB_SIGNAL_MEMORY, (uint32_t)(2048 * MIB / 4096)));
+	ck_assert_int_eq(reports, 1);
+	ck_assert_uint_eq(b.config.num_pages, 0);
+	ck_assert(nb_sigforward(&f, NB_SIGNAL_MEMORY, 0));
+	ck_assert(nb_sigforward(&f, NB_SIGNAL_MEMORY, UINT32_MAX));
+	ck_assert_int_eq(reports, 3);
+	ck_assert_uint_eq(b.config.num_pages, 0);
+	ck_assert(nb_sigforward(&f, NB_SIGNAL_MEMORY, (uint32_t)(128 * MIB / 4096)));
+	ck_assert_int_eq(reports, 4); /* no console to take the limit */
+	ck_assert_uint_eq(le32toh(b.config.num_pages),
+			  nb_balloon_for_limit(ram, 128 * MIB) / NB_BALLOON_PAGE);
+	ck_assert(nb_sigforward(&f, NB_SIGNAL_MEMORY, (uint32_t)(512 * MIB / 4096)));
+	ck_assert_uint_eq(b.config.num_pages, 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("update");
@@ -167,6 +209,7 @@ int main(void)
 	tcase_add_test(tc, limit_within_boot_size);
 	tcase_add_test(tc, balloon_leaves_what_the_limit_needs);
 	tcase_add_test(tc, state_keeps_the_limit);
+	tcase_add_test(tc, vmm_sets_the_balloon);
 	suite_add_tcase(s, tc);
 	return nb_unit_run(s);
 }

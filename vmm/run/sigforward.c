@@ -5,8 +5,8 @@
 
 #include "common/sigmsg.h"
 #include "vmm/run/resources.h"
-#include "vmm/virtio/balloon.h"
 #include "vmm/run/tty.h"
+#include "vmm/virtio/balloon.h"
 #include "vmm/virtio/console.h"
 
 static double now_ms(void)
