@@ -161,11 +161,7 @@ upd_logs() { upd logs upd 2>&1 | grep -qx "$1"; }
 # upd_until SECONDS CMD...: retry CMD every 0.5 s until it succeeds.
 upd_until() {
 	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ $SECONDS -lt $end ] || return 1
-		sleep 0.5
-	done
+	while ! "${@:2}"; do [ $SECONDS -lt $end ] && sleep 0.5 || return 1; done
 }
 upd_anon_ge() { [ "$(anon_kib "$upd_pid")" -ge "$1" ] 2>/dev/null; }
 upd_anon_le() { [ "$(anon_kib "$upd_pid")" -le "$1" ] 2>/dev/null; }
