@@ -37,6 +37,28 @@ static uint32_t get_le32(const uint8_t *p)
 	return get_le16(p) | (uint32_t)get_le16(p + 2) << 16;
 }
 
+static void put_le64(uint8_t *p, uint64_t v)
+{
+	put_le32(p, (uint32_t)v);
+	put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+	return get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
+
+bool nb_sigmsg_memory_ok(uint64_t bytes)
+{
+	return bytes >= NB_SPEC_MIN_MEMORY && bytes <= NB_SIGMSG_MEMORY_MAX && bytes % 4096 == 0;
+}
+
+/* Payload bytes of each type. */
+static size_t payload_len(uint8_t type)
+{
+	return type == NB_SIGMSG_MEMORY ? 8 : 4;
+}
+
 static bool winsize_ok(unsigned rows, unsigned cols)
 {
 	return rows >= 1 && rows <= NB_WINSIZE_MAX && cols >= 1 && cols <= NB_WINSIZE_MAX;
@@ -49,7 +71,7 @@ size_t nb_sigmsg_encode(const struct nb_sigmsg *m, uint8_t *buf)
 	memset(buf, 0, NB_SIGMSG_MAX);
 	buf[0] = NB_SIGMSG_MAGIC;
 	buf[1] = m->type;
-	buf[2] = 4;
+	buf[2] = (uint8_t)payload_len(m->type);
 	switch (m->type) {
 	case NB_SIGMSG_SIGNAL:
 		if (!nb_sigmsg_signal_ok(m->signo))
@@ -64,10 +86,15 @@ size_t nb_sigmsg_encode(const struct nb_sigmsg *m, uint8_t *buf)
 		put_le16(payload, m->rows);
 		put_le16(payload + 2, m->cols);
 		break;
+	case NB_SIGMSG_MEMORY:
+		if (!nb_sigmsg_memory_ok(m->memory))
+			return 0;
+		put_le64(payload, m->memory);
+		break;
 	default:
 		return 0;
 	}
-	return NB_SIGMSG_HEADER + 4;
+	return NB_SIGMSG_HEADER + payload_len(m->type);
 }
 
 /* A whole frame of the right shape: check its type and values. */
@@ -78,13 +105,24 @@ static int decode_frame(const uint8_t *buf, size_t plen, struct nb_sigmsg *m, st
 	memset(m, 0, sizeof(*m));
 	m->type = buf[1];
 	if (m->type != NB_SIGMSG_SIGNAL && m->type != NB_SIGMSG_WINSIZE &&
-	    m->type != NB_SIGMSG_START)
+	    m->type != NB_SIGMSG_START && m->type != NB_SIGMSG_MEMORY)
 		return nb_err_set(err, 0, "signal port: unknown message type %u", m->type);
-	if (plen != 4)
+	if (plen != payload_len(m->type))
 		return nb_err_set(err, 0,
 				  "signal port: message type %u with %zu payload bytes, "
-				  "expected 4",
-				  m->type, plen);
+				  "expected %zu",
+				  m->type, plen, payload_len(m->type));
+	if (m->type == NB_SIGMSG_MEMORY) {
+		m->memory = get_le64(payload);
+		if (!nb_sigmsg_memory_ok(m->memory))
+			return nb_err_set(
+				err, 0,
+				"signal port: memory limit %llu is not a multiple of 4096 "
+				"from %u to %llu",
+				(unsigned long long)m->memory, NB_SPEC_MIN_MEMORY,
+				(unsigned long long)NB_SIGMSG_MEMORY_MAX);
+		return 0;
+	}
 	if (m->type == NB_SIGMSG_SIGNAL) {
 		uint32_t signo = get_le32(payload);
 

@@ -13,13 +13,17 @@
 #include "nestbox/err.h"
 
 struct nb_sigmsg {
-	uint8_t type;        /* NB_SIGMSG_SIGNAL, NB_SIGMSG_WINSIZE or NB_SIGMSG_START */
+	uint8_t type;        /* NB_SIGMSG_SIGNAL, _WINSIZE, _START or _MEMORY */
 	int signo;           /* SIGNAL: nb_sigmsg_signal_ok() */
 	uint16_t rows, cols; /* WINSIZE: 1..NB_WINSIZE_MAX each */
+	uint64_t memory;     /* MEMORY: nb_sigmsg_memory_ok() */
 };
 
 /* Whether signo may travel on the port (the signals Docker forwards). */
 bool nb_sigmsg_signal_ok(int signo);
+
+/* Whether bytes may be a MEMORY message's memory.max (abi.h). */
+bool nb_sigmsg_memory_ok(uint64_t bytes);
 
 /* Encode m into buf (at least NB_SIGMSG_MAX bytes). Returns the length,
  * or 0 when m is not valid (the guest would reject it). */

@@ -98,6 +98,13 @@ int nb_cgroup_create(const struct nb_spec *spec, struct nb_container *c, struct 
 	return 0;
 }
 
+int nb_container_set_memory_max(int cgroup_fd, uint64_t bytes, struct nb_err *err)
+{
+	if (cgroup_fd < 0)
+		return nb_err_set(err, 0, "memory limit: the container has no cgroup");
+	return write_u64_at(cgroup_fd, "memory.max", bytes, err);
+}
+
 int nb_cgroup_add(int cgroup_fd, pid_t pid, struct nb_err *err)
 {
 	char text[16];

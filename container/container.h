@@ -72,6 +72,12 @@ int nb_container_start(const struct nb_spec *spec, const struct nb_container_opt
  * and leave reason empty. Releases c's descriptors. */
 int nb_container_finish(struct nb_container *c, int status, char *reason, size_t reason_len);
 
+/* `nestbox update --memory` (abi.h NB_SIGMSG_MEMORY): write bytes to the
+ * container cgroup's memory.max (cgroup_fd: nb_container's). Lowering it
+ * below what the container uses makes the kernel reclaim, then OOM-kill
+ * the container's processes, before the write returns. */
+int nb_container_set_memory_max(int cgroup_fd, uint64_t bytes, struct nb_err *err);
+
 /* ---- internal, between the container/ files ---------------------------- */
 
 /* cgroup.c (in init, before and after the workload) */

@@ -252,6 +252,7 @@ static int run_workload(const struct init *self, const struct nb_spec *spec, int
 	rc = start(self, spec, &opts, &pid, &ct, err);
 	sup.workload = pid;
 	sup.tty_master = ct.tty_master;
+	sup.cgroup_fd = ct.cgroup_fd;
 	if (rc == 0)
 		rc = nb_supervise(&sup, status, err);
 	/* Nobody acts on the host's signals any more: closing the port tells

@@ -11,6 +11,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "container/container.h"
 #include "nestbox/cleanup.h"
 
 /* The signals whose default action is not to end the process. */
@@ -50,8 +51,19 @@ int nb_signal_deliver(pid_t pid, int sig, bool pid_ns_init)
 	return 0;
 }
 
-static void apply(const struct nb_sigmsg *m, struct nb_signal_target *t)
+/* A failure is logged; success is silent (the log is the workload's output). */
+static void set_memory(const struct nb_sigmsg *m, struct nb_signal_target *t, int log_fd)
 {
+	struct nb_err err;
+
+	if (nb_container_set_memory_max(t->cgroup_fd, m->memory, &err) < 0 && log_fd >= 0)
+		dprintf(log_fd, "nestbox-init: %s\n", err.msg);
+}
+
+static void apply(const struct nb_sigmsg *m, struct nb_signal_target *t, int log_fd)
+{
+	if (m->type == NB_SIGMSG_MEMORY)
+		return set_memory(m, t, log_fd);
 	if (m->type == NB_SIGMSG_SIGNAL) {
 		int forced = nb_signal_deliver(t->pid, m->signo, t->pid_ns_init);
 
@@ -116,7 +128,7 @@ void nb_signal_port_read(struct nb_signal_port *port, struct nb_signal_target *t
 			nb_sigmsg_reader_add(&port->reader, (size_t)n);
 		for (int rc; n > 0 && (rc = nb_sigmsg_reader_next(&port->reader, &m, &err)) != 0;) {
 			if (rc > 0)
-				apply(&m, t);
+				apply(&m, t, port->log_fd);
 			else if (port->log_fd >= 0)
 				dprintf(port->log_fd, "nestbox-init: %s\n", err.msg);
 		}

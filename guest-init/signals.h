@@ -35,12 +35,14 @@ struct nb_signal_target {
 	pid_t pid;
 	bool pid_ns_init;
 	int tty_master; /* -1: no pty, window sizes are ignored */
+	int cgroup_fd;  /* the container's cgroup (memory limits), -1: none */
 	int forced;     /* out: as nb_signal_deliver's result, if not 0 */
 };
 
 /* Read what the port holds and act on every valid message: signals go to
  * t->pid, window sizes to t->tty_master (the kernel then sends the
- * workload SIGWINCH). Invalid bytes are logged and skipped. */
+ * workload SIGWINCH), memory limits to t->cgroup_fd's memory.max (logged).
+ * Invalid bytes are logged and skipped. */
 void nb_signal_port_read(struct nb_signal_port *port, struct nb_signal_target *t);
 
 /* The OCI start gate (include/nestbox/abi.h): block until the port brings

@@ -183,7 +183,8 @@ int nb_supervise(const struct nb_supervise *s, int *status, struct nb_err *err)
 		.s = s,
 		.target = { .pid = s->workload,
 			    .pid_ns_init = s->pid_ns_init,
-			    .tty_master = s->tty_master },
+			    .tty_master = s->tty_master,
+			    .cgroup_fd = s->cgroup_fd },
 		.in = { .from = s->in_fd, .to = s->tty_master },
 		.out = { .from = s->tty_master, .to = s->out_fd },
 	};

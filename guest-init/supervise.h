@@ -19,6 +19,7 @@ struct nb_supervise {
 	const sigset_t *signals;     /* blocked in init: SIGCHLD and the ones passed on */
 	struct nb_signal_port *port; /* NULL: no signal port */
 	int tty_master;              /* -1: no pty */
+	int cgroup_fd;               /* the container's cgroup (memory limits), -1: none */
 	int in_fd, out_fd;           /* with a pty: where its input comes from, output goes */
 };
 

@@ -238,6 +238,19 @@ enum nb_status {
 #define NB_SIGMSG_WINSIZE 2u
 #define NB_WINSIZE_MAX 4096u
 
+/* The container's memory limit on a running VM (`nestbox update --memory`,
+ * issue 15): a signal-port message
+ *   NB_SIGMSG_MEMORY   8 bytes: le64 bytes for the container cgroup's
+ *                      memory.max, a multiple of 4096 from
+ *                      NB_SPEC_MIN_MEMORY to NB_SIGMSG_MEMORY_MAX
+ * nestbox-init writes it (lowering may OOM-kill the container's processes,
+ * as `docker update` does); the host has set the balloon's target for the
+ * guest RAM that limit needs. A nestbox-init without it skips the message
+ * as of an unknown type (the rule above).
+ */
+#define NB_SIGMSG_MEMORY 3u
+#define NB_SIGMSG_MEMORY_MAX (1ull << 44) /* 16 TiB: 2^32 pages */
+
 /* Where the host packs a plain rootfs directory in the initramfs. */
 #define NB_GUEST_ROOTFS "/rootfs"
 

@@ -145,3 +145,67 @@ bg_finish
 echo "# 400 MiB allocate-and-free: VMM anonymous RSS before ${before:-?} KiB, during ${during:-?} KiB, after ${after:-?} KiB (${i}s after the free); VmRSS ${before_rss:-?} -> ${after_rss:-?} KiB" >&2
 expect e2e_memory_comes_back "400 MiB freed in the guest: the VMM's anonymous RSS back within 8 MiB of where it started" \
 	"${during:-0}" -ge $((${before:-0} + 300000)) -a "${after:-999999999}" -le $((${before:-0} + 8192))
+
+# `nestbox update --memory` on a detached VM started with --memory 512m:
+# its workload holds 300 MiB (dd's buffer, dd blocked writing into a pipe
+# nobody reads). update --memory 128m: the guest's memory.max drops and the
+# kernel OOM-kills the holder (dd: 137; the container's shell lives on),
+# the balloon and free page reporting give the pages back (the VMM's
+# anonymous RSS drops); 2g is refused (more than it booted with: no
+# hotplug); 512m again is taken. USR1 makes the workload print memory.max
+# and the guest's MemAvailable, which the balloon takes (about 390 MiB at
+# 128m) and gives back (at 512m).
+export NESTBOX_RUN_DIR=$nb_tmp/run-update
+upd() { timeout -s KILL "$limit" $nestbox "$@"; }
+upd_logs() { upd logs upd 2>&1 | grep -qx "$1"; }
+# upd_until SECONDS CMD...: retry CMD every 0.5 s until it succeeds.
+upd_until() {
+	local end=$((SECONDS + $1))
+	while ! "${@:2}"; do [ $SECONDS -lt $end ] && sleep 0.5 || return 1; done
+}
+upd_anon_ge() { [ "$(anon_kib "$upd_pid")" -ge "$1" ] 2>/dev/null; }
+upd_anon_le() { [ "$(anon_kib "$upd_pid")" -le "$1" ] 2>/dev/null; }
+upd_avail() { upd logs upd 2>/dev/null | sed -n 's/^avail //p' | tail -n 1; }
+upd_avail_lt() { upd kill -s USR1 upd >/dev/null && sleep 2 && [ "$(upd_avail)" -lt "$1" ] 2>/dev/null; }
+upd_avail_gt() { upd kill -s USR1 upd >/dev/null && sleep 2 && [ "$(upd_avail)" -gt "$1" ] 2>/dev/null; }
+upd_field() { upd inspect upd | python3 -c 'import json,sys; v=json.load(sys.stdin)[0]; print(eval(sys.argv[1]))' "$1"; }
+# shellcheck disable=SC2016 # expanded by the guest's shell
+upd_cmd='show() { echo "max $(cat /sys/fs/cgroup/memory.max)"; echo "avail $(sed -n "s/^MemAvailable: *\([0-9]*\) kB/\1/p" /proc/meminfo)"; }; trap show USR1; { dd if=/dev/zero bs=314572800 count=1 2>/dev/null; echo "holder $?" >&2; } | sleep 100000 & echo started; while :; do sleep 1; done'
+nb_case_start "run -d --memory 512m: 300 MiB held"
+upd run -d --name upd --memory 512m "$rootfs" -- /bin/sh -c "$upd_cmd" >/dev/null 2>"$nb_tmp/upd.err"
+upd_until 120 upd_logs started
+upd_pid=$(upd_field 'v["State"]["Pid"]')
+upd_until 120 upd_anon_ge 300000
+upd_before=$(anon_kib "$upd_pid")
+nb_run_case "$limit" $nestbox update --memory 128m upd
+upd_status=$status upd_out=$out upd_t0=$SECONDS
+upd_until 120 upd_logs "holder 137"
+upd_until 60 upd_anon_le $((${upd_before:-0} - 204800))
+upd_after=$(anon_kib "$upd_pid") upd_t1=$SECONDS
+upd_until 120 upd_avail_lt 204800
+upd_avail_low=$(upd_avail) upd_t2=$SECONDS
+upd_limit=$(upd_field 'v["HostConfig"]["Memory"]')
+upd_stats=$(upd stats --no-stream --format json upd | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["memory_limit_bytes"])')
+upd_running=$(upd_field 'v["State"]["Running"]')
+status=$upd_status out="$upd_out; logs: $(upd logs upd 2>&1 | tail -n 4 | tr '\n' '|')" err=$(cat "$nb_tmp/upd.err")
+expect e2e_update_memory_lowers "update --memory 128m: memory.max 134217728 inside, the 300 MiB holder OOM-killed (137), the workload runs on; inspect and stats say 128 MiB" \
+	"$upd_status" -eq 0 -a "$upd_out" = upd -a "$upd_limit" = 134217728 -a "$upd_stats" = 134217728 -a "$upd_running" = True \
+	-a -n "$(upd logs upd 2>&1 | grep -x 'holder 137')" -a -n "$(upd logs upd 2>&1 | grep -x 'max 134217728')"
+echo "# update --memory 512m -> 128m with 300 MiB held: VMM anonymous RSS ${upd_before:-?} KiB -> ${upd_after:-?} KiB ($((upd_t1 - upd_t0)) s); guest MemAvailable ${upd_avail_low:-?} KiB ($((upd_t2 - upd_t0)) s)" >&2
+expect e2e_update_memory_gives_back "update --memory 128m: the VMM's anonymous RSS drops by at least 200 MiB" \
+	"${upd_after:-999999999}" -le $((${upd_before:-0} - 204800))
+expect e2e_update_memory_balloon "update --memory 128m: the balloon takes the guest's MemAvailable below 200 MiB (512m and no balloon: ~500 MiB)" \
+	"${upd_avail_low:-999999999}" -lt 204800
+nb_run_case "$limit" $nestbox update --memory 2g upd
+expect e2e_update_memory_refused_above_boot "update --memory 2g on a VM started with 512m: refused (1), saying no hotplug; the limit stays 128 MiB" \
+	"$status" -eq 1 -a -n "$(grep -F 'no hotplug' <<<"$err")" -a "$(upd_field 'v["HostConfig"]["Memory"]')" = 134217728
+nb_run_case "$limit" $nestbox update --memory 512m upd
+upd_status=$status upd_t0=$SECONDS
+upd_until 120 upd_avail_gt 409600
+upd_avail_high=$(upd_avail) upd_t1=$SECONDS
+echo "# update --memory 128m -> 512m: guest MemAvailable ${upd_avail_low:-?} -> ${upd_avail_high:-?} KiB ($((upd_t1 - upd_t0)) s)" >&2
+status=$upd_status
+expect e2e_update_memory_raises "update --memory 512m (the boot size) again: memory.max 536870912 inside, the balloon deflated (MemAvailable above 400 MiB)" \
+	"$status" -eq 0 -a -n "$(upd logs upd 2>&1 | grep -x 'max 536870912')" -a "${upd_avail_high:-0}" -gt 409600
+upd rm -f upd >/dev/null 2>&1
+unset NESTBOX_RUN_DIR

@@ -20,7 +20,9 @@
 #include "vmm/run/oci_state.h"
 #include "unit/unit.h"
 
-/* nestbox-init's side, which the host build does not otherwise compile. */
+/* nestbox-init's side, which the host build does not otherwise compile
+ * (signals.c sets memory limits through cgroup.c). */
+#include "container/cgroup.c"
 #include "guest-init/signals.c"
 
 static char dir[] = "/tmp/nb-oci-unit-XXXXXX";

@@ -3,6 +3,9 @@
  * the -t spec property, and nestbox-init's delivery (guest-init/signals.c,
  * built here for the host) including the PID-1 default-action rule. */
 #include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -13,6 +16,7 @@
 #include "unit/unit.h"
 
 /* nestbox-init's side, which the host build does not otherwise compile. */
+#include "container/cgroup.c"
 #include "guest-init/signals.c"
 
 static size_t enc_signal(int signo, uint8_t *buf)
@@ -55,6 +59,48 @@ START_TEST(truncated_waits)
 		ck_assert_int_eq(nb_sigmsg_decode(buf, n, &m, &used, &err), 0);
 		ck_assert_uint_eq(used, 0);
 	}
+}
+END_TEST
+
+/* `nestbox update --memory`: le64 bytes, checked on both sides. */
+START_TEST(memory_limit)
+{
+	static const uint64_t bad_values[] = { 0,
+					       4096,
+					       NB_SPEC_MIN_MEMORY - 4096,
+					       NB_SPEC_MIN_MEMORY + 1,
+					       NB_SIGMSG_MEMORY_MAX + 4096,
+					       UINT64_MAX,
+					       1ull << 63 };
+	uint8_t buf[NB_SIGMSG_MAX];
+	struct nb_sigmsg in = { .type = NB_SIGMSG_MEMORY, .memory = 128ull << 20 }, out;
+	struct nb_err err;
+	size_t used, len = nb_sigmsg_encode(&in, buf);
+
+	ck_assert_uint_eq(len, NB_SIGMSG_HEADER + 8);
+	ck_assert_int_eq(nb_sigmsg_decode(buf, len, &out, &used, &err), 1);
+	ck_assert_uint_eq(used, len);
+	ck_assert_uint_eq(out.type, NB_SIGMSG_MEMORY);
+	ck_assert_uint_eq(out.memory, 128ull << 20);
+	/* 4 bytes (the others' length) are not enough; a truncated one waits */
+	ck_assert_int_eq(nb_sigmsg_decode(buf, len - 1, &out, &used, &err), 0);
+	buf[2] = 4;
+	ck_assert_int_eq(nb_sigmsg_decode(buf, NB_SIGMSG_HEADER + 4, &out, &used, &err), -1);
+	ck_assert_uint_eq(used, NB_SIGMSG_HEADER + 4);
+	for (size_t i = 0; i < sizeof(bad_values) / sizeof(bad_values[0]); i++) {
+		ck_assert(!nb_sigmsg_memory_ok(bad_values[i]));
+		in.memory = bad_values[i];
+		ck_assert_uint_eq(nb_sigmsg_encode(&in, buf), 0);
+		/* forged by hand: the decoder refuses it too */
+		buf[0] = NB_SIGMSG_MAGIC, buf[1] = NB_SIGMSG_MEMORY, buf[2] = 8, buf[3] = 0;
+		for (int k = 0; k < 8; k++)
+			buf[NB_SIGMSG_HEADER + k] = (uint8_t)(bad_values[i] >> (8 * k));
+		ck_assert_msg(nb_sigmsg_decode(buf, NB_SIGMSG_HEADER + 8, &out, &used, &err) == -1,
+			      "value %zu accepted", i);
+		ck_assert_uint_eq(used, NB_SIGMSG_HEADER + 8);
+	}
+	ck_assert(nb_sigmsg_memory_ok(NB_SIGMSG_MEMORY_MAX));
+	ck_assert(nb_sigmsg_memory_ok(NB_SPEC_MIN_MEMORY));
 }
 END_TEST
 
@@ -236,7 +282,9 @@ START_TEST(port_reaches_handler)
 	pid_t pid = child(true, &fd);
 	uint8_t msg[64] = { 0x13, NB_SIGMSG_MAGIC, 1, 4, 0, 9, 0, 0, 0 }; /* junk, SIGKILL */
 	size_t n = 9;
-	struct nb_signal_target t = { .pid = pid, .pid_ns_init = true, .tty_master = -1 };
+	struct nb_signal_target t = {
+		.pid = pid, .pid_ns_init = true, .tty_master = -1, .cgroup_fd = -1
+	};
 	struct nb_signal_port port = { .log_fd = -1 };
 
 	n += enc_signal(SIGUSR1, msg + n);
@@ -256,6 +304,45 @@ START_TEST(port_reaches_handler)
 }
 END_TEST
 
+/* A memory message reaches the cgroup's memory.max (a directory stands in
+ * for the cgroup); a hostile one leaves it alone. */
+START_TEST(port_sets_memory_max)
+{
+	char dir[] = "/tmp/nb-sigmsg-XXXXXX", path[64], text[32] = "";
+	uint8_t msg[2 * NB_SIGMSG_MAX];
+	struct nb_sigmsg m = { .type = NB_SIGMSG_MEMORY, .memory = 128ull << 20 };
+	struct nb_signal_target t = { .pid = -1, .tty_master = -1 };
+	struct nb_signal_port port = { .log_fd = -1 };
+	int p[2], fd;
+	size_t n;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/memory.max", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	t.cgroup_fd = open(dir, O_DIRECTORY | O_RDONLY);
+	ck_assert_int_ge(t.cgroup_fd, 0);
+	n = nb_sigmsg_encode(&m, msg);
+	/* then one with 4097 bytes: dropped, logged */
+	memcpy(msg + n, msg, n);
+	msg[n + NB_SIGMSG_HEADER] = 0x01, msg[n + NB_SIGMSG_HEADER + 1] = 0x10;
+	ck_assert_int_eq(pipe2(p, O_NONBLOCK), 0);
+	ck_assert_int_eq(write(p[1], msg, 2 * n), (ssize_t)(2 * n));
+	port.fd = p[0];
+	nb_signal_port_read(&port, &t);
+	fd = open(path, O_RDONLY);
+	ck_assert_int_gt(read(fd, text, sizeof(text) - 1), 0);
+	close(fd);
+	ck_assert_str_eq(text, "134217728");
+	close(p[1]);
+	close(p[0]);
+	close(t.cgroup_fd);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sigmsg");
@@ -264,10 +351,12 @@ int main(void)
 	tcase_add_test(tc, round_trip);
 	tcase_add_test(tc, truncated_waits);
 	tcase_add_test(tc, hostile_frames);
+	tcase_add_test(tc, memory_limit);
 	tcase_add_test(tc, reader_resyncs);
 	tcase_add_test(tc, spec_tty);
 	tcase_add_test(tc, deliver_default_action);
 	tcase_add_test(tc, port_reaches_handler);
+	tcase_add_test(tc, port_sets_memory_max);
 	suite_add_tcase(s, tc);
 	return nb_unit_run(s);
 }

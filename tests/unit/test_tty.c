@@ -90,10 +90,10 @@ START_TEST(forward_without_guest)
 	const int stop[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 
 	for (size_t i = 0; i < sizeof(stop) / sizeof(stop[0]); i++)
-		ck_assert(!nb_sigforward(&f, stop[i]));
-	ck_assert(nb_sigforward(&f, SIGWINCH));
+		ck_assert(!nb_sigforward(&f, stop[i], 0));
+	ck_assert(nb_sigforward(&f, SIGWINCH, 0));
 	f.tty = true;
-	ck_assert(nb_sigforward(&f, SIGWINCH));
+	ck_assert(nb_sigforward(&f, SIGWINCH, 0));
 }
 END_TEST
 

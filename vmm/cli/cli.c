@@ -393,6 +393,8 @@ static const struct nb_cli_command commands[] = {
 	{ "unpause", "Resume paused VMs", nb_cmd_unpause },
 	{ "events", "Stream VM lifecycle events", nb_cmd_events },
 	{ "stats", "Show VMs' resource usage", nb_cmd_stats },
+	{ "update", "Change running VMs' memory limit (no more than they started with)",
+	  nb_cmd_update },
 	/* networks (issue 15) */
 	{ "network", "Manage networks: create, ls, inspect, rm", nb_cmd_network },
 	/* images */

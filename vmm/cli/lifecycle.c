@@ -318,7 +318,7 @@ int nb_cmd_ps(int argc, char **argv)
 
 static json_object *inspect_one(const struct vm *v)
 {
-	json_object *o = json_object_new_object(), *cmd = NULL;
+	json_object *o = json_object_new_object(), *cmd = NULL, *hc;
 	char created[48], path[PATH_MAX];
 
 	nb_vm_time_format(v->state.created_ns, created, sizeof(created));
@@ -337,6 +337,9 @@ static json_object *inspect_one(const struct vm *v)
 	snprintf(path, sizeof(path), "%s/vm/%s/stdout.log", nb_run_dir(), v->id);
 	json_object_object_add(o, "LogPath", json_object_new_string(path));
 	json_object_object_add(o, "Config", v->config ? json_object_get(v->config) : NULL);
+	hc = json_object_new_object();
+	json_object_object_add(hc, "Memory", json_object_new_int64((int64_t)v->state.memory_limit));
+	json_object_object_add(o, "HostConfig", hc);
 	return o;
 }
 
@@ -344,7 +347,8 @@ static const char inspect_usage[] =
 	"Usage: nestbox inspect VM...\n\n"
 	"Print a JSON array, one object per VM (a name or an id prefix): Id, Name, Created,\n"
 	"Image, Args, State {Status Running Paused OOMKilled Dead Pid ExitCode Error\n"
-	"StartedAt FinishedAt}, MonitorPid, StateDir, ControlSocket, LogPath, Config.\n";
+	"StartedAt FinishedAt}, MonitorPid, StateDir, ControlSocket, LogPath, Config,\n"
+	"HostConfig {Memory: the container's memory limit now, bytes; 0 none}.\n";
 
 int nb_cmd_inspect(int argc, char **argv)
 {
@@ -925,10 +929,11 @@ static void stats_row(const struct vm *v, bool json)
 		json_object_object_add(st, "Name", json_object_new_string(v->name));
 		printf("%s\n", json_object_to_json_string_ext(st, JSON_PLAIN));
 	} else {
-		printf("%-14.12s %-20.20s %10.1f MiB %10.1f MiB %12.2f s %12" PRId64 " %12" PRId64
-		       "\n",
+		printf("%-14.12s %-20.20s %10.1f MiB %10.1f MiB %10.1f MiB %12.2f s %12" PRId64
+		       " %12" PRId64 "\n",
 		       v->id, v->name, field(st, "vmm_rss_kib") / 1024.0,
-		       field(st, "vmm_pss_kib") / 1024.0, field(st, "cpu_usec") / 1e6,
+		       field(st, "vmm_pss_kib") / 1024.0,
+		       field(st, "memory_limit_bytes") / 1048576.0, field(st, "cpu_usec") / 1e6,
 		       field(st, "stdout_bytes"), field(st, "stderr_bytes"));
 	}
 	json_object_put(reply);
@@ -936,9 +941,10 @@ static void stats_row(const struct vm *v, bool json)
 
 static const char stats_usage[] =
 	"Usage: nestbox stats [--no-stream] [--format json] [VM...]\n\n"
-	"Resource use of running VMs (all, or those named): the VMM's RSS and PSS, its\n"
-	"CPU time (all threads, vCPUs included), bytes of output. Every second until\n"
-	"interrupted; --no-stream: once. --format json: one object per VM and line.\n";
+	"Resource use of running VMs (all, or those named): the VMM's RSS and PSS, the\n"
+	"container's memory limit (0: none; see nestbox update), the VMM's CPU time (all\n"
+	"threads, vCPUs included), bytes of output. Every second until interrupted;\n"
+	"--no-stream: once. --format json: one object per VM and line.\n";
 
 int nb_cmd_stats(int argc, char **argv)
 {
@@ -967,8 +973,8 @@ int nb_cmd_stats(int argc, char **argv)
 		if (load_all(&vms, &n, &err) < 0)
 			return fail("stats", &err);
 		if (!json)
-			printf("%-14s %-20s %14s %14s %14s %12s %12s\n", "VM ID", "NAME", "VMM RSS",
-			       "VMM PSS", "CPU", "STDOUT B", "STDERR B");
+			printf("%-14s %-20s %14s %14s %14s %14s %12s %12s\n", "VM ID", "NAME",
+			       "VMM RSS", "VMM PSS", "MEM LIMIT", "CPU", "STDOUT B", "STDERR B");
 		for (size_t i = 0; i < n; i++) {
 			bool named = optind >= argc;
 
@@ -985,4 +991,42 @@ int nb_cmd_stats(int argc, char **argv)
 			return 0;
 		sleep(1);
 	}
+}
+
+/* ---- update --------------------------------------------------------------------- */
+
+static const struct option update_options[] = { { "memory", required_argument, NULL, 'm' },
+						{ "help", no_argument, NULL, 'H' },
+						{ NULL, 0, NULL, 0 } };
+
+static const char update_usage[] =
+	"Usage: nestbox update --memory SIZE VM...\n\n"
+	"Change running VMs' container memory limit (as docker update -m): lower, the guest\n"
+	"gives the pages back to the host (balloon) and the container's memory.max drops\n"
+	"(its processes may be OOM-killed); higher, up to the --memory the VM started\n"
+	"with, the memory comes back. More than that is refused: no memory hotplug.\n"
+	"SIZE: bytes, or a number with b, k, m or g; at least 6m.\n";
+
+int nb_cmd_update(int argc, char **argv)
+{
+	const struct cmd c = { "update", update_usage, "+m:", update_options };
+	uint64_t memory = 0;
+	struct nb_err err;
+	char request[96], msg[NB_ERR_MSG_MAX + 32];
+	int opt;
+
+	start_opts();
+	while ((opt = next_opt(&c, argc, argv)) >= 0)
+		if (opt == 'm' && nb_parse_size(optarg, &memory, &err) < 0) {
+			snprintf(msg, sizeof(msg), "update: --memory: %s", err.msg);
+			return nb_cli_usage_error("update", msg);
+		}
+	if (opt != -1)
+		return opt == -2 ? 0 : NB_STATUS_ERROR;
+	if (!memory)
+		return nb_cli_usage_error("update", "update: give --memory SIZE");
+	if (need_refs(&c, argc) < 0)
+		return NB_STATUS_ERROR;
+	snprintf(request, sizeof(request), "{\"op\":\"update\",\"memory\":%" PRIu64 "}", memory);
+	return each("update", argc, argv, request);
 }

@@ -150,7 +150,8 @@ static void on_signal(struct nb_event_loop *loop)
 	while (read(loop->signal_fd, &info, sizeof(info)) == sizeof(info)) {
 		int signo = (int)info.ssi_signo;
 
-		if (loop->forward_signal && loop->forward_signal(loop->forward_opaque, signo))
+		if (loop->forward_signal &&
+		    loop->forward_signal(loop->forward_opaque, signo, info.ssi_int))
 			continue;
 		nb_stop_request(loop->stop, NB_STOP_HOST, NB_STATUS_SIGNAL_BASE + signo,
 				"stopped by signal %s", strsignal(signo));

@@ -39,8 +39,9 @@ struct nb_event_loop {
 	void (*thread_init)(void *opaque); /* first thing the event thread runs */
 	void *thread_init_opaque;
 	/* A host signal for the workload: returns true when it was forwarded
-	 * (the VM keeps running), false to stop the VM with 128+signo. */
-	bool (*forward_signal)(void *opaque, int signo);
+	 * (the VM keeps running), false to stop the VM with 128+signo. value:
+	 * what sigqueue(3) sent with it (ssi_int), else 0. */
+	bool (*forward_signal)(void *opaque, int signo, uint32_t value);
 	void *forward_opaque;
 	/* Written by the main thread before nb_event_start(), then only by
 	 * the event thread (devices add and remove descriptors there). */

@@ -11,12 +11,14 @@
 
 #include "common/parse.h"
 #include "images/json.h"
+#include "nestbox/abi.h"
+#include "vmm/run/resources.h"
 
 static const char *const op_names[] = {
-	[NB_CTL_HELLO] = "hello",   [NB_CTL_STATE] = "state", [NB_CTL_CONFIG] = "config",
-	[NB_CTL_STOP] = "stop",     [NB_CTL_KILL] = "kill",   [NB_CTL_PAUSE] = "pause",
-	[NB_CTL_RESUME] = "resume", [NB_CTL_STATS] = "stats", [NB_CTL_EVENTS] = "events",
-	[NB_CTL_WAIT] = "wait",
+	[NB_CTL_HELLO] = "hello",   [NB_CTL_STATE] = "state",   [NB_CTL_CONFIG] = "config",
+	[NB_CTL_STOP] = "stop",     [NB_CTL_KILL] = "kill",     [NB_CTL_PAUSE] = "pause",
+	[NB_CTL_RESUME] = "resume", [NB_CTL_STATS] = "stats",   [NB_CTL_EVENTS] = "events",
+	[NB_CTL_WAIT] = "wait",     [NB_CTL_UPDATE] = "update",
 };
 
 const char *nb_ctl_op_name(enum nb_ctl_op op)
@@ -82,6 +84,19 @@ static int argument(const char *key, json_object *v, struct nb_ctl_request *req,
 				    "\"signal\" must be a signal name (\"HUP\") or number");
 		return 0;
 	}
+	if (!strcmp(key, "memory") && req->op == NB_CTL_UPDATE) {
+		int64_t bytes = json_object_get_int64(v);
+
+		/* json-c saturates at INT64_MAX: far above the maximum */
+		if (!json_object_is_type(v, json_type_int) || bytes < (int64_t)NB_MEMORY_MIN ||
+		    (uint64_t)bytes > NB_SIGMSG_MEMORY_MAX)
+			return fail(code, NB_CTL_E_BAD_REQUEST, msg, size,
+				    "\"memory\" must be a whole number of bytes from %llu "
+				    "(6 MiB) to %llu (16 TiB)",
+				    NB_MEMORY_MIN, NB_SIGMSG_MEMORY_MAX);
+		req->memory = (uint64_t)bytes & ~4095ull;
+		return 0;
+	}
 	return fail(code, NB_CTL_E_BAD_REQUEST, msg, size, "unknown field \"%.64s\" for this op",
 		    key);
 }
@@ -132,6 +147,9 @@ int nb_ctl_parse(const char *line, size_t len, struct nb_ctl_request *req, const
 		if (strcmp(key, "op") != 0)
 			rc = argument(key, v, req, code, msg, size);
 	}
+	if (rc == 0 && req->op == NB_CTL_UPDATE && !req->memory)
+		rc = fail(code, NB_CTL_E_BAD_REQUEST, msg, size,
+			  "update needs \"memory\", the container's new limit in bytes");
 	json_object_put(o);
 	return rc;
 }

@@ -6,7 +6,9 @@
  *   {"ok": true, ...}  or  {"ok": false, "error": {"code": "...", "message": "..."}}
  * "events" replies {"ok":true} and then streams one event object per line
  * until the client closes. "stop" and "wait" reply once the VM exited.
- * Ops: hello state config stop kill pause resume stats events wait.
+ * Ops: hello state config stop kill pause resume stats events wait, and
+ * from protocol 2 update ({"op":"update","memory":BYTES}: the container's
+ * memory limit on the running VM, vmm/run/resources.h).
  * A request is hostile: at most NB_CTL_LINE_MAX bytes (longer: an error
  * "too_long" and the connection closes), a JSON object whose fields are
  * known and of the right type; anything else gets an error reply. The
@@ -16,8 +18,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-#define NB_CTL_PROTOCOL 1
+#define NB_CTL_PROTOCOL 2
 #define NB_CTL_LINE_MAX 4096u
 #define NB_CTL_MAX_TIMEOUT 86400
 
@@ -32,12 +35,16 @@ enum nb_ctl_op {
 	NB_CTL_STATS,
 	NB_CTL_EVENTS,
 	NB_CTL_WAIT,
+	NB_CTL_UPDATE,
 };
 
 struct nb_ctl_request {
 	enum nb_ctl_op op;
 	int timeout; /* stop: seconds before SIGKILL (default 10) */
 	int signal;  /* kill: the signal (default SIGKILL) */
+	/* update: the container's memory limit in bytes, rounded down to
+	 * 4 KiB, from NB_MEMORY_MIN to NB_SIGMSG_MEMORY_MAX (required) */
+	uint64_t memory;
 };
 
 /* Error codes of replies. */

@@ -24,6 +24,8 @@
 #include "nestbox/cleanup.h"
 #include "vmm/run/ctl_proto.h"
 #include "vmm/run/records.h"
+#include "vmm/run/resources.h"
+#include "vmm/run/sigforward.h"
 #include "vmm/run/vmdir.h"
 #include "vmm/run/vmevents.h"
 
@@ -171,6 +173,7 @@ int nb_monitor_detach(const struct nb_run_options *opts, struct nb_monitor **out
 					 .monitor_pid = getpid(),
 					 .monitor_start = nb_proc_start_time(getpid()),
 					 .exit_code = -1,
+					 .memory_limit = opts->container.memory_max,
 					 .created_ns = nb_vm_now_ns() };
 	save_state(m);
 	emit(m, "create", -1, -1);
@@ -436,6 +439,8 @@ static json_object *stats(struct nb_monitor *m)
 							     : 0));
 	json_object_object_add(o, "memory_bytes",
 			       json_object_new_int64((int64_t)m->opts->mem_size));
+	json_object_object_add(o, "memory_limit_bytes",
+			       json_object_new_int64((int64_t)m->state.memory_limit));
 	json_object_object_add(o, "cpus", json_object_new_int((int)m->opts->cpus));
 	return o;
 }
@@ -518,6 +523,29 @@ static void do_stop(struct nb_monitor *m, int timeout)
 	}
 }
 
+/* `nestbox update --memory`: checked here (the reply says why not), then
+ * queued to the VMM with the limit in pages (vmm/run/sigforward.h), which
+ * sets the balloon and tells nestbox-init. A paused VMM takes it at
+ * unpause. */
+static int do_update(struct nb_monitor *m, uint64_t memory, char *msg, size_t size)
+{
+	const struct nb_run_options *o = m->opts;
+	union sigval value = { .sival_int = (int)(uint32_t)(memory / 4096) };
+	struct nb_err err;
+
+	if (m->stop_deadline)
+		return snprintf(msg, size, "the VM is stopping"), -1;
+	if (nb_memory_update_check(o->mem_size, o->container.memory_max, o->container.memory_low,
+				   memory, &err) < 0)
+		return snprintf(msg, size, "%s", err.msg), -1;
+	if (sigqueue(m->pid, NB_SIGNAL_MEMORY, value) < 0)
+		return snprintf(msg, size, "the VMM: %s", strerror(errno)), -1;
+	m->state.memory_limit = memory;
+	save_state(m);
+	emit(m, "update", -1, -1);
+	return 0;
+}
+
 static json_object *config(struct nb_monitor *m)
 {
 	cleanup_free char *text = NULL;
@@ -593,6 +621,17 @@ static void handle(struct nb_monitor *m, struct client *c, const struct nb_ctl_r
 	case NB_CTL_EVENTS:
 		c->events = true;
 		break;
+	case NB_CTL_UPDATE: {
+		char why[NB_ERR_MSG_MAX];
+
+		if (do_update(m, req->memory, why, sizeof(why)) < 0) {
+			json_object_put(o);
+			return reply_error(c, NB_CTL_E_FAILED, why);
+		}
+		json_object_object_add(o, "memory",
+				       json_object_new_int64((int64_t)m->state.memory_limit));
+		break;
+	}
 	}
 	reply_obj(c, o);
 }

@@ -17,6 +17,55 @@ uint64_t nb_guest_ram_for(uint64_t limit)
 	return (ram + RAM_ALIGN - 1) & ~(RAM_ALIGN - 1);
 }
 
+uint64_t nb_memory_limit_max(uint64_t ram, uint64_t boot_limit)
+{
+	uint64_t limit;
+
+	if (boot_limit)
+		return boot_limit;
+	if (ram <= NB_GUEST_OVERHEAD_FIXED)
+		return 0;
+	/* limit * (1 + 1/32) <= ram - fixed, to a page; then exact */
+	limit = ((ram - NB_GUEST_OVERHEAD_FIXED) / 33 * 32) & ~4095ull;
+	while (limit && nb_guest_ram_for(limit) > ram)
+		limit -= 4096;
+	while (nb_guest_ram_for(limit + 4096) <= ram)
+		limit += 4096;
+	return limit;
+}
+
+int nb_memory_update_check(uint64_t ram, uint64_t boot_limit, uint64_t reservation, uint64_t limit,
+			   struct nb_err *err)
+{
+	uint64_t max = nb_memory_limit_max(ram, boot_limit);
+
+	if (limit % 4096)
+		return nb_err_set(err, 0, "memory %llu bytes is not a multiple of 4 KiB",
+				  (unsigned long long)limit);
+	if (limit < NB_MEMORY_MIN)
+		return nb_err_set(err, 0, "memory %llu KiB is below the smallest limit, %llu MiB",
+				  (unsigned long long)(limit >> 10), NB_MEMORY_MIN >> 20);
+	if (limit > max)
+		return nb_err_set(err, 0,
+				  "memory %llu MiB is more than this VM booted with (%llu MiB): "
+				  "nestbox cannot add memory to a running VM (no hotplug); start a "
+				  "new VM with a larger --memory",
+				  (unsigned long long)(limit >> 20),
+				  (unsigned long long)(max >> 20));
+	if (limit < reservation)
+		return nb_err_set(
+			err, 0, "memory %llu MiB is below the VM's --memory-reservation (%llu MiB)",
+			(unsigned long long)(limit >> 20), (unsigned long long)(reservation >> 20));
+	return 0;
+}
+
+uint64_t nb_balloon_for_limit(uint64_t ram, uint64_t limit)
+{
+	uint64_t need = nb_guest_ram_for(limit);
+
+	return need < ram ? ram - need : 0;
+}
+
 uint32_t nb_cpu_shares_to_weight(uint64_t shares)
 {
 	if (shares < 2)

@@ -25,6 +25,22 @@
  * overhead, rounded up to 2 MiB. */
 uint64_t nb_guest_ram_for(uint64_t limit);
 
+/* `nestbox update --memory` on a running VM of `ram` bytes of guest RAM
+ * (no hotplug: never more): the largest container limit that RAM holds,
+ * i.e. the --memory it booted with (boot_limit), or without one the
+ * largest limit whose nb_guest_ram_for() fits in ram. */
+uint64_t nb_memory_limit_max(uint64_t ram, uint64_t boot_limit);
+
+/* Is limit a container limit the running VM can take: a multiple of
+ * 4 KiB, from NB_MEMORY_MIN to nb_memory_limit_max(), and at least
+ * --memory-reservation (reservation; 0: none)? err says why not. */
+int nb_memory_update_check(uint64_t ram, uint64_t boot_limit, uint64_t reservation, uint64_t limit,
+			   struct nb_err *err);
+
+/* The balloon that leaves the guest what limit needs (ram -
+ * nb_guest_ram_for(limit), 0 when that is all of it). */
+uint64_t nb_balloon_for_limit(uint64_t ram, uint64_t limit);
+
 /* Docker's --cpu-shares (2..262144) as cgroup v2 cpu.weight (1..10000),
  * runc's mapping: 1 + (shares - 2) * 9999 / 262142. */
 uint32_t nb_cpu_shares_to_weight(uint64_t shares);

@@ -645,6 +645,11 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts, st
 	if (nb_event_init(&loop, &vm->stop, opts->timeout_sec, err) < 0 ||
 	    (shares && nb_event_init_worker(shares, &vm->stop, "nb-fs", err) < 0) ||
 	    (opts->oci.start_gate && nb_event_handle_signal(&loop, NB_SIGNAL_START, err) < 0) ||
+	    (opts->detach.on && nb_event_handle_signal(&loop, NB_SIGNAL_MEMORY, err) < 0) ||
+	    /* one still pending when teardown unblocks the signals is dropped,
+	     * not fatal (blocked, it reaches the signalfd all the same) */
+	    (opts->detach.on && signal(NB_SIGNAL_MEMORY, SIG_IGN) == SIG_ERR &&
+	     nb_err_sys(err, "signal") < 0) ||
 	    add_devices(vm, &loop, &serial, err) < 0 ||
 	    add_virtio(&virtio.transport, &loop, shares, opts, ctx, &console, err) < 0 ||
 	    load_guest(vm, &virtio, opts, ctx->kernel, ctx->initrd, err) < 0 ||
@@ -654,6 +659,13 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts, st
 	if (start_threads(vm, &loop, shares, &gate, opts, ctx, err) < 0)
 		goto out;
 	forward.con = console;
+	if (opts->detach.on) { /* `nestbox update --memory` */
+		forward.memory.ram = opts->mem_size;
+		forward.memory.boot_limit = opts->container.memory_max;
+		forward.memory.reservation = opts->container.memory_low;
+		forward.memory.balloon = ctx->balloon;
+		forward.memory.report = &opts->report;
+	}
 	loop.forward_signal = nb_sigforward;
 	loop.forward_opaque = &forward;
 	rc = nb_event_wait(&loop, err);

@@ -4,7 +4,9 @@
 #include <time.h>
 
 #include "common/sigmsg.h"
+#include "vmm/run/resources.h"
 #include "vmm/run/tty.h"
+#include "vmm/virtio/balloon.h"
 #include "vmm/virtio/console.h"
 
 static double now_ms(void)
@@ -32,13 +34,40 @@ static void resize(struct nb_sigforward *f)
 		send_msg(f, &m);
 }
 
-bool nb_sigforward(void *opaque, int signo)
+/* NB_SIGNAL_MEMORY: the balloon first (it may take a while to fill),
+ * then the cgroup's limit in the guest. */
+static void update_memory(struct nb_sigforward *f, uint32_t pages)
+{
+	struct nb_sigmsg m = { .type = NB_SIGMSG_MEMORY, .memory = (uint64_t)pages * 4096 };
+	uint8_t buf[NB_SIGMSG_MAX];
+	struct nb_err err;
+	size_t len;
+
+	if (nb_memory_update_check(f->memory.ram, f->memory.boot_limit, f->memory.reservation,
+				   m.memory, &err) < 0 ||
+	    (f->memory.balloon &&
+	     nb_balloon_set_target(f->memory.balloon, nb_balloon_for_limit(f->memory.ram, m.memory),
+				   &err) < 0)) {
+		nb_report(f->memory.report, NB_REPORT_MESSAGE, "update: %s", err.msg);
+		return;
+	}
+	len = nb_sigmsg_encode(&m, buf);
+	if (!f->con || !len || !nb_console_hold_signal_msg(f->con, buf, len))
+		nb_report(f->memory.report, NB_REPORT_MESSAGE,
+			  "update: the guest did not take the memory limit");
+}
+
+bool nb_sigforward(void *opaque, int signo, uint32_t value)
 {
 	struct nb_sigforward *f = opaque;
 	struct nb_sigmsg m = { .type = NB_SIGMSG_SIGNAL, .signo = signo };
 	bool stop_kind = signo == SIGINT || signo == SIGTERM;
 	double now = now_ms();
 
+	if (f->memory.ram && signo == NB_SIGNAL_MEMORY) {
+		update_memory(f, value);
+		return true;
+	}
 	if (f->start_gate && signo == NB_SIGNAL_START) {
 		uint8_t buf[NB_SIGMSG_MAX];
 		struct nb_sigmsg ws = { .type = NB_SIGMSG_WINSIZE },

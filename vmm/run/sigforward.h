@@ -14,6 +14,9 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
+
+#include "common/report.h"
 
 #define NB_SIGFORWARD_FORCE_MS 3000.0
 
@@ -23,18 +26,34 @@
  * a start gate handle it. */
 #define NB_SIGNAL_START (SIGRTMIN + 1)
 
+/* `nestbox update --memory` (vmm/run/monitor.h): the monitor queues this
+ * signal (sigqueue) with the container's new memory limit in 4 KiB pages;
+ * the VMM, when its run set memory.ram, checks it
+ * (nb_memory_update_check), sets the balloon's target to what that limit
+ * leaves over (nb_balloon_for_limit) and sends the limit to nestbox-init
+ * (NB_SIGMSG_MEMORY, held until it listens). A bad value is reported and
+ * dropped; it never stops the VM. */
+#define NB_SIGNAL_MEMORY (SIGRTMIN + 2)
+
 struct nb_console;
+struct nb_balloon;
 
 struct nb_sigforward {
 	struct nb_console *con;
 	bool tty;            /* -t: WINCH becomes a window size */
 	bool start_gate;     /* NB_SIGNAL_START releases the workload */
 	double last_stop_ms; /* CLOCK_MONOTONIC of the last INT/TERM forwarded; 0 none */
+	struct {             /* NB_SIGNAL_MEMORY; ram 0: not handled */
+		uint64_t ram, boot_limit, reservation; /* nb_memory_update_check's */
+		struct nb_balloon *balloon;            /* NULL: none (--memory-prealloc) */
+		const struct nb_report *report;        /* where a refused value is told */
+	} memory;
 };
 
 /* loop->forward_signal (vmm/kvm/event.h), opaque a struct nb_sigforward. On
  * the main thread: returns true when the signal was handed to the guest
- * (or, for WINCH, dealt with), false when the VM should stop with 128+signo. */
-bool nb_sigforward(void *opaque, int signo);
+ * (or, for WINCH, dealt with), false when the VM should stop with 128+signo.
+ * value: sigqueue's (NB_SIGNAL_MEMORY). */
+bool nb_sigforward(void *opaque, int signo, uint32_t value);
 
 #endif

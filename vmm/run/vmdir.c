@@ -15,6 +15,7 @@
 
 #include "common/file.h"
 #include "images/json.h"
+#include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
 #include "vmm/run/records.h"
 
@@ -92,6 +93,7 @@ char *nb_vm_state_format(const struct nb_vm_state *s)
 	json_object_object_add(o, "Started", json_object_new_int64(s->started_ns));
 	json_object_object_add(o, "Finished", json_object_new_int64(s->finished_ns));
 	json_object_object_add(o, "Error", json_object_new_string(s->error));
+	json_object_object_add(o, "MemoryLimit", json_object_new_int64((int64_t)s->memory_limit));
 	const char *js = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	if (js && asprintf(&text, "%s\n", js) < 0)
 		text = NULL;
@@ -125,7 +127,7 @@ static int parse_status(json_object *o, struct nb_vm_state *s, struct nb_err *er
 
 int nb_vm_state_parse(const char *text, size_t len, struct nb_vm_state *s, struct nb_err *err)
 {
-	int64_t pid, mon, start, code, created, started, finished;
+	int64_t pid, mon, start, code, created, started, finished, limit = 0;
 	const char *error;
 	json_object *oom;
 	json_object *o = nb_json_parse(text, len, "state.json", err);
@@ -145,6 +147,8 @@ int nb_vm_state_parse(const char *text, size_t len, struct nb_vm_state *s, struc
 	    get_int(o, "Created", 0, INT64_MAX, &created, err) < 0 ||
 	    get_int(o, "Started", 0, INT64_MAX, &started, err) < 0 ||
 	    get_int(o, "Finished", 0, INT64_MAX, &finished, err) < 0 ||
+	    (json_object_object_get_ex(o, "MemoryLimit", NULL) &&
+	     get_int(o, "MemoryLimit", 0, (int64_t)NB_SIGMSG_MEMORY_MAX, &limit, err) < 0) ||
 	    nb_json_str(o, "Error", true, sizeof(s->error) - 1, &error, err) < 0)
 		goto out;
 	if (!json_object_object_get_ex(o, "OOMKilled", &oom) ||
@@ -157,6 +161,7 @@ int nb_vm_state_parse(const char *text, size_t len, struct nb_vm_state *s, struc
 	s->monitor_start = (uint64_t)start;
 	s->exit_code = (int)code;
 	s->oom_killed = json_object_get_boolean(oom);
+	s->memory_limit = (uint64_t)limit;
 	s->created_ns = created;
 	s->started_ns = started;
 	s->finished_ns = finished;

@@ -35,6 +35,7 @@ struct nb_vm_state {
 	uint64_t monitor_start; /* its /proc start time (nb_proc_start_time) */
 	int exit_code;          /* -1 until exited */
 	bool oom_killed;
+	uint64_t memory_limit; /* the container's memory.max now (`update`), 0: none */
 	int64_t created_ns, started_ns, finished_ns; /* CLOCK_REALTIME, 0 unset */
 	char error[256];                             /* why it ended abnormally, or "" */
 };

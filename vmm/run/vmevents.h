@@ -1,6 +1,6 @@
 /* Events of detached VMs (issue 15): JSON lines
  *   {"Type":"vm","Action":"die","id":ID,"name":NAME,"time":S,"timeNano":NS,"exitCode":N}
- * (Action: create start die oom stop kill pause unpause destroy; exitCode
+ * (Action: create start die oom stop kill pause unpause update destroy; exitCode
  * with die, signal with kill). Monitors send them to their control
  * clients that asked for events, and everything appends them to the
  * journal RUN_DIR/events.log (one write(2) of a line < PIPE_BUF with
