@@ -25,6 +25,7 @@
 #include "vmm/kvm/memory.h"
 #include "vmm/kvm/x86_64/mptable.h"
 #include "vmm/run/records.h"
+#include "vmm/run/template.h"
 
 #define DEFAULT_MEM (512ull << 20)
 #define MAX_TIMEOUT (7u * 24 * 3600)
@@ -49,6 +50,8 @@ static const char usage_text[] =
 	"                         mounted there. ro: read-only, enforced by nestbox; direct: disks\n"
 	"                         only, O_DIRECT (also NESTBOX_BLK_DIRECT=1)\n" NB_VOLUME_USAGE
 	"  -i, --interactive      stream nestbox's stdin to COMMAND's stdin\n"
+	"      --template NAME    restore template NAME (nestbox template create) instead of\n"
+	"                         booting: no ROOTFS; COMMAND runs in the template's image\n"
 	"  -t, --tty              give COMMAND a terminal (stderr joins stdout); with -i,\n"
 	"                         stdin must be a terminal, put in raw mode for the run\n"
 	"  -e, --env NAME[=VALUE] set an environment variable (NAME alone: the host's value)\n"
@@ -137,7 +140,7 @@ static char *default_path(const char *self_dir, const char *name)
 	return path;
 }
 
-enum { OPT_KERNEL = 256, OPT_INIT, OPT_CPUS, OPT_TIMEOUT, OPT_KERNEL_ARGS, OPT_STATS };
+enum { OPT_KERNEL = 256, OPT_INIT, OPT_CPUS, OPT_TIMEOUT, OPT_KERNEL_ARGS, OPT_STATS, OPT_TEMPLATE };
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -150,6 +153,7 @@ static const struct option run_options[] = {
 	{ "volume", required_argument, NULL, 'v' },
 	{ "interactive", no_argument, NULL, 'i' },
 	{ "tty", no_argument, NULL, 't' },
+	{ "template", required_argument, NULL, OPT_TEMPLATE },
 	{ "help", no_argument, NULL, NB_OPT_HELP },
 	NB_CONTAINER_LONG_OPTIONS,
 	NB_NETWORK_LONG_OPTIONS,
@@ -181,6 +185,9 @@ static int apply_option(int opt, const char *arg, struct nb_run_options *opts, s
 		return 0;
 	case 'i':
 		opts->interactive = true;
+		return 0;
+	case OPT_TEMPLATE:
+		opts->warm.name = arg;
 		return 0;
 	case 't':
 		opts->tty = true;
@@ -235,13 +242,15 @@ int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_
 	}
 	if (nb_volume_cli_check(opts, err) < 0)
 		return nb_err_wrap(err, "run");
-	if (optind >= argc)
+	if (optind >= argc && !opts->warm.name)
 		return nb_err_set(err, 0, "run: missing ROOTFS (see nestbox run --help)");
-	opts->rootfs = argv[optind++];
+	/* A template names its image (vmm/run/template.h). */
+	opts->rootfs = opts->warm.name ? NULL : argv[optind++];
 	if (optind < argc && strcmp(argv[optind], "--") == 0)
 		optind++;
 	/* An image brings its own Entrypoint/Cmd; a plain rootfs does not. */
-	if (optind >= argc && !opts->container.entrypoint && !nb_image_is_reference(opts->rootfs))
+	if (optind >= argc && !opts->container.entrypoint && opts->rootfs &&
+	    !nb_image_is_reference(opts->rootfs))
 		return nb_err_set(err, 0,
 				  "run: missing COMMAND after %s (a rootfs directory has "
 				  "no default command; give one)",
@@ -261,7 +270,7 @@ int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_
 	return 0;
 }
 
-static char *self_dir(void)
+char *nb_cli_self_dir(void)
 {
 	char path[PATH_MAX];
 	ssize_t len = readlink("/proc/self/exe", path, sizeof(path) - 1);
@@ -277,11 +286,17 @@ static char *self_dir(void)
 
 static double start_ms;
 
+double nb_cli_start_ms(void)
+{
+	return start_ms;
+}
+
 int nb_cmd_run(int argc, char **argv)
 {
 	struct nb_run_options opts;
+	struct nb_template tmpl = { 0 };
 	struct nb_err err = { 0 };
-	char *dir = self_dir();
+	char *dir = nb_cli_self_dir();
 	int status = NB_STATUS_ERROR;
 	int rc = nb_cli_parse_run(argc, argv, dir ? dir : ".", &opts, &err);
 
@@ -292,8 +307,11 @@ int nb_cmd_run(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return 0;
 	}
+	if (rc == 0 && opts.warm.name)
+		rc = nb_template_open(opts.warm.name, &opts, &tmpl, &err);
 	if (rc == 0)
 		rc = nb_run(&opts, &status, &err);
+	nb_template_free(&tmpl);
 	if (rc < 0)
 		return nb_cli_error(NULL, &err);
 	return status;
@@ -359,6 +377,8 @@ static const struct nb_cli_command commands[] = {
 	{ "login", "Store credentials for a registry", nb_images_main },
 	{ "logout", "Remove stored credentials for a registry", nb_images_main },
 	/* warm start and functions (issue 16) */
+	{ "template", "Boot an image once to a ready guest and keep its snapshot", nb_cmd_template },
+	{ "fn", "Run one function invocation from a template; print a JSON result", nb_cmd_fn },
 	/* OCI runtime interface, for podman and containerd (issue 14) */
 	/* housekeeping */
 	{ "gc", "Remove what crashed runs left behind", nb_cmd_gc },

@@ -13,6 +13,12 @@
 int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_options *opts,
 		     struct nb_err *err);
 
+/* The directory holding the nestbox binary (malloc'd; "." if unknown). */
+char *nb_cli_self_dir(void);
+
+/* CLOCK_MONOTONIC ms when nestbox started (for --stats and fn). */
+double nb_cli_start_ms(void);
+
 /* Entry point: returns the process exit status. */
 int nb_cli_main(int argc, char **argv);
 

@@ -15,6 +15,9 @@ struct nb_cli_command {
 int nb_cmd_run(int argc, char **argv);
 int nb_cmd_gc(int argc, char **argv);
 int nb_cmd_seccomp_dump(int argc, char **argv);
+/* vmm/cli/warm.c */
+int nb_cmd_template(int argc, char **argv);
+int nb_cmd_fn(int argc, char **argv);
 /* vmm/cli/images.c, vmm/cli/login.c */
 int nb_images_main(int argc, char **argv);
 

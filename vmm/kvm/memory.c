@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void nb_mem_layout(struct nb_guest_mem *mem, uint8_t *base, uint64_t size)
@@ -51,6 +52,31 @@ int nb_mem_map(struct nb_guest_mem *mem, uint64_t size, struct nb_err *err)
 	madvise(base, size, MADV_DONTDUMP);
 	madvise(base, size, MADV_HUGEPAGE);
 	nb_mem_layout(mem, base, size);
+	return 0;
+}
+
+int nb_mem_map_file(struct nb_guest_mem *mem, uint64_t size, int fd, struct nb_err *err)
+{
+	struct stat st;
+	void *p;
+
+	if (fstat(fd, &st) < 0)
+		return nb_err_sys(err, "snapshot memory file");
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
+		return nb_err_set(err, 0,
+				  "snapshot memory file is not a regular file of %llu MiB "
+				  "(the snapshot is damaged: take it again)",
+				  (unsigned long long)(size >> 20));
+	if (nb_mem_map(mem, size, err) < 0)
+		return -1;
+	/* Over the aligned anonymous reservation nb_mem_map made. */
+	p = mmap(mem->base, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE,
+		 fd, 0);
+	if (p == MAP_FAILED) {
+		nb_mem_unmap(mem);
+		return nb_err_sys(err, "mapping the snapshot memory file");
+	}
+	madvise(mem->base, size, MADV_DONTDUMP);
 	return 0;
 }
 

@@ -37,6 +37,11 @@ int nb_mem_map(struct nb_guest_mem *mem, uint64_t size, struct nb_err *err);
  * only: nb_mem_contains() answers, nb_gpa_ptr() returns NULL. nestbox checks
  * the kernel and initramfs against such a plan before it touches KVM. */
 void nb_mem_layout(struct nb_guest_mem *mem, uint8_t *base, uint64_t size);
+/* Map `size` bytes of guest RAM from the snapshot memory file fd,
+ * MAP_PRIVATE: pages are read on demand, shared with every other VM
+ * mapping the same file until written (then copied). The file must be
+ * exactly size bytes. */
+int nb_mem_map_file(struct nb_guest_mem *mem, uint64_t size, int fd, struct nb_err *err);
 void nb_mem_unmap(struct nb_guest_mem *mem);
 
 /* Host pointer for [gpa, gpa+len) if it lies wholly inside one RAM region,

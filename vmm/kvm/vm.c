@@ -60,9 +60,10 @@ static int create_vm_fd(struct nb_vm *vm, struct nb_err *err)
 	return 0;
 }
 
-static int map_memory(struct nb_vm *vm, uint64_t size, struct nb_err *err)
+static int map_memory(struct nb_vm *vm, const struct nb_vm_config *cfg, struct nb_err *err)
 {
-	if (nb_mem_map(&vm->mem, size, err) < 0)
+	if ((cfg->mem_from_file ? nb_mem_map_file(&vm->mem, cfg->mem_size, cfg->mem_fd, err)
+				: nb_mem_map(&vm->mem, cfg->mem_size, err)) < 0)
 		return -1;
 	for (unsigned i = 0; i < vm->mem.nregions; i++) {
 		struct kvm_userspace_memory_region region = {
@@ -213,7 +214,7 @@ int nb_vm_create(struct nb_vm *vm, const struct nb_vm_config *cfg, struct nb_err
 	vm->ncpus = cfg->ncpus;
 	vm->pvm_host = cfg->pvm_host;
 	vm->kvm_fd = nb_kvm_open(err);
-	if (vm->kvm_fd < 0 || create_vm_fd(vm, err) < 0 || map_memory(vm, cfg->mem_size, err) < 0 ||
+	if (vm->kvm_fd < 0 || create_vm_fd(vm, err) < 0 || map_memory(vm, cfg, err) < 0 ||
 	    create_vcpus(vm, err) < 0) {
 		nb_vm_destroy(vm);
 		return -1;

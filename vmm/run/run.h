@@ -71,6 +71,16 @@ struct nb_run_options {
 		bool has_uid, has_gid;
 		const char *cgroup; /* --cgroup PARENT, or NULL */
 	} confine;
+	struct nb_run_warm {         /* warm start (issue 16), vmm/run/template.h */
+		const char *name;        /* --template NAME (the CLI opens it) */
+		const char *snapshot_to; /* a template boot: snapshot into this directory */
+		const char *restore;     /* restore this directory's snapshot (a template's) */
+		const char *digest;      /* with restore: the image manifest it was made from */
+		const char *input;       /* with restore: a file whose bytes are the stdin */
+		int ready_fd;            /* with has_ready_fd: a byte when the clone resumes */
+		bool has_ready_fd;
+		bool console_to_stderr; /* the guest's UART (kernel, nestbox-init) on stderr */
+	} warm;
 };
 
 /* Boot the VM, run the workload, return its exit status in *status
