@@ -63,8 +63,8 @@ struct nb_spec {
 	uint32_t net_gateway; /* with net_ipv4 only */
 
 	/* ---- warm start (issue 16) ---- */
-	bool template;           /* wait for the workload's spec on the stdin port */
-	const void *seed;        /* NB_SPEC_SEED_LEN bytes; NULL: none */
+	bool template;    /* wait for the workload's spec on the stdin port */
+	const void *seed; /* NB_SPEC_SEED_LEN bytes; NULL: none */
 	size_t seed_len;
 	uint64_t clock_sec, clock_nsec; /* wall clock; clock_sec 0: not set */
 

@@ -140,7 +140,15 @@ static char *default_path(const char *self_dir, const char *name)
 	return path;
 }
 
-enum { OPT_KERNEL = 256, OPT_INIT, OPT_CPUS, OPT_TIMEOUT, OPT_KERNEL_ARGS, OPT_STATS, OPT_TEMPLATE };
+enum {
+	OPT_KERNEL = 256,
+	OPT_INIT,
+	OPT_CPUS,
+	OPT_TIMEOUT,
+	OPT_KERNEL_ARGS,
+	OPT_STATS,
+	OPT_TEMPLATE
+};
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -377,7 +385,8 @@ static const struct nb_cli_command commands[] = {
 	{ "login", "Store credentials for a registry", nb_images_main },
 	{ "logout", "Remove stored credentials for a registry", nb_images_main },
 	/* warm start and functions (issue 16) */
-	{ "template", "Boot an image once to a ready guest and keep its snapshot", nb_cmd_template },
+	{ "template", "Boot an image once to a ready guest and keep its snapshot",
+	  nb_cmd_template },
 	{ "fn", "Run one function invocation from a template; print a JSON result", nb_cmd_fn },
 	/* OCI runtime interface, for podman and containerd (issue 14) */
 	/* housekeeping */

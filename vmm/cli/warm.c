@@ -172,7 +172,8 @@ static int parse_fn(int argc, char **argv, struct fn_opts *fo, struct nb_err *er
 	if (rc != 0)
 		return rc;
 	if (!fo->run.warm.name)
-		return nb_err_set(err, 0, "fn: --template NAME is required (see nestbox fn --help)");
+		return nb_err_set(err, 0,
+				  "fn: --template NAME is required (see nestbox fn --help)");
 	if (fo->run.argc == 0)
 		return nb_err_set(err, 0, "fn: missing COMMAND (see nestbox fn --help)");
 	return 0;
@@ -274,6 +275,9 @@ static void collect(pid_t pid, struct capture *cap, int ready, int msg, double d
 	}
 	waitpid(pid, &r->wstatus, 0);
 	r->t_end = now_ms();
+	if (WIFSIGNALED(r->wstatus) && !r->killed && !r->msg[0])
+		snprintf(r->msg, sizeof(r->msg), "nestbox's VMM was killed by signal %d",
+			 WTERMSIG(r->wstatus));
 }
 
 static void add_output(struct json_object *o, const char *name, const struct capture *c)
@@ -343,9 +347,8 @@ static int invoke(struct fn_opts *fo, struct nb_err *err)
 
 	cap[0].buf = malloc(fo->max_output + 1);
 	cap[1].buf = malloc(fo->max_output + 1);
-	if (!cap[0].buf || !cap[1].buf || pipe2(out, O_CLOEXEC) < 0 ||
-	    pipe2(errp, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0 ||
-	    pipe2(msg, O_CLOEXEC) < 0) {
+	if (!cap[0].buf || !cap[1].buf || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
+	    pipe2(ready, O_CLOEXEC) < 0 || pipe2(msg, O_CLOEXEC) < 0) {
 		rc = nb_err_sys(err, "fn");
 		goto out;
 	}

@@ -27,7 +27,8 @@ void nb_exitdev_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, b
 	memcpy(&value, data, sizeof(value));
 	if (value == (NB_EXIT_MAGIC | NB_EXIT_READY))
 		nb_stop_request(stop, NB_STOP_READY, 0, NULL);
-	else if ((value & NB_EXIT_MAGIC_MASK) != NB_EXIT_MAGIC || (value & ~NB_EXIT_MAGIC_MASK) > 0xff)
+	else if ((value & NB_EXIT_MAGIC_MASK) != NB_EXIT_MAGIC ||
+		 (value & ~NB_EXIT_MAGIC_MASK) > 0xff)
 		nb_stop_request(stop, NB_STOP_ERROR, 0,
 				"guest wrote an invalid value 0x%08x to the exit device", value);
 	else

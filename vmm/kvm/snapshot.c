@@ -142,11 +142,11 @@ static int settle(struct nb_vcpu *vcpu, struct nb_err *err)
 	return 0;
 }
 
-#define GET(fd, req, what, tag, idx)                                          \
-	do {                                                                  \
-		if (ioctl(fd, req, &(what)) < 0)                              \
-			return nb_err_sys(err, #req " (vCPU/VM %u)", idx);    \
-		nb_state_put(b, tag, idx, &(what), sizeof(what));             \
+#define GET(fd, req, what, tag, idx)                                       \
+	do {                                                               \
+		if (ioctl(fd, req, &(what)) < 0)                           \
+			return nb_err_sys(err, #req " (vCPU/VM %u)", idx); \
+		nb_state_put(b, tag, idx, &(what), sizeof(what));          \
 	} while (0)
 
 static int save_vcpu(struct nb_vm *vm, struct nb_vcpu *v, struct nb_state_buf *b,
@@ -206,12 +206,12 @@ int nb_snapshot_save_vm(struct nb_vm *vm, struct nb_state_buf *b, struct nb_err 
 
 /* ---- loading ---------------------------------------------------------------- */
 
-#define SET(fd, req, what, tag, idx)                                             \
-	do {                                                                     \
+#define SET(fd, req, what, tag, idx)                                           \
+	do {                                                                   \
 		if (nb_state_get(s, tag, idx, &(what), sizeof(what), err) < 0) \
-			return -1;                                               \
-		if (ioctl(fd, req, &(what)) < 0)                                 \
-			return nb_err_sys(err, #req " (vCPU/VM %u)", idx);       \
+			return -1;                                             \
+		if (ioctl(fd, req, &(what)) < 0)                               \
+			return nb_err_sys(err, #req " (vCPU/VM %u)", idx);     \
 	} while (0)
 
 /* KVM_SET_MSRS stops at the first MSR it refuses: skip that one and go on
@@ -326,7 +326,8 @@ int nb_snapshot_save_memory(const struct nb_guest_mem *mem, int fd, struct nb_er
 	if (ftruncate(fd, (off_t)mem->size) < 0)
 		return nb_err_sys(err, "snapshot memory: ftruncate");
 	for (uint64_t off = 0; off < mem->size; off += (uint64_t)chunk * page) {
-		size_t len = mem->size - off < chunk * page ? (size_t)(mem->size - off) : chunk * page;
+		size_t len = mem->size - off < chunk * page ? (size_t)(mem->size - off)
+							    : chunk * page;
 
 		if (mincore(mem->base + off, len, vec) < 0)
 			return nb_err_sys(err, "snapshot memory: mincore");

@@ -142,7 +142,8 @@ static int check_sections(const uint8_t *body, size_t len, struct nb_err *err)
 		memcpy(&s, body + off, sizeof(s));
 		off += sizeof(s);
 		if (s.len > NB_STATE_MAX_SECTION || s.len > len - off)
-			return nb_err_set(err, 0, "section %u (tag %u) runs past the end", n, s.tag);
+			return nb_err_set(err, 0, "section %u (tag %u) runs past the end", n,
+					  s.tag);
 		off += s.len;
 	}
 	return 0;
@@ -226,8 +227,8 @@ int nb_state_get(const struct nb_state *s, uint32_t tag, uint32_t index, void *d
 	if (nb_state_find(s, tag, index, &data, &got, err) < 0)
 		return -1;
 	if (got != len)
-		return nb_err_set(err, 0, "snapshot: state %u/%u is %zu bytes, not %zu", tag,
-				  index, got, len);
+		return nb_err_set(err, 0, "snapshot: state %u/%u is %zu bytes, not %zu", tag, index,
+				  got, len);
 	memcpy(dst, data, len);
 	return 0;
 }

@@ -39,7 +39,7 @@ struct nb_vcpu {
 struct nb_vm_config {
 	unsigned ncpus;
 	uint64_t mem_size;
-	bool pvm_host; /* the host's KVM is PVM (vmm/kvm/kvm.h): explains internal errors */
+	bool pvm_host;      /* the host's KVM is PVM (vmm/kvm/kvm.h): explains internal errors */
 	bool mem_from_file; /* guest RAM from mem_fd (a snapshot's memory file) */
 	int mem_fd;
 };

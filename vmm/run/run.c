@@ -214,8 +214,7 @@ static int build_spec(const struct nb_run_options *opts, const struct nb_image *
 	if (rc == 0)
 		rc = warm_spec(opts, &spec, seed, err);
 	if (rc == 0)
-		rc = nb_spec_encode(&spec, spec_blob, spec_len,
-				    err); /* the codec names the spec */
+		rc = nb_spec_encode(&spec, spec_blob, spec_len, err); /* the codec names the spec */
 	nb_container_owned_free(&container);
 	nb_run_plan_free(&plan);
 	for (size_t i = 0; i < opts->nvolumes; i++)

@@ -71,7 +71,7 @@ struct nb_run_options {
 		bool has_uid, has_gid;
 		const char *cgroup; /* --cgroup PARENT, or NULL */
 	} confine;
-	struct nb_run_warm {         /* warm start (issue 16), vmm/run/template.h */
+	struct nb_run_warm {             /* warm start (issue 16), vmm/run/template.h */
 		const char *name;        /* --template NAME (the CLI opens it) */
 		const char *snapshot_to; /* a template boot: snapshot into this directory */
 		const char *restore;     /* restore this directory's snapshot (a template's) */

@@ -74,8 +74,8 @@ static int file_id(const char *path, char *buf, size_t size, struct nb_err *err)
 	if (stat(path, &st) < 0)
 		return nb_err_sys(err, "%s", path);
 	snprintf(buf, size, "%llu:%llu:%lld:%lld.%09ld", (unsigned long long)st.st_dev,
-		 (unsigned long long)st.st_ino, (long long)st.st_size,
-		 (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+		 (unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+		 st.st_mtim.tv_nsec);
 	return 0;
 }
 
@@ -131,8 +131,7 @@ static char *dup_str(struct json_object *o, const char *key, struct nb_err *err)
 }
 
 /* meta.json of template dir (hostile: bounded, typed). */
-static int read_meta(const char *name, const char *dir, struct nb_template *t,
-		     struct nb_err *err)
+static int read_meta(const char *name, const char *dir, struct nb_template *t, struct nb_err *err)
 {
 	cleanup_free char *path = NULL;
 	struct json_object *o;
@@ -204,8 +203,8 @@ static bool up_to_date(const char *name, const char *dir, const char *key)
 }
 
 /* Boot into tmp; on success it holds meta.json, state and memory. */
-static int boot_template(const char *tmp, struct nb_run_options *opts,
-			 const struct nb_template *t, struct nb_err *err)
+static int boot_template(const char *tmp, struct nb_run_options *opts, const struct nb_template *t,
+			 struct nb_err *err)
 {
 	int status = 0;
 

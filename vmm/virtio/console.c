@@ -478,8 +478,7 @@ static int console_save(struct nb_virtio_dev *dev, void *buf, size_t size, struc
 	return (int)sizeof(st);
 }
 
-static int console_load(struct nb_virtio_dev *dev, const void *data, size_t len,
-			struct nb_err *err)
+static int console_load(struct nb_virtio_dev *dev, const void *data, size_t len, struct nb_err *err)
 {
 	struct nb_console *con = dev->priv;
 	struct console_state st;
