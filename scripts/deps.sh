@@ -29,6 +29,8 @@ packages=(
 	erofs-utils skopeo umoci docker-registry debootstrap
 	# images tier: htpasswd -B (bcrypt) for the registry login tests
 	apache2-utils
+	# warm e2e: reading `nestbox fn`'s JSON
+	jq
 )
 
 # One dpkg-query for all (a package dpkg has never heard of is not listed).
