@@ -127,6 +127,7 @@ struct capture {
 };
 
 struct fn_opts {
+	char *argv[MAX_ARGS + 2]; /* run's argv: run.argv points into it */
 	const char *input;
 	uint64_t max_output;
 	struct nb_run_options run;
@@ -144,7 +145,7 @@ static double now_ms(void)
  * parser as `run --template NAME ... -- COMMAND`. */
 static int parse_fn(int argc, char **argv, struct fn_opts *fo, struct nb_err *err)
 {
-	char *run_argv[MAX_ARGS + 2];
+	char **run_argv = fo->argv;
 	cleanup_free char *dir = nb_cli_self_dir();
 	int n = 0, i = 1, rc;
 

@@ -244,6 +244,23 @@ static int load_msrs(struct nb_vcpu *v, const struct nb_state *s, struct nb_err 
 	return 0;
 }
 
+/* KVM on AMD reports TR as busy (type 11) whatever the guest loaded
+ * (svm_get_segment works around hardware that hides the flag). AMD CPUs
+ * ignore the cached type, but QEMU's TCG emulation of SVM refuses every
+ * I/O permission check against a busy TSS: a restored guest's ioperm()
+ * port access then faults. Back to "available", as LTR left it. */
+static void fix_tr(struct kvm_sregs *sregs)
+{
+	unsigned a, b, c, d;
+
+	__cpuid(0, a, b, c, d);
+	(void)a;
+	(void)c;
+	(void)d;
+	if (b == 0x68747541u /* "Auth" */ && sregs->tr.type == 11)
+		sregs->tr.type = 9;
+}
+
 static int load_vcpu(struct nb_vcpu *v, const struct nb_state *s, struct nb_err *err)
 {
 	struct kvm_mp_state mp;
@@ -259,7 +276,11 @@ static int load_vcpu(struct nb_vcpu *v, const struct nb_state *s, struct nb_err 
 		return nb_err_sys(err, "XSAVE");
 	SET(v->fd, KVM_SET_MP_STATE, mp, NB_STATE_VCPU_MP_STATE, v->index);
 	SET(v->fd, KVM_SET_REGS, regs, NB_STATE_VCPU_REGS, v->index);
-	SET(v->fd, KVM_SET_SREGS, sregs, NB_STATE_VCPU_SREGS, v->index);
+	if (nb_state_get(s, NB_STATE_VCPU_SREGS, v->index, &sregs, sizeof(sregs), err) < 0)
+		return -1;
+	fix_tr(&sregs);
+	if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0)
+		return nb_err_sys(err, "KVM_SET_SREGS (vCPU %u)", v->index);
 	SET(v->fd, KVM_SET_XSAVE, *xsave, NB_STATE_VCPU_XSAVE, v->index);
 	SET(v->fd, KVM_SET_XCRS, xcrs, NB_STATE_VCPU_XCRS, v->index);
 	SET(v->fd, KVM_SET_DEBUGREGS, dbg, NB_STATE_VCPU_DEBUGREGS, v->index);
