@@ -25,6 +25,10 @@
 #define DEFAULT_MAX_OUTPUT (1u << 20)
 #define MAX_OUTPUT (64u << 20)
 #define KILL_GRACE_MS 2000 /* past --timeout: the VM's own timer should have fired */
+#define CONSOLE_MAX 65536u /* the guest's console kept, to find nestbox-init's verdicts */
+/* nestbox-init's line when the container's cgroup saw an OOM kill
+ * (container/container.c, nb_container_finish). */
+#define OOM_LINE "container killed: out of memory"
 
 static const char template_usage[] =
 	"Usage: nestbox template create NAME IMAGE [--cpus N] [-m SIZE] [--kernel PATH] [--init "
@@ -182,26 +186,34 @@ static int parse_fn(int argc, char **argv, struct fn_opts *fo, struct nb_err *er
 
 /* The clone, in a child whose stdout and stderr are the capture pipes:
  * the VMM's own failure goes to msg_fd. Never returns. */
-static _Noreturn void run_child(struct fn_opts *fo, int out, int errfd, int ready, int msg)
+/* The child's descriptors: what it writes, the parent reads. */
+enum { OUT, ERR, CONSOLE, READY, MSG, NPIPES };
+
+/* The clone, in a child whose stdout and stderr are the capture pipes and
+ * whose guest console goes to its own pipe; the VMM's own failure goes to
+ * the MSG pipe, a byte on READY when the clone resumes. Never returns. */
+static _Noreturn void run_child(struct fn_opts *fo, int (*p)[2])
 {
 	struct nb_err err = { 0 };
 	int status = NB_STATUS_ERROR;
 	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
-	if (devnull < 0 || dup2(devnull, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
-	    dup2(errfd, STDERR_FILENO) < 0)
+	if (devnull < 0 || dup2(devnull, STDIN_FILENO) < 0 || dup2(p[OUT][1], STDOUT_FILENO) < 0 ||
+	    dup2(p[ERR][1], STDERR_FILENO) < 0)
 		_exit(NB_STATUS_ERROR);
 	fo->run.warm.input = fo->input;
-	fo->run.warm.ready_fd = ready;
+	fo->run.warm.ready_fd = p[READY][1];
 	fo->run.warm.has_ready_fd = true;
-	fo->run.warm.console_to_stderr = true;
+	fo->run.warm.console_fd = p[CONSOLE][1];
+	fo->run.warm.has_console_fd = true;
 	if (nb_run(&fo->run, &status, &err) < 0) {
-		dprintf(msg, "%s", err.msg);
+		dprintf(p[MSG][1], "%s", err.msg);
 		_exit(nb_err_status(&err));
 	}
 	_exit(status);
 }
 
+/* Read what fd has; at EOF or on an error close it (-1). */
 static void capture_read(struct capture *c)
 {
 	char buf[65536];
@@ -230,52 +242,38 @@ struct fn_result {
 	char msg[NB_ERR_MSG_MAX];
 };
 
-/* Collect both streams, the resume byte and the VMM's message until the
- * child is done, killing it at the hard deadline. */
-static void collect(pid_t pid, struct capture *cap, int ready, int msg, double deadline,
-		    struct fn_result *r)
+/* Collect every pipe until the child is done with them, killing it at the
+ * hard deadline; then reap it. cap: OUT, ERR, CONSOLE, READY, MSG. */
+static void collect(pid_t pid, struct capture *cap, double deadline, struct fn_result *r)
 {
-	size_t msg_len = 0;
+	for (;;) {
+		struct pollfd p[NPIPES];
+		int open = 0, wait = deadline > 0 ? (int)(deadline - now_ms()) : -1;
 
-	while (cap[0].fd >= 0 || cap[1].fd >= 0 || ready >= 0 || msg >= 0) {
-		struct pollfd p[4] = { { cap[0].fd, POLLIN, 0 },
-				       { cap[1].fd, POLLIN, 0 },
-				       { ready, POLLIN, 0 },
-				       { msg, POLLIN, 0 } };
-		int wait = deadline > 0 ? (int)(deadline - now_ms()) : -1;
-
+		for (int i = 0; i < NPIPES; i++) {
+			p[i] = (struct pollfd){ .fd = cap[i].fd, .events = POLLIN };
+			open += cap[i].fd >= 0;
+		}
+		if (!open)
+			break;
 		if (deadline > 0 && wait <= 0 && !r->killed) {
-			kill(pid, SIGKILL);
+			kill(pid, SIGKILL); /* the hard timeout: the VM goes with its VMM */
 			r->killed = true;
 		}
 		if (r->killed)
 			wait = 1000;
-		if (poll(p, 4, wait) < 0 && errno != EINTR)
+		if (poll(p, NPIPES, wait) < 0 && errno != EINTR)
 			break;
-		for (int i = 0; i < 2; i++)
+		for (int i = 0; i < NPIPES; i++)
 			if (p[i].revents)
 				capture_read(&cap[i]);
-		if (p[2].revents) {
-			char b;
-			if (read(ready, &b, 1) == 1 && !r->t_ready)
-				r->t_ready = now_ms();
-			else {
-				close(ready);
-				ready = -1;
-			}
-		}
-		if (p[3].revents) {
-			ssize_t n = read(msg, r->msg + msg_len, sizeof(r->msg) - 1 - msg_len);
-			if (n > 0)
-				msg_len += (size_t)n;
-			else {
-				close(msg);
-				msg = -1;
-			}
-		}
+		if (cap[READY].len && !r->t_ready)
+			r->t_ready = now_ms();
 	}
 	waitpid(pid, &r->wstatus, 0);
 	r->t_end = now_ms();
+	memcpy(r->msg, cap[MSG].buf, cap[MSG].len);
+	r->msg[cap[MSG].len] = '\0';
 	if (WIFSIGNALED(r->wstatus) && !r->killed && !r->msg[0])
 		snprintf(r->msg, sizeof(r->msg), "nestbox's VMM was killed by signal %d",
 			 WTERMSIG(r->wstatus));
@@ -310,6 +308,7 @@ static int print_result(const struct fn_opts *fo, const struct capture *cap,
 	bool failed = r->msg[0] && !r->killed;
 	bool timed_out = r->killed || (fo->run.timeout_sec && code == NB_STATUS_TIMEOUT);
 	bool signalled = code > NB_STATUS_SIGNAL_BASE && code <= NB_STATUS_SIGNAL_BASE + 64;
+	bool oom = memmem(cap[CONSOLE].buf, cap[CONSOLE].len, OOM_LINE, strlen(OOM_LINE));
 	double ready = r->t_ready ? r->t_ready : r->t_end;
 
 	json_object_object_add(o, "exit_code",
@@ -319,15 +318,15 @@ static int print_result(const struct fn_opts *fo, const struct capture *cap,
 				       ? json_object_new_int(code - NB_STATUS_SIGNAL_BASE)
 				       : NULL);
 	json_object_object_add(o, "timed_out", json_object_new_boolean(timed_out));
-	json_object_object_add(o, "oom", NULL); /* not known yet */
+	json_object_object_add(o, "oom", json_object_new_boolean(oom));
 	json_object_object_add(d, "start", json_object_new_double(ready - r->t0));
 	json_object_object_add(d, "run", json_object_new_double(r->t_end - ready));
 	json_object_object_add(o, "duration_ms", d);
-	add_output(o, "stdout", &cap[0]);
-	add_output(o, "stderr", &cap[1]);
+	add_output(o, "stdout", &cap[OUT]);
+	add_output(o, "stderr", &cap[ERR]);
 	json_object_object_add(o, "truncated",
-			       json_object_new_boolean(cap[0].total > cap[0].len ||
-						       cap[1].total > cap[1].len));
+			       json_object_new_boolean(cap[OUT].total > cap[OUT].len ||
+						       cap[ERR].total > cap[ERR].len));
 	if (failed)
 		json_object_object_add(o, "error", json_object_new_string(r->msg));
 	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
@@ -338,46 +337,41 @@ static int print_result(const struct fn_opts *fo, const struct capture *cap,
 
 static int invoke(struct fn_opts *fo, struct nb_err *err)
 {
-	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, ready[2] = { -1, -1 }, msg[2] = { -1, -1 };
-	struct capture cap[2] = { { .max = fo->max_output }, { .max = fo->max_output } };
+	const size_t max[NPIPES] = { fo->max_output, fo->max_output, CONSOLE_MAX, 1,
+				     NB_ERR_MSG_MAX - 1 };
+	int p[NPIPES][2];
+	struct capture cap[NPIPES];
 	struct fn_result r = { .t0 = nb_cli_start_ms() };
 	double deadline = fo->run.timeout_sec ? now_ms() + fo->run.timeout_sec * 1e3 + KILL_GRACE_MS
 					      : 0;
-	pid_t pid;
-	int rc;
+	pid_t pid = -1;
+	int rc = 0;
 
-	cap[0].buf = malloc(fo->max_output + 1);
-	cap[1].buf = malloc(fo->max_output + 1);
-	if (!cap[0].buf || !cap[1].buf || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
-	    pipe2(ready, O_CLOEXEC) < 0 || pipe2(msg, O_CLOEXEC) < 0) {
-		rc = nb_err_sys(err, "fn");
-		goto out;
+	for (int i = 0; i < NPIPES; i++) {
+		p[i][0] = p[i][1] = -1;
+		cap[i] = (struct capture){ .fd = -1, .max = max[i], .buf = malloc(max[i] + 1) };
+		if (!cap[i].buf || pipe2(p[i], O_CLOEXEC) < 0)
+			rc = nb_err_sys(err, "fn");
 	}
 	fflush(stdout);
-	pid = fork();
-	if (pid < 0) {
+	if (rc == 0 && (pid = fork()) < 0)
 		rc = nb_err_sys(err, "fn: fork");
-		goto out;
-	}
 	if (pid == 0)
-		run_child(fo, out[1], errp[1], ready[1], msg[1]);
-	for (int i = 0; i < 4; i++) {
-		int *p = i == 0 ? out : i == 1 ? errp : i == 2 ? ready : msg;
-		close(NB_STEAL(p[1], -1));
+		run_child(fo, p);
+	for (int i = 0; i < NPIPES; i++) {
+		if (p[i][1] >= 0)
+			close(p[i][1]);
+		cap[i].fd = p[i][0];
 	}
-	cap[0].fd = NB_STEAL(out[0], -1);
-	cap[1].fd = NB_STEAL(errp[0], -1);
-	collect(pid, cap, NB_STEAL(ready[0], -1), NB_STEAL(msg[0], -1), deadline, &r);
-	rc = print_result(fo, cap, &r);
-out:
-	for (int i = 0; i < 2; i++) {
-		int *p[4] = { out, errp, ready, msg };
-		for (int k = 0; k < 4; k++)
-			if (p[k][i] >= 0)
-				close(p[k][i]);
+	if (rc == 0) {
+		collect(pid, cap, deadline, &r);
+		rc = print_result(fo, cap, &r);
 	}
-	free(cap[0].buf);
-	free(cap[1].buf);
+	for (int i = 0; i < NPIPES; i++) {
+		if (cap[i].fd >= 0)
+			close(cap[i].fd);
+		free(cap[i].buf);
+	}
 	return rc;
 }
 

@@ -645,7 +645,7 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts, st
 	/* The loop first: it blocks the signals it handles, and every thread
 	 * started later inherits that mask. */
 	nb_virtio_mmio_transport_init(&virtio, vm);
-	nb_serial_init(&serial, opts->warm.console_to_stderr ? STDERR_FILENO : STDOUT_FILENO,
+	nb_serial_init(&serial, opts->warm.has_console_fd ? opts->warm.console_fd : STDOUT_FILENO,
 		       nb_vm_set_irq, vm, NB_SERIAL_COM1_IRQ);
 	serial.stop = &vm->stop;
 	if (nb_event_init(&loop, &vm->stop, opts->timeout_sec, err) < 0 ||
