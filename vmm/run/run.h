@@ -79,8 +79,8 @@ struct nb_run_options {
 		const char *input;       /* with restore: a file whose bytes are the stdin */
 		int ready_fd;            /* with has_ready_fd: a byte when the clone resumes */
 		bool has_ready_fd;
-		int console_fd;          /* with has_console_fd: where the guest's UART goes */
-		bool has_console_fd;     /* (kernel, nestbox-init); else stdout */
+		int console_fd;      /* with has_console_fd: where the guest's UART goes */
+		bool has_console_fd; /* (kernel, nestbox-init); else stdout */
 	} warm;
 };
 
