@@ -104,7 +104,8 @@ START_TEST(exitdev_rejects_hostile_values)
 		uint32_t value, len;
 	} bad[] = {
 		{ 0, 3, 4 },                     /* no magic */
-		{ 0, NB_EXIT_MAGIC | 0x100, 4 }, /* status out of range */
+		{ 0, NB_EXIT_MAGIC | 0x200, 4 }, /* status out of range */
+		{ 0, NB_EXIT_MAGIC | 0x101, 4 }, /* ready with a status */
 		{ 0, NB_EXIT_MAGIC | 1, 1 },     /* narrow write */
 		{ 2, NB_EXIT_MAGIC | 1, 2 },     /* offset inside the register */
 	};
@@ -118,6 +119,19 @@ START_TEST(exitdev_rejects_hostile_values)
 		ck_assert_ptr_nonnull(strstr(stop.err.msg, "exit device"));
 		nb_stop_destroy(&stop);
 	}
+}
+END_TEST
+
+/* A template's guest is ready for its snapshot (abi.h, NB_EXIT_READY). */
+START_TEST(exitdev_ready)
+{
+	struct nb_stop stop;
+	struct nb_err err = { 0 };
+
+	ck_assert_int_eq(nb_stop_init(&stop, &err), 0);
+	exit_write(&stop, 0, NB_EXIT_MAGIC | NB_EXIT_READY, 4);
+	ck_assert_int_eq(stop.reason, NB_STOP_READY);
+	nb_stop_destroy(&stop);
 }
 END_TEST
 
@@ -184,6 +198,7 @@ int main(void)
 	tcase_add_test(tc, bus_rejects_overlap_and_bad_ranges);
 	tcase_add_test(tc, exitdev_reports_status);
 	tcase_add_test(tc, exitdev_rejects_hostile_values);
+	tcase_add_test(tc, exitdev_ready);
 	tcase_add_test(tc, exitdev_read_identifies);
 	tcase_add_test(tc, i8042_reset_only_on_fe);
 	tcase_add_test(tc, pvm_detection);

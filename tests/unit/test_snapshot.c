@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/parse.h"
+#include "common/spec.h"
 #include "nestbox/abi.h"
 #include "unit/unit.h"
 #include "vmm/dev/serial.h"
@@ -245,6 +246,41 @@ START_TEST(utf8)
 }
 END_TEST
 
+/* The warm start spec properties (abi.h): bounds on encode and decode. */
+START_TEST(warm_spec_bounds)
+{
+	static const char *const argv[] = { "true" };
+	uint8_t seed[NB_SPEC_SEED_LEN + 1] = { 0 };
+	struct nb_spec in = { .argv = argv,
+			      .argc = 1,
+			      .rootfs = "/rootfs",
+			      .template = true,
+			      .seed = seed,
+			      .seed_len = NB_SPEC_SEED_LEN,
+			      .clock_sec = 5 },
+		       out;
+	struct nb_err err;
+	void *blob = NULL;
+	size_t len;
+
+	ck_assert_int_eq(nb_spec_encode(&in, &blob, &len, &err), 0);
+	ck_assert_int_eq(nb_spec_decode(blob, len, &out, &err), 0);
+	ck_assert(out.template);
+	ck_assert_uint_eq(out.seed_len, NB_SPEC_SEED_LEN);
+	ck_assert_uint_eq(out.clock_sec, 5);
+	nb_spec_free(&out);
+	free(blob);
+	in.seed_len = NB_SPEC_SEED_LEN + 1;
+	ck_assert_int_eq(nb_spec_validate(&in, &err), -1);
+	in.seed_len = NB_SPEC_SEED_LEN - 1;
+	ck_assert_int_eq(nb_spec_validate(&in, &err), -1);
+	in.seed_len = NB_SPEC_SEED_LEN;
+	in.clock_nsec = 1000000000u;
+	ck_assert_int_eq(nb_spec_validate(&in, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, NB_SPEC_CLOCK));
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("snapshot");
@@ -257,6 +293,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, serial_state_checked);
 	tcase_add_test(tc, virtio_state_checked);
 	tcase_add_test(tc, utf8);
+	tcase_add_test(tc, warm_spec_bounds);
 	suite_add_tcase(s, tc);
 	return s;
 }
