@@ -47,6 +47,23 @@ static struct kvm_msr_list *msr_index_list(int kvm_fd, struct nb_err *err)
 	return list;
 }
 
+/* KVM_GET_SUPPORTED_CPUID runs CPUID on whichever host CPU the call
+ * lands on: the APIC ids in it differ from call to call. Leave them out of
+ * the fingerprint. */
+static void drop_cpu_ids(struct kvm_cpuid2 *c)
+{
+	for (unsigned i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+
+		if (e->function == 1)
+			e->ebx &= 0x00ffffffu; /* initial APIC id */
+		else if (e->function == 0xb || e->function == 0x1f)
+			e->edx = 0; /* x2APIC id */
+		else if (e->function == 0x8000001e)
+			e->eax = e->ebx = e->ecx = 0; /* extended APIC, core and node ids */
+	}
+}
+
 int nb_snapshot_host(int kvm_fd, struct nb_state_host *out, struct nb_err *err)
 {
 	unsigned a, b, c, d;
@@ -69,6 +86,7 @@ int nb_snapshot_host(int kvm_fd, struct nb_state_host *out, struct nb_err *err)
 	cpuid->nent = NB_CPUID_MAX_ENTRIES;
 	if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) < 0)
 		return nb_err_sys(err, "KVM_GET_SUPPORTED_CPUID");
+	drop_cpu_ids(cpuid);
 	msrs = msr_index_list(kvm_fd, err);
 	if (!msrs ||
 	    hash_into(cpuid->entries, cpuid->nent * sizeof(cpuid->entries[0]), out->cpuid_hash,
