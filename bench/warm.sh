@@ -9,8 +9,9 @@
 #   2. a whole `nestbox fn` of `true` from a template vs a whole `crun run`
 #      of the same busybox rootfs running `true` (bench/container.sh's
 #      yardstick), median of N
-#   3. host memory per clone: private (unique) and shared pages of a
-#      clone's VMM at the workload's end (/proc/PID/smaps_rollup)
+#   3. host memory per clone while its workload runs (/proc/PID/smaps_rollup):
+#      dirty pages (its own) and clean pages (the template's memory file in
+#      the page cache, shared by every clone)
 #
 #   bench/warm.sh [RUNS]     (default 20; build with `make tests` first)
 set -euo pipefail
@@ -79,8 +80,10 @@ sleep 2
 pid=$(pgrep -n -f 'build/nestbox run --template bench' || true)
 priv=nan shared=nan
 if [ -n "$pid" ] && [ -r "/proc/$pid/smaps_rollup" ]; then
-	priv=$(awk '/^Private_(Clean|Dirty):/ { s += $2 } END { print s }' "/proc/$pid/smaps_rollup")
-	shared=$(awk '/^Shared_(Clean|Dirty):/ { s += $2 } END { print s }' "/proc/$pid/smaps_rollup")
+	# Dirty: the clone's own (copied-on-write guest pages, the VMM's heap);
+	# clean: the template's memory file in the page cache, shared by clones.
+	priv=$(awk '/^(Private|Shared)_Dirty:/ { s += $2 } END { print s }' "/proc/$pid/smaps_rollup")
+	shared=$(awk '/^(Private|Shared)_Clean:/ { s += $2 } END { print s }' "/proc/$pid/smaps_rollup")
 fi
 wait || true
 
@@ -97,5 +100,5 @@ if [ -s "$work/crun.ms" ]; then
 	awk -v a="$(pct 50 <"$work/fn.ms")" -v b="$(pct 50 <"$work/crun.ms")" \
 		'BEGIN { if (b > 0) printf "%-52s %8.2f\n", "ratio fn / crun (p50; goal < 1)", a / b }'
 fi
-printf '%-52s %8s KiB\n' "one clone's VMM: private (unique) memory" "$priv"
-printf '%-52s %8s KiB\n' "one clone's VMM: shared memory (template pages)" "$shared"
+printf '%-52s %8s KiB\n' "one clone: its own memory (dirty pages)" "$priv"
+printf '%-52s %8s KiB\n' "one clone: template pages read (clean, shareable)" "$shared"
