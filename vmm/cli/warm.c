@@ -206,6 +206,9 @@ static _Noreturn void run_child(struct fn_opts *fo, int (*p)[2])
 	fo->run.warm.has_ready_fd = true;
 	fo->run.warm.console_fd = p[CONSOLE][1];
 	fo->run.warm.has_console_fd = true;
+	/* The VMM's remarks (a timeout, a host stop) are the JSON's fields,
+	 * never the function's stderr. */
+	fo->run.report = (struct nb_report){ .fn = NULL };
 	if (nb_run(&fo->run, &status, &err) < 0) {
 		dprintf(p[MSG][1], "%s", err.msg);
 		_exit(nb_err_status(&err));
