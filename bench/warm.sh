@@ -13,7 +13,8 @@
 #      dirty pages (its own) and clean pages (the template's memory file in
 #      the page cache, shared by every clone)
 #
-#   bench/warm.sh [RUNS]     (default 20; build with `make tests` first)
+#   bench/warm.sh [RUNS]     (default 20; build with `make tests` first: the
+#                            crun row needs build/rootfs-busybox)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,7 +56,7 @@ for i in $(seq "$runs"); do
 	build/nestbox fn --template bench -- true >/dev/null
 	echo $((($(date +%s%N) - s) / 1000000)) >>"$work/fn.ms"
 done
-if command -v crun >/dev/null; then
+if command -v crun >/dev/null && [ -x $rootfs/bin/busybox ]; then
 	mkdir -p "$work/bundle"
 	cp -a $rootfs "$work/bundle/rootfs"
 	(cd "$work/bundle" && crun spec)
