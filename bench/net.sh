@@ -55,7 +55,7 @@ build/tests/guest/mkinitramfs -o "$work/initrd-net" -i build/nestbox-init -r bui
 qemu_net=("${qemu_base[@]}" -initrd "$work/initrd-net"
 	-netdev tap,id=n0,ifname=nbtap0,script=no,downscript=no,vhost=off
 	-device virtio-net-device,netdev=n0)
-nestbox_net=(build/nestbox run --net tap:nbtap0 --ip 10.200.0.2/24 build/rootfs-busybox --
+nestbox_net=(build/nestbox run --tap nbtap0 --ip 10.200.0.2/24 build/rootfs-busybox --
 	/bin/sh -c "$guest")
 
 tcp_run() { # NAME CMD...: one run, prints MB/s (nothing if it failed)

@@ -56,6 +56,8 @@ size_t nb_sigmsg_encode(const struct nb_sigmsg *m, uint8_t *buf)
 			return 0;
 		put_le32(payload, (uint32_t)m->signo);
 		break;
+	case NB_SIGMSG_START:
+		break;
 	case NB_SIGMSG_WINSIZE:
 		if (!winsize_ok(m->rows, m->cols))
 			return 0;
@@ -75,7 +77,8 @@ static int decode_frame(const uint8_t *buf, size_t plen, struct nb_sigmsg *m, st
 
 	memset(m, 0, sizeof(*m));
 	m->type = buf[1];
-	if (m->type != NB_SIGMSG_SIGNAL && m->type != NB_SIGMSG_WINSIZE)
+	if (m->type != NB_SIGMSG_SIGNAL && m->type != NB_SIGMSG_WINSIZE &&
+	    m->type != NB_SIGMSG_START)
 		return nb_err_set(err, 0, "signal port: unknown message type %u", m->type);
 	if (plen != 4)
 		return nb_err_set(err, 0,
@@ -92,6 +95,10 @@ static int decode_frame(const uint8_t *buf, size_t plen, struct nb_sigmsg *m, st
 		m->signo = (int)signo;
 		return 0;
 	}
+	if (m->type == NB_SIGMSG_START)
+		return get_le32(payload) == 0
+			       ? 0
+			       : nb_err_set(err, 0, "signal port: start message with a payload");
 	m->rows = get_le16(payload);
 	m->cols = get_le16(payload + 2);
 	if (!winsize_ok(m->rows, m->cols))

@@ -13,7 +13,7 @@
 #include "nestbox/err.h"
 
 struct nb_sigmsg {
-	uint8_t type;        /* NB_SIGMSG_SIGNAL or NB_SIGMSG_WINSIZE */
+	uint8_t type;        /* NB_SIGMSG_SIGNAL, NB_SIGMSG_WINSIZE or NB_SIGMSG_START */
 	int signo;           /* SIGNAL: nb_sigmsg_signal_ok() */
 	uint16_t rows, cols; /* WINSIZE: 1..NB_WINSIZE_MAX each */
 };

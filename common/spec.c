@@ -5,6 +5,8 @@
  * Adding a property is adding a row, in the order it is written. */
 #include "common/spec.h"
 
+#include <arpa/inet.h>
+
 #include <libfdt.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -214,6 +216,22 @@ static int check_swap(const struct nb_spec *spec, struct nb_err *err)
 	return 0;
 }
 
+static int check_memory_low(const struct nb_spec *spec, struct nb_err *err)
+{
+	if (spec->memory_max && spec->memory_low > spec->memory_max)
+		return nb_err_set(err, 0, "spec: property %s is above %s", NB_SPEC_MEMORY_LOW,
+				  NB_SPEC_MEMORY_MAX);
+	return 0;
+}
+
+static int check_cpu_weight(const struct nb_spec *spec, struct nb_err *err)
+{
+	if (spec->cpu_weight > NB_SPEC_MAX_CPU_WEIGHT)
+		return nb_err_set(err, 0, "spec: property %s is above %u", NB_SPEC_CPU_WEIGHT,
+				  NB_SPEC_MAX_CPU_WEIGHT);
+	return 0;
+}
+
 static int check_cpu(const struct nb_spec *spec, struct nb_err *err)
 {
 	if ((spec->cpu_quota_us || spec->cpu_period_us) &&
@@ -305,6 +323,16 @@ static int check_gateway(const struct nb_spec *spec, struct nb_err *err)
 	return 0;
 }
 
+static int check_dns(size_t i, const char *s, size_t len, struct nb_err *err)
+{
+	struct in_addr a;
+
+	if (len >= INET_ADDRSTRLEN || inet_pton(AF_INET, s, &a) != 1)
+		return nb_err_set(err, 0, "spec: property %s entry %zu is not an IPv4 address",
+				  NB_SPEC_NET_DNS, i);
+	return 0;
+}
+
 /* Aligned, non-empty, in order without overlap, inside NB_LAYER_MAX_DISK:
  * offset and size are hostile until this holds, and it rules out overflow
  * in offset + size (both are below 2^50 first). The count is bounded by
@@ -388,9 +416,14 @@ static const struct prop props[] = {
 	  .zero = "has period 0", .check = check_cpu },
 	{ .name = NB_SPEC_PIDS_MAX, .kind = KIND_CELLS, .cells = { U64(SPEC, pids_max) },
 	  .zero = "is 0" },
+	{ .name = NB_SPEC_MEMORY_LOW, .kind = KIND_CELLS, .cells = { U64(SPEC, memory_low) },
+	  .zero = "is 0", .check = check_memory_low },
+	{ .name = NB_SPEC_CPU_WEIGHT, .kind = KIND_CELLS, .cells = { U32(SPEC, cpu_weight) },
+	  .zero = "is 0", .check = check_cpu_weight },
 	{ .name = NB_SPEC_NAMESPACES, .kind = KIND_CELLS, .cells = { U32(SPEC, namespaces) },
 	  .check = check_namespaces },
 	{ .name = NB_SPEC_READONLY, .kind = KIND_CELLS, .cells = { BOOL32(SPEC, read_only) } },
+	{ .name = NB_SPEC_INIT, .kind = KIND_CELLS, .cells = { BOOL32(SPEC, init) } },
 	{ .name = NB_SPEC_TMPFS, .kind = KIND_LIST, LIST(tmpfs, ntmpfs), .min = 1,
 	  .max = NB_SPEC_MAX_TMPFS, .check_str = check_tmpfs },
 	{ .name = NB_SPEC_SECCOMP, .kind = KIND_BYTES, BYTES(seccomp, seccomp_len), .min = 1,
@@ -402,6 +435,8 @@ static const struct prop props[] = {
 	  .check = check_ipv4 },
 	{ .name = NB_SPEC_NET_GATEWAY, .kind = KIND_CELLS, .cells = { U32(SPEC, net_gateway) },
 	  .zero = "is 0.0.0.0", .check = check_gateway },
+	{ .name = NB_SPEC_NET_DNS, .kind = KIND_LIST, LIST(net_dns, net_ndns), .min = 1,
+	  .max = NB_SPEC_MAX_DNS, .with = NB_SPEC_NET_IPV4, .check_str = check_dns },
 	{ .name = NB_SPEC_LAYERS, .kind = KIND_RECORDS, .flags = PROP_ALLOC,
 	  RECORDS(layers, nlayers, const LAYER *), .min = 1, .max = NB_MAX_LAYERS,
 	  .unit = sizeof(LAYER),
@@ -414,6 +449,7 @@ static const struct prop props[] = {
 	{ .name = NB_SPEC_CLOCK, .kind = KIND_CELLS,
 	  .cells = { U64(SPEC, clock_sec), U64(SPEC, clock_nsec) }, .zero = "is 0",
 	  .check = check_clock },
+	{ .name = NB_SPEC_START_GATE, .kind = KIND_CELLS, .cells = { BOOL32(SPEC, start_gate) } },
 };
 /* clang-format on */
 

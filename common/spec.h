@@ -40,8 +40,11 @@ struct nb_spec {
 	uint64_t swap_max;                    /* with memory_max only; 0: no swap */
 	uint32_t cpu_quota_us, cpu_period_us; /* both 0: no limit */
 	uint64_t pids_max;                    /* 0: no limit */
+	uint64_t memory_low;                  /* memory.low; 0: none */
+	uint32_t cpu_weight;                  /* cpu.weight 1..10000; 0: the default */
 	uint32_t namespaces;                  /* NB_NS_* extra namespaces */
 	bool read_only;
+	bool init;                /* NB_SPEC_INIT: --init, a reaper as PID 1 */
 	const char *const *tmpfs; /* ntmpfs absolute paths */
 	size_t ntmpfs;
 	const void *seccomp; /* classic BPF, seccomp_len bytes; NULL: none */
@@ -58,9 +61,11 @@ struct nb_spec {
 	size_t nlayers;
 
 	/* ---- network (virtio-net eth0); 0 means "not set" ---- */
-	uint32_t net_ipv4;    /* host byte order */
-	uint32_t net_prefix;  /* 1..32 with net_ipv4 */
-	uint32_t net_gateway; /* with net_ipv4 only */
+	uint32_t net_ipv4;          /* host byte order */
+	uint32_t net_prefix;        /* 1..32 with net_ipv4 */
+	uint32_t net_gateway;       /* with net_ipv4 only */
+	const char *const *net_dns; /* net_ndns dotted IPv4 nameservers (with net_ipv4) */
+	size_t net_ndns;
 
 	/* ---- warm start (issue 16) ---- */
 	bool template;    /* wait for the workload's spec on the stdin port */
@@ -71,6 +76,9 @@ struct nb_spec {
 	/* ---- terminal (-t) ---- */
 	bool tty;                    /* a pty for the workload */
 	uint32_t tty_rows, tty_cols; /* its size at start; both 0: unknown */
+
+	/* ---- OCI runtime `create` (issue 14) ---- */
+	bool start_gate; /* wait for NB_SIGMSG_START before the workload */
 };
 
 /* Check spec against the limits the guest enforces, so the host rejects

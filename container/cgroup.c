@@ -65,6 +65,10 @@ static int write_limits(int fd, const struct nb_spec *spec, struct nb_err *err)
 	}
 	if (spec->pids_max && write_u64_at(fd, "pids.max", spec->pids_max, err))
 		return -1;
+	if (spec->memory_low && write_u64_at(fd, "memory.low", spec->memory_low, err))
+		return -1;
+	if (spec->cpu_weight && write_u64_at(fd, "cpu.weight", spec->cpu_weight, err))
+		return -1;
 	return 0;
 }
 

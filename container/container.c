@@ -101,6 +101,8 @@ static _Noreturn void run_child(const struct nb_spec *spec, const struct nb_cont
 	if (setup_child(spec, opts, sync_fd, tty_sock, &env, &err) == 0) {
 		/* execvp() searches the PATH of environ. */
 		environ = env;
+		if (spec->init)
+			nb_reaper_run(spec, opts->sigmask, report_fd);
 		execvp(spec->argv[0], (char *const *)spec->argv);
 		nb_exec_failed(spec->argv[0], errno, &err);
 	}
@@ -219,6 +221,7 @@ int nb_container_finish(struct nb_container *c, int status, char *reason, size_t
 			 "container killed: out of memory (memory.max %llu bytes)",
 			 (unsigned long long)c->memory_max);
 		status = NB_STATUS_SIGNAL_BASE + SIGKILL;
+		c->oom_killed = true;
 	}
 	if (c->cgroup_fd >= 0)
 		close(c->cgroup_fd);

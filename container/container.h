@@ -11,6 +11,7 @@
  *   caps.c        capability sets (raw capset/prctl)
  *   process.c     rlimits, user/groups, hostname, workdir, env, seccomp, exec
  *   terminal.c    the pty for -t (child side, and the master's hand-off)
+ *   reaper.c      --init: a reaper as the container's PID 1
  */
 #ifndef NESTBOX_CONTAINER_H
 #define NESTBOX_CONTAINER_H
@@ -42,6 +43,7 @@ struct nb_container {
 	int cgroup_fd;       /* its cgroup directory, -1 when none */
 	uint64_t memory_max; /* as written to memory.max, 0 when unlimited */
 	int tty_master;      /* spec->tty: the pty's master (init owns it), else -1 */
+	bool oom_killed;     /* set by nb_container_finish: memory.events counted an OOM kill */
 };
 
 /* Read the start report a child sends over its CLOEXEC pipe: EOF means it
@@ -97,6 +99,12 @@ int nb_caps_set(uint64_t keep, bool root, struct nb_err *err);
  * without sending, having failed before. */
 int nb_terminal_child(const struct nb_spec *spec, int sock, struct nb_err *err);
 int nb_terminal_receive(int sock, int *master, struct nb_err *err);
+
+/* reaper.c (in the child, set up, instead of its exec): fork and exec
+ * spec->argv with mask, forward signals to it, reap every child, and exit
+ * with its status. report_fd is the start report's pipe (the workload's
+ * exec closes it, a failure is written to it). */
+_Noreturn void nb_reaper_run(const struct nb_spec *spec, const sigset_t *mask, int report_fd);
 
 /* process.c (in the child) */
 struct nb_ids {

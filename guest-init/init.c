@@ -31,6 +31,7 @@
 
 #include "common/spec.h"
 #include "container/container.h"
+#include "guest-init/memory.h"
 #include "guest-init/mounts.h"
 #include "guest-init/layers.h"
 #include "guest-init/net.h"
@@ -64,6 +65,8 @@ static int log_fd = STDERR_FILENO;
 
 /* The host's signals and window sizes (NB_PORT_SIGNAL); fd -1: none. */
 static struct nb_signal_port signal_port = { .fd = -1 };
+/* The container was OOM-killed: reported with the status (abi.h). */
+static bool workload_oom;
 
 static __attribute__((format(printf, 1, 2))) void say(const char *fmt, ...)
 {
@@ -288,6 +291,7 @@ static int run_workload(const struct init *self, const struct nb_spec *spec, int
 		char reason[NB_ERR_MSG_MAX];
 
 		*status = nb_container_finish(&ct, *status, reason, sizeof(reason));
+		workload_oom = ct.oom_killed;
 		if (reason[0])
 			say("%s", reason);
 	}
@@ -295,6 +299,27 @@ static int run_workload(const struct init *self, const struct nb_spec *spec, int
 	if (rc == 0 && self->debug)
 		say_status(*status);
 	return rc;
+}
+
+/* The OCI start gate: -1 once `nestbox start` released the workload, else
+ * the status to end with (a signal came first, or the port failed). */
+static int start_gate(struct nb_spec *spec)
+{
+	uint32_t rows = spec->tty_rows, cols = spec->tty_cols;
+	int rc = nb_signal_port_wait_start(&signal_port, &rows, &cols);
+
+	if (spec->tty) { /* the engine's terminal as it is now */
+		spec->tty_rows = rows;
+		spec->tty_cols = cols;
+	}
+
+	if (rc == 0)
+		return -1;
+	if (rc < 0) {
+		say("the signal port closed before the start message");
+		return NB_STATUS_ERROR;
+	}
+	return NB_STATUS_SIGNAL_BASE + rc;
 }
 
 /* ---- the end ------------------------------------------------------------------- */
@@ -325,13 +350,20 @@ static void flush_output(void)
 
 static void report_status(int status)
 {
+	unsigned int value = NB_EXIT_MAGIC | ((unsigned int)status & NB_EXIT_STATUS_MASK), host;
+
 	if (ioperm(NB_EXIT_PORT, NB_EXIT_PORT_LEN, 1) < 0) {
 		say("cannot reach the exit device at port %#x: ioperm: %s", NB_EXIT_PORT,
 		    strerror(errno));
 		flush_output();
 		return;
 	}
-	outl(NB_EXIT_MAGIC | ((unsigned int)status & NB_EXIT_STATUS_MASK), NB_EXIT_PORT);
+	/* The OOM flag only for a VMM that knows it (abi.h). */
+	host = inl(NB_EXIT_PORT);
+	if (workload_oom && (host & NB_EXIT_MAGIC_MASK) == NB_EXIT_MAGIC &&
+	    (host & ~NB_EXIT_MAGIC_MASK) >= NB_EXIT_OOM_SINCE)
+		value |= NB_EXIT_FLAG_OOM;
+	outl(value, NB_EXIT_PORT);
 }
 
 static void report_ready(void)
@@ -367,6 +399,7 @@ static int run(struct init *self)
 			return report_error(&err);
 		ensure_stdio();
 		raw_console_output();
+		nb_memory_tune();
 		if (nb_console_attach(&log_fd, &signal_port.fd, &err) < 0)
 			return report_error(&err);
 		signal_port.log_fd = log_fd;
@@ -381,6 +414,8 @@ static int run(struct init *self)
 		status = report_error(&err);
 	else if (self->pid1 && spec.template && await_workload(&blob, &spec, &err) < 0)
 		status = report_error(&err);
+	else if (spec.start_gate && (status = start_gate(&spec)) >= 0)
+		say_status(status);
 	else if (run_workload(self, &spec, &status, &err) < 0)
 		status = report_error(&err);
 	if (self->pid1)

@@ -4,6 +4,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <net/if.h>
 #include <stdint.h>
 #include <string.h>
@@ -114,6 +117,38 @@ static int add_default_route(int sock, unsigned index, uint32_t gateway, struct 
 	return talk(sock, &r, "adding the default route", err);
 }
 
+/* The container's /etc/resolv.conf from NB_SPEC_NET_DNS: the image's is
+ * replaced (unlinked first, created with O_EXCL | O_NOFOLLOW beneath an
+ * /etc opened without following a link), so a hostile image's symlink
+ * leads nowhere. */
+static int write_resolv(const struct nb_spec *spec, struct nb_err *err)
+{
+	char text[64 + NB_SPEC_MAX_DNS * 32];
+	size_t len = 0;
+	cleanup_close int root = open(spec->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int etc = -1, fd = -1;
+
+	if (root < 0)
+		return nb_err_sys(err, "net: resolv.conf: %s", spec->rootfs);
+	if (mkdirat(root, "etc", 0755) < 0 && errno != EEXIST)
+		return nb_err_sys(err, "net: resolv.conf: cannot create /etc");
+	etc = openat(root, "etc", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (etc < 0)
+		return nb_err_sys(err, "net: resolv.conf: the image's /etc");
+	if (unlinkat(etc, "resolv.conf", 0) < 0 && errno != ENOENT)
+		return nb_err_sys(err, "net: cannot replace the image's /etc/resolv.conf");
+	fd = openat(etc, "resolv.conf", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return nb_err_sys(err, "net: cannot create /etc/resolv.conf");
+	len = (size_t)snprintf(text, sizeof(text), "# written by nestbox\n");
+	for (size_t i = 0; i < spec->net_ndns && i < NB_SPEC_MAX_DNS; i++)
+		len += (size_t)snprintf(text + len, sizeof(text) - len, "nameserver %.15s\n",
+					spec->net_dns[i]);
+	if (write(fd, text, len) != (ssize_t)len)
+		return nb_err_sys(err, "net: writing /etc/resolv.conf");
+	return 0;
+}
+
 int nb_net_setup(const struct nb_spec *spec, struct nb_err *err)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
@@ -136,5 +171,5 @@ int nb_net_setup(const struct nb_spec *spec, struct nb_err *err)
 		return -1;
 	if (spec->net_gateway && add_default_route(sock, eth, spec->net_gateway, err) < 0)
 		return -1;
-	return 0;
+	return spec->net_ndns ? write_resolv(spec, err) : 0;
 }

@@ -1,6 +1,7 @@
 /* Guest networking over rtnetlink: lo up always; with the spec's
  * NB_SPEC_NET_IPV4, eth0 up with that address and, with NB_SPEC_NET_GATEWAY,
- * a default route. Done by nestbox-init before the workload starts. */
+ * a default route; with NB_SPEC_NET_DNS, the container's /etc/resolv.conf.
+ * Done by nestbox-init before the workload starts. */
 #ifndef NESTBOX_GUEST_NET_H
 #define NESTBOX_GUEST_NET_H
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -63,6 +64,39 @@ static void apply(const struct nb_sigmsg *m, struct nb_signal_target *t)
 
 		ioctl(t->tty_master, TIOCSWINSZ, &ws);
 	}
+}
+
+int nb_signal_port_wait_start(struct nb_signal_port *port, uint32_t *rows, uint32_t *cols)
+{
+	struct nb_sigmsg m;
+	struct nb_err err;
+	size_t room;
+
+	while (port->fd >= 0) {
+		struct pollfd p = { .fd = port->fd, .events = POLLIN };
+		uint8_t *space = nb_sigmsg_reader_space(&port->reader, &room);
+		ssize_t n = read(port->fd, space, room);
+		int rc;
+
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return -1;
+		if (n < 0) {
+			poll(&p, 1, -1);
+			continue;
+		}
+		nb_sigmsg_reader_add(&port->reader, (size_t)n);
+		while ((rc = nb_sigmsg_reader_next(&port->reader, &m, &err)) != 0) {
+			if (rc < 0 && port->log_fd >= 0)
+				dprintf(port->log_fd, "nestbox-init: %s\n", err.msg);
+			else if (rc > 0 && m.type == NB_SIGMSG_START)
+				return 0;
+			else if (rc > 0 && m.type == NB_SIGMSG_WINSIZE)
+				*rows = m.rows, *cols = m.cols;
+			else if (rc > 0 && m.type == NB_SIGMSG_SIGNAL && m.signo != SIGWINCH)
+				return m.signo;
+		}
+	}
+	return -1;
 }
 
 void nb_signal_port_read(struct nb_signal_port *port, struct nb_signal_target *t)

@@ -43,4 +43,10 @@ struct nb_signal_target {
  * workload SIGWINCH). Invalid bytes are logged and skipped. */
 void nb_signal_port_read(struct nb_signal_port *port, struct nb_signal_target *t);
 
+/* The OCI start gate (include/nestbox/abi.h): block until the port brings
+ * NB_SIGMSG_START (returns 0) or a signal (returns its number: the
+ * workload is not to run). The last window size seen is left in *rows,
+ * *cols (untouched if none). -1: the port is closed or failed. */
+int nb_signal_port_wait_start(struct nb_signal_port *port, uint32_t *rows, uint32_t *cols);
+
 #endif

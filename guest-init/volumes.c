@@ -115,6 +115,9 @@ static int mount_volume(const char *root, const char *entry, struct nb_err *err)
 
 int nb_volumes_mount(const struct nb_spec *spec, struct nb_err *err)
 {
+	/* An OCI bundle's root share is mounted at the rootfs itself. */
+	if (strcmp(spec->rootfs, "/") != 0 && mkdir(spec->rootfs, 0755) < 0 && errno != EEXIST)
+		return nb_err_sys(err, "mkdir %s", spec->rootfs);
 	for (size_t i = 0; i < spec->nvolumes; i++)
 		if (mount_volume(spec->rootfs, spec->volumes[i], err) < 0)
 			return -1;

@@ -19,6 +19,7 @@
 #include "common/file.h"
 #include "images/import.h"
 #include "images/json.h"
+#include "images/reference.h"
 #include "nestbox/cleanup.h"
 
 #define ARCHIVE_MAX_ENTRIES 100000u
@@ -222,23 +223,78 @@ static int check_layer_diff(int dirfd, const struct nb_digest *cfg, uint64_t cfg
 	return rc;
 }
 
-static int docker_to_layout(int dirfd, struct json_object *top, struct nb_err *err)
+/* Whether name (a RepoTags entry) is the reference want, both normalised. */
+static bool same_image(const char *name, const struct nb_ref *want)
 {
-	struct json_object *entry, *layers, *tags, *manifest, *larr, *index, *marr, *mdesc, *ann;
+	char a[NB_REF_TEXT_MAX], b[NB_REF_TEXT_MAX];
+	struct nb_ref ref;
+	struct nb_err ignored;
+
+	return nb_ref_parse(name, &ref, &ignored) == 0 && nb_ref_format(&ref, a, sizeof(a)) == 0 &&
+	       nb_ref_format(want, b, sizeof(b)) == 0 && strcmp(a, b) == 0;
+}
+
+/* The manifest.json entry to import and its name: the one whose RepoTags
+ * has want (docker-archive:PATH:REF), else the only one. */
+static int select_entry(struct json_object *top, const char *want, struct json_object **entry,
+			const char **tag, struct nb_err *err)
+{
+	struct nb_ref ref;
+	size_t n;
+
+	if (!json_object_is_type(top, json_type_array) || json_object_array_length(top) == 0)
+		return nb_err_set(err, 0, "manifest.json must list the archive's images");
+	n = json_object_array_length(top);
+	if (!want) {
+		if (n != 1)
+			return nb_err_set(err, 0,
+					  "manifest.json lists %zu images; name one with "
+					  "docker-archive:PATH:NAME:TAG",
+					  n);
+		*entry = json_object_array_get_idx(top, 0);
+		return 0;
+	}
+	if (nb_ref_parse(want, &ref, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n && i < NB_ARCHIVE_MAX_IMAGES; i++) {
+		struct json_object *e = json_object_array_get_idx(top, i), *tags;
+
+		if (!json_object_is_type(e, json_type_object) ||
+		    !json_object_object_get_ex(e, "RepoTags", &tags) ||
+		    !json_object_is_type(tags, json_type_array))
+			continue;
+		for (size_t j = 0; j < json_object_array_length(tags) && j < 64; j++) {
+			struct json_object *t = json_object_array_get_idx(tags, j);
+
+			if (json_object_is_type(t, json_type_string) &&
+			    same_image(json_object_get_string(t), &ref)) {
+				*entry = e;
+				*tag = json_object_get_string(t);
+				return 0;
+			}
+		}
+	}
+	return nb_err_set(err, 0, "no image named '%.200s' in the archive (its RepoTags)", want);
+}
+
+static int docker_to_layout(int dirfd, struct json_object *top, const char *want,
+			    struct nb_err *err)
+{
+	struct json_object *entry = NULL, *layers, *tags, *manifest, *larr, *index, *marr, *mdesc,
+			   *ann;
 	const char *config_path, *tag = NULL;
 	struct nb_digest cfg, mdig, ldig[NB_OCI_MAX_LAYERS];
 	uint64_t cfg_size, lsize;
 	size_t n, mlen;
 	int rc = -1;
 
-	if (!json_object_is_type(top, json_type_array) || json_object_array_length(top) != 1)
-		return nb_err_set(err, 0, "manifest.json must list exactly one image");
-	entry = json_object_array_get_idx(top, 0);
+	if (select_entry(top, want, &entry, &tag, err) < 0)
+		return nb_err_wrap(err, "manifest.json");
 	if (nb_json_str(entry, "Config", true, ARCHIVE_MAX_PATH, &config_path, err) < 0 ||
 	    nb_json_arr(entry, "Layers", true, NB_OCI_MAX_LAYERS, &layers, err) < 0 ||
 	    nb_json_arr(entry, "RepoTags", false, 64, &tags, err) < 0)
 		return nb_err_wrap(err, "manifest.json");
-	if (tags && json_object_array_length(tags) &&
+	if (!tag && tags && json_object_array_length(tags) &&
 	    json_object_is_type(json_object_array_get_idx(tags, 0), json_type_string))
 		tag = json_object_get_string(json_object_array_get_idx(tags, 0));
 	if (blob_from_file(dirfd, config_path, &cfg, &cfg_size, err) < 0)
@@ -292,7 +348,8 @@ out:
 	return rc;
 }
 
-int nb_archive_to_layout(const char *tar_path, const char *dir, struct nb_err *err)
+int nb_archive_to_layout(const char *tar_path, const char *dir, enum nb_archive_kind kind,
+			 const char *want, struct nb_err *err)
 {
 	cleanup_close int dirfd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	struct json_object *top;
@@ -303,18 +360,27 @@ int nb_archive_to_layout(const char *tar_path, const char *dir, struct nb_err *e
 		return nb_err_sys(err, "cannot open %s", dir);
 	if (unpack(tar_path, dirfd, err) < 0)
 		return -1;
-	if (faccessat(dirfd, "index.json", F_OK, 0) == 0)
+	if (faccessat(dirfd, "index.json", F_OK, 0) == 0) {
+		if (kind == NB_ARCHIVE_DOCKER)
+			return nb_err_set(err, 0,
+					  "an OCI archive (index.json), not a docker-archive: use "
+					  "oci-archive:PATH[:TAG]");
 		return 0; /* an OCI archive is a layout in a tar */
+	}
 	if (faccessat(dirfd, "manifest.json", F_OK, 0) != 0)
 		return nb_err_set(err, 0,
 				  "neither an OCI archive (index.json) nor a docker-archive "
 				  "(manifest.json)");
+	if (kind == NB_ARCHIVE_OCI)
+		return nb_err_set(err, 0,
+				  "a docker-archive (manifest.json), not an OCI archive: use "
+				  "docker-archive:PATH[:NAME:TAG]");
 	if (asprintf(&mpath, "%s/manifest.json", dir) < 0)
 		return nb_err_set(err, ENOMEM, "path");
 	top = nb_json_load(mpath, "docker-archive manifest.json", err);
 	if (!top)
 		return -1;
-	rc = docker_to_layout(dirfd, top, err);
+	rc = docker_to_layout(dirfd, top, want, err);
 	json_object_put(top);
 	return rc < 0 ? nb_err_wrap(err, "docker-archive") : 0;
 }

@@ -2,7 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
+#include <nettle/base64.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,16 +71,20 @@ static int decode_auth(const char *b64, const char *file, struct nb_creds *out, 
 {
 	size_t len = strlen(b64);
 	unsigned char buf[2 * NB_AUTH_FIELD_MAX + 8];
+	struct base64_decode_ctx b64ctx;
+	size_t dlen = sizeof(buf) - 1;
 	int n;
 	char *colon;
 
 	if (len == 0 || len % 4 || len / 4 * 3 >= sizeof(buf))
 		return nb_err_set(err, 0, "%s: an \"auth\" value is not base64 of user:password",
 				  file);
-	n = EVP_DecodeBlock(buf, (const unsigned char *)b64, (int)len);
-	if (n < 0)
+	base64_decode_init(&b64ctx);
+	if (strspn(b64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") !=
+		    len ||
+	    !base64_decode_update(&b64ctx, &dlen, buf, len, b64) || !base64_decode_final(&b64ctx))
 		return nb_err_set(err, 0, "%s: an \"auth\" value is not base64", file);
-	n -= (b64[len - 1] == '=') + (b64[len - 2] == '='); /* DecodeBlock counts padding */
+	n = (int)dlen;
 	buf[n] = '\0';
 	colon = memchr(buf, ':', (size_t)n);
 	if (!colon || memchr(buf, '\0', (size_t)n) || colon == (char *)buf ||
@@ -151,7 +155,8 @@ int nb_auth_basic(const struct nb_creds *creds, char *out, size_t size, struct n
 		return nb_err_set(err, ENOMEM, "credentials");
 	if ((size_t)(n + 2) / 3 * 4 + 1 > size)
 		return nb_err_set(err, 0, "credentials are too long");
-	EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)plain, n);
+	base64_encode_raw(out, (size_t)n, (const uint8_t *)plain);
+	out[BASE64_ENCODE_RAW_LENGTH((size_t)n)] = '\0';
 	return 0;
 }
 

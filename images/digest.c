@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -52,43 +51,38 @@ bool nb_digest_equal(const struct nb_digest *a, const struct nb_digest *b)
 
 int nb_sha256_init(struct nb_sha256 *h, struct nb_err *err)
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-
+	(void)err;
+	sha256_init(&h->ctx);
 	h->bytes = 0;
-	h->ctx = ctx;
-	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-		nb_sha256_free(h);
-		return nb_err_set(err, 0, "cannot start sha256 (OpenSSL)");
-	}
 	return 0;
 }
 
 int nb_sha256_update(struct nb_sha256 *h, const void *data, size_t len, struct nb_err *err)
 {
-	if (len && EVP_DigestUpdate(h->ctx, data, len) != 1)
-		return nb_err_set(err, 0, "sha256 update failed (OpenSSL)");
+	(void)err;
+	sha256_update(&h->ctx, len, data);
 	h->bytes += len;
 	return 0;
 }
 
 int nb_sha256_final(struct nb_sha256 *h, struct nb_digest *out, struct nb_err *err)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned len = 0;
-	int ok = EVP_DigestFinal_ex(h->ctx, md, &len) == 1 && len == 32;
+	static const char hex[] = "0123456789abcdef";
+	uint8_t md[SHA256_DIGEST_SIZE];
 
-	nb_sha256_free(h);
-	if (!ok)
-		return nb_err_set(err, 0, "sha256 final failed (OpenSSL)");
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(out->hex + 2 * i, 3, "%02x", md[i]);
+	(void)err;
+	sha256_digest(&h->ctx, sizeof(md), md);
+	for (unsigned i = 0; i < SHA256_DIGEST_SIZE; i++) {
+		out->hex[2 * i] = hex[md[i] >> 4];
+		out->hex[2 * i + 1] = hex[md[i] & 15];
+	}
+	out->hex[NB_DIGEST_HEX_LEN] = '\0';
 	return 0;
 }
 
 void nb_sha256_free(struct nb_sha256 *h)
 {
-	EVP_MD_CTX_free(h->ctx);
-	h->ctx = NULL;
+	(void)h; /* nettle's context holds no resources */
 }
 
 int nb_sha256_buf(const void *data, size_t len, struct nb_digest *out, struct nb_err *err)

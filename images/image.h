@@ -6,16 +6,28 @@
 #define NESTBOX_IMAGES_IMAGE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/report.h"
 #include "images/types.h"
 #include "nestbox/err.h"
 
-/* True when arg names an image rather than a plain rootfs directory: a
- * directory with an oci-layout file, a regular file (archive), or a name
- * that is no path on disk and does not start with '/' or '.' (registry). */
+/* How IMAGE is read (images/reference.h has the grammar):
+ *   oci:PATH[:TAG], oci-archive:PATH[:TAG], docker-archive:PATH[:REF],
+ *   docker://REF   that transport (a prefix always wins: a directory named
+ *                  "oci:x" is ./oci:x);
+ *   an existing path, or one starting with '/' or '.'
+ *                  a directory with oci-layout is an image layout (its only
+ *                  or linux/amd64 image), any other directory a plain root
+ *                  file system, a file an OCI or docker archive;
+ *   anything else  a registry reference by Docker's rules.
+ * True when arg names an image rather than a plain rootfs directory. */
 bool nb_image_is_reference(const char *arg);
+
+/* The name an image is recorded under: a registry reference's canonical
+ * DOMAIN/PATH:TAG, anything else as given. -1 if it does not fit. */
+int nb_image_record_name(const char *text, char *name, size_t size);
 
 /* Resolve ref_or_path into cached layers and config: an OCI layout
  * directory, an OCI/docker archive .tar, or a registry reference (pulled

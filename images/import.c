@@ -74,7 +74,7 @@ static int check_oci_layout(int dirfd, const char *dir, struct nb_err *err)
 	return rc < 0 ? nb_err_wrap(err, "%s/oci-layout", dir) : 0;
 }
 
-int nb_import_layout(struct nb_cache *c, const char *dir, const char *record_name,
+int nb_import_layout(struct nb_cache *c, const char *dir, const char *tag, const char *record_name,
 		     const struct nb_pull_opts *opts, struct nb_image *out, struct nb_err *err)
 {
 	cleanup_close int dirfd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
@@ -97,7 +97,7 @@ int nb_import_layout(struct nb_cache *c, const char *dir, const char *record_nam
 		return nb_err_sys(err, "%s has no index.json", dir);
 	if (nb_file_read_fd(ifd, NB_JSON_MAX_BYTES, &index, &len, err) < 0)
 		return nb_err_wrap(err, "%s/index.json", dir);
-	if (nb_oci_resolve_index(layout_fetch, &l, index, len, NULL, &mdesc, &m, err) < 0)
+	if (nb_oci_resolve_index(layout_fetch, &l, index, len, tag, &mdesc, &m, err) < 0)
 		return nb_err_wrap(err, "%s", dir);
 	rc = nb_import_manifest(c, &src, record_name, &mdesc, &m, opts, out, err);
 	nb_manifest_free(&m);

@@ -314,6 +314,14 @@ int nb_oci_select(const struct nb_index *idx, const char *name, struct nb_err *e
 	if (candidates == 0)
 		return nb_err_set(err, 0, "image index has no manifest%s%s",
 				  name && *name ? " named " : "", name && *name ? name : "");
+	/* A layout with several named images (skopeo copy to oci:DIR:TAG twice):
+	 * say which names there are to choose from. */
+	for (size_t i = 0; i < idx->n; i++)
+		if (idx->manifests[i].ref_name[0] && (!name || !*name))
+			return nb_err_set(err, 0,
+					  "image index has %d images and no tag was given (one is "
+					  "named '%.100s'): choose one with oci:PATH:TAG",
+					  candidates, idx->manifests[i].ref_name);
 	return nb_err_set(err, 0,
 			  "image index has %d manifests but none for linux/amd64 "
 			  "(first is %s/%s)",

@@ -44,112 +44,6 @@
 /* The loaded libcurl (nb_registry_pull loads it first). */
 static const struct nb_curl *C;
 
-/* ---- references ----------------------------------------------------------- */
-
-static bool valid_repo(const char *s)
-{
-	if (!*s || *s == '/')
-		return false;
-	for (; *s; s++)
-		if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) ||
-		      strchr("._-/", *s)))
-			return false;
-	return true;
-}
-
-/* host[:port] with a numeric port; IPv6 literals in brackets. */
-static bool valid_host(const char *s)
-{
-	const char *colon = strrchr(s, ':');
-
-	if (!*s || *s == ':' || *s == '.' || *s == '-')
-		return false;
-	if (colon && !strchr(colon, ']')) {
-		if (!colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
-		    strlen(colon + 1) > 5)
-			return false;
-	}
-	for (const char *p = s; *p && p != colon; p++)
-		if (!(isalnum((unsigned char)*p) || strchr(".-[]:", *p)))
-			return false;
-	return true;
-}
-
-static bool valid_tag(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 127)
-		return false;
-	for (; *s; s++)
-		if (!(isalnum((unsigned char)*s) || strchr("._-", *s)))
-			return false;
-	return true;
-}
-
-static bool is_loopback(const char *host)
-{
-	return (strncmp(host, "localhost", 9) == 0 && (host[9] == '\0' || host[9] == ':')) ||
-	       strncmp(host, "127.", 4) == 0 || strncmp(host, "[::1]", 5) == 0;
-}
-
-int nb_ref_parse(const char *text, struct nb_ref *out, struct nb_err *err)
-{
-	char buf[NB_REF_HOST_MAX + NB_REF_REPO_MAX + NB_REF_TAG_MAX + 80];
-	char *rest = buf, *at, *colon, *slash;
-	struct nb_digest d;
-
-	*out = (struct nb_ref){ 0 };
-	if (strlen(text) >= sizeof(buf))
-		return nb_err_set(err, 0, "image reference is too long");
-	strcpy(buf, text);
-	at = strchr(rest, '@');
-	if (at) {
-		*at = '\0';
-		if (nb_digest_parse(at + 1, &d, err) < 0)
-			return nb_err_wrap(err, "image reference '%.200s'", text);
-		snprintf(out->digest, sizeof(out->digest), "%s", at + 1);
-	}
-	slash = strchr(rest, '/');
-	if (slash &&
-	    (memchr(rest, '.', (size_t)(slash - rest)) ||
-	     memchr(rest, ':', (size_t)(slash - rest)) || strncmp(rest, "localhost/", 10) == 0)) {
-		*slash = '\0';
-		if (strlen(rest) >= sizeof(out->host))
-			return nb_err_set(err, 0, "registry host in '%.200s' is too long", text);
-		strcpy(out->host, rest);
-		if (!valid_host(out->host))
-			return nb_err_set(err, 0, "registry host '%.200s' is not valid", out->host);
-		rest = slash + 1;
-	} else {
-		strcpy(out->host, "registry-1.docker.io");
-	}
-	colon = strrchr(rest, ':');
-	if (colon) {
-		*colon = '\0';
-		if (!valid_tag(colon + 1))
-			return nb_err_set(err, 0, "tag '%.130s' in '%.200s' is not valid",
-					  colon + 1, text);
-		strcpy(out->tag, colon + 1);
-	} else {
-		strcpy(out->tag, "latest");
-	}
-	if (!valid_repo(rest) || strstr(rest, "..") || strstr(rest, "//") ||
-	    rest[strlen(rest) - 1] == '/')
-		return nb_err_set(err, 0,
-				  "'%.200s' is not an image reference ([HOST[:PORT]/]NAME"
-				  "[:TAG][@sha256:DIGEST], NAME in lowercase) nor an existing path",
-				  text);
-	if (snprintf(out->repo, sizeof(out->repo), "%s%s",
-		     strcmp(out->host, "registry-1.docker.io") == 0 && !strchr(rest, '/')
-			     ? "library/"
-			     : "",
-		     rest) >= (int)sizeof(out->repo))
-		return nb_err_set(err, 0, "repository name in '%.200s' is too long", text);
-	out->loopback = is_loopback(out->host);
-	return 0;
-}
-
 /* Copy the value of key="value" (or key=value) from a challenge. */
 static void challenge_value(const char *h, const char *key, char *out, size_t size)
 {
@@ -773,7 +667,7 @@ int nb_registry_server(const char *arg, char *key, size_t size, struct nb_err *e
 		return nb_err_set(err, 0, "'%.200s' is not a registry (HOST[:PORT])", arg);
 	memcpy(key, p, n);
 	key[n] = '\0';
-	if (!valid_host(key))
+	if (!nb_ref_valid_domain(key))
 		return nb_err_set(err, 0, "registry host '%.200s' is not valid", key);
 	if (!strcmp(key, "index.docker.io") || !strcmp(key, "registry-1.docker.io"))
 		snprintf(key, size, "docker.io"); /* what podman and skopeo store */
@@ -796,7 +690,7 @@ int nb_registry_login(const char *key, const struct nb_creds *creds, bool insecu
 	}
 	snprintf(r->ref.host, sizeof(r->ref.host), "%s",
 		 strcmp(key, "docker.io") ? key : "registry-1.docker.io");
-	r->ref.loopback = is_loopback(r->ref.host);
+	r->ref.loopback = nb_ref_is_loopback(r->ref.host);
 	if (reg_start(r, &opts, err) < 0 ||
 	    nb_auth_basic(creds, r->basic, sizeof(r->basic), err) < 0)
 		goto out;
@@ -826,6 +720,7 @@ int nb_registry_pull(struct nb_cache *c, const char *text, const struct nb_pull_
 	struct nb_source src = { reg_fetch, reg_open_blob, r };
 	struct nb_desc start, mdesc;
 	struct nb_manifest m = { 0 };
+	char name[NB_REF_TEXT_MAX];
 	int rc = -1;
 
 	if (!r)
@@ -834,12 +729,16 @@ int nb_registry_pull(struct nb_cache *c, const char *text, const struct nb_pull_
 	if (max_blob(&r->max_blob, err) < 0 || nb_ref_parse(text, &r->ref, err) < 0 ||
 	    reg_start(r, opts, err) < 0 || load_creds(r, err) < 0)
 		goto out;
+	if (nb_ref_format(&r->ref, name, sizeof(name)) < 0) {
+		nb_err_set(err, 0, "image reference is too long");
+		goto out;
+	}
 	if (fetch_manifest(r, r->ref.digest[0] ? r->ref.digest : r->ref.tag, &r->top, &r->top_len,
 			   err) < 0 ||
 	    top_desc(r, &start, err) < 0 ||
 	    nb_oci_resolve(reg_fetch, r, &start, NULL, &mdesc, &m, err) < 0)
 		goto out;
-	rc = nb_import_manifest(c, &src, text, &mdesc, &m, opts, out, err);
+	rc = nb_import_manifest(c, &src, name, &mdesc, &m, opts, out, err);
 out:
 	if (rc < 0)
 		nb_err_wrap(err, "pull %s", text);

@@ -1,4 +1,4 @@
-/* Registry references: [HOST[:PORT]/]NAME[:TAG][@sha256:HEX]. */
+/* The registry client: pull by reference (images/reference.h), login. */
 #ifndef NESTBOX_IMAGES_REGISTRY_H
 #define NESTBOX_IMAGES_REGISTRY_H
 
@@ -6,22 +6,9 @@
 #include <stddef.h>
 
 #include "images/cache.h"
+#include "images/reference.h"
 #include "images/types.h"
 #include "nestbox/err.h"
-
-#define NB_REF_HOST_MAX 256
-#define NB_REF_REPO_MAX 256
-#define NB_REF_TAG_MAX 128
-
-struct nb_ref {
-	char host[NB_REF_HOST_MAX]; /* "registry-1.docker.io" for Docker Hub names */
-	char repo[NB_REF_REPO_MAX]; /* "library/busybox" */
-	char tag[NB_REF_TAG_MAX];   /* "latest" unless a digest is given */
-	char digest[80];            /* "sha256:..." or "" */
-	bool loopback;              /* localhost, 127.x, [::1]: plain HTTP by default */
-};
-
-int nb_ref_parse(const char *text, struct nb_ref *out, struct nb_err *err);
 
 /* Parse a WWW-Authenticate: Bearer challenge's realm, service and scope. */
 int nb_auth_parse_bearer(const char *header, char *realm, size_t realm_size, char *service,

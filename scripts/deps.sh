@@ -21,6 +21,9 @@ packages=(
 	check qemu-system-x86 busybox-static cpio kmod e2fsprogs python3 file crun
 	# tests: net/vsock e2e (ip netns, tuntap)
 	iproute2
+	# nestbox networks: libnftables (dlopen()ed by vmm/hostnet/nft.c; the
+	# -dev package for its header and the .so), nft(8) for the tests
+	nftables libnftables-dev
 	# make check: style and static analysis (clang-format is clang-format-14 on Debian 12)
 	clang-format cppcheck
 	# fuzz tier (libFuzzer)
@@ -31,6 +34,8 @@ packages=(
 	apache2-utils
 	# warm e2e: reading `nestbox fn`'s JSON
 	jq
+	# e2e oci group: nestbox as podman's and containerd's OCI runtime (conmon comes with podman)
+	podman conmon containerd
 )
 
 # One dpkg-query for all (a package dpkg has never heard of is not listed).

@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define NB_ABI_VERSION 1
+#define NB_ABI_VERSION 3
 
 /* ---- exit device ---------------------------------------------------------
  * A 4-byte port-I/O register. nestbox-init writes one 32-bit value
@@ -27,12 +27,27 @@
 #define NB_EXIT_MAGIC_MASK 0xffff0000u
 #define NB_EXIT_STATUS_MASK 0x000000ffu
 
-/* Warm start (issue 16): a template boot's nestbox-init writes
- * NB_EXIT_MAGIC | NB_EXIT_READY once the workload's root is assembled and
- * it is about to read the workload spec from the stdin port (below); the
- * VMM pauses every vCPU there and saves the snapshot. In any other run the
- * value is a protocol violation. */
-#define NB_EXIT_READY 0x100u
+/* ---- exit device: the OOM flag (ABI 2, issue 15) --------------------------
+ * From NB_ABI_VERSION 2 the value written may also carry
+ *   NB_EXIT_FLAG_OOM                 the container's cgroup counted an
+ *                                    OOM kill (memory.events oom_kill)
+ * next to the status. nestbox-init sets it only when the register read back
+ * a version >= NB_EXIT_OOM_SINCE; the VMM takes any other bit in
+ * NB_EXIT_FLAGS_MASK ~ NB_EXIT_FLAG_OOM as a violation. The VMM reports the
+ * flag to its monitor (`inspect`'s State.OOMKilled, the "oom" event).
+ */
+#define NB_EXIT_OOM_SINCE 2u
+#define NB_EXIT_FLAG_OOM 0x00000100u
+#define NB_EXIT_FLAGS_MASK 0x0000ff00u
+
+/* ---- exit device: template ready (ABI 3, issue 16) -----------------------
+ * A template boot's nestbox-init writes exactly NB_EXIT_MAGIC | NB_EXIT_READY
+ * (no status, no other flag) once the workload's root is assembled and it is
+ * about to read the workload spec from the stdin port (below); the VMM
+ * pauses every vCPU there and saves the snapshot. In any other run the value
+ * is a protocol violation.
+ */
+#define NB_EXIT_READY 0x00000200u
 
 /* ---- exit status convention (Docker's) -------------------------------- */
 enum nb_status {
@@ -81,6 +96,8 @@ enum nb_status {
  *   NB_SPEC_CPU_MAX   2 x u32 cpu.max quota and period in microseconds
  *                             (period 1000..1000000, quota >= 1000)
  *   NB_SPEC_PIDS_MAX  u64     pids.max (>= 1)
+ *   NB_SPEC_MEMORY_LOW u64    memory.low in bytes (>= 1; <= memory.max if set)
+ *   NB_SPEC_CPU_WEIGHT u32    cpu.weight, 1..10000
  *   NB_SPEC_NAMESPACES u32    extra namespaces: NB_NS_NET | NB_NS_USER
  *   NB_SPEC_READONLY  u32     0 or 1: root file system mounted read-only
  *   NB_SPEC_TMPFS     strlist PATH[:OPTIONS] (common/tmpfs.h) that get a fresh tmpfs (<= 64)
@@ -96,10 +113,19 @@ enum nb_status {
 #define NB_SPEC_SWAP_MAX "memory.swap.max"
 #define NB_SPEC_CPU_MAX "cpu.max"
 #define NB_SPEC_PIDS_MAX "pids.max"
+#define NB_SPEC_MEMORY_LOW "memory.low"
+#define NB_SPEC_CPU_WEIGHT "cpu.weight"
+#define NB_SPEC_MAX_CPU_WEIGHT 10000u
 #define NB_SPEC_NAMESPACES "namespaces"
 #define NB_SPEC_READONLY "readonly"
 #define NB_SPEC_TMPFS "tmpfs"
 #define NB_SPEC_SECCOMP "seccomp"
+
+/* Docker's --init (optional, 0 or 1; container/reaper.c): PID 1 of the
+ * container is a small init that starts argv as its child, forwards the
+ * signals it gets to it, reaps every orphan and exits with the child's
+ * status (128+N when signal N killed it). Absent or 0: argv is PID 1. */
+#define NB_SPEC_INIT "init"
 
 #define NB_SPEC_MAX_HOSTNAME 64u
 #define NB_SPEC_MAX_PATH 4096u
@@ -150,6 +176,11 @@ enum nb_status {
  *                                 prefix length 1..32
  *   NB_SPEC_NET_GATEWAY  u32      default route via this address (only with
  *                                 NB_SPEC_NET_IPV4)
+ *   NB_SPEC_NET_DNS      strlist  1..NB_SPEC_MAX_DNS dotted IPv4 nameservers
+ *                                 (only with NB_SPEC_NET_IPV4): nestbox-init
+ *                                 writes them as the container's
+ *                                 /etc/resolv.conf (replacing the image's,
+ *                                 never through a symlink)
  */
 /* Terminal (-t), optional:
  *   NB_SPEC_TTY  2 x u32  rows and columns of the workload's pty at start:
@@ -186,6 +217,8 @@ enum nb_status {
 
 #define NB_SPEC_NET_IPV4 "net.ipv4"
 #define NB_SPEC_NET_GATEWAY "net.gateway"
+#define NB_SPEC_NET_DNS "net.dns"
+#define NB_SPEC_MAX_DNS 3u
 #define NB_GUEST_NET_IF "eth0"
 
 /* ---- virtio devices ---------------------------------------------------------
@@ -265,5 +298,19 @@ enum nb_status {
 #define NB_LAYER_RECORD 16u
 #define NB_MAX_LAYERS 127u             /* Docker's limit */
 #define NB_LAYER_MAX_DISK (1ull << 50) /* 1 PiB: far beyond any image */
+
+/* ---- OCI runtime: the start gate (issue 14) --------------------------------
+ * `nestbox create` boots the VM; `nestbox start` runs the workload. The spec
+ * property
+ *   NB_SPEC_START_GATE  u32  0 or 1
+ * set to 1 makes nestbox-init, once its mounts are made, wait for one
+ * NB_SIGMSG_START message on the signal port (4 payload bytes, le32 0)
+ * before it creates the container. A signal message before it ends the
+ * wait with 128+N, the workload never run. The host holds the message until
+ * the guest opens the port (vmm/virtio/console.h). The container's root is
+ * then a virtio-fs share mounted at the spec's rootfs, volume 0 with PATH "/".
+ */
+#define NB_SPEC_START_GATE "start-gate"
+#define NB_SIGMSG_START 0x10u
 
 #endif

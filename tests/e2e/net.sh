@@ -69,7 +69,7 @@ else
 		>"$nb_tmp/sink.out" 2>&1 &
 	sink=$!
 	# shellcheck disable=SC2016 # expanded by the guest's shell
-	nsx timeout --kill-after=5 $((limit + 120)) "$nestbox" run --net tap:$tap --ip 10.200.0.2/24 \
+	nsx timeout --kill-after=5 $((limit + 120)) "$nestbox" run --tap $tap --ip 10.200.0.2/24 \
 		--gateway 10.200.0.1 "$rootfs" -- /bin/sh -c \
 		'ping -c 3 -W 5 10.200.0.1 >/dev/null && echo ping-ok
 		 ip route | grep -q "^default via 10.200.0.1" && echo route-ok
@@ -109,7 +109,7 @@ else
 	nsx timeout 280 /usr/bin/python3 tests/e2e/tcp_sink.py 10.200.0.1 5001 $rbytes \
 		>"$nb_tmp/sink.out" 2>&1 &
 	sink=$!
-	nb_run_case $((limit + 120)) ip netns exec "$ns" "$nestbox" run --net tap:$tap \
+	nb_run_case $((limit + 120)) ip netns exec "$ns" "$nestbox" run --tap $tap \
 		--ip 10.200.0.2/24 --net-rate tx=128k,rx=1mb "$rootfs" -- /bin/sh -c \
 		'ping -c 1 -W 5 10.200.0.1 >/dev/null; sleep 1
 		 dd if=/dev/zero bs=65536 count=16 2>/dev/null | nc 10.200.0.1 5001; echo nc-done'
@@ -127,7 +127,7 @@ else
 
 	# --network none: the container gets its own network namespace, so the
 	# guest's eth0 (which the default shares) is not in it.
-	nb_run_case $((limit + 120)) ip netns exec "$ns" "$nestbox" run --net tap:$tap \
+	nb_run_case $((limit + 120)) ip netns exec "$ns" "$nestbox" run --tap $tap \
 		--ip 10.200.0.2/24 --network none "$rootfs" -- /bin/sh -c \
 		"awk -F: 'NR > 2 { gsub(/ /, \"\", \$1); printf \"%s \", \$1 }' /proc/net/dev"
 	expect e2e_net_network_none "--network none: only lo in the container, no eth0" \

@@ -85,7 +85,7 @@ e2e_warm() {
 
 	# A template whose nestbox-init changed is refused, not restored.
 	cp build/nestbox-init "$nb_tmp/init-copy"
-	nb_run_case "$limit" $nestbox template create "$t-stale" "$img" --init "$nb_tmp/init-copy"
+	nb_run_case "$limit" $nestbox template create "$t-stale" "$img" --guest-init "$nb_tmp/init-copy"
 	touch -d '1 hour ago' "$nb_tmp/init-copy"
 	nb_run_case "$limit" $nestbox fn --template "$t-stale" -- true
 	expect e2e_warm_stale "a template whose nestbox-init changed is refused with a clear message" \

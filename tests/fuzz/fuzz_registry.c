@@ -371,10 +371,12 @@ static size_t entries(const char *dir)
 static void parse_line(const char *line)
 {
 	char a[512], b[256], c[256];
+	struct nb_source_name src;
 	struct nb_ref ref;
 	struct nb_err err;
 
 	nb_ref_parse(line, &ref, &err);
+	nb_source_parse(line, false, &src, &err);
 	nb_registry_server(line, a, sizeof(a), &err);
 	nb_auth_parse_bearer(line, a, sizeof(a), b, sizeof(b), c, sizeof(c));
 }

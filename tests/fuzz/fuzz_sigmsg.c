@@ -42,7 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    (m.rows < 1 || m.rows > NB_WINSIZE_MAX || m.cols < 1 ||
 			     m.cols > NB_WINSIZE_MAX))
 				abort();
-			if (rc > 0 && m.type != NB_SIGMSG_SIGNAL && m.type != NB_SIGMSG_WINSIZE)
+			if (rc > 0 && m.type != NB_SIGMSG_SIGNAL && m.type != NB_SIGMSG_WINSIZE &&
+			    m.type != NB_SIGMSG_START)
 				abort();
 		}
 		if (r.len >= NB_SIGMSG_MAX) /* a complete frame left unconsumed */

@@ -318,8 +318,35 @@ def exits():
         write("fuzz_exit", name, U8(1) + U8(INTR) + rec)
 
 
+# ---- fuzz_balloon -----------------------------------------------------------------
+BALLOON_RAW, BALLOON_TARGET = NOPS, NOPS + 1
+REPORTING, DEFLATE_ON_OOM = 1 << 5, 1 << 2
+
+
+def balloon_raw(q, descs, head=0):
+    """descs: (addr, len, flags) with wide fields; the device sees them as posted."""
+    out = U8(BALLOON_RAW) + U8(q) + U8(len(descs) - 1) + U8(head)
+    for addr, length, flags in descs:
+        out += U8(1) + U64(addr) + U8(1) + U32(length) + U8(flags)
+    return out
+
+
+def balloon():
+    full = probe(VERSION_1 | REPORTING | DEFLATE_ON_OOM, qlog=6)
+    write("fuzz_balloon", "report-and-inflate",
+          full + balloon_raw(2, [(0x40000, 0x2000, 2), (0x50000, 0x1000, 2)]) +
+          poke(0x60000, U32(0x41) + U32(0x42) + U32(0x100)) +
+          balloon_raw(0, [(0x60000, 12, 0)]) + balloon_raw(1, [(0x60000, 8, 0)]) +
+          U8(BALLOON_TARGET) + U64(0x100000))
+    write("fuzz_balloon", "outside-ram",
+          full + balloon_raw(2, [(0xFF000, 0x2000, 2)]) + reset() + full +
+          balloon_raw(2, [(0x40001, 0x1000, 3), (0x50000, 0x800, 2)]) +
+          U8(BALLOON_TARGET) + U64(1 << 40))
+
+
 mmio()
 rng()
+balloon()
 net()
 console()
 serial()

@@ -205,6 +205,6 @@ leftover=$(find "$jail" "$NESTBOX_RUN_DIR" -mindepth 1 2>/dev/null | tr '\n' ' '
 status=0 out=$leftover err=
 expect jail_no_debris "the jail directory and the run directory are left empty" -z "$leftover"
 
-nb_run_case 10 $nestbox run --memory 1000g --kernel $payload "$root" -- true
+nb_run_case 10 $nestbox run --memory 400g --kernel $payload "$root" -- true
 expect memory_over_host "--memory above the host's RAM is refused up front (125, says so)" \
 	"$status" -eq 125 -a -n "$(grep -F "more than this host's RAM" <<<"$err")"

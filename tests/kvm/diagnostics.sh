@@ -11,6 +11,20 @@ rootfs=build/rootfs-busybox
 junk=$nb_tmp/junk
 head -c 100000 /dev/urandom > "$junk"
 head -c 3000 build/vmlinux > "$nb_tmp/truncated"
+# vmlinux with its first loadable segment grown to 2 GiB: larger than any
+# guest RAM a small --memory gives.
+python3 - build/vmlinux "$nb_tmp/big" <<'EOF'
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+phoff = struct.unpack_from("<Q", b, 0x20)[0]
+phentsize, phnum = struct.unpack_from("<HH", b, 0x36)
+for i in range(phnum):
+    o = phoff + i * phentsize
+    if struct.unpack_from("<I", b, o)[0] == 1:  # PT_LOAD: p_memsz at +0x28
+        struct.pack_into("<Q", b, o + 0x28, 1 << 31)
+        break
+open(sys.argv[2], "wb").write(b)
+EOF
 # nestbox's own temp files are named nestbox*; other programs (and other
 # test runs' own nestbox-test.*, nestbox-kvm.* ... directories) come and go.
 debris() {
@@ -66,9 +80,9 @@ diag diag_corrupt_kernel "a file that is no kernel is refused" \
 diag diag_truncated_kernel "a truncated vmlinux is refused" \
 	'kernel .*truncated' run --kernel "$nb_tmp/truncated" $rootfs -- true
 diag diag_kernel_too_big "a kernel larger than guest RAM is refused with sizes" \
-	'MiB' run --memory 16m $rootfs -- true
+	'outside guest RAM.*MiB' run --kernel "$nb_tmp/big" --memory 64m $rootfs -- true
 diag diag_bad_memory "a bad --memory value is explained" \
-	'--memory.*2 MiB' run --memory 17m $rootfs -- true
+	'--memory 5m: use 6 MiB' run --memory 5m $rootfs -- true
 diag diag_bad_size "an unparsable size is explained" \
 	'invalid size' run --memory lots $rootfs -- true
 diag diag_bad_cpus "a bad --cpus value is explained" \
@@ -86,6 +100,71 @@ diag diag_long_kernel_args "an over-long --kernel-args is refused with the room 
 diag diag_unknown_subcommand "an unknown subcommand points to --help" \
 	'--help' frobnicate
 
+# ---- the command line as a Docker user types it (issue 15) --------------------
+# Docker's --init is a flag: the word after it is the IMAGE, not its value.
+diag diag_init_is_a_flag "run --init IMAGE CMD: --init takes no value, IMAGE is named" \
+	'no-such-image-dir' run --init ./no-such-image-dir true
+nb_run_case 30 $nestbox run --init ./no-such-image-dir true
+expect diag_init_not_pulled "run --init IMAGE true does not take 'true' for the image" \
+	"$status" -eq 125 -a -z "$(grep -F "'true'" <<<"$err")" -a -z "$(grep -F ' true' <<<"$err")"
+diag diag_ref_uppercase "an uppercase repository name is refused as Docker does" \
+	'must be lowercase' run Alpine:3 true
+diag diag_ref_bad_tag "a bad tag is named" "tag '-x'" pull 'alpine:-x'
+diag diag_ref_bad_digest "a bad digest is named" 'digest' pull 'alpine@sha256:123'
+diag diag_ref_image_id "a 64-hex name is an id, not a repository" 'image id' \
+	pull 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+diag diag_oci_no_path "oci: without PATH is explained" 'missing PATH' run oci: true
+diag diag_oci_bad_tag "oci:PATH:TAG with a bad TAG is explained" "TAG 'a/b'" run oci:dir:a/b true
+diag diag_oci_not_dir "oci:FILE is not a layout directory" 'not a directory' \
+	pull "oci:$junk"
+diag diag_docker_archive_digest "docker-archive:PATH:REF with a digest is explained" \
+	'names a digest' run "docker-archive:x.tar:a@sha256:$(printf '%064d' 0)" true
+diag diag_pull_missing "pull without IMAGE says so" 'missing IMAGE' pull
+diag diag_pull_unknown_option "an unknown pull option is named" "'--frob'" pull --frob x
+diag diag_images_bad_format "images --format other than json is explained" \
+	'only --format is json' images --format '{{.ID}}'
+diag diag_images_unknown_option "an unknown images option is named" "'--all'" images --all
+diag diag_rmi_no_arg "rmi without IMAGE says so" 'give one IMAGE' rmi
+diag diag_version_bad_format "version --format other than json is explained" \
+	'only format is json' version --format yaml
+diag diag_info_extra "info with an extra argument names it" "'extra'" info extra
+diag diag_gc_extra "gc with an argument says it takes none" 'gc takes no arguments' gc now
+
+# Every command has --help: its usage on stdout, status 0, nothing on stderr.
+for cmd in run pull images rmi prune login logout gc version info seccomp-dump; do
+	nb_run_case 30 $nestbox "$cmd" --help
+	expect "diag_help_${cmd//-/_}" "nestbox $cmd --help prints its usage" "$status" -eq 0 \
+		-a "$(head -1 <<<"$out" | cut -d' ' -f1-2)" = "Usage: nestbox" \
+		-a -n "$(grep -F -- "$cmd" <<<"$out")" -a -z "$err"
+done
+nb_run_case 30 $nestbox run --help
+expect diag_help_run_usage "run --help shows Docker's usage line" \
+	"$(head -1 <<<"$out")" = "Usage: nestbox run [OPTIONS] IMAGE [COMMAND] [ARG...]"
+nb_run_case 30 $nestbox --help
+expect diag_help_commands "nestbox --help lists every command with one line" "$status" -eq 0 \
+	-a "$(grep -cE '^  (run|pull|images|rmi|prune|login|logout|gc|version|info) ' <<<"$out")" -eq 10 \
+	-a -z "$(grep -F seccomp-dump <<<"$out")" -a -z "$err"
+nb_run_case 30 $nestbox
+expect diag_no_command "nestbox alone prints the commands and succeeds, as docker" \
+	"$status" -eq 0 -a -n "$(grep -E '^  run ' <<<"$out")"
+nb_run_case 30 $nestbox --version
+expect diag_version_line "nestbox --version is one line: version and ABI" "$status" -eq 0 \
+	-a -n "$(grep -xE 'nestbox version [^ ]+, ABI [0-9]+' <<<"$out")" -a "$(wc -l <<<"$out")" -eq 1
+nb_run_case 30 $nestbox version --format json
+expect diag_version_json "version --format json has the version, ABI, guest kernel and libraries" \
+	"$status-$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(bool(d["Version"]), d["ABIVersion"] >= 1, "Path" in d["GuestKernel"], "libseccomp" in d["Libraries"])' <<<"$out" 2>&1)" \
+	= "0-True True True True"
+nb_run_case 30 $nestbox info --format json
+info_kind=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["KVM"]["Kind"])' <<<"$out" 2>&1)
+expect diag_info_json "info --format json names this host's KVM kind as tests/testhost/run does" \
+	"$status-$info_kind" = "0-$(tests/testhost/run --host-kind | cut -d: -f1)"
+expect diag_info_fields "info --format json has cgroups, run dir and image store" \
+	"$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["Cgroup"]["Version"] in ("1","2","none"), bool(d["RunDir"]), "Images" in d["ImageStore"], "CPUs" in d["Host"])' <<<"$out" 2>&1)" \
+	= "True True True True"
+nb_run_case 30 $nestbox info
+expect diag_info_text "info prints Key: value lines" "$status" -eq 0 \
+	-a -n "$(grep -E '^KVM:$' <<<"$out")" -a -n "$(grep -E '^  Kind: ' <<<"$out")"
+
 # The KVM diagnosis names each kind of host (fake_host above). The real
 # host's kind is whatever this machine is; the others are simulated.
 if $can_fake; then
@@ -98,7 +177,7 @@ if $can_fake; then
 		local name=$1 kind=$2 what=$3 pattern=$4 user=()
 		[ "$kind" = noperm ] && user=(setpriv --reuid 65534 --regid 65534 --clear-groups)
 		nb_run_case 60 unshare -m sh -c "$(fake_host "$kind"); exec $(q "${user[@]}" \
-			"$open/nestbox" run --kernel "$open/vmlinux" --init "$open/nestbox-init" \
+			"$open/nestbox" run --kernel "$open/vmlinux" --guest-init "$open/nestbox-init" \
 			"$open/rootfs" -- true)"
 		expect "$name" "$what" "$status" -eq 125 -a -n "$(grep -E -- "$pattern" <<<"$err")" \
 			-a "$(wc -l <<<"$err")" -eq 1 -a -z "$out"

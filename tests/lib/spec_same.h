@@ -40,8 +40,11 @@ static inline const char *nb_test_spec_diff(const struct nb_spec *a, const struc
 	if (a->memory_max != b->memory_max || a->swap_max != b->swap_max ||
 	    a->cpu_quota_us != b->cpu_quota_us || a->cpu_period_us != b->cpu_period_us ||
 	    a->pids_max != b->pids_max || a->namespaces != b->namespaces ||
+	    a->memory_low != b->memory_low || a->cpu_weight != b->cpu_weight ||
 	    a->read_only != b->read_only)
 		return "limits, namespaces or readonly";
+	if (a->init != b->init)
+		return "init";
 	if (a->ntmpfs != b->ntmpfs || !nb_test_same_list(a->tmpfs, b->tmpfs, a->ntmpfs))
 		return "tmpfs";
 	if (a->seccomp_len != b->seccomp_len ||

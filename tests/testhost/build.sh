@@ -21,6 +21,8 @@ MODULES=(
 	virtio_pci 9pnet_virtio 9p # the 9p shares
 	kvm_amd                    # /dev/kvm on the emulated AMD CPU (nested SVM)
 	tun overlay erofs loop veth bridge
+	# nestbox networks (vmm/hostnet/nft.c): table inet nestbox, NAT, fib, ct
+	nf_tables nft_chain_nat nft_nat nft_masq nft_ct nft_fib_inet nft_fib_ipv4
 )
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

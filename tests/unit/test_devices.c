@@ -93,6 +93,24 @@ START_TEST(exitdev_reports_status)
 	ck_assert_int_eq(stop.status, 3);
 	exit_write(&stop, 0, NB_EXIT_MAGIC | 9, 4); /* first stop wins */
 	ck_assert_int_eq(stop.status, 3);
+	ck_assert(!stop.oom);
+	nb_stop_destroy(&stop);
+}
+END_TEST
+
+/* ABI 2: the OOM flag next to the status (abi.h). */
+START_TEST(exitdev_reports_oom)
+{
+	struct nb_stop stop;
+	struct nb_err err = { 0 };
+
+	ck_assert_int_eq(nb_stop_init(&stop, &err), 0);
+	exit_write(&stop, 0, NB_EXIT_MAGIC | NB_EXIT_FLAG_OOM | 137, 4);
+	ck_assert_int_eq(stop.reason, NB_STOP_STATUS);
+	ck_assert_int_eq(stop.status, 137);
+	ck_assert(stop.oom);
+	exit_write(&stop, 0, NB_EXIT_MAGIC | 0, 4); /* after the stop: no change */
+	ck_assert(stop.oom);
 	nb_stop_destroy(&stop);
 }
 END_TEST
@@ -103,11 +121,13 @@ START_TEST(exitdev_rejects_hostile_values)
 		uint64_t offset;
 		uint32_t value, len;
 	} bad[] = {
-		{ 0, 3, 4 },                     /* no magic */
-		{ 0, NB_EXIT_MAGIC | 0x200, 4 }, /* status out of range */
-		{ 0, NB_EXIT_MAGIC | 0x101, 4 }, /* ready with a status */
-		{ 0, NB_EXIT_MAGIC | 1, 1 },     /* narrow write */
-		{ 2, NB_EXIT_MAGIC | 1, 2 },     /* offset inside the register */
+		{ 0, 3, 4 },                                 /* no magic */
+		{ 0, NB_EXIT_MAGIC | 0x400, 4 },             /* a flag that does not exist */
+		{ 0, NB_EXIT_MAGIC | 0x8000, 4 },            /* nor this one */
+		{ 0, NB_EXIT_MAGIC | NB_EXIT_READY | 1, 4 }, /* ready with a status */
+		{ 0, NB_EXIT_MAGIC | NB_EXIT_READY | NB_EXIT_FLAG_OOM, 4 }, /* ready with a flag */
+		{ 0, NB_EXIT_MAGIC | 1, 1 },                                /* narrow write */
+		{ 2, NB_EXIT_MAGIC | 1, 2 }, /* offset inside the register */
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -197,6 +217,7 @@ int main(void)
 	tcase_add_test(tc, bus_dispatch_and_bounds);
 	tcase_add_test(tc, bus_rejects_overlap_and_bad_ranges);
 	tcase_add_test(tc, exitdev_reports_status);
+	tcase_add_test(tc, exitdev_reports_oom);
 	tcase_add_test(tc, exitdev_rejects_hostile_values);
 	tcase_add_test(tc, exitdev_ready);
 	tcase_add_test(tc, exitdev_read_identifies);

@@ -116,35 +116,6 @@ START_TEST(check_blob)
 }
 END_TEST
 
-START_TEST(refs)
-{
-	struct nb_ref r;
-	struct nb_err err = { 0 };
-
-	ck_assert_int_eq(nb_ref_parse("localhost:5000/busybox:test", &r, &err), 0);
-	ck_assert_str_eq(r.host, "localhost:5000");
-	ck_assert_str_eq(r.repo, "busybox");
-	ck_assert_str_eq(r.tag, "test");
-	ck_assert(r.loopback);
-	ck_assert_int_eq(nb_ref_parse("debian", &r, &err), 0);
-	ck_assert_str_eq(r.host, "registry-1.docker.io");
-	ck_assert_str_eq(r.repo, "library/debian");
-	ck_assert_str_eq(r.tag, "latest");
-	ck_assert(!r.loopback);
-	ck_assert_int_eq(nb_ref_parse("127.0.0.1:5000/a/b@sha256:" ABC_HEX, &r, &err), 0);
-	ck_assert_str_eq(r.repo, "a/b");
-	ck_assert_str_eq(r.digest, "sha256:" ABC_HEX);
-	ck_assert(r.loopback);
-	ck_assert_int_eq(nb_ref_parse("quay.io/x/y:v1.2", &r, &err), 0);
-	ck_assert(!r.loopback);
-	ck_assert_int_lt(nb_ref_parse("Bad/Name", &r, &err), 0);
-	ck_assert_int_lt(nb_ref_parse("host.io/../x", &r, &err), 0);
-	ck_assert_int_lt(nb_ref_parse("x@sha256:nothex", &r, &err), 0);
-	ck_assert_int_lt(nb_ref_parse("x:bad/tag", &r, &err), 0);
-	ck_assert_int_lt(nb_ref_parse("localhost.evil:5000/", &r, &err), 0);
-}
-END_TEST
-
 START_TEST(bearer)
 {
 	char realm[128], service[64], scope[128];
@@ -185,7 +156,6 @@ int main(void)
 	tcase_add_test(tc, parse_rejects);
 	tcase_add_test(tc, hash_and_verify);
 	tcase_add_test(tc, check_blob);
-	tcase_add_test(tc, refs);
 	tcase_add_test(tc, bearer);
 	suite_add_tcase(s, tc);
 	return nb_unit_run(s);

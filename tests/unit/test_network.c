@@ -1,4 +1,5 @@
-/* Network options (--vsock, --net, --mac, --ip, --gateway) and their spec
+/* Network options (--vsock, --tap, --network, -p, --dns, --mac-address, --ip,
+ * --gateway) and their spec
  * properties (NB_SPEC_NET_*): validation and the encode/decode round trip. */
 #include <check.h>
 #include <libfdt.h>
@@ -8,6 +9,7 @@
 #include "common/spec.h"
 #include "unit.h"
 #include "vmm/cli/cli.h"
+#include "nestbox/abi.h"
 #include "vmm/run/network.h"
 
 static int parse(struct nb_run_options *o, struct nb_err *err, const char *a1, const char *a2,
@@ -31,13 +33,12 @@ START_TEST(good_options)
 	struct nb_run_options o;
 	struct nb_err err;
 
-	ck_assert_msg(parse(&o, &err, "--net", "tap:nb0", "--ip", "10.200.0.2/24") == 0, "%s",
-		      err.msg);
+	ck_assert_msg(parse(&o, &err, "--tap", "nb0", "--ip", "10.200.0.2/24") == 0, "%s", err.msg);
 	ck_assert_str_eq(o.net.tap, "nb0");
 	ck_assert_uint_eq(o.net.ipv4, 0x0ac80002u);
 	ck_assert_uint_eq(o.net.prefix, 24);
-	ck_assert_int_eq(parse(&o, &err, "--net=tap:nb0", "--ip=10.0.0.2/8", "--gateway=10.1.2.3",
-			       "--mac=02:00:00:00:00:01"),
+	ck_assert_int_eq(parse(&o, &err, "--tap=nb0", "--ip=10.0.0.2/8", "--gateway=10.1.2.3",
+			       "--mac-address=02:00:00:00:00:01"),
 			 0);
 	ck_assert_uint_eq(o.net.gateway, 0x0a010203u);
 	ck_assert(o.net.has_mac);
@@ -45,26 +46,55 @@ START_TEST(good_options)
 	ck_assert_int_eq(parse(&o, &err, "--vsock", "/tmp/v.sock", "--vsock-cid", "42"), 0);
 	ck_assert_str_eq(o.net.vsock_path, "/tmp/v.sock");
 	ck_assert_uint_eq(o.net.vsock_cid, 42);
+	/* Docker's --network NAME, its alias --net, --ip ADDR, -p, --dns */
+	ck_assert_msg(parse(&o, &err, "--net", "t1", "--ip", "10.88.1.9") == 0, "%s", err.msg);
+	ck_assert_str_eq(o.net.network, "t1");
+	ck_assert_uint_eq(o.net.ipv4, 0x0a580109u);
+	ck_assert_uint_eq(o.net.prefix, 0);
+	ck_assert_msg(parse(&o, &err, "-p", "8080:80", "--dns", "9.9.9.9") == 0, "%s", err.msg);
+	ck_assert(nb_network_joins(&o)); /* -p alone: the default network */
+	ck_assert_uint_eq(o.net.npublish, 1);
+	ck_assert_uint_eq(o.net.publish[0].host_port, 8080);
+	ck_assert_uint_eq(o.net.ndns, 1);
+	ck_assert_uint_eq(o.net.dns[0], 0x09090909u);
+	ck_assert_int_eq(parse(&o, &err, "--network", "none", NULL, NULL), 0);
+	ck_assert(!nb_network_joins(&o));
+	ck_assert(o.container.namespaces & NB_NS_NET);
+	ck_assert_int_eq(parse(&o, &err, "--network", "none", "--network", "host"), 0);
+	ck_assert(!(o.container.namespaces & NB_NS_NET));
+	ck_assert_int_eq(parse(&o, &err, NULL, NULL, NULL, NULL), 0);
+	ck_assert(!nb_network_joins(&o)); /* the default: no NIC */
 }
 END_TEST
 
 START_TEST(bad_options)
 {
 	static const char *bad[][4] = {
-		{ "--net", "nb0" }, /* no tap: */
-		{ "--net", "tap:" },
-		{ "--net", "tap:a/b" },
-		{ "--net", "tap:abcdefghijklmnop" },      /* 16 characters */
-		{ "--net", "tap:x", "--ip", "10.0.0.1" }, /* no prefix */
-		{ "--net", "tap:x", "--ip", "10.0.0.1/33" },
-		{ "--net", "tap:x", "--ip", "10.0.0.1/0" },
-		{ "--net", "tap:x", "--ip", "10.0.0/24" },
-		{ "--net", "tap:x", "--ip", "0.0.0.0/24" },
-		{ "--net", "tap:x", "--mac", "03:00:00:00:00:01" }, /* multicast */
-		{ "--net", "tap:x", "--mac", "02:00:00:00:00" },
-		{ "--net", "tap:x", "--mac", "02:00:00:00:00:01:02" },
-		{ "--net", "tap:x", "--gateway", "10.0.0.1" }, /* without --ip */
-		{ "--ip", "10.0.0.2/24" },                     /* without --net */
+		{ "--tap", "" },
+		{ "--tap", "a/b" },
+		{ "--tap", "abcdefghijklmnop" },      /* 16 characters */
+		{ "--tap", "x", "--ip", "10.0.0.1" }, /* no prefix */
+		{ "--tap", "x", "--ip", "10.0.0.1/33" },
+		{ "--tap", "x", "--ip", "10.0.0.1/0" },
+		{ "--tap", "x", "--ip", "10.0.0/24" },
+		{ "--tap", "x", "--ip", "0.0.0.0/24" },
+		{ "--tap", "x", "--mac-address", "03:00:00:00:00:01" }, /* multicast */
+		{ "--tap", "x", "--mac-address", "02:00:00:00:00" },
+		{ "--tap", "x", "--mac-address", "02:00:00:00:00:01:02" },
+		{ "--tap", "x", "--gateway", "10.0.0.1" },    /* without --ip */
+		{ "--ip", "10.0.0.2/24" },                    /* without --tap */
+		{ "--ip", "10.0.0.2" },                       /* without --network */
+		{ "--network", "n1", "--ip", "10.0.0.2/24" }, /* a prefix with --network */
+		{ "--network", "n1", "--tap", "t0" },         /* both */
+		{ "--network", "bad name" },
+		{ "--network", "n1", "--gateway", "10.0.0.1" },
+		{ "--network", "none", "-p", "80:80" }, /* -p needs a network */
+		{ "--network", "host", "-p", "80:80" },
+		{ "--dns", "1.2.3.4" },                   /* no NIC */
+		{ "--mac-address", "02:00:00:00:00:01" }, /* no NIC */
+		{ "--network", "n1", "--dns", "1.2.3" },
+		{ "-p", "80" },                   /* no host port */
+		{ "--mac", "02:00:00:00:00:01" }, /* Docker's name is --mac-address */
 		{ "--vsock-cid", "2" },
 		{ "--vsock-cid", "4294967295" },
 		{ "--vsock-cid", "-3" },
@@ -77,8 +107,7 @@ START_TEST(bad_options)
 		ck_assert_msg(parse(&o, &err, bad[i][0], bad[i][1], bad[i][2], bad[i][3]) < 0,
 			      "accepted case %zu", i);
 	/* the gateway outside the network */
-	ck_assert_int_lt(parse(&o, &err, "--net=tap:x", "--ip=10.0.0.2/24", "--gateway=10.0.1.1",
-			       NULL),
+	ck_assert_int_lt(parse(&o, &err, "--tap=x", "--ip=10.0.0.2/24", "--gateway=10.0.1.1", NULL),
 			 0);
 }
 END_TEST
@@ -93,28 +122,30 @@ START_TEST(net_rate)
 	struct nb_run_options o;
 	struct nb_err err;
 
-	ck_assert_msg(parse(&o, &err, "--net", "tap:nb0", "--net-rate", "rx=10mb,tx=512k") == 0,
-		      "%s", err.msg);
+	ck_assert_msg(parse(&o, &err, "--tap", "nb0", "--net-rate", "rx=10mb,tx=512k") == 0, "%s",
+		      err.msg);
 	ck_assert_uint_eq(o.net.rx_bps, 10u << 20);
 	ck_assert_uint_eq(o.net.tx_bps, 512u << 10);
 	ck_assert_uint_eq(o.net.rx_ops + o.net.tx_ops, 0);
-	ck_assert_int_eq(parse(&o, &err, "--net=tap:nb0", "--net-rate=tx-ops=100,rx-ops=7,tx=1g",
-			       NULL, NULL),
+	ck_assert_int_eq(parse(&o, &err, "--tap=nb0", "--net-rate=tx-ops=100,rx-ops=7,tx=1g", NULL,
+			       NULL),
 			 0);
 	ck_assert_uint_eq(o.net.tx_ops, 100);
 	ck_assert_uint_eq(o.net.rx_ops, 7);
 	ck_assert_uint_eq(o.net.tx_bps, 1u << 30);
 	ck_assert_uint_eq(o.net.rx_bps, 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		ck_assert_msg(parse(&o, &err, "--net", "tap:nb0", "--net-rate", bad[i]) < 0,
+		ck_assert_msg(parse(&o, &err, "--tap", "nb0", "--net-rate", bad[i]) < 0,
 			      "'%s' accepted", bad[i]);
 		ck_assert_ptr_nonnull(strstr(err.msg, "--net-rate"));
 	}
 	/* A rate for a device that is not there. */
 	ck_assert_int_lt(parse(&o, &err, "--net-rate", "rx=1m", NULL, NULL), 0);
-	ck_assert_ptr_nonnull(strstr(err.msg, "needs --net"));
+	ck_assert_ptr_nonnull(strstr(err.msg, "needs a NIC"));
 }
 END_TEST
+
+static const char *const dns2[] = { "8.8.8.8", "8.8.4.4" };
 
 START_TEST(spec_round_trip)
 {
@@ -123,7 +154,9 @@ START_TEST(spec_round_trip)
 			      .rootfs = "/",
 			      .net_ipv4 = 0x0ac80002,
 			      .net_prefix = 24,
-			      .net_gateway = 0x0ac80001 },
+			      .net_gateway = 0x0ac80001,
+			      .net_dns = dns2,
+			      .net_ndns = 2 },
 		       out;
 	struct nb_err err = { 0 };
 	void *blob;
@@ -134,6 +167,8 @@ START_TEST(spec_round_trip)
 	ck_assert_uint_eq(out.net_ipv4, 0x0ac80002);
 	ck_assert_uint_eq(out.net_prefix, 24);
 	ck_assert_uint_eq(out.net_gateway, 0x0ac80001);
+	ck_assert_uint_eq(out.net_ndns, 2);
+	ck_assert_str_eq(out.net_dns[1], "8.8.4.4");
 	/* network byte order in the blob */
 	int plen;
 	const uint8_t *p = fdt_getprop(blob, 0, NB_SPEC_NET_IPV4, &plen);
@@ -158,6 +193,30 @@ START_TEST(spec_refuses_bad_net)
 	in.net_prefix = 0;
 	ck_assert_int_eq(nb_spec_validate(&in, &err), -1);
 	in = (struct nb_spec){ .argv = argv1, .argc = 1, .rootfs = "/", .net_gateway = 5 };
+	ck_assert_int_eq(nb_spec_validate(&in, &err), -1);
+	/* nameservers: IPv4 only, at most 3, only with an address */
+	static const char *const bad_dns[] = { "8.8.8.8", "8.8.8", "::1", "1.1.1.1", "2.2.2.2" };
+	in = (struct nb_spec){ .argv = argv1,
+			       .argc = 1,
+			       .rootfs = "/",
+			       .net_ipv4 = 1,
+			       .net_prefix = 8,
+			       .net_dns = bad_dns,
+			       .net_ndns = 2 };
+	ck_assert_int_eq(nb_spec_validate(&in, &err), -1);
+	in.net_dns = bad_dns + 2;
+	in.net_ndns = 1;
+	ck_assert_int_eq(nb_spec_validate(&in, &err), -1);
+	in.net_dns = bad_dns + 3;
+	ck_assert_int_eq(nb_spec_validate(&in, &err), 0);
+	in = (struct nb_spec){ .argv = argv1,
+			       .argc = 1,
+			       .rootfs = "/",
+			       .net_ipv4 = 1,
+			       .net_prefix = 8,
+			       .net_dns = bad_dns,
+			       .net_ndns = 4 };
+	in.net_dns = (const char *const[]){ "1.1.1.1", "1.1.1.2", "1.1.1.3", "1.1.1.4" };
 	ck_assert_int_eq(nb_spec_validate(&in, &err), -1);
 	/* a hostile blob: prefix 40 and a 4-byte ipv4 */
 	in = (struct nb_spec){

@@ -223,8 +223,11 @@ START_TEST(index_names)
 	ck_assert_int_eq(nb_oci_parse_index(two, strlen(two), &idx, &err), 0);
 	ck_assert_int_eq(nb_oci_select(&idx, "b", &err), 1);
 	ck_assert_int_lt(nb_oci_select(&idx, "c", &err), 0);
-	/* Two unnamed-platform candidates: ambiguous, refused. */
+	ck_assert_ptr_nonnull(strstr(err.msg, "no manifest named c"));
+	/* Two unnamed-platform candidates: ambiguous, refused, with a name to pick. */
 	ck_assert_int_lt(nb_oci_select(&idx, NULL, &err), 0);
+	ck_assert_ptr_nonnull(strstr(err.msg, "named 'a'"));
+	ck_assert_ptr_nonnull(strstr(err.msg, "oci:PATH:TAG"));
 	nb_index_free(&idx);
 	ck_assert_int_eq(nb_media_classify(DL_MT), NB_MEDIA_INDEX);
 }

@@ -22,6 +22,9 @@
 
 #include "tests/unit/unit.h"
 #include "vmm/confine/seccomp.h"
+#include "vmm/confine/seccomp_prebuilt.h"
+#include "vmm/run/container_seccomp.h"
+#include "nestbox/abi.h"
 #include "vmm/kvm/vcpu.h"
 
 enum probe {
@@ -233,7 +236,9 @@ START_TEST(test_main_list)
 	ck_assert(!killed(NB_THREAD_MAIN, PROBE_KICK_OWN));
 	ck_assert(!killed(NB_THREAD_MAIN, PROBE_TCGETS));
 	ck_assert(killed(NB_THREAD_MAIN, PROBE_WRITEV_OTHER));
-	ck_assert(killed(NB_THREAD_MAIN, PROBE_KVM_RUN));
+	/* KVM_RUN only where a template's main thread saves the VM */
+	ck_assert(killed_with(NB_THREAD_MAIN, NB_NEED_ALL & ~NB_NEED_SNAPSHOT, PROBE_KVM_RUN));
+	ck_assert(!killed_with(NB_THREAD_MAIN, NB_NEED_SNAPSHOT, PROBE_KVM_RUN));
 	ck_assert(killed(NB_THREAD_MAIN, PROBE_RECVMSG_BROKER));
 	ck_assert(killed(NB_THREAD_MAIN, PROBE_ACCEPT_LISTEN));
 }
@@ -307,7 +312,7 @@ END_TEST
 
 START_TEST(test_counts)
 {
-	unsigned sys, ioctls, base_sys, base_ioctls;
+	unsigned sys, ioctls, base_sys, base_ioctls, snap_sys, snap_ioctls;
 
 	nb_sandbox_count(NB_THREAD_VCPU, NB_NEED_ALL, &sys, &ioctls);
 	ck_assert_uint_ge(ioctls, 1);
@@ -319,12 +324,75 @@ START_TEST(test_counts)
 	}
 	/* the union is what the VMM can do; options only add to it (a shared
 	 * directory adds the file system calls of its thread) */
-	nb_sandbox_count_union(NB_NEED_ALL & ~NB_NEED_FS, &sys, &ioctls);
+	nb_sandbox_count_union(NB_NEED_ALL & ~(NB_NEED_FS | NB_NEED_SNAPSHOT), &sys, &ioctls);
 	nb_sandbox_count_union(0, &base_sys, &base_ioctls);
 	ck_assert_uint_le(sys, 32);
 	ck_assert_uint_le(ioctls, 7);
 	ck_assert_uint_lt(base_sys, sys);
 	ck_assert_uint_lt(base_ioctls, ioctls);
+	/* a template boot: KVM's GET ioctls and writing the files, no more */
+	nb_sandbox_count_union(NB_NEED_SNAPSHOT, &snap_sys, &snap_ioctls);
+	ck_assert_uint_le(snap_sys, base_sys + 5);
+	ck_assert_uint_le(snap_ioctls, base_ioctls + 16);
+}
+END_TEST
+
+static void same_bpf(const struct nb_seccomp_bpf *a, const struct nb_seccomp_bpf *b,
+		     const char *what, unsigned key)
+{
+	ck_assert_msg(
+		a->len == b->len && !memcmp(a->data, b->data, a->len),
+		"%s, key 0x%x: the build-time filter (%zu bytes) differs from the compiled one "
+		"(%zu bytes)",
+		what, key, a->len, b->len);
+}
+
+/* The filters built at build time (seccomp_prebuilt.h), patched with a
+ * run's values, are byte for byte what libseccomp compiles for that run;
+ * and there is one for every key a run can have. */
+START_TEST(test_prebuilt_same_as_compiled)
+{
+	size_t keys = 0;
+
+	for (int k = 0; k < NB_THREAD_KINDS; k++) {
+		uint32_t space = nb_sandbox_key_space(k), key = 0;
+
+		do {
+			struct nb_sandbox_config cfg = nb_sandbox_placeholders(key);
+			struct nb_seccomp_bpf compiled;
+			struct nb_sandbox sb;
+			struct nb_err err;
+
+			cfg.pid = 4000 + (pid_t)keys;
+			if (cfg.vsock_listen_fd >= 0)
+				cfg.vsock_listen_fd = 37;
+			if (cfg.vsock_broker_fd >= 0)
+				cfg.vsock_broker_fd = 38;
+			ck_assert_msg(nb_sandbox_init(&sb, false, 1, &cfg, &err) == 0, "%s",
+				      err.msg);
+			ck_assert_msg(nb_sandbox_expect(&sb, NB_THREAD_FS, 0, &err) == 0, "%s",
+				      err.msg);
+			ck_assert_msg(nb_sandbox_compile(k, SCMP_ACT_KILL_PROCESS, &cfg, &compiled,
+							 &err) == 0,
+				      "%s", err.msg);
+			ck_assert_msg(sb.prebuilt & (1u << k), "key 0x%x: not from the table", key);
+			same_bpf(&sb.bpf[k], &compiled, "VMM thread filter", key);
+			nb_seccomp_bpf_free(&compiled);
+			nb_sandbox_destroy(&sb);
+			keys++;
+			key = (key - space) & space;
+		} while (key);
+	}
+	ck_assert_uint_eq(keys, nb_prebuilt_vmm_count);
+
+	struct nb_seccomp_bpf built, compiled;
+	struct nb_err err;
+
+	ck_assert_int_eq(nb_seccomp_default(NB_CAPS_DEFAULT, &built, &err), 0);
+	ck_assert_int_eq(nb_seccomp_default_compile(NB_CAPS_DEFAULT, &compiled, &err), 0);
+	same_bpf(&built, &compiled, "Docker's default profile", 0);
+	nb_seccomp_bpf_free(&built);
+	nb_seccomp_bpf_free(&compiled);
 }
 END_TEST
 
@@ -342,6 +410,7 @@ int main(void)
 	tcase_add_test(tc, test_nobody_execs_or_clones);
 	tcase_add_test(tc, test_rules_follow_the_options);
 	tcase_add_test(tc, test_counts);
+	tcase_add_test(tc, test_prebuilt_same_as_compiled);
 	suite_add_tcase(s, tc);
 	return nb_unit_run(s);
 }

@@ -465,6 +465,7 @@ static struct nb_spec full_spec(void)
 	s.pids_max = 100;
 	s.namespaces = NB_NS_NET | NB_NS_USER;
 	s.read_only = true;
+	s.init = true;
 	s.tmpfs = good_tmpfs;
 	s.ntmpfs = 2;
 	s.seccomp = good_bpf;
@@ -496,6 +497,7 @@ START_TEST(round_trip_container)
 	ck_assert_uint_eq(out.pids_max, 100);
 	ck_assert_uint_eq(out.namespaces, NB_NS_NET | NB_NS_USER);
 	ck_assert(out.read_only);
+	ck_assert(out.init);
 	ck_assert_uint_eq(out.ntmpfs, 2);
 	ck_assert_str_eq(out.tmpfs[1], "/run/x");
 	ck_assert_ptr_null(out.tmpfs[2]);
@@ -519,6 +521,7 @@ START_TEST(container_unset_by_default)
 	ck_assert(!out.has_caps);
 	ck_assert_uint_eq(out.nrlimits + out.memory_max + out.pids_max + out.cpu_period_us, 0);
 	ck_assert(!out.read_only);
+	ck_assert(!out.init);
 	ck_assert_uint_eq(out.ntmpfs, 0);
 	ck_assert_ptr_null(out.seccomp);
 	nb_spec_free(&out);
@@ -654,6 +657,8 @@ START_TEST(container_decode_rejects_invalid)
 	       { NB_SPEC_READONLY, &two, 4 });
 	EXPECT("property readonly is 0 bytes", VERSION_OK, ARGV_OK, ROOTFS_OK,
 	       { NB_SPEC_READONLY, BYTES("") });
+	EXPECT("property init is 2, not 0 or 1", VERSION_OK, ARGV_OK, ROOTFS_OK,
+	       { NB_SPEC_INIT, &two, 4 });
 	EXPECT("property tmpfs is not NUL-terminated", VERSION_OK, ARGV_OK, ROOTFS_OK,
 	       { NB_SPEC_TMPFS, &one, 4 });
 	EXPECT("property tmpfs entry 1 is not an absolute path", VERSION_OK, ARGV_OK, ROOTFS_OK,

@@ -19,6 +19,7 @@ static const char *const tmpfs2[] = { "/tmp", "/run/x:size=1m" };
 static const char *const volumes2[] = { "nbvol0:rw:/data", "share:fs-ro:/srv" };
 static const unsigned char bpf[16] = { 6, 0, 0, 0, 0, 0, 0xff, 0x7f, 6, 0, 0, 0, 0, 0, 0xff, 0x7f };
 static const unsigned char seed32[NB_SPEC_SEED_LEN] = { 1, 2, 3 };
+static const char *const dns2[] = { "10.0.0.53", "8.8.8.8" };
 static const struct nb_spec_layer layers2[] = { { 0, 4096 }, { 8192, 1 } };
 
 /* Every property set, each to a value other than its default. */
@@ -41,8 +42,11 @@ static struct nb_spec every_property(void)
 		.cpu_quota_us = 2000,
 		.cpu_period_us = 100000,
 		.pids_max = 9,
+		.memory_low = 1 << 20,
+		.cpu_weight = 100,
 		.namespaces = NB_NS_USER,
 		.read_only = true,
+		.init = true,
 		.tmpfs = tmpfs2,
 		.ntmpfs = 2,
 		.seccomp = bpf,
@@ -54,6 +58,8 @@ static struct nb_spec every_property(void)
 		.net_ipv4 = 0x0a000002,
 		.net_prefix = 24,
 		.net_gateway = 0x0a000001,
+		.net_dns = dns2,
+		.net_ndns = 2,
 		.tty = true,
 		.tty_rows = 24,
 		.tty_cols = 80,
@@ -62,6 +68,7 @@ static struct nb_spec every_property(void)
 		.seed_len = sizeof(seed32),
 		.clock_sec = 1764871200,
 		.clock_nsec = 999999999,
+		.start_gate = true,
 	};
 
 	s.rlimits[0] = (struct nb_spec_rlimit){ 7, 1, 2 };

@@ -17,29 +17,36 @@
 #include "vmm/cli/commands.h"
 #include "vmm/cli/confine_opts.h"
 #include "vmm/cli/container_opts.h"
+#include "vmm/cli/detach_opts.h"
+#include "vmm/cli/lifecycle.h"
 #include "vmm/cli/images.h"
 #include "vmm/cli/network_opts.h"
+#include "vmm/cli/oci.h"
 #include "vmm/cli/print.h"
+#include "vmm/cli/resource_opts.h"
 #include "vmm/cli/volume_opts.h"
 #include "vmm/confine/seccomp.h"
-#include "vmm/kvm/memory.h"
 #include "vmm/kvm/x86_64/mptable.h"
 #include "vmm/run/records.h"
 #include "vmm/run/template.h"
+#include "vmm/run/vmdir.h"
+#include "vmm/run/vmevents.h"
 
 #define DEFAULT_MEM (512ull << 20)
 #define MAX_TIMEOUT (7u * 24 * 3600)
 
 static const char usage_text[] =
-	"Usage: nestbox run [OPTIONS] ROOTFS [--] COMMAND [ARG...]\n"
+	"Usage: nestbox run [OPTIONS] IMAGE [COMMAND] [ARG...]\n"
 	"\n"
-	"Boot a microVM and run COMMAND inside ROOTFS (a root file system directory).\n"
+	"Boot a microVM and run COMMAND (default: the image's Entrypoint and Cmd) in a new\n"
+	"container from IMAGE inside it. IMAGE is a registry reference by Docker's rules\n"
+	"(`alpine` is docker.io/library/alpine:latest), oci:DIR[:TAG], oci-archive:FILE[:TAG],\n"
+	"docker-archive:FILE[:NAME:TAG], a layout directory or archive, or a plain root file\n"
+	"system directory (which needs a COMMAND). A `--` before COMMAND is allowed.\n"
 	"\n"
 	"Options:\n"
 	"      --kernel PATH      guest kernel, ELF vmlinux or bzImage (default: vmlinux beside nestbox)\n"
-	"      --init PATH        nestbox-init binary (default: nestbox-init beside nestbox)\n"
-	"      --cpus N           number of vCPUs, 1 to 32 (default 1)\n"
-	"  -m, --memory SIZE      guest RAM, e.g. 512m or 2g (default 512m); never preallocated\n"
+	"      --guest-init PATH  nestbox-init binary (default: nestbox-init beside nestbox)\n"
 	"      --timeout SECS     kill the VM after SECS seconds and exit 124\n"
 	"      --kernel-args STR  append STR to the guest kernel command line\n"
 	"      --stats[=json]     print run statistics as JSON lines on stderr (with --cgroup, a\n"
@@ -62,19 +69,18 @@ static const char usage_text[] =
 	"      --entrypoint CMD   run CMD with COMMAND's words as its arguments\n"
 	"      --pids-limit N     at most N processes (cgroup pids.max)\n"
 	"      --read-only        mount the root file system read-only\n"
+	"      --init             run an init as the container's PID 1 that forwards signals\n"
+	"                         to COMMAND and reaps orphaned processes (Docker's --init)\n"
 	"      --tmpfs PATH[:OPTS] mount a fresh tmpfs at PATH; OPTS as Docker's: rw ro exec\n"
 	"                         noexec suid nosuid dev nodev size=N[k|m|g] mode=OCTAL\n"
 	"                         (default noexec,nosuid,nodev,mode=1777)\n"
 	"      --cap-add CAP,...  add capabilities to Docker's default set (ALL: every one)\n"
 	"      --cap-drop CAP,... drop capabilities (ALL: every one)\n"
-	"      --network host|none  host (default): the guest VM's network (--net); none: the\n"
-	"                         container's own network namespace, loopback only\n"
 	"      --userns host|private  private: a user namespace (ids 0-65535 mapped as they are)\n"
 	"      --security-opt seccomp=PROFILE.json|unconfined\n"
-	"                         seccomp profile (default: Docker's default profile)\n"
-	"                         --memory also limits the container: memory.max = SIZE - 64m;\n"
-	"                         --cpus may be fractional (0.5): cpu.max = N x 100ms per 100ms\n" NB_NETWORK_USAGE
-		NB_CONFINE_USAGE "      --help             show this help\n"
+	"                         seccomp profile (default: Docker's default profile)\n" NB_RESOURCE_USAGE
+		NB_NETWORK_USAGE NB_CONFINE_USAGE NB_DETACH_USAGE
+	"      --help             show this help\n"
 	"\n"
 	"Exit status: COMMAND's own; 125 nestbox failed; 126 COMMAND cannot be run;\n"
 	"127 COMMAND not found; 128+N COMMAND killed by signal N; 124 --timeout expired.\n"
@@ -142,7 +148,7 @@ static char *default_path(const char *self_dir, const char *name)
 
 enum {
 	OPT_KERNEL = 256,
-	OPT_INIT,
+	OPT_GUEST_INIT,
 	OPT_CPUS,
 	OPT_TIMEOUT,
 	OPT_KERNEL_ARGS,
@@ -152,9 +158,8 @@ enum {
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
-	{ "init", required_argument, NULL, OPT_INIT },
+	{ "guest-init", required_argument, NULL, OPT_GUEST_INIT },
 	{ "cpus", required_argument, NULL, OPT_CPUS },
-	{ "memory", required_argument, NULL, 'm' },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "kernel-args", required_argument, NULL, OPT_KERNEL_ARGS },
 	{ "stats", optional_argument, NULL, OPT_STATS },
@@ -164,9 +169,11 @@ static const struct option run_options[] = {
 	{ "template", required_argument, NULL, OPT_TEMPLATE },
 	{ "help", no_argument, NULL, NB_OPT_HELP },
 	NB_CONTAINER_LONG_OPTIONS,
+	NB_RESOURCE_LONG_OPTIONS,
 	NB_NETWORK_LONG_OPTIONS,
 	NB_VOLUME_LONG_OPTIONS,
 	NB_CONFINE_LONG_OPTIONS,
+	NB_DETACH_LONG_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -176,7 +183,7 @@ static int apply_option(int opt, const char *arg, struct nb_run_options *opts, s
 	case OPT_KERNEL:
 		opts->kernel_path = arg;
 		return 0;
-	case OPT_INIT:
+	case OPT_GUEST_INIT:
 		opts->init_path = arg;
 		return 0;
 	case OPT_CPUS:
@@ -202,17 +209,6 @@ static int apply_option(int opt, const char *arg, struct nb_run_options *opts, s
 		return 0;
 	case 'v':
 		return parse_volume(arg, opts, err);
-	case 'm':
-		opts->container.memory_limit = true;
-		if (nb_parse_size(arg, &opts->mem_size, err) < 0)
-			return nb_err_wrap(err, "--memory");
-		if (opts->mem_size < NB_MEM_MIN || opts->mem_size > NB_MEM_MAX ||
-		    opts->mem_size % (2u << 20))
-			return nb_err_set(err, 0,
-					  "--memory %s: use a multiple of 2 MiB from %llu MiB "
-					  "to %llu GiB",
-					  arg, NB_MEM_MIN >> 20, NB_MEM_MAX >> 30);
-		return 0;
 	default: {
 		int rc = nb_container_cli_option(opt, arg, opts, err);
 
@@ -222,6 +218,10 @@ static int apply_option(int opt, const char *arg, struct nb_run_options *opts, s
 			rc = nb_confine_cli_option(opt, arg, opts, err);
 		if (rc > 0)
 			rc = nb_volume_cli_option(opt, arg, opts, err);
+		if (rc > 0)
+			rc = nb_resource_cli_option(opt, arg, opts, err);
+		if (rc > 0)
+			rc = nb_detach_cli_option(opt, arg, opts, err);
 		if (rc <= 0)
 			return rc;
 		return nb_err_set(err, 0, "unknown option (see nestbox run --help)");
@@ -238,9 +238,11 @@ int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_
 	*opts = (struct nb_run_options){ .cpus = 1, .mem_size = DEFAULT_MEM };
 	optind = 1;
 	opterr = 0;
-	/* '+': stop at ROOTFS, so COMMAND's own options are left alone. */
-	while ((opt = getopt_long(argc, argv, "+m:v:it" NB_CONTAINER_SHORT_OPTIONS, run_options,
-				  NULL)) != -1) {
+	/* '+': stop at IMAGE, so COMMAND's own options are left alone. */
+	while ((opt = getopt_long(argc, argv,
+				  "+v:it" NB_CONTAINER_SHORT_OPTIONS NB_RESOURCE_SHORT_OPTIONS
+					  NB_NETWORK_SHORT_OPTIONS NB_DETACH_SHORT_OPTIONS,
+				  run_options, NULL)) != -1) {
 		if (opt == NB_OPT_HELP)
 			return 1;
 		if (opt == '?' || opt == ':')
@@ -248,10 +250,11 @@ int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_
 		if (apply_option(opt, optarg, opts, err) < 0)
 			return nb_err_wrap(err, "run");
 	}
-	if (nb_volume_cli_check(opts, err) < 0)
+	if (nb_volume_cli_check(opts, err) < 0 || nb_resource_cli_check(opts, err) < 0 ||
+	    nb_detach_cli_check(opts, err) < 0)
 		return nb_err_wrap(err, "run");
 	if (optind >= argc && !opts->warm.name)
-		return nb_err_set(err, 0, "run: missing ROOTFS (see nestbox run --help)");
+		return nb_err_set(err, 0, "run: missing IMAGE (see nestbox run --help)");
 	/* A template names its image (vmm/run/template.h). */
 	opts->rootfs = opts->warm.name ? NULL : argv[optind++];
 	if (optind < argc && strcmp(argv[optind], "--") == 0)
@@ -318,7 +321,8 @@ int nb_cmd_run(int argc, char **argv)
 	if (rc == 0 && opts.warm.name)
 		rc = nb_template_open(opts.warm.name, &opts, &tmpl, &err);
 	if (rc == 0)
-		rc = nb_run(&opts, &status, &err);
+		rc = opts.detach.on ? nb_detach_run(&opts, argc, argv, &status, &err)
+				    : nb_run(&opts, &status, &err);
 	nb_template_free(&tmpl);
 	if (rc < 0)
 		return nb_cli_error(NULL, &err);
@@ -336,20 +340,33 @@ static void clean_image_cache(void)
 		nb_cache_close(&cache);
 }
 
+static void report_pruned(void *opaque, const char *id, const char *name)
+{
+	nb_report(opaque, NB_REPORT_OUTPUT, "removed VM %.12s%s%s", id, name[0] ? " " : "", name);
+	nb_vm_event_emit("destroy", id, name, -1, -1);
+}
+
 int nb_cmd_gc(int argc, char **argv)
 {
 	struct nb_report out = nb_cli_reporter();
 	struct nb_err err;
 	bool help = argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
 
-	if (argc > 1) {
+	if (help) {
 		fputs("Usage: nestbox gc\n\nRemove what crashed runs left behind: their cgroups, "
-		      "vsock sockets and\nrun records, and the image cache's temporary files.\n",
-		      help ? stdout : stderr);
-		return help ? 0 : NB_STATUS_ERROR;
+		      "vsock sockets and\nrun records, their network leases (with idle bridges and "
+		      "their nftables\nrules), the image cache's temporary files, and the "
+		      "directories\nof detached VMs that no longer run (as docker container "
+		      "prune).\n",
+		      stdout);
+		return 0;
 	}
+	if (argc > 1)
+		return nb_cli_usage_error("gc", "gc takes no arguments");
 	int left = nb_gc_collect(&out, &err);
 
+	if (left >= 0 && nb_vmdir_prune(report_pruned, &out, &err) < 0)
+		left = -1;
 	clean_image_cache();
 	if (left < 0)
 		return nb_cli_error("nestbox gc", &err);
@@ -363,10 +380,25 @@ int nb_cmd_gc(int argc, char **argv)
 
 int nb_cmd_seccomp_dump(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	bool help = argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+
+	if (help) {
+		fputs("Usage: nestbox seccomp-dump\n\nPrint the VMM's seccomp allowlist of each "
+		      "thread kind, with the reason for\nevery entry, and their union.\n",
+		      stdout);
+		return 0;
+	}
+	if (argc > 1)
+		return nb_cli_usage_error("seccomp-dump", "seccomp-dump takes no arguments");
 	nb_sandbox_dump(stdout);
 	return 0;
+}
+
+/* `kill` is two commands: Docker's for detached VMs, and the OCI
+ * runtime's when an engine calls it (vmm/cli/oci.h). */
+static int cmd_kill(int argc, char **argv)
+{
+	return nb_oci_kill_applies(argc, argv) ? nb_oci_main(argc, argv) : nb_cmd_kill(argc, argv);
 }
 
 /* Every command, in the order `nestbox --help` lists them. Each group is
@@ -376,7 +408,19 @@ static const struct nb_cli_command commands[] = {
 	/* running a workload */
 	{ "run", "Boot a microVM and run a command in a new container inside it", nb_cmd_run },
 	/* lifecycle of detached VMs (issue 15) */
+	{ "ps", "List VMs (running; -a: all)", nb_cmd_ps },
+	{ "inspect", "Show a VM's configuration and state as JSON", nb_cmd_inspect },
+	{ "logs", "Show a detached VM's output", nb_cmd_logs },
+	{ "stop", "Stop VMs: SIGTERM to the workload, SIGKILL after a timeout", nb_cmd_stop },
+	{ "kill", "Send a signal to VMs' workloads (default KILL)", cmd_kill },
+	{ "wait", "Wait for VMs to exit and print their exit codes", nb_cmd_wait },
+	{ "rm", "Remove VMs that exited (-f: stop them first)", nb_cmd_rm },
+	{ "pause", "Pause VMs: no guest instruction runs until unpause", nb_cmd_pause },
+	{ "unpause", "Resume paused VMs", nb_cmd_unpause },
+	{ "events", "Stream VM lifecycle events", nb_cmd_events },
+	{ "stats", "Show VMs' resource usage", nb_cmd_stats },
 	/* networks (issue 15) */
+	{ "network", "Manage networks: create, ls, inspect, rm", nb_cmd_network },
 	/* images */
 	{ "pull", "Fetch an image from a registry into the local store", nb_images_main },
 	{ "images", "List the images in the local store", nb_images_main },
@@ -389,8 +433,16 @@ static const struct nb_cli_command commands[] = {
 	  nb_cmd_template },
 	{ "fn", "Run one function invocation from a template; print a JSON result", nb_cmd_fn },
 	/* OCI runtime interface, for podman and containerd (issue 14) */
+	{ "create", "OCI runtime: boot the VM of a bundle, its process held", nb_oci_main },
+	{ "start", "OCI runtime: run a created container's process", nb_oci_main },
+	{ "state", "OCI runtime: print a container's state as JSON", nb_oci_main },
+	{ "delete", "OCI runtime: remove a container and its VM", nb_oci_main },
+	{ "features", "OCI runtime: print what this runtime supports as JSON", nb_oci_main },
 	/* housekeeping */
 	{ "gc", "Remove what crashed runs left behind", nb_cmd_gc },
+	/* version and host (issue 15, the CLI) */
+	{ "version", "Show nestbox's version, guest ABI, kernel and libraries", nb_cmd_version },
+	{ "info", "Show what nestbox finds on this host: KVM, cgroups, image store", nb_cmd_info },
 	{ "seccomp-dump", NULL, nb_cmd_seccomp_dump },
 };
 
@@ -409,6 +461,9 @@ int nb_cli_main(int argc, char **argv)
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	start_ms = start.tv_sec * 1e3 + start.tv_nsec / 1e6;
+	/* runc's global options, as engines pass them, before the command */
+	if (nb_oci_global_options(&argc, &argv) < 0)
+		return NB_STATUS_ERROR;
 	if (argc >= 2)
 		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 			if (strcmp(argv[1], commands[i].name) == 0)
@@ -418,16 +473,15 @@ int nb_cli_main(int argc, char **argv)
 		print_commands(stdout);
 		return 0;
 	}
-	if (argc >= 2 && strcmp(argv[1], "version") == 0) {
-		printf("nestbox ABI %d\nguest kernel command line: %s\n", NB_ABI_VERSION,
-		       nb_run_base_cmdline);
+	if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-v") == 0)) {
+		nb_cli_print_version();
 		return 0;
 	}
 	struct nb_err err = { 0 };
 
 	if (argc < 2) {
-		print_commands(stderr);
-		return NB_STATUS_ERROR;
+		print_commands(stdout); /* as docker: the help, and success */
+		return 0;
 	}
 	nb_err_set(&err, 0, "'%s' is not a nestbox command (see nestbox --help)", argv[1]);
 	return nb_cli_error(NULL, &err);

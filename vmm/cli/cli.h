@@ -13,8 +13,12 @@
 int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_options *opts,
 		     struct nb_err *err);
 
-/* The directory holding the nestbox binary (malloc'd; "." if unknown). */
+/* The directory holding the running nestbox binary (malloc'd; "." when
+ * unknown), where the default guest kernel and init are. */
 char *nb_cli_self_dir(void);
+
+/* `nestbox --version`: one line (vmm/cli/info.c). */
+void nb_cli_print_version(void);
 
 /* CLOCK_MONOTONIC ms when nestbox started (for --stats and fn). */
 double nb_cli_start_ms(void);

@@ -18,6 +18,14 @@ int nb_cmd_seccomp_dump(int argc, char **argv);
 /* vmm/cli/warm.c */
 int nb_cmd_template(int argc, char **argv);
 int nb_cmd_fn(int argc, char **argv);
+/* vmm/cli/network.c */
+int nb_cmd_network(int argc, char **argv);
+/* vmm/cli/info.c */
+int nb_cmd_version(int argc, char **argv);
+int nb_cmd_info(int argc, char **argv);
+/* vmm/cli/lifecycle.c: see vmm/cli/lifecycle.h */
+/* vmm/cli/oci.c */
+int nb_oci_main(int argc, char **argv);
 /* vmm/cli/images.c, vmm/cli/login.c */
 int nb_images_main(int argc, char **argv);
 

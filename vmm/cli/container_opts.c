@@ -152,9 +152,9 @@ int nb_container_cli_cpus(const char *arg, unsigned max_vcpus, struct nb_run_opt
 	return 0;
 }
 
-/* --network host|none, --userns host|private: "host" shares the guest
- * VM's namespace (the default; the VM is the isolation boundary), the
- * other mode gives the container its own. */
+/* --userns host|private: "host" shares the guest VM's namespace (the
+ * default; the VM is the isolation boundary), the other mode gives the
+ * container its own (--network none likewise, vmm/cli/network_opts.c). */
 static int parse_ns_mode(const char *opt, const char *arg, const char *own_mode, uint32_t ns,
 			 struct nb_run_container *c, struct nb_err *err)
 {
@@ -198,6 +198,9 @@ int nb_container_cli_option(int opt, const char *arg, struct nb_run_options *opt
 	case NB_OPT_READ_ONLY:
 		c->read_only = true;
 		return 0;
+	case NB_OPT_DOCKER_INIT:
+		c->init = true;
+		return 0;
 	case NB_OPT_TMPFS:
 		if (c->ntmpfs == sizeof(c->tmpfs) / sizeof(c->tmpfs[0]))
 			return nb_err_set(err, 0, "--tmpfs: at most %zu", c->ntmpfs);
@@ -209,8 +212,6 @@ int nb_container_cli_option(int opt, const char *arg, struct nb_run_options *opt
 		return parse_caps("--cap-drop", arg, &c->cap_drop, err);
 	case NB_OPT_SECURITY_OPT:
 		return parse_security_opt(c, arg, err);
-	case NB_OPT_NETWORK:
-		return parse_ns_mode("--network", arg, "none", NB_NS_NET, c, err);
 	case NB_OPT_USERNS:
 		return parse_ns_mode("--userns", arg, "private", NB_NS_USER, c, err);
 	default:

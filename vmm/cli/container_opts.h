@@ -1,5 +1,5 @@
 /* Docker's container options of `nestbox run` (-e, --env-file, -w, -u, -h,
- * --entrypoint, --pids-limit, --read-only, --tmpfs, --cap-add, --cap-drop,
+ * --entrypoint, --pids-limit, --read-only, --init, --tmpfs, --cap-add, --cap-drop,
  * --security-opt, fractional --cpus): their parsing into struct
  * nb_run_options (vmm/run/container_spec.h puts them in the spec). */
 #ifndef NESTBOX_VMM_CLI_CONTAINER_OPTS_H
@@ -23,8 +23,8 @@ enum {
 	NB_OPT_CAP_ADD,
 	NB_OPT_CAP_DROP,
 	NB_OPT_SECURITY_OPT,
-	NB_OPT_NETWORK,
 	NB_OPT_USERNS,
+	NB_OPT_DOCKER_INIT, /* --init: a flag, as Docker's */
 	NB_OPT_HELP,
 };
 
@@ -38,11 +38,11 @@ enum {
 		{ "entrypoint", required_argument, NULL, NB_OPT_ENTRYPOINT },     \
 		{ "pids-limit", required_argument, NULL, NB_OPT_PIDS_LIMIT },     \
 		{ "read-only", no_argument, NULL, NB_OPT_READ_ONLY },             \
+		{ "init", no_argument, NULL, NB_OPT_DOCKER_INIT },                \
 		{ "tmpfs", required_argument, NULL, NB_OPT_TMPFS },               \
 		{ "cap-add", required_argument, NULL, NB_OPT_CAP_ADD },           \
 		{ "cap-drop", required_argument, NULL, NB_OPT_CAP_DROP },         \
 		{ "security-opt", required_argument, NULL, NB_OPT_SECURITY_OPT }, \
-		{ "network", required_argument, NULL, NB_OPT_NETWORK },           \
 	{                                                                         \
 		"userns", required_argument, NULL, NB_OPT_USERNS                  \
 	}

@@ -8,6 +8,9 @@
 #include <string.h>
 
 #include "common/parse.h"
+#include "nestbox/abi.h"
+#include "vmm/hostnet/hostnet.h"
+#include "vmm/hostnet/netdef.h"
 #include "vmm/virtio/ratelimit.h"
 #include "vmm/virtio/vsock.h"
 
@@ -20,31 +23,54 @@ static int parse_mac(const char *arg, struct nb_run_net *net, struct nb_err *err
 	if (sscanf(arg, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
 		   &tail) != 6 ||
 	    strlen(arg) != 17 || (b[0] & 1) || !(b[0] | b[1] | b[2] | b[3] | b[4] | b[5]))
-		return nb_err_set(err, 0, "--mac %s: use a unicast aa:bb:cc:dd:ee:ff", arg);
+		return nb_err_set(err, 0, "--mac-address %s: use a unicast aa:bb:cc:dd:ee:ff", arg);
 	for (int i = 0; i < 6; i++)
 		net->mac[i] = (uint8_t)b[i];
 	net->has_mac = true;
 	return 0;
 }
 
-/* ADDR/PREFIX, IPv4, prefix 1..32. */
+/* ADDR/PREFIX (--tap), IPv4, prefix 1..32; or ADDR alone (--network NAME,
+ * prefix 0: the network's). */
 static int parse_ip(const char *arg, struct nb_run_net *net, struct nb_err *err)
 {
 	char addr[INET_ADDRSTRLEN];
 	const char *slash = strchr(arg, '/');
+	size_t len = slash ? (size_t)(slash - arg) : strlen(arg);
 	struct in_addr a;
-	uint64_t prefix;
+	uint64_t prefix = 0;
 
-	if (!slash || (size_t)(slash - arg) >= sizeof(addr))
-		return nb_err_set(err, 0, "--ip %s: use ADDR/PREFIX, e.g. 10.0.0.2/24", arg);
-	memcpy(addr, arg, (size_t)(slash - arg));
-	addr[slash - arg] = '\0';
+	if (len >= sizeof(addr))
+		goto bad;
+	memcpy(addr, arg, len);
+	addr[len] = '\0';
 	if (inet_pton(AF_INET, addr, &a) != 1 || a.s_addr == 0 ||
-	    !nb_parse_decimal(slash + 1, 1, 32, &prefix))
-		return nb_err_set(err, 0, "--ip %s: use ADDR/PREFIX, e.g. 10.0.0.2/24", arg);
+	    (slash && !nb_parse_decimal(slash + 1, 1, 32, &prefix)))
+		goto bad;
 	net->ipv4 = ntohl(a.s_addr);
 	net->prefix = (uint32_t)prefix;
 	return 0;
+bad:
+	return nb_err_set(err, 0, "--ip %s: use ADDR (--network) or ADDR/PREFIX (--tap)", arg);
+}
+
+/* --network NAME|none|host: none is also the container's own namespace. */
+static int parse_network(const char *arg, struct nb_run_options *opts, struct nb_err *err)
+{
+	struct nb_run_net *net = &opts->net;
+
+	net->network = NULL;
+	net->network_mode = true;
+	opts->container.namespaces &= ~NB_NS_NET;
+	if (strcmp(arg, "none") == 0) {
+		opts->container.namespaces |= NB_NS_NET;
+		return 0;
+	}
+	if (strcmp(arg, "host") == 0)
+		return 0;
+	net->network_mode = false;
+	net->network = arg;
+	return nb_netname_check(arg, err) < 0 ? nb_err_wrap(err, "--network") : 0;
 }
 
 /* rx=RATE,tx=RATE,rx-ops=N,tx-ops=N, any non-empty subset, each once. */
@@ -100,12 +126,24 @@ int nb_network_cli_option(int opt, const char *arg, struct nb_run_options *opts,
 	case NB_OPT_VSOCK_CID:
 		return nb_parse_u64("--vsock-cid", arg, NB_VSOCK_HOST_CID + 1, UINT32_MAX - 1,
 				    &net->vsock_cid, err);
-	case NB_OPT_NET:
-		if (strncmp(arg, "tap:", 4) != 0 || !arg[4] || strlen(arg + 4) >= 16 ||
-		    strchr(arg + 4, '/'))
-			return nb_err_set(err, 0, "--net %s: use tap:NAME (1 to 15 characters)",
+	case NB_OPT_TAP:
+		if (!arg[0] || strlen(arg) >= 16 || strchr(arg, '/'))
+			return nb_err_set(err, 0,
+					  "--tap %s: use an interface name (1 to 15 characters)",
 					  arg);
-		net->tap = arg + 4;
+		net->tap = arg;
+		return 0;
+	case NB_OPT_NETWORK:
+		return parse_network(arg, opts, err);
+	case 'p':
+		if (net->npublish == NB_PUBLISH_MAX)
+			return nb_err_set(err, 0, "-p: at most %u", NB_PUBLISH_MAX);
+		return nb_publish_parse(arg, &net->publish[net->npublish++], err);
+	case NB_OPT_DNS:
+		if (net->ndns == NB_DNS_MAX)
+			return nb_err_set(err, 0, "--dns: at most %u nameservers", NB_DNS_MAX);
+		if (nb_ipv4_parse(arg, false, &net->dns[net->ndns++], err) < 0)
+			return nb_err_wrap(err, "--dns");
 		return 0;
 	case NB_OPT_MAC:
 		return parse_mac(arg, net, err);

@@ -126,6 +126,11 @@ static int set_limits(const char *path, const struct nb_hostcg_limits *l, struct
 		if (write_file(path, "cpu.max", value, err) < 0)
 			return -1;
 	}
+	if (l->cpu_weight) {
+		snprintf(value, sizeof(value), "%u", l->cpu_weight);
+		if (write_file(path, "cpu.weight", value, err) < 0)
+			return -1;
+	}
 	snprintf(value, sizeof(value), "%u", l->pids_max);
 	return write_file(path, "pids.max", value, err);
 }

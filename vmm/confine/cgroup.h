@@ -14,6 +14,7 @@
 struct nb_hostcg_limits {
 	uint64_t memory_max;   /* bytes */
 	uint32_t cpu_quota_us; /* per 100 ms period; 0: no limit */
+	uint32_t cpu_weight;   /* cpu.weight (--cpu-shares); 0: the default */
 	uint32_t pids_max;
 };
 

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "nestbox/cleanup.h"
+#include "vmm/confine/seccomp_prebuilt.h"
 #include "vmm/kvm/vcpu.h"
 
 #define M (1u << NB_THREAD_MAIN)
@@ -91,7 +92,8 @@ static const struct rule rules[] = {
 	ANY(M | E | V | F, 0, "rt_sigprocmask", "glibc blocks signals while a thread exits; teardown "
 					    "unblocks the handled signals; the UART's wait"),
 	ARGS(M | E | V | F, 0, "madvise", "arg2 == MADV_DONTNEED",
-	     "glibc releases freed memory and the stacks of finished threads", C(2, MADV_DONTNEED)),
+	     "glibc releases freed memory and the stacks of finished threads; virtio-balloon "
+	     "gives guest pages back (event thread)", C(2, MADV_DONTNEED)),
 	ANY(M | E | V, 0, "ppoll", "is the host's stdout writable (console, UART; the exit drain "
 				   "also waits for signals)"),
 	ANY(E | V | F, 0, "exit", "a thread returning"),
@@ -186,7 +188,9 @@ static const struct rule rules[] = {
 	ARGS(M, 0, "tgkill", "arg0 == nestbox's pid, arg2 == NB_VCPU_KICK_SIGNAL",
 	     "kick a vCPU of this process out of KVM_RUN", RT(0, VAL_PID), RT(2, VAL_KICK)),
 	IOCTL(M, NB_NEED_STATS, KVM_GET_STATS_FD, "--stats: KVM's exit counters"),
-	ANY(M, NB_NEED_STATS, "mincore", "--stats: how much guest RAM is resident"),
+	ANY(M, NB_NEED_STATS | NB_NEED_SNAPSHOT, "mincore", "--stats: how much guest RAM is "
+							  "resident; snapshot: only pages ever touched "
+							  "are written"),
 	ANY(M, NB_NEED_STATS, "preadv", "--stats: KVM's binary statistics and /proc/self/status "
 					"(opened before the filter)"),
 	ANY(M, 0, "exit_group", "nestbox exits"),
@@ -194,12 +198,40 @@ static const struct rule rules[] = {
 	IOCTL(M, NB_NEED_TTY, TCSETSW, "-i -t: put the terminal back from raw mode (vmm/run/tty.c)"),
 	IOCTL(M, NB_NEED_TTY, TCGETS, "-i -t: Debian's tcsetattr reads the mode before and after "
 				      "setting it"),
+	/* a template boot: the main thread saves the stopped VM (vmm/kvm/snapshot.c) into
+	 * files opened before the filter (vmm/run/warm.c) */
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_RUN, "snapshot: a stopped vCPU completes its I/O "
+					    "instruction (immediate_exit: no guest code runs)"),
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_GET_MP_STATE, "snapshot: vCPU state"),
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_GET_REGS, "snapshot: vCPU state"),
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_GET_SREGS, "snapshot: vCPU state"),
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_GET_XSAVE, "snapshot: vCPU state"),
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_GET_XCRS, "snapshot: vCPU state"),
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_GET_DEBUGREGS, "snapshot: vCPU state"),
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_GET_LAPIC, "snapshot: vCPU state"),
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_GET_MSRS, "snapshot: vCPU state"),
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_GET_VCPU_EVENTS, "snapshot: vCPU state"),
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_GET_MSR_INDEX_LIST, "snapshot: which MSRs to save"),
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_GET_IRQCHIP, "snapshot: PIC and IOAPIC"),
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_GET_PIT2, "snapshot: the PIT"),
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_GET_CLOCK, "snapshot: the KVM clock"),
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_GET_SUPPORTED_CPUID, "snapshot: the host CPU's fingerprint "
+							    "in the state file's header"),
+	ANY(M, NB_NEED_SNAPSHOT, "uname", "snapshot: the host kernel in the state file's header"),
+	ANY(M, NB_NEED_SNAPSHOT, "pwrite64", "snapshot: guest pages into the memory file"),
+	ANY(M, NB_NEED_SNAPSHOT, "ftruncate", "snapshot: the sparse memory file's size"),
+	ANY(M, NB_NEED_SNAPSHOT, "fsync", "snapshot: the files on disk before the template is named"),
 };
 /* clang-format on */
 
 #define NRULES (sizeof(rules) / sizeof(rules[0]))
 
 static const char *const kind_names[NB_THREAD_KINDS] = { "main", "event", "vcpu", "fs" };
+
+const char *nb_sandbox_kind_name(enum nb_thread_kind kind)
+{
+	return kind_names[kind];
+}
 
 static bool wanted(const struct rule *r, unsigned needs)
 {
@@ -262,8 +294,9 @@ static void release_ctx(scmp_filter_ctx *ctx)
 		seccomp_release(*ctx);
 }
 
-static int build(enum nb_thread_kind kind, uint32_t action, const struct nb_sandbox_config *cfg,
-		 struct nb_seccomp_bpf *out, struct nb_err *err)
+int nb_sandbox_compile(enum nb_thread_kind kind, uint32_t action,
+		       const struct nb_sandbox_config *cfg, struct nb_seccomp_bpf *out,
+		       struct nb_err *err)
 {
 	__attribute__((cleanup(release_ctx))) scmp_filter_ctx ctx = seccomp_init(action);
 
@@ -275,6 +308,100 @@ static int build(enum nb_thread_kind kind, uint32_t action, const struct nb_sand
 		if ((rules[i].kinds & (1u << kind)) && add_rule(ctx, &rules[i], cfg, err) < 0)
 			return -1;
 	return nb_seccomp_export(ctx, out, err);
+}
+
+#define KEY_VSOCK_LISTEN (1u << 16)
+#define KEY_VSOCK_BROKER (1u << 17)
+
+/* What kind's rules depend on: needs bits and run-time values. */
+uint32_t nb_sandbox_key_space(enum nb_thread_kind kind)
+{
+	uint32_t space = 0;
+
+	for (size_t i = 0; i < NRULES; i++) {
+		if (!(rules[i].kinds & (1u << kind)))
+			continue;
+		space |= rules[i].needs;
+		for (unsigned c = 0; c < rules[i].ncmp; c++) {
+			if (rules[i].cmp[c].kind == VAL_VSOCK_LISTEN)
+				space |= KEY_VSOCK_LISTEN;
+			if (rules[i].cmp[c].kind == VAL_VSOCK_BROKER)
+				space |= KEY_VSOCK_BROKER;
+		}
+	}
+	return space;
+}
+
+uint32_t nb_sandbox_key(enum nb_thread_kind kind, const struct nb_sandbox_config *cfg)
+{
+	uint32_t key = cfg->needs;
+
+	if (cfg->vsock_listen_fd >= 0)
+		key |= KEY_VSOCK_LISTEN;
+	if (cfg->vsock_broker_fd >= 0)
+		key |= KEY_VSOCK_BROKER;
+	return key & nb_sandbox_key_space(kind);
+}
+
+struct nb_sandbox_config nb_sandbox_placeholders(uint32_t key)
+{
+	return (struct nb_sandbox_config){
+		.needs = key & NB_NEED_ALL,
+		.pid = (pid_t)NB_PREBUILT_PID,
+		.vsock_listen_fd = key & KEY_VSOCK_LISTEN ? (int)NB_PREBUILT_VSOCK_LISTEN : -1,
+		.vsock_broker_fd = key & KEY_VSOCK_BROKER ? (int)NB_PREBUILT_VSOCK_BROKER : -1,
+	};
+}
+
+static bool is_jeq_k(const struct sock_filter *f)
+{
+	return BPF_CLASS(f->code) == BPF_JMP && BPF_OP(f->code) == BPF_JEQ &&
+	       BPF_SRC(f->code) == BPF_K;
+}
+
+/* The built filter for this run, its placeholders replaced by the run's
+ * values; false when there is none, or when a run value equals a constant
+ * the filter already compares (libseccomp would have merged the two
+ * tests, so the built tree is not the one it would compile). */
+static bool prebuilt(enum nb_thread_kind kind, const struct nb_sandbox_config *cfg,
+		     struct nb_seccomp_bpf *out)
+{
+	const uint32_t from[] = { NB_PREBUILT_PID, NB_PREBUILT_VSOCK_LISTEN,
+				  NB_PREBUILT_VSOCK_BROKER };
+	const uint32_t to[] = { (uint32_t)cfg->pid, (uint32_t)cfg->vsock_listen_fd,
+				(uint32_t)cfg->vsock_broker_fd };
+	const bool used[] = { true, cfg->vsock_listen_fd >= 0, cfg->vsock_broker_fd >= 0 };
+	uint32_t key = nb_sandbox_key(kind, cfg);
+	const struct nb_prebuilt_bpf *p = NULL;
+
+	if (&nb_prebuilt_vmm_count == NULL || cfg->pid <= 0)
+		return false;
+	for (size_t i = 0; i < nb_prebuilt_vmm_count && !p; i++)
+		if (nb_prebuilt_vmm[i].kind == (uint32_t)kind && nb_prebuilt_vmm[i].key == key)
+			p = &nb_prebuilt_vmm[i];
+	if (!p)
+		return false;
+	for (size_t i = 0; i < p->len; i++)
+		for (size_t v = 0; v < 3; v++)
+			if (used[v] && is_jeq_k(&p->insns[i]) && p->insns[i].k == to[v])
+				return false;
+	if (!nb_prebuilt_copy(p, out))
+		return false;
+	struct sock_filter *insns = out->data;
+	for (size_t i = 0; i < p->len; i++)
+		for (size_t v = 0; v < 3; v++)
+			if (used[v] && is_jeq_k(&insns[i]) && insns[i].k == from[v])
+				insns[i].k = to[v];
+	return true;
+}
+
+static int build(struct nb_sandbox *sb, enum nb_thread_kind kind, struct nb_err *err)
+{
+	if (sb->action == SCMP_ACT_KILL_PROCESS && prebuilt(kind, &sb->cfg, &sb->bpf[kind])) {
+		sb->prebuilt |= 1u << kind;
+		return 0;
+	}
+	return nb_sandbox_compile(kind, sb->action, &sb->cfg, &sb->bpf[kind], err);
 }
 
 /* The test hook's calls (NESTBOX_TEST_SECCOMP_VIOLATE=KIND[:CALL]): each is
@@ -375,7 +502,7 @@ int nb_sandbox_init(struct nb_sandbox *sb, bool log_only, unsigned nvcpus,
 	for (int k = 0; k < NB_THREAD_KINDS; k++) {
 		if (k == NB_THREAD_FS) /* only for a VM with shared directories */
 			continue;
-		if (build((enum nb_thread_kind)k, action, cfg, &sb->bpf[k], err) < 0) {
+		if (build(sb, (enum nb_thread_kind)k, err) < 0) {
 			nb_sandbox_destroy(sb);
 			return nb_err_wrap(err, "the %s thread's filter", kind_names[k]);
 		}
@@ -389,7 +516,7 @@ int nb_sandbox_init(struct nb_sandbox *sb, bool log_only, unsigned nvcpus,
 int nb_sandbox_expect(struct nb_sandbox *sb, enum nb_thread_kind kind, unsigned count,
 		      struct nb_err *err)
 {
-	if (!sb->bpf[kind].data && build(kind, sb->action, &sb->cfg, &sb->bpf[kind], err) < 0)
+	if (!sb->bpf[kind].data && build(sb, kind, err) < 0)
 		return nb_err_wrap(err, "the %s thread's filter", kind_names[kind]);
 	pthread_mutex_lock(&sb->lock);
 	sb->threads += count;
@@ -509,6 +636,7 @@ static const struct {
 	{ NB_NEED_TTY, "-t" },
 	{ NB_NEED_STATS, "--stats" },
 	{ NB_NEED_FS, "-v DIR or --mount" },
+	{ NB_NEED_SNAPSHOT, "template create" },
 };
 
 /* "-v or an image or --stats" for needs into buf; "" for 0. */

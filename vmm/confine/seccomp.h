@@ -36,7 +36,8 @@ enum nb_sandbox_need {
 	NB_NEED_TTY = 1u << 5,        /* -t */
 	NB_NEED_STATS = 1u << 6,      /* --stats */
 	NB_NEED_FS = 1u << 7,         /* a shared directory: -v DIR, --mount type=bind */
-	NB_NEED_ALL = (1u << 8) - 1,
+	NB_NEED_SNAPSHOT = 1u << 8,   /* a template boot: the main thread saves the VM */
+	NB_NEED_ALL = (1u << 9) - 1,
 };
 
 /* The run: what it uses, and the values rules match that exist only at
@@ -60,6 +61,7 @@ struct nb_sandbox {
 	unsigned violation;           /* ... with which call (seccomp.c's table) */
 	uint32_t action;              /* what a call outside the list does */
 	struct nb_sandbox_config cfg; /* the run's, for a kind built later */
+	unsigned prebuilt;            /* kinds whose filter came from the build-time table */
 };
 
 /* Build the filters (log_only: log violations instead of killing) for a
@@ -78,6 +80,19 @@ void nb_sandbox_destroy(struct nb_sandbox *sb);
  * by nb_sandbox_init). Call before starting them. */
 int nb_sandbox_expect(struct nb_sandbox *sb, enum nb_thread_kind kind, unsigned count,
 		      struct nb_err *err);
+
+/* Build time and tests (vmm/confine/seccomp_prebuilt.h). A run's filter
+ * for kind depends only on nb_sandbox_key(kind, cfg), a subset of
+ * nb_sandbox_key_space(kind), and on the run's values, which
+ * nb_sandbox_placeholders(key) stands in for. nb_sandbox_compile is the
+ * libseccomp path every filter not built in advance takes. */
+const char *nb_sandbox_kind_name(enum nb_thread_kind kind); /* "main", "event", ... */
+uint32_t nb_sandbox_key_space(enum nb_thread_kind kind);
+uint32_t nb_sandbox_key(enum nb_thread_kind kind, const struct nb_sandbox_config *cfg);
+struct nb_sandbox_config nb_sandbox_placeholders(uint32_t key);
+int nb_sandbox_compile(enum nb_thread_kind kind, uint32_t action,
+		       const struct nb_sandbox_config *cfg, struct nb_seccomp_bpf *out,
+		       struct nb_err *err);
 
 /* On the calling thread: install kind's filter. The event and vCPU
  * threads then wait at the gate; the main thread (last, once it started

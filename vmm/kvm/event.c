@@ -115,6 +115,20 @@ int nb_event_init_worker(struct nb_event_loop *loop, struct nb_stop *stop, const
 	return watch(loop->epoll_fd, stop->notify_fd, err);
 }
 
+int nb_event_handle_signal(struct nb_event_loop *loop, int signo, struct nb_err *err)
+{
+	sigset_t one;
+
+	sigemptyset(&one);
+	sigaddset(&one, signo);
+	sigaddset(&loop->signals, signo);
+	if (pthread_sigmask(SIG_BLOCK, &one, NULL) != 0)
+		return nb_err_set(err, 0, "blocking signal %d", signo);
+	if (signalfd(loop->signal_fd, &loop->signals, SFD_CLOEXEC | SFD_NONBLOCK) < 0)
+		return nb_err_sys(err, "signalfd");
+	return 0;
+}
+
 void nb_event_destroy(struct nb_event_loop *loop)
 {
 	int *fds[] = { &loop->epoll_fd, &loop->wait_fd, &loop->signal_fd, &loop->timer_fd };

@@ -75,6 +75,10 @@ void nb_event_serve(struct nb_event_loop *loop);
 int nb_event_start(struct nb_event_loop *loop, struct nb_err *err);
 void nb_event_join(struct nb_event_loop *loop);
 
+/* One more host signal for forward_signal (after nb_event_init, before
+ * threads start). */
+int nb_event_handle_signal(struct nb_event_loop *loop, int signo, struct nb_err *err);
+
 /* On the main thread: wait for a stop, handling host signals and the
  * timeout meanwhile. */
 int nb_event_wait(struct nb_event_loop *loop, struct nb_err *err);

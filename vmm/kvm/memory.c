@@ -1,9 +1,12 @@
 #include "vmm/kvm/memory.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 void nb_mem_layout(struct nb_guest_mem *mem, uint8_t *base, uint64_t size)
@@ -12,6 +15,8 @@ void nb_mem_layout(struct nb_guest_mem *mem, uint8_t *base, uint64_t size)
 
 	mem->base = base;
 	mem->size = size;
+	mem->backing = NB_MEM_4K; /* nb_mem_map says otherwise when it is */
+	mem->locked = false;
 	mem->nregions = 1;
 	mem->regions[0] = (struct nb_mem_region){ .gpa = 0, .size = low, .host = base };
 	if (size > low) {
@@ -25,10 +30,97 @@ void nb_mem_layout(struct nb_guest_mem *mem, uint8_t *base, uint64_t size)
 /* Transparent huge pages need 2 MiB-aligned host addresses; a huge page
  * backs 512 guest pages with one fault and one nested page table entry. */
 #define HUGE_ALIGN (2ull << 20)
+#define PAGE_4K 4096ull
 
-int nb_mem_map(struct nb_guest_mem *mem, uint64_t size, struct nb_err *err)
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+#ifndef MAP_HUGE_2MB
+#define MAP_HUGE_2MB (21 << 26) /* MAP_HUGE_SHIFT 26, log2(2 MiB) */
+#endif
+
+/* 2 MiB pages from the host's hugetlb pool. Without MAP_NORESERVE the
+ * kernel reserves them all at mmap: ENOMEM if the pool is short. */
+static uint8_t *map_hugetlb(uint64_t size)
 {
-	uint8_t *raw, *base;
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Anonymous 4 KiB pages at a 2 MiB-aligned address (for THP). */
+static uint8_t *map_anon(uint64_t size)
+{
+	uint8_t *raw = mmap(NULL, size + HUGE_ALIGN, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	uint8_t *base;
+
+	if (raw == MAP_FAILED)
+		return NULL;
+	/* Trim the slack so base is aligned and nothing extra stays mapped. */
+	base = (uint8_t *)(((uintptr_t)raw + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1));
+	if (base > raw)
+		munmap(raw, (size_t)(base - raw));
+	if (base + size < raw + size + HUGE_ALIGN)
+		munmap(base + size, (size_t)(raw + size + HUGE_ALIGN - (base + size)));
+	return base;
+}
+
+/* Whether the host gives MADV_HUGEPAGE regions transparent huge pages
+ * ("[always]" or "[madvise]"; unknown, e.g. in a jail without /sys: no). */
+static bool thp_enabled(void)
+{
+	char buf[128] = "";
+	int fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return !strstr(buf, "[never]");
+}
+
+/* --memory-prealloc: every page faulted in now and locked, so what the
+ * guest was promised is there and stays. MADV_POPULATE_WRITE faults in
+ * without the mlock accounting (old kernels: EINVAL, mlock does it);
+ * hugetlb pages are never swapped, so they need no lock. */
+static int prealloc(struct nb_guest_mem *mem, struct nb_err *err)
+{
+	uint64_t mib = mem->size >> 20;
+	struct rlimit lim;
+
+	if (madvise(mem->base, mem->size, MADV_POPULATE_WRITE) < 0 && errno != EINVAL)
+		return nb_err_sys(err, "--memory-prealloc: faulting in %llu MiB of guest memory",
+				  (unsigned long long)mib);
+	/* mlock(2) itself: sanitizer runtimes make the libc call a no-op. */
+	if (mem->backing != NB_MEM_HUGETLB && syscall(SYS_mlock, mem->base, mem->size) < 0) {
+		int e = errno;
+
+		getrlimit(RLIMIT_MEMLOCK, &lim);
+		if (e == ENOMEM || e == EPERM)
+			return nb_err_set(
+				err, 0,
+				"--memory-prealloc: cannot lock %llu MiB of guest memory: "
+				"RLIMIT_MEMLOCK is %llu KiB (raise it: ulimit -l, "
+				"LimitMEMLOCK=, or run with CAP_IPC_LOCK)",
+				(unsigned long long)mib,
+				lim.rlim_cur == RLIM_INFINITY
+					? 0ull
+					: (unsigned long long)(lim.rlim_cur >> 10));
+		return nb_err_set(err, e, "--memory-prealloc: mlock of %llu MiB",
+				  (unsigned long long)mib);
+	}
+	mem->locked = true;
+	return 0;
+}
+
+int nb_mem_map(struct nb_guest_mem *mem, uint64_t size, const struct nb_mem_opts *opts,
+	       struct nb_err *err)
+{
+	uint8_t *base = NULL;
 
 	if (size < NB_MEM_MIN || size > NB_MEM_MAX || size % (2u << 20))
 		return nb_err_set(err, 0,
@@ -36,22 +128,34 @@ int nb_mem_map(struct nb_guest_mem *mem, uint64_t size, struct nb_err *err)
 				  "between %llu MiB and %llu MiB",
 				  (unsigned long long)(size >> 20), NB_MEM_MIN >> 20,
 				  NB_MEM_MAX >> 20);
-	raw = mmap(NULL, size + HUGE_ALIGN, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (raw == MAP_FAILED)
+	if (opts && (opts->hugetlb || opts->prealloc))
+		base = map_hugetlb(size);
+	if (base) {
+		nb_mem_layout(mem, base, size);
+		mem->backing = NB_MEM_HUGETLB;
+	} else if (opts && opts->hugetlb) {
+		return nb_err_set(
+			err, errno,
+			"--memory-hugepages: the host's hugetlb pool has fewer than %llu "
+			"free 2 MiB pages (see /proc/sys/vm/nr_hugepages and HugePages_Free "
+			"in /proc/meminfo)",
+			(unsigned long long)(size / HUGE_ALIGN));
+	} else if ((base = map_anon(size))) {
+		/* Guest RAM never belongs in a core dump of the VMM, and huge
+		 * pages cut the L2 TLB and EPT/NPT cost when the host offers them. */
+		madvise(base, size, MADV_DONTDUMP);
+		madvise(base, size, MADV_HUGEPAGE);
+		nb_mem_layout(mem, base, size);
+		mem->backing = thp_enabled() ? NB_MEM_THP : NB_MEM_4K;
+	} else {
 		return nb_err_sys(err, "mapping %llu MiB of guest memory",
 				  (unsigned long long)(size >> 20));
-	/* Trim the slack so base is aligned and nothing extra stays mapped. */
-	base = (uint8_t *)(((uintptr_t)raw + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1));
-	if (base > raw)
-		munmap(raw, (size_t)(base - raw));
-	if (base + size < raw + size + HUGE_ALIGN)
-		munmap(base + size, (size_t)(raw + size + HUGE_ALIGN - (base + size)));
-	/* Guest RAM never belongs in a core dump of the VMM, and huge pages
-	 * cut the L2 TLB and EPT/NPT cost when the host offers them. */
-	madvise(base, size, MADV_DONTDUMP);
-	madvise(base, size, MADV_HUGEPAGE);
-	nb_mem_layout(mem, base, size);
+	}
+	mem->locked = false;
+	if (opts && opts->prealloc && prealloc(mem, err) < 0) {
+		nb_mem_unmap(mem);
+		return -1;
+	}
 	return 0;
 }
 
@@ -67,9 +171,10 @@ int nb_mem_map_file(struct nb_guest_mem *mem, uint64_t size, int fd, struct nb_e
 				  "snapshot memory file is not a regular file of %llu MiB "
 				  "(the snapshot is damaged: take it again)",
 				  (unsigned long long)(size >> 20));
-	if (nb_mem_map(mem, size, err) < 0)
+	if (nb_mem_map(mem, size, NULL, err) < 0)
 		return -1;
-	/* Over the aligned anonymous reservation nb_mem_map made. */
+	/* Over the aligned anonymous reservation nb_mem_map made: file pages,
+	 * 4 KiB each (no THP for a private file mapping). */
 	p = mmap(mem->base, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE,
 		 fd, 0);
 	if (p == MAP_FAILED) {
@@ -77,7 +182,23 @@ int nb_mem_map_file(struct nb_guest_mem *mem, uint64_t size, int fd, struct nb_e
 		return nb_err_sys(err, "mapping the snapshot memory file");
 	}
 	madvise(mem->base, size, MADV_DONTDUMP);
+	mem->backing = NB_MEM_4K;
 	return 0;
+}
+
+const char *nb_mem_backing_name(enum nb_mem_backing backing)
+{
+	return backing == NB_MEM_HUGETLB ? "hugetlb" : backing == NB_MEM_THP ? "thp" : "4k";
+}
+
+bool nb_mem_discard(const struct nb_guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+	uint8_t *host;
+
+	if (mem->locked || mem->backing == NB_MEM_HUGETLB || len == 0 || gpa % PAGE_4K ||
+	    len % PAGE_4K || !(host = nb_gpa_ptr(mem, gpa, len)))
+		return false;
+	return madvise(host, (size_t)len, MADV_DONTNEED) == 0;
 }
 
 void nb_mem_unmap(struct nb_guest_mem *mem)
@@ -115,6 +236,22 @@ void *nb_gpa_ptr(const struct nb_guest_mem *mem, uint64_t gpa, uint64_t len)
 	const struct nb_mem_region *r = region_of(mem, gpa, len);
 
 	return r && r->host ? r->host + (gpa - r->gpa) : NULL;
+}
+
+bool nb_mem_gpa_of(const struct nb_guest_mem *mem, const void *host, uint64_t *gpa)
+{
+	uintptr_t h = (uintptr_t)host;
+
+	for (unsigned i = 0; i < mem->nregions; i++) {
+		const struct nb_mem_region *r = &mem->regions[i];
+		uintptr_t start = (uintptr_t)r->host;
+
+		if (r->host && h >= start && h - start < r->size) {
+			*gpa = r->gpa + (h - start);
+			return true;
+		}
+	}
+	return false;
 }
 
 int nb_mem_write(const struct nb_guest_mem *mem, uint64_t gpa, const void *src, size_t len,

@@ -84,3 +84,11 @@ bool nb_stop_requested(struct nb_stop *stop)
 	/* Lock-free: vCPU threads ask after every exit. */
 	return __atomic_load_n(&stop->reason, __ATOMIC_ACQUIRE) != NB_STOP_NONE;
 }
+
+void nb_stop_set_oom(struct nb_stop *stop)
+{
+	pthread_mutex_lock(&stop->lock);
+	if (stop->reason == NB_STOP_NONE)
+		stop->oom = true;
+	pthread_mutex_unlock(&stop->lock);
+}

@@ -27,6 +27,7 @@ struct nb_stop {
 	 * 0 while all of it was. */
 	int lost_status;
 	char lost_msg[256];
+	bool oom; /* the guest flagged an OOM kill with its status (abi.h) */
 };
 
 int nb_stop_init(struct nb_stop *stop, struct nb_err *err);
@@ -38,6 +39,9 @@ void nb_stop_request(struct nb_stop *stop, enum nb_stop_reason reason, int statu
 		     ...) __attribute__((format(printf, 4, 5)));
 
 bool nb_stop_requested(struct nb_stop *stop);
+
+/* The guest's exit report carried NB_EXIT_FLAG_OOM (before its status). */
+void nb_stop_set_oom(struct nb_stop *stop);
 
 /* Output the guest wrote could not be delivered to the host's stdout or
  * stderr (the reader went away, a write failed, or a signal gave up the

@@ -63,7 +63,7 @@ static int create_vm_fd(struct nb_vm *vm, struct nb_err *err)
 static int map_memory(struct nb_vm *vm, const struct nb_vm_config *cfg, struct nb_err *err)
 {
 	if ((cfg->mem_from_file ? nb_mem_map_file(&vm->mem, cfg->mem_size, cfg->mem_fd, err)
-				: nb_mem_map(&vm->mem, cfg->mem_size, err)) < 0)
+				: nb_mem_map(&vm->mem, cfg->mem_size, &cfg->mem_opts, err)) < 0)
 		return -1;
 	for (unsigned i = 0; i < vm->mem.nregions; i++) {
 		struct kvm_userspace_memory_region region = {
@@ -213,6 +213,9 @@ int nb_vm_create(struct nb_vm *vm, const struct nb_vm_config *cfg, struct nb_err
 	}
 	vm->ncpus = cfg->ncpus;
 	vm->pvm_host = cfg->pvm_host;
+	vm->pinned = cfg->cpuset != NULL;
+	if (cfg->cpuset)
+		vm->cpuset = *cfg->cpuset;
 	vm->kvm_fd = nb_kvm_open(err);
 	if (vm->kvm_fd < 0 || create_vm_fd(vm, err) < 0 || map_memory(vm, cfg, err) < 0 ||
 	    create_vcpus(vm, err) < 0) {
@@ -273,17 +276,31 @@ void nb_vm_set_irq(void *opaque, unsigned irq, bool level)
 
 int nb_vm_start(struct nb_vm *vm, struct nb_err *err)
 {
+	pthread_attr_t attr;
+	int rc;
+
 	if (nb_vcpu_signal_setup(err) < 0)
 		return -1;
-	vm->pid = getpid();
-	for (unsigned i = 0; i < vm->ncpus; i++) {
-		struct nb_vcpu *vcpu = &vm->vcpus[i];
-		int rc = pthread_create(&vcpu->thread, NULL, nb_vcpu_thread, vcpu);
-		if (rc != 0) /* the caller stops the ones started */
-			return nb_err_set(err, rc, "starting vCPU %u thread", i);
-		vcpu->thread_started = true;
+	if ((rc = pthread_attr_init(&attr)) != 0)
+		return nb_err_set(err, rc, "vCPU thread attributes");
+	/* --cpuset-cpus: each vCPU thread starts on the set (checked against
+	 * the host's online CPUs by the caller). */
+	if (vm->pinned &&
+	    (rc = pthread_attr_setaffinity_np(&attr, sizeof(vm->cpuset), &vm->cpuset)) != 0) {
+		pthread_attr_destroy(&attr);
+		return nb_err_set(err, rc, "--cpuset-cpus: vCPU thread affinity");
 	}
-	return 0;
+	vm->pid = getpid();
+	for (unsigned i = 0; i < vm->ncpus && rc == 0; i++) {
+		struct nb_vcpu *vcpu = &vm->vcpus[i];
+
+		rc = pthread_create(&vcpu->thread, &attr, nb_vcpu_thread, vcpu);
+		if (rc != 0) /* the caller stops the ones started */
+			nb_err_set(err, rc, "starting vCPU %u thread", i);
+		vcpu->thread_started = rc == 0;
+	}
+	pthread_attr_destroy(&attr);
+	return rc ? -1 : 0;
 }
 
 void nb_vm_stop_vcpus(struct nb_vm *vm)

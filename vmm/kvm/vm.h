@@ -4,6 +4,7 @@
 #define NESTBOX_VMM_KVM_VM_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -39,6 +40,8 @@ struct nb_vcpu {
 struct nb_vm_config {
 	unsigned ncpus;
 	uint64_t mem_size;
+	struct nb_mem_opts mem_opts; /* prealloc, hugetlb (memory.h); not with mem_from_file */
+	const cpu_set_t *cpuset;     /* host CPUs the vCPU threads may run on; NULL: any */
 	bool pvm_host;      /* the host's KVM is PVM (vmm/kvm/kvm.h): explains internal errors */
 	bool mem_from_file; /* guest RAM from mem_fd (a snapshot's memory file) */
 	int mem_fd;
@@ -56,6 +59,8 @@ struct nb_vm {
 	unsigned ncpus;
 	pid_t pid; /* the process that runs the vCPU threads (their kicks) */
 	bool pvm_host;
+	cpu_set_t cpuset; /* the vCPU threads' affinity */
+	bool pinned;      /* ... if set */
 	struct nb_vcpu vcpus[NB_MAX_VCPUS];
 	/* Each vCPU thread runs it first, before its first guest instruction
 	 * (vmm/run installs the thread's seccomp filter there); NULL: none. */
@@ -77,7 +82,8 @@ int nb_vm_setup_boot_cpu(struct nb_vm *vm, uint64_t entry, struct nb_err *err);
 /* Drive an interrupt line of the in-kernel irqchip (nb_irq_set shape). */
 void nb_vm_set_irq(void *vm, unsigned irq, bool level);
 
-/* Start one thread per vCPU; each runs until the VM is asked to stop. */
+/* Start one thread per vCPU (created on the config's cpuset, if any); each
+ * runs until the VM is asked to stop. */
 int nb_vm_start(struct nb_vm *vm, struct nb_err *err);
 
 /* Make every vCPU leave KVM_RUN and wait for its thread. */

@@ -18,6 +18,7 @@
 #include "common/file.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
+#include "vmm/confine/seccomp_prebuilt.h"
 
 /* ---- capabilities by name ------------------------------------------------ */
 
@@ -200,6 +201,14 @@ static int add_default_rules(scmp_filter_ctx ctx, uint64_t caps, struct nb_secco
 }
 
 int nb_seccomp_default(uint64_t caps, struct nb_seccomp_bpf *out, struct nb_err *err)
+{
+	if (caps == NB_CAPS_DEFAULT && &nb_prebuilt_docker_default &&
+	    nb_prebuilt_copy(&nb_prebuilt_docker_default, out))
+		return 0;
+	return nb_seccomp_default_compile(caps, out, err);
+}
+
+int nb_seccomp_default_compile(uint64_t caps, struct nb_seccomp_bpf *out, struct nb_err *err)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
 	int rc;

@@ -19,6 +19,10 @@
  * EPERM) for a container whose bounding set is caps: rules Docker ties to a
  * capability are in only when caps has it. */
 int nb_seccomp_default(uint64_t caps, struct nb_seccomp_bpf *out, struct nb_err *err);
+/* The same, always compiled with libseccomp (nb_seccomp_default takes the
+ * filter built at build time for the default capabilities:
+ * vmm/confine/seccomp_prebuilt.h). */
+int nb_seccomp_default_compile(uint64_t caps, struct nb_seccomp_bpf *out, struct nb_err *err);
 
 /* A Docker-format profile from len bytes of hostile JSON. Unknown syscall
  * names are skipped and counted (as runc does: a profile written for a

@@ -51,22 +51,30 @@ int nb_container_spec(const struct nb_run_options *opts, struct nb_spec *spec,
 	spec->caps = caps;
 	spec->pids_max = c->pids_limit;
 	spec->read_only = c->read_only;
+	spec->init = c->init;
 	spec->namespaces = c->namespaces;
 	spec->tmpfs = c->tmpfs;
 	spec->ntmpfs = c->ntmpfs;
-	if (c->memory_limit && opts->mem_size > NB_GUEST_RESERVE + NB_SPEC_MIN_MEMORY)
-		spec->memory_max = opts->mem_size - NB_GUEST_RESERVE;
+	spec->memory_max = c->memory_max;
+	spec->swap_max = 0; /* the guest has no swap (--memory-swap, resource_opts.c) */
+	spec->memory_low = c->memory_low;
+	spec->cpu_weight = c->cpu_weight;
+	memcpy(spec->rlimits, c->rlimits, sizeof(spec->rlimits));
+	spec->nrlimits = c->nrlimits;
 	if (c->cpu_quota_us) {
 		spec->cpu_quota_us = c->cpu_quota_us;
 		spec->cpu_period_us = NB_CPU_PERIOD_US;
 	}
-	if (c->seccomp_profile)
+	if (c->seccomp_json)
+		rc = nb_seccomp_profile_parse(c->seccomp_json, strlen(c->seccomp_json), caps, bpf,
+					      err);
+	else if (c->seccomp_profile)
 		rc = nb_seccomp_profile_load(c->seccomp_profile, caps, bpf, err);
 	else if (!c->seccomp_unconfined)
 		rc = nb_seccomp_default(caps, bpf, err);
 	if (rc < 0)
 		return nb_err_wrap(err, "--security-opt seccomp");
-	if (bpf->skipped && c->seccomp_profile)
+	if (bpf->skipped && (c->seccomp_profile || c->seccomp_json))
 		nb_report(&opts->report, NB_REPORT_WARNING,
 			  "seccomp profile: %u syscall names "
 			  "unknown to libseccomp were ignored (first: %s)",

@@ -8,13 +8,8 @@
 #include "common/spec.h"
 #include "nestbox/err.h"
 #include "vmm/run/container_seccomp.h"
+#include "vmm/run/resources.h"
 #include "vmm/run/run.h"
-
-/* What the guest keeps for itself out of --memory (kernel, nestbox-init,
- * the initramfs with the rootfs, page tables): memory.max is --memory minus
- * this, so the container's OOM comes before the guest's. */
-#define NB_GUEST_RESERVE (64ull << 20)
-#define NB_CPU_PERIOD_US 100000u
 
 /* What nb_container_spec() allocates for the spec it fills. */
 struct nb_container_owned {

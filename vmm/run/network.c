@@ -1,9 +1,11 @@
 #include "vmm/run/network.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/parse.h"
+#include "vmm/hostnet/hostnet.h"
 #include "vmm/virtio/net.h"
 #include "vmm/virtio/vsock.h"
 
@@ -12,20 +14,97 @@ void nb_network_init(struct nb_network *n)
 	*n = (struct nb_network){ .broker = { .fd = -1 }, .early_tap_fd = -1 };
 }
 
+bool nb_network_joins(const struct nb_run_options *opts)
+{
+	return opts->net.network || (opts->net.npublish && !opts->net.network_mode);
+}
+
 int nb_network_check(const struct nb_run_options *opts, struct nb_err *err)
 {
 	const struct nb_run_net *net = &opts->net;
+	bool joins = nb_network_joins(opts), nic = joins || net->tap;
 
-	if ((net->ipv4 || net->gateway || net->has_mac) && !net->tap)
-		return nb_err_set(err, 0, "--ip, --gateway and --mac need --net tap:NAME");
-	if ((net->rx_bps || net->tx_bps || net->rx_ops || net->tx_ops) && !net->tap)
+	if (net->tap && joins)
+		return nb_err_set(err, 0, "--tap and --network NAME (or -p) exclude each other");
+	if (net->npublish && net->network_mode)
 		return nb_err_set(err, 0,
-				  "--net-rate needs --net tap:NAME (it limits that device)");
+				  "-p needs a network: --network NAME, or no --network "
+				  "for the default network 'bridge'");
+	if (net->ipv4 && net->prefix && !net->tap)
+		return nb_err_set(err, 0,
+				  "--ip ADDR/PREFIX is for --tap; with --network give ADDR");
+	if (net->ipv4 && !net->prefix && !joins)
+		return nb_err_set(err, 0,
+				  "--ip ADDR needs --network NAME (or --tap with ADDR/PREFIX)");
+	if (net->gateway && !net->tap)
+		return nb_err_set(err, 0,
+				  "--gateway is for --tap (a network's gateway is its own)");
+	if ((net->has_mac || net->ndns) && !nic)
+		return nb_err_set(err, 0,
+				  "--mac-address and --dns need a NIC (--network NAME or --tap)");
+	if ((net->rx_bps || net->tx_bps || net->rx_ops || net->tx_ops) && !nic)
+		return nb_err_set(err, 0, "--net-rate needs a NIC (--network NAME or --tap)");
 	if (net->gateway && !net->ipv4)
 		return nb_err_set(err, 0, "--gateway needs --ip ADDR/PREFIX");
 	if (net->gateway && net->prefix && (net->gateway ^ net->ipv4) >> (32 - net->prefix))
 		return nb_err_set(err, 0, "--gateway is not inside the --ip network");
 	return 0;
+}
+
+int nb_network_attach(struct nb_network *n, const struct nb_run_options *opts, struct nb_err *err)
+{
+	const struct nb_run_net *net = &opts->net;
+	struct nb_hostnet_vm vm;
+	bool created = false;
+
+	n->ipv4 = net->ipv4;
+	n->prefix = net->prefix;
+	n->gateway = net->gateway;
+	n->has_mac = net->has_mac;
+	memcpy(n->mac, net->mac, sizeof(n->mac));
+	n->ndns = net->ndns;
+	memcpy(n->dns, net->dns, sizeof(n->dns));
+	n->tap = net->tap;
+	if (!nb_network_joins(opts))
+		return 0;
+	n->network = net->network ? net->network : NB_NET_DEFAULT;
+	snprintf(n->own_tap, sizeof(n->own_tap), "nbt%d", (int)getpid());
+	n->early_tap_fd = nb_tap_open(n->own_tap, &created, err);
+	if (n->early_tap_fd >= 0 && !created) {
+		nb_err_set(err, 0, "a tap %s exists already (left by hand?); remove it",
+			   n->own_tap);
+		close(n->early_tap_fd);
+		n->early_tap_fd = -1;
+	}
+	if (n->early_tap_fd < 0)
+		return nb_err_wrap(err, "--network %s", n->network);
+	n->tap = n->own_tap;
+	if (nb_hostnet_attach(n->network, net->ipv4, net->publish, net->npublish, n->own_tap, &vm,
+			      err) < 0)
+		return -1;
+	n->attached = true;
+	n->ipv4 = vm.ip;
+	n->prefix = vm.def.prefix;
+	n->gateway = vm.def.gateway;
+	if (!n->has_mac)
+		memcpy(n->mac, vm.mac, sizeof(n->mac));
+	n->has_mac = true;
+	if (!n->ndns)
+		n->ndns = nb_hostnet_dns("/etc/resolv.conf", n->dns);
+	return 0;
+}
+
+void nb_network_detach(struct nb_network *n, const struct nb_report *report)
+{
+	struct nb_err err;
+
+	if (!n->attached)
+		return;
+	n->attached = false;
+	if (nb_hostnet_detach(n->network, &err) < 0)
+		nb_report(report, NB_REPORT_MESSAGE,
+			  "leaving network %s: %s (nestbox gc will finish it)", n->network,
+			  err.msg);
 }
 
 int nb_network_add(struct nb_network *n, struct nb_virtio_transport *t, struct nb_event_loop *loop,
@@ -48,15 +127,15 @@ int nb_network_add(struct nb_network *n, struct nb_virtio_transport *t, struct n
 		if (nb_virtio_vsock_add(t, loop, &vo, &n->vsock, err) < 0)
 			return -1;
 	}
-	if (net->tap) {
-		struct nb_net_opts no = { .tap = net->tap, .tap_fd = n->early_tap_fd };
+	if (n->tap) {
+		struct nb_net_opts no = { .tap = n->tap, .tap_fd = n->early_tap_fd };
 		uint32_t pid = n->mac_id ? n->mac_id : (uint32_t)getpid();
 
 		/* Locally administered unicast (02:...), "NB" and the pid. */
 		const uint8_t def[6] = {
 			0x02, 0x4e, 0x42, (uint8_t)(pid >> 16), (uint8_t)(pid >> 8), (uint8_t)pid
 		};
-		memcpy(no.mac, net->has_mac ? net->mac : def, 6);
+		memcpy(no.mac, n->has_mac ? n->mac : def, 6);
 		nb_ratelimit_config_rate(&no.rx_limit.bytes, net->rx_bps);
 		nb_ratelimit_config_rate(&no.rx_limit.ops, net->rx_ops);
 		nb_ratelimit_config_rate(&no.tx_limit.bytes, net->tx_bps);
@@ -68,21 +147,28 @@ int nb_network_add(struct nb_network *n, struct nb_virtio_transport *t, struct n
 	return 0;
 }
 
-void nb_network_spec(const struct nb_run_options *opts, struct nb_spec *spec)
+void nb_network_spec(const struct nb_network *n, struct nb_spec *spec, char buf[3][16],
+		     const char *dns[3])
 {
-	spec->net_ipv4 = opts->net.ipv4;
-	spec->net_prefix = opts->net.ipv4 ? opts->net.prefix : 0;
-	spec->net_gateway = opts->net.gateway;
+	spec->net_ipv4 = n->ipv4;
+	spec->net_prefix = n->ipv4 ? n->prefix : 0;
+	spec->net_gateway = n->gateway;
+	for (size_t i = 0; n->ipv4 && i < n->ndns && i < 3; i++) {
+		nb_ipv4_format(n->dns[i], buf[i]);
+		dns[spec->net_ndns++] = buf[i];
+	}
+	spec->net_dns = spec->net_ndns ? dns : NULL;
 }
 
 int nb_network_prepare(struct nb_network *n, const struct nb_run_options *opts, struct nb_err *err)
 {
 	bool created;
 
+	(void)opts;
 	n->mac_id = (uint32_t)getpid();
-	if (!opts->net.tap)
+	if (!n->tap || n->early_tap_fd >= 0)
 		return 0;
-	n->early_tap_fd = nb_tap_open(opts->net.tap, &created, err);
+	n->early_tap_fd = nb_tap_open(n->tap, &created, err);
 	return n->early_tap_fd < 0 ? -1 : 0;
 }
 

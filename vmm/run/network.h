@@ -1,7 +1,9 @@
 /* The devices behind a run's network options (struct nb_run_net, parsed by
  * vmm/cli/network_opts.c): virtio-vsock with its broker, virtio-net on a
- * tap. Their state is the run's (struct nb_network), never a global.
- * Host only. */
+ * tap: the user's (--tap) or one nestbox makes and attaches to a nestbox
+ * network (--network NAME, -p; vmm/hostnet/hostnet.h) before the VMM is
+ * confined, the VMM getting only its descriptor. Their state is the
+ * run's (struct nb_network), never a global. Host only. */
 #ifndef NESTBOX_VMM_RUN_NETWORK_H
 #define NESTBOX_VMM_RUN_NETWORK_H
 
@@ -28,8 +30,19 @@ struct nb_network {
 	const char *record;
 	bool record_taken;
 	struct nb_net *net;
-	int early_tap_fd; /* the tap nb_network_prepare() opened (the jail keeps it), or -1 */
+	int early_tap_fd; /* the tap opened before the VMM (the jail keeps it), or -1 */
 	uint32_t mac_id;  /* the default MAC's pid: the outer process's with --jail */
+	/* eth0 as the guest gets it: from --tap's options, or from the
+	 * network's lease (attached: this run holds one on network). */
+	const char *tap; /* NULL: no NIC */
+	char own_tap[16];
+	const char *network;
+	bool attached;
+	uint32_t ipv4, prefix, gateway; /* host byte order; 0: none */
+	uint8_t mac[6];
+	bool has_mac;
+	uint32_t dns[3];
+	size_t ndns;
 };
 
 /* Nothing added yet. */
@@ -38,8 +51,24 @@ void nb_network_init(struct nb_network *n);
 /* Cross-option checks, after parsing. */
 int nb_network_check(const struct nb_run_options *opts, struct nb_err *err);
 
-/* The guest's eth0 configuration into the workload spec. */
-void nb_network_spec(const struct nb_run_options *opts, struct nb_spec *spec);
+/* Does this run join a nestbox network (--network NAME, or -p alone:
+ * the default network)? Such a run is supervised: the process that
+ * set the host up outlives the confined VMM and takes it down. */
+bool nb_network_joins(const struct nb_run_options *opts);
+
+/* eth0's configuration: with --tap from the options; with a nestbox
+ * network, its tap made (vanishing with its last descriptor), attached and
+ * leased. Before the spec is built; undone by nb_network_detach(). */
+int nb_network_attach(struct nb_network *n, const struct nb_run_options *opts, struct nb_err *err);
+
+/* Leave the network (lease, and the bridge with its last VM, rules);
+ * reports a failure to report. Safe when nothing was attached. */
+void nb_network_detach(struct nb_network *n, const struct nb_report *report);
+
+/* The guest's eth0 configuration (nb_network_attach) into the spec; the
+ * nameserver strings live in buf. */
+void nb_network_spec(const struct nb_network *n, struct nb_spec *spec, char buf[3][16],
+		     const char *dns[3]);
 
 /* Create the network devices opts ask for on transport t. */
 struct nb_virtio_transport;

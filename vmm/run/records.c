@@ -18,12 +18,13 @@
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
 #include "vmm/confine/cgroup.h"
+#include "vmm/hostnet/hostnet.h"
 
 #define RECORD_SUFFIX ".run"
 
 /* NESTBOX_RUN_DIR, else /run/nestbox for root, else the user's runtime
  * directory, else /tmp/nestbox-UID. */
-static const char *run_dir(void)
+const char *nb_run_dir(void)
 {
 	static char user_dir[PATH_MAX];
 	const char *dir = getenv("NESTBOX_RUN_DIR"), *xdg = getenv("XDG_RUNTIME_DIR");
@@ -44,9 +45,9 @@ static const char *run_dir(void)
  * (the last component is not followed) of our own that nobody else can
  * enter is used. create: make it (0700) when missing. Returns the fd, -2
  * when it is missing and !create, -1 with err set when it is refused. */
-static int open_run_dir(bool create, struct nb_err *err)
+int nb_run_dir_open(bool create, struct nb_err *err)
 {
-	const char *dir = run_dir();
+	const char *dir = nb_run_dir();
 	struct stat st;
 	int fd;
 
@@ -77,7 +78,7 @@ static int open_run_dir(bool create, struct nb_err *err)
 }
 
 /* Field 22 of /proc/PID/stat: tells a live owner from a reused pid. */
-static uint64_t start_time(pid_t pid)
+uint64_t nb_proc_start_time(pid_t pid)
 {
 	char path[64], buf[1024];
 	uint64_t start = 0;
@@ -106,7 +107,7 @@ static int write_record(int dir_fd, const char *name, const char *text, struct n
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
 	if (nb_file_write_atomic(dir_fd, name, tmp, text, strlen(text), 0600, err) < 0)
-		return nb_err_wrap(err, "run record in %s", run_dir());
+		return nb_err_wrap(err, "run record in %s", nb_run_dir());
 	return 0;
 }
 
@@ -120,17 +121,17 @@ int nb_gc_record(struct nb_run_record *rec, const char *cgroup, const char *vsoc
 	rec->path[0] = '\0';
 	if ((cgroup && strchr(cgroup, '\n')) || (vsock && strchr(vsock, '\n')))
 		return nb_err_set(err, 0, "run record: a path holds a newline");
-	if ((dir_fd = open_run_dir(true, err)) < 0)
+	if ((dir_fd = nb_run_dir_open(true, err)) < 0)
 		return -1;
 	snprintf(name, sizeof(name), "%d" RECORD_SUFFIX, (int)pid);
 	if (snprintf(text, sizeof(text), "pid %d\nstart %" PRIu64 "\n%s%s%s%s%s%s", (int)pid,
-		     start_time(pid), cgroup ? "cgroup " : "", cgroup ? cgroup : "",
+		     nb_proc_start_time(pid), cgroup ? "cgroup " : "", cgroup ? cgroup : "",
 		     cgroup ? "\n" : "", vsock ? "vsock " : "", vsock ? vsock : "",
 		     vsock ? "\n" : "") >= (int)sizeof(text))
 		return nb_err_set(err, 0, "run record: paths too long");
 	if (write_record(dir_fd, name, text, err) < 0)
 		return -1;
-	snprintf(rec->path, sizeof(rec->path), "%s/%s", run_dir(), name);
+	snprintf(rec->path, sizeof(rec->path), "%s/%s", nb_run_dir(), name);
 	return 0;
 }
 
@@ -218,14 +219,14 @@ static int collect_record(int dir_fd, const char *name, const struct nb_report *
 			continue;
 		if (pid != named)
 			return 0; /* not a record nestbox wrote */
-		if (!owned && (pid <= 0 || (start && start_time(pid) == start)))
+		if (!owned && (pid <= 0 || (start && nb_proc_start_time(pid) == start)))
 			return 0; /* its run is alive */
 		if (!strncmp(line, "cgroup ", 7))
 			failed |= remove_cgroup(line + 7, out);
 		else if (!strncmp(line, "vsock ", 6))
 			failed |= remove_vsock(line + 6, out);
 	}
-	if (pid != named || (!owned && (pid <= 0 || (start && start_time(pid) == start))))
+	if (pid != named || (!owned && (pid <= 0 || (start && nb_proc_start_time(pid) == start))))
 		return 0;
 	if (failed)
 		return -1;
@@ -237,7 +238,7 @@ int nb_gc_release(struct nb_run_record *rec)
 {
 	struct nb_err err;
 	const char *name = strrchr(rec->path, '/');
-	cleanup_close int dir_fd = rec->path[0] ? open_run_dir(false, &err) : -1;
+	cleanup_close int dir_fd = rec->path[0] ? nb_run_dir_open(false, &err) : -1;
 	int rc = dir_fd >= 0 && name ? collect_record(dir_fd, name + 1, NULL, true) : 0;
 
 	rec->path[0] = '\0';
@@ -265,18 +266,24 @@ static void remove_stale_tmp(int dir_fd, const char *name)
 
 int nb_gc_collect(const struct nb_report *out, struct nb_err *err)
 {
-	int fd = open_run_dir(false, err);
+	int fd = nb_run_dir_open(false, err);
 	DIR *dir;
 	struct dirent *e;
 	int left = 0;
+	struct nb_err net_err;
 
+	/* Networks: dead VMs' leases, idle bridges, their rules. */
+	if (nb_hostnet_gc(out, &net_err) < 0) {
+		nb_report(out, NB_REPORT_MESSAGE, "networks: %s", net_err.msg);
+		left++;
+	}
 	if (fd == -2)
-		return 0; /* no run ever recorded anything */
+		return left; /* no run ever recorded anything */
 	if (fd < 0)
 		return -1;
 	if (!(dir = fdopendir(fd))) {
 		close(fd);
-		return nb_err_sys(err, "run directory %s", run_dir());
+		return nb_err_sys(err, "run directory %s", nb_run_dir());
 	}
 	while ((e = readdir(dir))) {
 		if (is_record(e->d_name))

@@ -14,9 +14,22 @@
 #define NESTBOX_VMM_RUN_RECORDS_H
 
 #include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "common/report.h"
 #include "nestbox/err.h"
+
+/* The run directory's path (see above), and the directory opened with
+ * its ownership checked. create: make it (0700) when missing. Returns the
+ * fd, -2 when it is missing and !create, -1 with err set when refused. */
+const char *nb_run_dir(void);
+int nb_run_dir_open(bool create, struct nb_err *err);
+
+/* Field 22 of /proc/PID/stat (its start time in clock ticks since boot), 0
+ * when pid is gone: a live process is pid with the start time seen before. */
+uint64_t nb_proc_start_time(pid_t pid);
 
 struct nb_run_record {
 	char path[PATH_MAX]; /* the record file; "" when none was written */

@@ -16,6 +16,7 @@
 
 #include "common/spec.h"
 #include "vmm/run/container_spec.h"
+#include "vmm/run/monitor.h"
 #include "vmm/run/records.h"
 #include "vmm/confine/jail.h"
 #include "vmm/confine/seccomp.h"
@@ -34,6 +35,8 @@
 #include "vmm/run/warm.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
+#include "vmm/run/resources.h"
+#include "vmm/virtio/balloon.h"
 #include "vmm/virtio/blk.h"
 #include "vmm/virtio/blk_concat.h"
 #include "images/digest.h"
@@ -62,12 +65,15 @@ const char nb_run_base_cmdline[] = "console=ttyS0 reboot=k panic=-1 rdinit=/init
 struct file_map {
 	const uint8_t *data;
 	size_t len;
+	int fd; /* open until the kernel is loaded: its pages are mapped into guest RAM */
 };
 
 static int map_file(const char *what, const char *path, struct file_map *map, struct nb_err *err)
 {
 	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
+
+	map->fd = -1;
 
 	if (fd < 0)
 		return nb_err_sys(err, "%s %s", what, path);
@@ -80,6 +86,8 @@ static int map_file(const char *what, const char *path, struct file_map *map, st
 		return nb_err_sys(err, "mapping %s %s", what, path);
 	map->data = data;
 	map->len = (size_t)st.st_size;
+	map->fd = fd;
+	fd = -1;
 	return 0;
 }
 
@@ -88,16 +96,22 @@ static void unmap_file(struct file_map *map)
 	if (map->data)
 		munmap((void *)map->data, map->len);
 	map->data = NULL;
+	if (map->fd >= 0)
+		close(map->fd);
+	map->fd = -1;
 }
 
 /* One run's inputs and the state of its devices that outlives a function. */
 struct run_ctx {
-	const struct file_map *kernel;
+	struct file_map *kernel;
 	struct nb_blk_concat *layers; /* an image's layer disk; NULL: a rootfs directory */
 	const struct nb_buf *initrd;
 	bool pvm_host;
 	struct nb_network net;
 	int console_stdin; /* the stdin port's host side; -1: none */
+	/* virtio-balloon, NULL without one (guaranteed RAM); the control
+	 * API changes its target (nb_balloon_set_target). */
+	struct nb_balloon *balloon;
 };
 
 /* The virtio-blk serial of volume i: how nestbox-init finds its disk. */
@@ -180,12 +194,15 @@ static int warm_spec(const struct nb_run_options *opts, struct nb_spec *spec,
 	return 0;
 }
 
-/* The workload spec: image config, command line, container options. */
+/* The workload spec: image config, command line, container options, the
+ * network's addresses. */
 static int build_spec(const struct nb_run_options *opts, const struct nb_image *image,
-		      const struct nb_blk_concat *layers, void **spec_blob, size_t *spec_len,
-		      struct nb_err *err)
+		      const struct nb_blk_concat *layers, const struct nb_network *net,
+		      void **spec_blob, size_t *spec_len, struct nb_err *err)
 {
 	uint8_t seed[NB_SPEC_SEED_LEN];
+	char dns_buf[3][16];
+	const char *dns[3];
 	struct nb_spec_layer table[NB_MAX_LAYERS];
 	struct nb_run_plan plan = { 0 };
 	char *volumes[NB_RUN_MAX_VOLUMES] = { 0 };
@@ -195,6 +212,7 @@ static int build_spec(const struct nb_run_options *opts, const struct nb_image *
 		.rootfs = NB_GUEST_ROOTFS,
 		.volumes = (const char *const *)volumes,
 		.nvolumes = opts->nvolumes,
+		.start_gate = opts->oci.start_gate,
 	};
 	struct nb_container_owned container;
 	int rc = nb_container_spec(opts, &spec, &container, err);
@@ -208,8 +226,8 @@ static int build_spec(const struct nb_run_options *opts, const struct nb_image *
 		rc = apply_image_config(opts, image, &spec, &plan, err);
 	if (rc == 0)
 		rc = volume_entries(opts, volumes, err);
-	if (rc == 0 && (rc = nb_network_check(opts, err)) == 0)
-		nb_network_spec(opts, &spec);
+	if (rc == 0)
+		nb_network_spec(net, &spec, dns_buf, dns);
 	nb_tty_spec(opts->tty, &spec);
 	if (rc == 0)
 		rc = warm_spec(opts, &spec, seed, err);
@@ -223,13 +241,13 @@ static int build_spec(const struct nb_run_options *opts, const struct nb_image *
 }
 
 static int build_initramfs(const struct nb_run_options *opts, const struct nb_image *image,
-			   const struct nb_blk_concat *layers, struct nb_buf *initrd,
-			   struct nb_err *err)
+			   const struct nb_blk_concat *layers, const struct nb_network *net,
+			   struct nb_buf *initrd, struct nb_err *err)
 {
 	cleanup_free void *spec_blob = NULL;
 	size_t spec_len = 0;
 
-	if (build_spec(opts, image, layers, &spec_blob, &spec_len, err) < 0)
+	if (build_spec(opts, image, layers, net, &spec_blob, &spec_len, err) < 0)
 		return -1;
 	/* An image's root comes from its layer disks, not the initramfs. */
 	return nb_initramfs_build(initrd, opts->init_path, image ? NULL : opts->rootfs, spec_blob,
@@ -254,15 +272,20 @@ static int write_cmdline(struct nb_vm *vm, const struct nb_virtio_mmio_transport
 
 /* Kernel, initramfs, command line, zero page, MP table, boot vCPU. */
 static int load_guest(struct nb_vm *vm, const struct nb_virtio_mmio_transport *virtio,
-		      const struct nb_run_options *opts, const struct file_map *kernel_file,
+		      const struct nb_run_options *opts, struct file_map *kernel_file,
 		      const struct nb_buf *initrd, struct nb_err *err)
 {
 	struct nb_kernel kernel;
 	struct nb_boot_args args = { .cmdline_gpa = NB_CMDLINE_GPA, .initrd_size = initrd->len };
 	struct boot_params bp;
 
-	if (nb_kernel_load(kernel_file->data, kernel_file->len, &vm->mem, &kernel, err) < 0)
+	if (nb_kernel_load(kernel_file->data, kernel_file->len, kernel_file->fd, &vm->mem, &kernel,
+			   err) < 0)
 		return nb_err_wrap(err, "kernel %s", opts->kernel_path);
+	/* The mappings hold the file; the VMM keeps no descriptor of it. */
+	if (kernel_file->fd >= 0)
+		close(kernel_file->fd);
+	kernel_file->fd = -1;
 	if (nb_initrd_place(&vm->mem, &kernel, initrd->len, &args.initrd_gpa, err) < 0 ||
 	    nb_mem_write(&vm->mem, args.initrd_gpa, initrd->data, initrd->len, err) < 0)
 		return nb_err_wrap(err, "initramfs");
@@ -361,9 +384,21 @@ static int add_share(struct nb_virtio_transport *t, struct nb_event_loop *fs_loo
 	return 0;
 }
 
-/* virtio: the console first (the workload's stdio), entropy, then one
- * device per -v volume (a disk, or a share on fs_loop's thread), serials
- * and tags nbvol0.. in order, the network devices, an image's layer disk. */
+/* Memory that comes back: a balloon with free page reporting, unless the
+ * guest's RAM is guaranteed (--memory-prealloc, --memory-hugepages:
+ * locked or hugetlb pages stay). */
+static int add_balloon(struct nb_virtio_transport *t, struct nb_event_loop *loop,
+		       const struct nb_run_options *opts, struct run_ctx *ctx, struct nb_err *err)
+{
+	if (opts->res.prealloc || opts->res.hugetlb)
+		return 0;
+	return nb_virtio_balloon_add(t, loop, &ctx->balloon, err);
+}
+
+/* virtio: the console first (the workload's stdio), entropy, the balloon,
+ * then one device per -v volume (a disk, or a share on fs_loop's thread),
+ * serials and tags nbvol0.. in order, the network devices, an image's
+ * layer disk. */
 static int add_virtio(struct nb_virtio_transport *t, struct nb_event_loop *loop,
 		      struct nb_event_loop *fs_loop, const struct nb_run_options *opts,
 		      struct run_ctx *ctx, struct nb_console **console, struct nb_err *err)
@@ -377,7 +412,7 @@ static int add_virtio(struct nb_virtio_transport *t, struct nb_event_loop *loop,
 	};
 
 	if (nb_virtio_console_add(t, loop, &con, console, err) < 0 ||
-	    nb_virtio_rng_add(t, loop, err) < 0 ||
+	    nb_virtio_rng_add(t, loop, err) < 0 || add_balloon(t, loop, opts, ctx, err) < 0 ||
 	    (nshares && share_fd_budget(nshares, &bounds, err) < 0))
 		return -1;
 	for (size_t i = 0; i < opts->nvolumes; i++) {
@@ -473,10 +508,13 @@ static long rss_kib(int status_fd)
 	return kib;
 }
 
-/* One JSON line: exits seen by the VMM and by KVM, start-up cost, memory. */
+/* One JSON line: exits seen by the VMM and by KVM, start-up cost, memory
+ * (what backs guest RAM, what the balloon gave back). */
 static void report_stats(const struct nb_vm *vm, const struct nb_serial *serial,
-			 const struct nb_run_options *opts, int status_fd, double wall_ms)
+			 const struct nb_run_options *opts, const struct run_ctx *ctx,
+			 int status_fd, double wall_ms)
 {
+	const struct nb_balloon_stats *b = ctx->balloon ? &ctx->balloon->stats : NULL;
 	uint64_t runs = 0, pio = 0, mmio = 0, kvm_exits = 0, exits;
 	uint64_t guest_resident = nb_mem_resident(&vm->mem);
 
@@ -492,10 +530,17 @@ static void report_stats(const struct nb_vm *vm, const struct nb_serial *serial,
 		  "\"kvm_exits\":%" PRIu64 ",\"vmm_exits\":%" PRIu64 ",\"pio_exits\":%" PRIu64
 		  ",\"mmio_exits\":%" PRIu64 ",\"unclaimed_pio\":%" PRIu64
 		  ",\"console_bytes\":%" PRIu64 ",\"guest_resident_kib\":%" PRIu64
-		  ",\"vmm_rss_kib\":%ld}",
+		  ",\"vmm_rss_kib\":%ld,\"guest_ram_kib\":%" PRIu64
+		  ",\"memory_backing\":\"%s\",\"memory_locked\":%s,\"balloon\":%s"
+		  ",\"balloon_reported_kib\":%" PRIu64 ",\"balloon_inflated_kib\":%" PRIu64
+		  ",\"balloon_rejected\":%" PRIu64 "}",
 		  wall_ms, vm->ready_mono_ms - opts->start_mono_ms, vm->ready_cpu_ms, vm->ncpus,
 		  kvm_exits, runs, pio, mmio, vm->pio.unclaimed, serial->tx_bytes,
-		  guest_resident >> 10, rss_kib(status_fd) - (long)(guest_resident >> 10));
+		  guest_resident >> 10, rss_kib(status_fd) - (long)(guest_resident >> 10),
+		  vm->mem.size >> 10, nb_mem_backing_name(vm->mem.backing),
+		  vm->mem.locked ? "true" : "false", b ? "true" : "false",
+		  b ? b->reported_bytes >> 10 : 0, b ? b->inflated_bytes >> 10 : 0,
+		  b ? b->rejected_ranges : 0);
 }
 
 static double now_ms(void)
@@ -569,9 +614,10 @@ static struct nb_sandbox_config sandbox_config(const struct nb_run_options *opts
 	}
 	cfg.needs |= net->rx_bps || net->tx_bps || net->rx_ops || net->tx_ops ? NB_NEED_RATE : 0;
 	cfg.needs |= net->vsock_path ? NB_NEED_VSOCK : 0;
-	cfg.needs |= net->tap ? NB_NEED_NET : 0;
+	cfg.needs |= ctx->net.tap ? NB_NEED_NET : 0;
 	cfg.needs |= opts->tty ? NB_NEED_TTY : 0;
 	cfg.needs |= opts->stats ? NB_NEED_STATS : 0;
+	cfg.needs |= opts->warm.snapshot_to ? NB_NEED_SNAPSHOT : 0;
 	nb_network_fds(&ctx->net, &cfg.vsock_listen_fd, &cfg.vsock_broker_fd);
 	return cfg;
 }
@@ -616,14 +662,23 @@ static int start_threads(struct nb_vm *vm, struct nb_event_loop *loop,
 		nb_vm_stop_vcpus(vm);
 		return -1;
 	}
-	/* A template boot's main thread saves the snapshot afterwards (KVM
-	 * state, files): it stays outside the sandbox, and runs no guest
-	 * input but the state it saves. */
-	if (opts->warm.snapshot_to)
-		nb_sandbox_release(&gate->sb);
-	else
-		nb_sandbox_enter(&gate->sb, NB_THREAD_MAIN, gate->stop);
+	/* `nestbox create` returns now: the VM runs (vmm/run/oci_bundle.h). */
+	if (opts->oci.start_gate && opts->oci.ready_fd >= 0) {
+		if (write(opts->oci.ready_fd, "r", 1) != 1) {
+			/* the creator is gone: its caller sees the failure */
+		}
+	}
+	nb_sandbox_enter(&gate->sb, NB_THREAD_MAIN, gate->stop);
 	return 0;
+}
+
+/* run -d: tell the monitor (vmm/run/monitor.h). */
+static void notify_monitor(const struct nb_run_options *opts, char what)
+{
+	if (opts->detach.on && opts->detach.notify_fd >= 0 &&
+	    write(opts->detach.notify_fd, &what, 1) < 0) {
+		/* the monitor is gone, and the VMM goes with it */
+	}
 }
 
 static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts, struct run_ctx *ctx,
@@ -636,7 +691,8 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts, st
 	struct nb_console *console = NULL;
 	struct nb_virtio_mmio_transport virtio;
 	struct gate gate = { .stop = &vm->stop };
-	struct nb_sigforward forward = { .tty = opts->tty };
+	struct nb_sigforward forward = { .tty = opts->tty, .start_gate = opts->oci.start_gate };
+	struct nb_warm_out snap = { -1, -1 };
 	cleanup_close int status_fd = opts->stats ? open("/proc/self/status", O_RDONLY | O_CLOEXEC)
 						  : -1;
 	double start = now_ms();
@@ -650,11 +706,15 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts, st
 	serial.stop = &vm->stop;
 	if (nb_event_init(&loop, &vm->stop, opts->timeout_sec, err) < 0 ||
 	    (shares && nb_event_init_worker(shares, &vm->stop, "nb-fs", err) < 0) ||
+	    (opts->oci.start_gate && nb_event_handle_signal(&loop, NB_SIGNAL_START, err) < 0) ||
 	    add_devices(vm, &loop, &serial, err) < 0 ||
 	    add_virtio(&virtio.transport, &loop, shares, opts, ctx, &console, err) < 0 ||
 	    prepare_guest(vm, &virtio, &serial, opts, ctx, err) < 0 ||
-	    (opts->tty && opts->interactive && nb_tty_raw(err) < 0) ||
-	    start_threads(vm, &loop, shares, &gate, opts, ctx, err) < 0)
+	    (opts->warm.snapshot_to && nb_warm_out_open(&snap, opts->warm.snapshot_to, err) < 0) ||
+	    (opts->tty && opts->interactive && nb_tty_raw(err) < 0))
+		goto out;
+	notify_monitor(opts, NB_MONITOR_STARTED);
+	if (start_threads(vm, &loop, shares, &gate, opts, ctx, err) < 0)
 		goto out;
 	forward.con = console;
 	loop.forward_signal = nb_sigforward;
@@ -668,15 +728,18 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts, st
 	drain_output(&loop, console, &serial);
 	nb_tty_restore(); /* before any message of ours */
 	if (rc == 0 && opts->warm.snapshot_to && vm->stop.reason == NB_STOP_READY) {
-		rc = nb_warm_save(vm, &virtio, &serial, opts->warm.snapshot_to, err);
+		rc = nb_warm_save(vm, &virtio, &serial, &snap, err);
 		*status = 0;
 	} else if (rc == 0) {
 		rc = stop_result(&vm->stop, &opts->report, status, err);
+		if (vm->stop.oom)
+			notify_monitor(opts, NB_MONITOR_OOM);
 	}
 	if (opts->stats)
-		report_stats(vm, &serial, opts, status_fd, now_ms() - start);
+		report_stats(vm, &serial, opts, ctx, status_fd, now_ms() - start);
 out:
 	nb_tty_restore();
+	nb_warm_out_close(&snap);
 	nb_network_cleanup(&ctx->net);
 	nb_virtio_mmio_transport_destroy(&virtio);
 	nb_event_destroy(&loop);
@@ -698,8 +761,8 @@ static int read_kernel(const char *path, struct file_map *map, struct nb_err *er
 	return nb_err_set(err, 0, "%.400s (build it with make, or pass --kernel PATH)", cause);
 }
 
-_Static_assert(NB_MAX_LAYERS + 2 <= NB_JAIL_MAX_PATHS,
-	       "the jail keeps every layer fd, the tap and one pipe");
+_Static_assert(NB_MAX_LAYERS + 3 <= NB_JAIL_MAX_PATHS,
+	       "the jail keeps every layer fd, the kernel, the tap and one pipe");
 
 /* The VMM proper: create the VM, boot it, wait for the workload. */
 static int run_vm(void *arg, const struct nb_run_options *opts, int *status, struct nb_err *err)
@@ -708,6 +771,9 @@ static int run_vm(void *arg, const struct nb_run_options *opts, int *status, str
 	struct nb_vm vm;
 	struct nb_vm_config cfg = { .ncpus = opts->cpus,
 				    .mem_size = opts->mem_size,
+				    .mem_opts = { .prealloc = opts->res.prealloc,
+						  .hugetlb = opts->res.hugetlb },
+				    .cpuset = opts->res.pinned ? &opts->res.cpuset : NULL,
 				    .pvm_host = ctx->pvm_host };
 	cleanup_close int mem_fd = -1;
 	int rc;
@@ -785,6 +851,8 @@ static int run_confined(const struct nb_run_options *opts, struct run_ctx *ctx, 
 	paths.proc = false;
 	for (size_t i = 0; ctx->layers && i < ctx->layers->n; i++)
 		paths.keep_fds[paths.nkeep++] = ctx->layers->parts[i].fd;
+	if (ctx->kernel->fd >= 0)
+		paths.keep_fds[paths.nkeep++] = ctx->kernel->fd;
 	if (opts->confine.jail)
 		rc = jail_paths(&jailed, &paths, owned, err);
 	if (rc == 0)
@@ -860,12 +928,27 @@ static int warm_check(const struct nb_run_options *opts, bool is_image, struct n
 		return 0;
 	if (!is_image)
 		return nb_err_set(err, 0, "%s needs an image, not a rootfs directory", what);
-	if (opts->nvolumes || opts->net.tap || opts->net.vsock_path || opts->tty ||
-	    opts->interactive || nb_confine_supervised(opts))
+	if (opts->nvolumes || opts->net.tap || nb_network_joins(opts) || opts->net.vsock_path ||
+	    opts->tty || opts->interactive || nb_confine_supervised(opts) || opts->detach.on)
 		return nb_err_set(err, 0,
-				  "%s does not take -v, --net, --vsock, -t, -i, --jail or "
-				  "--cgroup yet",
+				  "%s does not take -v, --tap, --network, -p, --vsock, -t, -i, "
+				  "--jail, --cgroup or -d yet",
 				  what);
+	return 0;
+}
+
+/* A restore's image must still be the one its template was made from. */
+static int check_template_image(const struct nb_run_options *opts, const struct nb_image *image,
+				struct nb_err *err)
+{
+	char got[NB_DIGEST_STR_LEN + 1];
+
+	nb_digest_format(&image->manifest, got);
+	if (opts->warm.digest && strcmp(got, opts->warm.digest) != 0)
+		return nb_err_set(err, 0,
+				  "image %s changed since the template was made (%s, now %s): "
+				  "create the template again",
+				  opts->rootfs, opts->warm.digest, got);
 	return 0;
 }
 
@@ -879,16 +962,13 @@ static int prepare_input(const struct nb_run_options *opts, const struct nb_imag
 	cleanup_free void *spec = NULL;
 	size_t len = 0;
 
+	if (opts->warm.restore && opts->warm.has_stdin_fd) {
+		ctx->console_stdin = opts->warm.stdin_fd;
+		return check_template_image(opts, image, err);
+	}
 	if (opts->warm.restore) {
-		char got[NB_DIGEST_STR_LEN + 1];
-
-		nb_digest_format(&image->manifest, got);
-		if (opts->warm.digest && strcmp(got, opts->warm.digest) != 0)
-			return nb_err_set(err, 0,
-					  "image %s changed since the template was made (%s, "
-					  "now %s): create the template again",
-					  opts->rootfs, opts->warm.digest, got);
-		if (build_spec(opts, image, layers, &spec, &len, err) < 0)
+		if (check_template_image(opts, image, err) < 0 ||
+		    build_spec(opts, image, layers, &ctx->net, &spec, &len, err) < 0)
 			return -1;
 		hold[0] = ctx->console_stdin = nb_warm_stdin(spec, len, opts->warm.input, err);
 		return hold[0] < 0 ? -1 : 0;
@@ -898,9 +978,41 @@ static int prepare_input(const struct nb_run_options *opts, const struct nb_imag
 			return nb_err_sys(err, "pipe");
 		ctx->console_stdin = hold[0];
 	}
-	if (build_initramfs(opts, image, layers, initrd, err) < 0 ||
+	if (build_initramfs(opts, image, layers, &ctx->net, initrd, err) < 0 ||
 	    check_layout(opts, ctx->kernel, initrd->len, err) < 0)
 		return -1;
+	return 0;
+}
+
+int nb_run_clone_spec(const struct nb_run_options *opts, void **out, size_t *len,
+		      struct nb_err *err)
+{
+	struct nb_image image = { 0 };
+	struct nb_blk_concat layers = { 0 };
+	struct nb_network net;
+	cleanup_free void *spec = NULL;
+	size_t spec_len = 0;
+	uint8_t *buf;
+	int rc = -1;
+
+	nb_network_init(&net);
+	if (nb_image_resolve(opts->rootfs, &opts->report, &image, err) < 0 ||
+	    nb_blk_concat_open(&layers, image.layers, image.n_layers, err) < 0)
+		nb_err_wrap(err, "image %s", opts->rootfs);
+	else if (check_template_image(opts, &image, err) == 0 &&
+		 build_spec(opts, &image, &layers, &net, &spec, &spec_len, err) == 0)
+		rc = 0;
+	nb_blk_concat_close(&layers);
+	nb_image_free(&image);
+	if (rc < 0)
+		return -1;
+	if (spec_len > UINT32_MAX || !(buf = malloc(spec_len + 4)))
+		return nb_err_set(err, ENOMEM, "workload spec");
+	for (int i = 0; i < 4; i++)
+		buf[i] = (uint8_t)(spec_len >> (8 * i));
+	memcpy(buf + 4, spec, spec_len);
+	*out = buf;
+	*len = spec_len + 4;
 	return 0;
 }
 
@@ -915,7 +1027,9 @@ int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err)
 	struct nb_buf initrd = { 0 };
 	struct nb_image image = { 0 };
 	struct nb_blk_concat layers = { 0 };
-	bool is_image = nb_image_is_reference(opts->rootfs);
+	/* An OCI bundle's root is a share (volume 0), not an image or a
+	 * directory in the initramfs. */
+	bool is_image = opts->rootfs && nb_image_is_reference(opts->rootfs);
 	struct run_ctx ctx = { .kernel = &kernel_file,
 			       .layers = is_image ? &layers : NULL,
 			       .initrd = &initrd,
@@ -924,9 +1038,11 @@ int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err)
 	int rc = -1;
 
 	nb_network_init(&ctx.net);
-	if (warm_check(opts, is_image, err) < 0 || nb_confine_check(opts, err) < 0 ||
+	if (warm_check(opts, is_image, err) < 0 || nb_network_check(opts, err) < 0 ||
+	    nb_confine_check(opts, err) < 0 ||
 	    (opts->tty && nb_tty_check(opts->interactive, err) < 0) ||
 	    nb_confine_check_memory(opts, err) < 0 ||
+	    (opts->res.pinned && nb_cpuset_check_host(&opts->res.cpuset, err) < 0) ||
 	    read_kernel(opts->kernel_path, &kernel_file, err) < 0)
 		return -1;
 	if (check_layout(opts, &kernel_file, 1, err) < 0)
@@ -936,7 +1052,10 @@ int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err)
 		nb_err_wrap(err, "image %s", opts->rootfs);
 		goto out;
 	}
-	if (prepare_input(opts, is_image ? &image : NULL, &layers, &ctx, &initrd, hold, err) < 0 ||
+	/* The network's address goes into the spec: the host side (lease,
+	 * bridge, tap, rules) is set up here, before the VMM is confined. */
+	if (nb_network_attach(&ctx.net, opts, err) < 0 ||
+	    prepare_input(opts, is_image ? &image : NULL, &layers, &ctx, &initrd, hold, err) < 0 ||
 	    check_host(&kernel_file, &ctx.pvm_host, err) < 0)
 		goto out;
 	if (nb_confine_supervised(opts))
@@ -947,6 +1066,8 @@ out:
 	for (int i = 0; i < 2; i++)
 		if (hold[i] >= 0)
 			close(hold[i]);
+	nb_network_cleanup(&ctx.net);
+	nb_network_detach(&ctx.net, &opts->report);
 	nb_blk_concat_close(&layers);
 	nb_image_free(&image);
 	nb_buf_free(&initrd);

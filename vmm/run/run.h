@@ -2,12 +2,15 @@
 #ifndef NESTBOX_VMM_RUN_RUN_H
 #define NESTBOX_VMM_RUN_RUN_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "common/report.h"
+#include "common/spec.h"
 #include "nestbox/err.h"
+#include "vmm/hostnet/publish.h"
 
 #define NB_RUN_MAX_VOLUMES 16u /* NB_SPEC_MAX_VOLUMES */
 
@@ -18,7 +21,14 @@ struct nb_run_options {
 	const char *const *argv; /* command in the guest, argc >= 1 */
 	size_t argc;
 	unsigned cpus;
-	uint64_t mem_size;       /* bytes */
+	uint64_t mem_size;            /* guest RAM, bytes (--memory plus the guest's overhead) */
+	struct nb_run_resources {     /* issue 15, vmm/cli/resource_opts.c */
+		bool prealloc;        /* --memory-prealloc: fault in and lock guest RAM */
+		bool hugetlb;         /* --memory-hugepages: hugetlb pages or fail */
+		uint64_t memory_swap; /* --memory-swap as given; UINT64_MAX: -1; 0: none */
+		bool pinned;          /* --cpuset-cpus given: */
+		cpu_set_t cpuset;     /* ... the host CPUs of the vCPU threads */
+	} res;
 	unsigned timeout_sec;    /* 0: none */
 	const char *kernel_args; /* appended to the kernel command line, or NULL */
 	bool stats;              /* print run statistics as JSON on stderr */
@@ -44,24 +54,42 @@ struct nb_run_options {
 		size_t nenv;
 		const char *workdir, *user, *hostname, *entrypoint;
 		uint64_t pids_limit;   /* 0: none */
-		bool memory_limit;     /* --memory given: memory.max = it - guest reserve */
+		uint64_t memory_max;   /* --memory: memory.max, bytes; 0: max */
+		uint64_t memory_low;   /* --memory-reservation: memory.low; 0: none */
+		uint32_t cpu_weight;   /* --cpu-shares as cpu.weight; 0: the default */
 		uint32_t cpu_quota_us; /* from --cpus, with period 100000; 0: none */
 		bool read_only;
+		bool init;             /* --init: a reaper as the container's PID 1 */
 		const char *tmpfs[64]; /* NB_SPEC_MAX_TMPFS */
 		size_t ntmpfs;
 		uint64_t cap_add, cap_drop;  /* capability bit masks */
 		const char *seccomp_profile; /* --security-opt seccomp=FILE, or NULL */
 		bool seccomp_unconfined;
 		uint32_t namespaces; /* NB_NS_NET (--network none), NB_NS_USER (--userns private) */
+		/* OCI bundles (vmm/run/oci_bundle.h): process.rlimits, and
+		 * linux.seccomp as JSON text (its format is Docker's profile's) */
+		struct nb_spec_rlimit rlimits[NB_SPEC_MAX_RLIMITS];
+		size_t nrlimits;
+		const char *seccomp_json;
 	} container;
+	struct nb_run_oci {      /* an OCI runtime `create` (issue 14), vmm/run/oci_bundle.h */
+		bool start_gate; /* the guest waits for NB_SIGMSG_START before the workload */
+		int ready_fd;    /* with start_gate: "r" once the VM runs; caller closes */
+	} oci;
 	struct nb_run_net {             /* network options (issue 5), vmm/cli/network_opts.c */
 		const char *vsock_path; /* --vsock PATH; NULL: no vsock device */
 		uint64_t vsock_cid;     /* --vsock-cid, default 3 */
-		const char *tap;        /* --net tap:NAME; NULL: no network device */
-		uint8_t mac[6];         /* --mac, else locally administered */
+		const char *tap;        /* --tap NAME; NULL: no network device */
+		const char *network;    /* --network NAME (a nestbox network), or NULL */
+		bool network_mode;      /* --network host|none given */
+		uint8_t mac[6];         /* --mac-address, else locally administered */
 		bool has_mac;
 		uint32_t ipv4, gateway; /* --ip, --gateway, host byte order; 0: none */
-		uint32_t prefix;        /* --ip ADDR/PREFIX */
+		uint32_t prefix;        /* --ip ADDR/PREFIX (--tap); 0: ADDR (--network) */
+		uint32_t dns[3];        /* --dns (NB_DNS_MAX), host byte order */
+		size_t ndns;
+		struct nb_publish publish[NB_PUBLISH_MAX]; /* -p */
+		size_t npublish;
 		uint64_t rx_bps, tx_bps, rx_ops, tx_ops; /* --net-rate; 0: none */
 	} net;
 	struct nb_run_confine {    /* host confinement (issue 6), vmm/cli/confine_opts.c */
@@ -77,17 +105,38 @@ struct nb_run_options {
 		const char *restore;     /* restore this directory's snapshot (a template's) */
 		const char *digest;      /* with restore: the image manifest it was made from */
 		const char *input;       /* with restore: a file whose bytes are the stdin */
+		int stdin_fd;            /* with has_stdin_fd: the clone's stdin port reads */
+		bool has_stdin_fd;       /* this instead (its caller writes the spec later,
+					    as nb_run_clone_spec makes it); input unused */
 		int ready_fd;            /* with has_ready_fd: a byte when the clone resumes */
 		bool has_ready_fd;
 		int console_fd;      /* with has_console_fd: where the guest's UART goes */
 		bool has_console_fd; /* (kernel, nestbox-init); else stdout */
 	} warm;
+	struct nb_run_detach {          /* run -d (issue 15), vmm/cli/detach_opts.c */
+		bool on;                /* -d: a monitor runs the VM (vmm/run/monitor.h) */
+		bool auto_remove;       /* --rm: its directory goes when it exits */
+		const char *name;       /* --name, or NULL */
+		char id[65];            /* its id (vmm/run/vmdir.h), set by the front end */
+		int dir_fd;             /* its directory */
+		uint64_t log_max_size;  /* --log-opt max-size: bytes per log file */
+		unsigned log_max_files; /* --log-opt max-file: files per stream */
+		int notify_fd;          /* in the VMM: to its monitor ('R' started, 'O'
+					   OOM, vmm/run/monitor.h); -1 otherwise */
+	} detach;
 };
 
 /* Boot the VM, run the workload, return its exit status in *status
  * (Docker's convention, include/nestbox/abi.h). Returns -1 with err set
  * when nestbox itself failed (the caller exits with nb_err_status). */
 int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err);
+
+/* A clone's stdin stream start (opts as for a restore: a template's
+ * image): le32 length and the workload spec of opts' command, with fresh
+ * entropy and the wall clock (abi.h); malloc'd into *out. For callers that
+ * restore first and feed the workload later (warm.has_stdin_fd). */
+int nb_run_clone_spec(const struct nb_run_options *opts, void **out, size_t *len,
+		      struct nb_err *err);
 
 /* The kernel command line nestbox boots with (before kernel_args). */
 extern const char nb_run_base_cmdline[];

@@ -39,6 +39,22 @@ bool nb_sigforward(void *opaque, int signo)
 	bool stop_kind = signo == SIGINT || signo == SIGTERM;
 	double now = now_ms();
 
+	if (f->start_gate && signo == NB_SIGNAL_START) {
+		uint8_t buf[NB_SIGMSG_MAX];
+		struct nb_sigmsg ws = { .type = NB_SIGMSG_WINSIZE },
+				 start = { .type = NB_SIGMSG_START };
+		size_t len;
+
+		if (!f->con)
+			return false;
+		/* the engine sized the terminal after the spec was made: the
+		 * size at start goes first (its SIGWINCH came too early) */
+		if (f->tty && nb_tty_size(&ws.rows, &ws.cols) &&
+		    (len = nb_sigmsg_encode(&ws, buf)) != 0)
+			nb_console_hold_signal_msg(f->con, buf, len);
+		len = nb_sigmsg_encode(&start, buf);
+		return nb_console_hold_signal_msg(f->con, buf, len);
+	}
 	if (signo == SIGWINCH) {
 		if (f->tty)
 			resize(f);

@@ -12,15 +12,23 @@
 #ifndef NESTBOX_VMM_RUN_SIGFORWARD_H
 #define NESTBOX_VMM_RUN_SIGFORWARD_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 #define NB_SIGFORWARD_FORCE_MS 3000.0
+
+/* The OCI start gate (include/nestbox/abi.h): `nestbox start` sends this
+ * signal to the VMM, which passes NB_SIGMSG_START to the guest, held until
+ * nestbox-init listens, after the terminal's size with -t. Only runs with
+ * a start gate handle it. */
+#define NB_SIGNAL_START (SIGRTMIN + 1)
 
 struct nb_console;
 
 struct nb_sigforward {
 	struct nb_console *con;
 	bool tty;            /* -t: WINCH becomes a window size */
+	bool start_gate;     /* NB_SIGNAL_START releases the workload */
 	double last_stop_ms; /* CLOCK_MONOTONIC of the last INT/TERM forwarded; 0 none */
 };
 

@@ -17,6 +17,7 @@
 #include "nestbox/abi.h"
 #include "vmm/confine/cgroup.h"
 #include "vmm/confine/jail.h"
+#include "vmm/run/monitor.h"
 #include "vmm/run/network.h"
 #include "vmm/run/records.h"
 
@@ -60,15 +61,17 @@ int nb_confine_check_memory(const struct nb_run_options *opts, struct nb_err *er
 	 * the host has would end in the host's OOM killer: refuse up front. */
 	if (ram && opts->mem_size > ram)
 		return nb_err_set(err, 0,
-				  "--memory %" PRIu64 " MiB is more than this host's RAM "
-				  "(%" PRIu64 " MiB): lower --memory",
+				  "guest RAM %" PRIu64
+				  " MiB (--memory plus the guest's overhead) is "
+				  "more than this host's RAM (%" PRIu64 " MiB): lower --memory",
 				  opts->mem_size >> 20, ram >> 20);
 	return 0;
 }
 
 bool nb_confine_supervised(const struct nb_run_options *opts)
 {
-	return opts->confine.jail || opts->confine.cgroup;
+	return opts->confine.jail || opts->confine.cgroup || nb_network_joins(opts) ||
+	       opts->detach.on;
 }
 
 /* ---- the supervising parent ---------------------------------------------- */
@@ -157,13 +160,20 @@ static bool parent_gone(int alive_fd)
 	return poll(&p, 1, 0) != 0;
 }
 
-static void child_main(const struct nb_run_options *opts, struct nb_jail_paths *paths,
-		       const struct nb_hostcg *cg, int alive[2], nb_confine_body *body, void *arg)
+static void child_main(const struct nb_run_options *given, struct nb_jail_paths *paths,
+		       const struct nb_hostcg *cg, int alive[2], struct nb_monitor *mon,
+		       nb_confine_body *body, void *arg)
 {
 	struct nb_err err = { 0 };
 	int status = NB_STATUS_ERROR;
+	struct nb_run_options own = *given, *opts = &own;
 	int rc;
 
+	if (mon) { /* run -d: stdio to the monitor's pipes, its notify fd kept */
+		nb_monitor_child(mon, opts);
+		if (opts->confine.jail && paths->nkeep < NB_JAIL_MAX_PATHS)
+			paths->keep_fds[paths->nkeep++] = opts->detach.notify_fd;
+	}
 	/* Never outlive nestbox: a kill -9 of the parent takes the VMM along
 	 * (even one that died before this line). */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -200,6 +210,7 @@ static int plan_cgroup(const struct nb_run_options *opts, uint64_t initrd_size,
 		.memory_max = opts->mem_size + nb_hostcg_overhead(opts->mem_size, initrd_size),
 		.cpu_quota_us = opts->container.cpu_quota_us ? opts->container.cpu_quota_us
 							     : opts->cpus * 100000u,
+		.cpu_weight = opts->container.cpu_weight,
 		.pids_max = opts->cpus + PIDS_SLACK,
 	};
 	return nb_hostcg_prepare(opts->confine.cgroup, limits, cg, err);
@@ -230,8 +241,16 @@ int nb_confine_run(const struct nb_run_options *opts, struct nb_jail_paths *path
 	int wstatus = 0, rc = -1;
 	struct termios tty;
 	bool tty_saved = false;
+	struct nb_monitor *mon = NULL;
 	pid_t pid;
 
+	/* run -d: this process returns once the VM started; a daemonized
+	 * copy goes on as its monitor (vmm/run/monitor.h). */
+	if (opts->detach.on && (rc = nb_monitor_detach(opts, &mon, err)) != 0) {
+		*status = NB_STATUS_OK;
+		return rc > 0 ? 0 : -1;
+	}
+	rc = -1;
 	/* What crashed runs left, before adding ours. */
 	if (nb_gc_collect(NULL, err) < 0)
 		return -1;
@@ -253,24 +272,28 @@ int nb_confine_run(const struct nb_run_options *opts, struct nb_jail_paths *path
 		nb_err_sys(err, "pipe");
 		goto out;
 	}
+	if (mon && nb_monitor_prepare(mon, err) < 0)
+		goto out;
 	fflush(stdout);
 	fflush(stderr);
 	set_forwarding(true);
 	pid = fork();
 	if (pid == 0)
-		child_main(opts, paths, has_cg ? &cg : NULL, alive, body, arg);
+		child_main(opts, paths, has_cg ? &cg : NULL, alive, mon, body, arg);
 	close(alive[0]);
 	if (pid < 0) {
 		nb_err_sys(err, "fork");
 		goto out;
 	}
 	child_pid = pid;
-	rc = wait_child(pid, &wstatus, err);
+	rc = mon ? nb_monitor_run(mon, pid, &wstatus, err) : wait_child(pid, &wstatus, err);
 	child_pid = 0;
 	if (tty_saved) /* the VMM may have died with the terminal in raw mode (-t) */
 		tcsetattr(STDIN_FILENO, TCSADRAIN, &tty);
 	if (rc == 0)
 		rc = child_result(wstatus, has_cg ? &cg : NULL, status, err);
+	if (rc < 0 && mon && WIFSIGNALED(wstatus)) /* a detached VM's status: 128+N */
+		err->status = NB_STATUS_SIGNAL_BASE + WTERMSIG(wstatus);
 	if (has_cg && opts->stats)
 		report_usage(&opts->report, &cg, &limits);
 out:
@@ -282,5 +305,7 @@ out:
 		nb_report(&opts->report, NB_REPORT_MESSAGE,
 			  "could not remove all of this run's "
 			  "host state; nestbox gc will");
+	if (mon)
+		nb_monitor_finish(mon, rc, *status, err);
 	return rc;
 }

@@ -2,10 +2,14 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -203,6 +207,57 @@ static bool up_to_date(const char *name, const char *dir, const char *key)
 }
 
 /* Boot into tmp; on success it holds meta.json, state and memory. */
+/* The template boot's VMM in a child: its threads end up under their
+ * seccomp filters, main thread included, and this process goes on to name
+ * the template. The child's failure comes back on a pipe. */
+static int run_vmm(const struct nb_run_options *opts, int *status, struct nb_err *err)
+{
+	int p[2], wstatus = 0;
+	char msg[NB_ERR_MSG_MAX] = "";
+	ssize_t n = 0, got;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return nb_err_sys(err, "template: pipe");
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		struct nb_err child = { 0 };
+		int st = NB_STATUS_ERROR;
+
+		close(p[0]);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
+			_exit(NB_STATUS_ERROR);
+		if (nb_run(opts, &st, &child) < 0) {
+			if (write(p[1], child.msg, strlen(child.msg)) < 0) {
+				/* the parent is gone */
+			}
+			_exit(NB_STATUS_ERROR);
+		}
+		_exit(st);
+	}
+	close(p[1]);
+	if (pid < 0) {
+		close(p[0]);
+		return nb_err_sys(err, "template: fork");
+	}
+	while ((size_t)n < sizeof(msg) - 1 &&
+	       ((got = read(p[0], msg + n, sizeof(msg) - 1 - (size_t)n)) > 0 ||
+		(got < 0 && errno == EINTR)))
+		n += got > 0 ? got : 0;
+	close(p[0]);
+	msg[n] = '\0';
+	while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
+		;
+	if (msg[0])
+		return nb_err_set(err, 0, "%s", msg);
+	if (WIFSIGNALED(wstatus))
+		return nb_err_set(err, 0, "the template's VMM was killed by signal %d",
+				  WTERMSIG(wstatus));
+	*status = WEXITSTATUS(wstatus);
+	return 0;
+}
+
 static int boot_template(const char *tmp, struct nb_run_options *opts, const struct nb_template *t,
 			 struct nb_err *err)
 {
@@ -211,7 +266,7 @@ static int boot_template(const char *tmp, struct nb_run_options *opts, const str
 	if (mkdir(tmp, 0700) < 0)
 		return nb_err_sys(err, "%s", tmp);
 	opts->warm.snapshot_to = tmp;
-	if (nb_run(opts, &status, err) < 0)
+	if (run_vmm(opts, &status, err) < 0)
 		return -1;
 	if (status != 0)
 		return nb_err_set(err, 0,

@@ -42,24 +42,64 @@ static int build_state(struct nb_vm *vm, struct nb_virtio_mmio_transport *virtio
 	return rc;
 }
 
-int nb_warm_save(struct nb_vm *vm, struct nb_virtio_mmio_transport *virtio,
-		 struct nb_serial *serial, const char *dir, struct nb_err *err)
+int nb_warm_out_open(struct nb_warm_out *out, const char *dir, struct nb_err *err)
 {
 	cleanup_close int dfd = open_dir(dir, err);
-	cleanup_close int mfd = -1;
+	const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC;
+
+	out->memory_fd = out->state_fd = -1;
+	if (dfd < 0)
+		return -1;
+	out->memory_fd = openat(dfd, NB_WARM_MEMORY_FILE, flags, 0600);
+	if (out->memory_fd < 0)
+		return nb_err_sys(err, "snapshot %s/%s", dir, NB_WARM_MEMORY_FILE);
+	out->state_fd = openat(dfd, NB_WARM_STATE_FILE, flags, 0600);
+	if (out->state_fd < 0) {
+		nb_warm_out_close(out);
+		return nb_err_sys(err, "snapshot %s/%s", dir, NB_WARM_STATE_FILE);
+	}
+	return 0;
+}
+
+void nb_warm_out_close(struct nb_warm_out *out)
+{
+	if (out->memory_fd >= 0)
+		close(out->memory_fd);
+	if (out->state_fd >= 0)
+		close(out->state_fd);
+	out->memory_fd = out->state_fd = -1;
+}
+
+static int write_all(int fd, const void *data, size_t len, struct nb_err *err)
+{
+	const char *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return nb_err_sys(err, "writing");
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int nb_warm_save(struct nb_vm *vm, struct nb_virtio_mmio_transport *virtio,
+		 struct nb_serial *serial, const struct nb_warm_out *out, struct nb_err *err)
+{
 	cleanup_free void *file = NULL;
 	size_t len = 0;
 
-	if (dfd < 0)
-		return -1;
 	if (build_state(vm, virtio, serial, &file, &len, err) < 0)
 		return nb_err_wrap(err, "snapshot");
-	mfd = openat(dfd, NB_WARM_MEMORY_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (mfd < 0)
-		return nb_err_sys(err, "snapshot %s/%s", dir, NB_WARM_MEMORY_FILE);
-	if (nb_snapshot_save_memory(&vm->mem, mfd, err) < 0 || fsync(mfd) < 0)
-		return nb_err_wrap(err, "snapshot %s/%s", dir, NB_WARM_MEMORY_FILE);
-	return nb_file_write_atomic(dfd, NB_WARM_STATE_FILE, NULL, file, len, 0600, err);
+	if (nb_snapshot_save_memory(&vm->mem, out->memory_fd, err) < 0 || fsync(out->memory_fd) < 0)
+		return nb_err_wrap(err, "snapshot %s", NB_WARM_MEMORY_FILE);
+	if (write_all(out->state_fd, file, len, err) < 0 || fsync(out->state_fd) < 0)
+		return nb_err_wrap(err, "snapshot %s", NB_WARM_STATE_FILE);
+	return 0;
 }
 
 int nb_warm_open_memory(const char *dir, struct nb_err *err)
@@ -96,23 +136,6 @@ int nb_warm_load(struct nb_vm *vm, struct nb_virtio_mmio_transport *virtio,
 	    nb_state_get(&st, NB_STATE_SERIAL, 0, &ss, sizeof(ss), err) < 0 ||
 	    nb_serial_load(serial, &ss, err) < 0 || nb_virtio_mmio_load(virtio, &st, err) < 0)
 		return nb_err_wrap(err, "restoring %s", dir);
-	return 0;
-}
-
-static int write_all(int fd, const void *data, size_t len, struct nb_err *err)
-{
-	const char *p = data;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return nb_err_sys(err, "workload stdin");
-		p += n;
-		len -= (size_t)n;
-	}
 	return 0;
 }
 

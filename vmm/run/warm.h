@@ -17,10 +17,22 @@
 #define NB_WARM_MEMORY_FILE "memory"
 #define NB_WARM_MAX_STATE (NB_STATE_MAX_BODY + 4096u)
 
+/* A snapshot's files, created in its directory before the main thread
+ * enters its seccomp filter (which opens nothing). The directory is a
+ * temporary one its caller renames into place: the files need not be
+ * replaced atomically. */
+struct nb_warm_out {
+	int memory_fd, state_fd; /* -1: not open */
+};
+
+/* Create dir's NB_WARM_MEMORY_FILE and NB_WARM_STATE_FILE (truncated). */
+int nb_warm_out_open(struct nb_warm_out *out, const char *dir, struct nb_err *err);
+void nb_warm_out_close(struct nb_warm_out *out);
+
 /* Save the stopped VM (vCPUs and event threads joined, output drained)
- * into dir: NB_WARM_MEMORY_FILE then NB_WARM_STATE_FILE. */
+ * into out's files: the memory, then the state; both synced. */
 int nb_warm_save(struct nb_vm *vm, struct nb_virtio_mmio_transport *virtio,
-		 struct nb_serial *serial, const char *dir, struct nb_err *err);
+		 struct nb_serial *serial, const struct nb_warm_out *out, struct nb_err *err);
 
 /* Open dir's memory file for nb_vm_config.mem_fd. */
 int nb_warm_open_memory(const char *dir, struct nb_err *err);

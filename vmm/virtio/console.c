@@ -51,6 +51,8 @@ struct nb_console {
 	struct ctrl_msg pending[CTRL_PENDING];
 	unsigned npending;
 	uint8_t sig_buf[NB_CONSOLE_SIGNAL_BUF]; /* bytes for the signal port */
+	uint8_t held[2 * NB_SIGMSG_MAX];        /* nb_console_hold_signal_msg */
+	unsigned held_len;
 	unsigned sig_len;
 	bool given_up;               /* the drain at exit stopped waiting for the reader */
 	struct nb_virtq_chain chain; /* scratch */
@@ -133,6 +135,12 @@ static void handle_ctrl(struct nb_console *con, const struct virtio_console_cont
 		/* A closed port drops what it is sent: so do we. */
 		if (c->id == SIGNAL_PORT && !c->value)
 			con->sig_len = 0;
+		if (c->id == SIGNAL_PORT && c->value && con->held_len &&
+		    con->held_len <= sizeof(con->sig_buf) - con->sig_len) {
+			memcpy(con->sig_buf + con->sig_len, con->held, con->held_len);
+			con->sig_len += con->held_len;
+			con->held_len = 0;
+		}
 		break;
 	default:
 		break;
@@ -416,6 +424,22 @@ bool nb_console_send_signal_msg(struct nb_console *con, const void *msg, size_t 
 	}
 	pthread_mutex_unlock(&dev->lock);
 	return sent;
+}
+
+bool nb_console_hold_signal_msg(struct nb_console *con, const void *msg, size_t len)
+{
+	bool held;
+
+	if (nb_console_send_signal_msg(con, msg, len))
+		return true;
+	pthread_mutex_lock(&con->vdev.lock);
+	held = len <= sizeof(con->held) - con->held_len;
+	if (held) {
+		memcpy(con->held + con->held_len, msg, len);
+		con->held_len += (unsigned)len;
+	}
+	pthread_mutex_unlock(&con->vdev.lock);
+	return held;
 }
 
 /* ---- device --------------------------------------------------------------- */

@@ -57,6 +57,11 @@ struct nb_virtio_dev *nb_console_dev(struct nb_console *con);
  * bytes are still waiting for it. Any thread; takes the device lock. */
 bool nb_console_send_signal_msg(struct nb_console *con, const void *msg, size_t len);
 
+/* The same for one message that must not be lost to a guest still booting
+ * (the OCI start gate): when the port is not open it is held (with at
+ * most one before it) and queued as soon as the guest opens the port. */
+bool nb_console_hold_signal_msg(struct nb_console *con, const void *msg, size_t len);
+
 /* On the main thread after the vCPUs and the event thread stopped: write
  * out everything the guest queued, so no output is lost at exit, waiting
  * for a slow reader (nb_event_wait_writable: a stop signal or the timeout

@@ -122,6 +122,12 @@ void nb_virtio_signal_used(struct nb_virtio_dev *dev, struct nb_virtq *q)
 		interrupt(dev, ISR_USED);
 }
 
+void nb_virtio_config_changed(struct nb_virtio_dev *dev)
+{
+	dev->config_generation++;
+	interrupt(dev, ISR_CONFIG);
+}
+
 void nb_virtio_queue_broken(struct nb_virtio_dev *dev, struct nb_virtq *q)
 {
 	q->broken = true;

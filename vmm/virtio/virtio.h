@@ -245,6 +245,10 @@ void nb_virtio_state_save(const struct nb_virtio_dev *dev, struct nb_virtio_stat
 int nb_virtio_state_load(struct nb_virtio_dev *dev, const struct nb_virtio_state *st,
 			 struct nb_err *err);
 
+/* The device changed its config space: bump the generation and raise a
+ * config-change interrupt (virtio 1.1, 2.4.2). Lock held. */
+void nb_virtio_config_changed(struct nb_virtio_dev *dev);
+
 /* Whether the device may process its queues (DRIVER_OK, not NEEDS_RESET). */
 bool nb_virtio_live(const struct nb_virtio_dev *dev);
 

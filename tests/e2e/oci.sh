@@ -1,0 +1,185 @@
+# shellcheck shell=bash
+# e2e cases for nestbox as an OCI runtime (issue 14): real podman (Debian's
+# 4.3, with conmon) running the busybox image with --runtime build/nestbox.
+# Sourced by tests/e2e/run.sh, which sets $nestbox, $rootfs and $limit and
+# sources tests/lib/check.sh.
+
+oci_setup() {
+	local d
+	if ! command -v podman >/dev/null || ! command -v conmon >/dev/null; then
+		skip e2e_oci "podman or conmon is not installed (scripts/deps.sh installs them)"
+		return 1
+	fi
+	if [ ! -f build/oci/busybox/index.json ]; then
+		skip e2e_oci "no build/oci/busybox (make build/oci/busybox/index.json)"
+		return 1
+	fi
+	# The test host's / is read-only: podman's scratch directories on tmpfs
+	# (only where they cannot be written, so a real host is left alone).
+	for d in /var/tmp /var/cache /var/lib/containers; do
+		mkdir -p "$d" 2>/dev/null
+		if ! touch "$d/.nb-oci" 2>/dev/null; then
+			mount -t tmpfs tmpfs "$d" || return 1
+		fi
+		rm -f "$d/.nb-oci"
+	done
+	oci_bin=$PWD/$nestbox
+	podman_cmd=(podman --root "$nb_tmp/ps" --runroot "$nb_tmp/pr" --storage-driver vfs
+		--cgroup-manager cgroupfs --events-backend file)
+	oci_run=("${podman_cmd[@]}" run --network none --runtime "$oci_bin")
+	nb_run_case "$limit" "${podman_cmd[@]}" pull -q oci:build/oci/busybox:latest
+	oci_image=$(tail -n 1 <<<"$out")
+	expect e2e_oci_import "podman imports the busybox OCI layout" "$status" -eq 0 -a -n "$oci_image"
+	[ "$status" -eq 0 ]
+}
+
+oci_cases() {
+	nb_run_case "$limit" "${oci_run[@]}" --rm "$oci_image" echo hello from nestbox
+	expect e2e_oci_run_output "podman run prints the workload's output, status 0" \
+		"$status" -eq 0 -a "$out" = "hello from nestbox"
+
+	nb_run_case "$limit" "${oci_run[@]}" --rm "$oci_image" sh -c 'echo out; echo err >&2; exit 3'
+	expect e2e_oci_status_3 "the workload's exit status 3 and both streams" \
+		"$status" -eq 3 -a "$out" = out -a -n "$(grep -x err <<<"$err")"
+
+	nb_run_case "$limit" "${oci_run[@]}" --rm "$oci_image" /no/such/command
+	expect e2e_oci_status_127 "a missing command is 127" "$status" -eq 127
+
+	# (the workload is PID 1 of its namespace, which SIGKILL from inside
+	# does not reach: its child is killed, as with crun)
+	# shellcheck disable=SC2016 # expanded by the guest's shell
+	nb_run_case "$limit" "${oci_run[@]}" --rm "$oci_image" sh -c 'sh -c "kill -9 \$\$"; exit $?'
+	expect e2e_oci_status_137 "a shell's status 137 for a child killed by SIGKILL" "$status" -eq 137
+
+	# shellcheck disable=SC2016
+	nb_run_case "$limit" "${oci_run[@]}" --rm -e FOO=bar -u 1234:5678 -w /etc "$oci_image" \
+		sh -c 'echo "$FOO:$(id -u):$(id -g):$(pwd)"'
+	expect e2e_oci_env_user_workdir "-e, -u and -w reach the workload" \
+		"$status" -eq 0 -a "$out" = "bar:1234:5678:/etc"
+
+	nb_run_case "$limit" "${oci_run[@]}" --rm --memory 64m "$oci_image" \
+		cat /sys/fs/cgroup/memory.max
+	expect e2e_oci_memory "--memory 64m is the container's memory.max in the guest" \
+		"$status" -eq 0 -a "$out" = 67108864
+
+	nb_run_case "$limit" "${oci_run[@]}" --rm --read-only "$oci_image" \
+		sh -c 'touch /x 2>/dev/null && echo rw || echo ro; touch /tmp/y && echo tmp-rw'
+	expect e2e_oci_read_only "--read-only: the root is read-only, /tmp a tmpfs" \
+		"$status" -eq 0 -a "$out" = "ro
+tmp-rw"
+
+	mkdir -p "$nb_tmp/vol"
+	nb_run_case "$limit" "${oci_run[@]}" --rm -v "$nb_tmp/vol:/data" "$oci_image" \
+		sh -c 'echo written in the guest > /data/f; ls /data'
+	expect e2e_oci_bind_mount "a bind mount written in the guest is read on the host" \
+		"$status" -eq 0 -a "$(cat "$nb_tmp/vol/f" 2>/dev/null)" = "written in the guest"
+
+	nb_run_case "$limit" tests/e2e/pty_run.py 24 80 120 -- "${oci_run[@]}" --rm -it "$oci_image" \
+		sh -c 'tty; stty size'
+	expect e2e_oci_tty "-it: a pty through the console socket, its size the terminal's" \
+		"$status" -eq 0 -a -n "$(grep -x /dev/pts/0 <<<"$out")" -a -n "$(grep -x '24 80' <<<"$out")"
+
+	# -d, stop (TERM, trapped: exit 7), rm; the state directory is gone
+	nb_run_case "$limit" "${oci_run[@]}" -d --name nb-d1 "$oci_image" \
+		sh -c 'trap "exit 7" TERM; echo started; while :; do sleep 1; done'
+	local id=$out
+	sleep 2
+	nb_run_case "$limit" "${podman_cmd[@]}" stop -t 60 nb-d1
+	local stop_status=$status
+	nb_run_case "$limit" "${podman_cmd[@]}" inspect -f '{{.State.ExitCode}}' nb-d1
+	local code=$out
+	nb_run_case "$limit" "${podman_cmd[@]}" logs nb-d1
+	local logs=$out
+	nb_run_case "$limit" "${podman_cmd[@]}" rm nb-d1
+	expect e2e_oci_detach_stop_rm "-d, stop (the trap's status 7), logs, rm leaves no state" \
+		"$stop_status" -eq 0 -a "$code" = 7 -a "$logs" = started -a "$status" -eq 0 -a \
+		! -e "/run/nestbox-oci/$id"
+
+	nb_run_case "$limit" "${oci_run[@]}" -d --name nb-k1 "$oci_image" sleep 1000
+	nb_run_case "$limit" "${podman_cmd[@]}" kill nb-k1
+	local kill_status=$status
+	nb_run_case "$limit" "${podman_cmd[@]}" wait nb-k1
+	local wait_out=$out
+	nb_run_case "$limit" "${podman_cmd[@]}" rm -f nb-k1
+	expect e2e_oci_kill "podman kill ends the VM: 137" \
+		"$kill_status" -eq 0 -a "$wait_out" = 137 -a "$status" -eq 0
+}
+
+# The commands themselves, as an engine calls them: create holds the
+# process (state created), start runs it, state follows it to stopped,
+# kill of a held one ends it with 128+15, delete --force removes all.
+oci_lifecycle() {
+	local b=$nb_tmp/bundle root=$nb_tmp/ocistate st pid i
+	mkdir -p "$b"
+	cp -a "$rootfs" "$b/rootfs"
+	cat >"$b/config.json" <<-'EOF'
+		{"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "hostname": "oci1",
+		 "process": {"args": ["sh", "-c", "hostname > /out; sleep 2"], "cwd": "/",
+		             "env": ["PATH=/bin:/usr/bin"]},
+		 "annotations": {"io.nestbox.vcpus": "2"}}
+	EOF
+	nb_run_case "$limit" "$nestbox" --root "$root" create --bundle "$b" --pid-file "$b/pid" c1
+	st=$("$nestbox" --root "$root" state c1 | grep '"status"')
+	pid=$(cat "$b/pid" 2>/dev/null)
+	expect e2e_oci_create "create returns with the process held (created), the pid file written" \
+		"$status" -eq 0 -a -n "$(grep created <<<"$st")" -a -n "$pid" -a ! -e "$b/rootfs/out"
+	nb_run_case "$limit" "$nestbox" --root "$root" start c1
+	for ((i = 0; i < 300; i++)); do
+		"$nestbox" --root "$root" state c1 | grep -q '"stopped"' && break
+		sleep 0.2
+	done
+	st=$("$nestbox" --root "$root" state c1 | grep '"status"')
+	expect e2e_oci_start "start runs it (its write lands in the bundle's rootfs), then stopped" \
+		"$status" -eq 0 -a -n "$(grep stopped <<<"$st")" -a "$(cat "$b/rootfs/out" 2>/dev/null)" = oci1
+	nb_run_case "$limit" "$nestbox" --root "$root" start c1
+	local again=$status
+	nb_run_case "$limit" "$nestbox" --root "$root" delete c1
+	expect e2e_oci_delete "start of a stopped container fails; delete removes it" \
+		"$again" -eq 125 -a "$status" -eq 0 -a ! -e "$root/c1"
+	nb_run_case "$limit" "$nestbox" --root "$root" create --bundle "$b" --pid-file "$b/pid" c2
+	nb_run_case "$limit" "$nestbox" --root "$root" kill c2 TERM
+	local kill_status=$status
+	for ((i = 0; i < 300; i++)); do
+		"$nestbox" --root "$root" state c2 | grep -q '"stopped"' && break
+		sleep 0.2
+	done
+	st=$("$nestbox" --root "$root" state c2 | grep '"status"')
+	local kill_out="kill $kill_status, $st"
+	nb_run_case "$limit" "$nestbox" --root "$root" delete --force c2
+	out="$kill_out; delete: $out"
+	expect e2e_oci_kill_created "kill of a held process ends its VM; delete --force cleans up" \
+		-n "$(grep stopped <<<"$st")" -a "$status" -eq 0 -a ! -e "$root/c2"
+}
+
+# containerd 1.6's `ctr run --runc-binary`: the runc shim calls nestbox
+# with --root, --log and --log-format json.
+oci_containerd() {
+	local cd=$nb_tmp/cd pid ref i
+	if ! command -v containerd >/dev/null || ! command -v ctr >/dev/null; then
+		skip e2e_oci_ctr "containerd is not installed (scripts/deps.sh installs it)"
+		return 0
+	fi
+	mkdir -p "$cd"
+	containerd --root "$cd/root" --state "$cd/state" --address "$cd/sock" >"$cd/log" 2>&1 &
+	pid=$!
+	for ((i = 0; i < 100; i++)); do [ ! -S "$cd/sock" ] || break; sleep 0.2; done
+	ctr_cmd=(ctr -a "$cd/sock")
+	tar -C build/oci/busybox -cf "$cd/busybox.tar" .
+	nb_run_case "$limit" "${ctr_cmd[@]}" images import --base-name nb/busybox "$cd/busybox.tar"
+	ref=nb/busybox:latest
+	nb_run_case "$limit" "${ctr_cmd[@]}" run --runc-binary "$oci_bin" --rm "$ref" nb-c1 \
+		echo hello from ctr
+	expect e2e_oci_ctr_output "ctr run: the workload's output, status 0" \
+		"$status" -eq 0 -a "$out" = "hello from ctr"
+	nb_run_case "$limit" "${ctr_cmd[@]}" run --runc-binary "$oci_bin" --rm "$ref" nb-c2 \
+		sh -c 'exit 5'
+	expect e2e_oci_ctr_status "ctr run: the workload's exit status 5" "$status" -eq 5
+	kill "$pid"
+	wait "$pid" 2>/dev/null
+}
+
+if oci_setup; then
+	oci_cases
+	oci_lifecycle
+	oci_containerd
+fi

@@ -1,0 +1,152 @@
+#include "vmm/run/ctl_proto.h"
+
+#include <ctype.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/parse.h"
+#include "images/json.h"
+
+static const char *const op_names[] = {
+	[NB_CTL_HELLO] = "hello",   [NB_CTL_STATE] = "state", [NB_CTL_CONFIG] = "config",
+	[NB_CTL_STOP] = "stop",     [NB_CTL_KILL] = "kill",   [NB_CTL_PAUSE] = "pause",
+	[NB_CTL_RESUME] = "resume", [NB_CTL_STATS] = "stats", [NB_CTL_EVENTS] = "events",
+	[NB_CTL_WAIT] = "wait",
+};
+
+const char *nb_ctl_op_name(enum nb_ctl_op op)
+{
+	return op_names[op];
+}
+
+int nb_ctl_signal(const char *text)
+{
+	uint64_t n;
+
+	if (nb_parse_decimal(text, 1, SIGRTMAX, &n))
+		return (int)n;
+	if (!strncasecmp(text, "SIG", 3))
+		text += 3;
+	for (int sig = 1; sig < SIGRTMIN; sig++) {
+		const char *abbrev = sigabbrev_np(sig);
+
+		if (abbrev && !strcasecmp(text, abbrev))
+			return sig;
+	}
+	return 0;
+}
+
+static __attribute__((format(printf, 5, 6))) int fail(const char **code, const char *what,
+						      char *msg, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	*code = what;
+	va_start(ap, fmt);
+	vsnprintf(msg, size, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* The value of an op's one argument, type-checked. */
+static int argument(const char *key, json_object *v, struct nb_ctl_request *req, const char **code,
+		    char *msg, size_t size)
+{
+	if (!strcmp(key, "timeout") && req->op == NB_CTL_STOP) {
+		int64_t t = json_object_get_int64(v);
+
+		if (!json_object_is_type(v, json_type_int) || t < 0 || t > NB_CTL_MAX_TIMEOUT)
+			return fail(
+				code, NB_CTL_E_BAD_REQUEST, msg, size,
+				"\"timeout\" must be a whole number of seconds from 0 to 86400");
+		req->timeout = (int)t;
+		return 0;
+	}
+	if (!strcmp(key, "signal") && req->op == NB_CTL_KILL) {
+		if (json_object_is_type(v, json_type_int)) {
+			int64_t s = json_object_get_int64(v);
+			req->signal = s >= 1 && s <= SIGRTMAX ? (int)s : 0;
+		} else if (json_object_is_type(v, json_type_string) &&
+			   json_object_get_string_len(v) < 16) {
+			req->signal = nb_ctl_signal(json_object_get_string(v));
+		} else {
+			req->signal = 0;
+		}
+		if (!req->signal)
+			return fail(code, NB_CTL_E_BAD_REQUEST, msg, size,
+				    "\"signal\" must be a signal name (\"HUP\") or number");
+		return 0;
+	}
+	return fail(code, NB_CTL_E_BAD_REQUEST, msg, size, "unknown field \"%.64s\" for this op",
+		    key);
+}
+
+static int parse_op(json_object *o, struct nb_ctl_request *req, const char **code, char *msg,
+		    size_t size)
+{
+	json_object *v;
+	const char *name;
+
+	if (!json_object_object_get_ex(o, "op", &v) || !json_object_is_type(v, json_type_string))
+		return fail(code, NB_CTL_E_BAD_REQUEST, msg, size,
+			    "a request needs \"op\", a string");
+	name = json_object_get_string(v);
+	for (size_t i = 0; i < sizeof(op_names) / sizeof(op_names[0]); i++)
+		if (!strcmp(name, op_names[i])) {
+			req->op = (enum nb_ctl_op)i;
+			return 0;
+		}
+	return fail(code, NB_CTL_E_UNKNOWN_OP, msg, size, "unknown op \"%.64s\"", name);
+}
+
+int nb_ctl_parse(const char *line, size_t len, struct nb_ctl_request *req, const char **code,
+		 char *msg, size_t size)
+{
+	struct nb_err err;
+	json_object *o;
+	int rc = 0;
+
+	*req = (struct nb_ctl_request){ .timeout = 10, .signal = SIGKILL };
+	if (len > NB_CTL_LINE_MAX)
+		return fail(code, NB_CTL_E_TOO_LONG, msg, size,
+			    "a request line is at most %u bytes", NB_CTL_LINE_MAX);
+	if (memchr(line, '\0', len))
+		return fail(code, NB_CTL_E_BAD_REQUEST, msg, size, "a NUL byte in the request");
+	o = nb_json_parse(line, len, "the request", &err);
+	if (!o)
+		return fail(code, NB_CTL_E_BAD_REQUEST, msg, size, "%s", err.msg);
+	if (!json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return fail(code, NB_CTL_E_BAD_REQUEST, msg, size, "a request is a JSON object%s",
+			    "");
+	}
+	rc = parse_op(o, req, code, msg, size);
+	json_object_object_foreach(o, key, v) {
+		if (rc < 0)
+			break;
+		if (strcmp(key, "op") != 0)
+			rc = argument(key, v, req, code, msg, size);
+	}
+	json_object_put(o);
+	return rc;
+}
+
+char *nb_ctl_error_reply(const char *code, const char *msg)
+{
+	json_object *o = json_object_new_object(), *e = json_object_new_object();
+	char *line = NULL;
+
+	json_object_object_add(e, "code", json_object_new_string(code));
+	json_object_object_add(e, "message", json_object_new_string(msg));
+	json_object_object_add(o, "ok", json_object_new_boolean(false));
+	json_object_object_add(o, "error", e);
+	if (asprintf(&line, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) < 0)
+		line = NULL;
+	json_object_put(o);
+	return line;
+}

@@ -1,0 +1,46 @@
+/* The monitor of a detached VM (`run -d`, issue 15), like conmon: the
+ * supervising parent of vmm/run/supervisor.c, daemonized. It owns the VM's
+ * directory (vmm/run/vmdir.h): writes its state, keeps its output in
+ * bounded, rotated logs (reading the VMM's stdout and stderr pipes at once,
+ * so the VMM never waits on a slow `logs` reader), serves the control
+ * socket (vmm/run/ctl_proto.h) and emits events (vmm/run/vmevents.h). The
+ * VMM is its child and dies with it (PR_SET_PDEATHSIG). Host only. */
+#ifndef NESTBOX_VMM_RUN_MONITOR_H
+#define NESTBOX_VMM_RUN_MONITOR_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "nestbox/err.h"
+#include "vmm/run/run.h"
+
+/* What the VMM tells its monitor on opts->detach.notify_fd. */
+#define NB_MONITOR_STARTED 'R' /* the guest is about to run */
+#define NB_MONITOR_OOM 'O'     /* the guest reported an OOM kill (abi.h) */
+
+struct nb_monitor;
+
+/* Become the monitor: fork; the calling process waits until the VM
+ * started and returns 1 (or -1 with err: why it did not start, the VM's
+ * directory removed); the new process, in a session of its own with stdio
+ * on /dev/null, returns 0 and *m (freed by nb_monitor_finish) and goes on
+ * to start the VMM. */
+int nb_monitor_detach(const struct nb_run_options *opts, struct nb_monitor **m, struct nb_err *err);
+
+/* Before forking the VMM: its pipes and the control socket. */
+int nb_monitor_prepare(struct nb_monitor *m, struct nb_err *err);
+
+/* In the VMM child: stdout/stderr to the pipes, stdin /dev/null, the
+ * notify descriptor in opts. */
+void nb_monitor_child(struct nb_monitor *m, struct nb_run_options *opts);
+
+/* Serve until the VMM (pid) exits; its wait status in *wstatus. */
+int nb_monitor_run(struct nb_monitor *m, pid_t pid, int *wstatus, struct nb_err *err);
+
+/* The end: the final state (exit code, or rc < 0: err's message and
+ * status), the die event, --rm; tells a still waiting `run -d` why it did
+ * not start. Never returns: the monitor exits. */
+_Noreturn void nb_monitor_finish(struct nb_monitor *m, int rc, int status,
+				 const struct nb_err *err);
+
+#endif
