@@ -55,7 +55,11 @@ static _Noreturn void run_child(struct nb_run_options *run, int (*p)[2], int fee
 	 * never the function's stderr. */
 	run->report = (struct nb_report){ .fn = NULL };
 	if (nb_run(run, &status, &err) < 0) {
-		dprintf(p[NB_FN_MSG][1], "%s", err.msg);
+		/* write(2): the main thread's seccomp list has no fstat, which
+		 * stdio (dprintf) would call */
+		if (write(p[NB_FN_MSG][1], err.msg, strlen(err.msg)) < 0) {
+			/* the parent is gone */
+		}
 		_exit(nb_err_status(&err));
 	}
 	_exit(status);

@@ -279,7 +279,11 @@ static int load_guest(struct nb_vm *vm, const struct nb_virtio_mmio_transport *v
 	struct nb_boot_args args = { .cmdline_gpa = NB_CMDLINE_GPA, .initrd_size = initrd->len };
 	struct boot_params bp;
 
-	if (nb_kernel_load(kernel_file->data, kernel_file->len, kernel_file->fd, &vm->mem, &kernel,
+	/* A template's snapshot saves the guest pages ever touched (mincore):
+	 * its kernel is copied in, not mapped from vmlinux, whose pages an
+	 * untouched mapping would leave out. */
+	if (nb_kernel_load(kernel_file->data, kernel_file->len,
+			   opts->warm.snapshot_to ? -1 : kernel_file->fd, &vm->mem, &kernel,
 			   err) < 0)
 		return nb_err_wrap(err, "kernel %s", opts->kernel_path);
 	/* The mappings hold the file; the VMM keeps no descriptor of it. */
