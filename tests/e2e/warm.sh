@@ -7,7 +7,7 @@
 
 warm_cases="e2e_warm_template_create e2e_warm_run e2e_warm_fn_20 e2e_warm_clones_differ
 	e2e_warm_fn_status_stderr e2e_warm_fn_timeout e2e_warm_fn_binary e2e_warm_fn_cap
-	e2e_warm_nothing_left e2e_warm_stale e2e_warm_corrupt"
+	e2e_warm_serve_4 e2e_warm_serve_stop e2e_warm_nothing_left e2e_warm_stale e2e_warm_corrupt"
 
 # What a run may leave: nestbox processes and files in /tmp, /dev/shm.
 warm_debris() {
@@ -77,6 +77,22 @@ e2e_warm() {
 		"$(jf .stdout_truncated)" = true -a "$(jf .truncated)" = true -a "$(jf '.stdout | length')" = 100
 
 	sleep 1
+	# serve: a pool of 4 clones, 4 concurrent callers, 12 invocations, then SIGTERM.
+	local sock=$nb_tmp/fn.sock spid serve_status
+	$nestbox serve --socket "$sock" --template "$t" --pool 4 2>"$nb_tmp/serve.err" &
+	spid=$!
+	for i in $(seq 120); do [ -S "$sock" ] && break; sleep 0.5; done
+	nb_run_case "$limit" python3 tests/e2e/serve_client.py "$sock" 4 12
+	expect e2e_warm_serve_4 "serve --pool 4 answers 4 concurrent callers, each with its own output, stdin and status" \
+		"$status" -eq 0 -a -n "$(grep -o '^ok 12 invocations' <<<"$out")"
+	kill -TERM "$spid"
+	timeout 60 tail --pid="$spid" -f /dev/null
+	wait "$spid"
+	serve_status=$?
+	status=$serve_status out=$(pgrep -f "serve --socket $sock" | tr '\n' ' ') err=$(tail -c 300 "$nb_tmp/serve.err")
+	expect e2e_warm_serve_stop "SIGTERM drains serve: exit 0, its socket and every worker and VMM gone" \
+		"$serve_status" -eq 0 -a ! -e "$sock" -a -z "$out"
+
 	local debris
 	debris=$(warm_debris | tr '\n' ' ')
 	status=0 out=$debris err=

@@ -432,6 +432,7 @@ static const struct nb_cli_command commands[] = {
 	{ "template", "Boot an image once to a ready guest and keep its snapshot",
 	  nb_cmd_template },
 	{ "fn", "Run one function invocation from a template; print a JSON result", nb_cmd_fn },
+	{ "serve", "Answer function invocations on a Unix socket from a warm pool", nb_cmd_serve },
 	/* OCI runtime interface, for podman and containerd (issue 14) */
 	{ "create", "OCI runtime: boot the VM of a bundle, its process held", nb_oci_main },
 	{ "start", "OCI runtime: run a created container's process", nb_oci_main },

@@ -18,6 +18,8 @@ int nb_cmd_seccomp_dump(int argc, char **argv);
 /* vmm/cli/warm.c */
 int nb_cmd_template(int argc, char **argv);
 int nb_cmd_fn(int argc, char **argv);
+/* vmm/cli/serve.c */
+int nb_cmd_serve(int argc, char **argv);
 /* vmm/cli/network.c */
 int nb_cmd_network(int argc, char **argv);
 /* vmm/cli/info.c */
