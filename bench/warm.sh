@@ -8,20 +8,22 @@
 #      for both: the time from nestbox's start to the line on its stderr)
 #   2. a whole `nestbox fn` of `true` from a template vs a whole `crun run`
 #      of the same busybox rootfs running `true` (bench/container.sh's
-#      yardstick), median of N
+#      yardstick), alternated, median of PAIRS
+#   2b. `nestbox serve --pool 4` answering 4 concurrent callers
+#      (tests/e2e/serve_client.py): invocations per second over 20
 #   3. host memory per clone while its workload runs (/proc/PID/smaps_rollup):
 #      dirty pages (its own) and clean pages (the template's memory file in
 #      the page cache, shared by every clone)
 #
-#   bench/warm.sh [RUNS]     (default 20; build with `make tests` first: the
-#                            crun row needs build/rootfs-busybox)
+#   bench/warm.sh [RUNS [PAIRS]]  (default 20 and 5; build with `make tests`
+#                                 first: the crun row needs build/rootfs-busybox)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "${1:-}" != --inner ]; then
-	exec tests/testhost/run --timeout 1800 bench/warm.sh --inner "${1:-20}"
+	exec tests/testhost/run --timeout 1800 bench/warm.sh --inner "${1:-20}" "${2:-5}"
 fi
-runs=${2:-20}
+runs=${2:-20} pairs=${3:-5}
 img=$(tests/images/mkimages.sh)/busybox
 rootfs=build/rootfs-busybox
 work=$(mktemp -d "${TMPDIR:-/tmp}/nestbox-bench.XXXXXX")
@@ -51,12 +53,9 @@ for i in $(seq "$runs"); do
 	to_execve build/nestbox run --template bench -- true >>"$work/warm.ms"
 done
 
-for i in $(seq "$runs"); do
-	s=$(date +%s%N)
-	build/nestbox fn --template bench -- true >/dev/null
-	echo $((($(date +%s%N) - s) / 1000000)) >>"$work/fn.ms"
-done
+crun_ok=0
 if command -v crun >/dev/null && [ -x $rootfs/bin/busybox ]; then
+	crun_ok=1
 	mkdir -p "$work/bundle"
 	cp -a $rootfs "$work/bundle/rootfs"
 	(cd "$work/bundle" && crun spec)
@@ -68,12 +67,26 @@ c["process"]["terminal"] = False
 c["process"]["args"] = ["true"]
 json.dump(c, open(p, "w"))
 PY
-	for i in $(seq "$runs"); do
+fi
+# fn and crun alternated, so both see the same state of the machine.
+for i in $(seq "$pairs"); do
+	s=$(date +%s%N)
+	build/nestbox fn --template bench -- true >/dev/null
+	echo $((($(date +%s%N) - s) / 1000000)) >>"$work/fn.ms"
+	if [ "$crun_ok" = 1 ]; then
 		s=$(date +%s%N)
 		crun run --bundle "$work/bundle" "nb-warm-$$-$i" </dev/null >/dev/null 2>&1 || true
 		echo $((($(date +%s%N) - s) / 1000000)) >>"$work/crun.ms"
-	done
-fi
+	fi
+done
+
+# serve: a pool of 4, 4 concurrent callers, 20 invocations.
+build/nestbox serve --socket "$work/fn.sock" --template bench --pool 4 2>/dev/null &
+serve_pid=$!
+for i in $(seq 240); do [ -S "$work/fn.sock" ] && break; sleep 0.5; done
+rate=$(python3 tests/e2e/serve_client.py "$work/fn.sock" 4 20 | sed -n 's/^ok .*(\(.*\)\/s)$/\1/p')
+kill -TERM "$serve_pid"
+wait "$serve_pid" || true
 
 # Memory of one clone, sampled while its workload sleeps.
 build/nestbox run --template bench -- 'sleep 3' >/dev/null 2>&1 &
@@ -95,11 +108,12 @@ for f in cold warm; do
 done
 awk -v a="$(pct 50 <"$work/warm.ms")" -v b="$(pct 50 <"$work/cold.ms")" \
 	'BEGIN { if (b > 0) printf "%-52s %8.3f\n", "ratio warm / cold (p50; goal <= 0.1)", a / b }'
-printf '%-52s %8s %8s\n' "nestbox fn --template (whole, true)" "$(pct 50 <"$work/fn.ms")" "$(pct 90 <"$work/fn.ms")"
+printf '%-52s %8s %8s\n' "nestbox fn --template (whole, true; of $pairs)" "$(pct 50 <"$work/fn.ms")" "$(pct 90 <"$work/fn.ms")"
 if [ -s "$work/crun.ms" ]; then
-	printf '%-52s %8s %8s\n' "crun run (whole, same rootfs, true)" "$(pct 50 <"$work/crun.ms")" "$(pct 90 <"$work/crun.ms")"
+	printf '%-52s %8s %8s\n' "crun run (whole, same rootfs, true; of $pairs)" "$(pct 50 <"$work/crun.ms")" "$(pct 90 <"$work/crun.ms")"
 	awk -v a="$(pct 50 <"$work/fn.ms")" -v b="$(pct 50 <"$work/crun.ms")" \
 		'BEGIN { if (b > 0) printf "%-52s %8.2f\n", "ratio fn / crun (p50; goal < 1)", a / b }'
 fi
+printf '%-52s %8s /s\n' "serve --pool 4, 4 callers: invocations" "${rate:-nan}"
 printf '%-52s %8s KiB\n' "one clone: its own memory (dirty pages)" "$priv"
 printf '%-52s %8s KiB\n' "one clone: template pages read (clean, shareable)" "$shared"
