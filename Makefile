@@ -183,12 +183,13 @@ FUZZ_TIME   ?= 60
 FUZZ_CFLAGS := $(STD) $(WARN_BASE) -O1 -g -I. -Iinclude -Itests -fsanitize=fuzzer,address,undefined \
 	       -fno-sanitize-recover=all -fno-omit-frame-pointer $(FUZZ_EXTRA)
 FUZZ_LIB    := $(wildcard vmm/virtio/*.c vmm/dev/*.c) vmm/kvm/memory.c vmm/kvm/bus.c vmm/kvm/event.c vmm/kvm/stop.c \
-	       vmm/kvm/vcpu_exit.c vmm/kvm/kvm.c common/err.c common/parse.c
+	       vmm/kvm/vcpu_exit.c vmm/kvm/kvm.c vmm/kvm/statefile.c images/digest.c common/err.c \
+	       common/parse.c
 FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $(wildcard vmm/*/*.h vmm/*/*/*.h tests/lib/*.h tests/fuzz/*.h)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB) -lpthread
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB) -lpthread -lcrypto
 
 # Image parsers and the tar-to-image path (explicit rules beat the pattern).
 FUZZ_IMAGES_LIB := images/oci.c images/json.c images/digest.c common/err.c common/report.c common/file.c

@@ -8,6 +8,7 @@
 #define NESTBOX_COMMON_PARSE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "nestbox/err.h"
@@ -33,5 +34,9 @@ int nb_parse_uint(const char *what, const char *text, unsigned min, unsigned max
  * = bytes) into bytes. Error: "invalid size 'TEXT': use a number with b,
  * k, m or g". */
 int nb_parse_size(const char *text, uint64_t *bytes, struct nb_err *err);
+
+/* Whether len bytes are well-formed UTF-8 (RFC 3629: no overlong forms,
+ * no surrogates, nothing above U+10FFFF). */
+bool nb_utf8_valid(const void *data, size_t len);
 
 #endif

@@ -373,6 +373,13 @@ static int check_tty(const struct nb_spec *spec, struct nb_err *err)
 	return 0;
 }
 
+static int check_clock(const struct nb_spec *spec, struct nb_err *err)
+{
+	if (spec->clock_nsec >= 1000000000u)
+		return nb_err_set(err, 0, "spec: property %s: nanoseconds past 1e9", NB_SPEC_CLOCK);
+	return 0;
+}
+
 /* ---- the table: one row per property, in the order they are written -------- */
 
 #define RLIMIT struct nb_spec_rlimit
@@ -436,6 +443,12 @@ static const struct prop props[] = {
 	  .cells = { U64(LAYER, offset), U64(LAYER, size) }, .check = check_layers },
 	{ .name = NB_SPEC_TTY, .kind = KIND_CELLS, .cells = { U32(SPEC, tty_rows), U32(SPEC, tty_cols) },
 	  FLAG(tty), .check = check_tty },
+	{ .name = NB_SPEC_TEMPLATE, .kind = KIND_CELLS, .cells = { BOOL32(SPEC, template) } },
+	{ .name = NB_SPEC_SEED, .kind = KIND_BYTES, BYTES(seed, seed_len), .min = NB_SPEC_SEED_LEN,
+	  .max = NB_SPEC_SEED_LEN, .unit = 1, .unit_name = "bytes" },
+	{ .name = NB_SPEC_CLOCK, .kind = KIND_CELLS,
+	  .cells = { U64(SPEC, clock_sec), U64(SPEC, clock_nsec) }, .zero = "is 0",
+	  .check = check_clock },
 	{ .name = NB_SPEC_START_GATE, .kind = KIND_CELLS, .cells = { BOOL32(SPEC, start_gate) } },
 };
 /* clang-format on */

@@ -67,6 +67,12 @@ struct nb_spec {
 	const char *const *net_dns; /* net_ndns dotted IPv4 nameservers (with net_ipv4) */
 	size_t net_ndns;
 
+	/* ---- warm start (issue 16) ---- */
+	bool template;    /* wait for the workload's spec on the stdin port */
+	const void *seed; /* NB_SPEC_SEED_LEN bytes; NULL: none */
+	size_t seed_len;
+	uint64_t clock_sec, clock_nsec; /* wall clock; clock_sec 0: not set */
+
 	/* ---- terminal (-t) ---- */
 	bool tty;                    /* a pty for the workload */
 	uint32_t tty_rows, tty_cols; /* its size at start; both 0: unknown */

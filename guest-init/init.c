@@ -38,6 +38,7 @@
 #include "guest-init/signals.h"
 #include "guest-init/supervise.h"
 #include "guest-init/volumes.h"
+#include "guest-init/warm.h"
 #include "guest-init/workload.h"
 #include "common/file.h"
 #include "nestbox/abi.h"
@@ -184,6 +185,34 @@ static int load_spec(const char *path, void **blob, struct nb_spec *spec, struct
 	snprintf(why, sizeof(why), "%s",
 		 strncmp(err->msg, "spec: ", 6) == 0 ? err->msg + 6 : err->msg);
 	return nb_err_set(err, 0, "invalid workload spec: %s", why);
+}
+
+/* ---- warm start ---------------------------------------------------------------- */
+
+static void report_ready(void);
+
+/* A template boot (NB_SPEC_TEMPLATE): the root is ready; say so, and the
+ * VMM snapshots the VM right here. What follows runs in each clone: the
+ * workload's spec from the stdin port replaces the template's, and the
+ * clone gets fresh entropy and the host's clock (guest-init/warm.h). */
+static int await_workload(void **blob, struct nb_spec *spec, struct nb_err *err)
+{
+	void *wblob = NULL;
+	size_t len = 0;
+	struct nb_spec wspec;
+
+	report_ready();
+	if (nb_warm_read_spec(STDIN_FILENO, &wblob, &len, err) < 0)
+		return -1;
+	if (nb_spec_decode(wblob, len, &wspec, err) < 0) {
+		free(wblob);
+		return nb_err_wrap(err, "invalid workload spec after restore");
+	}
+	nb_spec_free(spec);
+	free(*blob);
+	*blob = wblob;
+	*spec = wspec;
+	return nb_warm_apply(spec, err);
 }
 
 /* ---- running the workload ------------------------------------------------------- */
@@ -338,6 +367,13 @@ static void report_status(int status)
 	outl(value, NB_EXIT_PORT);
 }
 
+static void report_ready(void)
+{
+	flush_output();
+	if (ioperm(NB_EXIT_PORT, NB_EXIT_PORT_LEN, 1) == 0)
+		outl(NB_EXIT_MAGIC | NB_EXIT_READY, NB_EXIT_PORT);
+}
+
 /* Reached only when no nestbox VMM stopped the VM at the report (e.g. plain
  * QEMU). Not RB_POWER_OFF: the guest kernel has no ACPI, hence no power-off
  * driver, so the kernel would turn it into a halt and the VM would sit
@@ -376,6 +412,8 @@ static int run(struct init *self)
 		return report_error(&err);
 	if (self->pid1 && (nb_layers_mount(&spec, &err) < 0 || nb_volumes_mount(&spec, &err) < 0 ||
 			   nb_net_setup(&spec, &err) < 0))
+		status = report_error(&err);
+	else if (self->pid1 && spec.template && await_workload(&blob, &spec, &err) < 0)
 		status = report_error(&err);
 	else if (spec.start_gate && (status = start_gate(&spec)) >= 0)
 		say_status(status);

@@ -32,6 +32,8 @@ packages=(
 	erofs-utils skopeo umoci docker-registry debootstrap
 	# images tier: htpasswd -B (bcrypt) for the registry login tests
 	apache2-utils
+	# warm e2e: reading `nestbox fn`'s JSON
+	jq
 	# e2e oci group: nestbox as podman's and containerd's OCI runtime (conmon comes with podman)
 	podman conmon containerd
 )

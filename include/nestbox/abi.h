@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define NB_ABI_VERSION 2
+#define NB_ABI_VERSION 3
 
 /* ---- exit device ---------------------------------------------------------
  * A 4-byte port-I/O register. nestbox-init writes one 32-bit value
@@ -39,6 +39,15 @@
 #define NB_EXIT_OOM_SINCE 2u
 #define NB_EXIT_FLAG_OOM 0x00000100u
 #define NB_EXIT_FLAGS_MASK 0x0000ff00u
+
+/* ---- exit device: template ready (ABI 3, issue 16) -----------------------
+ * A template boot's nestbox-init writes exactly NB_EXIT_MAGIC | NB_EXIT_READY
+ * (no status, no other flag) once the workload's root is assembled and it is
+ * about to read the workload spec from the stdin port (below); the VMM
+ * pauses every vCPU there and saves the snapshot. In any other run the value
+ * is a protocol violation.
+ */
+#define NB_EXIT_READY 0x00000200u
 
 /* ---- exit status convention (Docker's) -------------------------------- */
 enum nb_status {
@@ -181,6 +190,30 @@ enum nb_status {
  * the master to the stdin and stdout ports (stderr merged, as Docker does).
  */
 #define NB_SPEC_TTY "tty"
+
+/* Warm start (issue 16), all optional:
+ *   NB_SPEC_TEMPLATE  u32      1: a template boot. nestbox-init sets up the
+ *                              root (layers, volumes, network), reports
+ *                              NB_EXIT_READY, then reads the workload's
+ *                              spec from the NB_PORT_STDIN port: le32 length
+ *                              (1..NB_SPEC_MAX_SIZE), then that many bytes
+ *                              (a spec in this format, without
+ *                              NB_SPEC_TEMPLATE, whose rootfs is the
+ *                              template's); the port's later bytes are the
+ *                              workload's stdin.
+ *   NB_SPEC_SEED      bytes    NB_SPEC_SEED_LEN bytes of fresh host entropy:
+ *                              nestbox-init adds them to the kernel's pool
+ *                              (RNDADDENTROPY) and reseeds it (RNDRESEEDCRNG)
+ *                              before the workload starts, so clones of one
+ *                              snapshot never share random numbers
+ *   NB_SPEC_CLOCK     2 x u64  the host's wall clock (seconds, nanoseconds
+ *                              < 1e9) when it sent the spec: nestbox-init
+ *                              sets CLOCK_REALTIME to it
+ */
+#define NB_SPEC_TEMPLATE "template"
+#define NB_SPEC_SEED "seed"
+#define NB_SPEC_CLOCK "clock"
+#define NB_SPEC_SEED_LEN 32u
 
 #define NB_SPEC_NET_IPV4 "net.ipv4"
 #define NB_SPEC_NET_GATEWAY "net.gateway"

@@ -16,7 +16,7 @@ if [ ! -r /dev/kvm ] || [ -e /sys/module/kvm_pvm ]; then
 fi
 
 # NESTBOX_E2E_GROUPS picks groups (default: all), e.g. "boot net".
-for group in ${NESTBOX_E2E_GROUPS:-boot virtio output share container signals net network images confine cli resources lifecycle oci}; do
+for group in ${NESTBOX_E2E_GROUPS:-boot virtio output share container signals net network images confine cli resources lifecycle oci warm}; do
 	if [ ! -f "tests/e2e/$group.sh" ]; then
 		not_ok "e2e_group_$group" "no tests/e2e/$group.sh"
 		continue

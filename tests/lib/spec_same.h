@@ -60,6 +60,10 @@ static inline const char *nb_test_spec_diff(const struct nb_spec *a, const struc
 		return "network";
 	if (a->tty != b->tty || a->tty_rows != b->tty_rows || a->tty_cols != b->tty_cols)
 		return "tty";
+	if (a->template != b->template || a->seed_len != b->seed_len ||
+	    (a->seed_len && memcmp(a->seed, b->seed, a->seed_len)) ||
+	    a->clock_sec != b->clock_sec || a->clock_nsec != b->clock_nsec)
+		return "warm start";
 	return NULL;
 }
 

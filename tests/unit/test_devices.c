@@ -121,11 +121,13 @@ START_TEST(exitdev_rejects_hostile_values)
 		uint64_t offset;
 		uint32_t value, len;
 	} bad[] = {
-		{ 0, 3, 4 },                      /* no magic */
-		{ 0, NB_EXIT_MAGIC | 0x200, 4 },  /* a flag that does not exist */
-		{ 0, NB_EXIT_MAGIC | 0x8000, 4 }, /* nor this one */
-		{ 0, NB_EXIT_MAGIC | 1, 1 },      /* narrow write */
-		{ 2, NB_EXIT_MAGIC | 1, 2 },      /* offset inside the register */
+		{ 0, 3, 4 },                                 /* no magic */
+		{ 0, NB_EXIT_MAGIC | 0x400, 4 },             /* a flag that does not exist */
+		{ 0, NB_EXIT_MAGIC | 0x8000, 4 },            /* nor this one */
+		{ 0, NB_EXIT_MAGIC | NB_EXIT_READY | 1, 4 }, /* ready with a status */
+		{ 0, NB_EXIT_MAGIC | NB_EXIT_READY | NB_EXIT_FLAG_OOM, 4 }, /* ready with a flag */
+		{ 0, NB_EXIT_MAGIC | 1, 1 },                                /* narrow write */
+		{ 2, NB_EXIT_MAGIC | 1, 2 }, /* offset inside the register */
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -137,6 +139,19 @@ START_TEST(exitdev_rejects_hostile_values)
 		ck_assert_ptr_nonnull(strstr(stop.err.msg, "exit device"));
 		nb_stop_destroy(&stop);
 	}
+}
+END_TEST
+
+/* A template's guest is ready for its snapshot (abi.h, NB_EXIT_READY). */
+START_TEST(exitdev_ready)
+{
+	struct nb_stop stop;
+	struct nb_err err = { 0 };
+
+	ck_assert_int_eq(nb_stop_init(&stop, &err), 0);
+	exit_write(&stop, 0, NB_EXIT_MAGIC | NB_EXIT_READY, 4);
+	ck_assert_int_eq(stop.reason, NB_STOP_READY);
+	nb_stop_destroy(&stop);
 }
 END_TEST
 
@@ -204,6 +219,7 @@ int main(void)
 	tcase_add_test(tc, exitdev_reports_status);
 	tcase_add_test(tc, exitdev_reports_oom);
 	tcase_add_test(tc, exitdev_rejects_hostile_values);
+	tcase_add_test(tc, exitdev_ready);
 	tcase_add_test(tc, exitdev_read_identifies);
 	tcase_add_test(tc, i8042_reset_only_on_fe);
 	tcase_add_test(tc, pvm_detection);

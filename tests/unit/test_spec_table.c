@@ -18,6 +18,7 @@ static const char *const env2[] = { "PATH=/bin", "A=b=c" };
 static const char *const tmpfs2[] = { "/tmp", "/run/x:size=1m" };
 static const char *const volumes2[] = { "nbvol0:rw:/data", "share:fs-ro:/srv" };
 static const unsigned char bpf[16] = { 6, 0, 0, 0, 0, 0, 0xff, 0x7f, 6, 0, 0, 0, 0, 0, 0xff, 0x7f };
+static const unsigned char seed32[NB_SPEC_SEED_LEN] = { 1, 2, 3 };
 static const char *const dns2[] = { "10.0.0.53", "8.8.8.8" };
 static const struct nb_spec_layer layers2[] = { { 0, 4096 }, { 8192, 1 } };
 
@@ -62,6 +63,11 @@ static struct nb_spec every_property(void)
 		.tty = true,
 		.tty_rows = 24,
 		.tty_cols = 80,
+		.template = true,
+		.seed = seed32,
+		.seed_len = sizeof(seed32),
+		.clock_sec = 1764871200,
+		.clock_nsec = 999999999,
 		.start_gate = true,
 	};
 

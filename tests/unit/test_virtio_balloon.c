@@ -193,6 +193,34 @@ START_TEST(target_reaches_the_driver)
 }
 END_TEST
 
+/* Snapshot: the config space round-trips; a hostile one (a count over
+ * guest RAM, a wrong length) is refused and changes nothing. */
+START_TEST(snapshot_state_checked)
+{
+	const struct nb_virtio_ops *ops = b.vdev.ops;
+	struct nb_err err;
+	uint8_t buf[64];
+	uint32_t bad[2] = { htole32(VD_RAM_SIZE / PAGE + 1), 0 };
+	int n;
+
+	ck_assert_int_eq(nb_balloon_set_target(&b, 8 * PAGE, &err), 0);
+	vd_wr(&d, VIRTIO_MMIO_CONFIG + 4, 3);
+	n = ops->save(&b.vdev, buf, sizeof(buf), &err);
+	ck_assert_int_eq(n, 8);
+	ck_assert_int_eq(nb_balloon_set_target(&b, 0, &err), 0);
+	ck_assert_int_eq(ops->load(&b.vdev, buf, (size_t)n, &err), 0);
+	ck_assert_uint_eq(vd_rd(&d, VIRTIO_MMIO_CONFIG), 8);
+	ck_assert_uint_eq(nb_balloon_actual(&b), 3 * PAGE);
+	ck_assert_int_eq(ops->load(&b.vdev, bad, sizeof(bad), &err), -1);
+	bad[0] = 0;
+	bad[1] = htole32(VD_RAM_SIZE / PAGE + 1);
+	ck_assert_int_eq(ops->load(&b.vdev, bad, sizeof(bad), &err), -1);
+	ck_assert_int_eq(ops->load(&b.vdev, buf, (size_t)n - 1, &err), -1);
+	ck_assert_int_eq(ops->save(&b.vdev, buf, 4, &err), -1);
+	ck_assert_uint_eq(vd_rd(&d, VIRTIO_MMIO_CONFIG), 8);
+}
+END_TEST
+
 START_TEST(features_offered)
 {
 	uint64_t f = vd_offered(&d);
@@ -226,6 +254,7 @@ int main(void)
 	tcase_add_test(tc, inflate_discards_pages_and_rejects_outside_ram);
 	tcase_add_test(tc, deflate_touches_nothing);
 	tcase_add_test(tc, target_reaches_the_driver);
+	tcase_add_test(tc, snapshot_state_checked);
 	tcase_add_test(tc, features_offered);
 	tcase_add_test(tc, locked_memory_is_never_discarded);
 	suite_add_tcase(s, tc);

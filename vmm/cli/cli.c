@@ -28,6 +28,7 @@
 #include "vmm/confine/seccomp.h"
 #include "vmm/kvm/x86_64/mptable.h"
 #include "vmm/run/records.h"
+#include "vmm/run/template.h"
 #include "vmm/run/vmdir.h"
 #include "vmm/run/vmevents.h"
 
@@ -56,6 +57,8 @@ static const char usage_text[] =
 	"                         mounted there. ro: read-only, enforced by nestbox; direct: disks\n"
 	"                         only, O_DIRECT (also NESTBOX_BLK_DIRECT=1)\n" NB_VOLUME_USAGE
 	"  -i, --interactive      stream nestbox's stdin to COMMAND's stdin\n"
+	"      --template NAME    restore template NAME (nestbox template create) instead of\n"
+	"                         booting: no ROOTFS; COMMAND runs in the template's image\n"
 	"  -t, --tty              give COMMAND a terminal (stderr joins stdout); with -i,\n"
 	"                         stdin must be a terminal, put in raw mode for the run\n"
 	"  -e, --env NAME[=VALUE] set an environment variable (NAME alone: the host's value)\n"
@@ -143,7 +146,15 @@ static char *default_path(const char *self_dir, const char *name)
 	return path;
 }
 
-enum { OPT_KERNEL = 256, OPT_GUEST_INIT, OPT_CPUS, OPT_TIMEOUT, OPT_KERNEL_ARGS, OPT_STATS };
+enum {
+	OPT_KERNEL = 256,
+	OPT_GUEST_INIT,
+	OPT_CPUS,
+	OPT_TIMEOUT,
+	OPT_KERNEL_ARGS,
+	OPT_STATS,
+	OPT_TEMPLATE
+};
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -155,6 +166,7 @@ static const struct option run_options[] = {
 	{ "volume", required_argument, NULL, 'v' },
 	{ "interactive", no_argument, NULL, 'i' },
 	{ "tty", no_argument, NULL, 't' },
+	{ "template", required_argument, NULL, OPT_TEMPLATE },
 	{ "help", no_argument, NULL, NB_OPT_HELP },
 	NB_CONTAINER_LONG_OPTIONS,
 	NB_RESOURCE_LONG_OPTIONS,
@@ -188,6 +200,9 @@ static int apply_option(int opt, const char *arg, struct nb_run_options *opts, s
 		return 0;
 	case 'i':
 		opts->interactive = true;
+		return 0;
+	case OPT_TEMPLATE:
+		opts->warm.name = arg;
 		return 0;
 	case 't':
 		opts->tty = true;
@@ -238,13 +253,15 @@ int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_
 	if (nb_volume_cli_check(opts, err) < 0 || nb_resource_cli_check(opts, err) < 0 ||
 	    nb_detach_cli_check(opts, err) < 0)
 		return nb_err_wrap(err, "run");
-	if (optind >= argc)
+	if (optind >= argc && !opts->warm.name)
 		return nb_err_set(err, 0, "run: missing IMAGE (see nestbox run --help)");
-	opts->rootfs = argv[optind++];
+	/* A template names its image (vmm/run/template.h). */
+	opts->rootfs = opts->warm.name ? NULL : argv[optind++];
 	if (optind < argc && strcmp(argv[optind], "--") == 0)
 		optind++;
 	/* An image brings its own Entrypoint/Cmd; a plain rootfs does not. */
-	if (optind >= argc && !opts->container.entrypoint && !nb_image_is_reference(opts->rootfs))
+	if (optind >= argc && !opts->container.entrypoint && opts->rootfs &&
+	    !nb_image_is_reference(opts->rootfs))
 		return nb_err_set(err, 0,
 				  "run: missing COMMAND after %s (a rootfs directory has "
 				  "no default command; give one)",
@@ -280,9 +297,15 @@ char *nb_cli_self_dir(void)
 
 static double start_ms;
 
+double nb_cli_start_ms(void)
+{
+	return start_ms;
+}
+
 int nb_cmd_run(int argc, char **argv)
 {
 	struct nb_run_options opts;
+	struct nb_template tmpl = { 0 };
 	struct nb_err err = { 0 };
 	char *dir = nb_cli_self_dir();
 	int status = NB_STATUS_ERROR;
@@ -295,9 +318,12 @@ int nb_cmd_run(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return 0;
 	}
+	if (rc == 0 && opts.warm.name)
+		rc = nb_template_open(opts.warm.name, &opts, &tmpl, &err);
 	if (rc == 0)
 		rc = opts.detach.on ? nb_detach_run(&opts, argc, argv, &status, &err)
 				    : nb_run(&opts, &status, &err);
+	nb_template_free(&tmpl);
 	if (rc < 0)
 		return nb_cli_error(NULL, &err);
 	return status;
@@ -405,6 +431,10 @@ static const struct nb_cli_command commands[] = {
 	{ "login", "Store credentials for a registry", nb_images_main },
 	{ "logout", "Remove stored credentials for a registry", nb_images_main },
 	/* warm start and functions (issue 16) */
+	{ "template", "Boot an image once to a ready guest and keep its snapshot",
+	  nb_cmd_template },
+	{ "fn", "Run one function invocation from a template; print a JSON result", nb_cmd_fn },
+	{ "serve", "Answer function invocations on a Unix socket from a warm pool", nb_cmd_serve },
 	/* OCI runtime interface, for podman and containerd (issue 14) */
 	{ "create", "OCI runtime: boot the VM of a bundle, its process held", nb_oci_main },
 	{ "start", "OCI runtime: run a created container's process", nb_oci_main },

@@ -20,6 +20,9 @@ char *nb_cli_self_dir(void);
 /* `nestbox --version`: one line (vmm/cli/info.c). */
 void nb_cli_print_version(void);
 
+/* CLOCK_MONOTONIC ms when nestbox started (for --stats and fn). */
+double nb_cli_start_ms(void);
+
 /* Entry point: returns the process exit status. */
 int nb_cli_main(int argc, char **argv);
 

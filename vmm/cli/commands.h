@@ -15,6 +15,11 @@ struct nb_cli_command {
 int nb_cmd_run(int argc, char **argv);
 int nb_cmd_gc(int argc, char **argv);
 int nb_cmd_seccomp_dump(int argc, char **argv);
+/* vmm/cli/warm.c */
+int nb_cmd_template(int argc, char **argv);
+int nb_cmd_fn(int argc, char **argv);
+/* vmm/cli/serve.c */
+int nb_cmd_serve(int argc, char **argv);
 /* vmm/cli/network.c */
 int nb_cmd_network(int argc, char **argv);
 /* vmm/cli/info.c */

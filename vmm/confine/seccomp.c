@@ -188,7 +188,9 @@ static const struct rule rules[] = {
 	ARGS(M, 0, "tgkill", "arg0 == nestbox's pid, arg2 == NB_VCPU_KICK_SIGNAL",
 	     "kick a vCPU of this process out of KVM_RUN", RT(0, VAL_PID), RT(2, VAL_KICK)),
 	IOCTL(M, NB_NEED_STATS, KVM_GET_STATS_FD, "--stats: KVM's exit counters"),
-	ANY(M, NB_NEED_STATS, "mincore", "--stats: how much guest RAM is resident"),
+	ANY(M, NB_NEED_STATS | NB_NEED_SNAPSHOT, "mincore", "--stats: how much guest RAM is "
+							  "resident; snapshot: only pages ever touched "
+							  "are written"),
 	ANY(M, NB_NEED_STATS, "preadv", "--stats: KVM's binary statistics and /proc/self/status "
 					"(opened before the filter)"),
 	ANY(M, 0, "exit_group", "nestbox exits"),
@@ -196,6 +198,29 @@ static const struct rule rules[] = {
 	IOCTL(M, NB_NEED_TTY, TCSETSW, "-i -t: put the terminal back from raw mode (vmm/run/tty.c)"),
 	IOCTL(M, NB_NEED_TTY, TCGETS, "-i -t: Debian's tcsetattr reads the mode before and after "
 				      "setting it"),
+	/* a template boot: the main thread saves the stopped VM (vmm/kvm/snapshot.c) into
+	 * files opened before the filter (vmm/run/warm.c) */
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_RUN, "snapshot: a stopped vCPU completes its I/O "
+					    "instruction (immediate_exit: no guest code runs)"),
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_GET_MP_STATE, "snapshot: vCPU state"),
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_GET_REGS, "snapshot: vCPU state"),
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_GET_SREGS, "snapshot: vCPU state"),
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_GET_XSAVE, "snapshot: vCPU state"),
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_GET_XCRS, "snapshot: vCPU state"),
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_GET_DEBUGREGS, "snapshot: vCPU state"),
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_GET_LAPIC, "snapshot: vCPU state"),
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_GET_MSRS, "snapshot: vCPU state"),
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_GET_VCPU_EVENTS, "snapshot: vCPU state"),
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_GET_MSR_INDEX_LIST, "snapshot: which MSRs to save"),
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_GET_IRQCHIP, "snapshot: PIC and IOAPIC"),
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_GET_PIT2, "snapshot: the PIT"),
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_GET_CLOCK, "snapshot: the KVM clock"),
+	IOCTL(M, NB_NEED_SNAPSHOT, KVM_GET_SUPPORTED_CPUID, "snapshot: the host CPU's fingerprint "
+							    "in the state file's header"),
+	ANY(M, NB_NEED_SNAPSHOT, "uname", "snapshot: the host kernel in the state file's header"),
+	ANY(M, NB_NEED_SNAPSHOT, "pwrite64", "snapshot: guest pages into the memory file"),
+	ANY(M, NB_NEED_SNAPSHOT, "ftruncate", "snapshot: the sparse memory file's size"),
+	ANY(M, NB_NEED_SNAPSHOT, "fsync", "snapshot: the files on disk before the template is named"),
 };
 /* clang-format on */
 
@@ -611,6 +636,7 @@ static const struct {
 	{ NB_NEED_TTY, "-t" },
 	{ NB_NEED_STATS, "--stats" },
 	{ NB_NEED_FS, "-v DIR or --mount" },
+	{ NB_NEED_SNAPSHOT, "template create" },
 };
 
 /* "-v or an image or --stats" for needs into buf; "" for 0. */

@@ -36,7 +36,8 @@ enum nb_sandbox_need {
 	NB_NEED_TTY = 1u << 5,        /* -t */
 	NB_NEED_STATS = 1u << 6,      /* --stats */
 	NB_NEED_FS = 1u << 7,         /* a shared directory: -v DIR, --mount type=bind */
-	NB_NEED_ALL = (1u << 8) - 1,
+	NB_NEED_SNAPSHOT = 1u << 8,   /* a template boot: the main thread saves the VM */
+	NB_NEED_ALL = (1u << 9) - 1,
 };
 
 /* The run: what it uses, and the values rules match that exist only at

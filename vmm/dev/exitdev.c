@@ -25,6 +25,10 @@ void nb_exitdev_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, b
 		return;
 	}
 	memcpy(&value, data, sizeof(value));
+	if (value == (NB_EXIT_MAGIC | NB_EXIT_READY)) {
+		nb_stop_request(stop, NB_STOP_READY, 0, NULL);
+		return;
+	}
 	if ((value & NB_EXIT_MAGIC_MASK) != NB_EXIT_MAGIC ||
 	    (value & ~(NB_EXIT_MAGIC_MASK | NB_EXIT_STATUS_MASK | NB_EXIT_FLAG_OOM))) {
 		nb_stop_request(stop, NB_STOP_ERROR, 0,

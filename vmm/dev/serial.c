@@ -305,3 +305,44 @@ size_t nb_serial_rx(struct nb_serial *s, const uint8_t *buf, size_t len)
 	pthread_mutex_unlock(&s->lock);
 	return queued;
 }
+
+void nb_serial_save(struct nb_serial *s, struct nb_serial_state *st)
+{
+	pthread_mutex_lock(&s->lock);
+	*st = (struct nb_serial_state){ .ier = s->ier,
+					.lcr = s->lcr,
+					.mcr = s->mcr,
+					.scr = s->scr,
+					.dll = s->dll,
+					.dlm = s->dlm,
+					.fcr = s->fcr,
+					.thr_irq_pending = s->thr_irq_pending,
+					.irq_level = s->irq_level,
+					.rx_head = s->rx_head,
+					.rx_count = s->rx_count };
+	memcpy(st->rx, s->rx, sizeof(st->rx));
+	pthread_mutex_unlock(&s->lock);
+}
+
+int nb_serial_load(struct nb_serial *s, const struct nb_serial_state *st, struct nb_err *err)
+{
+	if (st->rx_head >= NB_SERIAL_RX_FIFO || st->rx_count > NB_SERIAL_RX_FIFO ||
+	    st->thr_irq_pending > 1 || st->irq_level > 1 || (st->ier & ~IER_MASK) ||
+	    (st->mcr & ~MCR_MASK))
+		return nb_err_set(err, 0, "snapshot: the UART's state is malformed");
+	pthread_mutex_lock(&s->lock);
+	s->ier = st->ier;
+	s->lcr = st->lcr;
+	s->mcr = st->mcr;
+	s->scr = st->scr;
+	s->dll = st->dll;
+	s->dlm = st->dlm;
+	s->fcr = st->fcr;
+	s->thr_irq_pending = st->thr_irq_pending;
+	s->irq_level = st->irq_level; /* the IOAPIC's pin state came with the irqchip */
+	s->rx_head = st->rx_head;
+	s->rx_count = st->rx_count;
+	memcpy(s->rx, st->rx, sizeof(s->rx));
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}

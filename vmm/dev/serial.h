@@ -65,4 +65,15 @@ typedef bool nb_serial_wait(void *opaque, int fd);
  * the fd takes now). */
 void nb_serial_drain(struct nb_serial *s, nb_serial_wait *wait, void *opaque);
 
+/* Snapshot: the UART's registers and RX FIFO (the TX batch is drained
+ * first), a fixed-size blob. Load checks every field. */
+struct nb_serial_state {
+	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
+	uint8_t thr_irq_pending, irq_level, pad[3];
+	uint32_t rx_head, rx_count;
+	uint8_t rx[NB_SERIAL_RX_FIFO];
+};
+void nb_serial_save(struct nb_serial *s, struct nb_serial_state *st);
+int nb_serial_load(struct nb_serial *s, const struct nb_serial_state *st, struct nb_err *err);
+
 #endif

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -155,6 +156,33 @@ int nb_mem_map(struct nb_guest_mem *mem, uint64_t size, const struct nb_mem_opts
 		nb_mem_unmap(mem);
 		return -1;
 	}
+	return 0;
+}
+
+int nb_mem_map_file(struct nb_guest_mem *mem, uint64_t size, int fd, struct nb_err *err)
+{
+	struct stat st;
+	void *p;
+
+	if (fstat(fd, &st) < 0)
+		return nb_err_sys(err, "snapshot memory file");
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
+		return nb_err_set(err, 0,
+				  "snapshot memory file is not a regular file of %llu MiB "
+				  "(the snapshot is damaged: take it again)",
+				  (unsigned long long)(size >> 20));
+	if (nb_mem_map(mem, size, NULL, err) < 0)
+		return -1;
+	/* Over the aligned anonymous reservation nb_mem_map made: file pages,
+	 * 4 KiB each (no THP for a private file mapping). */
+	p = mmap(mem->base, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE,
+		 fd, 0);
+	if (p == MAP_FAILED) {
+		nb_mem_unmap(mem);
+		return nb_err_sys(err, "mapping the snapshot memory file");
+	}
+	madvise(mem->base, size, MADV_DONTDUMP);
+	mem->backing = NB_MEM_4K;
 	return 0;
 }
 

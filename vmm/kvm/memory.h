@@ -59,7 +59,8 @@ int nb_mem_map(struct nb_guest_mem *mem, uint64_t size, const struct nb_mem_opts
 const char *nb_mem_backing_name(enum nb_mem_backing backing);
 
 /* Give [gpa, gpa+len) back to the host (MADV_DONTNEED: the next guest
- * access reads zeros). Only whole host pages inside one RAM region of an
+ * access reads zeros, or the snapshot's bytes when RAM is mapped from a
+ * snapshot file). Only whole host pages inside one RAM region of an
  * unlocked 4K/THP mapping; false (nothing done) otherwise. */
 bool nb_mem_discard(const struct nb_guest_mem *mem, uint64_t gpa, uint64_t len);
 /* Lay out regions over an existing buffer (used by nb_mem_map and by unit
@@ -67,6 +68,11 @@ bool nb_mem_discard(const struct nb_guest_mem *mem, uint64_t gpa, uint64_t len);
  * only: nb_mem_contains() answers, nb_gpa_ptr() returns NULL. nestbox checks
  * the kernel and initramfs against such a plan before it touches KVM. */
 void nb_mem_layout(struct nb_guest_mem *mem, uint8_t *base, uint64_t size);
+/* Map `size` bytes of guest RAM from the snapshot memory file fd,
+ * MAP_PRIVATE: pages are read on demand, shared with every other VM
+ * mapping the same file until written (then copied). The file must be
+ * exactly size bytes. */
+int nb_mem_map_file(struct nb_guest_mem *mem, uint64_t size, int fd, struct nb_err *err);
 void nb_mem_unmap(struct nb_guest_mem *mem);
 
 /* Host pointer for [gpa, gpa+len) if it lies wholly inside one RAM region,

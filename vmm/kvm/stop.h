@@ -14,6 +14,7 @@ enum nb_stop_reason {
 	NB_STOP_RESET,  /* the guest reset itself (i8042, triple fault) */
 	NB_STOP_ERROR,  /* the VMM or the guest broke: msg says how */
 	NB_STOP_HOST,   /* the host asked (signal, timeout): status set */
+	NB_STOP_READY,  /* a template's guest is ready for its snapshot (abi.h) */
 };
 
 struct nb_stop {

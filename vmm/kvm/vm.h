@@ -40,9 +40,11 @@ struct nb_vcpu {
 struct nb_vm_config {
 	unsigned ncpus;
 	uint64_t mem_size;
-	struct nb_mem_opts mem_opts; /* prealloc, hugetlb (memory.h) */
+	struct nb_mem_opts mem_opts; /* prealloc, hugetlb (memory.h); not with mem_from_file */
 	const cpu_set_t *cpuset;     /* host CPUs the vCPU threads may run on; NULL: any */
-	bool pvm_host; /* the host's KVM is PVM (vmm/kvm/kvm.h): explains internal errors */
+	bool pvm_host;      /* the host's KVM is PVM (vmm/kvm/kvm.h): explains internal errors */
+	bool mem_from_file; /* guest RAM from mem_fd (a snapshot's memory file) */
+	int mem_fd;
 };
 
 struct nb_vm {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -31,12 +32,14 @@
 #include "vmm/run/supervisor.h"
 #include "vmm/run/tty.h"
 #include "vmm/run/volumes.h"
+#include "vmm/run/warm.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
 #include "vmm/run/resources.h"
 #include "vmm/virtio/balloon.h"
 #include "vmm/virtio/blk.h"
 #include "vmm/virtio/blk_concat.h"
+#include "images/digest.h"
 #include "images/image.h"
 #include "images/runplan.h"
 #include "vmm/virtio/console.h"
@@ -105,6 +108,7 @@ struct run_ctx {
 	const struct nb_buf *initrd;
 	bool pvm_host;
 	struct nb_network net;
+	int console_stdin; /* the stdin port's host side; -1: none */
 	/* virtio-balloon, NULL without one (guaranteed RAM); the control
 	 * API changes its target (nb_balloon_set_target). */
 	struct nb_balloon *balloon;
@@ -170,16 +174,37 @@ static int apply_image_config(const struct nb_run_options *opts, const struct nb
 	return 0;
 }
 
-static int build_initramfs(const struct nb_run_options *opts, const struct nb_image *image,
-			   const struct nb_blk_concat *layers, const struct nb_network *net,
-			   struct nb_buf *initrd, struct nb_err *err)
+/* Warm start (abi.h): a template boot waits for its workload; a clone's
+ * spec brings fresh entropy and the wall clock. */
+static int warm_spec(const struct nb_run_options *opts, struct nb_spec *spec,
+		     uint8_t seed[NB_SPEC_SEED_LEN], struct nb_err *err)
 {
+	struct timespec now;
+
+	spec->template = opts->warm.snapshot_to != NULL;
+	if (!opts->warm.restore)
+		return 0;
+	if (getrandom(seed, NB_SPEC_SEED_LEN, 0) != (ssize_t)NB_SPEC_SEED_LEN)
+		return nb_err_sys(err, "getrandom");
+	clock_gettime(CLOCK_REALTIME, &now);
+	spec->seed = seed;
+	spec->seed_len = NB_SPEC_SEED_LEN;
+	spec->clock_sec = (uint64_t)now.tv_sec;
+	spec->clock_nsec = (uint64_t)now.tv_nsec;
+	return 0;
+}
+
+/* The workload spec: image config, command line, container options, the
+ * network's addresses. */
+static int build_spec(const struct nb_run_options *opts, const struct nb_image *image,
+		      const struct nb_blk_concat *layers, const struct nb_network *net,
+		      void **spec_blob, size_t *spec_len, struct nb_err *err)
+{
+	uint8_t seed[NB_SPEC_SEED_LEN];
 	char dns_buf[3][16];
 	const char *dns[3];
 	struct nb_spec_layer table[NB_MAX_LAYERS];
 	struct nb_run_plan plan = { 0 };
-	cleanup_free void *spec_blob = NULL;
-	size_t spec_len = 0;
 	char *volumes[NB_RUN_MAX_VOLUMES] = { 0 };
 	struct nb_spec spec = {
 		.argv = opts->argv,
@@ -205,13 +230,24 @@ static int build_initramfs(const struct nb_run_options *opts, const struct nb_im
 		nb_network_spec(net, &spec, dns_buf, dns);
 	nb_tty_spec(opts->tty, &spec);
 	if (rc == 0)
-		rc = nb_spec_encode(&spec, &spec_blob, &spec_len,
-				    err); /* the codec names the spec */
+		rc = warm_spec(opts, &spec, seed, err);
+	if (rc == 0)
+		rc = nb_spec_encode(&spec, spec_blob, spec_len, err); /* the codec names the spec */
 	nb_container_owned_free(&container);
 	nb_run_plan_free(&plan);
 	for (size_t i = 0; i < opts->nvolumes; i++)
 		free(volumes[i]);
-	if (rc < 0)
+	return rc;
+}
+
+static int build_initramfs(const struct nb_run_options *opts, const struct nb_image *image,
+			   const struct nb_blk_concat *layers, const struct nb_network *net,
+			   struct nb_buf *initrd, struct nb_err *err)
+{
+	cleanup_free void *spec_blob = NULL;
+	size_t spec_len = 0;
+
+	if (build_spec(opts, image, layers, net, &spec_blob, &spec_len, err) < 0)
 		return -1;
 	/* An image's root comes from its layer disks, not the initramfs. */
 	return nb_initramfs_build(initrd, opts->init_path, image ? NULL : opts->rootfs, spec_blob,
@@ -243,7 +279,11 @@ static int load_guest(struct nb_vm *vm, const struct nb_virtio_mmio_transport *v
 	struct nb_boot_args args = { .cmdline_gpa = NB_CMDLINE_GPA, .initrd_size = initrd->len };
 	struct boot_params bp;
 
-	if (nb_kernel_load(kernel_file->data, kernel_file->len, kernel_file->fd, &vm->mem, &kernel,
+	/* A template's snapshot saves the guest pages ever touched (mincore):
+	 * its kernel is copied in, not mapped from vmlinux, whose pages an
+	 * untouched mapping would leave out. */
+	if (nb_kernel_load(kernel_file->data, kernel_file->len,
+			   opts->warm.snapshot_to ? -1 : kernel_file->fd, &vm->mem, &kernel,
 			   err) < 0)
 		return nb_err_wrap(err, "kernel %s", opts->kernel_path);
 	/* The mappings hold the file; the VMM keeps no descriptor of it. */
@@ -259,6 +299,25 @@ static int load_guest(struct nb_vm *vm, const struct nb_virtio_mmio_transport *v
 	    nb_mptable_write(&vm->mem, vm->ncpus, err) < 0)
 		return nb_err_wrap(err, "boot structures");
 	return nb_vm_setup_boot_cpu(vm, kernel.entry, err);
+}
+
+/* A fresh boot loads the kernel; a clone takes its template's state,
+ * and has the event thread look at every device once. */
+static int prepare_guest(struct nb_vm *vm, struct nb_virtio_mmio_transport *virtio,
+			 struct nb_serial *serial, const struct nb_run_options *opts,
+			 const struct run_ctx *ctx, struct nb_err *err)
+{
+	char one = 1;
+
+	if (!opts->warm.restore)
+		return load_guest(vm, virtio, opts, ctx->kernel, ctx->initrd, err);
+	if (nb_warm_load(vm, virtio, serial, opts->warm.restore, err) < 0)
+		return -1;
+	nb_virtio_mmio_kick_all(virtio);
+	if (opts->warm.has_ready_fd && write(opts->warm.ready_fd, &one, 1) < 0) {
+		/* the caller went away: only a timing is lost */
+	}
+	return 0;
 }
 
 /* An image's layers: one read-only disk NB_LAYER_SERIAL holding them all,
@@ -351,7 +410,7 @@ static int add_virtio(struct nb_virtio_transport *t, struct nb_event_loop *loop,
 	unsigned nshares = count_shares(opts);
 	struct nb_fs_opts bounds = { 0 };
 	struct nb_console_opts con = {
-		.stdin_fd = opts->interactive ? STDIN_FILENO : -1,
+		.stdin_fd = ctx->console_stdin,
 		.stdout_fd = STDOUT_FILENO,
 		.stderr_fd = STDERR_FILENO,
 	};
@@ -419,6 +478,10 @@ static int stop_result(struct nb_stop *stop, const struct nb_report *report, int
 		if (stop->err.msg[0]) /* why the host stopped it; the status is the result */
 			nb_report(report, NB_REPORT_MESSAGE, "%s", stop->err.msg);
 		return 0;
+	case NB_STOP_READY:
+		return nb_err_set(err, 0,
+				  "the guest reported it is ready for a snapshot, but this "
+				  "is no template boot");
 	case NB_STOP_RESET:
 		return nb_err_set(err, 0,
 				  "the guest reset before reporting an exit status "
@@ -558,6 +621,7 @@ static struct nb_sandbox_config sandbox_config(const struct nb_run_options *opts
 	cfg.needs |= ctx->net.tap ? NB_NEED_NET : 0;
 	cfg.needs |= opts->tty ? NB_NEED_TTY : 0;
 	cfg.needs |= opts->stats ? NB_NEED_STATS : 0;
+	cfg.needs |= opts->warm.snapshot_to ? NB_NEED_SNAPSHOT : 0;
 	nb_network_fds(&ctx->net, &cfg.vsock_listen_fd, &cfg.vsock_broker_fd);
 	return cfg;
 }
@@ -632,6 +696,7 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts, st
 	struct nb_virtio_mmio_transport virtio;
 	struct gate gate = { .stop = &vm->stop };
 	struct nb_sigforward forward = { .tty = opts->tty, .start_gate = opts->oci.start_gate };
+	struct nb_warm_out snap = { -1, -1 };
 	cleanup_close int status_fd = opts->stats ? open("/proc/self/status", O_RDONLY | O_CLOEXEC)
 						  : -1;
 	double start = now_ms();
@@ -640,7 +705,8 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts, st
 	/* The loop first: it blocks the signals it handles, and every thread
 	 * started later inherits that mask. */
 	nb_virtio_mmio_transport_init(&virtio, vm);
-	nb_serial_init(&serial, STDOUT_FILENO, nb_vm_set_irq, vm, NB_SERIAL_COM1_IRQ);
+	nb_serial_init(&serial, opts->warm.has_console_fd ? opts->warm.console_fd : STDOUT_FILENO,
+		       nb_vm_set_irq, vm, NB_SERIAL_COM1_IRQ);
 	serial.stop = &vm->stop;
 	if (nb_event_init(&loop, &vm->stop, opts->timeout_sec, err) < 0 ||
 	    (shares && nb_event_init_worker(shares, &vm->stop, "nb-fs", err) < 0) ||
@@ -652,7 +718,8 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts, st
 	     nb_err_sys(err, "signal") < 0) ||
 	    add_devices(vm, &loop, &serial, err) < 0 ||
 	    add_virtio(&virtio.transport, &loop, shares, opts, ctx, &console, err) < 0 ||
-	    load_guest(vm, &virtio, opts, ctx->kernel, ctx->initrd, err) < 0 ||
+	    prepare_guest(vm, &virtio, &serial, opts, ctx, err) < 0 ||
+	    (opts->warm.snapshot_to && nb_warm_out_open(&snap, opts->warm.snapshot_to, err) < 0) ||
 	    (opts->tty && opts->interactive && nb_tty_raw(err) < 0))
 		goto out;
 	notify_monitor(opts, NB_MONITOR_STARTED);
@@ -676,14 +743,19 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts, st
 		nb_event_join(shares);
 	drain_output(&loop, console, &serial);
 	nb_tty_restore(); /* before any message of ours */
-	if (rc == 0)
+	if (rc == 0 && opts->warm.snapshot_to && vm->stop.reason == NB_STOP_READY) {
+		rc = nb_warm_save(vm, &virtio, &serial, &snap, err);
+		*status = 0;
+	} else if (rc == 0) {
 		rc = stop_result(&vm->stop, &opts->report, status, err);
-	if (vm->stop.oom)
-		notify_monitor(opts, NB_MONITOR_OOM);
+		if (vm->stop.oom)
+			notify_monitor(opts, NB_MONITOR_OOM);
+	}
 	if (opts->stats)
 		report_stats(vm, &serial, opts, ctx, status_fd, now_ms() - start);
 out:
 	nb_tty_restore();
+	nb_warm_out_close(&snap);
 	nb_network_cleanup(&ctx->net);
 	nb_virtio_mmio_transport_destroy(&virtio);
 	nb_event_destroy(&loop);
@@ -719,8 +791,16 @@ static int run_vm(void *arg, const struct nb_run_options *opts, int *status, str
 						  .hugetlb = opts->res.hugetlb },
 				    .cpuset = opts->res.pinned ? &opts->res.cpuset : NULL,
 				    .pvm_host = ctx->pvm_host };
+	cleanup_close int mem_fd = -1;
 	int rc;
 
+	if (opts->warm.restore) {
+		mem_fd = nb_warm_open_memory(opts->warm.restore, err);
+		if (mem_fd < 0)
+			return -1;
+		cfg.mem_from_file = true;
+		cfg.mem_fd = mem_fd;
+	}
 	if (nb_vm_create(&vm, &cfg, err) < 0)
 		return -1;
 	rc = boot_and_wait(&vm, opts, ctx, status, err);
@@ -854,6 +934,104 @@ static int check_host(const struct file_map *kernel_file, bool *pvm_host, struct
 				 err);
 }
 
+/* What warm start does not carry (yet): host state a clone would share
+ * with its template or that the snapshot does not hold. */
+static int warm_check(const struct nb_run_options *opts, bool is_image, struct nb_err *err)
+{
+	const char *what = opts->warm.snapshot_to ? "a template" : "a restore";
+
+	if (!opts->warm.snapshot_to && !opts->warm.restore)
+		return 0;
+	if (!is_image)
+		return nb_err_set(err, 0, "%s needs an image, not a rootfs directory", what);
+	if (opts->nvolumes || opts->net.tap || nb_network_joins(opts) || opts->net.vsock_path ||
+	    opts->tty || opts->interactive || nb_confine_supervised(opts) || opts->detach.on)
+		return nb_err_set(err, 0,
+				  "%s does not take -v, --tap, --network, -p, --vsock, -t, -i, "
+				  "--jail, --cgroup or -d yet",
+				  what);
+	return 0;
+}
+
+/* A restore's image must still be the one its template was made from. */
+static int check_template_image(const struct nb_run_options *opts, const struct nb_image *image,
+				struct nb_err *err)
+{
+	char got[NB_DIGEST_STR_LEN + 1];
+
+	nb_digest_format(&image->manifest, got);
+	if (opts->warm.digest && strcmp(got, opts->warm.digest) != 0)
+		return nb_err_set(err, 0,
+				  "image %s changed since the template was made (%s, now %s): "
+				  "create the template again",
+				  opts->rootfs, opts->warm.digest, got);
+	return 0;
+}
+
+/* The boot's input: a fresh boot's initramfs (with the spec); a clone's
+ * spec on its stdin port (a memfd, with --input after it); a template
+ * boot's stdin port held open, never written, so the guest blocks there. */
+static int prepare_input(const struct nb_run_options *opts, const struct nb_image *image,
+			 const struct nb_blk_concat *layers, struct run_ctx *ctx,
+			 struct nb_buf *initrd, int hold[2], struct nb_err *err)
+{
+	cleanup_free void *spec = NULL;
+	size_t len = 0;
+
+	if (opts->warm.restore && opts->warm.has_stdin_fd) {
+		ctx->console_stdin = opts->warm.stdin_fd;
+		return check_template_image(opts, image, err);
+	}
+	if (opts->warm.restore) {
+		if (check_template_image(opts, image, err) < 0 ||
+		    build_spec(opts, image, layers, &ctx->net, &spec, &len, err) < 0)
+			return -1;
+		hold[0] = ctx->console_stdin = nb_warm_stdin(spec, len, opts->warm.input, err);
+		return hold[0] < 0 ? -1 : 0;
+	}
+	if (opts->warm.snapshot_to) {
+		if (pipe2(hold, O_CLOEXEC) < 0)
+			return nb_err_sys(err, "pipe");
+		ctx->console_stdin = hold[0];
+	}
+	if (build_initramfs(opts, image, layers, &ctx->net, initrd, err) < 0 ||
+	    check_layout(opts, ctx->kernel, initrd->len, err) < 0)
+		return -1;
+	return 0;
+}
+
+int nb_run_clone_spec(const struct nb_run_options *opts, void **out, size_t *len,
+		      struct nb_err *err)
+{
+	struct nb_image image = { 0 };
+	struct nb_blk_concat layers = { 0 };
+	struct nb_network net;
+	cleanup_free void *spec = NULL;
+	size_t spec_len = 0;
+	uint8_t *buf;
+	int rc = -1;
+
+	nb_network_init(&net);
+	if (nb_image_resolve(opts->rootfs, &opts->report, &image, err) < 0 ||
+	    nb_blk_concat_open(&layers, image.layers, image.n_layers, err) < 0)
+		nb_err_wrap(err, "image %s", opts->rootfs);
+	else if (check_template_image(opts, &image, err) == 0 &&
+		 build_spec(opts, &image, &layers, &net, &spec, &spec_len, err) == 0)
+		rc = 0;
+	nb_blk_concat_close(&layers);
+	nb_image_free(&image);
+	if (rc < 0)
+		return -1;
+	if (spec_len > UINT32_MAX || !(buf = malloc(spec_len + 4)))
+		return nb_err_set(err, ENOMEM, "workload spec");
+	for (int i = 0; i < 4; i++)
+		buf[i] = (uint8_t)(spec_len >> (8 * i));
+	memcpy(buf + 4, spec, spec_len);
+	*out = buf;
+	*len = spec_len + 4;
+	return 0;
+}
+
 /* Two phases, as Firecracker keeps resources.rs apart from builder.rs:
  * first everything nestbox can check without KVM (options, the kernel file
  * against the guest's RAM, the image or rootfs, the spec and initramfs, and
@@ -870,11 +1048,14 @@ int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err)
 	bool is_image = opts->rootfs && nb_image_is_reference(opts->rootfs);
 	struct run_ctx ctx = { .kernel = &kernel_file,
 			       .layers = is_image ? &layers : NULL,
-			       .initrd = &initrd };
+			       .initrd = &initrd,
+			       .console_stdin = opts->interactive ? STDIN_FILENO : -1 };
+	int hold[2] = { -1, -1 }; /* the stdin port's host side in a clone or template boot */
 	int rc = -1;
 
 	nb_network_init(&ctx.net);
-	if (nb_network_check(opts, err) < 0 || nb_confine_check(opts, err) < 0 ||
+	if (warm_check(opts, is_image, err) < 0 || nb_network_check(opts, err) < 0 ||
+	    nb_confine_check(opts, err) < 0 ||
 	    (opts->tty && nb_tty_check(opts->interactive, err) < 0) ||
 	    nb_confine_check_memory(opts, err) < 0 ||
 	    (opts->res.pinned && nb_cpuset_check_host(&opts->res.cpuset, err) < 0) ||
@@ -890,8 +1071,7 @@ int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err)
 	/* The network's address goes into the spec: the host side (lease,
 	 * bridge, tap, rules) is set up here, before the VMM is confined. */
 	if (nb_network_attach(&ctx.net, opts, err) < 0 ||
-	    build_initramfs(opts, is_image ? &image : NULL, &layers, &ctx.net, &initrd, err) < 0 ||
-	    check_layout(opts, &kernel_file, initrd.len, err) < 0 ||
+	    prepare_input(opts, is_image ? &image : NULL, &layers, &ctx, &initrd, hold, err) < 0 ||
 	    check_host(&kernel_file, &ctx.pvm_host, err) < 0)
 		goto out;
 	if (nb_confine_supervised(opts))
@@ -899,6 +1079,9 @@ int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err)
 	else
 		rc = run_recorded(opts, &ctx, status, err);
 out:
+	for (int i = 0; i < 2; i++)
+		if (hold[i] >= 0)
+			close(hold[i]);
 	nb_network_cleanup(&ctx.net);
 	nb_network_detach(&ctx.net, &opts->report);
 	nb_blk_concat_close(&layers);

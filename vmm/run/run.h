@@ -99,6 +99,20 @@ struct nb_run_options {
 		bool has_uid, has_gid;
 		const char *cgroup; /* --cgroup PARENT, or NULL */
 	} confine;
+	struct nb_run_warm {             /* warm start (issue 16), vmm/run/template.h */
+		const char *name;        /* --template NAME (the CLI opens it) */
+		const char *snapshot_to; /* a template boot: snapshot into this directory */
+		const char *restore;     /* restore this directory's snapshot (a template's) */
+		const char *digest;      /* with restore: the image manifest it was made from */
+		const char *input;       /* with restore: a file whose bytes are the stdin */
+		int stdin_fd;            /* with has_stdin_fd: the clone's stdin port reads */
+		bool has_stdin_fd;       /* this instead (its caller writes the spec later,
+					    as nb_run_clone_spec makes it); input unused */
+		int ready_fd;            /* with has_ready_fd: a byte when the clone resumes */
+		bool has_ready_fd;
+		int console_fd;      /* with has_console_fd: where the guest's UART goes */
+		bool has_console_fd; /* (kernel, nestbox-init); else stdout */
+	} warm;
 	struct nb_run_detach {          /* run -d (issue 15), vmm/cli/detach_opts.c */
 		bool on;                /* -d: a monitor runs the VM (vmm/run/monitor.h) */
 		bool auto_remove;       /* --rm: its directory goes when it exits */
@@ -116,6 +130,13 @@ struct nb_run_options {
  * (Docker's convention, include/nestbox/abi.h). Returns -1 with err set
  * when nestbox itself failed (the caller exits with nb_err_status). */
 int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err);
+
+/* A clone's stdin stream start (opts as for a restore: a template's
+ * image): le32 length and the workload spec of opts' command, with fresh
+ * entropy and the wall clock (abi.h); malloc'd into *out. For callers that
+ * restore first and feed the workload later (warm.has_stdin_fd). */
+int nb_run_clone_spec(const struct nb_run_options *opts, void **out, size_t *len,
+		      struct nb_err *err);
 
 /* The kernel command line nestbox boots with (before kernel_args). */
 extern const char nb_run_base_cmdline[];

@@ -107,6 +107,34 @@ static void balloon_config_write(struct nb_virtio_dev *dev, uint32_t offset, con
 		memcpy(actual + (offset - at), data, len);
 }
 
+/* Snapshot: the config space (the host's target, the guest's count);
+ * the queues are the transport's. */
+static int balloon_save(struct nb_virtio_dev *dev, void *buf, size_t size, struct nb_err *err)
+{
+	struct nb_balloon *b = dev->priv;
+
+	if (size < sizeof(b->config))
+		return nb_err_set(err, 0, "state too large");
+	memcpy(buf, &b->config, sizeof(b->config));
+	return (int)sizeof(b->config);
+}
+
+static int balloon_load(struct nb_virtio_dev *dev, const void *data, size_t len, struct nb_err *err)
+{
+	struct nb_balloon *b = dev->priv;
+	__typeof__(b->config) c;
+
+	if (len != sizeof(c))
+		return nb_err_set(err, 0, "snapshot: virtio-balloon state is %zu bytes", len);
+	memcpy(&c, data, sizeof(c));
+	/* Both count 4 KiB pages of guest RAM: no more than there is. */
+	if (dev->mem && ((uint64_t)le32toh(c.num_pages) * NB_BALLOON_PAGE > dev->mem->size ||
+			 (uint64_t)le32toh(c.actual) * NB_BALLOON_PAGE > dev->mem->size))
+		return nb_err_set(err, 0, "snapshot: virtio-balloon state is malformed");
+	b->config = c;
+	return 0;
+}
+
 static const struct nb_virtio_ops balloon_ops = {
 	.name = "virtio-balloon",
 	.device_id = VIRTIO_ID_BALLOON,
@@ -116,6 +144,8 @@ static const struct nb_virtio_ops balloon_ops = {
 	.config_size = 8,
 	.config_write = balloon_config_write,
 	.notify = balloon_notify,
+	.save = balloon_save,
+	.load = balloon_load,
 };
 
 void nb_balloon_init(struct nb_balloon *b)

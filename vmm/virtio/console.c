@@ -474,6 +474,60 @@ static void console_reset(struct nb_virtio_dev *dev)
 	}
 }
 
+/* ---- snapshot ------------------------------------------------------------- */
+
+struct console_state {
+	uint8_t guest_open[NPORTS], in_eof[NPORTS];
+	uint32_t npending, sig_len;
+	struct ctrl_msg pending[CTRL_PENDING];
+	uint8_t sig_buf[NB_CONSOLE_SIGNAL_BUF];
+};
+
+static int console_save(struct nb_virtio_dev *dev, void *buf, size_t size, struct nb_err *err)
+{
+	struct nb_console *con = dev->priv;
+	struct console_state st = { .npending = con->npending, .sig_len = con->sig_len };
+
+	for (unsigned i = 0; i < NPORTS; i++) {
+		if (con->ports[i].tx_pending)
+			return nb_err_set(err, 0, "port %u still holds guest output", i);
+		st.guest_open[i] = con->ports[i].guest_open;
+		st.in_eof[i] = con->ports[i].in_eof;
+	}
+	memcpy(st.pending, con->pending, sizeof(st.pending));
+	memcpy(st.sig_buf, con->sig_buf, sizeof(st.sig_buf));
+	if (size < sizeof(st))
+		return nb_err_set(err, 0, "state too large");
+	memcpy(buf, &st, sizeof(st));
+	return (int)sizeof(st);
+}
+
+static int console_load(struct nb_virtio_dev *dev, const void *data, size_t len, struct nb_err *err)
+{
+	struct nb_console *con = dev->priv;
+	struct console_state st;
+
+	if (len != sizeof(st))
+		return nb_err_set(err, 0, "snapshot: virtio-console state is %zu bytes", len);
+	memcpy(&st, data, sizeof(st));
+	if (st.npending > CTRL_PENDING || st.sig_len > sizeof(st.sig_buf))
+		return nb_err_set(err, 0, "snapshot: virtio-console state is malformed");
+	for (unsigned i = 0; i < NPORTS; i++) {
+		if (st.guest_open[i] > 1 || st.in_eof[i] > 1)
+			return nb_err_set(err, 0, "snapshot: virtio-console port %u is malformed",
+					  i);
+		con->ports[i].guest_open = st.guest_open[i];
+		con->ports[i].in_eof = st.in_eof[i];
+	}
+	con->npending = st.npending;
+	memcpy(con->pending, st.pending, sizeof(st.pending));
+	for (unsigned i = 0; i < con->npending; i++)
+		con->pending[i].named = con->pending[i].hdr.event == VIRTIO_CONSOLE_PORT_NAME;
+	con->sig_len = st.sig_len;
+	memcpy(con->sig_buf, st.sig_buf, sizeof(st.sig_buf));
+	return 0;
+}
+
 static const struct nb_virtio_ops console_ops = {
 	.name = "virtio-console",
 	.device_id = VIRTIO_ID_CONSOLE,
@@ -483,6 +537,8 @@ static const struct nb_virtio_ops console_ops = {
 	.config_size = sizeof(struct virtio_console_config),
 	.notify = console_notify,
 	.reset = console_reset,
+	.save = console_save,
+	.load = console_load,
 };
 
 static void drain(struct nb_console *con, enum tx_mode mode)

@@ -137,3 +137,82 @@ void nb_virtio_queue_broken(struct nb_virtio_dev *dev, struct nb_virtq *q)
 	dev->config_generation++;
 	interrupt(dev, ISR_CONFIG);
 }
+
+/* ---- snapshot ------------------------------------------------------------ */
+
+void nb_virtio_state_save(const struct nb_virtio_dev *dev, struct nb_virtio_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->driver_features = dev->driver_features;
+	st->status = dev->status;
+	st->isr = __atomic_load_n(&dev->isr, __ATOMIC_SEQ_CST);
+	st->config_generation = dev->config_generation;
+	st->nqueues = dev->ops->nqueues;
+	for (unsigned i = 0; i < dev->ops->nqueues; i++) {
+		const struct nb_virtq *q = &dev->queues[i];
+
+		st->queues[i] = (struct nb_virtq_state){
+			.desc_gpa = q->desc_gpa,
+			.avail_gpa = q->avail_gpa,
+			.used_gpa = q->used_gpa,
+			.size = q->size,
+			.last_avail = q->last_avail,
+			.used_idx = q->used_idx,
+			.signalled_used = q->signalled_used,
+			.ready = q->ready,
+			.broken = q->broken,
+			.event_idx = q->event_idx,
+			.indirect = q->indirect,
+			.signalled_valid = q->signalled_valid,
+		};
+	}
+}
+
+static int load_queue(struct nb_virtq *q, const struct nb_virtq_state *s, unsigned i,
+		      struct nb_err *err)
+{
+	nb_virtq_reset(q);
+	q->desc_gpa = s->desc_gpa;
+	q->avail_gpa = s->avail_gpa;
+	q->used_gpa = s->used_gpa;
+	q->size = s->size <= q->max_size ? s->size : 0;
+	if (s->ready > 1 || s->broken > 1 || s->size > q->max_size)
+		return nb_err_set(err, 0, "queue %u is malformed", i);
+	if (!s->ready)
+		return 0;
+	/* The same checks as the driver's QueueReady write. */
+	if (nb_virtq_enable(q) < 0)
+		return nb_err_set(err, 0, "queue %u does not fit guest memory", i);
+	q->last_avail = s->last_avail;
+	q->used_idx = s->used_idx;
+	q->signalled_used = s->signalled_used;
+	q->signalled_valid = s->signalled_valid;
+	q->event_idx = s->event_idx;
+	q->indirect = s->indirect;
+	q->broken = s->broken;
+	return 0;
+}
+
+int nb_virtio_state_load(struct nb_virtio_dev *dev, const struct nb_virtio_state *st,
+			 struct nb_err *err)
+{
+	const char *name = dev->ops->name;
+
+	if (st->nqueues != dev->ops->nqueues)
+		return nb_err_set(err, 0, "snapshot: virtio %s has %u queues, not %u", name,
+				  st->nqueues, dev->ops->nqueues);
+	if (st->status > 0xff || st->isr > 3)
+		return nb_err_set(err, 0, "snapshot: virtio %s status is malformed", name);
+	dev->driver_features = st->driver_features;
+	if (st->driver_features && !nb_virtio_features_ok(dev))
+		return nb_err_set(err, 0, "snapshot: virtio %s has features it never offered",
+				  name);
+	dev->status = st->status;
+	dev->isr = st->isr;
+	dev->config_generation = st->config_generation;
+	dev->reset_pending = false;
+	for (unsigned i = 0; i < dev->ops->nqueues; i++)
+		if (load_queue(&dev->queues[i], &st->queues[i], i, err) < 0)
+			return nb_err_wrap(err, "snapshot: virtio %s", name);
+	return 0;
+}

@@ -373,6 +373,92 @@ int nb_virtio_mmio_cmdline(const struct nb_virtio_mmio_transport *t, char *buf, 
 	return 0;
 }
 
+/* ---- snapshot ------------------------------------------------------------ */
+
+#define DEVICE_STATE_MAX 4096u
+
+struct mmio_state {
+	uint32_t device_id;
+	uint32_t dev_features_sel, drv_features_sel, queue_sel;
+	struct nb_virtio_state dev;
+};
+
+int nb_virtio_mmio_save(struct nb_virtio_mmio_transport *t, struct nb_state_buf *b,
+			struct nb_err *err)
+{
+	static uint8_t buf[DEVICE_STATE_MAX];
+
+	for (unsigned i = 0; i < t->count; i++) {
+		struct nb_virtio_mmio *m = t->slots[i];
+		struct nb_virtio_dev *dev = m->dev;
+		struct mmio_state st = { .device_id = dev->ops->device_id,
+					 .dev_features_sel = m->dev_features_sel,
+					 .drv_features_sel = m->drv_features_sel,
+					 .queue_sel = m->queue_sel };
+		int n = 0;
+
+		pthread_mutex_lock(&dev->lock);
+		nb_virtio_state_save(dev, &st.dev);
+		if (dev->ops->save)
+			n = dev->ops->save(dev, buf, sizeof(buf), err);
+		pthread_mutex_unlock(&dev->lock);
+		if (n < 0)
+			return nb_err_wrap(err, "virtio %s", dev->ops->name);
+		nb_state_put(b, NB_STATE_VIRTIO_TRANSPORT, i, &st, sizeof(st));
+		nb_state_put(b, NB_STATE_VIRTIO_DEVICE, i, buf, (size_t)n);
+	}
+	return 0;
+}
+
+static int load_slot(struct nb_virtio_mmio *m, unsigned i, const struct nb_state *s,
+		     struct nb_err *err)
+{
+	struct nb_virtio_dev *dev = m->dev;
+	struct mmio_state st;
+	const void *data;
+	size_t len;
+
+	if (nb_state_get(s, NB_STATE_VIRTIO_TRANSPORT, i, &st, sizeof(st), err) < 0 ||
+	    nb_state_find(s, NB_STATE_VIRTIO_DEVICE, i, &data, &len, err) < 0)
+		return -1;
+	if (st.device_id != dev->ops->device_id)
+		return nb_err_set(err, 0, "snapshot: slot %u holds device %u, not %s", i,
+				  st.device_id, dev->ops->name);
+	m->dev_features_sel = st.dev_features_sel;
+	m->drv_features_sel = st.drv_features_sel;
+	m->queue_sel = st.queue_sel;
+	if (nb_virtio_state_load(dev, &st.dev, err) < 0)
+		return -1;
+	if (dev->ops->load)
+		return dev->ops->load(dev, data, len, err);
+	if (len)
+		return nb_err_set(err, 0, "snapshot: virtio %s has state it does not take",
+				  dev->ops->name);
+	return 0;
+}
+
+int nb_virtio_mmio_load(struct nb_virtio_mmio_transport *t, const struct nb_state *s,
+			struct nb_err *err)
+{
+	for (unsigned i = 0; i < t->count; i++) {
+		struct nb_virtio_dev *dev = t->slots[i]->dev;
+		int rc;
+
+		pthread_mutex_lock(&dev->lock);
+		rc = load_slot(t->slots[i], i, s, err);
+		pthread_mutex_unlock(&dev->lock);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+void nb_virtio_mmio_kick_all(struct nb_virtio_mmio_transport *t)
+{
+	for (unsigned i = 0; i < t->count; i++)
+		kick(t->slots[i]);
+}
+
 void nb_virtio_mmio_transport_destroy(struct nb_virtio_mmio_transport *t)
 {
 	for (unsigned i = 0; i < t->count; i++) {

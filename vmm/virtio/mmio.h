@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "vmm/kvm/event.h"
+#include "vmm/kvm/statefile.h"
 #include "vmm/virtio/virtio.h"
 
 #define NB_VIRTIO_MMIO_SLOT_SIZE 0x1000u
@@ -56,6 +57,19 @@ void nb_virtio_mmio_transport_init(struct nb_virtio_mmio_transport *t, struct nb
 /* Append " virtio_mmio.device=4K@0x...:N" for every device to buf (NUL
  * terminated). Returns -1 if it does not fit. */
 int nb_virtio_mmio_cmdline(const struct nb_virtio_mmio_transport *t, char *buf, size_t size);
+
+/* Snapshot: each slot's registers and device state (virtio.h's
+ * nb_virtio_state plus the device's own save), sections
+ * NB_STATE_VIRTIO_TRANSPORT and NB_STATE_VIRTIO_DEVICE indexed by slot.
+ * Devices quiet (vCPUs and event threads stopped). */
+int nb_virtio_mmio_save(struct nb_virtio_mmio_transport *t, struct nb_state_buf *b,
+			struct nb_err *err);
+/* Into a window built with the same devices in the same order. */
+int nb_virtio_mmio_load(struct nb_virtio_mmio_transport *t, const struct nb_state *s,
+			struct nb_err *err);
+/* Have the event thread look at every device once (after a restore: the
+ * notifications the guest sent before the snapshot are gone). */
+void nb_virtio_mmio_kick_all(struct nb_virtio_mmio_transport *t);
 
 /* Release every slot (after the vCPUs and the event threads stopped); the
  * devices are their owners'. */

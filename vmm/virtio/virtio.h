@@ -136,6 +136,13 @@ struct nb_virtio_ops {
 	void (*activate)(struct nb_virtio_dev *dev);
 	/* The driver reset the device: drop in-flight state. */
 	void (*reset)(struct nb_virtio_dev *dev);
+	/* Snapshot (vmm/kvm/snapshot.h): write the device's own state (not
+	 * its queues: the transport keeps those) into buf, at most size
+	 * bytes; returns the bytes written, or -1 when the device cannot be
+	 * saved now (err says why). NULL: nothing beyond the queues. */
+	int (*save)(struct nb_virtio_dev *dev, void *buf, size_t size, struct nb_err *err);
+	/* Take back what save wrote: hostile bytes, checked. */
+	int (*load)(struct nb_virtio_dev *dev, const void *data, size_t len, struct nb_err *err);
 };
 
 struct nb_virtio_dev {
@@ -214,6 +221,29 @@ void nb_virtio_signal_used(struct nb_virtio_dev *dev, struct nb_virtq *q);
 /* A queue broke: set DEVICE_NEEDS_RESET, raise a config-change interrupt
  * (virtio 1.1, 2.1.2), stop processing until the driver resets. */
 void nb_virtio_queue_broken(struct nb_virtio_dev *dev, struct nb_virtq *q);
+
+/* ---- snapshot ------------------------------------------------------------ */
+
+/* What a transport saves of a device besides its own registers: the
+ * negotiated features, status, ISR, config generation and every queue's
+ * configuration and indices. Fixed layout, host byte order. */
+struct nb_virtio_state {
+	uint64_t driver_features;
+	uint32_t status, isr, config_generation, nqueues;
+	struct nb_virtq_state {
+		uint64_t desc_gpa, avail_gpa, used_gpa;
+		uint16_t size, last_avail, used_idx, signalled_used;
+		uint8_t ready, broken, event_idx, indirect, signalled_valid, pad[3];
+	} queues[NB_VIRTIO_MAX_QUEUES];
+};
+
+/* Fill st from dev (lock held, device quiet: vCPUs and event thread stopped). */
+void nb_virtio_state_save(const struct nb_virtio_dev *dev, struct nb_virtio_state *st);
+
+/* Put st back into dev (freshly created, same ops), checking every field
+ * against the device and guest memory. */
+int nb_virtio_state_load(struct nb_virtio_dev *dev, const struct nb_virtio_state *st,
+			 struct nb_err *err);
 
 /* The device changed its config space: bump the generation and raise a
  * config-change interrupt (virtio 1.1, 2.4.2). Lock held. */

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Warm start (issue 16), in the emulated test host (QEMU TCG L1: absolute
+# times are not hardware times; read the ratios). Never pass/fail.
+#   1. workload execve after a restore vs after a cold boot, same image:
+#      p50/p90 of N of nestbox-init's "container execve" line, measured from
+#      the start of the VMM (restore: `nestbox run --template`, the guest's
+#      uptime goes on from the template's, so the VMM's wall clock is used
+#      for both: the time from nestbox's start to the line on its stderr)
+#   2. a whole `nestbox fn` of `true` from a template vs a whole `crun run`
+#      of the same busybox rootfs running `true` (bench/container.sh's
+#      yardstick), alternated, median of PAIRS
+#   2b. `nestbox serve --pool 4` answering 4 concurrent callers
+#      (tests/e2e/serve_client.py): invocations per second over 20
+#   3. host memory per clone while its workload runs (/proc/PID/smaps_rollup):
+#      dirty pages (its own) and clean pages (the template's memory file in
+#      the page cache, shared by every clone)
+#
+#   bench/warm.sh [RUNS [PAIRS]]  (default 20 and 5; build with `make tests`
+#                                 first: the crun row needs build/rootfs-busybox)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "${1:-}" != --inner ]; then
+	exec tests/testhost/run --timeout 1800 bench/warm.sh --inner "${1:-20}" "${2:-5}"
+fi
+runs=${2:-20} pairs=${3:-5}
+img=$(tests/images/mkimages.sh)/busybox
+rootfs=build/rootfs-busybox
+work=$(mktemp -d "${TMPDIR:-/tmp}/nestbox-bench.XXXXXX")
+export NESTBOX_CACHE_DIR=$work/cache
+trap 'rm -rf "$work"' EXIT
+
+pct() { sort -n | awk -v p="$1" '{ v[NR] = $1 } END { if (!NR) { print "nan"; exit } i = int(NR * p / 100 + 0.999); if (i < 1) i = 1; print v[i] }'; }
+ms() { date +%s%N | awk '{ printf "%d", $1 / 1000000 }'; }
+
+# Milliseconds from the command's start to the guest's "container execve"
+# debug line on its console (the first byte of that line).
+to_execve() {
+	local start line
+	start=$(date +%s%N)
+	"$@" 2>&1 | while IFS= read -r line; do
+		case $line in *"container execve"*)
+			echo $((($(date +%s%N) - start) / 1000000))
+			cat >/dev/null
+			;;
+		esac
+	done
+}
+
+build/nestbox template create bench "$img" --kernel-args nestbox.debug >/dev/null
+for i in $(seq "$runs"); do
+	to_execve build/nestbox run --kernel-args nestbox.debug "$img" -- true >>"$work/cold.ms"
+	to_execve build/nestbox run --template bench -- true >>"$work/warm.ms"
+done
+
+crun_ok=0
+if command -v crun >/dev/null && [ -x $rootfs/bin/busybox ]; then
+	crun_ok=1
+	mkdir -p "$work/bundle"
+	cp -a $rootfs "$work/bundle/rootfs"
+	(cd "$work/bundle" && crun spec)
+	python3 - "$work/bundle/config.json" <<'PY'
+import json, sys
+p = sys.argv[1]
+c = json.load(open(p))
+c["process"]["terminal"] = False
+c["process"]["args"] = ["true"]
+json.dump(c, open(p, "w"))
+PY
+fi
+# fn and crun alternated, so both see the same state of the machine.
+for i in $(seq "$pairs"); do
+	s=$(date +%s%N)
+	build/nestbox fn --template bench -- true >/dev/null
+	echo $((($(date +%s%N) - s) / 1000000)) >>"$work/fn.ms"
+	if [ "$crun_ok" = 1 ]; then
+		s=$(date +%s%N)
+		crun run --bundle "$work/bundle" "nb-warm-$$-$i" </dev/null >/dev/null 2>&1 || true
+		echo $((($(date +%s%N) - s) / 1000000)) >>"$work/crun.ms"
+	fi
+done
+
+# serve: a pool of 4, 4 concurrent callers, 20 invocations.
+build/nestbox serve --socket "$work/fn.sock" --template bench --pool 4 2>/dev/null &
+serve_pid=$!
+for i in $(seq 240); do [ -S "$work/fn.sock" ] && break; sleep 0.5; done
+rate=$(python3 tests/e2e/serve_client.py "$work/fn.sock" 4 20 | sed -n 's/^ok .*(\(.*\)\/s)$/\1/p')
+kill -TERM "$serve_pid"
+wait "$serve_pid" || true
+
+# Memory of one clone, sampled while its workload sleeps.
+build/nestbox run --template bench -- 'sleep 3' >/dev/null 2>&1 &
+sleep 2
+pid=$(pgrep -n -f 'build/nestbox run --template bench' || true)
+priv=nan shared=nan
+if [ -n "$pid" ] && [ -r "/proc/$pid/smaps_rollup" ]; then
+	# Dirty: the clone's own (copied-on-write guest pages, the VMM's heap);
+	# clean: the template's memory file in the page cache, shared by clones.
+	priv=$(awk '/^(Private|Shared)_Dirty:/ { s += $2 } END { print s }' "/proc/$pid/smaps_rollup")
+	shared=$(awk '/^(Private|Shared)_Clean:/ { s += $2 } END { print s }' "/proc/$pid/smaps_rollup")
+fi
+wait || true
+
+printf '%-52s %8s %8s\n' "what (of $runs runs, milliseconds)" p50 p90
+for f in cold warm; do
+	printf '%-52s %8s %8s\n' "nestbox start -> workload execve, $f" \
+		"$(pct 50 <"$work/$f.ms")" "$(pct 90 <"$work/$f.ms")"
+done
+awk -v a="$(pct 50 <"$work/warm.ms")" -v b="$(pct 50 <"$work/cold.ms")" \
+	'BEGIN { if (b > 0) printf "%-52s %8.3f\n", "ratio warm / cold (p50; goal <= 0.1)", a / b }'
+printf '%-52s %8s %8s\n' "nestbox fn --template (whole, true; of $pairs)" "$(pct 50 <"$work/fn.ms")" "$(pct 90 <"$work/fn.ms")"
+if [ -s "$work/crun.ms" ]; then
+	printf '%-52s %8s %8s\n' "crun run (whole, same rootfs, true; of $pairs)" "$(pct 50 <"$work/crun.ms")" "$(pct 90 <"$work/crun.ms")"
+	awk -v a="$(pct 50 <"$work/fn.ms")" -v b="$(pct 50 <"$work/crun.ms")" \
+		'BEGIN { if (b > 0) printf "%-52s %8.2f\n", "ratio fn / crun (p50; goal < 1)", a / b }'
+fi
+printf '%-52s %8s /s\n' "serve --pool 4, 4 callers: invocations" "${rate:-nan}"
+printf '%-52s %8s KiB\n' "one clone: its own memory (dirty pages)" "$priv"
+printf '%-52s %8s KiB\n' "one clone: template pages read (clean, shareable)" "$shared"

@@ -1,0 +1,123 @@
+# shellcheck shell=bash
+# e2e cases for warm start (issue 16): a template booted once to "nestbox-init
+# ready" and restored per workload (`nestbox run --template`, `nestbox fn`).
+# Sourced by tests/e2e/run.sh ($nestbox, $limit, tests/lib/check.sh). Uses
+# the test images of tests/images/mkimages.sh and a private cache under
+# $nb_tmp (templates and layers).
+
+warm_cases="e2e_warm_template_create e2e_warm_run e2e_warm_fn_20 e2e_warm_clones_differ
+	e2e_warm_fn_status_stderr e2e_warm_fn_timeout e2e_warm_fn_binary e2e_warm_fn_cap
+	e2e_warm_serve_4 e2e_warm_serve_stop e2e_warm_nothing_left e2e_warm_stale e2e_warm_corrupt"
+
+# What a run may leave: nestbox processes and files in /tmp, /dev/shm.
+warm_debris() {
+	pgrep -c -f "^$nestbox " 2>/dev/null || true
+	find /tmp /dev/shm -mindepth 1 -maxdepth 1 -newer "$nb_tmp/warm.stamp" \
+		! -path "$nb_tmp*" 2>/dev/null | grep -v '^/tmp/nestbox-e2e' | head -5
+}
+
+# One field of the JSON in $out.
+jf() { jq -r "$1" <<<"$out" 2>/dev/null; }
+
+e2e_warm() {
+	local img=$1 t=warm$$ i ok_all=1 a b
+	export NESTBOX_CACHE_DIR=$nb_tmp/warm-cache
+	touch "$nb_tmp/warm.stamp"
+
+	nb_run_case "$limit" $nestbox template create "$t" "$img"
+	expect e2e_warm_template_create "template create boots the image to a ready guest and keeps it" \
+		"$status" -eq 0 -a -s "$NESTBOX_CACHE_DIR/templates/$t/state" -a \
+		-s "$NESTBOX_CACHE_DIR/templates/$t/memory"
+	if [ "$status" -ne 0 ]; then
+		for c in $warm_cases; do [ "$c" = e2e_warm_template_create ] || skip "$c" "no template"; done
+		return
+	fi
+
+	nb_run_case "$limit" $nestbox run --template "$t" -- 'echo "warm $NB_TEST $PWD"'
+	expect e2e_warm_run "run --template runs COMMAND in the image with its config" \
+		"$status" -eq 0 -a "$out" = "warm 1 /root"
+
+	for i in $(seq 20); do
+		nb_run_case "$limit" $nestbox fn --template "$t" -- "echo fn-$i; exit $((i % 7))"
+		if [ "$status" -ne 0 ] || [ "$(jf .stdout)" != "fn-$i" ] ||
+			[ "$(jf .exit_code)" != $((i % 7)) ]; then
+			ok_all=0
+			break
+		fi
+	done
+	expect e2e_warm_fn_20 "20 functions in a row from one template, each with its own output and status (failed at $i)" \
+		"$ok_all" -eq 1
+
+	local probe='cat /proc/sys/kernel/random/uuid /proc/sys/kernel/random/boot_id; head -c 16 /dev/urandom | od -An -tx1'
+	nb_run_case "$limit" $nestbox fn --template "$t" -- "$probe"
+	a=$(jf .stdout)
+	nb_run_case "$limit" $nestbox fn --template "$t" -- "$probe"
+	b=$(jf .stdout)
+	local same
+	same=$(paste <(echo "$a") <(echo "$b") | awk -F'\t' '$1 == $2 { n++ } END { print n + 0 }')
+	expect e2e_warm_clones_differ "two clones print different uuid, boot_id and urandom bytes ('$a' vs '$b')" \
+		"$(wc -l <<<"$a")" -eq 3 -a "$same" -eq 0
+
+	nb_run_case "$limit" $nestbox fn --template "$t" -- 'echo out; echo err >&2; exit 3'
+	expect e2e_warm_fn_status_stderr "fn reports exit_code 3, stdout and stderr apart, as UTF-8" \
+		"$status" -eq 0 -a "$(jf .exit_code)" = 3 -a "$(jf .stdout)" = out -a \
+		"$(jf .stderr)" = err -a "$(jf .stdout_encoding)" = utf-8
+
+	local t0=$SECONDS
+	nb_run_case "$limit" $nestbox fn --template "$t" --timeout 3 -- 'sleep 60'
+	expect e2e_warm_fn_timeout "fn --timeout 3 stops a sleep 60: timed_out, no exit_code, well before 60 s" \
+		"$(jf .timed_out)" = true -a "$(jf .exit_code)" = null -a $((SECONDS - t0)) -lt 30
+
+	nb_run_case "$limit" $nestbox fn --template "$t" -- "printf 'a\\377\\376b'"
+	expect e2e_warm_fn_binary "non-UTF-8 output comes base64 with stdout_encoding base64" \
+		"$(jf .stdout_encoding)" = base64 -a "$(jf .stdout | base64 -d | od -An -tx1 | tr -d ' ')" = 61fffe62
+
+	nb_run_case "$limit" $nestbox fn --template "$t" --max-output 100 -- 'head -c 5000 /dev/zero | tr "\\0" x'
+	expect e2e_warm_fn_cap "output over --max-output is cut at the cap and flagged truncated" \
+		"$(jf .stdout_truncated)" = true -a "$(jf .truncated)" = true -a "$(jf '.stdout | length')" = 100
+
+	sleep 1
+	# serve: a pool of 4 clones, 4 concurrent callers, 12 invocations, then SIGTERM.
+	local sock=$nb_tmp/fn.sock spid serve_status
+	$nestbox serve --socket "$sock" --template "$t" --pool 4 2>"$nb_tmp/serve.err" &
+	spid=$!
+	for i in $(seq 120); do [ -S "$sock" ] && break; sleep 0.5; done
+	nb_run_case "$limit" python3 tests/e2e/serve_client.py "$sock" 4 12
+	expect e2e_warm_serve_4 "serve --pool 4 answers 4 concurrent callers, each with its own output, stdin and status" \
+		"$status" -eq 0 -a -n "$(grep -o '^ok 12 invocations' <<<"$out")"
+	kill -TERM "$spid"
+	timeout 60 tail --pid="$spid" -f /dev/null
+	wait "$spid"
+	serve_status=$?
+	status=$serve_status out=$(pgrep -f "serve --socket $sock" | tr '\n' ' ') err=$(tail -c 300 "$nb_tmp/serve.err")
+	expect e2e_warm_serve_stop "SIGTERM drains serve: exit 0, its socket and every worker and VMM gone" \
+		"$serve_status" -eq 0 -a ! -e "$sock" -a -z "$out"
+
+	local debris
+	debris=$(warm_debris | tr '\n' ' ')
+	status=0 out=$debris err=
+	expect e2e_warm_nothing_left "no nestbox process and no new file in /tmp or /dev/shm after the runs" \
+		"$(echo "$debris" | tr -d ' ')" = 0
+
+	# A template whose nestbox-init changed is refused, not restored.
+	cp build/nestbox-init "$nb_tmp/init-copy"
+	nb_run_case "$limit" $nestbox template create "$t-stale" "$img" --guest-init "$nb_tmp/init-copy"
+	touch -d '1 hour ago' "$nb_tmp/init-copy"
+	nb_run_case "$limit" $nestbox fn --template "$t-stale" -- true
+	expect e2e_warm_stale "a template whose nestbox-init changed is refused with a clear message" \
+		"$status" -eq 125 -a -n "$(grep -o 'stale' <<<"$err")"
+
+	printf 'X' | dd of="$NESTBOX_CACHE_DIR/templates/$t/state" bs=1 seek=300 conv=notrunc 2>/dev/null
+	nb_run_case "$limit" $nestbox fn --template "$t" -- true
+	expect e2e_warm_corrupt "a corrupt state file is refused (checksum), nothing runs" \
+		"$(jf .exit_code)" = null -a -n "$(jf .error | grep -o checksum)"
+	unset NESTBOX_CACHE_DIR
+}
+
+if ! command -v jq >/dev/null; then
+	for c in $warm_cases; do skip "$c" "jq missing (scripts/deps.sh)"; done
+elif ! warm_imgs=$(tests/images/mkimages.sh 2>/dev/null); then
+	for c in $warm_cases; do skip "$c" "test images not built (run tests/run images first)"; done
+else
+	e2e_warm "$warm_imgs/busybox"
+fi

@@ -1,0 +1,390 @@
+#include "vmm/run/template.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/file.h"
+#include "images/cache.h"
+#include "images/digest.h"
+#include "images/image.h"
+#include "images/json.h"
+#include "nestbox/abi.h"
+#include "nestbox/cleanup.h"
+#include "vmm/kvm/statefile.h"
+
+#define META "meta.json"
+
+void nb_template_free(struct nb_template *t)
+{
+	free(t->name);
+	free(t->dir);
+	free(t->image);
+	free(t->digest);
+	free(t->kernel);
+	free(t->init);
+	free(t->key);
+	memset(t, 0, sizeof(*t));
+}
+
+static int check_name(const char *name, struct nb_err *err)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > NB_TEMPLATE_NAME_MAX || name[0] == '.' ||
+	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") !=
+		    len)
+		return nb_err_set(err, 0,
+				  "template name '%.80s': use 1 to %u letters, digits, '_', "
+				  "'.' or '-', not starting with '.'",
+				  name, NB_TEMPLATE_NAME_MAX);
+	return 0;
+}
+
+/* ${cache}/templates, created. */
+static char *templates_root(struct nb_err *err)
+{
+	struct nb_cache cache;
+	char *root = NULL;
+
+	if (nb_cache_open(&cache, false, err) < 0)
+		return NULL;
+	if (asprintf(&root, "%s/templates", cache.root) < 0)
+		root = NULL;
+	nb_cache_close(&cache);
+	if (!root)
+		return nb_err_sys(err, "templates"), NULL;
+	if (nb_mkdir_p(AT_FDCWD, root, 0700, 0, err) < 0) {
+		free(root);
+		return NULL;
+	}
+	return root;
+}
+
+/* A file's identity: it changed if any of these did. */
+static int file_id(const char *path, char *buf, size_t size, struct nb_err *err)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return nb_err_sys(err, "%s", path);
+	snprintf(buf, size, "%llu:%llu:%lld:%lld.%09ld", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+		 st.st_mtim.tv_nsec);
+	return 0;
+}
+
+/* The key of a template of these inputs. */
+static char *make_key(const char *digest, const char *kernel, const char *init, unsigned cpus,
+		      uint64_t mem, struct nb_err *err)
+{
+	char kid[128], iid[128], *text = NULL;
+	struct nb_digest d;
+	int n;
+
+	if (file_id(kernel, kid, sizeof(kid), err) < 0 || file_id(init, iid, sizeof(iid), err) < 0)
+		return NULL;
+	n = asprintf(&text, "abi=%u spec=%u state=%u image=%s kernel=%s init=%s cpus=%u mem=%llu",
+		     NB_ABI_VERSION, NB_SPEC_FORMAT, NB_STATE_FORMAT, digest, kid, iid, cpus,
+		     (unsigned long long)mem);
+	if (n < 0)
+		return nb_err_sys(err, "template key"), NULL;
+	n = nb_sha256_buf(text, strlen(text), &d, err);
+	free(text);
+	return n < 0 ? NULL : strdup(d.hex);
+}
+
+static int write_meta(const char *dir, const struct nb_template *t, struct nb_err *err)
+{
+	struct json_object *o = json_object_new_object();
+	char *path = NULL;
+	int rc;
+
+	json_object_object_add(o, "version", json_object_new_int(1));
+	json_object_object_add(o, "image", json_object_new_string(t->image));
+	json_object_object_add(o, "digest", json_object_new_string(t->digest));
+	json_object_object_add(o, "kernel", json_object_new_string(t->kernel));
+	json_object_object_add(o, "init", json_object_new_string(t->init));
+	json_object_object_add(o, "cpus", json_object_new_int((int)t->cpus));
+	json_object_object_add(o, "memory", json_object_new_int64((int64_t)t->mem_size));
+	json_object_object_add(o, "created", json_object_new_int64(t->created));
+	json_object_object_add(o, "key", json_object_new_string(t->key));
+	rc = asprintf(&path, "%s/%s", dir, META) < 0 ? nb_err_sys(err, "template")
+						     : nb_json_write_atomic(path, o, 0600, err);
+	free(path);
+	json_object_put(o);
+	return rc;
+}
+
+static char *dup_str(struct json_object *o, const char *key, struct nb_err *err)
+{
+	const char *s = NULL;
+
+	if (nb_json_str(o, key, true, 4096, &s, err) < 0)
+		return NULL;
+	return strdup(s);
+}
+
+/* meta.json of template dir (hostile: bounded, typed). */
+static int read_meta(const char *name, const char *dir, struct nb_template *t, struct nb_err *err)
+{
+	cleanup_free char *path = NULL;
+	struct json_object *o;
+	int64_t cpus = 0, mem = 0, created = 0;
+	int rc = -1;
+
+	memset(t, 0, sizeof(*t));
+	if (asprintf(&path, "%s/%s", dir, META) < 0)
+		return nb_err_sys(err, "template");
+	o = nb_json_load(path, "template", err);
+	if (!o)
+		return -1;
+	t->name = strdup(name);
+	t->dir = strdup(dir);
+	if ((t->image = dup_str(o, "image", err)) && (t->digest = dup_str(o, "digest", err)) &&
+	    (t->kernel = dup_str(o, "kernel", err)) && (t->init = dup_str(o, "init", err)) &&
+	    (t->key = dup_str(o, "key", err)) && nb_json_int(o, "cpus", true, &cpus, err) == 0 &&
+	    nb_json_int(o, "memory", true, &mem, err) == 0 &&
+	    nb_json_int(o, "created", false, &created, err) == 0) {
+		if (cpus < 1 || cpus > 255 || mem <= 0 || !t->name || !t->dir)
+			nb_err_set(err, 0, "%s: cpus or memory out of range", path);
+		else
+			rc = 0;
+	}
+	t->cpus = (unsigned)cpus;
+	t->mem_size = (uint64_t)mem;
+	t->created = created;
+	json_object_put(o);
+	if (rc < 0)
+		nb_template_free(t);
+	return rc;
+}
+
+static int template_dir(const char *name, char **dir, struct nb_err *err)
+{
+	cleanup_free char *root = NULL;
+
+	if (check_name(name, err) < 0 || !(root = templates_root(err)))
+		return -1;
+	if (asprintf(dir, "%s/%s", root, name) < 0)
+		return nb_err_sys(err, "template");
+	return 0;
+}
+
+/* The manifest digest of opts->rootfs (resolving it, as the boot will). */
+static int image_digest(const struct nb_run_options *opts, char *out, struct nb_err *err)
+{
+	struct nb_image image = { 0 };
+
+	if (nb_image_resolve(opts->rootfs, &opts->report, &image, err) < 0)
+		return nb_err_wrap(err, "image %s", opts->rootfs);
+	nb_digest_format(&image.manifest, out);
+	nb_image_free(&image);
+	return 0;
+}
+
+/* The existing template is for exactly these inputs. */
+static bool up_to_date(const char *name, const char *dir, const char *key)
+{
+	struct nb_template old;
+	struct nb_err ignored;
+	bool same;
+
+	if (read_meta(name, dir, &old, &ignored) < 0)
+		return false;
+	same = strcmp(old.key, key) == 0;
+	nb_template_free(&old);
+	return same;
+}
+
+/* Boot into tmp; on success it holds meta.json, state and memory. */
+/* The template boot's VMM in a child: its threads end up under their
+ * seccomp filters, main thread included, and this process goes on to name
+ * the template. The child's failure comes back on a pipe. */
+static int run_vmm(const struct nb_run_options *opts, int *status, struct nb_err *err)
+{
+	int p[2], wstatus = 0;
+	char msg[NB_ERR_MSG_MAX] = "";
+	ssize_t n = 0, got;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return nb_err_sys(err, "template: pipe");
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		struct nb_err child = { 0 };
+		int st = NB_STATUS_ERROR;
+
+		close(p[0]);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
+			_exit(NB_STATUS_ERROR);
+		if (nb_run(opts, &st, &child) < 0) {
+			if (write(p[1], child.msg, strlen(child.msg)) < 0) {
+				/* the parent is gone */
+			}
+			_exit(NB_STATUS_ERROR);
+		}
+		_exit(st);
+	}
+	close(p[1]);
+	if (pid < 0) {
+		close(p[0]);
+		return nb_err_sys(err, "template: fork");
+	}
+	while ((size_t)n < sizeof(msg) - 1 &&
+	       ((got = read(p[0], msg + n, sizeof(msg) - 1 - (size_t)n)) > 0 ||
+		(got < 0 && errno == EINTR)))
+		n += got > 0 ? got : 0;
+	close(p[0]);
+	msg[n] = '\0';
+	while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
+		;
+	if (msg[0])
+		return nb_err_set(err, 0, "%s", msg);
+	if (WIFSIGNALED(wstatus))
+		return nb_err_set(err, 0, "the template's VMM was killed by signal %d",
+				  WTERMSIG(wstatus));
+	*status = WEXITSTATUS(wstatus);
+	return 0;
+}
+
+static int boot_template(const char *tmp, struct nb_run_options *opts, const struct nb_template *t,
+			 struct nb_err *err)
+{
+	int status = 0;
+
+	if (mkdir(tmp, 0700) < 0)
+		return nb_err_sys(err, "%s", tmp);
+	opts->warm.snapshot_to = tmp;
+	if (run_vmm(opts, &status, err) < 0)
+		return -1;
+	if (status != 0)
+		return nb_err_set(err, 0,
+				  "the template's guest stopped with status %d before it was "
+				  "ready (its console output is above)",
+				  status);
+	return write_meta(tmp, t, err);
+}
+
+int nb_template_create(const char *name, struct nb_run_options *opts, bool *kept,
+		       struct nb_err *err)
+{
+	cleanup_free char *dir = NULL, *tmp = NULL;
+	char digest[NB_DIGEST_STR_LEN + 1];
+	struct nb_template t = { .cpus = opts->cpus,
+				 .mem_size = opts->mem_size,
+				 .created = (int64_t)time(NULL) };
+	int rc = -1;
+
+	*kept = false;
+	if (template_dir(name, &dir, err) < 0 || image_digest(opts, digest, err) < 0)
+		return -1;
+	t.key = make_key(digest, opts->kernel_path, opts->init_path, opts->cpus, opts->mem_size,
+			 err);
+	if (!t.key)
+		return -1;
+	if (up_to_date(name, dir, t.key)) {
+		*kept = true;
+		free(t.key);
+		return 0;
+	}
+	t.image = (char *)opts->rootfs;
+	t.digest = digest;
+	t.kernel = (char *)opts->kernel_path;
+	t.init = (char *)opts->init_path;
+	if (asprintf(&tmp, "%s.tmp-%d", dir, (int)getpid()) < 0) {
+		free(t.key);
+		return nb_err_sys(err, "template");
+	}
+	rc = boot_template(tmp, opts, &t, err);
+	free(t.key);
+	if (rc == 0 && (nb_rm_rf(dir) < 0 && errno != ENOENT))
+		rc = nb_err_sys(err, "removing the old template %s", dir);
+	if (rc == 0 && rename(tmp, dir) < 0)
+		rc = nb_err_sys(err, "%s", dir);
+	if (rc < 0)
+		nb_rm_rf(tmp);
+	return rc;
+}
+
+int nb_template_open(const char *name, struct nb_run_options *opts, struct nb_template *t,
+		     struct nb_err *err)
+{
+	cleanup_free char *dir = NULL, *key = NULL;
+
+	if (template_dir(name, &dir, err) < 0)
+		return -1;
+	if (access(dir, F_OK) < 0)
+		return nb_err_set(err, 0,
+				  "no template '%s' (create it with nestbox template create %s "
+				  "IMAGE)",
+				  name, name);
+	if (read_meta(name, dir, t, err) < 0)
+		return nb_err_wrap(err, "template %s", name);
+	key = make_key(t->digest, t->kernel, t->init, t->cpus, t->mem_size, err);
+	if (!key || strcmp(key, t->key) != 0) {
+		nb_template_free(t);
+		return nb_err_set(err, 0,
+				  "template '%s' is stale: its kernel, nestbox-init or nestbox "
+				  "changed since it was made; run nestbox template create again",
+				  name);
+	}
+	opts->rootfs = t->image;
+	opts->kernel_path = t->kernel;
+	opts->init_path = t->init;
+	opts->cpus = t->cpus;
+	opts->mem_size = t->mem_size;
+	opts->warm.restore = t->dir;
+	opts->warm.digest = t->digest;
+	return 0;
+}
+
+int nb_template_list(void (*fn)(const struct nb_template *t, void *opaque), void *opaque,
+		     struct nb_err *err)
+{
+	cleanup_free char *root = templates_root(err);
+	DIR *d = root ? opendir(root) : NULL;
+	struct dirent *e;
+
+	if (!d)
+		return root ? nb_err_sys(err, "%s", root) : -1;
+	while ((e = readdir(d))) {
+		struct nb_template t;
+		struct nb_err ignored;
+		char *dir = NULL;
+
+		if (e->d_name[0] == '.' || strstr(e->d_name, ".tmp-") ||
+		    asprintf(&dir, "%s/%s", root, e->d_name) < 0)
+			continue;
+		if (read_meta(e->d_name, dir, &t, &ignored) == 0) {
+			fn(&t, opaque);
+			nb_template_free(&t);
+		}
+		free(dir);
+	}
+	closedir(d);
+	return 0;
+}
+
+int nb_template_remove(const char *name, struct nb_err *err)
+{
+	cleanup_free char *dir = NULL;
+
+	if (template_dir(name, &dir, err) < 0)
+		return -1;
+	if (access(dir, F_OK) < 0)
+		return nb_err_set(err, 0, "no template '%s'", name);
+	if (nb_rm_rf(dir) < 0)
+		return nb_err_sys(err, "removing %s", dir);
+	return 0;
+}

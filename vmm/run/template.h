@@ -1,0 +1,48 @@
+/* Templates (issue 16): an image's VM booted once to "nestbox-init ready"
+ * and snapshotted (vmm/run/warm.h), kept by name under
+ * ${XDG_CACHE_HOME:-$HOME/.cache}/nestbox/templates/NAME/ (meta.json,
+ * state, memory), and restored once per workload. A template records what
+ * it was made from: the image's manifest digest, the kernel and
+ * nestbox-init files (device, inode, size, mtime), vCPUs and RAM, and the
+ * ABI; its key is a hash of all of it. Creating it again with the same
+ * inputs keeps it; a restore whose inputs changed is refused. */
+#ifndef NESTBOX_VMM_RUN_TEMPLATE_H
+#define NESTBOX_VMM_RUN_TEMPLATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nestbox/err.h"
+#include "vmm/run/run.h"
+
+#define NB_TEMPLATE_NAME_MAX 64u
+
+struct nb_template {
+	char *name, *dir;
+	char *image, *digest, *kernel, *init, *key;
+	unsigned cpus;
+	uint64_t mem_size;
+	int64_t created; /* seconds since the epoch */
+};
+
+void nb_template_free(struct nb_template *t);
+
+/* Boot opts (rootfs: the IMAGE; cpus, memory, kernel, init as given) to a
+ * ready guest and keep its snapshot as NAME. *kept: an up-to-date
+ * template of that name was already there (nothing was booted). */
+int nb_template_create(const char *name, struct nb_run_options *opts, bool *kept,
+		       struct nb_err *err);
+
+/* Template NAME, checked against its inputs, into opts: the image,
+ * kernel, init, vCPUs, RAM and the restore directory. t must outlive opts'
+ * use (its strings are pointed to). */
+int nb_template_open(const char *name, struct nb_run_options *opts, struct nb_template *t,
+		     struct nb_err *err);
+
+/* Every template (read errors skip the entry); fn gets each. */
+int nb_template_list(void (*fn)(const struct nb_template *t, void *opaque), void *opaque,
+		     struct nb_err *err);
+
+int nb_template_remove(const char *name, struct nb_err *err);
+
+#endif
