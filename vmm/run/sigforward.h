@@ -20,7 +20,10 @@
 /* The OCI start gate (include/nestbox/abi.h): `nestbox start` sends this
  * signal to the VMM, which passes NB_SIGMSG_START to the guest, held until
  * nestbox-init listens, after the terminal's size with -t. Only runs with
- * a start gate handle it. */
+ * a start gate handle it. Until then there is no workload to take a
+ * signal: any other one but WINCH stops the VM with 128+N (a created
+ * container is killed, as runc and crun do), whether or not the guest
+ * listens yet. */
 #define NB_SIGNAL_START (SIGRTMIN + 1)
 
 struct nb_console;
@@ -29,6 +32,7 @@ struct nb_sigforward {
 	struct nb_console *con;
 	bool tty;            /* -t: WINCH becomes a window size */
 	bool start_gate;     /* NB_SIGNAL_START releases the workload */
+	bool started;        /* with start_gate: NB_SIGNAL_START came */
 	double last_stop_ms; /* CLOCK_MONOTONIC of the last INT/TERM forwarded; 0 none */
 };
 
