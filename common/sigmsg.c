@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <string.h>
 
+#include "common/le.h"
+
 static const int allowed_signals[] = {
 	SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGWINCH
 };
@@ -13,28 +15,6 @@ bool nb_sigmsg_signal_ok(int signo)
 		if (allowed_signals[i] == signo)
 			return true;
 	return false;
-}
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static uint16_t get_le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	put_le16(p, (uint16_t)v);
-	put_le16(p + 2, (uint16_t)(v >> 16));
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return get_le16(p) | (uint32_t)get_le16(p + 2) << 16;
 }
 
 static bool winsize_ok(unsigned rows, unsigned cols)
@@ -54,15 +34,15 @@ size_t nb_sigmsg_encode(const struct nb_sigmsg *m, uint8_t *buf)
 	case NB_SIGMSG_SIGNAL:
 		if (!nb_sigmsg_signal_ok(m->signo))
 			return 0;
-		put_le32(payload, (uint32_t)m->signo);
+		nb_put_le32(payload, (uint32_t)m->signo);
 		break;
 	case NB_SIGMSG_START:
 		break;
 	case NB_SIGMSG_WINSIZE:
 		if (!winsize_ok(m->rows, m->cols))
 			return 0;
-		put_le16(payload, m->rows);
-		put_le16(payload + 2, m->cols);
+		nb_put_le16(payload, m->rows);
+		nb_put_le16(payload + 2, m->cols);
 		break;
 	default:
 		return 0;
@@ -86,7 +66,7 @@ static int decode_frame(const uint8_t *buf, size_t plen, struct nb_sigmsg *m, st
 				  "expected 4",
 				  m->type, plen);
 	if (m->type == NB_SIGMSG_SIGNAL) {
-		uint32_t signo = get_le32(payload);
+		uint32_t signo = nb_get_le32(payload);
 
 		if (signo > 64 || !nb_sigmsg_signal_ok((int)signo))
 			return nb_err_set(err, 0,
@@ -96,11 +76,11 @@ static int decode_frame(const uint8_t *buf, size_t plen, struct nb_sigmsg *m, st
 		return 0;
 	}
 	if (m->type == NB_SIGMSG_START)
-		return get_le32(payload) == 0
+		return nb_get_le32(payload) == 0
 			       ? 0
 			       : nb_err_set(err, 0, "signal port: start message with a payload");
-	m->rows = get_le16(payload);
-	m->cols = get_le16(payload + 2);
+	m->rows = nb_get_le16(payload);
+	m->cols = nb_get_le16(payload + 2);
 	if (!winsize_ok(m->rows, m->cols))
 		return nb_err_set(err, 0, "signal port: window size %ux%u is not 1..%u each",
 				  m->rows, m->cols, NB_WINSIZE_MAX);
