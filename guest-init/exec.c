@@ -16,6 +16,7 @@
 #include <linux/vm_sockets.h>
 
 #include "common/execmsg.h"
+#include "common/file.h"
 #include "common/le.h"
 #include "container/container.h"
 #include "nestbox/cleanup.h"
@@ -43,18 +44,8 @@ int nb_exec_listen(struct nb_err *err)
 static int send_frame(int conn, uint8_t type, const void *p, size_t len)
 {
 	static uint8_t buf[NB_EXEC_FRAME_MAX];
-	size_t n = nb_execmsg_frame(type, p, len, buf), off = 0;
 
-	while (off < n) {
-		ssize_t w = write(conn, buf + off, n - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		off += (size_t)w;
-	}
-	return 0;
+	return nb_write_all(conn, buf, nb_execmsg_frame(type, p, len, buf));
 }
 
 static void send_exit(int conn, int status)
@@ -144,21 +135,24 @@ static int enter(const struct nb_exec_target *t, struct nb_err *err)
 
 struct stdio {
 	int in[2], out[2], err[2]; /* pipes without a pty */
-	int master;                /* the pty, or -1 */
-	char slave[64];
+	int master, slave;         /* the pty, or -1 */
 };
 
 static int make_stdio(const struct nb_exec_request *r, struct stdio *io, struct nb_err *err)
 {
-	io->master = -1;
+	int unlock = 0;
+
+	io->master = io->slave = -1;
 	if (!(r->flags & NB_EXEC_TTY))
 		return pipe2(io->in, O_CLOEXEC) < 0 || pipe2(io->out, O_CLOEXEC) < 0 ||
 				       pipe2(io->err, O_CLOEXEC) < 0
 			       ? nb_err_sys(err, "exec: pipes")
 			       : 0;
-	io->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (io->master < 0 || grantpt(io->master) < 0 || unlockpt(io->master) < 0 ||
-	    ptsname_r(io->master, io->slave, sizeof(io->slave)) != 0)
+	/* as container/terminal.c: the container's devpts, the slave without
+	 * a path lookup */
+	io->master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (io->master < 0 || ioctl(io->master, TIOCSPTLCK, &unlock) < 0 ||
+	    (io->slave = ioctl(io->master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
 		return nb_err_sys(err, "exec: a pty in the container");
 	if (r->rows && r->cols) {
 		struct winsize ws = { .ws_row = r->rows, .ws_col = r->cols };
@@ -170,19 +164,15 @@ static int make_stdio(const struct nb_exec_request *r, struct stdio *io, struct 
 
 static int child_stdio(const struct stdio *io, struct nb_err *err)
 {
-	int slave;
-
 	if (setsid() < 0)
 		return nb_err_sys(err, "exec: setsid");
 	if (io->master < 0)
 		return dup2(io->in[0], 0) < 0 || dup2(io->out[1], 1) < 0 || dup2(io->err[1], 2) < 0
 			       ? nb_err_sys(err, "exec: stdio")
 			       : 0;
-	slave = open(io->slave, O_RDWR);
-	if (slave < 0 || ioctl(slave, TIOCSCTTY, 0) < 0 || dup2(slave, 0) < 0 ||
-	    dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
-		return nb_err_sys(err, "exec: the pty %s", io->slave);
-	close(slave);
+	if (ioctl(io->slave, TIOCSCTTY, 0) < 0 || dup2(io->slave, 0) < 0 ||
+	    dup2(io->slave, 1) < 0 || dup2(io->slave, 2) < 0)
+		return nb_err_sys(err, "exec: the pty");
 	return 0;
 }
 
@@ -225,23 +215,13 @@ struct relay {
 	bool tty;
 };
 
-static void from_host(struct relay *x, struct nb_execmsg_reader *rd)
+/* Act on the whole frames rd holds. */
+static void host_frames(struct relay *x, struct nb_execmsg_reader *rd)
 {
 	struct nb_execmsg m;
 	struct nb_err err;
-	size_t room;
-	uint8_t *space = nb_execmsg_reader_space(rd, &room);
-	ssize_t n = read(x->conn, space, room);
 	int rc;
 
-	if (n < 0 && errno == EINTR)
-		return;
-	if (n <= 0) { /* the host is gone: so is the process */
-		kill(x->pid, SIGKILL);
-		x->conn = -1;
-		return;
-	}
-	nb_execmsg_reader_add(rd, (size_t)n);
 	while ((rc = nb_execmsg_next(rd, false, &m, &err)) > 0) {
 		if (m.type == NB_EXEC_STDIN && m.len && x->in >= 0) {
 			if (write(x->in, m.payload, m.len) < 0 && !x->tty)
@@ -261,6 +241,23 @@ static void from_host(struct relay *x, struct nb_execmsg_reader *rd)
 		kill(x->pid, SIGKILL);
 		x->conn = -1;
 	}
+}
+
+static void from_host(struct relay *x, struct nb_execmsg_reader *rd)
+{
+	size_t room;
+	uint8_t *space = nb_execmsg_reader_space(rd, &room);
+	ssize_t n = read(x->conn, space, room);
+
+	if (n < 0 && errno == EINTR)
+		return;
+	if (n <= 0) { /* the host is gone: so is the process */
+		kill(x->pid, SIGKILL);
+		x->conn = -1;
+		return;
+	}
+	nb_execmsg_reader_add(rd, (size_t)n);
+	host_frames(x, rd);
 }
 
 static void to_host(struct relay *x, int *fd, uint8_t type)
@@ -284,6 +281,7 @@ static int relay(struct relay *x, struct nb_execmsg_reader *rd)
 {
 	int ws = 0;
 
+	host_frames(x, rd); /* what came with the request */
 	while (x->out >= 0 || x->err >= 0) {
 		struct pollfd p[3] = { { .fd = x->conn, .events = POLLIN },
 				       { .fd = x->out, .events = POLLIN },
@@ -339,6 +337,7 @@ static _Noreturn void serve(int conn, const struct nb_exec_target *t)
 	send_frame(conn, NB_EXEC_STARTED, NULL, 0);
 	struct relay x = { .conn = conn, .pid = pid, .tty = io.master >= 0 };
 	if (x.tty) {
+		close(io.slave);
 		x.in = x.out = io.master;
 		x.err = -1;
 	} else {

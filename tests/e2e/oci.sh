@@ -91,6 +91,7 @@ tmp-rw"
 	nb_run_case "$limit" "${podman_cmd[@]}" logs nb-d1
 	local logs=$out
 	nb_run_case "$limit" "${podman_cmd[@]}" rm nb-d1
+	out="stop $stop_status, exit code $code, logs '$logs', rm: $out"
 	expect e2e_oci_detach_stop_rm "-d, stop (the trap's status 7), logs, rm leaves no state" \
 		"$stop_status" -eq 0 -a "$code" = 7 -a "$logs" = started -a "$status" -eq 0 -a \
 		! -e "/run/nestbox-oci/$id"
@@ -213,6 +214,11 @@ oci_exec_direct() {
 	expect e2e_oci_exec_process_file "exec --process: env, cwd, user; stdin reaches it" \
 		"$status" -eq 0 -a "$out" = "bar /etc 1234
 piped"
+	nb_run_case "$limit" tests/e2e/pty_run.py 24 80 120 -- "$nestbox" --root "$root" exec -t c3 \
+		sh -c 'tty; stty size; exit 3'
+	expect e2e_oci_exec_direct_tty "exec -t on a terminal: a pty of its size, status 3, restored" \
+		"$status" -eq 3 -a -n "$(grep -x '/dev/pts/[0-9]*' <<<"$out")" -a \
+		-n "$(grep -x '24 80' <<<"$out")" -a -n "$(grep -x 'pty-mode: cooked' <<<"$out")"
 	nb_run_case "$limit" "$nestbox" --root "$root" exec --detach --pid-file "$b/xpid" \
 		--process "$b/process.json" c3
 	expect e2e_oci_exec_detach "exec --detach returns once it runs, its pid in the file" \

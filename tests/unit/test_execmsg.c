@@ -2,11 +2,15 @@
  * hostile streams and requests (bad magic, types, lengths, unterminated or
  * oversized strings, counts beyond the bounds, trailing bytes). */
 #include <check.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/execmsg.h"
 #include "common/le.h"
 #include "unit/unit.h"
+#include "vmm/run/oci_exec.h"
 
 static struct nb_exec_request sample(void)
 {
@@ -210,6 +214,88 @@ START_TEST(hostile_frames)
 }
 END_TEST
 
+/* A fake nestbox-init on the other end of a socketpair: it takes the
+ * request, says STARTED, sends back every STDIN byte as STDOUT and, at
+ * the input's end, a line on STDERR and EXIT 3. */
+static void *fake_guest(void *arg)
+{
+	static struct nb_execmsg_reader rd;
+	static uint8_t out[NB_EXEC_FRAME_MAX];
+	int fd = *(int *)arg;
+	struct nb_execmsg m;
+	struct nb_err err;
+	uint8_t v[4];
+	bool requested = false;
+
+	memset(&rd, 0, sizeof(rd));
+	for (;;) {
+		size_t room;
+		uint8_t *space = nb_execmsg_reader_space(&rd, &room);
+		ssize_t n = read(fd, space, room);
+		int rc;
+
+		if (n <= 0)
+			return NULL;
+		nb_execmsg_reader_add(&rd, (size_t)n);
+		while ((rc = nb_execmsg_next(&rd, false, &m, &err)) > 0) {
+			if (m.type == NB_EXEC_REQUEST && !requested) {
+				requested = true;
+				ck_assert_int_eq(write(fd, out,
+						       nb_execmsg_frame(NB_EXEC_STARTED, NULL, 0,
+									out)),
+						 4);
+			} else if (m.type == NB_EXEC_STDIN && m.len) {
+				size_t len = nb_execmsg_frame(NB_EXEC_STDOUT, m.payload, m.len,
+							      out);
+				ck_assert_int_eq(write(fd, out, len), (ssize_t)len);
+			} else if (m.type == NB_EXEC_STDIN) {
+				size_t len = nb_execmsg_frame(NB_EXEC_STDERR, "bye\n", 4, out);
+				nb_put_le32(v, 3);
+				len += nb_execmsg_frame(NB_EXEC_EXIT, v, 4, out + len);
+				ck_assert_int_eq(write(fd, out, len), (ssize_t)len);
+			}
+		}
+		ck_assert_int_eq(rc, 0);
+	}
+}
+
+/* The host's relay (vmm/run/oci_exec.c): stdin in frames and its end,
+ * output to the right descriptors, STARTED reported, the status. */
+START_TEST(host_relay)
+{
+	struct nb_exec_request r = sample();
+	int sv[2], in[2], out[2], errp[2], started[2], status = -1;
+	struct nb_err err;
+	pthread_t t;
+	char buf[64] = { 0 };
+
+	r.flags = 0;
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(pipe(in), 0);
+	ck_assert_int_eq(pipe(out), 0);
+	ck_assert_int_eq(pipe(errp), 0);
+	ck_assert_int_eq(pipe(started), 0);
+	ck_assert_int_eq(write(in[1], "piped\n", 6), 6);
+	close(in[1]);
+	pthread_create(&t, NULL, fake_guest, &sv[1]);
+	struct nb_oci_exec_io io = { .in = in[0],
+				     .out = out[1],
+				     .err = errp[1],
+				     .started_fd = started[1],
+				     .signal_fd = -1 };
+	ck_assert_int_eq(nb_oci_exec_run(sv[0], &r, &io, &status, &err), 0);
+	ck_assert_int_eq(status, 3);
+	close(sv[0]);
+	pthread_join(t, NULL);
+	close(sv[1]);
+	ck_assert_int_eq(read(out[0], buf, sizeof(buf)), 6);
+	ck_assert_str_eq(buf, "piped\n");
+	ck_assert_int_eq(read(errp[0], buf, sizeof(buf)), 4);
+	ck_assert_int_eq(read(started[0], buf, 1), 1);
+	ck_assert_int_eq(buf[0], 's');
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("execmsg");
@@ -219,6 +305,7 @@ int main(void)
 	tcase_add_test(tc, encode_refuses_bounds);
 	tcase_add_test(tc, hostile_requests);
 	tcase_add_test(tc, hostile_frames);
+	tcase_add_test(tc, host_relay);
 	suite_add_tcase(s, tc);
 	return nb_unit_run(s);
 }

@@ -651,6 +651,15 @@ static int exec_request(const struct exec_args *a, struct nb_oci_bundle *b,
 		r->user = "0:0";
 		r->cwd = "/";
 		r->flags = a->tty ? NB_EXEC_TTY : 0;
+		if (a->tty) { /* the pty's size: this terminal's */
+			struct winsize ws;
+
+			if (ioctl(0, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col &&
+			    ws.ws_row <= NB_WINSIZE_MAX && ws.ws_col <= NB_WINSIZE_MAX) {
+				r->rows = ws.ws_row;
+				r->cols = ws.ws_col;
+			}
+		}
 		return 0;
 	}
 	if (nb_file_read(AT_FDCWD, a->process, NB_OCI_CONFIG_MAX, &text, &len, err) < 0 ||
@@ -742,9 +751,16 @@ static int exec_detached(const struct exec_args *a, const struct nb_exec_request
 	close(started[0]);
 	if (c == 's')
 		return a->pid_file ? write_pid_file(a->pid_file, pid, err) : 0;
-	/* it failed, and said why on stderr */
+	/* it failed, and said why on stderr; podman reads 127 and 126 from
+	 * runc's words for them */
 	waitpid(pid, &ws, 0);
-	return nb_err_set(err, WIFEXITED(ws) ? WEXITSTATUS(ws) : 0, "the process did not start");
+	int status = WIFEXITED(ws) ? WEXITSTATUS(ws) : NB_STATUS_ERROR;
+	nb_err_set(err, 0, "the process did not start%s",
+		   status == 127   ? ": executable file not found (no such file or directory)"
+		   : status == 126 ? ": permission denied"
+				   : "");
+	err->status = status;
+	return -1;
 }
 
 static int exec_cmd(const struct exec_args *a, struct nb_err *err)
@@ -773,7 +789,18 @@ static int exec_cmd(const struct exec_args *a, struct nb_err *err)
 	} else if (a->pid_file && write_pid_file(a->pid_file, getpid(), err) < 0) {
 		rc = -1;
 	} else {
+		/* --tty on this terminal: raw, the guest's pty does the rest */
+		struct termios saved, raw;
+		bool restore = slave < 0 && (r.flags & NB_EXEC_TTY) && tcgetattr(0, &saved) == 0;
+
+		if (restore) {
+			raw = saved;
+			cfmakeraw(&raw);
+			tcsetattr(0, TCSANOW, &raw);
+		}
 		rc = exec_relay(a, &r, slave, -1);
+		if (restore)
+			tcsetattr(0, TCSANOW, &saved);
 		if (slave >= 0)
 			close(slave);
 		nb_oci_bundle_free(&b);

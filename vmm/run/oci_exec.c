@@ -13,33 +13,17 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "common/le.h"
 #include "nestbox/cleanup.h"
 
 #define CHUNK 16384u
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	while (n) {
-		ssize_t w = write(fd, b, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int send_frame(int conn, uint8_t type, const void *p, size_t len)
 {
 	uint8_t buf[NB_EXEC_HEADER + CHUNK];
 
-	return write_all(conn, buf, nb_execmsg_frame(type, p, len, buf));
+	return nb_write_all(conn, buf, nb_execmsg_frame(type, p, len, buf));
 }
 
 int nb_oci_exec_connect(const char *dir, struct nb_err *err)
@@ -147,8 +131,8 @@ static int from_guest(struct relay *x, struct nb_err *err)
 	while ((rc = nb_execmsg_next(&x->rd, true, &m, err)) > 0) {
 		if (m.type == NB_EXEC_STDOUT || m.type == NB_EXEC_STDERR) {
 			/* a reader that went away loses the rest, as with runc */
-			write_all(m.type == NB_EXEC_STDOUT ? x->io->out : x->io->err, m.payload,
-				  m.len);
+			nb_write_all(m.type == NB_EXEC_STDOUT ? x->io->out : x->io->err, m.payload,
+				     m.len);
 		} else if (m.type == NB_EXEC_STARTED && x->io->started_fd >= 0) {
 			if (write(x->io->started_fd, "s", 1) < 0) {
 				/* the waiting parent is gone */
@@ -178,7 +162,7 @@ int nb_oci_exec_run(int conn, const struct nb_exec_request *r, const struct nb_o
 	err->msg[0] = '\0';
 	if (!len)
 		return -1;
-	if (write_all(conn, frame, len) < 0)
+	if (nb_write_all(conn, frame, len) < 0)
 		return nb_err_sys(err, "exec: sending the request");
 	while (!x.done) {
 		struct pollfd p[3] = { { .fd = conn, .events = POLLIN },
