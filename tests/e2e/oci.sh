@@ -130,8 +130,9 @@ oci_exec_cases() {
 	expect e2e_oci_exec_127 "podman exec of a missing command is 127" "$status" -eq 127
 
 	nb_run_case "$limit" tests/e2e/pty_run.py 24 80 120 -- "${podman_cmd[@]}" exec -it nb-x1 \
-		sh -c 'tty; stty size; exit 6'
-	expect e2e_oci_exec_tty "podman exec -it: a pty through the console socket, status 6" \
+		sh -c 'sleep 2; tty; stty size; exit 6'
+	# (podman sizes the terminal once the process runs: the sleep)
+	expect e2e_oci_exec_tty "podman exec -it: a pty through the console socket, resized, status 6" \
 		"$status" -eq 6 -a -n "$(grep -x '/dev/pts/[0-9]*' <<<"$out")" -a \
 		-n "$(grep -x '24 80' <<<"$out")"
 

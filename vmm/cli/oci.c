@@ -709,6 +709,9 @@ static int exec_relay(const struct exec_args *a, const struct nb_exec_request *r
 	signal(SIGPIPE, SIG_IGN);
 	if (slave >= 0) { /* the engine's terminal: bytes pass unchanged */
 		io.in = io.out = io.err = slave;
+		/* its controlling process: a resize is a SIGWINCH, passed on */
+		if (setsid() >= 0 || getsid(0) == getpid())
+			ioctl(slave, TIOCSCTTY, 0);
 		if (tcgetattr(slave, &raw) == 0) {
 			cfmakeraw(&raw);
 			tcsetattr(slave, TCSANOW, &raw);
@@ -738,7 +741,7 @@ static int exec_detached(const struct exec_args *a, const struct nb_exec_request
 	pid = fork();
 	if (pid == 0) {
 		close(started[0]);
-		setsid();
+		setsid(); /* runc's detached process is not in our session either */
 		_exit(exec_relay(a, r, slave, started[1]));
 	}
 	close(started[1]);

@@ -164,6 +164,8 @@ int nb_oci_exec_run(int conn, const struct nb_exec_request *r, const struct nb_o
 		return -1;
 	if (nb_write_all(conn, frame, len) < 0)
 		return nb_err_sys(err, "exec: sending the request");
+	if ((r->flags & NB_EXEC_TTY) && io->signal_fd >= 0)
+		send_winsize(&x); /* the engine may have sized it since */
 	while (!x.done) {
 		struct pollfd p[3] = { { .fd = conn, .events = POLLIN },
 				       { .fd = x.in_open ? io->in : -1, .events = POLLIN },

@@ -23,8 +23,10 @@
  * a start gate handle it. Until then there is no workload to take a
  * signal: any other one but WINCH stops the VM with 128+N (a created
  * container is killed, as runc and crun do), whether or not the guest
- * listens yet. */
-#define NB_SIGNAL_START (SIGRTMIN + 1)
+ * listens yet. Not NB_VCPU_KICK_SIGNAL (vmm/kvm/vcpu.h): the event loop
+ * blocks this one in every thread, and a blocked kick never takes a vCPU
+ * out of KVM_RUN. */
+#define NB_SIGNAL_START (SIGRTMIN + 2)
 
 struct nb_console;
 
