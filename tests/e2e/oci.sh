@@ -82,8 +82,12 @@ tmp-rw"
 	# -d, stop (TERM, trapped: exit 7), rm; the state directory is gone
 	nb_run_case "$limit" "${oci_run[@]}" -d --name nb-d1 "$oci_image" \
 		sh -c 'trap "exit 7" TERM; echo started; while :; do sleep 1; done'
-	local id=$out
-	sleep 2
+	local id=$out i
+	# stopped once its trap is set (the VM boots for seconds in a slow L1)
+	for ((i = 0; i < 120; i++)); do
+		"${podman_cmd[@]}" logs nb-d1 2>/dev/null | grep -q started && break
+		sleep 0.5
+	done
 	nb_run_case "$limit" "${podman_cmd[@]}" stop -t 60 nb-d1
 	local stop_status=$status
 	nb_run_case "$limit" "${podman_cmd[@]}" inspect -f '{{.State.ExitCode}}' nb-d1
@@ -114,8 +118,11 @@ tmp-rw"
 oci_exec_cases() {
 	nb_run_case "$limit" "${oci_run[@]}" -d --name nb-x1 "$oci_image" \
 		sh -c 'echo started; while :; do sleep 1; done'
-	local started=$status
-	sleep 2
+	local started=$status i
+	for ((i = 0; i < 120; i++)); do
+		"${podman_cmd[@]}" logs nb-x1 2>/dev/null | grep -q started && break
+		sleep 0.5
+	done
 	nb_run_case "$limit" "${podman_cmd[@]}" exec nb-x1 sh -c 'echo out; echo err >&2; exit 4'
 	expect e2e_oci_exec "podman exec: output, both streams, the exit status 4" \
 		"$started" -eq 0 -a "$status" -eq 4 -a "$out" = out -a -n "$(grep -x err <<<"$err")"
