@@ -99,8 +99,10 @@ static int create_fresh(int dir_fd, const char *tmp, mode_t mode)
 	return fd;
 }
 
-static int write_all(int fd, const char *data, size_t len)
+int nb_write_all(int fd, const void *buf, size_t len)
 {
+	const char *data = buf;
+
 	while (len) {
 		ssize_t n = write(fd, data, len);
 		if (n < 0 && errno == EINTR)
@@ -128,8 +130,9 @@ int nb_file_write_atomic(int dir_fd, const char *name, const char *tmp, const vo
 	fd = create_fresh(dir_fd, tmp, mode);
 	if (fd < 0)
 		return nb_err_sys(err, "cannot create %s", tmp);
-	rc = write_all(fd, data, len) < 0 || fsync(fd) < 0 ? nb_err_sys(err, "cannot write %s", tmp)
-							   : 0;
+	rc = nb_write_all(fd, data, len) < 0 || fsync(fd) < 0
+		     ? nb_err_sys(err, "cannot write %s", tmp)
+		     : 0;
 	close(fd);
 	if (rc == 0 && renameat(dir_fd, tmp, dir_fd, name) < 0)
 		rc = nb_err_sys(err, "cannot rename %s to %s", tmp, name);

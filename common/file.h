@@ -25,6 +25,10 @@ int nb_file_read(int dir_fd, const char *path, size_t max, char **data, size_t *
 int nb_file_read_nofollow(int dir_fd, const char *path, size_t max, char **data, size_t *len,
 			  struct nb_err *err);
 
+/* Write all len bytes (again after EINTR or a short write): 0, or -1 with
+ * errno (EIO for a write of nothing). */
+int nb_write_all(int fd, const void *buf, size_t len);
+
 /* Replace name (relative to dir_fd, or AT_FDCWD) with len bytes of data,
  * all or nothing: written to tmp (relative to dir_fd too; NULL:
  * "NAME.tmp-PID" beside it), created afresh with mode less the umask

@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <string.h>
 
+#include "common/le.h"
+
 static const int allowed_signals[] = {
 	SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGWINCH
 };
@@ -13,39 +15,6 @@ bool nb_sigmsg_signal_ok(int signo)
 		if (allowed_signals[i] == signo)
 			return true;
 	return false;
-}
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static uint16_t get_le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	put_le16(p, (uint16_t)v);
-	put_le16(p + 2, (uint16_t)(v >> 16));
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return get_le16(p) | (uint32_t)get_le16(p + 2) << 16;
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	put_le32(p, (uint32_t)v);
-	put_le32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-	return get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
 }
 
 bool nb_sigmsg_memory_ok(uint64_t bytes)
@@ -76,20 +45,20 @@ size_t nb_sigmsg_encode(const struct nb_sigmsg *m, uint8_t *buf)
 	case NB_SIGMSG_SIGNAL:
 		if (!nb_sigmsg_signal_ok(m->signo))
 			return 0;
-		put_le32(payload, (uint32_t)m->signo);
+		nb_put_le32(payload, (uint32_t)m->signo);
 		break;
 	case NB_SIGMSG_START:
 		break;
 	case NB_SIGMSG_WINSIZE:
 		if (!winsize_ok(m->rows, m->cols))
 			return 0;
-		put_le16(payload, m->rows);
-		put_le16(payload + 2, m->cols);
+		nb_put_le16(payload, m->rows);
+		nb_put_le16(payload + 2, m->cols);
 		break;
 	case NB_SIGMSG_MEMORY:
 		if (!nb_sigmsg_memory_ok(m->memory))
 			return 0;
-		put_le64(payload, m->memory);
+		nb_put_le64(payload, m->memory);
 		break;
 	default:
 		return 0;
@@ -113,7 +82,7 @@ static int decode_frame(const uint8_t *buf, size_t plen, struct nb_sigmsg *m, st
 				  "expected %zu",
 				  m->type, plen, payload_len(m->type));
 	if (m->type == NB_SIGMSG_MEMORY) {
-		m->memory = get_le64(payload);
+		m->memory = nb_get_le64(payload);
 		if (!nb_sigmsg_memory_ok(m->memory))
 			return nb_err_set(
 				err, 0,
@@ -124,7 +93,7 @@ static int decode_frame(const uint8_t *buf, size_t plen, struct nb_sigmsg *m, st
 		return 0;
 	}
 	if (m->type == NB_SIGMSG_SIGNAL) {
-		uint32_t signo = get_le32(payload);
+		uint32_t signo = nb_get_le32(payload);
 
 		if (signo > 64 || !nb_sigmsg_signal_ok((int)signo))
 			return nb_err_set(err, 0,
@@ -134,11 +103,11 @@ static int decode_frame(const uint8_t *buf, size_t plen, struct nb_sigmsg *m, st
 		return 0;
 	}
 	if (m->type == NB_SIGMSG_START)
-		return get_le32(payload) == 0
+		return nb_get_le32(payload) == 0
 			       ? 0
 			       : nb_err_set(err, 0, "signal port: start message with a payload");
-	m->rows = get_le16(payload);
-	m->cols = get_le16(payload + 2);
+	m->rows = nb_get_le16(payload);
+	m->cols = nb_get_le16(payload + 2);
 	if (!winsize_ok(m->rows, m->cols))
 		return nb_err_set(err, 0, "signal port: window size %ux%u is not 1..%u each",
 				  m->rows, m->cols, NB_WINSIZE_MAX);

@@ -268,7 +268,8 @@ static int run_workload(const struct init *self, const struct nb_spec *spec, int
 				    .signals = &set,
 				    .port = signal_port.fd >= 0 ? &signal_port : NULL,
 				    .in_fd = STDIN_FILENO,
-				    .out_fd = STDOUT_FILENO };
+				    .out_fd = STDOUT_FILENO,
+				    .exec_fd = -1 };
 	pid_t pid = -1;
 	int rc;
 
@@ -282,8 +283,16 @@ static int run_workload(const struct init *self, const struct nb_spec *spec, int
 	sup.workload = pid;
 	sup.tty_master = ct.tty_master;
 	sup.cgroup_fd = ct.cgroup_fd;
+	/* an OCI container takes `nestbox exec` (a failure only costs that) */
+	if (rc == 0 && spec->start_gate && self->pid1 &&
+	    (sup.exec_fd = nb_exec_listen(&(struct nb_err){ 0 })) >= 0)
+		sup.exec = (struct nb_exec_target){
+			.spec = spec, .workload = pid, .cgroup_fd = ct.cgroup_fd, .sigmask = &orig
+		};
 	if (rc == 0)
 		rc = nb_supervise(&sup, status, err);
+	if (sup.exec_fd >= 0)
+		close(sup.exec_fd);
 	/* Nobody acts on the host's signals any more: closing the port tells
 	 * the host, which then stops the VM on one instead (abi.h). */
 	if (signal_port.fd >= 0)

@@ -30,7 +30,7 @@ struct state {
 	struct relay in, out; /* in_fd -> master, master -> out_fd */
 	bool done;            /* the workload was reaped */
 	int ws;
-	struct pollfd pfd[5];
+	struct pollfd pfd[6];
 	int npfd;
 };
 
@@ -138,17 +138,21 @@ static bool tty_pending(const struct state *st)
 	return st->s->tty_master >= 0 && (!st->out.eof || st->out.len);
 }
 
-/* One poll round; the slots are: signals, port, stdin relay, stdout relay. */
+/* One poll round; the slots are: signals, port, exec, stdin relay, stdout relay. */
 static int round_trip(struct state *st, int sfd, int timeout, struct nb_err *err)
 {
 	struct nb_signal_port *port = st->s->port;
-	int port_slot = -1, in_slot = -1, out_slot = -1;
+	int port_slot = -1, exec_slot = -1, in_slot = -1, out_slot = -1;
 
 	st->npfd = 0;
 	st->pfd[st->npfd++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 	if (port && port->fd >= 0 && !st->done) {
 		port_slot = st->npfd;
 		st->pfd[st->npfd++] = (struct pollfd){ .fd = port->fd, .events = POLLIN };
+	}
+	if (st->s->exec_fd >= 0 && !st->done) {
+		exec_slot = st->npfd;
+		st->pfd[st->npfd++] = (struct pollfd){ .fd = st->s->exec_fd, .events = POLLIN };
 	}
 	if (st->s->tty_master >= 0) {
 		if (!st->done && (!st->in.eof || st->in.len)) {
@@ -169,6 +173,8 @@ static int round_trip(struct state *st, int sfd, int timeout, struct nb_err *err
 		return -1;
 	if (port_slot >= 0 && st->pfd[port_slot].revents && !st->done)
 		nb_signal_port_read(port, &st->target);
+	if (exec_slot >= 0 && st->pfd[exec_slot].revents && !st->done)
+		nb_exec_accept(st->s->exec_fd, &st->s->exec);
 	if (in_slot >= 0)
 		relay_serve(&st->in, &st->pfd[in_slot]);
 	if (out_slot >= 0)

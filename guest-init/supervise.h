@@ -1,7 +1,8 @@
 /* Waiting for the workload: nestbox-init reaps every child (orphans come to
  * PID 1), passes signals on (its own, and the host's from the signal port,
  * guest-init/signals.h) and, for -t, relays the pty's master to the stdin
- * and stdout ports. It returns once the workload ended and the pty's
+ * and stdout ports; with exec_fd it serves `nestbox exec` (guest-init/exec.h).
+ * It returns once the workload ended and the pty's
  * output is out, so the status is reported after the output. */
 #ifndef NESTBOX_GUEST_SUPERVISE_H
 #define NESTBOX_GUEST_SUPERVISE_H
@@ -10,6 +11,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "guest-init/exec.h"
 #include "guest-init/signals.h"
 #include "nestbox/err.h"
 
@@ -21,6 +23,8 @@ struct nb_supervise {
 	int tty_master;              /* -1: no pty */
 	int cgroup_fd;               /* the container's cgroup (memory limits), -1: none */
 	int in_fd, out_fd;           /* with a pty: where its input comes from, output goes */
+	int exec_fd;                 /* nb_exec_listen()'s socket while the workload runs, or -1 */
+	struct nb_exec_target exec;  /* with exec_fd */
 };
 
 /* Returns 0 with the workload's status (Docker's convention) in *status. */

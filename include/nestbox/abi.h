@@ -326,4 +326,57 @@ enum nb_status {
 #define NB_SPEC_START_GATE "start-gate"
 #define NB_SIGMSG_START 0x10u
 
+/* ---- OCI runtime: exec (issue 14) -------------------------------------------
+ * `nestbox exec` runs a further process in a running OCI container. The VMM
+ * of a `nestbox create` has a vsock device (vmm/virtio/vsock.h) listening on
+ * the Unix socket NB_EXEC_SOCKET in the container's state directory; the host
+ * client connects there to guest port NB_EXEC_PORT, where nestbox-init
+ * listens while the workload runs. One connection runs one process. Both
+ * directions carry frames
+ *   u8 NB_EXEC_MAGIC, u8 type, le16 payload length (0..NB_EXEC_MAX_PAYLOAD),
+ *   payload
+ * Host -> guest:
+ *   NB_EXEC_REQUEST  first, once: le16 argc (1..NB_EXEC_MAX_ARGS), le16 envc
+ *                    (0..NB_EXEC_MAX_ENV), le16 rows, le16 cols (both 0, or
+ *                    1..NB_WINSIZE_MAX each), le32 flags (NB_EXEC_TTY, no
+ *                    other bit), then user, cwd, argc args and envc env
+ *                    entries, each NUL-terminated, 1..NB_EXEC_MAX_STRING-1
+ *                    bytes, nothing after the last: user "UID:GID" or a name
+ *                    (the container's /etc/passwd), cwd absolute, env
+ *                    "NAME=value"
+ *   NB_EXEC_STDIN    the process's input; an empty one is its end (EOF)
+ *   NB_EXEC_SIGNAL   le32 signal 1..64, for the process
+ *   NB_EXEC_WINSIZE  le16 rows, le16 cols (1..NB_WINSIZE_MAX): its pty's size
+ * Guest -> host:
+ *   NB_EXEC_STARTED  empty: the process was exec'd
+ *   NB_EXEC_STDOUT, NB_EXEC_STDERR  1.. bytes of its output (a pty: STDOUT)
+ *   NB_EXEC_ERROR    1..NB_EXEC_MAX_STRING-1 bytes of text: why it could not
+ *                    run; an EXIT follows
+ *   NB_EXEC_EXIT     le32 status 0..255 (Docker's convention: 126 cannot
+ *                    exec, 127 not found, 128+N killed by signal N); last
+ * The process enters every namespace, the cgroup and the root of the
+ * container's process, with the container's capabilities, rlimits, no_new_privs
+ * and seccomp filter (the spec's). Each side treats the other's frames as
+ * hostile (common/execmsg.h): a bad magic, type, length or value ends the
+ * connection.
+ */
+#define NB_EXEC_PORT 1070u
+#define NB_EXEC_SOCKET "exec.sock"
+#define NB_EXEC_MAGIC 0xe7u
+#define NB_EXEC_HEADER 4u
+#define NB_EXEC_MAX_PAYLOAD 32768u
+#define NB_EXEC_MAX_ARGS 1024u
+#define NB_EXEC_MAX_ENV 1024u
+#define NB_EXEC_MAX_STRING 4096u
+#define NB_EXEC_TTY 1u
+#define NB_EXEC_REQUEST 1u
+#define NB_EXEC_STDIN 2u
+#define NB_EXEC_SIGNAL 3u
+#define NB_EXEC_WINSIZE 4u
+#define NB_EXEC_STARTED 0x10u
+#define NB_EXEC_STDOUT 0x11u
+#define NB_EXEC_STDERR 0x12u
+#define NB_EXEC_ERROR 0x13u
+#define NB_EXEC_EXIT 0x14u
+
 #endif

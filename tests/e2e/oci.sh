@@ -82,8 +82,12 @@ tmp-rw"
 	# -d, stop (TERM, trapped: exit 7), rm; the state directory is gone
 	nb_run_case "$limit" "${oci_run[@]}" -d --name nb-d1 "$oci_image" \
 		sh -c 'trap "exit 7" TERM; echo started; while :; do sleep 1; done'
-	local id=$out
-	sleep 2
+	local id=$out i
+	# stopped once its trap is set (the VM boots for seconds in a slow L1)
+	for ((i = 0; i < 120; i++)); do
+		"${podman_cmd[@]}" logs nb-d1 2>/dev/null | grep -q started && break
+		sleep 0.5
+	done
 	nb_run_case "$limit" "${podman_cmd[@]}" stop -t 60 nb-d1
 	local stop_status=$status
 	nb_run_case "$limit" "${podman_cmd[@]}" inspect -f '{{.State.ExitCode}}' nb-d1
@@ -91,6 +95,7 @@ tmp-rw"
 	nb_run_case "$limit" "${podman_cmd[@]}" logs nb-d1
 	local logs=$out
 	nb_run_case "$limit" "${podman_cmd[@]}" rm nb-d1
+	out="stop $stop_status, exit code $code, logs '$logs', rm: $out"
 	expect e2e_oci_detach_stop_rm "-d, stop (the trap's status 7), logs, rm leaves no state" \
 		"$stop_status" -eq 0 -a "$code" = 7 -a "$logs" = started -a "$status" -eq 0 -a \
 		! -e "/run/nestbox-oci/$id"
@@ -103,6 +108,46 @@ tmp-rw"
 	nb_run_case "$limit" "${podman_cmd[@]}" rm -f nb-k1
 	expect e2e_oci_kill "podman kill ends the VM: 137" \
 		"$kill_status" -eq 0 -a "$wait_out" = 137 -a "$status" -eq 0
+
+	oci_exec_cases
+}
+
+# podman exec (conmon calls `nestbox exec --detach --process`): output,
+# status, env/user/workdir, -it through the console socket; the container
+# keeps running through all of it.
+oci_exec_cases() {
+	nb_run_case "$limit" "${oci_run[@]}" -d --name nb-x1 "$oci_image" \
+		sh -c 'echo started; while :; do sleep 1; done'
+	local started=$status i
+	for ((i = 0; i < 120; i++)); do
+		"${podman_cmd[@]}" logs nb-x1 2>/dev/null | grep -q started && break
+		sleep 0.5
+	done
+	nb_run_case "$limit" "${podman_cmd[@]}" exec nb-x1 sh -c 'echo out; echo err >&2; exit 4'
+	expect e2e_oci_exec "podman exec: output, both streams, the exit status 4" \
+		"$started" -eq 0 -a "$status" -eq 4 -a "$out" = out -a -n "$(grep -x err <<<"$err")"
+
+	# shellcheck disable=SC2016 # expanded by the guest's shell
+	nb_run_case "$limit" "${podman_cmd[@]}" exec -e FOO=bar -u 1234:5678 -w /etc nb-x1 \
+		sh -c 'echo "$FOO:$(id -u):$(id -g):$(pwd):$(cat /proc/1/comm)"'
+	expect e2e_oci_exec_process "podman exec: -e, -u, -w; the container's processes in view" \
+		"$status" -eq 0 -a "$out" = "bar:1234:5678:/etc:sh"
+
+	nb_run_case "$limit" "${podman_cmd[@]}" exec nb-x1 /no/such/command
+	expect e2e_oci_exec_127 "podman exec of a missing command is 127" "$status" -eq 127
+
+	nb_run_case "$limit" tests/e2e/pty_run.py 24 80 120 -- "${podman_cmd[@]}" exec -it nb-x1 \
+		sh -c 'sleep 2; tty; stty size; exit 6'
+	# (podman sizes the terminal once the process runs: the sleep)
+	expect e2e_oci_exec_tty "podman exec -it: a pty through the console socket, resized, status 6" \
+		"$status" -eq 6 -a -n "$(grep -x '/dev/pts/[0-9]*' <<<"$out")" -a \
+		-n "$(grep -x '24 80' <<<"$out")"
+
+	nb_run_case "$limit" "${podman_cmd[@]}" inspect -f '{{.State.Running}}' nb-x1
+	local running=$out
+	nb_run_case "$limit" "${podman_cmd[@]}" rm -f nb-x1
+	expect e2e_oci_exec_running "the container still runs after the execs; rm -f" \
+		"$running" = true -a "$status" -eq 0
 }
 
 # The commands themselves, as an engine calls them: create holds the
@@ -136,6 +181,7 @@ oci_lifecycle() {
 	nb_run_case "$limit" "$nestbox" --root "$root" delete c1
 	expect e2e_oci_delete "start of a stopped container fails; delete removes it" \
 		"$again" -eq 125 -a "$status" -eq 0 -a ! -e "$root/c1"
+	oci_exec_direct "$root"
 	nb_run_case "$limit" "$nestbox" --root "$root" create --bundle "$b" --pid-file "$b/pid" c2
 	nb_run_case "$limit" "$nestbox" --root "$root" kill c2 TERM
 	local kill_status=$status
@@ -149,6 +195,43 @@ oci_lifecycle() {
 	out="$kill_out; delete: $out"
 	expect e2e_oci_kill_created "kill of a held process ends its VM; delete --force cleans up" \
 		-n "$(grep stopped <<<"$st")" -a "$status" -eq 0 -a ! -e "$root/c2"
+}
+
+# `nestbox exec` as an engine or a user calls it: a command, a process
+# file (env, cwd, user), stdin, the status; refused before start.
+oci_exec_direct() {
+	local b=$nb_tmp/bundle-x root=$1
+	mkdir -p "$b"
+	cp -a "$rootfs" "$b/rootfs"
+	cat >"$b/config.json" <<-'EOF'
+		{"ociVersion": "1.0.2", "root": {"path": "rootfs"},
+		 "process": {"args": ["sleep", "1000"], "cwd": "/", "env": ["PATH=/bin:/usr/bin"]}}
+	EOF
+	nb_run_case "$limit" "$nestbox" --root "$root" create --bundle "$b" c3
+	nb_run_case "$limit" "$nestbox" --root "$root" exec c3 true
+	local before=$status
+	nb_run_case "$limit" "$nestbox" --root "$root" start c3
+	nb_run_case "$limit" "$nestbox" --root "$root" exec c3 sh -c 'echo direct; exit 5'
+	expect e2e_oci_exec_direct "nestbox exec ID CMD: output and status 5 (refused before start)" \
+		"$before" -eq 125 -a "$status" -eq 5 -a "$out" = direct
+	cat >"$b/process.json" <<-'EOF'
+		{"args": ["sh", "-c", "echo $FOO $(pwd) $(id -u); cat"], "cwd": "/etc",
+		 "env": ["FOO=bar", "PATH=/bin:/usr/bin"], "user": {"uid": 1234, "gid": 5678}}
+	EOF
+	nb_run_case "$limit" sh -c "echo piped | $nestbox --root $root exec --process $b/process.json c3"
+	expect e2e_oci_exec_process_file "exec --process: env, cwd, user; stdin reaches it" \
+		"$status" -eq 0 -a "$out" = "bar /etc 1234
+piped"
+	nb_run_case "$limit" tests/e2e/pty_run.py 24 80 120 -- "$nestbox" --root "$root" exec -t c3 \
+		sh -c 'tty; stty size; exit 3'
+	expect e2e_oci_exec_direct_tty "exec -t on a terminal: a pty of its size, status 3, restored" \
+		"$status" -eq 3 -a -n "$(grep -x '/dev/pts/[0-9]*' <<<"$out")" -a \
+		-n "$(grep -x '24 80' <<<"$out")" -a -n "$(grep -x 'pty-mode: cooked' <<<"$out")"
+	nb_run_case "$limit" "$nestbox" --root "$root" exec --detach --pid-file "$b/xpid" \
+		--process "$b/process.json" c3
+	expect e2e_oci_exec_detach "exec --detach returns once it runs, its pid in the file" \
+		"$status" -eq 0 -a -n "$(cat "$b/xpid" 2>/dev/null)"
+	nb_run_case "$limit" "$nestbox" --root "$root" delete --force c3
 }
 
 # containerd 1.6's `ctr run --runc-binary`: the runc shim calls nestbox

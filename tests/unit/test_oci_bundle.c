@@ -417,6 +417,54 @@ START_TEST(global_options)
 }
 END_TEST
 
+/* `exec --process FILE`: the process object alone, checked as config.json's. */
+START_TEST(exec_process)
+{
+	static const char *const bad[] = {
+		"",
+		"[]",
+		"{\"args\":[\"sh\"],\"cwd\":\"/\"} trailing",
+		"{\"cwd\":\"/\"}",
+		"{\"args\":[],\"cwd\":\"/\"}",
+		"{\"args\":[\"sh\"],\"cwd\":\"relative\"}",
+		"{\"args\":[\"sh\"],\"cwd\":\"/../x\"}",
+		"{\"args\":[\"sh\"],\"cwd\":\"/\",\"env\":[\"NOEQUALS\"]}",
+		"{\"args\":[\"sh\"],\"cwd\":\"/\",\"user\":{\"uid\":-1}}",
+		"{\"args\":[\"sh\"],\"cwd\":\"/\",\"consoleSize\":{\"height\":99999}}",
+		"{\"args\":\"sh\",\"cwd\":\"/\"}",
+	};
+	const char *good = "{\"args\":[\"sh\",\"-c\",\"x\"],\"cwd\":\"/etc\",\"env\":[\"A=b\"],"
+			   "\"user\":{\"uid\":7,\"gid\":8},\"terminal\":true,"
+			   "\"consoleSize\":{\"height\":24,\"width\":80},\"unknown\":1}";
+	struct nb_oci_bundle b;
+	struct nb_err err;
+
+	ck_assert_int_eq(nb_oci_process_parse(good, strlen(good), &b, &err), 0);
+	ck_assert_uint_eq(b.opts.argc, 3);
+	ck_assert_str_eq(b.opts.argv[2], "x");
+	ck_assert_str_eq(b.opts.container.workdir, "/etc");
+	ck_assert_str_eq(b.opts.container.user, "7:8");
+	ck_assert_str_eq(b.opts.container.env[0], "A=b");
+	ck_assert(b.terminal);
+	ck_assert_uint_eq(b.tty_rows, 24);
+	nb_oci_bundle_free(&b);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(nb_oci_process_parse(bad[i], strlen(bad[i]), &b, &err) < 0,
+			      "accepted: %s", bad[i]);
+		ck_assert_ptr_null(b.root);
+	}
+	/* a huge args array */
+	size_t n = 200000;
+	char *huge = malloc(n * 4 + 64);
+	size_t off = (size_t)sprintf(huge, "{\"cwd\":\"/\",\"args\":[");
+	for (size_t i = 0; i < n; i++)
+		off += (size_t)sprintf(huge + off, "%s\"a\"", i ? "," : "");
+	strcpy(huge + off, "]}");
+	ck_assert_int_lt(nb_oci_process_parse(huge, strlen(huge), &b, &err), 0);
+	free(huge);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("oci_bundle");
@@ -432,6 +480,7 @@ int main(void)
 	tcase_add_test(tc, state_dir);
 	tcase_add_test(tc, start_gate);
 	tcase_add_test(tc, global_options);
+	tcase_add_test(tc, exec_process);
 	suite_add_tcase(s, tc);
 	return nb_unit_run(s);
 }

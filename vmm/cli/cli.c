@@ -440,6 +440,7 @@ static const struct nb_cli_command commands[] = {
 	{ "start", "OCI runtime: run a created container's process", nb_oci_main },
 	{ "state", "OCI runtime: print a container's state as JSON", nb_oci_main },
 	{ "delete", "OCI runtime: remove a container and its VM", nb_oci_main },
+	{ "exec", "OCI runtime: run a further process in a running container", nb_oci_main },
 	{ "features", "OCI runtime: print what this runtime supports as JSON", nb_oci_main },
 	/* housekeeping */
 	{ "gc", "Remove what crashed runs left behind", nb_cmd_gc },

@@ -1,9 +1,11 @@
 /* The OCI runtime command line (issue 14), as podman's conmon and
  * containerd's runc shim call runc: global options, then create, start,
- * state, kill, delete, features. A container is one VM: `create` forks its
+ * state, kill, delete, exec, features. A container is one VM: `create` forks its
  * monitor (the VMM, the pid in --pid-file, which exits with the workload's
  * status) and returns once the VM runs with the workload held at the start
  * gate (include/nestbox/abi.h); `start` releases it with NB_SIGNAL_START.
+ * `exec` reaches nestbox-init through the VM's vsock socket in the state
+ * directory (vmm/run/oci_exec.h).
  * State: vmm/run/oci_state.h; the bundle: vmm/run/oci_bundle.h. */
 #include "vmm/cli/oci.h"
 
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -31,11 +34,13 @@
 #include "vmm/cli/commands.h"
 #include "vmm/cli/print.h"
 #include "vmm/run/oci_bundle.h"
+#include "vmm/run/oci_exec.h"
 #include "vmm/run/oci_state.h"
 #include "vmm/run/sigforward.h"
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
 #define DELETE_WAIT_MS 10000
+#define EXEC_CONNECT_MS 20000
 
 static struct {
 	const char *root;
@@ -149,6 +154,12 @@ static int usage(const char *cmd, const char *text, bool help)
 	return 0;
 }
 
+/* The container's state directory, root/id. */
+static void state_dir(const char *id, char *path, size_t size)
+{
+	snprintf(path, size, "%s/%s", g.root, id);
+}
+
 /* ---- create ----------------------------------------------------------------------- */
 
 struct create_args {
@@ -161,6 +172,8 @@ static int open_pty(const struct nb_oci_bundle *b, int *master, int *slave, char
 		    struct nb_err *err)
 {
 	struct winsize ws = { .ws_row = b->tty_rows, .ws_col = b->tty_cols };
+
+	*master = *slave = -1;
 
 	*master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (*master < 0 || grantpt(*master) < 0 || unlockpt(*master) < 0 ||
@@ -202,10 +215,11 @@ static int send_console(const char *path, int master, const char *name, struct n
 
 /* The container's process: the VMM, held at the start gate. ready gets
  * "r" once the VM runs, or "e" and the reason it could not. */
-static _Noreturn void monitor(struct nb_oci_bundle *b, int ready, int slave)
+static _Noreturn void monitor(struct nb_oci_bundle *b, const char *id, int ready, int slave)
 {
 	struct nb_err err = { 0 };
 	int status = NB_STATUS_ERROR;
+	char dir[4200];
 
 	signal(SIGPIPE, SIG_IGN);
 	if (slave >= 0) {
@@ -216,6 +230,9 @@ static _Noreturn void monitor(struct nb_oci_bundle *b, int ready, int slave)
 			nb_err_sys(&err, "the pty");
 		close(slave);
 	}
+	state_dir(id, dir, sizeof(dir));
+	if (!err.msg[0] && chdir(dir) < 0)
+		nb_err_sys(&err, "%s", dir);
 	b->opts.oci.start_gate = true;
 	b->opts.oci.ready_fd = ready;
 	b->opts.report = nb_cli_reporter();
@@ -286,7 +303,8 @@ static int write_pid_file(const char *path, pid_t pid, struct nb_err *err)
 static int load(const struct create_args *a, struct nb_oci_bundle *b, char **bundle,
 		struct nb_err *err)
 {
-	static char *kernel, *init;
+	static char *kernel, *init, vsock[4200];
+	size_t max = sizeof(((struct sockaddr_un *)0)->sun_path);
 	cleanup_free char *self = nb_cli_self_dir();
 
 	*bundle = realpath(a->bundle, NULL);
@@ -300,6 +318,15 @@ static int load(const struct create_args *a, struct nb_oci_bundle *b, char **bun
 	if (!b->opts.kernel_path)
 		b->opts.kernel_path = kernel;
 	b->opts.init_path = init;
+	/* the way `exec` reaches the guest: a path too long for a Unix
+	 * socket is made relative to the state directory, where the monitor
+	 * runs (monitor()) */
+	state_dir(a->id, vsock, sizeof(vsock));
+	if (strlen(vsock) + sizeof("/" NB_EXEC_SOCKET) <= max)
+		strcat(vsock, "/" NB_EXEC_SOCKET);
+	else
+		snprintf(vsock, sizeof(vsock), "%s", NB_EXEC_SOCKET);
+	b->opts.net.vsock_path = vsock;
 	if (b->netns && nb_oci_netns_check(b->netns, err) < 0)
 		return -1;
 	if (b->terminal && !a->console_socket)
@@ -335,7 +362,7 @@ static int create(const struct create_args *a, struct nb_err *err)
 	pid = fork();
 	if (pid == 0) {
 		close(ready[0]);
-		monitor(&b, ready[1], slave);
+		monitor(&b, a->id, ready[1], slave);
 	}
 	close(ready[1]);
 	if (slave >= 0)
@@ -599,6 +626,250 @@ static int cmd_delete(int argc, char **argv)
 	return err.msg[0] ? fail("delete", &err) : 0;
 }
 
+/* ---- exec ---------------------------------------------------------------------------- */
+
+struct exec_args {
+	const char *process, *pid_file, *console_socket, *id;
+	bool detach, tty;
+	char **cmd; /* without --process: the command */
+	int ncmd;
+};
+
+/* The request from --process FILE (b owns its strings) or the command. */
+static int exec_request(const struct exec_args *a, struct nb_oci_bundle *b,
+			struct nb_exec_request *r, struct nb_err *err)
+{
+	cleanup_free char *text = NULL;
+	size_t len;
+
+	memset(r, 0, sizeof(*r));
+	if (!a->process) {
+		if ((size_t)a->ncmd > NB_EXEC_MAX_ARGS)
+			return nb_err_set(err, 0, "more than %u arguments", NB_EXEC_MAX_ARGS);
+		for (int i = 0; i < a->ncmd; i++)
+			r->argv[r->argc++] = a->cmd[i];
+		r->user = "0:0";
+		r->cwd = "/";
+		r->flags = a->tty ? NB_EXEC_TTY : 0;
+		if (a->tty) { /* the pty's size: this terminal's */
+			struct winsize ws;
+
+			if (ioctl(0, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col &&
+			    ws.ws_row <= NB_WINSIZE_MAX && ws.ws_col <= NB_WINSIZE_MAX) {
+				r->rows = ws.ws_row;
+				r->cols = ws.ws_col;
+			}
+		}
+		return 0;
+	}
+	if (nb_file_read(AT_FDCWD, a->process, NB_OCI_CONFIG_MAX, &text, &len, err) < 0 ||
+	    nb_oci_process_parse(text, len, b, err) < 0)
+		return nb_err_wrap(err, "--process %s", a->process);
+	if (b->opts.argc > NB_EXEC_MAX_ARGS || b->opts.container.nenv > NB_EXEC_MAX_ENV)
+		return nb_err_set(err, 0, "--process: more than %u args or env entries",
+				  NB_EXEC_MAX_ARGS);
+	for (size_t i = 0; i < b->opts.argc; i++)
+		r->argv[r->argc++] = b->opts.argv[i];
+	for (size_t i = 0; i < b->opts.container.nenv; i++)
+		r->env[r->nenv++] = b->opts.container.env[i];
+	r->user = b->opts.container.user;
+	r->cwd = b->opts.container.workdir ? b->opts.container.workdir : "/";
+	r->flags = b->terminal || a->tty ? NB_EXEC_TTY : 0;
+	r->rows = b->tty_rows;
+	r->cols = b->tty_cols;
+	return 0;
+}
+
+/* The signals passed on to the process, blocked, as a signalfd. */
+static int exec_signals(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
+	sigset_t set;
+
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(&set, sigs[i]);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+/* Relay until the process ends; its status, or the error's. */
+static int exec_relay(const struct exec_args *a, const struct nb_exec_request *r, int slave,
+		      int started_fd)
+{
+	struct nb_err err = { 0 };
+	char dir[4200];
+	struct termios raw;
+	cleanup_close int conn = -1, sfd = exec_signals();
+	struct nb_oci_exec_io io = {
+		.in = 0, .out = 1, .err = 2, .started_fd = started_fd, .signal_fd = sfd
+	};
+	int status = NB_STATUS_ERROR;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (slave >= 0) { /* the engine's terminal: bytes pass unchanged */
+		io.in = io.out = io.err = slave;
+		/* its controlling process: a resize is a SIGWINCH, passed on */
+		if (setsid() >= 0 || getsid(0) == getpid())
+			ioctl(slave, TIOCSCTTY, 0);
+		if (tcgetattr(slave, &raw) == 0) {
+			cfmakeraw(&raw);
+			tcsetattr(slave, TCSANOW, &raw);
+		}
+	}
+	state_dir(a->id, dir, sizeof(dir));
+	/* right after `start` the guest may not listen yet */
+	for (int ms = 0; (conn = nb_oci_exec_connect(dir, &err)) < 0 && err.errnum == ECONNRESET &&
+			 ms < EXEC_CONNECT_MS;
+	     ms += 100)
+		nanosleep(&(struct timespec){ 0, 100000000 }, NULL);
+	if (conn >= 0 && nb_oci_exec_run(conn, r, &io, &status, &err) == 0)
+		return status;
+	fail("exec", &err);
+	return nb_err_status(&err);
+}
+
+static int exec_detached(const struct exec_args *a, const struct nb_exec_request *r, int slave,
+			 struct nb_err *err)
+{
+	int started[2], ws = 0;
+	char c = 0;
+	pid_t pid;
+
+	if (pipe2(started, O_CLOEXEC) < 0)
+		return nb_err_sys(err, "pipe");
+	pid = fork();
+	if (pid == 0) {
+		close(started[0]);
+		setsid(); /* runc's detached process is not in our session either */
+		_exit(exec_relay(a, r, slave, started[1]));
+	}
+	close(started[1]);
+	if (pid < 0) {
+		close(started[0]);
+		return nb_err_sys(err, "fork");
+	}
+	while (read(started[0], &c, 1) < 0 && errno == EINTR)
+		;
+	close(started[0]);
+	if (c == 's')
+		return a->pid_file ? write_pid_file(a->pid_file, pid, err) : 0;
+	/* it failed, and said why on stderr; podman reads 127 and 126 from
+	 * runc's words for them */
+	waitpid(pid, &ws, 0);
+	int status = WIFEXITED(ws) ? WEXITSTATUS(ws) : NB_STATUS_ERROR;
+	nb_err_set(err, 0, "the process did not start%s",
+		   status == 127   ? ": executable file not found (no such file or directory)"
+		   : status == 126 ? ": permission denied"
+				   : "");
+	err->status = status;
+	return -1;
+}
+
+static int exec_cmd(const struct exec_args *a, struct nb_err *err)
+{
+	struct nb_oci_bundle b = { 0 };
+	struct nb_exec_request r;
+	struct nb_oci_state st;
+	cleanup_close int master = -1;
+	int slave = -1, rc = -1;
+	char pty[64];
+
+	if (read_state(a->id, &st, err) < 0)
+		return -1;
+	if (strcmp(nb_oci_state_status(&st), "running") != 0)
+		nb_err_set(err, 0, "container %s is %s, not running", st.id,
+			   nb_oci_state_status(&st));
+	nb_oci_state_free(&st);
+	if (err->msg[0] || exec_request(a, &b, &r, err) < 0)
+		goto out;
+	if ((r.flags & NB_EXEC_TTY) && a->console_socket &&
+	    (open_pty(&b, &master, &slave, pty, sizeof(pty), err) < 0 ||
+	     send_console(a->console_socket, master, pty, err) < 0))
+		goto out;
+	if (a->detach) {
+		rc = exec_detached(a, &r, slave, err);
+	} else if (a->pid_file && write_pid_file(a->pid_file, getpid(), err) < 0) {
+		rc = -1;
+	} else {
+		/* --tty on this terminal: raw, the guest's pty does the rest */
+		struct termios saved, raw;
+		bool restore = slave < 0 && (r.flags & NB_EXEC_TTY) && tcgetattr(0, &saved) == 0;
+
+		if (restore) {
+			raw = saved;
+			cfmakeraw(&raw);
+			tcsetattr(0, TCSANOW, &raw);
+		}
+		rc = exec_relay(a, &r, slave, -1);
+		if (restore)
+			tcsetattr(0, TCSANOW, &saved);
+		if (slave >= 0)
+			close(slave);
+		nb_oci_bundle_free(&b);
+		exit(rc);
+	}
+out:
+	if (slave >= 0)
+		close(slave);
+	nb_oci_bundle_free(&b);
+	return rc;
+}
+
+static const char exec_usage[] =
+	"Usage: nestbox exec [--process FILE] [--detach] [--pid-file FILE]\n"
+	"                    [--console-socket SOCKET] [--tty] ID [COMMAND [ARG...]]\n"
+	"\n"
+	"Run a further process in the running container ID: the OCI process object in\n"
+	"FILE, or COMMAND as root in /. Its stdio (or, for process.terminal or --tty,\n"
+	"a pty; its master goes to SOCKET when given) and exit status are relayed;\n"
+	"with --detach nestbox returns once it runs, and the pid in FILE exits with its\n"
+	"status.\n";
+
+static int cmd_exec(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "process", required_argument, NULL, 'p' },
+		{ "detach", no_argument, NULL, 'd' },
+		{ "pid-file", required_argument, NULL, 'P' },
+		{ "console-socket", required_argument, NULL, 'c' },
+		{ "tty", no_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct exec_args a = { 0 };
+	struct nb_err err = { 0 };
+	int opt;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+p:dth", opts, NULL)) != -1) {
+		if (opt == 'h')
+			return usage("exec", exec_usage, true);
+		if (opt == 'p')
+			a.process = optarg;
+		else if (opt == 'd')
+			a.detach = true;
+		else if (opt == 'P')
+			a.pid_file = optarg;
+		else if (opt == 'c')
+			a.console_socket = optarg;
+		else if (opt == 't')
+			a.tty = true;
+		else
+			return usage("exec", exec_usage, false);
+	}
+	if (optind >= argc || (!a.process && optind + 1 >= argc) ||
+	    (a.process && optind + 1 != argc))
+		return usage("exec", exec_usage, false);
+	a.id = argv[optind];
+	a.cmd = argv + optind + 1;
+	a.ncmd = argc - optind - 1;
+	if (exec_cmd(&a, &err) < 0)
+		return fail("exec", &err);
+	return 0;
+}
+
 /* ---- features ------------------------------------------------------------------------- */
 
 static const char features_json[] =
@@ -671,6 +942,7 @@ int nb_oci_main(int argc, char **argv)
 		{ "create", NULL, cmd_create }, { "start", NULL, cmd_start },
 		{ "state", NULL, cmd_state },   { "kill", NULL, cmd_kill },
 		{ "delete", NULL, cmd_delete }, { "features", NULL, cmd_features },
+		{ "exec", NULL, cmd_exec },
 	};
 
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)

@@ -725,36 +725,72 @@ static int parse_top(struct nb_oci_bundle *b, const char *dir, struct nb_err *er
 	return 0;
 }
 
+/* The JSON object in json[0..len), bounded: NULL with err when it is not one. */
+static json_object *parse_json(const char *json, size_t len, const char *what, struct nb_err *err)
+{
+	json_tokener *tok;
+	json_object *o;
+
+	if (len > NB_OCI_CONFIG_MAX) {
+		nb_err_set(err, 0, "%s: more than %u bytes", what, NB_OCI_CONFIG_MAX);
+		return NULL;
+	}
+	tok = json_tokener_new_ex(JSON_DEPTH);
+	if (!tok) {
+		nb_err_sys(err, "%s", what);
+		return NULL;
+	}
+	o = json_tokener_parse_ex(tok, json, (int)len);
+	if (!o || json_tokener_get_error(tok) != json_tokener_success ||
+	    (size_t)json_tokener_get_parse_end(tok) != len) {
+		nb_err_set(err, 0, "%s: invalid JSON (%s)", what,
+			   o ? "trailing data"
+			     : json_tokener_error_desc(json_tokener_get_error(tok)));
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
 int nb_oci_bundle_parse(const char *json, size_t len, const char *dir, struct nb_oci_bundle *b,
 			struct nb_err *err)
 {
-	json_tokener *tok;
 	int rc;
 
 	memset(b, 0, sizeof(*b));
 	b->opts = (struct nb_run_options){ .cpus = 1, .mem_size = NB_OCI_DEFAULT_MEM };
-	if (len > NB_OCI_CONFIG_MAX)
-		return nb_err_set(err, 0, "config.json: more than %u bytes", NB_OCI_CONFIG_MAX);
-	tok = json_tokener_new_ex(JSON_DEPTH);
-	if (!tok)
-		return nb_err_sys(err, "config.json");
-	b->root = json_tokener_parse_ex(tok, json, (int)len);
-	if (!b->root || json_tokener_get_error(tok) != json_tokener_success ||
-	    (size_t)json_tokener_get_parse_end(tok) != len) {
-		rc = nb_err_set(err, 0, "config.json: invalid JSON (%s)",
-				b->root ? "trailing data"
-					: json_tokener_error_desc(json_tokener_get_error(tok)));
-		json_tokener_free(tok);
-		nb_oci_bundle_free(b);
-		return rc;
-	}
-	json_tokener_free(tok);
+	b->root = parse_json(json, len, "config.json", err);
+	if (!b->root)
+		return -1;
 	rc = parse_top(b, dir, err);
 	if (rc < 0) {
 		nb_err_wrap(err, "config.json");
 		nb_oci_bundle_free(b);
 	}
 	return rc;
+}
+
+int nb_oci_process_parse(const char *json, size_t len, struct nb_oci_bundle *b, struct nb_err *err)
+{
+	json_object *process;
+
+	memset(b, 0, sizeof(*b));
+	process = parse_json(json, len, "--process", err);
+	if (!process)
+		return -1;
+	b->root = json_object_new_object();
+	if (!b->root || json_object_object_add(b->root, "process", process) < 0) {
+		json_object_put(process);
+		nb_oci_bundle_free(b);
+		return nb_err_sys(err, "--process");
+	}
+	if (parse_process(b, err) < 0) {
+		nb_err_wrap(err, "--process");
+		nb_oci_bundle_free(b);
+		return -1;
+	}
+	return 0;
 }
 
 int nb_oci_bundle_load(const char *dir, struct nb_oci_bundle *b, struct nb_err *err)

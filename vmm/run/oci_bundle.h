@@ -49,6 +49,11 @@ int nb_oci_bundle_parse(const char *json, size_t len, const char *dir, struct nb
 /* Read dir/config.json (at most NB_OCI_CONFIG_MAX bytes) and parse it. */
 int nb_oci_bundle_load(const char *dir, struct nb_oci_bundle *b, struct nb_err *err);
 
+/* An OCI process object alone (`nestbox exec --process FILE`): args, env,
+ * cwd, user, terminal and consoleSize into b->opts and b->terminal, checked
+ * as config.json's "process" is. Free b with nb_oci_bundle_free. */
+int nb_oci_process_parse(const char *json, size_t len, struct nb_oci_bundle *b, struct nb_err *err);
+
 void nb_oci_bundle_free(struct nb_oci_bundle *b);
 
 /* The network namespace a bundle names must hold only lo: the container

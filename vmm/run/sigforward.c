@@ -82,8 +82,11 @@ bool nb_sigforward(void *opaque, int signo, uint32_t value)
 		    (len = nb_sigmsg_encode(&ws, buf)) != 0)
 			nb_console_hold_signal_msg(f->con, buf, len);
 		len = nb_sigmsg_encode(&start, buf);
-		return nb_console_hold_signal_msg(f->con, buf, len);
+		f->started = nb_console_hold_signal_msg(f->con, buf, len);
+		return f->started;
 	}
+	if (f->start_gate && !f->started && signo != SIGWINCH)
+		return false; /* held: nothing to take it but the VM */
 	if (signo == SIGWINCH) {
 		if (f->tty)
 			resize(f);

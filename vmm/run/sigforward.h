@@ -23,8 +23,13 @@
 /* The OCI start gate (include/nestbox/abi.h): `nestbox start` sends this
  * signal to the VMM, which passes NB_SIGMSG_START to the guest, held until
  * nestbox-init listens, after the terminal's size with -t. Only runs with
- * a start gate handle it. */
-#define NB_SIGNAL_START (SIGRTMIN + 1)
+ * a start gate handle it. Until then there is no workload to take a
+ * signal: any other one but WINCH stops the VM with 128+N (a created
+ * container is killed, as runc and crun do), whether or not the guest
+ * listens yet. Not NB_VCPU_KICK_SIGNAL (vmm/kvm/vcpu.h): the event loop
+ * blocks this one in every thread, and a blocked kick never takes a vCPU
+ * out of KVM_RUN. */
+#define NB_SIGNAL_START (SIGRTMIN + 2)
 
 /* `nestbox update --memory` (vmm/run/monitor.h): the monitor queues this
  * signal (sigqueue) with the container's new memory limit in 4 KiB pages;
@@ -33,7 +38,7 @@
  * leaves over (nb_balloon_for_limit) and sends the limit to nestbox-init
  * (NB_SIGMSG_MEMORY, held until it listens). A bad value is reported and
  * dropped; it never stops the VM. */
-#define NB_SIGNAL_MEMORY (SIGRTMIN + 2)
+#define NB_SIGNAL_MEMORY (SIGRTMIN + 3)
 
 struct nb_console;
 struct nb_balloon;
@@ -42,6 +47,7 @@ struct nb_sigforward {
 	struct nb_console *con;
 	bool tty;            /* -t: WINCH becomes a window size */
 	bool start_gate;     /* NB_SIGNAL_START releases the workload */
+	bool started;        /* with start_gate: NB_SIGNAL_START came */
 	double last_stop_ms; /* CLOCK_MONOTONIC of the last INT/TERM forwarded; 0 none */
 	struct {             /* NB_SIGNAL_MEMORY; ram 0: not handled */
 		uint64_t ram, boot_limit, reservation; /* nb_memory_update_check's */
