@@ -85,13 +85,29 @@ static int report_error(const struct nb_err *err)
 	return nb_err_status(err);
 }
 
-static long uptime_ms(void)
+static long uptime_us(void)
 {
 	struct timespec ts;
 
 	if (clock_gettime(CLOCK_BOOTTIME, &ts) < 0)
 		return -1;
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static long uptime_ms(void)
+{
+	return uptime_us() / 1000;
+}
+
+/* Under nestbox.debug, one line per setup step: how long it took and when
+ * it ended (bench/guestboot.sh adds them up). *since: the previous end. */
+static void step_done(const struct init *self, const char *what, long *since)
+{
+	long now = uptime_us();
+
+	if (self->debug)
+		say("step %s took %ld us, done at %ld us uptime", what, now - *since, now);
+	*since = now;
 }
 
 /* ---- PID 1 setup --------------------------------------------------------------- */
@@ -351,12 +367,29 @@ static _Noreturn void power_off(int status)
 	_exit(status);
 }
 
+/* The image's layers, the shared directories, the network. */
+static int setup_guest(const struct init *self, const struct nb_spec *spec, long *since,
+		       struct nb_err *err)
+{
+	if (nb_layers_mount(spec, err) < 0)
+		return -1;
+	step_done(self, "layers", since);
+	if (nb_volumes_mount(spec, err) < 0)
+		return -1;
+	step_done(self, "volumes", since);
+	if (nb_net_setup(spec, err) < 0)
+		return -1;
+	step_done(self, "network", since);
+	return 0;
+}
+
 static int run(struct init *self)
 {
 	struct nb_err err = { 0 };
 	cleanup_free void *blob = NULL;
 	struct nb_spec spec;
 	int status = NB_STATUS_ERROR;
+	long since = self->start_us;
 
 	if (self->pid1) {
 		if (mount_base(&err) < 0)
@@ -371,10 +404,11 @@ static int run(struct init *self)
 	self->debug = debug_requested(self->pid1);
 	if (self->debug)
 		say("started at %ld ms uptime", uptime_ms());
+	step_done(self, "api-mounts+console", &since);
 	if (load_spec(self->spec_path, &blob, &spec, &err) < 0)
 		return report_error(&err);
-	if (self->pid1 && (nb_layers_mount(&spec, &err) < 0 || nb_volumes_mount(&spec, &err) < 0 ||
-			   nb_net_setup(&spec, &err) < 0))
+	step_done(self, "spec", &since);
+	if (self->pid1 && setup_guest(self, &spec, &since, &err) < 0)
 		status = report_error(&err);
 	else if (spec.start_gate && (status = start_gate(&spec)) >= 0)
 		say_status(status);
