@@ -55,8 +55,20 @@ for r in $(seq "$runs"); do
 done
 
 python3 - "$work" "$nb_bench_where" "$runs" "${dirs[@]}" <<'PY'
-import json, os, statistics, sys
+import bisect, json, os, re, statistics, subprocess, sys
 work, where, runs, dirs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+
+def symbols(vmlinux):
+    """Address -> name from vmlinux (the guest kernel has no kallsyms)."""
+    out = subprocess.run(["nm", vmlinux], capture_output=True, text=True).stdout
+    return {int(f[0], 16): f[2] for f in (l.split() for l in out.splitlines()) if len(f) == 3}
+
+def symbolize(calls, syms):
+    named = {}
+    for n, v in calls.items():
+        m = re.fullmatch(r"0x([0-9a-f]+)", n)
+        named[syms.get(int(m.group(1), 16), n) if m else re.sub(r"\+0x.*", "", n)] = v
+    return named
 
 def rows(i, kind):
     path = f"{work}/{i}.{kind}"
@@ -100,7 +112,12 @@ table("uptime and exits (median)", [
 
 inits = [rows(i, "initcall") for i in range(len(dirs))]
 one = [r[0] if r else {} for r in inits]
+for o, d in zip(one, dirs):
+    if o.get("top_initcalls_ms"):
+        o["top_initcalls_ms"] = symbolize(o["top_initcalls_ms"], symbols(f"{d}/vmlinux"))
 table("kernel (one boot with initcall_debug and console output)", [
+    ("printk time at the first initcall's end, ms", [o.get("printk_first_initcall_ms") for o in one]),
+    ("printk time at the last initcall's end, ms", [o.get("printk_last_initcall_ms") for o in one]),
     ("printk time at `Run /init`, ms", [o.get("printk_run_init_ms") for o in one]),
     ("initcalls, count", [o.get("initcall_count") for o in one]),
     ("initcalls, sum ms", [o.get("initcalls_ms") for o in one]),
@@ -113,10 +130,25 @@ table("slowest initcalls, ms", [(n, [o.get("top_initcalls_ms", {}).get(n) for o 
 
 ex = [rows(i, "exits") for i in range(len(dirs))]
 tr = [r[0]["trace"] if r and "trace" in r[0] else {} for r in ex]
+def by_function(rips, syms):
+    """'REASON 0xRIP' counts -> 'REASON function' counts (nearest symbol below)."""
+    addrs = sorted(syms)
+    out = {}
+    for k, v in rips.items():
+        reason, rip = k.split()
+        i = bisect.bisect_right(addrs, int(rip, 16)) - 1
+        name = f"{reason} {syms[addrs[i]] if i >= 0 else rip}"
+        out[name] = out.get(name, 0) + v
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+for t, d in zip(tr, dirs):
+    if t.get("rips"):
+        t["functions"] = by_function(t["rips"], symbols(f"{d}/vmlinux"))
 if any(tr):
     for key, title in (("reasons", "VM exits up to the execve by reason (one traced boot)"),
                        ("pio", "port I/O exits by port"), ("msr", "MSR exits by MSR"),
-                       ("mmio", "MMIO exits by page")):
+                       ("mmio", "MMIO exits by page"),
+                       ("functions", "exits by reason and guest function (the 40 busiest RIPs)")):
         names = []
         for t in tr:
             names += [n for n in t.get(key, {}) if n not in names]

@@ -56,14 +56,15 @@ def trace_setup(on):
 
 
 def trace_count():
-    reasons, pio, msr, mmio = (collections.Counter() for _ in range(4))
+    reasons, pio, msr, mmio, rips = (collections.Counter() for _ in range(5))
     with open(os.path.join(TRACING, "trace"), errors="replace") as f:
         for line in f:
             if "nestbox-execve" in line:
                 break
-            m = re.search(r"kvm_exit: vcpu \d+ reason (\S+)", line)
+            m = re.search(r"kvm_exit: vcpu \d+ reason (\S+) rip (0x[0-9a-f]+)", line)
             if m:
                 reasons[m.group(1)] += 1
+                rips[f"{m.group(1)} {m.group(2)}"] += 1
                 continue
             m = re.search(r"kvm_pio: pio_(\w+) at (0x[0-9a-f]+)", line)
             if m:
@@ -78,6 +79,7 @@ def trace_count():
                 mmio[f"{m.group(1)} {int(m.group(2), 16) & ~0xfff:#x}"] += 1
     return {"reasons": dict(reasons.most_common()), "pio": dict(pio.most_common(12)),
             "msr": dict(msr.most_common(12)), "mmio": dict(mmio.most_common(8)),
+            "rips": dict(rips.most_common(40)),
             "total": sum(reasons.values())}
 
 
@@ -129,8 +131,11 @@ def run(mode, timeout, cmd):
         result["steps"][m.group(1)] = int(m.group(2)) / 1000
     result["ok"] = "uptime_execve_ms" in result
     if mode == "initcall":
-        calls = [(m.group(1), int(m.group(2))) for m in
-                 re.finditer(r"initcall (\S+) returned -?\d+ after (\d+) usecs", text)]
+        found = list(re.finditer(
+            r"\[\s*(\d+\.\d+)\] initcall (\S+) returned -?\d+ after (\d+) usecs", text))
+        calls = [(m.group(2), int(m.group(3))) for m in found]
+        result["printk_first_initcall_ms"] = float(found[0].group(1)) * 1000 if found else None
+        result["printk_last_initcall_ms"] = float(found[-1].group(1)) * 1000 if found else None
         calls.sort(key=lambda c: -c[1])
         result["initcalls_ms"] = round(sum(c[1] for c in calls) / 1000, 1)
         result["initcall_count"] = len(calls)
