@@ -4,11 +4,12 @@
 # `true`. Per nestbox build (a directory holding nestbox with the vmlinux
 # and nestbox-init beside it; default build/), side by side, runs alternated:
 #   - median of RUNS boots (kernel args `nestbox.debug`): guest uptime at
-#     nestbox-init's first line and at the container's execve, nestbox-init's
-#     steps, VM exits up to the execve (KVM's debugfs in the test host);
-#   - one boot with `initcall_debug printk.time=1 ignore_loglevel`: the
-#     slowest initcalls, their sum, and when the kernel ran /init (console
-#     output slows this boot: read it for shares, not for totals);
+#     nestbox-init's first line and at the container's execve, VM exits up
+#     to both (KVM's debugfs in the test host);
+#   - one boot with `initcall_debug printk.time=1 ignore_loglevel
+#     nestbox.debug=2`: the slowest initcalls, their sum, when the kernel ran
+#     /init, and nestbox-init's and the container's steps (console output
+#     slows this boot: read it for shares, not for totals);
 #   - one boot with the L1 kernel's kvm tracepoints on: exits by reason, the
 #     busiest I/O ports, MSRs and MMIO pages, up to the execve.
 # Give compared builds on one file system (in the test host the repo and
@@ -41,7 +42,7 @@ boot() { # MODE DIR KERNEL_ARGS OUT
 	bench/lib/guestboot.py "$1" 120 "$2/nestbox" run --kernel-args "$3" "$image" true >>"$4"
 }
 for i in "${!dirs[@]}"; do
-	boot initcall "${dirs[$i]}" "initcall_debug printk.time=1 ignore_loglevel nestbox.debug" \
+	boot initcall "${dirs[$i]}" "initcall_debug printk.time=1 ignore_loglevel nestbox.debug=2" \
 		"$work/$i.initcall"
 	if [ -w /sys/kernel/tracing/trace_marker ]; then
 		boot exits "${dirs[$i]}" "nestbox.debug" "$work/$i.exits"
@@ -98,17 +99,13 @@ good = [[r for r in t if r["ok"]] for t in times]
 print(f"Guest boot to the workload's execve: `nestbox run {'build/oci/busybox'} true`, {where}")
 print(f"median of {runs} boots per build, alternated" +
       "".join(f"; {c}: {len(t) - len(g)} failed" for c, t, g in zip(cols, times, good) if len(t) != len(g)))
-steps = []
-for g in good:
-    for r in g:
-        steps += [s for s in r["steps"] if s not in steps]
 table("uptime and exits (median)", [
     ("guest uptime at nestbox-init's first line, ms", [med(r.get("uptime_first_line_ms") for r in g) for g in good]),
     ("guest uptime at the workload's execve, ms", [med(r.get("uptime_execve_ms") for r in g) for g in good]),
     ("wall from process start to execve line, s", [med(r.get("wall_to_execve_s") for r in g) for g in good]),
     ("VM exits up to nestbox-init's first line", [med(r.get("kvm_exits_to_first_line") for r in g) for g in good]),
     ("VM exits up to the execve", [med(r.get("kvm_exits_to_execve") for r in g) for g in good]),
-] + [(f"  step {s}, ms", [med(r["steps"].get(s) for r in g) for g in good]) for s in steps])
+])
 
 inits = [rows(i, "initcall") for i in range(len(dirs))]
 one = [r[0] if r else {} for r in inits]
@@ -122,6 +119,11 @@ table("kernel (one boot with initcall_debug and console output)", [
     ("initcalls, count", [o.get("initcall_count") for o in one]),
     ("initcalls, sum ms", [o.get("initcalls_ms") for o in one]),
 ])
+steps = []
+for o in one:
+    steps += [s for s in o.get("steps", {}) if s not in steps]
+table("nestbox-init's steps up to the execve, ms (the same boot)",
+      [(s, [o.get("steps", {}).get(s) for o in one]) for s in steps])
 names = []
 for o in one:
     names += [n for n in o.get("top_initcalls_ms", {}) if n not in names]

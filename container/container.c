@@ -30,7 +30,7 @@ static long uptime_us(void)
 	return ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Under debug, one line per start step with its duration (bench/
+/* Under nestbox.debug=2, one line per start step with its duration (bench/
  * guestboot.sh reads them); step_end_us: when the previous one ended (the
  * child inherits it with the clone). */
 static long step_end_us;
@@ -39,7 +39,7 @@ static void step_done(const struct nb_container_opts *opts, const char *what)
 {
 	long now = uptime_us();
 
-	if (opts->debug)
+	if (opts->debug_steps)
 		dprintf(opts->log_fd,
 			"nestbox-init: step container-%s took %ld us, done at %ld us uptime\n",
 			what, now - step_end_us, now);

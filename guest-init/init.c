@@ -9,7 +9,8 @@
  * Debug output (start time, the workload's status, the status reported) is
  * printed when the kernel command line has `nestbox.debug` (or
  * nestbox.debug=1), or, run by hand, when NESTBOX_DEBUG is set to anything
- * but "" or "0".
+ * but "" or "0"; nestbox.debug=2 (NESTBOX_DEBUG=2) adds each setup step's
+ * duration (bench/guestboot.sh).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,6 +49,7 @@
 struct init {
 	bool pid1;
 	bool debug;
+	bool steps; /* nestbox.debug=2: each setup step's time too */
 	long start_us; /* CLOCK_BOOTTIME at main(), for the container's debug line */
 	const char *spec_path;
 };
@@ -99,13 +101,13 @@ static long uptime_ms(void)
 	return uptime_us() / 1000;
 }
 
-/* Under nestbox.debug, one line per setup step: how long it took and when
+/* Under nestbox.debug=2, one line per setup step: how long it took and when
  * it ended (bench/guestboot.sh adds them up). *since: the previous end. */
 static void step_done(const struct init *self, const char *what, long *since)
 {
 	long now = uptime_us();
 
-	if (self->debug)
+	if (self->steps)
 		say("step %s took %ld us, done at %ld us uptime", what, now - *since, now);
 	*since = now;
 }
@@ -148,29 +150,36 @@ static void ensure_stdio(void)
 	}
 }
 
-static bool cmdline_has_debug(void)
+/* 0: no nestbox.debug on the kernel command line; 1: nestbox.debug or
+ * nestbox.debug=1; 2: nestbox.debug=2 (also the setup steps' times). */
+static int cmdline_debug_level(void)
 {
 	char buf[CMDLINE_MAX];
 	cleanup_close int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
 	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	int level = 0;
 
 	if (n <= 0)
-		return false;
+		return 0;
 	buf[n] = '\0';
 	for (char *save, *tok = strtok_r(buf, " \t\n", &save); tok;
 	     tok = strtok_r(NULL, " \t\n", &save))
 		if (strcmp(tok, "nestbox.debug") == 0 || strcmp(tok, "nestbox.debug=1") == 0)
-			return true;
-	return false;
+			level = 1;
+		else if (strcmp(tok, "nestbox.debug=2") == 0)
+			level = 2;
+	return level;
 }
 
-static bool debug_requested(bool pid1)
+static int debug_level(bool pid1)
 {
 	const char *env = getenv("NESTBOX_DEBUG");
 
 	if (pid1)
-		return cmdline_has_debug();
-	return env && *env && strcmp(env, "0") != 0;
+		return cmdline_debug_level();
+	if (!env || !*env || strcmp(env, "0") == 0)
+		return 0;
+	return strcmp(env, "2") == 0 ? 2 : 1;
 }
 
 /* ---- the spec ----------------------------------------------------------------- */
@@ -230,6 +239,7 @@ static int start(const struct init *self, const struct nb_spec *spec,
 {
 	struct nb_container_opts copts = { .sigmask = opts->sigmask,
 					   .debug = self->debug,
+					   .debug_steps = self->steps,
 					   .init_start_us = self->start_us,
 					   .log_fd = log_fd };
 
@@ -401,7 +411,10 @@ static int run(struct init *self)
 			return report_error(&err);
 		signal_port.log_fd = log_fd;
 	}
-	self->debug = debug_requested(self->pid1);
+	int level = debug_level(self->pid1);
+
+	self->debug = level > 0;
+	self->steps = level > 1;
 	if (self->debug)
 		say("started at %ld ms uptime", uptime_ms());
 	step_done(self, "api-mounts+console", &since);
