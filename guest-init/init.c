@@ -49,7 +49,7 @@
 struct init {
 	bool pid1;
 	bool debug;
-	bool steps; /* nestbox.debug=2: each setup step's time too */
+	bool steps;    /* nestbox.debug=2: each setup step's time too */
 	long start_us; /* CLOCK_BOOTTIME at main(), for the container's debug line */
 	const char *spec_path;
 };
