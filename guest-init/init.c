@@ -102,13 +102,19 @@ static long uptime_ms(void)
 }
 
 /* Under nestbox.debug=2, one line per setup step: how long it took and when
- * it ended (bench/guestboot.sh adds them up). *since: the previous end. */
+ * it ended (bench/guestboot.sh adds them up). */
+static void say_step(const struct init *self, const char *what, long from, long to)
+{
+	if (self->steps)
+		say("step %s took %ld us, done at %ld us uptime", what, to - from, to);
+}
+
+/* A step that ends now; *since: the previous step's end, then this one's. */
 static void step_done(const struct init *self, const char *what, long *since)
 {
 	long now = uptime_us();
 
-	if (self->steps)
-		say("step %s took %ld us, done at %ld us uptime", what, now - *since, now);
+	say_step(self, what, *since, now);
 	*since = now;
 }
 
@@ -399,11 +405,12 @@ static int run(struct init *self)
 	cleanup_free void *blob = NULL;
 	struct nb_spec spec;
 	int status = NB_STATUS_ERROR;
-	long since = self->start_us;
+	long since = self->start_us, mounted = self->start_us;
 
 	if (self->pid1) {
 		if (mount_base(&err) < 0)
 			return report_error(&err);
+		mounted = uptime_us();
 		ensure_stdio();
 		raw_console_output();
 		nb_memory_tune();
@@ -417,7 +424,11 @@ static int run(struct init *self)
 	self->steps = level > 1;
 	if (self->debug)
 		say("started at %ld ms uptime", uptime_ms());
-	step_done(self, "api-mounts+console", &since);
+	if (self->pid1) { /* the level needs /proc: both steps told now */
+		say_step(self, "api-mounts", since, mounted);
+		since = mounted;
+		step_done(self, "console", &since);
+	}
 	if (load_spec(self->spec_path, &blob, &spec, &err) < 0)
 		return report_error(&err);
 	step_done(self, "spec", &since);
