@@ -30,6 +30,22 @@ static long uptime_us(void)
 	return ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* Under nestbox.debug=2, one line per start step with its duration (bench/
+ * guestboot.sh reads them); step_end_us: when the previous one ended (the
+ * child inherits it with the clone). */
+static long step_end_us;
+
+static void step_done(const struct nb_container_opts *opts, const char *what)
+{
+	long now = uptime_us();
+
+	if (opts->debug_steps)
+		dprintf(opts->log_fd,
+			"nestbox-init: step container-%s took %ld us, done at %ld us uptime\n",
+			what, now - step_end_us, now);
+	step_end_us = now;
+}
+
 void nb_exec_failed(const char *cmd, int errnum, struct nb_err *err)
 {
 	if (errnum == ENOENT) {
@@ -69,10 +85,13 @@ static int setup_child(const struct nb_spec *spec, const struct nb_container_opt
 		return nb_err_sys(err, "cannot restore the signal mask");
 	if (wait_for_go(sync_fd, err))
 		return -1;
+	step_done(opts, "clone+release");
 	if (unshare(CLONE_NEWCGROUP) < 0)
 		return nb_err_sys(err, "cannot create the cgroup namespace");
-	if (nb_process_set_hostname(spec, err) || nb_rootfs_enter(spec, err) ||
-	    (spec->tty && nb_terminal_child(spec, tty_sock, err)) ||
+	if (nb_process_set_hostname(spec, err) || nb_rootfs_enter(spec, err))
+		return -1;
+	step_done(opts, "rootfs");
+	if ((spec->tty && nb_terminal_child(spec, tty_sock, err)) ||
 	    nb_process_resolve_user(spec->user, &ids, err) || nb_process_make_workdir(spec, err) ||
 	    nb_process_set_rlimits(spec, err) || nb_caps_drop_bounding(keep, err) ||
 	    nb_process_set_ids(&ids, err) || nb_caps_set(keep, ids.uid == 0, err) ||
@@ -81,6 +100,7 @@ static int setup_child(const struct nb_spec *spec, const struct nb_container_opt
 	*env = nb_process_build_env(spec, &ids, err);
 	if (!*env)
 		return -1;
+	step_done(opts, "user+caps+env");
 	if (opts->debug) {
 		long now = uptime_us();
 
@@ -163,8 +183,10 @@ int nb_container_start(const struct nb_spec *spec, const struct nb_container_opt
 	*c = (struct nb_container){ .pid = -1, .cgroup_fd = -1, .tty_master = -1 };
 	if (opts->debug)
 		nb_ns_debug_print(opts->log_fd, "init");
+	step_end_us = uptime_us();
 	if (nb_cgroup_create(spec, c, err))
 		return -1;
+	step_done(opts, "cgroup");
 	if (pipe2(report, O_CLOEXEC) < 0)
 		return nb_err_sys(err, "cannot create the start-report pipe");
 	if (pipe2(sync, O_CLOEXEC) < 0) {

@@ -31,6 +31,8 @@ struct nb_container_opts {
 	const sigset_t *sigmask;
 	/* Print debug lines (namespace ids, start-to-execve time) to stderr. */
 	bool debug;
+	/* Also one line per start step with its duration (nestbox.debug=2). */
+	bool debug_steps;
 	/* CLOCK_BOOTTIME (us) when nestbox-init started, for the debug line
 	 * "container execve at T us uptime, D us after nestbox-init started". */
 	long init_start_us;

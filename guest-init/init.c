@@ -9,7 +9,8 @@
  * Debug output (start time, the workload's status, the status reported) is
  * printed when the kernel command line has `nestbox.debug` (or
  * nestbox.debug=1), or, run by hand, when NESTBOX_DEBUG is set to anything
- * but "" or "0".
+ * but "" or "0"; nestbox.debug=2 (NESTBOX_DEBUG=2) adds each setup step's
+ * duration (bench/guestboot.sh).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +50,7 @@
 struct init {
 	bool pid1;
 	bool debug;
+	bool steps;    /* nestbox.debug=2: each setup step's time too */
 	long start_us; /* CLOCK_BOOTTIME at main(), for the container's debug line */
 	const char *spec_path;
 };
@@ -86,13 +88,35 @@ static int report_error(const struct nb_err *err)
 	return nb_err_status(err);
 }
 
-static long uptime_ms(void)
+static long uptime_us(void)
 {
 	struct timespec ts;
 
 	if (clock_gettime(CLOCK_BOOTTIME, &ts) < 0)
 		return -1;
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static long uptime_ms(void)
+{
+	return uptime_us() / 1000;
+}
+
+/* Under nestbox.debug=2, one line per setup step: how long it took and when
+ * it ended (bench/guestboot.sh adds them up). */
+static void say_step(const struct init *self, const char *what, long from, long to)
+{
+	if (self->steps)
+		say("step %s took %ld us, done at %ld us uptime", what, to - from, to);
+}
+
+/* A step that ends now; *since: the previous step's end, then this one's. */
+static void step_done(const struct init *self, const char *what, long *since)
+{
+	long now = uptime_us();
+
+	say_step(self, what, *since, now);
+	*since = now;
 }
 
 /* ---- PID 1 setup --------------------------------------------------------------- */
@@ -133,29 +157,36 @@ static void ensure_stdio(void)
 	}
 }
 
-static bool cmdline_has_debug(void)
+/* 0: no nestbox.debug on the kernel command line; 1: nestbox.debug or
+ * nestbox.debug=1; 2: nestbox.debug=2 (also the setup steps' times). */
+static int cmdline_debug_level(void)
 {
 	char buf[CMDLINE_MAX];
 	cleanup_close int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
 	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	int level = 0;
 
 	if (n <= 0)
-		return false;
+		return 0;
 	buf[n] = '\0';
 	for (char *save, *tok = strtok_r(buf, " \t\n", &save); tok;
 	     tok = strtok_r(NULL, " \t\n", &save))
 		if (strcmp(tok, "nestbox.debug") == 0 || strcmp(tok, "nestbox.debug=1") == 0)
-			return true;
-	return false;
+			level = 1;
+		else if (strcmp(tok, "nestbox.debug=2") == 0)
+			level = 2;
+	return level;
 }
 
-static bool debug_requested(bool pid1)
+static int debug_level(bool pid1)
 {
 	const char *env = getenv("NESTBOX_DEBUG");
 
 	if (pid1)
-		return cmdline_has_debug();
-	return env && *env && strcmp(env, "0") != 0;
+		return cmdline_debug_level();
+	if (!env || !*env || strcmp(env, "0") == 0)
+		return 0;
+	return strcmp(env, "2") == 0 ? 2 : 1;
 }
 
 /* ---- the spec ----------------------------------------------------------------- */
@@ -243,6 +274,7 @@ static int start(const struct init *self, const struct nb_spec *spec,
 {
 	struct nb_container_opts copts = { .sigmask = opts->sigmask,
 					   .debug = self->debug,
+					   .debug_steps = self->steps,
 					   .init_start_us = self->start_us,
 					   .log_fd = log_fd };
 
@@ -397,16 +429,34 @@ static _Noreturn void power_off(int status)
 	_exit(status);
 }
 
+/* The image's layers, the shared directories, the network. */
+static int setup_guest(const struct init *self, const struct nb_spec *spec, long *since,
+		       struct nb_err *err)
+{
+	if (nb_layers_mount(spec, err) < 0)
+		return -1;
+	step_done(self, "layers", since);
+	if (nb_volumes_mount(spec, err) < 0)
+		return -1;
+	step_done(self, "volumes", since);
+	if (nb_net_setup(spec, err) < 0)
+		return -1;
+	step_done(self, "network", since);
+	return 0;
+}
+
 static int run(struct init *self)
 {
 	struct nb_err err = { 0 };
 	cleanup_free void *blob = NULL;
 	struct nb_spec spec;
 	int status = NB_STATUS_ERROR;
+	long since = self->start_us, mounted = self->start_us;
 
 	if (self->pid1) {
 		if (mount_base(&err) < 0)
 			return report_error(&err);
+		mounted = uptime_us();
 		ensure_stdio();
 		raw_console_output();
 		nb_memory_tune();
@@ -414,13 +464,21 @@ static int run(struct init *self)
 			return report_error(&err);
 		signal_port.log_fd = log_fd;
 	}
-	self->debug = debug_requested(self->pid1);
+	int level = debug_level(self->pid1);
+
+	self->debug = level > 0;
+	self->steps = level > 1;
 	if (self->debug)
 		say("started at %ld ms uptime", uptime_ms());
+	if (self->pid1) { /* the level needs /proc: both steps told now */
+		say_step(self, "api-mounts", since, mounted);
+		since = mounted;
+		step_done(self, "console", &since);
+	}
 	if (load_spec(self->spec_path, &blob, &spec, &err) < 0)
 		return report_error(&err);
-	if (self->pid1 && (nb_layers_mount(&spec, &err) < 0 || nb_volumes_mount(&spec, &err) < 0 ||
-			   nb_net_setup(&spec, &err) < 0))
+	step_done(self, "spec", &since);
+	if (self->pid1 && setup_guest(self, &spec, &since, &err) < 0)
 		status = report_error(&err);
 	else if (self->pid1 && spec.template && await_workload(&blob, &spec, &err) < 0)
 		status = report_error(&err);

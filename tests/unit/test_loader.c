@@ -3,7 +3,6 @@
  * when they exist. */
 #include <check.h>
 #include <elf.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,7 +106,7 @@ static void elf_setup(void)
 START_TEST(elf_valid_loads_segments_and_zeroes_bss)
 {
 	memset(gpa(DATA_GPA, DATA_MEMSZ), 0xee, DATA_MEMSZ); /* stale bytes where bss goes */
-	ck_assert_msg(nb_kernel_load(elf, sizeof(elf), -1, &mem, &k, &err) == 0, "%s", err.msg);
+	ck_assert_msg(nb_kernel_load(elf, sizeof(elf), &mem, &k, &err) == 0, "%s", err.msg);
 	ck_assert_uint_eq(k.entry, ELF_ENTRY);
 	ck_assert_uint_eq(k.load_start, TEXT_GPA);
 	ck_assert_uint_eq(k.load_end, DATA_GPA + DATA_MEMSZ);
@@ -122,7 +121,7 @@ END_TEST
 
 static void expect_elf_error(size_t len, const char *substr)
 {
-	ck_assert_int_eq(nb_kernel_load(elf, len, -1, &mem, &k, &err), -1);
+	ck_assert_int_eq(nb_kernel_load(elf, len, &mem, &k, &err), -1);
 	ck_assert_err_has(substr);
 }
 
@@ -312,13 +311,13 @@ static void bz_setup(void)
 static void expect_bz_error(const char *substr)
 {
 	bz_commit();
-	ck_assert_int_eq(nb_kernel_load(bz, bz_len, -1, &mem, &k, &err), -1);
+	ck_assert_int_eq(nb_kernel_load(bz, bz_len, &mem, &k, &err), -1);
 	ck_assert_err_has(substr);
 }
 
 START_TEST(bz_valid_loads_at_pref_address)
 {
-	ck_assert_msg(nb_kernel_load(bz, bz_len, -1, &mem, &k, &err) == 0, "%s", err.msg);
+	ck_assert_msg(nb_kernel_load(bz, bz_len, &mem, &k, &err) == 0, "%s", err.msg);
 	ck_assert(k.bzimage);
 	ck_assert_uint_eq(k.load_start, NB_KERNEL_DEFAULT_GPA);
 	ck_assert_uint_eq(k.entry, k.load_start + 0x200);
@@ -334,7 +333,7 @@ START_TEST(bz_other_pref_address)
 {
 	bzh.pref_address = 32 * MiB;
 	bz_commit();
-	ck_assert_msg(nb_kernel_load(bz, bz_len, -1, &mem, &k, &err) == 0, "%s", err.msg);
+	ck_assert_msg(nb_kernel_load(bz, bz_len, &mem, &k, &err) == 0, "%s", err.msg);
 	ck_assert_uint_eq(k.load_start, 32 * MiB);
 	ck_assert_uint_eq(k.entry, 32 * MiB + 0x200);
 	ck_assert_mem_eq(gpa(32 * MiB, BZ_CODE_SIZE), bz + BZ_CODE_OFF, BZ_CODE_SIZE);
@@ -349,7 +348,7 @@ START_TEST(bz_insane_pref_address_uses_default)
 		build_bzimage();
 		bzh.pref_address = insane[i];
 		bz_commit();
-		ck_assert_msg(nb_kernel_load(bz, bz_len, -1, &mem, &k, &err) == 0, "%s", err.msg);
+		ck_assert_msg(nb_kernel_load(bz, bz_len, &mem, &k, &err) == 0, "%s", err.msg);
 		ck_assert_uint_eq(k.load_start, NB_KERNEL_DEFAULT_GPA);
 	}
 }
@@ -359,7 +358,7 @@ START_TEST(bz_code_larger_than_init_size)
 {
 	bzh.init_size = 0x1000; /* load_end must still cover the whole code */
 	bz_commit();
-	ck_assert_msg(nb_kernel_load(bz, bz_len, -1, &mem, &k, &err) == 0, "%s", err.msg);
+	ck_assert_msg(nb_kernel_load(bz, bz_len, &mem, &k, &err) == 0, "%s", err.msg);
 	ck_assert_uint_eq(k.load_end, k.load_start + BZ_CODE_SIZE);
 }
 END_TEST
@@ -368,7 +367,7 @@ START_TEST(bz_setup_sects_zero_means_four)
 {
 	bzh.setup_sects = 0;
 	bz_commit();
-	ck_assert_msg(nb_kernel_load(bz, bz_len, -1, &mem, &k, &err) == 0, "%s", err.msg);
+	ck_assert_msg(nb_kernel_load(bz, bz_len, &mem, &k, &err) == 0, "%s", err.msg);
 	ck_assert_mem_eq(gpa(k.load_start, BZ_CODE_SIZE), bz + BZ_CODE_OFF, BZ_CODE_SIZE);
 }
 END_TEST
@@ -412,7 +411,7 @@ END_TEST
 START_TEST(bz_truncated)
 {
 	bz_len = 0x210; /* has "HdrS" at 0x202 but not the whole header */
-	ck_assert_int_eq(nb_kernel_load(bz, bz_len, -1, &mem, &k, &err), -1);
+	ck_assert_int_eq(nb_kernel_load(bz, bz_len, &mem, &k, &err), -1);
 	ck_assert_err_has("truncated");
 }
 END_TEST
@@ -423,9 +422,9 @@ START_TEST(garbage_rejected)
 
 	for (size_t i = 0; i < sizeof(junk); i++)
 		junk[i] = (uint8_t)(i * 31 + 1);
-	ck_assert_int_eq(nb_kernel_load(junk, sizeof(junk), -1, &mem, &k, &err), -1);
+	ck_assert_int_eq(nb_kernel_load(junk, sizeof(junk), &mem, &k, &err), -1);
 	ck_assert_err_has("not an ELF or bzImage");
-	ck_assert_int_eq(nb_kernel_load(junk, 0, -1, &mem, &k, &err), -1);
+	ck_assert_int_eq(nb_kernel_load(junk, 0, &mem, &k, &err), -1);
 }
 END_TEST
 
@@ -464,7 +463,7 @@ START_TEST(real_bzimage_loads)
 	size_t len;
 	uint8_t *buf = slurp(REAL_BZIMAGE, &len);
 
-	ck_assert_msg(nb_kernel_load(buf, len, -1, &mem, &k, &err) == 0, "%s", err.msg);
+	ck_assert_msg(nb_kernel_load(buf, len, &mem, &k, &err) == 0, "%s", err.msg);
 	ck_assert(k.bzimage);
 	ck_assert_uint_eq(k.entry, k.load_start + 0x200);
 	ck_assert_uint_ge(k.load_start, NB_HIMEM_GPA);
@@ -481,7 +480,7 @@ START_TEST(real_vmlinux_loads)
 	Elf64_Ehdr real;
 	Elf64_Phdr first;
 
-	ck_assert_msg(nb_kernel_load(buf, len, -1, &mem, &k, &err) == 0, "%s", err.msg);
+	ck_assert_msg(nb_kernel_load(buf, len, &mem, &k, &err) == 0, "%s", err.msg);
 	memcpy(&real, buf, sizeof(real));
 	ck_assert(!k.bzimage);
 	ck_assert_uint_eq(k.entry, real.e_entry);
@@ -494,51 +493,6 @@ START_TEST(real_vmlinux_loads)
 	}
 	ck_assert_uint_eq(first.p_type, PT_LOAD);
 	ck_assert_mem_eq(gpa(first.p_paddr, 256), buf + first.p_offset, 256);
-	free(buf);
-}
-END_TEST
-
-/* With the file's descriptor, the whole pages of each segment are mapped
- * from the file (private): guest RAM holds exactly what the copy gives,
- * the file is mapped into it, and a guest write stays in guest RAM. */
-START_TEST(real_vmlinux_mapped_same_as_copied)
-{
-	size_t len;
-	uint8_t *buf = slurp(REAL_VMLINUX, &len);
-	int fd = open(REAL_VMLINUX, O_RDONLY | O_CLOEXEC);
-	struct nb_guest_mem copied;
-	char line[512];
-	bool seen = false;
-	FILE *maps;
-
-	ck_assert_int_ge(fd, 0);
-	nb_unit_guest_map(&copied, GUEST_SIZE);
-	ck_assert_msg(nb_kernel_load(buf, len, -1, &copied, &k, &err) == 0, "%s", err.msg);
-	ck_assert_msg(nb_kernel_load(buf, len, fd, &mem, &k, &err) == 0, "%s", err.msg);
-	ck_assert_mem_eq(gpa(k.load_start, k.load_end - k.load_start),
-			 nb_gpa_ptr(&copied, k.load_start, k.load_end - k.load_start),
-			 k.load_end - k.load_start);
-	maps = fopen("/proc/self/maps", "r");
-	ck_assert_ptr_nonnull(maps);
-	while (fgets(line, sizeof(line), maps)) {
-		unsigned long lo = strtoul(line, NULL, 16);
-		uint8_t *start = gpa(k.load_start, 1);
-
-		if (strstr(line, "vmlinux") && lo >= (unsigned long)start &&
-		    lo < (unsigned long)start + (k.load_end - k.load_start))
-			seen = true;
-	}
-	fclose(maps);
-	ck_assert_msg(seen, "no page of guest RAM is mapped from %s", REAL_VMLINUX);
-	/* The guest writes its own copy; the file keeps its bytes. */
-	memset(gpa(k.load_start, k.load_end - k.load_start), 0xee, k.load_end - k.load_start);
-	size_t again_len;
-	uint8_t *again = slurp(REAL_VMLINUX, &again_len);
-	ck_assert_uint_eq(again_len, len);
-	ck_assert_mem_eq(again, buf, len);
-	nb_mem_unmap(&copied);
-	close(fd);
-	free(again);
 	free(buf);
 }
 END_TEST
@@ -604,8 +558,6 @@ static TCase *real_tcase(void)
 		printf("skip real_bzimage_loads: %s absent\n", REAL_BZIMAGE);
 	if (access(REAL_VMLINUX, R_OK) == 0)
 		tcase_add_test(tc, real_vmlinux_loads);
-	if (access(REAL_VMLINUX, R_OK) == 0)
-		tcase_add_test(tc, real_vmlinux_mapped_same_as_copied);
 	else
 		printf("skip real_vmlinux_loads: %s absent\n", REAL_VMLINUX);
 	return tc;

@@ -65,15 +65,12 @@ const char nb_run_base_cmdline[] = "console=ttyS0 reboot=k panic=-1 rdinit=/init
 struct file_map {
 	const uint8_t *data;
 	size_t len;
-	int fd; /* open until the kernel is loaded: its pages are mapped into guest RAM */
 };
 
 static int map_file(const char *what, const char *path, struct file_map *map, struct nb_err *err)
 {
 	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
-
-	map->fd = -1;
 
 	if (fd < 0)
 		return nb_err_sys(err, "%s %s", what, path);
@@ -86,8 +83,6 @@ static int map_file(const char *what, const char *path, struct file_map *map, st
 		return nb_err_sys(err, "mapping %s %s", what, path);
 	map->data = data;
 	map->len = (size_t)st.st_size;
-	map->fd = fd;
-	fd = -1;
 	return 0;
 }
 
@@ -96,9 +91,6 @@ static void unmap_file(struct file_map *map)
 	if (map->data)
 		munmap((void *)map->data, map->len);
 	map->data = NULL;
-	if (map->fd >= 0)
-		close(map->fd);
-	map->fd = -1;
 }
 
 /* One run's inputs and the state of its devices that outlives a function. */
@@ -279,17 +271,8 @@ static int load_guest(struct nb_vm *vm, const struct nb_virtio_mmio_transport *v
 	struct nb_boot_args args = { .cmdline_gpa = NB_CMDLINE_GPA, .initrd_size = initrd->len };
 	struct boot_params bp;
 
-	/* A template's snapshot saves the guest pages ever touched (mincore):
-	 * its kernel is copied in, not mapped from vmlinux, whose pages an
-	 * untouched mapping would leave out. */
-	if (nb_kernel_load(kernel_file->data, kernel_file->len,
-			   opts->warm.snapshot_to ? -1 : kernel_file->fd, &vm->mem, &kernel,
-			   err) < 0)
+	if (nb_kernel_load(kernel_file->data, kernel_file->len, &vm->mem, &kernel, err) < 0)
 		return nb_err_wrap(err, "kernel %s", opts->kernel_path);
-	/* The mappings hold the file; the VMM keeps no descriptor of it. */
-	if (kernel_file->fd >= 0)
-		close(kernel_file->fd);
-	kernel_file->fd = -1;
 	if (nb_initrd_place(&vm->mem, &kernel, initrd->len, &args.initrd_gpa, err) < 0 ||
 	    nb_mem_write(&vm->mem, args.initrd_gpa, initrd->data, initrd->len, err) < 0)
 		return nb_err_wrap(err, "initramfs");
@@ -777,8 +760,8 @@ static int read_kernel(const char *path, struct file_map *map, struct nb_err *er
 	return nb_err_set(err, 0, "%.400s (build it with make, or pass --kernel PATH)", cause);
 }
 
-_Static_assert(NB_MAX_LAYERS + 3 <= NB_JAIL_MAX_PATHS,
-	       "the jail keeps every layer fd, the kernel, the tap and one pipe");
+_Static_assert(NB_MAX_LAYERS + 2 <= NB_JAIL_MAX_PATHS,
+	       "the jail keeps every layer fd, the tap and one pipe");
 
 /* The VMM proper: create the VM, boot it, wait for the workload. */
 static int run_vm(void *arg, const struct nb_run_options *opts, int *status, struct nb_err *err)
@@ -867,8 +850,6 @@ static int run_confined(const struct nb_run_options *opts, struct run_ctx *ctx, 
 	paths.proc = false;
 	for (size_t i = 0; ctx->layers && i < ctx->layers->n; i++)
 		paths.keep_fds[paths.nkeep++] = ctx->layers->parts[i].fd;
-	if (ctx->kernel->fd >= 0)
-		paths.keep_fds[paths.nkeep++] = ctx->kernel->fd;
 	if (opts->confine.jail)
 		rc = jail_paths(&jailed, &paths, owned, err);
 	if (rc == 0)

@@ -5,7 +5,6 @@
 
 #include <elf.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "vmm/kvm/x86_64/layout.h"
 
@@ -135,56 +134,21 @@ static int check_elf(const uint8_t *buf, size_t len, const struct nb_guest_mem *
 	return 0;
 }
 
-#define PAGE 4096ull
-
-/* Map the whole pages of a segment's file bytes straight from the kernel
- * file into guest RAM: MAP_PRIVATE | MAP_FIXED over the guest's anonymous
- * memory, so the page cache's pages are shared by every VM and copied only
- * when a guest writes one, and nothing is copied or faulted in at start.
- * Returns the bytes mapped at dst + *head (0: none, copy it all). */
-static uint64_t map_segment(int fd, const Elf64_Phdr *ph, uint8_t *dst, uint64_t *head)
-{
-	uint64_t len;
-
-	*head = (PAGE - (ph->p_paddr & (PAGE - 1))) & (PAGE - 1);
-	if (fd < 0 || (ph->p_offset & (PAGE - 1)) != (ph->p_paddr & (PAGE - 1)) ||
-	    ph->p_filesz <= *head || ((uintptr_t)dst & (PAGE - 1)) != (ph->p_paddr & (PAGE - 1)))
-		return 0;
-	len = (ph->p_filesz - *head) & ~(PAGE - 1);
-	if (len == 0 || mmap(dst + *head, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd,
-			     (off_t)(ph->p_offset + *head)) == MAP_FAILED)
-		return 0;
-	return len;
-}
-
-/* Pass 2, after check_elf: map or copy the segments, zero the bss tails. */
-static int copy_elf(const uint8_t *buf, int fd, const struct nb_guest_mem *mem, struct nb_err *err)
+/* Pass 2, after check_elf: copy and zero the bss tails. */
+static int copy_elf(const uint8_t *buf, const struct nb_guest_mem *mem, struct nb_err *err)
 {
 	Elf64_Ehdr eh;
 	Elf64_Phdr ph;
 
-	/* Locked or hugetlb RAM keeps its pages: a mapping would unlock them,
-	 * or could not split a huge page. */
-	if (mem->locked || mem->backing == NB_MEM_HUGETLB)
-		fd = -1;
 	memcpy(&eh, buf, sizeof(eh));
 	for (unsigned i = 0; i < eh.e_phnum; i++) {
-		uint64_t head, mapped;
-
 		read_phdr(buf, &eh, i, &ph);
 		if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
 			continue;
 		uint8_t *dst = nb_gpa_ptr(mem, ph.p_paddr, ph.p_memsz);
 		if (!dst)
 			return nb_err_set(err, 0, "segment %u: no guest RAM to load it into", i);
-		mapped = map_segment(fd, &ph, dst, &head);
-		if (!mapped) {
-			memcpy(dst, buf + ph.p_offset, ph.p_filesz);
-		} else { /* the partial pages at both ends */
-			memcpy(dst, buf + ph.p_offset, head);
-			memcpy(dst + head + mapped, buf + ph.p_offset + head + mapped,
-			       ph.p_filesz - head - mapped);
-		}
+		memcpy(dst, buf + ph.p_offset, ph.p_filesz);
 		memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
 	}
 	return 0;
@@ -285,12 +249,12 @@ int nb_kernel_check(const uint8_t *buf, size_t len, const struct nb_guest_mem *m
 	return nb_err_set(err, 0, "not an ELF or bzImage (%zu bytes)", len);
 }
 
-int nb_kernel_load(const uint8_t *buf, size_t len, int fd, const struct nb_guest_mem *mem,
+int nb_kernel_load(const uint8_t *buf, size_t len, const struct nb_guest_mem *mem,
 		   struct nb_kernel *out, struct nb_err *err)
 {
 	if (nb_kernel_check(buf, len, mem, out, err) < 0)
 		return -1;
-	return out->bzimage ? copy_bzimage(buf, len, mem, out, err) : copy_elf(buf, fd, mem, err);
+	return out->bzimage ? copy_bzimage(buf, len, mem, out, err) : copy_elf(buf, mem, err);
 }
 
 /* Does the PT_NOTE segment at [off, off+size) hold a note owned by "Linux"? */

@@ -31,11 +31,8 @@ int nb_kernel_check(const uint8_t *buf, size_t len, const struct nb_guest_mem *m
 
 /* nb_kernel_check, then load the kernel in buf[0..len) into mem. On error, names the
  * defect (e.g. "not an ELF or bzImage", "segment 2 runs past end of file",
- * "kernel needs 40 MiB but guest has 32 MiB"). fd: the file buf holds, or
- * -1. With it, the whole pages of an ELF's segments are mapped from the
- * file (private, copy-on-write) instead of copied, unless mem is locked
- * (--memory-prealloc) or hugetlb: those pages are kept and written. */
-int nb_kernel_load(const uint8_t *buf, size_t len, int fd, const struct nb_guest_mem *mem,
+ * "kernel needs 40 MiB but guest has 32 MiB"). */
+int nb_kernel_load(const uint8_t *buf, size_t len, const struct nb_guest_mem *mem,
 		   struct nb_kernel *out, struct nb_err *err);
 
 /* True if buf holds a Linux kernel: a bzImage, or an ELF with a note owned
