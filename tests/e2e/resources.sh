@@ -14,9 +14,8 @@ rss_kib() {
 	awk '/^(VmRSS|HugetlbPages):/ { kib += $2 } END { if (NR) print kib }' "/proc/$1/status" 2>/dev/null
 }
 
-# The VMM's own pages: anonymous RSS. The guest kernel's text is mapped
-# from the vmlinux file (page cache shared by every VM), so VmRSS also
-# counts the kernel pages a workload happens to touch for the first time.
+# Guest RAM as the VMM holds it: anonymous RSS (VmRSS also counts the
+# pages of the VMM's own binary and libraries it happens to touch).
 anon_kib() {
 	awk '/^RssAnon:/ { print $2 }' "/proc/$1/status" 2>/dev/null
 }
