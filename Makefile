@@ -189,7 +189,7 @@ FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/f
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $(wildcard vmm/*/*.h vmm/*/*/*.h tests/lib/*.h tests/fuzz/*.h)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB) -lpthread -lcrypto
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB) -lpthread -lnettle
 
 # Image parsers and the tar-to-image path (explicit rules beat the pattern).
 FUZZ_IMAGES_LIB := images/oci.c images/json.c images/digest.c common/err.c common/report.c common/file.c
