@@ -103,14 +103,17 @@ expect seccomp_normal_run "a normal run passes every thread's filter" "$status" 
 nb_run_case 10 $nestbox seccomp-dump
 kinds=$(grep -cE '^(main|event|vcpu|fs) thread: [0-9]+ syscalls, [0-9]+ ioctl requests' <<<"$out")
 lists=$(sed '/^union:/,$d' <<<"$out")
-kvm_run_in=$(awk '/^[a-z]+ thread/ { k = $1 } $1 == "ioctl" && $2 == "KVM_RUN" { print k }' <<<"$lists" | tr '\n' ' ')
+# (a template's snapshot lets the main thread finish a stopped vCPU's I/O:
+# an entry marked "[only with template create]", not in a normal run)
+kvm_run_in=$(awk '/^[a-z]+ thread/ { k = $1 } $1 == "ioctl" && $2 == "KVM_RUN" && !/\[only with template create\]/ { print k }' <<<"$lists" | tr '\n' ' ')
+kvm_run_template=$(grep -c 'KVM_RUN .*\[only with template create\]' <<<"$lists")
 unexplained=$(grep '^  ' <<<"$lists" | grep -cv ' # [a-zA-Z-]')
 # The union, counted from the three lists, is what the dump says it is.
 union_sys=$(grep '^  [a-z]' <<<"$lists" | awk '{ print $1 }' | sort -u | wc -l)
 union_ioctl=$(awk '$1 == "ioctl" { print $2 }' <<<"$lists" | sort -u | wc -l)
 said=$(sed -n 's/^union: \([0-9]*\) syscalls, \([0-9]*\) ioctl requests.*/\1 \2/p' <<<"$out")
 expect seccomp_dump "seccomp-dump lists four thread kinds, KVM_RUN only for vCPUs, a reason per entry, the union's true size" \
-	"$status" -eq 0 -a "$kinds" -eq 4 -a "$kvm_run_in" = "vcpu " -a "$unexplained" -eq 0 \
+	"$status" -eq 0 -a "$kinds" -eq 4 -a "$kvm_run_in" = "vcpu " -a "$kvm_run_template" -le 1 -a "$unexplained" -eq 0 \
 	-a "$said" = "$union_sys $union_ioctl"
 echo "# host seccomp union: $said (syscalls, ioctl requests)" >&2
 
