@@ -1,8 +1,8 @@
 /* libFuzzer: nestbox-init's reader of the signal port (common/sigmsg.h) on
  * a byte stream the fuzzer writes, fed in pieces whose sizes it picks too.
  * Whatever the bytes, every message it yields must be one the guest may act
- * on (an allowed signal, a bounded window size), it must never hold more
- * than its buffer, and it must always make progress.
+ * on (an allowed signal, a bounded window size, a memory limit in range), it
+ * must never hold more than its buffer, and it must always make progress.
  *
  * Covers: common/sigmsg.c */
 #include <stdint.h>
@@ -42,8 +42,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    (m.rows < 1 || m.rows > NB_WINSIZE_MAX || m.cols < 1 ||
 			     m.cols > NB_WINSIZE_MAX))
 				abort();
+			if (rc > 0 && m.type == NB_SIGMSG_MEMORY && !nb_sigmsg_memory_ok(m.memory))
+				abort();
 			if (rc > 0 && m.type != NB_SIGMSG_SIGNAL && m.type != NB_SIGMSG_WINSIZE &&
-			    m.type != NB_SIGMSG_START)
+			    m.type != NB_SIGMSG_START && m.type != NB_SIGMSG_MEMORY)
 				abort();
 		}
 		if (r.len >= NB_SIGMSG_MAX) /* a complete frame left unconsumed */
