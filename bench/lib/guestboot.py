@@ -16,7 +16,6 @@ MODE is one of
            of this (L1) kernel (needs tracefs; enabled here, one VM at a time).
 """
 import collections
-import glob
 import json
 import os
 import re
@@ -26,20 +25,11 @@ import subprocess
 import sys
 import time
 
+from firstline import kvm_exits  # bench/lib/firstline.py: exits so far, from KVM's debugfs
+
 TRACING = "/sys/kernel/tracing"
 FIRST = b"nestbox-init: started at"
 EXECVE = b"nestbox-init: container execve at"
-
-
-def kvm_exits(pid):
-    total = None
-    for d in glob.glob(f"/sys/kernel/debug/kvm/{pid}-*"):
-        try:
-            with open(os.path.join(d, "exits")) as f:
-                total = (total or 0) + int(f.read())
-        except OSError:
-            pass
-    return total
 
 
 def trace_write(name, value):
