@@ -12,6 +12,8 @@
 #   bench/container.sh [RUNS]     (default 5; build with `make tests` first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib/crun_bundle.sh
+. bench/lib/crun_bundle.sh
 
 if [ "${1:-}" != --inner ]; then
 	exec tests/testhost/run bench/container.sh --inner "${1:-5}"
@@ -30,17 +32,7 @@ for i in $(seq "$runs"); do
 done
 
 if command -v crun >/dev/null; then
-	mkdir -p "$work/bundle"
-	cp -a $rootfs "$work/bundle/rootfs"
-	(cd "$work/bundle" && crun spec)
-	python3 - "$work/bundle/config.json" <<'PY'
-import json, sys
-p = sys.argv[1]
-c = json.load(open(p))
-c["process"]["terminal"] = False
-c["process"]["args"] = ["true"]
-json.dump(c, open(p, "w"))
-PY
+	crun_bundle "$work/bundle" "$rootfs"
 	for i in $(seq "$runs"); do
 		start=$(date +%s%N)
 		crun run --bundle "$work/bundle" "nb-bench-$$-$i" </dev/null >/dev/null 2>&1 || true

@@ -19,6 +19,8 @@
 #                                 first: the crun row needs build/rootfs-busybox)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib/crun_bundle.sh
+. bench/lib/crun_bundle.sh
 
 if [ "${1:-}" != --inner ]; then
 	exec tests/testhost/run --timeout 1800 bench/warm.sh --inner "${1:-20}" "${2:-5}"
@@ -56,17 +58,7 @@ done
 crun_ok=0
 if command -v crun >/dev/null && [ -x $rootfs/bin/busybox ]; then
 	crun_ok=1
-	mkdir -p "$work/bundle"
-	cp -a $rootfs "$work/bundle/rootfs"
-	(cd "$work/bundle" && crun spec)
-	python3 - "$work/bundle/config.json" <<'PY'
-import json, sys
-p = sys.argv[1]
-c = json.load(open(p))
-c["process"]["terminal"] = False
-c["process"]["args"] = ["true"]
-json.dump(c, open(p, "w"))
-PY
+	crun_bundle "$work/bundle" "$rootfs"
 fi
 # fn and crun alternated, so both see the same state of the machine.
 for i in $(seq "$pairs"); do
