@@ -422,6 +422,14 @@ static int snapshot_copy(struct nb_monitor *m, struct nb_err *err)
 	for (size_t i = 0; i < 2; i++)
 		if (nb_copy_sparse(from, files[i], to, files[i], err) < 0)
 			return -1;
+	/* the VMM writes its files anew at the next snapshot: no copy of
+	 * guest RAM stays beside the VM meanwhile */
+	for (size_t i = 0; i < 2; i++) {
+		int fd = openat(from, files[i], O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+
+		if (fd >= 0)
+			close(fd);
+	}
 	return nb_template_save_meta(m->snap.path, m->opts, err);
 }
 
