@@ -942,6 +942,8 @@ _Noreturn void nb_monitor_finish(struct nb_monitor *m, int rc, int status, const
 	emit(m, "die", m->state.exit_code, -1);
 	if (m->stop_requested)
 		emit(m, "stop", -1, -1);
+	if (m->snap.client) /* the VMM ended before it saved: no half snapshot */
+		snapshot_done(m, false);
 	snprintf(reply, sizeof(reply), "{\"ok\":true,\"exitCode\":%d}\n", m->state.exit_code);
 	for (int i = 0; i < MAX_CLIENTS; i++) {
 		if (m->clients[i].fd >= 0 && m->clients[i].waiting)
