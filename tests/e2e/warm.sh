@@ -148,8 +148,12 @@ e2e_snapshot() {
 		return
 	fi
 	before=$(snap_tick snapsrc)
+	local t0 t1
+	t0=$(date +%s%N)
 	nb_run_case "$limit" $nestbox snapshot snapsrc "$dir"
+	t1=$(date +%s%N)
 	at=$(snap_tick snapsrc)
+	echo "# snapshot of a running VM: $(((t1 - t0) / 1000000)) ms wall, DIR $(du -sk "$dir" 2>/dev/null | cut -f1) KiB on disk" >&2
 	expect e2e_snapshot_take "snapshot of a running VM writes state, memory and meta.json into DIR" \
 		"$status" -eq 0 -a -s "$dir/state" -a -s "$dir/memory" -a -s "$dir/meta.json" \
 		-a "$out" = "$dir"
@@ -164,8 +168,11 @@ e2e_snapshot() {
 	expect e2e_snapshot_not_empty "a snapshot into a non-empty DIR is refused, DIR kept" \
 		"$status" -eq 1 -a -n "$(grep -o 'not empty' <<<"$err")" -a -s "$dir/state"
 
+	t0=$(date +%s%N)
 	nb_run_case "$limit" $nestbox run --restore "$dir" -d --name snapc1
 	a1=$status
+	t1=$(date +%s%N)
+	echo "# run --restore -d: $(((t1 - t0) / 1000000)) ms wall to running" >&2
 	nb_run_case "$limit" $nestbox run --restore "$dir" -d --name snapc2
 	b1=$status
 	snap_until 60 snapc1 $((at + 3))
