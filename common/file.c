@@ -117,6 +117,53 @@ int nb_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+static int copy_extents(int in, int out, off_t size)
+{
+	off_t pos = 0;
+
+	while (pos < size) {
+		off_t data = lseek(in, pos, SEEK_DATA), hole;
+
+		if (data < 0)
+			return errno == ENXIO ? 0 : -1; /* ENXIO: only a hole is left */
+		hole = lseek(in, data, SEEK_HOLE);
+		if (hole < 0)
+			return -1;
+		for (off_t at = data; at < hole;) {
+			ssize_t n = copy_file_range(in, &at, out, &(off_t){ at },
+						    (size_t)(hole - at), 0);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				errno = n < 0 ? errno : EIO;
+				return -1;
+			}
+		}
+		pos = hole;
+	}
+	return 0;
+}
+
+int nb_copy_sparse(int from_dir, const char *from, int to_dir, const char *to, struct nb_err *err)
+{
+	cleanup_close int in = openat(from_dir, from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), out = -1;
+	struct stat st;
+
+	if (in < 0 || fstat(in, &st) < 0)
+		return nb_err_sys(err, "%s", from);
+	out = openat(to_dir, to, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0)
+		return nb_err_sys(err, "%s", to);
+	if (ftruncate(out, st.st_size) < 0 || copy_extents(in, out, st.st_size) < 0 ||
+	    fsync(out) < 0) {
+		nb_err_sys(err, "copying %s to %s", from, to);
+		unlinkat(to_dir, to, 0);
+		return -1;
+	}
+	return 0;
+}
+
 int nb_file_write_atomic(int dir_fd, const char *name, const char *tmp, const void *data,
 			 size_t len, mode_t mode, struct nb_err *err)
 {

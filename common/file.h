@@ -29,6 +29,12 @@ int nb_file_read_nofollow(int dir_fd, const char *path, size_t max, char **data,
  * errno (EIO for a write of nothing). */
 int nb_write_all(int fd, const void *buf, size_t len);
 
+/* Copy file from (relative to from_dir) to a new file to (relative to
+ * to_dir; O_EXCL, mode 0600), keeping its holes: only the data extents
+ * are copied (SEEK_DATA), the size set with ftruncate. On failure to is
+ * removed. */
+int nb_copy_sparse(int from_dir, const char *from, int to_dir, const char *to, struct nb_err *err);
+
 /* Replace name (relative to dir_fd, or AT_FDCWD) with len bytes of data,
  * all or nothing: written to tmp (relative to dir_fd too; NULL:
  * "NAME.tmp-PID" beside it), created afresh with mode less the umask

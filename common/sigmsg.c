@@ -25,7 +25,8 @@ bool nb_sigmsg_memory_ok(uint64_t bytes)
 /* Payload bytes of each type. */
 static size_t payload_len(uint8_t type)
 {
-	return type == NB_SIGMSG_MEMORY ? 8 : 4;
+	return type == NB_SIGMSG_MEMORY || type == NB_SIGMSG_ENTROPY || type == NB_SIGMSG_CLOCK ? 8
+												: 4;
 }
 
 static bool winsize_ok(unsigned rows, unsigned cols)
@@ -60,6 +61,14 @@ size_t nb_sigmsg_encode(const struct nb_sigmsg *m, uint8_t *buf)
 			return 0;
 		nb_put_le64(payload, m->memory);
 		break;
+	case NB_SIGMSG_CLOCK:
+		if (m->value == 0 || m->value > INT64_MAX)
+			return 0;
+		nb_put_le64(payload, m->value);
+		break;
+	case NB_SIGMSG_ENTROPY:
+		nb_put_le64(payload, m->value);
+		break;
 	default:
 		return 0;
 	}
@@ -74,7 +83,8 @@ static int decode_frame(const uint8_t *buf, size_t plen, struct nb_sigmsg *m, st
 	memset(m, 0, sizeof(*m));
 	m->type = buf[1];
 	if (m->type != NB_SIGMSG_SIGNAL && m->type != NB_SIGMSG_WINSIZE &&
-	    m->type != NB_SIGMSG_START && m->type != NB_SIGMSG_MEMORY)
+	    m->type != NB_SIGMSG_START && m->type != NB_SIGMSG_MEMORY &&
+	    m->type != NB_SIGMSG_ENTROPY && m->type != NB_SIGMSG_CLOCK)
 		return nb_err_set(err, 0, "signal port: unknown message type %u", m->type);
 	if (plen != payload_len(m->type))
 		return nb_err_set(err, 0,
@@ -90,6 +100,13 @@ static int decode_frame(const uint8_t *buf, size_t plen, struct nb_sigmsg *m, st
 				"from %u to %llu",
 				(unsigned long long)m->memory, NB_SPEC_MIN_MEMORY,
 				(unsigned long long)NB_SIGMSG_MEMORY_MAX);
+		return 0;
+	}
+	if (m->type == NB_SIGMSG_ENTROPY || m->type == NB_SIGMSG_CLOCK) {
+		m->value = nb_get_le64(payload);
+		if (m->type == NB_SIGMSG_CLOCK && (m->value == 0 || m->value > INT64_MAX))
+			return nb_err_set(err, 0, "signal port: clock %llu ns is not 1..2^63-1",
+					  (unsigned long long)m->value);
 		return 0;
 	}
 	if (m->type == NB_SIGMSG_SIGNAL) {

@@ -13,10 +13,11 @@
 #include "nestbox/err.h"
 
 struct nb_sigmsg {
-	uint8_t type;        /* NB_SIGMSG_SIGNAL, _WINSIZE, _START or _MEMORY */
+	uint8_t type;        /* NB_SIGMSG_SIGNAL, _WINSIZE, _START, _MEMORY, _ENTROPY, _CLOCK */
 	int signo;           /* SIGNAL: nb_sigmsg_signal_ok() */
 	uint16_t rows, cols; /* WINSIZE: 1..NB_WINSIZE_MAX each */
 	uint64_t memory;     /* MEMORY: nb_sigmsg_memory_ok() */
+	uint64_t value;      /* ENTROPY: the 8 bytes (le64); CLOCK: ns, 1..INT64_MAX */
 };
 
 /* Whether signo may travel on the port (the signals Docker forwards). */

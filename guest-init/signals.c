@@ -9,9 +9,11 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "container/container.h"
+#include "guest-init/warm.h"
 #include "nestbox/cleanup.h"
 
 /* The signals whose default action is not to end the process. */
@@ -60,10 +62,32 @@ static void set_memory(const struct nb_sigmsg *m, struct nb_signal_target *t, in
 		dprintf(log_fd, "nestbox-init: %s\n", err.msg);
 }
 
+/* A restored running VM becomes a clone of its own (abi.h): the host's
+ * entropy, then its clock with a CRNG reseed. */
+static void resume(const struct nb_sigmsg *m, int log_fd)
+{
+	struct timespec now = { .tv_sec = (time_t)(m->value / 1000000000u),
+				.tv_nsec = (long)(m->value % 1000000000u) };
+	uint8_t bytes[8];
+	struct nb_err err;
+	int rc;
+
+	for (int i = 0; i < 8; i++)
+		bytes[i] = (uint8_t)(m->value >> (8 * i));
+	if (m->type == NB_SIGMSG_ENTROPY)
+		rc = nb_warm_add_entropy(bytes, sizeof(bytes), &err);
+	else if ((rc = nb_warm_reseed(&err)) == 0 && clock_settime(CLOCK_REALTIME, &now) < 0)
+		rc = nb_err_sys(&err, "cannot set the clock");
+	if (rc < 0 && log_fd >= 0)
+		dprintf(log_fd, "nestbox-init: %s\n", err.msg);
+}
+
 static void apply(const struct nb_sigmsg *m, struct nb_signal_target *t, int log_fd)
 {
 	if (m->type == NB_SIGMSG_MEMORY)
 		return set_memory(m, t, log_fd);
+	if (m->type == NB_SIGMSG_ENTROPY || m->type == NB_SIGMSG_CLOCK)
+		return resume(m, log_fd);
 	if (m->type == NB_SIGMSG_SIGNAL) {
 		int forced = nb_signal_deliver(t->pid, m->signo, t->pid_ns_init);
 

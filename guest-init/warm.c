@@ -59,14 +59,17 @@ int nb_warm_read_spec(int fd, void **blob, size_t *len, struct nb_err *err)
 	return 0;
 }
 
-static int reseed(const void *seed, size_t len, struct nb_err *err)
+int nb_warm_add_entropy(const void *seed, size_t len, struct nb_err *err)
 {
 	struct {
 		struct rand_pool_info info;
 		uint8_t buf[NB_SPEC_SEED_LEN];
 	} pool;
-	cleanup_close int fd = open("/dev/urandom", O_RDWR | O_CLOEXEC);
+	cleanup_close int fd = -1;
 
+	if (len == 0 || len > sizeof(pool.buf))
+		return nb_err_set(err, 0, "entropy: %zu bytes, 1 to %u", len, NB_SPEC_SEED_LEN);
+	fd = open("/dev/urandom", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return nb_err_sys(err, "cannot open /dev/urandom to reseed");
 	memcpy(pool.buf, seed, len);
@@ -74,6 +77,15 @@ static int reseed(const void *seed, size_t len, struct nb_err *err)
 	pool.info.buf_size = (int)len;
 	if (ioctl(fd, RNDADDENTROPY, &pool) < 0)
 		return nb_err_sys(err, "RNDADDENTROPY");
+	return 0;
+}
+
+int nb_warm_reseed(struct nb_err *err)
+{
+	cleanup_close int fd = open("/dev/urandom", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return nb_err_sys(err, "cannot open /dev/urandom to reseed");
 	if (ioctl(fd, RNDRESEEDCRNG) < 0)
 		return nb_err_sys(err, "RNDRESEEDCRNG");
 	return 0;
@@ -87,7 +99,7 @@ int nb_warm_apply(const struct nb_spec *spec, struct nb_err *err)
 	if (!spec->seed || spec->seed_len != NB_SPEC_SEED_LEN)
 		return nb_err_set(err, 0, "the workload spec after a restore has no %s",
 				  NB_SPEC_SEED);
-	if (reseed(spec->seed, spec->seed_len, err) < 0)
+	if (nb_warm_add_entropy(spec->seed, spec->seed_len, err) < 0 || nb_warm_reseed(err) < 0)
 		return -1;
 	if (spec->clock_sec && clock_settime(CLOCK_REALTIME, &now) < 0)
 		return nb_err_sys(err, "cannot set the clock");

@@ -15,6 +15,13 @@
  * it stay in fd for the workload. */
 int nb_warm_read_spec(int fd, void **blob, size_t *len, struct nb_err *err);
 
+/* len (1 to NB_SPEC_SEED_LEN) bytes of host entropy into the kernel's
+ * pool, credited. */
+int nb_warm_add_entropy(const void *seed, size_t len, struct nb_err *err);
+
+/* A CRNG reseed: what is read from now on depends on the pool's entropy. */
+int nb_warm_reseed(struct nb_err *err);
+
 /* The spec's seed into the kernel's pool and a CRNG reseed; the spec's
  * clock into CLOCK_REALTIME. A spec without a seed is refused: a clone
  * must never run on its template's random state. */

@@ -284,6 +284,20 @@ enum nb_status {
 #define NB_SIGMSG_MEMORY 3u
 #define NB_SIGMSG_MEMORY_MAX (1ull << 44) /* 16 TiB: 2^32 pages */
 
+/* A running VM's snapshot restored (`nestbox run --restore DIR`, issue
+ * 16): its workload runs on, so no spec brings a clone's fresh state; the
+ * host sends, on the signal port,
+ *   NB_SIGMSG_ENTROPY  8 bytes of host entropy, added to the kernel's
+ *                      pool (NB_SIGMSG_RESUME_ENTROPY of them), then
+ *   NB_SIGMSG_CLOCK    8 bytes: le64 the host's wall clock in ns since the
+ *                      epoch, 1 to INT64_MAX: the CRNG is reseeded and
+ *                      CLOCK_REALTIME set
+ * A nestbox-init without them skips them as of an unknown type.
+ */
+#define NB_SIGMSG_ENTROPY 4u
+#define NB_SIGMSG_CLOCK 5u
+#define NB_SIGMSG_RESUME_ENTROPY 4u /* 32 bytes, as NB_SPEC_SEED_LEN */
+
 /* Where the host packs a plain rootfs directory in the initramfs. */
 #define NB_GUEST_ROOTFS "/rootfs"
 

@@ -38,7 +38,7 @@ def main():
     path = os.path.basename(sys.argv[1])
     c = connect(path)
     r = call(c, {"op": "hello"})
-    check("py_hello", r and r.get("ok") and r.get("protocol") == 2, r)
+    check("py_hello", r and r.get("ok") and r.get("protocol") == 3, r)
     r = call(c, {"op": "state"})
     check("py_state", r and r["state"]["Status"] == "running" and r["state"]["Pid"] > 0, r)
     r = call(c, {"op": "stats"})

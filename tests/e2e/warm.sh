@@ -8,6 +8,9 @@
 warm_cases="e2e_warm_template_create e2e_warm_run e2e_warm_fn_20 e2e_warm_clones_differ
 	e2e_warm_fn_status_stderr e2e_warm_fn_timeout e2e_warm_fn_binary e2e_warm_fn_cap
 	e2e_warm_serve_4 e2e_warm_serve_stop e2e_warm_nothing_left e2e_warm_stale e2e_warm_corrupt"
+snap_cases="e2e_snapshot_take e2e_snapshot_source_goes_on e2e_snapshot_not_empty
+	e2e_snapshot_restore_twice e2e_snapshot_clones_count e2e_snapshot_clones_differ
+	e2e_snapshot_nothing_left"
 
 # What a run may leave: nestbox processes and files in /tmp, /dev/shm.
 warm_debris() {
@@ -114,10 +117,103 @@ e2e_warm() {
 	unset NESTBOX_CACHE_DIR
 }
 
+# The last "tick N" of VM $1's log (0: none yet).
+snap_tick() {
+	timeout -s KILL 60 $nestbox logs "$1" 2>/dev/null | awk '$1 == "tick" { n = $2 } END { print n + 0 }'
+}
+# The first one.
+snap_first() {
+	timeout -s KILL 60 $nestbox logs "$1" 2>/dev/null | awk '$1 == "tick" { print $2; exit }'
+}
+# snap_until SECONDS VM N: wait until VM's log reached tick N.
+snap_until() {
+	local end=$((SECONDS + $1))
+	until [ "$(snap_tick "$2")" -ge "$3" ]; do
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.5
+	done
+}
+
+# `nestbox snapshot` of a running detached VM that counts once a second,
+# restored twice with -d: both go on counting from where it was.
+e2e_snapshot() {
+	local img=$1 dir=$nb_tmp/snap before at src_after a1 b1 a2 b2 debris
+	export NESTBOX_RUN_DIR=$nb_tmp/snaprun NESTBOX_CACHE_DIR=$nb_tmp/warm-cache
+	touch "$nb_tmp/warm.stamp"
+
+	nb_run_case "$limit" $nestbox run -d --name snapsrc "$img" -- \
+		'i=0; while :; do i=$((i+1)); echo "tick $i $(head -c 8 /dev/urandom | od -An -tx1 | tr -d " ")"; sleep 1; done'
+	if [ "$status" -ne 0 ] || ! snap_until 120 snapsrc 3; then
+		for c in $snap_cases; do skip "$c" "the counting VM did not start (status $status: $(tail -c 200 <<<"$err"))"; done
+		return
+	fi
+	before=$(snap_tick snapsrc)
+	local t0 t1
+	t0=$(date +%s%N)
+	nb_run_case "$limit" $nestbox snapshot snapsrc "$dir"
+	t1=$(date +%s%N)
+	at=$(snap_tick snapsrc)
+	echo "# snapshot of a running VM: $(((t1 - t0) / 1000000)) ms wall, DIR $(du -sk "$dir" 2>/dev/null | cut -f1) KiB on disk" >&2
+	expect e2e_snapshot_take "snapshot of a running VM writes state, memory and meta.json into DIR" \
+		"$status" -eq 0 -a -s "$dir/state" -a -s "$dir/memory" -a -s "$dir/meta.json" \
+		-a "$out" = "$dir"
+
+	snap_until 30 snapsrc $((at + 3))
+	src_after=$(snap_tick snapsrc)
+	status=0 out="tick $at then $src_after" err=
+	expect e2e_snapshot_source_goes_on "the snapshotted VM runs on (its counter went from $at to $src_after)" \
+		"$src_after" -ge $((at + 3))
+
+	nb_run_case "$limit" $nestbox snapshot snapsrc "$dir"
+	expect e2e_snapshot_not_empty "a snapshot into a non-empty DIR is refused, DIR kept" \
+		"$status" -eq 1 -a -n "$(grep -o 'not empty' <<<"$err")" -a -s "$dir/state"
+
+	t0=$(date +%s%N)
+	nb_run_case "$limit" $nestbox run --restore "$dir" -d --name snapc1
+	a1=$status
+	t1=$(date +%s%N)
+	echo "# run --restore -d: $(((t1 - t0) / 1000000)) ms wall to running" >&2
+	nb_run_case "$limit" $nestbox run --restore "$dir" -d --name snapc2
+	b1=$status
+	snap_until 60 snapc1 $((at + 3))
+	snap_until 60 snapc2 $((at + 3))
+	a1="$a1 $(snap_first snapc1)"
+	b1="$b1 $(snap_first snapc2)"
+	status=0 out="clone 1: status+first tick $a1, clone 2: $b1, snapshot between ticks $before and $at" err=
+	expect e2e_snapshot_restore_twice "two restores with -d start, each going on from the snapshot's tick ($out)" \
+		"${a1% *}" -eq 0 -a "${b1% *}" -eq 0 -a "${a1#* }" -ge "$before" -a "${a1#* }" -le $((at + 1)) \
+		-a "${b1#* }" -ge "$before" -a "${b1#* }" -le $((at + 1))
+
+	a2=$(snap_tick snapc1)
+	b2=$(snap_tick snapc2)
+	sleep 3
+	status=0 out="clone 1: $a2 -> $(snap_tick snapc1), clone 2: $b2 -> $(snap_tick snapc2)" err=
+	expect e2e_snapshot_clones_count "both restored VMs keep counting ($out)" \
+		"$(snap_tick snapc1)" -gt "$a2" -a "$(snap_tick snapc2)" -gt "$b2"
+
+	# the same tick in both clones, after the restore: its urandom bytes differ
+	local n=$(($(snap_tick snapc1) < $(snap_tick snapc2) ? $(snap_tick snapc1) : $(snap_tick snapc2)))
+	a2=$(timeout -s KILL 60 $nestbox logs snapc1 | awk -v n="$n" '$1 == "tick" && $2 == n { print $3 }')
+	b2=$(timeout -s KILL 60 $nestbox logs snapc2 | awk -v n="$n" '$1 == "tick" && $2 == n { print $3 }')
+	status=0 out="tick $n: '$a2' vs '$b2'" err=
+	expect e2e_snapshot_clones_differ "two restores of one snapshot read different /dev/urandom bytes ($out)" \
+		${#a2} -eq 16 -a ${#b2} -eq 16 -a "$a2" != "$b2"
+
+	nb_run_case "$limit" $nestbox rm -f snapsrc snapc1 snapc2
+	rm -rf "$dir"
+	sleep 1
+	debris="$(ls "$NESTBOX_RUN_DIR/vm" 2>/dev/null | wc -l) $(warm_debris | tr '\n' ' ')"
+	out=$debris
+	expect e2e_snapshot_nothing_left "rm -f leaves no VM directory, nestbox process or new file in /tmp" \
+		"$status" -eq 0 -a "$(echo "$debris" | tr -d ' ')" = 00
+	unset NESTBOX_RUN_DIR NESTBOX_CACHE_DIR
+}
+
 if ! command -v jq >/dev/null; then
-	for c in $warm_cases; do skip "$c" "jq missing (scripts/deps.sh)"; done
+	for c in $warm_cases $snap_cases; do skip "$c" "jq missing (scripts/deps.sh)"; done
 elif ! warm_imgs=$(tests/images/mkimages.sh 2>/dev/null); then
-	for c in $warm_cases; do skip "$c" "test images not built (run tests/run images first)"; done
+	for c in $warm_cases $snap_cases; do skip "$c" "test images not built (run tests/run images first)"; done
 else
 	e2e_warm "$warm_imgs/busybox"
+	e2e_snapshot "$warm_imgs/busybox"
 fi

@@ -24,6 +24,7 @@
  * (signals.c sets memory limits through cgroup.c). */
 #include "container/cgroup.c"
 #include "guest-init/signals.c"
+#include "guest-init/warm.c" /* the entropy signals.c adds */
 
 static char dir[] = "/tmp/nb-oci-unit-XXXXXX";
 

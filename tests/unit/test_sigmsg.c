@@ -18,6 +18,7 @@
 /* nestbox-init's side, which the host build does not otherwise compile. */
 #include "container/cgroup.c"
 #include "guest-init/signals.c"
+#include "guest-init/warm.c" /* the entropy signals.c adds */
 
 static size_t enc_signal(int signo, uint8_t *buf)
 {
@@ -101,6 +102,43 @@ START_TEST(memory_limit)
 	}
 	ck_assert(nb_sigmsg_memory_ok(NB_SIGMSG_MEMORY_MAX));
 	ck_assert(nb_sigmsg_memory_ok(NB_SPEC_MIN_MEMORY));
+}
+END_TEST
+
+/* run --restore DIR: entropy (any 8 bytes) and the clock (1..INT64_MAX ns). */
+START_TEST(resume_messages)
+{
+	static const uint64_t bad_clocks[] = { 0, (uint64_t)INT64_MAX + 1, UINT64_MAX };
+	uint8_t buf[NB_SIGMSG_MAX];
+	struct nb_sigmsg in = { .type = NB_SIGMSG_ENTROPY, .value = 0x0123456789abcdefull }, out;
+	struct nb_err err;
+	size_t used, len = nb_sigmsg_encode(&in, buf);
+
+	ck_assert_uint_eq(len, NB_SIGMSG_HEADER + 8);
+	ck_assert_int_eq(nb_sigmsg_decode(buf, len, &out, &used, &err), 1);
+	ck_assert_uint_eq(out.type, NB_SIGMSG_ENTROPY);
+	ck_assert_uint_eq(out.value, 0x0123456789abcdefull);
+	in.value = 0; /* entropy may be anything */
+	ck_assert_uint_eq(nb_sigmsg_encode(&in, buf), NB_SIGMSG_HEADER + 8);
+	in = (struct nb_sigmsg){ .type = NB_SIGMSG_CLOCK, .value = 1733356800123456789ull };
+	len = nb_sigmsg_encode(&in, buf);
+	ck_assert_int_eq(nb_sigmsg_decode(buf, len, &out, &used, &err), 1);
+	ck_assert_uint_eq(out.type, NB_SIGMSG_CLOCK);
+	ck_assert_uint_eq(out.value, 1733356800123456789ull);
+	/* 4 payload bytes (a signal's length) are refused, the frame dropped */
+	buf[2] = 4;
+	ck_assert_int_eq(nb_sigmsg_decode(buf, NB_SIGMSG_HEADER + 4, &out, &used, &err), -1);
+	ck_assert_uint_eq(used, NB_SIGMSG_HEADER + 4);
+	for (size_t i = 0; i < sizeof(bad_clocks) / sizeof(bad_clocks[0]); i++) {
+		in.value = bad_clocks[i];
+		ck_assert_uint_eq(nb_sigmsg_encode(&in, buf), 0);
+		buf[0] = NB_SIGMSG_MAGIC, buf[1] = NB_SIGMSG_CLOCK, buf[2] = 8, buf[3] = 0;
+		for (int k = 0; k < 8; k++)
+			buf[NB_SIGMSG_HEADER + k] = (uint8_t)(bad_clocks[i] >> (8 * k));
+		ck_assert_msg(nb_sigmsg_decode(buf, NB_SIGMSG_HEADER + 8, &out, &used, &err) == -1,
+			      "clock %zu accepted", i);
+		ck_assert_uint_eq(used, NB_SIGMSG_HEADER + 8);
+	}
 }
 END_TEST
 
@@ -352,6 +390,7 @@ int main(void)
 	tcase_add_test(tc, truncated_waits);
 	tcase_add_test(tc, hostile_frames);
 	tcase_add_test(tc, memory_limit);
+	tcase_add_test(tc, resume_messages);
 	tcase_add_test(tc, reader_resyncs);
 	tcase_add_test(tc, spec_tty);
 	tcase_add_test(tc, deliver_default_action);

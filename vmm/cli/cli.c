@@ -57,6 +57,8 @@ static const char usage_text[] =
 	"                         mounted there. ro: read-only, enforced by nestbox; direct: disks\n"
 	"                         only, O_DIRECT (also NESTBOX_BLK_DIRECT=1)\n" NB_VOLUME_USAGE
 	"  -i, --interactive      stream nestbox's stdin to COMMAND's stdin\n"
+	"      --restore DIR      restore the running VM saved in DIR (nestbox snapshot): no\n"
+	"                         IMAGE or COMMAND; its workload goes on (-d, --name as usual)\n"
 	"      --template NAME    restore template NAME (nestbox template create) instead of\n"
 	"                         booting: no ROOTFS; COMMAND runs in the template's image\n"
 	"  -t, --tty              give COMMAND a terminal (stderr joins stdout); with -i,\n"
@@ -153,7 +155,8 @@ enum {
 	OPT_TIMEOUT,
 	OPT_KERNEL_ARGS,
 	OPT_STATS,
-	OPT_TEMPLATE
+	OPT_TEMPLATE,
+	OPT_RESTORE
 };
 
 static const struct option run_options[] = {
@@ -167,6 +170,7 @@ static const struct option run_options[] = {
 	{ "interactive", no_argument, NULL, 'i' },
 	{ "tty", no_argument, NULL, 't' },
 	{ "template", required_argument, NULL, OPT_TEMPLATE },
+	{ "restore", required_argument, NULL, OPT_RESTORE },
 	{ "help", no_argument, NULL, NB_OPT_HELP },
 	NB_CONTAINER_LONG_OPTIONS,
 	NB_RESOURCE_LONG_OPTIONS,
@@ -203,6 +207,10 @@ static int apply_option(int opt, const char *arg, struct nb_run_options *opts, s
 		return 0;
 	case OPT_TEMPLATE:
 		opts->warm.name = arg;
+		return 0;
+	case OPT_RESTORE:
+		opts->warm.restore = arg;
+		opts->warm.resume = true;
 		return 0;
 	case 't':
 		opts->tty = true;
@@ -253,10 +261,17 @@ int nb_cli_parse_run(int argc, char **argv, const char *self_dir, struct nb_run_
 	if (nb_volume_cli_check(opts, err) < 0 || nb_resource_cli_check(opts, err) < 0 ||
 	    nb_detach_cli_check(opts, err) < 0)
 		return nb_err_wrap(err, "run");
-	if (optind >= argc && !opts->warm.name)
+	if (opts->warm.name && opts->warm.resume)
+		return nb_err_set(err, 0, "run: --template and --restore do not go together");
+	if (opts->warm.resume && optind < argc)
+		return nb_err_set(
+			err, 0,
+			"run --restore: no IMAGE or COMMAND (the snapshot's workload runs "
+			"on)");
+	if (optind >= argc && !opts->warm.name && !opts->warm.resume)
 		return nb_err_set(err, 0, "run: missing IMAGE (see nestbox run --help)");
-	/* A template names its image (vmm/run/template.h). */
-	opts->rootfs = opts->warm.name ? NULL : argv[optind++];
+	/* A template or snapshot names its image (vmm/run/template.h). */
+	opts->rootfs = opts->warm.name || opts->warm.resume ? NULL : argv[optind++];
 	if (optind < argc && strcmp(argv[optind], "--") == 0)
 		optind++;
 	/* An image brings its own Entrypoint/Cmd; a plain rootfs does not. */
@@ -320,6 +335,8 @@ int nb_cmd_run(int argc, char **argv)
 	}
 	if (rc == 0 && opts.warm.name)
 		rc = nb_template_open(opts.warm.name, &opts, &tmpl, &err);
+	else if (rc == 0 && opts.warm.resume)
+		rc = nb_template_open_dir(opts.warm.restore, &opts, &tmpl, &err);
 	if (rc == 0)
 		rc = opts.detach.on ? nb_detach_run(&opts, argc, argv, &status, &err)
 				    : nb_run(&opts, &status, &err);
@@ -435,6 +452,8 @@ static const struct nb_cli_command commands[] = {
 	  nb_cmd_template },
 	{ "fn", "Run one function invocation from a template; print a JSON result", nb_cmd_fn },
 	{ "serve", "Answer function invocations on a Unix socket from a warm pool", nb_cmd_serve },
+	{ "snapshot", "Save a running detached VM into a directory (run --restore DIR)",
+	  nb_cmd_snapshot },
 	/* OCI runtime interface, for podman and containerd (issue 14) */
 	{ "create", "OCI runtime: boot the VM of a bundle, its process held", nb_oci_main },
 	{ "start", "OCI runtime: run a created container's process", nb_oci_main },

@@ -1030,3 +1030,63 @@ int nb_cmd_update(int argc, char **argv)
 	snprintf(request, sizeof(request), "{\"op\":\"update\",\"memory\":%" PRIu64 "}", memory);
 	return each("update", argc, argv, request);
 }
+
+static const char snapshot_usage[] =
+	"Usage: nestbox snapshot VM DIR\n\n"
+	"Save a running detached VM into DIR (a new or empty directory): its vCPUs, devices\n"
+	"and memory, taken at a safe point while the VM holds for a moment; it runs on.\n"
+	"Restore it, as many times as wanted, with nestbox run --restore DIR [-d]. A VM with\n"
+	"host state a snapshot cannot carry (-v, --tap, --network, -p, --vsock, -t, -i,\n"
+	"--jail, --cgroup) is refused.\n";
+
+/* DIR as the monitor needs it: absolute (it runs elsewhere). */
+static char *absolute_dir(const char *dir, struct nb_err *err)
+{
+	cleanup_free char *copy = strdup(dir), *parent = NULL;
+	char *slash, *out = NULL;
+
+	if (!copy)
+		return nb_err_sys(err, "%s", dir), NULL;
+	while (strlen(copy) > 1 && copy[strlen(copy) - 1] == '/')
+		copy[strlen(copy) - 1] = '\0';
+	slash = strrchr(copy, '/');
+	if (slash)
+		*slash = '\0';
+	parent = realpath(!slash ? "." : slash == copy ? "/" : copy, NULL);
+	if (!parent)
+		return nb_err_sys(err, "%s", dir), NULL;
+	if (asprintf(&out, "%s/%s", strcmp(parent, "/") ? parent : "", slash ? slash + 1 : copy) <
+	    0)
+		return nb_err_sys(err, "%s", dir), NULL;
+	return out;
+}
+
+int nb_cmd_snapshot(int argc, char **argv)
+{
+	static const struct option longs[] = { { "help", no_argument, NULL, 'H' },
+					       { NULL, 0, NULL, 0 } };
+	const struct cmd c = { "snapshot", snapshot_usage, "+", longs };
+	cleanup_free char *dir = NULL;
+	json_object *req;
+	struct nb_err err;
+	int opt, rc;
+
+	start_opts();
+	while ((opt = next_opt(&c, argc, argv)) >= 0)
+		;
+	if (opt != -1)
+		return opt == -2 ? 0 : NB_STATUS_ERROR;
+	if (argc - optind != 2)
+		return nb_cli_usage_error("snapshot", "snapshot: give VM and DIR");
+	if (!(dir = absolute_dir(argv[optind + 1], &err)))
+		return fail("snapshot", &err);
+	req = json_object_new_object();
+	json_object_object_add(req, "op", json_object_new_string("snapshot"));
+	json_object_object_add(req, "path", json_object_new_string(dir));
+	rc = control(argv[optind], json_object_to_json_string_ext(req, JSON_PLAIN), NULL, &err);
+	json_object_put(req);
+	if (rc < 0)
+		return fail("snapshot", &err);
+	printf("%s\n", dir);
+	return 0;
+}

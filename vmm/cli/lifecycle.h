@@ -1,5 +1,5 @@
 /* The commands for detached VMs (issue 15): ps, inspect, logs, stop, kill,
- * wait, rm, pause, unpause, events, stats, update. Clients of the VMs' directories
+ * wait, rm, pause, unpause, events, stats, update, snapshot (issue 16). Clients of the VMs' directories
  * (vmm/run/vmdir.h) and control sockets (vmm/run/ctl_client.h). Each takes
  * argv[0] = its name and returns the exit status: 0, or 1 when a VM
  * named was not found or the operation failed (as Docker's). */
@@ -18,5 +18,6 @@ int nb_cmd_unpause(int argc, char **argv);
 int nb_cmd_events(int argc, char **argv);
 int nb_cmd_stats(int argc, char **argv);
 int nb_cmd_update(int argc, char **argv);
+int nb_cmd_snapshot(int argc, char **argv);
 
 #endif

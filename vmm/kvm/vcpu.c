@@ -48,6 +48,22 @@ static double clock_ms(clockid_t clock)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* nb_vm_pause wants this vCPU held: its last exit is handled; the
+ * snapshot lets a pending port or MMIO read finish. After the pause the
+ * kick's immediate_exit is cleared, unless a stop was asked meanwhile. */
+static bool held(struct nb_vcpu *vcpu)
+{
+	struct nb_vm *vm = vcpu->vm;
+
+	/* every exit passes here: no lock unless a pause is wanted */
+	if (!__atomic_load_n(&vm->pause.want, __ATOMIC_ACQUIRE))
+		return false;
+	nb_vm_park(vm);
+	if (!nb_stop_requested(&vm->stop))
+		__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+	return true;
+}
+
 void *nb_vcpu_thread(void *arg)
 {
 	struct nb_vcpu *vcpu = arg;
@@ -64,7 +80,11 @@ void *nb_vcpu_thread(void *arg)
 		vcpu->vm->ready_mono_ms = clock_ms(CLOCK_MONOTONIC);
 	}
 
-	while (!__atomic_load_n(&vcpu->run->immediate_exit, __ATOMIC_SEQ_CST)) {
+	for (;;) {
+		if (held(vcpu))
+			continue; /* a snapshot's pause ended: run on, unless a stop came */
+		if (__atomic_load_n(&vcpu->run->immediate_exit, __ATOMIC_SEQ_CST))
+			break;
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -76,5 +96,9 @@ void *nb_vcpu_thread(void *arg)
 		if (!nb_vcpu_handle_exit(vcpu) || nb_stop_requested(stop))
 			break;
 	}
+	pthread_mutex_lock(&vcpu->vm->pause.lock);
+	vcpu->vm->pause.gone++;
+	pthread_cond_broadcast(&vcpu->vm->pause.cond);
+	pthread_mutex_unlock(&vcpu->vm->pause.lock);
 	return NULL;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmm/kvm/kvm.h"
@@ -202,6 +203,8 @@ int nb_vm_create(struct nb_vm *vm, const struct nb_vm_config *cfg, struct nb_err
 {
 	memset(vm, 0, sizeof(*vm));
 	vm->kvm_fd = vm->vm_fd = -1;
+	vm->pause.lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+	vm->pause.cond = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
 	for (unsigned i = 0; i < NB_MAX_VCPUS; i++)
 		vm->vcpus[i].fd = -1;
 	if (nb_stop_init(&vm->stop, err) < 0)
@@ -301,6 +304,60 @@ int nb_vm_start(struct nb_vm *vm, struct nb_err *err)
 	}
 	pthread_attr_destroy(&attr);
 	return rc ? -1 : 0;
+}
+
+void nb_vm_pause(struct nb_vm *vm)
+{
+	pthread_mutex_lock(&vm->pause.lock);
+	__atomic_store_n(&vm->pause.want, true, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&vm->pause.lock);
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		nb_vcpu_kick(&vm->vcpus[i]);
+}
+
+int nb_vm_pause_wait(struct nb_vm *vm, unsigned others, unsigned timeout_ms, struct nb_err *err)
+{
+	struct timespec until;
+	bool held;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&vm->pause.lock);
+	while (rc == 0 && !vm->pause.gone && vm->pause.parked < vm->ncpus + others)
+		rc = pthread_cond_timedwait(&vm->pause.cond, &vm->pause.lock, &until);
+	held = !vm->pause.gone && vm->pause.parked == vm->ncpus + others;
+	pthread_mutex_unlock(&vm->pause.lock);
+	if (!held)
+		return nb_err_set(err, 0, "the VM did not pause within %u ms (is it stopping?)",
+				  timeout_ms);
+	return 0;
+}
+
+void nb_vm_park(struct nb_vm *vm)
+{
+	pthread_mutex_lock(&vm->pause.lock);
+	if (vm->pause.want) {
+		vm->pause.parked++;
+		pthread_cond_broadcast(&vm->pause.cond);
+		while (vm->pause.want)
+			pthread_cond_wait(&vm->pause.cond, &vm->pause.lock);
+		vm->pause.parked--;
+	}
+	pthread_mutex_unlock(&vm->pause.lock);
+}
+
+void nb_vm_resume(struct nb_vm *vm)
+{
+	pthread_mutex_lock(&vm->pause.lock);
+	__atomic_store_n(&vm->pause.want, false, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&vm->pause.cond);
+	pthread_mutex_unlock(&vm->pause.lock);
 }
 
 void nb_vm_stop_vcpus(struct nb_vm *vm)

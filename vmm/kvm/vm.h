@@ -69,6 +69,13 @@ struct nb_vm {
 	/* Process CPU time and monotonic time when vCPU 0 first entered
 	 * KVM_RUN: the VMM's start-up cost. */
 	double ready_cpu_ms, ready_mono_ms;
+	struct nb_vm_pause { /* nb_vm_pause: who holds at a safe point */
+		pthread_mutex_t lock;
+		pthread_cond_t cond;
+		bool want;
+		unsigned parked; /* threads held now */
+		unsigned gone;   /* vCPU threads that ended */
+	} pause;
 };
 
 /* Create the VM with its memory, irqchip, PIT and (not yet running) vCPUs,
@@ -85,6 +92,24 @@ void nb_vm_set_irq(void *vm, unsigned irq, bool level);
 /* Start one thread per vCPU (created on the config's cpuset, if any); each
  * runs until the VM is asked to stop. */
 int nb_vm_start(struct nb_vm *vm, struct nb_err *err);
+
+/* A live snapshot's pause: every vCPU thread leaves KVM_RUN and holds
+ * between two exits (its last one handled); other threads hold when they
+ * call nb_vm_park (the device threads, at an event handler's boundary:
+ * vmm/run asks them after this). */
+void nb_vm_pause(struct nb_vm *vm);
+
+/* Wait until the vCPUs and `others` more threads hold; -1 with err when
+ * they do not within timeout_ms (a thread ended: the VM is stopping).
+ * Either way nb_vm_resume follows. */
+int nb_vm_pause_wait(struct nb_vm *vm, unsigned others, unsigned timeout_ms, struct nb_err *err);
+
+/* On a thread that nb_vm_pause counts on: hold until nb_vm_resume (returns
+ * at once when no pause is wanted). */
+void nb_vm_park(struct nb_vm *vm);
+
+/* Let every held thread go on. */
+void nb_vm_resume(struct nb_vm *vm);
 
 /* Make every vCPU leave KVM_RUN and wait for its thread. */
 void nb_vm_stop_vcpus(struct nb_vm *vm);

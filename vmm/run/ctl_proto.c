@@ -18,7 +18,7 @@ static const char *const op_names[] = {
 	[NB_CTL_HELLO] = "hello",   [NB_CTL_STATE] = "state",   [NB_CTL_CONFIG] = "config",
 	[NB_CTL_STOP] = "stop",     [NB_CTL_KILL] = "kill",     [NB_CTL_PAUSE] = "pause",
 	[NB_CTL_RESUME] = "resume", [NB_CTL_STATS] = "stats",   [NB_CTL_EVENTS] = "events",
-	[NB_CTL_WAIT] = "wait",     [NB_CTL_UPDATE] = "update",
+	[NB_CTL_WAIT] = "wait",     [NB_CTL_UPDATE] = "update", [NB_CTL_SNAPSHOT] = "snapshot",
 };
 
 const char *nb_ctl_op_name(enum nb_ctl_op op)
@@ -53,6 +53,24 @@ static __attribute__((format(printf, 5, 6))) int fail(const char **code, const c
 	vsnprintf(msg, size, fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+/* A snapshot's directory: absolute, bounded, printable, no "." or ".."
+ * component (the monitor creates it: no surprises in its name). */
+static bool good_path(const char *p, size_t len)
+{
+	if (len == 0 || len > NB_CTL_PATH_MAX || p[0] != '/' || strlen(p) != len)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+			return false;
+	for (const char *c = p; c; c = strchr(c + 1, '/')) {
+		size_t n = strcspn(c + 1, "/");
+
+		if ((n == 1 && c[1] == '.') || (n == 2 && c[1] == '.' && c[2] == '.'))
+			return false;
+	}
+	return true;
 }
 
 /* The value of an op's one argument, type-checked. */
@@ -95,6 +113,17 @@ static int argument(const char *key, json_object *v, struct nb_ctl_request *req,
 				    "(6 MiB) to %llu (16 TiB)",
 				    NB_MEMORY_MIN, NB_SIGMSG_MEMORY_MAX);
 		req->memory = (uint64_t)bytes & ~4095ull;
+		return 0;
+	}
+	if (!strcmp(key, "path") && req->op == NB_CTL_SNAPSHOT) {
+		if (!json_object_is_type(v, json_type_string) ||
+		    !good_path(json_object_get_string(v), (size_t)json_object_get_string_len(v)))
+			return fail(code, NB_CTL_E_BAD_REQUEST, msg, size,
+				    "\"path\" must be an absolute path of at most %u bytes, "
+				    "without control characters or . and .. components",
+				    NB_CTL_PATH_MAX);
+		memcpy(req->path, json_object_get_string(v),
+		       (size_t)json_object_get_string_len(v) + 1);
 		return 0;
 	}
 	return fail(code, NB_CTL_E_BAD_REQUEST, msg, size, "unknown field \"%.64s\" for this op",
@@ -150,6 +179,9 @@ int nb_ctl_parse(const char *line, size_t len, struct nb_ctl_request *req, const
 	if (rc == 0 && req->op == NB_CTL_UPDATE && !req->memory)
 		rc = fail(code, NB_CTL_E_BAD_REQUEST, msg, size,
 			  "update needs \"memory\", the container's new limit in bytes");
+	if (rc == 0 && req->op == NB_CTL_SNAPSHOT && !req->path[0])
+		rc = fail(code, NB_CTL_E_BAD_REQUEST, msg, size,
+			  "snapshot needs \"path\", the directory to save into");
 	json_object_put(o);
 	return rc;
 }

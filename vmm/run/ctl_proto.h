@@ -8,7 +8,10 @@
  * until the client closes. "stop" and "wait" reply once the VM exited.
  * Ops: hello state config stop kill pause resume stats events wait, and
  * from protocol 2 update ({"op":"update","memory":BYTES}: the container's
- * memory limit on the running VM, vmm/run/resources.h).
+ * memory limit on the running VM, vmm/run/resources.h), and from protocol
+ * 3 snapshot ({"op":"snapshot","path":DIR}: the running VM saved into DIR,
+ * an absolute path that does not exist or is an empty directory; it goes
+ * on running; the reply comes once DIR holds the snapshot).
  * A request is hostile: at most NB_CTL_LINE_MAX bytes (longer: an error
  * "too_long" and the connection closes), a JSON object whose fields are
  * known and of the right type; anything else gets an error reply. The
@@ -20,9 +23,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NB_CTL_PROTOCOL 2
+#define NB_CTL_PROTOCOL 3
 #define NB_CTL_LINE_MAX 4096u
 #define NB_CTL_MAX_TIMEOUT 86400
+#define NB_CTL_PATH_MAX 1024u
 
 enum nb_ctl_op {
 	NB_CTL_HELLO,
@@ -36,6 +40,7 @@ enum nb_ctl_op {
 	NB_CTL_EVENTS,
 	NB_CTL_WAIT,
 	NB_CTL_UPDATE,
+	NB_CTL_SNAPSHOT,
 };
 
 struct nb_ctl_request {
@@ -45,6 +50,9 @@ struct nb_ctl_request {
 	/* update: the container's memory limit in bytes, rounded down to
 	 * 4 KiB, from NB_MEMORY_MIN to NB_SIGMSG_MEMORY_MAX (required) */
 	uint64_t memory;
+	/* snapshot: the directory, absolute, at most NB_CTL_PATH_MAX bytes,
+	 * no control characters, no "." or ".." component (required) */
+	char path[NB_CTL_PATH_MAX + 1];
 };
 
 /* Error codes of replies. */

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -19,6 +20,7 @@
 
 #include "common/file.h"
 #include "common/procstat.h"
+#include "images/cache.h"
 #include "common/sigmsg.h"
 #include "images/json.h"
 #include "nestbox/cleanup.h"
@@ -26,8 +28,10 @@
 #include "vmm/run/records.h"
 #include "vmm/run/resources.h"
 #include "vmm/run/sigforward.h"
+#include "vmm/run/template.h"
 #include "vmm/run/vmdir.h"
 #include "vmm/run/vmevents.h"
+#include "vmm/run/warm.h"
 
 #define MAX_CLIENTS 32
 #define PIPE_SIZE (1 << 20)
@@ -40,8 +44,9 @@ struct vmlog {
 
 struct client {
 	int fd;
-	bool events;  /* streams events */
-	bool waiting; /* a stop or wait to answer at the exit */
+	bool events;   /* streams events */
+	bool waiting;  /* a stop or wait to answer at the exit */
+	bool snapshot; /* a snapshot to answer (m->snap) */
 	size_t len;
 	char buf[NB_CTL_LINE_MAX + 1];
 };
@@ -59,6 +64,11 @@ struct nb_monitor {
 	bool exited;
 	double stop_deadline; /* CLOCK_MONOTONIC ms of the SIGKILL; 0 none */
 	bool stop_requested;
+	struct { /* `nestbox snapshot` under way: the VMM saves, then we copy */
+		struct client *client; /* NULL: none */
+		char path[NB_CTL_PATH_MAX + 1];
+		bool made; /* path was created for it (removed on failure) */
+	} snap;
 };
 
 static double mono_ms(void)
@@ -337,6 +347,129 @@ static void started(struct nb_monitor *m)
 	}
 }
 
+/* ---- snapshots ------------------------------------------------------------------ */
+
+static void reply_obj(struct client *c, json_object *o);
+static void reply_error(struct client *c, const char *code, const char *msg);
+
+/* DIR for a snapshot: made now, or an empty directory already there. */
+static int snapshot_dir(struct nb_monitor *m, const char *path, char *msg, size_t size)
+{
+	DIR *d;
+	struct dirent *e;
+	bool empty = true;
+
+	m->snap.made = mkdir(path, 0700) == 0;
+	if (m->snap.made)
+		return 0;
+	if (errno != EEXIST)
+		return snprintf(msg, size, "%.300s: %s", path, strerror(errno)), -1;
+	d = opendir(path);
+	if (!d)
+		return snprintf(msg, size, "%.300s: %s", path, strerror(errno)), -1;
+	while (empty && (e = readdir(d)))
+		empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+	closedir(d);
+	if (!empty)
+		return snprintf(
+			       msg, size,
+			       "%.300s is not empty: give a new or empty directory for the snapshot",
+			       path),
+		       -1;
+	return 0;
+}
+
+/* The op: checked here, then the VMM saves (NB_SIGNAL_SNAPSHOT) and
+ * answers on the notify pipe (snapshot_done). */
+static int do_snapshot(struct nb_monitor *m, struct client *c, const char *path, char *msg,
+		       size_t size)
+{
+	const char *why = nb_run_snapshot_refusal(m->opts);
+
+	if (why)
+		return snprintf(msg, size, "this VM cannot be snapshotted: %s", why), -1;
+	if (m->state.status == NB_VM_PAUSED)
+		return snprintf(msg, size, "the VM is paused: unpause it first"), -1;
+	if (m->stop_deadline)
+		return snprintf(msg, size, "the VM is stopping"), -1;
+	if (m->snap.client)
+		return snprintf(msg, size, "a snapshot of this VM is being taken"), -1;
+	if (snapshot_dir(m, path, msg, size) < 0)
+		return -1;
+	if (kill(m->pid, NB_SIGNAL_SNAPSHOT) < 0) {
+		snprintf(msg, size, "the VMM: %s", strerror(errno));
+		if (m->snap.made)
+			rmdir(path);
+		return -1;
+	}
+	m->snap.client = c;
+	c->snapshot = true;
+	snprintf(m->snap.path, sizeof(m->snap.path), "%s", path);
+	return 0;
+}
+
+/* The VMM's files copied out of the VM's directory, and meta.json for
+ * `run --restore`. */
+static int snapshot_copy(struct nb_monitor *m, struct nb_err *err)
+{
+	static const char *const files[] = { NB_WARM_STATE_FILE, NB_WARM_MEMORY_FILE };
+	cleanup_close int from = openat(m->opts->detach.dir_fd, NB_VM_SNAPSHOT_DIR,
+					O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC),
+			  to = open(m->snap.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (from < 0 || to < 0)
+		return nb_err_sys(err, "%s", from < 0 ? "the VMM's snapshot" : m->snap.path);
+	for (size_t i = 0; i < 2; i++)
+		if (nb_copy_sparse(from, files[i], to, files[i], err) < 0)
+			return -1;
+	/* the VMM writes its files anew at the next snapshot: no copy of
+	 * guest RAM stays beside the VM meanwhile */
+	for (size_t i = 0; i < 2; i++) {
+		int fd = openat(from, files[i], O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+
+		if (fd >= 0)
+			close(fd);
+	}
+	return nb_template_save_meta(m->snap.path, m->opts, err);
+}
+
+static void snapshot_done(struct nb_monitor *m, bool saved)
+{
+	struct client *c = m->snap.client;
+	struct nb_err err = { 0 };
+	int rc = saved ? snapshot_copy(m, &err)
+		       : nb_err_set(&err, 0, "the VMM could not save the VM (see nestbox logs)");
+
+	m->snap.client = NULL;
+	if (!c || !c->snapshot) { /* the client went away: so does the snapshot */
+		rc = -1;
+		c = NULL;
+	} else {
+		c->snapshot = false;
+	}
+	if (rc < 0) {
+		if (m->snap.made)
+			nb_rm_rf(m->snap.path);
+		else
+			for (const char *const *f =
+				     (const char *const[]){ NB_WARM_STATE_FILE, NB_WARM_MEMORY_FILE,
+							    "meta.json", NULL };
+			     *f; f++) {
+				char p[NB_CTL_PATH_MAX + 32];
+
+				snprintf(p, sizeof(p), "%s/%s", m->snap.path, *f);
+				unlink(p);
+			}
+		if (c)
+			reply_error(c, NB_CTL_E_FAILED, err.msg);
+		return;
+	}
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "path", json_object_new_string(m->snap.path));
+	reply_obj(c, o);
+	emit(m, "snapshot", -1, -1);
+}
+
 static void read_notify(struct nb_monitor *m)
 {
 	char buf[64];
@@ -348,6 +481,9 @@ static void read_notify(struct nb_monitor *m)
 				started(m);
 			else if (buf[i] == NB_MONITOR_OOM)
 				m->state.oom_killed = true;
+			else if (buf[i] == NB_MONITOR_SNAPSHOT ||
+				 buf[i] == NB_MONITOR_SNAPSHOT_FAILED)
+				snapshot_done(m, buf[i] == NB_MONITOR_SNAPSHOT);
 		}
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 		close(NB_STEAL(m->notify[0], -1));
@@ -360,7 +496,7 @@ static void drop(struct client *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
-	c->events = c->waiting = false;
+	c->events = c->waiting = c->snapshot = false;
 	c->len = 0;
 }
 
@@ -621,6 +757,14 @@ static void handle(struct nb_monitor *m, struct client *c, const struct nb_ctl_r
 	case NB_CTL_EVENTS:
 		c->events = true;
 		break;
+	case NB_CTL_SNAPSHOT: {
+		char why[NB_ERR_MSG_MAX];
+
+		json_object_put(o);
+		if (do_snapshot(m, c, req->path, why, sizeof(why)) < 0)
+			return reply_error(c, NB_CTL_E_FAILED, why);
+		return; /* the reply comes with the VMM's word */
+	}
 	case NB_CTL_UPDATE: {
 		char why[NB_ERR_MSG_MAX];
 
@@ -798,6 +942,8 @@ _Noreturn void nb_monitor_finish(struct nb_monitor *m, int rc, int status, const
 	emit(m, "die", m->state.exit_code, -1);
 	if (m->stop_requested)
 		emit(m, "stop", -1, -1);
+	if (m->snap.client) /* the VMM ended before it saved: no half snapshot */
+		snapshot_done(m, false);
 	snprintf(reply, sizeof(reply), "{\"ok\":true,\"exitCode\":%d}\n", m->state.exit_code);
 	for (int i = 0; i < MAX_CLIENTS; i++) {
 		if (m->clients[i].fd >= 0 && m->clients[i].waiting)

@@ -15,8 +15,15 @@
 #include "vmm/run/run.h"
 
 /* What the VMM tells its monitor on opts->detach.notify_fd. */
-#define NB_MONITOR_STARTED 'R' /* the guest is about to run */
-#define NB_MONITOR_OOM 'O'     /* the guest reported an OOM kill (abi.h) */
+#define NB_MONITOR_STARTED 'R'         /* the guest is about to run */
+#define NB_MONITOR_OOM 'O'             /* the guest reported an OOM kill (abi.h) */
+#define NB_MONITOR_SNAPSHOT 'S'        /* NB_SIGNAL_SNAPSHOT: saved into NB_VM_SNAPSHOT_DIR */
+#define NB_MONITOR_SNAPSHOT_FAILED 'F' /* ... not saved (why: on its stderr) */
+
+/* In the VM's directory: where a VMM that can be snapshotted keeps the
+ * files of its last live snapshot (vmm/run/warm.h); the monitor copies
+ * them out. */
+#define NB_VM_SNAPSHOT_DIR "snapshot"
 
 struct nb_monitor;
 

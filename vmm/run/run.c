@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/resource.h>
@@ -14,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/sigmsg.h"
 #include "common/spec.h"
 #include "vmm/run/container_spec.h"
 #include "vmm/run/monitor.h"
@@ -579,6 +581,33 @@ static void vcpu_thread_init(void *opaque)
 	nb_sandbox_enter(&gate->sb, NB_THREAD_VCPU, gate->stop);
 }
 
+const char *nb_run_snapshot_refusal(const struct nb_run_options *opts)
+{
+	if (!opts->rootfs || !nb_image_is_reference(opts->rootfs))
+		return "its root is a directory or a bundle, not an image";
+	if (opts->nvolumes)
+		return "it has -v volumes (host files a snapshot cannot carry)";
+	if (opts->net.tap || nb_network_joins(opts) || opts->net.npublish)
+		return "it has a network device (--tap, --network, -p: host state)";
+	if (opts->net.vsock_path)
+		return "it has a vsock device (--vsock: host connections)";
+	if (opts->tty || opts->interactive)
+		return "it has a terminal or stdin (-t, -i)";
+	if (opts->confine.jail || opts->confine.cgroup)
+		return "it runs confined (--jail, --cgroup)";
+	if (opts->oci.start_gate)
+		return "it is an OCI container";
+	if (opts->res.prealloc || opts->res.hugetlb)
+		return "its memory is preallocated or hugetlb";
+	return NULL;
+}
+
+/* A detached VM that `nestbox snapshot` may save while it runs. */
+static bool live_snapshots(const struct nb_run_options *opts)
+{
+	return opts->detach.on && opts->detach.dir_fd >= 0 && !nb_run_snapshot_refusal(opts);
+}
+
 /* What this run's seccomp lists must allow beyond the basics. */
 static struct nb_sandbox_config sandbox_config(const struct nb_run_options *opts,
 					       const struct run_ctx *ctx)
@@ -604,7 +633,7 @@ static struct nb_sandbox_config sandbox_config(const struct nb_run_options *opts
 	cfg.needs |= ctx->net.tap ? NB_NEED_NET : 0;
 	cfg.needs |= opts->tty ? NB_NEED_TTY : 0;
 	cfg.needs |= opts->stats ? NB_NEED_STATS : 0;
-	cfg.needs |= opts->warm.snapshot_to ? NB_NEED_SNAPSHOT : 0;
+	cfg.needs |= opts->warm.snapshot_to || live_snapshots(opts) ? NB_NEED_SNAPSHOT : 0;
 	nb_network_fds(&ctx->net, &cfg.vsock_listen_fd, &cfg.vsock_broker_fd);
 	return cfg;
 }
@@ -668,6 +697,117 @@ static void notify_monitor(const struct nb_run_options *opts, char what)
 	}
 }
 
+/* `nestbox snapshot` of a running VM: its files, opened at start in the
+ * VM's directory (the seccomp lists open nothing later), and an eventfd
+ * that asks the event thread to hold too. */
+struct live_snap {
+	struct nb_vm *vm;
+	struct nb_virtio_mmio_transport *virtio;
+	struct nb_serial *serial;
+	const struct nb_run_options *opts;
+	struct nb_warm_out out;
+	int park_fd;
+};
+
+#define LIVE_PAUSE_MS 10000u
+
+static void park_event(void *opaque, int fd, uint32_t events)
+{
+	uint64_t n;
+
+	(void)events;
+	if (read(fd, &n, sizeof(n)) < 0) {
+		/* nothing pending: nb_vm_park returns at once as well */
+	}
+	nb_vm_park(opaque);
+}
+
+static int live_open(struct live_snap *ls, struct nb_event_loop *loop, struct nb_err *err)
+{
+	cleanup_close int dfd = -1;
+
+	if (!live_snapshots(ls->opts))
+		return 0;
+	if (mkdirat(ls->opts->detach.dir_fd, NB_VM_SNAPSHOT_DIR, 0700) < 0 && errno != EEXIST)
+		return nb_err_sys(err, "snapshot files");
+	dfd = openat(ls->opts->detach.dir_fd, NB_VM_SNAPSHOT_DIR,
+		     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0 || nb_warm_out_openat(&ls->out, dfd, NB_VM_SNAPSHOT_DIR, err) < 0)
+		return dfd < 0 ? nb_err_sys(err, "snapshot files") : -1;
+	ls->park_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (ls->park_fd < 0)
+		return nb_err_sys(err, "eventfd");
+	return nb_event_add(loop, ls->park_fd, 0, park_event, ls->vm, err);
+}
+
+static void live_close(struct live_snap *ls)
+{
+	nb_warm_out_close(&ls->out);
+	if (ls->park_fd >= 0)
+		close(NB_STEAL(ls->park_fd, -1));
+}
+
+static void notify_monitor(const struct nb_run_options *opts, char what);
+
+/* run --restore DIR (abi.h, NB_SIGMSG_ENTROPY): the restored guest's
+ * fresh entropy and wall clock, made before the seccomp lists (getrandom)
+ * and sent once the VM runs. */
+struct resume_msgs {
+	uint8_t buf[(NB_SIGMSG_RESUME_ENTROPY + 1) * NB_SIGMSG_MAX];
+	size_t len;
+};
+
+static int resume_prepare(struct resume_msgs *r, struct nb_err *err)
+{
+	uint64_t seed[NB_SIGMSG_RESUME_ENTROPY];
+	struct timespec now;
+	struct nb_sigmsg m = { .type = NB_SIGMSG_ENTROPY };
+
+	if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+		return nb_err_sys(err, "getrandom");
+	r->len = 0;
+	for (unsigned i = 0; i < NB_SIGMSG_RESUME_ENTROPY; i++) {
+		m.value = seed[i];
+		r->len += nb_sigmsg_encode(&m, r->buf + r->len);
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	m = (struct nb_sigmsg){ .type = NB_SIGMSG_CLOCK,
+				.value = (uint64_t)now.tv_sec * 1000000000u +
+					 (uint64_t)now.tv_nsec };
+	r->len += nb_sigmsg_encode(&m, r->buf + r->len);
+	return 0;
+}
+
+static void resume_send(const struct resume_msgs *r, struct nb_console *con,
+			const struct nb_report *report)
+{
+	if (!con || !nb_console_send_signal_msg(con, r->buf, r->len))
+		nb_report(report, NB_REPORT_WARNING,
+			  "the restored guest did not take fresh entropy and the clock");
+}
+
+/* NB_SIGNAL_SNAPSHOT, on the main thread: hold the vCPUs and the event
+ * thread, save, let them go, tell the monitor. */
+static void live_snapshot(void *opaque)
+{
+	struct live_snap *ls = opaque;
+	const uint64_t one = 1;
+	struct nb_err err = { 0 };
+	int rc = 0;
+
+	nb_vm_pause(ls->vm);
+	if (write(ls->park_fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
+		rc = nb_err_sys(&err, "snapshot: waking the event thread");
+	if (rc == 0)
+		rc = nb_vm_pause_wait(ls->vm, 1, LIVE_PAUSE_MS, &err);
+	if (rc == 0)
+		rc = nb_warm_save(ls->vm, ls->virtio, ls->serial, &ls->out, &err);
+	nb_vm_resume(ls->vm);
+	if (rc < 0)
+		nb_report(&ls->opts->report, NB_REPORT_MESSAGE, "snapshot: %s", err.msg);
+	notify_monitor(ls->opts, rc < 0 ? NB_MONITOR_SNAPSHOT_FAILED : NB_MONITOR_SNAPSHOT);
+}
+
 static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts, struct run_ctx *ctx,
 			 int *status, struct nb_err *err)
 {
@@ -680,6 +820,8 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts, st
 	struct gate gate = { .stop = &vm->stop };
 	struct nb_sigforward forward = { .tty = opts->tty, .start_gate = opts->oci.start_gate };
 	struct nb_warm_out snap = { -1, -1 };
+	struct live_snap live = { vm, &virtio, &serial, opts, { -1, -1 }, -1 };
+	struct resume_msgs resume;
 	cleanup_close int status_fd = opts->stats ? open("/proc/self/status", O_RDONLY | O_CLOEXEC)
 						  : -1;
 	double start = now_ms();
@@ -699,22 +841,33 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts, st
 	     * not fatal (blocked, it reaches the signalfd all the same) */
 	    (opts->detach.on && signal(NB_SIGNAL_MEMORY, SIG_IGN) == SIG_ERR &&
 	     nb_err_sys(err, "signal") < 0) ||
+	    (live_snapshots(opts) &&
+	     (nb_event_handle_signal(&loop, NB_SIGNAL_SNAPSHOT, err) < 0 ||
+	      (signal(NB_SIGNAL_SNAPSHOT, SIG_IGN) == SIG_ERR && nb_err_sys(err, "signal") < 0))) ||
 	    add_devices(vm, &loop, &serial, err) < 0 ||
 	    add_virtio(&virtio.transport, &loop, shares, opts, ctx, &console, err) < 0 ||
 	    prepare_guest(vm, &virtio, &serial, opts, ctx, err) < 0 ||
 	    (opts->warm.snapshot_to && nb_warm_out_open(&snap, opts->warm.snapshot_to, err) < 0) ||
+	    live_open(&live, &loop, err) < 0 ||
+	    (opts->warm.resume && resume_prepare(&resume, err) < 0) ||
 	    (opts->tty && opts->interactive && nb_tty_raw(err) < 0))
 		goto out;
 	notify_monitor(opts, NB_MONITOR_STARTED);
 	if (start_threads(vm, &loop, shares, &gate, opts, ctx, err) < 0)
 		goto out;
 	forward.con = console;
+	if (opts->warm.resume)
+		resume_send(&resume, console, &opts->report);
 	if (opts->detach.on) { /* `nestbox update --memory` */
 		forward.memory.ram = opts->mem_size;
 		forward.memory.boot_limit = opts->container.memory_max;
 		forward.memory.reservation = opts->container.memory_low;
 		forward.memory.balloon = ctx->balloon;
 		forward.memory.report = &opts->report;
+	}
+	if (live.park_fd >= 0) { /* `nestbox snapshot` */
+		forward.snapshot.fn = live_snapshot;
+		forward.snapshot.opaque = &live;
 	}
 	loop.forward_signal = nb_sigforward;
 	loop.forward_opaque = &forward;
@@ -739,6 +892,7 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts, st
 out:
 	nb_tty_restore();
 	nb_warm_out_close(&snap);
+	live_close(&live);
 	nb_network_cleanup(&ctx->net);
 	nb_virtio_mmio_transport_destroy(&virtio);
 	nb_event_destroy(&loop);
@@ -925,6 +1079,13 @@ static int warm_check(const struct nb_run_options *opts, bool is_image, struct n
 		return 0;
 	if (!is_image)
 		return nb_err_set(err, 0, "%s needs an image, not a rootfs directory", what);
+	if (opts->warm.resume) { /* run --restore DIR: -d is fine */
+		const char *why = nb_run_snapshot_refusal(opts);
+
+		if (why)
+			return nb_err_set(err, 0, "a restore cannot be made: %s", why);
+		return 0;
+	}
 	if (opts->nvolumes || opts->net.tap || nb_network_joins(opts) || opts->net.vsock_path ||
 	    opts->tty || opts->interactive || nb_confine_supervised(opts) || opts->detach.on)
 		return nb_err_set(err, 0,
@@ -959,6 +1120,8 @@ static int prepare_input(const struct nb_run_options *opts, const struct nb_imag
 	cleanup_free void *spec = NULL;
 	size_t len = 0;
 
+	if (opts->warm.resume) /* its workload runs on: no spec */
+		return check_template_image(opts, image, err);
 	if (opts->warm.restore && opts->warm.has_stdin_fd) {
 		ctx->console_stdin = opts->warm.stdin_fd;
 		return check_template_image(opts, image, err);

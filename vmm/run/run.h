@@ -103,6 +103,7 @@ struct nb_run_options {
 		const char *name;        /* --template NAME (the CLI opens it) */
 		const char *snapshot_to; /* a template boot: snapshot into this directory */
 		const char *restore;     /* restore this directory's snapshot (a template's) */
+		bool resume;             /* ... a running VM's (`run --restore DIR`): no spec */
 		const char *digest;      /* with restore: the image manifest it was made from */
 		const char *input;       /* with restore: a file whose bytes are the stdin */
 		int stdin_fd;            /* with has_stdin_fd: the clone's stdin port reads */
@@ -137,6 +138,11 @@ int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err);
  * restore first and feed the workload later (warm.has_stdin_fd). */
 int nb_run_clone_spec(const struct nb_run_options *opts, void **out, size_t *len,
 		      struct nb_err *err);
+
+/* Why a running VM of these options cannot be snapshotted (`nestbox
+ * snapshot`): host state a snapshot would not carry (volumes, network,
+ * vsock, a terminal, confinement); NULL: it can. */
+const char *nb_run_snapshot_refusal(const struct nb_run_options *opts);
 
 /* The kernel command line nestbox boots with (before kernel_args). */
 extern const char nb_run_base_cmdline[];

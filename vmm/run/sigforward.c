@@ -68,6 +68,10 @@ bool nb_sigforward(void *opaque, int signo, uint32_t value)
 		update_memory(f, value);
 		return true;
 	}
+	if (f->snapshot.fn && signo == NB_SIGNAL_SNAPSHOT) {
+		f->snapshot.fn(f->snapshot.opaque);
+		return true;
+	}
 	if (f->start_gate && signo == NB_SIGNAL_START) {
 		uint8_t buf[NB_SIGMSG_MAX];
 		struct nb_sigmsg ws = { .type = NB_SIGMSG_WINSIZE },

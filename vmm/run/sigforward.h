@@ -40,6 +40,12 @@
  * dropped; it never stops the VM. */
 #define NB_SIGNAL_MEMORY (SIGRTMIN + 3)
 
+/* `nestbox snapshot` (vmm/run/monitor.h): the monitor sends this signal
+ * to a detached VMM whose run can be snapshotted (nb_run_snapshot_refusal);
+ * the VMM holds the VM at a safe point, saves it into the files it opened
+ * at start and lets it go on (snapshot.fn). */
+#define NB_SIGNAL_SNAPSHOT (SIGRTMIN + 4)
+
 struct nb_console;
 struct nb_balloon;
 
@@ -54,6 +60,10 @@ struct nb_sigforward {
 		struct nb_balloon *balloon;            /* NULL: none (--memory-prealloc) */
 		const struct nb_report *report;        /* where a refused value is told */
 	} memory;
+	struct { /* NB_SIGNAL_SNAPSHOT; fn NULL: not handled */
+		void (*fn)(void *opaque);
+		void *opaque;
+	} snapshot;
 };
 
 /* loop->forward_signal (vmm/kvm/event.h), opaque a struct nb_sigforward. On

@@ -317,10 +317,33 @@ int nb_template_create(const char *name, struct nb_run_options *opts, bool *kept
 	return rc;
 }
 
+/* t (read from its meta.json) into opts, unless its inputs changed. */
+static int open_meta(const char *what, struct nb_run_options *opts, struct nb_template *t,
+		     struct nb_err *err)
+{
+	cleanup_free char *key = make_key(t->digest, t->kernel, t->init, t->cpus, t->mem_size, err);
+
+	if (!key || strcmp(key, t->key) != 0) {
+		nb_template_free(t);
+		return nb_err_set(err, 0,
+				  "%s is stale: its kernel, nestbox-init or nestbox "
+				  "changed since it was made; make it again",
+				  what);
+	}
+	opts->rootfs = t->image;
+	opts->kernel_path = t->kernel;
+	opts->init_path = t->init;
+	opts->cpus = t->cpus;
+	opts->mem_size = t->mem_size;
+	opts->warm.restore = t->dir;
+	opts->warm.digest = t->digest;
+	return 0;
+}
+
 int nb_template_open(const char *name, struct nb_run_options *opts, struct nb_template *t,
 		     struct nb_err *err)
 {
-	cleanup_free char *dir = NULL, *key = NULL;
+	cleanup_free char *dir = NULL, *what = NULL;
 
 	if (template_dir(name, &dir, err) < 0)
 		return -1;
@@ -331,21 +354,55 @@ int nb_template_open(const char *name, struct nb_run_options *opts, struct nb_te
 				  name, name);
 	if (read_meta(name, dir, t, err) < 0)
 		return nb_err_wrap(err, "template %s", name);
-	key = make_key(t->digest, t->kernel, t->init, t->cpus, t->mem_size, err);
-	if (!key || strcmp(key, t->key) != 0) {
-		nb_template_free(t);
-		return nb_err_set(err, 0,
-				  "template '%s' is stale: its kernel, nestbox-init or nestbox "
-				  "changed since it was made; run nestbox template create again",
-				  name);
-	}
-	opts->rootfs = t->image;
-	opts->kernel_path = t->kernel;
-	opts->init_path = t->init;
-	opts->cpus = t->cpus;
-	opts->mem_size = t->mem_size;
-	opts->warm.restore = t->dir;
-	opts->warm.digest = t->digest;
+	if (asprintf(&what, "template '%s'", name) < 0)
+		return nb_template_free(t), nb_err_sys(err, "template");
+	return open_meta(what, opts, t, err);
+}
+
+/* An absolute path for meta.json (a restore may run elsewhere). */
+static char *absolute_file(const char *path)
+{
+	char *abs = realpath(path, NULL);
+
+	return abs ? abs : strdup(path);
+}
+
+int nb_template_save_meta(const char *dir, const struct nb_run_options *opts, struct nb_err *err)
+{
+	char digest[NB_DIGEST_STR_LEN + 1];
+	cleanup_free char *kernel = absolute_file(opts->kernel_path),
+			  *init = absolute_file(opts->init_path), *key = NULL;
+	struct nb_template t = { .image = (char *)opts->rootfs,
+				 .digest = digest,
+				 .cpus = opts->cpus,
+				 .mem_size = opts->mem_size,
+				 .created = (int64_t)time(NULL) };
+
+	if (!kernel || !init)
+		return nb_err_sys(err, "snapshot");
+	if (image_digest(opts, digest, err) < 0 ||
+	    !(key = make_key(digest, kernel, init, opts->cpus, opts->mem_size, err)))
+		return -1;
+	t.kernel = kernel;
+	t.init = init;
+	t.key = key;
+	return write_meta(dir, &t, err);
+}
+
+int nb_template_open_dir(const char *dir, struct nb_run_options *opts, struct nb_template *t,
+			 struct nb_err *err)
+{
+	cleanup_free char *what = NULL, *abs = realpath(dir, NULL);
+
+	if (!abs)
+		return nb_err_sys(err, "snapshot %s", dir);
+	if (read_meta(abs, abs, t, err) < 0)
+		return nb_err_wrap(err, "snapshot %s", dir);
+	if (asprintf(&what, "snapshot %s", dir) < 0)
+		return nb_template_free(t), nb_err_sys(err, "snapshot");
+	if (open_meta(what, opts, t, err) < 0)
+		return -1;
+	opts->warm.resume = true;
 	return 0;
 }
 

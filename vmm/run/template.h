@@ -39,6 +39,15 @@ int nb_template_create(const char *name, struct nb_run_options *opts, bool *kept
 int nb_template_open(const char *name, struct nb_run_options *opts, struct nb_template *t,
 		     struct nb_err *err);
 
+/* A running VM's snapshot (`nestbox snapshot`, vmm/run/monitor.h): its
+ * meta.json in dir, as a template's, for the VM of opts. */
+int nb_template_save_meta(const char *dir, const struct nb_run_options *opts, struct nb_err *err);
+
+/* Such a snapshot into opts as nb_template_open does, and warm.resume: the
+ * guest's workload runs on (no spec). */
+int nb_template_open_dir(const char *dir, struct nb_run_options *opts, struct nb_template *t,
+			 struct nb_err *err);
+
 /* Every template (read errors skip the entry); fn gets each. */
 int nb_template_list(void (*fn)(const struct nb_template *t, void *opaque), void *opaque,
 		     struct nb_err *err);

@@ -42,14 +42,10 @@ static int build_state(struct nb_vm *vm, struct nb_virtio_mmio_transport *virtio
 	return rc;
 }
 
-int nb_warm_out_open(struct nb_warm_out *out, const char *dir, struct nb_err *err)
+int nb_warm_out_openat(struct nb_warm_out *out, int dfd, const char *dir, struct nb_err *err)
 {
-	cleanup_close int dfd = open_dir(dir, err);
 	const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC;
 
-	out->memory_fd = out->state_fd = -1;
-	if (dfd < 0)
-		return -1;
 	out->memory_fd = openat(dfd, NB_WARM_MEMORY_FILE, flags, 0600);
 	if (out->memory_fd < 0)
 		return nb_err_sys(err, "snapshot %s/%s", dir, NB_WARM_MEMORY_FILE);
@@ -59,6 +55,16 @@ int nb_warm_out_open(struct nb_warm_out *out, const char *dir, struct nb_err *er
 		return nb_err_sys(err, "snapshot %s/%s", dir, NB_WARM_STATE_FILE);
 	}
 	return 0;
+}
+
+int nb_warm_out_open(struct nb_warm_out *out, const char *dir, struct nb_err *err)
+{
+	cleanup_close int dfd = open_dir(dir, err);
+
+	out->memory_fd = out->state_fd = -1;
+	if (dfd < 0)
+		return -1;
+	return nb_warm_out_openat(out, dfd, dir, err);
 }
 
 void nb_warm_out_close(struct nb_warm_out *out)
@@ -87,6 +93,23 @@ static int write_all(int fd, const void *data, size_t len, struct nb_err *err)
 	return 0;
 }
 
+/* At offset 0 (pwrite: the seccomp list's, and no offset to reset). */
+static int pwrite_all(int fd, const void *data, size_t len, struct nb_err *err)
+{
+	const char *p = data;
+
+	for (size_t off = 0; off < len;) {
+		ssize_t n = pwrite(fd, p + off, len - off, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return nb_err_sys(err, "writing");
+		off += (size_t)n;
+	}
+	return 0;
+}
+
 int nb_warm_save(struct nb_vm *vm, struct nb_virtio_mmio_transport *virtio,
 		 struct nb_serial *serial, const struct nb_warm_out *out, struct nb_err *err)
 {
@@ -95,9 +118,13 @@ int nb_warm_save(struct nb_vm *vm, struct nb_virtio_mmio_transport *virtio,
 
 	if (build_state(vm, virtio, serial, &file, &len, err) < 0)
 		return nb_err_wrap(err, "snapshot");
-	if (nb_snapshot_save_memory(&vm->mem, out->memory_fd, err) < 0 || fsync(out->memory_fd) < 0)
+	/* A live VM's files are written again at each snapshot: no page or
+	 * byte of the last one stays. */
+	if (ftruncate(out->memory_fd, 0) < 0 ||
+	    nb_snapshot_save_memory(&vm->mem, out->memory_fd, err) < 0 || fsync(out->memory_fd) < 0)
 		return nb_err_wrap(err, "snapshot %s", NB_WARM_MEMORY_FILE);
-	if (write_all(out->state_fd, file, len, err) < 0 || fsync(out->state_fd) < 0)
+	if (ftruncate(out->state_fd, 0) < 0 || pwrite_all(out->state_fd, file, len, err) < 0 ||
+	    fsync(out->state_fd) < 0)
 		return nb_err_wrap(err, "snapshot %s", NB_WARM_STATE_FILE);
 	return 0;
 }

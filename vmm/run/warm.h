@@ -27,10 +27,13 @@ struct nb_warm_out {
 
 /* Create dir's NB_WARM_MEMORY_FILE and NB_WARM_STATE_FILE (truncated). */
 int nb_warm_out_open(struct nb_warm_out *out, const char *dir, struct nb_err *err);
+/* The same in the directory dfd (dir: its name in messages). */
+int nb_warm_out_openat(struct nb_warm_out *out, int dfd, const char *dir, struct nb_err *err);
 void nb_warm_out_close(struct nb_warm_out *out);
 
-/* Save the stopped VM (vCPUs and event threads joined, output drained)
- * into out's files: the memory, then the state; both synced. */
+/* Save the stopped VM (vCPUs and event threads joined, output drained;
+ * or, live, all of them held by nb_vm_pause) into out's files: the
+ * memory, then the state; both synced. Again later: written anew. */
 int nb_warm_save(struct nb_vm *vm, struct nb_virtio_mmio_transport *virtio,
 		 struct nb_serial *serial, const struct nb_warm_out *out, struct nb_err *err);
 

@@ -1,0 +1,184 @@
+/* `nestbox snapshot` of a running VM (issue 16): the control request's
+ * path with hostile values, the options a live snapshot refuses, the
+ * monitor's sparse copy of the memory file, and the signal that reaches
+ * the VMM's snapshot hook. */
+#include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/file.h"
+#include "unit/unit.h"
+#include "vmm/run/ctl_proto.h"
+#include "vmm/run/run.h"
+#include "vmm/run/sigforward.h"
+
+#define PARSE(line) nb_ctl_parse(line, strlen(line), &req, &code, msg, sizeof(msg))
+
+START_TEST(snapshot_request)
+{
+	struct nb_ctl_request req;
+	const char *code;
+	char msg[256];
+
+	ck_assert_int_eq(PARSE("{\"op\":\"snapshot\",\"path\":\"/srv/snap\"}"), 0);
+	ck_assert_int_eq(req.op, NB_CTL_SNAPSHOT);
+	ck_assert_str_eq(req.path, "/srv/snap");
+	ck_assert_int_eq(PARSE("{\"path\":\"/a b/\\u00e9t\\u00e9/.x/..y\",\"op\":\"snapshot\"}"),
+			 0);
+	ck_assert_str_eq(req.path, "/a b/\xc3\xa9t\xc3\xa9/.x/..y");
+	ck_assert_str_eq(nb_ctl_op_name(NB_CTL_SNAPSHOT), "snapshot");
+	ck_assert_int_eq(NB_CTL_PROTOCOL, 3);
+}
+END_TEST
+
+START_TEST(snapshot_refuses_hostile_paths)
+{
+	static const char *const bad[] = {
+		"{\"op\":\"snapshot\"}",                          /* no path */
+		"{\"op\":\"snapshot\",\"path\":\"\"}",            /* empty */
+		"{\"op\":\"snapshot\",\"path\":\"snap\"}",        /* relative */
+		"{\"op\":\"snapshot\",\"path\":\"./snap\"}",      /* relative */
+		"{\"op\":\"snapshot\",\"path\":\"/srv/../etc\"}", /* .. */
+		"{\"op\":\"snapshot\",\"path\":\"/srv/..\"}",
+		"{\"op\":\"snapshot\",\"path\":\"/srv/./x\"}",     /* . */
+		"{\"op\":\"snapshot\",\"path\":\"/srv/snap\\n\"}", /* control characters */
+		"{\"op\":\"snapshot\",\"path\":\"/srv/\\u001bsnap\"}",
+		"{\"op\":\"snapshot\",\"path\":\"/srv/\\u007fsnap\"}",
+		"{\"op\":\"snapshot\",\"path\":\"/srv/\\u0000snap\"}", /* a NUL inside */
+		"{\"op\":\"snapshot\",\"path\":1}",                    /* not a string */
+		"{\"op\":\"snapshot\",\"path\":null}",
+		"{\"op\":\"snapshot\",\"path\":[\"/srv\"]}",
+		"{\"op\":\"snapshot\",\"path\":{}}",
+		"{\"op\":\"snapshot\",\"path\":\"/srv\",\"memory\":1}", /* not this op's */
+		"{\"op\":\"state\",\"path\":\"/srv\"}",
+	};
+	static char longer[NB_CTL_PATH_MAX + 64];
+	struct nb_ctl_request req;
+	const char *code;
+	char msg[256];
+	int n;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(PARSE(bad[i]) == -1, "accepted: %s", bad[i]);
+		ck_assert_str_eq(code, NB_CTL_E_BAD_REQUEST);
+	}
+	/* NB_CTL_PATH_MAX bytes pass, one more does not */
+	n = snprintf(longer, sizeof(longer), "{\"op\":\"snapshot\",\"path\":\"/");
+	memset(longer + n, 'a', NB_CTL_PATH_MAX - 1);
+	strcpy(longer + n + NB_CTL_PATH_MAX - 1, "\"}");
+	ck_assert_int_eq(PARSE(longer), 0);
+	ck_assert_uint_eq(strlen(req.path), NB_CTL_PATH_MAX);
+	memset(longer + n, 'a', NB_CTL_PATH_MAX);
+	strcpy(longer + n + NB_CTL_PATH_MAX, "\"}");
+	ck_assert_int_eq(PARSE(longer), -1);
+}
+END_TEST
+
+START_TEST(refusal_names_host_state)
+{
+	struct nb_run_options o = { .rootfs = "docker.io/library/busybox:latest" };
+
+	ck_assert_ptr_null(nb_run_snapshot_refusal(&o));
+	o.detach.on = true; /* its monitor supervises it: no confinement */
+	ck_assert_ptr_null(nb_run_snapshot_refusal(&o));
+	o.confine.cgroup = "nestbox.slice";
+	ck_assert_ptr_nonnull(strstr(nb_run_snapshot_refusal(&o), "--cgroup"));
+	o.confine.cgroup = NULL;
+	o.nvolumes = 1;
+	ck_assert_ptr_nonnull(strstr(nb_run_snapshot_refusal(&o), "-v"));
+	o.nvolumes = 0;
+	o.net.tap = "tap0";
+	ck_assert_ptr_nonnull(strstr(nb_run_snapshot_refusal(&o), "--tap"));
+	o.net.tap = NULL;
+	o.net.vsock_path = "/tmp/v.sock";
+	ck_assert_ptr_nonnull(strstr(nb_run_snapshot_refusal(&o), "vsock"));
+	o.net.vsock_path = NULL;
+	o.tty = true;
+	ck_assert_ptr_nonnull(nb_run_snapshot_refusal(&o));
+	o.tty = false;
+	o.confine.jail = "/var/jail";
+	ck_assert_ptr_nonnull(strstr(nb_run_snapshot_refusal(&o), "--jail"));
+	o.confine.jail = NULL;
+	o.rootfs = "/some/rootfs/dir";
+	ck_assert_ptr_nonnull(strstr(nb_run_snapshot_refusal(&o), "directory"));
+}
+END_TEST
+
+START_TEST(sparse_copy_keeps_holes_and_bytes)
+{
+	char dir[] = "/tmp/nb-unit-snap.XXXXXX";
+	int dfd, fd;
+	struct stat a, b;
+	struct nb_err err;
+	char buf[8];
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	fd = openat(dfd, "memory", O_WRONLY | O_CREAT, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, 64 << 20), 0);
+	ck_assert_int_eq(pwrite(fd, "head", 4, 0), 4);
+	ck_assert_int_eq(pwrite(fd, "tail", 4, (64 << 20) - 4), 4);
+	close(fd);
+	ck_assert_int_eq(nb_copy_sparse(dfd, "memory", dfd, "copy", &err), 0);
+	ck_assert_int_eq(fstatat(dfd, "memory", &a, 0), 0);
+	ck_assert_int_eq(fstatat(dfd, "copy", &b, 0), 0);
+	ck_assert_int_eq(b.st_size, 64 << 20);
+	ck_assert_int_le(b.st_blocks, a.st_blocks + 64); /* no zeros written out */
+	fd = openat(dfd, "copy", O_RDONLY);
+	ck_assert_int_eq(pread(fd, buf, 4, 0), 4);
+	ck_assert_int_eq(memcmp(buf, "head", 4), 0);
+	ck_assert_int_eq(pread(fd, buf, 4, (64 << 20) - 4), 4);
+	ck_assert_int_eq(memcmp(buf, "tail", 4), 0);
+	close(fd);
+	/* never over an existing file, never through a link */
+	ck_assert_int_eq(nb_copy_sparse(dfd, "memory", dfd, "copy", &err), -1);
+	ck_assert_int_eq(symlinkat("memory", dfd, "link"), 0);
+	ck_assert_int_eq(nb_copy_sparse(dfd, "link", dfd, "copy2", &err), -1);
+	ck_assert_int_eq(faccessat(dfd, "copy2", F_OK, 0), -1);
+	unlinkat(dfd, "memory", 0);
+	unlinkat(dfd, "copy", 0);
+	unlinkat(dfd, "link", 0);
+	close(dfd);
+	rmdir(dir);
+}
+END_TEST
+
+static int snapshots;
+static void count_snapshot(void *opaque)
+{
+	(void)opaque;
+	snapshots++;
+}
+
+START_TEST(signal_reaches_the_hook)
+{
+	struct nb_sigforward f = { 0 };
+
+	/* a VMM that cannot be snapshotted: the signal stops it, as any
+	 * signal it does not forward */
+	ck_assert(!nb_sigforward(&f, NB_SIGNAL_SNAPSHOT, 0));
+	f.snapshot.fn = count_snapshot;
+	ck_assert(nb_sigforward(&f, NB_SIGNAL_SNAPSHOT, 0));
+	ck_assert(nb_sigforward(&f, NB_SIGNAL_SNAPSHOT, 12345));
+	ck_assert_int_eq(snapshots, 2);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("live_snapshot");
+	TCase *tc = tcase_create("live_snapshot");
+
+	tcase_add_test(tc, snapshot_request);
+	tcase_add_test(tc, snapshot_refuses_hostile_paths);
+	tcase_add_test(tc, refusal_names_host_state);
+	tcase_add_test(tc, sparse_copy_keeps_holes_and_bytes);
+	tcase_add_test(tc, signal_reaches_the_hook);
+	suite_add_tcase(s, tc);
+	return nb_unit_run(s);
+}
