@@ -273,17 +273,13 @@ static pid_t peer_namespace(void)
 	return pid;
 }
 
-static int in_namespace(void)
+static int in_namespace(pid_t peer)
 {
 	struct nb_nsnet ns;
 	struct nb_err err;
 	bool created;
 	char cmd[64];
-	pid_t peer = peer_namespace();
 	int tap;
-
-	if (peer < 0)
-		return 9;
 
 	if (run("ip link add nbv0 type veth peer name nbv1 && "
 		"ip link set nbv0 address 3a:11:22:33:44:55 && ip addr add 10.77.0.5/24 dev nbv0 && "
@@ -318,7 +314,6 @@ static int in_namespace(void)
 	if (nb_nsnet_disconnect("nbv0", &err) < 0 || nb_nsnet_disconnect("nosuch0", &err) < 0)
 		return 18;
 	close(tap);
-	kill(peer, SIGKILL);
 	return 0;
 }
 
@@ -330,9 +325,18 @@ START_TEST(kernel)
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
+		pid_t peer;
+		int rc;
+
 		if (unshare(CLONE_NEWNET) < 0)
 			_exit(99);
-		_exit(in_namespace());
+		peer = peer_namespace();
+		if (peer < 0)
+			_exit(9);
+		rc = in_namespace(peer);
+		kill(peer, SIGKILL);
+		waitpid(peer, NULL, 0);
+		_exit(rc);
 	}
 	ck_assert_int_eq(waitpid(pid, &ws, 0), pid);
 	ck_assert(WIFEXITED(ws));

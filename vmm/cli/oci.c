@@ -161,6 +161,16 @@ static void state_dir(const char *id, char *path, size_t size)
 	snprintf(path, size, "%s/%s", g.root, id);
 }
 
+/* The redirect the monitor left in the engine's namespace. Best effort:
+ * the engine removes the namespace, and the redirect with it, anyway. */
+static void release_netns(const char *id)
+{
+	char dir[4200];
+
+	state_dir(id, dir, sizeof(dir));
+	nb_oci_netns_release(dir, &(struct nb_err){ 0 });
+}
+
 /* ---- create ----------------------------------------------------------------------- */
 
 struct create_args {
@@ -403,6 +413,7 @@ static int create(const struct create_args *a, struct nb_err *err)
 	return 0;
 fail:
 	nb_oci_bundle_free(&b);
+	release_netns(a->id);
 	nb_oci_state_remove(g.root, a->id, &(struct nb_err){ 0 });
 	return -1;
 }
@@ -602,16 +613,6 @@ static int stop_monitor(const struct nb_oci_state *st, struct nb_err *err)
 	return 0;
 }
 
-/* The redirect the monitor left in the engine's namespace. Best effort:
- * the engine removes the namespace, and the redirect with it, anyway. */
-static void release_netns(const struct nb_oci_state *st)
-{
-	char dir[4200];
-
-	state_dir(st->id, dir, sizeof(dir));
-	nb_oci_netns_release(dir, &(struct nb_err){ 0 });
-}
-
 static int cmd_delete(int argc, char **argv)
 {
 	static const char *const flags[] = { "--force", "-f", NULL };
@@ -631,7 +632,7 @@ static int cmd_delete(int argc, char **argv)
 	else if (st.pid <= 0 || stop_monitor(&st, &err) == 0) {
 		if (st.cgroup[0])
 			rmdir(st.cgroup);
-		release_netns(&st);
+		release_netns(st.id);
 		nb_oci_state_remove(g.root, st.id, &err);
 	}
 	nb_oci_state_free(&st);
