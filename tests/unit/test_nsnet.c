@@ -153,12 +153,25 @@ START_TEST(parse_counts_links)
 	struct nb_nsnet ns = { 0 };
 	struct nb_err err;
 
-	link_msg(&m, 2, IFF_UP, "eth0", mac1);
-	link_msg(&m, 3, IFF_UP, "eth1", NULL); /* a second one: counted, not read */
+	link_msg(&m, 2, 0, "gretap0", mac1); /* down: a tunnel module's fallback device */
+	link_msg(&m, 3, IFF_UP, "eth0", mac1);
+	link_msg(&m, 4, IFF_UP, "eth1", NULL); /* a second one: counted, not read */
 	done(&m);
 	ck_assert_int_eq(nb_nsnet_parse(m.u.buf, m.len, &ns, &err), 1);
 	ck_assert_uint_eq(ns.nlinks, 2);
 	ck_assert_str_eq(ns.name, "eth0");
+	ck_assert_int_eq(ns.index, 3);
+
+	/* tunl0 (ARPHRD_TUNNEL) and lo: nothing to connect */
+	m = (struct msgs){ 0 };
+	ns = (struct nb_nsnet){ 0 };
+	link_msg(&m, 1, IFF_LOOPBACK | IFF_UP, "lo", NULL);
+	link_msg(&m, 2, IFF_UP, "tunl0", NULL);
+	((struct ifinfomsg *)NLMSG_DATA((struct nlmsghdr *)(void *)(m.u.buf + m.cur)))->ifi_type =
+		ARPHRD_TUNNEL;
+	done(&m);
+	ck_assert_int_eq(nb_nsnet_parse(m.u.buf, m.len, &ns, &err), 1);
+	ck_assert_uint_eq(ns.nlinks, 0);
 }
 END_TEST
 

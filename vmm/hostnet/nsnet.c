@@ -36,7 +36,11 @@ static int parse_link(const struct nlmsghdr *h, struct nb_nsnet *ns, struct nb_e
 
 	if (left < 0)
 		return nb_err_set(err, 0, "netlink: a short link message");
-	if ((ifi->ifi_flags & IFF_LOOPBACK) || ifi->ifi_type == ARPHRD_LOOPBACK)
+	/* lo, and the fallback devices a tunnel module puts in every
+	 * namespace (tunl0, sit0, gretap0: not Ethernet, or down), are not
+	 * the engine's */
+	if ((ifi->ifi_flags & IFF_LOOPBACK) || ifi->ifi_type != ARPHRD_ETHER ||
+	    !(ifi->ifi_flags & IFF_UP))
 		return 0;
 	for (const struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, left); a = RTA_NEXT(a, left)) {
 		size_t n = RTA_PAYLOAD(a);
@@ -277,7 +281,8 @@ int nb_nsnet_scan(struct nb_nsnet *ns, struct nb_err *err)
 		return 0;
 	if (ns->nlinks > 1)
 		return nb_err_set(err, 0,
-				  "%u interfaces besides lo: nestbox connects one (%s and others)",
+				  "%u Ethernet interfaces are up (%s and others): nestbox "
+				  "connects one",
 				  ns->nlinks, ns->name);
 	if (dump(s, RTM_GETADDR, ns, err) < 0 || dump(s, RTM_GETROUTE, ns, err) < 0)
 		return -1;

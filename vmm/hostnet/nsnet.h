@@ -25,19 +25,20 @@ struct nb_nsnet {
 	uint8_t mac[6];
 	uint32_t ipv4, prefix, gateway; /* host byte order; gateway 0: no default route */
 	unsigned mtu;
-	unsigned nlinks; /* interfaces besides lo */
+	unsigned nlinks; /* Ethernet interfaces that are up */
 };
 
 /* Parse len bytes of one rtnetlink dump reply (RTM_NEWLINK, RTM_NEWADDR
  * or RTM_NEWROUTE messages; hostile: every length checked) into *ns.
- * Links first: the first non-loopback link is kept, nlinks counts them;
+ * Links first: the first Ethernet link that is up is kept, nlinks counts
+ * them (lo, tunnel modules' fallback devices, links down: ignored);
  * then its first IPv4 address, and the main table's IPv4 default route
  * through it. Returns 1 at NLMSG_DONE, 0 when more is to come, -1 on a
  * malformed message or an NLMSG_ERROR. */
 int nb_nsnet_parse(const void *buf, size_t len, struct nb_nsnet *ns, struct nb_err *err);
 
-/* Read this namespace's interfaces: ns->nlinks 0 means lo only (nothing
- * to connect); one with an address is what nb_nsnet_connect takes. More
+/* Read this namespace's interfaces: ns->nlinks 0 means none to connect
+ * (lo only, as podman's --network none); one with an address is what nb_nsnet_connect takes. More
  * than one interface, or one without an IPv4 address, is refused. */
 int nb_nsnet_scan(struct nb_nsnet *ns, struct nb_err *err);
 
