@@ -36,6 +36,8 @@ packages=(
 	jq
 	# e2e oci group: nestbox as podman's and containerd's OCI runtime (conmon comes with podman)
 	podman conmon containerd
+	# e2e oci group, networking: podman's CNI plugins (bridge, portmap) and their iptables
+	containernetworking-plugins iptables
 )
 
 # One dpkg-query for all (a package dpkg has never heard of is not listed).

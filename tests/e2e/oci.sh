@@ -16,7 +16,7 @@ oci_setup() {
 	fi
 	# The test host's / is read-only: podman's scratch directories on tmpfs
 	# (only where they cannot be written, so a real host is left alone).
-	for d in /var/tmp /var/cache /var/lib/containers; do
+	for d in /var/tmp /var/cache /var/lib/containers /var/lib/cni; do
 		mkdir -p "$d" 2>/dev/null
 		if ! touch "$d/.nb-oci" 2>/dev/null; then
 			mount -t tmpfs tmpfs "$d" || return 1
@@ -24,8 +24,9 @@ oci_setup() {
 		rm -f "$d/.nb-oci"
 	done
 	oci_bin=$PWD/$nestbox
+	# (networks podman creates go to a scratch directory, not /etc/cni)
 	podman_cmd=(podman --root "$nb_tmp/ps" --runroot "$nb_tmp/pr" --storage-driver vfs
-		--cgroup-manager cgroupfs --events-backend file)
+		--cgroup-manager cgroupfs --events-backend file --network-config-dir "$nb_tmp/nets")
 	oci_run=("${podman_cmd[@]}" run --network none --runtime "$oci_bin")
 	nb_run_case "$limit" "${podman_cmd[@]}" pull -q oci:build/oci/busybox:latest
 	oci_image=$(tail -n 1 <<<"$out")
@@ -261,8 +262,59 @@ oci_containerd() {
 	wait "$pid" 2>/dev/null
 }
 
+# Networking (podman's CNI plugins here; netavark alike): the guest's eth0
+# joined to the container's veth by tc redirects (vmm/hostnet/nsnet.h).
+# From L1: the container's address and a published port; between two
+# containers on one podman network, by address.
+oci_network() {
+	local net_run=("${podman_cmd[@]}" run --runtime "$oci_bin") ip body i
+	# shellcheck disable=SC2016 # expanded by the guest's shell
+	local site='mkdir -p /w && echo "hello from $(hostname)" >/w/index.html && exec httpd -f -p 80 -h /w'
+
+	nb_run_case "$limit" "${net_run[@]}" -d -p 8080:80 --name nb-web "$oci_image" sh -c "$site"
+	local run_status=$status run_err=$err
+	nb_run_case "$limit" "${podman_cmd[@]}" inspect -f '{{.NetworkSettings.IPAddress}}' nb-web
+	ip=$out
+	body=
+	for ((i = 0; i < 60 && run_status == 0; i++)); do
+		body=$(curl -s --max-time 3 "http://$ip/") && break
+		sleep 1
+	done
+	status=$run_status out="address '$ip', body '$body'" err=$run_err
+	expect e2e_oci_net_address "the container's address (from podman's network) answers from L1" \
+		"$run_status" -eq 0 -a -n "$ip" -a "${body#hello from }" != "$body"
+	nb_run_case 20 curl -s --max-time 10 http://127.0.0.1:8080/
+	expect e2e_oci_net_publish "-p 8080:80: the container's httpd at 127.0.0.1:8080" \
+		"$status" -eq 0 -a "$out" = "$body"
+	nb_run_case "$limit" "${podman_cmd[@]}" exec nb-web ip -4 -o addr show eth0
+	expect e2e_oci_net_eth0 "the guest's eth0 holds the veth's address" \
+		"$status" -eq 0 -a -n "$ip" -a -n "$(grep -F " $ip/" <<<"$out")"
+	nb_run_case "$limit" "${podman_cmd[@]}" rm -f nb-web
+	nb_run_case 20 curl -s --max-time 3 http://127.0.0.1:8080/
+	expect e2e_oci_net_rm "rm -f: the port is closed again" "$status" -ne 0
+
+	nb_run_case "$limit" "${podman_cmd[@]}" network create --subnet 10.89.77.0/24 nb-net1
+	nb_run_case "$limit" "${net_run[@]}" -d --network nb-net1 --name nb-srv "$oci_image" \
+		sh -c "$site"
+	run_status=$status run_err=$err
+	nb_run_case "$limit" "${podman_cmd[@]}" inspect \
+		-f '{{(index .NetworkSettings.Networks "nb-net1").IPAddress}}' nb-srv
+	ip=$out
+	for ((i = 0; i < 60 && run_status == 0; i++)); do
+		curl -s --max-time 3 "http://$ip/" >/dev/null && break
+		sleep 1
+	done
+	nb_run_case "$limit" "${net_run[@]}" --rm --network nb-net1 "$oci_image" \
+		wget -q -T 10 -O - "http://$ip/"
+	expect e2e_oci_net_two "two containers on one podman network: one fetches from the other" \
+		"$run_status" -eq 0 -a -n "$ip" -a "${out#hello from }" != "$out"
+	nb_run_case "$limit" "${podman_cmd[@]}" rm -f nb-srv
+	nb_run_case "$limit" "${podman_cmd[@]}" network rm nb-net1
+}
+
 if oci_setup; then
 	oci_cases
+	oci_network
 	oci_lifecycle
 	oci_containerd
 fi

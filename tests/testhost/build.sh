@@ -23,6 +23,11 @@ MODULES=(
 	tun overlay erofs loop veth bridge
 	# nestbox networks (vmm/hostnet/nft.c): table inet nestbox, NAT, fib, ct
 	nf_tables nft_chain_nat nft_nat nft_masq nft_ct nft_fib_inet nft_fib_ipv4
+	# OCI networking (vmm/hostnet/nsnet.c): tc ingress redirects veth <-> tap
+	sch_ingress cls_u32 act_mirred
+	# podman's CNI plugins (bridge, portmap, firewall) through iptables-nft
+	nft_compat xt_nat xt_MASQUERADE xt_mark xt_comment xt_conntrack xt_addrtype xt_multiport
+	xt_tcpudp
 )
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

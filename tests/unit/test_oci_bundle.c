@@ -88,7 +88,8 @@ START_TEST(full_bundle)
 		"\"options\":[\"nosuid\",\"strictatime\",\"mode=1777\",\"size=65536k\"]},"
 		"{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"data\","
 		"\"options\":[\"rbind\",\"ro\"]},"
-		"{\"destination\":\"/etc/hosts\",\"type\":\"bind\",\"source\":\"hosts\"}],"
+		"{\"destination\":\"/etc/hosts\",\"type\":\"bind\",\"source\":\"hosts\"},"
+		"{\"destination\":\"/etc/resolv.conf\",\"type\":\"bind\",\"source\":\"hosts\"}],"
 		"\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"network\","
 		"\"path\":\"/run/netns/x\"},{\"type\":\"mount\"}],"
 		"\"resources\":{\"memory\":{\"limit\":268435456},\"cpu\":{\"quota\":150000,"
@@ -130,6 +131,9 @@ START_TEST(full_bundle)
 	ck_assert_str_eq(c->tmpfs[0], "/tmp:nosuid,mode=1777,size=65536k");
 	ck_assert_uint_eq(c->namespaces, NB_NS_NET);
 	ck_assert_str_eq(b.netns, "/run/netns/x");
+	/* the engine's resolv.conf: its nameservers go to a connected eth0 */
+	ck_assert_ptr_nonnull(b.resolv_conf);
+	ck_assert_str_eq(b.resolv_conf + strlen(b.resolv_conf) - 6, "/hosts");
 	/* the container's limit 256 MiB, the VM that plus the guest's
 	 * overhead; 1.5 CPUs -> 2 vCPUs, raised to 4 */
 	ck_assert_uint_eq(c->memory_max, 256ull << 20);

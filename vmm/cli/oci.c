@@ -35,6 +35,7 @@
 #include "vmm/cli/print.h"
 #include "vmm/run/oci_bundle.h"
 #include "vmm/run/oci_exec.h"
+#include "vmm/run/oci_netns.h"
 #include "vmm/run/oci_state.h"
 #include "vmm/run/sigforward.h"
 
@@ -160,6 +161,16 @@ static void state_dir(const char *id, char *path, size_t size)
 	snprintf(path, size, "%s/%s", g.root, id);
 }
 
+/* The redirect the monitor left in the engine's namespace. Best effort:
+ * the engine removes the namespace, and the redirect with it, anyway. */
+static void release_netns(const char *id)
+{
+	char dir[4200];
+
+	state_dir(id, dir, sizeof(dir));
+	nb_oci_netns_release(dir, &(struct nb_err){ 0 });
+}
+
 /* ---- create ----------------------------------------------------------------------- */
 
 struct create_args {
@@ -233,6 +244,10 @@ static _Noreturn void monitor(struct nb_oci_bundle *b, const char *id, int ready
 	state_dir(id, dir, sizeof(dir));
 	if (!err.msg[0] && chdir(dir) < 0)
 		nb_err_sys(&err, "%s", dir);
+	/* the engine's network namespace, entered here: the tap is made
+	 * there and its descriptor goes to the VMM */
+	if (!err.msg[0])
+		nb_oci_netns_join(b, dir, &err);
 	b->opts.oci.start_gate = true;
 	b->opts.oci.ready_fd = ready;
 	b->opts.report = nb_cli_reporter();
@@ -327,8 +342,6 @@ static int load(const struct create_args *a, struct nb_oci_bundle *b, char **bun
 	else
 		snprintf(vsock, sizeof(vsock), "%s", NB_EXEC_SOCKET);
 	b->opts.net.vsock_path = vsock;
-	if (b->netns && nb_oci_netns_check(b->netns, err) < 0)
-		return -1;
 	if (b->terminal && !a->console_socket)
 		return nb_err_set(err, 0, "process.terminal needs --console-socket");
 	return 0;
@@ -400,6 +413,7 @@ static int create(const struct create_args *a, struct nb_err *err)
 	return 0;
 fail:
 	nb_oci_bundle_free(&b);
+	release_netns(a->id);
 	nb_oci_state_remove(g.root, a->id, &(struct nb_err){ 0 });
 	return -1;
 }
@@ -615,11 +629,10 @@ static int cmd_delete(int argc, char **argv)
 	/* a created container is deleted as runc does: its process killed */
 	if (strcmp(status, "running") == 0 && !set[0] && !set[1])
 		nb_err_set(&err, 0, "container %s is running: stop it or use --force", st.id);
-	else if (st.pid > 0 && stop_monitor(&st, &err) == 0) {
+	else if (st.pid <= 0 || stop_monitor(&st, &err) == 0) {
 		if (st.cgroup[0])
 			rmdir(st.cgroup);
-		nb_oci_state_remove(g.root, st.id, &err);
-	} else if (st.pid <= 0) {
+		release_netns(st.id);
 		nb_oci_state_remove(g.root, st.id, &err);
 	}
 	nb_oci_state_free(&st);

@@ -65,6 +65,8 @@ int nb_network_attach(struct nb_network *n, const struct nb_run_options *opts, s
 	n->ndns = net->ndns;
 	memcpy(n->dns, net->dns, sizeof(n->dns));
 	n->tap = net->tap;
+	if (net->tap_fd > 0)
+		n->early_tap_fd = net->tap_fd;
 	if (!nb_network_joins(opts))
 		return 0;
 	n->network = net->network ? net->network : NB_NET_DEFAULT;

@@ -6,10 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <net/if.h>
-#include <sched.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/file.h"
@@ -486,8 +483,11 @@ static int parse_mount(struct nb_oci_bundle *b, json_object *m, const char *dir,
 		return nb_err_set(err, 0, "%s: a bind mount needs a source", dest);
 	if (stat(host, &st) < 0)
 		return nb_err_sys(err, "%s: source %s", dest, host);
-	if (S_ISREG(st.st_mode) && engine_file(dest))
+	if (S_ISREG(st.st_mode) && engine_file(dest)) {
+		if (strcmp(dest, "/etc/resolv.conf") == 0)
+			b->resolv_conf = host;
 		return 0;
+	}
 	if (!S_ISDIR(st.st_mode))
 		return nb_err_set(err, 0,
 				  "%s: source %s is not a directory (nestbox shares directories; "
@@ -630,39 +630,6 @@ static int parse_linux(struct nb_oci_bundle *b, struct nb_err *err)
 	b->opts.container.seccomp_json = keep(
 		b, strdup(json_object_to_json_string_ext(seccomp, JSON_C_TO_STRING_PLAIN)), err);
 	return b->opts.container.seccomp_json ? 0 : -1;
-}
-
-/* ---- the network namespace ------------------------------------------------------- */
-
-int nb_oci_netns_check(const char *path, struct nb_err *err)
-{
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int ws = 0;
-	pid_t pid;
-
-	if (fd < 0)
-		return nb_err_sys(err, "network namespace %s", path);
-	pid = fork();
-	if (pid == 0) {
-		struct if_nameindex *ifs;
-		int other = 0;
-
-		if (setns(fd, CLONE_NEWNET) < 0 || !(ifs = if_nameindex()))
-			_exit(2);
-		for (struct if_nameindex *i = ifs; i->if_index; i++)
-			other += strcmp(i->if_name, "lo") != 0;
-		_exit(other ? 1 : 0);
-	}
-	if (pid < 0 || waitpid(pid, &ws, 0) < 0)
-		return nb_err_sys(err, "network namespace %s", path);
-	if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0)
-		return 0;
-	if (WIFEXITED(ws) && WEXITSTATUS(ws) == 1)
-		return nb_err_set(err, 0,
-				  "network namespace %s has interfaces: connecting them to the "
-				  "VM is not supported yet (use --network none)",
-				  path);
-	return nb_err_set(err, 0, "network namespace %s cannot be entered", path);
 }
 
 /* ---- the rest ------------------------------------------------------------------ */

@@ -34,6 +34,7 @@ struct nb_oci_bundle {
 	uint16_t tty_rows, tty_cols; /* process.consoleSize; 0: unknown */
 	const char *cgroups_path;    /* linux.cgroupsPath, or NULL */
 	const char *netns;           /* the network namespace's path, or NULL */
+	const char *resolv_conf;     /* the engine's /etc/resolv.conf (a host path), or NULL */
 	json_object *annotations;    /* for `state` (owned by root), or NULL */
 	/* owned */
 	json_object *root;
@@ -55,10 +56,5 @@ int nb_oci_bundle_load(const char *dir, struct nb_oci_bundle *b, struct nb_err *
 int nb_oci_process_parse(const char *json, size_t len, struct nb_oci_bundle *b, struct nb_err *err);
 
 void nb_oci_bundle_free(struct nb_oci_bundle *b);
-
-/* The network namespace a bundle names must hold only lo: the container
- * gets its own, loopback only, and connecting the engine's interfaces to
- * the VM is not done yet, so a namespace with more is refused. */
-int nb_oci_netns_check(const char *path, struct nb_err *err);
 
 #endif

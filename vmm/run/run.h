@@ -80,6 +80,8 @@ struct nb_run_options {
 		const char *vsock_path; /* --vsock PATH; NULL: no vsock device */
 		uint64_t vsock_cid;     /* --vsock-cid, default 3 */
 		const char *tap;        /* --tap NAME; NULL: no network device */
+		int tap_fd;             /* the --tap NAME opened by the caller (the OCI runtime,
+					 * in the engine's namespace; the run owns it); 0: none */
 		const char *network;    /* --network NAME (a nestbox network), or NULL */
 		bool network_mode;      /* --network host|none given */
 		uint8_t mac[6];         /* --mac-address, else locally administered */
