@@ -86,6 +86,33 @@ START_TEST(test_dead_run_is_collected)
 }
 END_TEST
 
+/* A dead run's socket that is still listened on (its VMM still exiting, or
+ * a new run on the same path) stays, and so does the record, so that a
+ * later gc removes the socket once nobody listens: gc never forgets it. */
+START_TEST(test_listened_socket_keeps_record)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct nb_err err;
+	char sock[128], text[256];
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(sock, sizeof(sock), "%s/v.sock", dir);
+	ck_assert_uint_lt(strlen(sock), sizeof(addr.sun_path));
+	memcpy(addr.sun_path, sock, strlen(sock));
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	ck_assert_int_eq(listen(fd, 4), 0);
+	snprintf(text, sizeof(text), "pid 2147483632\nstart 1\nvsock %s\n", sock);
+	write_record("2147483632.run", text);
+	ck_assert_int_eq(nb_gc_collect(NULL, &err), 0); /* in use: not a failure */
+	ck_assert(exists("v.sock"));
+	ck_assert(exists("run/2147483632.run"));
+	close(fd);
+	ck_assert_int_eq(nb_gc_collect(NULL, &err), 0);
+	ck_assert(!exists("v.sock"));
+	ck_assert(!exists("run/2147483632.run"));
+}
+END_TEST
+
 START_TEST(test_live_run_is_left_alone)
 {
 	struct nb_run_record rec;
@@ -343,6 +370,7 @@ int main(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_dead_run_is_collected);
+	tcase_add_test(tc, test_listened_socket_keeps_record);
 	tcase_add_test(tc, test_live_run_is_left_alone);
 	tcase_add_test(tc, test_record_cannot_aim_elsewhere);
 	tcase_add_test(tc, test_stale_temporary_record);

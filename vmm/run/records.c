@@ -136,10 +136,16 @@ static bool owned_by_us(const char *path, mode_t kind)
 	       st.st_uid == geteuid();
 }
 
+/* 0 when gone (or not ours), 1 when somebody still listens on it (a VMM
+ * that is still exiting: the kernel closes a killed process's files only
+ * after it unmapped its memory; or a new run on the same path): the record
+ * stays for a later gc. -1 when it could not be removed. */
 static int remove_vsock(const char *path, const struct nb_report *out)
 {
-	if (!owned_by_us(path, S_IFSOCK) || socket_listened(path))
+	if (!owned_by_us(path, S_IFSOCK))
 		return 0;
+	if (socket_listened(path))
+		return 1;
 	if (unlink(path) < 0)
 		return -1;
 	nb_report(out, NB_REPORT_OUTPUT, "removed vsock socket %s", path);
@@ -186,7 +192,7 @@ static FILE *open_record(int dir_fd, const char *name)
 static int collect_record(int dir_fd, const char *name, const struct nb_report *out, bool owned)
 {
 	char line[PATH_MAX + 16];
-	int pid = 0, named = 0, failed = 0;
+	int pid = 0, named = 0, failed = 0, busy = 0, r;
 	uint64_t start = 0;
 	cleanup_fclose FILE *f = open_record(dir_fd, name);
 
@@ -203,13 +209,15 @@ static int collect_record(int dir_fd, const char *name, const struct nb_report *
 			return 0; /* its run is alive */
 		if (!strncmp(line, "cgroup ", 7))
 			failed |= remove_cgroup(line + 7, out);
-		else if (!strncmp(line, "vsock ", 6))
-			failed |= remove_vsock(line + 6, out);
+		else if (!strncmp(line, "vsock ", 6) && (r = remove_vsock(line + 6, out)) != 0)
+			*(r < 0 ? &failed : &busy) = 1;
 	}
 	if (pid != named || (!owned && (pid <= 0 || (start && nb_proc_start_time(pid) == start))))
 		return 0;
 	if (failed)
 		return -1;
+	if (busy)
+		return 0; /* in use: kept, and not a failure */
 	unlinkat(dir_fd, name, 0);
 	return 0;
 }
