@@ -40,6 +40,11 @@ packages=(
 	containernetworking-plugins iptables
 )
 
+# podman's CNI plugins keep their address leases in /var/lib/cni, which no
+# package creates; the e2e oci group mounts a tmpfs there in the test host
+# (whose / is this host's, read-only), so the directory must exist.
+[ "$(id -u)" -ne 0 ] || [ -d /var/lib/cni ] || mkdir -p /var/lib/cni
+
 # One dpkg-query for all (a package dpkg has never heard of is not listed).
 installed=" $({ dpkg-query -W -f='${db:Status-Status}:${Package} ' "${packages[@]}" 2>/dev/null || true; } |
 	tr ' ' '\n' | sed -n 's/^installed://p' | tr '\n' ' ') "

@@ -18,8 +18,9 @@ oci_setup() {
 	# (only where they cannot be written, so a real host is left alone).
 	for d in /var/tmp /var/cache /var/lib/containers /var/lib/cni; do
 		mkdir -p "$d" 2>/dev/null
-		if ! touch "$d/.nb-oci" 2>/dev/null; then
-			mount -t tmpfs tmpfs "$d" || return 1
+		if ! touch "$d/.nb-oci" 2>/dev/null && ! mount -t tmpfs tmpfs "$d" 2>"$nb_tmp/oci-mount"; then
+			not_ok e2e_oci "podman's scratch directory $d is neither writable nor mountable: $(cat "$nb_tmp/oci-mount") (scripts/deps.sh creates /var/lib/cni)"
+			return 1
 		fi
 		rm -f "$d/.nb-oci"
 	done

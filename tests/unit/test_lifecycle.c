@@ -3,10 +3,12 @@
  * hostile input, name validation, id prefix resolution, and a VM directory's
  * name claim (two claims of one name: one wins). */
 #include <check.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tests/unit/unit.h"
@@ -324,7 +326,21 @@ START_TEST(name_claim_has_one_winner)
 	ck_assert_int_eq(nb_vmdir_resolve(prefix, got, &err), 0);
 	ck_assert_str_eq(got, a);
 	ck_assert_int_eq(nb_vmdir_create("x y", "{}", b, &fb, &err), -1);
+	/* the VMM's snapshot directory goes too; a link in it is removed, not
+	 * followed */
+	char outside[128];
+	snprintf(outside, sizeof(outside), "%s/outside", dir);
+	ck_assert_int_eq(mkdir(outside, 0700), 0);
+	ck_assert_int_eq(mkdirat(fa, "snapshot", 0700), 0);
+	int sf = openat(fa, "snapshot/memory", O_WRONLY | O_CREAT, 0600);
+	ck_assert_int_ge(sf, 0);
+	close(sf);
+	ck_assert_int_eq(symlinkat(outside, fa, "snapshot/link"), 0);
 	ck_assert_int_eq(nb_vmdir_remove(a, &err), 0);
+	char vmpath[160];
+	snprintf(vmpath, sizeof(vmpath), "%s/run/vm/%s", dir, a);
+	ck_assert_int_eq(access(vmpath, F_OK), -1); /* gone */
+	ck_assert_int_eq(access(outside, F_OK), 0);
 	close(fa);
 	ck_assert_int_eq(nb_vmdir_resolve("web", got, &err), -1);
 	ck_assert_int_eq(nb_vmdir_create("web", "{\"Name\":\"web\"}", b, &fb, &err), 0);

@@ -210,9 +210,11 @@ static void random_id(char id[NB_VM_ID_LEN + 1])
 		snprintf(id + 2 * i, 3, "%02x", raw[i]);
 }
 
-/* Remove dir_fd's entries (files only: a VM directory holds nothing else),
- * then the directory itself from parent. */
-static int remove_tree(int parent, const char *name)
+/* Remove directory name in parent with its entries, then the directory
+ * itself. A VM directory holds files and the VMM's snapshot directory
+ * (NB_VM_SNAPSHOT_DIR) of files; depth bounds the descent, and links are
+ * removed, never followed. */
+static int remove_tree_at(int parent, const char *name, int depth)
 {
 	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -224,10 +226,16 @@ static int remove_tree(int parent, const char *name)
 		return errno == ENOENT ? 0 : -1;
 	}
 	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			unlinkat(fd, e->d_name, 0);
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+		    unlinkat(fd, e->d_name, 0) < 0 && errno == EISDIR && depth > 0)
+			remove_tree_at(fd, e->d_name, depth - 1);
 	closedir(d);
 	return unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+static int remove_tree(int parent, const char *name)
+{
+	return remove_tree_at(parent, name, 1);
 }
 
 static int claim_name(const char *name, const char *id, struct nb_err *err)
