@@ -47,7 +47,8 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
 HOST_SRCS     := $(wildcard common/*.c vmm/*/*.c vmm/*/*/*.c images/*.c)
 HOST_LIB_SRCS := $(filter-out vmm/cli/main.c,$(HOST_SRCS))
-GUEST_SRCS    := $(wildcard common/*.c guest-init/*.c container/*.c)
+# common/ is shared but for procstat.c (the host's /proc/PID/stat reader)
+GUEST_SRCS    := $(filter-out common/procstat.c,$(wildcard common/*.c guest-init/*.c container/*.c))
 UNIT_SRCS     := $(wildcard tests/unit/test_*.c)
 KVM_SRCS      := $(wildcard tests/kvm/test_*.c)
 
