@@ -288,7 +288,8 @@ static int relay(struct relay *x, struct nb_execmsg_reader *rd)
 	host_frames(x, rd); /* what came with the request */
 	while (x->out >= 0 || x->err >= 0) {
 		bool busy = nb_exec_stdin_busy(&x->in);
-		struct pollfd p[4] = { { .fd = busy ? -1 : x->conn, .events = POLLIN },
+		/* busy: only the host's hang-up (no frame is read) */
+		struct pollfd p[4] = { { .fd = x->conn, .events = busy ? 0 : POLLIN },
 				       { .fd = x->out, .events = POLLIN },
 				       { .fd = x->err, .events = POLLIN },
 				       { .fd = busy ? x->in.fd : -1, .events = POLLOUT } };
@@ -299,8 +300,12 @@ static int relay(struct relay *x, struct nb_execmsg_reader *rd)
 			nb_exec_stdin_flush(&x->in);
 			host_frames(x, rd); /* the frames that waited */
 		}
-		if (p[0].revents)
+		if (p[0].revents && busy) { /* the host is gone: so is the process */
+			kill(x->pid, SIGKILL);
+			x->conn = -1;
+		} else if (p[0].revents) {
 			from_host(x, rd);
+		}
 		if (p[1].revents)
 			to_host(x, &x->out, NB_EXEC_STDOUT);
 		if (p[2].revents)
