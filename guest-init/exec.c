@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 #include <linux/vm_sockets.h>
 
+#include "common/exec_stdin.h"
 #include "common/execmsg.h"
 #include "common/file.h"
 #include "common/le.h"
@@ -210,31 +212,30 @@ static _Noreturn void run_child(const struct nb_exec_target *t, const struct nb_
 /* ---- relaying ------------------------------------------------------------------ */
 
 struct relay {
-	int conn, in, out, err; /* in: -1 once closed; out/err: -1 at EOF */
+	int conn, out, err; /* out/err: -1 at EOF */
+	int master;         /* the pty master, or -1 */
 	pid_t pid;
-	bool tty;
+	struct nb_exec_stdin in;
 };
 
-/* Act on the whole frames rd holds. */
+/* Act on the whole frames rd holds, up to stdin the process does not take
+ * yet: the rest waits in rd until it does (or drops its stdin). */
 static void host_frames(struct relay *x, struct nb_execmsg_reader *rd)
 {
 	struct nb_execmsg m;
 	struct nb_err err;
-	int rc;
+	int rc = 0;
 
-	while ((rc = nb_execmsg_next(rd, false, &m, &err)) > 0) {
-		if (m.type == NB_EXEC_STDIN && m.len && x->in >= 0) {
-			if (write(x->in, m.payload, m.len) < 0 && !x->tty)
-				close(NB_STEAL(x->in, -1));
-		} else if (m.type == NB_EXEC_STDIN && !x->tty && x->in >= 0) {
-			close(NB_STEAL(x->in, -1));
+	while (!nb_exec_stdin_busy(&x->in) && (rc = nb_execmsg_next(rd, false, &m, &err)) > 0) {
+		if (m.type == NB_EXEC_STDIN) {
+			nb_exec_stdin_frame(&x->in, m.payload, m.len);
 		} else if (m.type == NB_EXEC_SIGNAL) {
 			kill(x->pid, (int)nb_get_le32(m.payload));
-		} else if (m.type == NB_EXEC_WINSIZE && x->tty) {
+		} else if (m.type == NB_EXEC_WINSIZE && x->master >= 0) {
 			struct winsize ws = { .ws_row = nb_get_le16(m.payload),
 					      .ws_col = nb_get_le16(m.payload + 2) };
 
-			ioctl(x->in, TIOCSWINSZ, &ws);
+			ioctl(x->master, TIOCSWINSZ, &ws);
 		}
 	}
 	if (rc < 0) {
@@ -265,10 +266,11 @@ static void to_host(struct relay *x, int *fd, uint8_t type)
 	static uint8_t buf[RELAY_CHUNK];
 	ssize_t n = read(*fd, buf, sizeof(buf));
 
-	if (n < 0 && errno == EINTR)
+	/* the pty master is non-blocking (stdin's writes) */
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (n <= 0) { /* EOF, or EIO once a pty's last slave closed */
-		if (*fd != x->in)
+		if (*fd != x->master)
 			close(*fd);
 		*fd = -1;
 		return;
@@ -277,20 +279,33 @@ static void to_host(struct relay *x, int *fd, uint8_t type)
 		x->conn = -1;
 }
 
+/* Output first: stdin the process does not read holds back neither its
+ * output nor its status (the host's further frames wait meanwhile). */
 static int relay(struct relay *x, struct nb_execmsg_reader *rd)
 {
 	int ws = 0;
 
 	host_frames(x, rd); /* what came with the request */
 	while (x->out >= 0 || x->err >= 0) {
-		struct pollfd p[3] = { { .fd = x->conn, .events = POLLIN },
+		bool busy = nb_exec_stdin_busy(&x->in);
+		/* busy: only the host's hang-up (no frame is read) */
+		struct pollfd p[4] = { { .fd = x->conn, .events = busy ? 0 : POLLIN },
 				       { .fd = x->out, .events = POLLIN },
-				       { .fd = x->err, .events = POLLIN } };
+				       { .fd = x->err, .events = POLLIN },
+				       { .fd = busy ? x->in.fd : -1, .events = POLLOUT } };
 
-		if (poll(p, 3, -1) < 0 && errno != EINTR)
+		if (poll(p, 4, -1) < 0 && errno != EINTR)
 			break;
-		if (p[0].revents)
+		if (p[3].revents) {
+			nb_exec_stdin_flush(&x->in);
+			host_frames(x, rd); /* the frames that waited */
+		}
+		if (p[0].revents && busy) { /* the host is gone: so is the process */
+			kill(x->pid, SIGKILL);
+			x->conn = -1;
+		} else if (p[0].revents) {
 			from_host(x, rd);
+		}
 		if (p[1].revents)
 			to_host(x, &x->out, NB_EXEC_STDOUT);
 		if (p[2].revents)
@@ -327,6 +342,8 @@ static _Noreturn void serve(int conn, const struct nb_exec_target *t)
 	if (pid == 0)
 		run_child(t, &r, &io, report[1]);
 	close(report[1]);
+	/* a process that ended or closed its stdin is EPIPE, not our end */
+	signal(SIGPIPE, SIG_IGN);
 	if (pid < 0) {
 		nb_err_sys(&err, "exec: fork");
 		fail(conn, &err);
@@ -335,16 +352,18 @@ static _Noreturn void serve(int conn, const struct nb_exec_target *t)
 		fail(conn, &err);
 	close(report[0]);
 	send_frame(conn, NB_EXEC_STARTED, NULL, 0);
-	struct relay x = { .conn = conn, .pid = pid, .tty = io.master >= 0 };
-	if (x.tty) {
+	static struct relay x;
+	x = (struct relay){ .conn = conn, .pid = pid, .master = io.master };
+	if (x.master >= 0) {
 		close(io.slave);
-		x.in = x.out = io.master;
+		nb_exec_stdin_init(&x.in, io.master, true);
+		x.out = io.master;
 		x.err = -1;
 	} else {
 		close(io.in[0]);
 		close(io.out[1]);
 		close(io.err[1]);
-		x.in = io.in[1];
+		nb_exec_stdin_init(&x.in, io.in[1], false);
 		x.out = io.out[0];
 		x.err = io.err[0];
 	}

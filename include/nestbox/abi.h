@@ -358,7 +358,11 @@ enum nb_status {
  *                    bytes, nothing after the last: user "UID:GID" or a name
  *                    (the container's /etc/passwd), cwd absolute, env
  *                    "NAME=value"
- *   NB_EXEC_STDIN    the process's input; an empty one is its end (EOF)
+ *   NB_EXEC_STDIN    the process's input; an empty one is its end (EOF:
+ *                    its stdin closed, or its pty's VEOF written). The
+ *                    guest reads no further frame while the process does
+ *                    not take the input it has: the host must keep reading
+ *                    the guest's frames meanwhile
  *   NB_EXEC_SIGNAL   le32 signal 1..64, for the process
  *   NB_EXEC_WINSIZE  le16 rows, le16 cols (1..NB_WINSIZE_MAX): its pty's size
  * Guest -> host:

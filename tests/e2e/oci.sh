@@ -145,6 +145,13 @@ oci_exec_cases() {
 		"$status" -eq 6 -a -n "$(grep -x '/dev/pts/[0-9]*' <<<"$out")" -a \
 		-n "$(grep -x '24 80' <<<"$out")"
 
+	# stdin the process never reads (20 MB offered) holds back neither its
+	# 1 MB of output nor its status
+	nb_run_case "$limit" bash -c 'set -o pipefail; head -c 20000000 /dev/zero | "$@" | wc -c' \
+		_ "${podman_cmd[@]}" exec -i nb-x1 sh -c 'sleep 1; head -c 1000000 /dev/zero; exit 3'
+	expect e2e_oci_exec_stdin_unread "podman exec -i, stdin never read: all output, status 3" \
+		"$status" -eq 3 -a "$out" = 1000000
+
 	nb_run_case "$limit" "${podman_cmd[@]}" inspect -f '{{.State.Running}}' nb-x1
 	local running=$out
 	nb_run_case "$limit" "${podman_cmd[@]}" rm -f nb-x1
@@ -229,6 +236,21 @@ piped"
 	expect e2e_oci_exec_direct_tty "exec -t on a terminal: a pty of its size, status 3, restored" \
 		"$status" -eq 3 -a -n "$(grep -x '/dev/pts/[0-9]*' <<<"$out")" -a \
 		-n "$(grep -x '24 80' <<<"$out")" -a -n "$(grep -x 'pty-mode: cooked' <<<"$out")"
+	# `yes | exec ID true`, and stdin never read by a process that writes
+	# 2 MB: all of it and the status arrive (before: a stall, or no status)
+	nb_run_case "$limit" bash -c 'yes | "$@"' _ "$nestbox" --root "$root" exec c3 true
+	local yes_true=$status
+	nb_run_case "$limit" bash -c 'set -o pipefail; yes | "$@" | wc -c' _ "$nestbox" \
+		--root "$root" exec c3 sh -c 'sleep 1; head -c 2000000 /dev/zero; exit 7'
+	expect e2e_oci_exec_stdin_unread_direct "yes | exec: status 0 of true; 2 MB and status 7" \
+		"$yes_true" -eq 0 -a "$status" -eq 7 -a "$out" = 2000000
+	# the end of stdin over the guest's pty is its VEOF: a read sees EOF
+	# shellcheck disable=SC2016 # expanded by the guest's shell
+	nb_run_case "$limit" bash -c 'printf "abc\n" | "$@"' _ "$nestbox" --root "$root" exec -t c3 \
+		sh -c 'read x; echo "got:$x"; read y || echo at-eof; exit 4'
+	out=$(tr -d '\r' <<<"$out")
+	expect e2e_oci_exec_tty_eof "exec -t with stdin's end: the line, then EOF (VEOF), status 4" \
+		"$status" -eq 4 -a -n "$(grep -x 'got:abc' <<<"$out")" -a -n "$(grep -x at-eof <<<"$out")"
 	nb_run_case "$limit" "$nestbox" --root "$root" exec --detach --pid-file "$b/xpid" \
 		--process "$b/process.json" c3
 	expect e2e_oci_exec_detach "exec --detach returns once it runs, its pid in the file" \

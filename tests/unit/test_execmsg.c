@@ -2,12 +2,15 @@
  * hostile streams and requests (bad magic, types, lengths, unterminated or
  * oversized strings, counts beyond the bounds, trailing bytes). */
 #include <check.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/execmsg.h"
+#include "common/file.h"
 #include "common/le.h"
 #include "unit/unit.h"
 #include "vmm/run/oci_exec.h"
@@ -296,6 +299,78 @@ START_TEST(host_relay)
 }
 END_TEST
 
+/* A fake nestbox-init whose process never reads its stdin: past the
+ * request it reads nothing more, and sends STARTED, BIG bytes of STDOUT,
+ * a line of STDERR and EXIT 3 (blocking: the host must keep reading). */
+#define BIG (1u << 20)
+static void *deaf_guest(void *arg)
+{
+	static uint8_t out[NB_EXEC_FRAME_MAX], data[8192];
+	int fd = *(int *)arg;
+	uint8_t hdr[NB_EXEC_HEADER], v[4];
+	size_t len;
+
+	/* the request: its header, then its payload */
+	ck_assert_int_eq(read(fd, hdr, sizeof(hdr)), (ssize_t)sizeof(hdr));
+	len = nb_get_le16(hdr + 2);
+	ck_assert_int_eq(recv(fd, out, len, MSG_WAITALL), (ssize_t)len);
+	len = nb_execmsg_frame(NB_EXEC_STARTED, NULL, 0, out);
+	ck_assert_int_eq(nb_write_all(fd, out, len), 0);
+	for (size_t i = 0; i < BIG / sizeof(data); i++) {
+		memset(data, 'a' + (int)(i % 26), sizeof(data));
+		len = nb_execmsg_frame(NB_EXEC_STDOUT, data, sizeof(data), out);
+		ck_assert_int_eq(nb_write_all(fd, out, len), 0);
+	}
+	len = nb_execmsg_frame(NB_EXEC_STDERR, "bye\n", 4, out);
+	nb_put_le32(v, 3);
+	len += nb_execmsg_frame(NB_EXEC_EXIT, v, 4, out + len);
+	ck_assert_int_eq(nb_write_all(fd, out, len), 0);
+	return NULL;
+}
+
+/* Endless stdin (`yes | nestbox exec ID true`) for a process that never
+ * reads it: the host backs off its stdin, and every output byte and the
+ * status still arrive (before: a blocking send stalled both ends). */
+START_TEST(host_relay_deaf_stdin)
+{
+	static uint8_t got[BIG];
+	struct nb_exec_request r = sample();
+	int sv[2], status = -1;
+	int in = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	int out = memfd_create("out", MFD_CLOEXEC), errf = memfd_create("err", MFD_CLOEXEC);
+	struct nb_err err;
+	pthread_t t;
+	char buf[8];
+
+	r.flags = 0;
+	ck_assert_int_ge(in, 0);
+	ck_assert_int_ge(out, 0);
+	ck_assert_int_ge(errf, 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pthread_create(&t, NULL, deaf_guest, &sv[1]);
+	struct nb_oci_exec_io io = {
+		.in = in, .out = out, .err = errf, .started_fd = -1, .signal_fd = -1
+	};
+	ck_assert_int_eq(nb_oci_exec_run(sv[0], &r, &io, &status, &err), 0);
+	ck_assert_int_eq(status, 3);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(pread(out, got, sizeof(got), 0), (ssize_t)BIG);
+	for (size_t i = 0; i < BIG; i += 8192) {
+		uint8_t want[8192];
+
+		memset(want, 'a' + (int)(i / 8192 % 26), sizeof(want));
+		ck_assert_int_eq(memcmp(got + i, want, sizeof(want)), 0);
+	}
+	ck_assert_int_eq(pread(out, buf, 1, BIG), 0);
+	ck_assert_int_eq(pread(errf, buf, sizeof(buf), 0), 4);
+	close(sv[0]);
+	close(sv[1]);
+	close(in);
+	close(out);
+	close(errf);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("execmsg");
@@ -306,6 +381,8 @@ int main(void)
 	tcase_add_test(tc, hostile_requests);
 	tcase_add_test(tc, hostile_frames);
 	tcase_add_test(tc, host_relay);
+	tcase_add_test(tc, host_relay_deaf_stdin);
+	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return nb_unit_run(s);
 }

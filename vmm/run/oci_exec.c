@@ -18,13 +18,8 @@
 #include "nestbox/cleanup.h"
 
 #define CHUNK 16384u
-
-static int send_frame(int conn, uint8_t type, const void *p, size_t len)
-{
-	uint8_t buf[NB_EXEC_HEADER + CHUNK];
-
-	return nb_write_all(conn, buf, nb_execmsg_frame(type, p, len, buf));
-}
+/* room for the signal and window-size frames queued behind a chunk */
+#define CONTROL_ROOM 1024u
 
 int nb_oci_exec_connect(const char *dir, struct nb_err *err)
 {
@@ -62,13 +57,46 @@ int nb_oci_exec_connect(const char *dir, struct nb_err *err)
 	return NB_STEAL(fd, -1);
 }
 
+/* What goes to the guest waits in q: sent as the connection takes it, so
+ * that a guest that takes no more (its process reads no stdin) never stops
+ * the relay from reading the output and the status. Stdin is read only
+ * once q is empty. */
 struct relay {
 	int conn;
 	const struct nb_oci_exec_io *io;
 	bool in_open, done;
 	int status;
+	size_t qlen;
+	uint8_t q[NB_EXEC_HEADER + CHUNK + CONTROL_ROOM];
 	struct nb_execmsg_reader rd;
 };
+
+static void flush(struct relay *x)
+{
+	while (x->qlen) {
+		ssize_t n = send(x->conn, x->q, x->qlen, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) { /* the guest's end is gone: its EOF says why */
+			x->qlen = 0;
+			x->in_open = false;
+			return;
+		}
+		memmove(x->q, x->q + n, x->qlen - (size_t)n);
+		x->qlen -= (size_t)n;
+	}
+}
+
+static void queue(struct relay *x, uint8_t type, const void *p, size_t len)
+{
+	if (x->qlen + NB_EXEC_HEADER + len > sizeof(x->q))
+		return; /* a flood of signals while the guest takes nothing */
+	x->qlen += nb_execmsg_frame(type, p, len, x->q + x->qlen);
+	flush(x);
+}
 
 static void send_winsize(struct relay *x)
 {
@@ -80,7 +108,7 @@ static void send_winsize(struct relay *x)
 		return;
 	nb_put_le16(v, ws.ws_row);
 	nb_put_le16(v + 2, ws.ws_col);
-	send_frame(x->conn, NB_EXEC_WINSIZE, v, sizeof(v));
+	queue(x, NB_EXEC_WINSIZE, v, sizeof(v));
 }
 
 static void take_signals(struct relay *x)
@@ -95,7 +123,7 @@ static void take_signals(struct relay *x)
 			continue;
 		}
 		nb_put_le32(v, si.ssi_signo);
-		send_frame(x->conn, NB_EXEC_SIGNAL, v, sizeof(v));
+		queue(x, NB_EXEC_SIGNAL, v, sizeof(v));
 	}
 }
 
@@ -104,14 +132,14 @@ static void from_stdin(struct relay *x)
 	uint8_t buf[CHUNK];
 	ssize_t n = read(x->io->in, buf, sizeof(buf));
 
-	if (n < 0 && errno == EINTR)
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
-	if (n <= 0) {
+	if (n <= 0) { /* its end (an empty frame): the guest closes or sends VEOF */
 		x->in_open = false;
-		send_frame(x->conn, NB_EXEC_STDIN, NULL, 0);
+		queue(x, NB_EXEC_STDIN, NULL, 0);
 		return;
 	}
-	send_frame(x->conn, NB_EXEC_STDIN, buf, (size_t)n);
+	queue(x, NB_EXEC_STDIN, buf, (size_t)n);
 }
 
 static int from_guest(struct relay *x, struct nb_err *err)
@@ -167,8 +195,9 @@ int nb_oci_exec_run(int conn, const struct nb_exec_request *r, const struct nb_o
 	if ((r->flags & NB_EXEC_TTY) && io->signal_fd >= 0)
 		send_winsize(&x); /* the engine may have sized it since */
 	while (!x.done) {
-		struct pollfd p[3] = { { .fd = conn, .events = POLLIN },
-				       { .fd = x.in_open ? io->in : -1, .events = POLLIN },
+		struct pollfd p[3] = { { .fd = conn, .events = POLLIN | (x.qlen ? POLLOUT : 0) },
+				       { .fd = x.in_open && !x.qlen ? io->in : -1,
+					 .events = POLLIN },
 				       { .fd = io->signal_fd, .events = POLLIN } };
 
 		if (poll(p, 3, -1) < 0) {
@@ -176,11 +205,13 @@ int nb_oci_exec_run(int conn, const struct nb_exec_request *r, const struct nb_o
 				continue;
 			return nb_err_sys(err, "exec: poll");
 		}
+		if (p[0].revents & POLLOUT)
+			flush(&x);
 		if (p[2].revents)
 			take_signals(&x);
 		if (p[1].revents)
 			from_stdin(&x);
-		if (p[0].revents && from_guest(&x, err) < 0)
+		if ((p[0].revents & ~POLLOUT) && from_guest(&x, err) < 0)
 			return -1;
 	}
 	*status = x.status;
