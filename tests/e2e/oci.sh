@@ -327,8 +327,9 @@ oci_network() {
 		curl -s --max-time 3 "http://$ip/" >/dev/null && break
 		sleep 1
 	done
+	# (timeout, not wget -T: Debian's busybox-static wget segfaults with -T)
 	nb_run_case "$limit" "${net_run[@]}" --rm --network nb-net1 "$oci_image" \
-		wget -q -T 10 -O - "http://$ip/"
+		timeout 20 wget -q -O - "http://$ip/"
 	expect e2e_oci_net_two "two containers on one podman network: one fetches from the other" \
 		"$run_status" -eq 0 -a -n "$ip" -a "${out#hello from }" != "$out"
 	nb_run_case "$limit" "${podman_cmd[@]}" rm -f nb-srv
