@@ -1,8 +1,9 @@
 /* libFuzzer: nestbox-init's reader of the signal port (common/sigmsg.h) on
  * a byte stream the fuzzer writes, fed in pieces whose sizes it picks too.
  * Whatever the bytes, every message it yields must be one the guest may act
- * on (an allowed signal, a bounded window size, a memory limit in range), it
- * must never hold more than its buffer, and it must always make progress.
+ * on (an allowed signal, a bounded window size, a memory limit in range, a
+ * clone's entropy, a clock in range), it must never hold more than its
+ * buffer, and it must always make progress.
  *
  * Covers: common/sigmsg.c */
 #include <stdint.h>
@@ -44,8 +45,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			if (rc > 0 && m.type == NB_SIGMSG_MEMORY && !nb_sigmsg_memory_ok(m.memory))
 				abort();
+			if (rc > 0 && m.type == NB_SIGMSG_CLOCK &&
+			    (m.value == 0 || m.value > (uint64_t)INT64_MAX))
+				abort();
 			if (rc > 0 && m.type != NB_SIGMSG_SIGNAL && m.type != NB_SIGMSG_WINSIZE &&
-			    m.type != NB_SIGMSG_START && m.type != NB_SIGMSG_MEMORY)
+			    m.type != NB_SIGMSG_START && m.type != NB_SIGMSG_MEMORY &&
+			    m.type != NB_SIGMSG_ENTROPY && m.type != NB_SIGMSG_CLOCK)
 				abort();
 		}
 		if (r.len >= NB_SIGMSG_MAX) /* a complete frame left unconsumed */
