@@ -121,7 +121,8 @@ START_TEST(test_live_run_is_left_alone)
 
 	snprintf(sock, sizeof(sock), "%s/v.sock", dir);
 	stale_socket(sock);
-	ck_assert_msg(nb_gc_record(&rec, NULL, sock, &err) == 0, "%s", err.msg);
+	ck_assert_msg(nb_gc_record(&rec, NULL, sock, (unsigned)geteuid(), &err) == 0, "%s",
+		      err.msg);
 	ck_assert_int_eq(nb_gc_collect(NULL, &err), 0);
 	ck_assert(exists("v.sock")); /* ours: we are alive */
 	ck_assert_int_eq(access(rec.path, F_OK), 0);
@@ -225,7 +226,7 @@ static pid_t victim_records(int go, const char *sock)
 		if (setgroups(0, NULL) < 0 || setresgid(victim_uid, victim_uid, victim_uid) < 0 ||
 		    setresuid(victim_uid, victim_uid, victim_uid) < 0 || read(go, &c, 1) != 1)
 			_exit(3);
-		if (nb_gc_record(&rec, NULL, sock, &err) == 0)
+		if (nb_gc_record(&rec, NULL, sock, (unsigned)geteuid(), &err) == 0)
 			_exit(0);
 		fprintf(stderr, "victim: %s\n", err.msg);
 		_exit(strstr(err.msg, victim_dir) ? 1 : 2);
@@ -363,6 +364,31 @@ START_TEST(test_planted_records_are_ignored)
 }
 END_TEST
 
+/* A jailed VMM binds its socket as the jail's uid: gc removes a socket of
+ * the uid its record names (or its own), and no other uid's. Root only
+ * (chown). */
+START_TEST(test_jailed_socket_is_collected)
+{
+	struct nb_err err;
+	char sock[128], other[128], text[512];
+
+	snprintf(sock, sizeof(sock), "%s/v.sock", dir);
+	snprintf(other, sizeof(other), "%s/w.sock", dir);
+	stale_socket(sock);
+	stale_socket(other);
+	ck_assert_int_eq(chown(sock, 4242, 4242), 0);
+	ck_assert_int_eq(chown(other, 4243, 4243), 0);
+	snprintf(text, sizeof(text), "pid 2147483632\nstart 1\nuid 4242\nvsock %s\n", sock);
+	write_record("2147483632.run", text);
+	snprintf(text, sizeof(text), "pid 2147483633\nstart 1\nuid 4242\nvsock %s\n", other);
+	write_record("2147483633.run", text);
+	ck_assert_int_eq(nb_gc_collect(NULL, &err), 0);
+	ck_assert(!exists("v.sock"));
+	ck_assert(exists("w.sock")); /* 4243's: not the run's */
+	ck_assert(!exists("run/2147483632.run"));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("gc");
@@ -374,6 +400,8 @@ int main(void)
 	tcase_add_test(tc, test_live_run_is_left_alone);
 	tcase_add_test(tc, test_record_cannot_aim_elsewhere);
 	tcase_add_test(tc, test_stale_temporary_record);
+	if (geteuid() == 0)
+		tcase_add_test(tc, test_jailed_socket_is_collected);
 	suite_add_tcase(s, tc);
 	/* Acting as two users takes root (chown, setresuid). */
 	if (geteuid() == 0) {

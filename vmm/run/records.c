@@ -92,7 +92,7 @@ static int write_record(int dir_fd, const char *name, const char *text, struct n
 }
 
 int nb_gc_record(struct nb_run_record *rec, const char *cgroup, const char *vsock,
-		 struct nb_err *err)
+		 unsigned vsock_uid, struct nb_err *err)
 {
 	char name[32], text[2 * PATH_MAX + 64];
 	pid_t pid = getpid();
@@ -104,10 +104,11 @@ int nb_gc_record(struct nb_run_record *rec, const char *cgroup, const char *vsoc
 	if ((dir_fd = nb_run_dir_open(true, err)) < 0)
 		return -1;
 	snprintf(name, sizeof(name), "%d" RECORD_SUFFIX, (int)pid);
-	if (snprintf(text, sizeof(text), "pid %d\nstart %" PRIu64 "\n%s%s%s%s%s%s", (int)pid,
-		     nb_proc_start_time(pid), cgroup ? "cgroup " : "", cgroup ? cgroup : "",
-		     cgroup ? "\n" : "", vsock ? "vsock " : "", vsock ? vsock : "",
-		     vsock ? "\n" : "") >= (int)sizeof(text))
+	/* the socket's uid before the socket: gc reads the lines in order */
+	if (snprintf(text, sizeof(text), "pid %d\nstart %" PRIu64 "\nuid %u\n%s%s%s%s%s%s",
+		     (int)pid, nb_proc_start_time(pid), vsock_uid, cgroup ? "cgroup " : "",
+		     cgroup ? cgroup : "", cgroup ? "\n" : "", vsock ? "vsock " : "",
+		     vsock ? vsock : "", vsock ? "\n" : "") >= (int)sizeof(text))
 		return nb_err_set(err, 0, "run record: paths too long");
 	if (write_record(dir_fd, name, text, err) < 0)
 		return -1;
@@ -126,23 +127,25 @@ static bool socket_listened(const char *path)
 	return fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
 }
 
-/* Ours: exists, is kind (S_IFSOCK, S_IFDIR) and belongs to our uid. A
- * record names only what this uid created, so anything else stays. */
-static bool owned_by_us(const char *path, mode_t kind)
+/* Ours: exists, is kind (S_IFSOCK, S_IFDIR) and belongs to our uid or
+ * to also (the uid a jailed VMM bound its socket with, from our own
+ * record). A record names only what its run created, so anything else
+ * stays. */
+static bool owned_by_us(const char *path, mode_t kind, uid_t also)
 {
 	struct stat st;
 
 	return path[0] == '/' && lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == kind &&
-	       st.st_uid == geteuid();
+	       (st.st_uid == geteuid() || st.st_uid == also);
 }
 
 /* 0 when gone (or not ours), 1 when somebody still listens on it (a VMM
  * that is still exiting: the kernel closes a killed process's files only
  * after it unmapped its memory; or a new run on the same path): the record
  * stays for a later gc. -1 when it could not be removed. */
-static int remove_vsock(const char *path, const struct nb_report *out)
+static int remove_vsock(const char *path, uid_t uid, const struct nb_report *out)
 {
-	if (!owned_by_us(path, S_IFSOCK))
+	if (!owned_by_us(path, S_IFSOCK, uid))
 		return 0;
 	if (socket_listened(path))
 		return 1;
@@ -160,7 +163,7 @@ static int remove_cgroup(const char *path, const struct nb_report *out)
 	if (strncmp(path, NB_CGROUP_ROOT "/", sizeof(NB_CGROUP_ROOT)) != 0 || strstr(path, "..") ||
 	    !base || strncmp(base, "/nestbox-", 9) != 0)
 		return 0;
-	if (!owned_by_us(path, S_IFDIR))
+	if (!owned_by_us(path, S_IFDIR, geteuid()))
 		return 0;
 	if (nb_hostcg_remove(path) < 0)
 		return -1;
@@ -193,6 +196,7 @@ static int collect_record(int dir_fd, const char *name, const struct nb_report *
 {
 	char line[PATH_MAX + 16];
 	int pid = 0, named = 0, failed = 0, busy = 0, r;
+	unsigned uid = (unsigned)geteuid();
 	uint64_t start = 0;
 	cleanup_fclose FILE *f = open_record(dir_fd, name);
 
@@ -201,7 +205,8 @@ static int collect_record(int dir_fd, const char *name, const struct nb_report *
 	while (fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = '\0';
 		if (sscanf(line, "pid %d", &pid) == 1 ||
-		    sscanf(line, "start %" SCNu64, &start) == 1)
+		    sscanf(line, "start %" SCNu64, &start) == 1 ||
+		    sscanf(line, "uid %u", &uid) == 1)
 			continue;
 		if (pid != named)
 			return 0; /* not a record nestbox wrote */
@@ -209,7 +214,8 @@ static int collect_record(int dir_fd, const char *name, const struct nb_report *
 			return 0; /* its run is alive */
 		if (!strncmp(line, "cgroup ", 7))
 			failed |= remove_cgroup(line + 7, out);
-		else if (!strncmp(line, "vsock ", 6) && (r = remove_vsock(line + 6, out)) != 0)
+		else if (!strncmp(line, "vsock ", 6) &&
+			 (r = remove_vsock(line + 6, (uid_t)uid, out)) != 0)
 			*(r < 0 ? &failed : &busy) = 1;
 	}
 	if (pid != named || (!owned && (pid <= 0 || (start && nb_proc_start_time(pid) == start))))

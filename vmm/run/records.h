@@ -33,9 +33,10 @@ struct nb_run_record {
 };
 
 /* Record this process's cgroup and vsock socket (either may be NULL;
- * neither may hold a newline). */
+ * neither may hold a newline). vsock_uid: the uid that binds the socket
+ * (a jailed VMM's --uid): gc removes a socket of that uid or its own. */
 int nb_gc_record(struct nb_run_record *rec, const char *cgroup, const char *vsock,
-		 struct nb_err *err);
+		 unsigned vsock_uid, struct nb_err *err);
 
 /* The run is over: remove what its record names that is still there (a
  * cgroup, a socket nobody listens on), then the record. -1 if something

@@ -1021,7 +1021,8 @@ static int run_recorded(const struct nb_run_options *opts, struct run_ctx *ctx, 
 	struct nb_run_record rec = { 0 };
 	int rc;
 
-	if (opts->net.vsock_path && nb_gc_record(&rec, NULL, opts->net.vsock_path, err) < 0)
+	if (opts->net.vsock_path &&
+	    nb_gc_record(&rec, NULL, opts->net.vsock_path, (unsigned)geteuid(), err) < 0)
 		return -1;
 	/* Once the VMM is confined it cannot remove files: the vsock broker
 	 * removes the record with the socket. */

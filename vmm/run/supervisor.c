@@ -258,7 +258,8 @@ int nb_confine_run(const struct nb_run_options *opts, struct nb_jail_paths *path
 		return -1;
 	/* Recorded before the group exists: a kill -9 in between leaves a
 	 * record gc acts on, never a group no record names. */
-	if (nb_gc_record(&rec, has_cg ? cg.path : NULL, opts->net.vsock_path, err) < 0)
+	if (nb_gc_record(&rec, has_cg ? cg.path : NULL, opts->net.vsock_path,
+			 opts->confine.jail ? opts->confine.uid : (unsigned)geteuid(), err) < 0)
 		goto out;
 	if (has_cg && nb_hostcg_create(&cg, &limits, err) < 0)
 		goto out;
