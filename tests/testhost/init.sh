@@ -122,15 +122,24 @@ fi
 hostname testhost
 ip link set lo up
 
-# One idle KVM VM for L1's whole life. KVM turns the kernel's
-# preempt_notifier_key on with the first VM and off with the last, and each
-# flip patches __schedule's text; under TCG an L1 vCPU can keep executing
-# the patch's int3 after the patch is done, and L1 stalls with both vCPUs
-# looping at __schedule+0x2ab (shared/TESTHOST.md). With this VM alive the
-# key is turned on once, here, and never again.
+# One idle KVM VM for L1's whole life, with an in-kernel irqchip and one
+# vCPU that never runs. KVM flips static keys as VMs come and go, and each
+# flip patches kernel text; under TCG an L1 vCPU can keep executing the
+# patch's int3 after the patch is done, and L1 stalls (shared/TESTHOST.md):
+# - preempt_notifier_key, on with the first VM and off with the last: both
+#   vCPUs looping at __schedule+0x2ab;
+# - apic_sw_disabled, on while any vCPU's local APIC is software-disabled
+#   (every vCPU from its creation until its guest enables the APIC), off a
+#   second after the last one enables it: seen in a CI run (a soft lockup)
+#   and a fresh run (a stall), vCPUs in asm_exc_int3 and at
+#   __apic_accept_irq+0x72, while L2 VMs started and stopped.
+# With this VM and its never-run vCPU alive both keys are turned on once,
+# here, and never again.
 chroot $h /usr/bin/python3 -c 'import fcntl, os, time
 kvm = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
 vm = fcntl.ioctl(kvm, 0xAE01, 0)  # KVM_CREATE_VM
+fcntl.ioctl(vm, 0xAE60, 0)        # KVM_CREATE_IRQCHIP
+vcpu = fcntl.ioctl(vm, 0xAE41, 0) # KVM_CREATE_VCPU: its APIC stays software-disabled
 while True:
     time.sleep(3600)' </dev/null >/dev/null 2>&1 &
 
