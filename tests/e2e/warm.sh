@@ -6,7 +6,7 @@
 # $nb_tmp (templates and layers).
 
 warm_cases="e2e_warm_template_create e2e_warm_run e2e_warm_fn_20 e2e_warm_clones_differ
-	e2e_warm_fn_status_stderr e2e_warm_fn_timeout e2e_warm_fn_binary e2e_warm_fn_cap
+	e2e_warm_fn_status_stderr e2e_warm_fn_timeout e2e_warm_fn_binary e2e_warm_fn_cap e2e_warm_fn_oom
 	e2e_warm_serve_4 e2e_warm_serve_stop e2e_warm_nothing_left e2e_warm_stale e2e_warm_corrupt"
 snap_cases="e2e_snapshot_take e2e_snapshot_source_goes_on e2e_snapshot_not_empty
 	e2e_snapshot_restore_twice e2e_snapshot_clones_count e2e_snapshot_clones_differ
@@ -78,6 +78,16 @@ e2e_warm() {
 	nb_run_case "$limit" $nestbox fn --template "$t" --max-output 100 -- 'head -c 5000 /dev/zero | tr "\\0" x'
 	expect e2e_warm_fn_cap "output over --max-output is cut at the cap and flagged truncated" \
 		"$(jf .stdout_truncated)" = true -a "$(jf .truncated)" = true -a "$(jf '.stdout | length')" = 100
+
+	# An OOM: a template whose container may use 64 MiB (as docker run
+	# --memory), a function whose shell collects 200 MB.
+	nb_run_case "$limit" $nestbox template create "$t-oom" "$img" --memory 64m
+	local oom_made=$status
+	# shellcheck disable=SC2016 # expanded by the guest's shell
+	nb_run_case "$limit" $nestbox fn --template "$t-oom" -- \
+		'a=$(head -c 200000000 /dev/zero | tr "\0" x); echo survived ${#a}'
+	expect e2e_warm_fn_oom "a function over its template's --memory 64m: oom true, and it did not finish" \
+		"$oom_made" -eq 0 -a "$(jf .oom)" = true -a "$(jf .stdout)" != "survived 200000000"
 
 	sleep 1
 	# serve: a pool of 4 clones, 4 concurrent callers, 12 invocations, then SIGTERM.
