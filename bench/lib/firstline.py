@@ -31,29 +31,36 @@ def kvm_exits(pid):
     return total
 
 
+def lines(proc, start, timeout):
+    """Yield proc's complete stdout lines as they come, until it closes
+    stdout or timeout seconds after start."""
+    buf = b""
+    while time.monotonic() - start < timeout:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+        if not ready:
+            continue
+        chunk = os.read(proc.stdout.fileno(), 65536)
+        if not chunk:
+            return
+        buf += chunk
+        *done, buf = buf.split(b"\n")
+        yield from done
+
+
 def main():
     marker, timeout, cmd = sys.argv[1].encode(), float(sys.argv[2]), sys.argv[3:]
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             stdin=subprocess.DEVNULL, start_new_session=True)
-    buf, result = b"", {"seconds": None}
+    result = {"seconds": None}
     try:
-        while time.monotonic() - start < timeout:
-            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-            if not ready:
-                continue
-            chunk = os.read(proc.stdout.fileno(), 65536)
-            if not chunk:
-                break
-            buf += chunk
-            for line in buf.split(b"\n")[:-1]:
-                if marker in line:
-                    result["seconds"] = round(time.monotonic() - start, 4)
-                    result["kvm_exits"] = kvm_exits(proc.pid)
-                    m = re.search(rb"at (\d+) ms uptime", line)
-                    result["guest_uptime_ms"] = int(m.group(1)) if m else None
-                    return result
-            buf = buf[buf.rfind(b"\n") + 1:]
+        for line in lines(proc, start, timeout):
+            if marker in line:
+                result["seconds"] = round(time.monotonic() - start, 4)
+                result["kvm_exits"] = kvm_exits(proc.pid)
+                m = re.search(rb"at (\d+) ms uptime", line)
+                result["guest_uptime_ms"] = int(m.group(1)) if m else None
+                return result
         return result
     finally:
         try:

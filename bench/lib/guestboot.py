@@ -19,13 +19,12 @@ import collections
 import json
 import os
 import re
-import select
 import signal
 import subprocess
 import sys
 import time
 
-from firstline import kvm_exits  # bench/lib/firstline.py: exits so far, from KVM's debugfs
+from firstline import kvm_exits, lines as read_lines  # bench/lib/firstline.py
 
 TRACING = "/sys/kernel/tracing"
 FIRST = b"nestbox-init: started at"
@@ -81,26 +80,16 @@ def run(mode, timeout, cmd):
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
-    buf = b""
     try:
-        while time.monotonic() - start < timeout:
-            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-            if not ready:
-                continue
-            chunk = os.read(proc.stdout.fileno(), 65536)
-            if not chunk:
-                break
-            buf += chunk
-            *done, buf = buf.split(b"\n")
-            for line in done:
-                lines.append(line)
-                if FIRST in line and "kvm_exits_to_first_line" not in result:
-                    result["kvm_exits_to_first_line"] = kvm_exits(proc.pid)
-                if EXECVE in line:
-                    result["wall_to_execve_s"] = round(time.monotonic() - start, 4)
-                    result["kvm_exits_to_execve"] = kvm_exits(proc.pid)
-                    if mode == "exits":
-                        trace_write("trace_marker", "nestbox-execve")
+        for line in read_lines(proc, start, timeout):
+            lines.append(line)
+            if FIRST in line and "kvm_exits_to_first_line" not in result:
+                result["kvm_exits_to_first_line"] = kvm_exits(proc.pid)
+            if EXECVE in line:
+                result["wall_to_execve_s"] = round(time.monotonic() - start, 4)
+                result["kvm_exits_to_execve"] = kvm_exits(proc.pid)
+                if mode == "exits":
+                    trace_write("trace_marker", "nestbox-execve")
     finally:
         if proc.poll() is None:
             time.sleep(0.2)
