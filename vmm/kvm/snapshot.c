@@ -167,9 +167,9 @@ static int settle(struct nb_vcpu *vcpu, struct nb_err *err)
 		nb_state_put(b, tag, idx, &(what), sizeof(what));          \
 	} while (0)
 
-static int save_vcpu(struct nb_vm *vm, struct nb_vcpu *v, struct nb_state_buf *b,
-		     struct nb_err *err)
-{
+/* A vCPU's state as saved and loaded, section by section (but for the
+ * MSRs, whose count varies). */
+struct vcpu_state {
 	struct kvm_mp_state mp;
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
@@ -177,22 +177,28 @@ static int save_vcpu(struct nb_vm *vm, struct nb_vcpu *v, struct nb_state_buf *b
 	struct kvm_debugregs dbg;
 	struct kvm_lapic_state lapic;
 	struct kvm_vcpu_events events;
+};
+
+static int save_vcpu(struct nb_vm *vm, struct nb_vcpu *v, struct nb_state_buf *b,
+		     struct nb_err *err)
+{
+	struct vcpu_state st;
 	cleanup_free struct kvm_xsave *xsave = calloc(1, sizeof(*xsave));
 
 	if (!xsave)
 		return nb_err_sys(err, "XSAVE");
 	if (settle(v, err) < 0)
 		return -1;
-	GET(v->fd, KVM_GET_MP_STATE, mp, NB_STATE_VCPU_MP_STATE, v->index);
-	GET(v->fd, KVM_GET_REGS, regs, NB_STATE_VCPU_REGS, v->index);
-	GET(v->fd, KVM_GET_SREGS, sregs, NB_STATE_VCPU_SREGS, v->index);
+	GET(v->fd, KVM_GET_MP_STATE, st.mp, NB_STATE_VCPU_MP_STATE, v->index);
+	GET(v->fd, KVM_GET_REGS, st.regs, NB_STATE_VCPU_REGS, v->index);
+	GET(v->fd, KVM_GET_SREGS, st.sregs, NB_STATE_VCPU_SREGS, v->index);
 	GET(v->fd, KVM_GET_XSAVE, *xsave, NB_STATE_VCPU_XSAVE, v->index);
-	GET(v->fd, KVM_GET_XCRS, xcrs, NB_STATE_VCPU_XCRS, v->index);
-	GET(v->fd, KVM_GET_DEBUGREGS, dbg, NB_STATE_VCPU_DEBUGREGS, v->index);
-	GET(v->fd, KVM_GET_LAPIC, lapic, NB_STATE_VCPU_LAPIC, v->index);
+	GET(v->fd, KVM_GET_XCRS, st.xcrs, NB_STATE_VCPU_XCRS, v->index);
+	GET(v->fd, KVM_GET_DEBUGREGS, st.dbg, NB_STATE_VCPU_DEBUGREGS, v->index);
+	GET(v->fd, KVM_GET_LAPIC, st.lapic, NB_STATE_VCPU_LAPIC, v->index);
 	if (save_msrs(vm, v, b, err) < 0)
 		return -1;
-	GET(v->fd, KVM_GET_VCPU_EVENTS, events, NB_STATE_VCPU_EVENTS, v->index);
+	GET(v->fd, KVM_GET_VCPU_EVENTS, st.events, NB_STATE_VCPU_EVENTS, v->index);
 	return 0;
 }
 
@@ -281,31 +287,25 @@ static void fix_tr(struct kvm_sregs *sregs)
 
 static int load_vcpu(struct nb_vcpu *v, const struct nb_state *s, struct nb_err *err)
 {
-	struct kvm_mp_state mp;
-	struct kvm_regs regs;
-	struct kvm_sregs sregs;
-	struct kvm_xcrs xcrs;
-	struct kvm_debugregs dbg;
-	struct kvm_lapic_state lapic;
-	struct kvm_vcpu_events events;
+	struct vcpu_state st;
 	cleanup_free struct kvm_xsave *xsave = calloc(1, sizeof(*xsave));
 
 	if (!xsave)
 		return nb_err_sys(err, "XSAVE");
-	SET(v->fd, KVM_SET_MP_STATE, mp, NB_STATE_VCPU_MP_STATE, v->index);
-	SET(v->fd, KVM_SET_REGS, regs, NB_STATE_VCPU_REGS, v->index);
-	if (nb_state_get(s, NB_STATE_VCPU_SREGS, v->index, &sregs, sizeof(sregs), err) < 0)
+	SET(v->fd, KVM_SET_MP_STATE, st.mp, NB_STATE_VCPU_MP_STATE, v->index);
+	SET(v->fd, KVM_SET_REGS, st.regs, NB_STATE_VCPU_REGS, v->index);
+	if (nb_state_get(s, NB_STATE_VCPU_SREGS, v->index, &st.sregs, sizeof(st.sregs), err) < 0)
 		return -1;
-	fix_tr(&sregs);
-	if (ioctl(v->fd, KVM_SET_SREGS, &sregs) < 0)
+	fix_tr(&st.sregs);
+	if (ioctl(v->fd, KVM_SET_SREGS, &st.sregs) < 0)
 		return nb_err_sys(err, "KVM_SET_SREGS (vCPU %u)", v->index);
 	SET(v->fd, KVM_SET_XSAVE, *xsave, NB_STATE_VCPU_XSAVE, v->index);
-	SET(v->fd, KVM_SET_XCRS, xcrs, NB_STATE_VCPU_XCRS, v->index);
-	SET(v->fd, KVM_SET_DEBUGREGS, dbg, NB_STATE_VCPU_DEBUGREGS, v->index);
-	SET(v->fd, KVM_SET_LAPIC, lapic, NB_STATE_VCPU_LAPIC, v->index);
+	SET(v->fd, KVM_SET_XCRS, st.xcrs, NB_STATE_VCPU_XCRS, v->index);
+	SET(v->fd, KVM_SET_DEBUGREGS, st.dbg, NB_STATE_VCPU_DEBUGREGS, v->index);
+	SET(v->fd, KVM_SET_LAPIC, st.lapic, NB_STATE_VCPU_LAPIC, v->index);
 	if (load_msrs(v, s, err) < 0)
 		return -1;
-	SET(v->fd, KVM_SET_VCPU_EVENTS, events, NB_STATE_VCPU_EVENTS, v->index);
+	SET(v->fd, KVM_SET_VCPU_EVENTS, st.events, NB_STATE_VCPU_EVENTS, v->index);
 	return 0;
 }
 
