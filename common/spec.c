@@ -873,7 +873,21 @@ static int check_blob(const void *blob, size_t len, struct nb_err *err)
 	if (fdt_magic(blob) == FDT_MAGIC && fdt_version(blob) < 17)
 		return nb_err_set(err, 0, "spec: device tree header version %u, not 17 or later",
 				  fdt_version(blob));
-	rc = fdt_check_full(blob, len);
+	/* libfdt 1.6.1's fdt_next_tag() lets a property whose length is
+	 * negative as an int (0xfffffff4) end where it began, and
+	 * fdt_check_full() then loops for ever on it (found by fuzz_spec):
+	 * walk the tags first, each strictly after the one before. */
+	rc = fdt_check_header(blob);
+	if (rc == 0 && fdt_totalsize(blob) > len)
+		rc = -FDT_ERR_TRUNCATED;
+	for (int off = 0, next = 0, tag = FDT_NOP; rc == 0 && tag != FDT_END; off = next) {
+		tag = fdt_next_tag(blob, off, &next);
+		if (tag != FDT_END && next <= off)
+			return nb_err_set(err, 0, "spec: a device tree tag at %d does not advance",
+					  off);
+	}
+	if (rc == 0)
+		rc = fdt_check_full(blob, len);
 	if (rc < 0)
 		return nb_err_set(err, 0, "spec: not a valid device tree: %s", fdt_strerror(rc));
 	return 0;
