@@ -134,14 +134,21 @@ ip link set lo up
 #   and a fresh run (a stall), vCPUs in asm_exc_int3 and at
 #   __apic_accept_irq+0x72, while L2 VMs started and stopped.
 # With this VM and its never-run vCPU alive both keys are turned on once,
-# here, and never again.
+# here, and never again. The command waits until they are: a test's first
+# VM starting while the keeper still creates its own flipped a key under
+# it, and L1 stalled at finish_task_switch+0x9f (seen twice).
+mkfifo /keeper.ready || fail "cannot make the keeper's fifo"
 chroot $h /usr/bin/python3 -c 'import fcntl, os, time
 kvm = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
 vm = fcntl.ioctl(kvm, 0xAE01, 0)  # KVM_CREATE_VM
 fcntl.ioctl(vm, 0xAE60, 0)        # KVM_CREATE_IRQCHIP
 vcpu = fcntl.ioctl(vm, 0xAE41, 0) # KVM_CREATE_VCPU: its APIC stays software-disabled
+print("ready", flush=True)
 while True:
-    time.sleep(3600)' </dev/null >/dev/null 2>&1 &
+    time.sleep(3600)' </dev/null >/keeper.ready 2>/dev/console &
+keeper=''
+read -t 60 -r keeper </keeper.ready
+[ "$keeper" = ready ] || echo "testhost (L1): the idle KVM VM is not ready after 60 s; going on"
 
 # cmd.sh is read through fd 9 (it closes it first), so it need not be
 # visible inside the chroot.
