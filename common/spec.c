@@ -1072,6 +1072,27 @@ int nb_spec_decode(const void *blob, size_t len, struct nb_spec *out, struct nb_
 	return 0;
 }
 
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+bool nb_spec_same_container(const struct nb_spec *a, const struct nb_spec *b)
+{
+	if (a->tty || b->tty || !same_str(a->rootfs, b->rootfs) ||
+	    !same_str(a->hostname, b->hostname) || a->namespaces != b->namespaces ||
+	    a->read_only != b->read_only || a->memory_max != b->memory_max ||
+	    a->swap_max != b->swap_max || a->cpu_quota_us != b->cpu_quota_us ||
+	    a->cpu_period_us != b->cpu_period_us || a->pids_max != b->pids_max ||
+	    a->memory_low != b->memory_low || a->cpu_weight != b->cpu_weight ||
+	    a->ntmpfs != b->ntmpfs)
+		return false;
+	for (size_t i = 0; i < a->ntmpfs; i++)
+		if (!same_str(a->tmpfs[i], b->tmpfs[i]))
+			return false;
+	return true;
+}
+
 void nb_spec_free(struct nb_spec *spec)
 {
 	for (size_t i = 0; i < NPROPS; i++)

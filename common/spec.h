@@ -96,6 +96,12 @@ int nb_spec_encode(const struct nb_spec *spec, void **blob, size_t *len, struct 
  * a known property that appears twice is an error. */
 int nb_spec_decode(const void *blob, size_t len, struct nb_spec *out, struct nb_err *err);
 
+/* Whether a and b make the same container, process aside: the same root,
+ * hostname, namespaces, cgroup limits, tmpfs mounts and read-only root, and
+ * neither has a terminal. A container made ahead for a (a template's,
+ * container/container.h) can then run b's process. */
+bool nb_spec_same_container(const struct nb_spec *a, const struct nb_spec *b);
+
 /* Free what nb_spec_decode() allocated; safe on a zeroed spec. */
 void nb_spec_free(struct nb_spec *spec);
 

@@ -112,6 +112,13 @@ int nb_container_set_memory_max(int cgroup_fd, uint64_t bytes, struct nb_err *er
 	return write_u64_at(cgroup_fd, "memory.max", bytes, err);
 }
 
+void nb_cgroup_remove(void)
+{
+	if (rmdir(CGROUP_ROOT "/" CGROUP_NAME) < 0) {
+		/* still busy or gone: the next create reuses it */
+	}
+}
+
 int nb_cgroup_add(int cgroup_fd, pid_t pid, struct nb_err *err)
 {
 	char text[16];

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "container/container.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
@@ -74,13 +75,11 @@ static int wait_for_go(int sync_fd, struct nb_err *err)
 
 /* Everything up to the exec, in the order the kernel's rules need:
  * mounts while we hold every capability, the user's files read from the
- * new root, the bounding set before giving up uid 0, seccomp last. */
-static int setup_child(const struct nb_spec *spec, const struct nb_container_opts *opts,
-		       int sync_fd, int tty_sock, char ***env, struct nb_err *err)
+ * new root, the bounding set before giving up uid 0, seccomp last. First
+ * the container's half (what nb_spec_same_container() compares), ... */
+static int setup_container(const struct nb_spec *spec, const struct nb_container_opts *opts,
+			   int sync_fd, struct nb_err *err)
 {
-	uint64_t keep = nb_caps_effective_mask(spec);
-	struct nb_ids ids;
-
 	if (sigprocmask(SIG_SETMASK, opts->sigmask, NULL) < 0)
 		return nb_err_sys(err, "cannot restore the signal mask");
 	if (wait_for_go(sync_fd, err))
@@ -91,6 +90,16 @@ static int setup_child(const struct nb_spec *spec, const struct nb_container_opt
 	if (nb_process_set_hostname(spec, err) || nb_rootfs_enter(spec, err))
 		return -1;
 	step_done(opts, "rootfs");
+	return 0;
+}
+
+/* ... then the process's. */
+static int setup_process(const struct nb_spec *spec, const struct nb_container_opts *opts,
+			 int tty_sock, char ***env, struct nb_err *err)
+{
+	uint64_t keep = nb_caps_effective_mask(spec);
+	struct nb_ids ids;
+
 	if ((spec->tty && nb_terminal_child(spec, tty_sock, err)) ||
 	    nb_process_resolve_user(spec->user, &ids, err) || nb_process_make_workdir(spec, err) ||
 	    nb_process_set_rlimits(spec, err) || nb_caps_drop_bounding(keep, err) ||
@@ -112,24 +121,66 @@ static int setup_child(const struct nb_spec *spec, const struct nb_container_opt
 	return nb_process_install_seccomp(spec, err);
 }
 
+/* Returns only when the exec failed, with err filled. */
+static void exec_workload(const struct nb_spec *spec, const struct nb_container_opts *opts,
+			  char **env, int report_fd, struct nb_err *err)
+{
+	/* execvp() searches the PATH of environ. */
+	environ = env;
+	if (spec->init)
+		nb_reaper_run(spec, opts->sigmask, report_fd);
+	execvp(spec->argv[0], (char *const *)spec->argv);
+	nb_exec_failed(spec->argv[0], errno, err);
+}
+
+static _Noreturn void report_and_exit(int report_fd, const struct nb_err *err)
+{
+	if (write(report_fd, err, sizeof(*err)) < 0) {
+		/* nothing left to tell it with; the exit status still says it */
+	}
+	_exit(nb_err_status(err));
+}
+
 static _Noreturn void run_child(const struct nb_spec *spec, const struct nb_container_opts *opts,
 				int sync_fd, int tty_sock, int report_fd)
 {
 	struct nb_err err = { 0 };
 	char **env = NULL;
 
-	if (setup_child(spec, opts, sync_fd, tty_sock, &env, &err) == 0) {
-		/* execvp() searches the PATH of environ. */
-		environ = env;
-		if (spec->init)
-			nb_reaper_run(spec, opts->sigmask, report_fd);
-		execvp(spec->argv[0], (char *const *)spec->argv);
-		nb_exec_failed(spec->argv[0], errno, &err);
+	if (setup_container(spec, opts, sync_fd, &err) == 0 &&
+	    setup_process(spec, opts, tty_sock, &env, &err) == 0)
+		exec_workload(spec, opts, env, report_fd, &err);
+	report_and_exit(report_fd, &err);
+}
+
+static int say_ready(int spec_fd, struct nb_err *err)
+{
+	if (write(spec_fd, "r", 1) != 1)
+		return nb_err_sys(err, "cannot tell init the container is prepared");
+	return 0;
+}
+
+/* A prepared container's child: its half done, it says so ("r") and
+ * waits for the spec it is to run (init writes the encoded blob and shuts
+ * its side of the socket). */
+static _Noreturn void run_prepared_child(const struct nb_spec *spec,
+					 const struct nb_container_opts *opts, int sync_fd,
+					 int spec_fd, int report_fd)
+{
+	struct nb_err err = { 0 };
+	struct nb_spec run = { 0 };
+	char *blob = NULL, **env = NULL;
+	size_t len = 0;
+
+	if (setup_container(spec, opts, sync_fd, &err) == 0 && say_ready(spec_fd, &err) == 0 &&
+	    nb_file_read_fd(spec_fd, NB_SPEC_MAX_SIZE, &blob, &len, &err) == 0 &&
+	    nb_spec_decode(blob, len, &run, &err) == 0) {
+		close(spec_fd);
+		step_end_us = uptime_us();
+		if (setup_process(&run, opts, -1, &env, &err) == 0)
+			exec_workload(&run, opts, env, report_fd, &err);
 	}
-	if (write(report_fd, &err, sizeof(err)) < 0) {
-		/* nothing left to tell it with; the exit status still says it */
-	}
-	_exit(nb_err_status(&err));
+	report_and_exit(report_fd, &err);
 }
 
 /* ---- in init ----------------------------------------------------------------- */
@@ -171,13 +222,52 @@ static int release_child(const struct nb_spec *spec, struct nb_container *c, pid
 	return 0;
 }
 
-int nb_container_start(const struct nb_spec *spec, const struct nb_container_opts *opts,
-		       struct nb_container *c, struct nb_err *err)
+/* The pipes of one start; -1 where unused. report and sync: [0] the read
+ * end. tty: [1] the child's. spec (a socket pair): [0] the child's. */
+struct start_pipes {
+	int report[2], sync[2], tty[2], spec[2];
+};
+
+static void close_pair(int fds[2])
 {
-	int report[2], sync[2], tty[2] = { -1, -1 };
-	cleanup_close int report_fd = -1;
-	cleanup_close int sync_fd = -1;
-	cleanup_close int tty_fd = -1;
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(NB_STEAL(fds[i], -1));
+}
+
+static void close_pipes(struct start_pipes *p)
+{
+	close_pair(p->report);
+	close_pair(p->sync);
+	close_pair(p->tty);
+	close_pair(p->spec);
+}
+
+static int open_pipes(const struct nb_spec *spec, bool prepare, struct start_pipes *p,
+		      struct nb_err *err)
+{
+	*p = (struct start_pipes){ { -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 } };
+	if (pipe2(p->report, O_CLOEXEC) < 0 || pipe2(p->sync, O_CLOEXEC) < 0 ||
+	    (prepare && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p->spec) < 0)) {
+		nb_err_sys(err, "cannot create the container's start pipes");
+		close_pipes(p);
+		return -1;
+	}
+	if (spec->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p->tty) < 0) {
+		nb_err_sys(err, "cannot create the pty socket");
+		close_pipes(p);
+		return -1;
+	}
+	return 0;
+}
+
+/* The cgroup, the clone into new namespaces, the release. The child runs
+ * the whole start, or with prepare only the container's half and then
+ * waits for its spec on p->spec[1]. On success p keeps the parent's ends
+ * (report[0], tty[0], spec[1]) and c the child and its cgroup. */
+static int spawn(const struct nb_spec *spec, const struct nb_container_opts *opts, bool prepare,
+		 struct nb_container *c, struct start_pipes *p, struct nb_err *err)
+{
 	pid_t child;
 
 	*c = (struct nb_container){ .pid = -1, .cgroup_fd = -1, .tty_master = -1 };
@@ -187,51 +277,153 @@ int nb_container_start(const struct nb_spec *spec, const struct nb_container_opt
 	if (nb_cgroup_create(spec, c, err))
 		return -1;
 	step_done(opts, "cgroup");
-	if (pipe2(report, O_CLOEXEC) < 0)
-		return nb_err_sys(err, "cannot create the start-report pipe");
-	if (pipe2(sync, O_CLOEXEC) < 0) {
-		close(report[0]);
-		close(report[1]);
-		return nb_err_sys(err, "cannot create the sync pipe");
-	}
-	report_fd = report[0];
-	sync_fd = sync[1];
-	if (spec->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, tty) < 0) {
-		nb_err_sys(err, "cannot create the pty socket");
-		close(report[1]);
-		close(sync[0]);
+	if (open_pipes(spec, prepare, p, err) < 0)
 		return -1;
-	}
-	tty_fd = tty[0];
 	/* clone(2) without a new stack behaves as fork(2) in the child. */
 	child = (pid_t)syscall(SYS_clone, nb_ns_clone_flags(spec) | SIGCHLD, 0, 0, 0, 0);
 	if (child == 0) {
-		close(report[0]);
-		close(sync[1]);
-		if (tty[0] >= 0)
-			close(tty[0]);
-		run_child(spec, opts, sync[0], tty[1], report[1]);
+		close(p->report[0]);
+		close(p->sync[1]);
+		if (p->tty[0] >= 0)
+			close(p->tty[0]);
+		if (p->spec[1] >= 0)
+			close(p->spec[1]);
+		if (prepare)
+			run_prepared_child(spec, opts, p->sync[0], p->spec[0], p->report[1]);
+		run_child(spec, opts, p->sync[0], p->tty[1], p->report[1]);
 	}
-	close(report[1]);
-	close(sync[0]);
-	if (tty[1] >= 0)
-		close(tty[1]);
-	if (child < 0)
+	close(NB_STEAL(p->report[1], -1));
+	close(NB_STEAL(p->sync[0], -1));
+	if (p->tty[1] >= 0)
+		close(NB_STEAL(p->tty[1], -1));
+	if (p->spec[0] >= 0)
+		close(NB_STEAL(p->spec[0], -1));
+	if (child < 0) {
+		close_pipes(p);
 		return nb_err_sys(err, "cannot clone the container");
-	if (release_child(spec, c, child, sync_fd, err) ||
-	    (spec->tty && nb_terminal_receive(tty_fd, &c->tty_master, err))) {
+	}
+	if (release_child(spec, c, child, p->sync[1], err)) {
 		kill(child, SIGKILL);
 		reap(child);
+		close_pipes(p);
 		return -1;
 	}
-	close(NB_STEAL(sync_fd, -1));
-	if (nb_start_report_read(report_fd, child, "container", err) < 0) {
-		if (c->tty_master >= 0)
-			close(NB_STEAL(c->tty_master, -1));
-		return -1;
-	}
+	close(NB_STEAL(p->sync[1], -1));
 	c->pid = child;
 	return 0;
+}
+
+/* The child's start report: 0 once it exec'd. */
+static int await_exec(struct nb_container *c, struct start_pipes *p, struct nb_err *err)
+{
+	int rc = 0;
+
+	if (p->tty[0] >= 0 && nb_terminal_receive(p->tty[0], &c->tty_master, err) < 0) {
+		kill(c->pid, SIGKILL);
+		reap(c->pid);
+		rc = -1;
+	} else if (nb_start_report_read(p->report[0], c->pid, "container", err) < 0) {
+		rc = -1;
+	}
+	close_pipes(p);
+	if (rc < 0) {
+		if (c->tty_master >= 0)
+			close(NB_STEAL(c->tty_master, -1));
+		c->pid = -1;
+	}
+	return rc;
+}
+
+int nb_container_start(const struct nb_spec *spec, const struct nb_container_opts *opts,
+		       struct nb_container *c, struct nb_err *err)
+{
+	struct start_pipes p;
+
+	if (spawn(spec, opts, false, c, &p, err) < 0)
+		return -1;
+	return await_exec(c, &p, err);
+}
+
+/* ---- prepared ahead (warm start) ----------------------------------------------- */
+
+int nb_container_prepare(const struct nb_spec *spec, const struct nb_container_opts *opts,
+			 struct nb_prepared *prep, struct nb_err *err)
+{
+	struct start_pipes p;
+	ssize_t n;
+	char ready = 0;
+
+	*prep = (struct nb_prepared){ .report_fd = -1, .spec_fd = -1 };
+	if (spec->tty)
+		return nb_err_set(err, 0, "a container with a terminal cannot be prepared ahead");
+	if (spawn(spec, opts, true, &prep->c, &p, err) < 0)
+		return -1;
+	prep->report_fd = NB_STEAL(p.report[0], -1);
+	prep->spec_fd = NB_STEAL(p.spec[1], -1);
+	do
+		n = read(prep->spec_fd, &ready, 1);
+	while (n < 0 && errno == EINTR);
+	if (n == 1 && ready == 'r')
+		return 0;
+	/* It failed on the way: its report says why. */
+	if (nb_start_report_read(prep->report_fd, prep->c.pid, "container", err) < 0)
+		prep->c.pid = -1; /* reaped */
+	else
+		nb_err_set(err, 0, "the container could not be prepared");
+	nb_container_discard(prep);
+	return -1;
+}
+
+int nb_container_start_prepared(struct nb_prepared *prep, const void *blob, size_t len,
+				struct nb_container *c, struct nb_err *err)
+{
+	struct start_pipes p = { { -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 } };
+	int status;
+
+	p.report[0] = NB_STEAL(prep->report_fd, -1);
+	p.spec[1] = NB_STEAL(prep->spec_fd, -1);
+	*c = prep->c;
+	prep->c = (struct nb_container){ .pid = -1, .cgroup_fd = -1, .tty_master = -1 };
+	/* Ended while it waited (its SIGCHLD long gone): its report says why. */
+	if (waitpid(c->pid, &status, WNOHANG) == c->pid) {
+		c->pid = -1;
+		if (read(p.report[0], err, sizeof(*err)) == (ssize_t)sizeof(*err))
+			err->msg[sizeof(err->msg) - 1] = '\0';
+		else
+			nb_err_set(err, 0,
+				   "the prepared container ended before its workload "
+				   "(wait status %#x)",
+				   (unsigned)status);
+		close_pipes(&p);
+		return -1;
+	}
+	/* One that dies from here on reads nothing: its report says why. */
+	if (nb_write_all(p.spec[1], blob, len) < 0 && errno != EPIPE) {
+		nb_err_sys(err, "cannot hand the workload's spec to the prepared container");
+		kill(c->pid, SIGKILL);
+		reap(c->pid);
+		close_pipes(&p);
+		c->pid = -1;
+		return -1;
+	}
+	shutdown(p.spec[1], SHUT_WR);
+	return await_exec(c, &p, err);
+}
+
+void nb_container_discard(struct nb_prepared *prep)
+{
+	if (prep->spec_fd >= 0)
+		close(NB_STEAL(prep->spec_fd, -1));
+	if (prep->report_fd >= 0)
+		close(NB_STEAL(prep->report_fd, -1));
+	if (prep->c.pid > 0) {
+		kill(prep->c.pid, SIGKILL);
+		reap(prep->c.pid);
+		prep->c.pid = -1;
+	}
+	if (prep->c.cgroup_fd >= 0)
+		close(NB_STEAL(prep->c.cgroup_fd, -1));
+	nb_cgroup_remove();
 }
 
 int nb_container_finish(struct nb_container *c, int status, char *reason, size_t reason_len)

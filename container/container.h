@@ -69,6 +69,30 @@ bool nb_env_has_name(const struct nb_spec *spec, const char *entry);
 int nb_container_start(const struct nb_spec *spec, const struct nb_container_opts *opts,
 		       struct nb_container *c, struct nb_err *err);
 
+/* A container prepared ahead of its workload (a template, issue 16): its
+ * cgroup, namespaces and root made, its first process waiting, before
+ * user, capabilities and exec, for the spec it is to run. */
+struct nb_prepared {
+	struct nb_container c; /* pid: the waiting process; cgroup_fd */
+	int spec_fd;           /* the spec goes here, then EOF */
+	int report_fd;         /* its start report */
+};
+
+/* nb_container_start() up to the container's half; spec without a tty.
+ * On success prep holds the waiting child. */
+int nb_container_prepare(const struct nb_spec *spec, const struct nb_container_opts *opts,
+			 struct nb_prepared *prep, struct nb_err *err);
+
+/* Hand the encoded spec (len bytes; nb_spec_same_container() with the
+ * prepared one, and no tty) to
+ * prep's child, which decodes and runs it: then as nb_container_start().
+ * prep is used up either way. */
+int nb_container_start_prepared(struct nb_prepared *prep, const void *blob, size_t len,
+				struct nb_container *c, struct nb_err *err);
+
+/* Give up a prepared container: kill and reap its child, remove its group. */
+void nb_container_discard(struct nb_prepared *prep);
+
 /* After the workload ended with status: if the cgroup saw an OOM kill,
  * return 137 and write a one-line reason into reason; else return status
  * and leave reason empty. Releases c's descriptors. */
@@ -85,6 +109,7 @@ int nb_container_set_memory_max(int cgroup_fd, uint64_t bytes, struct nb_err *er
 /* cgroup.c (in init, before and after the workload) */
 int nb_cgroup_create(const struct nb_spec *spec, struct nb_container *c, struct nb_err *err);
 int nb_cgroup_add(int cgroup_fd, pid_t pid, struct nb_err *err);
+void nb_cgroup_remove(void); /* the group, once empty; best effort */
 bool nb_cgroup_oom_killed(int cgroup_fd);
 
 /* namespaces.c */

@@ -70,6 +70,16 @@ static struct nb_signal_port signal_port = { .fd = -1 };
 /* The container was OOM-killed: reported with the status (abi.h). */
 static bool workload_oom;
 
+/* A template's container, made before the snapshot so that a clone only
+ * has to hand it the workload's spec (blob, len: encoded) when the spec
+ * fits it (container/container.h); live while its child waits. */
+static struct {
+	struct nb_prepared prep;
+	bool live;
+	const void *blob;
+	size_t len;
+} warm;
+
 static __attribute__((format(printf, 1, 2))) void say(const char *fmt, ...)
 {
 	char line[NB_ERR_MSG_MAX + 64];
@@ -222,16 +232,33 @@ static int load_spec(const char *path, void **blob, struct nb_spec *spec, struct
 
 static void report_ready(void);
 
-/* A template boot (NB_SPEC_TEMPLATE): the root is ready; say so, and the
- * VMM snapshots the VM right here. What follows runs in each clone: the
- * workload's spec from the stdin port replaces the template's, and the
- * clone gets fresh entropy and the host's clock (guest-init/warm.h). */
-static int await_workload(void **blob, struct nb_spec *spec, struct nb_err *err)
+static struct nb_container_opts container_opts(const struct init *self, const sigset_t *mask)
 {
+	return (struct nb_container_opts){ .sigmask = mask,
+					   .debug = self->debug,
+					   .debug_steps = self->steps,
+					   .init_start_us = self->start_us,
+					   .log_fd = log_fd };
+}
+
+/* A template boot (NB_SPEC_TEMPLATE): the root is ready; the container is
+ * made ahead (when it can be: it is made at start otherwise); say so, and
+ * the VMM snapshots the VM right here. What follows runs in each clone:
+ * the workload's spec from the stdin port replaces the template's, and the
+ * clone gets fresh entropy and the host's clock (guest-init/warm.h). */
+static int await_workload(const struct init *self, void **blob, struct nb_spec *spec,
+			  struct nb_err *err)
+{
+	static sigset_t mask; /* the workload's: init's now (run_workload's orig) */
+	struct nb_container_opts copts = container_opts(self, &mask);
 	void *wblob = NULL;
 	size_t len = 0;
 	struct nb_spec wspec;
 
+	sigprocmask(SIG_SETMASK, NULL, &mask);
+	if (strcmp(spec->rootfs, "/") != 0 && !spec->tty)
+		warm.live = nb_container_prepare(spec, &copts, &warm.prep, &(struct nb_err){ 0 }) ==
+			    0;
 	report_ready();
 	if (nb_warm_read_spec(STDIN_FILENO, &wblob, &len, err) < 0)
 		return -1;
@@ -239,10 +266,16 @@ static int await_workload(void **blob, struct nb_spec *spec, struct nb_err *err)
 		free(wblob);
 		return nb_err_wrap(err, "invalid workload spec after restore");
 	}
+	if (warm.live && !nb_spec_same_container(spec, &wspec)) {
+		nb_container_discard(&warm.prep);
+		warm.live = false;
+	}
 	nb_spec_free(spec);
 	free(*blob);
 	*blob = wblob;
 	*spec = wspec;
+	warm.blob = wblob;
+	warm.len = len;
 	return nb_warm_apply(spec, err);
 }
 
@@ -272,16 +305,17 @@ static int start(const struct init *self, const struct nb_spec *spec,
 		 const struct nb_workload_opts *opts, pid_t *pid, struct nb_container *ct,
 		 struct nb_err *err)
 {
-	struct nb_container_opts copts = { .sigmask = opts->sigmask,
-					   .debug = self->debug,
-					   .debug_steps = self->steps,
-					   .init_start_us = self->start_us,
-					   .log_fd = log_fd };
+	struct nb_container_opts copts = container_opts(self, opts->sigmask);
 
-	if (!self->pid1 || strcmp(spec->rootfs, "/") == 0)
+	if (warm.live) {
+		warm.live = false;
+		if (nb_container_start_prepared(&warm.prep, warm.blob, warm.len, ct, err) < 0)
+			return -1;
+	} else if (!self->pid1 || strcmp(spec->rootfs, "/") == 0) {
 		return nb_workload_start(spec, opts, pid, err);
-	if (nb_container_start(spec, &copts, ct, err) < 0)
+	} else if (nb_container_start(spec, &copts, ct, err) < 0) {
 		return -1;
+	}
 	*pid = ct->pid;
 	return 0;
 }
@@ -480,7 +514,7 @@ static int run(struct init *self)
 	step_done(self, "spec", &since);
 	if (self->pid1 && setup_guest(self, &spec, &since, &err) < 0)
 		status = report_error(&err);
-	else if (self->pid1 && spec.template && await_workload(&blob, &spec, &err) < 0)
+	else if (self->pid1 && spec.template && await_workload(self, &blob, &spec, &err) < 0)
 		status = report_error(&err);
 	else if (spec.start_gate && (status = start_gate(&spec)) >= 0)
 		say_status(status);

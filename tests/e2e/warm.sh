@@ -6,7 +6,7 @@
 # $nb_tmp (templates and layers).
 
 warm_cases="e2e_warm_template_create e2e_warm_run e2e_warm_fn_20 e2e_warm_clones_differ
-	e2e_warm_fn_status_stderr e2e_warm_fn_timeout e2e_warm_fn_binary e2e_warm_fn_cap e2e_warm_fn_oom
+	e2e_warm_fn_status_stderr e2e_warm_fn_own_container e2e_warm_fn_timeout e2e_warm_fn_binary e2e_warm_fn_cap e2e_warm_fn_oom
 	e2e_warm_serve_4 e2e_warm_serve_stop e2e_warm_nothing_left e2e_warm_stale e2e_warm_corrupt"
 snap_cases="e2e_snapshot_take e2e_snapshot_source_goes_on e2e_snapshot_not_empty
 	e2e_snapshot_restore_twice e2e_snapshot_clones_count e2e_snapshot_clones_differ
@@ -65,6 +65,15 @@ e2e_warm() {
 	expect e2e_warm_fn_status_stderr "fn reports exit_code 3, stdout and stderr apart, as UTF-8" \
 		"$status" -eq 0 -a "$(jf .exit_code)" = 3 -a "$(jf .stdout)" = out -a \
 		"$(jf .stderr)" = err -a "$(jf .stdout_encoding)" = utf-8
+
+	# The template's container is made before its snapshot; a function
+	# whose options change the container (here its hostname and a
+	# read-only root) gets one made for it instead.
+	nb_run_case "$limit" $nestbox fn --template "$t" --hostname fn-own --read-only -- \
+		'hostname; touch /probe 2>/dev/null || echo read-only'
+	expect e2e_warm_fn_own_container "fn --hostname --read-only runs in a container made for those options ('$(jf .stdout)')" \
+		"$status" -eq 0 -a "$(jf .stdout)" = "fn-own
+read-only"
 
 	local t0=$SECONDS
 	nb_run_case "$limit" $nestbox fn --template "$t" --timeout 3 -- 'sleep 60'

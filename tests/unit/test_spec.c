@@ -695,6 +695,97 @@ START_TEST(container_every_prefix_fails)
 }
 END_TEST
 
+/* ---- the same container, process aside (a template's prepared one) -------------- */
+
+START_TEST(same_container_process_aside)
+{
+	const char *tmpfs_a[] = { "/run", "/tmp:rw" }, *tmpfs_b[] = { "/run", "/tmp:rw" };
+	const char *argv_b[] = { "other", "arg" }, *env_b[] = { "X=1" };
+	struct nb_spec a = good_spec(), b = good_spec();
+
+	a.tmpfs = tmpfs_a;
+	b.tmpfs = tmpfs_b; /* equal strings, other pointers */
+	a.ntmpfs = b.ntmpfs = 2;
+	a.memory_max = b.memory_max = 64 << 20;
+	/* what the process alone uses may differ */
+	b.argv = argv_b;
+	b.argc = 2;
+	b.env = env_b;
+	b.envc = 1;
+	b.user = "1000:1000";
+	b.workdir = "/srv";
+	b.has_caps = true;
+	b.caps = 1;
+	b.init = true;
+	ck_assert(nb_spec_same_container(&a, &b));
+	ck_assert(nb_spec_same_container(&b, &a));
+}
+END_TEST
+
+START_TEST(same_container_each_field_counts)
+{
+	const char *tmpfs_a[] = { "/run" }, *tmpfs_other[] = { "/var" };
+	struct nb_spec a = good_spec();
+
+	a.tmpfs = tmpfs_a;
+	a.ntmpfs = 1;
+	for (int field = 0; field < 15; field++) {
+		struct nb_spec b = a;
+
+		switch (field) {
+		case 0:
+			b.rootfs = "/other";
+			break;
+		case 1:
+			b.hostname = "h";
+			break;
+		case 2:
+			b.namespaces ^= NB_NS_USER;
+			break;
+		case 3:
+			b.read_only = !a.read_only;
+			break;
+		case 4:
+			b.memory_max = 1 << 20;
+			break;
+		case 5:
+			b.swap_max = 1;
+			break;
+		case 6:
+			b.cpu_quota_us = 5000;
+			break;
+		case 7:
+			b.cpu_period_us = 10000;
+			break;
+		case 8:
+			b.pids_max = 10;
+			break;
+		case 9:
+			b.memory_low = 1;
+			break;
+		case 10:
+			b.cpu_weight = 7;
+			break;
+		case 11:
+			b.ntmpfs = 0;
+			break;
+		case 12:
+			b.tmpfs = tmpfs_other;
+			break;
+		case 13:
+			b.tty = true;
+			break;
+		case 14: /* terminals on both sides, all else equal */
+			b.tty = true;
+			ck_assert(!nb_spec_same_container(&b, &b));
+			continue;
+		}
+		ck_assert_msg(!nb_spec_same_container(&a, &b), "field %d", field);
+		ck_assert_msg(!nb_spec_same_container(&b, &a), "field %d (reversed)", field);
+	}
+}
+END_TEST
+
 /* ---- image layers (format 3) ---------------------------------------------- */
 
 START_TEST(round_trip_layers)
@@ -854,6 +945,8 @@ static Suite *spec_suite(void)
 	tcase_add_test(tc, round_trip_layers);
 	tcase_add_test(tc, layers_encode_rejects_invalid);
 	tcase_add_test(tc, layers_decode_rejects_invalid);
+	tcase_add_test(tc, same_container_process_aside);
+	tcase_add_test(tc, same_container_each_field_counts);
 	suite_add_tcase(s, tc);
 	return s;
 }
