@@ -6,6 +6,7 @@
 #define nb_spec_encode table_spec_encode
 #define nb_spec_decode table_spec_decode
 #define nb_spec_free table_spec_free
+#define nb_spec_same_container table_spec_same_container
 #include "common/spec.c"
 
 #include <check.h>
