@@ -147,9 +147,12 @@ print("ready", flush=True)
 while True:
     time.sleep(3600)' </dev/null >/keeper.ready 2>/dev/console &
 keeper=''
+# shellcheck disable=SC3045 # busybox sh has read -t
 read -t 60 -r keeper </keeper.ready
 [ "$keeper" = ready ] || echo "testhost (L1): the idle KVM VM is not ready after 60 s; going on"
 
+# From here a failure is CMD's: run retries an L1 that died before.
+: >/xfer/started
 # cmd.sh is read through fd 9 (it closes it first), so it need not be
 # visible inside the chroot.
 # The subshell keeps busybox's job messages ("Killed") out of /xfer/stderr.
