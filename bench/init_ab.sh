@@ -14,6 +14,8 @@
 #                                        tree's build, make BUILD=DIR DIR/nestbox-init)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib/to_execve.sh
+. bench/lib/to_execve.sh
 
 if [ "${1:-}" != --inner ]; then
 	if [ $# -lt 1 ] || [ ! -x "$1" ]; then
@@ -31,19 +33,6 @@ trap 'rm -rf "$work"' EXIT
 
 median() { sort -n | awk '{ v[NR] = $1 } END { if (!NR) { print "nan"; exit } print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-# Milliseconds from the command's start to the guest's "container execve" line.
-to_execve() {
-	local start line
-	start=$(date +%s%N)
-	"$@" 2>&1 | while IFS= read -r line; do
-		case $line in *"container execve"*)
-			echo $((($(date +%s%N) - start) / 1000000))
-			cat >/dev/null
-			;;
-		esac
-	done
-}
-
 build/nestbox template create A "$img" --guest-init "$old" --kernel-args nestbox.debug >/dev/null
 build/nestbox template create B "$img" --kernel-args nestbox.debug >/dev/null
 for _ in $(seq "$pairs"); do
@@ -59,5 +48,5 @@ done
 printf '%-44s %8s %8s %6s\n' "median of $pairs (milliseconds)" A B B/A
 for m in execve:"nestbox start -> container execve" fn:"nestbox fn, whole" run:"nestbox fn, resumed -> exit"; do
 	a=$(median <"$work/A.${m%%:*}") b=$(median <"$work/B.${m%%:*}")
-	awk -v w="${m#*:}" -v a="$a" -v b="$b" 'BEGIN { printf "%-44s %8s %8s %6.2f\n", w, a, b, a > 0 ? b / a : 0 }'
+	awk -v w="${m#*:}" -v a="$a" -v b="$b" 'BEGIN { printf "%-44s %8s %8s %6.2f\n", w, a, b, (a > 0 ? b / a : 0) }'
 done

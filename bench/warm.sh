@@ -21,6 +21,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib/crun_bundle.sh
 . bench/lib/crun_bundle.sh
+# shellcheck source=bench/lib/to_execve.sh
+. bench/lib/to_execve.sh
 
 if [ "${1:-}" != --inner ]; then
 	exec tests/testhost/run --timeout 1800 bench/warm.sh --inner "${1:-20}" "${2:-5}"
@@ -33,21 +35,6 @@ export NESTBOX_CACHE_DIR=$work/cache
 trap 'rm -rf "$work"' EXIT
 
 pct() { sort -n | awk -v p="$1" '{ v[NR] = $1 } END { if (!NR) { print "nan"; exit } i = int(NR * p / 100 + 0.999); if (i < 1) i = 1; print v[i] }'; }
-ms() { date +%s%N | awk '{ printf "%d", $1 / 1000000 }'; }
-
-# Milliseconds from the command's start to the guest's "container execve"
-# debug line on its console (the first byte of that line).
-to_execve() {
-	local start line
-	start=$(date +%s%N)
-	"$@" 2>&1 | while IFS= read -r line; do
-		case $line in *"container execve"*)
-			echo $((($(date +%s%N) - start) / 1000000))
-			cat >/dev/null
-			;;
-		esac
-	done
-}
 
 build/nestbox template create bench "$img" --kernel-args nestbox.debug >/dev/null
 for i in $(seq "$runs"); do
