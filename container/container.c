@@ -386,14 +386,12 @@ int nb_container_start_prepared(struct nb_prepared *prep, const void *blob, size
 	prep->c = (struct nb_container){ .pid = -1, .cgroup_fd = -1, .tty_master = -1 };
 	/* Ended while it waited (its SIGCHLD long gone): its report says why. */
 	if (waitpid(c->pid, &status, WNOHANG) == c->pid) {
-		c->pid = -1;
-		if (read(p.report[0], err, sizeof(*err)) == (ssize_t)sizeof(*err))
-			err->msg[sizeof(err->msg) - 1] = '\0';
-		else
+		if (nb_start_report_read(p.report[0], c->pid, "container", err) == 0)
 			nb_err_set(err, 0,
 				   "the prepared container ended before its workload "
 				   "(wait status %#x)",
 				   (unsigned)status);
+		c->pid = -1;
 		close_pipes(&p);
 		return -1;
 	}

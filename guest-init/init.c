@@ -256,7 +256,7 @@ static int await_workload(const struct init *self, void **blob, struct nb_spec *
 	struct nb_spec wspec;
 
 	sigprocmask(SIG_SETMASK, NULL, &mask);
-	if (strcmp(spec->rootfs, "/") != 0 && !spec->tty)
+	if (strcmp(spec->rootfs, "/") != 0) /* not with a tty: it says so */
 		warm.live = nb_container_prepare(spec, &copts, &warm.prep, &(struct nb_err){ 0 }) ==
 			    0;
 	report_ready();
