@@ -11,10 +11,10 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "common/sigmsg.h"
 #include "common/spec.h"
 #include "vmm/run/container_spec.h"
@@ -478,35 +478,48 @@ static int stop_result(struct nb_stop *stop, const struct nb_report *report, int
 	}
 }
 
-/* VmRSS from /proc/self/status, opened before the seccomp lists forbid
- * opening anything; -1 if unknown (no /proc in a jail). */
-static long rss_kib(int status_fd)
+/* This process's resident KiB from /proc/self/smaps (opened before the
+ * seccomp lists forbid opening anything), split into guest RAM's mapping
+ * and the rest: a restored VM's RAM is a private file mapping, whose
+ * resident pages mincore() cannot tell from the page cache's. -1 each if
+ * unknown (no /proc in a jail). */
+static void rss_split_kib(int smaps_fd, const struct nb_guest_mem *mem, long *own, long *guest)
 {
-	char buf[4096];
-	struct iovec iov = { buf, sizeof(buf) - 1 };
-	ssize_t n = status_fd < 0 ? -1 : preadv(status_fd, &iov, 1, 0);
-	const char *line;
-	long kib = -1;
+	const uintptr_t lo = (uintptr_t)mem->base, hi = lo + mem->size;
+	struct nb_err err = { 0 };
+	cleanup_free char *buf = NULL;
+	bool in_guest = false;
+	size_t len;
 
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	line = strstr(buf, "\nVmRSS:");
-	if (line)
-		sscanf(line, "\nVmRSS: %ld kB", &kib);
-	return kib;
+	*own = *guest = -1;
+	if (smaps_fd < 0 || nb_file_read_fd(smaps_fd, 16u << 20, &buf, &len, &err) < 0)
+		return;
+	*own = *guest = 0;
+	for (char *line = buf, *next; line && *line; line = next) {
+		unsigned long start, kib;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (sscanf(line, "%lx-%*x ", &start) == 1)
+			in_guest = start >= lo && start < hi;
+		else if (sscanf(line, "Rss: %lu kB", &kib) == 1)
+			*(in_guest ? guest : own) += (long)kib;
+	}
 }
 
 /* One JSON line: exits seen by the VMM and by KVM, start-up cost, memory
  * (what backs guest RAM, what the balloon gave back). */
 static void report_stats(const struct nb_vm *vm, const struct nb_serial *serial,
 			 const struct nb_run_options *opts, const struct run_ctx *ctx,
-			 int status_fd, double wall_ms)
+			 int smaps_fd, double wall_ms)
 {
 	const struct nb_balloon_stats *b = ctx->balloon ? &ctx->balloon->stats : NULL;
 	uint64_t runs = 0, pio = 0, mmio = 0, kvm_exits = 0, exits;
 	uint64_t guest_resident = nb_mem_resident(&vm->mem);
+	long own_kib, guest_kib;
 
+	rss_split_kib(smaps_fd, &vm->mem, &own_kib, &guest_kib);
 	for (unsigned i = 0; i < vm->ncpus; i++) {
 		runs += vm->vcpus[i].stats.runs;
 		pio += vm->vcpus[i].stats.pio;
@@ -519,13 +532,13 @@ static void report_stats(const struct nb_vm *vm, const struct nb_serial *serial,
 		  "\"kvm_exits\":%" PRIu64 ",\"vmm_exits\":%" PRIu64 ",\"pio_exits\":%" PRIu64
 		  ",\"mmio_exits\":%" PRIu64 ",\"unclaimed_pio\":%" PRIu64
 		  ",\"console_bytes\":%" PRIu64 ",\"guest_resident_kib\":%" PRIu64
-		  ",\"vmm_rss_kib\":%ld,\"guest_ram_kib\":%" PRIu64
+		  ",\"guest_mapped_kib\":%ld,\"vmm_rss_kib\":%ld,\"guest_ram_kib\":%" PRIu64
 		  ",\"memory_backing\":\"%s\",\"memory_locked\":%s,\"balloon\":%s"
 		  ",\"balloon_reported_kib\":%" PRIu64 ",\"balloon_inflated_kib\":%" PRIu64
 		  ",\"balloon_rejected\":%" PRIu64 "}",
 		  wall_ms, vm->ready_mono_ms - opts->start_mono_ms, vm->ready_cpu_ms, vm->ncpus,
 		  kvm_exits, runs, pio, mmio, vm->pio.unclaimed, serial->tx_bytes,
-		  guest_resident >> 10, rss_kib(status_fd) - (long)(guest_resident >> 10),
+		  guest_resident >> 10, guest_kib, own_kib,
 		  vm->mem.size >> 10, nb_mem_backing_name(vm->mem.backing),
 		  vm->mem.locked ? "true" : "false", b ? "true" : "false",
 		  b ? b->reported_bytes >> 10 : 0, b ? b->inflated_bytes >> 10 : 0,
@@ -822,8 +835,8 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts, st
 	struct nb_warm_out snap = { -1, -1 };
 	struct live_snap live = { vm, &virtio, &serial, opts, { -1, -1 }, -1 };
 	struct resume_msgs resume;
-	cleanup_close int status_fd = opts->stats ? open("/proc/self/status", O_RDONLY | O_CLOEXEC)
-						  : -1;
+	cleanup_close int smaps_fd = opts->stats ? open("/proc/self/smaps", O_RDONLY | O_CLOEXEC)
+						 : -1;
 	double start = now_ms();
 	int rc = -1;
 
@@ -888,7 +901,7 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts, st
 			notify_monitor(opts, NB_MONITOR_OOM);
 	}
 	if (opts->stats)
-		report_stats(vm, &serial, opts, ctx, status_fd, now_ms() - start);
+		report_stats(vm, &serial, opts, ctx, smaps_fd, now_ms() - start);
 out:
 	nb_tty_restore();
 	nb_warm_out_close(&snap);
