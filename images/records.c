@@ -130,6 +130,25 @@ static struct json_object *new_record(const struct nb_image *img, const struct n
 	return rec;
 }
 
+/* rec is img's record as new_record() would make it, but for when. */
+static bool same_record(struct json_object *rec, const struct nb_image *img,
+			const struct nb_desc *cfg)
+{
+	struct json_object *layers;
+	char d[NB_DIGEST_STR_LEN + 1];
+
+	if (strcmp(rec_str(rec, "ref"), img->ref) != 0)
+		return false;
+	nb_digest_format(&img->manifest, d);
+	if (strcmp(rec_str(rec, "manifest"), d) != 0)
+		return false;
+	nb_digest_format(&cfg->digest, d);
+	return strcmp(rec_str(rec, "config"), d) == 0 &&
+	       json_object_object_get_ex(rec, "layers", &layers) &&
+	       json_object_is_type(layers, json_type_array) &&
+	       json_object_array_length(layers) == img->n_layers;
+}
+
 int nb_records_put(const struct nb_cache *c, const struct nb_image *img,
 		   const struct nb_desc *config_desc, const uint64_t *blob_sizes,
 		   struct nb_err *err)
@@ -140,7 +159,14 @@ int nb_records_put(const struct nb_cache *c, const struct nb_image *img,
 
 	if (!o)
 		return -1;
-	for (i = nb_records_match(images, img->ref); i >= 0; i = nb_records_match(images, img->ref))
+	/* The same image again (every run of a layout or an archive imports
+	 * it): the record stands, and the file is not rewritten. */
+	i = nb_records_match(images, img->ref);
+	if (i >= 0 && same_record(json_object_array_get_idx(images, (size_t)i), img, config_desc)) {
+		json_object_put(o);
+		return 0;
+	}
+	for (; i >= 0; i = nb_records_match(images, img->ref))
 		if (strcmp(rec_str(json_object_array_get_idx(images, (size_t)i), "ref"),
 			   img->ref) == 0)
 			json_object_array_del_idx(images, (size_t)i, 1);

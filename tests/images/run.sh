@@ -62,9 +62,13 @@ expect pull-oci-layout "pull of an OCI layout exits 0, converts its layer and pr
 expect layer-in-cache "the layer's erofs image is in the cache, read-only" \
 	"$(stat -c %a "$(layer_file "$bb_layer")" 2>/dev/null)" = 444
 
+rec_before=$(stat -c '%i %.9Y' "$NESTBOX_CACHE_DIR/images.json" 2>/dev/null)
 nb_run_case 60 "$nestbox" pull "$imgs/busybox"
 expect pull-warm "a second pull reuses the cached layer" \
 	"$status-$(grep -c ' cached$' <<<"$out")-$(grep -c ' converted$' <<<"$out")" = 0-1-0
+rec_after=$(stat -c '%i %.9Y' "$NESTBOX_CACHE_DIR/images.json" 2>/dev/null)
+expect pull-warm-record "a second pull of the same image leaves images.json as it was (no rewrite, no fsync)" \
+	-n "$rec_before" -a "$rec_before" = "$rec_after"
 
 if [ -f "$imgs/busybox-oci.tar" ]; then
 	nb_run_case 120 "$nestbox" pull "$imgs/busybox-oci.tar"
