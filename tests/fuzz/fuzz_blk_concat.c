@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const size_t sizes[] = { 5000, 1, 8209, 4096 };
 #define NFILES (sizeof(sizes) / sizeof(sizes[0]))
-#define MAX_SEGS 4
+#define MAX_SEGS 80 /* past one batch of reads (64 segments) */
 #define SEG_MAX 20000u
 
 static struct nb_blk_concat cc;

@@ -111,6 +111,33 @@ START_TEST(straddle_segments)
 }
 END_TEST
 
+/* The whole disk as one request of many segments (a guest's request has
+ * one per page): more than one batch of reads, empty segments among them,
+ * spans that end inside a segment. */
+START_TEST(many_segments)
+{
+	static uint8_t buf[DISK_SIZE];
+	struct iovec iov[300];
+	size_t off = 0;
+	unsigned n = 0;
+
+	memset(buf, 0xee, sizeof(buf));
+	while (off < DISK_SIZE) {
+		size_t len = n % 5 == 4 ? 0 : 1 + (n * 37) % 97;
+
+		if (len > DISK_SIZE - off || n == 299)
+			len = DISK_SIZE - off;
+		iov[n++] = (struct iovec){ buf + off, len };
+		off += len;
+	}
+	ck_assert_uint_gt(n, 128);
+	ck_assert_int_eq(nb_blk_concat_read(&cc, iov, n, 0), 0);
+	for (off = 0; off < DISK_SIZE; off++)
+		ck_assert_msg(buf[off] == expected(off), "byte %zu is %u, want %u", off, buf[off],
+			      expected(off));
+}
+END_TEST
+
 START_TEST(past_the_end)
 {
 	uint8_t buf[4096];
@@ -226,6 +253,7 @@ int main(void)
 	tcase_add_test(tc, layout);
 	tcase_add_test(tc, whole_disk_any_split);
 	tcase_add_test(tc, straddle_segments);
+	tcase_add_test(tc, many_segments);
 	tcase_add_test(tc, past_the_end);
 	tcase_add_test(tc, shrunk_file);
 	tcase_add_test(tc, open_rejects);

@@ -81,32 +81,80 @@ static const struct nb_blk_part *part_at(const struct nb_blk_concat *c, uint64_t
 	return &c->parts[lo];
 }
 
-/* Fill len bytes at buf from disk offset off, within one part and its tail. */
-static int read_span(const struct nb_blk_concat *c, uint8_t *buf, size_t len, uint64_t off)
+/* Where a request's buffers stand: iov[0] from byte skip on. */
+struct cursor {
+	const struct iovec *iov;
+	unsigned n;
+	size_t skip;
+};
+
+static void advance(struct cursor *cur, size_t len)
 {
 	while (len) {
-		const struct nb_blk_part *p = part_at(c, off);
-		uint64_t in_file = off - p->start;
-		size_t chunk;
+		size_t left = cur->iov->iov_len - cur->skip;
 
-		if (in_file >= p->len) { /* the gap up to the next part (or the end) */
-			uint64_t gap_end = p + 1 < c->parts + c->n ? p[1].start : c->size;
-			chunk = gap_end - off < len ? (size_t)(gap_end - off) : len;
-			memset(buf, 0, chunk);
+		if (len < left) {
+			cur->skip += len;
+			return;
+		}
+		len -= left;
+		cur->iov++;
+		cur->n--;
+		cur->skip = 0;
+	}
+}
+
+/* The next len bytes of the buffers as at most max iovecs in out (empty
+ * segments dropped); their count, *took the bytes they hold (less than len
+ * only when out is full). */
+static unsigned take(const struct cursor *cur, size_t len, struct iovec *out, unsigned max,
+		     size_t *took)
+{
+	const struct iovec *iov = cur->iov;
+	size_t skip = cur->skip;
+	unsigned k = 0;
+
+	*took = 0;
+	for (unsigned i = 0; i < cur->n && len && k < max; i++, iov++, skip = 0) {
+		size_t chunk = iov->iov_len - skip < len ? iov->iov_len - skip : len;
+
+		if (chunk == 0)
+			continue;
+		out[k++] = (struct iovec){ (uint8_t *)iov->iov_base + skip, chunk };
+		*took += chunk;
+		len -= chunk;
+	}
+	return k;
+}
+
+/* Fill the next len bytes of the buffers from disk offset off, which lie
+ * in one part's file or in the zeros after it. The file's range is one
+ * preadv however many buffers it spans (a guest's request is one per
+ * page). */
+static int read_span(const struct nb_blk_part *p, struct cursor *cur, size_t len, uint64_t off)
+{
+	struct iovec out[64];
+	size_t took;
+
+	while (len) {
+		unsigned k = take(cur, len, out, sizeof(out) / sizeof(out[0]), &took);
+		ssize_t got;
+
+		if (off - p->start >= p->len) { /* the zero-filled tail */
+			for (unsigned i = 0; i < k; i++)
+				memset(out[i].iov_base, 0, out[i].iov_len);
+			got = (ssize_t)took;
 		} else {
-			ssize_t got;
-			chunk = p->len - in_file < len ? (size_t)(p->len - in_file) : len;
-			/* preadv, not pread: the one read call virtio-blk's seccomp rule allows */
-			got = preadv(p->fd, &(struct iovec){ buf, chunk }, 1, (off_t)in_file);
+			/* preadv: the one read call virtio-blk's seccomp rule allows */
+			got = preadv(p->fd, out, (int)k, (off_t)(off - p->start));
 			if (got < 0 && errno == EINTR)
 				continue;
 			if (got <= 0) /* an error, or the file shrank */
 				return -1;
-			chunk = (size_t)got;
 		}
-		buf += chunk;
-		off += chunk;
-		len -= chunk;
+		advance(cur, (size_t)got);
+		off += (uint64_t)got;
+		len -= (size_t)got;
 	}
 	return 0;
 }
@@ -114,7 +162,8 @@ static int read_span(const struct nb_blk_concat *c, uint8_t *buf, size_t len, ui
 int nb_blk_concat_read(const struct nb_blk_concat *c, const struct iovec *iov, unsigned n,
 		       uint64_t off)
 {
-	uint64_t room;
+	struct cursor cur = { iov, n, 0 };
+	uint64_t room, len = 0;
 
 	/* The whole request inside the disk first: lengths taken from the
 	 * room left, so neither their sum nor off + sum can wrap. */
@@ -125,11 +174,20 @@ int nb_blk_concat_read(const struct nb_blk_concat *c, const struct iovec *iov, u
 		if (iov[i].iov_len > room)
 			return -1;
 		room -= iov[i].iov_len;
+		len += iov[i].iov_len;
 	}
-	for (unsigned i = 0; i < n; i++) {
-		if (read_span(c, iov[i].iov_base, iov[i].iov_len, off) < 0)
+	/* Span by span: a part's file, then the zeros up to the next part. */
+	while (len) {
+		const struct nb_blk_part *p = part_at(c, off);
+		uint64_t end = off - p->start < p->len ? p->start + p->len
+			       : p + 1 < c->parts + c->n ? p[1].start
+							  : c->size;
+		size_t span = end - off < len ? (size_t)(end - off) : (size_t)len;
+
+		if (read_span(p, &cur, span, off) < 0)
 			return -1;
-		off += iov[i].iov_len;
+		off += span;
+		len -= span;
 	}
 	return 0;
 }
