@@ -22,6 +22,7 @@
  * (container/container.c, nb_container_finish). */
 #define OOM_LINE "container killed: out of memory"
 #define KILLED_WAIT_MS 1000 /* after the kill: the pipes close with the VMM */
+#define STATUS_MAX 15u      /* "%d\n" of an exit status */
 
 double nb_fn_now_ms(void)
 {
@@ -49,6 +50,8 @@ static _Noreturn void run_child(struct nb_run_options *run, int (*p)[2], int fee
 	run->warm.has_ready_fd = true;
 	run->warm.console_fd = p[NB_FN_CONSOLE][1];
 	run->warm.has_console_fd = true;
+	run->warm.status_fd = p[NB_FN_STATUS][1];
+	run->warm.has_status_fd = true;
 	run->warm.stdin_fd = feed;
 	run->warm.has_stdin_fd = feed >= 0;
 	/* The VMM's remarks (a timeout, a host stop) are the JSON's fields,
@@ -68,8 +71,8 @@ static _Noreturn void run_child(struct nb_run_options *run, int (*p)[2], int fee
 int nb_fn_start(struct nb_run_options *run, uint64_t max_output, bool feed_later, double t0,
 		struct nb_fn_clone *c, struct nb_err *err)
 {
-	const size_t max[NB_FN_NPIPES] = { max_output, max_output, CONSOLE_MAX, 1,
-					   NB_ERR_MSG_MAX - 1 };
+	const size_t max[NB_FN_NPIPES] = { max_output, max_output,         CONSOLE_MAX,
+					   1,          NB_ERR_MSG_MAX - 1, STATUS_MAX };
 	int p[NB_FN_NPIPES][2], feed[2] = { -1, -1 };
 	int rc = 0;
 
@@ -206,6 +209,42 @@ bool nb_fn_wait_ready(struct nb_fn_clone *c)
 	return true;
 }
 
+/* The status the VMM told, once its line is whole: every byte of output
+ * was written before it, so what the pipes hold now is all of it. */
+static bool told_status(struct nb_fn_clone *c)
+{
+	const struct nb_fn_capture *st = &c->cap[NB_FN_STATUS];
+	char line[STATUS_MAX + 1];
+	unsigned code;
+	char nl;
+
+	if (c->killed || !st->len || st->buf[st->len - 1] != '\n')
+		return false;
+	memcpy(line, st->buf, st->len);
+	line[st->len] = '\0';
+	if (sscanf(line, "%3u%c", &code, &nl) != 2 || nl != '\n' || code > 255)
+		return false;
+	for (bool more = true; more;) {
+		struct pollfd p[NB_FN_NPIPES];
+
+		more = false;
+		for (int i = 0; i < NB_FN_NPIPES; i++)
+			p[i] = (struct pollfd){ .fd = i == NB_FN_STATUS ? -1 : c->cap[i].fd,
+						.events = POLLIN };
+		if (poll(p, NB_FN_NPIPES, 0) <= 0)
+			break;
+		for (int i = 0; i < NB_FN_NPIPES; i++)
+			if (p[i].revents) {
+				capture_read(&c->cap[i]);
+				more = true;
+			}
+	}
+	c->wstatus = W_EXITCODE((int)code, 0);
+	c->t_end = nb_fn_now_ms();
+	c->early = true;
+	return true;
+}
+
 void nb_fn_collect(struct nb_fn_clone *c, double deadline)
 {
 	for (;;) {
@@ -219,6 +258,8 @@ void nb_fn_collect(struct nb_fn_clone *c, double deadline)
 			wait = KILLED_WAIT_MS;
 		if (!pump(c, wait, c->feed_fd >= 0))
 			break;
+		if (told_status(c))
+			return;
 	}
 	reap(c);
 }
@@ -282,7 +323,8 @@ struct json_object *nb_fn_result(const struct nb_fn_clone *c, bool *failed)
 void nb_fn_free(struct nb_fn_clone *c)
 {
 	if (c->pid > 0) {
-		kill(c->pid, SIGKILL);
+		if (!c->early)
+			kill(c->pid, SIGKILL);
 		waitpid(c->pid, NULL, 0);
 		c->pid = -1;
 	}

@@ -20,7 +20,7 @@
 #define NB_FN_MAX_OUTPUT (64u << 20)
 
 /* What the child writes, the parent reads. */
-enum { NB_FN_OUT, NB_FN_ERR, NB_FN_CONSOLE, NB_FN_READY, NB_FN_MSG, NB_FN_NPIPES };
+enum { NB_FN_OUT, NB_FN_ERR, NB_FN_CONSOLE, NB_FN_READY, NB_FN_MSG, NB_FN_STATUS, NB_FN_NPIPES };
 
 struct nb_fn_capture {
 	int fd;
@@ -38,6 +38,7 @@ struct nb_fn_clone {
 	bool timeout_given; /* a timeout applied (timed_out also from status 124) */
 	double t0, t_ready, t_end;
 	bool killed;
+	bool early; /* the VMM told the status (its output all in) before it exited */
 	int wstatus;
 	char msg[NB_ERR_MSG_MAX];
 };
@@ -58,13 +59,16 @@ bool nb_fn_wait_ready(struct nb_fn_clone *c);
 void nb_fn_feed(struct nb_fn_clone *c, const void *data, size_t len);
 
 /* Feed, collect every pipe until the child is done with them (killing it
- * at deadline, CLOCK_MONOTONIC ms; 0: none), reap it. */
+ * at deadline, CLOCK_MONOTONIC ms; 0: none), reap it; or until it told
+ * the workload's status, its output all read: then the VMM is still
+ * tearing the VM down (nb_fn_free waits for it). */
 void nb_fn_collect(struct nb_fn_clone *c, double deadline);
 
 /* fn's JSON object (README); *failed: nestbox itself failed ("error"). */
 struct json_object *nb_fn_result(const struct nb_fn_clone *c, bool *failed);
 
-/* Kill (if still running) and reap the child; close and free. */
+/* Reap the child, killed first unless it told its status; close and
+ * free. */
 void nb_fn_free(struct nb_fn_clone *c);
 
 /* CLOCK_MONOTONIC in ms. */

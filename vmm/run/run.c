@@ -478,6 +478,18 @@ static int stop_result(struct nb_stop *stop, const struct nb_report *report, int
 	}
 }
 
+/* The workload's status to fn's caller (vmm/cli/fn.h), which can answer
+ * before the VM is torn down. */
+static void tell_status(int fd, int status)
+{
+	char text[16];
+	int n = snprintf(text, sizeof(text), "%d\n", status);
+
+	if (write(fd, text, (size_t)n) < 0) {
+		/* the caller went away: it has nobody to answer */
+	}
+}
+
 /* This process's resident KiB from /proc/self/smaps (opened before the
  * seccomp lists forbid opening anything), split into guest RAM's mapping
  * and the rest: a restored VM's RAM is a private file mapping, whose
@@ -511,8 +523,8 @@ static void rss_split_kib(int smaps_fd, const struct nb_guest_mem *mem, long *ow
 /* One JSON line: exits seen by the VMM and by KVM, start-up cost, memory
  * (what backs guest RAM, what the balloon gave back). */
 static void report_stats(const struct nb_vm *vm, const struct nb_serial *serial,
-			 const struct nb_run_options *opts, const struct run_ctx *ctx,
-			 int smaps_fd, double wall_ms)
+			 const struct nb_run_options *opts, const struct run_ctx *ctx, int smaps_fd,
+			 double wall_ms)
 {
 	const struct nb_balloon_stats *b = ctx->balloon ? &ctx->balloon->stats : NULL;
 	uint64_t runs = 0, pio = 0, mmio = 0, kvm_exits = 0, exits;
@@ -538,11 +550,10 @@ static void report_stats(const struct nb_vm *vm, const struct nb_serial *serial,
 		  ",\"balloon_rejected\":%" PRIu64 "}",
 		  wall_ms, vm->ready_mono_ms - opts->start_mono_ms, vm->ready_cpu_ms, vm->ncpus,
 		  kvm_exits, runs, pio, mmio, vm->pio.unclaimed, serial->tx_bytes,
-		  guest_resident >> 10, guest_kib, own_kib,
-		  vm->mem.size >> 10, nb_mem_backing_name(vm->mem.backing),
-		  vm->mem.locked ? "true" : "false", b ? "true" : "false",
-		  b ? b->reported_bytes >> 10 : 0, b ? b->inflated_bytes >> 10 : 0,
-		  b ? b->rejected_ranges : 0);
+		  guest_resident >> 10, guest_kib, own_kib, vm->mem.size >> 10,
+		  nb_mem_backing_name(vm->mem.backing), vm->mem.locked ? "true" : "false",
+		  b ? "true" : "false", b ? b->reported_bytes >> 10 : 0,
+		  b ? b->inflated_bytes >> 10 : 0, b ? b->rejected_ranges : 0);
 }
 
 static double now_ms(void)
@@ -838,6 +849,7 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts, st
 	cleanup_close int smaps_fd = opts->stats ? open("/proc/self/smaps", O_RDONLY | O_CLOEXEC)
 						 : -1;
 	double start = now_ms();
+	bool told = false;
 	int rc = -1;
 
 	/* The loop first: it blocks the signals it handles, and every thread
@@ -899,9 +911,12 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts, st
 		rc = stop_result(&vm->stop, &opts->report, status, err);
 		if (vm->stop.oom)
 			notify_monitor(opts, NB_MONITOR_OOM);
+		told = rc == 0 && opts->warm.has_status_fd;
 	}
 	if (opts->stats)
 		report_stats(vm, &serial, opts, ctx, smaps_fd, now_ms() - start);
+	if (told)
+		tell_status(opts->warm.status_fd, *status);
 out:
 	nb_tty_restore();
 	nb_warm_out_close(&snap);

@@ -115,6 +115,9 @@ struct nb_run_options {
 		bool has_ready_fd;
 		int console_fd;      /* with has_console_fd: where the guest's UART goes */
 		bool has_console_fd; /* (kernel, nestbox-init); else stdout */
+		int status_fd;       /* with has_status_fd: the workload's exit status as */
+		bool has_status_fd;  /* "%d\n", once its output is out, before the VM is
+					torn down (an error has none) */
 	} warm;
 	struct nb_run_detach {          /* run -d (issue 15), vmm/cli/detach_opts.c */
 		bool on;                /* -d: a monitor runs the VM (vmm/run/monitor.h) */

@@ -179,9 +179,9 @@ int nb_blk_concat_read(const struct nb_blk_concat *c, const struct iovec *iov, u
 	/* Span by span: a part's file, then the zeros up to the next part. */
 	while (len) {
 		const struct nb_blk_part *p = part_at(c, off);
-		uint64_t end = off - p->start < p->len ? p->start + p->len
+		uint64_t end = off - p->start < p->len   ? p->start + p->len
 			       : p + 1 < c->parts + c->n ? p[1].start
-							  : c->size;
+							 : c->size;
 		size_t span = end - off < len ? (size_t)(end - off) : (size_t)len;
 
 		if (read_span(p, &cur, span, off) < 0)

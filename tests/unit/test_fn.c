@@ -1,0 +1,142 @@
+/* fn's collector (vmm/cli/fn.h) against a stand-in VMM: a child that
+ * writes the clone's pipes as nestbox's VMM does. Once the VMM tells the
+ * workload's status, fn answers with every byte written before it, while
+ * the VMM still runs (tearing the VM down); a status line that is not
+ * one is not believed (the exit status decides). */
+#include <check.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "unit/unit.h"
+#include "vmm/cli/fn.h"
+
+#define BIG (200u * 1024) /* more than a pipe holds: the VMM blocks writing */
+
+static struct nb_fn_clone clone_;
+static int gate[2]; /* the child exits when the parent closes gate[1] */
+
+static void write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n <= 0)
+			_exit(99);
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Start the stand-in: stdout `out_len` bytes of 'o', stderr "err", the
+ * status line `status`, then wait for the gate and exit with `code`. */
+static void start(size_t out_len, const char *status, int code)
+{
+	int p[NB_FN_NPIPES][2];
+	pid_t pid;
+
+	clone_ = (struct nb_fn_clone){ .pid = -1, .feed_fd = -1 };
+	ck_assert_int_eq(pipe2(gate, O_CLOEXEC), 0);
+	for (int i = 0; i < NB_FN_NPIPES; i++) {
+		ck_assert_int_eq(pipe2(p[i], O_CLOEXEC), 0);
+		clone_.cap[i] = (struct nb_fn_capture){ .fd = p[i][0],
+							.max = BIG,
+							.buf = malloc(BIG + 1) };
+	}
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char *out = malloc(out_len + 1), c;
+
+		close(gate[1]);
+		memset(out, 'o', out_len);
+		write_all(p[NB_FN_READY][1], "\1", 1);
+		write_all(p[NB_FN_OUT][1], out, out_len);
+		write_all(p[NB_FN_ERR][1], "err", 3);
+		write_all(p[NB_FN_STATUS][1], status, strlen(status));
+		while (read(gate[0], &c, 1) > 0) {
+		}
+		_exit(code);
+	}
+	for (int i = 0; i < NB_FN_NPIPES; i++)
+		close(p[i][1]);
+	close(gate[0]);
+	clone_.pid = pid;
+	clone_.t0 = nb_fn_now_ms();
+}
+
+static const char *field(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "(none)";
+}
+
+START_TEST(answers_once_status_told)
+{
+	struct json_object *o;
+	pid_t pid;
+	bool failed;
+
+	start(BIG, "7\n", 7);
+	pid = clone_.pid;
+	nb_fn_collect(&clone_, 0);
+	/* answered before the VMM exited: it still waits at the gate */
+	ck_assert(clone_.early);
+	ck_assert_int_eq(waitpid(pid, NULL, WNOHANG), 0);
+	ck_assert_uint_eq(clone_.cap[NB_FN_OUT].total, BIG);
+	o = nb_fn_result(&clone_, &failed);
+	ck_assert(!failed);
+	ck_assert_str_eq(field(o, "exit_code"), "7");
+	ck_assert_str_eq(field(o, "stderr"), "err");
+	ck_assert_uint_eq(strlen(field(o, "stdout")), BIG);
+	ck_assert_str_eq(field(o, "truncated"), "false");
+	json_object_put(o);
+	close(gate[1]);
+	nb_fn_free(&clone_); /* waits for it, not killed */
+	ck_assert_int_eq(kill(pid, 0), -1);
+}
+END_TEST
+
+START_TEST(bad_status_line_waits_for_exit)
+{
+	const char *bad[] = { "x\n", "256\n", "-1\n", "12", "1 2\n" };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct json_object *o;
+		bool failed;
+
+		start(10, bad[i], 3);
+		close(gate[1]); /* it exits with 3 at once */
+		nb_fn_collect(&clone_, 0);
+		ck_assert_msg(!clone_.early, "status line %zu believed", i);
+		ck_assert_int_eq(clone_.pid, -1); /* reaped */
+		o = nb_fn_result(&clone_, &failed);
+		ck_assert_str_eq(field(o, "exit_code"), "3");
+		ck_assert_str_eq(field(o, "stdout"), "oooooooooo");
+		json_object_put(o);
+		nb_fn_free(&clone_);
+	}
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("fn");
+	TCase *tc = tcase_create("collect");
+
+	tcase_add_test(tc, answers_once_status_told);
+	tcase_add_test(tc, bad_status_line_waits_for_exit);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	return nb_unit_run(suite());
+}
