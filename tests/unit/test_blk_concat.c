@@ -119,15 +119,15 @@ START_TEST(many_segments)
 	static uint8_t buf[DISK_SIZE];
 	struct iovec iov[300];
 	size_t off = 0;
-	unsigned n = 0;
+	unsigned n;
 
 	memset(buf, 0xee, sizeof(buf));
-	while (off < DISK_SIZE) {
+	for (n = 0; n < 300 && off < DISK_SIZE; n++) {
 		size_t len = n % 5 == 4 ? 0 : 1 + (n * 37) % 97;
 
-		if (len > DISK_SIZE - off || n == 299)
+		if (len > DISK_SIZE - off || n == 299) /* the last takes the rest */
 			len = DISK_SIZE - off;
-		iov[n++] = (struct iovec){ buf + off, len };
+		iov[n] = (struct iovec){ buf + off, len };
 		off += len;
 	}
 	ck_assert_uint_gt(n, 128);
