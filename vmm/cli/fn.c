@@ -156,11 +156,12 @@ void nb_fn_feed(struct nb_fn_clone *c, const void *data, size_t len)
 }
 
 /* One round: wait up to wait_ms for the pipes (and the feed when
- * feeding); false when every pipe is closed. */
-static bool pump(struct nb_fn_clone *c, int wait_ms, bool feeding)
+ * feeding); how many of them had something, -1 when every pipe is
+ * closed. */
+static int pump(struct nb_fn_clone *c, int wait_ms, bool feeding)
 {
 	struct pollfd p[NB_FN_NPIPES + 1];
-	int open = 0;
+	int open = 0, ready = 0;
 
 	for (int i = 0; i < NB_FN_NPIPES; i++) {
 		p[i] = (struct pollfd){ .fd = c->cap[i].fd, .events = POLLIN };
@@ -168,17 +169,19 @@ static bool pump(struct nb_fn_clone *c, int wait_ms, bool feeding)
 	}
 	p[NB_FN_NPIPES] = (struct pollfd){ .fd = feeding ? c->feed_fd : -1, .events = POLLOUT };
 	if (!open)
-		return false;
+		return -1;
 	if (poll(p, NB_FN_NPIPES + 1, wait_ms) < 0 && errno != EINTR)
-		return false;
+		return -1;
 	for (int i = 0; i < NB_FN_NPIPES; i++)
-		if (p[i].revents)
+		if (p[i].revents) {
 			capture_read(&c->cap[i]);
+			ready++;
+		}
 	if (p[NB_FN_NPIPES].revents)
 		feed_write(c);
 	if (c->cap[NB_FN_READY].len && !c->t_ready)
 		c->t_ready = nb_fn_now_ms();
-	return true;
+	return ready;
 }
 
 static void reap(struct nb_fn_clone *c)
@@ -198,7 +201,7 @@ static void reap(struct nb_fn_clone *c)
 bool nb_fn_wait_ready(struct nb_fn_clone *c)
 {
 	while (!c->t_ready)
-		if (!pump(c, -1, false)) {
+		if (pump(c, -1, false) < 0) {
 			reap(c);
 			if (!c->msg[0])
 				snprintf(c->msg, sizeof(c->msg),
@@ -215,29 +218,15 @@ static bool told_status(struct nb_fn_clone *c)
 {
 	const struct nb_fn_capture *st = &c->cap[NB_FN_STATUS];
 	char line[STATUS_MAX + 1];
-	unsigned code;
-	char nl;
+	uint64_t code;
 
 	if (c->killed || !st->len || st->buf[st->len - 1] != '\n')
 		return false;
-	memcpy(line, st->buf, st->len);
-	line[st->len] = '\0';
-	if (sscanf(line, "%3u%c", &code, &nl) != 2 || nl != '\n' || code > 255)
+	memcpy(line, st->buf, st->len - 1);
+	line[st->len - 1] = '\0';
+	if (!nb_parse_decimal(line, 0, 255, &code))
 		return false;
-	for (bool more = true; more;) {
-		struct pollfd p[NB_FN_NPIPES];
-
-		more = false;
-		for (int i = 0; i < NB_FN_NPIPES; i++)
-			p[i] = (struct pollfd){ .fd = i == NB_FN_STATUS ? -1 : c->cap[i].fd,
-						.events = POLLIN };
-		if (poll(p, NB_FN_NPIPES, 0) <= 0)
-			break;
-		for (int i = 0; i < NB_FN_NPIPES; i++)
-			if (p[i].revents) {
-				capture_read(&c->cap[i]);
-				more = true;
-			}
+	while (pump(c, 0, false) > 0) {
 	}
 	c->wstatus = W_EXITCODE((int)code, 0);
 	c->t_end = nb_fn_now_ms();
@@ -256,7 +245,7 @@ void nb_fn_collect(struct nb_fn_clone *c, double deadline)
 		}
 		if (c->killed)
 			wait = KILLED_WAIT_MS;
-		if (!pump(c, wait, c->feed_fd >= 0))
+		if (pump(c, wait, c->feed_fd >= 0) < 0)
 			break;
 		if (told_status(c))
 			return;

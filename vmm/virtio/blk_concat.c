@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -127,11 +128,10 @@ static unsigned take(const struct cursor *cur, size_t len, struct iovec *out, un
 	return k;
 }
 
-/* Fill the next len bytes of the buffers from disk offset off, which lie
- * in one part's file or in the zeros after it. The file's range is one
- * preadv however many buffers it spans (a guest's request is one per
- * page). */
-static int read_span(const struct nb_blk_part *p, struct cursor *cur, size_t len, uint64_t off)
+/* Fill the next len bytes of the buffers from fd at pos, or with zeros
+ * when fd is -1. A file's range is one preadv however many buffers it
+ * spans (a guest's request is one per page). */
+static int read_span(int fd, uint64_t pos, struct cursor *cur, size_t len)
 {
 	struct iovec out[64];
 	size_t took;
@@ -140,20 +140,20 @@ static int read_span(const struct nb_blk_part *p, struct cursor *cur, size_t len
 		unsigned k = take(cur, len, out, sizeof(out) / sizeof(out[0]), &took);
 		ssize_t got;
 
-		if (off - p->start >= p->len) { /* the zero-filled tail */
+		if (fd < 0) {
 			for (unsigned i = 0; i < k; i++)
 				memset(out[i].iov_base, 0, out[i].iov_len);
 			got = (ssize_t)took;
 		} else {
 			/* preadv: the one read call virtio-blk's seccomp rule allows */
-			got = preadv(p->fd, out, (int)k, (off_t)(off - p->start));
+			got = preadv(fd, out, (int)k, (off_t)pos);
 			if (got < 0 && errno == EINTR)
 				continue;
 			if (got <= 0) /* an error, or the file shrank */
 				return -1;
 		}
 		advance(cur, (size_t)got);
-		off += (uint64_t)got;
+		pos += (uint64_t)got;
 		len -= (size_t)got;
 	}
 	return 0;
@@ -163,7 +163,7 @@ int nb_blk_concat_read(const struct nb_blk_concat *c, const struct iovec *iov, u
 		       uint64_t off)
 {
 	struct cursor cur = { iov, n, 0 };
-	uint64_t room, len = 0;
+	uint64_t room, len;
 
 	/* The whole request inside the disk first: lengths taken from the
 	 * room left, so neither their sum nor off + sum can wrap. */
@@ -174,17 +174,17 @@ int nb_blk_concat_read(const struct nb_blk_concat *c, const struct iovec *iov, u
 		if (iov[i].iov_len > room)
 			return -1;
 		room -= iov[i].iov_len;
-		len += iov[i].iov_len;
 	}
 	/* Span by span: a part's file, then the zeros up to the next part. */
-	while (len) {
+	for (len = c->size - off - room; len;) {
 		const struct nb_blk_part *p = part_at(c, off);
-		uint64_t end = off - p->start < p->len   ? p->start + p->len
+		bool in_file = off - p->start < p->len;
+		uint64_t end = in_file                   ? p->start + p->len
 			       : p + 1 < c->parts + c->n ? p[1].start
 							 : c->size;
 		size_t span = end - off < len ? (size_t)(end - off) : (size_t)len;
 
-		if (read_span(p, &cur, span, off) < 0)
+		if (read_span(in_file ? p->fd : -1, off - p->start, &cur, span) < 0)
 			return -1;
 		off += span;
 		len -= span;
