@@ -115,6 +115,31 @@ int nb_image_pull(const char *ref, const struct nb_pull_opts *opts, struct nb_im
 	return rc;
 }
 
+char *nb_image_absolute(const char *ref, struct nb_err *err)
+{
+	struct nb_source_name src;
+	cleanup_free char *real = NULL;
+	/* a transport's prefix ends at the first ':' (PATH has none after it) */
+	size_t prefix = 0;
+	char *out;
+
+	if (source_of(ref, &src, err) < 0)
+		return NULL;
+	if (src.kind == NB_SOURCE_REGISTRY) {
+		out = strdup(ref);
+		return out ? out : (nb_err_sys(err, "%s", ref), NULL);
+	}
+	if (src.kind != NB_SOURCE_PATH)
+		prefix = (size_t)(strchr(ref, ':') - ref) + 1;
+	real = realpath(src.path, NULL);
+	if (!real)
+		return nb_err_sys(err, "image %s", src.path), NULL;
+	if (asprintf(&out, "%.*s%s%s%s", (int)prefix, ref, real, src.tag[0] ? ":" : "", src.tag) <
+	    0)
+		return nb_err_sys(err, "%s", ref), NULL;
+	return out;
+}
+
 bool nb_image_is_reference(const char *arg)
 {
 	struct nb_source_name src;

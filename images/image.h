@@ -25,6 +25,11 @@
  * True when arg names an image rather than a plain rootfs directory. */
 bool nb_image_is_reference(const char *arg);
 
+/* ref_or_path as any working directory names the same image: a path on
+ * disk (plain, or after oci:, oci-archive:, docker-archive:) made absolute
+ * and free of symlinks, a registry reference as it is. Malloc'd. */
+char *nb_image_absolute(const char *ref_or_path, struct nb_err *err);
+
 /* The name an image is recorded under: a registry reference's canonical
  * DOMAIN/PATH:TAG, anything else as given. -1 if it does not fit. */
 int nb_image_record_name(const char *text, char *name, size_t size);

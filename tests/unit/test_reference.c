@@ -4,7 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "images/image.h"
 #include "images/reference.h"
 #include "unit/unit.h"
 
@@ -272,6 +275,65 @@ START_TEST(domains_and_tags)
 }
 END_TEST
 
+/* A template records its image so that any working directory finds it. */
+START_TEST(absolute_paths)
+{
+	static const struct {
+		const char *given, *want; /* want: "@" stands for the real tmp dir; NULL: refused */
+	} paths[] = {
+		{ "lay", "@/lay" },
+		{ "./lay", "@/lay" },
+		{ "link", "@/lay" },
+		{ "oci:lay:v1", "oci:@/lay:v1" },
+		{ "oci:./link", "oci:@/lay" },
+		{ "oci-archive:a.tar", "oci-archive:@/a.tar" },
+		{ "docker-archive:a.tar:img:v1", "docker-archive:@/a.tar:img:v1" },
+		{ "busybox:1.36", "busybox:1.36" },
+		{ "docker://busybox", "docker://busybox" },
+		{ "./missing", NULL },
+		{ "oci:missing", NULL },
+	};
+	char tmpl[] = "/tmp/nb-abs-XXXXXX", cwd[4096], want[8192];
+	char *dir = mkdtemp(tmpl), *real;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(dir);
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+	real = realpath(dir, NULL);
+	ck_assert_int_eq(chdir(dir), 0);
+	ck_assert_int_eq(mkdir("lay", 0700), 0);
+	ck_assert_int_eq(symlink("lay", "link"), 0);
+	ck_assert_ptr_nonnull(f = fopen("a.tar", "w"));
+	fclose(f);
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		struct nb_err err = { 0 };
+		char *got = nb_image_absolute(paths[i].given, &err);
+		const char *at = paths[i].want ? strchr(paths[i].want, '@') : NULL;
+
+		if (!paths[i].want) {
+			ck_assert_msg(!got, "'%s' gave '%s'", paths[i].given, got);
+			ck_assert_msg(strstr(err.msg, "missing"), "'%s': message '%s'",
+				      paths[i].given, err.msg);
+			continue;
+		}
+		if (at)
+			snprintf(want, sizeof(want), "%.*s%s%s", (int)(at - paths[i].want),
+				 paths[i].want, real, at + 1);
+		else
+			snprintf(want, sizeof(want), "%s", paths[i].want);
+		ck_assert_msg(got && !strcmp(got, want), "'%s' gave '%s', not '%s' (%s)",
+			      paths[i].given, got ? got : "(null)", want, err.msg);
+		free(got);
+	}
+	unlink("a.tar");
+	unlink("link");
+	rmdir("lay");
+	ck_assert_int_eq(chdir(cwd), 0);
+	rmdir(dir);
+	free(real);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("reference");
@@ -282,6 +344,7 @@ int main(void)
 	tcase_add_test(tc, lengths);
 	tcase_add_loop_test(tc, transports, 0, sizeof(sources) / sizeof(sources[0]));
 	tcase_add_test(tc, domains_and_tags);
+	tcase_add_test(tc, absolute_paths);
 	suite_add_tcase(s, tc);
 	return nb_unit_run(s);
 }

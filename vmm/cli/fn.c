@@ -52,6 +52,8 @@ static _Noreturn void run_child(struct nb_run_options *run, int (*p)[2], int fee
 	run->warm.has_console_fd = true;
 	run->warm.status_fd = p[NB_FN_STATUS][1];
 	run->warm.has_status_fd = true;
+	run->warm.error_fd = p[NB_FN_MSG][1]; /* a confined VMM's error */
+	run->warm.has_error_fd = true;
 	run->warm.stdin_fd = feed;
 	run->warm.has_stdin_fd = feed >= 0;
 	/* The VMM's remarks (a timeout, a host stop) are the JSON's fields,

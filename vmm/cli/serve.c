@@ -46,7 +46,8 @@ static const char serve_usage[] =
 	"  {\"argv\":[\"sh\",\"-c\",\"cat\"],\"env\":[\"A=b\"],\"stdin\":\"text\",\"timeout\":5}\n"
 	"answered with one line: nestbox fn's JSON object. Each clone serves one invocation\n"
 	"and is destroyed. SIGTERM/SIGINT: finish the invocations under way, stop the rest,\n"
-	"remove PATH, exit 0. Exit status 125 when the pool cannot be started.\n";
+	"remove PATH, exit 0. Exit status 125 when the pool cannot be started.\n"
+	"--jail DIR --uid U --gid G and --cgroup PARENT confine every clone's VMM.\n";
 
 struct serve_opts {
 	char *argv[MAX_ARGS + 4];

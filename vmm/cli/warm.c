@@ -32,7 +32,7 @@ static const char template_usage[] =
 	"${XDG_CACHE_HOME:-$HOME/.cache}/nestbox/templates. Made again with the same image,\n"
 	"kernel, nestbox-init, vCPUs and memory, it is kept; when any of them changes, runs\n"
 	"from it are refused until it is made again. Use it with nestbox run --template NAME\n"
-	"or nestbox fn --template NAME.\n";
+	"or nestbox fn --template NAME (whose clones may be confined: --jail, --cgroup).\n";
 
 static const char fn_usage[] =
 	"Usage: nestbox fn --template NAME [--input FILE] [--timeout SECS] [--max-output BYTES]\n"
@@ -42,6 +42,8 @@ static const char fn_usage[] =
 	"JSON object: exit_code, signal, timed_out, oom, duration_ms {start, run}, stdout, stderr\n"
 	"(each at most BYTES, default 1 MiB; base64 when not UTF-8, said by *_encoding), and\n"
 	"*_truncated. No network. --timeout kills the VM. Nothing is left behind.\n"
+	"--jail DIR --uid U --gid G and --cgroup PARENT confine the clone's VMM as they do\n"
+	"nestbox run's (the template itself is made unconfined).\n"
 	"Exit status: 0 when COMMAND ran (its status is in the JSON), 125 when nestbox failed.\n";
 
 /* ---- template -------------------------------------------------------------- */

@@ -102,7 +102,8 @@ struct run_ctx {
 	const struct nb_buf *initrd;
 	bool pvm_host;
 	struct nb_network net;
-	int console_stdin; /* the stdin port's host side; -1: none */
+	int console_stdin;      /* the stdin port's host side; -1: none */
+	struct nb_warm_in warm; /* a restore's snapshot files (memory_fd -1: a fresh boot) */
 	/* virtio-balloon, NULL without one (guaranteed RAM); the control
 	 * API changes its target (nb_balloon_set_target). */
 	struct nb_balloon *balloon;
@@ -296,7 +297,7 @@ static int prepare_guest(struct nb_vm *vm, struct nb_virtio_mmio_transport *virt
 
 	if (!opts->warm.restore)
 		return load_guest(vm, virtio, opts, ctx->kernel, ctx->initrd, err);
-	if (nb_warm_load(vm, virtio, serial, opts->warm.restore, err) < 0)
+	if (nb_warm_load(vm, virtio, serial, &ctx->warm, err) < 0)
 		return -1;
 	nb_virtio_mmio_kick_all(virtio);
 	if (opts->warm.has_ready_fd && write(opts->warm.ready_fd, &one, 1) < 0) {
@@ -605,7 +606,8 @@ static void vcpu_thread_init(void *opaque)
 	nb_sandbox_enter(&gate->sb, NB_THREAD_VCPU, gate->stop);
 }
 
-const char *nb_run_snapshot_refusal(const struct nb_run_options *opts)
+/* What a snapshot of a VM run with opts could not carry, or NULL. */
+static const char *uncarried(const struct nb_run_options *opts)
 {
 	if (!opts->rootfs || !nb_image_is_reference(opts->rootfs))
 		return "its root is a directory or a bundle, not an image";
@@ -617,13 +619,20 @@ const char *nb_run_snapshot_refusal(const struct nb_run_options *opts)
 		return "it has a vsock device (--vsock: host connections)";
 	if (opts->tty || opts->interactive)
 		return "it has a terminal or stdin (-t, -i)";
-	if (opts->confine.jail || opts->confine.cgroup)
-		return "it runs confined (--jail, --cgroup)";
 	if (opts->oci.start_gate)
 		return "it is an OCI container";
 	if (opts->res.prealloc || opts->res.hugetlb)
 		return "its memory is preallocated or hugetlb";
 	return NULL;
+}
+
+/* A confined VMM cannot open its snapshot files in the VM's directory (the
+ * jail hides it); a restore may be confined (its files are opened first). */
+const char *nb_run_snapshot_refusal(const struct nb_run_options *opts)
+{
+	if (opts->confine.jail || opts->confine.cgroup)
+		return "it runs confined (--jail, --cgroup)";
+	return uncarried(opts);
 }
 
 /* A detached VM that `nestbox snapshot` may save while it runs. */
@@ -942,8 +951,8 @@ static int read_kernel(const char *path, struct file_map *map, struct nb_err *er
 	return nb_err_set(err, 0, "%.400s (build it with make, or pass --kernel PATH)", cause);
 }
 
-_Static_assert(NB_MAX_LAYERS + 2 <= NB_JAIL_MAX_PATHS,
-	       "the jail keeps every layer fd, the tap and one pipe");
+_Static_assert(NB_MAX_LAYERS + 8 <= NB_JAIL_MAX_PATHS,
+	       "the jail keeps every layer fd, the tap, a pipe and a clone's descriptors");
 
 /* The VMM proper: create the VM, boot it, wait for the workload. */
 static int run_vm(void *arg, const struct nb_run_options *opts, int *status, struct nb_err *err)
@@ -956,15 +965,11 @@ static int run_vm(void *arg, const struct nb_run_options *opts, int *status, str
 						  .hugetlb = opts->res.hugetlb },
 				    .cpuset = opts->res.pinned ? &opts->res.cpuset : NULL,
 				    .pvm_host = ctx->pvm_host };
-	cleanup_close int mem_fd = -1;
 	int rc;
 
 	if (opts->warm.restore) {
-		mem_fd = nb_warm_open_memory(opts->warm.restore, err);
-		if (mem_fd < 0)
-			return -1;
 		cfg.mem_from_file = true;
-		cfg.mem_fd = mem_fd;
+		cfg.mem_fd = ctx->warm.memory_fd;
 	}
 	if (nb_vm_create(&vm, &cfg, err) < 0)
 		return -1;
@@ -1019,6 +1024,25 @@ static int jail_paths(struct nb_run_options *jailed, struct nb_jail_paths *paths
 	return 0;
 }
 
+/* A clone's descriptors, opened before the jail closes the rest: its
+ * snapshot's memory file, its stdin port's memfd and fn's pipes. */
+static void keep_clone_fds(const struct nb_run_options *opts, const struct run_ctx *ctx,
+			   struct nb_jail_paths *paths)
+{
+	const struct nb_run_warm *w = &opts->warm;
+	const int fds[] = { ctx->warm.memory_fd,
+			    ctx->console_stdin,
+			    w->has_stdin_fd ? w->stdin_fd : -1,
+			    w->has_ready_fd ? w->ready_fd : -1,
+			    w->has_console_fd ? w->console_fd : -1,
+			    w->has_status_fd ? w->status_fd : -1,
+			    w->has_error_fd ? w->error_fd : -1 };
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] > STDERR_FILENO)
+			paths->keep_fds[paths->nkeep++] = fds[i];
+}
+
 /* --jail / --cgroup: the VMM in a supervised child (vmm/run/supervisor.h). */
 static int run_confined(const struct nb_run_options *opts, struct run_ctx *ctx, int *status,
 			struct nb_err *err)
@@ -1032,6 +1056,7 @@ static int run_confined(const struct nb_run_options *opts, struct run_ctx *ctx, 
 	paths.proc = false;
 	for (size_t i = 0; ctx->layers && i < ctx->layers->n; i++)
 		paths.keep_fds[paths.nkeep++] = ctx->layers->parts[i].fd;
+	keep_clone_fds(opts, ctx, &paths);
 	if (opts->confine.jail)
 		rc = jail_paths(&jailed, &paths, owned, err);
 	if (rc == 0)
@@ -1108,19 +1133,26 @@ static int warm_check(const struct nb_run_options *opts, bool is_image, struct n
 		return 0;
 	if (!is_image)
 		return nb_err_set(err, 0, "%s needs an image, not a rootfs directory", what);
-	if (opts->warm.resume) { /* run --restore DIR: -d is fine */
-		const char *why = nb_run_snapshot_refusal(opts);
+	if (opts->warm.resume) { /* run --restore DIR: -d, --jail, --cgroup are fine */
+		const char *why = uncarried(opts);
 
 		if (why)
 			return nb_err_set(err, 0, "a restore cannot be made: %s", why);
 		return 0;
 	}
 	if (opts->nvolumes || opts->net.tap || nb_network_joins(opts) || opts->net.vsock_path ||
-	    opts->tty || opts->interactive || nb_confine_supervised(opts) || opts->detach.on)
+	    opts->tty || opts->interactive)
 		return nb_err_set(err, 0,
-				  "%s does not take -v, --tap, --network, -p, --vsock, -t, -i, "
-				  "--jail, --cgroup or -d yet",
+				  "%s does not take -v, --tap, --network, -p, --vsock, -t or -i "
+				  "yet",
 				  what);
+	/* A template boot writes its snapshot files from the VMM and ends;
+	 * its clones open theirs before the VMM is confined or detached. */
+	if (opts->warm.snapshot_to && (nb_confine_supervised(opts) || opts->detach.on))
+		return nb_err_set(err, 0,
+				  "a template is made in the foreground and unconfined: -d, "
+				  "--jail and --cgroup are for its clones (run --template, fn, "
+				  "serve)");
 	return 0;
 }
 
@@ -1222,7 +1254,8 @@ int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err)
 	struct run_ctx ctx = { .kernel = &kernel_file,
 			       .layers = is_image ? &layers : NULL,
 			       .initrd = &initrd,
-			       .console_stdin = opts->interactive ? STDIN_FILENO : -1 };
+			       .console_stdin = opts->interactive ? STDIN_FILENO : -1,
+			       .warm = { .memory_fd = -1 } };
 	int hold[2] = { -1, -1 }; /* the stdin port's host side in a clone or template boot */
 	int rc = -1;
 
@@ -1245,6 +1278,7 @@ int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err)
 	 * bridge, tap, rules) is set up here, before the VMM is confined. */
 	if (nb_network_attach(&ctx.net, opts, err) < 0 ||
 	    prepare_input(opts, is_image ? &image : NULL, &layers, &ctx, &initrd, hold, err) < 0 ||
+	    (opts->warm.restore && nb_warm_in_open(&ctx.warm, opts->warm.restore, err) < 0) ||
 	    check_host(&kernel_file, &ctx.pvm_host, err) < 0)
 		goto out;
 	if (nb_confine_supervised(opts))
@@ -1255,6 +1289,7 @@ out:
 	for (int i = 0; i < 2; i++)
 		if (hold[i] >= 0)
 			close(hold[i]);
+	nb_warm_in_close(&ctx.warm);
 	nb_network_cleanup(&ctx.net);
 	nb_network_detach(&ctx.net, &opts->report);
 	nb_blk_concat_close(&layers);

@@ -118,6 +118,9 @@ struct nb_run_options {
 		int status_fd;       /* with has_status_fd: the workload's exit status as */
 		bool has_status_fd;  /* "%d\n", once its output is out, before the VM is
 					torn down (an error has none) */
+		int error_fd;        /* with has_error_fd: where a confined VMM writes its */
+		bool has_error_fd;   /* own error (the message, no newline) instead of
+					reporting it */
 	} warm;
 	struct nb_run_detach {          /* run -d (issue 15), vmm/cli/detach_opts.c */
 		bool on;                /* -d: a monitor runs the VM (vmm/run/monitor.h) */

@@ -197,7 +197,11 @@ static void child_main(const struct nb_run_options *given, struct nb_jail_paths 
 	if (rc == 0)
 		rc = body(arg, opts, &status, &err);
 	if (rc < 0) { /* the parent sees only the status: the child reports */
-		nb_report(&opts->report, NB_REPORT_MESSAGE, "%s", err.msg);
+		if (!opts->warm.has_error_fd)
+			nb_report(&opts->report, NB_REPORT_MESSAGE, "%s", err.msg);
+		else if (write(opts->warm.error_fd, err.msg, strlen(err.msg)) < 0) {
+			/* its reader is gone */
+		}
 		status = nb_err_status(&err);
 	}
 	exit(status);

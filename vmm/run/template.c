@@ -276,8 +276,7 @@ static int boot_template(const char *tmp, struct nb_run_options *opts, const str
 	return write_meta(tmp, t, err);
 }
 
-int nb_template_create(const char *name, struct nb_run_options *opts, bool *kept,
-		       struct nb_err *err)
+static int create(const char *name, struct nb_run_options *opts, bool *kept, struct nb_err *err)
 {
 	cleanup_free char *dir = NULL, *tmp = NULL;
 	char digest[NB_DIGEST_STR_LEN + 1];
@@ -314,6 +313,30 @@ int nb_template_create(const char *name, struct nb_run_options *opts, bool *kept
 		rc = nb_err_sys(err, "%s", dir);
 	if (rc < 0)
 		nb_rm_rf(tmp);
+	return rc;
+}
+
+int nb_template_create(const char *name, struct nb_run_options *opts, bool *kept,
+		       struct nb_err *err)
+{
+	struct nb_run_options given = *opts;
+	cleanup_free char *image = NULL, *kernel = NULL, *init = NULL;
+	int rc;
+
+	/* Its clones run from any working directory: they find these. */
+	if (!(kernel = realpath(opts->kernel_path, NULL)))
+		return nb_err_sys(err, "kernel %s", opts->kernel_path);
+	if (!(init = realpath(opts->init_path, NULL)))
+		return nb_err_sys(err, "nestbox-init %s", opts->init_path);
+	if (!(image = nb_image_absolute(opts->rootfs, err)))
+		return -1;
+	opts->rootfs = image;
+	opts->kernel_path = kernel;
+	opts->init_path = init;
+	rc = create(name, opts, kept, err);
+	opts->rootfs = given.rootfs;
+	opts->kernel_path = given.kernel_path;
+	opts->init_path = given.init_path;
 	return rc;
 }
 

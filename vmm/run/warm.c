@@ -129,40 +129,48 @@ int nb_warm_save(struct nb_vm *vm, struct nb_virtio_mmio_transport *virtio,
 	return 0;
 }
 
-int nb_warm_open_memory(const char *dir, struct nb_err *err)
+int nb_warm_in_open(struct nb_warm_in *in, const char *dir, struct nb_err *err)
 {
 	cleanup_close int dfd = open_dir(dir, err);
-	int fd;
 
+	*in = (struct nb_warm_in){ .memory_fd = -1, .dir = dir };
 	if (dfd < 0)
 		return -1;
-	fd = openat(dfd, NB_WARM_MEMORY_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
+	in->memory_fd = openat(dfd, NB_WARM_MEMORY_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (in->memory_fd < 0)
 		return nb_err_sys(err, "snapshot %s/%s", dir, NB_WARM_MEMORY_FILE);
-	return fd;
+	if (nb_file_read_nofollow(dfd, NB_WARM_STATE_FILE, NB_WARM_MAX_STATE, &in->state,
+				  &in->state_len, err) < 0) {
+		nb_warm_in_close(in);
+		return nb_err_wrap(err, "%s", dir);
+	}
+	return 0;
+}
+
+void nb_warm_in_close(struct nb_warm_in *in)
+{
+	if (in->memory_fd >= 0)
+		close(in->memory_fd);
+	free(in->state);
+	in->memory_fd = -1;
+	in->state = NULL;
+	in->state_len = 0;
 }
 
 int nb_warm_load(struct nb_vm *vm, struct nb_virtio_mmio_transport *virtio,
-		 struct nb_serial *serial, const char *dir, struct nb_err *err)
+		 struct nb_serial *serial, const struct nb_warm_in *in, struct nb_err *err)
 {
-	cleanup_close int dfd = open_dir(dir, err);
-	cleanup_free char *file = NULL;
-	size_t len = 0;
 	struct nb_state_header expect;
 	struct nb_state st;
 	struct nb_serial_state ss;
 
-	if (dfd < 0)
-		return -1;
-	if (nb_file_read_nofollow(dfd, NB_WARM_STATE_FILE, NB_WARM_MAX_STATE, &file, &len, err) <
-		    0 ||
-	    nb_snapshot_header(vm, &expect, err) < 0 ||
-	    nb_state_parse(file, len, &expect, &st, err) < 0)
-		return nb_err_wrap(err, "%s", dir);
+	if (nb_snapshot_header(vm, &expect, err) < 0 ||
+	    nb_state_parse(in->state, in->state_len, &expect, &st, err) < 0)
+		return nb_err_wrap(err, "%s", in->dir);
 	if (nb_snapshot_load_vm(vm, &st, err) < 0 ||
 	    nb_state_get(&st, NB_STATE_SERIAL, 0, &ss, sizeof(ss), err) < 0 ||
 	    nb_serial_load(serial, &ss, err) < 0 || nb_virtio_mmio_load(virtio, &st, err) < 0)
-		return nb_err_wrap(err, "restoring %s", dir);
+		return nb_err_wrap(err, "restoring %s", in->dir);
 	return 0;
 }
 

@@ -37,13 +37,25 @@ void nb_warm_out_close(struct nb_warm_out *out);
 int nb_warm_save(struct nb_vm *vm, struct nb_virtio_mmio_transport *virtio,
 		 struct nb_serial *serial, const struct nb_warm_out *out, struct nb_err *err);
 
-/* Open dir's memory file for nb_vm_config.mem_fd. */
-int nb_warm_open_memory(const char *dir, struct nb_err *err);
+/* A snapshot's files as a restore takes them: opened (the memory file,
+ * for nb_vm_config.mem_fd) and read (the state file) before the VMM is
+ * confined, so a jailed VMM needs no path to them. */
+struct nb_warm_in {
+	const char *dir; /* for messages */
+	int memory_fd;   /* -1: not open */
+	char *state;
+	size_t state_len;
+};
 
-/* Load dir's state file into vm (created from the memory file) and the
- * devices (built as at the template boot, in the same order). */
+/* Open dir's memory file and read its state file (at most NB_WARM_MAX_STATE). */
+int nb_warm_in_open(struct nb_warm_in *in, const char *dir, struct nb_err *err);
+void nb_warm_in_close(struct nb_warm_in *in);
+
+/* Load in's state into vm (created from in's memory file) and the devices
+ * (built as at the template boot, in the same order). The state is hostile:
+ * nb_state_parse checks it against this host and VM. */
 int nb_warm_load(struct nb_vm *vm, struct nb_virtio_mmio_transport *virtio,
-		 struct nb_serial *serial, const char *dir, struct nb_err *err);
+		 struct nb_serial *serial, const struct nb_warm_in *in, struct nb_err *err);
 
 /* A clone's stdin stream as a sealed memfd: le32 length, the spec, then
  * the bytes of input_path (NULL: none). Returns the fd, at offset 0. */
