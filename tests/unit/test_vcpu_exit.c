@@ -157,8 +157,10 @@ START_TEST(other_exits_stop_the_vcpu)
 	ck_assert(go_on);
 	ck_assert_int_eq(stop_of(KVM_EXIT_SHUTDOWN, 0, &go_on), NB_STOP_RESET);
 	ck_assert(!go_on);
+	ck_assert_ptr_nonnull(strstr(vm.stop.err.msg, "triple-faulted"));
 	ck_assert_int_eq(stop_of(KVM_EXIT_SYSTEM_EVENT, KVM_SYSTEM_EVENT_RESET, &go_on),
 			 NB_STOP_RESET);
+	ck_assert_ptr_nonnull(strstr(vm.stop.err.msg, "asked for a reset"));
 	ck_assert_int_eq(stop_of(KVM_EXIT_SYSTEM_EVENT, KVM_SYSTEM_EVENT_CRASH, &go_on),
 			 NB_STOP_ERROR);
 	ck_assert_int_eq(stop_of(KVM_EXIT_HLT, 0, &go_on), NB_STOP_ERROR);

@@ -14,5 +14,5 @@ void nb_i8042_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, boo
 		return;
 	}
 	if (port == NB_I8042_CMD_PORT && len == 1 && data[0] == NB_I8042_CMD_RESET)
-		nb_stop_request(stop, NB_STOP_RESET, 0, NULL);
+		nb_stop_request(stop, NB_STOP_RESET, 0, "the guest reset the machine (i8042)");
 }

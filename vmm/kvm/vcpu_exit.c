@@ -50,7 +50,11 @@ static bool handle_system_event(struct nb_vcpu *vcpu)
 	switch (vcpu->run->system_event.type) {
 	case KVM_SYSTEM_EVENT_SHUTDOWN:
 	case KVM_SYSTEM_EVENT_RESET:
-		nb_stop_request(stop, NB_STOP_RESET, 0, NULL);
+		nb_stop_request(stop, NB_STOP_RESET, 0, "vCPU %u: the guest asked for a %s",
+				vcpu->index,
+				vcpu->run->system_event.type == KVM_SYSTEM_EVENT_RESET
+					? "reset"
+					: "shutdown");
 		break;
 	default:
 		nb_stop_request(stop, NB_STOP_ERROR, 0, "vCPU %u: system event %u", vcpu->index,
@@ -89,8 +93,11 @@ bool nb_vcpu_handle_exit(struct nb_vcpu *vcpu)
 				vcpu->index);
 		return false;
 	case KVM_EXIT_SHUTDOWN:
-		/* Triple fault: on a PC this resets the machine. */
-		nb_stop_request(stop, NB_STOP_RESET, 0, NULL);
+		/* Triple fault: on a PC this resets the machine. Said apart from
+		 * a reset the guest asks for: it prints nothing first. */
+		nb_stop_request(stop, NB_STOP_RESET, 0,
+				"vCPU %u triple-faulted (a fault it could not even report)",
+				vcpu->index);
 		return false;
 	case KVM_EXIT_SYSTEM_EVENT:
 		return handle_system_event(vcpu);

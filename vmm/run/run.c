@@ -470,9 +470,10 @@ static int stop_result(struct nb_stop *stop, const struct nb_report *report, int
 				  "is no template boot");
 	case NB_STOP_RESET:
 		return nb_err_set(err, 0,
-				  "the guest reset before reporting an exit status "
-				  "(a guest kernel panic, or a reboot inside the guest; its "
-				  "console output is above)");
+				  "the guest reset before reporting an exit status: %s (a guest "
+				  "kernel panic or a reboot inside the guest says why on its "
+				  "console, above)",
+				  stop->err.msg[0] ? stop->err.msg : "reset");
 	default:
 		return nb_err_set(err, 0, "%s",
 				  stop->err.msg[0] ? stop->err.msg : "the VM stopped");
