@@ -1026,14 +1026,14 @@ static int jail_paths(struct nb_run_options *jailed, struct nb_jail_paths *paths
 }
 
 /* A clone's descriptors, opened before the jail closes the rest: its
- * snapshot's memory file, its stdin port's memfd and fn's pipes. */
+ * snapshot's memory file, its stdin port's host side (the spec's memfd,
+ * or fn's feed: prepare_input made it console_stdin) and fn's pipes. */
 static void keep_clone_fds(const struct nb_run_options *opts, const struct run_ctx *ctx,
 			   struct nb_jail_paths *paths)
 {
 	const struct nb_run_warm *w = &opts->warm;
 	const int fds[] = { ctx->warm.memory_fd,
 			    ctx->console_stdin,
-			    w->has_stdin_fd ? w->stdin_fd : -1,
 			    w->has_ready_fd ? w->ready_fd : -1,
 			    w->has_console_fd ? w->console_fd : -1,
 			    w->has_status_fd ? w->status_fd : -1,
