@@ -2,7 +2,8 @@
 # host-kvm tier, on the host: the emulated test host's harness itself
 # (tests/testhost/run). CMD's output and status come back; an L1 that
 # panics or stalls is reported as such, with the case that was running and
-# the end of L1's console, and exit status 125. Each case boots an L1.
+# the end of L1's console, and exit status 125; the e2e tier runs the groups
+# an L1 death cut short again in a new one. Each case boots an L1 (or two).
 # Where this host's KVM runs stock guests the test host is not used: skips.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/../.." || exit 2
 run=tests/testhost/run
 kind=$($run --host-kind)
 if [ "${kind%%:*}" = real ]; then
-	for t in status death stall; do
+	for t in status death stall e2e_again; do
 		skip "testhost_$t" "this host's KVM runs stock guests: the test host is not used here"
 	done
 	exit 0
@@ -52,3 +53,13 @@ expect testhost_stall "a stalled L1: 125, the stall, the running case, the vCPUs
 	-a -n "$(grep -E '^testhost: the case running \(for [0-9]+ s\): sleep 500$' <<<"$err")" \
 	-a -n "$(grep -E '^testhost: the vCPUs when stopped: \[RIP=[0-9a-f]{16}' <<<"$err")" \
 	-a -n "$(grep -F '  | ' <<<"$err" | grep -F 'NMI: Not continuing')"
+
+# The e2e tier (tests/run) when L1's kernel dies in a group: the groups
+# that finished stand, the rest run again in a new test host, and the
+# tier's line says so. The harness group (tests/e2e/harness.sh) panics L1
+# once; what it said before is dropped, its second run counts.
+touch build/e2e-harness-die
+NESTBOX_E2E_GROUPS=harness NESTBOX_TEST_LOGS=build/testhost-selftest nb_run_case 900 tests/run e2e
+expect testhost_e2e_again "an L1 panic in an e2e group: that group runs again in a new test host, said on the tier's line" \
+	"$status" -eq 0 -a ! -e build/e2e-harness-die -a \
+	-n "$(grep -E "^e2e: 2 passed, 0 failed, 0 skipped in [0-9]+m[0-9]+s \[L1's kernel panicked \(Kernel panic - not syncing: sysrq triggered crash\) in group harness; groups 'harness' ran again in a new test host\]$" <<<"$out")"
