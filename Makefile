@@ -208,6 +208,11 @@ $(BUILD)/fuzz/fuzz_spec: tests/fuzz/fuzz_spec.c common/spec.c common/tmpfs.c com
 		$(wildcard common/*.h) include/nestbox/abi.h tests/lib/spec_same.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< common/spec.c common/tmpfs.c common/err.c -lfdt
+# The headers a template's preload reads from image files (guest code,
+# libc only).
+$(BUILD)/fuzz/fuzz_preload: tests/fuzz/fuzz_preload.c container/preload.c container/preload.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $<
 # Image import as `nestbox pull` runs it (archives, registries), with the
 # layer conversion replaced by a digest check (--wrap=nb_layer_get).
 FUZZ_IMPORT_LIB := $(filter-out images/initramfs.c images/runplan.c,$(wildcard images/*.c)) \

@@ -5,6 +5,7 @@
  * exec failure travels back over a close-on-exec pipe as a struct nb_err. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 
 #include "common/file.h"
 #include "container/container.h"
+#include "container/preload.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
 
@@ -160,6 +162,28 @@ static int say_ready(int spec_fd, struct nb_err *err)
 	return 0;
 }
 
+/* The program the clones of a template most likely run, and its
+ * interpreters, into the page cache (container/preload.h). A hint: what
+ * is not found is not an error. */
+static void preload(const struct nb_spec *spec, const struct nb_container_opts *opts)
+{
+	const char *path = NULL;
+	unsigned files;
+	uint64_t bytes;
+
+	for (size_t i = 0; i < spec->envc; i++)
+		if (strncmp(spec->env[i], "PATH=", 5) == 0)
+			path = spec->env[i] + 5;
+	if (chdir(spec->workdir ? spec->workdir : "/") < 0) {
+		/* relative paths then resolve from where we are: a hint still */
+	}
+	bytes = nb_preload_program(spec->argv[0], path, &files);
+	if (opts->debug)
+		dprintf(opts->log_fd, "nestbox-init: preloaded %s: %u file%s, %" PRIu64 " bytes\n",
+			spec->argv[0], files, files == 1 ? "" : "s", bytes);
+	step_done(opts, "preload");
+}
+
 /* A prepared container's child: its half done, it says so ("r") and
  * waits for the spec it is to run (init writes the encoded blob and shuts
  * its side of the socket). */
@@ -172,7 +196,10 @@ static _Noreturn void run_prepared_child(const struct nb_spec *spec,
 	char *blob = NULL, **env = NULL;
 	size_t len = 0;
 
-	if (setup_container(spec, opts, sync_fd, &err) == 0 && say_ready(spec_fd, &err) == 0 &&
+	if (setup_container(spec, opts, sync_fd, &err) < 0)
+		report_and_exit(report_fd, &err);
+	preload(spec, opts);
+	if (say_ready(spec_fd, &err) == 0 &&
 	    nb_file_read_fd(spec_fd, NB_SPEC_MAX_SIZE, &blob, &len, &err) == 0 &&
 	    nb_spec_decode(blob, len, &run, &err) == 0) {
 		close(spec_fd);

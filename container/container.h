@@ -12,6 +12,7 @@
  *   process.c     rlimits, user/groups, hostname, workdir, env, seccomp, exec
  *   terminal.c    the pty for -t (child side, and the master's hand-off)
  *   reaper.c      --init: a reaper as the container's PID 1
+ *   preload.c     a template's program and libraries read ahead (preload.h)
  */
 #ifndef NESTBOX_CONTAINER_H
 #define NESTBOX_CONTAINER_H

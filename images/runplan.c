@@ -48,6 +48,8 @@ static int build_argv(const struct nb_image_config *cfg, const struct nb_run_ove
 	} else if (!o->entrypoint && push_all(argv, cfg->cmd, err) < 0) {
 		return -1;
 	}
+	if (argv->n == 0 && o->fallback && push(argv, o->fallback, err) < 0)
+		return -1;
 	if (argv->n == 0)
 		return nb_err_set(err, 0, "the image has no Entrypoint or Cmd: give a COMMAND");
 	if (!argv->v[0][0])

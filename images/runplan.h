@@ -23,6 +23,7 @@ struct nb_run_overrides {
 	const char *const *env; /* NAME=value */
 	size_t nenv;
 	const char *workdir, *user; /* NULL: the image's */
+	const char *fallback;       /* no COMMAND, Entrypoint nor Cmd: this; NULL: an error */
 };
 
 struct nb_run_plan {

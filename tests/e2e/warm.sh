@@ -8,7 +8,7 @@
 warm_cases="e2e_warm_template_create e2e_warm_run e2e_warm_fn_20 e2e_warm_clones_differ
 	e2e_warm_fn_status_stderr e2e_warm_any_cwd e2e_warm_template_unconfined e2e_warm_run_detached e2e_warm_run_jail
 	e2e_warm_fn_jail e2e_warm_fn_jail_error e2e_warm_fn_own_container e2e_warm_fn_timeout e2e_warm_fn_binary e2e_warm_fn_cap e2e_warm_fn_oom
-	e2e_warm_serve_4 e2e_warm_serve_stop e2e_warm_serve_jail e2e_warm_nothing_left e2e_warm_stale e2e_warm_corrupt"
+	e2e_warm_preload e2e_warm_serve_4 e2e_warm_serve_stop e2e_warm_serve_jail e2e_warm_nothing_left e2e_warm_stale e2e_warm_corrupt"
 snap_cases="e2e_snapshot_take e2e_snapshot_source_goes_on e2e_snapshot_not_empty
 	e2e_snapshot_restore_twice e2e_snapshot_restore_confined e2e_snapshot_clones_count
 	e2e_snapshot_clones_differ e2e_snapshot_nothing_left"
@@ -163,8 +163,13 @@ read-only"
 	# --memory), a function whose `tail` keeps all of /dev/zero (no line
 	# ends) until the kernel kills it: seconds in the test host, where a
 	# shell collecting 200 MB in a variable took 86 to 114 s.
-	nb_run_case "$limit" $nestbox template create "$t-oom" "$img" --memory 64m
+	nb_run_case "$limit" $nestbox template create "$t-oom" "$img" --memory 64m --kernel-args nestbox.debug
 	local oom_made=$status
+	# Its boot read the program its clones run (the image's sh: busybox)
+	# ahead, into the snapshot's page cache (container/preload.h); the
+	# guest's debug lines are on the VMM's stdout, its console.
+	expect e2e_warm_preload "a template boot reads its command's program ahead (nestbox.debug: 'preloaded sh: N files, B bytes')" \
+		"$status" -eq 0 -a -n "$(grep -E '^nestbox-init: preloaded (/bin/)?sh: [1-4] files?, [1-9][0-9]{5,} bytes$' <<<"$out"$'\n'"$err")"
 	nb_run_case "$limit" $nestbox fn --template "$t-oom" -- 'tail /dev/zero && echo finished'
 	expect e2e_warm_fn_oom "a function over its template's --memory 64m: oom true, and it did not finish (error '$(jf .error)')" \
 		"$oom_made" -eq 0 -a "$(jf .oom)" = true -a "$(jf .exit_code)" = 137 -a "$(jf .stdout)" != finished

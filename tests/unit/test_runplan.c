@@ -99,6 +99,27 @@ START_TEST(errors_and_defaults)
 }
 END_TEST
 
+/* A template boot's fallback: only when nothing else names a command. */
+START_TEST(template_fallback)
+{
+	struct nb_image_config cfg = image(), empty = { 0 };
+	struct nb_run_overrides o = { .fallback = "true" };
+	struct nb_run_plan p;
+	struct nb_err err = { 0 };
+
+	ck_assert_int_eq(nb_run_plan_build(&cfg, &o, &p, &err), 0);
+	ck_assert_str_eq(joined(p.argv), "/bin/sh|-c|echo hi");
+	nb_run_plan_free(&p);
+	ck_assert_int_eq(nb_run_plan_build(&empty, &o, &p, &err), 0);
+	ck_assert_str_eq(joined(p.argv), "true");
+	nb_run_plan_free(&p);
+	o.entrypoint = ""; /* cleared, and no Cmd follows it */
+	ck_assert_int_eq(nb_run_plan_build(&cfg, &o, &p, &err), 0);
+	ck_assert_str_eq(joined(p.argv), "true");
+	nb_run_plan_free(&p);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("runplan");
@@ -107,6 +128,7 @@ int main(void)
 	tcase_add_test(tc, image_defaults);
 	tcase_add_test(tc, overrides);
 	tcase_add_test(tc, errors_and_defaults);
+	tcase_add_test(tc, template_fallback);
 	suite_add_tcase(s, tc);
 	return nb_unit_run(s);
 }

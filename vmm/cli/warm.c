@@ -50,7 +50,7 @@ static const char fn_usage[] =
 
 static int template_create(int argc, char **argv)
 {
-	char *run_argv[MAX_ARGS + 4];
+	char *run_argv[MAX_ARGS + 3];
 	int n = 0;
 	struct nb_run_options opts;
 	struct nb_err err = { 0 };
@@ -59,13 +59,12 @@ static int template_create(int argc, char **argv)
 
 	if (argc < 3 || argc > MAX_ARGS)
 		return nb_cli_usage_error("template", "create needs NAME and IMAGE");
-	/* `run [OPTIONS] IMAGE true`: run's parser and checks; the command is
-	 * never run (the template waits for each workload's own). */
+	/* `run [OPTIONS] IMAGE`: run's parser and checks; the image's command
+	 * is never run (the template waits for each workload's own). */
 	run_argv[n++] = (char *)"run";
 	for (int i = 3; i < argc; i++)
 		run_argv[n++] = argv[i];
 	run_argv[n++] = argv[2];
-	run_argv[n++] = (char *)"true";
 	run_argv[n] = NULL;
 	if (nb_cli_parse_run(n, run_argv, dir ? dir : ".", &opts, &err) != 0)
 		return nb_cli_error("nestbox template create", &err);

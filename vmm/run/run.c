@@ -156,6 +156,11 @@ static int apply_image_config(const struct nb_run_options *opts, const struct nb
 		.nenv = c->nenv,
 		.workdir = c->workdir,
 		.user = c->user,
+		/* A template boot never runs its command: the image's own is
+		 * the program its clones most likely run (nestbox-init reads it
+		 * ahead, container/preload.h); an image without one waits
+		 * under `true`. */
+		.fallback = opts->warm.snapshot_to ? "true" : NULL,
 	};
 
 	if (nb_run_plan_build(&image->config, &overrides, plan, err) < 0)
