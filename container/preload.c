@@ -10,7 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#include "nestbox/abi.h"
+
 #define SHEBANG_MAX 256u /* bytes of a "#!" line looked at (the kernel's BINPRM_BUF_SIZE) */
 #define PHNUM_MAX 64u    /* program headers looked at; PT_INTERP comes first in practice */
 #define DYN_MAX 512u     /* dynamic entries looked at (a libc's: ~30) */
@@ -198,7 +199,8 @@ static int find_program(const char *argv0, const char *path)
 		return -1;
 	if (strchr(argv0, '/'))
 		return open_file(argv0, true);
-	for (const char *p = path ? path : DEFAULT_PATH, *end; *p; p = *end ? end + 1 : end) {
+	for (const char *p = path ? path : NB_DEFAULT_PATH + strlen("PATH="), *end; *p;
+	     p = *end ? end + 1 : end) {
 		int fd;
 
 		end = strchrnul(p, ':');

@@ -30,7 +30,7 @@ bool nb_preload_interp(int fd, char *buf, size_t size);
 unsigned nb_preload_needed(int fd, char (*names)[NB_PRELOAD_NAME_MAX], unsigned max);
 
 /* Reads argv0 (a path, or a name looked up on path, a PATH value; NULL:
- * execvp's default) and its interpreters into the page cache, each up to
+ * NB_DEFAULT_PATH's) and its interpreters into the page cache, each up to
  * NB_PRELOAD_FILE_MAX bytes, and the libraries each needs (looked for
  * in the default library directories), every file once, NB_PRELOAD_DEPTH
  * levels deep; paths resolve from the caller's root and working directory.

@@ -260,7 +260,7 @@ int nb_process_enter_workdir(const struct nb_spec *spec, struct nb_err *err)
 }
 
 static const char *const default_env[] = {
-	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	NB_DEFAULT_PATH,
 	"HOME=/",
 	"TERM=linux",
 	"HOSTNAME=",

@@ -19,7 +19,7 @@
 
 /* Environment entries the workload gets unless the spec sets the name. */
 static const char *const default_env[] = {
-	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	NB_DEFAULT_PATH,
 	"HOME=/",
 	"TERM=linux",
 };

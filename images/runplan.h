@@ -12,9 +12,8 @@
 #include <stddef.h>
 
 #include "images/oci.h"
+#include "nestbox/abi.h" /* NB_DEFAULT_PATH */
 #include "nestbox/err.h"
-
-#define NB_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 struct nb_run_overrides {
 	const char *entrypoint;  /* NULL: the image's; "": none */

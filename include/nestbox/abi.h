@@ -127,6 +127,11 @@ enum nb_status {
  * status (128+N when signal N killed it). Absent or 0: argv is PID 1. */
 #define NB_SPEC_INIT "init"
 
+/* The workload's PATH when neither the image nor the command line sets
+ * one (Docker's): the host puts it in the spec, nestbox-init falls back to
+ * it, a template's preload looks programs up on it. */
+#define NB_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 #define NB_SPEC_MAX_HOSTNAME 64u
 #define NB_SPEC_MAX_PATH 4096u
 #define NB_SPEC_MAX_USER 256u
