@@ -8,7 +8,7 @@
 warm_cases="e2e_warm_template_create e2e_warm_run e2e_warm_fn_20 e2e_warm_clones_differ
 	e2e_warm_fn_status_stderr e2e_warm_any_cwd e2e_warm_template_unconfined e2e_warm_run_detached e2e_warm_run_jail
 	e2e_warm_fn_jail e2e_warm_fn_jail_error e2e_warm_fn_own_container e2e_warm_fn_timeout e2e_warm_fn_binary e2e_warm_fn_cap e2e_warm_fn_oom
-	e2e_warm_preload e2e_warm_serve_4 e2e_warm_serve_stop e2e_warm_serve_jail e2e_warm_nothing_left e2e_warm_stale e2e_warm_corrupt"
+	e2e_warm_preload e2e_warm_serve_4 e2e_warm_serve_stop e2e_warm_serve_jail e2e_warm_serve_replaces e2e_warm_nothing_left e2e_warm_stale e2e_warm_corrupt"
 snap_cases="e2e_snapshot_take e2e_snapshot_source_goes_on e2e_snapshot_not_empty
 	e2e_snapshot_restore_twice e2e_snapshot_restore_confined e2e_snapshot_clones_count
 	e2e_snapshot_clones_differ e2e_snapshot_nothing_left"
@@ -207,6 +207,32 @@ read-only"
 	expect e2e_warm_serve_jail "serve --jail --cgroup: 2 callers answered by jailed clones ($warm_uid), then drained" \
 		"$status" -eq 0 -a -n "$(grep -o '^ok 4 invocations' <<<"$out")" -a "$jailed" -ge 1 \
 		-a "$serve_status" -eq 0 -a ! -e "$sock"
+
+	# A pool clone that ends while it waits (its VMM killed once it runs:
+	# its vCPU thread exists only after it resumed) is replaced; the next
+	# request gets a live clone, and serve says what happened.
+	local worker vmm
+	$nestbox serve --socket "$sock" --template "$t" --pool 1 2>"$nb_tmp/serve.err" &
+	spid=$!
+	for i in $(seq 120); do [ -S "$sock" ] && break; sleep 0.5; done
+	for i in $(seq 600); do
+		worker=$(pgrep -P "$spid" | head -1)
+		vmm=$([ -z "$worker" ] || pgrep -P "$worker" | head -1)
+		[ -n "$vmm" ] && grep -qx nb-vcpu0 /proc/"$vmm"/task/*/comm 2>/dev/null && break
+		vmm=
+		sleep 0.1
+	done
+	[ -z "$vmm" ] || kill -KILL "$vmm"
+	nb_run_case "$limit" python3 tests/e2e/serve_client.py "$sock" 1 2
+	kill -TERM "$spid"
+	timeout 60 tail --pid="$spid" -f /dev/null
+	wait "$spid"
+	serve_status=$?
+	err=$(tail -c 600 "$nb_tmp/serve.err")
+	expect e2e_warm_serve_replaces "a pool clone that ends before its request is replaced: the request is answered, serve says so" \
+		-n "$vmm" -a "$status" -eq 0 -a -n "$(grep -o '^ok 2 invocations' <<<"$out")" \
+		-a -n "$(grep -o 'ended before its request.*another takes its place' <<<"$err")" \
+		-a "$serve_status" -eq 0
 
 	local debris
 	debris=$(warm_debris | tr '\n' ' ')

@@ -124,6 +124,29 @@ START_TEST(bad_status_line_waits_for_exit)
 }
 END_TEST
 
+/* A clone waiting for its workload (serve's pool): alive while its VMM
+ * runs; once the VMM ends, nb_fn_idle says so, reaped, with its status. */
+START_TEST(idle_sees_the_vmm_end)
+{
+	pid_t pid;
+	int i;
+
+	start(0, "", 3);
+	pid = clone_.pid;
+	ck_assert(nb_fn_wait_ready(&clone_));
+	ck_assert(nb_fn_idle(&clone_));
+	ck_assert(nb_fn_idle(&clone_));
+	ck_assert_int_eq(waitpid(pid, NULL, WNOHANG), 0);
+	close(gate[1]); /* it exits with 3 */
+	for (i = 0; i < 500 && nb_fn_idle(&clone_); i++)
+		usleep(10000);
+	ck_assert_int_lt(i, 500);
+	ck_assert_int_eq(clone_.pid, -1); /* reaped */
+	ck_assert_str_eq(clone_.msg, "its VMM ended with status 3");
+	nb_fn_free(&clone_);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("fn");
@@ -131,6 +154,7 @@ static Suite *suite(void)
 
 	tcase_add_test(tc, answers_once_status_told);
 	tcase_add_test(tc, bad_status_line_waits_for_exit);
+	tcase_add_test(tc, idle_sees_the_vmm_end);
 	suite_add_tcase(s, tc);
 	return s;
 }

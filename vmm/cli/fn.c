@@ -214,6 +214,20 @@ bool nb_fn_wait_ready(struct nb_fn_clone *c)
 	return true;
 }
 
+bool nb_fn_idle(struct nb_fn_clone *c)
+{
+	while (pump(c, 0, false) > 0) {
+	}
+	/* Only the VMM holds the status pipe: at its end, the VMM is gone. */
+	if (c->cap[NB_FN_STATUS].fd >= 0)
+		return true;
+	reap(c);
+	if (!c->msg[0])
+		snprintf(c->msg, sizeof(c->msg), "its VMM ended with status %d",
+			 WIFEXITED(c->wstatus) ? WEXITSTATUS(c->wstatus) : -1);
+	return false;
+}
+
 /* The status the VMM told, once its line is whole: every byte of output
  * was written before it, so what the pipes hold now is all of it. */
 static bool told_status(struct nb_fn_clone *c)

@@ -54,6 +54,11 @@ int nb_fn_start(struct nb_run_options *run, uint64_t max_output, bool feed_later
  * (false: c->msg says why, when it knows). */
 bool nb_fn_wait_ready(struct nb_fn_clone *c);
 
+/* While the clone waits for its workload: take what its pipes have (a
+ * guest's console lines) without waiting. False when its VMM is gone
+ * (reaped; c->msg says why). */
+bool nb_fn_idle(struct nb_fn_clone *c);
+
 /* What to write on the clone's stdin (data stays the caller's until
  * nb_fn_collect returns). */
 void nb_fn_feed(struct nb_fn_clone *c, const void *data, size_t len);

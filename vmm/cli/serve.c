@@ -4,7 +4,8 @@
  * then accepts one connection on the shared socket, feeds the request's
  * workload to its clone, answers with fn's JSON object and exits: each VM
  * serves one invocation and is destroyed, and the server forks a new
- * worker in its place. SIGTERM or SIGINT drains: idle workers stop their
+ * worker in its place, as it does for a clone that ends before its
+ * request (too many in a row stop the pool). SIGTERM or SIGINT drains: idle workers stop their
  * clones, busy ones finish their invocation, the socket is removed. */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +37,11 @@
 #define MAX_POOL 64u
 #define IO_TIMEOUT_SEC 10 /* a client's request must arrive, its answer be read, in this */
 #define IDLE_POLL_MS 200
+/* A worker's exit status: its clone ended before a request came. */
+#define WORKER_CLONE_GONE 3
+/* The pool stops when this many clones in a row (times the pool's size)
+ * end before their requests: a template whose clones cannot live. */
+#define GONE_IN_A_ROW 2u
 
 static const char serve_usage[] =
 	"Usage: nestbox serve --socket PATH --template NAME [--pool N] [--timeout SECS]\n"
@@ -289,11 +295,13 @@ static void invoke(const struct serve_opts *so, struct nb_fn_clone *c,
 	json_object_put(o);
 }
 
-/* Serve connections until one brought a workload (or the server stops). */
+/* Serve connections until one brought a workload (or the server stops):
+ * 0. WORKER_CLONE_GONE when the clone ended first: no request is handed a
+ * dead clone (the server starts another in its place). */
 static int serve_one(const struct serve_opts *so, struct nb_fn_clone *c, int listen_fd)
 {
 	for (;;) {
-		struct pollfd p = { .fd = listen_fd, .events = POLLIN };
+		struct pollfd p[1 + NB_FN_NPIPES] = { { .fd = listen_fd, .events = POLLIN } };
 		struct timeval tv = { .tv_sec = IO_TIMEOUT_SEC };
 		struct nb_serve_req req;
 		struct nb_err err = { 0 };
@@ -304,7 +312,18 @@ static int serve_one(const struct serve_opts *so, struct nb_fn_clone *c, int lis
 
 		if (stopping)
 			return 0;
-		if (poll(&p, 1, IDLE_POLL_MS) <= 0)
+		for (int i = 0; i < NB_FN_NPIPES; i++)
+			p[1 + i] = (struct pollfd){ .fd = c->cap[i].fd, .events = POLLIN };
+		if (poll(p, 1 + NB_FN_NPIPES, IDLE_POLL_MS) <= 0)
+			continue;
+		if (!nb_fn_idle(c)) {
+			fprintf(stderr,
+				"nestbox serve: a clone of template %s ended before its request "
+				"(%s); another takes its place\n",
+				so->run.warm.name, c->msg);
+			return WORKER_CLONE_GONE;
+		}
+		if (!(p[0].revents & POLLIN))
 			continue;
 		fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0)
@@ -334,6 +353,7 @@ static _Noreturn void worker(struct serve_opts *so, int listen_fd)
 	struct nb_err err = { 0 };
 	sigset_t none;
 	uint64_t max = so->max_output;
+	int rc;
 
 	/* Dies with the server; a SIGTERM before the clone resumed just ends it. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -358,9 +378,9 @@ static _Noreturn void worker(struct serve_opts *so, int listen_fd)
 		nb_cli_error("nestbox serve", &err);
 		_exit(NB_STATUS_ERROR); /* the server stops the pool */
 	}
-	serve_one(so, &c, listen_fd);
+	rc = serve_one(so, &c, listen_fd);
 	nb_fn_free(&c);
-	_exit(0);
+	_exit(rc);
 }
 
 /* ---- the server ------------------------------------------------------------ */
@@ -368,6 +388,7 @@ static _Noreturn void worker(struct serve_opts *so, int listen_fd)
 struct pool {
 	pid_t pids[MAX_POOL];
 	unsigned alive;
+	unsigned gone_in_a_row; /* WORKER_CLONE_GONE since a worker last served */
 	bool draining, failed;
 };
 
@@ -402,7 +423,7 @@ static void drain(struct pool *pool)
 			kill(pool->pids[i], SIGTERM);
 }
 
-static void reap(struct pool *pool)
+static void reap(struct pool *pool, unsigned size)
 {
 	int status;
 	pid_t pid;
@@ -415,8 +436,20 @@ static void reap(struct pool *pool)
 			pool->alive--;
 			/* A worker that could not start its clone said why: a
 			 * pool that cannot start stops rather than loop. One
-			 * killed by a signal is replaced. */
+			 * killed by a signal, or whose clone ended before its
+			 * request, is replaced; too many of the latter in a
+			 * row, and the clones cannot live: the pool stops. */
 			if (WIFEXITED(status) && WEXITSTATUS(status) == NB_STATUS_ERROR) {
+				pool->failed = true;
+				drain(pool);
+			}
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != WORKER_CLONE_GONE)
+				pool->gone_in_a_row = 0;
+			else if (++pool->gone_in_a_row >= GONE_IN_A_ROW * size && !pool->draining) {
+				fprintf(stderr,
+					"nestbox serve: %u clones in a row ended before their "
+					"requests: stopping the pool\n",
+					pool->gone_in_a_row);
 				pool->failed = true;
 				drain(pool);
 			}
@@ -450,7 +483,7 @@ static int serve(struct serve_opts *so, struct nb_err *err)
 			break;
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 			drain(&pool);
-		reap(&pool);
+		reap(&pool, so->pool);
 		spawn(so, &pool, listen_fd);
 	}
 	close(listen_fd);
