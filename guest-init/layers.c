@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/fs.h>
 #include <linux/loop.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,12 @@
 #define LAYER_DIR "/nestbox/l" /* each layer at /nestbox/l/N */
 #define RW_DIR "/nestbox/rw"   /* tmpfs: upper and work */
 #define LOOP_TRIES 8           /* LOOP_CTL_GET_FREE races with nobody, but be sure */
+/* Each layer's readahead (512-byte sectors): 1 MiB, not the kernel's
+ * 128 KiB. Every read is a virtio-blk request through the VMM, costly in
+ * exits; an exec's first page faults then read a program in a few large
+ * requests (measured in the test host: a cold busybox's execve to its
+ * first output 166 -> 107 ms, median of 8 alternated runs). */
+#define LAYER_READAHEAD_SECTORS 2048
 
 /* The disk whose serial is NB_LAYER_SERIAL ("/dev/vdX" in dev), and its
  * size in bytes. */
@@ -41,7 +48,9 @@ static int find_layer_disk(char *dev, size_t size, uint64_t *bytes, struct nb_er
 }
 
 /* A fresh read-only loop device over [l->offset, +l->size) of disk_fd;
- * its path goes to dev. Direct I/O: the data is cached once, by erofs. */
+ * its path goes to dev. Direct I/O: the data is cached once, by erofs.
+ * Its readahead is LAYER_READAHEAD_SECTORS (a kernel that refuses keeps
+ * its own: slower, not wrong). */
 static int attach_loop(int ctl, int disk_fd, const struct nb_spec_layer *l, char *dev, size_t size,
 		       struct nb_err *err)
 {
@@ -62,8 +71,12 @@ static int attach_loop(int ctl, int disk_fd, const struct nb_spec_layer *l, char
 		fd = open(dev, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			return nb_err_sys(err, "%s", dev);
-		if (ioctl(fd, LOOP_CONFIGURE, &cfg) == 0)
+		if (ioctl(fd, LOOP_CONFIGURE, &cfg) == 0) {
+			if (ioctl(fd, BLKRASET, (unsigned long)LAYER_READAHEAD_SECTORS) < 0) {
+				/* the default readahead: see above */
+			}
 			return 0;
+		}
 		if (errno != EBUSY)
 			return nb_err_sys(err, "%s: LOOP_CONFIGURE", dev);
 	}

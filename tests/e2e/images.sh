@@ -78,7 +78,7 @@ NAME=\"nestbox test busybox\""
 }
 
 if ! e2e_imgs=$(tests/images/mkimages.sh 2>/dev/null); then
-	for c in e2e_image_layout e2e_image_config e2e_image_entrypoint_override e2e_image_whiteouts \
+	for c in e2e_image_layout e2e_image_config e2e_image_entrypoint_override e2e_image_whiteouts e2e_image_layer_readahead \
 		e2e_image_cache_any_fs \
 		e2e_image_docker_archive e2e_registry_run_command e2e_registry_run_config \
 		e2e_image_many_layers; do
@@ -109,6 +109,12 @@ else
 		"$status" -eq 0 -a "$out" = "new
 three
 kept"
+
+	# Each layer's loop device (bound: it has loop/) reads ahead 1 MiB.
+	nb_run_case "$limit" $nestbox run "$e2e_imgs/multi" -- \
+		'v=; for d in /sys/block/loop*; do [ -e "$d/loop" ] && v="$v $(cat "$d/queue/read_ahead_kb")"; done; echo "$v"'
+	expect e2e_image_layer_readahead "each of the three layers' loop devices reads ahead 1 MiB (guest-init/layers.c)" \
+		"$status" -eq 0 -a "$out" = " 1024 1024 1024"
 
 	# A layer cache on the shared cache directory: in the test host a 9p
 	# share, which refuses device nodes (whiteouts); the layer's tree is then
