@@ -18,27 +18,17 @@ static char dir[64];
 
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/nestbox-file.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	nb_unit_mkdir(dir, "file");
 }
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	nb_unit_rmdir(dir);
 }
 
-/* dir/name, in a static buffer (one at a time). */
 static const char *at(const char *name)
 {
-	static char path[2][256];
-	static int turn;
-
-	turn ^= 1;
-	snprintf(path[turn], sizeof(path[turn]), "%s/%s", dir, name);
-	return path[turn];
+	return nb_unit_at(dir, name);
 }
 
 static void put(const char *name, size_t len)

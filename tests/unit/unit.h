@@ -4,6 +4,7 @@
 
 #include <check.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -19,6 +20,33 @@ static inline int nb_unit_run(Suite *s)
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+/* A scratch directory for a test (Check fixtures): dir (64 bytes) becomes
+ * a fresh /tmp/nestbox-NAME.XXXXXX; nb_unit_rmdir removes it and all in it. */
+static inline void nb_unit_mkdir(char dir[64], const char *name)
+{
+	snprintf(dir, 64, "/tmp/nestbox-%s.XXXXXX", name);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static inline void nb_unit_rmdir(const char *dir)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* dir/name, in one of two static buffers (two may be held at once). */
+static inline const char *nb_unit_at(const char *dir, const char *name)
+{
+	static char path[2][256];
+	static int turn;
+
+	turn ^= 1;
+	snprintf(path[turn], sizeof(path[turn]), "%s/%s", dir, name);
+	return path[turn];
 }
 
 /* Zeroed guest RAM for boot-structure tests, laid out as the VMM does.
