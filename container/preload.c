@@ -199,7 +199,7 @@ static int find_program(const char *argv0, const char *path)
 		return -1;
 	if (strchr(argv0, '/'))
 		return open_file(argv0, true);
-	for (const char *p = path ? path : NB_DEFAULT_PATH + strlen("PATH="), *end; *p;
+	for (const char *p = path ? path : &NB_DEFAULT_PATH[sizeof("PATH=") - 1], *end; *p;
 	     p = *end ? end + 1 : end) {
 		int fd;
 
