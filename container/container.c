@@ -167,13 +167,10 @@ static int say_ready(int spec_fd, struct nb_err *err)
  * is not found is not an error. */
 static void preload(const struct nb_spec *spec, const struct nb_container_opts *opts)
 {
-	const char *path = NULL;
+	const char *path = nb_env_value(spec, NB_DEFAULT_PATH);
 	unsigned files;
 	uint64_t bytes;
 
-	for (size_t i = 0; i < spec->envc; i++)
-		if (strncmp(spec->env[i], "PATH=", 5) == 0)
-			path = spec->env[i] + 5;
 	if (chdir(spec->workdir ? spec->workdir : "/") < 0) {
 		/* relative paths then resolve from where we are: a hint still */
 	}

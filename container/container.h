@@ -58,8 +58,9 @@ int nb_start_report_read(int fd, pid_t pid, const char *what, struct nb_err *err
  * found" for ENOENT, else 126 with the reason (Docker's statuses). */
 void nb_exec_failed(const char *cmd, int errnum, struct nb_err *err);
 
-/* Whether spec's env sets the variable named in entry ("NAME=..."). */
-bool nb_env_has_name(const struct nb_spec *spec, const char *entry);
+/* The value spec's env gives the variable named in entry ("NAME=..."):
+ * what follows its '='; NULL when it sets none. */
+const char *nb_env_value(const struct nb_spec *spec, const char *entry);
 
 /* Create the container and exec spec->argv in it. Returns 0 once the
  * command has been exec'd (c->pid is the process to wait for), or -1 when

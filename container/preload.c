@@ -160,16 +160,14 @@ bool nb_preload_interp(int fd, char *buf, size_t size)
 		char text[SHEBANG_MAX];
 		Elf64_Ehdr eh;
 	} head;
-	ssize_t len;
+	size_t len;
 
 	if (size == 0)
 		return false;
-	do
-		len = pread(fd, head.text, sizeof(head.text), 0);
-	while (len < 0 && errno == EINTR);
+	len = pread_upto(fd, head.text, sizeof(head.text), 0);
 	if (len >= 2 && head.text[0] == '#' && head.text[1] == '!')
-		return shebang(head.text, (size_t)len, buf, size);
-	if ((size_t)len >= sizeof(head.eh))
+		return shebang(head.text, len, buf, size);
+	if (len >= sizeof(head.eh))
 		return elf_interp(fd, &head.eh, buf, size);
 	return false;
 }

@@ -267,14 +267,14 @@ static const char *const default_env[] = {
 };
 #define N_DEFAULT_ENV (sizeof(default_env) / sizeof(default_env[0]))
 
-bool nb_env_has_name(const struct nb_spec *spec, const char *entry)
+const char *nb_env_value(const struct nb_spec *spec, const char *entry)
 {
 	size_t name_len = (size_t)(strchr(entry, '=') - entry) + 1; /* including '=' */
 
 	for (size_t i = 0; i < spec->envc; i++)
 		if (strncmp(spec->env[i], entry, name_len) == 0)
-			return true;
-	return false;
+			return spec->env[i] + name_len;
+	return NULL;
 }
 
 /* spec->env plus the defaults it does not override (HOME from the user's
@@ -297,7 +297,7 @@ char **nb_process_build_env(const struct nb_spec *spec, const struct nb_ids *ids
 	for (size_t i = 0; i < N_DEFAULT_ENV; i++) {
 		const char *e = default_env[i];
 
-		if (nb_env_has_name(spec, e))
+		if (nb_env_value(spec, e))
 			continue;
 		if (strncmp(e, "HOME=", 5) == 0)
 			e = home;

@@ -40,7 +40,7 @@ static char **build_env(const struct nb_spec *spec, struct nb_err *err)
 	for (size_t i = 0; i < spec->envc; i++)
 		env[n++] = (char *)spec->env[i];
 	for (size_t i = 0; i < N_DEFAULT_ENV; i++)
-		if (!nb_env_has_name(spec, default_env[i]))
+		if (!nb_env_value(spec, default_env[i]))
 			env[n++] = (char *)default_env[i];
 	return env;
 }

@@ -5,8 +5,9 @@
  * workload to its clone, answers with fn's JSON object and exits: each VM
  * serves one invocation and is destroyed, and the server forks a new
  * worker in its place, as it does for a clone that ends before its
- * request (too many in a row stop the pool). SIGTERM or SIGINT drains: idle workers stop their
- * clones, busy ones finish their invocation, the socket is removed. */
+ * request (too many in a row stop the pool). SIGTERM or SIGINT drains:
+ * idle workers stop their clones, busy ones finish their invocation, the
+ * socket is removed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
