@@ -151,6 +151,23 @@ keeper=''
 read -t 60 -r keeper </keeper.ready
 [ "$keeper" = ready ] || echo "testhost (L1): the idle KVM VM is not ready after 60 s; going on"
 
+# The L1-state watch (tests/lib/check.sh reads it): QEMU's TCG now and
+# then enters an L2 guest with L1's own RIP (in kvm_amd's __svm_vcpu_run)
+# and CR3. A kvm_entry tracepoint in its own tracefs instance, filtered to
+# L1's module addresses, records each entry there. Turned on here, before
+# CMD: the tracepoint's static key patches kernel text (see the keeper).
+l1f=$h/sys/kernel/tracing/instances/nestbox-l1fault
+if mount -t tracefs nodev $h/sys/kernel/tracing && mkdir -p $l1f &&
+	range=$(chroot $h /usr/bin/python3 -c 'm = [l.split() for l in open("/proc/modules")]
+print("rip >= %#x && rip < %#x" % (min(int(x[5], 16) for x in m),
+				   max(int(x[5], 16) + int(x[1]) for x in m)))') &&
+	echo "$range" >$l1f/events/kvm/kvm_entry/filter &&
+	echo 1 >$l1f/events/kvm/kvm_entry/enable; then
+	echo "testhost (L1): L1-state watch on kvm_entry, $range"
+else
+	echo "testhost (L1): no L1-state watch (tracefs or the kvm_entry event missing)"
+fi
+
 # From here a failure is CMD's: run retries an L1 that died before.
 : >/xfer/started
 # cmd.sh is read through fd 9 (it closes it first), so it need not be

@@ -3,7 +3,9 @@
 # (tests/testhost/run). CMD's output and status come back; an L1 that
 # panics or stalls is reported as such, with the case that was running and
 # the end of L1's console, and exit status 125; the e2e tier runs the groups
-# an L1 death cut short again in a new one. Each case boots an L1 (or two).
+# an L1 death cut short again in a new one; L1 watches for guests entered
+# with its own state, and a case that hit that runs once more. Each case
+# boots an L1 (or two).
 # Where this host's KVM runs stock guests the test host is not used: skips.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
@@ -13,7 +15,7 @@ cd "$(dirname "$0")/../.." || exit 2
 run=tests/testhost/run
 kind=$($run --host-kind)
 if [ "${kind%%:*}" = real ]; then
-	for t in status death stall e2e_again; do
+	for t in status l1fault_watch death stall e2e_again; do
 		skip "testhost_$t" "this host's KVM runs stock guests: the test host is not used here"
 	done
 	exit 0
@@ -29,6 +31,27 @@ export NESTBOX_TESTHOST_LOCKED=1
 nb_run_case 600 $run sh -c 'echo out; echo err >&2; exit 7'
 expect testhost_status "CMD's stdout, stderr and exit status come back from L1" \
 	"$status" -eq 7 -a "$out" = out -a "$(tail -n 1 <<<"$err")" = err
+
+# The L1-state watch (tests/testhost/README.md): on in L1, its filter
+# covers kvm_amd's __svm_vcpu_run (where such guests were entered), and a
+# case that timed out while an entry was recorded (a marker line stands
+# for one here) runs once more and says so; one that did not, once.
+# shellcheck disable=SC2016 # expanded in L1
+nb_run_case 600 $run bash -c '. tests/lib/check.sh
+	[ -n "$nb_l1fault" ] || { echo "no watch"; exit 1; }
+	a=$(grep -m 1 " __svm_vcpu_run" /proc/kallsyms | cut -d" " -f1)
+	set -- $(grep -o "0x[0-9a-f]*" $nb_l1fault/events/kvm/kvm_entry/filter)
+	[[ -n $a && ! $a < ${1#0x} && $a < ${2#0x} ]] && echo covered
+	n=0
+	hang() { n=$((n + 1)); [ $n -gt 1 ] || echo "rip 0xffffffffc0000000" >$nb_l1fault/trace_marker; status=124 out= err=; }
+	nb_try hang; echo "hung $n"
+	n=0
+	fail() { n=$((n + 1)); status=124 out= err=; }
+	nb_try fail; echo "failed $n"'
+expect testhost_l1fault_watch "L1 watches for guests entered at its own kvm_amd; a timeout it saw runs again, once" \
+	"$status" -eq 0 -a -n "$(grep -Fx covered <<<"$out")" -a -n "$(grep -Fx 'hung 2' <<<"$out")" \
+	-a -n "$(grep -Fx 'failed 1' <<<"$out")" \
+	-a -n "$(grep -F "entered a guest at L1's own kernel address (rip 0xffffffffc0000000), status 124" <<<"$err")"
 
 # A panic in L1 (sysrq c) while a noted case runs.
 # shellcheck disable=SC2016 # expanded in L1
