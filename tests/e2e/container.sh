@@ -71,11 +71,8 @@ nb_run_case "$limit" $nestbox run --security-opt seccomp=/nonexistent.json $root
 expect e2e_container_bad_profile "a missing profile is a launcher error: 125" "$status" -eq 125
 
 # stdin and a separate stderr go over the virtio console (nestbox run -i).
-printf 'from stdin' | timeout --kill-after=5 "$limit" $nestbox run -i -u 1000 $rootfs -- \
-	/bin/sh -c 'cat; echo to-err >&2' >"$nb_tmp/out" 2>"$nb_tmp/err"
-status=$?
-out=$(cat "$nb_tmp/out")
-err=$(cat "$nb_tmp/err")
+nb_input='from stdin' nb_run_case "$limit" $nestbox run -i -u 1000 $rootfs -- \
+	/bin/sh -c 'cat; echo to-err >&2'
 expect e2e_container_stdin_stderr "stdin in and stderr apart, as a non-root user" \
 	"$status" -eq 0 -a "$out" = "from stdin" -a -n "$(grep -x to-err <<<"$err")"
 

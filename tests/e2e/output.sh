@@ -44,31 +44,44 @@ expect e2e_output_slow_pipe "32 MiB into a slow pipe arrive byte-exact (sha256),
 
 # stdout and stderr both large, both slow.
 mkfifo "$nb_tmp/err.fifo"
-SLOW_PIPE_TAIL=$nb_tmp/err.tail python3 $slow read $((3 << 20)) <"$nb_tmp/err.fifo" >"$nb_tmp/out2" &
-reader=$!
-timeout --kill-after=5 "$limit" $nestbox run "${vol[@]}" "$rootfs" -- /bin/sh -c \
-	'cat /data/big & cat /data/big >&2; wait' 2>"$nb_tmp/err.fifo" </dev/null |
-	python3 $slow read $((3 << 20)) >"$nb_tmp/out"
-status=${PIPESTATUS[0]}
-wait $reader
-# stderr is data here: on a failure, its tail carries nestbox's message.
-out="$(cat "$nb_tmp/out") | $(cat "$nb_tmp/out2")" err=$(tail -c 300 "$nb_tmp/err.tail" | tr -c '[:print:]' '.')
+slow_pipes() {
+	local reader
+	nb_case_start "32 MiB on stdout and on stderr into slow pipes"
+	SLOW_PIPE_TAIL=$nb_tmp/err.tail python3 $slow read $((3 << 20)) <"$nb_tmp/err.fifo" >"$nb_tmp/out2" &
+	reader=$!
+	timeout --kill-after=5 "$limit" $nestbox run "${vol[@]}" "$rootfs" -- /bin/sh -c \
+		'cat /data/big & cat /data/big >&2; wait' 2>"$nb_tmp/err.fifo" </dev/null |
+		python3 $slow read $((3 << 20)) >"$nb_tmp/out"
+	status=${PIPESTATUS[0]}
+	wait $reader
+	# stderr is data here: on a failure, its tail carries nestbox's message.
+	out="$(cat "$nb_tmp/out") | $(cat "$nb_tmp/out2")" err=$(tail -c 300 "$nb_tmp/err.tail" | tr -c '[:print:]' '.')
+}
+nb_try slow_pipes
 expect e2e_output_slow_pipe_stdout_stderr "32 MiB on stdout and on stderr, both into slow pipes, arrive byte-exact" \
 	"$status" -eq 0 -a "$out" = "$big_sum | $big_sum"
 
 # The reader takes 100000 bytes and exits: nestbox stops the VM and says
 # so, 141 (128 + SIGPIPE, as a process writing to the pipe would end).
 t0=$SECONDS
-timeout --kill-after=5 "$limit" $nestbox run "${vol[@]}" "$rootfs" -- cat /data/big \
-	2>"$nb_tmp/err" </dev/null | head -c 100000 | sha256sum >"$nb_tmp/out"
-status=${PIPESTATUS[0]} out=$(cat "$nb_tmp/out") err=$(cat "$nb_tmp/err")
+reader_exits() {
+	nb_case_start "a reader that takes 100000 bytes and exits"
+	timeout --kill-after=5 "$limit" $nestbox run "${vol[@]}" "$rootfs" -- cat /data/big \
+		2>"$nb_tmp/err" </dev/null | head -c 100000 | sha256sum >"$nb_tmp/out"
+	status=${PIPESTATUS[0]} out=$(cat "$nb_tmp/out") err=$(cat "$nb_tmp/err")
+}
+nb_try reader_exits
 want=$(head -c 100000 "$nb_tmp/outsrc/big" | sha256sum)
 expect e2e_output_reader_exits_early "a reader that exits early: the bytes it read are exact, nestbox ends 141 with a message, no SIGSYS" \
 	"$status" -eq 141 -a "$out" = "$want" -a -n "$(grep -F 'EPIPE' <<<"$err")" -a -z "$(sigsys)"
 # A workload that never stops writing ends with its reader, not at the timeout.
-timeout --kill-after=5 120 $nestbox run "$rootfs" -- yes 2>"$nb_tmp/err" </dev/null |
-	head -c 1000 >/dev/null
-status=${PIPESTATUS[0]} out= err=$(cat "$nb_tmp/err")
+endless() {
+	nb_case_start "yes | head -c 1000"
+	timeout --kill-after=5 120 $nestbox run "$rootfs" -- yes 2>"$nb_tmp/err" </dev/null |
+		head -c 1000 >/dev/null
+	status=${PIPESTATUS[0]} out= err=$(cat "$nb_tmp/err")
+}
+nb_try endless
 expect e2e_output_endless_reader_exits "yes | head: nestbox stops the VM when head exits (141), not at a timeout" \
 	"$status" -eq 141 -a -z "$(sigsys)"
 echo "# reader exits early: both cases in $((SECONDS - t0)) s" >&2
@@ -77,12 +90,16 @@ echo "# reader exits early: both cases in $((SECONDS - t0)) s" >&2
 # is an exact prefix of the output.
 mkdir "$nb_tmp/full"
 if mount -t tmpfs -o size=4m nestbox-full "$nb_tmp/full" 2>/dev/null; then
-	timeout --kill-after=5 "$limit" $nestbox run "${vol[@]}" "$rootfs" -- cat /data/big \
-		>"$nb_tmp/full/out" 2>"$nb_tmp/err" </dev/null
-	status=$?
-	got=$(stat -c %s "$nb_tmp/full/out")
-	prefix=$(cmp -n "$got" "$nb_tmp/full/out" "$nb_tmp/outsrc/big" >/dev/null 2>&1 && echo exact)
-	out="$got bytes, prefix ${prefix:-differs}" err=$(cat "$nb_tmp/err")
+	disk_full() {
+		nb_case_start "32 MiB onto a 4 MiB tmpfs"
+		timeout --kill-after=5 "$limit" $nestbox run "${vol[@]}" "$rootfs" -- cat /data/big \
+			>"$nb_tmp/full/out" 2>"$nb_tmp/err" </dev/null
+		status=$?
+		got=$(stat -c %s "$nb_tmp/full/out")
+		prefix=$(cmp -n "$got" "$nb_tmp/full/out" "$nb_tmp/outsrc/big" >/dev/null 2>&1 && echo exact)
+		out="$got bytes, prefix ${prefix:-differs}" err=$(cat "$nb_tmp/err")
+	}
+	nb_try disk_full
 	expect e2e_output_disk_full "stdout on a full disk: 125 naming ENOSPC, what was written is an exact prefix" \
 		"$status" -eq 125 -a -n "$(grep -F 'No space left on device' <<<"$err")" -a \
 		"$prefix" = exact -a "$got" -gt 0 -a -z "$(sigsys)"
@@ -93,10 +110,14 @@ fi
 
 # stdin from a writer that is slow and pauses: the guest sees every byte.
 head -c $((4 << 20)) "$nb_tmp/outsrc/big" >"$nb_tmp/part"
-python3 $slow write "$nb_tmp/part" $((2 << 20)) $((1 << 20)) 1 |
-	timeout --kill-after=5 "$limit" $nestbox run -i "$rootfs" -- sha256sum \
-		>"$nb_tmp/out" 2>"$nb_tmp/err"
-status=${PIPESTATUS[1]} out=$(cat "$nb_tmp/out") err=$(cat "$nb_tmp/err")
+slow_writer() {
+	nb_case_start "4 MiB from a slow writer on stdin"
+	python3 $slow write "$nb_tmp/part" $((2 << 20)) $((1 << 20)) 1 |
+		timeout --kill-after=5 "$limit" $nestbox run -i "$rootfs" -- sha256sum \
+			>"$nb_tmp/out" 2>"$nb_tmp/err"
+	status=${PIPESTATUS[1]} out=$(cat "$nb_tmp/out") err=$(cat "$nb_tmp/err")
+}
+nb_try slow_writer
 expect e2e_output_stdin_slow_writer "4 MiB from a slow, pausing writer on stdin reach the guest byte-exact" \
 	"$status" -eq 0 -a "$out" = "$(sha256sum <"$nb_tmp/part" | cut -d' ' -f1)  -"
 
@@ -122,15 +143,19 @@ start_slow() {
 # Signals nestbox takes without stopping (WINCH is forwarded; cat ignores
 # it) and a stop/continue, in the middle of the output (read at 1 MiB/s:
 # about half a minute, and the test host's sleeps last longer than asked).
-start_slow $((2 << 20)) $((1 << 20))
-for sig in WINCH STOP CONT WINCH WINCH STOP CONT; do
-	[ -n "$vmm" ] && kill -$sig "$vmm"
-	sleep 0.5
-done
-wait $pid
-status=$?
-wait $reader
-out=$(cat "$nb_tmp/out") err=$(cat "$nb_tmp/err")
+mid_write() {
+	nb_case_start "WINCH and STOP/CONT in the middle of 32 MiB of output"
+	start_slow $((2 << 20)) $((1 << 20))
+	for sig in WINCH STOP CONT WINCH WINCH STOP CONT; do
+		[ -n "$vmm" ] && kill -$sig "$vmm"
+		sleep 0.5
+	done
+	wait $pid
+	status=$?
+	wait $reader
+	out=$(cat "$nb_tmp/out") err=$(cat "$nb_tmp/err")
+}
+nb_try mid_write
 expect e2e_output_signals_mid_write "WINCH and STOP/CONT in the middle of 32 MiB of output: every byte arrives, status 0" \
 	"$status" -eq 0 -a "$out" = "$big_sum" -a -z "$(sigsys)"
 

@@ -34,7 +34,12 @@ def invoke(i):
         return f"call {i}: {e}"
     want = (f"call-{i}:in-{i}\n", f"e-{i}\n", i % 5)
     got = (r.get("stdout"), r.get("stderr"), r.get("exit_code"))
-    return None if got == want and not r.get("error") else f"call {i}: want {want}, got {r}"
+    if got == want and not r.get("error"):
+        return None
+    # nestbox's error first: a failure line is cut short where it is shown
+    brief = {k: r.get(k) for k in ("error", "exit_code", "stdout", "stderr", "duration_ms")}
+    console = r.get("console", "")[-300:]
+    return f"call {i}: want {want}, got {brief}" + (f", guest console ...{console!r}" if console else "")
 
 
 def caller(indices):

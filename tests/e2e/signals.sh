@@ -94,10 +94,6 @@ expect e2e_tty_no_terminal "-t without a terminal still gives a pty, stderr merg
 	"$status" -eq 0 -a "$(tr -d '\r' <<<"$out")" = "/dev/pts/0
 to-err" -a -z "$err"
 
-printf 'x' | timeout --kill-after=5 "$limit" $nestbox run -i -t "$rootfs" -- true \
-	>"$nb_tmp/out" 2>"$nb_tmp/err"
-status=$?
-out=$(cat "$nb_tmp/out")
-err=$(cat "$nb_tmp/err")
+nb_input=x nb_run_case "$limit" $nestbox run -i -t "$rootfs" -- true
 expect e2e_tty_not_a_tty "-i -t with a pipe on stdin: Docker's refusal, 125" \
 	"$status" -eq 125 -a -n "$(grep -F 'the input device is not a TTY' <<<"$err")"

@@ -3,29 +3,15 @@
 # tests/e2e/run.sh, which sets $nestbox, $rootfs and $limit and sources
 # tests/lib/check.sh.
 
-# stdin from a pipe: nb_run_case always gives /dev/null.
-nb_run_piped() {
-	nb_try nb_run_piped_once "$@"
-}
-nb_run_piped_once() {
-	local limit=$1 input=$2
-	shift 2
-	nb_case_start "$*"
-	printf '%s' "$input" | timeout --kill-after=5 "$limit" "$@" >"$nb_tmp/out" 2>"$nb_tmp/err"
-	status=$?
-	out=$(cat "$nb_tmp/out")
-	err=$(cat "$nb_tmp/err")
-}
-
 nb_run_case "$limit" $nestbox run $rootfs -- /bin/sh -c 'echo to-stdout; echo to-stderr >&2'
 expect e2e_virtio_stdout_stderr_apart "stdout and stderr arrive on their own host fds" \
 	"$status" -eq 0 -a "$out" = to-stdout -a -n "$(grep -x to-stderr <<<"$err")"
 
-nb_run_piped "$limit" "hi from the host" $nestbox run -i $rootfs -- cat
+nb_input="hi from the host" nb_run_case "$limit" $nestbox run -i $rootfs -- cat
 expect e2e_virtio_stdin "-i streams stdin to the guest and EOF ends cat" \
 	"$status" -eq 0 -a "$out" = "hi from the host"
 
-nb_run_piped "$limit" "not for the guest" $nestbox run $rootfs -- /bin/sh -c 'cat; echo eof'
+nb_input="not for the guest" nb_run_case "$limit" $nestbox run $rootfs -- /bin/sh -c 'cat; echo eof'
 expect e2e_virtio_no_stdin "without -i the guest's stdin is at EOF" "$status" -eq 0 -a "$out" = eof
 
 # The container's /dev may not have the hwrng node: then only sysfs.

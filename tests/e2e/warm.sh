@@ -181,6 +181,7 @@ read-only"
 	spid=$!
 	for i in $(seq 120); do [ -S "$sock" ] && break; sleep 0.5; done
 	nb_run_case "$limit" python3 tests/e2e/serve_client.py "$sock" 4 12
+	err+=$(tail -c 300 "$nb_tmp/serve.err")
 	expect e2e_warm_serve_4 "serve --pool 4 answers 4 concurrent callers, each with its own output, stdin and status" \
 		"$status" -eq 0 -a -n "$(grep -o '^ok 12 invocations' <<<"$out")"
 	kill -TERM "$spid"

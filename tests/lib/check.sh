@@ -38,7 +38,9 @@ nb_case_start() {
 #   module addresses (where no nestbox guest runs: its kernel has no
 #   modules), which sees that happen;
 # - the guest kernel's %gs goes bad: its page fault handler faults again
-#   until "BUG: ENTRY_TRAMPOLINE stack guard page was hit", and it panics.
+#   until "BUG: ENTRY_TRAMPOLINE stack guard page was hit", and it panics;
+# - the guest triple-faults, with nothing on its console: measured in cold
+#   boots (the console flood) and in a warm pool's restored clones.
 # A case whose command ended that way runs once more and says so on stderr.
 # Outside the test host nothing is retried.
 nb_l1fault=/sys/kernel/tracing/instances/nestbox-l1fault
@@ -52,18 +54,22 @@ nb_l1fault_clear() {
 # nb_l1fault_again WHAT: true, and says so, when $status, $out and $err
 # show one of the faults above (since nb_l1fault_clear).
 nb_l1fault_again() {
-	local rip why=''
+	local rip why='' reset=''
 	[ "${NESTBOX_IN_TESTHOST:-}" = 1 ] || return 1
+	# nestbox's verdict: on stderr, or in fn's JSON on stdout
+	grep -q 'the guest reset before reporting' <<<"$out$err" && reset=1
 	if [ -n "$nb_l1fault" ]; then
 		rip=$(grep -v -m 1 '^#' "$nb_l1fault/trace" | grep -o 'rip 0x[0-9a-f]*')
-		if [ -n "$rip" ] && { [ "$status" -eq 124 ] || [ "$status" -eq 137 ] ||
-			grep -q 'the guest reset before reporting' <<<"$err"; }; then
+		if [ -n "$rip" ] && { [ "$status" -eq 124 ] || [ "$status" -eq 137 ] || [ -n "$reset" ]; }; then
 			why="entered a guest at L1's own kernel address ($rip)"
 		fi
 	fi
-	if [ -z "$why" ] && grep -q 'the guest reset before reporting' <<<"$err" &&
-		grep -q 'BUG: ENTRY_TRAMPOLINE stack guard page was hit' <<<"$out$err"; then
-		why="broke the guest kernel's %gs (ENTRY_TRAMPOLINE stack guard page hit)"
+	if [ -z "$why" ] && [ -n "$reset" ]; then
+		if grep -q 'BUG: ENTRY_TRAMPOLINE stack guard page was hit' <<<"$out$err"; then
+			why="broke the guest kernel's %gs (ENTRY_TRAMPOLINE stack guard page hit)"
+		elif grep -q 'triple-faulted' <<<"$out$err"; then
+			why="triple-faulted a guest"
+		fi
 	fi
 	[ -n "$why" ] || return 1
 	echo "# the test host $why, status $status: QEMU's nested-SVM fault; once more: ${1:0:200}" >&2
@@ -80,7 +86,9 @@ nb_try() {
 	fi
 }
 
-# nb_run_case SECONDS CMD... : run CMD under a time limit, stdin from /dev/null.
+# nb_run_case SECONDS CMD... : run CMD under a time limit, stdin from
+# /dev/null, or from a pipe that carries $nb_input when it is set
+# (nb_input=TEXT nb_run_case ...).
 nb_run_case() {
 	nb_try nb_run_case_once "$@"
 }
@@ -88,7 +96,12 @@ nb_run_case_once() {
 	local limit=$1
 	shift
 	nb_case_start "$*"
-	timeout --kill-after=5 "$limit" "$@" </dev/null >"$nb_tmp/out" 2>"$nb_tmp/err"
+	if [ -n "${nb_input+set}" ]; then
+		printf '%s' "$nb_input" |
+			timeout --kill-after=5 "$limit" "$@" >"$nb_tmp/out" 2>"$nb_tmp/err"
+	else
+		timeout --kill-after=5 "$limit" "$@" </dev/null >"$nb_tmp/out" 2>"$nb_tmp/err"
+	fi
 	status=$?
 	out=$(cat "$nb_tmp/out")
 	err=$(cat "$nb_tmp/err")

@@ -35,7 +35,9 @@ expect testhost_status "CMD's stdout, stderr and exit status come back from L1" 
 # The L1-state watch (tests/testhost/README.md): on in L1, its filter
 # covers kvm_amd's __svm_vcpu_run (where such guests were entered), and a
 # case that timed out while an entry was recorded (a marker line stands
-# for one here) runs once more and says so; one that did not, once.
+# for one here) runs once more and says so; one that did not, once; a
+# triple fault (here in fn's JSON on stdout) once more, any other reset
+# once.
 # shellcheck disable=SC2016 # expanded in L1
 nb_run_case 600 $run bash -c '. tests/lib/check.sh
 	[ -n "$nb_l1fault" ] || { echo "no watch"; exit 1; }
@@ -47,10 +49,19 @@ nb_run_case 600 $run bash -c '. tests/lib/check.sh
 	nb_try hang; echo "hung $n"
 	n=0
 	fail() { n=$((n + 1)); status=124 out= err=; }
-	nb_try fail; echo "failed $n"'
-expect testhost_l1fault_watch "L1 watches for guests entered at its own kvm_amd; a timeout it saw runs again, once" \
+	nb_try fail; echo "failed $n"
+	reset="the guest reset before reporting an exit status:"
+	n=0
+	triple() { n=$((n + 1)); status=125 err=; out="{\"error\":\"$reset vCPU 0 triple-faulted (a fault it could not even report)\"}"; }
+	nb_try triple; echo "triple $n"
+	n=0
+	other() { n=$((n + 1)); status=125 out= err="$reset the guest reset the machine (i8042)"; }
+	nb_try other; echo "reset $n"'
+expect testhost_l1fault_watch "L1 watches for guests entered at its own kvm_amd; a timeout it saw, or a triple fault, runs again, once" \
 	"$status" -eq 0 -a -n "$(grep -Fx covered <<<"$out")" -a -n "$(grep -Fx 'hung 2' <<<"$out")" \
-	-a -n "$(grep -Fx 'failed 1' <<<"$out")" \
+	-a -n "$(grep -Fx 'failed 1' <<<"$out")" -a -n "$(grep -Fx 'triple 2' <<<"$out")" \
+	-a -n "$(grep -Fx 'reset 1' <<<"$out")" \
+	-a -n "$(grep -F "the test host triple-faulted a guest, status 125" <<<"$err")" \
 	-a -n "$(grep -F "entered a guest at L1's own kernel address (rip 0xffffffffc0000000), status 124" <<<"$err")"
 
 # A panic in L1 (sysrq c) while a noted case runs.

@@ -18,6 +18,9 @@
 
 static struct nb_fn_clone clone_;
 static int gate[2]; /* the child exits when the parent closes gate[1] */
+/* What the stand-in also writes, when set: the guest's console, and the
+ * VMM's error (on its MSG pipe). */
+static const char *console_text, *error_text;
 
 static void write_all(int fd, const void *data, size_t len)
 {
@@ -57,6 +60,10 @@ static void start(size_t out_len, const char *status, int code)
 		write_all(p[NB_FN_READY][1], "\1", 1);
 		write_all(p[NB_FN_OUT][1], out, out_len);
 		write_all(p[NB_FN_ERR][1], "err", 3);
+		if (console_text)
+			write_all(p[NB_FN_CONSOLE][1], console_text, strlen(console_text));
+		if (error_text)
+			write_all(p[NB_FN_MSG][1], error_text, strlen(error_text));
 		write_all(p[NB_FN_STATUS][1], status, strlen(status));
 		while (read(gate[0], &c, 1) > 0) {
 		}
@@ -95,6 +102,8 @@ START_TEST(answers_once_status_told)
 	ck_assert_str_eq(field(o, "stderr"), "err");
 	ck_assert_uint_eq(strlen(field(o, "stdout")), BIG);
 	ck_assert_str_eq(field(o, "truncated"), "false");
+	ck_assert_str_eq(field(o, "error"), "(none)");
+	ck_assert_str_eq(field(o, "console"), "(none)");
 	json_object_put(o);
 	close(gate[1]);
 	nb_fn_free(&clone_); /* waits for it, not killed */
@@ -147,6 +156,38 @@ START_TEST(idle_sees_the_vmm_end)
 }
 END_TEST
 
+/* nestbox failed (the guest reset): "error" says so, "console" holds the
+ * guest console's last 2 KiB, printable ASCII and newlines only. */
+START_TEST(an_error_brings_the_console)
+{
+	char *console = malloc(4096);
+	struct json_object *o;
+	const char *got;
+	bool failed;
+
+	memset(console, 'c', 3000);
+	strcpy(console + 3000, "\r\nKernel panic \xc3\xa9\x1b[0m\n");
+	console_text = console;
+	error_text = "the guest reset before reporting an exit status: triple fault";
+	start(0, "", 125);
+	close(gate[1]);
+	nb_fn_collect(&clone_, 0);
+	o = nb_fn_result(&clone_, &failed);
+	ck_assert(failed);
+	ck_assert_ptr_null(field(o, "exit_code")); /* null */
+	ck_assert_str_eq(field(o, "error"), error_text);
+	got = field(o, "console");
+	ck_assert_uint_le(strlen(got), 2048);
+	ck_assert_uint_gt(strlen(got), 2000);
+	ck_assert_str_eq(got + strlen(got) - 21, "\nKernel panic ???[0m\n");
+	ck_assert_ptr_null(strchr(got, '\r'));
+	json_object_put(o);
+	nb_fn_free(&clone_);
+	console_text = error_text = NULL;
+	free(console);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("fn");
@@ -155,6 +196,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, answers_once_status_told);
 	tcase_add_test(tc, bad_status_line_waits_for_exit);
 	tcase_add_test(tc, idle_sees_the_vmm_end);
+	tcase_add_test(tc, an_error_brings_the_console);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -23,6 +23,7 @@
 #define OOM_LINE "container killed: out of memory"
 #define KILLED_WAIT_MS 1000 /* after the kill: the pipes close with the VMM */
 #define STATUS_MAX 15u      /* "%d\n" of an exit status */
+#define CONSOLE_TAIL 2048u  /* of the guest's console, beside an error */
 
 double nb_fn_now_ms(void)
 {
@@ -291,6 +292,26 @@ static void add_output(struct json_object *o, const char *name, const struct nb_
 	json_object_object_add(o, key, json_object_new_boolean(c->total > c->len));
 }
 
+static char printable(unsigned char c)
+{
+	return c == '\n' || (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+}
+
+/* The end of the guest's console, for the guest's own account of a
+ * failure (a kernel panic): printable ASCII and newlines, any other byte
+ * a '?', carriage returns dropped. */
+static void add_console(struct json_object *o, const struct nb_fn_capture *c)
+{
+	size_t n = c->len < CONSOLE_TAIL ? c->len : CONSOLE_TAIL, len = 0;
+	const unsigned char *s = (const unsigned char *)c->buf + c->len - n;
+	char text[CONSOLE_TAIL];
+
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != '\r')
+			text[len++] = printable(s[i]);
+	json_object_object_add(o, "console", json_object_new_string_len(text, (int)len));
+}
+
 struct json_object *nb_fn_result(const struct nb_fn_clone *c, bool *failed)
 {
 	struct json_object *o = json_object_new_object(), *d = json_object_new_object();
@@ -320,8 +341,11 @@ struct json_object *nb_fn_result(const struct nb_fn_clone *c, bool *failed)
 	json_object_object_add(o, "truncated",
 			       json_object_new_boolean(cap[NB_FN_OUT].total > cap[NB_FN_OUT].len ||
 						       cap[NB_FN_ERR].total > cap[NB_FN_ERR].len));
-	if (*failed)
+	if (*failed) {
 		json_object_object_add(o, "error", json_object_new_string(c->msg));
+		if (cap[NB_FN_CONSOLE].len)
+			add_console(o, &cap[NB_FN_CONSOLE]);
+	}
 	return o;
 }
 

@@ -477,7 +477,7 @@ static int stop_result(struct nb_stop *stop, const struct nb_report *report, int
 		return nb_err_set(err, 0,
 				  "the guest reset before reporting an exit status: %s (a guest "
 				  "kernel panic or a reboot inside the guest says why on its "
-				  "console, above)",
+				  "console)",
 				  stop->err.msg[0] ? stop->err.msg : "reset");
 	default:
 		return nb_err_set(err, 0, "%s",
