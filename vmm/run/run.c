@@ -55,10 +55,13 @@
 #include "vmm/kvm/x86_64/mptable.h"
 
 /* reboot=k: reset through the i8042 (our stop path); panic=-1: reset at
- * once on panic; the rest skips probes a microVM has nothing behind. */
+ * once on panic; rcupdate.rcu_expedited: the RCU grace periods the
+ * container's set-up waits for (its cgroup: 27-42 ms of a test-host boot,
+ * 6-10 expedited) take a few IPIs to a VM's few vCPUs rather than
+ * jiffies; the rest skips probes a microVM has nothing behind. */
 const char nb_run_base_cmdline[] = "console=ttyS0 reboot=k panic=-1 rdinit=/init quiet "
-				   "8250.nr_uarts=1 io_delay=none no_timer_check tsc=reliable "
-				   "random.trust_cpu=on";
+				   "rcupdate.rcu_expedited=1 8250.nr_uarts=1 io_delay=none "
+				   "no_timer_check tsc=reliable random.trust_cpu=on";
 
 /* The virtio_mmio.device= arguments the devices add to the command line
  * (" virtio_mmio.device=4K@0xd0000000:NN" at most 40 bytes each). */
