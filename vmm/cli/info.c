@@ -26,6 +26,7 @@
 #include "vmm/cli/print.h"
 #include "vmm/kvm/kvm.h"
 #include "vmm/run/records.h"
+#include "vmm/run/run.h"
 
 #define KERNEL_SCAN_MAX (256u << 20) /* a vmlinux this big is not ours anyway */
 #define BANNER "Linux version "
@@ -165,6 +166,8 @@ static void add_guest(struct json_object *o)
 	add_str(k, "Path", kernel);
 	kernel_version(kernel ? kernel : "", version, sizeof(version));
 	add_str(k, "Version", version[0] ? version : "(not found)");
+	/* what every boot starts from (the benches give QEMU the same) */
+	add_str(k, "CommandLine", nb_run_base_cmdline);
 	add_str(i, "Path", init);
 	add_bool(i, "Present", init && access(init, R_OK) == 0);
 	json_object_object_add(o, "GuestKernel", k);
@@ -195,7 +198,8 @@ static const char version_usage[] =
 	"Usage: nestbox version [--format json]\n"
 	"\n"
 	"Show nestbox's version (git describe at build time), the guest ABI and spec\n"
-	"format it speaks, the guest kernel and init beside it, and its libraries.\n"
+	"format it speaks, the guest kernel (and the command line every boot starts\n"
+	"from) and init beside it, and its libraries.\n"
 	"`nestbox --version` prints the one-line form.\n";
 
 int nb_cmd_version(int argc, char **argv)
