@@ -57,9 +57,13 @@ expect e2e_cli_init_not_found "with --init a command that is not there is 127, n
 
 # init_sig_case NAME SIGNAL CMD: `nestbox run --init $rootfs -- sh -c CMD`
 # with stdout on a FIFO; once it printed "ready", SIGNAL goes to nestbox.
+# In the test host, once more after an emulator fault (nb_try).
 init_sig_case() {
+	nb_try init_sig_case_once "$@"
+}
+init_sig_case_once() {
 	local name=$1 sig=$2 fifo=$nb_tmp/$1.fifo line tpid pid fd
-	mkfifo "$fifo"
+	rm -f "$fifo" && mkfifo "$fifo"
 	nb_case_start "$name"
 	timeout -s KILL "$limit" $nestbox run --init "$rootfs" -- /bin/sh -c "$3" \
 		>"$fifo" 2>"$nb_tmp/err" </dev/null &

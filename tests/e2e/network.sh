@@ -42,17 +42,26 @@ while True:
 
 	# A1: a web server on network na, port 80 published as 8080.
 	mkdir -p "$nb_tmp/www" && echo hello-a1 >"$nb_tmp/www/index.html"
-	timeout --kill-after=5 $((limit + 240)) "$nestbox" run --network na --ip 10.88.11.10 \
-		-p 8080:80 -v "$nb_tmp/www:/www:ro" "$rootfs" -- /bin/httpd -f -p 80 -h /www \
-		>"$nb_tmp/a1.out" 2>"$nb_tmp/a1.err" &
-	a1=$!
-	got=
-	for _ in $(seq 120); do
-		got=$(curl -s -m 3 http://127.0.0.1:8080/ 2>/dev/null) && [ "$got" = hello-a1 ] && break
-		kill -0 "$a1" 2>/dev/null || break
-		sleep 1
-	done
-	status=0 out=$got err=$(tail -c 300 "$nb_tmp/a1.err")
+	# Sets a1 (the VM's timeout pid, still running on success) and got.
+	a1_start() {
+		nb_case_start "a web server VM with -p 8080:80, reached at 127.0.0.1:8080"
+		timeout --kill-after=5 $((limit + 240)) "$nestbox" run --network na --ip 10.88.11.10 \
+			-p 8080:80 -v "$nb_tmp/www:/www:ro" "$rootfs" -- /bin/httpd -f -p 80 -h /www \
+			</dev/null >"$nb_tmp/a1.out" 2>"$nb_tmp/a1.err" &
+		a1=$!
+		got= status=0
+		for _ in $(seq 120); do
+			got=$(curl -s -m 3 http://127.0.0.1:8080/ 2>/dev/null) && [ "$got" = hello-a1 ] && break
+			if ! kill -0 "$a1" 2>/dev/null; then
+				wait "$a1"
+				status=$?
+				break
+			fi
+			sleep 1
+		done
+		out=$got err=$(tail -c 300 "$nb_tmp/a1.err")
+	}
+	nb_try a1_start
 	expect e2e_network_publish_localhost "-p 8080:80 reached at 127.0.0.1:8080 from L1" \
 		"$got" = hello-a1
 	out=$(curl -s -m 5 http://10.99.0.1:8080/ 2>&1)

@@ -129,19 +129,28 @@ done" -a "$esc_before" = "$(ls -a "$esc")" -a ! -e "/planted-$secret" \
 
 # ---- a host-side change is seen by the guest ----
 hc=$nb_tmp/hostchange
-mkdir -p "$hc" && echo old >"$hc/f"
+mkdir -p "$hc"
 hc_script='cat /src/f; touch /src/ready
 i=0; while [ ! -e /src/go ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done
 sleep 1.5; cat /src/f; ls /src'
-timeout --kill-after=5 "$limit" $nestbox run -v "$hc:/src" "$share_root" -- /bin/sh -c "$hc_script" \
-	</dev/null >"$nb_tmp/hc.out" 2>"$nb_tmp/hc.err" &
-hc_pid=$!
-for _ in $(seq $((limit * 10))); do [ -e "$hc/ready" ] && break; sleep 0.1; done
-echo "changed on the host" >"$hc/f"
-echo new >"$hc/added"
-touch "$hc/go"
-wait $hc_pid
-status=$? out=$(cat "$nb_tmp/hc.out") err=$(cat "$nb_tmp/hc.err")
+host_change() {
+	nb_case_start "the host changes a shared directory while the guest waits"
+	rm -f "$hc/ready" "$hc/go" "$hc/added" && echo old >"$hc/f"
+	timeout --kill-after=5 "$limit" $nestbox run -v "$hc:/src" "$share_root" -- /bin/sh -c "$hc_script" \
+		</dev/null >"$nb_tmp/hc.out" 2>"$nb_tmp/hc.err" &
+	local pid=$!
+	for _ in $(seq $((limit * 10))); do
+		[ -e "$hc/ready" ] && break
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "changed on the host" >"$hc/f"
+	echo new >"$hc/added"
+	touch "$hc/go"
+	wait $pid
+	status=$? out=$(cat "$nb_tmp/hc.out") err=$(cat "$nb_tmp/hc.err")
+}
+nb_try host_change
 expect e2e_share_host_change "the guest sees a file the host rewrote and one it added" \
 	"$status" -eq 0 -a "$out" = "old
 changed on the host

@@ -8,12 +8,17 @@
 # stdout on a FIFO, wait for its "ready" line, send each SIGNAL to nestbox
 # (waiting for a line "got..." after each but the last), then collect
 # $out, $err and $status. timeout(1) kills it after $limit seconds.
+# In the test host, once more after an emulator fault (nb_try).
 sig_case() {
+	nb_try sig_case_once "$@"
+}
+sig_case_once() {
 	local name=$1 fifo=$nb_tmp/$1.fifo sigs=() line tpid pid fd
 	shift
 	while [ "$1" != -- ]; do sigs+=("$1"); shift; done
 	shift
-	mkfifo "$fifo"
+	nb_case_start "$name"
+	rm -f "$fifo" && mkfifo "$fifo"
 	timeout -s KILL "$limit" $nestbox run "$rootfs" -- "$@" >"$fifo" 2>"$nb_tmp/err" </dev/null &
 	tpid=$!
 	exec {fd}<"$fifo"
