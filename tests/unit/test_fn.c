@@ -48,7 +48,8 @@ static void start(size_t out_len, const char *status, int code)
 		ck_assert_int_eq(pipe2(p[i], O_CLOEXEC), 0);
 		clone_.cap[i] = (struct nb_fn_capture){ .fd = p[i][0],
 							.max = BIG,
-							.buf = malloc(BIG + 1) };
+							.buf = malloc(BIG + 1),
+							.keep_end = i == NB_FN_CONSOLE };
 	}
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
@@ -188,6 +189,36 @@ START_TEST(an_error_brings_the_console)
 }
 END_TEST
 
+/* A console longer than what is kept: its end is kept, where a panic is. */
+START_TEST(a_long_console_keeps_its_end)
+{
+	size_t len = 3 * BIG + 1234;
+	char *console = malloc(len + 1);
+	const char *tail = "\nKernel panic - not syncing: Attempted to kill init!\n", *got;
+	struct json_object *o;
+	bool failed;
+
+	for (size_t i = 0; i < len; i++)
+		console[i] = (char)('a' + i % 26);
+	strcpy(console + len - strlen(tail), tail);
+	console_text = console;
+	error_text = "the guest reset before reporting an exit status";
+	start(0, "", 125);
+	close(gate[1]);
+	nb_fn_collect(&clone_, 0);
+	ck_assert_uint_eq(clone_.cap[NB_FN_CONSOLE].total, len);
+	ck_assert_uint_eq(clone_.cap[NB_FN_CONSOLE].len, BIG);
+	ck_assert_mem_eq(clone_.cap[NB_FN_CONSOLE].buf, console + len - BIG, BIG);
+	o = nb_fn_result(&clone_, &failed);
+	got = field(o, "console");
+	ck_assert_str_eq(got + strlen(got) - strlen(tail), tail);
+	json_object_put(o);
+	nb_fn_free(&clone_);
+	console_text = error_text = NULL;
+	free(console);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("fn");
@@ -197,6 +228,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, bad_status_line_waits_for_exit);
 	tcase_add_test(tc, idle_sees_the_vmm_end);
 	tcase_add_test(tc, an_error_brings_the_console);
+	tcase_add_test(tc, a_long_console_keeps_its_end);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -17,7 +17,7 @@
 #include "common/parse.h"
 #include "nestbox/abi.h"
 
-#define CONSOLE_MAX 65536u /* the guest's console kept, to find nestbox-init's verdicts */
+#define CONSOLE_MAX 65536u /* the guest console's end kept, for nestbox-init's verdicts */
 /* nestbox-init's line when the container's cgroup saw an OOM kill
  * (container/container.c, nb_container_finish). */
 #define OOM_LINE "container killed: out of memory"
@@ -86,7 +86,8 @@ int nb_fn_start(struct nb_run_options *run, uint64_t max_output, bool feed_later
 		p[i][0] = p[i][1] = -1;
 		c->cap[i] = (struct nb_fn_capture){ .fd = -1,
 						    .max = max[i],
-						    .buf = malloc(max[i] + 1) };
+						    .buf = malloc(max[i] + 1),
+						    .keep_end = i == NB_FN_CONSOLE };
 		if (rc == 0 && (!c->cap[i].buf || pipe2(p[i], O_CLOEXEC) < 0))
 			rc = nb_err_sys(err, "fn");
 	}
@@ -127,7 +128,14 @@ static void capture_read(struct nb_fn_capture *c)
 		return;
 	}
 	c->total += (uint64_t)n;
-	if (c->len < c->max) {
+	if (c->keep_end && c->len + (size_t)n > c->max) {
+		size_t take = (size_t)n < c->max ? (size_t)n : c->max;
+		size_t keep = c->max - take;
+
+		memmove(c->buf, c->buf + c->len - keep, keep);
+		memcpy(c->buf + keep, buf + n - (ssize_t)take, take);
+		c->len = c->max;
+	} else if (c->len < c->max) {
 		size_t take = (size_t)n < c->max - c->len ? (size_t)n : c->max - c->len;
 
 		memcpy(c->buf + c->len, buf, take);

@@ -27,6 +27,7 @@ struct nb_fn_capture {
 	char *buf;
 	size_t len, max;
 	uint64_t total;
+	bool keep_end; /* over max: keep the last bytes (a console), not the first */
 };
 
 struct nb_fn_clone {
