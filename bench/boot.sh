@@ -20,7 +20,10 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/nestbox-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 marker="nestbox-init: started"
-cmdline="$(build/nestbox version | sed -n 's/^  CommandLine: //p') nestbox.debug"
+# shellcheck source=bench/lib/cmdline.sh
+. bench/lib/cmdline.sh
+nb_guest_cmdline
+cmdline="$nb_cmdline nestbox.debug"
 workload=(/bin/sh -c 'echo ready')
 build/tests/guest/mkinitramfs -o "$work/initrd" -i build/nestbox-init -r build/rootfs-busybox \
 	-- "${workload[@]}" >/dev/null

@@ -34,7 +34,10 @@ nsx ip addr add 10.200.0.1/24 dev nbtap0
 nsx ip link set nbtap0 up
 cp -a build/rootfs-busybox "$work/rootfs"
 cp build/tests/guest/vsock-echo "$work/rootfs/bin/vsock-echo"
-cmdline="$(build/nestbox version | sed -n 's/^  CommandLine: //p')"
+# shellcheck source=bench/lib/cmdline.sh
+. bench/lib/cmdline.sh
+nb_guest_cmdline
+cmdline="$nb_cmdline"
 # shellcheck disable=SC2054 # commas are QEMU syntax
 qemu_base=(qemu-system-x86_64 -enable-kvm -cpu host -M microvm,x-option-roms=off,rtc=off,acpi=off
 	-m 512 -smp 1 -nodefaults -no-user-config -display none -serial stdio -no-reboot

@@ -41,7 +41,10 @@ bb=/rootfs/bin/busybox
 build/tests/guest/mkinitramfs -o "$work/initrd" -i build/nestbox-init -r "$work/rootfs" \
 	-g / -- $bb sh -c "$bb mkdir -p /mnt && $bb mount -t ext4 -o ro /dev/vda /mnt &&
 		$bb sh -c '$(workload "$bb cat" /rootfs/bin/blkread)' /mnt" >/dev/null
-cmdline="$(build/nestbox version | sed -n 's/^  CommandLine: //p')"
+# shellcheck source=bench/lib/cmdline.sh
+. bench/lib/cmdline.sh
+nb_guest_cmdline
+cmdline="$nb_cmdline"
 
 # Run CMD until its output says bench-done (at most 300 s), then kill it:
 # a QEMU microvm guest that resets afterwards can spin in the test host

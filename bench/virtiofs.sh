@@ -60,7 +60,10 @@ bb=/rootfs/bin/busybox
 build/tests/guest/mkinitramfs -o "$work/initrd" -i build/nestbox-init -r "$work/rootfs" \
 	-g / -- $bb sh -c "$bb mkdir -p /mnt && $bb mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=$cache9p share /mnt &&
 		$bb sh -c '$workload' /mnt /rootfs/bin/blkread" >/dev/null
-cmdline="$(build/nestbox version | sed -n 's/^  CommandLine: //p')"
+# shellcheck source=bench/lib/cmdline.sh
+. bench/lib/cmdline.sh
+nb_guest_cmdline
+cmdline="$nb_cmdline"
 
 # Run CMD until its output says bench-done (at most $limit s), then kill it.
 until_done() {

@@ -154,9 +154,10 @@ nb_run_case 30 $nestbox version --format json
 expect diag_version_json "version --format json has the version, ABI, guest kernel (with its base command line) and libraries" \
 	"$status-$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(bool(d["Version"]), d["ABIVersion"] >= 1, "Path" in d["GuestKernel"], "reboot=k" in d["GuestKernel"]["CommandLine"], "libseccomp" in d["Libraries"])' <<<"$out" 2>&1)" \
 	= "0-True True True True True"
-# The benches give QEMU this line (bench/boot.sh): the text form has it too.
+# The benches give QEMU this line from the JSON (bench/lib/cmdline.sh); the
+# text form shows it too.
 nb_run_case 30 $nestbox version
-expect diag_version_cmdline "version shows the guest kernel's base command line as the benches read it" \
+expect diag_version_cmdline "version shows the guest kernel's base command line in its text form" \
 	"$status" -eq 0 -a -n "$(sed -n 's/^  CommandLine: //p' <<<"$out" | grep -F 'console=ttyS0 reboot=k')"
 nb_run_case 30 $nestbox info --format json
 info_kind=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["KVM"]["Kind"])' <<<"$out" 2>&1)
