@@ -37,17 +37,32 @@ static int read_masks(pid_t pid, uint64_t *blocked, uint64_t *ignored, uint64_t 
 	return found == 3 ? 0 : -1;
 }
 
+/* busybox ash, waiting for a child, blocks nearly every signal for a few
+ * instructions on each side of its sigsuspend. A signal sent to an init
+ * then stays pending, and when it is unblocked the kernel drops it (an
+ * init's SIG_DFL): the TERM would be lost. So a blocked, uncaught signal
+ * is looked at again for a while; blocked that long, it is blocked on
+ * purpose (sigwait, signalfd) and is sent as it is. */
+#define BLOCKED_POLL_US 1000
+#define BLOCKED_WAIT_US 20000
+
 int nb_signal_deliver(pid_t pid, int sig, bool pid_ns_init)
 {
 	uint64_t blocked = 0, ignored = 0, caught = 0, bit = 1ull << (sig - 1);
 
 	if (sig < 1 || sig > 64)
 		return 0;
-	if (pid_ns_init && !default_ignored(sig) &&
-	    read_masks(pid, &blocked, &ignored, &caught) == 0 &&
-	    !((blocked | ignored | caught) & bit)) {
-		kill(pid, SIGKILL);
-		return sig;
+	for (unsigned waited = 0;
+	     pid_ns_init && !default_ignored(sig) &&
+	     read_masks(pid, &blocked, &ignored, &caught) == 0 && !((ignored | caught) & bit);
+	     waited += BLOCKED_POLL_US) {
+		if (!(blocked & bit)) {
+			kill(pid, SIGKILL);
+			return sig;
+		}
+		if (waited >= BLOCKED_WAIT_US)
+			break;
+		usleep(BLOCKED_POLL_US);
 	}
 	kill(pid, sig);
 	return 0;

@@ -314,6 +314,60 @@ START_TEST(deliver_default_action)
 }
 END_TEST
 
+/* A child that blocks every signal for `block_ms` (busybox ash around its
+ * sigsuspend; -1: for good, as a signalfd user does), having said "ready". */
+static pid_t blocking_child(int block_ms, int *ready_fd)
+{
+	int p[2];
+	pid_t pid;
+	sigset_t all;
+
+	ck_assert_int_eq(pipe(p), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(p[0]);
+		signal(SIGTERM, SIG_DFL); /* Check's own handler, inherited */
+		sigfillset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		if (write(p[1], "r", 1) != 1)
+			_exit(1);
+		if (block_ms < 0)
+			for (;;)
+				pause();
+		usleep((useconds_t)block_ms * 1000);
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	*ready_fd = p[0];
+	char c;
+	ck_assert_int_eq(read(p[0], &c, 1), 1);
+	return pid;
+}
+
+/* Blocked for a moment, the default action still applies (SIGKILL, said);
+ * blocked for good, the signal is sent as it is and stays pending. */
+START_TEST(deliver_waits_out_a_brief_block)
+{
+	int fd, ws;
+	pid_t pid = blocking_child(5, &fd);
+
+	ck_assert_int_eq(nb_signal_deliver(pid, SIGTERM, true), SIGTERM);
+	ck_assert_int_eq(waitpid(pid, &ws, 0), pid);
+	ck_assert(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL);
+	close(fd);
+	pid = blocking_child(-1, &fd);
+	ck_assert_int_eq(nb_signal_deliver(pid, SIGTERM, true), 0);
+	ck_assert_int_eq(waitpid(pid, &ws, WNOHANG), 0); /* pending, not killed */
+	kill(pid, SIGKILL);
+	waitpid(pid, &ws, 0);
+	close(fd);
+}
+END_TEST
+
 START_TEST(port_reaches_handler)
 {
 	int fd, ws, p[2];
@@ -394,6 +448,7 @@ int main(void)
 	tcase_add_test(tc, reader_resyncs);
 	tcase_add_test(tc, spec_tty);
 	tcase_add_test(tc, deliver_default_action);
+	tcase_add_test(tc, deliver_waits_out_a_brief_block);
 	tcase_add_test(tc, port_reaches_handler);
 	tcase_add_test(tc, port_sets_memory_max);
 	suite_add_tcase(s, tc);
