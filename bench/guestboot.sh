@@ -2,7 +2,8 @@
 # Guest-side cold start: where the time goes from the guest kernel's start
 # to the workload's execve, for `nestbox run` of the busybox OCI image with
 # `true`. Per nestbox build (a directory holding nestbox with the vmlinux
-# and nestbox-init beside it; default build/), side by side, runs alternated:
+# and nestbox-init beside it; default build/), side by side, runs alternated
+# (each build first and last in turn):
 #   - median of RUNS boots (kernel args `nestbox.debug`): guest uptime at
 #     nestbox-init's first line and at the container's execve, VM exits up
 #     to both (KVM's debugfs in the test host);
@@ -49,7 +50,14 @@ for i in "${!dirs[@]}"; do
 	fi
 done
 for r in $(seq "$runs"); do
+	# A build's place in the round alternates (ABBA): the round's later
+	# boots ran slower, 1.08-1.16x in three A/Bs whose builds an
+	# alternated quiet profile put level.
+	order=()
 	for i in "${!dirs[@]}"; do
+		if [ $((r % 2)) -eq 0 ]; then order=("$i" "${order[@]}"); else order+=("$i"); fi
+	done
+	for i in "${order[@]}"; do
 		boot time "${dirs[$i]}" "nestbox.debug" "$work/$i.time"
 	done
 	echo "# run $r/$runs done" >&2
