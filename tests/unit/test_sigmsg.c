@@ -268,9 +268,9 @@ static void on_usr1(int sig)
 	got_usr1 = 1;
 }
 
-/* A child that says "ready" on fd then waits; with a USR1 handler, exits 7
- * on USR1. */
-static pid_t child(bool handler, int *ready_fd)
+/* A child that runs setup(arg), says "ready" on *ready_fd, then runs
+ * body(arg), which does not return. */
+static pid_t fork_ready(void (*setup)(int), void (*body)(int), int arg, int *ready_fd)
 {
 	int p[2];
 	pid_t pid;
@@ -280,19 +280,36 @@ static pid_t child(bool handler, int *ready_fd)
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		close(p[0]);
-		if (handler)
-			signal(SIGUSR1, on_usr1);
+		setup(arg);
 		if (write(p[1], "r", 1) != 1)
 			_exit(1);
-		for (int i = 0; i < 500 && !got_usr1; i++)
-			usleep(10000);
-		_exit(got_usr1 ? 7 : 0);
+		body(arg);
 	}
 	close(p[1]);
 	*ready_fd = p[0];
 	char c;
 	ck_assert_int_eq(read(p[0], &c, 1), 1);
 	return pid;
+}
+
+static void usr1_handler(int handler)
+{
+	if (handler)
+		signal(SIGUSR1, on_usr1);
+}
+
+static void wait_usr1(int arg)
+{
+	(void)arg;
+	for (int i = 0; i < 500 && !got_usr1; i++)
+		usleep(10000);
+	_exit(got_usr1 ? 7 : 0);
+}
+
+/* A child that waits 5 s; with a USR1 handler, exits 7 on USR1. */
+static pid_t child(bool handler, int *ready_fd)
+{
+	return fork_ready(usr1_handler, wait_usr1, handler, ready_fd);
 }
 
 START_TEST(deliver_default_action)
@@ -314,38 +331,34 @@ START_TEST(deliver_default_action)
 }
 END_TEST
 
+static void block_all(int arg)
+{
+	sigset_t all;
+
+	(void)arg;
+	signal(SIGTERM, SIG_DFL); /* Check's own handler, inherited */
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+static void unblock_after(int block_ms)
+{
+	sigset_t none;
+
+	if (block_ms >= 0) {
+		usleep((useconds_t)block_ms * 1000);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+	}
+	for (;;)
+		pause();
+}
+
 /* A child that blocks every signal for `block_ms` (busybox ash around its
  * sigsuspend; -1: for good, as a signalfd user does), having said "ready". */
 static pid_t blocking_child(int block_ms, int *ready_fd)
 {
-	int p[2];
-	pid_t pid;
-	sigset_t all;
-
-	ck_assert_int_eq(pipe(p), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		close(p[0]);
-		signal(SIGTERM, SIG_DFL); /* Check's own handler, inherited */
-		sigfillset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		if (write(p[1], "r", 1) != 1)
-			_exit(1);
-		if (block_ms < 0)
-			for (;;)
-				pause();
-		usleep((useconds_t)block_ms * 1000);
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		for (;;)
-			pause();
-	}
-	close(p[1]);
-	*ready_fd = p[0];
-	char c;
-	ck_assert_int_eq(read(p[0], &c, 1), 1);
-	return pid;
+	return fork_ready(block_all, unblock_after, block_ms, ready_fd);
 }
 
 /* Blocked for a moment, the default action still applies (SIGKILL, said);
