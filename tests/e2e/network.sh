@@ -9,7 +9,7 @@
 net_cases="e2e_network_create e2e_network_publish_localhost e2e_network_publish_other_addr
 	e2e_network_publish_outside e2e_network_same_net e2e_network_nat e2e_network_resolv
 	e2e_network_isolated e2e_network_nat_b e2e_network_dns_option e2e_network_rm_in_use
-	e2e_network_none e2e_network_kill9_gc e2e_network_cleanup"
+	e2e_network_none e2e_network_kill9_gc e2e_network_detached e2e_network_cleanup"
 if [ "$(id -u)" -ne 0 ] || ! command -v nft >/dev/null || ! command -v curl >/dev/null ||
 	! ip netns add nbout$$ 2>/dev/null; then
 	for t in $net_cases; do skip "$t" "needs root, nft, curl and ip netns"; done
@@ -126,6 +126,23 @@ while True:
 	out="$out; tap was up: $had_tap; left: $left"
 	expect e2e_network_kill9_gc "kill -9 of nestbox: its tap goes at once; gc frees the lease and the idle bridge" \
 		"$status" -eq 0 -a "$had_tap" = 1 -a -z "$left"
+
+	# run -d: the VM keeps its lease and its place on the bridge once
+	# `run -d` has returned (its monitor holds them).
+	nb_run_case $((limit + 60)) "$nestbox" run -d --name nd --network nb --ip 10.88.12.20 \
+		-v "$nb_tmp/www:/www:ro" "$rootfs" -- /bin/httpd -f -p 80 -h /www
+	got=
+	for _ in $(seq 120); do
+		got=$(curl -s -m 3 http://10.88.12.20/ 2>/dev/null) && [ "$got" = hello-a1 ] && break
+		sleep 1
+	done
+	sleep 2 # `run -d` long gone: a lease it had left would be gone too
+	got+=$(curl -s -m 3 http://10.88.12.20/ 2>/dev/null)
+	leases=$(grep -o '"ip"' "$NESTBOX_NETWORK_DIR/leases/nb.json" 2>/dev/null | wc -l)
+	out="$got; leases: $leases"
+	expect e2e_network_detached "run -d --network: the VM keeps its lease and is reached at its address" \
+		"$got" = hello-a1hello-a1 -a "$leases" = 1
+	"$nestbox" rm -f nd >/dev/null 2>&1
 
 	kill -TERM "$a1" 2>/dev/null
 	wait "$a1"

@@ -268,6 +268,54 @@ START_TEST(concurrent_allocation)
 }
 END_TEST
 
+/* run -d: the monitor takes the lease of the process that attached (it
+ * returns, and a lease of a dead pid is freed); only that one. */
+START_TEST(adopt_lease)
+{
+	char dir[] = "/tmp/nb-hostnet-XXXXXX", defs[64], leases[64];
+	struct nb_netstore s;
+	struct nb_netdef def;
+	struct nb_leases l;
+	struct nb_err err;
+	struct nb_lease other = lease_of(0x0a070002u, 4242), mine = lease_of(0x0a070003u, 4343);
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(defs, sizeof(defs), "%s", dir);
+	snprintf(leases, sizeof(leases), "%s/leases", dir);
+	ck_assert_int_eq(setenv("NESTBOX_NETWORK_DIR", dir, 1), 0);
+	ck_assert_int_eq(nb_netdef_make(&def, "a", "10.7.0.0/24", NULL, &err), 0);
+	ck_assert_int_eq(nb_netstore_open(&s, defs, leases, &err), 0);
+	ck_assert_int_eq(nb_netstore_put(&s, &def, &err), 0);
+	ck_assert_int_eq(nb_leases_load(&s, "a", &l, &err), 0);
+	ck_assert_int_eq(nb_leases_add(&l, &other, &err), 0);
+	ck_assert_int_eq(nb_leases_add(&l, &mine, &err), 0);
+	ck_assert_int_eq(nb_leases_save(&s, "a", &l, &err), 0);
+	nb_leases_free(&l);
+	nb_netstore_close(&s);
+
+	ck_assert_msg(nb_hostnet_adopt("a", 4343, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(nb_hostnet_adopt("a", 4343, &err), -1); /* it is ours now */
+	ck_assert_ptr_nonnull(strstr(err.msg, "no lease of process 4343"));
+	ck_assert_int_eq(nb_netstore_open(&s, defs, leases, &err), 0);
+	ck_assert_int_eq(nb_leases_load(&s, "a", &l, &err), 0);
+	ck_assert_uint_eq(l.n, 2);
+	for (size_t i = 0; i < l.n; i++) {
+		if (l.v[i].ip == mine.ip) {
+			ck_assert_int_eq(l.v[i].pid, getpid());
+			ck_assert(nb_lease_alive(&l.v[i]));
+		} else {
+			ck_assert_int_eq(l.v[i].pid, 4242);
+		}
+	}
+	nb_leases_free(&l);
+	nb_netstore_close(&s);
+	unsetenv("NESTBOX_NETWORK_DIR");
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 START_TEST(nft_text)
 {
 	struct nb_netdef a, b;
@@ -360,6 +408,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, publish);
 	tcase_add_test(tc, allocation);
 	tcase_add_test(tc, concurrent_allocation);
+	tcase_add_test(tc, adopt_lease);
 	tcase_add_test(tc, nft_text);
 	tcase_add_test(tc, dns);
 	suite_add_tcase(s, tc);

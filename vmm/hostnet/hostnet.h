@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/report.h"
 #include "nestbox/err.h"
@@ -63,6 +64,10 @@ int nb_hostnet_attach(const char *name, uint32_t want, const struct nb_publish *
 /* This process leaves network name: its lease freed, the bridge removed
  * if no VM is left on it, the rules rebuilt. */
 int nb_hostnet_detach(const char *name, struct nb_err *err);
+
+/* Process `from`'s lease on network name becomes this process's (run -d:
+ * the monitor goes on after the process that attached has returned). */
+int nb_hostnet_adopt(const char *name, pid_t from, struct nb_err *err);
 
 /* Leases of dead VMs freed, idle bridges removed, the rules rebuilt;
  * each freed lease reported to out (NULL: quiet). Does nothing when no

@@ -162,6 +162,18 @@ void nb_network_spec(const struct nb_network *n, struct nb_spec *spec, char buf[
 	spec->net_dns = spec->net_ndns ? dns : NULL;
 }
 
+int nb_network_adopt(struct nb_network *n, pid_t from, struct nb_err *err)
+{
+	if (!n->attached)
+		return 0;
+	return nb_hostnet_adopt(n->network, from, err) < 0 ? nb_err_wrap(err, "run -d") : 0;
+}
+
+void nb_network_disown(struct nb_network *n)
+{
+	n->attached = false;
+}
+
 int nb_network_prepare(struct nb_network *n, const struct nb_run_options *opts, struct nb_err *err)
 {
 	bool created;

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/spec.h"
 #include "nestbox/err.h"
@@ -64,6 +65,11 @@ int nb_network_attach(struct nb_network *n, const struct nb_run_options *opts, s
 /* Leave the network (lease, and the bridge with its last VM, rules);
  * reports a failure to report. Safe when nothing was attached. */
 void nb_network_detach(struct nb_network *n, const struct nb_report *report);
+
+/* run -d: the monitor (a child of the process that attached) takes the
+ * lease over from it, which then leaves the network alone at its exit. */
+int nb_network_adopt(struct nb_network *n, pid_t from, struct nb_err *err);
+void nb_network_disown(struct nb_network *n);
 
 /* The guest's eth0 configuration (nb_network_attach) into the spec; the
  * nameserver strings live in buf. */

@@ -249,12 +249,19 @@ int nb_confine_run(const struct nb_run_options *opts, struct nb_jail_paths *path
 	pid_t pid;
 
 	/* run -d: this process returns once the VM started; a daemonized
-	 * copy goes on as its monitor (vmm/run/monitor.h). */
+	 * copy goes on as its monitor (vmm/run/monitor.h), holding the
+	 * network's lease from then on. */
+	pid_t attacher = getpid();
+
 	if (opts->detach.on && (rc = nb_monitor_detach(opts, &mon, err)) != 0) {
 		*status = NB_STATUS_OK;
+		if (rc > 0)
+			nb_network_disown(net);
 		return rc > 0 ? 0 : -1;
 	}
 	rc = -1;
+	if (mon && nb_network_adopt(net, attacher, err) < 0)
+		goto out;
 	/* What crashed runs left, before adding ours. */
 	if (nb_gc_collect(NULL, err) < 0)
 		return -1;
