@@ -323,6 +323,18 @@ static int check_gateway(const struct nb_spec *spec, struct nb_err *err)
 	return 0;
 }
 
+static int check_mac(const struct nb_spec *spec, struct nb_err *err)
+{
+	static const uint8_t zero[NB_SPEC_MAC_LEN];
+	const uint8_t *mac = spec->net_mac;
+
+	if (mac && spec->net_mac_len == NB_SPEC_MAC_LEN &&
+	    ((mac[0] & 1) || !memcmp(mac, zero, NB_SPEC_MAC_LEN)))
+		return nb_err_set(err, 0, "spec: property %s is not a unicast address",
+				  NB_SPEC_NET_MAC);
+	return 0;
+}
+
 static int check_dns(size_t i, const char *s, size_t len, struct nb_err *err)
 {
 	struct in_addr a;
@@ -437,6 +449,9 @@ static const struct prop props[] = {
 	  .zero = "is 0.0.0.0", .check = check_gateway },
 	{ .name = NB_SPEC_NET_DNS, .kind = KIND_LIST, LIST(net_dns, net_ndns), .min = 1,
 	  .max = NB_SPEC_MAX_DNS, .with = NB_SPEC_NET_IPV4, .check_str = check_dns },
+	{ .name = NB_SPEC_NET_MAC, .kind = KIND_BYTES, BYTES(net_mac, net_mac_len),
+	  .min = NB_SPEC_MAC_LEN, .max = NB_SPEC_MAC_LEN, .unit = 1, .unit_name = "bytes",
+	  .check = check_mac },
 	{ .name = NB_SPEC_LAYERS, .kind = KIND_RECORDS, .flags = PROP_ALLOC,
 	  RECORDS(layers, nlayers, const LAYER *), .min = 1, .max = NB_MAX_LAYERS,
 	  .unit = sizeof(LAYER),

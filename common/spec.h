@@ -66,6 +66,8 @@ struct nb_spec {
 	uint32_t net_gateway;       /* with net_ipv4 only */
 	const char *const *net_dns; /* net_ndns dotted IPv4 nameservers (with net_ipv4) */
 	size_t net_ndns;
+	const void *net_mac; /* NB_SPEC_MAC_LEN bytes; NULL: the NIC's own */
+	size_t net_mac_len;
 
 	/* ---- warm start (issue 16) ---- */
 	bool template;    /* wait for the workload's spec on the stdin port */

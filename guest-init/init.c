@@ -244,8 +244,9 @@ static struct nb_container_opts container_opts(const struct init *self, const si
 /* A template boot (NB_SPEC_TEMPLATE): the root is ready; the container is
  * made ahead (when it can be: it is made at start otherwise); say so, and
  * the VMM snapshots the VM right here. What follows runs in each clone:
- * the workload's spec from the stdin port replaces the template's, and the
- * clone gets fresh entropy and the host's clock (guest-init/warm.h). */
+ * the workload's spec from the stdin port replaces the template's, the
+ * clone gets fresh entropy and the host's clock (guest-init/warm.h), and
+ * its eth0 (down in the template) its own MAC and addresses. */
 static int await_workload(const struct init *self, void **blob, struct nb_spec *spec,
 			  struct nb_err *err)
 {
@@ -276,7 +277,9 @@ static int await_workload(const struct init *self, void **blob, struct nb_spec *
 	*spec = wspec;
 	warm.blob = wblob;
 	warm.len = len;
-	return nb_warm_apply(spec, err);
+	if (nb_warm_apply(spec, err) < 0)
+		return -1;
+	return nb_net_setup(spec, err); /* the clone's own MAC and addresses */
 }
 
 /* ---- running the workload ------------------------------------------------------- */

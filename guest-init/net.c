@@ -84,6 +84,20 @@ static int link_up(int sock, unsigned index, const char *name, struct nb_err *er
 	return talk(sock, &r, name, err);
 }
 
+/* eth0's MAC, while it is down (virtio-net takes it without the device:
+ * the host side does not filter). */
+static int set_mac(int sock, unsigned index, const uint8_t *mac, struct nb_err *err)
+{
+	struct req r;
+	struct ifinfomsg *ifi = begin(&r, RTM_NEWLINK, 0, sizeof(*ifi));
+
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = (int)index;
+	if (add_attr(&r, IFLA_ADDRESS, mac, NB_SPEC_MAC_LEN) < 0)
+		return nb_err_set(err, 0, "net: link message too long");
+	return talk(sock, &r, "setting the eth0 MAC address", err);
+}
+
 static int add_address(int sock, unsigned index, const struct nb_spec *spec, struct nb_err *err)
 {
 	struct req r;
@@ -160,12 +174,16 @@ int nb_net_setup(const struct nb_spec *spec, struct nb_err *err)
 	lo = if_nametoindex("lo");
 	if (lo && link_up(sock, lo, "bringing lo up", err) < 0)
 		return -1;
-	if (!spec->net_ipv4)
+	if (!spec->net_ipv4 && !spec->net_mac)
 		return 0;
 	eth = if_nametoindex(NB_GUEST_NET_IF);
 	if (!eth)
 		return nb_err_set(err, 0, "net: no %s (is the VM's virtio-net there?)",
 				  NB_GUEST_NET_IF);
+	if (spec->net_mac && set_mac(sock, eth, spec->net_mac, err) < 0)
+		return -1;
+	if (!spec->net_ipv4)
+		return 0;
 	if (link_up(sock, eth, "bringing eth0 up", err) < 0 ||
 	    add_address(sock, eth, spec, err) < 0)
 		return -1;

@@ -186,6 +186,11 @@ enum nb_status {
  *                                 writes them as the container's
  *                                 /etc/resolv.conf (replacing the image's,
  *                                 never through a symlink)
+ *   NB_SPEC_NET_MAC      6 bytes  eth0's MAC address (unicast, not zero):
+ *                                 nestbox-init sets it before eth0 goes up,
+ *                                 with or without NB_SPEC_NET_IPV4 (a clone
+ *                                 of a template gets its own here, the NIC
+ *                                 having been probed with the template's)
  */
 /* Terminal (-t), optional:
  *   NB_SPEC_TTY  2 x u32  rows and columns of the workload's pty at start:
@@ -205,7 +210,10 @@ enum nb_status {
  *                              (a spec in this format, without
  *                              NB_SPEC_TEMPLATE, whose rootfs is the
  *                              template's); the port's later bytes are the
- *                              workload's stdin.
+ *                              workload's stdin. That spec's network
+ *                              (NB_SPEC_NET_*) is set up then: a
+ *                              template's eth0 stays down until its clone's
+ *                              MAC and addresses come.
  *   NB_SPEC_SEED      bytes    NB_SPEC_SEED_LEN bytes of fresh host entropy:
  *                              nestbox-init adds them to the kernel's pool
  *                              (RNDADDENTROPY) and reseeds it (RNDRESEEDCRNG)
@@ -223,6 +231,8 @@ enum nb_status {
 #define NB_SPEC_NET_IPV4 "net.ipv4"
 #define NB_SPEC_NET_GATEWAY "net.gateway"
 #define NB_SPEC_NET_DNS "net.dns"
+#define NB_SPEC_NET_MAC "net.mac"
+#define NB_SPEC_MAC_LEN 6u
 #define NB_SPEC_MAX_DNS 3u
 #define NB_GUEST_NET_IF "eth0"
 

@@ -12,6 +12,9 @@ warm_cases="e2e_warm_template_create e2e_warm_run e2e_warm_fn_20 e2e_warm_clones
 snap_cases="e2e_snapshot_take e2e_snapshot_source_goes_on e2e_snapshot_not_empty
 	e2e_snapshot_restore_twice e2e_snapshot_restore_confined e2e_snapshot_clones_count
 	e2e_snapshot_clones_differ e2e_snapshot_nothing_left"
+warm_net_cases="e2e_warm_net_template e2e_warm_net_clone e2e_warm_net_clones_differ
+	e2e_warm_net_clone_to_clone e2e_warm_net_host_reaches e2e_warm_net_fn e2e_warm_net_none
+	e2e_warm_net_refused e2e_warm_net_cleanup"
 
 # What a run may leave: nestbox processes and files in /tmp, /dev/shm.
 warm_debris() {
@@ -360,11 +363,108 @@ e2e_snapshot() {
 	unset NESTBOX_RUN_DIR NESTBOX_CACHE_DIR
 }
 
+# The first line of $2 matching the extended regex $1, its match only.
+first_match() { grep -oE "$1" <<<"$2" | head -1; }
+
+# Per-clone networking: a template made with --network NAME has a NIC,
+# unplugged; each clone plugs in a tap of its own, gets its own lease (MAC
+# and address) and reaches the gateway, the host and the other clones.
+e2e_warm_net() {
+	local img=$1 t=wnet$$ ip_re='inet 10\.88\.31\.[0-9]+' mac_re='^([0-9a-f]{2}:){5}[0-9a-f]{2}$'
+	local a_out= a_ip a_mac b_ip b_mac refused
+	export NESTBOX_CACHE_DIR=$nb_tmp/warm-cache NESTBOX_NETWORK_DIR=$nb_tmp/warm-networks
+	export NESTBOX_RUN_DIR=$nb_tmp/warm-net-run
+
+	nb_run_case 30 $nestbox network create wn --subnet 10.88.31.0/24
+	[ "$status" -eq 0 ] &&
+		nb_run_case "$limit" $nestbox template create "$t" "$img" --network wn
+	[ "$status" -eq 0 ] && out=$($nestbox template ls 2>&1)
+	expect e2e_warm_net_template "template create --network NAME: a template with a NIC, its network in meta.json and template ls" \
+		"$status" -eq 0 -a "$(jq -r .network "$NESTBOX_CACHE_DIR/templates/$t/meta.json" 2>/dev/null)" = wn -a \
+		-n "$(grep -E "^$t +.* wn +[0-9]{4}-" <<<"$out")"
+	if [ "$status" -ne 0 ]; then
+		for c in $warm_net_cases; do [ "$c" = e2e_warm_net_template ] || skip "$c" "no template"; done
+		$nestbox network rm wn >/dev/null 2>&1
+		unset NESTBOX_CACHE_DIR NESTBOX_NETWORK_DIR NESTBOX_RUN_DIR
+		return
+	fi
+
+	# Clone A prints its address and MAC, then serves HTTP on port 80.
+	nb_run_case "$limit" $nestbox run -d --name wna --template "$t" -- \
+		'busybox ip -4 -o addr show eth0; cat /sys/class/net/eth0/address; busybox mkdir -p /w &&
+		 echo hello-wna >/w/index.html && exec busybox httpd -f -p 80 -h /w'
+	for _ in $(seq 240); do
+		a_out=$($nestbox logs wna 2>/dev/null)
+		grep -qE "$mac_re" <<<"$a_out" && break
+		sleep 0.5
+	done
+	a_ip=$(first_match "$ip_re" "$a_out" | cut -d' ' -f2)
+	a_mac=$(first_match "$mac_re" "$a_out")
+
+	# Clone B, in the foreground: its own lease, A's page, the gateway.
+	nb_run_case "$limit" $nestbox run --template "$t" -- \
+		"busybox ip -4 -o addr show eth0; cat /sys/class/net/eth0/address
+		 echo \"page=\$(printf 'GET / HTTP/1.0\r\n\r\n' | busybox nc -w 10 $a_ip 80 | busybox tail -n 1)\"
+		 busybox ping -c 1 -W 5 10.88.31.1 >/dev/null && echo gw-ok"
+	b_ip=$(first_match "$ip_re" "$out" | cut -d' ' -f2)
+	b_mac=$(first_match "$mac_re" "$out")
+	expect e2e_warm_net_clone "a clone of a --network template has eth0 up on the network and reaches its gateway" \
+		"$status" -eq 0 -a -n "$b_ip" -a -n "$(grep -x gw-ok <<<"$out")"
+	out="$out; A: $a_ip $a_mac; B: $b_ip $b_mac"
+	expect e2e_warm_net_clones_differ "two clones of one template have their own address and MAC" \
+		-n "$a_ip" -a -n "$a_mac" -a -n "$b_mac" -a "$a_ip" != "$b_ip" -a "$a_mac" != "$b_mac"
+	expect e2e_warm_net_clone_to_clone "a clone reaches another clone of its template (HTTP)" \
+		-n "$(grep -x page=hello-wna <<<"$out")"
+	out=$(curl -s -m 10 "http://$a_ip/" 2>&1)
+	expect e2e_warm_net_host_reaches "the host reaches a clone at its own address" "$out" = hello-wna
+
+	nb_run_case "$limit" $nestbox fn --template "$t" -- 'busybox ip -4 -o addr show eth0'
+	expect e2e_warm_net_fn "fn from a --network template: the clone is on the network" \
+		"$status" -eq 0 -a -n "$(jf .stdout | grep -oE "$ip_re")"
+	nb_run_case "$limit" $nestbox fn --template "$t" --network none -- "ls /sys/class/net | tr '\n' ' '"
+	expect e2e_warm_net_none "fn --network none from a --network template: only lo" \
+		"$status" -eq 0 -a "$(jf .stdout)" = "lo "
+
+	# What a clone or a template cannot have, each said clearly (125).
+	refused=
+	if [ -d "$NESTBOX_CACHE_DIR/templates/warm$$" ]; then
+		nb_run_case "$limit" $nestbox run --template "warm$$" --network wn -- true
+		[ "$status" -eq 125 ] && grep -q 'has no network device' <<<"$err" && refused+=nonic,
+	else
+		refused+=nonic,
+	fi
+	nb_run_case "$limit" $nestbox template create "$t-p" "$img" --network wn -p 8080:80
+	[ "$status" -eq 125 ] && grep -q 'takes --network NAME only' <<<"$err" && refused+=publish,
+	nb_run_case "$limit" $nestbox serve --socket "$nb_tmp/wn.sock" --template "$t"
+	[ "$status" -eq 125 ] && grep -q 'no network yet' <<<"$err" && refused+=serve,
+	out="refused: $refused; $err"
+	expect e2e_warm_net_refused "a NIC for a template without one, -p for a template, serve of a --network template: refused" \
+		"$refused" = nonic,publish,serve,
+
+	nb_run_case "$limit" $nestbox rm -f wna
+	nb_run_case 30 $nestbox network rm wn
+	left=$(
+		ip -o link show | grep -oE ' (nbt[0-9]+)[:@]' | tr '\n' ' '
+		ls "$NESTBOX_NETWORK_DIR/leases" "$NESTBOX_RUN_DIR/vm" 2>/dev/null | grep -v ':$' | tr '\n' ' '
+	)
+	out="$out; left: $left"
+	expect e2e_warm_net_cleanup "rm -f of the clone and network rm: no tap, lease or VM directory left" \
+		"$status" -eq 0 -a -z "$(tr -d ' ' <<<"$left")"
+	unset NESTBOX_CACHE_DIR NESTBOX_NETWORK_DIR NESTBOX_RUN_DIR
+}
+
 if ! command -v jq >/dev/null; then
-	for c in $warm_cases $snap_cases; do skip "$c" "jq missing (scripts/deps.sh)"; done
+	for c in $warm_cases $snap_cases $warm_net_cases; do skip "$c" "jq missing (scripts/deps.sh)"; done
 elif ! warm_imgs=$(tests/images/mkimages.sh 2>/dev/null); then
-	for c in $warm_cases $snap_cases; do skip "$c" "test images not built (run tests/run images first)"; done
+	for c in $warm_cases $snap_cases $warm_net_cases; do
+		skip "$c" "test images not built (run tests/run images first)"
+	done
 else
 	e2e_warm "$warm_imgs/busybox"
 	e2e_snapshot "$warm_imgs/busybox"
+	if [ "$(id -u)" -ne 0 ] || ! command -v nft >/dev/null || ! command -v curl >/dev/null; then
+		for c in $warm_net_cases; do skip "$c" "needs root, nft and curl"; done
+	else
+		e2e_warm_net "$warm_imgs/busybox"
+	fi
 fi

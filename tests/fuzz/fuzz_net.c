@@ -7,11 +7,11 @@
  * size, frames arriving on the wire, event-thread turns (the tap's and
  * the rate limiters' descriptors), config reads. The first byte sets rate
  * limits (bit 7 rx, bit 6 tx; bit 0 frames, bit 1 bytes; bits 2-3 the
- * frame bucket's size).
+ * frame bucket's size); bit 4 unplugs the NIC (no tap: a template's).
  * Oracles: every frame on the wire has a header the guest negotiated
  * (or a zero one) and an Ethernet-sized length; every filled rx buffer
  * holds the next wire frame (at least a header), truncated to the
- * buffer, with num_buffers 1.
+ * buffer, with num_buffers 1; unplugged, no rx buffer is ever filled.
  * Covers: vmm/virtio/net.c */
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -30,6 +30,7 @@
 static struct nb_stop stop;
 static struct nb_event_loop loop;
 static struct vd d;
+static bool unplugged;
 
 /* Frames sent into the tap that the device has not delivered yet. */
 static struct {
@@ -59,6 +60,7 @@ static void check_rx(void *opaque, unsigned q, uint16_t head, uint32_t len)
 	uint16_t nbuf;
 
 	(void)opaque;
+	FZ_CHECK(!unplugged || q != RXQ || len == 0, "an unplugged NIC filled %u bytes", len);
 	if (q != RXQ || len == 0)
 		return;
 	FZ_CHECK(len >= NB_NET_HDR_SIZE, "rx buffer filled with %u bytes", len);
@@ -227,6 +229,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    .mac = { 2, 0, 0, 0, 0, 1 },
 				    .rx_limit = limit(mode & 0x80 ? mode : 0),
 				    .tx_limit = limit(mode & 0x40 ? mode : 0) };
+	unplugged = mode & 0x10;
+	if (unplugged) { /* the wire's end stays: sends to it fail */
+		close(sv[0]);
+		opts.tap_fd = 0;
+	}
 	struct nb_net *net = nb_net_new(&loop, &opts, &err);
 	if (!net)
 		abort();

@@ -56,7 +56,8 @@ static inline const char *nb_test_spec_diff(const struct nb_spec *a, const struc
 	    (a->nlayers && memcmp(a->layers, b->layers, a->nlayers * sizeof(a->layers[0]))))
 		return "layers";
 	if (a->net_ipv4 != b->net_ipv4 || a->net_prefix != b->net_prefix ||
-	    a->net_gateway != b->net_gateway)
+	    a->net_gateway != b->net_gateway || a->net_mac_len != b->net_mac_len ||
+	    (a->net_mac_len && memcmp(a->net_mac, b->net_mac, a->net_mac_len)))
 		return "network";
 	if (a->tty != b->tty || a->tty_rows != b->tty_rows || a->tty_cols != b->tty_cols)
 		return "tty";

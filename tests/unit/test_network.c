@@ -5,6 +5,7 @@
 #include <libfdt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/spec.h"
 #include "unit.h"
@@ -236,6 +237,93 @@ START_TEST(spec_refuses_bad_net)
 }
 END_TEST
 
+/* NB_SPEC_NET_MAC: 6 bytes, unicast, not zero; a hostile blob is refused. */
+START_TEST(spec_mac)
+{
+	static const uint8_t mac[6] = { 0x02, 0x4e, 0x42, 0x01, 0x02, 0x03 };
+	static const uint8_t multicast[6] = { 0x03, 0, 0, 0, 0, 1 }, zero[6] = { 0 };
+	struct nb_spec in = { .argv = argv1,
+			      .argc = 1,
+			      .rootfs = "/",
+			      .net_mac = mac,
+			      .net_mac_len = 6 },
+		       out;
+	struct nb_err err = { 0 };
+	void *blob, *big;
+	size_t len;
+
+	ck_assert_msg(nb_spec_encode(&in, &blob, &len, &err) == 0, "%s", err.msg);
+	ck_assert_msg(nb_spec_decode(blob, len, &out, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(out.net_mac_len, 6);
+	ck_assert_mem_eq(out.net_mac, mac, 6);
+	nb_spec_free(&out);
+	in.net_mac = multicast;
+	ck_assert_int_eq(nb_spec_validate(&in, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "unicast"));
+	in.net_mac = zero;
+	ck_assert_int_eq(nb_spec_validate(&in, &err), -1);
+	in.net_mac = mac;
+	in.net_mac_len = 5;
+	ck_assert_int_eq(nb_spec_validate(&in, &err), -1);
+	/* the guest's decode refuses the same, and a 7-byte one */
+	big = calloc(1, len + 64);
+	ck_assert_int_eq(fdt_open_into(blob, big, (int)len + 64), 0);
+	ck_assert_int_eq(fdt_setprop(big, 0, NB_SPEC_NET_MAC, multicast, 6), 0);
+	ck_assert_int_eq(nb_spec_decode(big, fdt_totalsize(big), &out, &err), -1);
+	ck_assert_int_eq(fdt_setprop(big, 0, NB_SPEC_NET_MAC, "\x02\x01\x02\x03\x04\x05\x06", 7),
+			 0);
+	ck_assert_int_eq(nb_spec_decode(big, fdt_totalsize(big), &out, &err), -1);
+	free(big);
+	free(blob);
+}
+END_TEST
+
+/* A NIC's MAC is fixed when the run attaches (before the spec is built, so
+ * a clone's guest gets the one its device has): given, or the default
+ * 02:4e:42 and the pid; the spec carries it. No NIC, no MAC. */
+START_TEST(attach_fixes_the_mac)
+{
+	struct nb_run_options o;
+	struct nb_network n;
+	struct nb_spec spec = { 0 };
+	struct nb_err err;
+	char buf[3][16];
+	const char *dns[3];
+	uint32_t pid = (uint32_t)getpid();
+
+	ck_assert_int_eq(parse(&o, &err, "--tap", "nb0", NULL, NULL), 0);
+	nb_network_init(&n);
+	ck_assert_msg(nb_network_attach(&n, &o, &err) == 0, "%s", err.msg);
+	ck_assert(n.has_mac);
+	const uint8_t want[6] = {
+		0x02, 0x4e, 0x42, (uint8_t)(pid >> 16), (uint8_t)(pid >> 8), (uint8_t)pid
+	};
+	ck_assert_mem_eq(n.mac, want, 6);
+	nb_network_spec(&n, &spec, buf, dns);
+	ck_assert_uint_eq(spec.net_mac_len, 6);
+	ck_assert_mem_eq(spec.net_mac, want, 6);
+	nb_network_cleanup(&n);
+
+	ck_assert_int_eq(parse(&o, &err, "--tap", "nb0", "--mac-address", "02:00:00:00:00:07"), 0);
+	nb_network_init(&n);
+	ck_assert_int_eq(nb_network_attach(&n, &o, &err), 0);
+	spec = (struct nb_spec){ 0 };
+	nb_network_spec(&n, &spec, buf, dns);
+	ck_assert_uint_eq(((const uint8_t *)spec.net_mac)[5], 7);
+	nb_network_cleanup(&n);
+
+	ck_assert_int_eq(parse(&o, &err, NULL, NULL, NULL, NULL), 0);
+	nb_network_init(&n);
+	ck_assert_int_eq(nb_network_attach(&n, &o, &err), 0);
+	spec = (struct nb_spec){ 0 };
+	nb_network_spec(&n, &spec, buf, dns);
+	ck_assert(!n.has_mac);
+	ck_assert_ptr_null(spec.net_mac);
+	ck_assert_uint_eq(spec.net_mac_len, 0);
+	nb_network_cleanup(&n);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("network");
@@ -246,6 +334,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, net_rate);
 	tcase_add_test(tc, spec_round_trip);
 	tcase_add_test(tc, spec_refuses_bad_net);
+	tcase_add_test(tc, spec_mac);
+	tcase_add_test(tc, attach_fixes_the_mac);
 	suite_add_tcase(s, tc);
 	return s;
 }

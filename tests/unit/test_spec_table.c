@@ -20,6 +20,7 @@ static const char *const tmpfs2[] = { "/tmp", "/run/x:size=1m" };
 static const char *const volumes2[] = { "nbvol0:rw:/data", "share:fs-ro:/srv" };
 static const unsigned char bpf[16] = { 6, 0, 0, 0, 0, 0, 0xff, 0x7f, 6, 0, 0, 0, 0, 0, 0xff, 0x7f };
 static const unsigned char seed32[NB_SPEC_SEED_LEN] = { 1, 2, 3 };
+static const unsigned char mac6[NB_SPEC_MAC_LEN] = { 0x02, 0x4e, 0x42, 4, 5, 6 };
 static const char *const dns2[] = { "10.0.0.53", "8.8.8.8" };
 static const struct nb_spec_layer layers2[] = { { 0, 4096 }, { 8192, 1 } };
 
@@ -61,6 +62,8 @@ static struct nb_spec every_property(void)
 		.net_gateway = 0x0a000001,
 		.net_dns = dns2,
 		.net_ndns = 2,
+		.net_mac = mac6,
+		.net_mac_len = sizeof(mac6),
 		.tty = true,
 		.tty_rows = 24,
 		.tty_cols = 80,

@@ -54,7 +54,8 @@ static const char serve_usage[] =
 	"answered with one line: nestbox fn's JSON object. Each clone serves one invocation\n"
 	"and is destroyed. SIGTERM/SIGINT: finish the invocations under way, stop the rest,\n"
 	"remove PATH, exit 0. Exit status 125 when the pool cannot be started.\n"
-	"--jail DIR --uid U --gid G and --cgroup PARENT confine every clone's VMM.\n";
+	"--jail DIR --uid U --gid G and --cgroup PARENT confine every clone's VMM. Clones have\n"
+	"no network: a template made with --network needs --network none here.\n";
 
 struct serve_opts {
 	char *argv[MAX_ARGS + 4];
@@ -508,6 +509,12 @@ int nb_cmd_serve(int argc, char **argv)
 	}
 	if (rc == 0)
 		rc = nb_template_open(so.run.warm.name, &so.run, &tmpl, &err);
+	if (rc == 0 && (so.run.net.network || so.run.net.tap))
+		rc = nb_err_set(&err, 0,
+				"serve gives its clones no network yet: template '%s' has one "
+				"(%s); use serve --network none, or a template made without "
+				"--network",
+				so.run.warm.name, tmpl.network);
 	if (rc == 0) {
 		so.run.report = nb_cli_reporter();
 		rc = serve(&so, &err);

@@ -22,8 +22,8 @@
 #define KILL_GRACE_MS 2000 /* past --timeout: the VM's own timer should have fired */
 
 static const char template_usage[] =
-	"Usage: nestbox template create NAME IMAGE [--cpus N] [-m SIZE] [--kernel PATH] "
-	"[--guest-init PATH]\n"
+	"Usage: nestbox template create NAME IMAGE [--cpus N] [-m SIZE] [--kernel PATH]\n"
+	"                                [--guest-init PATH] [--network NAME]\n"
 	"       nestbox template ls\n"
 	"       nestbox template rm NAME\n"
 	"\n"
@@ -32,7 +32,10 @@ static const char template_usage[] =
 	"${XDG_CACHE_HOME:-$HOME/.cache}/nestbox/templates. Made again with the same image,\n"
 	"kernel, nestbox-init, vCPUs and memory, it is kept; when any of them changes, runs\n"
 	"from it are refused until it is made again. Use it with nestbox run --template NAME\n"
-	"or nestbox fn --template NAME (whose clones may be confined: --jail, --cgroup).\n";
+	"or nestbox fn --template NAME (whose clones may be confined: --jail, --cgroup).\n"
+	"--network NAME gives the template a NIC; each clone plugs in a tap of its own and\n"
+	"joins NAME (or the network it names: --network OTHER, --tap; --network none leaves\n"
+	"it unplugged) with its own MAC and address (-p, --ip, --mac-address, --dns too).\n";
 
 static const char fn_usage[] =
 	"Usage: nestbox fn --template NAME [--input FILE] [--timeout SECS] [--max-output BYTES]\n"
@@ -41,7 +44,9 @@ static const char fn_usage[] =
 	"Restore a clone of template NAME, run COMMAND once with FILE as its stdin, and print one\n"
 	"JSON object: exit_code, signal, timed_out, oom, duration_ms {start, run}, stdout, stderr\n"
 	"(each at most BYTES, default 1 MiB; base64 when not UTF-8, said by *_encoding), and\n"
-	"*_truncated. No network. --timeout kills the VM. Nothing is left behind.\n"
+	"*_truncated. No network unless the template has one (template create --network NAME:\n"
+	"the clone joins it, --network none here leaves it out). --timeout kills the VM.\n"
+	"Nothing is left behind.\n"
 	"--jail DIR --uid U --gid G and --cgroup PARENT confine the clone's VMM as they do\n"
 	"nestbox run's (the template itself is made unconfined).\n"
 	"Exit status: 0 when COMMAND ran (its status is in the JSON), 125 when nestbox failed.\n";
@@ -85,8 +90,8 @@ static void print_template(const struct nb_template *t, void *opaque)
 	(void)opaque;
 	if (created && gmtime_r(&created, &tm))
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	printf("%-20s %-40s %4u %6llu  %s\n", t->name, t->image, t->cpus,
-	       (unsigned long long)(t->mem_size >> 20), when);
+	printf("%-20s %-40s %4u %6llu  %-12s %s\n", t->name, t->image, t->cpus,
+	       (unsigned long long)(t->mem_size >> 20), t->network ? t->network : "-", when);
 }
 
 int nb_cmd_template(int argc, char **argv)
@@ -100,7 +105,8 @@ int nb_cmd_template(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "create"))
 		return template_create(argc - 1, argv + 1);
 	if (argc == 2 && !strcmp(argv[1], "ls")) {
-		printf("%-20s %-40s %4s %6s  %s\n", "NAME", "IMAGE", "CPUS", "MiB", "CREATED");
+		printf("%-20s %-40s %4s %6s  %-12s %s\n", "NAME", "IMAGE", "CPUS", "MiB", "NETWORK",
+		       "CREATED");
 		if (nb_template_list(print_template, NULL, &err) < 0)
 			return nb_cli_error("nestbox template ls", &err);
 		return 0;

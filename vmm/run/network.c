@@ -51,6 +51,17 @@ int nb_network_check(const struct nb_run_options *opts, struct nb_err *err)
 	return 0;
 }
 
+/* Locally administered unicast (02:...), "NB" and this process's pid (the
+ * outer one's with --jail: attach runs before it). */
+static void default_mac(uint8_t mac[6])
+{
+	uint32_t pid = (uint32_t)getpid();
+	const uint8_t def[6] = { 0x02,        0x4e, 0x42, (uint8_t)(pid >> 16), (uint8_t)(pid >> 8),
+				 (uint8_t)pid };
+
+	memcpy(mac, def, 6);
+}
+
 int nb_network_attach(struct nb_network *n, const struct nb_run_options *opts, struct nb_err *err)
 {
 	const struct nb_run_net *net = &opts->net;
@@ -67,8 +78,12 @@ int nb_network_attach(struct nb_network *n, const struct nb_run_options *opts, s
 	n->tap = net->tap;
 	if (net->tap_fd > 0)
 		n->early_tap_fd = net->tap_fd;
-	if (!nb_network_joins(opts))
+	if (!nb_network_joins(opts)) {
+		if (n->tap && !n->has_mac)
+			default_mac(n->mac);
+		n->has_mac = n->tap != NULL;
 		return 0;
+	}
 	n->network = net->network ? net->network : NB_NET_DEFAULT;
 	snprintf(n->own_tap, sizeof(n->own_tap), "nbt%d", (int)getpid());
 	n->early_tap_fd = nb_tap_open(n->own_tap, &created, err);
@@ -129,15 +144,14 @@ int nb_network_add(struct nb_network *n, struct nb_virtio_transport *t, struct n
 		if (nb_virtio_vsock_add(t, loop, &vo, &n->vsock, err) < 0)
 			return -1;
 	}
-	if (n->tap) {
+	/* A template's NIC may have no tap: unplugged (vmm/virtio/net.h). */
+	if (n->tap || net->template_nic) {
 		struct nb_net_opts no = { .tap = n->tap, .tap_fd = n->early_tap_fd };
-		uint32_t pid = n->mac_id ? n->mac_id : (uint32_t)getpid();
 
-		/* Locally administered unicast (02:...), "NB" and the pid. */
-		const uint8_t def[6] = {
-			0x02, 0x4e, 0x42, (uint8_t)(pid >> 16), (uint8_t)(pid >> 8), (uint8_t)pid
-		};
-		memcpy(no.mac, n->has_mac ? n->mac : def, 6);
+		if (n->has_mac)
+			memcpy(no.mac, n->mac, 6);
+		else
+			default_mac(no.mac);
 		nb_ratelimit_config_rate(&no.rx_limit.bytes, net->rx_bps);
 		nb_ratelimit_config_rate(&no.rx_limit.ops, net->rx_ops);
 		nb_ratelimit_config_rate(&no.tx_limit.bytes, net->tx_bps);
@@ -155,6 +169,8 @@ void nb_network_spec(const struct nb_network *n, struct nb_spec *spec, char buf[
 	spec->net_ipv4 = n->ipv4;
 	spec->net_prefix = n->ipv4 ? n->prefix : 0;
 	spec->net_gateway = n->gateway;
+	spec->net_mac = n->has_mac ? n->mac : NULL; /* a clone's NIC has the template's */
+	spec->net_mac_len = n->has_mac ? sizeof(n->mac) : 0;
 	for (size_t i = 0; n->ipv4 && i < n->ndns && i < 3; i++) {
 		nb_ipv4_format(n->dns[i], buf[i]);
 		dns[spec->net_ndns++] = buf[i];
@@ -179,7 +195,6 @@ int nb_network_prepare(struct nb_network *n, const struct nb_run_options *opts, 
 	bool created;
 
 	(void)opts;
-	n->mac_id = (uint32_t)getpid();
 	if (!n->tap || n->early_tap_fd >= 0)
 		return 0;
 	n->early_tap_fd = nb_tap_open(n->tap, &created, err);

@@ -32,7 +32,6 @@ struct nb_network {
 	bool record_taken;
 	struct nb_net *net;
 	int early_tap_fd; /* the tap opened before the VMM (the jail keeps it), or -1 */
-	uint32_t mac_id;  /* the default MAC's pid: the outer process's with --jail */
 	/* eth0 as the guest gets it: from --tap's options, or from the
 	 * network's lease (attached: this run holds one on network). */
 	const char *tap; /* NULL: no NIC */
@@ -40,7 +39,7 @@ struct nb_network {
 	const char *network;
 	bool attached;
 	uint32_t ipv4, prefix, gateway; /* host byte order; 0: none */
-	uint8_t mac[6];
+	uint8_t mac[6];                 /* with a tap, always: given, leased or the default */
 	bool has_mac;
 	uint32_t dns[3];
 	size_t ndns;
@@ -82,7 +81,7 @@ int nb_network_add(struct nb_network *n, struct nb_virtio_transport *t, struct n
 		   const struct nb_run_options *opts, struct nb_err *err);
 
 /* Before entering new namespaces (--jail): open the tap in the host's
- * network namespace, and fix the default MAC to this (outer) process. */
+ * network namespace. */
 int nb_network_prepare(struct nb_network *n, const struct nb_run_options *opts, struct nb_err *err);
 
 /* The vsock device's listening socket and its broker's socketpair end

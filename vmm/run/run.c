@@ -1133,7 +1133,8 @@ static int check_host(const struct file_map *kernel_file, bool *pvm_host, struct
 }
 
 /* What warm start does not carry (yet): host state a clone would share
- * with its template or that the snapshot does not hold. */
+ * with its template or that the snapshot does not hold. A network does:
+ * a template's NIC is unplugged, each clone plugs in a tap of its own. */
 static int warm_check(const struct nb_run_options *opts, bool is_image, struct nb_err *err)
 {
 	const char *what = opts->warm.snapshot_to ? "a template" : "a restore";
@@ -1149,11 +1150,14 @@ static int warm_check(const struct nb_run_options *opts, bool is_image, struct n
 			return nb_err_set(err, 0, "a restore cannot be made: %s", why);
 		return 0;
 	}
-	if (opts->nvolumes || opts->net.tap || nb_network_joins(opts) || opts->net.vsock_path ||
-	    opts->tty || opts->interactive)
+	if (opts->nvolumes || opts->net.vsock_path || opts->tty || opts->interactive)
+		return nb_err_set(err, 0, "%s does not take -v, --vsock, -t or -i yet", what);
+	/* A clone's tap goes into its template's NIC (vmm/run/template.h). */
+	if ((opts->net.tap || nb_network_joins(opts)) &&
+	    (opts->warm.snapshot_to || !opts->net.template_nic))
 		return nb_err_set(err, 0,
-				  "%s does not take -v, --tap, --network, -p, --vsock, -t or -i "
-				  "yet",
+				  "%s has no network device: make the template with "
+				  "nestbox template create --network NAME",
 				  what);
 	/* A template boot writes its snapshot files from the VMM and ends;
 	 * its clones open theirs before the VMM is confined or detached. */

@@ -93,6 +93,9 @@ struct nb_run_options {
 		struct nb_publish publish[NB_PUBLISH_MAX]; /* -p */
 		size_t npublish;
 		uint64_t rx_bps, tx_bps, rx_ops, tx_ops; /* --net-rate; 0: none */
+		/* A NIC even with no tap (unplugged, vmm/virtio/net.h): a
+		 * template made with --network has one, so its clones do. */
+		bool template_nic;
 	} net;
 	struct nb_run_confine {    /* host confinement (issue 6), vmm/cli/confine_opts.c */
 		bool seccomp_log;  /* --seccomp-log: log violations, do not kill */

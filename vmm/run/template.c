@@ -20,6 +20,7 @@
 #include "images/json.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
+#include "vmm/hostnet/netdef.h"
 #include "vmm/kvm/statefile.h"
 
 #define META "meta.json"
@@ -33,6 +34,7 @@ void nb_template_free(struct nb_template *t)
 	free(t->kernel);
 	free(t->init);
 	free(t->key);
+	free(t->network);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -85,7 +87,7 @@ static int file_id(const char *path, char *buf, size_t size, struct nb_err *err)
 
 /* The key of a template of these inputs. */
 static char *make_key(const char *digest, const char *kernel, const char *init, unsigned cpus,
-		      uint64_t mem, struct nb_err *err)
+		      uint64_t mem, const char *network, struct nb_err *err)
 {
 	char kid[128], iid[128], *text = NULL;
 	struct nb_digest d;
@@ -93,9 +95,11 @@ static char *make_key(const char *digest, const char *kernel, const char *init, 
 
 	if (file_id(kernel, kid, sizeof(kid), err) < 0 || file_id(init, iid, sizeof(iid), err) < 0)
 		return NULL;
-	n = asprintf(&text, "abi=%u spec=%u state=%u image=%s kernel=%s init=%s cpus=%u mem=%llu",
+	n = asprintf(&text,
+		     "abi=%u spec=%u state=%u image=%s kernel=%s init=%s cpus=%u mem=%llu "
+		     "network=%s",
 		     NB_ABI_VERSION, NB_SPEC_FORMAT, NB_STATE_FORMAT, digest, kid, iid, cpus,
-		     (unsigned long long)mem);
+		     (unsigned long long)mem, network ? network : "");
 	if (n < 0)
 		return nb_err_sys(err, "template key"), NULL;
 	n = nb_sha256_buf(text, strlen(text), &d, err);
@@ -118,6 +122,8 @@ static int write_meta(const char *dir, const struct nb_template *t, struct nb_er
 	json_object_object_add(o, "memory", json_object_new_int64((int64_t)t->mem_size));
 	json_object_object_add(o, "created", json_object_new_int64(t->created));
 	json_object_object_add(o, "key", json_object_new_string(t->key));
+	if (t->network)
+		json_object_object_add(o, "network", json_object_new_string(t->network));
 	rc = asprintf(&path, "%s/%s", dir, META) < 0 ? nb_err_sys(err, "template")
 						     : nb_json_write_atomic(path, o, 0600, err);
 	free(path);
@@ -140,6 +146,7 @@ static int read_meta(const char *name, const char *dir, struct nb_template *t, s
 	cleanup_free char *path = NULL;
 	struct json_object *o;
 	int64_t cpus = 0, mem = 0, created = 0;
+	const char *network = NULL;
 	int rc = -1;
 
 	memset(t, 0, sizeof(*t));
@@ -154,9 +161,14 @@ static int read_meta(const char *name, const char *dir, struct nb_template *t, s
 	    (t->kernel = dup_str(o, "kernel", err)) && (t->init = dup_str(o, "init", err)) &&
 	    (t->key = dup_str(o, "key", err)) && nb_json_int(o, "cpus", true, &cpus, err) == 0 &&
 	    nb_json_int(o, "memory", true, &mem, err) == 0 &&
-	    nb_json_int(o, "created", false, &created, err) == 0) {
+	    nb_json_int(o, "created", false, &created, err) == 0 &&
+	    nb_json_str(o, "network", false, 64, &network, err) == 0) {
 		if (cpus < 1 || cpus > 255 || mem <= 0 || !t->name || !t->dir)
 			nb_err_set(err, 0, "%s: cpus or memory out of range", path);
+		else if (network && nb_netname_check(network, err) < 0)
+			nb_err_wrap(err, "%s: network", path);
+		else if (network && !(t->network = strdup(network)))
+			nb_err_sys(err, "template");
 		else
 			rc = 0;
 	}
@@ -266,6 +278,9 @@ static int boot_template(const char *tmp, struct nb_run_options *opts, const str
 	if (mkdir(tmp, 0700) < 0)
 		return nb_err_sys(err, "%s", tmp);
 	opts->warm.snapshot_to = tmp;
+	/* Its NIC leads nowhere: each clone plugs in a tap of its own. */
+	opts->net.network = NULL;
+	opts->net.template_nic = t->network != NULL;
 	if (run_vmm(opts, &status, err) < 0)
 		return -1;
 	if (status != 0)
@@ -288,8 +303,9 @@ static int create(const char *name, struct nb_run_options *opts, bool *kept, str
 	*kept = false;
 	if (template_dir(name, &dir, err) < 0 || image_digest(opts, digest, err) < 0)
 		return -1;
+	t.network = (char *)opts->net.network;
 	t.key = make_key(digest, opts->kernel_path, opts->init_path, opts->cpus, opts->mem_size,
-			 err);
+			 t.network, err);
 	if (!t.key)
 		return -1;
 	if (up_to_date(name, dir, t.key)) {
@@ -316,6 +332,21 @@ static int create(const char *name, struct nb_run_options *opts, bool *kept, str
 	return rc;
 }
 
+/* A template takes a network's name for its clones; what is each
+ * clone's own goes to the clone. */
+static int check_template_net(const struct nb_run_net *net, struct nb_err *err)
+{
+	if (net->tap || net->npublish || net->ipv4 || net->gateway || net->has_mac || net->ndns ||
+	    net->rx_bps || net->tx_bps || net->rx_ops || net->tx_ops)
+		return nb_err_set(err, 0,
+				  "a template takes --network NAME only (its clones join it): "
+				  "give --tap, -p, --ip, --mac-address, --dns and --net-rate to "
+				  "each clone (run --template, fn)");
+	if (net->vsock_path)
+		return nb_err_set(err, 0, "a template does not take --vsock yet");
+	return 0;
+}
+
 int nb_template_create(const char *name, struct nb_run_options *opts, bool *kept,
 		       struct nb_err *err)
 {
@@ -323,6 +354,8 @@ int nb_template_create(const char *name, struct nb_run_options *opts, bool *kept
 	cleanup_free char *image = NULL, *kernel = NULL, *init = NULL;
 	int rc;
 
+	if (check_template_net(&opts->net, err) < 0)
+		return -1;
 	/* Its clones run from any working directory: they find these. */
 	if (!(kernel = realpath(opts->kernel_path, NULL)))
 		return nb_err_sys(err, "kernel %s", opts->kernel_path);
@@ -337,14 +370,36 @@ int nb_template_create(const char *name, struct nb_run_options *opts, bool *kept
 	opts->rootfs = given.rootfs;
 	opts->kernel_path = given.kernel_path;
 	opts->init_path = given.init_path;
+	opts->net = given.net;
 	return rc;
+}
+
+/* A clone's NIC is its template's: it joins the template's network unless
+ * it names its own (--network NAME, --tap) or none (--network none: the
+ * NIC stays unplugged). Without one in the template, none can be added. */
+static int clone_network(const char *what, const struct nb_template *t, struct nb_run_net *net,
+			 struct nb_err *err)
+{
+	bool asks = net->network || net->tap || (net->npublish && !net->network_mode);
+
+	net->template_nic = t->network != NULL;
+	if (!t->network && asks)
+		return nb_err_set(err, 0,
+				  "%s has no network device: make it with nestbox template "
+				  "create --network NAME (its clones join NAME, or the network "
+				  "they name)",
+				  what);
+	if (t->network && !net->network && !net->tap && !net->network_mode)
+		net->network = t->network;
+	return 0;
 }
 
 /* t (read from its meta.json) into opts, unless its inputs changed. */
 static int open_meta(const char *what, struct nb_run_options *opts, struct nb_template *t,
 		     struct nb_err *err)
 {
-	cleanup_free char *key = make_key(t->digest, t->kernel, t->init, t->cpus, t->mem_size, err);
+	cleanup_free char *key = make_key(t->digest, t->kernel, t->init, t->cpus, t->mem_size,
+					  t->network, err);
 
 	if (!key || strcmp(key, t->key) != 0) {
 		nb_template_free(t);
@@ -358,6 +413,10 @@ static int open_meta(const char *what, struct nb_run_options *opts, struct nb_te
 	opts->init_path = t->init;
 	opts->cpus = t->cpus;
 	opts->mem_size = t->mem_size;
+	if (clone_network(what, t, &opts->net, err) < 0) {
+		nb_template_free(t);
+		return -1;
+	}
 	opts->warm.restore = t->dir;
 	opts->warm.digest = t->digest;
 	return 0;
@@ -404,7 +463,7 @@ int nb_template_save_meta(const char *dir, const struct nb_run_options *opts, st
 	if (!kernel || !init)
 		return nb_err_sys(err, "snapshot");
 	if (image_digest(opts, digest, err) < 0 ||
-	    !(key = make_key(digest, kernel, init, opts->cpus, opts->mem_size, err)))
+	    !(key = make_key(digest, kernel, init, opts->cpus, opts->mem_size, NULL, err)))
 		return -1;
 	t.kernel = kernel;
 	t.init = init;

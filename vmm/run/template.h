@@ -4,8 +4,10 @@
  * state, memory), and restored once per workload. A template records what
  * it was made from: the image's manifest digest, the kernel and
  * nestbox-init files (device, inode, size, mtime), vCPUs and RAM, and the
- * ABI; its key is a hash of all of it. Creating it again with the same
- * inputs keeps it; a restore whose inputs changed is refused. */
+ * ABI, and the network its clones join (--network NAME: the template has
+ * a NIC, unplugged until a clone plugs in a tap of its own); its key is a
+ * hash of all of it. Creating it again with the same inputs keeps it; a
+ * restore whose inputs changed is refused. */
 #ifndef NESTBOX_VMM_RUN_TEMPLATE_H
 #define NESTBOX_VMM_RUN_TEMPLATE_H
 
@@ -20,6 +22,7 @@
 struct nb_template {
 	char *name, *dir;
 	char *image, *digest, *kernel, *init, *key;
+	char *network; /* NULL: no NIC; else its clones join this network */
 	unsigned cpus;
 	uint64_t mem_size;
 	int64_t created; /* seconds since the epoch */
@@ -34,7 +37,8 @@ int nb_template_create(const char *name, struct nb_run_options *opts, bool *kept
 		       struct nb_err *err);
 
 /* Template NAME, checked against its inputs, into opts: the image,
- * kernel, init, vCPUs, RAM and the restore directory. t must outlive opts'
+ * kernel, init, vCPUs, RAM, the network (the template's unless opts name
+ * another, or none) and the restore directory. t must outlive opts'
  * use (its strings are pointed to). */
 int nb_template_open(const char *name, struct nb_run_options *opts, struct nb_template *t,
 		     struct nb_err *err);

@@ -27,7 +27,7 @@
 struct nb_net {
 	struct nb_virtio_dev vdev;
 	struct nb_event_loop *loop;
-	int tap_fd;
+	int tap_fd;    /* -1: unplugged (tx dropped, no rx) */
 	bool watching; /* tap in the event loop */
 	bool rx_held;  /* rx_chain popped, not yet filled */
 	struct nb_ratelimit rx_rl, tx_rl;
@@ -104,7 +104,7 @@ static void watch_tap(struct nb_net *net, bool on)
 {
 	struct nb_err err;
 
-	if (net->watching == on)
+	if (net->watching == on || net->tap_fd < 0)
 		return;
 	if (!on)
 		nb_event_remove(net->loop, net->tap_fd);
@@ -121,6 +121,8 @@ static void serve_rx(struct nb_net *net)
 	struct iovec iov[NB_VIRTQ_MAX_SIZE];
 	bool pushed = false;
 
+	if (net->tap_fd < 0) /* unplugged: its buffers wait */
+		return;
 	for (unsigned budget = 0; budget < 256; budget++) {
 		if (!net->rx_held) {
 			int rc = nb_virtq_pop(q, &net->rx_chain);
@@ -214,8 +216,8 @@ static void send_frame(struct nb_net *net, const struct nb_virtq_chain *c)
 	struct iovec iov[NB_VIRTQ_MAX_SIZE + 1] = { { &hdr, sizeof(hdr) } };
 	uint64_t frame = c->read_len - NB_NET_HDR_SIZE;
 
-	if (c->read_len < NB_NET_HDR_SIZE + 14 || frame > NB_NET_MAX_FRAME)
-		return; /* shorter than an Ethernet header, or too long: dropped */
+	if (net->tap_fd < 0 || c->read_len < NB_NET_HDR_SIZE + 14 || frame > NB_NET_MAX_FRAME)
+		return; /* unplugged, shorter than an Ethernet header, or too long: dropped */
 	if (!tx_header(net, c, &hdr))
 		return;
 	unsigned n = nb_virtq_chain_iov(c, false, NB_NET_HDR_SIZE, frame, iov + 1,
@@ -283,6 +285,8 @@ static void net_activate(struct nb_virtio_dev *dev)
 	uint64_t f = dev->driver_features;
 	unsigned tun = 0;
 
+	if (net->tap_fd < 0)
+		return;
 	if (f & F(VIRTIO_NET_F_GUEST_CSUM)) {
 		tun |= TUN_F_CSUM;
 		if (f & F(VIRTIO_NET_F_GUEST_TSO4))
@@ -300,7 +304,22 @@ static void net_reset(struct nb_virtio_dev *dev)
 
 	/* The event loop is the event thread's: on_tap stops watching. */
 	net->rx_held = false;
-	ioctl(net->tap_fd, TUNSETOFFLOAD, 0);
+	if (net->tap_fd >= 0)
+		ioctl(net->tap_fd, TUNSETOFFLOAD, 0);
+}
+
+/* A restore (a template's clone, on a tap of its own): the tap gets the
+ * offloads the guest negotiated; the transport's kick starts rx. Nothing
+ * of the device's own is saved: its MAC is the clone's (the guest sets it,
+ * NB_SPEC_NET_MAC). */
+static int net_load(struct nb_virtio_dev *dev, const void *data, size_t len, struct nb_err *err)
+{
+	(void)data;
+	if (len)
+		return nb_err_set(err, 0, "snapshot: virtio-net has state it does not take");
+	if (nb_virtio_live(dev))
+		net_activate(dev);
+	return 0;
 }
 
 static const struct nb_virtio_ops net_ops = {
@@ -313,6 +332,7 @@ static const struct nb_virtio_ops net_ops = {
 	.notify = net_notify,
 	.activate = net_activate,
 	.reset = net_reset,
+	.load = net_load,
 };
 
 struct nb_net *nb_net_new(struct nb_event_loop *loop, const struct nb_net_opts *opts,
@@ -327,8 +347,10 @@ struct nb_net *nb_net_new(struct nb_event_loop *loop, const struct nb_net_opts *
 	}
 	nb_virtio_dev_init(&net->vdev, &net_ops, net, &net->config);
 	net->loop = loop;
-	net->tap_fd = opts->tap_fd > 0 ? opts->tap_fd : nb_tap_open(opts->tap, &created, err);
-	if (net->tap_fd < 0) {
+	net->tap_fd = -1; /* neither: unplugged */
+	if (opts->tap_fd > 0) {
+		net->tap_fd = opts->tap_fd;
+	} else if (opts->tap && (net->tap_fd = nb_tap_open(opts->tap, &created, err)) < 0) {
 		free(net);
 		return NULL;
 	}
@@ -376,6 +398,7 @@ void nb_net_close(struct nb_net *net)
 		nb_event_remove(net->loop, net->tap_fd);
 	nb_ratelimit_detach(&net->rx_rl, NULL); /* teardown: the loop goes too */
 	nb_ratelimit_detach(&net->tx_rl, NULL);
-	close(net->tap_fd);
+	if (net->tap_fd >= 0)
+		close(net->tap_fd);
 	free(net);
 }

@@ -12,7 +12,11 @@
  * buckets, bytes and frames): a dry tx leaves frames in the tx queue, a dry
  * rx stops reading the tap (which buffers, then drops, as a NIC's wire
  * would). A frame's size is known only once read, so rx reads while the
- * buckets are not in debt and charges the frame afterwards. */
+ * buckets are not in debt and charges the frame afterwards.
+ * Unplugged (no tap: a template's NIC, or its clone's without a network),
+ * the link is up and leads nowhere: tx frames are dropped, rx never comes.
+ * The device restores (a clone on a tap of its own): the tap gets the
+ * offloads the snapshot's driver negotiated. */
 #ifndef NESTBOX_VIRTIO_NET_H
 #define NESTBOX_VIRTIO_NET_H
 
@@ -29,7 +33,7 @@
 struct nb_net;
 
 struct nb_net_opts {
-	const char *tap; /* interface name, < IFNAMSIZ */
+	const char *tap; /* interface name, < IFNAMSIZ; NULL (and no tap_fd): unplugged */
 	int tap_fd;      /* > 0: tap already open (by nb_tap_open()), taken over */
 	uint8_t mac[6];
 	struct nb_ratelimit_config rx_limit, tx_limit; /* zero: unlimited */
