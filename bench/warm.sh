@@ -9,6 +9,9 @@
 #   2. a whole `nestbox fn` of `true` from a template vs a whole `crun run`
 #      of the same busybox rootfs running `true` (bench/container.sh's
 #      yardstick), alternated, median of PAIRS
+#   2a. the same fn from a template made with --network (each clone on a
+#      tap of its own, leased, on a nestbox network), alternated with 2:
+#      what a clone's network costs
 #   2b. `nestbox serve --pool 4` answering 4 concurrent callers
 #      (tests/e2e/serve_client.py): invocations per second over 20
 #   3. host memory per clone while its workload runs (/proc/PID/smaps_rollup):
@@ -31,12 +34,14 @@ runs=${2:-20} pairs=${3:-5}
 img=$(tests/images/mkimages.sh)/busybox
 rootfs=build/rootfs-busybox
 work=$(mktemp -d "${TMPDIR:-/tmp}/nestbox-bench.XXXXXX")
-export NESTBOX_CACHE_DIR=$work/cache
-trap 'rm -rf "$work"' EXIT
+export NESTBOX_CACHE_DIR=$work/cache NESTBOX_NETWORK_DIR=$work/networks
+trap 'build/nestbox network rm benchnet >/dev/null 2>&1; rm -rf "$work"' EXIT
 
 pct() { sort -n | awk -v p="$1" '{ v[NR] = $1 } END { if (!NR) { print "nan"; exit } i = int(NR * p / 100 + 0.999); if (i < 1) i = 1; print v[i] }'; }
 
 build/nestbox template create bench "$img" --kernel-args nestbox.debug >/dev/null
+build/nestbox network create benchnet --subnet 10.88.41.0/24 >/dev/null
+build/nestbox template create benchnet "$img" --network benchnet >/dev/null
 for i in $(seq "$runs"); do
 	to_execve build/nestbox run --kernel-args nestbox.debug "$img" -- true >>"$work/cold.ms"
 	to_execve build/nestbox run --template bench -- true >>"$work/warm.ms"
@@ -52,6 +57,9 @@ for i in $(seq "$pairs"); do
 	s=$(date +%s%N)
 	build/nestbox fn --template bench -- true >/dev/null
 	echo $((($(date +%s%N) - s) / 1000000)) >>"$work/fn.ms"
+	s=$(date +%s%N)
+	build/nestbox fn --template benchnet -- true >/dev/null
+	echo $((($(date +%s%N) - s) / 1000000)) >>"$work/fnnet.ms"
 	if [ "$crun_ok" = 1 ]; then
 		s=$(date +%s%N)
 		crun run --bundle "$work/bundle" "nb-warm-$$-$i" </dev/null >/dev/null 2>&1 || true
@@ -93,6 +101,9 @@ if [ -s "$work/crun.ms" ]; then
 	awk -v a="$(pct 50 <"$work/fn.ms")" -v b="$(pct 50 <"$work/crun.ms")" \
 		'BEGIN { if (b > 0) printf "%-52s %8.2f\n", "ratio fn / crun (p50; goal < 1)", a / b }'
 fi
+printf '%-52s %8s %8s\n' "nestbox fn, template with --network (of $pairs)" "$(pct 50 <"$work/fnnet.ms")" "$(pct 90 <"$work/fnnet.ms")"
+awk -v a="$(pct 50 <"$work/fnnet.ms")" -v b="$(pct 50 <"$work/fn.ms")" \
+	'BEGIN { if (b > 0) printf "%-52s %8.2f\n", "ratio fn on a network / fn without (p50)", a / b }'
 printf '%-52s %8s /s\n' "serve --pool 4, 4 callers: invocations" "${rate:-nan}"
 printf '%-52s %8s KiB\n' "one clone: its own memory (dirty pages)" "$priv"
 printf '%-52s %8s KiB\n' "one clone: template pages read (clean, shareable)" "$shared"

@@ -14,7 +14,7 @@ snap_cases="e2e_snapshot_take e2e_snapshot_source_goes_on e2e_snapshot_not_empty
 	e2e_snapshot_clones_differ e2e_snapshot_nothing_left"
 warm_net_cases="e2e_warm_net_template e2e_warm_net_clone e2e_warm_net_clones_differ
 	e2e_warm_net_clone_to_clone e2e_warm_net_host_reaches e2e_warm_net_fn e2e_warm_net_none
-	e2e_warm_net_refused e2e_warm_net_cleanup"
+	e2e_warm_net_serve e2e_warm_net_refused e2e_warm_net_cleanup"
 
 # What a run may leave: nestbox processes and files in /tmp, /dev/shm.
 warm_debris() {
@@ -425,6 +425,41 @@ e2e_warm_net() {
 	expect e2e_warm_net_none "fn --network none from a --network template: only lo" \
 		"$status" -eq 0 -a "$(jf .stdout)" = "lo "
 
+	# serve: two pool clones on the network, two callers at once.
+	local sock=$nb_tmp/wn.sock spid lines
+	$nestbox serve --socket "$sock" --template "$t" --pool 2 2>"$nb_tmp/wn-serve.err" &
+	spid=$!
+	for _ in $(seq 120); do [ -S "$sock" ] && break; sleep 0.5; done
+	nb_input=$(
+		cat <<'PY'
+import json, socket, sys, threading
+cmd = ("busybox ip -4 -o addr show eth0 | busybox grep -o 'inet [0-9.]*'; "
+       "busybox ping -c 1 -W 5 10.88.31.1 >/dev/null && echo gw-ok")
+got = [None, None]
+def call(i):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(300)
+    s.connect(sys.argv[1])
+    s.sendall(json.dumps({"argv": [cmd], "timeout": 120}).encode() + b"\n")
+    got[i] = json.loads(s.makefile("rb").readline())
+    s.close()
+threads = [threading.Thread(target=call, args=(i,)) for i in range(2)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+for r in got:
+    print((r or {}).get("stdout", "").replace("\n", " ") + str((r or {}).get("error", "")))
+PY
+	) nb_run_case "$limit" python3 - "$sock"
+	kill -TERM "$spid"
+	timeout 60 tail --pid="$spid" -f /dev/null
+	wait "$spid"
+	lines=$(grep -c 'inet 10\.88\.31\.[0-9]* gw-ok' <<<"$out")
+	err+=$(tail -c 300 "$nb_tmp/wn-serve.err")
+	expect e2e_warm_net_serve "serve of a --network template: two pool clones, each on the network with its own address" \
+		"$status" -eq 0 -a "$lines" = 2 -a "$(grep -oE 'inet [0-9.]+' <<<"$out" | sort -u | wc -l)" = 2
+
 	# What a clone or a template cannot have, each said clearly (125).
 	refused=
 	if [ -d "$NESTBOX_CACHE_DIR/templates/warm$$" ]; then
@@ -435,11 +470,9 @@ e2e_warm_net() {
 	fi
 	nb_run_case "$limit" $nestbox template create "$t-p" "$img" --network wn -p 8080:80
 	[ "$status" -eq 125 ] && grep -q 'takes --network NAME only' <<<"$err" && refused+=publish,
-	nb_run_case "$limit" $nestbox serve --socket "$nb_tmp/wn.sock" --template "$t"
-	[ "$status" -eq 125 ] && grep -q 'no network yet' <<<"$err" && refused+=serve,
 	out="refused: $refused; $err"
-	expect e2e_warm_net_refused "a NIC for a template without one, -p for a template, serve of a --network template: refused" \
-		"$refused" = nonic,publish,serve,
+	expect e2e_warm_net_refused "a NIC for a clone of a template without one, -p at template create: refused" \
+		"$refused" = nonic,publish,
 
 	nb_run_case "$limit" $nestbox rm -f wna
 	nb_run_case 30 $nestbox network rm wn

@@ -312,6 +312,26 @@ START_TEST(attach_fixes_the_mac)
 	ck_assert_uint_eq(((const uint8_t *)spec.net_mac)[5], 7);
 	nb_network_cleanup(&n);
 
+	/* A pool clone's run tells its caller, whose spec then says the same. */
+	struct nb_network told;
+	struct nb_clone_net cn;
+	ck_assert_int_eq(parse(&o, &err, "--tap", "nb0", "--ip", "10.1.2.3/24"), 0);
+	nb_network_init(&n);
+	ck_assert_int_eq(nb_network_attach(&n, &o, &err), 0);
+	nb_network_tell(&n, &cn);
+	nb_network_init(&told);
+	nb_network_told(&told, &cn);
+	struct nb_spec a = { 0 }, b = { 0 };
+	char buf2[3][16];
+	const char *dns_told[3];
+	nb_network_spec(&n, &a, buf, dns);
+	nb_network_spec(&told, &b, buf2, dns_told);
+	ck_assert_uint_eq(b.net_ipv4, 0x0a010203u);
+	ck_assert_uint_eq(b.net_prefix, 24);
+	ck_assert_uint_eq(b.net_mac_len, 6);
+	ck_assert_mem_eq(a.net_mac, b.net_mac, 6);
+	nb_network_cleanup(&n);
+
 	ck_assert_int_eq(parse(&o, &err, NULL, NULL, NULL, NULL), 0);
 	nb_network_init(&n);
 	ck_assert_int_eq(nb_network_attach(&n, &o, &err), 0);

@@ -57,6 +57,8 @@ static _Noreturn void run_child(struct nb_run_options *run, int (*p)[2], int fee
 	run->warm.has_error_fd = true;
 	run->warm.stdin_fd = feed;
 	run->warm.has_stdin_fd = feed >= 0;
+	run->warm.net_fd = p[NB_FN_NET][1];
+	run->warm.has_net_fd = feed >= 0;
 	/* The VMM's remarks (a timeout, a host stop) are the JSON's fields,
 	 * never the function's stderr. */
 	run->report = (struct nb_report){ .fn = NULL };
@@ -74,8 +76,13 @@ static _Noreturn void run_child(struct nb_run_options *run, int (*p)[2], int fee
 int nb_fn_start(struct nb_run_options *run, uint64_t max_output, bool feed_later, double t0,
 		struct nb_fn_clone *c, struct nb_err *err)
 {
-	const size_t max[NB_FN_NPIPES] = { max_output, max_output,         CONSOLE_MAX,
-					   1,          NB_ERR_MSG_MAX - 1, STATUS_MAX };
+	const size_t max[NB_FN_NPIPES] = { max_output,
+					   max_output,
+					   CONSOLE_MAX,
+					   1,
+					   NB_ERR_MSG_MAX - 1,
+					   STATUS_MAX,
+					   sizeof(struct nb_clone_net) };
 	int p[NB_FN_NPIPES][2], feed[2] = { -1, -1 };
 	int rc = 0;
 

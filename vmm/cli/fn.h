@@ -20,7 +20,16 @@
 #define NB_FN_MAX_OUTPUT (64u << 20)
 
 /* What the child writes, the parent reads. */
-enum { NB_FN_OUT, NB_FN_ERR, NB_FN_CONSOLE, NB_FN_READY, NB_FN_MSG, NB_FN_STATUS, NB_FN_NPIPES };
+enum {
+	NB_FN_OUT,
+	NB_FN_ERR,
+	NB_FN_CONSOLE,
+	NB_FN_READY,
+	NB_FN_MSG,
+	NB_FN_STATUS,
+	NB_FN_NET, /* a struct nb_clone_net (feed_later only) */
+	NB_FN_NPIPES
+};
 
 struct nb_fn_capture {
 	int fd;

@@ -54,8 +54,9 @@ static const char serve_usage[] =
 	"answered with one line: nestbox fn's JSON object. Each clone serves one invocation\n"
 	"and is destroyed. SIGTERM/SIGINT: finish the invocations under way, stop the rest,\n"
 	"remove PATH, exit 0. Exit status 125 when the pool cannot be started.\n"
-	"--jail DIR --uid U --gid G and --cgroup PARENT confine every clone's VMM. Clones have\n"
-	"no network: a template made with --network needs --network none here.\n";
+	"--jail DIR --uid U --gid G and --cgroup PARENT confine every clone's VMM. A template\n"
+	"made with --network puts each clone on that network with its own address (or the\n"
+	"one --network names; --network none: no network).\n";
 
 struct serve_opts {
 	char *argv[MAX_ARGS + 4];
@@ -270,8 +271,16 @@ static void invoke(const struct serve_opts *so, struct nb_fn_clone *c,
 	struct json_object *o;
 	bool failed;
 
-	if (request_run(so, req, &run, &env, &err) < 0 ||
-	    nb_run_clone_spec(&run, &spec, &len, &err) < 0) {
+	const struct nb_fn_capture *told = &c->cap[NB_FN_NET];
+	struct nb_clone_net net;
+	bool has_net = told->len == sizeof(net);
+
+	if (has_net)
+		memcpy(&net, told->buf, sizeof(net));
+	if ((so->run.net.network || so->run.net.tap) && !has_net)
+		nb_err_set(&err, 0, "the clone did not tell its network address");
+	if (err.msg[0] || request_run(so, req, &run, &env, &err) < 0 ||
+	    nb_run_clone_spec(&run, has_net ? &net : NULL, &spec, &len, &err) < 0) {
 		answer_error(fd, "request", &err);
 		return;
 	}
@@ -509,12 +518,6 @@ int nb_cmd_serve(int argc, char **argv)
 	}
 	if (rc == 0)
 		rc = nb_template_open(so.run.warm.name, &so.run, &tmpl, &err);
-	if (rc == 0 && (so.run.net.network || so.run.net.tap))
-		rc = nb_err_set(&err, 0,
-				"serve gives its clones no network yet: template '%s' has one "
-				"(%s); use serve --network none, or a template made without "
-				"--network",
-				so.run.warm.name, tmpl.network);
 	if (rc == 0) {
 		so.run.report = nb_cli_reporter();
 		rc = serve(&so, &err);

@@ -163,6 +163,28 @@ int nb_network_add(struct nb_network *n, struct nb_virtio_transport *t, struct n
 	return 0;
 }
 
+void nb_network_tell(const struct nb_network *n, struct nb_clone_net *out)
+{
+	*out = (struct nb_clone_net){ .ipv4 = n->ipv4,
+				      .prefix = n->prefix,
+				      .gateway = n->gateway,
+				      .ndns = (uint32_t)n->ndns,
+				      .has_mac = n->has_mac };
+	memcpy(out->dns, n->dns, sizeof(out->dns));
+	memcpy(out->mac, n->mac, sizeof(out->mac));
+}
+
+void nb_network_told(struct nb_network *n, const struct nb_clone_net *in)
+{
+	n->ipv4 = in->ipv4;
+	n->prefix = in->prefix;
+	n->gateway = in->gateway;
+	n->ndns = in->ndns < 3 ? in->ndns : 3;
+	memcpy(n->dns, in->dns, sizeof(n->dns));
+	n->has_mac = in->has_mac;
+	memcpy(n->mac, in->mac, sizeof(n->mac));
+}
+
 void nb_network_spec(const struct nb_network *n, struct nb_spec *spec, char buf[3][16],
 		     const char *dns[3])
 {

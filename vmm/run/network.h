@@ -70,6 +70,11 @@ void nb_network_detach(struct nb_network *n, const struct nb_report *report);
 int nb_network_adopt(struct nb_network *n, pid_t from, struct nb_err *err);
 void nb_network_disown(struct nb_network *n);
 
+/* eth0's configuration (nb_network_attach) to tell a pool clone's caller,
+ * and back into a network that only builds that clone's spec. */
+void nb_network_tell(const struct nb_network *n, struct nb_clone_net *out);
+void nb_network_told(struct nb_network *n, const struct nb_clone_net *in);
+
 /* The guest's eth0 configuration (nb_network_attach) into the spec; the
  * nameserver strings live in buf. */
 void nb_network_spec(const struct nb_network *n, struct nb_spec *spec, char buf[3][16],

@@ -1218,8 +1218,8 @@ static int prepare_input(const struct nb_run_options *opts, const struct nb_imag
 	return 0;
 }
 
-int nb_run_clone_spec(const struct nb_run_options *opts, void **out, size_t *len,
-		      struct nb_err *err)
+int nb_run_clone_spec(const struct nb_run_options *opts, const struct nb_clone_net *cn, void **out,
+		      size_t *len, struct nb_err *err)
 {
 	struct nb_image image = { 0 };
 	struct nb_blk_concat layers = { 0 };
@@ -1230,6 +1230,8 @@ int nb_run_clone_spec(const struct nb_run_options *opts, void **out, size_t *len
 	int rc = -1;
 
 	nb_network_init(&net);
+	if (cn)
+		nb_network_told(&net, cn);
 	if (nb_image_resolve(opts->rootfs, &opts->report, &image, err) < 0 ||
 	    nb_blk_concat_open(&layers, image.layers, image.n_layers, err) < 0)
 		nb_err_wrap(err, "image %s", opts->rootfs);
@@ -1248,6 +1250,21 @@ int nb_run_clone_spec(const struct nb_run_options *opts, void **out, size_t *len
 	*out = buf;
 	*len = spec_len + 4;
 	return 0;
+}
+
+/* A pool clone's caller writes its spec: it is told eth0's configuration.
+ * Never fails (a caller gone finds out from the clone's other pipes). */
+static bool tell_network(const struct nb_run_options *opts, const struct nb_network *net)
+{
+	struct nb_clone_net cn;
+
+	if (opts->warm.has_stdin_fd && opts->warm.has_net_fd) {
+		nb_network_tell(net, &cn);
+		if (write(opts->warm.net_fd, &cn, sizeof(cn)) != (ssize_t)sizeof(cn)) {
+			/* the caller is gone */
+		}
+	}
+	return false;
 }
 
 /* Two phases, as Firecracker keeps resources.rs apart from builder.rs:
@@ -1289,7 +1306,7 @@ int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err)
 	}
 	/* The network's address goes into the spec: the host side (lease,
 	 * bridge, tap, rules) is set up here, before the VMM is confined. */
-	if (nb_network_attach(&ctx.net, opts, err) < 0 ||
+	if (nb_network_attach(&ctx.net, opts, err) < 0 || tell_network(opts, &ctx.net) ||
 	    prepare_input(opts, is_image ? &image : NULL, &layers, &ctx, &initrd, hold, err) < 0 ||
 	    (opts->warm.restore && nb_warm_in_open(&ctx.warm, opts->warm.restore, err) < 0) ||
 	    check_host(&kernel_file, &ctx.pvm_host, err) < 0)

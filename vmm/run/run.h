@@ -124,6 +124,9 @@ struct nb_run_options {
 		int error_fd;        /* with has_error_fd: where a confined VMM writes its */
 		bool has_error_fd;   /* own error (the message, no newline) instead of
 					reporting it */
+		int net_fd;          /* with has_net_fd and has_stdin_fd: a struct
+					nb_clone_net once the network is attached */
+		bool has_net_fd;
 	} warm;
 	struct nb_run_detach {          /* run -d (issue 15), vmm/cli/detach_opts.c */
 		bool on;                /* -d: a monitor runs the VM (vmm/run/monitor.h) */
@@ -143,12 +146,24 @@ struct nb_run_options {
  * when nestbox itself failed (the caller exits with nb_err_status). */
 int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err);
 
+/* eth0's configuration as a clone's spec carries it, attached by the
+ * clone's own run and told on warm.net_fd to the caller that writes the
+ * spec (a pool clone, vmm/cli/serve.c). */
+struct nb_clone_net {
+	uint32_t ipv4, prefix, gateway; /* host byte order; ipv4 0: no address */
+	uint32_t dns[3];
+	uint32_t ndns;
+	uint8_t mac[6];
+	bool has_mac; /* false: no NIC, or no tap in it */
+};
+
 /* A clone's stdin stream start (opts as for a restore: a template's
  * image): le32 length and the workload spec of opts' command, with fresh
- * entropy and the wall clock (abi.h); malloc'd into *out. For callers that
- * restore first and feed the workload later (warm.has_stdin_fd). */
-int nb_run_clone_spec(const struct nb_run_options *opts, void **out, size_t *len,
-		      struct nb_err *err);
+ * entropy and the wall clock (abi.h), and net (NULL: none) for its eth0;
+ * malloc'd into *out. For callers that restore first and feed the
+ * workload later (warm.has_stdin_fd). */
+int nb_run_clone_spec(const struct nb_run_options *opts, const struct nb_clone_net *net, void **out,
+		      size_t *len, struct nb_err *err);
 
 /* Why a running VM of these options cannot be snapshotted (`nestbox
  * snapshot`): host state a snapshot would not carry (volumes, network,
