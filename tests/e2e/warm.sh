@@ -470,9 +470,12 @@ PY
 	fi
 	nb_run_case "$limit" $nestbox template create "$t-p" "$img" --network wn -p 8080:80
 	[ "$status" -eq 125 ] && grep -q 'takes --network NAME only' <<<"$err" && refused+=publish,
+	nb_run_case "$limit" $nestbox template create "$t-x" "$img" --network nosuchnet
+	[ "$status" -eq 125 ] && grep -q 'nosuchnet' <<<"$err" &&
+		[ ! -e "$NESTBOX_CACHE_DIR/templates/$t-x" ] && refused+=nonet,
 	out="refused: $refused; $err"
-	expect e2e_warm_net_refused "a NIC for a clone of a template without one, -p at template create: refused" \
-		"$refused" = nonic,publish,
+	expect e2e_warm_net_refused "refused: a NIC for a clone of a template without one, -p at template create, a network that is not there" \
+		"$refused" = nonic,publish,nonet,
 
 	nb_run_case "$limit" $nestbox rm -f wna
 	nb_run_case 30 $nestbox network rm wn

@@ -20,6 +20,7 @@
 #include "images/json.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
+#include "vmm/hostnet/hostnet.h"
 #include "vmm/hostnet/netdef.h"
 #include "vmm/kvm/statefile.h"
 
@@ -344,6 +345,14 @@ static int check_template_net(const struct nb_run_net *net, struct nb_err *err)
 				  "each clone (run --template, fn)");
 	if (net->vsock_path)
 		return nb_err_set(err, 0, "a template does not take --vsock yet");
+	/* Its clones join it: it must be there (the default is made on use). */
+	if (net->network && strcmp(net->network, NB_NET_DEFAULT) != 0) {
+		struct nb_hostnet_info info;
+
+		if (nb_hostnet_inspect(net->network, &info, err) < 0)
+			return nb_err_wrap(err, "--network %s", net->network);
+		nb_hostnet_info_free(&info);
+	}
 	return 0;
 }
 
