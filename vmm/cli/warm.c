@@ -24,7 +24,7 @@
 static const char template_usage[] =
 	"Usage: nestbox template create NAME IMAGE [--cpus N] [-m SIZE] [--kernel PATH]\n"
 	"                                [--guest-init PATH] [--network NAME]\n"
-	"       nestbox template ls\n"
+	"       nestbox template ls [--format json] [-q]\n"
 	"       nestbox template rm NAME\n"
 	"\n"
 	"create boots IMAGE's VM until nestbox-init is ready for a workload (kernel up, layers\n"
@@ -33,6 +33,8 @@ static const char template_usage[] =
 	"kernel, nestbox-init, vCPUs and memory, it is kept; when any of them changes, runs\n"
 	"from it are refused until it is made again. Use it with nestbox run --template NAME\n"
 	"or nestbox fn --template NAME (whose clones may be confined: --jail, --cgroup).\n"
+	"ls prints a table, one JSON object per template (--format json: name, image, digest,\n"
+	"cpus, memory in bytes, network or null, created) or the names alone (-q).\n"
 	"--network NAME gives the template a NIC; each clone plugs in a tap of its own and\n"
 	"joins NAME (or the network it names: --network OTHER, --tap; --network none leaves\n"
 	"it unplugged) with its own MAC and address (-p, --ip, --mac-address, --dns too).\n";
@@ -81,17 +83,64 @@ static int template_create(int argc, char **argv)
 	return 0;
 }
 
+enum ls_format { LS_TABLE, LS_JSON, LS_QUIET };
+
 static void print_template(const struct nb_template *t, void *opaque)
 {
+	enum ls_format format = *(const enum ls_format *)opaque;
 	char when[32] = "-";
 	time_t created = (time_t)t->created;
 	struct tm tm;
 
-	(void)opaque;
 	if (created && gmtime_r(&created, &tm))
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	printf("%-20s %-40s %4u %6llu  %-12s %s\n", t->name, t->image, t->cpus,
-	       (unsigned long long)(t->mem_size >> 20), t->network ? t->network : "-", when);
+	if (format == LS_QUIET) {
+		printf("%s\n", t->name);
+	} else if (format == LS_JSON) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", json_object_new_string(t->name));
+		json_object_object_add(o, "image", json_object_new_string(t->image));
+		json_object_object_add(o, "digest", json_object_new_string(t->digest));
+		json_object_object_add(o, "cpus", json_object_new_int((int)t->cpus));
+		json_object_object_add(o, "memory", json_object_new_int64((int64_t)t->mem_size));
+		json_object_object_add(o, "network",
+				       t->network ? json_object_new_string(t->network) : NULL);
+		json_object_object_add(o, "created", json_object_new_string(when));
+		printf("%s\n",
+		       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+								 JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+	} else {
+		printf("%-20s %-40s %4u %6llu  %-12s %s\n", t->name, t->image, t->cpus,
+		       (unsigned long long)(t->mem_size >> 20), t->network ? t->network : "-",
+		       when);
+	}
+}
+
+static int template_ls(int argc, char **argv)
+{
+	enum ls_format format = LS_TABLE;
+	struct nb_err err = { 0 };
+
+	for (int i = 1; i < argc; i++) {
+		bool json_next = !strcmp(argv[i], "--format") && i + 1 < argc &&
+				 !strcmp(argv[i + 1], "json");
+
+		if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
+			format = LS_QUIET;
+		else if (json_next || !strcmp(argv[i], "--format=json"))
+			format = LS_JSON;
+		else
+			return nb_cli_usage_error("template", "ls takes --format json or -q");
+		i += json_next;
+	}
+	if (format == LS_TABLE)
+		printf("%-20s %-40s %4s %6s  %-12s %s\n", "NAME", "IMAGE", "CPUS", "MiB", "NETWORK",
+		       "CREATED");
+	if (nb_template_list(print_template, &format, &err) < 0)
+		return nb_cli_error("nestbox template ls", &err);
+	return 0;
 }
 
 int nb_cmd_template(int argc, char **argv)
@@ -104,13 +153,8 @@ int nb_cmd_template(int argc, char **argv)
 	}
 	if (argc >= 2 && !strcmp(argv[1], "create"))
 		return template_create(argc - 1, argv + 1);
-	if (argc == 2 && !strcmp(argv[1], "ls")) {
-		printf("%-20s %-40s %4s %6s  %-12s %s\n", "NAME", "IMAGE", "CPUS", "MiB", "NETWORK",
-		       "CREATED");
-		if (nb_template_list(print_template, NULL, &err) < 0)
-			return nb_cli_error("nestbox template ls", &err);
-		return 0;
-	}
+	if (argc >= 2 && (!strcmp(argv[1], "ls") || !strcmp(argv[1], "list")))
+		return template_ls(argc - 1, argv + 1);
 	if (argc == 3 && !strcmp(argv[1], "rm")) {
 		if (nb_template_remove(argv[2], &err) < 0)
 			return nb_cli_error("nestbox template rm", &err);
