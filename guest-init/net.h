@@ -1,6 +1,6 @@
 /* Guest networking over rtnetlink: lo up always; with the spec's
- * NB_SPEC_NET_MAC, eth0's MAC (set while it is down); with NB_SPEC_NET_IPV4, eth0 up with that address and, with NB_SPEC_NET_GATEWAY,
- * a default route; with NB_SPEC_NET_DNS, the container's /etc/resolv.conf.
+ * NB_SPEC_NET_MAC, eth0's MAC (set while it is down); with NB_SPEC_NET_IPV4,
+ * eth0 up with that address and, with NB_SPEC_NET_GATEWAY, a default route; with NB_SPEC_NET_DNS, the container's /etc/resolv.conf.
  * Done by nestbox-init before the workload starts: in a template's clone,
  * once the workload's spec has come (the template's eth0 stays down). */
 #ifndef NESTBOX_GUEST_NET_H

@@ -277,9 +277,12 @@ static void invoke(const struct serve_opts *so, struct nb_fn_clone *c,
 
 	if (has_net)
 		memcpy(&net, told->buf, sizeof(net));
-	if ((so->run.net.network || so->run.net.tap) && !has_net)
+	if ((so->run.net.network || so->run.net.tap) && !has_net) {
 		nb_err_set(&err, 0, "the clone did not tell its network address");
-	if (err.msg[0] || request_run(so, req, &run, &env, &err) < 0 ||
+		answer_error(fd, "request", &err);
+		return;
+	}
+	if (request_run(so, req, &run, &env, &err) < 0 ||
 	    nb_run_clone_spec(&run, has_net ? &net : NULL, &spec, &len, &err) < 0) {
 		answer_error(fd, "request", &err);
 		return;

@@ -377,20 +377,22 @@ int nb_hostnet_adopt(const char *name, pid_t from, struct nb_err *err)
 {
 	struct nb_netstore s;
 	struct nb_leases l;
+	size_t i = 0;
 	int rc = -1;
 
 	if (open_store(&s, err) < 0)
 		return -1;
 	if (nb_leases_load(&s, name, &l, err) == 0) {
-		rc = nb_err_set(err, 0, "network %s: no lease of process %d to take over", name,
-				(int)from);
-		for (size_t i = 0; i < l.n; i++)
-			if (l.v[i].pid == from) {
-				l.v[i].pid = getpid();
-				l.v[i].start = nb_proc_start_time(getpid());
-				rc = nb_leases_save(&s, name, &l, err);
-				break;
-			}
+		while (i < l.n && l.v[i].pid != from)
+			i++;
+		if (i == l.n) {
+			rc = nb_err_set(err, 0, "network %s: no lease of process %d to take over",
+					name, (int)from);
+		} else {
+			l.v[i].pid = getpid();
+			l.v[i].start = nb_proc_start_time(getpid());
+			rc = nb_leases_save(&s, name, &l, err);
+		}
 		nb_leases_free(&l);
 	}
 	nb_netstore_close(&s);

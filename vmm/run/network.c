@@ -56,10 +56,13 @@ int nb_network_check(const struct nb_run_options *opts, struct nb_err *err)
 static void default_mac(uint8_t mac[6])
 {
 	uint32_t pid = (uint32_t)getpid();
-	const uint8_t def[6] = { 0x02,        0x4e, 0x42, (uint8_t)(pid >> 16), (uint8_t)(pid >> 8),
-				 (uint8_t)pid };
 
-	memcpy(mac, def, 6);
+	mac[0] = 0x02;
+	mac[1] = 0x4e;
+	mac[2] = 0x42;
+	mac[3] = (uint8_t)(pid >> 16);
+	mac[4] = (uint8_t)(pid >> 8);
+	mac[5] = (uint8_t)pid;
 }
 
 int nb_network_attach(struct nb_network *n, const struct nb_run_options *opts, struct nb_err *err)
@@ -68,20 +71,20 @@ int nb_network_attach(struct nb_network *n, const struct nb_run_options *opts, s
 	struct nb_hostnet_vm vm;
 	bool created = false;
 
-	n->ipv4 = net->ipv4;
-	n->prefix = net->prefix;
-	n->gateway = net->gateway;
-	n->has_mac = net->has_mac;
-	memcpy(n->mac, net->mac, sizeof(n->mac));
-	n->ndns = net->ndns;
-	memcpy(n->dns, net->dns, sizeof(n->dns));
+	n->eth0.ipv4 = net->ipv4;
+	n->eth0.prefix = net->prefix;
+	n->eth0.gateway = net->gateway;
+	n->eth0.has_mac = net->has_mac;
+	memcpy(n->eth0.mac, net->mac, sizeof(n->eth0.mac));
+	n->eth0.ndns = (uint32_t)net->ndns;
+	memcpy(n->eth0.dns, net->dns, sizeof(n->eth0.dns));
 	n->tap = net->tap;
 	if (net->tap_fd > 0)
 		n->early_tap_fd = net->tap_fd;
 	if (!nb_network_joins(opts)) {
-		if (n->tap && !n->has_mac)
-			default_mac(n->mac);
-		n->has_mac = n->tap != NULL;
+		if (n->tap && !n->eth0.has_mac)
+			default_mac(n->eth0.mac);
+		n->eth0.has_mac = n->tap != NULL;
 		return 0;
 	}
 	n->network = net->network ? net->network : NB_NET_DEFAULT;
@@ -100,14 +103,14 @@ int nb_network_attach(struct nb_network *n, const struct nb_run_options *opts, s
 			      err) < 0)
 		return -1;
 	n->attached = true;
-	n->ipv4 = vm.ip;
-	n->prefix = vm.def.prefix;
-	n->gateway = vm.def.gateway;
-	if (!n->has_mac)
-		memcpy(n->mac, vm.mac, sizeof(n->mac));
-	n->has_mac = true;
-	if (!n->ndns)
-		n->ndns = nb_hostnet_dns("/etc/resolv.conf", n->dns);
+	n->eth0.ipv4 = vm.ip;
+	n->eth0.prefix = vm.def.prefix;
+	n->eth0.gateway = vm.def.gateway;
+	if (!n->eth0.has_mac)
+		memcpy(n->eth0.mac, vm.mac, sizeof(n->eth0.mac));
+	n->eth0.has_mac = true;
+	if (!n->eth0.ndns)
+		n->eth0.ndns = (uint32_t)nb_hostnet_dns("/etc/resolv.conf", n->eth0.dns);
 	return 0;
 }
 
@@ -148,8 +151,8 @@ int nb_network_add(struct nb_network *n, struct nb_virtio_transport *t, struct n
 	if (n->tap || net->template_nic) {
 		struct nb_net_opts no = { .tap = n->tap, .tap_fd = n->early_tap_fd };
 
-		if (n->has_mac)
-			memcpy(no.mac, n->mac, 6);
+		if (n->eth0.has_mac)
+			memcpy(no.mac, n->eth0.mac, 6);
 		else
 			default_mac(no.mac);
 		nb_ratelimit_config_rate(&no.rx_limit.bytes, net->rx_bps);
@@ -163,38 +166,16 @@ int nb_network_add(struct nb_network *n, struct nb_virtio_transport *t, struct n
 	return 0;
 }
 
-void nb_network_tell(const struct nb_network *n, struct nb_clone_net *out)
-{
-	*out = (struct nb_clone_net){ .ipv4 = n->ipv4,
-				      .prefix = n->prefix,
-				      .gateway = n->gateway,
-				      .ndns = (uint32_t)n->ndns,
-				      .has_mac = n->has_mac };
-	memcpy(out->dns, n->dns, sizeof(out->dns));
-	memcpy(out->mac, n->mac, sizeof(out->mac));
-}
-
-void nb_network_told(struct nb_network *n, const struct nb_clone_net *in)
-{
-	n->ipv4 = in->ipv4;
-	n->prefix = in->prefix;
-	n->gateway = in->gateway;
-	n->ndns = in->ndns < 3 ? in->ndns : 3;
-	memcpy(n->dns, in->dns, sizeof(n->dns));
-	n->has_mac = in->has_mac;
-	memcpy(n->mac, in->mac, sizeof(n->mac));
-}
-
 void nb_network_spec(const struct nb_network *n, struct nb_spec *spec, char buf[3][16],
 		     const char *dns[3])
 {
-	spec->net_ipv4 = n->ipv4;
-	spec->net_prefix = n->ipv4 ? n->prefix : 0;
-	spec->net_gateway = n->gateway;
-	spec->net_mac = n->has_mac ? n->mac : NULL; /* a clone's NIC has the template's */
-	spec->net_mac_len = n->has_mac ? sizeof(n->mac) : 0;
-	for (size_t i = 0; n->ipv4 && i < n->ndns && i < 3; i++) {
-		nb_ipv4_format(n->dns[i], buf[i]);
+	spec->net_ipv4 = n->eth0.ipv4;
+	spec->net_prefix = n->eth0.ipv4 ? n->eth0.prefix : 0;
+	spec->net_gateway = n->eth0.gateway;
+	spec->net_mac = n->eth0.has_mac ? n->eth0.mac : NULL; /* a clone's NIC has the template's */
+	spec->net_mac_len = n->eth0.has_mac ? sizeof(n->eth0.mac) : 0;
+	for (size_t i = 0; n->eth0.ipv4 && i < n->eth0.ndns && i < 3; i++) {
+		nb_ipv4_format(n->eth0.dns[i], buf[i]);
 		dns[spec->net_ndns++] = buf[i];
 	}
 	spec->net_dns = spec->net_ndns ? dns : NULL;

@@ -38,11 +38,7 @@ struct nb_network {
 	char own_tap[16];
 	const char *network;
 	bool attached;
-	uint32_t ipv4, prefix, gateway; /* host byte order; 0: none */
-	uint8_t mac[6];                 /* with a tap, always: given, leased or the default */
-	bool has_mac;
-	uint32_t dns[3];
-	size_t ndns;
+	struct nb_clone_net eth0; /* with a tap, has_mac: given, leased or the default */
 };
 
 /* Nothing added yet. */
@@ -69,11 +65,6 @@ void nb_network_detach(struct nb_network *n, const struct nb_report *report);
  * lease over from it, which then leaves the network alone at its exit. */
 int nb_network_adopt(struct nb_network *n, pid_t from, struct nb_err *err);
 void nb_network_disown(struct nb_network *n);
-
-/* eth0's configuration (nb_network_attach) to tell a pool clone's caller,
- * and back into a network that only builds that clone's spec. */
-void nb_network_tell(const struct nb_network *n, struct nb_clone_net *out);
-void nb_network_told(struct nb_network *n, const struct nb_clone_net *in);
 
 /* The guest's eth0 configuration (nb_network_attach) into the spec; the
  * nameserver strings live in buf. */

@@ -1231,7 +1231,7 @@ int nb_run_clone_spec(const struct nb_run_options *opts, const struct nb_clone_n
 
 	nb_network_init(&net);
 	if (cn)
-		nb_network_told(&net, cn);
+		net.eth0 = *cn;
 	if (nb_image_resolve(opts->rootfs, &opts->report, &image, err) < 0 ||
 	    nb_blk_concat_open(&layers, image.layers, image.n_layers, err) < 0)
 		nb_err_wrap(err, "image %s", opts->rootfs);
@@ -1256,11 +1256,9 @@ int nb_run_clone_spec(const struct nb_run_options *opts, const struct nb_clone_n
  * Never fails (a caller gone finds out from the clone's other pipes). */
 static bool tell_network(const struct nb_run_options *opts, const struct nb_network *net)
 {
-	struct nb_clone_net cn;
-
 	if (opts->warm.has_stdin_fd && opts->warm.has_net_fd) {
-		nb_network_tell(net, &cn);
-		if (write(opts->warm.net_fd, &cn, sizeof(cn)) != (ssize_t)sizeof(cn)) {
+		if (write(opts->warm.net_fd, &net->eth0, sizeof(net->eth0)) !=
+		    (ssize_t)sizeof(net->eth0)) {
 			/* the caller is gone */
 		}
 	}

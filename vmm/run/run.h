@@ -146,9 +146,9 @@ struct nb_run_options {
  * when nestbox itself failed (the caller exits with nb_err_status). */
 int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err);
 
-/* eth0's configuration as a clone's spec carries it, attached by the
- * clone's own run and told on warm.net_fd to the caller that writes the
- * spec (a pool clone, vmm/cli/serve.c). */
+/* eth0's configuration as a run's spec carries it (struct nb_network's);
+ * a pool clone's run tells it on warm.net_fd to the caller that writes
+ * the spec (vmm/cli/serve.c). */
 struct nb_clone_net {
 	uint32_t ipv4, prefix, gateway; /* host byte order; ipv4 0: no address */
 	uint32_t dns[3];

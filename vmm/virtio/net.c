@@ -104,7 +104,7 @@ static void watch_tap(struct nb_net *net, bool on)
 {
 	struct nb_err err;
 
-	if (net->watching == on || net->tap_fd < 0)
+	if (net->watching == on)
 		return;
 	if (!on)
 		nb_event_remove(net->loop, net->tap_fd);
