@@ -25,8 +25,41 @@ bool nb_sigmsg_memory_ok(uint64_t bytes)
 /* Payload bytes of each type. */
 static size_t payload_len(uint8_t type)
 {
-	return type == NB_SIGMSG_MEMORY || type == NB_SIGMSG_ENTROPY || type == NB_SIGMSG_CLOCK ? 8
-												: 4;
+	return type == NB_SIGMSG_MEMORY || type == NB_SIGMSG_ENTROPY || type == NB_SIGMSG_CLOCK ||
+			       type == NB_SIGMSG_NET_MAC || type == NB_SIGMSG_NET_ADDR
+		       ? 8
+		       : 4;
+}
+
+static bool known_type(uint8_t type)
+{
+	return type == NB_SIGMSG_SIGNAL || type == NB_SIGMSG_WINSIZE || type == NB_SIGMSG_START ||
+	       type == NB_SIGMSG_MEMORY || type == NB_SIGMSG_ENTROPY || type == NB_SIGMSG_CLOCK ||
+	       (type >= NB_SIGMSG_NET_MAC && type <= NB_SIGMSG_NET_APPLY);
+}
+
+/* A NET_* message's value (abi.h): NULL if it is one, else why not. */
+static const char *net_value_bad(uint8_t type, uint64_t v)
+{
+	switch (type) {
+	case NB_SIGMSG_NET_MAC:
+		if (v >> 48)
+			return "a MAC with non-zero padding";
+		if (!v || (v & 1)) /* byte 0, the first on the wire, is the low one */
+			return "a zero or multicast MAC";
+		return NULL;
+	case NB_SIGMSG_NET_ADDR:
+		if (!(uint32_t)v)
+			return "address 0.0.0.0";
+		if ((v >> 32) < 1 || (v >> 32) > 32)
+			return "a prefix length not 1..32";
+		return NULL;
+	case NB_SIGMSG_NET_GATEWAY:
+	case NB_SIGMSG_NET_DNS:
+		return v && v <= UINT32_MAX ? NULL : "address 0.0.0.0";
+	default: /* NET_APPLY */
+		return v ? "an apply message with a payload" : NULL;
+	}
 }
 
 static bool winsize_ok(unsigned rows, unsigned cols)
@@ -69,6 +102,19 @@ size_t nb_sigmsg_encode(const struct nb_sigmsg *m, uint8_t *buf)
 	case NB_SIGMSG_ENTROPY:
 		nb_put_le64(payload, m->value);
 		break;
+	case NB_SIGMSG_NET_MAC:
+	case NB_SIGMSG_NET_ADDR:
+		if (net_value_bad(m->type, m->value))
+			return 0;
+		nb_put_le64(payload, m->value);
+		break;
+	case NB_SIGMSG_NET_GATEWAY:
+	case NB_SIGMSG_NET_DNS:
+	case NB_SIGMSG_NET_APPLY:
+		if (net_value_bad(m->type, m->value))
+			return 0;
+		nb_put_le32(payload, (uint32_t)m->value);
+		break;
 	default:
 		return 0;
 	}
@@ -82,9 +128,7 @@ static int decode_frame(const uint8_t *buf, size_t plen, struct nb_sigmsg *m, st
 
 	memset(m, 0, sizeof(*m));
 	m->type = buf[1];
-	if (m->type != NB_SIGMSG_SIGNAL && m->type != NB_SIGMSG_WINSIZE &&
-	    m->type != NB_SIGMSG_START && m->type != NB_SIGMSG_MEMORY &&
-	    m->type != NB_SIGMSG_ENTROPY && m->type != NB_SIGMSG_CLOCK)
+	if (!known_type(m->type))
 		return nb_err_set(err, 0, "signal port: unknown message type %u", m->type);
 	if (plen != payload_len(m->type))
 		return nb_err_set(err, 0,
@@ -107,6 +151,15 @@ static int decode_frame(const uint8_t *buf, size_t plen, struct nb_sigmsg *m, st
 		if (m->type == NB_SIGMSG_CLOCK && (m->value == 0 || m->value > INT64_MAX))
 			return nb_err_set(err, 0, "signal port: clock %llu ns is not 1..2^63-1",
 					  (unsigned long long)m->value);
+		return 0;
+	}
+	if (m->type >= NB_SIGMSG_NET_MAC && m->type <= NB_SIGMSG_NET_APPLY) {
+		const char *bad;
+
+		m->value = plen == 8 ? nb_get_le64(payload) : nb_get_le32(payload);
+		if ((bad = net_value_bad(m->type, m->value)))
+			return nb_err_set(err, 0, "signal port: network message type %u: %s",
+					  m->type, bad);
 		return 0;
 	}
 	if (m->type == NB_SIGMSG_SIGNAL) {

@@ -13,11 +13,14 @@
 #include "nestbox/err.h"
 
 struct nb_sigmsg {
-	uint8_t type;        /* NB_SIGMSG_SIGNAL, _WINSIZE, _START, _MEMORY, _ENTROPY, _CLOCK */
-	int signo;           /* SIGNAL: nb_sigmsg_signal_ok() */
+	uint8_t type; /* NB_SIGMSG_SIGNAL, _WINSIZE, _START, _MEMORY, _ENTROPY, _CLOCK, _NET_* */
+	int signo;    /* SIGNAL: nb_sigmsg_signal_ok() */
 	uint16_t rows, cols; /* WINSIZE: 1..NB_WINSIZE_MAX each */
 	uint64_t memory;     /* MEMORY: nb_sigmsg_memory_ok() */
-	uint64_t value;      /* ENTROPY: the 8 bytes (le64); CLOCK: ns, 1..INT64_MAX */
+	uint64_t value;      /* ENTROPY: the 8 bytes (le64); CLOCK: ns, 1..INT64_MAX;
+			      * NET_MAC: the MAC's bytes, the first lowest (le);
+			      * NET_ADDR: address | prefix << 32; NET_GATEWAY,
+			      * NET_DNS: the address; NET_APPLY: 0 (abi.h) */
 };
 
 /* Whether signo may travel on the port (the signals Docker forwards). */

@@ -338,7 +338,10 @@ static int run_workload(const struct init *self, const struct nb_spec *spec, int
 				    .port = signal_port.fd >= 0 ? &signal_port : NULL,
 				    .in_fd = STDIN_FILENO,
 				    .out_fd = STDOUT_FILENO,
-				    .exec_fd = -1 };
+				    .exec_fd = -1,
+				    .net_ipv4 = spec->net_ipv4,
+				    .net_prefix = spec->net_prefix,
+				    .rootfs = spec->rootfs };
 	pid_t pid = -1;
 	int rc;
 

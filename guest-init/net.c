@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <net/if.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -72,16 +73,16 @@ static int talk(int sock, struct req *r, const char *what, struct nb_err *err)
 	return 0;
 }
 
-static int link_up(int sock, unsigned index, const char *name, struct nb_err *err)
+static int set_link(int sock, unsigned index, bool up, const char *what, struct nb_err *err)
 {
 	struct req r;
 	struct ifinfomsg *ifi = begin(&r, RTM_NEWLINK, 0, sizeof(*ifi));
 
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = (int)index;
-	ifi->ifi_flags = IFF_UP;
+	ifi->ifi_flags = up ? IFF_UP : 0;
 	ifi->ifi_change = IFF_UP;
-	return talk(sock, &r, name, err);
+	return talk(sock, &r, what, err);
 }
 
 /* eth0's MAC, while it is down (virtio-net takes it without the device:
@@ -113,6 +114,24 @@ static int add_address(int sock, unsigned index, const struct nb_spec *spec, str
 	    add_attr(&r, IFA_BROADCAST, &bcast, 4) < 0)
 		return nb_err_set(err, 0, "net: address message too long");
 	return talk(sock, &r, "adding the eth0 address", err);
+}
+
+static int del_address(int sock, unsigned index, uint32_t ipv4, uint32_t prefix, struct nb_err *err)
+{
+	struct req r;
+	struct ifaddrmsg *ifa = begin(&r, RTM_DELADDR, 0, sizeof(*ifa));
+	uint32_t addr = htonl(ipv4);
+
+	ifa->ifa_family = AF_INET;
+	ifa->ifa_prefixlen = (unsigned char)prefix;
+	ifa->ifa_index = index;
+	if (add_attr(&r, IFA_LOCAL, &addr, 4) < 0)
+		return nb_err_set(err, 0, "net: address message too long");
+	/* gone already (the workload may hold CAP_NET_ADMIN): fine */
+	if (talk(sock, &r, "removing the old eth0 address", err) < 0 &&
+	    err->errnum != EADDRNOTAVAIL)
+		return -1;
+	return 0;
 }
 
 static int add_default_route(int sock, unsigned index, uint32_t gateway, struct nb_err *err)
@@ -163,16 +182,29 @@ static int write_resolv(const struct nb_spec *spec, struct nb_err *err)
 	return 0;
 }
 
-int nb_net_setup(const struct nb_spec *spec, struct nb_err *err)
+static int open_rtnl(struct nb_err *err)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	cleanup_close int sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	int sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+
+	if (sock < 0 || bind(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		nb_err_sys(err, "net: netlink socket");
+		if (sock >= 0)
+			close(sock);
+		return -1;
+	}
+	return sock;
+}
+
+int nb_net_setup(const struct nb_spec *spec, struct nb_err *err)
+{
+	cleanup_close int sock = open_rtnl(err);
 	unsigned lo, eth;
 
-	if (sock < 0 || bind(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return nb_err_sys(err, "net: netlink socket");
+	if (sock < 0)
+		return -1;
 	lo = if_nametoindex("lo");
-	if (lo && link_up(sock, lo, "bringing lo up", err) < 0)
+	if (lo && set_link(sock, lo, true, "bringing lo up", err) < 0)
 		return -1;
 	if (!spec->net_ipv4 && !spec->net_mac)
 		return 0;
@@ -184,7 +216,35 @@ int nb_net_setup(const struct nb_spec *spec, struct nb_err *err)
 		return -1;
 	if (!spec->net_ipv4)
 		return 0;
-	if (link_up(sock, eth, "bringing eth0 up", err) < 0 ||
+	if (set_link(sock, eth, true, "bringing eth0 up", err) < 0 ||
+	    add_address(sock, eth, spec, err) < 0)
+		return -1;
+	if (spec->net_gateway && add_default_route(sock, eth, spec->net_gateway, err) < 0)
+		return -1;
+	return spec->net_ndns ? write_resolv(spec, err) : 0;
+}
+
+int nb_net_readdress(const struct nb_spec *spec, uint32_t was_ipv4, uint32_t was_prefix,
+		     struct nb_err *err)
+{
+	cleanup_close int sock = open_rtnl(err);
+	unsigned eth;
+
+	if (sock < 0)
+		return -1;
+	eth = if_nametoindex(NB_GUEST_NET_IF);
+	if (!eth)
+		return nb_err_set(err, 0, "net: no %s to re-address", NB_GUEST_NET_IF);
+	if (spec->net_mac && set_mac(sock, eth, spec->net_mac, err) < 0)
+		return -1;
+	/* The old one first: removing a primary address takes the secondary
+	 * ones of its subnet (the new one) along. The route goes with it. */
+	if (was_ipv4 && (was_ipv4 != spec->net_ipv4 || was_prefix != spec->net_prefix) &&
+	    del_address(sock, eth, was_ipv4, was_prefix, err) < 0)
+		return -1;
+	if (!spec->net_ipv4)
+		return set_link(sock, eth, false, "taking eth0 down", err);
+	if (set_link(sock, eth, true, "bringing eth0 up", err) < 0 ||
 	    add_address(sock, eth, spec, err) < 0)
 		return -1;
 	if (spec->net_gateway && add_default_route(sock, eth, spec->net_gateway, err) < 0)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "container/container.h"
+#include "guest-init/net.h"
 #include "guest-init/warm.h"
 #include "nestbox/cleanup.h"
 
@@ -97,10 +98,86 @@ static void resume(const struct nb_sigmsg *m, int log_fd)
 		dprintf(log_fd, "nestbox-init: %s\n", err.msg);
 }
 
+int nb_net_next_take(struct nb_net_next *next, const struct nb_sigmsg *m)
+{
+	switch (m->type) {
+	case NB_SIGMSG_NET_MAC:
+		next->mac = m->value;
+		next->has_mac = true;
+		return 0;
+	case NB_SIGMSG_NET_ADDR:
+		next->ipv4 = (uint32_t)m->value;
+		next->prefix = (uint32_t)(m->value >> 32);
+		return 0;
+	case NB_SIGMSG_NET_GATEWAY:
+		next->gateway = (uint32_t)m->value;
+		return 0;
+	case NB_SIGMSG_NET_DNS:
+		if (next->ndns == NB_SPEC_MAX_DNS)
+			return -1;
+		next->dns[next->ndns++] = (uint32_t)m->value;
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+void nb_net_next_spec(const struct nb_net_next *next, struct nb_spec *spec,
+		      uint8_t mac[NB_SPEC_MAC_LEN], char text[NB_SPEC_MAX_DNS][16],
+		      const char *dns[NB_SPEC_MAX_DNS])
+{
+	for (unsigned i = 0; i < NB_SPEC_MAC_LEN; i++)
+		mac[i] = (uint8_t)(next->mac >> (8 * i));
+	spec->net_mac = next->has_mac ? mac : NULL;
+	spec->net_mac_len = next->has_mac ? NB_SPEC_MAC_LEN : 0;
+	spec->net_ipv4 = next->ipv4;
+	spec->net_prefix = next->ipv4 ? next->prefix : 0;
+	spec->net_gateway = next->ipv4 ? next->gateway : 0;
+	spec->net_ndns = 0;
+	for (unsigned i = 0; next->ipv4 && i < next->ndns && i < NB_SPEC_MAX_DNS; i++) {
+		uint32_t a = next->dns[i];
+
+		snprintf(text[i], 16, "%u.%u.%u.%u", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff,
+			 a & 0xff);
+		dns[spec->net_ndns++] = text[i];
+	}
+	spec->net_dns = spec->net_ndns ? dns : NULL;
+}
+
+/* A restore's eth0 (abi.h): collected, then applied on NET_APPLY. */
+static void net_message(const struct nb_sigmsg *m, struct nb_signal_target *t, int log_fd)
+{
+	uint8_t mac[NB_SPEC_MAC_LEN];
+	char text[NB_SPEC_MAX_DNS][16];
+	const char *dns[NB_SPEC_MAX_DNS];
+	struct nb_spec spec = { .rootfs = t->rootfs };
+	struct nb_err err;
+	int rc = nb_net_next_take(&t->net, m);
+
+	if (rc < 0 && log_fd >= 0)
+		dprintf(log_fd, "nestbox-init: more than %u nameservers: one dropped\n",
+			NB_SPEC_MAX_DNS);
+	if (rc <= 0)
+		return;
+	nb_net_next_spec(&t->net, &spec, mac, text, dns);
+	if (!t->rootfs)
+		spec.net_ndns = 0;
+	if (nb_net_readdress(&spec, t->net_ipv4, t->net_prefix, &err) < 0) {
+		if (log_fd >= 0)
+			dprintf(log_fd, "nestbox-init: the restored VM's network: %s\n", err.msg);
+	} else {
+		t->net_ipv4 = spec.net_ipv4;
+		t->net_prefix = spec.net_prefix;
+	}
+	t->net = (struct nb_net_next){ 0 };
+}
+
 static void apply(const struct nb_sigmsg *m, struct nb_signal_target *t, int log_fd)
 {
 	if (m->type == NB_SIGMSG_MEMORY)
 		return set_memory(m, t, log_fd);
+	if (m->type >= NB_SIGMSG_NET_MAC && m->type <= NB_SIGMSG_NET_APPLY)
+		return net_message(m, t, log_fd);
 	if (m->type == NB_SIGMSG_ENTROPY || m->type == NB_SIGMSG_CLOCK)
 		return resume(m, log_fd);
 	if (m->type == NB_SIGMSG_SIGNAL) {

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "common/sigmsg.h"
+#include "common/spec.h"
 
 /* Send sig to pid. pid_ns_init: pid is PID 1 of its own namespace (apply
  * the default action as above). Returns the signal N whose default action
@@ -30,6 +31,16 @@ struct nb_signal_port {
 	int log_fd; /* where invalid messages are reported */
 };
 
+/* A restored VM's eth0 as the NB_SIGMSG_NET_* messages bring it, until
+ * NB_SIGMSG_NET_APPLY (abi.h). */
+struct nb_net_next {
+	uint64_t mac; /* with has_mac: the bytes, the first lowest */
+	bool has_mac;
+	uint32_t ipv4, prefix, gateway; /* ipv4 0: none (eth0 goes down) */
+	uint32_t dns[NB_SPEC_MAX_DNS];
+	unsigned ndns;
+};
+
 /* What nb_signal_port_read asks the supervisor to do. */
 struct nb_signal_target {
 	pid_t pid;
@@ -37,11 +48,26 @@ struct nb_signal_target {
 	int tty_master; /* -1: no pty, window sizes are ignored */
 	int cgroup_fd;  /* the container's cgroup (memory limits), -1: none */
 	int forced;     /* out: as nb_signal_deliver's result, if not 0 */
+	/* eth0's address now (0: none) and the container's root (its
+	 * resolv.conf), for a restore's NB_SIGMSG_NET_APPLY */
+	uint32_t net_ipv4, net_prefix;
+	const char *rootfs;
+	struct nb_net_next net;
 };
+
+/* Take one NB_SIGMSG_NET_* message into next: 1 on NET_APPLY (apply
+ * next, then clear it), 0 taken, -1 dropped (a fourth nameserver). */
+int nb_net_next_take(struct nb_net_next *next, const struct nb_sigmsg *m);
+
+/* next as a spec's network fields, pointing into mac, text and dns. */
+void nb_net_next_spec(const struct nb_net_next *next, struct nb_spec *spec,
+		      uint8_t mac[NB_SPEC_MAC_LEN], char text[NB_SPEC_MAX_DNS][16],
+		      const char *dns[NB_SPEC_MAX_DNS]);
 
 /* Read what the port holds and act on every valid message: signals go to
  * t->pid, window sizes to t->tty_master (the kernel then sends the
- * workload SIGWINCH), memory limits to t->cgroup_fd's memory.max (logged).
+ * workload SIGWINCH), memory limits to t->cgroup_fd's memory.max (logged),
+ * a restore's network to eth0 (guest-init/net.h; failures logged).
  * Invalid bytes are logged and skipped. */
 void nb_signal_port_read(struct nb_signal_port *port, struct nb_signal_target *t);
 

@@ -190,7 +190,10 @@ int nb_supervise(const struct nb_supervise *s, int *status, struct nb_err *err)
 		.target = { .pid = s->workload,
 			    .pid_ns_init = s->pid_ns_init,
 			    .tty_master = s->tty_master,
-			    .cgroup_fd = s->cgroup_fd },
+			    .cgroup_fd = s->cgroup_fd,
+			    .net_ipv4 = s->net_ipv4,
+			    .net_prefix = s->net_prefix,
+			    .rootfs = s->rootfs },
 		.in = { .from = s->in_fd, .to = s->tty_master },
 		.out = { .from = s->tty_master, .to = s->out_fd },
 	};

@@ -25,6 +25,10 @@ struct nb_supervise {
 	int in_fd, out_fd;           /* with a pty: where its input comes from, output goes */
 	int exec_fd;                 /* nb_exec_listen()'s socket while the workload runs, or -1 */
 	struct nb_exec_target exec;  /* with exec_fd */
+	/* eth0's address (0: none) and the container's root, for a restore's
+	 * new network (guest-init/signals.h) */
+	uint32_t net_ipv4, net_prefix;
+	const char *rootfs;
 };
 
 /* Returns 0 with the workload's status (Docker's convention) in *status. */

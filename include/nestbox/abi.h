@@ -313,6 +313,32 @@ enum nb_status {
 #define NB_SIGMSG_CLOCK 5u
 #define NB_SIGMSG_RESUME_ENTROPY 4u /* 32 bytes, as NB_SPEC_SEED_LEN */
 
+/* A restored VM on a network (`nestbox run --restore DIR` of a VM with a
+ * NIC): it has a new tap, lease and MAC, so after CLOCK the host sends
+ * eth0's new configuration, which nestbox-init collects and applies on
+ * NET_APPLY:
+ *   NB_SIGMSG_NET_MAC      8 bytes: the MAC (6 bytes, unicast, not zero)
+ *                          and 2 zero bytes
+ *   NB_SIGMSG_NET_ADDR     8 bytes: le32 IPv4 address (its host-order
+ *                          value, not zero), le32 prefix length 1..32
+ *   NB_SIGMSG_NET_GATEWAY  4 bytes: le32 IPv4 default gateway, not zero
+ *   NB_SIGMSG_NET_DNS      4 bytes: le32 IPv4 nameserver, not zero; up to
+ *                          NB_SPEC_MAX_DNS of them, in order
+ *   NB_SIGMSG_NET_APPLY    4 zero bytes: set the MAC, replace eth0's
+ *                          address (the old one is removed), the default
+ *                          route and, with nameservers, the container's
+ *                          /etc/resolv.conf. Without an ADDR, eth0 loses
+ *                          its address and goes down (the NIC is
+ *                          unplugged). Then all of it is forgotten.
+ * The workload's connections over the old address are lost, as in
+ * Firecracker. nestbox-init logs a failure and goes on.
+ */
+#define NB_SIGMSG_NET_MAC 6u
+#define NB_SIGMSG_NET_ADDR 7u
+#define NB_SIGMSG_NET_GATEWAY 8u
+#define NB_SIGMSG_NET_DNS 9u
+#define NB_SIGMSG_NET_APPLY 10u
+
 /* Where the host packs a plain rootfs directory in the initramfs. */
 #define NB_GUEST_ROOTFS "/rootfs"
 

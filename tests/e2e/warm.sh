@@ -12,6 +12,8 @@ warm_cases="e2e_warm_template_create e2e_warm_run e2e_warm_fn_20 e2e_warm_clones
 snap_cases="e2e_snapshot_take e2e_snapshot_source_goes_on e2e_snapshot_not_empty
 	e2e_snapshot_restore_twice e2e_snapshot_restore_confined e2e_snapshot_clones_count
 	e2e_snapshot_clones_differ e2e_snapshot_nothing_left"
+snap_net_cases="e2e_snapshot_net_take e2e_snapshot_net_port_held e2e_snapshot_net_restore_twice
+	e2e_snapshot_net_source_unchanged e2e_snapshot_net_keeps_port e2e_snapshot_net_none e2e_snapshot_net_cleanup"
 warm_net_cases="e2e_warm_net_template e2e_warm_net_clone e2e_warm_net_clones_differ
 	e2e_warm_net_clone_to_clone e2e_warm_net_host_reaches e2e_warm_net_fn e2e_warm_net_none
 	e2e_warm_net_serve e2e_warm_net_refused e2e_warm_net_cleanup"
@@ -491,18 +493,110 @@ PY
 	unset NESTBOX_CACHE_DIR NESTBOX_NETWORK_DIR NESTBOX_RUN_DIR
 }
 
+# The address VM $1 last printed ("addr A" lines once a second), or empty.
+snap_addr() {
+	timeout -s KILL 60 $nestbox logs "$1" 2>/dev/null | awk '$1 == "addr" { a = $2 } END { print a }'
+}
+# snap_addr_not SECONDS VM A: wait until VM prints an address other than A.
+snap_addr_not() {
+	local end=$((SECONDS + $1)) a
+	while :; do
+		a=$(snap_addr "$2")
+		[ -n "$a" ] && [ "$a" != "$3" ] && break
+		[ $SECONDS -lt $end ] || break
+		sleep 0.5
+	done
+	echo "$a"
+}
+
+# A VM on a network snapshotted and restored: each restore joins the
+# network with a lease of its own, nestbox-init re-addresses the running
+# guest's eth0, and the VM's -p ports come along (or the restore's own).
+e2e_snapshot_net() {
+	local img=$1 dir=$nb_tmp/snapnet src= c1 c2 c3 c4 got left
+	export NESTBOX_RUN_DIR=$nb_tmp/snapnet-run NESTBOX_CACHE_DIR=$nb_tmp/warm-cache
+	export NESTBOX_NETWORK_DIR=$nb_tmp/warm-networks
+	local web='busybox mkdir -p /w && echo hello-snap >/w/index.html;
+		(while :; do a=$(busybox ip -4 -o addr show eth0 | busybox grep -o "inet [0-9.]*" | busybox cut -d" " -f2)
+		 echo "addr ${a:-none}"; sleep 1; done) & exec busybox httpd -f -p 80 -h /w'
+
+	nb_run_case 30 $nestbox network create sn --subnet 10.88.33.0/24
+	[ "$status" -eq 0 ] &&
+		nb_run_case "$limit" $nestbox run -d --name sns --network sn -p 18090:80 "$img" -- "$web"
+	[ "$status" -eq 0 ] && src=$(snap_addr_not 120 sns none)
+	[ -n "$src" ] && nb_run_case "$limit" $nestbox snapshot sns "$dir"
+	got=$(curl -s -m 10 "http://127.0.0.1:18090/" 2>&1)
+	out="$out; source at $src, port 18090: $got; meta: $(jq -c '[.network, .network_options]' "$dir/meta.json" 2>&1)"
+	expect e2e_snapshot_net_take "snapshot of a VM on a network (-p 18090:80): meta.json records the network and its options" 		"$status" -eq 0 -a -n "$src" -a "$got" = hello-snap -a 		"$(jq -r '.network + " " + (.network_options | join(" "))' "$dir/meta.json" 2>/dev/null)" = "sn -p 0.0.0.0:18090:80/tcp"
+	if [ "$status" -ne 0 ] || [ -z "$src" ]; then
+		for c in $snap_net_cases; do [ "$c" = e2e_snapshot_net_take ] || skip "$c" "no snapshot"; done
+		$nestbox rm -f sns >/dev/null 2>&1
+		$nestbox network rm sn >/dev/null 2>&1
+		unset NESTBOX_RUN_DIR NESTBOX_CACHE_DIR NESTBOX_NETWORK_DIR
+		return
+	fi
+
+	# The source still holds 18090: a restore that keeps it is refused.
+	nb_run_case "$limit" $nestbox run --restore "$dir" -d --name snc0
+	out="$out; VMs: $($nestbox ps -a -q 2>&1 | wc -l)"
+	expect e2e_snapshot_net_port_held "a restore whose recorded -p port the source still holds is refused, and leaves no VM" 		"$status" -eq 125 -a -n "$(grep -o 'already published' <<<"$err")" -a -n "$(grep -o "snapshot's -p" <<<"$err")" \
+		-a "$($nestbox ps -a -q 2>/dev/null | wc -l)" = 1
+
+	# Two restores with their own ports: each its own address, reached.
+	nb_run_case "$limit" $nestbox run --restore "$dir" -d --name snc1 -p 18091:80
+	c1=$status
+	nb_run_case "$limit" $nestbox run --restore "$dir" -d --name snc2 -p 18092:80
+	c2=$status
+	c1="$c1 $(snap_addr_not 120 snc1 "$src")"
+	c2="$c2 $(snap_addr_not 120 snc2 "$src")"
+	got="$(curl -s -m 10 "http://${c1#* }/") $(curl -s -m 10 "http://${c2#* }/")"
+	got+=" $(curl -s -m 10 http://127.0.0.1:18091/) $(curl -s -m 10 http://127.0.0.1:18092/)"
+	status=0 out="source $src; restore 1: status+address $c1, restore 2: $c2; pages: $got" err=
+	expect e2e_snapshot_net_restore_twice "two restores of a VM on a network: each re-addressed to a lease of its own, reached at it and at its own -p port" 		"${c1% *}" -eq 0 -a "${c2% *}" -eq 0 -a -n "${c1#* }" -a -n "${c2#* }" -a "${c1#* }" != "$src" 		-a "${c2#* }" != "$src" -a "${c1#* }" != "${c2#* }" 		-a "$got" = "hello-snap hello-snap hello-snap hello-snap"
+	got="$(snap_addr sns) $(curl -s -m 10 "http://$src/")"
+	out="source: $got"
+	expect e2e_snapshot_net_source_unchanged "the snapshotted VM keeps its address and answers at it" 		"$got" = "$src hello-snap"
+
+	# The source gone: a restore without -p publishes the recorded port.
+	nb_run_case "$limit" $nestbox rm -f sns
+	nb_run_case "$limit" $nestbox run --restore "$dir" -d --name snc3
+	c3="$status $(snap_addr_not 120 snc3 "$src")"
+	got=$(curl -s -m 10 http://127.0.0.1:18090/ 2>&1)
+	out="restore 3: status+address $c3; port 18090: $got"
+	expect e2e_snapshot_net_keeps_port "with the source gone, a restore publishes the snapshot's port 18090:80 again" 		"${c3% *}" -eq 0 -a -n "${c3#* }" -a "$got" = hello-snap
+
+	# --network none: the NIC unplugged, eth0 without an address.
+	nb_run_case "$limit" $nestbox run --restore "$dir" -d --name snc4 --network none
+	c4="$status $(snap_addr_not 120 snc4 "$src")"
+	out="restore 4: status+address $c4"
+	expect e2e_snapshot_net_none "run --restore --network none: eth0 loses its address" 		"$c4" = "0 none"
+
+	nb_run_case "$limit" $nestbox rm -f snc1 snc2 snc3 snc4
+	nb_run_case 30 $nestbox network rm sn
+	rm -rf "$dir"
+	left=$(
+		ip -o link show | grep -oE ' (nbt[0-9]+)[:@]' | tr '\n' ' '
+		ls "$NESTBOX_NETWORK_DIR/leases" "$NESTBOX_RUN_DIR/vm" 2>/dev/null | grep -v ':$' | tr '\n' ' '
+	)
+	out="$out; left: $left"
+	expect e2e_snapshot_net_cleanup "rm -f of the restores and network rm: no tap, lease or VM directory left" \
+		"$status" -eq 0 -a -z "$(tr -d ' ' <<<"$left")"
+	unset NESTBOX_RUN_DIR NESTBOX_CACHE_DIR NESTBOX_NETWORK_DIR
+}
+
 if ! command -v jq >/dev/null; then
-	for c in $warm_cases $snap_cases $warm_net_cases; do skip "$c" "jq missing (scripts/deps.sh)"; done
+	for c in $warm_cases $snap_cases $warm_net_cases $snap_net_cases; do skip "$c" "jq missing (scripts/deps.sh)"; done
 elif ! warm_imgs=$(tests/images/mkimages.sh 2>/dev/null); then
-	for c in $warm_cases $snap_cases $warm_net_cases; do
+	for c in $warm_cases $snap_cases $warm_net_cases $snap_net_cases; do
 		skip "$c" "test images not built (run tests/run images first)"
 	done
 else
 	e2e_warm "$warm_imgs/busybox"
 	e2e_snapshot "$warm_imgs/busybox"
 	if [ "$(id -u)" -ne 0 ] || ! command -v nft >/dev/null || ! command -v curl >/dev/null; then
-		for c in $warm_net_cases; do skip "$c" "needs root, nft and curl"; done
+		for c in $warm_net_cases $snap_net_cases; do skip "$c" "needs root, nft and curl"; done
 	else
 		e2e_warm_net "$warm_imgs/busybox"
+		e2e_snapshot_net "$warm_imgs/busybox"
 	fi
 fi

@@ -94,6 +94,12 @@ START_TEST(refusal_names_host_state)
 	o.net.tap = "tap0";
 	ck_assert_ptr_nonnull(strstr(nb_run_snapshot_refusal(&o), "--tap"));
 	o.net.tap = NULL;
+	o.net.network = "tenants"; /* a NIC on a network: its restores join anew */
+	o.net.npublish = 1;
+	ck_assert_ptr_null(nb_run_snapshot_refusal(&o));
+	o.net.network = NULL;
+	ck_assert_ptr_null(nb_run_snapshot_refusal(&o)); /* -p: the default network */
+	o.net.npublish = 0;
 	o.net.vsock_path = "/tmp/v.sock";
 	ck_assert_ptr_nonnull(strstr(nb_run_snapshot_refusal(&o), "vsock"));
 	o.net.vsock_path = NULL;

@@ -10,6 +10,7 @@
 #include "common/spec.h"
 #include "unit.h"
 #include "vmm/cli/cli.h"
+#include "vmm/cli/network_opts.h"
 #include "nestbox/abi.h"
 #include "vmm/run/network.h"
 
@@ -343,6 +344,73 @@ START_TEST(attach_fixes_the_mac)
 }
 END_TEST
 
+/* A snapshot's recorded network options (template.h net_args) in a
+ * restore: each kind unless the restore gives its own; the static
+ * address only on the snapshot's network; hostile records refused. */
+START_TEST(restore_takes_recorded_options)
+{
+	char *recorded[] = { "-p",
+			     "8080:80/tcp",
+			     "-p",
+			     "127.0.0.1:5353:53/udp",
+			     "--ip",
+			     "10.88.1.9",
+			     "--mac-address",
+			     "02:00:00:00:00:09",
+			     "--dns",
+			     "9.9.9.9",
+			     "--net-rate",
+			     "rx=1048576,tx-ops=100",
+			     NULL };
+	char *bad[][3] = {
+		{ "--tap", "nb0", NULL },        { "-p", "80", NULL },
+		{ "--ip", "10.1.1.1/33", NULL }, { "--mac-address", "01:00:00:00:00:01", NULL },
+		{ "--net-rate", "up=1", NULL },  { "--vsock", "/tmp/x", NULL }
+	};
+	struct nb_run_options o;
+	struct nb_err err;
+
+	/* nothing given: everything recorded (the network is the snapshot's) */
+	ck_assert_int_eq(parse(&o, &err, NULL, NULL, NULL, NULL), 0);
+	o.net.network = "t1";
+	ck_assert_msg(nb_network_cli_restore(&o, "t1", recorded, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(o.net.npublish, 2);
+	ck_assert_uint_eq(o.net.publish[1].host_port, 5353);
+	ck_assert_uint_eq(o.net.publish[1].host_ip, 0x7f000001u);
+	ck_assert_uint_eq(o.net.ipv4, 0x0a580109u);
+	ck_assert(o.net.has_mac);
+	ck_assert_uint_eq(o.net.mac[5], 9);
+	ck_assert_uint_eq(o.net.ndns, 1);
+	ck_assert_uint_eq(o.net.rx_bps, 1048576);
+	ck_assert_uint_eq(o.net.tx_ops, 100);
+	ck_assert_uint_eq(o.net.tx_bps, 0);
+	ck_assert_msg(nb_network_check(&o, &err) == 0, "%s", err.msg);
+	/* the restore's own -p and --ip win; its other network drops the address */
+	ck_assert_int_eq(parse(&o, &err, "-p", "9090:90", "--network", "t2"), 0);
+	ck_assert_int_eq(nb_network_cli_restore(&o, "t1", recorded, &err), 0);
+	ck_assert_uint_eq(o.net.npublish, 1);
+	ck_assert_uint_eq(o.net.publish[0].host_port, 9090);
+	ck_assert_uint_eq(o.net.ipv4, 0);
+	ck_assert(o.net.has_mac);
+	ck_assert_int_eq(parse(&o, &err, "--ip", "10.88.1.20", "--network", "t1"), 0);
+	ck_assert_int_eq(nb_network_cli_restore(&o, "t1", recorded, &err), 0);
+	ck_assert_uint_eq(o.net.ipv4, 0x0a580114u);
+	/* --network none: no NIC, nothing of it */
+	ck_assert_int_eq(parse(&o, &err, "--network", "none", NULL, NULL), 0);
+	ck_assert_int_eq(nb_network_cli_restore(&o, "t1", recorded, &err), 0);
+	ck_assert_uint_eq(o.net.npublish, 0);
+	ck_assert(!o.net.has_mac);
+	ck_assert_uint_eq(o.net.rx_bps, 0);
+	ck_assert_int_eq(nb_network_check(&o, &err), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(parse(&o, &err, NULL, NULL, NULL, NULL), 0);
+		o.net.network = "t1";
+		ck_assert_msg(nb_network_cli_restore(&o, "t1", bad[i], &err) == -1, "bad %zu", i);
+		ck_assert_ptr_nonnull(strstr(err.msg, "network options"));
+	}
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("network");
@@ -355,6 +423,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, spec_refuses_bad_net);
 	tcase_add_test(tc, spec_mac);
 	tcase_add_test(tc, attach_fixes_the_mac);
+	tcase_add_test(tc, restore_takes_recorded_options);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -23,6 +23,7 @@
 /* nestbox-init's side, which the host build does not otherwise compile
  * (signals.c sets memory limits through cgroup.c). */
 #include "container/cgroup.c"
+#include "guest-init/net.c" /* a restore's network, signals.c applies */
 #include "guest-init/signals.c"
 #include "guest-init/warm.c" /* the entropy signals.c adds */
 

@@ -4,6 +4,7 @@
  * built here for the host) including the PID-1 default-action rule. */
 #include <check.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 
 /* nestbox-init's side, which the host build does not otherwise compile. */
 #include "container/cgroup.c"
+#include "guest-init/net.c" /* a restore's network, signals.c applies */
 #include "guest-init/signals.c"
 #include "guest-init/warm.c" /* the entropy signals.c adds */
 
@@ -154,8 +156,9 @@ START_TEST(hostile_frames)
 		{ { 0x00, 1, 4, 0, 15 }, 8, 1 },         /* not a header */
 		{ { NB_SIGMSG_MAGIC, 1, 9, 0 }, 13, 1 }, /* oversize payload */
 		{ { NB_SIGMSG_MAGIC, 1, 255, 0 }, 16, 1 },
-		{ { NB_SIGMSG_MAGIC, 1, 4, 7, 15 }, 8, 1 }, /* reserved byte set */
-		{ { NB_SIGMSG_MAGIC, 9, 4, 0, 15 }, 8, 8 }, /* unknown type */
+		{ { NB_SIGMSG_MAGIC, 1, 4, 7, 15 }, 8, 1 },    /* reserved byte set */
+		{ { NB_SIGMSG_MAGIC, 0x7f, 4, 0, 15 }, 8, 8 }, /* unknown type */
+		{ { NB_SIGMSG_MAGIC, NB_SIGMSG_NET_APPLY + 1, 4, 0 }, 8, 8 },
 		{ { NB_SIGMSG_MAGIC, 0, 0, 0 }, 4, 4 },
 		{ { NB_SIGMSG_MAGIC, 1, 2, 0, 15 }, 6, 6 }, /* short payload for its type */
 		{ { NB_SIGMSG_MAGIC, 2, 8, 0, 24, 0, 80 }, 12, 12 }, /* long payload */
@@ -448,6 +451,230 @@ START_TEST(port_sets_memory_max)
 }
 END_TEST
 
+static uint64_t mac_value(const uint8_t mac[6])
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 6; i++)
+		v |= (uint64_t)mac[i] << (8 * i);
+	return v;
+}
+
+/* abi.h: a MAC and an address with prefix take 8 bytes, the others 4. */
+static size_t payload_len(uint8_t type)
+{
+	return type == NB_SIGMSG_NET_MAC || type == NB_SIGMSG_NET_ADDR ? 8 : 4;
+}
+
+/* run --restore of a VM on a network (abi.h, NB_SIGMSG_NET_*): each
+ * message round trips; hostile values are refused both ways. */
+START_TEST(net_messages)
+{
+	static const uint8_t mac[6] = { 0x02, 0x42, 0x0a, 0x58, 0x00, 0x07 };
+	const struct nb_sigmsg good[] = {
+		{ .type = NB_SIGMSG_NET_MAC, .value = mac_value(mac) },
+		{ .type = NB_SIGMSG_NET_ADDR, .value = 0x0a580007u | 24ull << 32 },
+		{ .type = NB_SIGMSG_NET_ADDR, .value = 0xc0a80001u | 32ull << 32 },
+		{ .type = NB_SIGMSG_NET_GATEWAY, .value = 0x0a580001u },
+		{ .type = NB_SIGMSG_NET_DNS, .value = 0x08080808u },
+		{ .type = NB_SIGMSG_NET_APPLY, .value = 0 },
+	};
+	const struct nb_sigmsg bad[] = {
+		{ .type = NB_SIGMSG_NET_MAC, .value = 0 },                 /* zero */
+		{ .type = NB_SIGMSG_NET_MAC, .value = 0x010203040501ull }, /* multicast */
+		{ .type = NB_SIGMSG_NET_MAC, .value = 1ull << 48 | 0x02 }, /* padding */
+		{ .type = NB_SIGMSG_NET_ADDR, .value = 24ull << 32 },      /* 0.0.0.0 */
+		{ .type = NB_SIGMSG_NET_ADDR, .value = 0x0a580007u },      /* prefix 0 */
+		{ .type = NB_SIGMSG_NET_ADDR, .value = 0x0a580007u | 33ull << 32 },
+		{ .type = NB_SIGMSG_NET_GATEWAY, .value = 0 },
+		{ .type = NB_SIGMSG_NET_DNS, .value = 0 },
+		{ .type = NB_SIGMSG_NET_APPLY, .value = 1 },
+	};
+	uint8_t buf[NB_SIGMSG_MAX];
+	struct nb_sigmsg out;
+	struct nb_err err;
+	size_t used, len;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		len = nb_sigmsg_encode(&good[i], buf);
+		ck_assert_msg(len == NB_SIGMSG_HEADER + payload_len(good[i].type), "good %zu", i);
+		ck_assert_int_eq(nb_sigmsg_decode(buf, len, &out, &used, &err), 1);
+		ck_assert_uint_eq(used, len);
+		ck_assert_uint_eq(out.type, good[i].type);
+		ck_assert_uint_eq(out.value, good[i].value);
+	}
+	ck_assert_uint_eq(buf[NB_SIGMSG_HEADER], 0); /* APPLY's payload is zero */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		size_t plen = payload_len(bad[i].type);
+
+		ck_assert_msg(nb_sigmsg_encode(&bad[i], buf) == 0, "bad %zu encoded", i);
+		buf[0] = NB_SIGMSG_MAGIC, buf[1] = bad[i].type, buf[2] = (uint8_t)plen, buf[3] = 0;
+		for (size_t k = 0; k < plen; k++)
+			buf[NB_SIGMSG_HEADER + k] = (uint8_t)(bad[i].value >> (8 * k));
+		ck_assert_msg(nb_sigmsg_decode(buf, NB_SIGMSG_HEADER + plen, &out, &used, &err) ==
+				      -1,
+			      "bad %zu decoded", i);
+		ck_assert_uint_eq(used, NB_SIGMSG_HEADER + plen);
+		ck_assert_ptr_nonnull(strstr(err.msg, "network message"));
+	}
+	/* a MAC or an address with a signal's 4 bytes: the frame dropped */
+	buf[1] = NB_SIGMSG_NET_ADDR, buf[2] = 4;
+	ck_assert_int_eq(nb_sigmsg_decode(buf, NB_SIGMSG_HEADER + 4, &out, &used, &err), -1);
+	ck_assert_uint_eq(used, NB_SIGMSG_HEADER + 4);
+}
+END_TEST
+
+/* nestbox-init collects the messages until APPLY, then as a spec. */
+START_TEST(net_next_collects)
+{
+	static const uint8_t mac[6] = { 0x02, 0x42, 0x0a, 0x58, 0x00, 0x07 };
+	struct nb_net_next next = { 0 };
+	struct nb_sigmsg m = { .type = NB_SIGMSG_NET_MAC, .value = mac_value(mac) };
+	uint8_t bytes[NB_SPEC_MAC_LEN];
+	char text[NB_SPEC_MAX_DNS][16];
+	const char *dns[NB_SPEC_MAX_DNS];
+	struct nb_spec spec = { 0 };
+
+	ck_assert_int_eq(nb_net_next_take(&next, &m), 0);
+	m = (struct nb_sigmsg){ .type = NB_SIGMSG_NET_ADDR, .value = 0x0a580007u | 24ull << 32 };
+	ck_assert_int_eq(nb_net_next_take(&next, &m), 0);
+	m = (struct nb_sigmsg){ .type = NB_SIGMSG_NET_GATEWAY, .value = 0x0a580001u };
+	ck_assert_int_eq(nb_net_next_take(&next, &m), 0);
+	for (uint32_t i = 0; i < NB_SPEC_MAX_DNS; i++) {
+		m = (struct nb_sigmsg){ .type = NB_SIGMSG_NET_DNS, .value = 0x0a000001u + i };
+		ck_assert_int_eq(nb_net_next_take(&next, &m), 0);
+	}
+	ck_assert_int_eq(nb_net_next_take(&next, &m), -1); /* a fourth: dropped */
+	m = (struct nb_sigmsg){ .type = NB_SIGMSG_NET_APPLY };
+	ck_assert_int_eq(nb_net_next_take(&next, &m), 1);
+	nb_net_next_spec(&next, &spec, bytes, text, dns);
+	ck_assert_ptr_nonnull(spec.net_mac);
+	ck_assert_uint_eq(spec.net_mac_len, 6);
+	ck_assert_mem_eq(spec.net_mac, mac, 6);
+	ck_assert_uint_eq(spec.net_ipv4, 0x0a580007u);
+	ck_assert_uint_eq(spec.net_prefix, 24);
+	ck_assert_uint_eq(spec.net_gateway, 0x0a580001u);
+	ck_assert_uint_eq(spec.net_ndns, 3);
+	ck_assert_str_eq(spec.net_dns[0], "10.0.0.1");
+	ck_assert_str_eq(spec.net_dns[2], "10.0.0.3");
+	/* no address: no route and no nameservers either (eth0 goes down) */
+	next.ipv4 = 0;
+	nb_net_next_spec(&next, &spec, bytes, text, dns);
+	ck_assert_uint_eq(spec.net_ipv4, 0);
+	ck_assert_uint_eq(spec.net_gateway, 0);
+	ck_assert_uint_eq(spec.net_ndns, 0);
+	ck_assert_ptr_null(spec.net_dns);
+}
+END_TEST
+
+static int sh(const char *cmd)
+{
+	int rc = system(cmd);
+
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* The messages as the host sends them after a restore, through the port. */
+static void send_net(int fd, uint64_t mac, uint32_t ipv4, uint32_t prefix, uint32_t gw,
+		     uint32_t dns)
+{
+	const struct nb_sigmsg msgs[] = {
+		{ .type = NB_SIGMSG_NET_MAC, .value = mac },
+		{ .type = NB_SIGMSG_NET_ADDR, .value = ipv4 | (uint64_t)prefix << 32 },
+		{ .type = NB_SIGMSG_NET_GATEWAY, .value = gw },
+		{ .type = NB_SIGMSG_NET_DNS, .value = dns },
+		{ .type = NB_SIGMSG_NET_APPLY },
+	};
+	uint8_t buf[5 * NB_SIGMSG_MAX];
+	size_t len = 0;
+
+	for (size_t i = 0; i < 5; i++)
+		if (i == 4 || (i == 0 ? mac : i == 1 ? ipv4 : i == 2 ? gw : dns))
+			len += nb_sigmsg_encode(&msgs[i], buf + len);
+	(void)!write(fd, buf, len);
+}
+
+/* In a network namespace of its own: eth0 (a veth) with nestbox-init's
+ * first address is given a new MAC, address (same subnet: the old one is
+ * removed first, or the new one would go with it), route and
+ * resolv.conf; then no address: eth0 goes down. Exit code: the step. */
+static int readdress_in_namespace(const char *root)
+{
+	struct nb_signal_target t = { .pid = -1,
+				      .tty_master = -1,
+				      .cgroup_fd = -1,
+				      .net_ipv4 = 0x0a4d0005u,
+				      .net_prefix = 24,
+				      .rootfs = root };
+	struct nb_signal_port port = { .log_fd = STDERR_FILENO };
+	static const uint8_t mac[6] = { 0x02, 0x42, 0x0a, 0x4d, 0x00, 0x09 };
+	char path[128], line[128] = "";
+	int p[2];
+
+	if (sh("ip link add eth0 type veth peer name nbpeer && "
+	       "ip link set eth0 address 02:42:0a:4d:00:05 && ip addr add 10.77.0.5/24 dev eth0 && "
+	       "ip link set eth0 up && ip link set nbpeer up && "
+	       "ip route add default via 10.77.0.1") != 0)
+		return 10;
+	if (pipe2(p, O_NONBLOCK) < 0)
+		return 11;
+	port.fd = p[0];
+	send_net(p[1], mac_value(mac), 0x0a4d0009u, 24, 0x0a4d00feu, 0x0a4d0035u);
+	nb_signal_port_read(&port, &t);
+	if (t.net_ipv4 != 0x0a4d0009u)
+		return 12;
+	if (sh("test \"$(ip -4 -o addr show dev eth0 | awk '{print $4}')\" = 10.77.0.9/24") != 0)
+		return 13;
+	if (sh("ip route show default | grep -q 'via 10.77.0.254 dev eth0'") != 0)
+		return 14;
+	if (sh("ip -o link show eth0 | grep -q 'link/ether 02:42:0a:4d:00:09'") != 0)
+		return 15;
+	snprintf(path, sizeof(path), "%s/etc/resolv.conf", root);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 16;
+	while (fgets(line, sizeof(line), f) && strncmp(line, "nameserver", 10) != 0)
+		;
+	fclose(f);
+	if (strcmp(line, "nameserver 10.77.0.53\n") != 0)
+		return 17;
+	/* --network none: no address, eth0 down */
+	send_net(p[1], 0, 0, 0, 0, 0);
+	nb_signal_port_read(&port, &t);
+	if (t.net_ipv4 != 0 || sh("ip -4 -o addr show dev eth0 | grep -q inet") == 0 ||
+	    sh("ip -o link show eth0 | grep -q '[<,]UP[,>]'") == 0)
+		return 18;
+	close(p[1]);
+	close(p[0]);
+	return 0;
+}
+
+START_TEST(readdress_kernel)
+{
+	char root[] = "/tmp/nb-readdr-XXXXXX", cmd[64];
+	pid_t pid;
+	int ws;
+
+	ck_assert_ptr_nonnull(mkdtemp(root));
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (unshare(CLONE_NEWNET) < 0)
+			_exit(99);
+		_exit(readdress_in_namespace(root));
+	}
+	ck_assert_int_eq(waitpid(pid, &ws, 0), pid);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert(WIFEXITED(ws));
+	if (WEXITSTATUS(ws) == 99) {
+		printf("skip sigmsg_readdress_kernel: cannot make a network namespace\n");
+		return;
+	}
+	ck_assert_int_eq(WEXITSTATUS(ws), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sigmsg");
@@ -464,6 +691,12 @@ int main(void)
 	tcase_add_test(tc, deliver_waits_out_a_brief_block);
 	tcase_add_test(tc, port_reaches_handler);
 	tcase_add_test(tc, port_sets_memory_max);
+	tcase_add_test(tc, net_messages);
+	tcase_add_test(tc, net_next_collects);
+	if (geteuid() == 0 && system("command -v ip >/dev/null && command -v awk >/dev/null") == 0)
+		tcase_add_test(tc, readdress_kernel);
+	else
+		printf("skip sigmsg_readdress_kernel: needs root and ip\n");
 	suite_add_tcase(s, tc);
 	return nb_unit_run(s);
 }

@@ -58,7 +58,8 @@ static const char usage_text[] =
 	"                         only, O_DIRECT (also NESTBOX_BLK_DIRECT=1)\n" NB_VOLUME_USAGE
 	"  -i, --interactive      stream nestbox's stdin to COMMAND's stdin\n"
 	"      --restore DIR      restore the running VM saved in DIR (nestbox snapshot): no\n"
-	"                         IMAGE or COMMAND; its workload goes on (-d, --name as usual)\n"
+	"                         IMAGE or COMMAND; its workload goes on (-d, --name as usual);\n"
+	"                         on its network again with a new lease and its -p ports\n"
 	"      --template NAME    restore template NAME (nestbox template create) instead of\n"
 	"                         booting: no ROOTFS; COMMAND runs in the template's image\n"
 	"  -t, --tty              give COMMAND a terminal (stderr joins stdout); with -i,\n"
@@ -335,8 +336,10 @@ int nb_cmd_run(int argc, char **argv)
 	}
 	if (rc == 0 && opts.warm.name)
 		rc = nb_template_open(opts.warm.name, &opts, &tmpl, &err);
-	else if (rc == 0 && opts.warm.resume)
-		rc = nb_template_open_dir(opts.warm.restore, &opts, &tmpl, &err);
+	else if (rc == 0 && opts.warm.resume &&
+		 (rc = nb_template_open_dir(opts.warm.restore, &opts, &tmpl, &err)) == 0 &&
+		 nb_network_cli_restore(&opts, tmpl.network, tmpl.net_args, &err) < 0)
+		rc = nb_err_wrap(&err, "snapshot %s", opts.warm.restore);
 	if (rc == 0)
 		rc = opts.detach.on ? nb_detach_run(&opts, argc, argv, &status, &err)
 				    : nb_run(&opts, &status, &err);

@@ -163,3 +163,55 @@ int nb_network_cli_option(int opt, const char *arg, struct nb_run_options *opts,
 		return 1;
 	}
 }
+
+int nb_network_cli_restore(struct nb_run_options *opts, const char *network, char *const *args,
+			   struct nb_err *err)
+{
+	static const struct {
+		const char *name;
+		int opt;
+	} known[] = { { "-p", 'p' },
+		      { "--ip", NB_OPT_IP },
+		      { "--mac-address", NB_OPT_MAC },
+		      { "--dns", NB_OPT_DNS },
+		      { "--net-rate", NB_OPT_NET_RATE } };
+	struct nb_run_net *net = &opts->net;
+	struct nb_run_options saved_opts = { 0 };
+	const struct nb_run_net *saved = &saved_opts.net;
+	bool nic = net->network || net->tap;
+
+	for (; args && args[0] && args[1]; args += 2) {
+		size_t k = 0;
+
+		while (k < sizeof(known) / sizeof(known[0]) && strcmp(args[0], known[k].name) != 0)
+			k++;
+		if (k == sizeof(known) / sizeof(known[0]))
+			return nb_err_set(err, 0, "its network options: unknown option %.64s",
+					  args[0]);
+		if (nb_network_cli_option(known[k].opt, args[1], &saved_opts, err) < 0)
+			return nb_err_wrap(err, "its network options");
+	}
+	/* -p needs a network (nb_network_check); an address is the
+	 * network's own. */
+	if (net->network && !net->npublish) {
+		memcpy(net->publish, saved->publish, sizeof(net->publish));
+		net->npublish = saved->npublish;
+	}
+	if (net->network && network && strcmp(net->network, network) == 0 && !net->ipv4)
+		net->ipv4 = saved->ipv4;
+	if (nic && !net->has_mac) {
+		memcpy(net->mac, saved->mac, sizeof(net->mac));
+		net->has_mac = saved->has_mac;
+	}
+	if (nic && !net->ndns) {
+		memcpy(net->dns, saved->dns, sizeof(net->dns));
+		net->ndns = saved->ndns;
+	}
+	if (nic && !net->rx_bps && !net->tx_bps && !net->rx_ops && !net->tx_ops) {
+		net->rx_bps = saved->rx_bps;
+		net->tx_bps = saved->tx_bps;
+		net->rx_ops = saved->rx_ops;
+		net->tx_ops = saved->tx_ops;
+	}
+	return 0;
+}

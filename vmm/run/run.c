@@ -615,15 +615,17 @@ static void vcpu_thread_init(void *opaque)
 	nb_sandbox_enter(&gate->sb, NB_THREAD_VCPU, gate->stop);
 }
 
-/* What a snapshot of a VM run with opts could not carry, or NULL. */
-static const char *uncarried(const struct nb_run_options *opts)
+/* What a snapshot of a VM run with opts could not carry, or NULL. A NIC
+ * on a nestbox network it can: a restore gets a tap and lease of its own
+ * (or, restoring, the user's --tap), and eth0 anew (NB_SIGMSG_NET_*). */
+static const char *uncarried(const struct nb_run_options *opts, bool restoring)
 {
 	if (!opts->rootfs || !nb_image_is_reference(opts->rootfs))
 		return "its root is a directory or a bundle, not an image";
 	if (opts->nvolumes)
 		return "it has -v volumes (host files a snapshot cannot carry)";
-	if (opts->net.tap || nb_network_joins(opts) || opts->net.npublish)
-		return "it has a network device (--tap, --network, -p: host state)";
+	if (opts->net.tap && !restoring)
+		return "its NIC is on --tap (a tap of the user's; a VM on --network can be)";
 	if (opts->net.vsock_path)
 		return "it has a vsock device (--vsock: host connections)";
 	if (opts->tty || opts->interactive)
@@ -641,7 +643,7 @@ const char *nb_run_snapshot_refusal(const struct nb_run_options *opts)
 {
 	if (opts->confine.jail || opts->confine.cgroup)
 		return "it runs confined (--jail, --cgroup)";
-	return uncarried(opts);
+	return uncarried(opts, false);
 }
 
 /* A detached VM that `nestbox snapshot` may save while it runs. */
@@ -792,14 +794,43 @@ static void live_close(struct live_snap *ls)
 static void notify_monitor(const struct nb_run_options *opts, char what);
 
 /* run --restore DIR (abi.h, NB_SIGMSG_ENTROPY): the restored guest's
- * fresh entropy and wall clock, made before the seccomp lists (getrandom)
- * and sent once the VM runs. */
+ * fresh entropy and wall clock, and for a VM with a NIC its eth0 anew
+ * (NB_SIGMSG_NET_*), made before the seccomp lists (getrandom) and sent
+ * once the VM runs. */
 struct resume_msgs {
-	uint8_t buf[(NB_SIGMSG_RESUME_ENTROPY + 1) * NB_SIGMSG_MAX];
+	uint8_t buf[(NB_SIGMSG_RESUME_ENTROPY + 1 + 5 + NB_SPEC_MAX_DNS) * NB_SIGMSG_MAX];
 	size_t len;
 };
 
-static int resume_prepare(struct resume_msgs *r, struct nb_err *err)
+static void resume_add(struct resume_msgs *r, uint8_t type, uint64_t value)
+{
+	struct nb_sigmsg m = { .type = type, .value = value };
+
+	r->len += nb_sigmsg_encode(&m, r->buf + r->len);
+}
+
+/* eth0 as this restore has it (nb_network_attach): no address (--network
+ * none, --tap without --ip) takes it down. */
+static void resume_net(struct resume_msgs *r, const struct nb_clone_net *eth0)
+{
+	uint64_t mac = 0;
+
+	for (unsigned i = 0; eth0->has_mac && i < sizeof(eth0->mac); i++)
+		mac |= (uint64_t)eth0->mac[i] << (8 * i);
+	if (eth0->has_mac)
+		resume_add(r, NB_SIGMSG_NET_MAC, mac);
+	if (eth0->ipv4) {
+		resume_add(r, NB_SIGMSG_NET_ADDR, eth0->ipv4 | (uint64_t)eth0->prefix << 32);
+		if (eth0->gateway)
+			resume_add(r, NB_SIGMSG_NET_GATEWAY, eth0->gateway);
+		for (uint32_t i = 0; i < eth0->ndns && i < NB_SPEC_MAX_DNS; i++)
+			resume_add(r, NB_SIGMSG_NET_DNS, eth0->dns[i]);
+	}
+	resume_add(r, NB_SIGMSG_NET_APPLY, 0);
+}
+
+static int resume_prepare(struct resume_msgs *r, const struct nb_clone_net *eth0,
+			  struct nb_err *err)
 {
 	uint64_t seed[NB_SIGMSG_RESUME_ENTROPY];
 	struct timespec now;
@@ -817,6 +848,8 @@ static int resume_prepare(struct resume_msgs *r, struct nb_err *err)
 				.value = (uint64_t)now.tv_sec * 1000000000u +
 					 (uint64_t)now.tv_nsec };
 	r->len += nb_sigmsg_encode(&m, r->buf + r->len);
+	if (eth0)
+		resume_net(r, eth0);
 	return 0;
 }
 
@@ -825,7 +858,8 @@ static void resume_send(const struct resume_msgs *r, struct nb_console *con,
 {
 	if (!con || !nb_console_send_signal_msg(con, r->buf, r->len))
 		nb_report(report, NB_REPORT_WARNING,
-			  "the restored guest did not take fresh entropy and the clock");
+			  "the restored guest did not take its fresh state (entropy, "
+			  "clock, network)");
 }
 
 /* NB_SIGNAL_SNAPSHOT, on the main thread: hold the vCPUs and the event
@@ -892,7 +926,8 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts, st
 	    prepare_guest(vm, &virtio, &serial, opts, ctx, err) < 0 ||
 	    (opts->warm.snapshot_to && nb_warm_out_open(&snap, opts->warm.snapshot_to, err) < 0) ||
 	    live_open(&live, &loop, err) < 0 ||
-	    (opts->warm.resume && resume_prepare(&resume, err) < 0) ||
+	    (opts->warm.resume &&
+	     resume_prepare(&resume, opts->net.template_nic ? &ctx->net.eth0 : NULL, err) < 0) ||
 	    (opts->tty && opts->interactive && nb_tty_raw(err) < 0))
 		goto out;
 	notify_monitor(opts, NB_MONITOR_STARTED);
@@ -1144,7 +1179,7 @@ static int warm_check(const struct nb_run_options *opts, bool is_image, struct n
 	if (!is_image)
 		return nb_err_set(err, 0, "%s needs an image, not a rootfs directory", what);
 	if (opts->warm.resume) { /* run --restore DIR: -d, --jail, --cgroup are fine */
-		const char *why = uncarried(opts);
+		const char *why = uncarried(opts, true);
 
 		if (why)
 			return nb_err_set(err, 0, "a restore cannot be made: %s", why);
@@ -1304,7 +1339,13 @@ int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err)
 	}
 	/* The network's address goes into the spec: the host side (lease,
 	 * bridge, tap, rules) is set up here, before the VMM is confined. */
-	if (nb_network_attach(&ctx.net, opts, err) < 0 || tell_network(opts, &ctx.net) ||
+	if (nb_network_attach(&ctx.net, opts, err) < 0) {
+		if (opts->warm.resume) /* the options it took from the snapshot */
+			nb_err_wrap(err, "run --restore (the snapshot's -p and --ip apply unless "
+					 "the restore gives its own)");
+		goto out;
+	}
+	if (tell_network(opts, &ctx.net) ||
 	    prepare_input(opts, is_image ? &image : NULL, &layers, &ctx, &initrd, hold, err) < 0 ||
 	    (opts->warm.restore && nb_warm_in_open(&ctx.warm, opts->warm.restore, err) < 0) ||
 	    check_host(&kernel_file, &ctx.pvm_host, err) < 0)

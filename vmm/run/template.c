@@ -22,7 +22,9 @@
 #include "nestbox/cleanup.h"
 #include "vmm/hostnet/hostnet.h"
 #include "vmm/hostnet/netdef.h"
+#include "vmm/hostnet/publish.h"
 #include "vmm/kvm/statefile.h"
+#include "vmm/run/network.h"
 
 #define META "meta.json"
 
@@ -36,6 +38,7 @@ void nb_template_free(struct nb_template *t)
 	free(t->init);
 	free(t->key);
 	free(t->network);
+	nb_strv_free(t->net_args);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -125,6 +128,13 @@ static int write_meta(const char *dir, const struct nb_template *t, struct nb_er
 	json_object_object_add(o, "key", json_object_new_string(t->key));
 	if (t->network)
 		json_object_object_add(o, "network", json_object_new_string(t->network));
+	if (t->net_args) {
+		struct json_object *a = json_object_new_array();
+
+		for (char **arg = t->net_args; *arg; arg++)
+			json_object_array_add(a, json_object_new_string(*arg));
+		json_object_object_add(o, "network_options", a);
+	}
 	rc = asprintf(&path, "%s/%s", dir, META) < 0 ? nb_err_sys(err, "template")
 						     : nb_json_write_atomic(path, o, 0600, err);
 	free(path);
@@ -163,11 +173,15 @@ static int read_meta(const char *name, const char *dir, struct nb_template *t, s
 	    (t->key = dup_str(o, "key", err)) && nb_json_int(o, "cpus", true, &cpus, err) == 0 &&
 	    nb_json_int(o, "memory", true, &mem, err) == 0 &&
 	    nb_json_int(o, "created", false, &created, err) == 0 &&
-	    nb_json_str(o, "network", false, 64, &network, err) == 0) {
+	    nb_json_str(o, "network", false, 64, &network, err) == 0 &&
+	    nb_json_strv(o, "network_options", NB_TEMPLATE_MAX_NET_ARGS, 128, &t->net_args, err) ==
+		    0) {
 		if (cpus < 1 || cpus > 255 || mem <= 0 || !t->name || !t->dir)
 			nb_err_set(err, 0, "%s: cpus or memory out of range", path);
 		else if (network && nb_netname_check(network, err) < 0)
 			nb_err_wrap(err, "%s: network", path);
+		else if (t->net_args && (!network || nb_strv_len(t->net_args) % 2))
+			nb_err_set(err, 0, "%s: network_options without a network, or odd", path);
 		else if (network && !(t->network = strdup(network)))
 			nb_err_sys(err, "template");
 		else
@@ -458,6 +472,59 @@ static char *absolute_file(const char *path)
 	return abs ? abs : strdup(path);
 }
 
+/* One option and its value, copied, onto v (NULL-terminated, *n used). */
+static int push_arg(char **v, size_t *n, const char *opt, const char *value)
+{
+	if (*n + 2 > NB_TEMPLATE_MAX_NET_ARGS || !(v[*n] = strdup(opt)))
+		return -1;
+	(*n)++;
+	if (!(v[*n] = strdup(value)))
+		return -1;
+	(*n)++;
+	return 0;
+}
+
+/* A VM's network options as `nestbox run` takes them (-p, --ip,
+ * --mac-address, --dns, --net-rate), for its restores. */
+static char **net_args(const struct nb_run_net *net)
+{
+	char **v = calloc(NB_TEMPLATE_MAX_NET_ARGS + 1, sizeof(*v));
+	char text[NB_PUBLISH_TEXT], rate[128];
+	size_t n = 0, r = 0;
+	int rc = v ? 0 : -1;
+
+	for (size_t i = 0; rc == 0 && i < net->npublish; i++) {
+		nb_publish_format(&net->publish[i], text);
+		rc = push_arg(v, &n, "-p", text);
+	}
+	if (rc == 0 && net->ipv4) {
+		nb_ipv4_format(net->ipv4, text);
+		rc = push_arg(v, &n, "--ip", text);
+	}
+	if (rc == 0 && net->has_mac) {
+		snprintf(text, sizeof(text), "%02x:%02x:%02x:%02x:%02x:%02x", net->mac[0],
+			 net->mac[1], net->mac[2], net->mac[3], net->mac[4], net->mac[5]);
+		rc = push_arg(v, &n, "--mac-address", text);
+	}
+	for (size_t i = 0; rc == 0 && i < net->ndns; i++) {
+		nb_ipv4_format(net->dns[i], text);
+		rc = push_arg(v, &n, "--dns", text);
+	}
+	const uint64_t rates[] = { net->rx_bps, net->tx_bps, net->rx_ops, net->tx_ops };
+	static const char *const keys[] = { "rx", "tx", "rx-ops", "tx-ops" };
+	for (size_t i = 0; i < 4; i++)
+		if (rates[i])
+			r += (size_t)snprintf(rate + r, sizeof(rate) - r, "%s%s=%llu", r ? "," : "",
+					      keys[i], (unsigned long long)rates[i]);
+	if (rc == 0 && r)
+		rc = push_arg(v, &n, "--net-rate", rate);
+	if (rc < 0) {
+		nb_strv_free(v);
+		return NULL;
+	}
+	return v;
+}
+
 int nb_template_save_meta(const char *dir, const struct nb_run_options *opts, struct nb_err *err)
 {
 	char digest[NB_DIGEST_STR_LEN + 1];
@@ -468,16 +535,27 @@ int nb_template_save_meta(const char *dir, const struct nb_run_options *opts, st
 				 .cpus = opts->cpus,
 				 .mem_size = opts->mem_size,
 				 .created = (int64_t)time(NULL) };
+	int rc;
 
 	if (!kernel || !init)
 		return nb_err_sys(err, "snapshot");
+	/* A VM on a network: its restores join it (template.h) */
+	if (nb_network_joins(opts)) {
+		t.network = (char *)(opts->net.network ? opts->net.network : NB_NET_DEFAULT);
+		if (!(t.net_args = net_args(&opts->net)))
+			return nb_err_sys(err, "snapshot");
+	}
 	if (image_digest(opts, digest, err) < 0 ||
-	    !(key = make_key(digest, kernel, init, opts->cpus, opts->mem_size, NULL, err)))
+	    !(key = make_key(digest, kernel, init, opts->cpus, opts->mem_size, t.network, err))) {
+		nb_strv_free(t.net_args);
 		return -1;
+	}
 	t.kernel = kernel;
 	t.init = init;
 	t.key = key;
-	return write_meta(dir, &t, err);
+	rc = write_meta(dir, &t, err);
+	nb_strv_free(t.net_args);
+	return rc;
 }
 
 int nb_template_open_dir(const char *dir, struct nb_run_options *opts, struct nb_template *t,

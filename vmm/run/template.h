@@ -18,11 +18,16 @@
 #include "vmm/run/run.h"
 
 #define NB_TEMPLATE_NAME_MAX 64u
+#define NB_TEMPLATE_MAX_NET_ARGS 128u /* 2 x (32 -p, --ip, --mac-address, 3 --dns, --net-rate) */
 
 struct nb_template {
 	char *name, *dir;
 	char *image, *digest, *kernel, *init, *key;
 	char *network; /* NULL: no NIC; else its clones join this network */
+	/* A running VM's snapshot on a network: its run's -p, --ip,
+	 * --mac-address, --dns and --net-rate as OPTION VALUE pairs
+	 * (NULL-terminated; NULL: none), for its restores to take. */
+	char **net_args;
 	unsigned cpus;
 	uint64_t mem_size;
 	int64_t created; /* seconds since the epoch */
@@ -44,7 +49,8 @@ int nb_template_open(const char *name, struct nb_run_options *opts, struct nb_te
 		     struct nb_err *err);
 
 /* A running VM's snapshot (`nestbox snapshot`, vmm/run/monitor.h): its
- * meta.json in dir, as a template's, for the VM of opts. */
+ * meta.json in dir, as a template's, for the VM of opts; a VM on a
+ * network records it and its network options (net_args). */
 int nb_template_save_meta(const char *dir, const struct nb_run_options *opts, struct nb_err *err);
 
 /* Such a snapshot into opts as nb_template_open does, and warm.resume: the
