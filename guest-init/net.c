@@ -182,6 +182,17 @@ static int write_resolv(const struct nb_spec *spec, struct nb_err *err)
 	return 0;
 }
 
+/* eth0 up with the spec's address, route and nameservers. */
+static int address(int sock, unsigned eth, const struct nb_spec *spec, struct nb_err *err)
+{
+	if (set_link(sock, eth, true, "bringing eth0 up", err) < 0 ||
+	    add_address(sock, eth, spec, err) < 0)
+		return -1;
+	if (spec->net_gateway && add_default_route(sock, eth, spec->net_gateway, err) < 0)
+		return -1;
+	return spec->net_ndns ? write_resolv(spec, err) : 0;
+}
+
 static int open_rtnl(struct nb_err *err)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
@@ -214,14 +225,7 @@ int nb_net_setup(const struct nb_spec *spec, struct nb_err *err)
 				  NB_GUEST_NET_IF);
 	if (spec->net_mac && set_mac(sock, eth, spec->net_mac, err) < 0)
 		return -1;
-	if (!spec->net_ipv4)
-		return 0;
-	if (set_link(sock, eth, true, "bringing eth0 up", err) < 0 ||
-	    add_address(sock, eth, spec, err) < 0)
-		return -1;
-	if (spec->net_gateway && add_default_route(sock, eth, spec->net_gateway, err) < 0)
-		return -1;
-	return spec->net_ndns ? write_resolv(spec, err) : 0;
+	return spec->net_ipv4 ? address(sock, eth, spec, err) : 0;
 }
 
 int nb_net_readdress(const struct nb_spec *spec, uint32_t was_ipv4, uint32_t was_prefix,
@@ -244,10 +248,5 @@ int nb_net_readdress(const struct nb_spec *spec, uint32_t was_ipv4, uint32_t was
 		return -1;
 	if (!spec->net_ipv4)
 		return set_link(sock, eth, false, "taking eth0 down", err);
-	if (set_link(sock, eth, true, "bringing eth0 up", err) < 0 ||
-	    add_address(sock, eth, spec, err) < 0)
-		return -1;
-	if (spec->net_gateway && add_default_route(sock, eth, spec->net_gateway, err) < 0)
-		return -1;
-	return spec->net_ndns ? write_resolv(spec, err) : 0;
+	return address(sock, eth, spec, err);
 }

@@ -5,12 +5,14 @@
 # the test images of tests/images/mkimages.sh and a private cache under
 # $nb_tmp (templates and layers).
 
-warm_cases="e2e_warm_template_create e2e_warm_run e2e_warm_fn_20 e2e_warm_clones_differ
+warm_cases="e2e_warm_template_create e2e_warm_run e2e_warm_run_stdin e2e_warm_run_tty
+	e2e_warm_run_interactive_tty e2e_warm_template_tty_refused e2e_warm_vsock_clone e2e_warm_vsock_to_host
+	e2e_warm_template_vsock_refused e2e_warm_fn_20 e2e_warm_clones_differ
 	e2e_warm_fn_status_stderr e2e_warm_any_cwd e2e_warm_template_unconfined e2e_warm_run_detached e2e_warm_run_jail
 	e2e_warm_fn_jail e2e_warm_fn_jail_error e2e_warm_fn_own_container e2e_warm_fn_timeout e2e_warm_fn_binary e2e_warm_fn_cap e2e_warm_fn_oom
 	e2e_warm_preload e2e_warm_serve_4 e2e_warm_serve_stop e2e_warm_serve_jail e2e_warm_serve_replaces e2e_warm_nothing_left e2e_warm_stale e2e_warm_corrupt"
 snap_cases="e2e_snapshot_take e2e_snapshot_source_goes_on e2e_snapshot_not_empty
-	e2e_snapshot_restore_twice e2e_snapshot_restore_confined e2e_snapshot_clones_count
+	e2e_snapshot_restore_twice e2e_snapshot_vsock e2e_snapshot_restore_confined e2e_snapshot_clones_count
 	e2e_snapshot_clones_differ e2e_snapshot_nothing_left"
 snap_net_cases="e2e_snapshot_net_take e2e_snapshot_net_port_held e2e_snapshot_net_restore_twice
 	e2e_snapshot_net_source_unchanged e2e_snapshot_net_keeps_port e2e_snapshot_net_none e2e_snapshot_net_cleanup"
@@ -64,6 +66,68 @@ e2e_warm() {
 	nb_run_case "$limit" $nestbox run --template "$t" -- 'echo "warm $NB_TEST $PWD"'
 	expect e2e_warm_run "run --template runs COMMAND in the image with its config" \
 		"$status" -eq 0 -a "$out" = "warm 1 /root"
+
+	# -i: the clone's stdin is nestbox's, after its spec; -t: a pty sized
+	# like nestbox's terminal; -it: keys reach it, the terminal is restored.
+	nb_input=$'line one\nline two\nline three\n' nb_run_case "$limit" $nestbox run -i --template "$t" -- \
+		'busybox tr a-z A-Z'
+	expect e2e_warm_run_stdin "run -i --template: the clone reads nestbox's stdin to its end" \
+		"$status" -eq 0 -a "$out" = "LINE ONE
+LINE TWO
+LINE THREE"
+	nb_run_case "$limit" python3 tests/e2e/pty_run.py 33 101 "$limit" -- $nestbox run -t --template "$t" -- \
+		'tty; stty size; echo to-err >&2; exit 5'
+	expect e2e_warm_run_tty "run -t --template: the clone's stdio is a pty sized like nestbox's terminal, stderr merged" \
+		"$status" -eq 5 -a -n "$(grep -x '/dev/pts/[0-9]*' <<<"$out")" -a \
+		-n "$(grep -x '33 101' <<<"$out")" -a -n "$(grep -x to-err <<<"$out")"
+	nb_run_case "$limit" python3 tests/e2e/pty_run.py 24 80 "$limit" --after-ready 'type:hello\r' -- \
+		$nestbox run -it --template "$t" -- 'echo ready; read x; echo "got:$x"; exit 6'
+	expect e2e_warm_run_interactive_tty "run -it --template: keys reach the clone through the pty; the terminal is restored" \
+		"$status" -eq 6 -a -n "$(grep -x 'got:hello' <<<"$out")" -a "$(tail -n 1 <<<"$out")" = "pty-mode: cooked"
+	nb_run_case "$limit" $nestbox template create "$t-it" "$img" -t
+	expect e2e_warm_template_tty_refused "template create -t is refused (125): -t and -i are each clone's" \
+		"$status" -eq 125 -a -n "$(grep -o 'give -t and -i to each clone' <<<"$err")" \
+		-a ! -e "$NESTBOX_CACHE_DIR/templates/$t-it"
+
+	# --vsock: every template has a vsock device without a host socket;
+	# each clone gives its own. The guest side is vsock-echo, fed on the
+	# clone's stdin (-i): busybox has no vsock tool. Docker's seccomp
+	# profile denies AF_VSOCK to the container.
+	local ve=build/tests/guest/vsock-echo vs=$nb_tmp/wv.sock vpid host_out
+	local ve_sh='busybox cat >/tmp/ve && busybox chmod +x /tmp/ve && exec /tmp/ve'
+	if [ -x "$ve" ]; then
+		nb_case_start "run -i --template --vsock: vsock-echo listening in the clone"
+		timeout --kill-after=5 "$limit" $nestbox run -i --template "$t" --vsock "$vs" \
+			--security-opt seccomp=unconfined -- "$ve_sh listen 1234 1" \
+			<"$ve" >"$nb_tmp/wv.out" 2>"$nb_tmp/wv.err" &
+		vpid=$!
+		host_out=$(timeout 120 python3 tests/e2e/vsock_host.py echo "$vs" 1234 "ping clone" 2>&1)
+		wait "$vpid"
+		status=$? out="host: $host_out | clone: $(cat "$nb_tmp/wv.out")" err=$(cat "$nb_tmp/wv.err")
+		expect e2e_warm_vsock_clone "run --template --vsock PATH: a host client reaches the clone's guest listener; PATH gone at exit" \
+			"$status" -eq 0 -a "$host_out" = "ping clone" -a ! -e "$vs"
+		rm -f "${vs}_5000"
+		timeout 120 python3 tests/e2e/vsock_host.py serve "${vs}_5000" &
+		vpid=$!
+		for _ in $(seq 50); do [ -S "${vs}_5000" ] && break; sleep 0.1; done
+		nb_case_start "run -i --template --vsock: the clone connects to the host"
+		timeout --kill-after=5 "$limit" $nestbox run -i --template "$t" --vsock "$vs" \
+			--security-opt seccomp=unconfined -- "$ve_sh connect 5000 from-clone" \
+			<"$ve" >"$nb_tmp/wv.out" 2>"$nb_tmp/wv.err"
+		status=$? out=$(cat "$nb_tmp/wv.out") err=$(cat "$nb_tmp/wv.err")
+		kill "$vpid" 2>/dev/null
+		wait "$vpid" 2>/dev/null
+		rm -f "${vs}_5000"
+		expect e2e_warm_vsock_to_host "a clone's guest connection to CID 2 port 5000 reaches PATH_5000 on the host" \
+			"$status" -eq 0 -a "$out" = "host got: from-clone"
+	else
+		skip e2e_warm_vsock_clone "build/tests/guest/vsock-echo missing (make tests)"
+		skip e2e_warm_vsock_to_host "build/tests/guest/vsock-echo missing (make tests)"
+	fi
+	nb_run_case "$limit" $nestbox template create "$t-v" "$img" --vsock "$vs"
+	expect e2e_warm_template_vsock_refused "template create --vsock PATH is refused (125): the socket is each clone's" \
+		"$status" -eq 125 -a -n "$(grep -o 'give --vsock PATH to each clone' <<<"$err")" \
+		-a ! -e "$NESTBOX_CACHE_DIR/templates/$t-v"
 
 	for i in $(seq 20); do
 		nb_run_case "$limit" $nestbox fn --template "$t" -- "echo fn-$i; exit $((i % 7))"
@@ -286,7 +350,7 @@ e2e_snapshot() {
 	export NESTBOX_RUN_DIR=$nb_tmp/snaprun NESTBOX_CACHE_DIR=$nb_tmp/warm-cache
 	touch "$nb_tmp/warm.stamp"
 
-	nb_run_case "$limit" $nestbox run -d --name snapsrc "$img" -- \
+	nb_run_case "$limit" $nestbox run -d --name snapsrc --vsock "$nb_tmp/snapsrc.sock" "$img" -- \
 		'i=0; while :; do i=$((i+1)); echo "tick $i $(head -c 8 /dev/urandom | od -An -tx1 | tr -d " ")"; sleep 1; done'
 	if [ "$status" -ne 0 ] || ! snap_until 120 snapsrc 3; then
 		for c in $snap_cases; do skip "$c" "the counting VM did not start (status $status: $(tail -c 200 <<<"$err"))"; done
@@ -314,8 +378,11 @@ e2e_snapshot() {
 		"$status" -eq 1 -a -n "$(grep -o 'not empty' <<<"$err")" -a -s "$dir/state"
 
 	t0=$(date +%s%N)
-	nb_run_case "$limit" $nestbox run --restore "$dir" -d --name snapc1
+	nb_run_case "$limit" $nestbox run --restore "$dir" -d --name snapc1 --vsock "$nb_tmp/snapc1.sock"
 	a1=$status
+	status=0 out="source's socket: $(stat -c %F "$nb_tmp/snapsrc.sock" 2>&1); restore's: $(stat -c %F "$nb_tmp/snapc1.sock" 2>&1)" err=
+	expect e2e_snapshot_vsock "a VM with --vsock is snapshotted; a restore with --vsock of its own listens there, the source still on its own" \
+		"$a1" -eq 0 -a -S "$nb_tmp/snapc1.sock" -a -S "$nb_tmp/snapsrc.sock"
 	t1=$(date +%s%N)
 	echo "# run --restore -d: $(((t1 - t0) / 1000000)) ms wall to running" >&2
 	# the second one confined: a jailed VMM in a cgroup of its own
@@ -483,14 +550,17 @@ PY
 
 	nb_run_case "$limit" $nestbox rm -f wna
 	nb_run_case 30 $nestbox network rm wn
-	left=$(
-		ip -o link show | grep -oE ' (nbt[0-9]+)[:@]' | tr '\n' ' '
-		ls "$NESTBOX_NETWORK_DIR/leases" "$NESTBOX_RUN_DIR/vm" 2>/dev/null | grep -v ':$' | tr '\n' ' '
-	)
+	left=$(warm_net_left)
 	out="$out; left: $left"
 	expect e2e_warm_net_cleanup "rm -f of the clone and network rm: no tap, lease or VM directory left" \
 		"$status" -eq 0 -a -z "$(tr -d ' ' <<<"$left")"
 	unset NESTBOX_CACHE_DIR NESTBOX_NETWORK_DIR NESTBOX_RUN_DIR
+}
+
+# What the network cases may leave: taps, leases, VM directories.
+warm_net_left() {
+	ip -o link show | grep -oE ' (nbt[0-9]+)[:@]' | tr '\n' ' '
+	ls "$NESTBOX_NETWORK_DIR/leases" "$NESTBOX_RUN_DIR/vm" 2>/dev/null | grep -v ':$' | tr '\n' ' '
 }
 
 # The address VM $1 last printed ("addr A" lines once a second), or empty.
@@ -574,10 +644,7 @@ e2e_snapshot_net() {
 	nb_run_case "$limit" $nestbox rm -f snc1 snc2 snc3 snc4
 	nb_run_case 30 $nestbox network rm sn
 	rm -rf "$dir"
-	left=$(
-		ip -o link show | grep -oE ' (nbt[0-9]+)[:@]' | tr '\n' ' '
-		ls "$NESTBOX_NETWORK_DIR/leases" "$NESTBOX_RUN_DIR/vm" 2>/dev/null | grep -v ':$' | tr '\n' ' '
-	)
+	left=$(warm_net_left)
 	out="$out; left: $left"
 	expect e2e_snapshot_net_cleanup "rm -f of the restores and network rm: no tap, lease or VM directory left" \
 		"$status" -eq 0 -a -z "$(tr -d ' ' <<<"$left")"

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -121,6 +122,7 @@ static bool watched(int fd)
 }
 
 static bool out_on_stdout;
+static int spec_fd = -1; /* setup_spec_first: the stdin port reads it, then in_pipe */
 
 static void setup(void)
 {
@@ -141,9 +143,11 @@ static void setup(void)
 	ck_assert_int_eq(pipe(in_pipe), 0);
 	ck_assert_int_eq(nb_stop_init(&stop, &err), 0);
 	ck_assert_int_eq(nb_event_init(&loop, &stop, 0, &err), 0);
-	struct nb_console_opts opts = { .stdin_fd = in_pipe[0],
+	struct nb_console_opts opts = { .stdin_fd = spec_fd >= 0 ? spec_fd : in_pipe[0],
 					.stdout_fd = out_pipe[1],
-					.stderr_fd = -1 };
+					.stderr_fd = -1,
+					.stdin_then_fd = in_pipe[0],
+					.has_stdin_then = spec_fd >= 0 };
 	con = nb_console_new(&loop, &opts, &err);
 	ck_assert_ptr_nonnull(con);
 	ck_assert_int_eq(nb_virtio_mmio_init(&m, nb_console_dev(con), &mem, &err), 0);
@@ -161,6 +165,25 @@ static void setup(void)
 	}
 	for (unsigned i = 0; i < 12; i++)
 		add_buf(2, NULL, 64, true); /* control buffers for the host's messages */
+}
+
+static void teardown(void);
+
+/* A clone with -i: its spec in a memfd, then the host's stdin. */
+static void setup_spec_first(void)
+{
+	spec_fd = memfd_create("spec", MFD_CLOEXEC);
+	ck_assert_int_ge(spec_fd, 0);
+	ck_assert_int_eq(write(spec_fd, "SPEC", 4), 4);
+	ck_assert_int_eq(lseek(spec_fd, 0, SEEK_SET), 0);
+	setup();
+}
+
+static void teardown_spec_first(void)
+{
+	teardown();
+	close(spec_fd);
+	spec_fd = -1;
 }
 
 static void setup_on_stdout(void)
@@ -287,6 +310,42 @@ START_TEST(input_then_eof)
 	ck_assert_uint_eq(c.event, VIRTIO_CONSOLE_PORT_OPEN);
 	ck_assert_uint_eq(c.value, 0); /* host closed: the guest's read returns 0 */
 	ck_assert(!watched(in_pipe[0]));
+}
+END_TEST
+
+/* The memfd's bytes, then the pipe's, with no empty buffer (EOF to the
+ * guest) between them; the pipe's end is the port's. */
+START_TEST(spec_then_stdin)
+{
+	struct virtio_console_control c;
+	uint32_t len;
+	uint8_t *data;
+
+	for (int i = 0; i < 3; i++)
+		add_buf(0, NULL, 64, true);
+	nb_virtio_process(m.dev);
+	send_ctrl(0, VIRTIO_CONSOLE_PORT_OPEN, 1);
+	data = next_used(0, &len);
+	ck_assert_ptr_nonnull(data);
+	ck_assert_uint_eq(len, 4);
+	ck_assert_mem_eq(data, "SPEC", 4);
+	ck_assert_ptr_null(next_used(0, &len)); /* the end of the memfd is not the guest's */
+	ck_assert(watched(in_pipe[0]));
+	ck_assert_int_eq(write(in_pipe[1], "typed", 5), 5);
+	dispatch(in_pipe[0]);
+	data = next_used(0, &len);
+	ck_assert_ptr_nonnull(data);
+	ck_assert_uint_eq(len, 5);
+	ck_assert_mem_eq(data, "typed", 5);
+	ck_assert(!next_ctrl(&c, NULL, 0) || c.event != VIRTIO_CONSOLE_PORT_OPEN || c.id != 0);
+	close(in_pipe[1]);
+	in_pipe[1] = -1;
+	dispatch(in_pipe[0]);
+	ck_assert(next_used(0, &len) != NULL && len == 0);
+	ck_assert(next_ctrl(&c, NULL, 0));
+	ck_assert_uint_eq(c.id, 0);
+	ck_assert_uint_eq(c.event, VIRTIO_CONSOLE_PORT_OPEN);
+	ck_assert_uint_eq(c.value, 0);
 }
 END_TEST
 
@@ -496,5 +555,9 @@ int main(void)
 	tcase_add_checked_fixture(exit_tc, setup_on_stdout, teardown);
 	tcase_add_test(exit_tc, drain_under_the_main_filter);
 	suite_add_tcase(s, exit_tc);
+	TCase *spec_tc = tcase_create("a clone's spec, then -i");
+	tcase_add_checked_fixture(spec_tc, setup_spec_first, teardown_spec_first);
+	tcase_add_test(spec_tc, spec_then_stdin);
+	suite_add_tcase(s, spec_tc);
 	return nb_unit_run(s);
 }

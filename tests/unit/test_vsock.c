@@ -23,6 +23,8 @@
 #define QSIZE 64u
 #define RXQ 0u
 #define TXQ 1u
+#define EVQ 2u
+#define EV_DATA 0x300000u /* the guest's event buffers, 8 bytes each */
 #define RX_BUF 4096u
 #define GUEST_CID 3u
 #define TX_DATA 0x100000u /* guest tx packets, 128 KiB slots */
@@ -35,7 +37,7 @@ static struct nb_virtio_mmio m;
 static struct nb_vsock *vs;
 static char dir[] = "/tmp/nestbox-vsock-XXXXXX";
 static char path[64];
-static uint16_t avail_idx[2], next_desc[2], used_seen[2];
+static uint16_t avail_idx[3], next_desc[3], used_seen[3];
 static unsigned tx_slot;
 
 static uint64_t qbase(unsigned q)
@@ -541,6 +543,64 @@ START_TEST(host_bad_connect_lines_close)
 }
 END_TEST
 
+/* One event buffer for the device. */
+static void ev_give(void)
+{
+	uint16_t i = next_desc[EVQ]++ % QSIZE;
+
+	put_desc(EVQ, i, EV_DATA + 8u * i, 8, VRING_DESC_F_WRITE, 0);
+	publish(EVQ, i);
+}
+
+/* The next event the device sent: its id, or -1 if none. */
+static int64_t ev_take(void)
+{
+	uint8_t *used = ram + qbase(EVQ) + 0x2000;
+	uint16_t idx;
+	uint32_t id, len, event;
+
+	memcpy(&idx, used + 2, 2);
+	if (idx == used_seen[EVQ])
+		return -1;
+	uint16_t slot = used_seen[EVQ]++ % QSIZE;
+	memcpy(&id, used + 4 + 8u * slot, 4);
+	memcpy(&len, used + 8 + 8u * slot, 4);
+	ck_assert_uint_eq(len, 4);
+	memcpy(&event, ram + EV_DATA + 8u * id, 4);
+	return event;
+}
+
+/* A restore (the device's load hook) has the guest told, once, in an
+ * event buffer it posted, that its connections are gone: at once if it
+ * has one, else when it gives one. Never without a restore. */
+START_TEST(restore_announces_transport_reset)
+{
+	struct nb_virtio_dev *dev = nb_vsock_dev(vs);
+	struct nb_err err;
+
+	ev_give();
+	process();
+	ck_assert_int_eq(ev_take(), -1); /* no event in a plain run */
+	ck_assert_int_eq(dev->ops->load(dev, "x", 1, &err), -1);
+	ck_assert_int_eq(dev->ops->load(dev, NULL, 0, &err), 0);
+	process();
+	ck_assert_int_eq(ev_take(), VIRTIO_VSOCK_EVENT_TRANSPORT_RESET);
+	ev_give();
+	process();
+	ck_assert_int_eq(ev_take(), -1); /* once */
+	/* the other buffer is taken by a second restore; then none is left */
+	ck_assert_int_eq(dev->ops->load(dev, NULL, 0, &err), 0);
+	process();
+	ck_assert_int_eq(ev_take(), VIRTIO_VSOCK_EVENT_TRANSPORT_RESET);
+	ck_assert_int_eq(dev->ops->load(dev, NULL, 0, &err), 0);
+	process();
+	ck_assert_int_eq(ev_take(), -1); /* no buffer: it waits */
+	ev_give();
+	process();
+	ck_assert_int_eq(ev_take(), VIRTIO_VSOCK_EVENT_TRANSPORT_RESET);
+}
+END_TEST
+
 START_TEST(open_validates_options)
 {
 	struct nb_err err = { 0 };
@@ -581,6 +641,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, host_connect_protocol);
 	tcase_add_test(tc, host_bad_connect_lines_close);
 	tcase_add_test(tc, open_validates_options);
+	tcase_add_test(tc, restore_announces_transport_reset);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1037,8 +1037,9 @@ static const char snapshot_usage[] =
 	"and memory, taken at a safe point while the VM holds for a moment; it runs on.\n"
 	"Restore it, as many times as wanted, with nestbox run --restore DIR [-d]. A VM on a\n"
 	"network is restored onto it with a lease of its own and the same -p ports (the\n"
-	"restore's -p, --ip, --network replace them). A VM with host state a snapshot cannot\n"
-	"carry (-v, --tap, --vsock, -t, -i, --jail, --cgroup) is refused.\n";
+	"restore's -p, --ip, --network replace them); a VM with --vsock has a vsock device\n"
+	"(each restore's own --vsock PATH; the guest's connections are reset). A VM with host\n"
+	"state a snapshot cannot carry (-v, --tap, -t, -i, --jail, --cgroup) is refused.\n";
 
 /* DIR as the monitor needs it: absolute (it runs elsewhere). */
 static char *absolute_dir(const char *dir, struct nb_err *err)

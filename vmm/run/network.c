@@ -132,18 +132,21 @@ int nb_network_add(struct nb_network *n, struct nb_virtio_transport *t, struct n
 {
 	const struct nb_run_net *net = &opts->net;
 
-	if (net->vsock_path) {
+	if (net->vsock_path || net->template_vsock) {
 		struct nb_vsock_opts vo = {
 			.uds_path = net->vsock_path,
 			.guest_cid = net->vsock_cid ? net->vsock_cid : NB_VSOCK_DEFAULT_CID,
-			.host = &n->broker_host,
+			.host = net->vsock_path ? &n->broker_host : NULL,
 		};
 
-		/* Connect and unlink go through the broker (vsock_broker.h). */
-		if (nb_vsock_broker_start(&n->broker, net->vsock_path, n->record, err) < 0)
-			return -1;
-		n->record_taken = n->record != NULL;
-		n->broker_host = nb_vsock_broker_host(&n->broker);
+		/* Connect and unlink go through the broker (vsock_broker.h);
+		 * without a socket the device has no host side at all. */
+		if (net->vsock_path) {
+			if (nb_vsock_broker_start(&n->broker, net->vsock_path, n->record, err) < 0)
+				return -1;
+			n->record_taken = n->record != NULL;
+			n->broker_host = nb_vsock_broker_host(&n->broker);
+		}
 		if (nb_virtio_vsock_add(t, loop, &vo, &n->vsock, err) < 0)
 			return -1;
 	}

@@ -106,6 +106,7 @@ struct run_ctx {
 	bool pvm_host;
 	struct nb_network net;
 	int console_stdin;      /* the stdin port's host side; -1: none */
+	int console_stdin_then; /* read after it (a clone's -i: the host's stdin); -1: none */
 	struct nb_warm_in warm; /* a restore's snapshot files (memory_fd -1: a fresh boot) */
 	/* virtio-balloon, NULL without one (guaranteed RAM); the control
 	 * API changes its target (nb_balloon_set_target). */
@@ -407,6 +408,8 @@ static int add_virtio(struct nb_virtio_transport *t, struct nb_event_loop *loop,
 		.stdin_fd = ctx->console_stdin,
 		.stdout_fd = STDOUT_FILENO,
 		.stderr_fd = STDERR_FILENO,
+		.stdin_then_fd = ctx->console_stdin_then,
+		.has_stdin_then = ctx->console_stdin_then >= 0,
 	};
 
 	if (nb_virtio_console_add(t, loop, &con, console, err) < 0 ||
@@ -626,8 +629,6 @@ static const char *uncarried(const struct nb_run_options *opts, bool restoring)
 		return "it has -v volumes (host files a snapshot cannot carry)";
 	if (opts->net.tap && !restoring)
 		return "its NIC is on --tap (a tap of the user's; a VM on --network can be)";
-	if (opts->net.vsock_path)
-		return "it has a vsock device (--vsock: host connections)";
 	if (opts->tty || opts->interactive)
 		return "it has a terminal or stdin (-t, -i)";
 	if (opts->oci.start_gate)
@@ -1185,8 +1186,15 @@ static int warm_check(const struct nb_run_options *opts, bool is_image, struct n
 			return nb_err_set(err, 0, "a restore cannot be made: %s", why);
 		return 0;
 	}
-	if (opts->nvolumes || opts->net.vsock_path || opts->tty || opts->interactive)
-		return nb_err_set(err, 0, "%s does not take -v, --vsock, -t or -i yet", what);
+	if (opts->nvolumes)
+		return nb_err_set(err, 0, "%s does not take -v yet", what);
+	/* A clone's stdin is its spec, then -i's (the console's stdin_then). */
+	if (opts->warm.snapshot_to && (opts->tty || opts->interactive))
+		return nb_err_set(err, 0,
+				  "a template never runs its command: give -t and -i to each "
+				  "clone (run --template NAME -it)");
+	if (opts->interactive && (opts->warm.has_stdin_fd || opts->warm.input))
+		return nb_err_set(err, 0, "-i and --input both give the clone's stdin: use one");
 	/* A clone's tap goes into its template's NIC (vmm/run/template.h). */
 	if ((opts->net.tap || nb_network_joins(opts)) &&
 	    (opts->warm.snapshot_to || !opts->net.template_nic))
@@ -1240,6 +1248,8 @@ static int prepare_input(const struct nb_run_options *opts, const struct nb_imag
 		    build_spec(opts, image, layers, &ctx->net, &spec, &len, err) < 0)
 			return -1;
 		hold[0] = ctx->console_stdin = nb_warm_stdin(spec, len, opts->warm.input, err);
+		/* -i: the host's stdin follows the spec */
+		ctx->console_stdin_then = opts->interactive ? STDIN_FILENO : -1;
 		return hold[0] < 0 ? -1 : 0;
 	}
 	if (opts->warm.snapshot_to) {
@@ -1318,6 +1328,7 @@ int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err)
 			       .layers = is_image ? &layers : NULL,
 			       .initrd = &initrd,
 			       .console_stdin = opts->interactive ? STDIN_FILENO : -1,
+			       .console_stdin_then = -1,
 			       .warm = { .memory_fd = -1 } };
 	int hold[2] = { -1, -1 }; /* the stdin port's host side in a clone or template boot */
 	int rc = -1;

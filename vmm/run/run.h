@@ -96,6 +96,9 @@ struct nb_run_options {
 		/* A NIC even with no tap (unplugged, vmm/virtio/net.h): a
 		 * template made with --network has one, so its clones do. */
 		bool template_nic;
+		/* A vsock device even without --vsock (no host socket): a
+		 * template has one, so its clones do. */
+		bool template_vsock;
 	} net;
 	struct nb_run_confine {    /* host confinement (issue 6), vmm/cli/confine_opts.c */
 		bool seccomp_log;  /* --seccomp-log: log violations, do not kill */

@@ -91,7 +91,7 @@ static int file_id(const char *path, char *buf, size_t size, struct nb_err *err)
 
 /* The key of a template of these inputs. */
 static char *make_key(const char *digest, const char *kernel, const char *init, unsigned cpus,
-		      uint64_t mem, const char *network, struct nb_err *err)
+		      uint64_t mem, const char *network, bool vsock, struct nb_err *err)
 {
 	char kid[128], iid[128], *text = NULL;
 	struct nb_digest d;
@@ -101,9 +101,9 @@ static char *make_key(const char *digest, const char *kernel, const char *init, 
 		return NULL;
 	n = asprintf(&text,
 		     "abi=%u spec=%u state=%u image=%s kernel=%s init=%s cpus=%u mem=%llu "
-		     "network=%s",
+		     "network=%s vsock=%d",
 		     NB_ABI_VERSION, NB_SPEC_FORMAT, NB_STATE_FORMAT, digest, kid, iid, cpus,
-		     (unsigned long long)mem, network ? network : "");
+		     (unsigned long long)mem, network ? network : "", vsock);
 	if (n < 0)
 		return nb_err_sys(err, "template key"), NULL;
 	n = nb_sha256_buf(text, strlen(text), &d, err);
@@ -128,6 +128,7 @@ static int write_meta(const char *dir, const struct nb_template *t, struct nb_er
 	json_object_object_add(o, "key", json_object_new_string(t->key));
 	if (t->network)
 		json_object_object_add(o, "network", json_object_new_string(t->network));
+	json_object_object_add(o, "vsock", json_object_new_boolean(t->vsock));
 	if (t->net_args) {
 		struct json_object *a = json_object_new_array();
 
@@ -158,6 +159,7 @@ static int read_meta(const char *name, const char *dir, struct nb_template *t, s
 	struct json_object *o;
 	int64_t cpus = 0, mem = 0, created = 0;
 	const char *network = NULL;
+	struct json_object *vsock = NULL;
 	int rc = -1;
 
 	memset(t, 0, sizeof(*t));
@@ -168,6 +170,7 @@ static int read_meta(const char *name, const char *dir, struct nb_template *t, s
 		return -1;
 	t->name = strdup(name);
 	t->dir = strdup(dir);
+	json_object_object_get_ex(o, "vsock", &vsock);
 	if ((t->image = dup_str(o, "image", err)) && (t->digest = dup_str(o, "digest", err)) &&
 	    (t->kernel = dup_str(o, "kernel", err)) && (t->init = dup_str(o, "init", err)) &&
 	    (t->key = dup_str(o, "key", err)) && nb_json_int(o, "cpus", true, &cpus, err) == 0 &&
@@ -182,6 +185,8 @@ static int read_meta(const char *name, const char *dir, struct nb_template *t, s
 			nb_err_wrap(err, "%s: network", path);
 		else if (t->net_args && (!network || nb_strv_len(t->net_args) % 2))
 			nb_err_set(err, 0, "%s: network_options without a network, or odd", path);
+		else if (vsock && !json_object_is_type(vsock, json_type_boolean))
+			nb_err_set(err, 0, "%s: vsock is not true or false", path);
 		else if (network && !(t->network = strdup(network)))
 			nb_err_sys(err, "template");
 		else
@@ -190,6 +195,7 @@ static int read_meta(const char *name, const char *dir, struct nb_template *t, s
 	t->cpus = (unsigned)cpus;
 	t->mem_size = (uint64_t)mem;
 	t->created = created;
+	t->vsock = vsock && json_object_get_boolean(vsock);
 	json_object_put(o);
 	if (rc < 0)
 		nb_template_free(t);
@@ -296,6 +302,7 @@ static int boot_template(const char *tmp, struct nb_run_options *opts, const str
 	/* Its NIC leads nowhere: each clone plugs in a tap of its own. */
 	opts->net.network = NULL;
 	opts->net.template_nic = t->network != NULL;
+	opts->net.template_vsock = t->vsock; /* no host socket: each clone's own */
 	if (run_vmm(opts, &status, err) < 0)
 		return -1;
 	if (status != 0)
@@ -319,8 +326,9 @@ static int create(const char *name, struct nb_run_options *opts, bool *kept, str
 	if (template_dir(name, &dir, err) < 0 || image_digest(opts, digest, err) < 0)
 		return -1;
 	t.network = (char *)opts->net.network;
+	t.vsock = true; /* each clone may take --vsock PATH */
 	t.key = make_key(digest, opts->kernel_path, opts->init_path, opts->cpus, opts->mem_size,
-			 t.network, err);
+			 t.network, t.vsock, err);
 	if (!t.key)
 		return -1;
 	if (up_to_date(name, dir, t.key)) {
@@ -358,7 +366,9 @@ static int check_template_net(const struct nb_run_net *net, struct nb_err *err)
 				  "give --tap, -p, --ip, --mac-address, --dns and --net-rate to "
 				  "each clone (run --template, fn)");
 	if (net->vsock_path)
-		return nb_err_set(err, 0, "a template does not take --vsock yet");
+		return nb_err_set(err, 0,
+				  "a template has a vsock device without a host socket: give "
+				  "--vsock PATH to each clone (run --template, fn)");
 	/* Its clones join it: it must be there (the default is made on use). */
 	if (net->network && strcmp(net->network, NB_NET_DEFAULT) != 0) {
 		struct nb_hostnet_info info;
@@ -414,6 +424,13 @@ static int clone_network(const char *what, const struct nb_template *t, struct n
 				  what);
 	if (t->network && !net->network && !net->tap && !net->network_mode)
 		net->network = t->network;
+	/* Its vsock device is the template's, the socket the clone's own. */
+	net->template_vsock = t->vsock;
+	if (!t->vsock && net->vsock_path)
+		return nb_err_set(err, 0,
+				  "%s has no vsock device (made before nestbox had one in "
+				  "every template, or a VM run without --vsock): make it again",
+				  what);
 	return 0;
 }
 
@@ -422,7 +439,7 @@ static int open_meta(const char *what, struct nb_run_options *opts, struct nb_te
 		     struct nb_err *err)
 {
 	cleanup_free char *key = make_key(t->digest, t->kernel, t->init, t->cpus, t->mem_size,
-					  t->network, err);
+					  t->network, t->vsock, err);
 
 	if (!key || strcmp(key, t->key) != 0) {
 		nb_template_free(t);
@@ -539,6 +556,8 @@ int nb_template_save_meta(const char *dir, const struct nb_run_options *opts, st
 
 	if (!kernel || !init)
 		return nb_err_sys(err, "snapshot");
+	/* A vsock device: its restores have one, each with its own socket */
+	t.vsock = opts->net.vsock_path || opts->net.template_vsock;
 	/* A VM on a network: its restores join it (template.h) */
 	if (nb_network_joins(opts)) {
 		t.network = (char *)(opts->net.network ? opts->net.network : NB_NET_DEFAULT);
@@ -546,7 +565,8 @@ int nb_template_save_meta(const char *dir, const struct nb_run_options *opts, st
 			return nb_err_sys(err, "snapshot");
 	}
 	if (image_digest(opts, digest, err) < 0 ||
-	    !(key = make_key(digest, kernel, init, opts->cpus, opts->mem_size, t.network, err))) {
+	    !(key = make_key(digest, kernel, init, opts->cpus, opts->mem_size, t.network, t.vsock,
+			     err))) {
 		nb_strv_free(t.net_args);
 		return -1;
 	}

@@ -5,8 +5,10 @@
  * it was made from: the image's manifest digest, the kernel and
  * nestbox-init files (device, inode, size, mtime), vCPUs and RAM, and the
  * ABI, and the network its clones join (--network NAME: the template has
- * a NIC, unplugged until a clone plugs in a tap of its own); its key is a
- * hash of all of it. Creating it again with the same inputs keeps it; a
+ * a NIC, unplugged until a clone plugs in a tap of its own); it has a
+ * vsock device without a host socket, each clone's --vsock PATH its own
+ * (the guest is told its old connections are gone); its key is a hash of
+ * all of it. Creating it again with the same inputs keeps it; a
  * restore whose inputs changed is refused. */
 #ifndef NESTBOX_VMM_RUN_TEMPLATE_H
 #define NESTBOX_VMM_RUN_TEMPLATE_H
@@ -28,6 +30,7 @@ struct nb_template {
 	 * --mac-address, --dns and --net-rate as OPTION VALUE pairs
 	 * (NULL-terminated; NULL: none), for its restores to take. */
 	char **net_args;
+	bool vsock; /* a vsock device (every template; a snapshot of a VM with one) */
 	unsigned cpus;
 	uint64_t mem_size;
 	int64_t created; /* seconds since the epoch */

@@ -34,7 +34,9 @@ struct ctrl_msg {
 };
 
 struct port {
-	int in_fd, out_fd; /* host side; -1 none */
+	int in_fd, out_fd;     /* host side; -1 none */
+	int in_then_fd;        /* read after in_fd's end (nb_console_opts), -1 none */
+	bool in_then_pollable; /* probed at start: no fstat once sandboxed */
 	bool in_pollable, out_pollable, out_regular;
 	bool in_watched, out_watched;
 	bool guest_open, in_eof, out_dead;
@@ -324,6 +326,14 @@ static void input_eof(struct nb_console *con, struct port *p)
 	flush_ctrl(con);
 }
 
+static void input_next(struct nb_console *con, struct port *p)
+{
+	watch_input(con, p, false);
+	p->in_fd = p->in_then_fd;
+	p->in_pollable = p->in_then_pollable;
+	p->in_then_fd = -1;
+}
+
 /* Move host input into the guest's buffers while both have some. `ready`:
  * epoll said the fd is readable (a pollable fd is read once per event). */
 static void serve_rx(struct nb_console *con, bool ready)
@@ -354,6 +364,14 @@ static void serve_rx(struct nb_console *con, bool ready)
 		errno = 0;
 		while (n && (got = readv(p->in_fd, iov, (int)n)) < 0 && errno == EINTR)
 			;
+		/* The prefix ended: the buffer goes back unused (an empty one
+		 * would read as EOF) and the next fd takes over. */
+		if (n && got == 0 && p->in_then_fd >= 0) {
+			nb_virtq_unpop(q);
+			input_next(con, p);
+			ready = false;
+			continue;
+		}
 		nb_virtq_push(q, con->chain.head, got > 0 ? (uint32_t)got : 0);
 		pushed = true;
 		if (n && got <= 0 && errno != EAGAIN) {
@@ -586,12 +604,17 @@ struct nb_console *nb_console_new(struct nb_event_loop *loop, const struct nb_co
 	nb_virtio_dev_init(&con->vdev, &console_ops, con, &con->config);
 	con->loop = loop;
 	con->config.max_nr_ports = NPORTS;
-	con->ports[0] = (struct port){ .in_fd = opts->stdin_fd, .out_fd = -1 };
-	con->ports[1] = (struct port){ .in_fd = -1, .out_fd = opts->stdout_fd };
-	con->ports[2] = (struct port){ .in_fd = -1, .out_fd = opts->stderr_fd };
-	con->ports[SIGNAL_PORT] = (struct port){ .in_fd = -1, .out_fd = -1 };
+	con->ports[0] = (struct port){ .in_fd = opts->stdin_fd,
+				       .out_fd = -1,
+				       .in_then_fd = opts->has_stdin_then ? opts->stdin_then_fd
+									  : -1 };
+	con->ports[1] = (struct port){ .in_fd = -1, .out_fd = opts->stdout_fd, .in_then_fd = -1 };
+	con->ports[2] = (struct port){ .in_fd = -1, .out_fd = opts->stderr_fd, .in_then_fd = -1 };
+	con->ports[SIGNAL_PORT] = (struct port){ .in_fd = -1, .out_fd = -1, .in_then_fd = -1 };
 	if (opts->stdin_fd >= 0)
 		probe_fd(opts->stdin_fd, &con->ports[0].in_pollable, &regular);
+	if (con->ports[0].in_then_fd >= 0)
+		probe_fd(con->ports[0].in_then_fd, &con->ports[0].in_then_pollable, &regular);
 	for (unsigned i = 1; i < NPORTS; i++)
 		if (con->ports[i].out_fd >= 0)
 			probe_fd(con->ports[i].out_fd, &con->ports[i].out_pollable,

@@ -34,6 +34,10 @@ struct nb_console;
 struct nb_console_opts {
 	int stdin_fd; /* -1: the guest's stdin is at EOF at once */
 	int stdout_fd, stderr_fd;
+	/* with has_stdin_then: read once stdin_fd is at its end, which the
+	 * guest then does not see (a clone's spec, then -i's stdin) */
+	int stdin_then_fd;
+	bool has_stdin_then;
 };
 
 /* Create the device. *out is for nb_console_drain(). */

@@ -81,6 +81,7 @@ struct nb_vsock {
 	int listen_fd, epoll_fd;
 	struct nb_vsock_host host; /* connect and unlink, direct or brokered */
 	bool rx_starved;
+	bool reset_pending; /* restored: the guest is told its connections are gone */
 	uint32_t next_port;
 	unsigned rr; /* where the next data round starts */
 	unsigned nconns;
@@ -849,17 +850,55 @@ void nb_vsock_poll(struct nb_vsock *vs)
 
 /* ---- device ---------------------------------------------------------------------- */
 
+/* After a restore (a clone, or a running VM's snapshot restored): the
+ * guest's connections were with another VMM's sockets, and its CID may be
+ * another. VIRTIO_VSOCK_EVENT_TRANSPORT_RESET (virtio 1.2, 5.10.6.7) has
+ * the driver reset every connected socket and read the CID again, as
+ * Firecracker does. Sent in one of the event buffers the guest posted
+ * before the snapshot; without one, at the next notification. */
+static void announce_reset(struct nb_vsock *vs)
+{
+	struct nb_virtio_dev *dev = &vs->vdev;
+	struct nb_virtq *q = &dev->queues[EVQ];
+	struct virtio_vsock_event ev = { .id = htole32(VIRTIO_VSOCK_EVENT_TRANSPORT_RESET) };
+	int rc = nb_virtq_pop(q, &vs->chain);
+
+	if (rc < 0)
+		nb_virtio_queue_broken(dev, q);
+	if (rc != 1)
+		return;
+	nb_virtq_push(q, vs->chain.head,
+		      (uint32_t)nb_virtq_chain_write(&vs->chain, 0, &ev, sizeof(ev)));
+	nb_virtio_signal_used(dev, q);
+	vs->reset_pending = false;
+}
+
 static void vsock_notify(struct nb_virtio_dev *dev)
 {
 	struct nb_vsock *vs = dev->priv;
 
+	if (vs->reset_pending)
+		announce_reset(vs);
 	serve_tx(vs);
 	if (vs->rx_starved && nb_virtq_has_avail(&dev->queues[RXQ])) {
 		vs->rx_starved = false;
 		update_all(vs);
 	}
 	rx_pump(vs);
-	/* The event queue's buffers stay with us: no event is ever sent. */
+	/* Otherwise the event queue's buffers stay with us. */
+}
+
+/* A restore: nothing of the device's own was saved (its connections were
+ * the saved VMM's); the transport's kick announces the reset. */
+static int vsock_load(struct nb_virtio_dev *dev, const void *data, size_t len, struct nb_err *err)
+{
+	struct nb_vsock *vs = dev->priv;
+
+	(void)data;
+	if (len)
+		return nb_err_set(err, 0, "snapshot: virtio-vsock has state it does not take");
+	vs->reset_pending = nb_virtio_live(dev);
+	return 0;
 }
 
 static void vsock_reset(struct nb_virtio_dev *dev)
@@ -871,6 +910,7 @@ static void vsock_reset(struct nb_virtio_dev *dev)
 			free_conn(vs, &vs->conns[i]);
 	vs->nrst = 0;
 	vs->rx_starved = false;
+	vs->reset_pending = false;
 }
 
 static const struct nb_virtio_ops vsock_ops = {
@@ -881,6 +921,7 @@ static const struct nb_virtio_ops vsock_ops = {
 	.config_size = sizeof(struct virtio_vsock_config),
 	.notify = vsock_notify,
 	.reset = vsock_reset,
+	.load = vsock_load,
 };
 
 /* ---- set-up ------------------------------------------------------------------------ */

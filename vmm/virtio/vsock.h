@@ -6,7 +6,8 @@
  *   - a guest connection to CID 2 (the host) port P connects to the Unix
  *     socket "PATH_P" (nothing listening there: RST).
  * Queues: 0 rx (device -> driver), 1 tx (driver -> device), 2 event
- * (unused: no transport reset is ever announced).
+ * (a transport reset, announced once after a restore: the guest's
+ * connections were the saved VMM's).
  *
  * Flow control per virtio 1.2, 5.10.6.3: every packet carries our buf_alloc
  * (NB_VSOCK_CONN_BUF) and fwd_cnt; the host never sends the guest more than
