@@ -1094,7 +1094,8 @@ static bool same_str(const char *a, const char *b)
 
 bool nb_spec_same_container(const struct nb_spec *a, const struct nb_spec *b)
 {
-	if (a->tty || b->tty || !same_str(a->rootfs, b->rootfs) ||
+	/* Volumes are mounted beneath the root before the container is made. */
+	if (a->tty || b->tty || a->nvolumes || b->nvolumes || !same_str(a->rootfs, b->rootfs) ||
 	    !same_str(a->hostname, b->hostname) || a->namespaces != b->namespaces ||
 	    a->read_only != b->read_only || a->memory_max != b->memory_max ||
 	    a->swap_max != b->swap_max || a->cpu_quota_us != b->cpu_quota_us ||

@@ -100,7 +100,7 @@ int nb_spec_decode(const void *blob, size_t len, struct nb_spec *out, struct nb_
 
 /* Whether a and b make the same container, process aside: the same root,
  * hostname, namespaces, cgroup limits, tmpfs mounts and read-only root, and
- * neither has a terminal. A container made ahead for a (a template's,
+ * neither has a terminal or volumes. A container made ahead for a (a template's,
  * container/container.h) can then run b's process. */
 bool nb_spec_same_container(const struct nb_spec *a, const struct nb_spec *b);
 

@@ -277,7 +277,8 @@ static int await_workload(const struct init *self, void **blob, struct nb_spec *
 	*spec = wspec;
 	warm.blob = wblob;
 	warm.len = len;
-	if (nb_warm_apply(spec, err) < 0)
+	if (nb_warm_apply(spec, err) < 0 ||
+	    nb_volumes_mount(spec, err) < 0) /* its -v directories, in the share slots */
 		return -1;
 	return nb_net_setup(spec, err); /* the clone's own MAC and addresses */
 }

@@ -7,7 +7,7 @@
 
 warm_cases="e2e_warm_template_create e2e_warm_run e2e_warm_run_stdin e2e_warm_run_tty
 	e2e_warm_run_interactive_tty e2e_warm_template_tty_refused e2e_warm_vsock_clone e2e_warm_vsock_to_host
-	e2e_warm_template_vsock_refused e2e_warm_fn_20 e2e_warm_clones_differ
+	e2e_warm_run_volumes e2e_warm_fn_volume e2e_warm_volumes_refused e2e_warm_template_vsock_refused e2e_warm_fn_20 e2e_warm_clones_differ
 	e2e_warm_fn_status_stderr e2e_warm_any_cwd e2e_warm_template_unconfined e2e_warm_run_detached e2e_warm_run_jail
 	e2e_warm_fn_jail e2e_warm_fn_jail_error e2e_warm_fn_own_container e2e_warm_fn_timeout e2e_warm_fn_binary e2e_warm_fn_cap e2e_warm_fn_oom
 	e2e_warm_preload e2e_warm_serve_4 e2e_warm_serve_stop e2e_warm_serve_jail e2e_warm_serve_replaces e2e_warm_nothing_left e2e_warm_stale e2e_warm_corrupt"
@@ -124,6 +124,30 @@ LINE THREE"
 		skip e2e_warm_vsock_clone "build/tests/guest/vsock-echo missing (make tests)"
 		skip e2e_warm_vsock_to_host "build/tests/guest/vsock-echo missing (make tests)"
 	fi
+	# -v: a clone's directories go into its template's share slots.
+	local share=$nb_tmp/wshare refused=
+	mkdir -p "$share/in" "$share/out" && echo host-data >"$share/in/data"
+	nb_run_case "$limit" $nestbox run --template "$t" -v "$share/in:/in:ro" -v "$share/out:/out" -- \
+		'busybox cat /in/data; echo from-clone >/out/result
+		 (echo x >/in/denied) 2>/dev/null || echo ro-refused'
+	expect e2e_warm_run_volumes "run --template -v: the clone reads one host directory, writes another, and a :ro one refuses writes" \
+		"$status" -eq 0 -a "$out" = "host-data
+ro-refused" -a "$(cat "$share/out/result" 2>&1)" = from-clone -a ! -e "$share/in/denied"
+	nb_run_case "$limit" $nestbox fn --template "$t" -v "$share/in:/data:ro" -- 'busybox cat /data/data'
+	expect e2e_warm_fn_volume "fn -v DIR:PATH:ro: the function reads a host directory" \
+		"$status" -eq 0 -a "$(jf .stdout)" = host-data
+	nb_run_case "$limit" $nestbox run --template "$t" -v "$share:/1" -v "$share:/2" -v "$share:/3" \
+		-v "$share:/4" -v "$share:/5" -- true
+	[ "$status" -eq 125 ] && grep -q 'has 4 share slots' <<<"$err" && refused+=five,
+	nb_run_case "$limit" $nestbox run --template "$t" -v "$share/in/data:/f" -- true
+	[ "$status" -eq 125 ] && grep -q 'shares directories only' <<<"$err" && refused+=file,
+	nb_run_case "$limit" $nestbox template create "$t-vol" "$img" -v "$share/in:/in"
+	[ "$status" -eq 125 ] && grep -q 'takes no -v' <<<"$err" &&
+		[ ! -e "$NESTBOX_CACHE_DIR/templates/$t-vol" ] && refused+=template,
+	out="refused: $refused; $err"
+	expect e2e_warm_volumes_refused "refused (125): five -v directories for four slots, a file volume for a clone, -v at template create" \
+		"$refused" = five,file,template,
+
 	nb_run_case "$limit" $nestbox template create "$t-v" "$img" --vsock "$vs"
 	expect e2e_warm_template_vsock_refused "template create --vsock PATH is refused (125): the socket is each clone's" \
 		"$status" -eq 125 -a -n "$(grep -o 'give --vsock PATH to each clone' <<<"$err")" \

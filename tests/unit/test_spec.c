@@ -725,11 +725,12 @@ END_TEST
 START_TEST(same_container_each_field_counts)
 {
 	const char *tmpfs_a[] = { "/run" }, *tmpfs_other[] = { "/var" };
+	const char *vols[] = { "nbvol0:fs-rw:/data" };
 	struct nb_spec a = good_spec();
 
 	a.tmpfs = tmpfs_a;
 	a.ntmpfs = 1;
-	for (int field = 0; field < 15; field++) {
+	for (int field = 0; field < 16; field++) {
 		struct nb_spec b = a;
 
 		switch (field) {
@@ -779,6 +780,11 @@ START_TEST(same_container_each_field_counts)
 			b.tty = true;
 			ck_assert(!nb_spec_same_container(&b, &b));
 			continue;
+		case 15: /* a clone's -v: mounted before its container is made */
+			b.volumes = vols;
+			b.nvolumes = 1;
+			ck_assert(!nb_spec_same_container(&b, &b));
+			break;
 		}
 		ck_assert_msg(!nb_spec_same_container(&a, &b), "field %d", field);
 		ck_assert_msg(!nb_spec_same_container(&b, &a), "field %d (reversed)", field);

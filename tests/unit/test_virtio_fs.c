@@ -1188,6 +1188,35 @@ START_TEST(config_space)
 }
 END_TEST
 
+/* A template's share slot: a device with no directory, whose every
+ * request fails (INIT too: the guest cannot mount it), with its tag. */
+START_TEST(empty_slot_refuses_everything)
+{
+	struct nb_err err = { 0 };
+	struct nb_fs *slot = NULL, *keep = fs;
+	struct nb_fs_opts opts = { .tag = "nbvol2" };
+	struct fuse_init_in in = { .major = FUSE_KERNEL_VERSION, .minor = 36 };
+	struct fuse_getattr_in ga = { 0 };
+
+	ck_assert_msg(nb_fs_open(&slot, NULL, &opts, &err) == 0, "%s", err.msg);
+	ck_assert_mem_eq(((const struct virtio_fs_config *)nb_fs_dev(slot)->config)->tag, "nbvol2",
+			 6);
+	fs = slot;
+	fr_begin(f, FUSE_INIT, 0);
+	fr_put(f, &in, sizeof(in));
+	ck_assert_int_eq(call(ROOM), -ENODEV);
+	fr_begin(f, FUSE_GETATTR, FUSE_ROOT_ID);
+	fr_put(f, &ga, sizeof(ga));
+	ck_assert_int_eq(call(ROOM), -ENODEV);
+	fr_begin(f, FUSE_FORGET, FUSE_ROOT_ID); /* no reply, as ever */
+	ck_assert_uint_eq(fr_send(f, fs, ROOM), 0);
+	fs = keep;
+	nb_fs_close(slot);
+	opts.tag = "";
+	ck_assert_int_eq(nb_fs_open(&slot, NULL, &opts, &err), -1);
+}
+END_TEST
+
 START_TEST(open_refuses_bad_dirs)
 {
 	struct nb_err err = { 0 };
@@ -1249,5 +1278,6 @@ int main(void)
 	tcase_add_test(ops, xattrs);
 	tcase_add_test(ops, file_ops);
 	tcase_add_test(ops, open_refuses_bad_dirs);
+	tcase_add_test(ops, empty_slot_refuses_everything);
 	return nb_unit_run(s);
 }

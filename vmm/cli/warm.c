@@ -38,8 +38,9 @@ static const char template_usage[] =
 	"--network NAME gives the template a NIC; each clone plugs in a tap of its own and\n"
 	"joins NAME (or the network it names: --network OTHER, --tap; --network none leaves\n"
 	"it unplugged) with its own MAC and address (-p, --ip, --mac-address, --dns too).\n"
-	"Every template has a vsock device: a clone's --vsock PATH is its own socket. -t, -i\n"
-	"and --vsock are each clone's (run --template NAME -it -- sh), not the template's.\n";
+	"Every template has a vsock device (a clone's --vsock PATH is its own socket) and four\n"
+	"share slots (a clone's -v DIR:PATH[:ro] directories). -t, -i, --vsock and -v are each\n"
+	"clone's (run --template NAME -it -v /srv:/srv -- sh), not the template's.\n";
 
 static const char fn_usage[] =
 	"Usage: nestbox fn --template NAME [--input FILE] [--timeout SECS] [--max-output BYTES]\n"

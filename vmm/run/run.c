@@ -32,6 +32,7 @@
 #include "vmm/run/network.h"
 #include "vmm/run/sigforward.h"
 #include "vmm/run/supervisor.h"
+#include "vmm/run/template.h"
 #include "vmm/run/tty.h"
 #include "vmm/run/volumes.h"
 #include "vmm/run/warm.h"
@@ -396,8 +397,8 @@ static int add_balloon(struct nb_virtio_transport *t, struct nb_event_loop *loop
 
 /* virtio: the console first (the workload's stdio), entropy, the balloon,
  * then one device per -v volume (a disk, or a share on fs_loop's thread),
- * serials and tags nbvol0.. in order, the network devices, an image's
- * layer disk. */
+ * serials and tags nbvol0.. in order, a template's empty share slots, the
+ * network devices, an image's layer disk. */
 static int add_virtio(struct nb_virtio_transport *t, struct nb_event_loop *loop,
 		      struct nb_event_loop *fs_loop, const struct nb_run_options *opts,
 		      struct run_ctx *ctx, struct nb_console **console, struct nb_err *err)
@@ -430,6 +431,16 @@ static int add_virtio(struct nb_virtio_transport *t, struct nb_event_loop *loop,
 		}
 		nb_volume_limits(&opts->volumes[i], &blk.read_limit, &blk.write_limit);
 		if (nb_virtio_blk_add(t, loop, opts->volumes[i].host, &blk, err) < 0)
+			return -1;
+	}
+	/* A template's share slots its clone's -v directories did not take:
+	 * nothing behind them, nothing to do for the shares' thread. */
+	for (size_t i = opts->nvolumes; i < opts->warm.share_slots; i++) {
+		char tag[NB_VOLUME_SERIAL_MAX + 1];
+		struct nb_fs_opts slot = { .tag = tag };
+
+		volume_serial(i, tag, sizeof(tag));
+		if (nb_virtio_fs_add(t, loop, NULL, &slot, err) < 0)
 			return -1;
 	}
 	if (nb_network_add(&ctx->net, t, loop, opts, err) < 0)
@@ -1186,8 +1197,25 @@ static int warm_check(const struct nb_run_options *opts, bool is_image, struct n
 			return nb_err_set(err, 0, "a restore cannot be made: %s", why);
 		return 0;
 	}
-	if (opts->nvolumes)
-		return nb_err_set(err, 0, "%s does not take -v yet", what);
+	/* A clone's -v directories go into its template's share slots. */
+	if (opts->nvolumes && opts->warm.snapshot_to)
+		return nb_err_set(err, 0,
+				  "a template takes no -v: give -v DIR:PATH to each clone (run "
+				  "--template, fn; up to %u directories)",
+				  NB_TEMPLATE_SHARES);
+	for (size_t i = 0; i < opts->nvolumes; i++)
+		if (!opts->volumes[i].dir)
+			return nb_err_set(err, 0,
+					  "-v %s: a clone shares directories only (its template "
+					  "has share slots, not disks)",
+					  opts->volumes[i].host);
+	if (opts->nvolumes > opts->warm.share_slots)
+		return nb_err_set(err, 0,
+				  "%s has %u share slots, and %zu -v directories were given%s",
+				  what, opts->warm.share_slots, opts->nvolumes,
+				  opts->warm.share_slots ? ""
+							 : " (made before templates had them: "
+							   "make it again)");
 	/* A clone's stdin is its spec, then -i's (the console's stdin_then). */
 	if (opts->warm.snapshot_to && (opts->tty || opts->interactive))
 		return nb_err_set(err, 0,

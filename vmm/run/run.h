@@ -130,6 +130,10 @@ struct nb_run_options {
 		int net_fd;          /* with has_net_fd and has_stdin_fd: a struct
 					nb_clone_net once the network is attached */
 		bool has_net_fd;
+		/* virtio-fs slots after the -v volumes (a template's, so its
+		 * clones': vmm/run/template.h): the first -v directories go
+		 * in them, the rest have nothing behind them. */
+		unsigned share_slots;
 	} warm;
 	struct nb_run_detach {          /* run -d (issue 15), vmm/cli/detach_opts.c */
 		bool on;                /* -d: a monitor runs the VM (vmm/run/monitor.h) */

@@ -91,7 +91,8 @@ static int file_id(const char *path, char *buf, size_t size, struct nb_err *err)
 
 /* The key of a template of these inputs. */
 static char *make_key(const char *digest, const char *kernel, const char *init, unsigned cpus,
-		      uint64_t mem, const char *network, bool vsock, struct nb_err *err)
+		      uint64_t mem, const char *network, bool vsock, unsigned shares,
+		      struct nb_err *err)
 {
 	char kid[128], iid[128], *text = NULL;
 	struct nb_digest d;
@@ -101,9 +102,9 @@ static char *make_key(const char *digest, const char *kernel, const char *init, 
 		return NULL;
 	n = asprintf(&text,
 		     "abi=%u spec=%u state=%u image=%s kernel=%s init=%s cpus=%u mem=%llu "
-		     "network=%s vsock=%d",
+		     "network=%s vsock=%d shares=%u",
 		     NB_ABI_VERSION, NB_SPEC_FORMAT, NB_STATE_FORMAT, digest, kid, iid, cpus,
-		     (unsigned long long)mem, network ? network : "", vsock);
+		     (unsigned long long)mem, network ? network : "", vsock, shares);
 	if (n < 0)
 		return nb_err_sys(err, "template key"), NULL;
 	n = nb_sha256_buf(text, strlen(text), &d, err);
@@ -129,6 +130,7 @@ static int write_meta(const char *dir, const struct nb_template *t, struct nb_er
 	if (t->network)
 		json_object_object_add(o, "network", json_object_new_string(t->network));
 	json_object_object_add(o, "vsock", json_object_new_boolean(t->vsock));
+	json_object_object_add(o, "shares", json_object_new_int((int)t->shares));
 	if (t->net_args) {
 		struct json_object *a = json_object_new_array();
 
@@ -157,7 +159,7 @@ static int read_meta(const char *name, const char *dir, struct nb_template *t, s
 {
 	cleanup_free char *path = NULL;
 	struct json_object *o;
-	int64_t cpus = 0, mem = 0, created = 0;
+	int64_t cpus = 0, mem = 0, created = 0, shares = 0;
 	const char *network = NULL;
 	struct json_object *vsock = NULL;
 	int rc = -1;
@@ -176,11 +178,14 @@ static int read_meta(const char *name, const char *dir, struct nb_template *t, s
 	    (t->key = dup_str(o, "key", err)) && nb_json_int(o, "cpus", true, &cpus, err) == 0 &&
 	    nb_json_int(o, "memory", true, &mem, err) == 0 &&
 	    nb_json_int(o, "created", false, &created, err) == 0 &&
+	    nb_json_int(o, "shares", false, &shares, err) == 0 &&
 	    nb_json_str(o, "network", false, 64, &network, err) == 0 &&
 	    nb_json_strv(o, "network_options", NB_TEMPLATE_MAX_NET_ARGS, 128, &t->net_args, err) ==
 		    0) {
 		if (cpus < 1 || cpus > 255 || mem <= 0 || !t->name || !t->dir)
 			nb_err_set(err, 0, "%s: cpus or memory out of range", path);
+		else if (shares < 0 || shares > NB_TEMPLATE_SHARES)
+			nb_err_set(err, 0, "%s: shares out of range", path);
 		else if (network && nb_netname_check(network, err) < 0)
 			nb_err_wrap(err, "%s: network", path);
 		else if (t->net_args && (!network || nb_strv_len(t->net_args) % 2))
@@ -196,6 +201,7 @@ static int read_meta(const char *name, const char *dir, struct nb_template *t, s
 	t->mem_size = (uint64_t)mem;
 	t->created = created;
 	t->vsock = vsock && json_object_get_boolean(vsock);
+	t->shares = (unsigned)shares;
 	json_object_put(o);
 	if (rc < 0)
 		nb_template_free(t);
@@ -303,6 +309,7 @@ static int boot_template(const char *tmp, struct nb_run_options *opts, const str
 	opts->net.network = NULL;
 	opts->net.template_nic = t->network != NULL;
 	opts->net.template_vsock = t->vsock; /* no host socket: each clone's own */
+	opts->warm.share_slots = t->shares;  /* nothing behind them: each clone's -v */
 	if (run_vmm(opts, &status, err) < 0)
 		return -1;
 	if (status != 0)
@@ -327,8 +334,9 @@ static int create(const char *name, struct nb_run_options *opts, bool *kept, str
 		return -1;
 	t.network = (char *)opts->net.network;
 	t.vsock = true; /* each clone may take --vsock PATH */
+	t.shares = NB_TEMPLATE_SHARES;
 	t.key = make_key(digest, opts->kernel_path, opts->init_path, opts->cpus, opts->mem_size,
-			 t.network, t.vsock, err);
+			 t.network, t.vsock, t.shares, err);
 	if (!t.key)
 		return -1;
 	if (up_to_date(name, dir, t.key)) {
@@ -439,7 +447,7 @@ static int open_meta(const char *what, struct nb_run_options *opts, struct nb_te
 		     struct nb_err *err)
 {
 	cleanup_free char *key = make_key(t->digest, t->kernel, t->init, t->cpus, t->mem_size,
-					  t->network, t->vsock, err);
+					  t->network, t->vsock, t->shares, err);
 
 	if (!key || strcmp(key, t->key) != 0) {
 		nb_template_free(t);
@@ -459,6 +467,7 @@ static int open_meta(const char *what, struct nb_run_options *opts, struct nb_te
 	}
 	opts->warm.restore = t->dir;
 	opts->warm.digest = t->digest;
+	opts->warm.share_slots = t->shares;
 	return 0;
 }
 
@@ -558,6 +567,7 @@ int nb_template_save_meta(const char *dir, const struct nb_run_options *opts, st
 		return nb_err_sys(err, "snapshot");
 	/* A vsock device: its restores have one, each with its own socket */
 	t.vsock = opts->net.vsock_path || opts->net.template_vsock;
+	t.shares = opts->warm.share_slots; /* a clone's: its restores have them too */
 	/* A VM on a network: its restores join it (template.h) */
 	if (nb_network_joins(opts)) {
 		t.network = (char *)(opts->net.network ? opts->net.network : NB_NET_DEFAULT);
@@ -566,7 +576,7 @@ int nb_template_save_meta(const char *dir, const struct nb_run_options *opts, st
 	}
 	if (image_digest(opts, digest, err) < 0 ||
 	    !(key = make_key(digest, kernel, init, opts->cpus, opts->mem_size, t.network, t.vsock,
-			     err))) {
+			     t.shares, err))) {
 		nb_strv_free(t.net_args);
 		return -1;
 	}

@@ -7,8 +7,10 @@
  * ABI, and the network its clones join (--network NAME: the template has
  * a NIC, unplugged until a clone plugs in a tap of its own); it has a
  * vsock device without a host socket, each clone's --vsock PATH its own
- * (the guest is told its old connections are gone); its key is a hash of
- * all of it. Creating it again with the same inputs keeps it; a
+ * (the guest is told its old connections are gone), and NB_TEMPLATE_SHARES
+ * virtio-fs devices with nothing behind them (the guest probed them, never
+ * mounted them), into which a clone puts its -v directories, mounted by
+ * nestbox-init from the clone's spec; its key is a hash of all of it. Creating it again with the same inputs keeps it; a
  * restore whose inputs changed is refused. */
 #ifndef NESTBOX_VMM_RUN_TEMPLATE_H
 #define NESTBOX_VMM_RUN_TEMPLATE_H
@@ -20,6 +22,7 @@
 #include "vmm/run/run.h"
 
 #define NB_TEMPLATE_NAME_MAX 64u
+#define NB_TEMPLATE_SHARES 4u         /* share slots: a clone's -v directories, at most */
 #define NB_TEMPLATE_MAX_NET_ARGS 128u /* 2 x (32 -p, --ip, --mac-address, 3 --dns, --net-rate) */
 
 struct nb_template {
@@ -30,7 +33,8 @@ struct nb_template {
 	 * --mac-address, --dns and --net-rate as OPTION VALUE pairs
 	 * (NULL-terminated; NULL: none), for its restores to take. */
 	char **net_args;
-	bool vsock; /* a vsock device (every template; a snapshot of a VM with one) */
+	bool vsock;      /* a vsock device (every template; a snapshot of a VM with one) */
+	unsigned shares; /* virtio-fs slots for clones' -v directories (NB_TEMPLATE_SHARES) */
 	unsigned cpus;
 	uint64_t mem_size;
 	int64_t created; /* seconds since the epoch */

@@ -168,6 +168,8 @@ static int dispatch(struct nb_fs *fs, struct fs_req *r)
 
 	if (r->h.opcode == FUSE_FORGET || r->h.opcode == FUSE_BATCH_FORGET)
 		r->no_reply = true; /* even when malformed: the guest waits for none */
+	if (fs->empty)
+		return -ENODEV;
 	if (!op || !op->fn)
 		return -ENOSYS;
 	if (!fs->initialized && r->h.opcode != FUSE_INIT)
@@ -275,27 +277,33 @@ int nb_fs_open(struct nb_fs **out, const char *dir, const struct nb_fs_opts *opt
 	       struct nb_err *err)
 {
 	size_t tag_len = opts->tag ? strlen(opts->tag) : 0;
+	unsigned inodes = opts->max_inodes ? opts->max_inodes : NB_FS_MAX_INODES;
+	unsigned handles = opts->max_handles ? opts->max_handles : NB_FS_MAX_HANDLES;
 	struct nb_fs *fs;
 	int rc;
 
 	if (tag_len == 0 || tag_len > NB_FS_TAG_MAX)
-		return nb_err_set(err, 0, "shared directory %s: tag of 1 to %u bytes needed", dir,
-				  NB_FS_TAG_MAX);
+		return nb_err_set(err, 0, "shared directory %s: tag of 1 to %u bytes needed",
+				  dir ? dir : "(none)", NB_FS_TAG_MAX);
 	fs = calloc(1, sizeof(*fs));
 	if (!fs)
-		return nb_err_sys(err, "shared directory %s", dir);
+		return nb_err_sys(err, "shared directory %s", dir ? dir : "(none)");
 	nb_virtio_dev_init(&fs->vdev, &fs_ops, fs, &fs->config);
 	fs->proc_fd = -1;
-	rc = fs_table_init(&fs->t, opts->max_inodes ? opts->max_inodes : NB_FS_MAX_INODES,
-			   opts->max_handles ? opts->max_handles : NB_FS_MAX_HANDLES);
+	fs->empty = !dir;
+	rc = fs_table_init(&fs->t, fs->empty ? 1 : inodes, fs->empty ? 1 : handles);
 	if (rc < 0) {
 		free(fs);
-		return nb_err_set(err, -rc, "shared directory %s", dir);
+		return nb_err_set(err, -rc, "shared directory %s", dir ? dir : "(none)");
 	}
 	fs->read_only = opts->read_only;
 	fs->may_chown = geteuid() == 0;
 	memcpy(fs->config.tag, opts->tag, tag_len);
 	fs->config.num_request_queues = 1;
+	if (fs->empty) {
+		*out = fs;
+		return 0;
+	}
 	if (open_root(fs, dir, opts->read_only, err) < 0)
 		goto fail;
 	/* Reopening an O_PATH descriptor for I/O goes through its magic link. */

@@ -51,7 +51,10 @@ struct nb_fs_opts {
 };
 
 /* Open the shared directory dir and set up the tables. *out is freed by
- * nb_fs_close(). */
+ * nb_fs_close(). dir NULL: a device with nothing behind it (a template's
+ * share slot, vmm/run/template.h), which fails every request (ENODEV),
+ * FUSE_INIT too, so the guest cannot mount it; a clone puts a directory
+ * in the slot instead. */
 int nb_fs_open(struct nb_fs **out, const char *dir, const struct nb_fs_opts *opts,
 	       struct nb_err *err);
 void nb_fs_close(struct nb_fs *fs);

@@ -104,6 +104,7 @@ struct nb_fs {
 	bool read_only;
 	bool may_chown;   /* created files get the guest caller's ids */
 	bool initialized; /* FUSE_INIT done */
+	bool empty;       /* no directory (a template's share slot): every request fails */
 	uint32_t minor;   /* negotiated FUSE minor version */
 	struct virtio_fs_config config;
 	struct nb_virtq_chain chain;
