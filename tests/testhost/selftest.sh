@@ -93,9 +93,13 @@ expect testhost_stall "a stalled L1: 125, the stall, the running case, the vCPUs
 # The e2e tier (tests/run) when L1's kernel dies in a group: the groups
 # that finished stand, the rest run again in a new test host, and the
 # tier's line says so. The harness group (tests/e2e/harness.sh) panics L1
-# once; what it said before is dropped, its second run counts.
+# once; what it said before is dropped, its second run counts. L1 may
+# die of another panic on the way there (a loaded host starves TCG's vCPUs:
+# a soft lockup, say) once the file is gone, and that is the same story;
+# the tier's line and the test host's report are what a failure shows.
 touch build/e2e-harness-die
 NESTBOX_E2E_GROUPS=harness NESTBOX_TEST_LOGS=build/testhost-selftest nb_run_case 900 tests/run e2e
+out=$(grep -E "^(testhost: the test host |  e2e: |e2e: )" <<<"$out")
 expect testhost_e2e_again "an L1 panic in an e2e group: that group runs again in a new test host, said on the tier's line" \
 	"$status" -eq 0 -a ! -e build/e2e-harness-die -a \
-	-n "$(grep -E "^e2e: 2 passed, 0 failed, 0 skipped in [0-9]+m[0-9]+s \[L1's kernel panicked \(Kernel panic - not syncing: sysrq triggered crash\) in group harness; groups 'harness' ran again in a new test host\]$" <<<"$out")"
+	-n "$(grep -E "^e2e: 2 passed, 0 failed, 0 skipped in [0-9]+m[0-9]+s \[L1's kernel panicked \(Kernel panic - not syncing: [^]]+\) in group harness; groups 'harness' ran again in a new test host\]$" <<<"$out")"
