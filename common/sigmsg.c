@@ -232,3 +232,18 @@ int nb_sigmsg_reader_next(struct nb_sigmsg_reader *r, struct nb_sigmsg *m, struc
 	r->len -= used;
 	return rc;
 }
+
+uint64_t nb_sigmsg_mac_value(const uint8_t mac[6])
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < 6; i++)
+		v |= (uint64_t)mac[i] << (8 * i);
+	return v;
+}
+
+void nb_sigmsg_mac_bytes(uint64_t value, uint8_t mac[6])
+{
+	for (unsigned i = 0; i < 6; i++)
+		mac[i] = (uint8_t)(value >> (8 * i));
+}

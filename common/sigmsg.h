@@ -33,6 +33,11 @@ bool nb_sigmsg_memory_ok(uint64_t bytes);
  * or 0 when m is not valid (the guest would reject it). */
 size_t nb_sigmsg_encode(const struct nb_sigmsg *m, uint8_t *buf);
 
+/* NB_SIGMSG_NET_MAC's value and a MAC's six bytes (byte 0, the first on
+ * the wire, is the value's low one). */
+uint64_t nb_sigmsg_mac_value(const uint8_t mac[6]);
+void nb_sigmsg_mac_bytes(uint64_t value, uint8_t mac[6]);
+
 /* Decode the message at the front of buf[0..len). Returns
  *    1  a valid message in *m, *used bytes consumed;
  *    0  buf holds the start of a message and needs more bytes (*used 0);

@@ -126,8 +126,7 @@ void nb_net_next_spec(const struct nb_net_next *next, struct nb_spec *spec,
 		      uint8_t mac[NB_SPEC_MAC_LEN], char text[NB_SPEC_MAX_DNS][16],
 		      const char *dns[NB_SPEC_MAX_DNS])
 {
-	for (unsigned i = 0; i < NB_SPEC_MAC_LEN; i++)
-		mac[i] = (uint8_t)(next->mac >> (8 * i));
+	nb_sigmsg_mac_bytes(next->mac, mac);
 	spec->net_mac = next->has_mac ? mac : NULL;
 	spec->net_mac_len = next->has_mac ? NB_SPEC_MAC_LEN : 0;
 	spec->net_ipv4 = next->ipv4;

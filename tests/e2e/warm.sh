@@ -473,10 +473,10 @@ e2e_warm_net() {
 		nb_run_case "$limit" $nestbox template create "$t" "$img" --network wn
 	[ "$status" -eq 0 ] && out=$($nestbox template ls 2>&1)
 	[ "$status" -eq 0 ] &&
-		out+=$'\n'$($nestbox template ls --format json | jq -r "select(.name == \"$t\") | \"json \\(.network)\"")
-	expect e2e_warm_net_template "template create --network NAME: a template with a NIC, its network in meta.json and template ls (table, json)" \
+		out+=$'\n'$($nestbox template ls --format json | jq -r "select(.name == \"$t\") | \"json \\(.network) \\(.vsock) \\(.max_volumes)\"")
+	expect e2e_warm_net_template "template create --network NAME: a template with a NIC, its network in meta.json and template ls (table; json with vsock and four volume slots)" \
 		"$status" -eq 0 -a "$(jq -r .network "$NESTBOX_CACHE_DIR/templates/$t/meta.json" 2>/dev/null)" = wn -a \
-		-n "$(grep -E "^$t +.* wn +[0-9]{4}-" <<<"$out")" -a -n "$(grep -x 'json wn' <<<"$out")"
+		-n "$(grep -E "^$t +.* wn +[0-9]{4}-" <<<"$out")" -a -n "$(grep -x 'json wn true 4' <<<"$out")"
 	if [ "$status" -ne 0 ]; then
 		for c in $warm_net_cases; do [ "$c" = e2e_warm_net_template ] || skip "$c" "no template"; done
 		$nestbox network rm wn >/dev/null 2>&1

@@ -259,6 +259,33 @@ START_TEST(parse_rates)
 }
 END_TEST
 
+/* --net-rate as a snapshot records it (nb_net_rate_format) reads back to
+ * the same limits, each alone, all four at their largest, none. */
+START_TEST(net_rate_text_round_trips)
+{
+	const uint64_t max = NB_RATELIMIT_MAX_TOKENS;
+	const uint64_t cases[][NB_NET_RATES] = {
+		{ 10u << 20, 0, 0, 0 }, { 0, 512u << 10, 0, 0 }, { 0, 0, 7, 0 },
+		{ 0, 0, 0, 100 },       { 1, 2, 3, 4 },          { max, max, max, max },
+	};
+	uint64_t back[NB_NET_RATES];
+	char text[NB_NET_RATE_TEXT];
+	struct nb_err err;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		nb_net_rate_format(cases[i], text);
+		ck_assert_msg(nb_net_rate_parse(text, back, &err) == 0, "'%s': %s", text, err.msg);
+		ck_assert_mem_eq(back, cases[i], sizeof(back));
+	}
+	nb_net_rate_format((const uint64_t[NB_NET_RATES]){ 0 }, text);
+	ck_assert_str_eq(text, "");
+	ck_assert_int_lt(nb_net_rate_parse(text, back, &err), 0);
+	ck_assert_ptr_nonnull(strstr(err.msg, "--net-rate"));
+	nb_net_rate_format((const uint64_t[NB_NET_RATES]){ 1048576, 0, 0, 100 }, text);
+	ck_assert_str_eq(text, "rx=1048576,tx-ops=100");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ratelimit");
@@ -272,6 +299,7 @@ int main(void)
 	tcase_add_test(tc, limiter_charges_both_or_neither);
 	tcase_add_test(tc, timer_resumes);
 	tcase_add_test(tc, parse_rates);
+	tcase_add_test(tc, net_rate_text_round_trips);
 	suite_add_tcase(s, tc);
 	return nb_unit_run(s);
 }

@@ -451,15 +451,6 @@ START_TEST(port_sets_memory_max)
 }
 END_TEST
 
-static uint64_t mac_value(const uint8_t mac[6])
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 6; i++)
-		v |= (uint64_t)mac[i] << (8 * i);
-	return v;
-}
-
 /* abi.h: a MAC and an address with prefix take 8 bytes, the others 4. */
 static size_t payload_len(uint8_t type)
 {
@@ -472,7 +463,7 @@ START_TEST(net_messages)
 {
 	static const uint8_t mac[6] = { 0x02, 0x42, 0x0a, 0x58, 0x00, 0x07 };
 	const struct nb_sigmsg good[] = {
-		{ .type = NB_SIGMSG_NET_MAC, .value = mac_value(mac) },
+		{ .type = NB_SIGMSG_NET_MAC, .value = nb_sigmsg_mac_value(mac) },
 		{ .type = NB_SIGMSG_NET_ADDR, .value = 0x0a580007u | 24ull << 32 },
 		{ .type = NB_SIGMSG_NET_ADDR, .value = 0xc0a80001u | 32ull << 32 },
 		{ .type = NB_SIGMSG_NET_GATEWAY, .value = 0x0a580001u },
@@ -490,11 +481,15 @@ START_TEST(net_messages)
 		{ .type = NB_SIGMSG_NET_DNS, .value = 0 },
 		{ .type = NB_SIGMSG_NET_APPLY, .value = 1 },
 	};
-	uint8_t buf[NB_SIGMSG_MAX];
+	uint8_t buf[NB_SIGMSG_MAX], back[6];
 	struct nb_sigmsg out;
 	struct nb_err err;
 	size_t used, len;
 
+	/* byte 0, the first on the wire, is the value's low one; and back */
+	ck_assert_uint_eq(nb_sigmsg_mac_value(mac), 0x0700580a4202ull);
+	nb_sigmsg_mac_bytes(0x0700580a4202ull, back);
+	ck_assert_mem_eq(back, mac, 6);
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		len = nb_sigmsg_encode(&good[i], buf);
 		ck_assert_msg(len == NB_SIGMSG_HEADER + payload_len(good[i].type), "good %zu", i);
@@ -529,7 +524,7 @@ START_TEST(net_next_collects)
 {
 	static const uint8_t mac[6] = { 0x02, 0x42, 0x0a, 0x58, 0x00, 0x07 };
 	struct nb_net_next next = { 0 };
-	struct nb_sigmsg m = { .type = NB_SIGMSG_NET_MAC, .value = mac_value(mac) };
+	struct nb_sigmsg m = { .type = NB_SIGMSG_NET_MAC, .value = nb_sigmsg_mac_value(mac) };
 	uint8_t bytes[NB_SPEC_MAC_LEN];
 	char text[NB_SPEC_MAX_DNS][16];
 	const char *dns[NB_SPEC_MAX_DNS];
@@ -567,13 +562,6 @@ START_TEST(net_next_collects)
 }
 END_TEST
 
-static int sh(const char *cmd)
-{
-	int rc = system(cmd);
-
-	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
 /* The messages as the host sends them after a restore, through the port. */
 static void send_net(int fd, uint64_t mac, uint32_t ipv4, uint32_t prefix, uint32_t gw,
 		     uint32_t dns)
@@ -597,9 +585,10 @@ static void send_net(int fd, uint64_t mac, uint32_t ipv4, uint32_t prefix, uint3
 /* In a network namespace of its own: eth0 (a veth) with nestbox-init's
  * first address is given a new MAC, address (same subnet: the old one is
  * removed first, or the new one would go with it), route and
- * resolv.conf; then no address: eth0 goes down. Exit code: the step. */
-static int readdress_in_namespace(const char *root)
+ * resolv.conf; then no address: eth0 goes down. Returns the failed step. */
+static int readdress_in_namespace(void *arg)
 {
+	const char *root = arg;
 	struct nb_signal_target t = { .pid = -1,
 				      .tty_master = -1,
 				      .cgroup_fd = -1,
@@ -611,23 +600,26 @@ static int readdress_in_namespace(const char *root)
 	char path[128], line[128] = "";
 	int p[2];
 
-	if (sh("ip link add eth0 type veth peer name nbpeer && "
-	       "ip link set eth0 address 02:42:0a:4d:00:05 && ip addr add 10.77.0.5/24 dev eth0 && "
-	       "ip link set eth0 up && ip link set nbpeer up && "
-	       "ip route add default via 10.77.0.1") != 0)
+	if (nb_unit_sh(
+		    "ip link add eth0 type veth peer name nbpeer && "
+		    "ip link set eth0 address 02:42:0a:4d:00:05 && ip addr add 10.77.0.5/24 dev eth0 && "
+		    "ip link set eth0 up && ip link set nbpeer up && "
+		    "ip route add default via 10.77.0.1") != 0)
 		return 10;
 	if (pipe2(p, O_NONBLOCK) < 0)
 		return 11;
 	port.fd = p[0];
-	send_net(p[1], mac_value(mac), 0x0a4d0009u, 24, 0x0a4d00feu, 0x0a4d0035u);
+	send_net(p[1], nb_sigmsg_mac_value(mac), 0x0a4d0009u, 24, 0x0a4d00feu, 0x0a4d0035u);
 	nb_signal_port_read(&port, &t);
 	if (t.net_ipv4 != 0x0a4d0009u)
 		return 12;
-	if (sh("test \"$(ip -4 -o addr show dev eth0 | awk '{print $4}')\" = 10.77.0.9/24") != 0)
+	if (nb_unit_sh(
+		    "test \"$(ip -4 -o addr show dev eth0 | awk '{print $4}')\" = 10.77.0.9/24") !=
+	    0)
 		return 13;
-	if (sh("ip route show default | grep -q 'via 10.77.0.254 dev eth0'") != 0)
+	if (nb_unit_sh("ip route show default | grep -q 'via 10.77.0.254 dev eth0'") != 0)
 		return 14;
-	if (sh("ip -o link show eth0 | grep -q 'link/ether 02:42:0a:4d:00:09'") != 0)
+	if (nb_unit_sh("ip -o link show eth0 | grep -q 'link/ether 02:42:0a:4d:00:09'") != 0)
 		return 15;
 	snprintf(path, sizeof(path), "%s/etc/resolv.conf", root);
 	FILE *f = fopen(path, "r");
@@ -641,8 +633,8 @@ static int readdress_in_namespace(const char *root)
 	/* --network none: no address, eth0 down */
 	send_net(p[1], 0, 0, 0, 0, 0);
 	nb_signal_port_read(&port, &t);
-	if (t.net_ipv4 != 0 || sh("ip -4 -o addr show dev eth0 | grep -q inet") == 0 ||
-	    sh("ip -o link show eth0 | grep -q '[<,]UP[,>]'") == 0)
+	if (t.net_ipv4 != 0 || nb_unit_sh("ip -4 -o addr show dev eth0 | grep -q inet") == 0 ||
+	    nb_unit_sh("ip -o link show eth0 | grep -q '[<,]UP[,>]'") == 0)
 		return 18;
 	close(p[1]);
 	close(p[0]);
@@ -652,26 +644,13 @@ static int readdress_in_namespace(const char *root)
 START_TEST(readdress_kernel)
 {
 	char root[] = "/tmp/nb-readdr-XXXXXX", cmd[64];
-	pid_t pid;
-	int ws;
+	int rc;
 
 	ck_assert_ptr_nonnull(mkdtemp(root));
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		if (unshare(CLONE_NEWNET) < 0)
-			_exit(99);
-		_exit(readdress_in_namespace(root));
-	}
-	ck_assert_int_eq(waitpid(pid, &ws, 0), pid);
+	rc = nb_unit_in_netns("sigmsg_readdress_kernel", readdress_in_namespace, root);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
 	ck_assert_int_eq(system(cmd), 0);
-	ck_assert(WIFEXITED(ws));
-	if (WEXITSTATUS(ws) == 99) {
-		printf("skip sigmsg_readdress_kernel: cannot make a network namespace\n");
-		return;
-	}
-	ck_assert_int_eq(WEXITSTATUS(ws), 0);
+	ck_assert_int_le(rc, 0);
 }
 END_TEST
 

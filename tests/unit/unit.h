@@ -6,7 +6,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "vmm/kvm/memory.h"
 
@@ -47,6 +50,34 @@ static inline const char *nb_unit_at(const char *dir, const char *name)
 	turn ^= 1;
 	snprintf(path[turn], sizeof(path[turn]), "%s/%s", dir, name);
 	return path[turn];
+}
+
+/* A shell command's exit status (-1: it did not exit). */
+static inline int nb_unit_sh(const char *cmd)
+{
+	int rc = system(cmd);
+
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* body(arg) in a child process in a network namespace of its own: the
+ * status it returns (0: passed; the child must exit, not be killed), or
+ * -1 when no namespace could be made (after a "skip NAME" line). */
+static inline int nb_unit_in_netns(const char *name, int (*body)(void *arg), void *arg)
+{
+	pid_t pid = fork();
+	int ws;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(unshare(CLONE_NEWNET) < 0 ? 255 : body(arg));
+	ck_assert_int_eq(waitpid(pid, &ws, 0), pid);
+	ck_assert(WIFEXITED(ws));
+	if (WEXITSTATUS(ws) == 255) {
+		printf("skip %s: cannot make a network namespace\n", name);
+		return -1;
+	}
+	return WEXITSTATUS(ws);
 }
 
 /* Zeroed guest RAM for boot-structure tests, laid out as the VMM does.

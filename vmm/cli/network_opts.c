@@ -76,41 +76,15 @@ static int parse_network(const char *arg, struct nb_run_options *opts, struct nb
 /* rx=RATE,tx=RATE,rx-ops=N,tx-ops=N, any non-empty subset, each once. */
 static int parse_net_rate(const char *arg, struct nb_run_net *net, struct nb_err *err)
 {
-	static const char *const keys[] = { "rx", "tx", "rx-ops", "tx-ops" };
-	uint64_t *fields[] = { &net->rx_bps, &net->tx_bps, &net->rx_ops, &net->tx_ops };
-	char copy[256], *save = NULL, *item;
-	bool seen[4] = { false };
+	uint64_t rates[NB_NET_RATES];
 
-	/* strtok_r would skip empty items: refuse them here. */
-	if (strlen(arg) >= sizeof(copy) || !arg[0] || arg[0] == ',' ||
-	    arg[strlen(arg) - 1] == ',' || strstr(arg, ",,"))
-		goto bad;
-	strcpy(copy, arg);
-	for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(item, '=');
-		size_t k = 0;
-
-		if (!eq)
-			goto bad;
-		*eq = '\0';
-		while (k < 4 && strcmp(item, keys[k]) != 0)
-			k++;
-		if (k == 4 || seen[k])
-			goto bad;
-		seen[k] = true;
-		if (k < 2 && nb_ratelimit_parse_rate(eq + 1, fields[k], err) < 0)
-			return nb_err_wrap(err, "--net-rate %s", arg);
-		if (k >= 2 &&
-		    nb_parse_u64(keys[k], eq + 1, 1, NB_RATELIMIT_MAX_TOKENS, fields[k], err) < 0)
-			return nb_err_wrap(err, "--net-rate %s", arg);
-	}
-	if (seen[0] || seen[1] || seen[2] || seen[3])
-		return 0;
-bad:
-	return nb_err_set(err, 0,
-			  "--net-rate %s: use rx=RATE,tx=RATE,rx-ops=N,tx-ops=N (any of "
-			  "them, each once; RATE in bytes per second like 10mb)",
-			  arg);
+	if (nb_net_rate_parse(arg, rates, err) < 0)
+		return -1;
+	net->rx_bps = rates[NB_NET_RATE_RX];
+	net->tx_bps = rates[NB_NET_RATE_TX];
+	net->rx_ops = rates[NB_NET_RATE_RX_OPS];
+	net->tx_ops = rates[NB_NET_RATE_TX_OPS];
+	return 0;
 }
 
 int nb_network_cli_option(int opt, const char *arg, struct nb_run_options *opts, struct nb_err *err)

@@ -109,6 +109,9 @@ static void print_template(const struct nb_template *t, void *opaque)
 		json_object_object_add(o, "memory", json_object_new_int64((int64_t)t->mem_size));
 		json_object_object_add(o, "network",
 				       t->network ? json_object_new_string(t->network) : NULL);
+		/* what its clones may have: made before these, it has none (stale) */
+		json_object_object_add(o, "vsock", json_object_new_boolean(t->vsock));
+		json_object_object_add(o, "max_volumes", json_object_new_int((int)t->shares));
 		json_object_object_add(o, "created", json_object_new_string(when));
 		printf("%s\n",
 		       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |

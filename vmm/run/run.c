@@ -825,12 +825,8 @@ static void resume_add(struct resume_msgs *r, uint8_t type, uint64_t value)
  * none, --tap without --ip) takes it down. */
 static void resume_net(struct resume_msgs *r, const struct nb_clone_net *eth0)
 {
-	uint64_t mac = 0;
-
-	for (unsigned i = 0; eth0->has_mac && i < sizeof(eth0->mac); i++)
-		mac |= (uint64_t)eth0->mac[i] << (8 * i);
 	if (eth0->has_mac)
-		resume_add(r, NB_SIGMSG_NET_MAC, mac);
+		resume_add(r, NB_SIGMSG_NET_MAC, nb_sigmsg_mac_value(eth0->mac));
 	if (eth0->ipv4) {
 		resume_add(r, NB_SIGMSG_NET_ADDR, eth0->ipv4 | (uint64_t)eth0->prefix << 32);
 		if (eth0->gateway)

@@ -25,6 +25,7 @@
 #include "vmm/hostnet/publish.h"
 #include "vmm/kvm/statefile.h"
 #include "vmm/run/network.h"
+#include "vmm/virtio/ratelimit.h"
 
 #define META "meta.json"
 
@@ -436,8 +437,9 @@ static int clone_network(const char *what, const struct nb_template *t, struct n
 	net->template_vsock = t->vsock;
 	if (!t->vsock && net->vsock_path)
 		return nb_err_set(err, 0,
-				  "%s has no vsock device (made before nestbox had one in "
-				  "every template, or a VM run without --vsock): make it again",
+				  "%s has no vsock device: a template made before templates had "
+				  "one (make it again), or a snapshot of a VM run without --vsock "
+				  "(restore it without --vsock)",
 				  what);
 	return 0;
 }
@@ -515,8 +517,8 @@ static int push_arg(char **v, size_t *n, const char *opt, const char *value)
 static char **net_args(const struct nb_run_net *net)
 {
 	char **v = calloc(NB_TEMPLATE_MAX_NET_ARGS + 1, sizeof(*v));
-	char text[NB_PUBLISH_TEXT], rate[128];
-	size_t n = 0, r = 0;
+	char text[NB_PUBLISH_TEXT], rate[NB_NET_RATE_TEXT];
+	size_t n = 0;
 	int rc = v ? 0 : -1;
 
 	for (size_t i = 0; rc == 0 && i < net->npublish; i++) {
@@ -536,13 +538,10 @@ static char **net_args(const struct nb_run_net *net)
 		nb_ipv4_format(net->dns[i], text);
 		rc = push_arg(v, &n, "--dns", text);
 	}
-	const uint64_t rates[] = { net->rx_bps, net->tx_bps, net->rx_ops, net->tx_ops };
-	static const char *const keys[] = { "rx", "tx", "rx-ops", "tx-ops" };
-	for (size_t i = 0; i < 4; i++)
-		if (rates[i])
-			r += (size_t)snprintf(rate + r, sizeof(rate) - r, "%s%s=%llu", r ? "," : "",
-					      keys[i], (unsigned long long)rates[i]);
-	if (rc == 0 && r)
+	nb_net_rate_format((const uint64_t[NB_NET_RATES]){ net->rx_bps, net->tx_bps, net->rx_ops,
+							   net->tx_ops },
+			   rate);
+	if (rc == 0 && rate[0])
 		rc = push_arg(v, &n, "--net-rate", rate);
 	if (rc < 0) {
 		nb_strv_free(v);

@@ -1,6 +1,7 @@
 #include "vmm/virtio/ratelimit.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -241,6 +242,58 @@ bad:
 			  "invalid rate '%s': use bytes per second above 0, with an "
 			  "optional unit b, k, m or g (e.g. 10mb, 512k)",
 			  text);
+}
+
+static const char *const net_rate_keys[NB_NET_RATES] = { "rx", "tx", "rx-ops", "tx-ops" };
+
+int nb_net_rate_parse(const char *text, uint64_t rates[NB_NET_RATES], struct nb_err *err)
+{
+	char copy[256], *save = NULL, *item;
+	bool seen[NB_NET_RATES] = { false }, any = false;
+
+	memset(rates, 0, NB_NET_RATES * sizeof(*rates));
+	/* strtok_r would skip empty items: refuse them here. */
+	if (strlen(text) >= sizeof(copy) || !text[0] || text[0] == ',' ||
+	    text[strlen(text) - 1] == ',' || strstr(text, ",,"))
+		goto bad;
+	strcpy(copy, text);
+	for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(item, '=');
+		size_t k = 0;
+
+		if (!eq)
+			goto bad;
+		*eq = '\0';
+		while (k < NB_NET_RATES && strcmp(item, net_rate_keys[k]) != 0)
+			k++;
+		if (k == NB_NET_RATES || seen[k])
+			goto bad;
+		seen[k] = any = true;
+		if (k <= NB_NET_RATE_TX ? nb_ratelimit_parse_rate(eq + 1, &rates[k], err) < 0
+					: nb_parse_u64(net_rate_keys[k], eq + 1, 1,
+						       NB_RATELIMIT_MAX_TOKENS, &rates[k], err) < 0)
+			return nb_err_wrap(err, "--net-rate %s", text);
+	}
+	if (any)
+		return 0;
+bad:
+	return nb_err_set(err, 0,
+			  "--net-rate %s: use rx=RATE,tx=RATE,rx-ops=N,tx-ops=N (any of "
+			  "them, each once; RATE in bytes per second like 10mb)",
+			  text);
+}
+
+void nb_net_rate_format(const uint64_t rates[NB_NET_RATES], char text[NB_NET_RATE_TEXT])
+{
+	size_t n = 0;
+
+	/* 4 keys of at most 6 bytes, 19 digits, '=' and ',': 108 bytes */
+	text[0] = '\0';
+	for (size_t k = 0; k < NB_NET_RATES; k++)
+		if (rates[k])
+			n += (size_t)snprintf(text + n, NB_NET_RATE_TEXT - n, "%s%s=%llu",
+					      n ? "," : "", net_rate_keys[k],
+					      (unsigned long long)rates[k]);
 }
 
 void nb_ratelimit_config_rate(struct nb_bucket_config *cfg, uint64_t per_sec)

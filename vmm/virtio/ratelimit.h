@@ -112,4 +112,15 @@ int nb_ratelimit_parse_rate(const char *text, uint64_t *bytes_per_sec, struct nb
  * one second (the first second may use a full bucket at once). */
 void nb_ratelimit_config_rate(struct nb_bucket_config *cfg, uint64_t per_sec);
 
+/* A NIC's limits as `nestbox run --net-rate` takes them and a snapshot
+ * records them: rx=RATE,tx=RATE,rx-ops=N,tx-ops=N, any of them, each once
+ * (RATE as nb_ratelimit_parse_rate reads it). rates[] is in that order,
+ * 0 for one not given. */
+enum { NB_NET_RATE_RX, NB_NET_RATE_TX, NB_NET_RATE_RX_OPS, NB_NET_RATE_TX_OPS, NB_NET_RATES };
+int nb_net_rate_parse(const char *text, uint64_t rates[NB_NET_RATES], struct nb_err *err);
+
+/* The text nb_net_rate_parse reads back to rates ("" when all are 0). */
+#define NB_NET_RATE_TEXT 128u
+void nb_net_rate_format(const uint64_t rates[NB_NET_RATES], char text[NB_NET_RATE_TEXT]);
+
 #endif
