@@ -14,6 +14,8 @@ warm_cases="e2e_warm_template_create e2e_warm_run e2e_warm_run_stdin e2e_warm_ru
 snap_cases="e2e_snapshot_take e2e_snapshot_source_goes_on e2e_snapshot_not_empty
 	e2e_snapshot_restore_twice e2e_snapshot_vsock e2e_snapshot_restore_confined e2e_snapshot_clones_count
 	e2e_snapshot_clones_differ e2e_snapshot_nothing_left"
+snap_vol_cases="e2e_snapshot_volume_take e2e_snapshot_volume_restore e2e_snapshot_volume_own_v
+	e2e_snapshot_volume_gone e2e_snapshot_volume_clone e2e_snapshot_volume_cleanup"
 snap_net_cases="e2e_snapshot_net_take e2e_snapshot_net_port_held e2e_snapshot_net_restore_twice
 	e2e_snapshot_net_source_unchanged e2e_snapshot_net_keeps_port e2e_snapshot_net_none e2e_snapshot_net_cleanup"
 warm_net_cases="e2e_warm_net_template e2e_warm_net_clone e2e_warm_net_clones_differ
@@ -456,6 +458,89 @@ e2e_snapshot() {
 	unset NESTBOX_RUN_DIR NESTBOX_CACHE_DIR
 }
 
+# A VM with a -v directory snapshotted while its workload holds a file of
+# it open (fd 3, O_APPEND) and its working directory in it; the restore
+# shares the same directory again: the held file and the working directory
+# go on where they were (vmm/virtio/fs_state.c).
+e2e_snapshot_volume() {
+	local img=$1 dir=$nb_tmp/snapvol vol=$nb_tmp/snapvol-data meta
+	export NESTBOX_RUN_DIR=$nb_tmp/snaprun NESTBOX_CACHE_DIR=$nb_tmp/warm-cache
+	rm -rf "$vol" "$dir"
+	mkdir -p "$vol"
+	echo before >"$vol/in"
+
+	# answers each "go" file with a line of "in", through fd 3 (opened once)
+	nb_run_case "$limit" $nestbox run -d --name snapvol -v "$vol:/data" "$img" -- \
+		'exec 3>>/data/out; cd /data; while :; do if [ -e go ]; then cat in >&3; rm go; fi; sleep 0.2; done'
+	[ "$status" -ne 0 ] || snap_vol_answer 120 before
+	if [ "$status" -ne 0 ] || ! grep -qx before "$vol/out" 2>/dev/null; then
+		for c in $snap_vol_cases; do skip "$c" "the VM with a volume did not answer (status $status: $(tail -c 200 <<<"$err"))"; done
+		$nestbox rm -f snapvol >/dev/null 2>&1
+		return
+	fi
+	nb_run_case "$limit" $nestbox snapshot snapvol "$dir"
+	meta=$(jq -c .volumes "$dir/meta.json" 2>/dev/null)
+	expect e2e_snapshot_volume_take "a VM with -v DIR is snapshotted; meta.json records the directory ($meta)" \
+		"$status" -eq 0 -a "$meta" = "[\"$(realpath "$vol"):/data\"]"
+	nb_run_case "$limit" $nestbox rm -f snapvol
+
+	echo restored >"$vol/in"
+	nb_run_case "$limit" $nestbox run --restore "$dir" -d --name snapvol2
+	[ "$status" -ne 0 ] || snap_vol_answer 120 restored
+	out="status $status; out: $(tr '\n' ' ' <"$vol/out")"
+	expect e2e_snapshot_volume_restore "the restore shares the directory again: the workload's open file and working directory go on ($out)" \
+		"$status" -eq 0 -a "$(tr '\n' ' ' <"$vol/out")" = "before restored "
+
+	nb_run_case "$limit" $nestbox run --restore "$dir" -d --name snapvol3 -v "$vol:/other"
+	expect e2e_snapshot_volume_own_v "a restore with -v of its own is refused (125): the snapshot's directories are its" \
+		"$status" -eq 125 -a -n "$(grep -F "give no -v" <<<"$err")"
+
+	nb_run_case "$limit" $nestbox rm -f snapvol2
+	mv "$vol" "$vol.moved"
+	nb_run_case "$limit" $nestbox run --restore "$dir" -d --name snapvol4
+	expect e2e_snapshot_volume_gone "a restore whose directory is gone is refused (125), naming it" \
+		"$status" -eq 125 -a -n "$(grep -F "$vol" <<<"$err")"
+	mv "$vol.moved" "$vol"
+
+	# a clone with -v (in its template's share slot) is snapshotted the same way
+	local answered=
+	rm -f "$vol/out" "$vol/go"
+	echo clone >"$vol/in"
+	nb_run_case "$limit" $nestbox template create snapvolt "$img"
+	[ "$status" -ne 0 ] || nb_run_case "$limit" $nestbox run --template snapvolt -d --name snapvolc \
+		-v "$vol:/data" -- \
+		'exec 3>>/data/out; cd /data; while :; do if [ -e go ]; then cat in >&3; rm go; fi; sleep 0.2; done'
+	[ "$status" -ne 0 ] || ! snap_vol_answer 120 clone || answered=clone
+	[ -z "$answered" ] || nb_run_case "$limit" $nestbox snapshot snapvolc "$dir-clone"
+	[ "$status" -ne 0 ] || nb_run_case "$limit" $nestbox rm -f snapvolc
+	echo clone-restored >"$vol/in"
+	[ "$status" -ne 0 ] || nb_run_case "$limit" $nestbox run --restore "$dir-clone" -d --name snapvolc2
+	[ "$status" -ne 0 ] || snap_vol_answer 120 clone-restored
+	out="status $status; out: $(tr '\n' ' ' <"$vol/out" 2>/dev/null)"
+	expect e2e_snapshot_volume_clone "a clone with -v (a share slot) is snapshotted and restored sharing its directory ($out)" \
+		"$status" -eq 0 -a "$(tr '\n' ' ' <"$vol/out" 2>/dev/null)" = "clone clone-restored "
+	$nestbox rm -f snapvolc snapvolc2 >/dev/null 2>&1
+	$nestbox template rm snapvolt >/dev/null 2>&1
+
+	nb_run_case "$limit" $nestbox rm -f snapvol3 snapvol4
+	out="$(ls "$NESTBOX_RUN_DIR/vm" 2>/dev/null | wc -l) $(pgrep -c -f "^$nestbox " 2>/dev/null)"
+	expect e2e_snapshot_volume_cleanup "nothing left: no VM directory, no nestbox process ($out)" \
+		"$(echo "$out" | tr -d ' ')" = 00
+	rm -rf "$dir" "$dir-clone" "$vol"
+	unset NESTBOX_RUN_DIR NESTBOX_CACHE_DIR
+}
+
+# snap_vol_answer SECONDS LINE: ask the volume VM (touch go), wait until
+# its out file ends with LINE.
+snap_vol_answer() {
+	local end=$((SECONDS + $1))
+	touch "$nb_tmp/snapvol-data/go"
+	until [ "$(tail -n 1 "$nb_tmp/snapvol-data/out" 2>/dev/null)" = "$2" ]; do
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.5
+	done
+}
+
 # The first line of $2 matching the extended regex $1, its match only.
 first_match() { grep -oE "$1" <<<"$2" | head -1; }
 
@@ -676,14 +761,15 @@ e2e_snapshot_net() {
 }
 
 if ! command -v jq >/dev/null; then
-	for c in $warm_cases $snap_cases $warm_net_cases $snap_net_cases; do skip "$c" "jq missing (scripts/deps.sh)"; done
+	for c in $warm_cases $snap_cases $snap_vol_cases $warm_net_cases $snap_net_cases; do skip "$c" "jq missing (scripts/deps.sh)"; done
 elif ! warm_imgs=$(tests/images/mkimages.sh 2>/dev/null); then
-	for c in $warm_cases $snap_cases $warm_net_cases $snap_net_cases; do
+	for c in $warm_cases $snap_cases $snap_vol_cases $warm_net_cases $snap_net_cases; do
 		skip "$c" "test images not built (run tests/run images first)"
 	done
 else
 	e2e_warm "$warm_imgs/busybox"
 	e2e_snapshot "$warm_imgs/busybox"
+	e2e_snapshot_volume "$warm_imgs/busybox"
 	if [ "$(id -u)" -ne 0 ] || ! command -v nft >/dev/null || ! command -v curl >/dev/null; then
 		for c in $warm_net_cases $snap_net_cases; do skip "$c" "needs root, nft and curl"; done
 	else

@@ -344,6 +344,38 @@ def balloon():
           U8(BALLOON_TARGET) + U64(1 << 40))
 
 
+# ---- fuzz_fs_state (vmm/virtio/fs_state.c's layout) ---------------------------------
+S_IFDIR, S_IFREG, S_IFLNK = 0o040000, 0o100000, 0o120000
+FILE, DIR, DEAD = 1, 2, 3
+
+
+def fs_inode(slot, typ, path, nlookup=1, gen=1):
+    p = path.encode()
+    return U64(0) + U64(0) + U64(nlookup) + U32(slot) + U32(typ) + U32(gen) + U16(len(p)) + U16(0) + p
+
+
+def fs_handle(slot, kind, flags, path):
+    p = path.encode()
+    return U32(slot) + U32(kind) + U32(flags) + U16(len(p)) + U16(0) + p
+
+
+def fs_state(inodes, handles, minor=36, gen=1):
+    return (U32(0x3153464E) + U32(minor) + U32(len(inodes)) + U32(len(handles)) + U32(gen) +
+            U32(0) + b"".join(inodes) + b"".join(handles))
+
+
+def fs_state_seeds():
+    write("fuzz_fs_state", "in-use",
+          fs_state([fs_inode(1, S_IFDIR, "d"), fs_inode(2, S_IFREG, "d/f", 2),
+                    fs_inode(3, S_IFREG, "g"), fs_inode(4, S_IFLNK, "l")],
+                   [fs_handle(0, FILE, 2, "d/f"), fs_handle(1, DIR, 0, "."),
+                    fs_handle(3, FILE, 0o2001, "g")]))
+    write("fuzz_fs_state", "dead-and-sparse",
+          fs_state([fs_inode(7, S_IFREG, "", 3, 9), fs_inode(9, S_IFDIR, "../x"),
+                    fs_inode(2, S_IFREG, "d")],
+                   [fs_handle(5, DEAD, 0, ""), fs_handle(0, DIR, 0, "d")], gen=9))
+
+
 mmio()
 rng()
 balloon()
@@ -351,3 +383,4 @@ net()
 console()
 serial()
 exits()
+fs_state_seeds()

@@ -88,8 +88,11 @@ START_TEST(refusal_names_host_state)
 	o.confine.cgroup = "nestbox.slice";
 	ck_assert_ptr_nonnull(strstr(nb_run_snapshot_refusal(&o), "--cgroup"));
 	o.confine.cgroup = NULL;
-	o.nvolumes = 1;
-	ck_assert_ptr_nonnull(strstr(nb_run_snapshot_refusal(&o), "-v"));
+	o.nvolumes = 1; /* a disk image: its guest's cache is not the host file's */
+	o.volumes[0] = (struct nb_run_volume){ .host = "/srv/disk.img", .guest = "/d" };
+	ck_assert_ptr_nonnull(strstr(nb_run_snapshot_refusal(&o), "-v disk"));
+	o.volumes[0].dir = true; /* a directory: its restores share it again */
+	ck_assert_ptr_null(nb_run_snapshot_refusal(&o));
 	o.nvolumes = 0;
 	o.net.tap = "tap0";
 	ck_assert_ptr_nonnull(strstr(nb_run_snapshot_refusal(&o), "--tap"));

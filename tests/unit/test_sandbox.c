@@ -60,6 +60,7 @@ enum probe {
 	PROBE_MKNOD_FIFO,     /* mknodat(S_IFIFO, dev 0): fs only */
 	PROBE_MKNOD_DEV,      /* mknodat(S_IFCHR, 1:3): nobody, not even fs */
 	PROBE_OPENAT2,        /* openat2 with a bad size (EINVAL): fs only */
+	PROBE_READLINK,       /* readlinkat: fs; main in a live snapshot with -v DIR */
 };
 
 /* Descriptors the child's rules match. */
@@ -138,6 +139,11 @@ static long probe(enum probe p)
 		return syscall(SYS_mknodat, AT_FDCWD, "/nonexistent-dir/x", S_IFCHR | 0600, 0x103);
 	case PROBE_OPENAT2:
 		return syscall(SYS_openat2, AT_FDCWD, "/", NULL, 1);
+	case PROBE_READLINK: {
+		char buf[8];
+
+		return syscall(SYS_readlinkat, AT_FDCWD, "/nonexistent-dir/x", buf, sizeof(buf));
+	}
 	}
 	return -1;
 }
@@ -239,6 +245,9 @@ START_TEST(test_main_list)
 	/* KVM_RUN only where a template's main thread saves the VM */
 	ck_assert(killed_with(NB_THREAD_MAIN, NB_NEED_ALL & ~NB_NEED_SNAPSHOT, PROBE_KVM_RUN));
 	ck_assert(!killed_with(NB_THREAD_MAIN, NB_NEED_SNAPSHOT, PROBE_KVM_RUN));
+	/* readlinkat only where a live snapshot saves a share's paths */
+	ck_assert(killed_with(NB_THREAD_MAIN, NB_NEED_ALL & ~NB_NEED_SNAPSHOT_FS, PROBE_READLINK));
+	ck_assert(!killed_with(NB_THREAD_MAIN, NB_NEED_SNAPSHOT_FS, PROBE_READLINK));
 	ck_assert(killed(NB_THREAD_MAIN, PROBE_RECVMSG_BROKER));
 	ck_assert(killed(NB_THREAD_MAIN, PROBE_ACCEPT_LISTEN));
 }
@@ -324,7 +333,8 @@ START_TEST(test_counts)
 	}
 	/* the union is what the VMM can do; options only add to it (a shared
 	 * directory adds the file system calls of its thread) */
-	nb_sandbox_count_union(NB_NEED_ALL & ~(NB_NEED_FS | NB_NEED_SNAPSHOT), &sys, &ioctls);
+	nb_sandbox_count_union(NB_NEED_ALL & ~(NB_NEED_FS | NB_NEED_SNAPSHOT | NB_NEED_SNAPSHOT_FS),
+			       &sys, &ioctls);
 	nb_sandbox_count_union(0, &base_sys, &base_ioctls);
 	ck_assert_uint_le(sys, 32);
 	ck_assert_uint_le(ioctls, 7);

@@ -1234,6 +1234,228 @@ START_TEST(open_refuses_bad_dirs)
 }
 END_TEST
 
+/* ---- snapshots (fs_state.c) ------------------------------------------------ */
+
+static uint8_t state[1u << 20];
+
+/* The device's own state as a snapshot takes it (its ops->save). */
+static size_t save_state(void)
+{
+	struct nb_virtio_dev *dev = nb_fs_dev(fs);
+	struct nb_err err = { 0 };
+	int n = dev->ops->save(dev, state, sizeof(state), &err);
+
+	ck_assert_msg(n >= 0, "%s", err.msg);
+	return (size_t)n;
+}
+
+/* A device fresh on the same directory (as a restore opens it) taking
+ * len bytes of state: the load's result; fs is the new device. */
+static int restore_state(const uint8_t *data, size_t len, struct nb_err *err)
+{
+	struct nb_fs_opts opts = { .tag = "share" };
+	struct nb_virtio_dev *dev;
+
+	nb_fs_close(fs);
+	fs = NULL;
+	ck_assert_msg(nb_fs_open(&fs, dir, &opts, err) == 0, "%s", err->msg);
+	dev = nb_fs_dev(fs);
+	return dev->ops->load(dev, data, len, err);
+}
+
+static int32_t getattr(uint64_t node)
+{
+	struct fuse_getattr_in in = { 0 };
+
+	fr_begin(f, FUSE_GETATTR, node);
+	fr_put(f, &in, sizeof(in));
+	return call(ROOM);
+}
+
+static uint64_t opendir_node(uint64_t node)
+{
+	struct fuse_open_in in = { 0 };
+
+	fr_begin(f, FUSE_OPENDIR, node);
+	fr_put(f, &in, sizeof(in));
+	ck_assert_int_eq(call(ROOM), 0);
+	return ((const struct fuse_open_out *)fr_payload(f))->fh;
+}
+
+/* Descriptors this process holds now. */
+static unsigned open_fds(void)
+{
+	unsigned n = 0;
+
+	for (int fd = 0; fd < 4 * (int)NB_FS_MAX_HANDLES; fd++)
+		n += fcntl(fd, F_GETFD) >= 0;
+	return n;
+}
+
+/* A snapshot of a share in use restored into a new device on the same
+ * directory: no INIT, the same nodeids and handles, an O_APPEND handle
+ * still appends, a directory handle still lists, a file deleted while
+ * held is dead (ESTALE) until forgotten, and lookups find the restored
+ * nodes (the hash is rebuilt) or take new slots. */
+START_TEST(snapshot_round_trip)
+{
+	struct nb_err err = { 0 };
+	uint64_t d, b, c, e, fh, dh;
+	int32_t error;
+	uint32_t n;
+	char got[16] = "";
+	FILE *fp;
+
+	ck_assert_int_eq(mkdir(in_share("d"), 0755), 0);
+	ck_assert_int_eq(mkdir(in_share("l"), 0755), 0);
+	write_host("d/b.txt", "hello");
+	write_host("c.txt", "gone");
+	for (unsigned i = 0; i < 3; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "l/name%05u", i);
+		write_host(name, "");
+	}
+	d = must_lookup(FUSE_ROOT_ID, "d");
+	b = must_lookup(d, "b.txt");
+	ck_assert_uint_eq(must_lookup(d, "b.txt"), b); /* two references */
+	c = must_lookup(FUSE_ROOT_ID, "c.txt");
+	fh = open_node(b, O_WRONLY | O_APPEND, &error);
+	ck_assert_int_eq(error, 0);
+	dh = opendir_node(must_lookup(FUSE_ROOT_ID, "l"));
+	ck_assert_int_eq(unlink(in_share("c.txt")), 0); /* deleted while the guest holds it */
+
+	size_t len = save_state();
+	ck_assert_uint_gt(len, 0);
+	ck_assert_msg(restore_state(state, len, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(inodes(), 5); /* the root, d, b.txt, c.txt (dead), l */
+	ck_assert_uint_eq(handles(), 2);
+	ck_assert_int_eq(getattr(b), 0);
+	ck_assert_uint_eq(((const struct fuse_attr_out *)fr_payload(f))->attr.size, 5);
+	ck_assert_int_eq(write_fh(fh, 0, "!", 1, &n), 0); /* O_APPEND kept: at the end */
+	ck_assert_ptr_nonnull(fp = fopen(in_share("d/b.txt"), "r"));
+	ck_assert_ptr_nonnull(fgets(got, sizeof(got), fp));
+	fclose(fp);
+	ck_assert_str_eq(got, "hello!");
+	ck_assert_uint_eq(read_all(dh, false, 4096, 3), 3);
+	ck_assert_int_eq(getattr(c), -ESTALE);
+	forget(c, 1);
+	ck_assert_uint_eq(inodes(), 4);
+	ck_assert_uint_eq(must_lookup(d, "b.txt"), b);
+	write_host("e", "x");
+	e = must_lookup(FUSE_ROOT_ID, "e");
+	ck_assert(e != d && e != b);
+	ck_assert_int_eq(release(FUSE_RELEASE, fh), 0);
+	ck_assert_int_eq(release(FUSE_RELEASEDIR, dh), 0);
+	ck_assert_uint_eq(handles(), 0);
+	/* the restored device snapshots again */
+	ck_assert_uint_gt(save_state(), 0);
+}
+END_TEST
+
+/* What a snapshot cannot name is dead after a restore, never reached: a
+ * directory replaced by a symlink out of the share, a path the state file
+ * was made to climb out with, a file now of another type; a handle whose
+ * file is gone is EBADF until released. Never mounted: nothing saved, and
+ * the restored device waits for INIT. */
+START_TEST(snapshot_dead_and_beneath)
+{
+	static const char climb[] = "aaaaaaaaaaaaaaaaaaaaaaaaaa"; /* as long as ../OUTSIDE/x */
+	struct nb_err err = { 0 };
+	uint64_t x, y, z, fh;
+	int32_t error;
+	uint32_t n;
+	char up[64], link[128];
+
+	snprintf(up, sizeof(up), "../%s/x", strrchr(outside, '/') + 1);
+	ck_assert_uint_eq(strlen(up), strlen(climb));
+	snprintf(link, sizeof(link), "%s/x", outside);
+	fclose(fopen(link, "w"));
+	ck_assert_int_eq(mkdir(in_share("d"), 0755), 0);
+	write_host("d/x", "in");
+	write_host(climb, "c");
+	write_host("z", "file");
+	x = must_lookup(must_lookup(FUSE_ROOT_ID, "d"), "x");
+	y = must_lookup(FUSE_ROOT_ID, climb);
+	z = must_lookup(FUSE_ROOT_ID, "z");
+	fh = open_node(z, O_RDONLY, &error);
+	ck_assert_int_eq(error, 0);
+
+	size_t len = save_state();
+	uint8_t *at = memmem(state, len, climb, strlen(climb));
+	ck_assert_ptr_nonnull(at);
+	memcpy(at, up, strlen(up));
+	ck_assert_int_eq(unlink(in_share("d/x")), 0);
+	ck_assert_int_eq(rmdir(in_share("d")), 0);
+	ck_assert_int_eq(symlink(outside, in_share("d")), 0);
+	ck_assert_int_eq(unlink(in_share("z")), 0);
+	ck_assert_int_eq(mkdir(in_share("z"), 0755), 0);
+	ck_assert_msg(restore_state(state, len, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(getattr(x), -ESTALE);
+	ck_assert_int_eq(getattr(y), -ESTALE);
+	ck_assert_int_eq(getattr(z), -ESTALE);
+	ck_assert_int_eq(read_fh(fh, 0, 4, ROOM, &n), -EBADF);
+	ck_assert_int_eq(release(FUSE_RELEASE, fh), 0);
+	ck_assert_uint_eq(handles(), 0);
+
+	/* never mounted */
+	nb_fs_close(fs);
+	fs = NULL;
+	struct nb_fs_opts opts = { .tag = "share" };
+	ck_assert_int_eq(nb_fs_open(&fs, dir, &opts, &err), 0);
+	ck_assert_uint_eq(save_state(), 0);
+	ck_assert_int_eq(restore_state(state, 0, &err), 0);
+	ck_assert_int_eq(getattr(FUSE_ROOT_ID), -EIO); /* before INIT, as a new device */
+}
+END_TEST
+
+/* Hostile state: every truncation is refused, a byte changed anywhere
+ * is refused or loads a device that works, and nothing leaks. */
+START_TEST(snapshot_state_hostile)
+{
+	static uint8_t good[1u << 16], bad[1u << 16];
+	struct nb_err err = { 0 };
+	uint64_t d, fh;
+	int32_t error;
+	unsigned fds;
+
+	ck_assert_int_eq(mkdir(in_share("d"), 0755), 0);
+	write_host("d/f", "data");
+	d = must_lookup(FUSE_ROOT_ID, "d");
+	fh = open_node(must_lookup(d, "f"), O_RDWR, &error);
+	ck_assert_int_eq(error, 0);
+	(void)opendir_node(d);
+	(void)fh;
+	size_t len = save_state();
+	ck_assert_uint_le(len, sizeof(good));
+	memcpy(good, state, len);
+	nb_fs_close(fs);
+	fs = NULL;
+	fds = open_fds();
+	for (size_t cut = 1; cut < len; cut++) {
+		ck_assert_msg(restore_state(good, cut, &err) == -1, "%zu of %zu bytes loaded", cut,
+			      len);
+		ck_assert_ptr_nonnull(strstr(err.msg, "virtio-fs state"));
+	}
+	for (size_t at = 0; at < len; at++) {
+		for (unsigned v = 0; v < 3; v++) {
+			memcpy(bad, good, len);
+			bad[at] = (uint8_t[]){ 0x00, 0xff, (uint8_t)(good[at] ^ 0x01) }[v];
+			if (restore_state(bad, len, &err) == 0)
+				ck_assert_int_ne(getattr(FUSE_ROOT_ID), -EIO); /* a session */
+		}
+	}
+	nb_fs_close(fs);
+	fs = NULL;
+	ck_assert_uint_eq(open_fds(), fds);
+	ck_assert_int_eq(restore_state(good, len, &err), 0);
+	ck_assert_uint_eq(handles(), 2);
+	/* state for a device that holds something already is refused */
+	struct nb_virtio_dev *dev = nb_fs_dev(fs);
+	ck_assert_int_eq(dev->ops->load(dev, good, len, &err), -1);
+}
+END_TEST
+
 int main(void)
 {
 	/* The handle table's bound is tested for real: room for it. */
@@ -1248,10 +1470,11 @@ int main(void)
 	}
 	Suite *s = suite_create("virtio_fs");
 	TCase *dec = tcase_create("decoder"), *names = tcase_create("names"),
-	      *tables = tcase_create("tables"), *ops = tcase_create("operations");
-	TCase *all[] = { dec, names, tables, ops };
+	      *tables = tcase_create("tables"), *ops = tcase_create("operations"),
+	      *snap = tcase_create("snapshots");
+	TCase *all[] = { dec, names, tables, ops, snap };
 
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < 5; i++) {
 		tcase_add_checked_fixture(all[i], setup, teardown);
 		tcase_set_timeout(all[i], 60);
 		suite_add_tcase(s, all[i]);
@@ -1279,5 +1502,8 @@ int main(void)
 	tcase_add_test(ops, file_ops);
 	tcase_add_test(ops, open_refuses_bad_dirs);
 	tcase_add_test(ops, empty_slot_refuses_everything);
+	tcase_add_test(snap, snapshot_round_trip);
+	tcase_add_test(snap, snapshot_dead_and_beneath);
+	tcase_add_test(snap, snapshot_state_hostile);
 	return nb_unit_run(s);
 }

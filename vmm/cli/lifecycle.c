@@ -1038,8 +1038,10 @@ static const char snapshot_usage[] =
 	"Restore it, as many times as wanted, with nestbox run --restore DIR [-d]. A VM on a\n"
 	"network is restored onto it with a lease of its own and the same -p ports (the\n"
 	"restore's -p, --ip, --network replace them); a VM with --vsock has a vsock device\n"
-	"(each restore's own --vsock PATH; the guest's connections are reset). A VM with host\n"
-	"state a snapshot cannot carry (-v, --tap, -t, -i, --jail, --cgroup) is refused.\n";
+	"(each restore's own --vsock PATH; the guest's connections are reset). A VM with -v\n"
+	"directories is restored sharing the same ones (the files its workload holds open\n"
+	"are opened again by path; a restore takes no -v of its own). A VM with host state a\n"
+	"snapshot cannot carry (a -v disk image, --tap, -t, -i, --jail, --cgroup) is refused.\n";
 
 /* DIR as the monitor needs it: absolute (it runs elsewhere). */
 static char *absolute_dir(const char *dir, struct nb_err *err)

@@ -221,6 +221,9 @@ static const struct rule rules[] = {
 	ANY(M, NB_NEED_SNAPSHOT, "pwrite64", "snapshot: guest pages into the memory file"),
 	ANY(M, NB_NEED_SNAPSHOT, "ftruncate", "snapshot: the sparse memory file's size"),
 	ANY(M, NB_NEED_SNAPSHOT, "fsync", "snapshot: the files on disk before the template is named"),
+	ANY(M, NB_NEED_SNAPSHOT_FS, "readlinkat", "snapshot: where each file the guest holds of a "
+						  "shared directory is now (its /proc/self/fd link, "
+						  "vmm/virtio/fs_state.c)"),
 };
 /* clang-format on */
 
@@ -637,6 +640,7 @@ static const struct {
 	{ NB_NEED_STATS, "--stats" },
 	{ NB_NEED_FS, "-v DIR or --mount" },
 	{ NB_NEED_SNAPSHOT, "template create" },
+	{ NB_NEED_SNAPSHOT_FS, "-v DIR on a detached VM" },
 };
 
 /* "-v or an image or --stats" for needs into buf; "" for 0. */

@@ -28,16 +28,17 @@ enum nb_thread_kind {
 /* What a run uses beyond the basics: a rule that only such a run needs is
  * installed only then (each thread's list is built for the run). */
 enum nb_sandbox_need {
-	NB_NEED_DISK_READ = 1u << 0,  /* a virtio-blk disk: -v, an image's layers */
-	NB_NEED_DISK_WRITE = 1u << 1, /* a writable -v volume */
-	NB_NEED_RATE = 1u << 2,       /* --device-*-bps/iops, --net-rate */
-	NB_NEED_VSOCK = 1u << 3,      /* --vsock PATH */
-	NB_NEED_NET = 1u << 4,        /* --net */
-	NB_NEED_TTY = 1u << 5,        /* -t */
-	NB_NEED_STATS = 1u << 6,      /* --stats */
-	NB_NEED_FS = 1u << 7,         /* a shared directory: -v DIR, --mount type=bind */
-	NB_NEED_SNAPSHOT = 1u << 8,   /* a template boot: the main thread saves the VM */
-	NB_NEED_ALL = (1u << 9) - 1,
+	NB_NEED_DISK_READ = 1u << 0,   /* a virtio-blk disk: -v, an image's layers */
+	NB_NEED_DISK_WRITE = 1u << 1,  /* a writable -v volume */
+	NB_NEED_RATE = 1u << 2,        /* --device-*-bps/iops, --net-rate */
+	NB_NEED_VSOCK = 1u << 3,       /* --vsock PATH */
+	NB_NEED_NET = 1u << 4,         /* --net */
+	NB_NEED_TTY = 1u << 5,         /* -t */
+	NB_NEED_STATS = 1u << 6,       /* --stats */
+	NB_NEED_FS = 1u << 7,          /* a shared directory: -v DIR, --mount type=bind */
+	NB_NEED_SNAPSHOT = 1u << 8,    /* a template boot: the main thread saves the VM */
+	NB_NEED_SNAPSHOT_FS = 1u << 9, /* a live snapshot of a VM with -v DIR: the shares' paths */
+	NB_NEED_ALL = (1u << 10) - 1,
 };
 
 /* The run: what it uses, and the values rules match that exist only at

@@ -631,13 +631,17 @@ static void vcpu_thread_init(void *opaque)
 
 /* What a snapshot of a VM run with opts could not carry, or NULL. A NIC
  * on a nestbox network it can: a restore gets a tap and lease of its own
- * (or, restoring, the user's --tap), and eth0 anew (NB_SIGMSG_NET_*). */
+ * (or, restoring, the user's --tap), and eth0 anew (NB_SIGMSG_NET_*); -v
+ * directories too: a restore shares the same ones, the files the guest
+ * holds opened again by path (vmm/virtio/fs_state.c). */
 static const char *uncarried(const struct nb_run_options *opts, bool restoring)
 {
 	if (!opts->rootfs || !nb_image_is_reference(opts->rootfs))
 		return "its root is a directory or a bundle, not an image";
-	if (opts->nvolumes)
-		return "it has -v volumes (host files a snapshot cannot carry)";
+	for (size_t i = 0; i < opts->nvolumes; i++)
+		if (!opts->volumes[i].dir)
+			return "it has a -v disk image (a snapshot carries shared directories, "
+			       "not disks)";
 	if (opts->net.tap && !restoring)
 		return "its NIC is on --tap (a tap of the user's; a VM on --network can be)";
 	if (opts->tty || opts->interactive)
@@ -690,6 +694,7 @@ static struct nb_sandbox_config sandbox_config(const struct nb_run_options *opts
 	cfg.needs |= opts->tty ? NB_NEED_TTY : 0;
 	cfg.needs |= opts->stats ? NB_NEED_STATS : 0;
 	cfg.needs |= opts->warm.snapshot_to || live_snapshots(opts) ? NB_NEED_SNAPSHOT : 0;
+	cfg.needs |= live_snapshots(opts) && count_shares(opts) ? NB_NEED_SNAPSHOT_FS : 0;
 	nb_network_fds(&ctx->net, &cfg.vsock_listen_fd, &cfg.vsock_broker_fd);
 	return cfg;
 }
@@ -754,15 +759,16 @@ static void notify_monitor(const struct nb_run_options *opts, char what)
 }
 
 /* `nestbox snapshot` of a running VM: its files, opened at start in the
- * VM's directory (the seccomp lists open nothing later), and an eventfd
- * that asks the event thread to hold too. */
+ * VM's directory (the seccomp lists open nothing later), and eventfds
+ * that ask the event thread and the shares' thread (-v DIR: it serves
+ * requests the guest queued before the pause) to hold too. */
 struct live_snap {
 	struct nb_vm *vm;
 	struct nb_virtio_mmio_transport *virtio;
 	struct nb_serial *serial;
 	const struct nb_run_options *opts;
 	struct nb_warm_out out;
-	int park_fd;
+	int park_fd, fs_park_fd;
 };
 
 #define LIVE_PAUSE_MS 10000u
@@ -778,7 +784,16 @@ static void park_event(void *opaque, int fd, uint32_t events)
 	nb_vm_park(opaque);
 }
 
-static int live_open(struct live_snap *ls, struct nb_event_loop *loop, struct nb_err *err)
+static int park_on(struct nb_event_loop *loop, struct nb_vm *vm, int *fd, struct nb_err *err)
+{
+	*fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (*fd < 0)
+		return nb_err_sys(err, "eventfd");
+	return nb_event_add(loop, *fd, 0, park_event, vm, err);
+}
+
+static int live_open(struct live_snap *ls, struct nb_event_loop *loop,
+		     struct nb_event_loop *fs_loop, struct nb_err *err)
 {
 	cleanup_close int dfd = -1;
 
@@ -790,10 +805,9 @@ static int live_open(struct live_snap *ls, struct nb_event_loop *loop, struct nb
 		     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0 || nb_warm_out_openat(&ls->out, dfd, NB_VM_SNAPSHOT_DIR, err) < 0)
 		return dfd < 0 ? nb_err_sys(err, "snapshot files") : -1;
-	ls->park_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (ls->park_fd < 0)
-		return nb_err_sys(err, "eventfd");
-	return nb_event_add(loop, ls->park_fd, 0, park_event, ls->vm, err);
+	if (park_on(loop, ls->vm, &ls->park_fd, err) < 0)
+		return -1;
+	return fs_loop ? park_on(fs_loop, ls->vm, &ls->fs_park_fd, err) : 0;
 }
 
 static void live_close(struct live_snap *ls)
@@ -801,6 +815,8 @@ static void live_close(struct live_snap *ls)
 	nb_warm_out_close(&ls->out);
 	if (ls->park_fd >= 0)
 		close(NB_STEAL(ls->park_fd, -1));
+	if (ls->fs_park_fd >= 0)
+		close(NB_STEAL(ls->fs_park_fd, -1));
 }
 
 static void notify_monitor(const struct nb_run_options *opts, char what);
@@ -870,20 +886,23 @@ static void resume_send(const struct resume_msgs *r, struct nb_console *con,
 			  "clock, network)");
 }
 
-/* NB_SIGNAL_SNAPSHOT, on the main thread: hold the vCPUs and the event
- * thread, save, let them go, tell the monitor. */
+/* NB_SIGNAL_SNAPSHOT, on the main thread: hold the vCPUs, the event
+ * thread and the shares' thread, save, let them go, tell the monitor. */
 static void live_snapshot(void *opaque)
 {
 	struct live_snap *ls = opaque;
 	const uint64_t one = 1;
 	struct nb_err err = { 0 };
+	unsigned others = 1 + (ls->fs_park_fd >= 0);
 	int rc = 0;
 
 	nb_vm_pause(ls->vm);
-	if (write(ls->park_fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
-		rc = nb_err_sys(&err, "snapshot: waking the event thread");
+	if (write(ls->park_fd, &one, sizeof(one)) != (ssize_t)sizeof(one) ||
+	    (ls->fs_park_fd >= 0 &&
+	     write(ls->fs_park_fd, &one, sizeof(one)) != (ssize_t)sizeof(one)))
+		rc = nb_err_sys(&err, "snapshot: waking the device threads");
 	if (rc == 0)
-		rc = nb_vm_pause_wait(ls->vm, 1, LIVE_PAUSE_MS, &err);
+		rc = nb_vm_pause_wait(ls->vm, others, LIVE_PAUSE_MS, &err);
 	if (rc == 0)
 		rc = nb_warm_save(ls->vm, ls->virtio, ls->serial, &ls->out, &err);
 	nb_vm_resume(ls->vm);
@@ -904,7 +923,7 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts, st
 	struct gate gate = { .stop = &vm->stop };
 	struct nb_sigforward forward = { .tty = opts->tty, .start_gate = opts->oci.start_gate };
 	struct nb_warm_out snap = { -1, -1 };
-	struct live_snap live = { vm, &virtio, &serial, opts, { -1, -1 }, -1 };
+	struct live_snap live = { vm, &virtio, &serial, opts, { -1, -1 }, -1, -1 };
 	struct resume_msgs resume;
 	cleanup_close int smaps_fd = opts->stats ? open("/proc/self/smaps", O_RDONLY | O_CLOEXEC)
 						 : -1;
@@ -933,7 +952,7 @@ static int boot_and_wait(struct nb_vm *vm, const struct nb_run_options *opts, st
 	    add_virtio(&virtio.transport, &loop, shares, opts, ctx, &console, err) < 0 ||
 	    prepare_guest(vm, &virtio, &serial, opts, ctx, err) < 0 ||
 	    (opts->warm.snapshot_to && nb_warm_out_open(&snap, opts->warm.snapshot_to, err) < 0) ||
-	    live_open(&live, &loop, err) < 0 ||
+	    live_open(&live, &loop, shares, err) < 0 ||
 	    (opts->warm.resume &&
 	     resume_prepare(&resume, opts->net.template_nic ? &ctx->net.eth0 : NULL, err) < 0) ||
 	    (opts->tty && opts->interactive && nb_tty_raw(err) < 0))

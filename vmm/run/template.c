@@ -40,6 +40,7 @@ void nb_template_free(struct nb_template *t)
 	free(t->key);
 	free(t->network);
 	nb_strv_free(t->net_args);
+	nb_strv_free(t->volumes);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -139,6 +140,13 @@ static int write_meta(const char *dir, const struct nb_template *t, struct nb_er
 			json_object_array_add(a, json_object_new_string(*arg));
 		json_object_object_add(o, "network_options", a);
 	}
+	if (t->volumes) {
+		struct json_object *a = json_object_new_array();
+
+		for (char **v = t->volumes; *v; v++)
+			json_object_array_add(a, json_object_new_string(*v));
+		json_object_object_add(o, "volumes", a);
+	}
 	rc = asprintf(&path, "%s/%s", dir, META) < 0 ? nb_err_sys(err, "template")
 						     : nb_json_write_atomic(path, o, 0600, err);
 	free(path);
@@ -182,7 +190,8 @@ static int read_meta(const char *name, const char *dir, struct nb_template *t, s
 	    nb_json_int(o, "shares", false, &shares, err) == 0 &&
 	    nb_json_str(o, "network", false, 64, &network, err) == 0 &&
 	    nb_json_strv(o, "network_options", NB_TEMPLATE_MAX_NET_ARGS, 128, &t->net_args, err) ==
-		    0) {
+		    0 &&
+	    nb_json_strv(o, "volumes", NB_RUN_MAX_VOLUMES, 2 * PATH_MAX, &t->volumes, err) == 0) {
 		if (cpus < 1 || cpus > 255 || mem <= 0 || !t->name || !t->dir)
 			nb_err_set(err, 0, "%s: cpus or memory out of range", path);
 		else if (shares < 0 || shares > NB_TEMPLATE_SHARES)
@@ -550,6 +559,31 @@ static char **net_args(const struct nb_run_net *net)
 	return v;
 }
 
+/* A VM's -v directories as HOST:GUEST[:ro], HOST made absolute (the
+ * snapshot may be restored from elsewhere). */
+static char **volume_args(const struct nb_run_options *opts, struct nb_err *err)
+{
+	char **v = calloc(opts->nvolumes + 1, sizeof(*v));
+
+	for (size_t i = 0; v && i < opts->nvolumes; i++) {
+		const struct nb_run_volume *vol = &opts->volumes[i];
+		cleanup_free char *host = realpath(vol->host, NULL);
+
+		if (!host) {
+			nb_err_sys(err, "snapshot: -v %s", vol->host);
+			nb_strv_free(v);
+			return NULL;
+		}
+		if (asprintf(&v[i], "%s:%s%s", host, vol->guest, vol->read_only ? ":ro" : "") < 0) {
+			nb_strv_free(v);
+			v = NULL;
+		}
+	}
+	if (!v)
+		nb_err_sys(err, "snapshot");
+	return v;
+}
+
 int nb_template_save_meta(const char *dir, const struct nb_run_options *opts, struct nb_err *err)
 {
 	char digest[NB_DIGEST_STR_LEN + 1];
@@ -567,16 +601,22 @@ int nb_template_save_meta(const char *dir, const struct nb_run_options *opts, st
 	/* A vsock device: its restores have one, each with its own socket */
 	t.vsock = opts->net.vsock_path || opts->net.template_vsock;
 	t.shares = opts->warm.share_slots; /* a clone's: its restores have them too */
+	/* Its -v directories: its restores share them (template.h) */
+	if (opts->nvolumes && !(t.volumes = volume_args(opts, err)))
+		return -1;
 	/* A VM on a network: its restores join it (template.h) */
 	if (nb_network_joins(opts)) {
 		t.network = (char *)(opts->net.network ? opts->net.network : NB_NET_DEFAULT);
-		if (!(t.net_args = net_args(&opts->net)))
+		if (!(t.net_args = net_args(&opts->net))) {
+			nb_strv_free(t.volumes);
 			return nb_err_sys(err, "snapshot");
+		}
 	}
 	if (image_digest(opts, digest, err) < 0 ||
 	    !(key = make_key(digest, kernel, init, opts->cpus, opts->mem_size, t.network, t.vsock,
 			     t.shares, err))) {
 		nb_strv_free(t.net_args);
+		nb_strv_free(t.volumes);
 		return -1;
 	}
 	t.kernel = kernel;
@@ -584,7 +624,41 @@ int nb_template_save_meta(const char *dir, const struct nb_run_options *opts, st
 	t.key = key;
 	rc = write_meta(dir, &t, err);
 	nb_strv_free(t.net_args);
+	nb_strv_free(t.volumes);
 	return rc;
+}
+
+/* A snapshot's -v directories (HOST:GUEST[:ro], hostile) into opts, in
+ * their order: the restored guest has them mounted, on devices in that
+ * order. */
+static int restore_volumes(const char *what, struct nb_run_options *opts, struct nb_template *t,
+			   struct nb_err *err)
+{
+	size_t n = t->volumes ? nb_strv_len(t->volumes) : 0;
+
+	if (opts->nvolumes)
+		return nb_err_set(
+			err, 0, "%s: a restore shares its snapshot's -v directories%s: give no -v",
+			what, n ? "" : " (it has none)");
+	for (size_t i = 0; i < n; i++) {
+		struct nb_run_volume *v = &opts->volumes[i];
+		char *guest = strchr(t->volumes[i], ':'),
+		     *flag = guest ? strchr(guest + 1, ':') : NULL;
+
+		if (t->volumes[i][0] != '/' || !guest || guest[1] != '/' ||
+		    (flag && strcmp(flag, ":ro") != 0))
+			return nb_err_set(err, 0, "%s: volume '%s' is not HOST:GUEST[:ro]", what,
+					  t->volumes[i]);
+		*guest++ = '\0';
+		if (flag)
+			*flag = '\0';
+		*v = (struct nb_run_volume){ .host = t->volumes[i],
+					     .guest = guest,
+					     .read_only = flag != NULL,
+					     .dir = true };
+	}
+	opts->nvolumes = n;
+	return 0;
 }
 
 int nb_template_open_dir(const char *dir, struct nb_run_options *opts, struct nb_template *t,
@@ -600,6 +674,10 @@ int nb_template_open_dir(const char *dir, struct nb_run_options *opts, struct nb
 		return nb_template_free(t), nb_err_sys(err, "snapshot");
 	if (open_meta(what, opts, t, err) < 0)
 		return -1;
+	if (restore_volumes(what, opts, t, err) < 0) {
+		nb_template_free(t);
+		return -1;
+	}
 	opts->warm.resume = true;
 	return 0;
 }

@@ -33,6 +33,11 @@ struct nb_template {
 	 * --mac-address, --dns and --net-rate as OPTION VALUE pairs
 	 * (NULL-terminated; NULL: none), for its restores to take. */
 	char **net_args;
+	/* A running VM's snapshot with -v directories: each as HOST:GUEST or
+	 * HOST:GUEST:ro (HOST absolute), in the run's order; NULL: none. Its
+	 * restores share the same directories (a share's open files are
+	 * carried as paths, vmm/virtio/fs_state.c). */
+	char **volumes;
 	bool vsock;      /* a vsock device (every template; a snapshot of a VM with one) */
 	unsigned shares; /* virtio-fs slots for clones' -v directories (NB_TEMPLATE_SHARES) */
 	unsigned cpus;
@@ -60,8 +65,9 @@ int nb_template_open(const char *name, struct nb_run_options *opts, struct nb_te
  * network records it and its network options (net_args). */
 int nb_template_save_meta(const char *dir, const struct nb_run_options *opts, struct nb_err *err);
 
-/* Such a snapshot into opts as nb_template_open does, and warm.resume: the
- * guest's workload runs on (no spec). */
+/* Such a snapshot into opts as nb_template_open does, its -v directories
+ * (opts must have none of its own), and warm.resume: the guest's workload
+ * runs on (no spec). */
 int nb_template_open_dir(const char *dir, struct nb_run_options *opts, struct nb_template *t,
 			 struct nb_err *err);
 

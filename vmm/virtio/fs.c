@@ -21,8 +21,6 @@
 
 #include "vmm/virtio/fs_impl.h"
 
-#define MIN_MINOR 31u /* virtio-fs appeared with FUSE 7.31 (Linux 5.4) */
-
 /* ---- INIT and DESTROY ---------------------------------------------------- */
 
 /* What we take of the guest's offer: parallel lookups and readdirplus,
@@ -46,7 +44,7 @@ static int fs_init(struct fs_req *r)
 			return -EPROTO;
 		return fs_reply(r, &out, sizeof(out));
 	}
-	if (in.minor < MIN_MINOR)
+	if (in.minor < FS_MIN_MINOR)
 		return -EPROTO;
 	r->fs->minor = in.minor < FUSE_KERNEL_MINOR_VERSION ? in.minor : FUSE_KERNEL_MINOR_VERSION;
 	out.minor = r->fs->minor;
@@ -242,6 +240,16 @@ static void fs_reset(struct nb_virtio_dev *dev)
 	fs->initialized = false;
 }
 
+static int fs_save(struct nb_virtio_dev *dev, void *buf, size_t size, struct nb_err *err)
+{
+	return fs_state_save(dev->priv, buf, size, err);
+}
+
+static int fs_load(struct nb_virtio_dev *dev, const void *data, size_t len, struct nb_err *err)
+{
+	return fs_state_load(dev->priv, data, len, err);
+}
+
 static const struct nb_virtio_ops fs_ops = {
 	.name = "virtio-fs",
 	.device_id = VIRTIO_ID_FS,
@@ -250,6 +258,8 @@ static const struct nb_virtio_ops fs_ops = {
 	.config_size = sizeof(struct virtio_fs_config),
 	.notify = fs_notify,
 	.reset = fs_reset,
+	.save = fs_save,
+	.load = fs_load,
 };
 
 /* The share's root, with a clear word when the VMM's ids may not use it

@@ -19,6 +19,11 @@
  * VMM may chown (root, not jailed); otherwise to the VMM's own ids, and a
  * guest chown to another id fails with EPERM.
  *
+ * Snapshots: the device saves its FUSE session and tables, each inode and
+ * handle the guest holds as its path beneath the share, and a restore on
+ * the same directory opens them again beneath it (fs_state.c); what is
+ * gone by then answers ESTALE or EBADF until the guest lets go.
+ *
  * Threads: the device's notify handler does blocking file I/O, so its
  * transport is bound to an event loop of its own, on a thread of its own
  * (vmm/run/run.c), which calls nb_fs_thread_init() first.

@@ -40,7 +40,7 @@ int fs_opendir(struct fs_req *r)
 		return -ENFILE;
 	if ((fd = fs_reopen(r->fs, node, O_RDONLY)) < 0)
 		return fd;
-	if ((rc = fs_handle_new(&r->fs->t, fd, FS_HANDLE_DIR, false, &out.fh)) < 0)
+	if ((rc = fs_handle_new(&r->fs->t, fd, FS_HANDLE_DIR, O_RDONLY, &out.fh)) < 0)
 		return rc;
 	return fs_reply(r, &out, sizeof(out));
 }

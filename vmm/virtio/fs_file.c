@@ -28,6 +28,12 @@ static int open_flags(uint32_t guest, bool *writable)
 	return access | (int)(guest & (O_APPEND | O_TRUNC | O_SYNC | O_DSYNC)) | O_NONBLOCK;
 }
 
+/* What a handle keeps of its open flags, for a restore to open it with. */
+static int kept_flags(int flags)
+{
+	return flags & ~(O_TRUNC | O_NONBLOCK);
+}
+
 static int reply_open(struct fs_req *r, uint64_t fh)
 {
 	struct fuse_open_out out = { .fh = fh };
@@ -57,7 +63,7 @@ int fs_open(struct fs_req *r)
 		return -ENFILE;
 	if ((fd = fs_reopen(r->fs, node, flags)) < 0)
 		return fd;
-	if ((rc = fs_handle_new(&r->fs->t, fd, FS_HANDLE_FILE, writable, &fh)) < 0)
+	if ((rc = fs_handle_new(&r->fs->t, fd, FS_HANDLE_FILE, kept_flags(flags), &fh)) < 0)
 		return rc;
 	return reply_open(r, fh);
 }
@@ -112,7 +118,7 @@ int fs_create(struct fs_req *r)
 		close(fd);
 		return rc;
 	}
-	if ((rc = fs_handle_new(&r->fs->t, fd, FS_HANDLE_FILE, writable, &out.o.fh)) < 0) {
+	if ((rc = fs_handle_new(&r->fs->t, fd, FS_HANDLE_FILE, kept_flags(flags), &out.o.fh)) < 0) {
 		fs_inode_forget(&r->fs->t, out.e.nodeid, 1);
 		return rc;
 	}
@@ -195,7 +201,7 @@ int fs_write(struct fs_req *r)
 	/* The data follows the arguments in the chain, in.size bytes of it. */
 	if (in.size > NB_FS_MAX_RW || in.size > r->h.len - data_off || in.offset > INT64_MAX)
 		return -EINVAL;
-	if (!(h = fs_handle_get(&r->fs->t, in.fh, FS_HANDLE_FILE)) || !h->writable)
+	if (!(h = fs_handle_get(&r->fs->t, in.fh, FS_HANDLE_FILE)) || !fs_handle_writable(h))
 		return -EBADF;
 	if (in.size &&
 	    !(n = nb_virtq_chain_iov(r->chain, false, data_off, in.size, iov, NB_VIRTQ_MAX_SIZE)))
@@ -235,7 +241,7 @@ int fs_fsync(struct fs_req *r)
 		return -EINVAL;
 	if (!(h = fs_handle_get(&r->fs->t, in.fh, FS_HANDLE_FILE)))
 		return -EBADF;
-	if (!h->writable) /* nothing of ours to write back */
+	if (!fs_handle_writable(h)) /* nothing of ours to write back */
 		return 0;
 	return ((in.fsync_flags & 1) ? fdatasync(h->fd) : fsync(h->fd)) < 0 ? -errno : 0;
 }
@@ -250,7 +256,7 @@ int fs_fallocate(struct fs_req *r)
 		return -EINVAL;
 	if ((in.mode & ~allowed) || in.offset > INT64_MAX || in.length > INT64_MAX)
 		return -EOPNOTSUPP;
-	if (!(h = fs_handle_get(&r->fs->t, in.fh, FS_HANDLE_FILE)) || !h->writable)
+	if (!(h = fs_handle_get(&r->fs->t, in.fh, FS_HANDLE_FILE)) || !fs_handle_writable(h))
 		return -EBADF;
 	if (fallocate(h->fd, (int)in.mode, (off_t)in.offset, (off_t)in.length) < 0)
 		return -errno;
@@ -291,7 +297,7 @@ int fs_copy_file_range(struct fs_req *r)
 		return -EINVAL;
 	from = fs_handle_get(&r->fs->t, in.fh_in, FS_HANDLE_FILE);
 	to = fs_handle_get(&r->fs->t, in.fh_out, FS_HANDLE_FILE);
-	if (!from || !to || !to->writable)
+	if (!from || !to || !fs_handle_writable(to))
 		return -EBADF;
 	off_in = (loff_t)in.off_in;
 	off_out = (loff_t)in.off_out;

@@ -1,8 +1,8 @@
 /* virtio-fs internals shared by fs.c (device, request decoding and
  * dispatch), fs_req.c (a request's arguments and reply), fs_table.c (inode
  * and handle tables), fs_node.c (lookups and the name space), fs_file.c
- * (open files), fs_dir.c (directories) and fs_xattr.c (extended
- * attributes). Not for other modules: fs.h is the
+ * (open files), fs_dir.c (directories), fs_xattr.c (extended
+ * attributes) and fs_state.c (snapshots). Not for other modules: fs.h is the
  * device's interface.
  *
  * A handler gets a decoded request whose arguments are a host copy of the
@@ -13,6 +13,7 @@
 #ifndef NESTBOX_VIRTIO_FS_IMPL_H
 #define NESTBOX_VIRTIO_FS_IMPL_H
 
+#include <fcntl.h>
 #include <linux/fuse.h>
 #include <linux/virtio_fs.h>
 #include <stdbool.h>
@@ -34,11 +35,14 @@
 #define FS_XATTR_NAME_MAX 255u   /* XATTR_NAME_MAX */
 #define FS_XATTR_SIZE_MAX 65536u /* XATTR_SIZE_MAX */
 #define FS_LINK_MAX 4095u        /* PATH_MAX - 1 */
+#define FS_MIN_MINOR 31u         /* virtio-fs appeared with FUSE 7.31 (Linux 5.4) */
 
 /* ---- tables (fs_table.c) ----------------------------------------------- */
 
 struct fs_inode {
-	int fd;      /* O_PATH | O_NOFOLLOW, beneath the share; -1: free */
+	/* O_PATH | O_NOFOLLOW, beneath the share; -1: free, or dead (nlookup
+	 * > 0: a restore found nothing at its path, fs_state.c) */
+	int fd;
 	mode_t type; /* S_IFMT bits, fixed for the inode's life */
 	dev_t dev;
 	ino_t ino;
@@ -47,14 +51,21 @@ struct fs_inode {
 	uint32_t next;       /* hash chain / free list, FS_NONE at the end */
 };
 
-enum fs_handle_kind { FS_HANDLE_FREE, FS_HANDLE_FILE, FS_HANDLE_DIR };
+/* DEAD: a handle a restore could not open again (fs_state.c); only
+ * RELEASE takes it. */
+enum fs_handle_kind { FS_HANDLE_FREE, FS_HANDLE_FILE, FS_HANDLE_DIR, FS_HANDLE_DEAD };
 
 struct fs_handle {
-	int fd;
+	int fd; /* -1: FREE or DEAD */
 	enum fs_handle_kind kind;
-	bool writable;
+	int flags; /* opened with: O_ACCMODE, O_APPEND, O_SYNC, O_DSYNC (a restore's too) */
 	uint32_t next_free;
 };
+
+static inline bool fs_handle_writable(const struct fs_handle *h)
+{
+	return (h->flags & O_ACCMODE) != O_RDONLY;
+}
 
 #define FS_NONE UINT32_MAX
 
@@ -78,7 +89,8 @@ uint64_t fs_inode_nodeid(const struct fs_table *t, const struct fs_inode *in);
  * guest reference: the inode already there for (st_dev, st_ino) (fd is
  * closed), else a new slot. -ENFILE when the table is full (fd closed). */
 int fs_inode_ref(struct fs_table *t, int fd, const struct stat *st, struct fs_inode **out);
-/* Drop n guest references; the slot is freed at zero (never the root). */
+/* Drop n guest references; the slot is freed at zero (never the root).
+ * A dead inode's slot too. */
 void fs_inode_forget(struct fs_table *t, uint64_t nodeid, uint64_t n);
 /* Whether one more inode, or handle, fits (checked before creating a
  * file, so a full table never leaves one behind). */
@@ -87,13 +99,32 @@ bool fs_handle_room(const struct fs_table *t);
 /* Forget every inode but the root and close every handle (DESTROY, reset). */
 void fs_table_clear(struct fs_table *t);
 
-/* A new handle owning fd; -ENFILE when full (fd closed). */
-int fs_handle_new(struct fs_table *t, int fd, enum fs_handle_kind kind, bool writable,
-		  uint64_t *fh);
+/* A new handle owning fd, opened with flags; -ENFILE when full (fd
+ * closed). */
+int fs_handle_new(struct fs_table *t, int fd, enum fs_handle_kind kind, int flags, uint64_t *fh);
 /* The handle fh of kind, NULL if fh names none of that kind. */
 struct fs_handle *fs_handle_get(struct fs_table *t, uint64_t fh, enum fs_handle_kind kind);
 /* Close and free fh; -EBADF if it names none of that kind. */
 int fs_handle_release(struct fs_table *t, uint64_t fh, enum fs_handle_kind kind);
+
+/* A restore (fs_state.c) fills slots where the snapshot had them. Slot i,
+ * its record set (dead), becomes live on fd (stat st: its dev and ino now);
+ * -EEXIST when the table holds that file in another slot already. */
+int fs_inode_rehash(struct fs_table *t, uint32_t i, int fd, const struct stat *st);
+/* Then the free slots below the highest used one go on the free lists;
+ * a reused inode slot's generation goes on from generation. */
+void fs_table_relink(struct fs_table *t, uint32_t generation);
+
+/* ---- snapshots (fs_state.c) ---------------------------------------------- */
+
+/* The session and the tables, each held inode and handle as its path
+ * beneath the share, into buf: bytes written (0: never mounted), or -1
+ * when they do not fit (err). */
+int fs_state_save(struct nb_fs *fs, void *buf, size_t size, struct nb_err *err);
+/* What fs_state_save wrote, into a device fresh from nb_fs_open on the
+ * same directory (hostile bytes: checked; files gone since come back
+ * dead). */
+int fs_state_load(struct nb_fs *fs, const void *data, size_t len, struct nb_err *err);
 
 /* ---- the device ------------------------------------------------------- */
 

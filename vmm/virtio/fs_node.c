@@ -224,7 +224,7 @@ static int setattr_fd(struct fs_req *r, const struct fuse_setattr_in *in)
 				      ? fs_handle_get(&r->fs->t, in->fh, FS_HANDLE_FILE)
 				      : NULL;
 
-	return h && h->writable ? h->fd : -1;
+	return h && fs_handle_writable(h) ? h->fd : -1;
 }
 
 static int set_mode(struct fs_req *r, struct fs_inode *node, const struct fuse_setattr_in *in)

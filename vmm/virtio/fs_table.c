@@ -130,8 +130,10 @@ static void free_inode(struct fs_table *t, uint32_t i)
 {
 	struct fs_inode *in = &t->inodes[i];
 
-	unhash(t, i);
-	close(in->fd);
+	if (in->fd >= 0) { /* a dead one is in no hash chain */
+		unhash(t, i);
+		close(in->fd);
+	}
 	in->fd = -1;
 	in->nlookup = 0;
 	in->next = t->inode_free;
@@ -141,9 +143,12 @@ static void free_inode(struct fs_table *t, uint32_t i)
 
 void fs_inode_forget(struct fs_table *t, uint64_t nodeid, uint64_t n)
 {
-	struct fs_inode *in = fs_inode_get(t, nodeid);
+	struct fs_inode *in;
 
-	if (!in || nodeid == FUSE_ROOT_ID)
+	if (nodeid <= FUSE_ROOT_ID || nodeid > t->inode_unused)
+		return;
+	in = &t->inodes[nodeid - 1];
+	if (in->nlookup == 0) /* free */
 		return;
 	in->nlookup -= n < in->nlookup ? n : in->nlookup;
 	if (in->nlookup == 0)
@@ -153,7 +158,7 @@ void fs_inode_forget(struct fs_table *t, uint64_t nodeid, uint64_t n)
 void fs_table_clear(struct fs_table *t)
 {
 	for (uint32_t i = 1; i < t->inode_unused; i++)
-		if (t->inodes[i].fd >= 0)
+		if (t->inodes[i].nlookup)
 			free_inode(t, i);
 	for (uint32_t i = 0; i < t->handle_unused; i++)
 		if (t->handles[i].kind != FS_HANDLE_FREE)
@@ -170,7 +175,7 @@ bool fs_handle_room(const struct fs_table *t)
 	return t->handle_free != FS_NONE || t->handle_unused < t->handle_cap;
 }
 
-int fs_handle_new(struct fs_table *t, int fd, enum fs_handle_kind kind, bool writable, uint64_t *fh)
+int fs_handle_new(struct fs_table *t, int fd, enum fs_handle_kind kind, int flags, uint64_t *fh)
 {
 	uint32_t i = t->handle_free;
 
@@ -182,7 +187,7 @@ int fs_handle_new(struct fs_table *t, int fd, enum fs_handle_kind kind, bool wri
 		close(fd);
 		return -ENFILE;
 	}
-	t->handles[i] = (struct fs_handle){ .fd = fd, .kind = kind, .writable = writable };
+	t->handles[i] = (struct fs_handle){ .fd = fd, .kind = kind, .flags = flags };
 	t->nhandles++;
 	*fh = i + 1ull;
 	return 0;
@@ -199,11 +204,48 @@ int fs_handle_release(struct fs_table *t, uint64_t fh, enum fs_handle_kind kind)
 {
 	struct fs_handle *h = fs_handle_get(t, fh, kind);
 
-	if (!h)
+	if (!h && !(h = fs_handle_get(t, fh, FS_HANDLE_DEAD)))
 		return -EBADF;
-	close(h->fd);
+	if (h->fd >= 0)
+		close(h->fd);
 	*h = (struct fs_handle){ .fd = -1, .kind = FS_HANDLE_FREE, .next_free = t->handle_free };
 	t->handle_free = (uint32_t)(fh - 1);
 	t->nhandles--;
 	return 0;
+}
+
+int fs_inode_rehash(struct fs_table *t, uint32_t i, int fd, const struct stat *st)
+{
+	struct fs_inode *in = &t->inodes[i];
+	uint32_t b = hash(t, st->st_dev, st->st_ino);
+
+	if (find(t, st->st_dev, st->st_ino))
+		return -EEXIST;
+	in->fd = fd;
+	in->dev = st->st_dev;
+	in->ino = st->st_ino;
+	in->next = t->buckets[b];
+	t->buckets[b] = i;
+	return 0;
+}
+
+void fs_table_relink(struct fs_table *t, uint32_t generation)
+{
+	t->inode_free = t->handle_free = FS_NONE;
+	for (uint32_t i = t->inode_unused; i-- > 1;) {
+		struct fs_inode *in = &t->inodes[i];
+
+		if (in->nlookup)
+			continue;
+		*in = (struct fs_inode){ .fd = -1,
+					 .generation = generation,
+					 .next = t->inode_free };
+		t->inode_free = i;
+	}
+	for (uint32_t i = t->handle_unused; i-- > 0;) {
+		if (t->handles[i].kind != FS_HANDLE_FREE)
+			continue;
+		t->handles[i] = (struct fs_handle){ .fd = -1, .next_free = t->handle_free };
+		t->handle_free = i;
+	}
 }

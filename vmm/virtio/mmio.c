@@ -375,7 +375,8 @@ int nb_virtio_mmio_cmdline(const struct nb_virtio_mmio_transport *t, char *buf, 
 
 /* ---- snapshot ------------------------------------------------------------ */
 
-#define DEVICE_STATE_MAX 4096u
+/* a device's own state: a share's tables with their paths are the most */
+#define DEVICE_STATE_MAX NB_STATE_MAX_SECTION
 
 struct mmio_state {
 	uint32_t device_id;
