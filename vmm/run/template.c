@@ -191,7 +191,7 @@ static int read_meta(const char *name, const char *dir, struct nb_template *t, s
 	    nb_json_str(o, "network", false, 64, &network, err) == 0 &&
 	    nb_json_strv(o, "network_options", NB_TEMPLATE_MAX_NET_ARGS, 128, &t->net_args, err) ==
 		    0 &&
-	    nb_json_strv(o, "volumes", NB_RUN_MAX_VOLUMES, 2 * PATH_MAX, &t->volumes, err) == 0) {
+	    nb_json_strv(o, "volumes", 3 * NB_RUN_MAX_VOLUMES, PATH_MAX, &t->volumes, err) == 0) {
 		if (cpus < 1 || cpus > 255 || mem <= 0 || !t->name || !t->dir)
 			nb_err_set(err, 0, "%s: cpus or memory out of range", path);
 		else if (shares < 0 || shares > NB_TEMPLATE_SHARES)
@@ -559,22 +559,25 @@ static char **net_args(const struct nb_run_net *net)
 	return v;
 }
 
-/* A VM's -v directories as HOST:GUEST[:ro], HOST made absolute (the
- * snapshot may be restored from elsewhere). */
+/* A VM's -v directories as HOST, GUEST, "ro" or "rw" (three strings each:
+ * either path may hold a ':', as --mount takes them), HOST made absolute
+ * (the snapshot may be restored from elsewhere). */
 static char **volume_args(const struct nb_run_options *opts, struct nb_err *err)
 {
-	char **v = calloc(opts->nvolumes + 1, sizeof(*v));
+	char **v = calloc(3 * opts->nvolumes + 1, sizeof(*v));
 
 	for (size_t i = 0; v && i < opts->nvolumes; i++) {
 		const struct nb_run_volume *vol = &opts->volumes[i];
-		cleanup_free char *host = realpath(vol->host, NULL);
+		char *host = realpath(vol->host, NULL);
 
 		if (!host) {
 			nb_err_sys(err, "snapshot: -v %s", vol->host);
 			nb_strv_free(v);
 			return NULL;
 		}
-		if (asprintf(&v[i], "%s:%s%s", host, vol->guest, vol->read_only ? ":ro" : "") < 0) {
+		v[3 * i] = host;
+		if (!(v[3 * i + 1] = strdup(vol->guest)) ||
+		    !(v[3 * i + 2] = strdup(vol->read_only ? "ro" : "rw"))) {
 			nb_strv_free(v);
 			v = NULL;
 		}
@@ -628,8 +631,8 @@ int nb_template_save_meta(const char *dir, const struct nb_run_options *opts, st
 	return rc;
 }
 
-/* A snapshot's -v directories (HOST:GUEST[:ro], hostile) into opts, in
- * their order: the restored guest has them mounted, on devices in that
+/* A snapshot's -v directories (HOST, GUEST, ro|rw; hostile) into opts,
+ * in their order: the restored guest has them mounted, on devices in that
  * order. */
 static int restore_volumes(const char *what, struct nb_run_options *opts, struct nb_template *t,
 			   struct nb_err *err)
@@ -640,24 +643,22 @@ static int restore_volumes(const char *what, struct nb_run_options *opts, struct
 		return nb_err_set(
 			err, 0, "%s: a restore shares its snapshot's -v directories%s: give no -v",
 			what, n ? "" : " (it has none)");
-	for (size_t i = 0; i < n; i++) {
-		struct nb_run_volume *v = &opts->volumes[i];
-		char *guest = strchr(t->volumes[i], ':'),
-		     *flag = guest ? strchr(guest + 1, ':') : NULL;
+	if (n % 3 || n / 3 > NB_RUN_MAX_VOLUMES)
+		return nb_err_set(err, 0, "%s: volumes are not HOST, GUEST, ro|rw triples", what);
+	for (size_t i = 0; i < n / 3; i++) {
+		char **f = &t->volumes[3 * i];
 
-		if (t->volumes[i][0] != '/' || !guest || guest[1] != '/' ||
-		    (flag && strcmp(flag, ":ro") != 0))
-			return nb_err_set(err, 0, "%s: volume '%s' is not HOST:GUEST[:ro]", what,
-					  t->volumes[i]);
-		*guest++ = '\0';
-		if (flag)
-			*flag = '\0';
-		*v = (struct nb_run_volume){ .host = t->volumes[i],
-					     .guest = guest,
-					     .read_only = flag != NULL,
-					     .dir = true };
+		if (f[0][0] != '/' || f[1][0] != '/' ||
+		    (strcmp(f[2], "ro") != 0 && strcmp(f[2], "rw") != 0))
+			return nb_err_set(err, 0,
+					  "%s: volume %zu is not an absolute HOST and GUEST and "
+					  "ro or rw",
+					  what, i + 1);
+		opts->volumes[i] = (struct nb_run_volume){
+			.host = f[0], .guest = f[1], .read_only = f[2][1] == 'o', .dir = true
+		};
 	}
-	opts->nvolumes = n;
+	opts->nvolumes = n / 3;
 	return 0;
 }
 

@@ -33,10 +33,10 @@ struct nb_template {
 	 * --mac-address, --dns and --net-rate as OPTION VALUE pairs
 	 * (NULL-terminated; NULL: none), for its restores to take. */
 	char **net_args;
-	/* A running VM's snapshot with -v directories: each as HOST:GUEST or
-	 * HOST:GUEST:ro (HOST absolute), in the run's order; NULL: none. Its
-	 * restores share the same directories (a share's open files are
-	 * carried as paths, vmm/virtio/fs_state.c). */
+	/* A running VM's snapshot with -v directories: three strings each,
+	 * HOST (absolute), GUEST and "ro" or "rw", in the run's order; NULL:
+	 * none. Its restores share the same directories (a share's open
+	 * files are carried as paths, vmm/virtio/fs_state.c). */
 	char **volumes;
 	bool vsock;      /* a vsock device (every template; a snapshot of a VM with one) */
 	unsigned shares; /* virtio-fs slots for clones' -v directories (NB_TEMPLATE_SHARES) */
