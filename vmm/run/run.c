@@ -629,6 +629,16 @@ static void vcpu_thread_init(void *opaque)
 	nb_sandbox_enter(&gate->sb, NB_THREAD_VCPU, gate->stop);
 }
 
+/* The first -v volume that is a disk image (not a shared directory), or
+ * NULL. */
+static const struct nb_run_volume *first_disk(const struct nb_run_options *opts)
+{
+	for (size_t i = 0; i < opts->nvolumes; i++)
+		if (!opts->volumes[i].dir)
+			return &opts->volumes[i];
+	return NULL;
+}
+
 /* What a snapshot of a VM run with opts could not carry, or NULL. A NIC
  * on a nestbox network it can: a restore gets a tap and lease of its own
  * (or, restoring, the user's --tap), and eth0 anew (NB_SIGMSG_NET_*); -v
@@ -638,10 +648,9 @@ static const char *uncarried(const struct nb_run_options *opts, bool restoring)
 {
 	if (!opts->rootfs || !nb_image_is_reference(opts->rootfs))
 		return "its root is a directory or a bundle, not an image";
-	for (size_t i = 0; i < opts->nvolumes; i++)
-		if (!opts->volumes[i].dir)
-			return "it has a -v disk image (a snapshot carries shared directories, "
-			       "not disks)";
+	if (first_disk(opts))
+		return "it has a -v disk image (a snapshot carries shared directories, "
+		       "not disks)";
 	if (opts->net.tap && !restoring)
 		return "its NIC is on --tap (a tap of the user's; a VM on --network can be)";
 	if (opts->tty || opts->interactive)
@@ -1200,6 +1209,7 @@ static int check_host(const struct file_map *kernel_file, bool *pvm_host, struct
 static int warm_check(const struct nb_run_options *opts, bool is_image, struct nb_err *err)
 {
 	const char *what = opts->warm.snapshot_to ? "a template" : "a restore";
+	const struct nb_run_volume *disk;
 
 	if (!opts->warm.snapshot_to && !opts->warm.restore)
 		return 0;
@@ -1218,12 +1228,11 @@ static int warm_check(const struct nb_run_options *opts, bool is_image, struct n
 				  "a template takes no -v: give -v DIR:PATH to each clone (run "
 				  "--template, fn; up to %u directories)",
 				  NB_TEMPLATE_SHARES);
-	for (size_t i = 0; i < opts->nvolumes; i++)
-		if (!opts->volumes[i].dir)
-			return nb_err_set(err, 0,
-					  "-v %s: a clone shares directories only (its template "
-					  "has share slots, not disks)",
-					  opts->volumes[i].host);
+	if ((disk = first_disk(opts)))
+		return nb_err_set(err, 0,
+				  "-v %s: a clone shares directories only (its template "
+				  "has share slots, not disks)",
+				  disk->host);
 	if (opts->nvolumes > opts->warm.share_slots)
 		return nb_err_set(err, 0,
 				  "%s has %u share slots, and %zu -v directories were given%s",

@@ -85,10 +85,23 @@ static uint32_t take_slot(struct fs_table *t)
 	return t->inode_unused++;
 }
 
+/* Slot i becomes the inode (st_dev, st_ino) on fd, first in its hash chain. */
+static void link_slot(struct fs_table *t, uint32_t i, int fd, const struct stat *st)
+{
+	struct fs_inode *in = &t->inodes[i];
+	uint32_t b = hash(t, st->st_dev, st->st_ino);
+
+	in->fd = fd;
+	in->dev = st->st_dev;
+	in->ino = st->st_ino;
+	in->next = t->buckets[b];
+	t->buckets[b] = i;
+}
+
 int fs_inode_ref(struct fs_table *t, int fd, const struct stat *st, struct fs_inode **out)
 {
 	struct fs_inode *in = find(t, st->st_dev, st->st_ino);
-	uint32_t i, b;
+	uint32_t i;
 
 	if (in) {
 		close(fd);
@@ -102,15 +115,10 @@ int fs_inode_ref(struct fs_table *t, int fd, const struct stat *st, struct fs_in
 		return -ENFILE;
 	}
 	in = &t->inodes[i];
-	b = hash(t, st->st_dev, st->st_ino);
-	*in = (struct fs_inode){ .fd = fd,
-				 .type = st->st_mode & S_IFMT,
-				 .dev = st->st_dev,
-				 .ino = st->st_ino,
+	*in = (struct fs_inode){ .type = st->st_mode & S_IFMT,
 				 .nlookup = 1,
-				 .generation = in->generation + 1,
-				 .next = t->buckets[b] };
-	t->buckets[b] = i;
+				 .generation = in->generation + 1 };
+	link_slot(t, i, fd, st);
 	t->ninodes++;
 	*out = in;
 	return 0;
@@ -216,16 +224,9 @@ int fs_handle_release(struct fs_table *t, uint64_t fh, enum fs_handle_kind kind)
 
 int fs_inode_rehash(struct fs_table *t, uint32_t i, int fd, const struct stat *st)
 {
-	struct fs_inode *in = &t->inodes[i];
-	uint32_t b = hash(t, st->st_dev, st->st_ino);
-
 	if (find(t, st->st_dev, st->st_ino))
 		return -EEXIST;
-	in->fd = fd;
-	in->dev = st->st_dev;
-	in->ino = st->st_ino;
-	in->next = t->buckets[b];
-	t->buckets[b] = i;
+	link_slot(t, i, fd, st);
 	return 0;
 }
 
