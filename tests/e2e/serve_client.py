@@ -37,7 +37,7 @@ def invoke(i):
     if got == want and not r.get("error"):
         return None
     # nestbox's error first: a failure line is cut short where it is shown
-    brief = {k: r.get(k) for k in ("error", "exit_code", "stdout", "stderr", "duration_ms")}
+    brief = {k: r.get(k) for k in ("error", "exit_code", "timed_out", "stdout", "stderr", "duration_ms")}
     console = r.get("console", "")[-300:]
     return f"call {i}: want {want}, got {brief}" + (f", guest console ...{console!r}" if console else "")
 

@@ -32,12 +32,14 @@ warm_debris() {
 # Confined clones: a jail for the VMM, its uid, a cgroup parent.
 warm_jail=$nb_tmp/warm-jail warm_uid=4243 warm_cg=nestbox-e2e-warm
 
-# "uid=U capeff=C cgroup=G" of the jailed VMM under supervisor $1 (which
-# runs a clone that sleeps), once it runs; empty if it never did.
+# "uid=U capeff=C cgroup=G" of the jailed VMM under `timeout` $1, whose
+# child is the supervisor (which runs a clone that sleeps), once it runs;
+# empty if it never did.
 warm_confined_vmm() {
-	local vmm
+	local sup vmm
 	for _ in $(seq 300); do
-		vmm=$(pgrep -P "$1" | head -1)
+		sup=$(pgrep -P "$1" | head -1)
+		vmm=$([ -z "$sup" ] || pgrep -P "$sup" | head -1)
 		if [ -n "$vmm" ] && grep -q "^Uid:.$warm_uid" "/proc/$vmm/status" 2>/dev/null; then
 			awk '/^Uid:/ { print "uid=" $2 } /^CapEff:/ { print "capeff=" $2 }' "/proc/$vmm/status" |
 				tr '\n' ' '
@@ -50,6 +52,13 @@ warm_confined_vmm() {
 
 # One field of the JSON in $out.
 jf() { jq -r "$1" <<<"$out" 2>/dev/null; }
+
+# A serve that was sent SIGTERM: its status once it ends, within 60 s; one
+# that hangs is killed (status 137), so the tier goes on.
+warm_reap() {
+	timeout 60 tail --pid="$1" -f /dev/null || kill -KILL "$1" 2>/dev/null
+	wait "$1"
+}
 
 e2e_warm() {
 	local img=$1 t=warm$$ i ok_all=1 a b
@@ -209,14 +218,21 @@ ro-refused" -a "$(cat "$share/out/result" 2>&1)" = from-clone -a ! -e "$share/in
 		"$started" -eq 0 -a "$waited" -eq 0 -a "$wout" = 6 -a "$out" = detached-clone
 	$nestbox rm "$t-d" >/dev/null 2>&1
 
-	local sup seen
-	nb_case_start "e2e warm run --template --jail --cgroup"
-	$nestbox run --jail "$warm_jail" --uid $warm_uid --gid $warm_uid --cgroup $warm_cg \
-		--template "$t" -- 'echo jailed-clone; sleep 3; exit 5' >"$nb_tmp/wj.out" 2>"$nb_tmp/wj.err" </dev/null &
-	sup=$!
-	seen=$(warm_confined_vmm $sup)
-	wait $sup
-	status=$? out="$(cat "$nb_tmp/wj.out") | $seen" err=$(cat "$nb_tmp/wj.err")
+	local seen
+	# Under a time limit (a hang is this case's failure, not the tier's),
+	# and once more after the test host's fault (nb_try).
+	warm_run_jailed() {
+		local tpid
+		nb_case_start "e2e warm run --template --jail --cgroup"
+		timeout --kill-after=5 "$limit" $nestbox run --jail "$warm_jail" --uid $warm_uid \
+			--gid $warm_uid --cgroup $warm_cg --template "$t" -- 'echo jailed-clone; sleep 3; exit 5' \
+			>"$nb_tmp/wj.out" 2>"$nb_tmp/wj.err" </dev/null &
+		tpid=$!
+		seen=$(warm_confined_vmm $tpid)
+		wait $tpid
+		status=$? out="$(cat "$nb_tmp/wj.out") | $seen" err=$(cat "$nb_tmp/wj.err")
+	}
+	nb_try warm_run_jailed
 	expect e2e_warm_run_jail "run --template --jail --cgroup: the clone's VMM is $warm_uid without capabilities in its group; output and status as unconfined" \
 		"$status" -eq 5 -a "$(cat "$nb_tmp/wj.out")" = jailed-clone \
 		-a "$seen" = "uid=$warm_uid capeff=0000000000000000 cgroup=$warm_cg"
@@ -280,8 +296,7 @@ read-only"
 	expect e2e_warm_serve_4 "serve --pool 4 answers 4 concurrent callers, each with its own output, stdin and status" \
 		"$status" -eq 0 -a -n "$(grep -o '^ok 12 invocations' <<<"$out")"
 	kill -TERM "$spid"
-	timeout 60 tail --pid="$spid" -f /dev/null
-	wait "$spid"
+	warm_reap "$spid"
 	serve_status=$?
 	status=$serve_status out=$(pgrep -f "serve --socket $sock" | tr '\n' ' ') err=$(tail -c 300 "$nb_tmp/serve.err")
 	expect e2e_warm_serve_stop "SIGTERM drains serve: exit 0, its socket and every worker and VMM gone" \
@@ -296,8 +311,7 @@ read-only"
 	local jailed
 	jailed=$(pgrep -u $warm_uid -f "^$nestbox " | wc -l)
 	kill -TERM "$spid"
-	timeout 60 tail --pid="$spid" -f /dev/null
-	wait "$spid"
+	warm_reap "$spid"
 	serve_status=$?
 	out="$out | $jailed VMMs as $warm_uid" err=$(tail -c 300 "$nb_tmp/serve.err")
 	expect e2e_warm_serve_jail "serve --jail --cgroup: 2 callers answered by jailed clones ($warm_uid), then drained" \
@@ -321,8 +335,7 @@ read-only"
 	[ -z "$vmm" ] || kill -KILL "$vmm"
 	nb_run_case "$limit" python3 tests/e2e/serve_client.py "$sock" 1 2
 	kill -TERM "$spid"
-	timeout 60 tail --pid="$spid" -f /dev/null
-	wait "$spid"
+	warm_reap "$spid"
 	serve_status=$?
 	err=$(tail -c 600 "$nb_tmp/serve.err")
 	expect e2e_warm_serve_replaces "a pool clone that ends before its request is replaced: the request is answered, serve says so" \
@@ -638,8 +651,7 @@ for r in got:
 PY
 	) nb_run_case "$limit" python3 - "$sock"
 	kill -TERM "$spid"
-	timeout 60 tail --pid="$spid" -f /dev/null
-	wait "$spid"
+	warm_reap "$spid"
 	lines=$(grep -c 'inet 10\.88\.31\.[0-9]* gw-ok' <<<"$out")
 	err+=$(tail -c 300 "$nb_tmp/wn-serve.err")
 	expect e2e_warm_net_serve "serve of a --network template: two pool clones, each on the network with its own address" \

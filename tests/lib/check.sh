@@ -54,13 +54,17 @@ nb_l1fault_clear() {
 # nb_l1fault_again WHAT: true, and says so, when $status, $out and $err
 # show one of the faults above (since nb_l1fault_clear).
 nb_l1fault_again() {
-	local rip why='' reset=''
+	local rip why='' reset='' timed=''
 	[ "${NESTBOX_IN_TESTHOST:-}" = 1 ] || return 1
 	# nestbox's verdict: on stderr, or in fn's JSON on stdout
 	grep -q 'the guest reset before reporting' <<<"$out$err" && reset=1
+	# a function (fn, or serve's, as its JSON or serve_client.py prints it)
+	# stopped at its --timeout: a guest that never answered
+	grep -q -e '"timed_out": *true' -e "'timed_out': True" <<<"$out" && timed=1
 	if [ -n "$nb_l1fault" ]; then
 		rip=$(grep -v -m 1 '^#' "$nb_l1fault/trace" | grep -o 'rip 0x[0-9a-f]*')
-		if [ -n "$rip" ] && { [ "$status" -eq 124 ] || [ "$status" -eq 137 ] || [ -n "$reset" ]; }; then
+		if [ -n "$rip" ] && { [ "$status" -eq 124 ] || [ "$status" -eq 137 ] ||
+			[ -n "$reset$timed" ]; }; then
 			why="entered a guest at L1's own kernel address ($rip)"
 		fi
 	fi

@@ -17,7 +17,8 @@
 # - the console log level raised to 7 once booted (the kernel boots quiet):
 #   oopses, soft lockups and their backtraces reach the console log;
 # - /xfer/state, bound at /run/testhost in the chroot: the test helpers
-#   (tests/lib/check.sh) note there which case is running.
+#   (tests/lib/check.sh) note there which case is running, and the
+#   L1-state watch (below) its latest sighting.
 PATH=/bin:/sbin:/usr/bin:/usr/sbin
 export PATH
 
@@ -164,6 +165,16 @@ print("rip >= %#x && rip < %#x" % (min(int(x[5], 16) for x in m),
 	echo "$range" >$l1f/events/kvm/kvm_entry/filter &&
 	echo 1 >$l1f/events/kvm/kvm_entry/enable; then
 	echo "testhost (L1): L1-state watch on kvm_entry, $range"
+	# What it saw, for run's report of a CMD that hung or an L1 that died:
+	# its latest entry and the case running then (the test helpers clear
+	# the trace before each case).
+	(
+		while sleep 5; do
+			e=$(sed -n '/^#/!{p;q}' $l1f/trace 2>/dev/null)
+			[ -n "$e" ] || continue
+			echo "$e (case: $(head -c 200 /xfer/state/case 2>/dev/null))" >/xfer/state/l1fault
+		done
+	) &
 else
 	echo "testhost (L1): no L1-state watch (tracefs or the kvm_entry event missing)"
 fi
