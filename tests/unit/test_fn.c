@@ -189,6 +189,29 @@ START_TEST(an_error_brings_the_console)
 }
 END_TEST
 
+/* A function stopped at its --timeout whose guest printed something (a
+ * stall's report): "console" comes with timed_out, without "error". */
+START_TEST(a_timeout_brings_the_console)
+{
+	struct json_object *o;
+	bool failed;
+
+	console_text = "watchdog: BUG: soft lockup - CPU#0 stuck for 22s!\n";
+	start(0, "", NB_STATUS_TIMEOUT);
+	clone_.timeout_given = true;
+	close(gate[1]);
+	nb_fn_collect(&clone_, 0);
+	o = nb_fn_result(&clone_, &failed);
+	ck_assert(!failed);
+	ck_assert_str_eq(field(o, "timed_out"), "true");
+	ck_assert_str_eq(field(o, "error"), "(none)");
+	ck_assert_str_eq(field(o, "console"), console_text);
+	json_object_put(o);
+	nb_fn_free(&clone_);
+	console_text = NULL;
+}
+END_TEST
+
 /* A console longer than what is kept: its end is kept, where a panic is. */
 START_TEST(a_long_console_keeps_its_end)
 {
@@ -228,6 +251,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, bad_status_line_waits_for_exit);
 	tcase_add_test(tc, idle_sees_the_vmm_end);
 	tcase_add_test(tc, an_error_brings_the_console);
+	tcase_add_test(tc, a_timeout_brings_the_console);
 	tcase_add_test(tc, a_long_console_keeps_its_end);
 	suite_add_tcase(s, tc);
 	return s;

@@ -356,11 +356,11 @@ struct json_object *nb_fn_result(const struct nb_fn_clone *c, bool *failed)
 	json_object_object_add(o, "truncated",
 			       json_object_new_boolean(cap[NB_FN_OUT].total > cap[NB_FN_OUT].len ||
 						       cap[NB_FN_ERR].total > cap[NB_FN_ERR].len));
-	if (*failed) {
+	if (*failed)
 		json_object_object_add(o, "error", json_object_new_string(c->msg));
-		if (cap[NB_FN_CONSOLE].len)
-			add_console(o, &cap[NB_FN_CONSOLE]);
-	}
+	/* A guest that failed or never answered may have said why. */
+	if ((*failed || timed_out) && cap[NB_FN_CONSOLE].len)
+		add_console(o, &cap[NB_FN_CONSOLE]);
 	return o;
 }
 
