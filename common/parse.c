@@ -1,6 +1,7 @@
 #include "common/parse.h"
 
 #include <inttypes.h>
+#include <string.h>
 
 bool nb_parse_digits(const char *text, uint64_t *value, const char **end)
 {
@@ -90,39 +91,55 @@ bad:
 	return nb_err_set(err, 0, "invalid size '%s': use a number with b, k, m or g", text);
 }
 
+/* The length of the well-formed UTF-8 sequence at p (1 to 4 of the left
+ * bytes), 0 if there is none. */
+static size_t utf8_seq(const unsigned char *p, size_t left)
+{
+	unsigned char c = p[0];
+	size_t n;
+	uint32_t cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 1, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 2, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 3, cp = c & 0x07;
+	else
+		return 0;
+	if (left - 1 < n)
+		return 0;
+	for (size_t k = 1; k <= n; k++) {
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[k] & 0x3f);
+	}
+	if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n + 1;
+}
+
 bool nb_utf8_valid(const void *data, size_t len)
 {
 	const unsigned char *p = data;
-	size_t i = 0;
 
-	while (i < len) {
-		unsigned char c = p[i];
-		size_t n;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			n = 1, cp = c & 0x1f;
-		else if (c >= 0xe0 && c <= 0xef)
-			n = 2, cp = c & 0x0f;
-		else if (c >= 0xf0 && c <= 0xf4)
-			n = 3, cp = c & 0x07;
-		else
+	for (size_t i = 0, n; i < len; i += n)
+		if ((n = utf8_seq(p + i, len - i)) == 0)
 			return false;
-		if (len - i - 1 < n)
-			return false;
-		for (size_t k = 1; k <= n; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (p[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += n + 1;
-	}
 	return true;
+}
+
+char *nb_utf8_scrub(char *s)
+{
+	size_t len = strlen(s);
+
+	for (size_t i = 0, n; i < len; i += n)
+		if ((n = utf8_seq((unsigned char *)s + i, len - i)) == 0) {
+			s[i] = '?';
+			n = 1;
+		}
+	return s;
 }

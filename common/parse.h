@@ -39,4 +39,10 @@ int nb_parse_size(const char *text, uint64_t *bytes, struct nb_err *err);
  * no surrogates, nothing above U+10FFFF). */
 bool nb_utf8_valid(const void *data, size_t len);
 
+/* s made well-formed UTF-8 in place: each byte that starts no
+ * well-formed sequence becomes '?' (text for a strict JSON reader, such
+ * as a caller's bytes echoed in an error, or a name cut in the middle of
+ * a character). Returns s. */
+char *nb_utf8_scrub(char *s);
+
 #endif

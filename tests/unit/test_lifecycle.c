@@ -143,6 +143,11 @@ START_TEST(ctl_error_reply_is_json)
 	ck_assert_str_eq(line, "{\"ok\":false,\"error\":{\"code\":\"bad_request\",\"message\":"
 			       "\"a \\\"quoted\\\"\\nmessage\"}}\n");
 	free(line);
+	/* the caller's bytes, echoed: a strict JSON reader takes the reply */
+	line = nb_ctl_error_reply("unknown_op", "unknown op \"\xff\xc3\"");
+	ck_assert_str_eq(line, "{\"ok\":false,\"error\":{\"code\":\"unknown_op\",\"message\":"
+			       "\"unknown op \\\"??\\\"\"}}\n");
+	free(line);
 }
 END_TEST
 

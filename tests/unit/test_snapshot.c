@@ -246,6 +246,34 @@ START_TEST(utf8)
 }
 END_TEST
 
+/* Scrubbed: well-formed sequences kept, each stray byte a '?'. */
+START_TEST(utf8_scrub)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "", "" },
+		{ "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80",
+		  "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80" },
+		{ "op \"\xff\xfe\"", "op \"??\"" },
+		{ "cut \xe2\x82", "cut ??" }, /* a name cut at %.64s */
+		{ "\xc0\xaf \xed\xa0\x80", "?"
+					   "? ???" }, /* overlong, surrogate */
+		{ "a\x80"
+		  "b\xc3\xa9",
+		  "a?b\xc3\xa9" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char buf[64];
+
+		snprintf(buf, sizeof(buf), "%s", cases[i].in);
+		ck_assert_str_eq(nb_utf8_scrub(buf), cases[i].out);
+		ck_assert(nb_utf8_valid(buf, strlen(buf)));
+	}
+}
+END_TEST
+
 /* The warm start spec properties (abi.h): bounds on encode and decode. */
 START_TEST(warm_spec_bounds)
 {
@@ -293,6 +321,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, serial_state_checked);
 	tcase_add_test(tc, virtio_state_checked);
 	tcase_add_test(tc, utf8);
+	tcase_add_test(tc, utf8_scrub);
 	tcase_add_test(tc, warm_spec_bounds);
 	suite_add_tcase(s, tc);
 	return s;

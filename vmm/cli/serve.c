@@ -229,8 +229,9 @@ static void answer_error(int fd, const char *what, const struct nb_err *err)
 	struct json_object *o = json_object_new_object();
 	char msg[NB_ERR_MSG_MAX + 32];
 
+	/* It may quote the caller's bytes (an unknown field), cut. */
 	snprintf(msg, sizeof(msg), "%s: %s", what, err->msg);
-	json_object_object_add(o, "error", json_object_new_string(msg));
+	json_object_object_add(o, "error", json_object_new_string(nb_utf8_scrub(msg)));
 	answer(fd, o);
 	json_object_put(o);
 }

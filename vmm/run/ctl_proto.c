@@ -189,10 +189,12 @@ int nb_ctl_parse(const char *line, size_t len, struct nb_ctl_request *req, const
 char *nb_ctl_error_reply(const char *code, const char *msg)
 {
 	json_object *o = json_object_new_object(), *e = json_object_new_object();
-	char *line = NULL;
+	char *line = NULL, text[NB_ERR_MSG_MAX];
 
+	/* msg may quote the caller's bytes (an unknown op or field), cut. */
+	snprintf(text, sizeof(text), "%s", msg);
 	json_object_object_add(e, "code", json_object_new_string(code));
-	json_object_object_add(e, "message", json_object_new_string(msg));
+	json_object_object_add(e, "message", json_object_new_string(nb_utf8_scrub(text)));
 	json_object_object_add(o, "ok", json_object_new_boolean(false));
 	json_object_object_add(o, "error", e);
 	if (asprintf(&line, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) < 0)

@@ -73,7 +73,8 @@ int nb_ctl_signal(const char *text);
 /* The op's name. */
 const char *nb_ctl_op_name(enum nb_ctl_op op);
 
-/* An error reply line (with its newline), malloc'd. */
+/* An error reply line (with its newline), malloc'd; msg goes in as
+ * well-formed UTF-8 (nb_utf8_scrub). */
 char *nb_ctl_error_reply(const char *code, const char *msg);
 
 #endif
