@@ -224,6 +224,35 @@ $(FUZZ_IMPORT_BINS): $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/layer_check.c $(
 	clang $(FUZZ_CFLAGS) -Wl,--wrap=nb_layer_get -o $@ $< tests/fuzz/layer_check.c \
 		$(FUZZ_IMPORT_LIB) -larchive -ljson-c -lnettle -ldl -lpthread
 
+# The parsers of what callers hand nestbox: the control API's request
+# line, `nestbox serve`'s request, a Docker seccomp profile (compiled with
+# libseccomp), an OCI bundle's config.json and `exec --process` (which
+# read capabilities by the seccomp code's names). libseccomp's SCMP_A0()
+# leaves a field to its default, which clang's -Wextra reports.
+FUZZ_JSON_LIB := images/json.c common/err.c common/file.c
+FUZZ_SECCOMP_LIB := vmm/run/container_seccomp.c vmm/confine/seccomp_bpf.c \
+		    vmm/confine/seccomp_prebuilt.c $(FUZZ_JSON_LIB)
+$(BUILD)/fuzz/fuzz_ctl: tests/fuzz/fuzz_ctl.c vmm/run/ctl_proto.c common/parse.c $(FUZZ_JSON_LIB) \
+		$(wildcard vmm/run/*.h images/*.h tests/fuzz/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< vmm/run/ctl_proto.c common/parse.c $(FUZZ_JSON_LIB) -ljson-c
+$(BUILD)/fuzz/fuzz_serve_req: tests/fuzz/fuzz_serve_req.c vmm/cli/serve_req.c $(FUZZ_JSON_LIB) \
+		$(wildcard vmm/cli/*.h images/*.h tests/fuzz/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< vmm/cli/serve_req.c $(FUZZ_JSON_LIB) -ljson-c -lnettle
+$(BUILD)/fuzz/fuzz_seccomp_profile: tests/fuzz/fuzz_seccomp_profile.c $(FUZZ_SECCOMP_LIB) \
+		$(wildcard vmm/run/*.h vmm/confine/*.h tests/fuzz/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -Wno-missing-field-initializers -o $@ $< $(FUZZ_SECCOMP_LIB) \
+		-ljson-c -lseccomp
+FUZZ_OCI_LIB := vmm/run/oci_bundle.c vmm/run/resources.c common/parse.c common/tmpfs.c \
+		$(FUZZ_SECCOMP_LIB)
+$(BUILD)/fuzz/fuzz_oci_bundle: tests/fuzz/fuzz_oci_bundle.c $(FUZZ_OCI_LIB) \
+		$(wildcard vmm/run/*.h common/*.h tests/fuzz/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -Wno-missing-field-initializers -o $@ $< $(FUZZ_OCI_LIB) \
+		-ljson-c -lseccomp
+
 .PHONY: fuzz fuzz-bins
 fuzz-bins: $(FUZZ_BINS)
 fuzz: fuzz-bins

@@ -2,7 +2,8 @@
  * as a stream of little-endian values, the event thread's turn on an
  * event loop, and the guest-driver operations every virtio target
  * accepts (tests/lib/vdrv.h plays the driver). A target reads an op byte,
- * runs one of these or one of its own, and checks its oracles after each.
+ * runs one of these or one of its own, and checks its oracles after each
+ * (FZ_CHECK, fuzz_check.h).
  */
 #ifndef NESTBOX_TESTS_FUZZ_H
 #define NESTBOX_TESTS_FUZZ_H
@@ -13,21 +14,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "fuzz_check.h"
 #include "lib/vdrv.h"
 #include "vmm/kvm/event.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* A failed oracle: say which and crash, so libFuzzer keeps the input. */
-#define FZ_CHECK(cond, ...)                                                                      \
-	do {                                                                                     \
-		if (!(cond)) {                                                                   \
-			fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
-			fprintf(stderr, __VA_ARGS__);                                            \
-			fputc('\n', stderr);                                                     \
-			abort();                                                                 \
-		}                                                                                \
-	} while (0)
 
 /* ---- the input ------------------------------------------------------------ */
 

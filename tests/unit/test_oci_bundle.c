@@ -247,6 +247,10 @@ START_TEST(bad_paths)
 	refused("{" MINIMAL ",\"mounts\":[{\"destination\":\"/a\",\"type\":\"tmpfs\","
 		"\"options\":[\"size=lots\"]}]}",
 		"mounts[0]");
+	/* not a tmpfs at /mnt with exec,suid,dev (found by fuzz_oci_bundle) */
+	refused("{" MINIMAL ",\"mounts\":[{\"destination\":\"/mnt:exec,suid,dev\","
+		"\"type\":\"tmpfs\",\"options\":[\"rprivate\"]}]}",
+		"with ':'");
 }
 END_TEST
 

@@ -432,6 +432,11 @@ static int add_tmpfs(struct nb_oci_bundle *b, const char *dest, json_object *opt
 
 	if (c->ntmpfs == sizeof(c->tmpfs) / sizeof(c->tmpfs[0]))
 		return nb_err_set(err, 0, "more than %zu tmpfs mounts", c->ntmpfs);
+	/* The entry is "PATH:OPTIONS": a ':' in dest would end the path there
+	 * and make the rest options (a tmpfs elsewhere, exec, suid, dev). */
+	if (strchr(dest, ':'))
+		return nb_err_set(err, 0, "%.64s: a tmpfs destination with ':' is not supported",
+				  dest);
 	for (size_t i = 0; options && i < json_object_array_length(options); i++) {
 		const char *o = str_at(options, i);
 		bool use = strncmp(o, "size=", 5) == 0 || strncmp(o, "mode=", 5) == 0;
