@@ -150,9 +150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (size) {
 		size_t len = (nl = memchr(text, '\n', size)) ? (size_t)(nl - text) : size;
 
-		line = malloc(len ? len : 1);
-		FZ_CHECK(line, "out of memory");
-		memcpy(line, text, len);
+		line = fz_copy((const uint8_t *)text, len);
 		one_line(line, len);
 		free(line);
 		text += len + (nl != NULL);
