@@ -17,6 +17,10 @@
 #   3. host memory per clone while its workload runs (/proc/PID/smaps_rollup):
 #      dirty pages (its own) and clean pages (the template's memory file in
 #      the page cache, shared by every clone)
+#   4. where a restore's time goes, and a cold boot's (bench/lib/phases.py,
+#      L1's tracepoints, medians of 5): the VMM's exec to its first KVM_RUN
+#      (host side), that to the workload's execve, that to the VMM's exit;
+#      and the VM exits, nested page faults (NPF) among them
 #
 #   bench/warm.sh [RUNS [PAIRS]]  (default 20 and 5; build with `make tests`
 #                                 first: the crun row needs build/rootfs-busybox)
@@ -88,6 +92,10 @@ if [ -n "$pid" ] && [ -r "/proc/$pid/smaps_rollup" ]; then
 fi
 wait || true
 
+# Where the time goes: one VMM at a time, after the rest.
+phases_warm=$(python3 bench/lib/phases.py 5 build/nestbox run --template bench -- true)
+phases_cold=$(python3 bench/lib/phases.py 5 build/nestbox run --kernel-args nestbox.debug "$img" -- true)
+
 printf '%-52s %8s %8s\n' "what (of $runs runs, milliseconds)" p50 p90
 for f in cold warm; do
 	printf '%-52s %8s %8s\n' "nestbox start -> workload execve, $f" \
@@ -107,3 +115,15 @@ awk -v a="$(pct 50 <"$work/fnnet.ms")" -v b="$(pct 50 <"$work/fn.ms")" \
 printf '%-52s %8s /s\n' "serve --pool 4, 4 callers: invocations" "${rate:-nan}"
 printf '%-52s %8s KiB\n' "one clone: its own memory (dirty pages)" "$priv"
 printf '%-52s %8s KiB\n' "one clone: template pages read (clean, shareable)" "$shared"
+phase() { python3 -c 'import json, sys; v = json.loads(sys.argv[1]).get(sys.argv[2]); print("nan" if v is None else v)' "$1" "$2"; }
+printf '%-52s %8s %8s\n' "where the time goes (median of 5, ms)" restore cold
+for k in setup to_execve to_exit exits npf_exits; do
+	case $k in
+	setup) what="VMM exec -> first KVM_RUN (host side)" ;;
+	to_execve) what="first KVM_RUN -> workload execve" ;;
+	to_exit) what="workload execve -> VMM exit (workload, teardown)" ;;
+	exits) what="VM exits (count)" ;;
+	npf_exits) what="  of which nested page faults (count)" ;;
+	esac
+	printf '%-52s %8s %8s\n' "$what" "$(phase "$phases_warm" $k)" "$(phase "$phases_cold" $k)"
+done
