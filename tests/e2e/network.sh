@@ -9,7 +9,7 @@
 net_cases="e2e_network_create e2e_network_publish_localhost e2e_network_publish_other_addr
 	e2e_network_publish_outside e2e_network_same_net e2e_network_nat e2e_network_resolv
 	e2e_network_isolated e2e_network_nat_b e2e_network_dns_option e2e_network_rm_in_use
-	e2e_network_none e2e_network_kill9_gc e2e_network_detached e2e_network_cleanup"
+	e2e_network_none e2e_network_rules_kept e2e_network_kill9_gc e2e_network_detached e2e_network_cleanup"
 if [ "$(id -u)" -ne 0 ] || ! command -v nft >/dev/null || ! command -v curl >/dev/null ||
 	! ip netns add nbout$$ 2>/dev/null; then
 	for t in $net_cases; do skip "$t" "needs root, nft, curl and ip netns"; done
@@ -107,8 +107,24 @@ while True:
 		"ls /sys/class/net | tr '\n' ' '"
 	expect e2e_network_none "--network none: no eth0 (only lo)" "$status" -eq 0 -a "$out" = "lo "
 
+	# A VM whose start and end change no rule (no -p) leaves the table as
+	# it is (the same handle: not replaced); after someone flushes the
+	# ruleset, the next VM's start applies it again.
+	table_handle() { nft -a list table inet nestbox 2>/dev/null | sed -n '1s/.*# handle \([0-9]*\).*/\1/p'; }
+	h1=$(table_handle)
+	nb_run_case $((limit + 60)) "$nestbox" run --network nb "$rootfs" -- /bin/true
+	s1=$status h2=$(table_handle)
+	nft flush ruleset
+	nb_run_case $((limit + 60)) "$nestbox" run --network nb "$rootfs" -- /bin/true
+	s2=$status h3=$(table_handle)
+	rules=$(nft list table inet nestbox 2>/dev/null | grep -c -e '10.88.12.0/24' -e 'dport 8080')
+	out="table handle $h1, after a run $h2, after a flush and a run $h3; status $s1 $s2; rules for nb and na's port: $rules"
+	expect e2e_network_rules_kept "run --network without -p leaves the table alone; after nft flush ruleset the next run applies it again" \
+		"$s1" -eq 0 -a -n "$h1" -a "$h1" = "$h2" -a "$s2" -eq 0 -a -n "$h3" -a "$rules" -ge 3
+
 	# kill -9 of nestbox: the VMM dies with it, and so does its tap; the
-	# lease names a dead pid, which nestbox gc frees with the idle bridge.
+	# lease names a dead pid, which nestbox gc frees; the network's bridge
+	# stays until network rm (as Docker's).
 	"$nestbox" run --network nb "$rootfs" -- /bin/sleep 600 >/dev/null 2>&1 &
 	k=$!
 	for _ in $(seq 120); do
@@ -121,11 +137,12 @@ while True:
 	sleep 2
 	nb_run_case 60 "$nestbox" gc
 	br_nb=$(sed -n 's/.*"bridge":"\([^"]*\)".*/\1/p' "$NESTBOX_NETWORK_DIR/nb.json")
-	left=$(ip -o link show 2>/dev/null | grep -oE " (nbt$k|$br_nb)[:@]" | tr '\n' ' ')
+	left=$(ip -o link show 2>/dev/null | grep -oE " nbt$k[:@]" | tr '\n' ' ')
 	[ -e "$NESTBOX_NETWORK_DIR/leases/nb.json" ] && left+=" leases/nb.json"
-	out="$out; tap was up: $had_tap; left: $left"
-	expect e2e_network_kill9_gc "kill -9 of nestbox: its tap goes at once; gc frees the lease and the idle bridge" \
-		"$status" -eq 0 -a "$had_tap" = 1 -a -z "$left"
+	bridge=$(ip -o link show "$br_nb" 2>/dev/null | wc -l)
+	out="$out; tap was up: $had_tap; left: $left; bridge $br_nb: $bridge"
+	expect e2e_network_kill9_gc "kill -9 of nestbox: its tap goes at once; gc frees the lease, the network's bridge stays" \
+		"$status" -eq 0 -a "$had_tap" = 1 -a -z "$left" -a "$bridge" = 1
 
 	# run -d: the VM keeps its lease and its place on the bridge once
 	# `run -d` has returned (its monitor holds them).

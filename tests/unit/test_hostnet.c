@@ -1,7 +1,8 @@
 /* nestbox networks, the parts without a kernel: names, addresses and
  * CIDRs, -p, definitions as JSON (hostile), address leases (exhaustion,
  * reuse, concurrent allocation under the store's lock), the nftables text,
- * the nameservers taken from resolv.conf. */
+ * the nameservers taken from resolv.conf; with root, in a network
+ * namespace of its own, when the table is applied and the bridge kept. */
 #include <check.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -13,6 +14,7 @@
 
 #include "unit.h"
 #include "vmm/hostnet/hostnet.h"
+#include "vmm/hostnet/link.h"
 #include "vmm/hostnet/netdef.h"
 #include "vmm/hostnet/nft.h"
 #include "vmm/hostnet/publish.h"
@@ -397,6 +399,81 @@ START_TEST(dns)
 }
 END_TEST
 
+/* In a network namespace of this test's own (the ruleset's generation is
+ * the namespace's): step numbers say what failed. */
+static int nft_fail(int step, const struct nb_err *err)
+{
+	fprintf(stderr, "hostnet_keeps_rules: step %d: %s\n", step, err ? err->msg : "");
+	return step;
+}
+
+static bool table_has(const char *what)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "nft list table inet nestbox 2>/dev/null | grep -q -- '%s'",
+		 what);
+	return nb_unit_sh(cmd) == 0;
+}
+
+static int keeps_rules(void *arg)
+{
+	struct nb_err err = { 0 };
+	struct nb_hostnet_vm vm;
+	struct nb_netdef def;
+	struct nb_publish p;
+	uint32_t g1, g2;
+	char applied[128];
+
+	snprintf(applied, sizeof(applied), "%s/leases/nft-applied", (const char *)arg);
+	if (setenv("NESTBOX_NETWORK_DIR", arg, 1) < 0 ||
+	    nb_unit_sh(
+		    "ip tuntap add nbt7001 mode tap && ip tuntap add nbt7002 mode tap && ip tuntap add nbt7003 mode tap") !=
+		    0)
+		return nft_fail(1, NULL);
+	if (nb_hostnet_create("keep", "10.77.9.0/24", NULL, &def, &err) < 0 ||
+	    nb_hostnet_attach("keep", 0, NULL, 0, "nbt7001", &vm, &err) < 0)
+		return nft_fail(2, &err);
+	if (!table_has("10.77.9.0/24") || nb_nft_generation(&g1, &err) < 0 ||
+	    access(applied, F_OK) < 0)
+		return nft_fail(3, &err);
+	/* The VM's end and the next one's start change no rule: no
+	 * transaction, and the bridge stays (as Docker's). */
+	if (nb_hostnet_detach("keep", &err) < 0 || !nb_link_exists(def.bridge) ||
+	    nb_hostnet_attach("keep", 0, NULL, 0, "nbt7002", &vm, &err) < 0)
+		return nft_fail(4, &err);
+	if (nb_nft_generation(&g2, &err) < 0 || g2 != g1)
+		return nft_fail(5, &err);
+	/* Someone else's change (a flush, a firewall reload): applied again. */
+	if (nb_unit_sh("nft flush ruleset") != 0 || table_has("10.77.9.0/24") ||
+	    nb_hostnet_detach("keep", &err) < 0 || !table_has("10.77.9.0/24"))
+		return nft_fail(6, &err);
+	/* A published port is a new rule: one transaction, then another
+	 * when it goes. */
+	if (nb_nft_generation(&g1, &err) < 0 || nb_publish_parse("18080:80", &p, &err) < 0 ||
+	    nb_hostnet_attach("keep", 0, &p, 1, "nbt7003", &vm, &err) < 0)
+		return nft_fail(7, &err);
+	if (nb_nft_generation(&g2, &err) < 0 || g2 != g1 + 1 || !table_has("dport 18080"))
+		return nft_fail(8, &err);
+	if (nb_hostnet_detach("keep", &err) < 0 || table_has("dport 18080") ||
+	    nb_nft_generation(&g1, &err) < 0 || g1 != g2 + 1)
+		return nft_fail(9, &err);
+	/* network rm: its bridge, the table and the record go. */
+	if (nb_hostnet_remove("keep", &err) < 0 || nb_link_exists(def.bridge) ||
+	    nb_unit_sh("nft list table inet nestbox >/dev/null 2>&1") == 0 ||
+	    access(applied, F_OK) == 0)
+		return nft_fail(10, &err);
+	return 0;
+}
+
+START_TEST(keeps_rules_and_bridge)
+{
+	int rc = nb_unit_in_netns_dir("hostnet_keeps_rules", "nb-hostnet", keeps_rules);
+
+	ck_assert_msg(rc <= 0, "step %d failed (see above)", rc);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("hostnet");
@@ -411,6 +488,10 @@ static Suite *suite(void)
 	tcase_add_test(tc, adopt_lease);
 	tcase_add_test(tc, nft_text);
 	tcase_add_test(tc, dns);
+	if (geteuid() == 0 && system("command -v ip >/dev/null && command -v nft >/dev/null") == 0)
+		tcase_add_test(tc, keeps_rules_and_bridge);
+	else
+		printf("skip hostnet_keeps_rules: needs root, ip and nft\n");
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -643,14 +643,9 @@ static int readdress_in_namespace(void *arg)
 
 START_TEST(readdress_kernel)
 {
-	char root[] = "/tmp/nb-readdr-XXXXXX", cmd[64];
-	int rc;
-
-	ck_assert_ptr_nonnull(mkdtemp(root));
-	rc = nb_unit_in_netns("sigmsg_readdress_kernel", readdress_in_namespace, root);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
-	ck_assert_int_eq(system(cmd), 0);
-	ck_assert_int_le(rc, 0);
+	ck_assert_int_le(nb_unit_in_netns_dir("sigmsg_readdress_kernel", "nb-readdr",
+					      readdress_in_namespace),
+			 0);
 }
 END_TEST
 

@@ -80,6 +80,21 @@ static inline int nb_unit_in_netns(const char *name, int (*body)(void *arg), voi
 	return WEXITSTATUS(ws);
 }
 
+/* The same with a directory of its own: body gets the path of a new
+ * directory under /tmp (prefix: its name's start), removed afterwards. */
+static inline int nb_unit_in_netns_dir(const char *name, const char *prefix, int (*body)(void *dir))
+{
+	char dir[64], cmd[96];
+	int rc;
+
+	snprintf(dir, sizeof(dir), "/tmp/%s-XXXXXX", prefix);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	rc = nb_unit_in_netns(name, body, dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+	return rc;
+}
+
 /* Zeroed guest RAM for boot-structure tests, laid out as the VMM does.
  * MAP_NORESERVE: a 5 GiB "guest" costs nothing until touched. Release it
  * with nb_mem_unmap(). */

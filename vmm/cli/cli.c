@@ -374,8 +374,8 @@ int nb_cmd_gc(int argc, char **argv)
 
 	if (help) {
 		fputs("Usage: nestbox gc\n\nRemove what crashed runs left behind: their cgroups, "
-		      "vsock sockets and\nrun records, their network leases (with idle bridges and "
-		      "their nftables\nrules), the image cache's temporary files, and the "
+		      "vsock sockets and\nrun records, their network leases (and their published "
+		      "ports' nftables\nrules), the image cache's temporary files, and the "
 		      "directories\nof detached VMs that no longer run (as docker container "
 		      "prune).\n",
 		      stdout);

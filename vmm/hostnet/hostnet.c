@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "common/file.h"
+#include "common/parse.h"
 #include "common/procstat.h"
 #include "nestbox/cleanup.h"
 #include "vmm/hostnet/link.h"
@@ -40,9 +41,71 @@ static int open_store(struct nb_netstore *s, struct nb_err *err)
 	return nb_netstore_open(s, d.defs, d.leases, err);
 }
 
-/* Make the host match the store: dead VMs' leases dropped, bridges of
- * networks nobody uses removed, the table rebuilt from the rest (only if
- * one of those happened, unless force). */
+/* What nestbox last applied, in the leases directory (a reboot empties
+ * both it and the kernel's tables): "generation N" and the ruleset's text,
+ * N being the ruleset's generation just after nestbox's transaction. */
+#define APPLIED_FILE "nft-applied"
+#define APPLIED_MAX (1u << 20)
+
+/* Is text what the kernel holds, untouched since nestbox applied it? */
+static bool applied_already(struct nb_netstore *s, uint32_t gen, const char *text)
+{
+	static const char head[] = "generation ";
+	cleanup_free char *data = NULL;
+	struct nb_err ignored;
+	const char *end;
+	uint64_t was;
+	size_t len;
+
+	if (nb_file_read_nofollow(s->leases_fd, APPLIED_FILE, APPLIED_MAX, &data, &len, &ignored) <
+		    0 ||
+	    strncmp(data, head, strlen(head)) != 0 ||
+	    !nb_parse_digits(data + strlen(head), &was, &end) || *end != '\n')
+		return false;
+	return was == gen && strcmp(end + 1, text) == 0;
+}
+
+static void applied_record(struct nb_netstore *s, uint32_t gen, const char *text)
+{
+	cleanup_free char *data = NULL;
+	struct nb_err ignored;
+
+	if (asprintf(&data, "generation %lu\n%s", (unsigned long)gen, text) < 0 ||
+	    nb_file_write_atomic(s->leases_fd, APPLIED_FILE, NULL, data, strlen(data), 0600,
+				 &ignored) < 0)
+		unlinkat(s->leases_fd, APPLIED_FILE, 0);
+}
+
+/* Replace the table with text, unless the kernel holds it already: when
+ * the ruleset's generation is the one recorded after nestbox's last
+ * transaction, of the same text, nobody has changed any table since (a
+ * flush, a firewall reload or another tool's rule moves it on). A VM's
+ * start or end that changes no rule (no -p) so costs no transaction. */
+static int apply_rules(struct nb_netstore *s, const char *text, bool empty, struct nb_err *err)
+{
+	struct nb_err ignored;
+	uint32_t before, after;
+	bool known = nb_nft_generation(&before, &ignored) == 0;
+
+	if (known && !empty && applied_already(s, before, text))
+		return 0;
+	if (nb_nft_apply(text, err) < 0) {
+		unlinkat(s->leases_fd, APPLIED_FILE, 0);
+		return -1;
+	}
+	/* Only nestbox's one transaction between the two readings: recorded. */
+	if (known && !empty && nb_nft_generation(&after, &ignored) == 0 && after == before + 1)
+		applied_record(s, after, text);
+	else
+		unlinkat(s->leases_fd, APPLIED_FILE, 0);
+	return 0;
+}
+
+/* Make the host match the store: dead VMs' leases dropped, the table
+ * rebuilt from every network (its bridge stays until network rm, as
+ * Docker's does) and the live VMs' published ports, and applied if the
+ * kernel does not hold it already (checked only if a lease died, unless
+ * force). */
 static int sync_host(struct nb_netstore *s, const struct nb_report *out, bool force,
 		     struct nb_err *err)
 {
@@ -51,7 +114,7 @@ static int sync_host(struct nb_netstore *s, const struct nb_report *out, bool fo
 	cleanup_free struct nb_leases *leases = NULL;
 	cleanup_free struct nb_nft_net *nets = NULL;
 	cleanup_free char *text = NULL;
-	size_t n, active = 0;
+	size_t n;
 	int rc = 0;
 
 	if (nb_netstore_list(s, &defs, &n, err) < 0)
@@ -74,16 +137,12 @@ static int sync_host(struct nb_netstore *s, const struct nb_report *out, bool fo
 		if (dead)
 			rc = nb_leases_save(s, defs[i].name, &leases[i], err);
 		changed |= dead > 0;
-		if (rc == 0 && leases[i].n) {
-			nets[active++] = (struct nb_nft_net){ &defs[i], &leases[i] };
-		} else if (rc == 0 && nb_link_exists(defs[i].bridge)) {
-			changed = true;
-			rc = nb_bridge_remove(defs[i].bridge, err);
-		}
+		nets[i] = (struct nb_nft_net){ &defs[i], &leases[i] };
 	}
 	if (rc == 0 && changed) {
-		text = nb_nft_ruleset(nets, active);
-		rc = text ? nb_nft_apply(text, err) : nb_err_set(err, ENOMEM, "nftables rules");
+		text = nb_nft_ruleset(nets, n);
+		rc = text ? apply_rules(s, text, n == 0, err)
+			  : nb_err_set(err, ENOMEM, "nftables rules");
 	}
 	for (size_t i = 0; i < n; i++)
 		nb_leases_free(&leases[i]);
@@ -293,7 +352,8 @@ static int lease(struct nb_netstore *s, const struct nb_netdef *def, uint32_t wa
 
 	if (npublish > NB_PUBLISH_MAX)
 		return nb_err_set(err, 0, "at most %u -p options", NB_PUBLISH_MAX);
-	memcpy(mine.publish, publish, npublish * sizeof(*publish));
+	if (npublish)
+		memcpy(mine.publish, publish, npublish * sizeof(*publish));
 	snprintf(mine.tap, sizeof(mine.tap), "%s", tap);
 	if (check_ports(s, publish, npublish, err) < 0 || nb_leases_load(s, def->name, &l, err) < 0)
 		return -1;

@@ -1,8 +1,10 @@
 /* nestbox networks as a whole (Docker's user-defined bridge networks):
  * create, list, inspect and remove definitions; attach a VM's tap to a
- * network (an address lease, the bridge made on first use, the nftables
- * table rebuilt) and detach it (the lease freed, the bridge removed with
- * its last VM, the table rebuilt); collect what dead VMs left. Every step
+ * network (an address lease, the bridge made on first use and kept until
+ * the network is removed, as Docker's, the nftables table rebuilt) and
+ * detach it (the lease freed, the table rebuilt); collect what dead VMs
+ * left. The table is applied only when the kernel does not hold it
+ * already (the ruleset's generation, nft.h). Every step
  * runs under the store's lock (vmm/hostnet/store.h). Needs root.
  *
  * Where: NESTBOX_NETWORK_DIR (definitions; leases in its leases/), else
@@ -56,20 +58,21 @@ void nb_hostnet_info_free(struct nb_hostnet_info *info);
 /* Attach the existing tap to network name (NB_NET_DEFAULT is defined on
  * first use) for this process: lease want (0: any free address) and the
  * published ports (refused if another VM publishes one of them), the
- * bridge up, the tap on it, the rules in place. */
+ * bridge up, the tap on it, the rules in place (applied only if the
+ * kernel does not hold them already: see sync_host in hostnet.c). */
 int nb_hostnet_attach(const char *name, uint32_t want, const struct nb_publish *publish,
 		      size_t npublish, const char *tap, struct nb_hostnet_vm *vm,
 		      struct nb_err *err);
 
-/* This process leaves network name: its lease freed, the bridge removed
- * if no VM is left on it, the rules rebuilt. */
+/* This process leaves network name: its lease freed, the rules rebuilt
+ * (the bridge stays until nb_hostnet_remove). */
 int nb_hostnet_detach(const char *name, struct nb_err *err);
 
 /* Process `from`'s lease on network name becomes this process's (run -d:
  * the monitor goes on after the process that attached has returned). */
 int nb_hostnet_adopt(const char *name, pid_t from, struct nb_err *err);
 
-/* Leases of dead VMs freed, idle bridges removed, the rules rebuilt;
+/* Leases of dead VMs freed and the rules rebuilt without their ports;
  * each freed lease reported to out (NULL: quiet). Does nothing when no
  * network was ever defined. Returns 0 or -1. */
 int nb_hostnet_gc(const struct nb_report *out, struct nb_err *err);

@@ -1,12 +1,16 @@
 #include "vmm/hostnet/nft.h"
 
 #include <dlfcn.h>
+#include <errno.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netlink.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "nestbox/cleanup.h"
 
@@ -175,5 +179,115 @@ int nb_nft_apply(const char *text, struct nb_err *err)
 				(int)(len < 300 ? len : 300), msg ? msg : "");
 	}
 	api.ctx_free(ctx);
+	return rc;
+}
+
+/* The slice of libmnl's and libnftnl's API that asks for the ruleset's
+ * generation (libmnl/libmnl.h, libnftnl/gen.h and common.h); both come
+ * with libnftables and are much smaller to load. */
+struct mnl_socket;
+struct nftnl_gen;
+typedef int (*mnl_cb)(const struct nlmsghdr *nlh, void *data);
+struct gen_api {
+	struct mnl_socket *(*open)(int bus);
+	int (*bind)(struct mnl_socket *nl, unsigned groups, pid_t pid);
+	unsigned (*portid)(const struct mnl_socket *nl);
+	ssize_t (*send)(const struct mnl_socket *nl, const void *buf, size_t len);
+	ssize_t (*recv)(const struct mnl_socket *nl, void *buf, size_t size);
+	int (*close)(struct mnl_socket *nl);
+	int (*run)(const void *buf, size_t len, unsigned seq, unsigned portid, mnl_cb cb,
+		   void *data);
+	struct nlmsghdr *(*build)(char *buf, uint16_t type, uint16_t family, uint16_t flags,
+				  uint32_t seq);
+	struct nftnl_gen *(*alloc)(void);
+	void (*free)(const struct nftnl_gen *gen);
+	int (*parse)(const struct nlmsghdr *nlh, struct nftnl_gen *gen);
+	uint32_t (*get_u32)(const struct nftnl_gen *gen, uint16_t attr);
+};
+
+#define NFTNL_GEN_ID 0 /* enum nftnl_gen_attr */
+#define MNL_CB_STOP 0
+
+static int load_gen(struct gen_api *api, struct nb_err *err)
+{
+	static void *mnl, *nftnl;
+
+	if (!mnl && !(mnl = dlopen("libmnl.so.0", RTLD_NOW | RTLD_LOCAL)))
+		return nb_err_set(err, 0, "cannot load libmnl (%s): install libmnl0", dlerror());
+	if (!nftnl && !(nftnl = dlopen("libnftnl.so.11", RTLD_NOW | RTLD_LOCAL)))
+		return nb_err_set(err, 0, "cannot load libnftnl (%s): install libnftnl11",
+				  dlerror());
+	*(void **)&api->open = dlsym(mnl, "mnl_socket_open");
+	*(void **)&api->bind = dlsym(mnl, "mnl_socket_bind");
+	*(void **)&api->portid = dlsym(mnl, "mnl_socket_get_portid");
+	*(void **)&api->send = dlsym(mnl, "mnl_socket_sendto");
+	*(void **)&api->recv = dlsym(mnl, "mnl_socket_recvfrom");
+	*(void **)&api->close = dlsym(mnl, "mnl_socket_close");
+	*(void **)&api->run = dlsym(mnl, "mnl_cb_run");
+	*(void **)&api->build = dlsym(nftnl, "nftnl_nlmsg_build_hdr");
+	*(void **)&api->alloc = dlsym(nftnl, "nftnl_gen_alloc");
+	*(void **)&api->free = dlsym(nftnl, "nftnl_gen_free");
+	*(void **)&api->parse = dlsym(nftnl, "nftnl_gen_nlmsg_parse");
+	*(void **)&api->get_u32 = dlsym(nftnl, "nftnl_gen_get_u32");
+	if (!api->open || !api->bind || !api->portid || !api->send || !api->recv || !api->close ||
+	    !api->run || !api->build || !api->alloc || !api->free || !api->parse || !api->get_u32)
+		return nb_err_set(err, 0, "libmnl or libnftnl lacks the functions nestbox uses");
+	return 0;
+}
+
+struct gen_reply {
+	const struct gen_api *api;
+	struct nftnl_gen *gen;
+	bool got;
+};
+
+static int gen_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct gen_reply *r = data;
+
+	r->got = r->api->parse(nlh, r->gen) == 0;
+	return MNL_CB_STOP; /* one answer */
+}
+
+int nb_nft_generation(uint32_t *gen, struct nb_err *err)
+{
+	struct gen_api api = { 0 };
+	struct gen_reply reply = { .api = &api };
+	struct mnl_socket *nl;
+	struct nlmsghdr *nlh;
+	char buf[8192] __attribute__((aligned(8)));
+	unsigned seq = 1, portid;
+	ssize_t n;
+	int rc = -1;
+
+	if (load_gen(&api, err) < 0)
+		return -1;
+	if (!(nl = api.open(NETLINK_NETFILTER)))
+		return nb_err_sys(err, "nftables generation: netlink socket");
+	if (api.bind(nl, 0, 0) < 0) {
+		rc = nb_err_sys(err, "nftables generation: netlink bind");
+		goto out;
+	}
+	portid = api.portid(nl);
+	nlh = api.build(buf, NFT_MSG_GETGEN, 0 /* AF_UNSPEC */, NLM_F_REQUEST, seq);
+	if (api.send(nl, nlh, nlh->nlmsg_len) < 0) {
+		rc = nb_err_sys(err, "nftables generation: netlink send");
+		goto out;
+	}
+	if (!(reply.gen = api.alloc())) {
+		rc = nb_err_set(err, ENOMEM, "nftables generation");
+		goto out;
+	}
+	n = api.recv(nl, buf, sizeof(buf));
+	if (n < 0 || api.run(buf, (size_t)n, seq, portid, gen_cb, &reply) < 0 || !reply.got) {
+		rc = nb_err_sys(err, "nftables generation: no answer from the kernel");
+		goto out;
+	}
+	*gen = api.get_u32(reply.gen, NFTNL_GEN_ID);
+	rc = 0;
+out:
+	if (reply.gen)
+		api.free(reply.gen);
+	api.close(nl);
 	return rc;
 }

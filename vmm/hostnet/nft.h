@@ -18,6 +18,7 @@
 #define NESTBOX_VMM_HOSTNET_NFT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "nestbox/err.h"
 #include "vmm/hostnet/netdef.h"
@@ -37,5 +38,12 @@ char *nb_nft_ruleset(const struct nb_nft_net *nets, size_t n);
 
 /* Run text through libnftables. */
 int nb_nft_apply(const char *text, struct nb_err *err);
+
+/* The generation of this network namespace's ruleset: a counter the
+ * kernel moves on at every change anyone commits (nestbox, nft, a firewall
+ * reload, iptables-nft). Asked with libmnl and libnftnl (loaded on first
+ * use; libnftables' own dependencies, much smaller to load). Needs
+ * CAP_NET_ADMIN. */
+int nb_nft_generation(uint32_t *gen, struct nb_err *err);
 
 #endif

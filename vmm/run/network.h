@@ -57,7 +57,7 @@ bool nb_network_joins(const struct nb_run_options *opts);
  * leased. Before the spec is built; undone by nb_network_detach(). */
 int nb_network_attach(struct nb_network *n, const struct nb_run_options *opts, struct nb_err *err);
 
-/* Leave the network (lease, and the bridge with its last VM, rules);
+/* Leave the network (lease, rules; the bridge stays with the network);
  * reports a failure to report. Safe when nothing was attached. */
 void nb_network_detach(struct nb_network *n, const struct nb_report *report);
 

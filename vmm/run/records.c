@@ -266,7 +266,7 @@ int nb_gc_collect(const struct nb_report *out, struct nb_err *err)
 	int left = 0;
 	struct nb_err net_err;
 
-	/* Networks: dead VMs' leases, idle bridges, their rules. */
+	/* Networks: dead VMs' leases and their rules. */
 	if (nb_hostnet_gc(out, &net_err) < 0) {
 		nb_report(out, NB_REPORT_MESSAGE, "networks: %s", net_err.msg);
 		left++;
