@@ -14,13 +14,15 @@ static const struct {
 	{ "curl_easy_setopt", offsetof(struct nb_curl, easy_setopt) },
 	{ "curl_easy_perform", offsetof(struct nb_curl, easy_perform) },
 	{ "curl_easy_getinfo", offsetof(struct nb_curl, easy_getinfo) },
-	{ "curl_easy_reset", offsetof(struct nb_curl, easy_reset) },
 	{ "curl_easy_cleanup", offsetof(struct nb_curl, easy_cleanup) },
 	{ "curl_easy_strerror", offsetof(struct nb_curl, easy_strerror) },
 	{ "curl_easy_escape", offsetof(struct nb_curl, easy_escape) },
 	{ "curl_free", offsetof(struct nb_curl, free) },
 	{ "curl_slist_append", offsetof(struct nb_curl, slist_append) },
 	{ "curl_slist_free_all", offsetof(struct nb_curl, slist_free_all) },
+	{ "curl_share_init", offsetof(struct nb_curl, share_init) },
+	{ "curl_share_setopt", offsetof(struct nb_curl, share_setopt) },
+	{ "curl_share_cleanup", offsetof(struct nb_curl, share_cleanup) },
 };
 
 const struct nb_curl *nb_curl_load(struct nb_err *err)

@@ -18,13 +18,15 @@ struct nb_curl {
 	CURLcode (*easy_setopt)(CURL *curl, CURLoption option, ...);
 	CURLcode (*easy_perform)(CURL *curl);
 	CURLcode (*easy_getinfo)(CURL *curl, CURLINFO info, ...);
-	void (*easy_reset)(CURL *curl);
 	void (*easy_cleanup)(CURL *curl);
 	const char *(*easy_strerror)(CURLcode code);
 	char *(*easy_escape)(CURL *curl, const char *string, int length);
 	void (*free)(void *p);
 	struct curl_slist *(*slist_append)(struct curl_slist *list, const char *string);
 	void (*slist_free_all)(struct curl_slist *list);
+	CURLSH *(*share_init)(void);
+	CURLSHcode (*share_setopt)(CURLSH *share, CURLSHoption option, ...);
+	CURLSHcode (*share_cleanup)(CURLSH *share);
 };
 
 /* The loaded API (once per process), or NULL with err set. */

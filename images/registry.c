@@ -104,7 +104,14 @@ struct reg {
 	struct nb_ref ref;
 	struct nb_cache *cache;
 	const struct nb_pull_opts *opts;
+	/* A transfer's own handle, made for it and cleaned up after it: libcurl
+	 * 7.88 (Debian 12) keeps a pointer to the previous transfer's last
+	 * header in the handle after freeing it, and a response whose first
+	 * header is folded (a line starting with a blank) makes it read and
+	 * realloc that freed memory (curl PR #11103, fixed in 8.1). The
+	 * transfers share connections, DNS and TLS sessions through `share`. */
 	CURL *curl;
+	CURLSH *share;
 	char scheme[8];
 	char token[TOKEN_MAX];
 	char basic[4 * NB_AUTH_FIELD_MAX]; /* base64 user:password, "" without credentials */
@@ -263,8 +270,8 @@ static int limit_protocols(struct reg *r, struct nb_err *err)
 static int http_setup(struct reg *r, const char *url, struct curl_slist *headers, struct sink *s,
 		      struct nb_err *err)
 {
-	C->easy_reset(r->curl);
 	if (limit_protocols(r, err) < 0 || SETOPT(r, CURLOPT_URL, url, err) < 0 ||
+	    SETOPT(r, CURLOPT_SHARE, r->share, err) < 0 ||
 	    SETOPT(r, CURLOPT_HTTPHEADER, headers, err) < 0 ||
 	    SETOPT(r, CURLOPT_FOLLOWLOCATION, 1L, err) < 0 ||
 	    SETOPT(r, CURLOPT_MAXREDIRS, 5L, err) < 0 ||
@@ -286,6 +293,12 @@ static int http_setup(struct reg *r, const char *url, struct curl_slist *headers
 	return 0;
 }
 
+static void end_transfer(struct reg *r)
+{
+	C->easy_cleanup(r->curl);
+	r->curl = NULL;
+}
+
 /* One GET of url into s; *status gets the HTTP status. */
 /* auth: Bearer token or Basic credentials for the registry itself; basic:
  * the credentials alone (the token service). */
@@ -294,6 +307,7 @@ static int http_get(struct reg *r, const char *url, const char *accept, bool aut
 {
 	struct curl_slist *headers = NULL;
 	char authz[TOKEN_MAX + 32];
+	bool got_status;
 	CURLcode rc;
 
 	if (accept)
@@ -310,12 +324,20 @@ static int http_get(struct reg *r, const char *url, const char *accept, bool aut
 	r->sink = s;
 	s->dropping = false;
 	s->dropped = 0;
+	r->curl = C->easy_init();
+	if (!r->curl) {
+		C->slist_free_all(headers);
+		return nb_err_set(err, 0, "%s: cannot start a libcurl transfer", url);
+	}
 	if (http_setup(r, url, headers, s, err) < 0) {
 		C->slist_free_all(headers);
+		end_transfer(r);
 		return nb_err_wrap(err, "%s", url);
 	}
 	rc = C->easy_perform(r->curl);
 	C->slist_free_all(headers);
+	got_status = C->easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, status) == CURLE_OK;
+	end_transfer(r);
 	if (s->too_big && s->dropping)
 		return nb_err_set(err, 0, "%s: an error response of more than %u bytes", url,
 				  ERROR_BODY_MAX);
@@ -329,7 +351,7 @@ static int http_get(struct reg *r, const char *url, const char *accept, bool aut
 						  rc == CURLE_PEER_FAILED_VERIFICATION
 					  ? " (a plain-HTTP registry needs --insecure)"
 					  : "");
-	if (C->easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, status) != CURLE_OK)
+	if (!got_status)
 		return nb_err_set(err, 0, "%s: libcurl has no HTTP status", url);
 	return 0;
 }
@@ -354,8 +376,10 @@ static int get_token(struct reg *r, struct nb_err *err)
 				  r->ref.host, r->auth_header[0] ? r->auth_header : "no challenge");
 	if (strncmp(realm, "https://", 8) != 0 && !(r->opts->insecure || r->ref.loopback))
 		return nb_err_set(err, 0, "token realm %.200s is not HTTPS", realm);
-	esc_service = C->easy_escape(r->curl, service, 0);
-	esc_scope = C->easy_escape(r->curl, scope, 0);
+	/* curl_easy_escape ignores its handle (libcurl's manual: "since 7.82.0"
+	 * and before it on every system but TPF). */
+	esc_service = C->easy_escape(NULL, service, 0);
+	esc_scope = C->easy_escape(NULL, scope, 0);
 	snprintf(url, sizeof(url), "%s%sservice=%s&scope=%s", realm, strchr(realm, '?') ? "&" : "?",
 		 esc_service ? esc_service : "", esc_scope ? esc_scope : "");
 	C->free(esc_service);
@@ -639,6 +663,8 @@ static int max_blob(uint64_t *max, struct nb_err *err)
 
 static int reg_start(struct reg *r, const struct nb_pull_opts *opts, struct nb_err *err)
 {
+	static const curl_lock_data shared[] = { CURL_LOCK_DATA_CONNECT, CURL_LOCK_DATA_DNS,
+						 CURL_LOCK_DATA_SSL_SESSION };
 	CURLcode rc;
 
 	r->opts = opts;
@@ -650,10 +676,20 @@ static int reg_start(struct reg *r, const struct nb_pull_opts *opts, struct nb_e
 	rc = C->global_init(CURL_GLOBAL_DEFAULT);
 	if (rc != CURLE_OK)
 		return nb_err_set(err, 0, "cannot start libcurl: %s", C->easy_strerror(rc));
-	r->curl = C->easy_init();
-	if (!r->curl)
+	r->share = C->share_init();
+	if (!r->share)
 		return nb_err_set(err, 0, "cannot start libcurl");
+	/* Best effort: a libcurl that shares less opens more connections. */
+	for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++)
+		C->share_setopt(r->share, CURLSHOPT_SHARE, shared[i]);
 	return 0;
+}
+
+static void reg_end(struct reg *r)
+{
+	if (r->share)
+		C->share_cleanup(r->share);
+	explicit_bzero(r->basic, sizeof(r->basic));
 }
 
 int nb_registry_server(const char *arg, char *key, size_t size, struct nb_err *err)
@@ -705,9 +741,7 @@ int nb_registry_login(const char *key, const struct nb_creds *creds, bool insecu
 	else
 		rc = 0;
 out:
-	if (r->curl)
-		C->easy_cleanup(r->curl);
-	explicit_bzero(r->basic, sizeof(r->basic));
+	reg_end(r);
 	free(s.data);
 	free(r);
 	return rc < 0 ? nb_err_wrap(err, "login %s", key) : 0;
@@ -743,10 +777,8 @@ out:
 	if (rc < 0)
 		nb_err_wrap(err, "pull %s", text);
 	nb_manifest_free(&m);
-	if (r->curl)
-		C->easy_cleanup(r->curl);
+	reg_end(r);
 	free(r->top);
-	explicit_bzero(r->basic, sizeof(r->basic));
 	free(r);
 	return rc;
 }

@@ -52,6 +52,8 @@ FORWARD(CURLcode, curl_easy_perform, (CURL * c), (c))
 FORWARD(const char *, curl_easy_strerror, (CURLcode code), (code))
 FORWARD(char *, curl_easy_escape, (CURL * c, const char *s, int len), (c, s, len))
 FORWARD(struct curl_slist *, curl_slist_append, (struct curl_slist * l, const char *s), (l, s))
+FORWARD(CURLSH *, curl_share_init, (void), ())
+FORWARD(CURLSHcode, curl_share_cleanup, (CURLSH * s), (s))
 
 #define FORWARD_VOID(name, params, args)             \
 	void name params                             \
@@ -62,7 +64,6 @@ FORWARD(struct curl_slist *, curl_slist_append, (struct curl_slist * l, const ch
 		fn args;                             \
 	}
 
-FORWARD_VOID(curl_easy_reset, (CURL * c), (c))
 FORWARD_VOID(curl_easy_cleanup, (CURL * c), (c))
 FORWARD_VOID(curl_free, (void *p), (p))
 FORWARD_VOID(curl_slist_free_all, (struct curl_slist * l), (l))
@@ -79,6 +80,21 @@ CURLcode curl_easy_getinfo(CURL *c, CURLINFO info, ...)
 	p = va_arg(ap, void *);
 	va_end(ap);
 	return fn(c, info, p);
+}
+
+/* nestbox passes CURLSHOPT_SHARE an int (curl_lock_data). */
+CURLSHcode curl_share_setopt(CURLSH *sh, CURLSHoption opt, ...)
+{
+	static CURLSHcode (*fn)(CURLSH *, CURLSHoption, ...);
+	va_list ap;
+	int v;
+
+	if (!fn)
+		*(void **)&fn = real("curl_share_setopt");
+	va_start(ap, opt);
+	v = va_arg(ap, int);
+	va_end(ap);
+	return fn(sh, opt, v);
 }
 
 static int refused(CURLoption opt, CURLcode *rc)
