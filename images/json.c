@@ -36,7 +36,7 @@ struct json_object *nb_json_parse(const char *data, size_t len, const char *what
 	if (jerr == json_tokener_success && json_tokener_get_parse_end(tok) != len) {
 		/* Anything but whitespace after the document is an error. */
 		for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
-			if (!strchr(" \t\r\n", data[i])) {
+			if (!memchr(" \t\r\n", data[i], 4)) {
 				jerr = json_tokener_error_parse_unexpected;
 				break;
 			}
@@ -45,6 +45,9 @@ struct json_object *nb_json_parse(const char *data, size_t len, const char *what
 		nb_err_set(err, 0, "%s is not valid JSON: %s", what, json_tokener_error_desc(jerr));
 		json_object_put(o);
 		o = NULL;
+	} else if (!o) {
+		/* json-c reads a lone null as a NULL object: not a document. */
+		nb_err_set(err, 0, "%s is JSON null, not a document", what);
 	}
 	json_tokener_free(tok);
 	return o;

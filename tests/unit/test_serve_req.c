@@ -1,6 +1,7 @@
 /* `nestbox serve`'s request parser (vmm/cli/serve_req.h): what a good
  * request gives, and refusal of hostile ones (wrong types, unknown fields,
- * bounds, NUL bytes, bad base64, deep nesting, garbage, oversize). */
+ * bounds, NUL bytes, bad base64, deep nesting, garbage, a lone null,
+ * oversize). */
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,6 +52,8 @@ START_TEST(hostile_requests)
 		"",
 		"   \n",
 		"not json",
+		"null",
+		"null\t",
 		"[\"argv\"]",
 		"\"argv\"",
 		"{}",
@@ -92,6 +95,19 @@ START_TEST(hostile_requests)
 }
 END_TEST
 
+START_TEST(nul_after_request)
+{
+	static const char text[] = "{\"argv\":[\"true\"]}\0";
+	struct nb_serve_req req;
+	struct nb_err err = { 0 };
+
+	/* a NUL byte after the document is not white space */
+	ck_assert_int_eq(nb_serve_req_parse(text, sizeof(text) - 1, &req, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "not valid JSON"));
+	ck_assert_ptr_null(req.argv);
+}
+END_TEST
+
 START_TEST(bounds)
 {
 	struct nb_serve_req req;
@@ -125,6 +141,7 @@ static Suite *suite(void)
 
 	tcase_add_test(tc, good_request);
 	tcase_add_test(tc, hostile_requests);
+	tcase_add_test(tc, nul_after_request);
 	tcase_add_test(tc, bounds);
 	suite_add_tcase(s, tc);
 	return s;
