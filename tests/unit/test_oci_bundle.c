@@ -427,6 +427,31 @@ START_TEST(global_options)
 }
 END_TEST
 
+/* --log lines stay one parseable line whatever bytes the error quotes. */
+START_TEST(log_line)
+{
+	const char *t = "2026-12-07T01:02:03.000000000Z";
+	char *j = nb_oci_log_line(true, t, "create \"a\nb\": \xff\xc3 bad");
+	char *x = nb_oci_log_line(false, t, "a\tb \\ \"c\"");
+	json_object *o;
+
+	ck_assert_ptr_nonnull(j);
+	ck_assert_ptr_nonnull(x);
+	ck_assert(strchr(j, '\n') == j + strlen(j) - 1); /* one line */
+	o = json_tokener_parse(j);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "msg")),
+			 "create \"a\nb\": ?? bad");
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "level")), "error");
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "time")), t);
+	json_object_put(o);
+	ck_assert_str_eq(x, "time=\"2026-12-07T01:02:03.000000000Z\" level=error "
+			    "msg=\"a\\tb \\\\ \\\"c\\\"\"\n");
+	free(j);
+	free(x);
+}
+END_TEST
+
 /* `exec --process FILE`: the process object alone, checked as config.json's. */
 START_TEST(exec_process)
 {
@@ -491,6 +516,7 @@ int main(void)
 	tcase_add_test(tc, start_gate);
 	tcase_add_test(tc, global_options);
 	tcase_add_test(tc, exec_process);
+	tcase_add_test(tc, log_line);
 	suite_add_tcase(s, tc);
 	return nb_unit_run(s);
 }

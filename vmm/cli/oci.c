@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "common/file.h"
+#include "common/parse.h"
 #include "common/procstat.h"
 #include "nestbox/abi.h"
 #include "nestbox/cleanup.h"
@@ -115,6 +116,34 @@ static void now_rfc3339(char *buf, size_t size)
 	snprintf(buf + n, size - n, ".%09dZ", (int)(ts.tv_nsec % 1000000000));
 }
 
+char *nb_oci_log_line(bool json, const char *time, const char *msg)
+{
+	cleanup_free char *text = strdup(msg);
+	json_object *m = text ? json_object_new_string(nb_utf8_scrub(text)) : NULL;
+	const int flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
+	char *line = NULL;
+
+	if (!m)
+		return NULL;
+	if (json) {
+		json_object *o = json_object_new_object();
+
+		if (o) {
+			json_object_object_add(o, "level", json_object_new_string("error"));
+			json_object_object_add(o, "msg", json_object_get(m));
+			json_object_object_add(o, "time", json_object_new_string(time));
+			if (asprintf(&line, "%s\n", json_object_to_json_string_ext(o, flags)) < 0)
+				line = NULL;
+			json_object_put(o);
+		}
+	} else if (asprintf(&line, "time=\"%s\" level=error msg=%s\n", time,
+			    json_object_to_json_string_ext(m, flags)) < 0) {
+		line = NULL;
+	}
+	json_object_put(m);
+	return line;
+}
+
 /* The error on stderr and, with --log, as runc writes it there (conmon
  * reads the last JSON line's "msg" with --log-format json). */
 static int fail(const char *cmd, struct nb_err *err)
@@ -124,19 +153,12 @@ static int fail(const char *cmd, struct nb_err *err)
 	nb_err_wrap(err, "%s", cmd);
 	if (fd >= 0) {
 		char t[40];
+		cleanup_free char *line = NULL;
 
 		now_rfc3339(t, sizeof(t));
-		if (g.json) {
-			json_object *o = json_object_new_object();
-
-			json_object_object_add(o, "level", json_object_new_string("error"));
-			json_object_object_add(o, "msg", json_object_new_string(err->msg));
-			json_object_object_add(o, "time", json_object_new_string(t));
-			dprintf(fd, "%s\n",
-				json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-			json_object_put(o);
-		} else {
-			dprintf(fd, "time=\"%s\" level=error msg=\"%s\"\n", t, err->msg);
+		line = nb_oci_log_line(g.json, t, err->msg);
+		if (line && write(fd, line, strlen(line)) < 0) {
+			/* the error still reaches stderr below */
 		}
 		close(fd);
 	}
