@@ -204,6 +204,27 @@ oci_lifecycle() {
 	out="$kill_out; delete: $out"
 	expect e2e_oci_kill_created "kill of a held process ends its VM; delete --force cleans up" \
 		-n "$(grep stopped <<<"$st")" -a "$status" -eq 0 -a ! -e "$root/c2"
+	oci_output_unread "$root"
+}
+
+# A container whose stdout nobody reads: its process (the VMM) ends with
+# SIGPIPE's status and says why on stderr, the engine's log. Its error
+# comes after the VM ran, inside the VMM's seccomp sandbox (before: that
+# report used dprintf, whose fstat the filter killed: 159, no word).
+oci_output_unread() {
+	local b=$nb_tmp/bundle-u root=$1
+	mkdir -p "$b"
+	cp -a "$rootfs" "$b/rootfs"
+	cat >"$b/config.json" <<-'EOF'
+		{"ociVersion": "1.0.2", "root": {"path": "rootfs"},
+		 "process": {"args": ["sh", "-c", "echo unread; echo to-stderr >&2"], "cwd": "/",
+		             "env": ["PATH=/bin:/usr/bin"]}}
+	EOF
+	nb_run_case "$limit" tests/e2e/oci_unread.py "$nestbox" "$root" "$b" c4
+	expect e2e_oci_output_unread "stdout without a reader: the VMM ends with 141 and says so" \
+		"$status" -eq 0 -a "$out" = "exited 141" -a \
+		-n "$(grep -F "stdout went away (EPIPE)" <<<"$err")"
+	"$nestbox" --root "$root" delete --force c4 >/dev/null 2>&1
 }
 
 # `nestbox exec` as an engine or a user calls it: a command, a process

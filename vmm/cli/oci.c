@@ -278,8 +278,13 @@ static _Noreturn void monitor(struct nb_oci_bundle *b, const char *id, int ready
 		_exit(status);
 	}
 	/* before "r" `create` reports it; after, its reader is gone (EPIPE)
-	 * and the engine's log gets it on stderr */
-	if (dprintf(ready, "e%s", err.msg) < 0)
+	 * and the engine's log gets it on stderr. Once the VM ran, this
+	 * thread is in the VMM's seccomp sandbox: write(2) it is (dprintf's
+	 * stream would fstat, and the filter kills that). */
+	char line[sizeof(err.msg) + 1];
+	int n = snprintf(line, sizeof(line), "e%s", err.msg);
+
+	if (write(ready, line, (size_t)n) != n)
 		nb_cli_error(NULL, &err);
 	_exit(nb_err_status(&err));
 }
