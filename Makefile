@@ -48,7 +48,8 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 HOST_SRCS     := $(wildcard common/*.c vmm/*/*.c vmm/*/*/*.c images/*.c)
 HOST_LIB_SRCS := $(filter-out vmm/cli/main.c,$(HOST_SRCS))
 # common/ is shared but for procstat.c (the host's /proc/PID/stat reader)
-GUEST_SRCS    := $(filter-out common/procstat.c,$(wildcard common/*.c guest-init/*.c container/*.c))
+# and dl.c (libraries the host opens on first use)
+GUEST_SRCS    := $(filter-out common/procstat.c common/dl.c,$(wildcard common/*.c guest-init/*.c container/*.c))
 UNIT_SRCS     := $(wildcard tests/unit/test_*.c)
 KVM_SRCS      := $(wildcard tests/kvm/test_*.c)
 
@@ -216,7 +217,7 @@ $(BUILD)/fuzz/fuzz_preload: tests/fuzz/fuzz_preload.c container/preload.c contai
 # Image import as `nestbox pull` runs it (archives, registries), with the
 # layer conversion replaced by a digest check (--wrap=nb_layer_get).
 FUZZ_IMPORT_LIB := $(filter-out images/initramfs.c images/runplan.c,$(wildcard images/*.c)) \
-		   common/err.c common/file.c common/parse.c common/report.c
+		   common/dl.c common/err.c common/file.c common/parse.c common/report.c
 FUZZ_IMPORT_BINS := $(BUILD)/fuzz/fuzz_archive $(BUILD)/fuzz/fuzz_registry
 $(FUZZ_IMPORT_BINS): $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/layer_check.c $(FUZZ_IMPORT_LIB) \
 		$(wildcard images/*.h)

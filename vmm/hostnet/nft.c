@@ -1,6 +1,5 @@
 #include "vmm/hostnet/nft.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netlink.h>
@@ -12,6 +11,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "common/dl.h"
 #include "nestbox/cleanup.h"
 
 /* A growing string; on failure it stays failed and yields NULL. */
@@ -139,38 +139,29 @@ struct nft_api {
 	int (*run)(struct nft_ctx *ctx, const char *buf);
 };
 
-static int load(struct nft_api *api, struct nb_err *err)
-{
-	static void *lib;
+static const struct nb_dl_sym nft_symbols[] = {
+	NB_DL_SYM(struct nft_api, ctx_new, "nft_ctx_new"),
+	NB_DL_SYM(struct nft_api, ctx_free, "nft_ctx_free"),
+	NB_DL_SYM(struct nft_api, buffer_error, "nft_ctx_buffer_error"),
+	NB_DL_SYM(struct nft_api, get_error, "nft_ctx_get_error_buffer"),
+	NB_DL_SYM(struct nft_api, run, "nft_run_cmd_from_buffer"),
+};
 
-	if (!lib && !(lib = dlopen("libnftables.so.1", RTLD_NOW | RTLD_LOCAL)))
-		return nb_err_set(err, 0,
-				  "cannot load libnftables (%s): install nftables "
-				  "(apt-get install libnftables1)",
-				  dlerror());
-	*(void **)&api->ctx_new = dlsym(lib, "nft_ctx_new");
-	*(void **)&api->ctx_free = dlsym(lib, "nft_ctx_free");
-	*(void **)&api->buffer_error = dlsym(lib, "nft_ctx_buffer_error");
-	*(void **)&api->get_error = dlsym(lib, "nft_ctx_get_error_buffer");
-	*(void **)&api->run = dlsym(lib, "nft_run_cmd_from_buffer");
-	if (!api->ctx_new || !api->ctx_free || !api->buffer_error || !api->get_error || !api->run)
-		return nb_err_set(err, 0, "libnftables lacks the functions nestbox uses");
-	return 0;
-}
+static struct nft_api nft;
+static struct nb_dl nft_lib = { .soname = "libnftables.so.1", .package = "libnftables1" };
 
 int nb_nft_apply(const char *text, struct nb_err *err)
 {
-	struct nft_api api = { 0 };
 	struct nft_ctx *ctx;
 	int rc = 0;
 
-	if (load(&api, err) < 0)
+	if (NB_DL_LOAD(&nft_lib, nft_symbols, &nft, err) < 0)
 		return -1;
-	if (!(ctx = api.ctx_new(0)))
+	if (!(ctx = nft.ctx_new(0)))
 		return nb_err_set(err, 0, "nftables: cannot make a context");
-	api.buffer_error(ctx);
-	if (api.run(ctx, text) != 0) {
-		const char *msg = api.get_error(ctx);
+	nft.buffer_error(ctx);
+	if (nft.run(ctx, text) != 0) {
+		const char *msg = nft.get_error(ctx);
 		size_t len = msg ? strcspn(msg, "\n") : 0;
 
 		rc = nb_err_set(err, 0,
@@ -178,7 +169,7 @@ int nb_nft_apply(const char *text, struct nb_err *err)
 				"available? run as root): %.*s",
 				(int)(len < 300 ? len : 300), msg ? msg : "");
 	}
-	api.ctx_free(ctx);
+	nft.ctx_free(ctx);
 	return rc;
 }
 
@@ -188,7 +179,7 @@ int nb_nft_apply(const char *text, struct nb_err *err)
 struct mnl_socket;
 struct nftnl_gen;
 typedef int (*mnl_cb)(const struct nlmsghdr *nlh, void *data);
-struct gen_api {
+struct mnl_api {
 	struct mnl_socket *(*open)(int bus);
 	int (*bind)(struct mnl_socket *nl, unsigned groups, pid_t pid);
 	unsigned (*portid)(const struct mnl_socket *nl);
@@ -197,6 +188,8 @@ struct gen_api {
 	int (*close)(struct mnl_socket *nl);
 	int (*run)(const void *buf, size_t len, unsigned seq, unsigned portid, mnl_cb cb,
 		   void *data);
+};
+struct nftnl_api {
 	struct nlmsghdr *(*build)(char *buf, uint16_t type, uint16_t family, uint16_t flags,
 				  uint32_t seq);
 	struct nftnl_gen *(*alloc)(void);
@@ -208,35 +201,29 @@ struct gen_api {
 #define NFTNL_GEN_ID 0 /* enum nftnl_gen_attr */
 #define MNL_CB_STOP 0
 
-static int load_gen(struct gen_api *api, struct nb_err *err)
-{
-	static void *mnl, *nftnl;
+static const struct nb_dl_sym mnl_symbols[] = {
+	NB_DL_SYM(struct mnl_api, open, "mnl_socket_open"),
+	NB_DL_SYM(struct mnl_api, bind, "mnl_socket_bind"),
+	NB_DL_SYM(struct mnl_api, portid, "mnl_socket_get_portid"),
+	NB_DL_SYM(struct mnl_api, send, "mnl_socket_sendto"),
+	NB_DL_SYM(struct mnl_api, recv, "mnl_socket_recvfrom"),
+	NB_DL_SYM(struct mnl_api, close, "mnl_socket_close"),
+	NB_DL_SYM(struct mnl_api, run, "mnl_cb_run"),
+};
+static const struct nb_dl_sym nftnl_symbols[] = {
+	NB_DL_SYM(struct nftnl_api, build, "nftnl_nlmsg_build_hdr"),
+	NB_DL_SYM(struct nftnl_api, alloc, "nftnl_gen_alloc"),
+	NB_DL_SYM(struct nftnl_api, free, "nftnl_gen_free"),
+	NB_DL_SYM(struct nftnl_api, parse, "nftnl_gen_nlmsg_parse"),
+	NB_DL_SYM(struct nftnl_api, get_u32, "nftnl_gen_get_u32"),
+};
 
-	if (!mnl && !(mnl = dlopen("libmnl.so.0", RTLD_NOW | RTLD_LOCAL)))
-		return nb_err_set(err, 0, "cannot load libmnl (%s): install libmnl0", dlerror());
-	if (!nftnl && !(nftnl = dlopen("libnftnl.so.11", RTLD_NOW | RTLD_LOCAL)))
-		return nb_err_set(err, 0, "cannot load libnftnl (%s): install libnftnl11",
-				  dlerror());
-	*(void **)&api->open = dlsym(mnl, "mnl_socket_open");
-	*(void **)&api->bind = dlsym(mnl, "mnl_socket_bind");
-	*(void **)&api->portid = dlsym(mnl, "mnl_socket_get_portid");
-	*(void **)&api->send = dlsym(mnl, "mnl_socket_sendto");
-	*(void **)&api->recv = dlsym(mnl, "mnl_socket_recvfrom");
-	*(void **)&api->close = dlsym(mnl, "mnl_socket_close");
-	*(void **)&api->run = dlsym(mnl, "mnl_cb_run");
-	*(void **)&api->build = dlsym(nftnl, "nftnl_nlmsg_build_hdr");
-	*(void **)&api->alloc = dlsym(nftnl, "nftnl_gen_alloc");
-	*(void **)&api->free = dlsym(nftnl, "nftnl_gen_free");
-	*(void **)&api->parse = dlsym(nftnl, "nftnl_gen_nlmsg_parse");
-	*(void **)&api->get_u32 = dlsym(nftnl, "nftnl_gen_get_u32");
-	if (!api->open || !api->bind || !api->portid || !api->send || !api->recv || !api->close ||
-	    !api->run || !api->build || !api->alloc || !api->free || !api->parse || !api->get_u32)
-		return nb_err_set(err, 0, "libmnl or libnftnl lacks the functions nestbox uses");
-	return 0;
-}
+static struct mnl_api mnl;
+static struct nftnl_api nftnl;
+static struct nb_dl mnl_lib = { .soname = "libmnl.so.0", .package = "libmnl0" };
+static struct nb_dl nftnl_lib = { .soname = "libnftnl.so.11", .package = "libnftnl11" };
 
 struct gen_reply {
-	const struct gen_api *api;
 	struct nftnl_gen *gen;
 	bool got;
 };
@@ -245,14 +232,13 @@ static int gen_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct gen_reply *r = data;
 
-	r->got = r->api->parse(nlh, r->gen) == 0;
+	r->got = nftnl.parse(nlh, r->gen) == 0;
 	return MNL_CB_STOP; /* one answer */
 }
 
 int nb_nft_generation(uint32_t *gen, struct nb_err *err)
 {
-	struct gen_api api = { 0 };
-	struct gen_reply reply = { .api = &api };
+	struct gen_reply reply = { 0 };
 	struct mnl_socket *nl;
 	struct nlmsghdr *nlh;
 	char buf[8192] __attribute__((aligned(8)));
@@ -260,34 +246,35 @@ int nb_nft_generation(uint32_t *gen, struct nb_err *err)
 	ssize_t n;
 	int rc = -1;
 
-	if (load_gen(&api, err) < 0)
+	if (NB_DL_LOAD(&mnl_lib, mnl_symbols, &mnl, err) < 0 ||
+	    NB_DL_LOAD(&nftnl_lib, nftnl_symbols, &nftnl, err) < 0)
 		return -1;
-	if (!(nl = api.open(NETLINK_NETFILTER)))
+	if (!(nl = mnl.open(NETLINK_NETFILTER)))
 		return nb_err_sys(err, "nftables generation: netlink socket");
-	if (api.bind(nl, 0, 0) < 0) {
+	if (mnl.bind(nl, 0, 0) < 0) {
 		rc = nb_err_sys(err, "nftables generation: netlink bind");
 		goto out;
 	}
-	portid = api.portid(nl);
-	nlh = api.build(buf, NFT_MSG_GETGEN, 0 /* AF_UNSPEC */, NLM_F_REQUEST, seq);
-	if (api.send(nl, nlh, nlh->nlmsg_len) < 0) {
+	portid = mnl.portid(nl);
+	nlh = nftnl.build(buf, NFT_MSG_GETGEN, 0 /* AF_UNSPEC */, NLM_F_REQUEST, seq);
+	if (mnl.send(nl, nlh, nlh->nlmsg_len) < 0) {
 		rc = nb_err_sys(err, "nftables generation: netlink send");
 		goto out;
 	}
-	if (!(reply.gen = api.alloc())) {
+	if (!(reply.gen = nftnl.alloc())) {
 		rc = nb_err_set(err, ENOMEM, "nftables generation");
 		goto out;
 	}
-	n = api.recv(nl, buf, sizeof(buf));
-	if (n < 0 || api.run(buf, (size_t)n, seq, portid, gen_cb, &reply) < 0 || !reply.got) {
+	n = mnl.recv(nl, buf, sizeof(buf));
+	if (n < 0 || mnl.run(buf, (size_t)n, seq, portid, gen_cb, &reply) < 0 || !reply.got) {
 		rc = nb_err_sys(err, "nftables generation: no answer from the kernel");
 		goto out;
 	}
-	*gen = api.get_u32(reply.gen, NFTNL_GEN_ID);
+	*gen = nftnl.get_u32(reply.gen, NFTNL_GEN_ID);
 	rc = 0;
 out:
 	if (reply.gen)
-		api.free(reply.gen);
-	api.close(nl);
+		nftnl.free(reply.gen);
+	mnl.close(nl);
 	return rc;
 }
