@@ -173,10 +173,13 @@ oci_lifecycle() {
 		 "annotations": {"io.nestbox.vcpus": "2"}}
 	EOF
 	nb_run_case "$limit" "$nestbox" --root "$root" create --bundle "$b" --pid-file "$b/pid" c1
-	st=$("$nestbox" --root "$root" state c1 | grep '"status"')
+	local state_json
+	state_json=$("$nestbox" --root "$root" state c1)
+	st=$(grep '"status"' <<<"$state_json")
 	pid=$(cat "$b/pid" 2>/dev/null)
 	expect e2e_oci_create "create returns with the process held (created), the pid file written" \
-		"$status" -eq 0 -a -n "$(grep created <<<"$st")" -a -n "$pid" -a ! -e "$b/rootfs/out"
+		"$status" -eq 0 -a -n "$(grep created <<<"$st")" -a -n "$pid" -a ! -e "$b/rootfs/out" \
+		-a "$(jq -r .bundle,.rootfs <<<"$state_json" | tr '\n' ' ')" = "$b $b/rootfs "
 	nb_run_case "$limit" "$nestbox" --root "$root" start c1
 	for ((i = 0; i < 300; i++)); do
 		"$nestbox" --root "$root" state c1 | grep -q '"stopped"' && break

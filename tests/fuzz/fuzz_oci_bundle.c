@@ -171,6 +171,8 @@ static void check_bundle(const struct nb_oci_bundle *b)
 				 path_ok(o->volumes[i].guest) &&
 				 (i == 0) == !strcmp(o->volumes[i].guest, "/"),
 			 "share %.64s:%.64s", o->volumes[i].host, o->volumes[i].guest);
+	FZ_CHECK(b->rootfs && strcmp(b->rootfs, o->volumes[0].host) == 0,
+		 "state's rootfs %.64s is not the root share", b->rootfs ? b->rootfs : "(null)");
 	check_tmpfs(b);
 	FZ_CHECK(!c->hostname || c->hostname[0], "an empty hostname");
 	FZ_CHECK(o->cpus >= 1 && o->cpus <= NB_MAX_VCPUS, "%u vCPUs", o->cpus);

@@ -165,6 +165,9 @@ START_TEST(minimal_bundle)
 	ck_assert_uint_eq(b.opts.container.cap_add & ~b.opts.container.cap_drop, 0);
 	ck_assert(!b.terminal && !b.opts.tty);
 	ck_assert_ptr_null(b.opts.rootfs);
+	ck_assert_ptr_nonnull(b.rootfs); /* root.path on the host, for `state` */
+	ck_assert_str_eq(b.rootfs + strlen(b.rootfs) - strlen("/rootfs"), "/rootfs");
+	ck_assert_ptr_eq(b.rootfs, strstr(b.rootfs, dir));
 	nb_oci_bundle_free(&b);
 }
 END_TEST
@@ -343,6 +346,7 @@ START_TEST(state_dir)
 	strcpy(st.id, "c1");
 	strcpy(st.status, "running");
 	strcpy(st.bundle, "/b");
+	strcpy(st.rootfs, "/b/rootfs");
 	st.pid = child;
 	st.start = nb_proc_start_time(child);
 	ck_assert_uint_ne(st.start, 0);
@@ -350,6 +354,7 @@ START_TEST(state_dir)
 	ck_assert_int_eq(nb_oci_state_read(root, "c1", &back, &err), 0);
 	ck_assert_str_eq(nb_oci_state_status(&back), "running");
 	ck_assert_str_eq(back.bundle, "/b");
+	ck_assert_str_eq(back.rootfs, "/b/rootfs");
 	back.start++; /* a reused pid */
 	ck_assert_str_eq(nb_oci_state_status(&back), "stopped");
 	back.start--;

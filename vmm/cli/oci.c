@@ -415,6 +415,7 @@ static int create(const struct create_args *a, struct nb_err *err)
 	snprintf(st.id, sizeof(st.id), "%s", a->id);
 	snprintf(st.status, sizeof(st.status), "creating");
 	snprintf(st.bundle, sizeof(st.bundle), "%s", bundle);
+	snprintf(st.rootfs, sizeof(st.rootfs), "%s", b.rootfs ? b.rootfs : "");
 	now_rfc3339(st.created, sizeof(st.created));
 	st.pid = pid;
 	st.start = nb_proc_start_time(pid);
@@ -566,7 +567,8 @@ static int cmd_state(int argc, char **argv)
 	json_object_object_add(o, "pid",
 			       json_object_new_int(strcmp(status, "stopped") ? st.pid : 0));
 	json_object_object_add(o, "bundle", json_object_new_string(st.bundle));
-	json_object_object_add(o, "rootfs", json_object_new_string(st.bundle));
+	json_object_object_add(o, "rootfs",
+			       json_object_new_string(st.rootfs[0] ? st.rootfs : st.bundle));
 	json_object_object_add(o, "created", json_object_new_string(st.created));
 	json_object_object_add(o, "annotations",
 			       st.annotations ? json_object_get(st.annotations)

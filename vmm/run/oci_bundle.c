@@ -382,6 +382,7 @@ static int parse_root(struct nb_oci_bundle *b, const char *dir, struct nb_err *e
 	if (!(host = host_path(b, dir, path, err)) || add_share(b, host, "/", false, err) < 0)
 		return nb_err_wrap(err, "root.path");
 	b->opts.container.read_only = ro;
+	b->rootfs = host;
 	return 0;
 }
 

@@ -35,6 +35,7 @@ struct nb_oci_bundle {
 	const char *cgroups_path;    /* linux.cgroupsPath, or NULL */
 	const char *netns;           /* the network namespace's path, or NULL */
 	const char *resolv_conf;     /* the engine's /etc/resolv.conf (a host path), or NULL */
+	const char *rootfs;          /* root.path on the host (absolute), for `state` */
 	json_object *annotations;    /* for `state` (owned by root), or NULL */
 	/* owned */
 	json_object *root;

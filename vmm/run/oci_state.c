@@ -77,6 +77,7 @@ int nb_oci_state_write(const char *root, const struct nb_oci_state *st, struct n
 	json_object_object_add(o, "pid", json_object_new_int64(st->pid));
 	json_object_object_add(o, "start", json_object_new_uint64(st->start));
 	put_str(o, "bundle", st->bundle);
+	put_str(o, "rootfs", st->rootfs);
 	put_str(o, "cgroup", st->cgroup);
 	put_str(o, "created", st->created);
 	if (st->annotations)
@@ -126,6 +127,7 @@ int nb_oci_state_read(const char *root, const char *id, struct nb_oci_state *st,
 	snprintf(st->id, sizeof(st->id), "%s", id);
 	copy_str(o, "status", st->status, sizeof(st->status));
 	copy_str(o, "bundle", st->bundle, sizeof(st->bundle));
+	copy_str(o, "rootfs", st->rootfs, sizeof(st->rootfs));
 	copy_str(o, "cgroup", st->cgroup, sizeof(st->cgroup));
 	copy_str(o, "created", st->created, sizeof(st->created));
 	if (json_object_object_get_ex(o, "pid", &v) && json_object_is_type(v, json_type_int))

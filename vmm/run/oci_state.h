@@ -24,6 +24,7 @@ struct nb_oci_state {
 	pid_t pid;                /* the monitor; 0 before it exists */
 	uint64_t start;           /* its start time (/proc/PID/stat field 22) */
 	char bundle[4096];        /* absolute */
+	char rootfs[4096];        /* root.path on the host, absolute; "" in old files */
 	char cgroup[4096];        /* the monitor's cgroup nestbox made, or "" */
 	char created[40];         /* RFC 3339 */
 	json_object *annotations; /* owned, or NULL */
