@@ -159,14 +159,19 @@ oci_exec_cases() {
 		"$running" = true -a "$status" -eq 0
 }
 
+# A bundle in $1: the busybox root as rootfs/, config.json from stdin.
+oci_bundle() {
+	mkdir -p "$1"
+	cp -a "$rootfs" "$1/rootfs"
+	cat >"$1/config.json"
+}
+
 # The commands themselves, as an engine calls them: create holds the
 # process (state created), start runs it, state follows it to stopped,
 # kill of a held one ends it with 128+15, delete --force removes all.
 oci_lifecycle() {
 	local b=$nb_tmp/bundle root=$nb_tmp/ocistate st pid i
-	mkdir -p "$b"
-	cp -a "$rootfs" "$b/rootfs"
-	cat >"$b/config.json" <<-'EOF'
+	oci_bundle "$b" <<-'EOF'
 		{"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "hostname": "oci1",
 		 "process": {"args": ["sh", "-c", "hostname > /out; sleep 2"], "cwd": "/",
 		             "env": ["PATH=/bin:/usr/bin"]},
@@ -216,9 +221,7 @@ oci_lifecycle() {
 # report used dprintf, whose fstat the filter killed: 159, no word).
 oci_output_unread() {
 	local b=$nb_tmp/bundle-u root=$1
-	mkdir -p "$b"
-	cp -a "$rootfs" "$b/rootfs"
-	cat >"$b/config.json" <<-'EOF'
+	oci_bundle "$b" <<-'EOF'
 		{"ociVersion": "1.0.2", "root": {"path": "rootfs"},
 		 "process": {"args": ["sh", "-c", "echo unread; echo to-stderr >&2"], "cwd": "/",
 		             "env": ["PATH=/bin:/usr/bin"]}}
@@ -234,9 +237,7 @@ oci_output_unread() {
 # file (env, cwd, user), stdin, the status; refused before start.
 oci_exec_direct() {
 	local b=$nb_tmp/bundle-x root=$1
-	mkdir -p "$b"
-	cp -a "$rootfs" "$b/rootfs"
-	cat >"$b/config.json" <<-'EOF'
+	oci_bundle "$b" <<-'EOF'
 		{"ociVersion": "1.0.2", "root": {"path": "rootfs"},
 		 "process": {"args": ["sleep", "1000"], "cwd": "/", "env": ["PATH=/bin:/usr/bin"]}}
 	EOF
