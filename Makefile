@@ -214,6 +214,11 @@ $(BUILD)/fuzz/fuzz_spec: tests/fuzz/fuzz_spec.c common/spec.c common/tmpfs.c com
 $(BUILD)/fuzz/fuzz_preload: tests/fuzz/fuzz_preload.c container/preload.c container/preload.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $<
+# The `nestbox exec` stream as host and guest read each other's (libc only).
+$(BUILD)/fuzz/fuzz_execmsg: tests/fuzz/fuzz_execmsg.c common/execmsg.c common/err.c \
+		common/execmsg.h common/le.h tests/fuzz/fuzz_check.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< common/execmsg.c common/err.c
 # Image import as `nestbox pull` runs it (archives, registries), with the
 # layer conversion replaced by a digest check (--wrap=nb_layer_get).
 FUZZ_IMPORT_LIB := $(filter-out images/initramfs.c images/runplan.c,$(wildcard images/*.c)) \
