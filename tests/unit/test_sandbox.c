@@ -61,10 +61,13 @@ enum probe {
 	PROBE_MKNOD_DEV,      /* mknodat(S_IFCHR, 1:3): nobody, not even fs */
 	PROBE_OPENAT2,        /* openat2 with a bad size (EINVAL): fs only */
 	PROBE_READLINK,       /* readlinkat: fs; main in a live snapshot with -v DIR */
+	PROBE_STDERR_PRINTF,  /* fprintf(stderr): every kind (unbuffered: no fstat) */
+	PROBE_DPRINTF,        /* dprintf: nobody (glibc's stream fstats its descriptor) */
 };
 
-/* Descriptors the child's rules match. */
-static int broker[2] = { -1, -1 }, listener = -1;
+/* Descriptors the child's rules match; /dev/null, written by the stdio
+ * probes (also as stderr). */
+static int broker[2] = { -1, -1 }, listener = -1, devnull = -1;
 static pid_t self; /* getpid() before the filter (getpid is in no list) */
 
 static long probe(enum probe p)
@@ -144,6 +147,10 @@ static long probe(enum probe p)
 
 		return syscall(SYS_readlinkat, AT_FDCWD, "/nonexistent-dir/x", buf, sizeof(buf));
 	}
+	case PROBE_STDERR_PRINTF:
+		return fprintf(stderr, "nestbox: %s\n", "a message after the filter");
+	case PROBE_DPRINTF:
+		return dprintf(devnull, "e%s", "an error after the filter");
 	}
 	return -1;
 }
@@ -163,6 +170,9 @@ static void make_fds(void)
 	snprintf(addr.sun_path + 1, sizeof(addr.sun_path) - 1, "nestbox-sandbox-%d", (int)getpid());
 	ck_assert_int_eq(bind(listener, (struct sockaddr *)&addr, sizeof(addr)), 0);
 	ck_assert_int_eq(listen(listener, 1), 0);
+	devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	ck_assert_int_ge(devnull, 0);
+	ck_assert_int_eq(dup2(devnull, STDERR_FILENO), STDERR_FILENO);
 }
 
 /* Fork, build the filters for a run with needs, install kind's, run the
@@ -250,6 +260,11 @@ START_TEST(test_main_list)
 	ck_assert(!killed_with(NB_THREAD_MAIN, NB_NEED_SNAPSHOT_FS, PROBE_READLINK));
 	ck_assert(killed(NB_THREAD_MAIN, PROBE_RECVMSG_BROKER));
 	ck_assert(killed(NB_THREAD_MAIN, PROBE_ACCEPT_LISTEN));
+	/* how code after the filter may report: stderr's stdio (unbuffered:
+	 * no buffer to size) and write(2), never dprintf, whose stream fstats
+	 * its descriptor first (what killed OCI monitors, vmm/cli/oci.c) */
+	ck_assert(!killed(NB_THREAD_MAIN, PROBE_STDERR_PRINTF));
+	ck_assert(killed(NB_THREAD_MAIN, PROBE_DPRINTF));
 }
 END_TEST
 
