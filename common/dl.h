@@ -7,7 +7,6 @@
 #ifndef NESTBOX_COMMON_DL_H
 #define NESTBOX_COMMON_DL_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
 #include "nestbox/err.h"

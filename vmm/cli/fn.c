@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "common/parse.h"
 #include "nestbox/abi.h"
 
@@ -65,7 +66,7 @@ static _Noreturn void run_child(struct nb_run_options *run, int (*p)[2], int fee
 	if (nb_run(run, &status, &err) < 0) {
 		/* write(2): the main thread's seccomp list has no fstat, which
 		 * stdio (dprintf) would call */
-		if (write(p[NB_FN_MSG][1], err.msg, strlen(err.msg)) < 0) {
+		if (nb_write_all(p[NB_FN_MSG][1], err.msg, strlen(err.msg)) < 0) {
 			/* the parent is gone */
 		}
 		_exit(nb_err_status(&err));

@@ -157,7 +157,7 @@ static int fail(const char *cmd, struct nb_err *err)
 
 		now_rfc3339(t, sizeof(t));
 		line = nb_oci_log_line(g.json, t, err->msg);
-		if (line && write(fd, line, strlen(line)) < 0) {
+		if (line && nb_write_all(fd, line, strlen(line)) < 0) {
 			/* the error still reaches stderr below */
 		}
 		close(fd);
@@ -284,7 +284,7 @@ static _Noreturn void monitor(struct nb_oci_bundle *b, const char *id, int ready
 	char line[sizeof(err.msg) + 1];
 	int n = snprintf(line, sizeof(line), "e%s", err.msg);
 
-	if (write(ready, line, (size_t)n) != n)
+	if (nb_write_all(ready, line, (size_t)n) < 0)
 		nb_cli_error(NULL, &err);
 	_exit(nb_err_status(&err));
 }
@@ -415,7 +415,7 @@ static int create(const struct create_args *a, struct nb_err *err)
 	snprintf(st.id, sizeof(st.id), "%s", a->id);
 	snprintf(st.status, sizeof(st.status), "creating");
 	snprintf(st.bundle, sizeof(st.bundle), "%s", bundle);
-	snprintf(st.rootfs, sizeof(st.rootfs), "%s", b.rootfs ? b.rootfs : "");
+	snprintf(st.rootfs, sizeof(st.rootfs), "%s", b.rootfs);
 	now_rfc3339(st.created, sizeof(st.created));
 	st.pid = pid;
 	st.start = nb_proc_start_time(pid);

@@ -278,7 +278,7 @@ static int run_vmm(const struct nb_run_options *opts, int *status, struct nb_err
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
 			_exit(NB_STATUS_ERROR);
 		if (nb_run(opts, &st, &child) < 0) {
-			if (write(p[1], child.msg, strlen(child.msg)) < 0) {
+			if (nb_write_all(p[1], child.msg, strlen(child.msg)) < 0) {
 				/* the parent is gone */
 			}
 			_exit(NB_STATUS_ERROR);
