@@ -106,7 +106,7 @@ $(BUILD)/musl/%.o: %.c $(MUSL_INC_STAMP)
 $(BUILD)/nestbox-init: $(GUEST_OBJS)
 	$(MUSL_CC) -static -o $@ $^ /usr/lib/x86_64-linux-gnu/libfdt.a
 
-$(BUILD)/vmlinux: images/kernel/build.sh images/kernel/nestbox.config
+$(BUILD)/vmlinux: images/kernel/build.sh images/kernel/nestbox.config $(wildcard images/kernel/patches/*.patch)
 	images/kernel/build.sh $@
 
 # The version `nestbox version` prints: git describe of the checkout at

@@ -16,7 +16,7 @@ packages=(
 	# build: static guest binaries
 	musl-tools
 	# build: guest kernel (images/kernel/build.sh)
-	linux-source-6.1 flex bison bc libelf-dev libssl-dev xz-utils dwarves
+	linux-source-6.1 patch flex bison bc libelf-dev libssl-dev xz-utils dwarves
 	# tests (crun: bench/container.sh yardstick)
 	check qemu-system-x86 busybox-static cpio kmod e2fsprogs python3 file crun
 	# tests: net/vsock e2e (ip netns, tuntap)

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Build the nestbox guest kernel (uncompressed ELF vmlinux, plus a bzImage)
-# from Debian's linux-source-6.1 and nestbox.config, cached outside the clone
-# by the hash of its inputs so it builds once per machine.
+# from Debian's linux-source-6.1, the patches in patches/ (each says why)
+# and nestbox.config, cached outside the clone by the hash of its inputs so
+# it builds once per machine.
 #
 #   images/kernel/build.sh OUT      copies the cached vmlinux to OUT (and bzImage beside it)
 #
 # Cache: ${NESTBOX_CACHE:-$HOME/.cache/nestbox}/kernel/<key>/{vmlinux,bzImage,config}
-# key = hash of the source package version, nestbox.config and RECIPE. Bump
-# RECIPE when a change here changes what gets built.
+# key = hash of the source package version, the patches, nestbox.config and
+# RECIPE. Bump RECIPE when a change here changes what gets built.
 set -euo pipefail
 RECIPE=2
 
@@ -18,7 +19,9 @@ src_tar=/usr/src/linux-source-6.1.tar.xz
 
 cache_root=${NESTBOX_CACHE:-$HOME/.cache/nestbox}/kernel
 src_version=$(dpkg-query -W -f='${Version}' linux-source-6.1)
-key=$( { echo "$src_version recipe $RECIPE"; cat "$here/nestbox.config"; } | sha256sum | cut -c1-16)
+patches=("$here"/patches/*.patch)
+key=$( { echo "$src_version recipe $RECIPE"; cat "${patches[@]}" "$here/nestbox.config"; } |
+	sha256sum | cut -c1-16)
 entry=$cache_root/$key
 
 build() {
@@ -26,6 +29,10 @@ build() {
 	echo "kernel: building linux-source $src_version with nestbox.config (cache $key, ~5 min)" >&2
 	tar -xf "$src_tar" -C "$work"
 	tree=$work/linux-source-6.1
+	local p
+	for p in "${patches[@]}"; do
+		patch -s -p1 -d "$tree" <"$p" || { echo "kernel: $p does not apply" >&2; return 1; }
+	done
 	make -s -C "$tree" tinyconfig >/dev/null
 	(cd "$tree" && ./scripts/kconfig/merge_config.sh -m .config "$here/nestbox.config" >/dev/null)
 	make -s -C "$tree" olddefconfig >/dev/null

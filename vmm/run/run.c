@@ -59,10 +59,14 @@
  * once on panic; rcupdate.rcu_expedited: the RCU grace periods the
  * container's set-up waits for (its cgroup: 27-42 ms of a test-host boot,
  * 6-10 expedited) take a few IPIs to a VM's few vCPUs rather than
- * jiffies; the rest skips probes a microVM has nothing behind. */
+ * jiffies; ioapic_fresh: KVM's IOAPIC comes out of reset, every pin
+ * masked, so the guest skips reading and rewriting all 24 pins, ~576 VM
+ * exits (images/kernel/patches/ioapic-fresh.patch; a kernel without the
+ * patch hands the word to init, which ignores it); the rest skips probes
+ * a microVM has nothing behind. */
 const char nb_run_base_cmdline[] = "console=ttyS0 reboot=k panic=-1 rdinit=/init quiet "
 				   "rcupdate.rcu_expedited=1 8250.nr_uarts=1 io_delay=none "
-				   "no_timer_check tsc=reliable random.trust_cpu=on";
+				   "no_timer_check tsc=reliable random.trust_cpu=on ioapic_fresh";
 
 /* The virtio_mmio.device= arguments the devices add to the command line
  * (" virtio_mmio.device=4K@0xd0000000:NN" at most 40 bytes each). */
