@@ -76,23 +76,6 @@ void nb_warm_out_close(struct nb_warm_out *out)
 	out->memory_fd = out->state_fd = -1;
 }
 
-static int write_all(int fd, const void *data, size_t len, struct nb_err *err)
-{
-	const char *p = data;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return nb_err_sys(err, "writing");
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* At offset 0 (pwrite: the seccomp list's, and no offset to reset). */
 static int pwrite_all(int fd, const void *data, size_t len, struct nb_err *err)
 {
@@ -187,8 +170,8 @@ static int copy_input(int fd, const char *path, struct nb_err *err)
 			continue;
 		if (n < 0)
 			return nb_err_sys(err, "--input %s", path);
-		if (write_all(fd, buf, (size_t)n, err) < 0)
-			return -1;
+		if (nb_write_all(fd, buf, (size_t)n) < 0)
+			return nb_err_sys(err, "workload stdin");
 	}
 	return 0;
 }
@@ -201,7 +184,7 @@ int nb_warm_stdin(const void *spec, size_t len, const char *input_path, struct n
 
 	if (fd < 0)
 		return nb_err_sys(err, "memfd_create");
-	if (write_all(fd, le, sizeof(le), err) < 0 || write_all(fd, spec, len, err) < 0 ||
+	if (nb_write_all(fd, le, sizeof(le)) < 0 || nb_write_all(fd, spec, len) < 0 ||
 	    (input_path && copy_input(fd, input_path, err) < 0) || lseek(fd, 0, SEEK_SET) < 0) {
 		if (!err->msg[0])
 			nb_err_sys(err, "workload stdin");
