@@ -8,7 +8,9 @@
 #      for both: the time from nestbox's start to the line on its stderr)
 #   2. a whole `nestbox fn` of `true` from a template vs a whole `crun run`
 #      of the same busybox rootfs running `true` (bench/container.sh's
-#      yardstick), alternated, median of PAIRS
+#      yardstick), alternated, median of PAIRS. The template for fn is made
+#      without nestbox.debug (its lines on the serial console cost a clone
+#      ~40 ms here, and crun prints nothing either)
 #   2a. the same fn from a template made with --network (each clone on a
 #      tap of its own, leased, on a nestbox network), alternated with 2:
 #      what a clone's network costs
@@ -20,7 +22,15 @@
 #   4. where a restore's time goes, and a cold boot's (bench/lib/phases.py,
 #      L1's tracepoints, medians of 5): the VMM's exec to its first KVM_RUN
 #      (host side), that to the workload's execve, that to the VMM's exit;
-#      and the VM exits, nested page faults (NPF) among them
+#      the VM exits, nested page faults (NPF) among them, and L1's time
+#      handling them
+#   5. the floor: what creating and destroying one VM costs L1's KVM,
+#      whoever the VMM (bench/lib/kvm_floor.py); fn pays both
+#
+# nestbox, its kernel and nestbox-init are copied into L1's /tmp first:
+# crun's binary comes from L1's page cache (the host's / is shared with
+# cache=loose) and its bundle is a copy in /tmp, while the repo's share is
+# uncached, which cost each nestbox start ~40 ms more.
 #
 #   bench/warm.sh [RUNS [PAIRS]]  (default 20 and 5; build with `make tests`
 #                                 first: the crun row needs build/rootfs-busybox)
@@ -39,16 +49,20 @@ img=$(tests/images/mkimages.sh)/busybox
 rootfs=build/rootfs-busybox
 work=$(mktemp -d "${TMPDIR:-/tmp}/nestbox-bench.XXXXXX")
 export NESTBOX_CACHE_DIR=$work/cache NESTBOX_NETWORK_DIR=$work/networks
-trap 'build/nestbox network rm benchnet >/dev/null 2>&1; rm -rf "$work"' EXIT
+mkdir "$work/bin"
+cp build/nestbox build/vmlinux build/nestbox-init "$work/bin/"
+nb=$work/bin/nestbox
+trap '"$nb" network rm benchnet >/dev/null 2>&1; rm -rf "$work"' EXIT
 
 pct() { sort -n | awk -v p="$1" '{ v[NR] = $1 } END { if (!NR) { print "nan"; exit } i = int(NR * p / 100 + 0.999); if (i < 1) i = 1; print v[i] }'; }
 
-build/nestbox template create bench "$img" --kernel-args nestbox.debug >/dev/null
-build/nestbox network create benchnet --subnet 10.88.41.0/24 >/dev/null
-build/nestbox template create benchnet "$img" --network benchnet >/dev/null
+"$nb" template create bench "$img" --kernel-args nestbox.debug >/dev/null
+"$nb" template create fn "$img" >/dev/null
+"$nb" network create benchnet --subnet 10.88.41.0/24 >/dev/null
+"$nb" template create benchnet "$img" --network benchnet >/dev/null
 for i in $(seq "$runs"); do
-	to_execve build/nestbox run --kernel-args nestbox.debug "$img" -- true >>"$work/cold.ms"
-	to_execve build/nestbox run --template bench -- true >>"$work/warm.ms"
+	to_execve "$nb" run --kernel-args nestbox.debug "$img" -- true >>"$work/cold.ms"
+	to_execve "$nb" run --template bench -- true >>"$work/warm.ms"
 done
 
 crun_ok=0
@@ -59,10 +73,10 @@ fi
 # fn and crun alternated, so both see the same state of the machine.
 for i in $(seq "$pairs"); do
 	s=$(date +%s%N)
-	build/nestbox fn --template bench -- true >/dev/null
+	"$nb" fn --template fn -- true >/dev/null
 	echo $((($(date +%s%N) - s) / 1000000)) >>"$work/fn.ms"
 	s=$(date +%s%N)
-	build/nestbox fn --template benchnet -- true >/dev/null
+	"$nb" fn --template benchnet -- true >/dev/null
 	echo $((($(date +%s%N) - s) / 1000000)) >>"$work/fnnet.ms"
 	if [ "$crun_ok" = 1 ]; then
 		s=$(date +%s%N)
@@ -72,7 +86,7 @@ for i in $(seq "$pairs"); do
 done
 
 # serve: a pool of 4, 4 concurrent callers, 20 invocations.
-build/nestbox serve --socket "$work/fn.sock" --template bench --pool 4 2>/dev/null &
+"$nb" serve --socket "$work/fn.sock" --template fn --pool 4 2>/dev/null &
 serve_pid=$!
 for i in $(seq 240); do [ -S "$work/fn.sock" ] && break; sleep 0.5; done
 rate=$(python3 tests/e2e/serve_client.py "$work/fn.sock" 4 20 | sed -n 's/^ok .*(\(.*\)\/s)$/\1/p')
@@ -80,9 +94,9 @@ kill -TERM "$serve_pid"
 wait "$serve_pid" || true
 
 # Memory of one clone, sampled while its workload sleeps.
-build/nestbox run --template bench -- 'sleep 3' >/dev/null 2>&1 &
+"$nb" run --template fn -- 'sleep 3' >/dev/null 2>&1 &
 sleep 2
-pid=$(pgrep -n -f 'build/nestbox run --template bench' || true)
+pid=$(pgrep -n -f "$nb run --template fn" || true)
 priv=nan shared=nan
 if [ -n "$pid" ] && [ -r "/proc/$pid/smaps_rollup" ]; then
 	# Dirty: the clone's own (copied-on-write guest pages, the VMM's heap);
@@ -93,8 +107,9 @@ fi
 wait || true
 
 # Where the time goes: one VMM at a time, after the rest.
-phases_warm=$(python3 bench/lib/phases.py 5 build/nestbox run --template bench -- true)
-phases_cold=$(python3 bench/lib/phases.py 5 build/nestbox run --kernel-args nestbox.debug "$img" -- true)
+phases_warm=$(python3 bench/lib/phases.py 5 "$nb" run --template bench -- true)
+phases_cold=$(python3 bench/lib/phases.py 5 "$nb" run --kernel-args nestbox.debug "$img" -- true)
+floor=$(python3 bench/lib/kvm_floor.py 11)
 
 printf '%-52s %8s %8s\n' "what (of $runs runs, milliseconds)" p50 p90
 for f in cold warm; do
@@ -117,13 +132,17 @@ printf '%-52s %8s KiB\n' "one clone: its own memory (dirty pages)" "$priv"
 printf '%-52s %8s KiB\n' "one clone: template pages read (clean, shareable)" "$shared"
 phase() { python3 -c 'import json, sys; v = json.loads(sys.argv[1]).get(sys.argv[2]); print("nan" if v is None else v)' "$1" "$2"; }
 printf '%-52s %8s %8s\n' "where the time goes (median of 5, ms)" restore cold
-for k in setup to_execve to_exit exits npf_exits; do
+for k in setup to_execve to_exit exits npf_exits exit_ms npf_ms; do
 	case $k in
 	setup) what="VMM exec -> first KVM_RUN (host side)" ;;
 	to_execve) what="first KVM_RUN -> workload execve" ;;
 	to_exit) what="workload execve -> VMM exit (workload, teardown)" ;;
 	exits) what="VM exits (count)" ;;
 	npf_exits) what="  of which nested page faults (count)" ;;
+	exit_ms) what="L1's time handling the exits" ;;
+	npf_ms) what="  of which nested page faults" ;;
 	esac
 	printf '%-52s %8s %8s\n' "$what" "$(phase "$phases_warm" $k)" "$(phase "$phases_cold" $k)"
 done
+printf '%-52s %8s\n' "floor: KVM_CREATE_VM in L1 (median of 11, ms)" "$(phase "$floor" create_ms)"
+printf '%-52s %8s\n' "floor: the VM's teardown (its close)" "$(phase "$floor" destroy_ms)"
