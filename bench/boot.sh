@@ -38,6 +38,7 @@ qemu_cmd=(qemu-system-x86_64 -enable-kvm -cpu host -M microvm,x-option-roms=off,
 # KVM's, comes out of reset too), and, as a third column, without it: the
 # kernel as any VMM boots it (images/kernel/patches/ioapic-fresh.patch).
 stock=${cmdline/ ioapic_fresh/}
+[ "$stock" != "$cmdline" ] || { echo "bench/boot.sh: no ioapic_fresh in nestbox's command line: $cmdline" >&2; exit 1; }
 
 for i in $(seq "$runs"); do
 	bench/lib/firstline.py "$marker" 120 "${nestbox_cmd[@]}" >>"$work/nestbox.json"

@@ -19,7 +19,9 @@ src_tar=/usr/src/linux-source-6.1.tar.xz
 
 cache_root=${NESTBOX_CACHE:-$HOME/.cache/nestbox}/kernel
 src_version=$(dpkg-query -W -f='${Version}' linux-source-6.1)
+shopt -s nullglob # no patches: none applied, none hashed
 patches=("$here"/patches/*.patch)
+shopt -u nullglob
 key=$( { echo "$src_version recipe $RECIPE"; cat "${patches[@]}" "$here/nestbox.config"; } |
 	sha256sum | cut -c1-16)
 entry=$cache_root/$key

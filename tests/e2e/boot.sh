@@ -14,6 +14,8 @@ expect e2e_boot_output "prints the workload's output and exits 0" \
 nb_trace=/sys/kernel/tracing
 [ -e $nb_trace/trace ] || mount -t tracefs nodev $nb_trace 2>/dev/null || true
 if [ -w $nb_trace/events/kvm/kvm_mmio/enable ]; then
+	# given back after ("7 (expanded: 1408)" before the first use)
+	nb_trace_kb=$(sed 's/.*expanded: \([0-9]*\).*/\1/' $nb_trace/buffer_size_kb)
 	echo 8192 >$nb_trace/buffer_size_kb
 	: >$nb_trace/trace
 	echo 1 >$nb_trace/events/kvm/kvm_mmio/enable
@@ -23,6 +25,7 @@ if [ -w $nb_trace/events/kvm/kvm_mmio/enable ]; then
 	nb_ioapic=$(grep -c 'nb-vcpu.*kvm_mmio: mmio [a-z]* len [0-9]* gpa 0xfec00' $nb_trace/trace || true)
 	nb_virtio=$(grep -c 'nb-vcpu.*kvm_mmio: mmio [a-z]* len [0-9]* gpa 0xd00' $nb_trace/trace || true)
 	: >$nb_trace/trace
+	echo "$nb_trace_kb" >$nb_trace/buffer_size_kb
 	expect e2e_ioapic_no_walk "the guest boots without walking the IOAPIC's pins" \
 		"$status" -eq 0 -a "$out" = booted -a "$nb_virtio" -gt 0 -a "$nb_ioapic" -lt 96
 	[ "$nb_ioapic" -lt 96 ] || echo "# IOAPIC accesses: $nb_ioapic, virtio-mmio: $nb_virtio" >&2
