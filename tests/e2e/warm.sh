@@ -15,7 +15,7 @@ snap_cases="e2e_snapshot_take e2e_snapshot_source_goes_on e2e_snapshot_not_empty
 	e2e_snapshot_restore_twice e2e_snapshot_vsock e2e_snapshot_restore_confined e2e_snapshot_clones_count
 	e2e_snapshot_clones_differ e2e_snapshot_nothing_left"
 snap_vol_cases="e2e_snapshot_volume_take e2e_snapshot_volume_restore e2e_snapshot_volume_own_v
-	e2e_snapshot_volume_gone e2e_snapshot_volume_clone e2e_snapshot_volume_cleanup"
+	e2e_snapshot_volume_moved e2e_snapshot_volume_move_refused e2e_snapshot_volume_gone e2e_snapshot_volume_clone e2e_snapshot_volume_cleanup"
 snap_net_cases="e2e_snapshot_net_take e2e_snapshot_net_port_held e2e_snapshot_net_restore_twice
 	e2e_snapshot_net_source_unchanged e2e_snapshot_net_keeps_port e2e_snapshot_net_none e2e_snapshot_net_cleanup"
 warm_net_cases="e2e_warm_net_template e2e_warm_net_clone e2e_warm_net_clones_differ
@@ -509,10 +509,31 @@ e2e_snapshot_volume() {
 		"$status" -eq 0 -a "$(tr '\n' ' ' <"$vol/out")" = "before restored "
 
 	nb_run_case "$limit" $nestbox run --restore "$dir" -d --name snapvol3 -v "$nb_tmp:/other"
-	expect e2e_snapshot_volume_own_v "a restore with -v of its own is refused (125): the snapshot's directories are its" \
-		"$status" -eq 125 -a -n "$(grep -F "give no -v" <<<"$err")"
+	expect e2e_snapshot_volume_own_v "a restore's -v for a GUEST the snapshot has no directory at is refused (125), naming it" \
+		"$status" -eq 125 -a -n "$(grep -F "no directory at /other" <<<"$err")"
 
+	# the directory moved (a copy elsewhere): -v NEWHOST:GUEST; the held
+	# file and the working directory are reopened beneath the new one
 	nb_run_case "$limit" $nestbox rm -f snapvol2
+	local moved=$nb_tmp/snapmoved
+	rm -rf "$moved"
+	cp -a "$vol" "$moved"
+	echo moved >"$moved/in"
+	nb_run_case "$limit" $nestbox run --restore "$dir" -d --name snapvol5 -v "$moved:/data/"
+	sleep 2
+	[ "$status" -ne 0 ] || snap_vol_answer 120 moved "$moved"
+	out="status $status; moved: $(tr '\n' ' ' <"$moved/out"); source: $(tr '\n' ' ' <"$vol/out")"
+	expect e2e_snapshot_volume_moved "a restore with -v NEWHOST:GUEST shares the copy: the open file and working directory go on there, the source is untouched ($out)" \
+		"$status" -eq 0 -a "$(tr '\n' ' ' <"$moved/out")" = "before restored moved " \
+		-a "$(tr '\n' ' ' <"$vol/out")" = "before restored "
+	nb_run_case "$limit" $nestbox rm -f snapvol5
+	nb_run_case "$limit" $nestbox run --restore "$dir" -d --name snapvol6 -v "$moved:/data:ro"
+	local mode_status=$status mode_err=$err
+	nb_run_case "$limit" $nestbox run --restore "$dir" -d --name snapvol6 -v "$moved/in:/data"
+	expect e2e_snapshot_volume_move_refused "refused (125), naming why: a moved directory with another mode ($mode_status), a file for a directory ($status)" \
+		"$mode_status" -eq 125 -a -n "$(grep -F "mounted read-write" <<<"$mode_err")" \
+		-a "$status" -eq 125 -a -n "$(grep -F "not a directory" <<<"$err")"
+	rm -rf "$moved"
 	mv "$vol" "$vol.moved"
 	nb_run_case "$limit" $nestbox run --restore "$dir" -d --name snapvol4
 	expect e2e_snapshot_volume_gone "a restore whose directory is gone is refused (125), naming it" \
@@ -540,7 +561,7 @@ e2e_snapshot_volume() {
 	$nestbox rm -f snapvolc snapvolc2 >/dev/null 2>&1
 	$nestbox template rm snapvolt >/dev/null 2>&1
 
-	nb_run_case "$limit" $nestbox rm -f snapvol3 snapvol4
+	nb_run_case "$limit" $nestbox rm -f snapvol3 snapvol4 snapvol6
 	out="$(ls "$NESTBOX_RUN_DIR/vm" 2>/dev/null | wc -l) $(pgrep -c -f "^$nestbox " 2>/dev/null)"
 	expect e2e_snapshot_volume_cleanup "nothing left: no VM directory, no nestbox process ($out)" \
 		"$(echo "$out" | tr -d ' ')" = 00
@@ -548,12 +569,12 @@ e2e_snapshot_volume() {
 	unset NESTBOX_RUN_DIR NESTBOX_CACHE_DIR
 }
 
-# snap_vol_answer SECONDS LINE: ask the volume VM (touch go), wait until
-# its out file ends with LINE.
+# snap_vol_answer SECONDS LINE [DIR]: ask the volume VM (touch go in DIR,
+# the snapshot's directory by default), wait until its out file ends with LINE.
 snap_vol_answer() {
-	local end=$((SECONDS + $1))
-	touch "$nb_tmp/snap:vol/go"
-	until [ "$(tail -n 1 "$nb_tmp/snap:vol/out" 2>/dev/null)" = "$2" ]; do
+	local end=$((SECONDS + $1)) d=${3:-$nb_tmp/snap:vol}
+	touch "$d/go"
+	until [ "$(tail -n 1 "$d/out" 2>/dev/null)" = "$2" ]; do
 		[ $SECONDS -lt $end ] || return 1
 		sleep 0.5
 	done

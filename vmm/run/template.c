@@ -631,18 +631,67 @@ int nb_template_save_meta(const char *dir, const struct nb_run_options *opts, st
 	return rc;
 }
 
+/* Whether two guest paths name the same directory ("/data" and "/data/"). */
+static bool same_guest(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	while (la > 1 && a[la - 1] == '/')
+		la--;
+	while (lb > 1 && b[lb - 1] == '/')
+		lb--;
+	return la == lb && !strncmp(a, b, la);
+}
+
+/* Check a restore's own -v (a snapshot's directory moved: the same one,
+ * or a copy of it, elsewhere on this host): each must name one of the
+ * snapshot's GUEST paths (recorded triples), once, as a directory, with
+ * its mode (the guest has it mounted so). */
+static int own_volume(const char *what, const struct nb_run_volume *given, size_t ngiven,
+		      char **recorded, size_t nrecorded, struct nb_err *err)
+{
+	for (size_t i = 0; i < ngiven; i++) {
+		const struct nb_run_volume *g = &given[i];
+		size_t j = 0;
+
+		while (j < nrecorded && !same_guest(g->guest, recorded[3 * j + 1]))
+			j++;
+		if (j == nrecorded)
+			return nb_err_set(
+				err, 0,
+				"%s: -v %s:%s: the snapshot has no directory at %s; a "
+				"restore's -v only moves one of the snapshot's "
+				"(run --restore takes -v NEWHOST:GUEST for its GUEST paths)",
+				what, g->host, g->guest, g->guest);
+		if (!g->dir)
+			return nb_err_set(err, 0,
+					  "%s: -v %s:%s: not a directory (the guest has a shared "
+					  "directory at %s)",
+					  what, g->host, g->guest, g->guest);
+		if (g->read_only != (recorded[3 * j + 2][1] == 'o'))
+			return nb_err_set(err, 0,
+					  "%s: -v %s:%s: the guest has %s mounted %s; give it %s",
+					  what, g->host, g->guest, g->guest,
+					  g->read_only ? "read-write" : "read-only",
+					  g->read_only ? "without :ro" : "with :ro");
+		for (size_t k = 0; k < i; k++)
+			if (same_guest(given[k].guest, g->guest))
+				return nb_err_set(err, 0, "%s: -v for %s given twice", what,
+						  g->guest);
+	}
+	return 0;
+}
+
 /* A snapshot's -v directories (HOST, GUEST, ro|rw; hostile) into opts,
  * in their order: the restored guest has them mounted, on devices in that
- * order. */
+ * order. The restore's own -v NEWHOST:GUEST (checked by own_volume) takes
+ * the place of the recorded HOST for that GUEST. */
 static int restore_volumes(const char *what, struct nb_run_options *opts, struct nb_template *t,
 			   struct nb_err *err)
 {
-	size_t n = t->volumes ? nb_strv_len(t->volumes) : 0;
+	size_t n = t->volumes ? nb_strv_len(t->volumes) : 0, ngiven = opts->nvolumes;
+	struct nb_run_volume given[NB_RUN_MAX_VOLUMES];
 
-	if (opts->nvolumes)
-		return nb_err_set(
-			err, 0, "%s: a restore shares its snapshot's -v directories%s: give no -v",
-			what, n ? "" : " (it has none)");
 	if (n % 3 || n / 3 > NB_RUN_MAX_VOLUMES)
 		return nb_err_set(err, 0, "%s: volumes are not HOST, GUEST, ro|rw triples", what);
 	for (size_t i = 0; i < n / 3; i++) {
@@ -654,9 +703,24 @@ static int restore_volumes(const char *what, struct nb_run_options *opts, struct
 					  "%s: volume %zu is not an absolute HOST and GUEST and "
 					  "ro or rw",
 					  what, i + 1);
-		opts->volumes[i] = (struct nb_run_volume){
-			.host = f[0], .guest = f[1], .read_only = f[2][1] == 'o', .dir = true
-		};
+	}
+	if (ngiven && !n)
+		return nb_err_set(err, 0, "%s: the snapshot has no -v directories: give no -v",
+				  what);
+	memcpy(given, opts->volumes, ngiven * sizeof(given[0]));
+	if (own_volume(what, given, ngiven, t->volumes, n / 3, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n / 3; i++) {
+		char **f = &t->volumes[3 * i];
+		const char *host = f[0];
+
+		for (size_t k = 0; k < ngiven; k++)
+			if (same_guest(given[k].guest, f[1]))
+				host = given[k].host;
+		opts->volumes[i] = (struct nb_run_volume){ .host = (char *)host,
+							   .guest = f[1],
+							   .read_only = f[2][1] == 'o',
+							   .dir = true };
 	}
 	opts->nvolumes = n / 3;
 	return 0;
