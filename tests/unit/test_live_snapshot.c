@@ -1,7 +1,8 @@
 /* `nestbox snapshot` of a running VM (issue 16): the control request's
  * path with hostile values, the options a live snapshot refuses, the
- * monitor's sparse copy of the memory file, and the signal that reaches
- * the VMM's snapshot hook. */
+ * monitor's sparse copy of the memory file, the signal that reaches
+ * the VMM's snapshot hook, and a restore's -v directories (recorded,
+ * hostile, and moved with -v NEWHOST:GUEST). */
 #include <check.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "vmm/run/ctl_proto.h"
 #include "vmm/run/run.h"
 #include "vmm/run/sigforward.h"
+#include "vmm/run/template.h"
 
 #define PARSE(line) nb_ctl_parse(line, strlen(line), &req, &code, msg, sizeof(msg))
 
@@ -178,6 +180,117 @@ START_TEST(signal_reaches_the_hook)
 }
 END_TEST
 
+/* One restore's volumes: recorded triples (NULL-terminated) and the
+ * restore's own -v; the result and the message. */
+static int restore_with(char **recorded, const struct nb_run_volume *given, size_t ngiven,
+			struct nb_run_options *opts, struct nb_err *err)
+{
+	struct nb_template t = { .volumes = recorded };
+
+	memset(opts, 0, sizeof(*opts));
+	if (ngiven)
+		memcpy(opts->volumes, given, ngiven * sizeof(*given));
+	opts->nvolumes = ngiven;
+	memset(err, 0, sizeof(*err));
+	return nb_template_restore_volumes("snapshot S", opts, &t, err);
+}
+
+#define DIRV(h, g, r) \
+	((struct nb_run_volume){ .host = (h), .guest = (g), .read_only = (r), .dir = true })
+
+START_TEST(restore_moves_a_directory)
+{
+	char *rec[] = { "/srv/a", "/data", "rw", "/srv/b", "/logs", "ro", NULL };
+	struct nb_run_options opts;
+	struct nb_err err;
+
+	/* none given: the recorded ones, in order */
+	ck_assert_int_eq(restore_with(rec, NULL, 0, &opts, &err), 0);
+	ck_assert_uint_eq(opts.nvolumes, 2);
+	ck_assert_str_eq(opts.volumes[0].host, "/srv/a");
+	ck_assert_str_eq(opts.volumes[1].guest, "/logs");
+	ck_assert(!opts.volumes[0].read_only && opts.volumes[1].read_only);
+	ck_assert(opts.volumes[0].dir && opts.volumes[1].dir);
+
+	/* /data moved (a trailing slash is the same path); /logs stays; the
+	 * order is the snapshot's, not the -v's */
+	const struct nb_run_volume moved[] = { DIRV("/srv/b2", "/logs", true),
+					       DIRV("/new/a", "/data/", false) };
+	ck_assert_int_eq(restore_with(rec, moved, 2, &opts, &err), 0);
+	ck_assert_uint_eq(opts.nvolumes, 2);
+	ck_assert_str_eq(opts.volumes[0].host, "/new/a");
+	ck_assert_str_eq(opts.volumes[0].guest, "/data");
+	ck_assert_str_eq(opts.volumes[1].host, "/srv/b2");
+	ck_assert(!opts.volumes[0].read_only && opts.volumes[1].read_only);
+
+	const struct nb_run_volume one[] = { DIRV("/new/a", "/data", false) };
+	ck_assert_int_eq(restore_with(rec, one, 1, &opts, &err), 0);
+	ck_assert_str_eq(opts.volumes[0].host, "/new/a");
+	ck_assert_str_eq(opts.volumes[1].host, "/srv/b");
+}
+END_TEST
+
+START_TEST(restore_refuses_bad_moves)
+{
+	char *rec[] = { "/srv/a", "/data", "rw", "/srv/b", "/logs", "ro", NULL };
+	static const struct {
+		struct nb_run_volume v[2];
+		size_t n;
+		const char *says;
+	} bad[] = {
+		{ { DIRV("/x", "/other", false) }, 1, "no directory at /other" },
+		{ { DIRV("/x", "/dat", false) }, 1, "no directory at /dat" },
+		{ { DIRV("/x", "/data/sub", false) }, 1, "no directory at /data/sub" },
+		{ { { .host = "/x.img", .guest = "/data" } }, 1, "not a directory" },
+		{ { DIRV("/x", "/data", true) }, 1, "mounted read-write; give it without :ro" },
+		{ { DIRV("/x", "/logs", false) }, 1, "mounted read-only; give it with :ro" },
+		{ { DIRV("/x", "/data", false), DIRV("/y", "/data/", false) }, 2, "given twice" },
+	};
+	struct nb_run_options opts;
+	struct nb_err err;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(restore_with(rec, bad[i].v, bad[i].n, &opts, &err), -1);
+		ck_assert_msg(strstr(err.msg, bad[i].says) && strstr(err.msg, "snapshot S"),
+			      "case %zu: %s", i, err.msg);
+	}
+	/* a snapshot without directories takes no -v */
+	ck_assert_int_eq(restore_with(NULL, bad[0].v, 1, &opts, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "has no -v directories"));
+	ck_assert_int_eq(restore_with(NULL, NULL, 0, &opts, &err), 0);
+	ck_assert_uint_eq(opts.nvolumes, 0);
+}
+END_TEST
+
+/* meta.json is hostile: its triples are checked before any -v is matched
+ * against them. */
+START_TEST(restore_refuses_hostile_records)
+{
+	char *relative[] = { "srv/a", "/data", "rw", NULL };
+	char *guest_rel[] = { "/srv/a", "data", "rw", NULL };
+	char *mode[] = { "/srv/a", "/data", "rx", NULL };
+	char *pair[] = { "/srv/a", "/data", NULL };
+	char *many[3 * (NB_RUN_MAX_VOLUMES + 1) + 1];
+	const struct nb_run_volume mv[] = { DIRV("/x", "data", false) };
+	struct nb_run_options opts;
+	struct nb_err err;
+
+	for (size_t i = 0; i < 3 * (NB_RUN_MAX_VOLUMES + 1); i++)
+		many[i] = i % 3 == 2 ? "rw" : "/p";
+	many[3 * (NB_RUN_MAX_VOLUMES + 1)] = NULL;
+	ck_assert_int_eq(restore_with(relative, NULL, 0, &opts, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "not an absolute HOST and GUEST"));
+	ck_assert_int_eq(restore_with(guest_rel, mv, 1, &opts, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "not an absolute HOST and GUEST"));
+	ck_assert_int_eq(restore_with(mode, NULL, 0, &opts, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "ro or rw"));
+	ck_assert_int_eq(restore_with(pair, NULL, 0, &opts, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "triples"));
+	ck_assert_int_eq(restore_with(many, NULL, 0, &opts, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "triples"));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("live_snapshot");
@@ -188,6 +301,9 @@ int main(void)
 	tcase_add_test(tc, refusal_names_host_state);
 	tcase_add_test(tc, sparse_copy_keeps_holes_and_bytes);
 	tcase_add_test(tc, signal_reaches_the_hook);
+	tcase_add_test(tc, restore_moves_a_directory);
+	tcase_add_test(tc, restore_refuses_bad_moves);
+	tcase_add_test(tc, restore_refuses_hostile_records);
 	suite_add_tcase(s, tc);
 	return nb_unit_run(s);
 }

@@ -682,12 +682,8 @@ static int own_volume(const char *what, const struct nb_run_volume *given, size_
 	return 0;
 }
 
-/* A snapshot's -v directories (HOST, GUEST, ro|rw; hostile) into opts,
- * in their order: the restored guest has them mounted, on devices in that
- * order. The restore's own -v NEWHOST:GUEST (checked by own_volume) takes
- * the place of the recorded HOST for that GUEST. */
-static int restore_volumes(const char *what, struct nb_run_options *opts, struct nb_template *t,
-			   struct nb_err *err)
+int nb_template_restore_volumes(const char *what, struct nb_run_options *opts,
+				struct nb_template *t, struct nb_err *err)
 {
 	size_t n = t->volumes ? nb_strv_len(t->volumes) : 0, ngiven = opts->nvolumes;
 	struct nb_run_volume given[NB_RUN_MAX_VOLUMES];
@@ -739,7 +735,7 @@ int nb_template_open_dir(const char *dir, struct nb_run_options *opts, struct nb
 		return nb_template_free(t), nb_err_sys(err, "snapshot");
 	if (open_meta(what, opts, t, err) < 0)
 		return -1;
-	if (restore_volumes(what, opts, t, err) < 0) {
+	if (nb_template_restore_volumes(what, opts, t, err) < 0) {
 		nb_template_free(t);
 		return -1;
 	}

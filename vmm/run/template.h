@@ -35,8 +35,9 @@ struct nb_template {
 	char **net_args;
 	/* A running VM's snapshot with -v directories: three strings each,
 	 * HOST (absolute), GUEST and "ro" or "rw", in the run's order; NULL:
-	 * none. Its restores share the same directories (a share's open
-	 * files are carried as paths, vmm/virtio/fs_state.c). */
+	 * none. Its restores share the same directories, or one moved with
+	 * -v NEWHOST:GUEST (a share's open files are carried as paths
+	 * beneath it, vmm/virtio/fs_state.c). */
 	char **volumes;
 	bool vsock;      /* a vsock device (every template; a snapshot of a VM with one) */
 	unsigned shares; /* virtio-fs slots for clones' -v directories (NB_TEMPLATE_SHARES) */
@@ -66,10 +67,20 @@ int nb_template_open(const char *name, struct nb_run_options *opts, struct nb_te
 int nb_template_save_meta(const char *dir, const struct nb_run_options *opts, struct nb_err *err);
 
 /* Such a snapshot into opts as nb_template_open does, its -v directories
- * (opts must have none of its own), and warm.resume: the guest's workload
+ * (nb_template_restore_volumes), and warm.resume: the guest's workload
  * runs on (no spec). */
 int nb_template_open_dir(const char *dir, struct nb_run_options *opts, struct nb_template *t,
 			 struct nb_err *err);
+
+/* A snapshot's -v directories (t->volumes, hostile: absolute HOST and
+ * GUEST, ro or rw, whole triples) into opts->volumes, in their order (the
+ * restored guest has them on devices in that order). A -v already in
+ * opts (the restore's own) moves the directory at its GUEST to its HOST:
+ * it must name one of the snapshot's GUEST paths, once, as a directory,
+ * with the mode the guest has it mounted with. what ("snapshot DIR")
+ * begins the messages; opts then points into t and the given -v. */
+int nb_template_restore_volumes(const char *what, struct nb_run_options *opts,
+				struct nb_template *t, struct nb_err *err);
 
 /* Every template (read errors skip the entry); fn gets each. */
 int nb_template_list(void (*fn)(const struct nb_template *t, void *opaque), void *opaque,
