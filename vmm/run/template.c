@@ -643,12 +643,13 @@ static bool same_guest(const char *a, const char *b)
 	return la == lb && !strncmp(a, b, la);
 }
 
-/* Check a restore's own -v (a snapshot's directory moved: the same one,
- * or a copy of it, elsewhere on this host): each must name one of the
- * snapshot's GUEST paths (recorded triples), once, as a directory, with
- * its mode (the guest has it mounted so). */
-static int own_volume(const char *what, const struct nb_run_volume *given, size_t ngiven,
-		      char **recorded, size_t nrecorded, struct nb_err *err)
+/* A restore's own -v (a snapshot's directory moved: the same one, or a
+ * copy of it, elsewhere on this host) into moved[], by the recorded
+ * volume they replace the HOST of: each must name one of the snapshot's
+ * GUEST paths (recorded triples), once, as a directory, with its mode
+ * (the guest has it mounted so). */
+static int own_volumes(const char *what, const struct nb_run_volume *given, size_t ngiven,
+		       char **recorded, size_t nrecorded, const char **moved, struct nb_err *err)
 {
 	for (size_t i = 0; i < ngiven; i++) {
 		const struct nb_run_volume *g = &given[i];
@@ -674,10 +675,9 @@ static int own_volume(const char *what, const struct nb_run_volume *given, size_
 					  what, g->host, g->guest, g->guest,
 					  g->read_only ? "read-write" : "read-only",
 					  g->read_only ? "without :ro" : "with :ro");
-		for (size_t k = 0; k < i; k++)
-			if (same_guest(given[k].guest, g->guest))
-				return nb_err_set(err, 0, "%s: -v for %s given twice", what,
-						  g->guest);
+		if (moved[j])
+			return nb_err_set(err, 0, "%s: -v for %s given twice", what, g->guest);
+		moved[j] = g->host;
 	}
 	return 0;
 }
@@ -685,8 +685,8 @@ static int own_volume(const char *what, const struct nb_run_volume *given, size_
 int nb_template_restore_volumes(const char *what, struct nb_run_options *opts,
 				struct nb_template *t, struct nb_err *err)
 {
-	size_t n = t->volumes ? nb_strv_len(t->volumes) : 0, ngiven = opts->nvolumes;
-	struct nb_run_volume given[NB_RUN_MAX_VOLUMES];
+	size_t n = t->volumes ? nb_strv_len(t->volumes) : 0;
+	const char *moved[NB_RUN_MAX_VOLUMES] = { 0 };
 
 	if (n % 3 || n / 3 > NB_RUN_MAX_VOLUMES)
 		return nb_err_set(err, 0, "%s: volumes are not HOST, GUEST, ro|rw triples", what);
@@ -700,20 +700,16 @@ int nb_template_restore_volumes(const char *what, struct nb_run_options *opts,
 					  "ro or rw",
 					  what, i + 1);
 	}
-	if (ngiven && !n)
+	if (opts->nvolumes && !n)
 		return nb_err_set(err, 0, "%s: the snapshot has no -v directories: give no -v",
 				  what);
-	memcpy(given, opts->volumes, ngiven * sizeof(given[0]));
-	if (own_volume(what, given, ngiven, t->volumes, n / 3, err) < 0)
+	if (own_volumes(what, opts->volumes, opts->nvolumes, t->volumes, n / 3, moved, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n / 3; i++) {
 		char **f = &t->volumes[3 * i];
-		const char *host = f[0];
 
-		for (size_t k = 0; k < ngiven; k++)
-			if (same_guest(given[k].guest, f[1]))
-				host = given[k].host;
-		opts->volumes[i] = (struct nb_run_volume){ .host = (char *)host,
+		opts->volumes[i] = (struct nb_run_volume){ .host = moved[i] ? (char *)moved[i]
+									    : f[0],
 							   .guest = f[1],
 							   .read_only = f[2][1] == 'o',
 							   .dir = true };
