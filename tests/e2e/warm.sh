@@ -9,7 +9,7 @@ warm_cases="e2e_warm_template_create e2e_warm_run e2e_warm_run_stdin e2e_warm_ru
 	e2e_warm_run_interactive_tty e2e_warm_template_tty_refused e2e_warm_vsock_clone e2e_warm_vsock_to_host
 	e2e_warm_run_volumes e2e_warm_fn_volume e2e_warm_volumes_refused e2e_warm_template_vsock_refused e2e_warm_fn_20 e2e_warm_clones_differ
 	e2e_warm_fn_status_stderr e2e_warm_any_cwd e2e_warm_template_unconfined e2e_warm_run_detached e2e_warm_run_jail
-	e2e_warm_fn_jail e2e_warm_fn_jail_error e2e_warm_fn_own_container e2e_warm_fn_timeout e2e_warm_fn_binary e2e_warm_fn_cap e2e_warm_fn_oom
+	e2e_warm_fn_jail e2e_warm_fn_jail_error e2e_warm_fn_own_container e2e_warm_fn_timeout e2e_warm_fn_timeout_confined e2e_warm_fn_binary e2e_warm_fn_cap e2e_warm_fn_oom
 	e2e_warm_preload e2e_warm_serve_4 e2e_warm_serve_stop e2e_warm_serve_jail e2e_warm_serve_replaces e2e_warm_nothing_left e2e_warm_stale e2e_warm_corrupt"
 snap_cases="e2e_snapshot_take e2e_snapshot_source_goes_on e2e_snapshot_not_empty
 	e2e_snapshot_restore_twice e2e_snapshot_vsock e2e_snapshot_restore_confined e2e_snapshot_clones_count
@@ -31,6 +31,11 @@ warm_debris() {
 
 # Confined clones: a jail for the VMM, its uid, a cgroup parent.
 warm_jail=$nb_tmp/warm-jail warm_uid=4243 warm_cg=nestbox-e2e-warm
+
+# How many VMMs' groups are in $warm_cg.
+warm_groups() {
+	find /sys/fs/cgroup/$warm_cg -mindepth 1 -maxdepth 1 -type d -name 'nestbox-*' 2>/dev/null | wc -l
+}
 
 # "uid=U capeff=C cgroup=G" of the jailed VMM under `timeout` $1, whose
 # child is the supervisor (which runs a clone that sleeps), once it runs;
@@ -241,7 +246,7 @@ ro-refused" -a "$(cat "$share/out/result" 2>&1)" = from-clone -a ! -e "$share/in
 		--template "$t" -- 'echo out; echo err >&2; exit 4'
 	expect e2e_warm_fn_jail "fn --jail --cgroup: exit_code 4, stdout and stderr as unconfined; its group is gone after" \
 		"$status" -eq 0 -a "$(jf .exit_code)" = 4 -a "$(jf .stdout)" = out -a "$(jf .stderr)" = err \
-		-a "$(find /sys/fs/cgroup/$warm_cg -mindepth 1 -maxdepth 1 -name 'nestbox-*' | wc -l)" -eq 0
+		-a "$(warm_groups)" -eq 0
 
 	nb_run_case "$limit" $nestbox fn --jail "$nb_tmp/no-such-jail" --uid $warm_uid --gid $warm_uid \
 		--template "$t" -- 'echo never'
@@ -261,6 +266,13 @@ read-only"
 	nb_run_case "$limit" $nestbox fn --template "$t" --timeout 3 -- 'sleep 60'
 	expect e2e_warm_fn_timeout "fn --timeout 3 stops a sleep 60: timed_out, no exit_code, well before 60 s" \
 		"$(jf .timed_out)" = true -a "$(jf .exit_code)" = null -a $((SECONDS - t0)) -lt 30
+
+	# the hard timeout kills the clone's run, which cannot remove its own
+	# group then: fn collects it (vmm/run/records.h)
+	nb_run_case "$limit" $nestbox fn --cgroup $warm_cg --template "$t" --timeout 3 -- 'sleep 60'
+	out="$out; groups left: $(warm_groups)"
+	expect e2e_warm_fn_timeout_confined "fn --cgroup --timeout 3: timed_out, and the clone's group is gone after" \
+		"$(jf .timed_out)" = true -a "$(warm_groups)" -eq 0
 
 	nb_run_case "$limit" $nestbox fn --template "$t" -- "printf 'a\\377\\376b'"
 	expect e2e_warm_fn_binary "non-UTF-8 output comes base64 with stdout_encoding base64" \
@@ -313,10 +325,10 @@ read-only"
 	kill -TERM "$spid"
 	warm_reap "$spid"
 	serve_status=$?
-	out="$out | $jailed VMMs as $warm_uid" err=$(tail -c 300 "$nb_tmp/serve.err")
-	expect e2e_warm_serve_jail "serve --jail --cgroup: 2 callers answered by jailed clones ($warm_uid), then drained" \
+	out="$out | $jailed VMMs as $warm_uid; groups left: $(warm_groups)" err=$(tail -c 300 "$nb_tmp/serve.err")
+	expect e2e_warm_serve_jail "serve --jail --cgroup: 2 callers answered by jailed clones ($warm_uid), then drained: no clone's group left" \
 		"$status" -eq 0 -a -n "$(grep -o '^ok 4 invocations' <<<"$out")" -a "$jailed" -ge 1 \
-		-a "$serve_status" -eq 0 -a ! -e "$sock"
+		-a "$serve_status" -eq 0 -a ! -e "$sock" -a "$(warm_groups)" -eq 0
 
 	# A pool clone that ends while it waits (its VMM killed once it runs:
 	# its vCPU thread exists only after it resumed) is replaced; the next
