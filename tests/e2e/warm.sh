@@ -14,6 +14,8 @@ warm_cases="e2e_warm_template_create e2e_warm_run e2e_warm_run_stdin e2e_warm_ru
 snap_cases="e2e_snapshot_take e2e_snapshot_source_goes_on e2e_snapshot_not_empty
 	e2e_snapshot_restore_twice e2e_snapshot_vsock e2e_snapshot_restore_confined e2e_snapshot_clones_count
 	e2e_snapshot_clones_differ e2e_snapshot_nothing_left"
+snap_conf_cases="e2e_snapshot_confined_take e2e_snapshot_confined_charge e2e_snapshot_confined_restore
+	e2e_snapshot_confined_cleanup"
 snap_vol_cases="e2e_snapshot_volume_take e2e_snapshot_volume_restore e2e_snapshot_volume_own_v
 	e2e_snapshot_volume_moved e2e_snapshot_volume_move_refused e2e_snapshot_volume_gone e2e_snapshot_volume_clone e2e_snapshot_volume_cleanup"
 snap_net_cases="e2e_snapshot_net_take e2e_snapshot_net_port_held e2e_snapshot_net_restore_twice
@@ -483,6 +485,69 @@ e2e_snapshot() {
 	unset NESTBOX_RUN_DIR NESTBOX_CACHE_DIR
 }
 
+# A hosting tenant's VM, jailed and in a cgroup of its own, whose guest
+# fills most of its RAM (116 MiB written to its tmpfs of 128m), snapshotted:
+# the jailed VMM writes the files it was given open, and its copy of guest
+# RAM, charged to its group, goes over the group's memory.max, which the
+# monitor raises for the snapshot and sets back (without that the VMM was
+# OOM-killed here, 137); an unconfined restore goes on from the tick, and
+# through the file of its -v directory the workload held open (the share's
+# state the jailed VMM saved, vmm/virtio/fs_state.c).
+e2e_snapshot_confined() {
+	local img=$1 dir=$nb_tmp/snapconf vol=$nb_tmp/snapconf-vol g max peak after at first seen
+	export NESTBOX_RUN_DIR=$nb_tmp/snaprun NESTBOX_CACHE_DIR=$nb_tmp/warm-cache
+	mkdir -p "$warm_jail"
+	rm -rf "$dir" "$vol"
+	mkdir -m 0777 "$vol" # the jailed VMM writes there as $warm_uid
+	# each tick also into /data/log through fd 3, held across the snapshot
+	nb_run_case "$limit" $nestbox run -d --name snapconf --jail "$warm_jail" --uid $warm_uid \
+		--gid $warm_uid --cgroup $warm_cg --memory 128m -v "$vol:/data" "$img" -- \
+		'yes abcdefghijklmnopqrstuvwxyz | head -c 60m >/fill; yes abcdefghijklmnopqrstuvwxyz | head -c 56m >/dev/shm/fill
+		exec 3>>/data/log; i=0; while :; do i=$((i+1)); echo "tick $i"; echo "tick $i" >&3; sleep 1; done'
+	# its group: the jailed VMM's (the only process of $warm_uid)
+	g=$(pgrep -u $warm_uid -f "^$nestbox " | head -1)
+	[ -z "$g" ] || g=/sys/fs/cgroup$(cut -d: -f3 "/proc/$g/cgroup")
+	if [ "$status" -ne 0 ] || [ ! -d "$g" ] || ! snap_until 180 snapconf 2; then
+		for c in $snap_conf_cases; do skip "$c" "the confined VM did not start (status $status: $(tail -c 200 <<<"$err"))"; done
+		$nestbox rm -f snapconf >/dev/null 2>&1
+		return
+	fi
+	max=$(cat "$g/memory.max")
+	nb_run_case "$limit" $nestbox snapshot snapconf "$dir"
+	at=$(snap_tick snapconf)
+	peak=$(cat "$g/memory.peak" 2>/dev/null) after=$(cat "$g/memory.max" 2>/dev/null)
+	local oom left
+	oom=$(awk '$1 == "oom_kill" { print $2 }' "$g/memory.events" 2>/dev/null)
+	left=$(find "$NESTBOX_RUN_DIR/vm" -path '*/snapshot/*' -size +0 2>/dev/null | wc -l)
+	snap_until 60 snapconf $((at + 2))
+	expect e2e_snapshot_confined_take "a jailed VM in a cgroup is snapshotted and runs on (tick $at -> $(snap_tick snapconf))" \
+		"$status" -eq 0 -a -s "$dir/state" -a -s "$dir/memory" -a "$(snap_tick snapconf)" -ge $((at + 2))
+	status=0 out="memory.max $max, after $after; peak $peak; oom_kill $oom; VMM copies left $left" err=
+	expect e2e_snapshot_confined_charge "the copy of guest RAM went over the group's memory.max, raised for it and set back; no OOM kill, no copy left ($out)" \
+		"${peak:-0}" -gt "$max" -a "$after" = "$max" -a "${oom:-1}" -eq 0 -a "$left" -eq 0
+
+	nb_run_case "$limit" $nestbox rm -f snapconf
+	local last
+	last=$(awk '{ n = $2 } END { print n + 0 }' "$vol/log")
+	nb_run_case "$limit" $nestbox run --restore "$dir" -d --name snapconf2
+	first=
+	[ "$status" -ne 0 ] || { snap_until 120 snapconf2 $((last + 2)) && first=$(snap_first snapconf2); }
+	seen=$(pgrep -u $warm_uid -f "^$nestbox " | wc -l)
+	out="status $status; first tick $first (snapshot at $at); VMMs as $warm_uid: $seen; /data/log: tick $last at the source's end, $(tail -1 "$vol/log") now"
+	expect e2e_snapshot_confined_restore "an unconfined restore goes on from the snapshot's tick, writing on through the fd its workload held in the -v directory ($out)" \
+		"$status" -eq 0 -a -n "$first" -a "${first:-0}" -le $((at + 1)) -a "$seen" -eq 0 \
+		-a "$(awk '{ n = $2 } END { print n + 0 }' "$vol/log")" -gt "$last"
+
+	nb_run_case "$limit" $nestbox rm -f snapconf2
+	rm -rf "$dir" "$vol"
+	sleep 1
+	out="group $g: $([ -e "$g" ] && echo left || echo gone); VMs: $(ls "$NESTBOX_RUN_DIR/vm" 2>/dev/null | wc -l)"
+	expect e2e_snapshot_confined_cleanup "rm -f leaves neither its group nor a VM directory ($out)" \
+		"$status" -eq 0 -a "$out" = "group $g: gone; VMs: 0"
+	rmdir /sys/fs/cgroup/$warm_cg 2>/dev/null
+	unset NESTBOX_RUN_DIR NESTBOX_CACHE_DIR
+}
+
 # A VM with a -v directory snapshotted while its workload holds a file of
 # it open (fd 3, O_APPEND) and its working directory in it; the restore
 # shares the same directory again: the held file and the working directory
@@ -811,14 +876,15 @@ e2e_snapshot_net() {
 }
 
 if ! command -v jq >/dev/null; then
-	for c in $warm_cases $snap_cases $snap_vol_cases $warm_net_cases $snap_net_cases; do skip "$c" "jq missing (scripts/deps.sh)"; done
+	for c in $warm_cases $snap_cases $snap_conf_cases $snap_vol_cases $warm_net_cases $snap_net_cases; do skip "$c" "jq missing (scripts/deps.sh)"; done
 elif ! warm_imgs=$(tests/images/mkimages.sh 2>/dev/null); then
-	for c in $warm_cases $snap_cases $snap_vol_cases $warm_net_cases $snap_net_cases; do
+	for c in $warm_cases $snap_cases $snap_conf_cases $snap_vol_cases $warm_net_cases $snap_net_cases; do
 		skip "$c" "test images not built (run tests/run images first)"
 	done
 else
 	e2e_warm "$warm_imgs/busybox"
 	e2e_snapshot "$warm_imgs/busybox"
+	e2e_snapshot_confined "$warm_imgs/busybox"
 	e2e_snapshot_volume "$warm_imgs/busybox"
 	if [ "$(id -u)" -ne 0 ] || ! command -v nft >/dev/null || ! command -v curl >/dev/null; then
 		for c in $warm_net_cases $snap_net_cases; do skip "$c" "needs root, nft and curl"; done

@@ -1040,8 +1040,9 @@ static const char snapshot_usage[] =
 	"restore's -p, --ip, --network replace them); a VM with --vsock has a vsock device\n"
 	"(each restore's own --vsock PATH; the guest's connections are reset). A VM with -v\n"
 	"directories is restored sharing the same ones (the files its workload holds open\n"
-	"are opened again by path; a restore takes no -v of its own). A VM with host state a\n"
-	"snapshot cannot carry (a -v disk image, --tap, -t, -i, --jail, --cgroup) is refused.\n";
+	"are opened again by path; the restore's -v NEWHOST:GUEST moves one). A confined VM\n"
+	"(--jail, --cgroup) can be too; a restore is confined by its own options. A VM with\n"
+	"host state a snapshot cannot carry (a -v disk image, --tap, -t, -i) is refused.\n";
 
 /* DIR as the monitor needs it: absolute (it runs elsewhere). */
 static char *absolute_dir(const char *dir, struct nb_err *err)

@@ -118,8 +118,7 @@ static int set_limits(const char *path, const struct nb_hostcg_limits *l, struct
 {
 	char value[64];
 
-	snprintf(value, sizeof(value), "%" PRIu64, l->memory_max);
-	if (write_file(path, "memory.max", value, err) < 0)
+	if (nb_hostcg_set_memory_max(path, l->memory_max, err) < 0)
 		return -1;
 	if (l->cpu_quota_us) {
 		snprintf(value, sizeof(value), "%u 100000", l->cpu_quota_us);
@@ -161,6 +160,14 @@ int nb_hostcg_create(const struct nb_hostcg *cg, const struct nb_hostcg_limits *
 		return nb_err_wrap(err, "--cgroup");
 	}
 	return 0;
+}
+
+int nb_hostcg_set_memory_max(const char *path, uint64_t bytes, struct nb_err *err)
+{
+	char value[32];
+
+	snprintf(value, sizeof(value), "%" PRIu64, bytes);
+	return write_file(path, "memory.max", value, err);
 }
 
 int nb_hostcg_join(const struct nb_hostcg *cg, struct nb_err *err)

@@ -46,6 +46,10 @@ int nb_hostcg_prepare(const char *parent, const struct nb_hostcg_limits *limits,
 int nb_hostcg_create(const struct nb_hostcg *cg, const struct nb_hostcg_limits *limits,
 		     struct nb_err *err);
 
+/* Set the group's memory.max to bytes (a live snapshot of the VMM in it
+ * is charged to it while its copy of guest RAM exists, vmm/run/monitor.c). */
+int nb_hostcg_set_memory_max(const char *path, uint64_t bytes, struct nb_err *err);
+
 /* Move the calling process into the group. */
 int nb_hostcg_join(const struct nb_hostcg *cg, struct nb_err *err);
 

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include "common/sigmsg.h"
 #include "images/json.h"
 #include "nestbox/cleanup.h"
+#include "vmm/confine/cgroup.h"
 #include "vmm/run/ctl_proto.h"
 #include "vmm/run/records.h"
 #include "vmm/run/resources.h"
@@ -69,6 +71,10 @@ struct nb_monitor {
 		char path[NB_CTL_PATH_MAX + 1];
 		bool made; /* path was created for it (removed on failure) */
 	} snap;
+	struct {                     /* --cgroup: the VMM's group (nb_monitor_set_cgroup) */
+		char path[PATH_MAX]; /* empty: none */
+		uint64_t memory_max; /* its memory.max */
+	} cg;
 };
 
 static double mono_ms(void)
@@ -245,7 +251,30 @@ int nb_monitor_prepare(struct nb_monitor *m, struct nb_err *err)
 	return listen_control(m, err);
 }
 
-void nb_monitor_child(struct nb_monitor *m, struct nb_run_options *opts)
+/* The VMM's snapshot files (vmm/run/warm.h) in NB_VM_SNAPSHOT_DIR,
+ * opened here so that a jailed VMM has them too. */
+static int snapshot_files(struct nb_run_options *opts, struct nb_err *err)
+{
+	struct nb_warm_out out = { -1, -1 };
+	cleanup_close int dfd = -1;
+
+	if (nb_run_snapshot_refusal(opts))
+		return 0;
+	if (mkdirat(opts->detach.dir_fd, NB_VM_SNAPSHOT_DIR, 0700) < 0 && errno != EEXIST)
+		return nb_err_sys(err, "snapshot files");
+	dfd = openat(opts->detach.dir_fd, NB_VM_SNAPSHOT_DIR,
+		     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return nb_err_sys(err, "snapshot files");
+	if (nb_warm_out_openat(&out, dfd, NB_VM_SNAPSHOT_DIR, err) < 0)
+		return -1;
+	opts->detach.has_snapshot_fds = true;
+	opts->detach.snapshot_state_fd = out.state_fd;
+	opts->detach.snapshot_memory_fd = out.memory_fd;
+	return 0;
+}
+
+int nb_monitor_child(struct nb_monitor *m, struct nb_run_options *opts, struct nb_err *err)
 {
 	sigset_t chld;
 
@@ -263,6 +292,13 @@ void nb_monitor_child(struct nb_monitor *m, struct nb_run_options *opts)
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_UNBLOCK, &chld, NULL);
+	return snapshot_files(opts, err);
+}
+
+void nb_monitor_set_cgroup(struct nb_monitor *m, const char *path, uint64_t memory_max)
+{
+	snprintf(m->cg.path, sizeof(m->cg.path), "%s", path);
+	m->cg.memory_max = memory_max;
 }
 
 /* ---- logs ---------------------------------------------------------------------- */
@@ -379,12 +415,28 @@ static int snapshot_dir(struct nb_monitor *m, const char *path, char *msg, size_
 	return 0;
 }
 
+/* The VMM's copy of guest RAM (its memory file, on the run directory's
+ * tmpfs as a rule: memory no reclaim frees) is charged to its cgroup while
+ * it exists: memory.max is raised by that much from the signal until the
+ * copy is truncated, and set back after (on = false). */
+static int snapshot_charge(struct nb_monitor *m, bool on, struct nb_err *err)
+{
+	uint64_t extra = on ? m->opts->mem_size + NB_WARM_MAX_STATE : 0;
+
+	if (!m->cg.path[0])
+		return 0;
+	if (nb_hostcg_set_memory_max(m->cg.path, m->cg.memory_max + extra, err) < 0)
+		return nb_err_wrap(err, "the VMM's cgroup");
+	return 0;
+}
+
 /* The op: checked here, then the VMM saves (NB_SIGNAL_SNAPSHOT) and
  * answers on the notify pipe (snapshot_done). */
 static int do_snapshot(struct nb_monitor *m, struct client *c, const char *path, char *msg,
 		       size_t size)
 {
 	const char *why = nb_run_snapshot_refusal(m->opts);
+	struct nb_err err = { 0 };
 
 	if (why)
 		return snprintf(msg, size, "this VM cannot be snapshotted: %s", why), -1;
@@ -396,8 +448,10 @@ static int do_snapshot(struct nb_monitor *m, struct client *c, const char *path,
 		return snprintf(msg, size, "a snapshot of this VM is being taken"), -1;
 	if (snapshot_dir(m, path, msg, size) < 0)
 		return -1;
-	if (kill(m->pid, NB_SIGNAL_SNAPSHOT) < 0) {
-		snprintf(msg, size, "the VMM: %s", strerror(errno));
+	if (snapshot_charge(m, true, &err) < 0 ||
+	    (kill(m->pid, NB_SIGNAL_SNAPSHOT) < 0 && nb_err_sys(&err, "the VMM") < 0)) {
+		snprintf(msg, size, "%s", err.msg);
+		snapshot_charge(m, false, &err);
 		if (m->snap.made)
 			rmdir(path);
 		return -1;
@@ -422,15 +476,26 @@ static int snapshot_copy(struct nb_monitor *m, struct nb_err *err)
 	for (size_t i = 0; i < 2; i++)
 		if (nb_copy_sparse(from, files[i], to, files[i], err) < 0)
 			return -1;
-	/* the VMM writes its files anew at the next snapshot: no copy of
-	 * guest RAM stays beside the VM meanwhile */
-	for (size_t i = 0; i < 2; i++) {
-		int fd = openat(from, files[i], O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+	return nb_template_save_meta(m->snap.path, m->opts, err);
+}
+
+/* The VMM writes its files anew at the next snapshot: no copy of guest
+ * RAM stays beside the VM meanwhile, whether or not it was copied out. */
+static void snapshot_release(struct nb_monitor *m)
+{
+	static const char *const files[] = { NB_WARM_STATE_FILE, NB_WARM_MEMORY_FILE };
+	cleanup_close int dir = openat(m->opts->detach.dir_fd, NB_VM_SNAPSHOT_DIR,
+				       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct nb_err err;
+
+	for (size_t i = 0; dir >= 0 && i < 2; i++) {
+		int fd = openat(dir, files[i], O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
 
 		if (fd >= 0)
 			close(fd);
 	}
-	return nb_template_save_meta(m->snap.path, m->opts, err);
+	if (snapshot_charge(m, false, &err) < 0)
+		nb_report(&m->opts->report, NB_REPORT_MESSAGE, "snapshot: %s", err.msg);
 }
 
 static void snapshot_done(struct nb_monitor *m, bool saved)
@@ -440,6 +505,7 @@ static void snapshot_done(struct nb_monitor *m, bool saved)
 	int rc = saved ? snapshot_copy(m, &err)
 		       : nb_err_set(&err, 0, "the VMM could not save the VM (see nestbox logs)");
 
+	snapshot_release(m);
 	m->snap.client = NULL;
 	if (!c || !c->snapshot) { /* the client went away: so does the snapshot */
 		rc = -1;

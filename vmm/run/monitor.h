@@ -9,6 +9,7 @@
 #define NESTBOX_VMM_RUN_MONITOR_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "nestbox/err.h"
@@ -37,9 +38,14 @@ int nb_monitor_detach(const struct nb_run_options *opts, struct nb_monitor **m, 
 /* Before forking the VMM: its pipes and the control socket. */
 int nb_monitor_prepare(struct nb_monitor *m, struct nb_err *err);
 
-/* In the VMM child: stdout/stderr to the pipes, stdin /dev/null, the
- * notify descriptor in opts. */
-void nb_monitor_child(struct nb_monitor *m, struct nb_run_options *opts);
+/* In the VMM child, before any jail: stdout/stderr to the pipes, stdin
+ * /dev/null, the notify descriptor in opts, and for a VM that can be
+ * snapshotted its snapshot files (opts->detach.snapshot_*_fd). */
+int nb_monitor_child(struct nb_monitor *m, struct nb_run_options *opts, struct nb_err *err);
+
+/* --cgroup: the VMM's group (path) and its memory.max, which a snapshot
+ * raises by the guest's RAM while its copy of it exists. */
+void nb_monitor_set_cgroup(struct nb_monitor *m, const char *path, uint64_t memory_max);
 
 /* Serve until the VMM (pid) exits; its wait status in *wstatus. */
 int nb_monitor_run(struct nb_monitor *m, pid_t pid, int *wstatus, struct nb_err *err);

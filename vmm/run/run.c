@@ -666,19 +666,18 @@ static const char *uncarried(const struct nb_run_options *opts, bool restoring)
 	return NULL;
 }
 
-/* A confined VMM cannot open its snapshot files in the VM's directory (the
- * jail hides it); a restore may be confined (its files are opened first). */
+/* Confined or not: the VMM's snapshot files are opened before any jail
+ * (nb_monitor_child), and its cgroup's memory.max is raised for the copy
+ * of guest RAM while the monitor takes it (vmm/run/monitor.c). */
 const char *nb_run_snapshot_refusal(const struct nb_run_options *opts)
 {
-	if (opts->confine.jail || opts->confine.cgroup)
-		return "it runs confined (--jail, --cgroup)";
 	return uncarried(opts, false);
 }
 
 /* A detached VM that `nestbox snapshot` may save while it runs. */
 static bool live_snapshots(const struct nb_run_options *opts)
 {
-	return opts->detach.on && opts->detach.dir_fd >= 0 && !nb_run_snapshot_refusal(opts);
+	return opts->detach.on && opts->detach.has_snapshot_fds;
 }
 
 /* What this run's seccomp lists must allow beyond the basics. */
@@ -771,10 +770,10 @@ static void notify_monitor(const struct nb_run_options *opts, char what)
 	}
 }
 
-/* `nestbox snapshot` of a running VM: its files, opened at start in the
- * VM's directory (the seccomp lists open nothing later), and eventfds
- * that ask the event thread and the shares' thread (-v DIR: it serves
- * requests the guest queued before the pause) to hold too. */
+/* `nestbox snapshot` of a running VM: its files, opened in the VM's
+ * directory before any jail (the seccomp lists open nothing later), and
+ * eventfds that ask the event thread and the shares' thread (-v DIR: it
+ * serves requests the guest queued before the pause) to hold too. */
 struct live_snap {
 	struct nb_vm *vm;
 	struct nb_virtio_mmio_transport *virtio;
@@ -808,16 +807,10 @@ static int park_on(struct nb_event_loop *loop, struct nb_vm *vm, int *fd, struct
 static int live_open(struct live_snap *ls, struct nb_event_loop *loop,
 		     struct nb_event_loop *fs_loop, struct nb_err *err)
 {
-	cleanup_close int dfd = -1;
-
 	if (!live_snapshots(ls->opts))
 		return 0;
-	if (mkdirat(ls->opts->detach.dir_fd, NB_VM_SNAPSHOT_DIR, 0700) < 0 && errno != EEXIST)
-		return nb_err_sys(err, "snapshot files");
-	dfd = openat(ls->opts->detach.dir_fd, NB_VM_SNAPSHOT_DIR,
-		     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0 || nb_warm_out_openat(&ls->out, dfd, NB_VM_SNAPSHOT_DIR, err) < 0)
-		return dfd < 0 ? nb_err_sys(err, "snapshot files") : -1;
+	ls->out = (struct nb_warm_out){ .memory_fd = ls->opts->detach.snapshot_memory_fd,
+					.state_fd = ls->opts->detach.snapshot_state_fd };
 	if (park_on(loop, ls->vm, &ls->park_fd, err) < 0)
 		return -1;
 	return fs_loop ? park_on(fs_loop, ls->vm, &ls->fs_park_fd, err) : 0;

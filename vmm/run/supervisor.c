@@ -160,6 +160,13 @@ static bool parent_gone(int alive_fd)
 	return poll(&p, 1, 0) != 0;
 }
 
+/* A descriptor the jail leaves open (room for the alive pipe's kept). */
+static void keep_fd(struct nb_jail_paths *paths, int fd)
+{
+	if (paths->nkeep + 1 < NB_JAIL_MAX_PATHS)
+		paths->keep_fds[paths->nkeep++] = fd;
+}
+
 static void child_main(const struct nb_run_options *given, struct nb_jail_paths *paths,
 		       const struct nb_hostcg *cg, int alive[2], struct nb_monitor *mon,
 		       nb_confine_body *body, void *arg)
@@ -167,12 +174,15 @@ static void child_main(const struct nb_run_options *given, struct nb_jail_paths 
 	struct nb_err err = { 0 };
 	int status = NB_STATUS_ERROR;
 	struct nb_run_options own = *given, *opts = &own;
-	int rc;
+	int rc = 0;
 
-	if (mon) { /* run -d: stdio to the monitor's pipes, its notify fd kept */
-		nb_monitor_child(mon, opts);
-		if (opts->confine.jail && paths->nkeep < NB_JAIL_MAX_PATHS)
-			paths->keep_fds[paths->nkeep++] = opts->detach.notify_fd;
+	if (mon) { /* run -d: stdio to the monitor's pipes, its fds kept */
+		rc = nb_monitor_child(mon, opts, &err);
+		keep_fd(paths, opts->detach.notify_fd);
+		if (opts->detach.has_snapshot_fds) {
+			keep_fd(paths, opts->detach.snapshot_state_fd);
+			keep_fd(paths, opts->detach.snapshot_memory_fd);
+		}
 	}
 	/* Never outlive nestbox: a kill -9 of the parent takes the VMM along
 	 * (even one that died before this line). */
@@ -182,7 +192,8 @@ static void child_main(const struct nb_run_options *given, struct nb_jail_paths 
 		_exit(NB_STATUS_ERROR);
 	set_forwarding(false);
 	block_forwarded(); /* until the event loop's signalfd reads them */
-	rc = cg ? nb_hostcg_join(cg, &err) : 0;
+	if (rc == 0 && cg)
+		rc = nb_hostcg_join(cg, &err);
 	if (rc == 0 && opts->confine.jail) {
 		/* A credential change clears the parent-death signal: set it
 		 * again, and look once more whether the parent is still there. */
@@ -274,6 +285,8 @@ int nb_confine_run(const struct nb_run_options *opts, struct nb_jail_paths *path
 		goto out;
 	if (has_cg && nb_hostcg_create(&cg, &limits, err) < 0)
 		goto out;
+	if (has_cg && mon)
+		nb_monitor_set_cgroup(mon, cg.path, limits.memory_max);
 	if (opts->confine.jail &&
 	    (nb_network_prepare(net, opts, err) < 0 || keep_tap(net, paths, err) < 0 ||
 	     (unshare(CLONE_NEWPID) < 0 &&
