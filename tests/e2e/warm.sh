@@ -20,6 +20,7 @@ snap_vol_cases="e2e_snapshot_volume_take e2e_snapshot_volume_restore e2e_snapsho
 	e2e_snapshot_volume_moved e2e_snapshot_volume_move_refused e2e_snapshot_volume_gone e2e_snapshot_volume_clone e2e_snapshot_volume_cleanup"
 snap_net_cases="e2e_snapshot_net_take e2e_snapshot_net_port_held e2e_snapshot_net_restore_twice
 	e2e_snapshot_net_source_unchanged e2e_snapshot_net_keeps_port e2e_snapshot_net_none e2e_snapshot_net_cleanup"
+snap_tap_cases="e2e_snapshot_tap_take e2e_snapshot_tap_needs_tap e2e_snapshot_tap_restore"
 warm_net_cases="e2e_warm_net_template e2e_warm_net_clone e2e_warm_net_clones_differ
 	e2e_warm_net_clone_to_clone e2e_warm_net_host_reaches e2e_warm_net_fn e2e_warm_net_none
 	e2e_warm_net_serve e2e_warm_net_refused e2e_warm_net_cleanup"
@@ -394,6 +395,71 @@ snap_until() {
 		[ $SECONDS -lt $end ] || return 1
 		sleep 0.5
 	done
+}
+
+# A VM on the user's own tap (--tap, --ip, --gateway: Firecracker's way
+# of networking a microVM), in a network namespace of its own, serving
+# HTTP: snapshotted, its restore needs a tap of its own (refused without),
+# and on it keeps the recorded address and gateway and answers there.
+e2e_snapshot_tap() {
+	local img=$1 dir=$nb_tmp/snaptap ns=nbsnaptap src got meta
+	export NESTBOX_RUN_DIR=$nb_tmp/snaptap-run NESTBOX_CACHE_DIR=$nb_tmp/warm-cache
+	local web='busybox mkdir -p /w && echo hello-tap >/w/index.html;
+		(while :; do a=$(busybox ip -4 -o addr show eth0 | busybox grep -o "inet [0-9.]*" | busybox cut -d" " -f2)
+		 echo "addr ${a:-none} $(busybox ip route | busybox grep -o "^default via [0-9.]*")"; sleep 1; done) &
+		exec busybox httpd -f -p 80 -h /w'
+	# snap_web: the page at 10.201.7.2 from the namespace, tried for 60 s
+	snap_web() {
+		local end=$((SECONDS + 60)) page
+		until page=$(ip netns exec $ns curl -s -m 5 http://10.201.7.2/) && [ -n "$page" ]; do
+			[ $SECONDS -lt $end ] || break
+			sleep 1
+		done
+		echo "$page"
+	}
+	rm -rf "$dir"
+	ip netns del $ns 2>/dev/null
+	ip netns add $ns && ip -n $ns link set lo up
+	for t in nbst0 nbst1; do ip -n $ns tuntap add dev $t mode tap && ip -n $ns link set $t up; done
+	ip -n $ns addr add 10.201.7.1/24 dev nbst0
+
+	nb_run_case "$limit" ip netns exec $ns $nestbox run -d --name snt --tap nbst0 --ip 10.201.7.2/24 \
+		--gateway 10.201.7.1 "$img" -- "$web"
+	[ "$status" -eq 0 ] && src=$(snap_addr_not 120 snt none)
+	[ "$src" = 10.201.7.2 ] && nb_run_case "$limit" $nestbox snapshot snt "$dir"
+	got=$(snap_web)
+	meta=$(jq -c '[.nic, .network, .network_options[0:4]]' "$dir/meta.json" 2>&1)
+	out="$out; source at $src: $got; meta: $meta"
+	expect e2e_snapshot_tap_take "a VM on --tap is snapshotted; meta.json records a tap NIC, no network, and its --ip and --gateway" \
+		"$status" -eq 0 -a "$src" = 10.201.7.2 -a "$got" = hello-tap \
+		-a "$meta" = '["tap",null,["--ip","10.201.7.2/24","--gateway","10.201.7.1"]]'
+	if [ "$status" -ne 0 ] || [ "$src" != 10.201.7.2 ]; then
+		for c in $snap_tap_cases; do [ "$c" = e2e_snapshot_tap_take ] || skip "$c" "no snapshot"; done
+		$nestbox rm -f snt >/dev/null 2>&1
+		ip netns del $ns
+		unset NESTBOX_RUN_DIR NESTBOX_CACHE_DIR
+		return
+	fi
+
+	nb_run_case "$limit" ip netns exec $ns $nestbox run --restore "$dir" -d --name snt1
+	out="$out; VMs: $($nestbox ps -a -q 2>&1 | wc -l)"
+	expect e2e_snapshot_tap_needs_tap "a restore of it without --tap (or --network) is refused (125), saying what to give, and leaves no VM" \
+		"$status" -eq 125 -a -n "$(grep -o 'give the restore --tap TAP' <<<"$err")" \
+		-a "$($nestbox ps -a -q 2>/dev/null | wc -l)" = 1
+
+	# The source gone, the host's side moves to the restore's tap.
+	nb_run_case "$limit" $nestbox rm -f snt
+	ip -n $ns addr del 10.201.7.1/24 dev nbst0
+	ip -n $ns addr add 10.201.7.1/24 dev nbst1
+	nb_run_case "$limit" ip netns exec $ns $nestbox run --restore "$dir" -d --name snt2 --tap nbst1
+	got="$(snap_web) | $(timeout -s KILL 60 $nestbox logs snt2 2>/dev/null | tail -1)"
+	out="$out; restore on nbst1: $got"
+	expect e2e_snapshot_tap_restore "the restore on a tap of its own keeps the recorded address and default route and answers there" \
+		"$status" -eq 0 -a "$got" = "hello-tap | addr 10.201.7.2 default via 10.201.7.1"
+	$nestbox rm -f snt2 >/dev/null 2>&1
+	ip netns del $ns
+	rm -rf "$dir"
+	unset NESTBOX_RUN_DIR NESTBOX_CACHE_DIR
 }
 
 # `nestbox snapshot` of a running detached VM that counts once a second,
@@ -876,9 +942,9 @@ e2e_snapshot_net() {
 }
 
 if ! command -v jq >/dev/null; then
-	for c in $warm_cases $snap_cases $snap_conf_cases $snap_vol_cases $warm_net_cases $snap_net_cases; do skip "$c" "jq missing (scripts/deps.sh)"; done
+	for c in $warm_cases $snap_cases $snap_conf_cases $snap_vol_cases $warm_net_cases $snap_net_cases $snap_tap_cases; do skip "$c" "jq missing (scripts/deps.sh)"; done
 elif ! warm_imgs=$(tests/images/mkimages.sh 2>/dev/null); then
-	for c in $warm_cases $snap_cases $snap_conf_cases $snap_vol_cases $warm_net_cases $snap_net_cases; do
+	for c in $warm_cases $snap_cases $snap_conf_cases $snap_vol_cases $warm_net_cases $snap_net_cases $snap_tap_cases; do
 		skip "$c" "test images not built (run tests/run images first)"
 	done
 else
@@ -887,9 +953,10 @@ else
 	e2e_snapshot_confined "$warm_imgs/busybox"
 	e2e_snapshot_volume "$warm_imgs/busybox"
 	if [ "$(id -u)" -ne 0 ] || ! command -v nft >/dev/null || ! command -v curl >/dev/null; then
-		for c in $warm_net_cases $snap_net_cases; do skip "$c" "needs root, nft and curl"; done
+		for c in $warm_net_cases $snap_net_cases $snap_tap_cases; do skip "$c" "needs root, nft and curl"; done
 	else
 		e2e_warm_net "$warm_imgs/busybox"
 		e2e_snapshot_net "$warm_imgs/busybox"
+		e2e_snapshot_tap "$warm_imgs/busybox"
 	fi
 fi

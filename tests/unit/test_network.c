@@ -373,7 +373,7 @@ START_TEST(restore_takes_recorded_options)
 	/* nothing given: everything recorded (the network is the snapshot's) */
 	ck_assert_int_eq(parse(&o, &err, NULL, NULL, NULL, NULL), 0);
 	o.net.network = "t1";
-	ck_assert_msg(nb_network_cli_restore(&o, "t1", recorded, &err) == 0, "%s", err.msg);
+	ck_assert_msg(nb_network_cli_restore(&o, "t1", false, recorded, &err) == 0, "%s", err.msg);
 	ck_assert_uint_eq(o.net.npublish, 2);
 	ck_assert_uint_eq(o.net.publish[1].host_port, 5353);
 	ck_assert_uint_eq(o.net.publish[1].host_ip, 0x7f000001u);
@@ -387,17 +387,17 @@ START_TEST(restore_takes_recorded_options)
 	ck_assert_msg(nb_network_check(&o, &err) == 0, "%s", err.msg);
 	/* the restore's own -p and --ip win; its other network drops the address */
 	ck_assert_int_eq(parse(&o, &err, "-p", "9090:90", "--network", "t2"), 0);
-	ck_assert_int_eq(nb_network_cli_restore(&o, "t1", recorded, &err), 0);
+	ck_assert_int_eq(nb_network_cli_restore(&o, "t1", false, recorded, &err), 0);
 	ck_assert_uint_eq(o.net.npublish, 1);
 	ck_assert_uint_eq(o.net.publish[0].host_port, 9090);
 	ck_assert_uint_eq(o.net.ipv4, 0);
 	ck_assert(o.net.has_mac);
 	ck_assert_int_eq(parse(&o, &err, "--ip", "10.88.1.20", "--network", "t1"), 0);
-	ck_assert_int_eq(nb_network_cli_restore(&o, "t1", recorded, &err), 0);
+	ck_assert_int_eq(nb_network_cli_restore(&o, "t1", false, recorded, &err), 0);
 	ck_assert_uint_eq(o.net.ipv4, 0x0a580114u);
 	/* --network none: no NIC, nothing of it */
 	ck_assert_int_eq(parse(&o, &err, "--network", "none", NULL, NULL), 0);
-	ck_assert_int_eq(nb_network_cli_restore(&o, "t1", recorded, &err), 0);
+	ck_assert_int_eq(nb_network_cli_restore(&o, "t1", false, recorded, &err), 0);
 	ck_assert_uint_eq(o.net.npublish, 0);
 	ck_assert(!o.net.has_mac);
 	ck_assert_uint_eq(o.net.rx_bps, 0);
@@ -405,9 +405,44 @@ START_TEST(restore_takes_recorded_options)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ck_assert_int_eq(parse(&o, &err, NULL, NULL, NULL, NULL), 0);
 		o.net.network = "t1";
-		ck_assert_msg(nb_network_cli_restore(&o, "t1", bad[i], &err) == -1, "bad %zu", i);
+		ck_assert_msg(nb_network_cli_restore(&o, "t1", false, bad[i], &err) == -1,
+			      "bad %zu", i);
 		ck_assert_ptr_nonnull(strstr(err.msg, "network options"));
 	}
+}
+END_TEST
+
+/* A snapshot of a VM on the user's --tap (template.h tap): its address
+ * and gateway go onto the restore's own --tap, not onto a network. */
+START_TEST(restore_onto_own_tap)
+{
+	char *recorded[] = { "--ip",          "10.200.0.2/24",     "--gateway", "10.200.0.1",
+			     "--mac-address", "02:00:00:00:00:07", NULL };
+	struct nb_run_options o;
+	struct nb_err err;
+
+	ck_assert_int_eq(parse(&o, &err, "--tap", "nb1", NULL, NULL), 0);
+	ck_assert_msg(nb_network_cli_restore(&o, NULL, true, recorded, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(o.net.ipv4, 0x0ac80002u);
+	ck_assert_uint_eq(o.net.prefix, 24);
+	ck_assert_uint_eq(o.net.gateway, 0x0ac80001u);
+	ck_assert(o.net.has_mac);
+	ck_assert_uint_eq(o.net.mac[5], 7);
+	/* its own --ip wins, and the old gateway does not come with it */
+	ck_assert_int_eq(parse(&o, &err, "--tap", "nb1", "--ip", "10.201.0.5/24"), 0);
+	ck_assert_int_eq(nb_network_cli_restore(&o, NULL, true, recorded, &err), 0);
+	ck_assert_uint_eq(o.net.ipv4, 0x0ac90005u);
+	ck_assert_uint_eq(o.net.gateway, 0);
+	/* onto a network: the network's address, the MAC kept */
+	ck_assert_int_eq(parse(&o, &err, "--network", "t2", NULL, NULL), 0);
+	ck_assert_int_eq(nb_network_cli_restore(&o, NULL, true, recorded, &err), 0);
+	ck_assert_uint_eq(o.net.ipv4, 0);
+	ck_assert_uint_eq(o.net.gateway, 0);
+	ck_assert(o.net.has_mac);
+	/* a network VM's snapshot onto --tap: the address was the network's */
+	ck_assert_int_eq(parse(&o, &err, "--tap", "nb1", NULL, NULL), 0);
+	ck_assert_int_eq(nb_network_cli_restore(&o, "t1", false, recorded, &err), 0);
+	ck_assert_uint_eq(o.net.ipv4, 0);
 }
 END_TEST
 
@@ -424,6 +459,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, spec_mac);
 	tcase_add_test(tc, attach_fixes_the_mac);
 	tcase_add_test(tc, restore_takes_recorded_options);
+	tcase_add_test(tc, restore_onto_own_tap);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -59,7 +59,8 @@ static const char usage_text[] =
 	"  -i, --interactive      stream nestbox's stdin to COMMAND's stdin\n"
 	"      --restore DIR      restore the running VM saved in DIR (nestbox snapshot): no\n"
 	"                         IMAGE or COMMAND; its workload goes on (-d, --name as usual);\n"
-	"                         on its network again with a new lease and its -p ports;\n"
+	"                         on its network again with a new lease and its -p ports\n"
+	"                         (one on --tap: give --tap TAP, its --ip kept);\n"
 	"                         -v NEWHOST:GUEST moves one of its directories\n"
 	"      --template NAME    restore template NAME (nestbox template create) instead of\n"
 	"                         booting: no ROOTFS; COMMAND runs in the template's image\n"
@@ -339,7 +340,7 @@ int nb_cmd_run(int argc, char **argv)
 		rc = nb_template_open(opts.warm.name, &opts, &tmpl, &err);
 	else if (rc == 0 && opts.warm.resume &&
 		 (rc = nb_template_open_dir(opts.warm.restore, &opts, &tmpl, &err)) == 0 &&
-		 nb_network_cli_restore(&opts, tmpl.network, tmpl.net_args, &err) < 0)
+		 nb_network_cli_restore(&opts, tmpl.network, tmpl.tap, tmpl.net_args, &err) < 0)
 		rc = nb_err_wrap(&err, "snapshot %s", opts.warm.restore);
 	if (rc == 0)
 		rc = opts.detach.on ? nb_detach_run(&opts, argc, argv, &status, &err)

@@ -1037,12 +1037,13 @@ static const char snapshot_usage[] =
 	"and memory, taken at a safe point while the VM holds for a moment; it runs on.\n"
 	"Restore it, as many times as wanted, with nestbox run --restore DIR [-d]. A VM on a\n"
 	"network is restored onto it with a lease of its own and the same -p ports (the\n"
-	"restore's -p, --ip, --network replace them); a VM with --vsock has a vsock device\n"
-	"(each restore's own --vsock PATH; the guest's connections are reset). A VM with -v\n"
+	"restore's -p, --ip, --network replace them); one on --tap onto the restore's own\n"
+	"--tap (its --ip and --gateway kept); a VM with --vsock has a vsock device (each\n"
+	"restore's own --vsock PATH; the guest's connections are reset). A VM with -v\n"
 	"directories is restored sharing the same ones (the files its workload holds open\n"
 	"are opened again by path; the restore's -v NEWHOST:GUEST moves one). A confined VM\n"
 	"(--jail, --cgroup) can be too; a restore is confined by its own options. A VM with\n"
-	"host state a snapshot cannot carry (a -v disk image, --tap, -t, -i) is refused.\n";
+	"host state a snapshot cannot carry (a -v disk image, -t, -i) is refused.\n";
 
 /* DIR as the monitor needs it: absolute (it runs elsewhere). */
 static char *absolute_dir(const char *dir, struct nb_err *err)

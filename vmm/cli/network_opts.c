@@ -138,14 +138,15 @@ int nb_network_cli_option(int opt, const char *arg, struct nb_run_options *opts,
 	}
 }
 
-int nb_network_cli_restore(struct nb_run_options *opts, const char *network, char *const *args,
-			   struct nb_err *err)
+int nb_network_cli_restore(struct nb_run_options *opts, const char *network, bool tap,
+			   char *const *args, struct nb_err *err)
 {
 	static const struct {
 		const char *name;
 		int opt;
 	} known[] = { { "-p", 'p' },
 		      { "--ip", NB_OPT_IP },
+		      { "--gateway", NB_OPT_GATEWAY },
 		      { "--mac-address", NB_OPT_MAC },
 		      { "--dns", NB_OPT_DNS },
 		      { "--net-rate", NB_OPT_NET_RATE } };
@@ -173,6 +174,12 @@ int nb_network_cli_restore(struct nb_run_options *opts, const char *network, cha
 	}
 	if (net->network && network && strcmp(net->network, network) == 0 && !net->ipv4)
 		net->ipv4 = saved->ipv4;
+	if (tap && net->tap && !net->ipv4) { /* the user's addressing, onto the user's tap */
+		net->ipv4 = saved->ipv4;
+		net->prefix = saved->prefix;
+		if (!net->gateway)
+			net->gateway = saved->gateway;
+	}
 	if (nic && !net->has_mac) {
 		memcpy(net->mac, saved->mac, sizeof(net->mac));
 		net->has_mac = saved->has_mac;

@@ -72,12 +72,13 @@ int nb_network_cli_option(int opt, const char *arg, struct nb_run_options *opts,
 			  struct nb_err *err);
 
 /* A snapshot's network options (its run's, as `nestbox run` takes them:
- * struct nb_template's net_args, recorded on network) into a restore's
- * opts, once nb_template_open_dir has set its network: each kind (-p,
- * --ip, --mac-address, --dns, --net-rate) unless the restore gives its
- * own, as podman's restore keeps ports and a static address; the
- * address only on that same network, the ports on any. */
-int nb_network_cli_restore(struct nb_run_options *opts, const char *network, char *const *args,
-			   struct nb_err *err);
+ * struct nb_template's net_args, recorded on network or --tap) into a
+ * restore's opts, once nb_template_open_dir has set its network: each kind
+ * (-p, --ip, --gateway, --mac-address, --dns, --net-rate) unless the
+ * restore gives its own, as podman's restore keeps ports and a static
+ * address; the address only on that same network (or, for a snapshot on
+ * --tap, onto the restore's own --tap), the ports on any. */
+int nb_network_cli_restore(struct nb_run_options *opts, const char *network, bool tap,
+			   char *const *args, struct nb_err *err);
 
 #endif

@@ -644,19 +644,18 @@ static const struct nb_run_volume *first_disk(const struct nb_run_options *opts)
 }
 
 /* What a snapshot of a VM run with opts could not carry, or NULL. A NIC
- * on a nestbox network it can: a restore gets a tap and lease of its own
- * (or, restoring, the user's --tap), and eth0 anew (NB_SIGMSG_NET_*); -v
- * directories too: a restore shares the same ones, the files the guest
- * holds opened again by path (vmm/virtio/fs_state.c). */
-static const char *uncarried(const struct nb_run_options *opts, bool restoring)
+ * it can: on a nestbox network a restore gets a tap and lease of its own,
+ * on the user's --tap it gives its own (or a network), and eth0 is set
+ * anew (NB_SIGMSG_NET_*); -v directories too: a restore shares the same
+ * ones, the files the guest holds opened again by path
+ * (vmm/virtio/fs_state.c). */
+static const char *uncarried(const struct nb_run_options *opts)
 {
 	if (!opts->rootfs || !nb_image_is_reference(opts->rootfs))
 		return "its root is a directory or a bundle, not an image";
 	if (first_disk(opts))
 		return "it has a -v disk image (a snapshot carries shared directories, "
 		       "not disks)";
-	if (opts->net.tap && !restoring)
-		return "its NIC is on --tap (a tap of the user's; a VM on --network can be)";
 	if (opts->tty || opts->interactive)
 		return "it has a terminal or stdin (-t, -i)";
 	if (opts->oci.start_gate)
@@ -671,7 +670,7 @@ static const char *uncarried(const struct nb_run_options *opts, bool restoring)
  * of guest RAM while the monitor takes it (vmm/run/monitor.c). */
 const char *nb_run_snapshot_refusal(const struct nb_run_options *opts)
 {
-	return uncarried(opts, false);
+	return uncarried(opts);
 }
 
 /* A detached VM that `nestbox snapshot` may save while it runs. */
@@ -1213,7 +1212,7 @@ static int warm_check(const struct nb_run_options *opts, bool is_image, struct n
 	if (!is_image)
 		return nb_err_set(err, 0, "%s needs an image, not a rootfs directory", what);
 	if (opts->warm.resume) { /* run --restore DIR: -d, --jail, --cgroup are fine */
-		const char *why = uncarried(opts, true);
+		const char *why = uncarried(opts);
 
 		if (why)
 			return nb_err_set(err, 0, "a restore cannot be made: %s", why);

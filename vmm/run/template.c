@@ -93,7 +93,7 @@ static int file_id(const char *path, char *buf, size_t size, struct nb_err *err)
 
 /* The key of a template of these inputs. */
 static char *make_key(const char *digest, const char *kernel, const char *init, unsigned cpus,
-		      uint64_t mem, const char *network, bool vsock, unsigned shares,
+		      uint64_t mem, const char *network, bool tap, bool vsock, unsigned shares,
 		      struct nb_err *err)
 {
 	char kid[128], iid[128], *text = NULL;
@@ -106,7 +106,12 @@ static char *make_key(const char *digest, const char *kernel, const char *init, 
 		     "abi=%u spec=%u state=%u image=%s kernel=%s init=%s cpus=%u mem=%llu "
 		     "network=%s vsock=%d shares=%u",
 		     NB_ABI_VERSION, NB_SPEC_FORMAT, NB_STATE_FORMAT, digest, kid, iid, cpus,
-		     (unsigned long long)mem, network ? network : "", vsock, shares);
+		     (unsigned long long)mem,
+		     /* no network name starts with '-' (nb_netname_check) */
+		     network ? network
+		     : tap   ? "--tap"
+			     : "",
+		     vsock, shares);
 	if (n < 0)
 		return nb_err_sys(err, "template key"), NULL;
 	n = nb_sha256_buf(text, strlen(text), &d, err);
@@ -131,6 +136,8 @@ static int write_meta(const char *dir, const struct nb_template *t, struct nb_er
 	json_object_object_add(o, "key", json_object_new_string(t->key));
 	if (t->network)
 		json_object_object_add(o, "network", json_object_new_string(t->network));
+	if (t->tap)
+		json_object_object_add(o, "nic", json_object_new_string("tap"));
 	json_object_object_add(o, "vsock", json_object_new_boolean(t->vsock));
 	json_object_object_add(o, "shares", json_object_new_int((int)t->shares));
 	if (t->net_args) {
@@ -169,7 +176,7 @@ static int read_meta(const char *name, const char *dir, struct nb_template *t, s
 	cleanup_free char *path = NULL;
 	struct json_object *o;
 	int64_t cpus = 0, mem = 0, created = 0, shares = 0;
-	const char *network = NULL;
+	const char *network = NULL, *nic = NULL;
 	struct json_object *vsock = NULL;
 	int rc = -1;
 
@@ -189,6 +196,7 @@ static int read_meta(const char *name, const char *dir, struct nb_template *t, s
 	    nb_json_int(o, "created", false, &created, err) == 0 &&
 	    nb_json_int(o, "shares", false, &shares, err) == 0 &&
 	    nb_json_str(o, "network", false, 64, &network, err) == 0 &&
+	    nb_json_str(o, "nic", false, 16, &nic, err) == 0 &&
 	    nb_json_strv(o, "network_options", NB_TEMPLATE_MAX_NET_ARGS, 128, &t->net_args, err) ==
 		    0 &&
 	    nb_json_strv(o, "volumes", 3 * NB_RUN_MAX_VOLUMES, PATH_MAX, &t->volumes, err) == 0) {
@@ -198,8 +206,10 @@ static int read_meta(const char *name, const char *dir, struct nb_template *t, s
 			nb_err_set(err, 0, "%s: shares out of range", path);
 		else if (network && nb_netname_check(network, err) < 0)
 			nb_err_wrap(err, "%s: network", path);
-		else if (t->net_args && (!network || nb_strv_len(t->net_args) % 2))
-			nb_err_set(err, 0, "%s: network_options without a network, or odd", path);
+		else if (nic && (strcmp(nic, "tap") != 0 || network))
+			nb_err_set(err, 0, "%s: nic is not \"tap\", or beside a network", path);
+		else if (t->net_args && ((!network && !nic) || nb_strv_len(t->net_args) % 2))
+			nb_err_set(err, 0, "%s: network_options without a NIC, or odd", path);
 		else if (vsock && !json_object_is_type(vsock, json_type_boolean))
 			nb_err_set(err, 0, "%s: vsock is not true or false", path);
 		else if (network && !(t->network = strdup(network)))
@@ -211,6 +221,7 @@ static int read_meta(const char *name, const char *dir, struct nb_template *t, s
 	t->mem_size = (uint64_t)mem;
 	t->created = created;
 	t->vsock = vsock && json_object_get_boolean(vsock);
+	t->tap = nic != NULL;
 	t->shares = (unsigned)shares;
 	json_object_put(o);
 	if (rc < 0)
@@ -346,7 +357,7 @@ static int create(const char *name, struct nb_run_options *opts, bool *kept, str
 	t.vsock = true; /* each clone may take --vsock PATH */
 	t.shares = NB_TEMPLATE_SHARES;
 	t.key = make_key(digest, opts->kernel_path, opts->init_path, opts->cpus, opts->mem_size,
-			 t.network, t.vsock, t.shares, err);
+			 t.network, false, t.vsock, t.shares, err);
 	if (!t.key)
 		return -1;
 	if (up_to_date(name, dir, t.key)) {
@@ -427,14 +438,22 @@ int nb_template_create(const char *name, struct nb_run_options *opts, bool *kept
 
 /* A clone's NIC is its template's: it joins the template's network unless
  * it names its own (--network NAME, --tap) or none (--network none: the
- * NIC stays unplugged). Without one in the template, none can be added. */
+ * NIC stays unplugged). Without one in the template, none can be added.
+ * A snapshot of a VM on the user's --tap has no network to join: its
+ * restore names where its NIC goes. */
 static int clone_network(const char *what, const struct nb_template *t, struct nb_run_net *net,
 			 struct nb_err *err)
 {
 	bool asks = net->network || net->tap || (net->npublish && !net->network_mode);
 
-	net->template_nic = t->network != NULL;
-	if (!t->network && asks)
+	net->template_nic = t->network || t->tap;
+	if (t->tap && !net->network && !net->tap && !net->network_mode)
+		return nb_err_set(err, 0,
+				  "%s: its VM's NIC was on --tap (a tap of the user's): give the "
+				  "restore --tap TAP of its own (or --network NAME, or --network "
+				  "none to leave the NIC unplugged)",
+				  what);
+	if (!net->template_nic && asks)
 		return nb_err_set(err, 0,
 				  "%s has no network device: make it with nestbox template "
 				  "create --network NAME (its clones join NAME, or the network "
@@ -458,7 +477,7 @@ static int open_meta(const char *what, struct nb_run_options *opts, struct nb_te
 		     struct nb_err *err)
 {
 	cleanup_free char *key = make_key(t->digest, t->kernel, t->init, t->cpus, t->mem_size,
-					  t->network, t->vsock, t->shares, err);
+					  t->network, t->tap, t->vsock, t->shares, err);
 
 	if (!key || strcmp(key, t->key) != 0) {
 		nb_template_free(t);
@@ -522,7 +541,7 @@ static int push_arg(char **v, size_t *n, const char *opt, const char *value)
 }
 
 /* A VM's network options as `nestbox run` takes them (-p, --ip,
- * --mac-address, --dns, --net-rate), for its restores. */
+ * --gateway, --mac-address, --dns, --net-rate), for its restores. */
 static char **net_args(const struct nb_run_net *net)
 {
 	char **v = calloc(NB_TEMPLATE_MAX_NET_ARGS + 1, sizeof(*v));
@@ -536,7 +555,14 @@ static char **net_args(const struct nb_run_net *net)
 	}
 	if (rc == 0 && net->ipv4) {
 		nb_ipv4_format(net->ipv4, text);
+		if (net->prefix) /* --tap's ADDR/PREFIX */
+			snprintf(text + strlen(text), sizeof(text) - strlen(text), "/%u",
+				 net->prefix);
 		rc = push_arg(v, &n, "--ip", text);
+	}
+	if (rc == 0 && net->gateway) {
+		nb_ipv4_format(net->gateway, text);
+		rc = push_arg(v, &n, "--gateway", text);
 	}
 	if (rc == 0 && net->has_mac) {
 		snprintf(text, sizeof(text), "%02x:%02x:%02x:%02x:%02x:%02x", net->mac[0],
@@ -607,17 +633,21 @@ int nb_template_save_meta(const char *dir, const struct nb_run_options *opts, st
 	/* Its -v directories: its restores share them (template.h) */
 	if (opts->nvolumes && !(t.volumes = volume_args(opts, err)))
 		return -1;
-	/* A VM on a network: its restores join it (template.h) */
-	if (nb_network_joins(opts)) {
-		t.network = (char *)(opts->net.network ? opts->net.network : NB_NET_DEFAULT);
+	/* A VM on a network: its restores join it; on --tap: they give
+	 * their own (template.h) */
+	t.tap = opts->net.tap && !nb_network_joins(opts);
+	if (nb_network_joins(opts) || t.tap) {
+		t.network = !t.tap ? (char *)(opts->net.network ? opts->net.network
+								: NB_NET_DEFAULT)
+				   : NULL;
 		if (!(t.net_args = net_args(&opts->net))) {
 			nb_strv_free(t.volumes);
 			return nb_err_sys(err, "snapshot");
 		}
 	}
 	if (image_digest(opts, digest, err) < 0 ||
-	    !(key = make_key(digest, kernel, init, opts->cpus, opts->mem_size, t.network, t.vsock,
-			     t.shares, err))) {
+	    !(key = make_key(digest, kernel, init, opts->cpus, opts->mem_size, t.network, t.tap,
+			     t.vsock, t.shares, err))) {
 		nb_strv_free(t.net_args);
 		nb_strv_free(t.volumes);
 		return -1;

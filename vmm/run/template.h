@@ -29,6 +29,9 @@ struct nb_template {
 	char *name, *dir;
 	char *image, *digest, *kernel, *init, *key;
 	char *network; /* NULL: no NIC; else its clones join this network */
+	/* A running VM's snapshot whose NIC was on the user's --tap: its
+	 * restores give a tap of their own (or --network NAME, or none). */
+	bool tap;
 	/* A running VM's snapshot on a network: its run's -p, --ip,
 	 * --mac-address, --dns and --net-rate as OPTION VALUE pairs
 	 * (NULL-terminated; NULL: none), for its restores to take. */
