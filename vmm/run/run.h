@@ -176,8 +176,9 @@ int nb_run_clone_spec(const struct nb_run_options *opts, const struct nb_clone_n
 		      size_t *len, struct nb_err *err);
 
 /* Why a running VM of these options cannot be snapshotted (`nestbox
- * snapshot`): host state a snapshot would not carry (a disk, a tap of the
- * user's, a terminal, a rootfs directory); NULL: it can. */
+ * snapshot`): host state a snapshot would not carry (a -v disk image, a
+ * terminal, preallocated memory, a rootfs directory, an OCI container);
+ * NULL: it can. */
 const char *nb_run_snapshot_refusal(const struct nb_run_options *opts);
 
 /* The kernel command line nestbox boots with (before kernel_args). */
