@@ -204,24 +204,19 @@ static int pump(struct nb_fn_clone *c, int wait_ms, bool feeding)
 	return ready;
 }
 
-/* A child killed (fn's hard timeout, a pool drained) could not remove what
- * its run recorded for gc (vmm/run/records.h: its cgroup, a vsock socket;
- * a network lease): collected once it is reaped, as a confined run does at
- * its start, so that nothing is left behind. */
-static void reaped(int wstatus)
+static void reap(struct nb_fn_clone *c)
 {
 	struct nb_err err;
 
-	if (WIFSIGNALED(wstatus))
-		nb_gc_collect(NULL, &err);
-}
-
-static void reap(struct nb_fn_clone *c)
-{
 	if (c->pid <= 0)
 		return;
 	waitpid(c->pid, &c->wstatus, 0);
-	reaped(c->wstatus);
+	/* A child killed (fn's hard timeout, a pool drained) could not remove
+	 * what its run recorded for gc (vmm/run/records.h: its cgroup, a vsock
+	 * socket; a network lease): collected now, as a confined run does at
+	 * its start, so that nothing is left behind. */
+	if (WIFSIGNALED(c->wstatus))
+		nb_gc_collect(NULL, &err);
 	c->pid = -1;
 	c->t_end = nb_fn_now_ms();
 	memcpy(c->msg, c->cap[NB_FN_MSG].buf, c->cap[NB_FN_MSG].len);
@@ -381,15 +376,9 @@ struct json_object *nb_fn_result(const struct nb_fn_clone *c, bool *failed)
 
 void nb_fn_free(struct nb_fn_clone *c)
 {
-	if (c->pid > 0) {
-		int wstatus = 0;
-
-		if (!c->early)
-			kill(c->pid, SIGKILL);
-		waitpid(c->pid, &wstatus, 0);
-		reaped(wstatus);
-		c->pid = -1;
-	}
+	if (c->pid > 0 && !c->early)
+		kill(c->pid, SIGKILL);
+	reap(c);
 	for (int i = 0; i < NB_FN_NPIPES; i++) {
 		if (c->cap[i].fd >= 0)
 			close(c->cap[i].fd);

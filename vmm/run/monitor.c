@@ -462,34 +462,32 @@ static int do_snapshot(struct nb_monitor *m, struct client *c, const char *path,
 	return 0;
 }
 
-/* The VMM's files copied out of the VM's directory, and meta.json for
- * `run --restore`. */
-static int snapshot_copy(struct nb_monitor *m, struct nb_err *err)
+/* The files the VMM saves into, in the VM's NB_VM_SNAPSHOT_DIR. */
+static const char *const vmm_files[] = { NB_WARM_STATE_FILE, NB_WARM_MEMORY_FILE };
+
+/* The VMM's files (in from) copied out of the VM's directory, and
+ * meta.json for `run --restore`. */
+static int snapshot_copy(struct nb_monitor *m, int from, struct nb_err *err)
 {
-	static const char *const files[] = { NB_WARM_STATE_FILE, NB_WARM_MEMORY_FILE };
-	cleanup_close int from = openat(m->opts->detach.dir_fd, NB_VM_SNAPSHOT_DIR,
-					O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC),
-			  to = open(m->snap.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int to = open(m->snap.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (from < 0 || to < 0)
 		return nb_err_sys(err, "%s", from < 0 ? "the VMM's snapshot" : m->snap.path);
 	for (size_t i = 0; i < 2; i++)
-		if (nb_copy_sparse(from, files[i], to, files[i], err) < 0)
+		if (nb_copy_sparse(from, vmm_files[i], to, vmm_files[i], err) < 0)
 			return -1;
 	return nb_template_save_meta(m->snap.path, m->opts, err);
 }
 
-/* The VMM writes its files anew at the next snapshot: no copy of guest
- * RAM stays beside the VM meanwhile, whether or not it was copied out. */
-static void snapshot_release(struct nb_monitor *m)
+/* The VMM writes its files (in dir) anew at the next snapshot: no copy of
+ * guest RAM stays beside the VM meanwhile, whether or not it was copied
+ * out. */
+static void snapshot_release(struct nb_monitor *m, int dir)
 {
-	static const char *const files[] = { NB_WARM_STATE_FILE, NB_WARM_MEMORY_FILE };
-	cleanup_close int dir = openat(m->opts->detach.dir_fd, NB_VM_SNAPSHOT_DIR,
-				       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	struct nb_err err;
 
 	for (size_t i = 0; dir >= 0 && i < 2; i++) {
-		int fd = openat(dir, files[i], O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+		int fd = openat(dir, vmm_files[i], O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
 
 		if (fd >= 0)
 			close(fd);
@@ -502,10 +500,12 @@ static void snapshot_done(struct nb_monitor *m, bool saved)
 {
 	struct client *c = m->snap.client;
 	struct nb_err err = { 0 };
-	int rc = saved ? snapshot_copy(m, &err)
+	cleanup_close int dir = openat(m->opts->detach.dir_fd, NB_VM_SNAPSHOT_DIR,
+				       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int rc = saved ? snapshot_copy(m, dir, &err)
 		       : nb_err_set(&err, 0, "the VMM could not save the VM (see nestbox logs)");
 
-	snapshot_release(m);
+	snapshot_release(m, dir);
 	m->snap.client = NULL;
 	if (!c || !c->snapshot) { /* the client went away: so does the snapshot */
 		rc = -1;

@@ -643,13 +643,16 @@ static const struct nb_run_volume *first_disk(const struct nb_run_options *opts)
 	return NULL;
 }
 
-/* What a snapshot of a VM run with opts could not carry, or NULL. A NIC
- * it can: on a nestbox network a restore gets a tap and lease of its own,
- * on the user's --tap it gives its own (or a network), and eth0 is set
- * anew (NB_SIGMSG_NET_*); -v directories too: a restore shares the same
- * ones, the files the guest holds opened again by path
- * (vmm/virtio/fs_state.c). */
-static const char *uncarried(const struct nb_run_options *opts)
+/* What a snapshot of a VM run with opts could not carry, or NULL (a
+ * restore's opts are checked the same way). A NIC it can: on a nestbox
+ * network a restore gets a tap and lease of its own, on the user's --tap
+ * it gives its own (or a network), and eth0 is set anew
+ * (NB_SIGMSG_NET_*); -v directories too: a restore shares the same ones,
+ * the files the guest holds opened again by path (vmm/virtio/fs_state.c).
+ * Confined or not: the VMM's snapshot files are opened before any jail
+ * (nb_monitor_child), and its cgroup's memory.max is raised for the copy
+ * of guest RAM while the monitor takes it (vmm/run/monitor.c). */
+const char *nb_run_snapshot_refusal(const struct nb_run_options *opts)
 {
 	if (!opts->rootfs || !nb_image_is_reference(opts->rootfs))
 		return "its root is a directory or a bundle, not an image";
@@ -663,14 +666,6 @@ static const char *uncarried(const struct nb_run_options *opts)
 	if (opts->res.prealloc || opts->res.hugetlb)
 		return "its memory is preallocated or hugetlb";
 	return NULL;
-}
-
-/* Confined or not: the VMM's snapshot files are opened before any jail
- * (nb_monitor_child), and its cgroup's memory.max is raised for the copy
- * of guest RAM while the monitor takes it (vmm/run/monitor.c). */
-const char *nb_run_snapshot_refusal(const struct nb_run_options *opts)
-{
-	return uncarried(opts);
 }
 
 /* A detached VM that `nestbox snapshot` may save while it runs. */
@@ -1212,7 +1207,7 @@ static int warm_check(const struct nb_run_options *opts, bool is_image, struct n
 	if (!is_image)
 		return nb_err_set(err, 0, "%s needs an image, not a rootfs directory", what);
 	if (opts->warm.resume) { /* run --restore DIR: -d, --jail, --cgroup are fine */
-		const char *why = uncarried(opts);
+		const char *why = nb_run_snapshot_refusal(opts);
 
 		if (why)
 			return nb_err_set(err, 0, "a restore cannot be made: %s", why);

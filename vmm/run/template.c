@@ -635,15 +635,12 @@ int nb_template_save_meta(const char *dir, const struct nb_run_options *opts, st
 		return -1;
 	/* A VM on a network: its restores join it; on --tap: they give
 	 * their own (template.h) */
-	t.tap = opts->net.tap && !nb_network_joins(opts);
-	if (nb_network_joins(opts) || t.tap) {
-		t.network = !t.tap ? (char *)(opts->net.network ? opts->net.network
-								: NB_NET_DEFAULT)
-				   : NULL;
-		if (!(t.net_args = net_args(&opts->net))) {
-			nb_strv_free(t.volumes);
-			return nb_err_sys(err, "snapshot");
-		}
+	if (nb_network_joins(opts))
+		t.network = (char *)(opts->net.network ? opts->net.network : NB_NET_DEFAULT);
+	t.tap = opts->net.tap && !t.network;
+	if ((t.network || t.tap) && !(t.net_args = net_args(&opts->net))) {
+		nb_strv_free(t.volumes);
+		return nb_err_sys(err, "snapshot");
 	}
 	if (image_digest(opts, digest, err) < 0 ||
 	    !(key = make_key(digest, kernel, init, opts->cpus, opts->mem_size, t.network, t.tap,

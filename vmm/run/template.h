@@ -32,9 +32,9 @@ struct nb_template {
 	/* A running VM's snapshot whose NIC was on the user's --tap: its
 	 * restores give a tap of their own (or --network NAME, or none). */
 	bool tap;
-	/* A running VM's snapshot on a network: its run's -p, --ip,
-	 * --mac-address, --dns and --net-rate as OPTION VALUE pairs
-	 * (NULL-terminated; NULL: none), for its restores to take. */
+	/* A running VM's snapshot on a network or --tap: its run's -p, --ip,
+	 * --gateway, --mac-address, --dns and --net-rate as OPTION VALUE
+	 * pairs (NULL-terminated; NULL: none), for its restores to take. */
 	char **net_args;
 	/* A running VM's snapshot with -v directories: three strings each,
 	 * HOST (absolute), GUEST and "ro" or "rw", in the run's order; NULL:
