@@ -404,10 +404,6 @@ snap_until() {
 e2e_snapshot_tap() {
 	local img=$1 dir=$nb_tmp/snaptap ns=nbsnaptap src got meta
 	export NESTBOX_RUN_DIR=$nb_tmp/snaptap-run NESTBOX_CACHE_DIR=$nb_tmp/warm-cache
-	local web='busybox mkdir -p /w && echo hello-tap >/w/index.html;
-		(while :; do a=$(busybox ip -4 -o addr show eth0 | busybox grep -o "inet [0-9.]*" | busybox cut -d" " -f2)
-		 echo "addr ${a:-none} $(busybox ip route | busybox grep -o "^default via [0-9.]*")"; sleep 1; done) &
-		exec busybox httpd -f -p 80 -h /w'
 	# snap_web: the page at 10.201.7.2 from the namespace, tried for 60 s
 	snap_web() {
 		local end=$((SECONDS + 60)) page
@@ -424,14 +420,14 @@ e2e_snapshot_tap() {
 	ip -n $ns addr add 10.201.7.1/24 dev nbst0
 
 	nb_run_case "$limit" ip netns exec $ns $nestbox run -d --name snt --tap nbst0 --ip 10.201.7.2/24 \
-		--gateway 10.201.7.1 "$img" -- "$web"
+		--gateway 10.201.7.1 "$img" -- "$snap_web_sh"
 	[ "$status" -eq 0 ] && src=$(snap_addr_not 120 snt none)
 	[ "$src" = 10.201.7.2 ] && nb_run_case "$limit" $nestbox snapshot snt "$dir"
 	got=$(snap_web)
 	meta=$(jq -c '[.nic, .network, .network_options[0:4]]' "$dir/meta.json" 2>&1)
 	out="$out; source at $src: $got; meta: $meta"
 	expect e2e_snapshot_tap_take "a VM on --tap is snapshotted; meta.json records a tap NIC, no network, and its --ip and --gateway" \
-		"$status" -eq 0 -a "$src" = 10.201.7.2 -a "$got" = hello-tap \
+		"$status" -eq 0 -a "$src" = 10.201.7.2 -a "$got" = hello-snap \
 		-a "$meta" = '["tap",null,["--ip","10.201.7.2/24","--gateway","10.201.7.1"]]'
 	if [ "$status" -ne 0 ] || [ "$src" != 10.201.7.2 ]; then
 		for c in $snap_tap_cases; do [ "$c" = e2e_snapshot_tap_take ] || skip "$c" "no snapshot"; done
@@ -455,7 +451,7 @@ e2e_snapshot_tap() {
 	got="$(snap_web) | $(timeout -s KILL 60 $nestbox logs snt2 2>/dev/null | tail -1)"
 	out="$out; restore on nbst1: $got"
 	expect e2e_snapshot_tap_restore "the restore on a tap of its own keeps the recorded address and default route and answers there" \
-		"$status" -eq 0 -a "$got" = "hello-tap | addr 10.201.7.2 default via 10.201.7.1"
+		"$status" -eq 0 -a "$got" = "hello-snap | addr 10.201.7.2 default via 10.201.7.1"
 	$nestbox rm -f snt2 >/dev/null 2>&1
 	ip netns del $ns
 	rm -rf "$dir"
@@ -854,6 +850,14 @@ warm_net_left() {
 }
 
 # The address VM $1 last printed ("addr A" lines once a second), or empty.
+# A snapshotted VM's workload: "hello-snap" over HTTP on port 80, and once
+# a second a line "addr ADDRESS default via GATEWAY" of eth0's (none: no
+# address; the route part empty without one).
+# shellcheck disable=SC2016 # expanded by the guest's shell
+snap_web_sh='busybox mkdir -p /w && echo hello-snap >/w/index.html;
+	(while :; do a=$(busybox ip -4 -o addr show eth0 | busybox grep -o "inet [0-9.]*" | busybox cut -d" " -f2)
+	 echo "addr ${a:-none} $(busybox ip route | busybox grep -o "^default via [0-9.]*")"; sleep 1; done) &
+	exec busybox httpd -f -p 80 -h /w'
 snap_addr() {
 	timeout -s KILL 60 $nestbox logs "$1" 2>/dev/null | awk '$1 == "addr" { a = $2 } END { print a }'
 }
@@ -876,13 +880,10 @@ e2e_snapshot_net() {
 	local img=$1 dir=$nb_tmp/snapnet src= c1 c2 c3 c4 got left
 	export NESTBOX_RUN_DIR=$nb_tmp/snapnet-run NESTBOX_CACHE_DIR=$nb_tmp/warm-cache
 	export NESTBOX_NETWORK_DIR=$nb_tmp/warm-networks
-	local web='busybox mkdir -p /w && echo hello-snap >/w/index.html;
-		(while :; do a=$(busybox ip -4 -o addr show eth0 | busybox grep -o "inet [0-9.]*" | busybox cut -d" " -f2)
-		 echo "addr ${a:-none}"; sleep 1; done) & exec busybox httpd -f -p 80 -h /w'
 
 	nb_run_case 30 $nestbox network create sn --subnet 10.88.33.0/24
 	[ "$status" -eq 0 ] &&
-		nb_run_case "$limit" $nestbox run -d --name sns --network sn -p 18090:80 "$img" -- "$web"
+		nb_run_case "$limit" $nestbox run -d --name sns --network sn -p 18090:80 "$img" -- "$snap_web_sh"
 	[ "$status" -eq 0 ] && src=$(snap_addr_not 120 sns none)
 	[ -n "$src" ] && nb_run_case "$limit" $nestbox snapshot sns "$dir"
 	got=$(curl -s -m 10 "http://127.0.0.1:18090/" 2>&1)
