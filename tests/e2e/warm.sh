@@ -21,6 +21,8 @@ snap_vol_cases="e2e_snapshot_volume_take e2e_snapshot_volume_restore e2e_snapsho
 snap_net_cases="e2e_snapshot_net_take e2e_snapshot_net_port_held e2e_snapshot_net_restore_twice
 	e2e_snapshot_net_source_unchanged e2e_snapshot_net_keeps_port e2e_snapshot_net_none e2e_snapshot_net_cleanup"
 snap_tap_cases="e2e_snapshot_tap_take e2e_snapshot_tap_needs_tap e2e_snapshot_tap_restore"
+snap_pre_cases="e2e_snapshot_prealloc_take e2e_snapshot_prealloc_restore e2e_snapshot_prealloc_on_demand
+	e2e_snapshot_prealloc_clone"
 warm_net_cases="e2e_warm_net_template e2e_warm_net_clone e2e_warm_net_clones_differ
 	e2e_warm_net_clone_to_clone e2e_warm_net_host_reaches e2e_warm_net_fn e2e_warm_net_none
 	e2e_warm_net_serve e2e_warm_net_refused e2e_warm_net_cleanup"
@@ -610,6 +612,67 @@ e2e_snapshot_confined() {
 	unset NESTBOX_RUN_DIR NESTBOX_CACHE_DIR
 }
 
+# VmLck and VmRSS of VM $1's VMM, in KiB: "LCK RSS".
+snap_vmm_mem() {
+	local pid
+	pid=$($nestbox inspect "$1" 2>/dev/null | jq -r '.[0].State.Pid' 2>/dev/null)
+	awk '$1 == "VmLck:" { l = $2 } $1 == "VmRSS:" { r = $2 } END { print l + 0, r + 0 }' \
+		"/proc/${pid:-0}/status" 2>/dev/null
+}
+
+# Guaranteed RAM (--memory-prealloc: every page faulted in and locked, no
+# balloon) snapshotted: meta.json says the VM had no balloon, so its
+# restores have its devices; a restore with --memory-prealloc reads the
+# memory file into locked RAM of its own, one without maps it on demand;
+# both go on from the snapshot's tick with what the guest wrote. A clone
+# of a template (which has a balloon) with --memory-prealloc runs too.
+e2e_snapshot_prealloc() {
+	local img=$1 dir=$nb_tmp/snappre at first1 first2 m1 m2 ram
+	export NESTBOX_RUN_DIR=$nb_tmp/snappre-run NESTBOX_CACHE_DIR=$nb_tmp/warm-cache
+	rm -rf "$dir"
+	nb_run_case "$limit" $nestbox run -d --name snappre --memory 64m --memory-prealloc "$img" -- \
+		'echo kept >/dev/shm/m; i=0; while :; do i=$((i+1)); echo "tick $i $(cat /dev/shm/m)"; sleep 1; done'
+	if [ "$status" -ne 0 ] || ! snap_until 180 snappre 2; then
+		for c in $snap_pre_cases; do skip "$c" "the --memory-prealloc VM did not start (status $status: $(tail -c 200 <<<"$err"))"; done
+		$nestbox rm -f snappre >/dev/null 2>&1
+		return
+	fi
+	m1=$(snap_vmm_mem snappre)
+	nb_run_case "$limit" $nestbox snapshot snappre "$dir"
+	at=$(snap_tick snappre)
+	ram=$(($(jq -r .memory "$dir/meta.json" 2>/dev/null || echo 0) / 1024))
+	expect e2e_snapshot_prealloc_take "a --memory-prealloc VM (VmLck, VmRSS: $m1 KiB) is snapshotted; meta.json says it had no balloon" \
+		"$status" -eq 0 -a -s "$dir/memory" -a "$(jq -r .balloon "$dir/meta.json" 2>/dev/null)" = false \
+		-a "${m1% *}" -ge "$ram" -a "$ram" -gt 0
+	nb_run_case "$limit" $nestbox rm -f snappre
+
+	nb_run_case "$limit" $nestbox run --restore "$dir" -d --name snappre1 --memory-prealloc
+	local s1=$status
+	nb_run_case "$limit" $nestbox run --restore "$dir" -d --name snappre2
+	local s2=$status
+	snap_until 120 snappre1 $((at + 2)) && snap_until 120 snappre2 $((at + 2))
+	first1=$(snap_first snappre1) first2=$(snap_first snappre2)
+	m1=$(snap_vmm_mem snappre1) m2=$(snap_vmm_mem snappre2)
+	out="status $s1, first tick $first1 (snapshot at $at), VmLck VmRSS $m1 KiB of $ram; $($nestbox logs snappre1 2>/dev/null | tail -1)"
+	expect e2e_snapshot_prealloc_restore "a restore with --memory-prealloc has all guest RAM locked and goes on from the snapshot with its /dev/shm ($out)" \
+		"$s1" -eq 0 -a -n "$first1" -a "${first1:-0}" -le $((at + 1)) -a "${m1% *}" -ge "$ram" \
+		-a -n "$($nestbox logs snappre1 2>/dev/null | tail -1 | grep ' kept$')"
+	out="status $s2, first tick $first2, VmLck VmRSS $m2 KiB of $ram; $($nestbox logs snappre2 2>/dev/null | tail -1)"
+	expect e2e_snapshot_prealloc_on_demand "a restore without it maps the memory file on demand (nothing locked, RSS below RAM) and goes on ($out)" \
+		"$s2" -eq 0 -a -n "$first2" -a "${first2:-0}" -le $((at + 1)) -a "${m2% *}" -eq 0 \
+		-a "${m2#* }" -lt "$ram" -a -n "$($nestbox logs snappre2 2>/dev/null | tail -1 | grep ' kept$')"
+	$nestbox rm -f snappre1 snappre2 >/dev/null 2>&1
+	rm -rf "$dir"
+
+	nb_run_case "$limit" $nestbox template create snappret "$img"
+	nb_run_case "$limit" $nestbox fn --template snappret --memory-prealloc -- 'echo clone-ok; grep VmallocTotal /proc/meminfo >/dev/null && echo meminfo'
+	expect e2e_snapshot_prealloc_clone "fn from a template (with a balloon) with --memory-prealloc runs: the restore keeps the template's devices" \
+		"$status" -eq 0 -a "$(jq -r .stdout <<<"$out" 2>/dev/null)" = "clone-ok
+meminfo"
+	$nestbox template rm snappret >/dev/null 2>&1
+	unset NESTBOX_RUN_DIR NESTBOX_CACHE_DIR
+}
+
 # A VM with a -v directory snapshotted while its workload holds a file of
 # it open (fd 3, O_APPEND) and its working directory in it; the restore
 # shares the same directory again: the held file and the working directory
@@ -943,15 +1006,16 @@ e2e_snapshot_net() {
 }
 
 if ! command -v jq >/dev/null; then
-	for c in $warm_cases $snap_cases $snap_conf_cases $snap_vol_cases $warm_net_cases $snap_net_cases $snap_tap_cases; do skip "$c" "jq missing (scripts/deps.sh)"; done
+	for c in $warm_cases $snap_cases $snap_conf_cases $snap_vol_cases $warm_net_cases $snap_net_cases $snap_tap_cases $snap_pre_cases; do skip "$c" "jq missing (scripts/deps.sh)"; done
 elif ! warm_imgs=$(tests/images/mkimages.sh 2>/dev/null); then
-	for c in $warm_cases $snap_cases $snap_conf_cases $snap_vol_cases $warm_net_cases $snap_net_cases $snap_tap_cases; do
+	for c in $warm_cases $snap_cases $snap_conf_cases $snap_vol_cases $warm_net_cases $snap_net_cases $snap_tap_cases $snap_pre_cases; do
 		skip "$c" "test images not built (run tests/run images first)"
 	done
 else
 	e2e_warm "$warm_imgs/busybox"
 	e2e_snapshot "$warm_imgs/busybox"
 	e2e_snapshot_confined "$warm_imgs/busybox"
+	e2e_snapshot_prealloc "$warm_imgs/busybox"
 	e2e_snapshot_volume "$warm_imgs/busybox"
 	if [ "$(id -u)" -ne 0 ] || ! command -v nft >/dev/null || ! command -v curl >/dev/null; then
 		for c in $warm_net_cases $snap_net_cases $snap_tap_cases; do skip "$c" "needs root, nft and curl"; done

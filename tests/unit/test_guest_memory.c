@@ -1,10 +1,13 @@
 /* Guest memory backing (vmm/kvm/memory.c): --memory-prealloc faults in and
  * locks every page, --memory-hugepages fails naming the pool when it is
- * short, a lock refused names RLIMIT_MEMLOCK, and nb_mem_discard() gives
- * back only whole pages inside RAM of unlocked memory. */
+ * short, a lock refused names RLIMIT_MEMLOCK, nb_mem_discard() gives
+ * back only whole pages inside RAM of unlocked memory, and a snapshot's
+ * memory file restored with --memory-prealloc is read into locked RAM. */
 #include <check.h>
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -133,6 +136,59 @@ START_TEST(discard_only_whole_pages_in_ram)
 }
 END_TEST
 
+/* A sparse snapshot memory file: bytes at the start, mid-way and in the
+ * last page, holes between. */
+static int memory_file(void)
+{
+	char path[] = "/tmp/nb-memfile-XXXXXX";
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	ck_assert_int_eq(ftruncate(fd, SIZE), 0);
+	ck_assert_int_eq(pwrite(fd, "head", 4, 0), 4);
+	ck_assert_int_eq(pwrite(fd, "middle", 6, SIZE / 2 + 3), 6);
+	ck_assert_int_eq(pwrite(fd, "tail", 4, SIZE - 4), 4);
+	return fd;
+}
+
+static void assert_file_bytes(const struct nb_guest_mem *mem)
+{
+	ck_assert_int_eq(memcmp(mem->base, "head", 4), 0);
+	ck_assert_int_eq(memcmp(mem->base + SIZE / 2 + 3, "middle", 6), 0);
+	ck_assert_int_eq(memcmp(mem->base + SIZE - 4, "tail", 4), 0);
+	ck_assert_uint_eq(mem->base[4], 0);
+	ck_assert_uint_eq(mem->base[SIZE / 4], 0);
+	ck_assert_uint_eq(mem->base[SIZE / 2 + 9], 0);
+}
+
+START_TEST(file_restore_keeps_prealloc)
+{
+	struct nb_guest_mem mem;
+	struct nb_err err;
+	struct nb_mem_opts opts = { .prealloc = true };
+	int fd = memory_file();
+
+	/* On demand: the file's pages, not resident until touched. */
+	ck_assert_msg(nb_mem_map_file(&mem, SIZE, fd, NULL, &err) == 0, "%s", err.msg);
+	ck_assert(!mem.locked);
+	assert_file_bytes(&mem);
+	mem.base[0] = 'H'; /* private: the file keeps its byte */
+	nb_mem_unmap(&mem);
+	/* Guaranteed: every page the VM's own and locked, the bytes the same. */
+	ck_assert_msg(nb_mem_map_file(&mem, SIZE, fd, &opts, &err) == 0, "%s", err.msg);
+	ck_assert(mem.locked);
+	if (mem.backing != NB_MEM_HUGETLB)
+		ck_assert_uint_eq(nb_mem_resident(&mem), SIZE);
+	assert_file_bytes(&mem);
+	nb_mem_unmap(&mem);
+	/* A file of another size is refused before any RAM is mapped. */
+	ck_assert_int_eq(nb_mem_map_file(&mem, SIZE + (2u << 20), fd, &opts, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "damaged"));
+	close(fd);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("guest_memory");
@@ -144,6 +200,7 @@ int main(void)
 	tcase_add_test(tc, hugetlb_required_names_the_pool);
 	tcase_add_test(tc, lock_refused_names_rlimit_memlock);
 	tcase_add_test(tc, discard_only_whole_pages_in_ram);
+	tcase_add_test(tc, file_restore_keeps_prealloc);
 	suite_add_tcase(s, tc);
 	return nb_unit_run(s);
 }

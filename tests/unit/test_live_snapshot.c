@@ -109,11 +109,34 @@ START_TEST(refusal_names_host_state)
 	o.net.vsock_path = "/tmp/v.sock"; /* its restores: a reset, their own socket */
 	ck_assert_ptr_null(nb_run_snapshot_refusal(&o));
 	o.net.vsock_path = NULL;
+	o.res.prealloc = o.res.hugetlb = true; /* its restores read RAM in, or map it */
+	ck_assert_ptr_null(nb_run_snapshot_refusal(&o));
+	o.res.prealloc = o.res.hugetlb = false;
 	o.tty = true;
 	ck_assert_ptr_nonnull(nb_run_snapshot_refusal(&o));
 	o.tty = false;
 	o.rootfs = "/some/rootfs/dir";
 	ck_assert_ptr_nonnull(strstr(nb_run_snapshot_refusal(&o), "directory"));
+}
+END_TEST
+
+/* Guaranteed RAM has no balloon; a restore has its snapshot's devices,
+ * whatever its own memory options. */
+START_TEST(balloon_follows_the_snapshot)
+{
+	struct nb_run_options o = { .rootfs = "docker.io/library/busybox:latest" };
+
+	ck_assert(nb_run_has_balloon(&o));
+	o.res.prealloc = true;
+	ck_assert(!nb_run_has_balloon(&o));
+	o.res.prealloc = false;
+	o.res.hugetlb = true;
+	ck_assert(!nb_run_has_balloon(&o));
+	o.warm.restore = "/srv/snap"; /* a snapshot of a VM with one */
+	ck_assert(nb_run_has_balloon(&o));
+	o.res.hugetlb = false;
+	o.warm.no_balloon = true; /* of a VM without */
+	ck_assert(!nb_run_has_balloon(&o));
 }
 END_TEST
 
@@ -297,6 +320,7 @@ int main(void)
 	tcase_add_test(tc, snapshot_request);
 	tcase_add_test(tc, snapshot_refuses_hostile_paths);
 	tcase_add_test(tc, refusal_names_host_state);
+	tcase_add_test(tc, balloon_follows_the_snapshot);
 	tcase_add_test(tc, sparse_copy_keeps_holes_and_bytes);
 	tcase_add_test(tc, signal_reaches_the_hook);
 	tcase_add_test(tc, restore_moves_a_directory);

@@ -1042,8 +1042,10 @@ static const char snapshot_usage[] =
 	"restore's own --vsock PATH; the guest's connections are reset). A VM with -v\n"
 	"directories is restored sharing the same ones (the files its workload holds open\n"
 	"are opened again by path; the restore's -v NEWHOST:GUEST moves one). A confined VM\n"
-	"(--jail, --cgroup) can be too; a restore is confined by its own options. A VM with\n"
-	"host state a snapshot cannot carry (a -v disk image, -t, -i) is refused.\n";
+	"(--jail, --cgroup) can be too; a restore is confined by its own options, and its\n"
+	"RAM guaranteed by its own --memory-prealloc or --memory-hugepages (the memory file\n"
+	"read in; without them it is mapped on demand). A VM with host state a snapshot\n"
+	"cannot carry (a -v disk image, -t, -i) is refused.\n";
 
 /* DIR as the monitor needs it: absolute (it runs elsewhere). */
 static char *absolute_dir(const char *dir, struct nb_err *err)

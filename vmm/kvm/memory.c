@@ -159,7 +159,34 @@ int nb_mem_map(struct nb_guest_mem *mem, uint64_t size, const struct nb_mem_opts
 	return 0;
 }
 
-int nb_mem_map_file(struct nb_guest_mem *mem, uint64_t size, int fd, struct nb_err *err)
+/* Read the snapshot file's data extents into guest RAM mapped as opts
+ * says; its holes are zeros in the file and already zeros in RAM. */
+static int load_file(struct nb_guest_mem *mem, int fd, struct nb_err *err)
+{
+	off_t data = 0, hole;
+
+	while ((data = lseek(fd, data, SEEK_DATA)) >= 0 && (uint64_t)data < mem->size) {
+		if ((hole = lseek(fd, data, SEEK_HOLE)) < 0)
+			return nb_err_sys(err, "reading the snapshot memory file");
+		if ((uint64_t)hole > mem->size)
+			hole = (off_t)mem->size;
+		while (data < hole) {
+			ssize_t n = pread(fd, mem->base + data, (size_t)(hole - data), data);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return nb_err_sys(err, "reading the snapshot memory file");
+			data += n;
+		}
+	}
+	if (data < 0 && errno != ENXIO) /* ENXIO: no data past the offset */
+		return nb_err_sys(err, "reading the snapshot memory file");
+	return 0;
+}
+
+int nb_mem_map_file(struct nb_guest_mem *mem, uint64_t size, int fd, const struct nb_mem_opts *opts,
+		    struct nb_err *err)
 {
 	struct stat st;
 	void *p;
@@ -171,6 +198,16 @@ int nb_mem_map_file(struct nb_guest_mem *mem, uint64_t size, int fd, struct nb_e
 				  "snapshot memory file is not a regular file of %llu MiB "
 				  "(the snapshot is damaged: take it again)",
 				  (unsigned long long)(size >> 20));
+	if (opts && (opts->prealloc || opts->hugetlb)) {
+		/* Guaranteed RAM is the VM's own: a copy, not the page cache's. */
+		if (nb_mem_map(mem, size, opts, err) < 0)
+			return -1;
+		if (load_file(mem, fd, err) < 0) {
+			nb_mem_unmap(mem);
+			return -1;
+		}
+		return 0;
+	}
 	if (nb_mem_map(mem, size, NULL, err) < 0)
 		return -1;
 	/* Over the aligned anonymous reservation nb_mem_map made: file pages,

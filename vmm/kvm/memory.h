@@ -70,9 +70,12 @@ bool nb_mem_discard(const struct nb_guest_mem *mem, uint64_t gpa, uint64_t len);
 void nb_mem_layout(struct nb_guest_mem *mem, uint8_t *base, uint64_t size);
 /* Map `size` bytes of guest RAM from the snapshot memory file fd,
  * MAP_PRIVATE: pages are read on demand, shared with every other VM
- * mapping the same file until written (then copied). The file must be
- * exactly size bytes. */
-int nb_mem_map_file(struct nb_guest_mem *mem, uint64_t size, int fd, struct nb_err *err);
+ * mapping the same file until written (then copied). With opts asking for
+ * preallocated or hugetlb RAM, RAM is mapped as nb_mem_map does and the
+ * file's data read into it instead (a restore keeps the guarantee). The
+ * file must be exactly size bytes. */
+int nb_mem_map_file(struct nb_guest_mem *mem, uint64_t size, int fd, const struct nb_mem_opts *opts,
+		    struct nb_err *err);
 void nb_mem_unmap(struct nb_guest_mem *mem);
 
 /* Host pointer for [gpa, gpa+len) if it lies wholly inside one RAM region,

@@ -63,8 +63,9 @@ static int create_vm_fd(struct nb_vm *vm, struct nb_err *err)
 
 static int map_memory(struct nb_vm *vm, const struct nb_vm_config *cfg, struct nb_err *err)
 {
-	if ((cfg->mem_from_file ? nb_mem_map_file(&vm->mem, cfg->mem_size, cfg->mem_fd, err)
-				: nb_mem_map(&vm->mem, cfg->mem_size, &cfg->mem_opts, err)) < 0)
+	if ((cfg->mem_from_file
+		     ? nb_mem_map_file(&vm->mem, cfg->mem_size, cfg->mem_fd, &cfg->mem_opts, err)
+		     : nb_mem_map(&vm->mem, cfg->mem_size, &cfg->mem_opts, err)) < 0)
 		return -1;
 	for (unsigned i = 0; i < vm->mem.nregions; i++) {
 		struct kvm_userspace_memory_region region = {

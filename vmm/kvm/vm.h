@@ -40,7 +40,7 @@ struct nb_vcpu {
 struct nb_vm_config {
 	unsigned ncpus;
 	uint64_t mem_size;
-	struct nb_mem_opts mem_opts; /* prealloc, hugetlb (memory.h); not with mem_from_file */
+	struct nb_mem_opts mem_opts; /* prealloc, hugetlb (memory.h) */
 	const cpu_set_t *cpuset;     /* host CPUs the vCPU threads may run on; NULL: any */
 	bool pvm_host;      /* the host's KVM is PVM (vmm/kvm/kvm.h): explains internal errors */
 	bool mem_from_file; /* guest RAM from mem_fd (a snapshot's memory file) */

@@ -388,13 +388,20 @@ static int add_share(struct nb_virtio_transport *t, struct nb_event_loop *fs_loo
 	return 0;
 }
 
-/* Memory that comes back: a balloon with free page reporting, unless the
- * guest's RAM is guaranteed (--memory-prealloc, --memory-hugepages:
- * locked or hugetlb pages stay). */
+bool nb_run_has_balloon(const struct nb_run_options *opts)
+{
+	if (opts->warm.restore)
+		return !opts->warm.no_balloon;
+	return !opts->res.prealloc && !opts->res.hugetlb;
+}
+
+/* Memory that comes back: a balloon with free page reporting (a restore
+ * of guaranteed RAM keeps one of its snapshot's: its inflation gives back
+ * nothing, nb_mem_discard). */
 static int add_balloon(struct nb_virtio_transport *t, struct nb_event_loop *loop,
 		       const struct nb_run_options *opts, struct run_ctx *ctx, struct nb_err *err)
 {
-	if (opts->res.prealloc || opts->res.hugetlb)
+	if (!nb_run_has_balloon(opts))
 		return 0;
 	return nb_virtio_balloon_add(t, loop, &ctx->balloon, err);
 }
@@ -663,8 +670,6 @@ const char *nb_run_snapshot_refusal(const struct nb_run_options *opts)
 		return "it has a terminal or stdin (-t, -i)";
 	if (opts->oci.start_gate)
 		return "it is an OCI container";
-	if (opts->res.prealloc || opts->res.hugetlb)
-		return "its memory is preallocated or hugetlb";
 	return NULL;
 }
 

@@ -134,6 +134,8 @@ struct nb_run_options {
 		 * clones': vmm/run/template.h): the first -v directories go
 		 * in them, the rest have nothing behind them. */
 		unsigned share_slots;
+		/* with restore: its VM had no balloon (nb_run_has_balloon) */
+		bool no_balloon;
 	} warm;
 	struct nb_run_detach {          /* run -d (issue 15), vmm/cli/detach_opts.c */
 		bool on;                /* -d: a monitor runs the VM (vmm/run/monitor.h) */
@@ -177,9 +179,13 @@ int nb_run_clone_spec(const struct nb_run_options *opts, const struct nb_clone_n
 
 /* Why a running VM of these options cannot be snapshotted (`nestbox
  * snapshot`): host state a snapshot would not carry (a -v disk image, a
- * terminal, preallocated memory, a rootfs directory, an OCI container);
- * NULL: it can. */
+ * terminal, a rootfs directory, an OCI container); NULL: it can. */
 const char *nb_run_snapshot_refusal(const struct nb_run_options *opts);
+
+/* Whether a VM of these options has a virtio-balloon: not when its RAM is
+ * guaranteed (--memory-prealloc, --memory-hugepages: locked or hugetlb
+ * pages stay); a restore has its snapshot's devices (warm.no_balloon). */
+bool nb_run_has_balloon(const struct nb_run_options *opts);
 
 /* The kernel command line nestbox boots with (before kernel_args). */
 extern const char nb_run_base_cmdline[];

@@ -94,7 +94,7 @@ static int file_id(const char *path, char *buf, size_t size, struct nb_err *err)
 /* The key of a template of these inputs. */
 static char *make_key(const char *digest, const char *kernel, const char *init, unsigned cpus,
 		      uint64_t mem, const char *network, bool tap, bool vsock, unsigned shares,
-		      struct nb_err *err)
+		      bool balloon, struct nb_err *err)
 {
 	char kid[128], iid[128], *text = NULL;
 	struct nb_digest d;
@@ -104,14 +104,14 @@ static char *make_key(const char *digest, const char *kernel, const char *init, 
 		return NULL;
 	n = asprintf(&text,
 		     "abi=%u spec=%u state=%u image=%s kernel=%s init=%s cpus=%u mem=%llu "
-		     "network=%s vsock=%d shares=%u",
+		     "network=%s vsock=%d shares=%u%s",
 		     NB_ABI_VERSION, NB_SPEC_FORMAT, NB_STATE_FORMAT, digest, kid, iid, cpus,
 		     (unsigned long long)mem,
 		     /* no network name starts with '-' (nb_netname_check) */
 		     network ? network
 		     : tap   ? "--tap"
 			     : "",
-		     vsock, shares);
+		     vsock, shares, balloon ? "" : " balloon=0");
 	if (n < 0)
 		return nb_err_sys(err, "template key"), NULL;
 	n = nb_sha256_buf(text, strlen(text), &d, err);
@@ -140,6 +140,8 @@ static int write_meta(const char *dir, const struct nb_template *t, struct nb_er
 		json_object_object_add(o, "nic", json_object_new_string("tap"));
 	json_object_object_add(o, "vsock", json_object_new_boolean(t->vsock));
 	json_object_object_add(o, "shares", json_object_new_int((int)t->shares));
+	if (t->no_balloon)
+		json_object_object_add(o, "balloon", json_object_new_boolean(false));
 	if (t->net_args) {
 		struct json_object *a = json_object_new_array();
 
@@ -177,7 +179,7 @@ static int read_meta(const char *name, const char *dir, struct nb_template *t, s
 	struct json_object *o;
 	int64_t cpus = 0, mem = 0, created = 0, shares = 0;
 	const char *network = NULL, *nic = NULL;
-	struct json_object *vsock = NULL;
+	struct json_object *vsock = NULL, *balloon = NULL;
 	int rc = -1;
 
 	memset(t, 0, sizeof(*t));
@@ -189,6 +191,7 @@ static int read_meta(const char *name, const char *dir, struct nb_template *t, s
 	t->name = strdup(name);
 	t->dir = strdup(dir);
 	json_object_object_get_ex(o, "vsock", &vsock);
+	json_object_object_get_ex(o, "balloon", &balloon);
 	if ((t->image = dup_str(o, "image", err)) && (t->digest = dup_str(o, "digest", err)) &&
 	    (t->kernel = dup_str(o, "kernel", err)) && (t->init = dup_str(o, "init", err)) &&
 	    (t->key = dup_str(o, "key", err)) && nb_json_int(o, "cpus", true, &cpus, err) == 0 &&
@@ -210,8 +213,9 @@ static int read_meta(const char *name, const char *dir, struct nb_template *t, s
 			nb_err_set(err, 0, "%s: nic is not \"tap\", or beside a network", path);
 		else if (t->net_args && ((!network && !nic) || nb_strv_len(t->net_args) % 2))
 			nb_err_set(err, 0, "%s: network_options without a NIC, or odd", path);
-		else if (vsock && !json_object_is_type(vsock, json_type_boolean))
-			nb_err_set(err, 0, "%s: vsock is not true or false", path);
+		else if ((vsock && !json_object_is_type(vsock, json_type_boolean)) ||
+			 (balloon && !json_object_is_type(balloon, json_type_boolean)))
+			nb_err_set(err, 0, "%s: vsock or balloon is not true or false", path);
 		else if (network && !(t->network = strdup(network)))
 			nb_err_sys(err, "template");
 		else
@@ -221,6 +225,7 @@ static int read_meta(const char *name, const char *dir, struct nb_template *t, s
 	t->mem_size = (uint64_t)mem;
 	t->created = created;
 	t->vsock = vsock && json_object_get_boolean(vsock);
+	t->no_balloon = balloon && !json_object_get_boolean(balloon);
 	t->tap = nic != NULL;
 	t->shares = (unsigned)shares;
 	json_object_put(o);
@@ -356,8 +361,9 @@ static int create(const char *name, struct nb_run_options *opts, bool *kept, str
 	t.network = (char *)opts->net.network;
 	t.vsock = true; /* each clone may take --vsock PATH */
 	t.shares = NB_TEMPLATE_SHARES;
+	t.no_balloon = !nb_run_has_balloon(opts);
 	t.key = make_key(digest, opts->kernel_path, opts->init_path, opts->cpus, opts->mem_size,
-			 t.network, false, t.vsock, t.shares, err);
+			 t.network, false, t.vsock, t.shares, !t.no_balloon, err);
 	if (!t.key)
 		return -1;
 	if (up_to_date(name, dir, t.key)) {
@@ -477,7 +483,8 @@ static int open_meta(const char *what, struct nb_run_options *opts, struct nb_te
 		     struct nb_err *err)
 {
 	cleanup_free char *key = make_key(t->digest, t->kernel, t->init, t->cpus, t->mem_size,
-					  t->network, t->tap, t->vsock, t->shares, err);
+					  t->network, t->tap, t->vsock, t->shares, !t->no_balloon,
+					  err);
 
 	if (!key || strcmp(key, t->key) != 0) {
 		nb_template_free(t);
@@ -498,6 +505,7 @@ static int open_meta(const char *what, struct nb_run_options *opts, struct nb_te
 	opts->warm.restore = t->dir;
 	opts->warm.digest = t->digest;
 	opts->warm.share_slots = t->shares;
+	opts->warm.no_balloon = t->no_balloon;
 	return 0;
 }
 
@@ -629,7 +637,8 @@ int nb_template_save_meta(const char *dir, const struct nb_run_options *opts, st
 		return nb_err_sys(err, "snapshot");
 	/* A vsock device: its restores have one, each with its own socket */
 	t.vsock = opts->net.vsock_path || opts->net.template_vsock;
-	t.shares = opts->warm.share_slots; /* a clone's: its restores have them too */
+	t.shares = opts->warm.share_slots;        /* a clone's: its restores have them too */
+	t.no_balloon = !nb_run_has_balloon(opts); /* the same devices */
 	/* Its -v directories: its restores share them (template.h) */
 	if (opts->nvolumes && !(t.volumes = volume_args(opts, err)))
 		return -1;
@@ -644,7 +653,7 @@ int nb_template_save_meta(const char *dir, const struct nb_run_options *opts, st
 	}
 	if (image_digest(opts, digest, err) < 0 ||
 	    !(key = make_key(digest, kernel, init, opts->cpus, opts->mem_size, t.network, t.tap,
-			     t.vsock, t.shares, err))) {
+			     t.vsock, t.shares, !t.no_balloon, err))) {
 		nb_strv_free(t.net_args);
 		nb_strv_free(t.volumes);
 		return -1;

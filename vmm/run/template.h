@@ -44,6 +44,10 @@ struct nb_template {
 	char **volumes;
 	bool vsock;      /* a vsock device (every template; a snapshot of a VM with one) */
 	unsigned shares; /* virtio-fs slots for clones' -v directories (NB_TEMPLATE_SHARES) */
+	/* Its VM had no balloon (guaranteed RAM: --memory-prealloc or
+	 * --memory-hugepages); its restores have none either, whatever their
+	 * own memory options. */
+	bool no_balloon;
 	unsigned cpus;
 	uint64_t mem_size;
 	int64_t created; /* seconds since the epoch */
