@@ -21,6 +21,8 @@ snap_vol_cases="e2e_snapshot_volume_take e2e_snapshot_volume_restore e2e_snapsho
 snap_net_cases="e2e_snapshot_net_take e2e_snapshot_net_port_held e2e_snapshot_net_restore_twice
 	e2e_snapshot_net_source_unchanged e2e_snapshot_net_keeps_port e2e_snapshot_net_none e2e_snapshot_net_cleanup"
 snap_tap_cases="e2e_snapshot_tap_take e2e_snapshot_tap_needs_tap e2e_snapshot_tap_restore"
+snap_disk_cases="e2e_snapshot_disk_take e2e_snapshot_disk_needs_file e2e_snapshot_disk_file_exists
+	e2e_snapshot_disk_restore e2e_snapshot_disk_consistent"
 snap_pre_cases="e2e_snapshot_prealloc_take e2e_snapshot_prealloc_restore e2e_snapshot_prealloc_on_demand
 	e2e_snapshot_prealloc_clone"
 warm_net_cases="e2e_warm_net_template e2e_warm_net_clone e2e_warm_net_clones_differ
@@ -673,6 +675,63 @@ meminfo"
 	unset NESTBOX_RUN_DIR NESTBOX_CACHE_DIR
 }
 
+# A VM with two -v disk images (ext4): a read-write one its workload
+# appends a tick to once a second through an fd it holds (synced), and a
+# read-only one it reads. Snapshotted: both disks copied into DIR while
+# the VM holds, the guest's block cache and the files in step. A restore
+# needs a new path for the read-write disk (refused without, and for a
+# file that exists); with -v NEWFILE:/data it goes on from the snapshot's
+# tick on its own copy, reading the read-only disk from DIR. Booted again
+# on NEWFILE, the log is whole: ticks 1..N without a gap or a repeat (the
+# source's ticks after the snapshot are not in it).
+e2e_snapshot_disk() {
+	local img=$1 dir=$nb_tmp/snapdisk d=$nb_tmp/snapdisk-vol at first log
+	export NESTBOX_RUN_DIR=$nb_tmp/snapdisk-run NESTBOX_CACHE_DIR=$nb_tmp/warm-cache
+	rm -rf "$dir" "$d"
+	mkdir -p "$d/ro-src" && echo ro-content >"$d/ro-src/hello"
+	truncate -s 64M "$d/data.img" && mkfs.ext4 -q "$d/data.img" &&
+		mkfs.ext4 -q -d "$d/ro-src" "$d/ro.img" 8M >/dev/null
+	nb_run_case "$limit" $nestbox run -d --name snapdisk -v "$d/data.img:/data" -v "$d/ro.img:/ro:ro" "$img" -- \
+		'exec 3>>/data/log; i=0; while :; do i=$((i+1)); echo "tick $i" >&3; sync; echo "tick $i $(cat /ro/hello)"; sleep 1; done'
+	if [ "$status" -ne 0 ] || ! snap_until 180 snapdisk 2; then
+		for c in $snap_disk_cases; do skip "$c" "the VM with disks did not start (status $status: $(tail -c 200 <<<"$err"))"; done
+		$nestbox rm -f snapdisk >/dev/null 2>&1
+		return
+	fi
+	nb_run_case "$limit" $nestbox snapshot snapdisk "$dir"
+	at=$(snap_tick snapdisk)
+	snap_until 60 snapdisk $((at + 2))
+	expect e2e_snapshot_disk_take "a VM with -v disks is snapshotted and runs on; DIR holds both disks' copies, meta.json records them ($(jq -c .volumes "$dir/meta.json" 2>/dev/null))" \
+		"$status" -eq 0 -a -s "$dir/disk-0" -a -s "$dir/disk-1" -a "$(snap_tick snapdisk)" -ge $((at + 2)) \
+		-a "$(jq -r '.volumes | join(" ")' "$dir/meta.json" 2>/dev/null)" = "disk-0 /data rw disk-1 /ro ro"
+	nb_run_case "$limit" $nestbox rm -f snapdisk
+
+	nb_run_case "$limit" $nestbox run --restore "$dir" -d --name snapdisk2
+	expect e2e_snapshot_disk_needs_file "a restore without a new path for the read-write disk is refused (125), saying what to give; no VM left" \
+		"$status" -eq 125 -a -n "$(grep -F 'give the restore -v NEWFILE:/data' <<<"$err")" \
+		-a -z "$(ls "$NESTBOX_RUN_DIR/vm" 2>/dev/null)"
+	: >"$d/exists.img"
+	nb_run_case "$limit" $nestbox run --restore "$dir" -d --name snapdisk2 -v "$d/exists.img:/data"
+	expect e2e_snapshot_disk_file_exists "a restore onto a file that exists is refused (125), naming it; the file untouched" \
+		"$status" -eq 125 -a -n "$(grep -F "$d/exists.img exists" <<<"$err")" -a ! -s "$d/exists.img"
+
+	nb_run_case "$limit" $nestbox run --restore "$dir" -d --name snapdisk2 -v "$d/new.img:/data"
+	first=
+	[ "$status" -ne 0 ] || { snap_until 120 snapdisk2 $((at + 3)) && first=$(snap_first snapdisk2); }
+	out="status $status; first tick $first (snapshot at $at); $($nestbox logs snapdisk2 2>/dev/null | tail -1)"
+	expect e2e_snapshot_disk_restore "the restore on -v NEWFILE:/data goes on from the snapshot's tick, the read-only disk read from the snapshot ($out)" \
+		"$status" -eq 0 -a -n "$first" -a "${first:-0}" -le $((at + 1)) -a -s "$d/new.img" \
+		-a -n "$($nestbox logs snapdisk2 2>/dev/null | tail -1 | grep ' ro-content$')"
+	$nestbox stop snapdisk2 >/dev/null 2>&1
+	$nestbox rm -f snapdisk2 >/dev/null 2>&1
+	nb_run_case "$limit" $nestbox run -v "$d/new.img:/data" "$img" -- 'cat /data/log'
+	log=$(awk '$1 == "tick" { if ($2 != ++n) bad = 1 } END { print (bad ? "gap or repeat at line " n : n + 0) }' <<<"$out")
+	expect e2e_snapshot_disk_consistent "booted again on NEWFILE, /data/log is ticks 1..N with no gap or repeat ($log lines; the snapshot at $at)" \
+		"$status" -eq 0 -a -n "$(grep -E '^[0-9]+$' <<<"$log")" -a "${log:-0}" -gt $((at + 1))
+	rm -rf "$dir" "$d"
+	unset NESTBOX_RUN_DIR NESTBOX_CACHE_DIR
+}
+
 # A VM with a -v directory snapshotted while its workload holds a file of
 # it open (fd 3, O_APPEND) and its working directory in it; the restore
 # shares the same directory again: the held file and the working directory
@@ -711,8 +770,8 @@ e2e_snapshot_volume() {
 		"$status" -eq 0 -a "$(tr '\n' ' ' <"$vol/out")" = "before restored "
 
 	nb_run_case "$limit" $nestbox run --restore "$dir" -d --name snapvol3 -v "$nb_tmp:/other"
-	expect e2e_snapshot_volume_own_v "a restore's -v for a GUEST the snapshot has no directory at is refused (125), naming it" \
-		"$status" -eq 125 -a -n "$(grep -F "no directory at /other" <<<"$err")"
+	expect e2e_snapshot_volume_own_v "a restore's -v for a GUEST the snapshot has no volume at is refused (125), naming it" \
+		"$status" -eq 125 -a -n "$(grep -F "no volume at /other" <<<"$err")"
 
 	# the directory moved (a copy elsewhere): -v NEWHOST:GUEST; the held
 	# file and the working directory are reopened beneath the new one
@@ -1006,9 +1065,9 @@ e2e_snapshot_net() {
 }
 
 if ! command -v jq >/dev/null; then
-	for c in $warm_cases $snap_cases $snap_conf_cases $snap_vol_cases $warm_net_cases $snap_net_cases $snap_tap_cases $snap_pre_cases; do skip "$c" "jq missing (scripts/deps.sh)"; done
+	for c in $warm_cases $snap_cases $snap_conf_cases $snap_vol_cases $warm_net_cases $snap_net_cases $snap_tap_cases $snap_pre_cases $snap_disk_cases; do skip "$c" "jq missing (scripts/deps.sh)"; done
 elif ! warm_imgs=$(tests/images/mkimages.sh 2>/dev/null); then
-	for c in $warm_cases $snap_cases $snap_conf_cases $snap_vol_cases $warm_net_cases $snap_net_cases $snap_tap_cases $snap_pre_cases; do
+	for c in $warm_cases $snap_cases $snap_conf_cases $snap_vol_cases $warm_net_cases $snap_net_cases $snap_tap_cases $snap_pre_cases $snap_disk_cases; do
 		skip "$c" "test images not built (run tests/run images first)"
 	done
 else
@@ -1016,6 +1075,11 @@ else
 	e2e_snapshot "$warm_imgs/busybox"
 	e2e_snapshot_confined "$warm_imgs/busybox"
 	e2e_snapshot_prealloc "$warm_imgs/busybox"
+	if command -v mkfs.ext4 >/dev/null; then
+		e2e_snapshot_disk "$warm_imgs/busybox"
+	else
+		for c in $snap_disk_cases; do skip "$c" "mkfs.ext4 (e2fsprogs) missing"; done
+	fi
 	e2e_snapshot_volume "$warm_imgs/busybox"
 	if [ "$(id -u)" -ne 0 ] || ! command -v nft >/dev/null || ! command -v curl >/dev/null; then
 		for c in $warm_net_cases $snap_net_cases $snap_tap_cases; do skip "$c" "needs root, nft and curl"; done

@@ -91,9 +91,9 @@ START_TEST(refusal_names_host_state)
 	o.confine.jail = "/var/jail";
 	ck_assert_ptr_null(nb_run_snapshot_refusal(&o));
 	o.confine.cgroup = o.confine.jail = NULL;
-	o.nvolumes = 1; /* a disk image: its guest's cache is not the host file's */
+	o.nvolumes = 1; /* a disk image: copied while the VM holds */
 	o.volumes[0] = (struct nb_run_volume){ .host = "/srv/disk.img", .guest = "/d" };
-	ck_assert_ptr_nonnull(strstr(nb_run_snapshot_refusal(&o), "-v disk"));
+	ck_assert_ptr_null(nb_run_snapshot_refusal(&o));
 	o.volumes[0].dir = true; /* a directory: its restores share it again */
 	ck_assert_ptr_null(nb_run_snapshot_refusal(&o));
 	o.nvolumes = 0;
@@ -201,13 +201,17 @@ START_TEST(signal_reaches_the_hook)
 }
 END_TEST
 
-/* One restore's volumes: recorded triples (NULL-terminated) and the
- * restore's own -v; the result and the message. */
+/* One restore's volumes: recorded triples (NULL-terminated) of snapshot
+ * /snap and the restore's own -v; the result and the message. t stays
+ * (opts points into it) until the next call. */
 static int restore_with(char **recorded, const struct nb_run_volume *given, size_t ngiven,
 			struct nb_run_options *opts, struct nb_err *err)
 {
-	struct nb_template t = { .volumes = recorded };
+	static struct nb_template t;
 
+	for (size_t i = 0; i < NB_RUN_MAX_VOLUMES; i++)
+		free(t.disks[i]);
+	t = (struct nb_template){ .volumes = recorded, .dir = "/snap" };
 	memset(opts, 0, sizeof(*opts));
 	if (ngiven)
 		memcpy(opts->volumes, given, ngiven * sizeof(*given));
@@ -259,9 +263,9 @@ START_TEST(restore_refuses_bad_moves)
 		size_t n;
 		const char *says;
 	} bad[] = {
-		{ { DIRV("/x", "/other", false) }, 1, "no directory at /other" },
-		{ { DIRV("/x", "/dat", false) }, 1, "no directory at /dat" },
-		{ { DIRV("/x", "/data/sub", false) }, 1, "no directory at /data/sub" },
+		{ { DIRV("/x", "/other", false) }, 1, "no volume at /other" },
+		{ { DIRV("/x", "/dat", false) }, 1, "no volume at /dat" },
+		{ { DIRV("/x", "/data/sub", false) }, 1, "no volume at /data/sub" },
 		{ { { .host = "/x.img", .guest = "/data" } }, 1, "not a directory" },
 		{ { DIRV("/x", "/data", true) }, 1, "mounted read-write; give it without :ro" },
 		{ { DIRV("/x", "/logs", false) }, 1, "mounted read-only; give it with :ro" },
@@ -277,9 +281,58 @@ START_TEST(restore_refuses_bad_moves)
 	}
 	/* a snapshot without directories takes no -v */
 	ck_assert_int_eq(restore_with(NULL, bad[0].v, 1, &opts, &err), -1);
-	ck_assert_ptr_nonnull(strstr(err.msg, "has no -v directories"));
+	ck_assert_ptr_nonnull(strstr(err.msg, "has no -v volumes"));
 	ck_assert_int_eq(restore_with(NULL, NULL, 0, &opts, &err), 0);
 	ck_assert_uint_eq(opts.nvolumes, 0);
+}
+END_TEST
+
+/* -v disks: copied into the snapshot as disk-INDEX. A read-only one is
+ * that copy, for every restore; a read-write one is copied to a new path
+ * each restore gives. */
+START_TEST(restore_places_disks)
+{
+	char *rec[] = {
+		"/srv/a", "/data", "rw", "disk-1", "/ro", "ro", "disk-2", "/db", "rw", NULL
+	};
+	const struct nb_run_volume db[] = { { .host = "/nonexistent/t2/db.img", .guest = "/db" } };
+	struct nb_run_options opts;
+	struct nb_err err;
+
+	ck_assert_int_eq(restore_with(rec, db, 1, &opts, &err), 0);
+	ck_assert_uint_eq(opts.nvolumes, 3);
+	ck_assert(opts.volumes[0].dir && !opts.volumes[1].dir && !opts.volumes[2].dir);
+	ck_assert_str_eq(opts.volumes[0].host, "/srv/a");
+	ck_assert_str_eq(opts.volumes[1].host, "/snap/disk-1");
+	ck_assert(opts.volumes[1].read_only && !opts.volumes[2].read_only);
+	ck_assert_str_eq(opts.volumes[2].host, "/nonexistent/t2/db.img");
+	ck_assert_str_eq(opts.volumes[2].guest, "/db");
+
+	static const struct {
+		struct nb_run_volume v;
+		const char *says;
+	} bad[] = {
+		{ { .host = "/tmp", .guest = "/db" }, "-v /tmp:/db: /tmp exists" },
+		{ DIRV("/srv/db", "/db", false), "a directory (the guest has a disk at /db)" },
+		{ { .host = "/new.img", .guest = "/ro", .read_only = true }, "give no -v for it" },
+		{ { .host = "/new.img", .guest = "/db", .read_only = true }, "without :ro" },
+		{ { .host = "/new.img", .guest = "/data" }, "not a directory" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(restore_with(rec, &bad[i].v, 1, &opts, &err), -1);
+		ck_assert_msg(strstr(err.msg, bad[i].says), "case %zu: %s", i, err.msg);
+	}
+	/* the read-write disk needs its new path */
+	ck_assert_int_eq(restore_with(rec, NULL, 0, &opts, &err), -1);
+	ck_assert_msg(strstr(err.msg, "read-write disk at /db: give the restore -v NEWFILE:/db"),
+		      "%s", err.msg);
+	/* a disk's copy is named by its own index, nothing else */
+	char *moved[] = { "disk-1", "/d", "ro", NULL };
+	char *escape[] = { "../disk-0", "/d", "ro", NULL };
+	ck_assert_int_eq(restore_with(moved, NULL, 0, &opts, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "not an absolute HOST"));
+	ck_assert_int_eq(restore_with(escape, NULL, 0, &opts, &err), -1);
+	ck_assert_int_eq(restore_with(NULL, NULL, 0, &opts, &err), 0);
 }
 END_TEST
 
@@ -300,9 +353,9 @@ START_TEST(restore_refuses_hostile_records)
 		many[i] = i % 3 == 2 ? "rw" : "/p";
 	many[3 * (NB_RUN_MAX_VOLUMES + 1)] = NULL;
 	ck_assert_int_eq(restore_with(relative, NULL, 0, &opts, &err), -1);
-	ck_assert_ptr_nonnull(strstr(err.msg, "not an absolute HOST and GUEST"));
+	ck_assert_ptr_nonnull(strstr(err.msg, "not an absolute HOST"));
 	ck_assert_int_eq(restore_with(guest_rel, mv, 1, &opts, &err), -1);
-	ck_assert_ptr_nonnull(strstr(err.msg, "not an absolute HOST and GUEST"));
+	ck_assert_ptr_nonnull(strstr(err.msg, "not an absolute HOST"));
 	ck_assert_int_eq(restore_with(mode, NULL, 0, &opts, &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "ro or rw"));
 	ck_assert_int_eq(restore_with(pair, NULL, 0, &opts, &err), -1);
@@ -326,6 +379,7 @@ int main(void)
 	tcase_add_test(tc, restore_moves_a_directory);
 	tcase_add_test(tc, restore_refuses_bad_moves);
 	tcase_add_test(tc, restore_refuses_hostile_records);
+	tcase_add_test(tc, restore_places_disks);
 	suite_add_tcase(s, tc);
 	return nb_unit_run(s);
 }

@@ -61,7 +61,8 @@ static const char usage_text[] =
 	"                         IMAGE or COMMAND; its workload goes on (-d, --name as usual);\n"
 	"                         on its network again with a new lease and its -p ports\n"
 	"                         (one on --tap: give --tap TAP, its --ip kept);\n"
-	"                         -v NEWHOST:GUEST moves one of its directories\n"
+	"                         -v NEWHOST:GUEST moves one of its directories, and\n"
+	"                         -v NEWFILE:GUEST gets a copy of a read-write disk\n"
 	"      --template NAME    restore template NAME (nestbox template create) instead of\n"
 	"                         booting: no ROOTFS; COMMAND runs in the template's image\n"
 	"  -t, --tty              give COMMAND a terminal (stderr joins stdout); with -i,\n"
@@ -342,9 +343,13 @@ int nb_cmd_run(int argc, char **argv)
 		 (rc = nb_template_open_dir(opts.warm.restore, &opts, &tmpl, &err)) == 0 &&
 		 nb_network_cli_restore(&opts, tmpl.network, tmpl.tap, tmpl.net_args, &err) < 0)
 		rc = nb_err_wrap(&err, "snapshot %s", opts.warm.restore);
+	if (rc == 0 && opts.warm.resume)
+		rc = nb_template_copy_disks(&tmpl, &opts, &err);
 	if (rc == 0)
 		rc = opts.detach.on ? nb_detach_run(&opts, argc, argv, &status, &err)
 				    : nb_run(&opts, &status, &err);
+	if (rc < 0) /* a restore that did not start leaves no disk behind */
+		nb_template_uncopy_disks(&tmpl, &opts);
 	nb_template_free(&tmpl);
 	if (rc < 0)
 		return nb_cli_error(NULL, &err);

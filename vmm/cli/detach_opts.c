@@ -57,7 +57,7 @@ int nb_detach_cli_check(struct nb_run_options *opts, struct nb_err *err)
 {
 	struct nb_run_detach *d = &opts->detach;
 
-	d->notify_fd = -1;
+	d->notify_fd = d->hold_fd = -1;
 	d->dir_fd = -1;
 	if (!d->log_max_size)
 		d->log_max_size = DEFAULT_LOG_SIZE;

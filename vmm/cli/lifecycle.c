@@ -1044,8 +1044,10 @@ static const char snapshot_usage[] =
 	"are opened again by path; the restore's -v NEWHOST:GUEST moves one). A confined VM\n"
 	"(--jail, --cgroup) can be too; a restore is confined by its own options, and its\n"
 	"RAM guaranteed by its own --memory-prealloc or --memory-hugepages (the memory file\n"
-	"read in; without them it is mapped on demand). A VM with host state a snapshot\n"
-	"cannot carry (a -v disk image, -t, -i) is refused.\n";
+	"read in; without them it is mapped on demand). A VM's -v disk images are copied into\n"
+	"DIR while it holds (disk-N): a restore reads a read-only one there, and gets a copy\n"
+	"of a read-write one at a new path it gives (-v NEWFILE:GUEST). A VM with host state\n"
+	"a snapshot cannot carry (-t, -i) is refused.\n";
 
 /* DIR as the monitor needs it: absolute (it runs elsewhere). */
 static char *absolute_dir(const char *dir, struct nb_err *err)

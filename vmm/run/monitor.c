@@ -59,6 +59,7 @@ struct nb_monitor {
 	char name[NB_VM_NAME_MAX + 1];
 	int ready_fd; /* to the waiting `run -d`, until started */
 	int out[2], err[2], notify[2];
+	int hold[2]; /* to the VMM: a held snapshot may go on (NB_MONITOR_SNAPSHOT_HELD) */
 	int listen_fd, sig_fd;
 	struct vmlog logs[2];
 	struct client clients[MAX_CLIENTS];
@@ -69,7 +70,8 @@ struct nb_monitor {
 	struct { /* `nestbox snapshot` under way: the VMM saves, then we copy */
 		struct client *client; /* NULL: none */
 		char path[NB_CTL_PATH_MAX + 1];
-		bool made; /* path was created for it (removed on failure) */
+		bool made;           /* path was created for it (removed on failure) */
+		struct nb_err disks; /* msg[0]: the -v disks' copy failed so */
 	} snap;
 	struct {                     /* --cgroup: the VMM's group (nb_monitor_set_cgroup) */
 		char path[PATH_MAX]; /* empty: none */
@@ -178,6 +180,7 @@ int nb_monitor_detach(const struct nb_run_options *opts, struct nb_monitor **out
 				  .out = { -1, -1 },
 				  .err = { -1, -1 },
 				  .notify = { -1, -1 },
+				  .hold = { -1, -1 },
 				  .listen_fd = -1,
 				  .sig_fd = -1,
 				  .logs = { { "stdout.log", -1, 0, 0 },
@@ -237,7 +240,7 @@ int nb_monitor_prepare(struct nb_monitor *m, struct nb_err *err)
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
 	if (pipe2(m->out, O_CLOEXEC) < 0 || pipe2(m->err, O_CLOEXEC) < 0 ||
-	    pipe2(m->notify, O_CLOEXEC) < 0)
+	    pipe2(m->notify, O_CLOEXEC) < 0 || pipe2(m->hold, O_CLOEXEC) < 0)
 		return nb_err_sys(err, "pipe");
 	/* Room for bursts while the monitor writes the logs. */
 	fcntl(m->out[0], F_SETPIPE_SZ, PIPE_SIZE);
@@ -283,12 +286,14 @@ int nb_monitor_child(struct nb_monitor *m, struct nb_run_options *opts, struct n
 	close(m->out[0]);
 	close(m->err[0]);
 	close(m->notify[0]);
+	close(m->hold[1]);
 	close(m->listen_fd);
 	close(m->sig_fd);
 	close(m->ready_fd);
 	for (int i = 0; i < 2; i++)
 		close(m->logs[i].fd);
 	opts->detach.notify_fd = m->notify[1];
+	opts->detach.hold_fd = m->hold[0];
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_UNBLOCK, &chld, NULL);
@@ -462,6 +467,48 @@ static int do_snapshot(struct nb_monitor *m, struct client *c, const char *path,
 	return 0;
 }
 
+/* The VM's -v disks copied into DIR (NB_TEMPLATE_DISK) while the VMM
+ * holds it, the guest's block cache and the files in step. */
+static int snapshot_disks(struct nb_monitor *m, struct nb_err *err)
+{
+	cleanup_close int to = open(m->snap.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (to < 0)
+		return nb_err_sys(err, "%s", m->snap.path);
+	for (size_t i = 0; i < m->opts->nvolumes; i++) {
+		const struct nb_run_volume *v = &m->opts->volumes[i];
+		cleanup_free char *host = v->dir ? NULL : realpath(v->host, NULL);
+		char name[32];
+		struct stat st;
+
+		if (v->dir)
+			continue;
+		if (!host || stat(host, &st) < 0)
+			return nb_err_sys(err, "-v %s", v->host);
+		if (!S_ISREG(st.st_mode))
+			return nb_err_set(err, 0,
+					  "-v %s is not a regular file (a snapshot copies disk "
+					  "image files, not block devices)",
+					  v->host);
+		snprintf(name, sizeof(name), NB_TEMPLATE_DISK, i);
+		if (nb_copy_sparse(AT_FDCWD, host, to, name, err) < 0)
+			return nb_err_wrap(err, "copying -v %s", v->host);
+	}
+	return 0;
+}
+
+/* NB_MONITOR_SNAPSHOT_HELD: the VMM has saved and holds the VM; its disks
+ * are copied, then it goes on (and says 'S'). */
+static void snapshot_held(struct nb_monitor *m)
+{
+	m->snap.disks.msg[0] = '\0';
+	if (m->snap.client)
+		snapshot_disks(m, &m->snap.disks);
+	if (write(m->hold[1], "g", 1) < 0) {
+		/* the VMM is gone: its end answers the snapshot */
+	}
+}
+
 /* The files the VMM saves into, in the VM's NB_VM_SNAPSHOT_DIR. */
 static const char *const vmm_files[] = { NB_WARM_STATE_FILE, NB_WARM_MEMORY_FILE };
 
@@ -496,17 +543,36 @@ static void snapshot_release(struct nb_monitor *m, int dir)
 		nb_report(&m->opts->report, NB_REPORT_MESSAGE, "snapshot: %s", err.msg);
 }
 
+/* A failed snapshot into a DIR that was there: what it wrote goes. */
+static void snapshot_unlink(struct nb_monitor *m)
+{
+	cleanup_close int dir = open(m->snap.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char name[32];
+
+	if (dir < 0)
+		return;
+	for (size_t i = 0; i < 2; i++)
+		unlinkat(dir, vmm_files[i], 0);
+	unlinkat(dir, NB_TEMPLATE_META, 0);
+	for (size_t i = 0; i < m->opts->nvolumes; i++) {
+		snprintf(name, sizeof(name), NB_TEMPLATE_DISK, i);
+		unlinkat(dir, name, 0);
+	}
+}
+
 static void snapshot_done(struct nb_monitor *m, bool saved)
 {
 	struct client *c = m->snap.client;
 	struct nb_err err = { 0 };
 	cleanup_close int dir = openat(m->opts->detach.dir_fd, NB_VM_SNAPSHOT_DIR,
 				       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	int rc = saved ? snapshot_copy(m, dir, &err)
-		       : nb_err_set(&err, 0, "the VMM could not save the VM (see nestbox logs)");
+	int rc = !saved ? nb_err_set(&err, 0, "the VMM could not save the VM (see nestbox logs)")
+		 : m->snap.disks.msg[0] ? nb_err_set(&err, 0, "%s", m->snap.disks.msg)
+					: snapshot_copy(m, dir, &err);
 
 	snapshot_release(m, dir);
 	m->snap.client = NULL;
+	m->snap.disks.msg[0] = '\0';
 	if (!c || !c->snapshot) { /* the client went away: so does the snapshot */
 		rc = -1;
 		c = NULL;
@@ -517,15 +583,7 @@ static void snapshot_done(struct nb_monitor *m, bool saved)
 		if (m->snap.made)
 			nb_rm_rf(m->snap.path);
 		else
-			for (const char *const *f =
-				     (const char *const[]){ NB_WARM_STATE_FILE, NB_WARM_MEMORY_FILE,
-							    "meta.json", NULL };
-			     *f; f++) {
-				char p[NB_CTL_PATH_MAX + 32];
-
-				snprintf(p, sizeof(p), "%s/%s", m->snap.path, *f);
-				unlink(p);
-			}
+			snapshot_unlink(m);
 		if (c)
 			reply_error(c, NB_CTL_E_FAILED, err.msg);
 		return;
@@ -547,6 +605,8 @@ static void read_notify(struct nb_monitor *m)
 				started(m);
 			else if (buf[i] == NB_MONITOR_OOM)
 				m->state.oom_killed = true;
+			else if (buf[i] == NB_MONITOR_SNAPSHOT_HELD)
+				snapshot_held(m);
 			else if (buf[i] == NB_MONITOR_SNAPSHOT ||
 				 buf[i] == NB_MONITOR_SNAPSHOT_FAILED)
 				snapshot_done(m, buf[i] == NB_MONITOR_SNAPSHOT);
@@ -913,6 +973,7 @@ int nb_monitor_run(struct nb_monitor *m, pid_t pid, int *wstatus, struct nb_err 
 	close(NB_STEAL(m->out[1], -1));
 	close(NB_STEAL(m->err[1], -1));
 	close(NB_STEAL(m->notify[1], -1));
+	close(NB_STEAL(m->hold[0], -1));
 	fcntl(m->out[0], F_SETFL, O_NONBLOCK);
 	fcntl(m->err[0], F_SETFL, O_NONBLOCK);
 	fcntl(m->notify[0], F_SETFL, O_NONBLOCK);

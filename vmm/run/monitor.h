@@ -20,6 +20,9 @@
 #define NB_MONITOR_OOM 'O'             /* the guest reported an OOM kill (abi.h) */
 #define NB_MONITOR_SNAPSHOT 'S'        /* NB_SIGNAL_SNAPSHOT: saved into NB_VM_SNAPSHOT_DIR */
 #define NB_MONITOR_SNAPSHOT_FAILED 'F' /* ... not saved (why: on its stderr) */
+/* ... saved, and the VM held until the monitor has copied its -v disks
+ * and written a byte to opts->detach.hold_fd (then 'S' or 'F' as above) */
+#define NB_MONITOR_SNAPSHOT_HELD 'H'
 
 /* In the VM's directory: where a VMM that can be snapshotted keeps the
  * files of its last live snapshot (vmm/run/warm.h); the monitor copies

@@ -655,17 +655,16 @@ static const struct nb_run_volume *first_disk(const struct nb_run_options *opts)
  * network a restore gets a tap and lease of its own, on the user's --tap
  * it gives its own (or a network), and eth0 is set anew
  * (NB_SIGMSG_NET_*); -v directories too: a restore shares the same ones,
- * the files the guest holds opened again by path (vmm/virtio/fs_state.c).
- * Confined or not: the VMM's snapshot files are opened before any jail
- * (nb_monitor_child), and its cgroup's memory.max is raised for the copy
- * of guest RAM while the monitor takes it (vmm/run/monitor.c). */
+ * the files the guest holds opened again by path (vmm/virtio/fs_state.c);
+ * -v disks: copied into the snapshot while the VM holds (the monitor,
+ * NB_MONITOR_SNAPSHOT_HELD), each restore's own copy. Confined or not:
+ * the VMM's snapshot files are opened before any jail (nb_monitor_child),
+ * and its cgroup's memory.max is raised for the copy of guest RAM while
+ * the monitor takes it (vmm/run/monitor.c). */
 const char *nb_run_snapshot_refusal(const struct nb_run_options *opts)
 {
 	if (!opts->rootfs || !nb_image_is_reference(opts->rootfs))
 		return "its root is a directory or a bundle, not an image";
-	if (first_disk(opts))
-		return "it has a -v disk image (a snapshot carries shared directories, "
-		       "not disks)";
 	if (opts->tty || opts->interactive)
 		return "it has a terminal or stdin (-t, -i)";
 	if (opts->oci.start_gate)
@@ -891,8 +890,23 @@ static void resume_send(const struct resume_msgs *r, struct nb_console *con,
 			  "clock, network)");
 }
 
+/* A saved VM with -v disks stays held while its monitor copies them
+ * (the guest's block cache is in the memory file, the blocks in the
+ * files): until its byte, or its end (EOF). */
+static void hold_for_disks(const struct nb_run_options *opts)
+{
+	char go;
+
+	if (opts->detach.hold_fd < 0)
+		return;
+	notify_monitor(opts, NB_MONITOR_SNAPSHOT_HELD);
+	while (read(opts->detach.hold_fd, &go, 1) < 0 && errno == EINTR)
+		;
+}
+
 /* NB_SIGNAL_SNAPSHOT, on the main thread: hold the vCPUs, the event
- * thread and the shares' thread, save, let them go, tell the monitor. */
+ * thread and the shares' thread, save (and with -v disks wait for their
+ * copy), let them go, tell the monitor. */
 static void live_snapshot(void *opaque)
 {
 	struct live_snap *ls = opaque;
@@ -910,6 +924,8 @@ static void live_snapshot(void *opaque)
 		rc = nb_vm_pause_wait(ls->vm, others, LIVE_PAUSE_MS, &err);
 	if (rc == 0)
 		rc = nb_warm_save(ls->vm, ls->virtio, ls->serial, &ls->out, &err);
+	if (rc == 0 && first_disk(ls->opts))
+		hold_for_disks(ls->opts);
 	nb_vm_resume(ls->vm);
 	if (rc < 0)
 		nb_report(&ls->opts->report, NB_REPORT_MESSAGE, "snapshot: %s", err.msg);

@@ -147,6 +147,9 @@ struct nb_run_options {
 		unsigned log_max_files; /* --log-opt max-file: files per stream */
 		int notify_fd;          /* in the VMM: to its monitor ('R' started, 'O'
 					   OOM, vmm/run/monitor.h); -1 otherwise */
+		int hold_fd;            /* in the VMM: from its monitor, a byte when a
+					   snapshot held for the -v disks' copy may go
+					   on (NB_MONITOR_SNAPSHOT_HELD); -1 otherwise */
 		bool has_snapshot_fds;  /* in the VMM: the files of `nestbox snapshot`, */
 		int snapshot_state_fd;  /* opened in the VM's directory before any */
 		int snapshot_memory_fd; /* jail (nb_monitor_child) */
@@ -178,8 +181,8 @@ int nb_run_clone_spec(const struct nb_run_options *opts, const struct nb_clone_n
 		      size_t *len, struct nb_err *err);
 
 /* Why a running VM of these options cannot be snapshotted (`nestbox
- * snapshot`): host state a snapshot would not carry (a -v disk image, a
- * terminal, a rootfs directory, an OCI container); NULL: it can. */
+ * snapshot`): host state a snapshot would not carry (a terminal, a rootfs
+ * directory, an OCI container); NULL: it can. */
 const char *nb_run_snapshot_refusal(const struct nb_run_options *opts);
 
 /* Whether a VM of these options has a virtio-balloon: not when its RAM is

@@ -179,6 +179,7 @@ static void child_main(const struct nb_run_options *given, struct nb_jail_paths 
 	if (mon) { /* run -d: stdio to the monitor's pipes, its fds kept */
 		rc = nb_monitor_child(mon, opts, &err);
 		keep_fd(paths, opts->detach.notify_fd);
+		keep_fd(paths, opts->detach.hold_fd);
 		if (opts->detach.has_snapshot_fds) {
 			keep_fd(paths, opts->detach.snapshot_state_fd);
 			keep_fd(paths, opts->detach.snapshot_memory_fd);

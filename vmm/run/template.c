@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +28,6 @@
 #include "vmm/run/network.h"
 #include "vmm/virtio/ratelimit.h"
 
-#define META "meta.json"
-
 void nb_template_free(struct nb_template *t)
 {
 	free(t->name);
@@ -41,6 +40,8 @@ void nb_template_free(struct nb_template *t)
 	free(t->network);
 	nb_strv_free(t->net_args);
 	nb_strv_free(t->volumes);
+	for (size_t i = 0; i < NB_RUN_MAX_VOLUMES; i++)
+		free(t->disks[i]);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -156,8 +157,9 @@ static int write_meta(const char *dir, const struct nb_template *t, struct nb_er
 			json_object_array_add(a, json_object_new_string(*v));
 		json_object_object_add(o, "volumes", a);
 	}
-	rc = asprintf(&path, "%s/%s", dir, META) < 0 ? nb_err_sys(err, "template")
-						     : nb_json_write_atomic(path, o, 0600, err);
+	rc = asprintf(&path, "%s/%s", dir, NB_TEMPLATE_META) < 0
+		     ? nb_err_sys(err, "template")
+		     : nb_json_write_atomic(path, o, 0600, err);
 	free(path);
 	json_object_put(o);
 	return rc;
@@ -183,7 +185,7 @@ static int read_meta(const char *name, const char *dir, struct nb_template *t, s
 	int rc = -1;
 
 	memset(t, 0, sizeof(*t));
-	if (asprintf(&path, "%s/%s", dir, META) < 0)
+	if (asprintf(&path, "%s/%s", dir, NB_TEMPLATE_META) < 0)
 		return nb_err_sys(err, "template");
 	o = nb_json_load(path, "template", err);
 	if (!o)
@@ -593,17 +595,22 @@ static char **net_args(const struct nb_run_net *net)
 	return v;
 }
 
-/* A VM's -v directories as HOST, GUEST, "ro" or "rw" (three strings each:
- * either path may hold a ':', as --mount takes them), HOST made absolute
- * (the snapshot may be restored from elsewhere). */
+/* A VM's -v volumes as HOST, GUEST, "ro" or "rw" (three strings each:
+ * either path may hold a ':', as --mount takes them), a directory's HOST
+ * made absolute (the snapshot may be restored from elsewhere), a disk's
+ * the name of its copy in the snapshot (the monitor made it). */
 static char **volume_args(const struct nb_run_options *opts, struct nb_err *err)
 {
 	char **v = calloc(3 * opts->nvolumes + 1, sizeof(*v));
 
 	for (size_t i = 0; v && i < opts->nvolumes; i++) {
 		const struct nb_run_volume *vol = &opts->volumes[i];
-		char *host = realpath(vol->host, NULL);
+		char *host = NULL;
 
+		if (vol->dir)
+			host = realpath(vol->host, NULL);
+		else if (asprintf(&host, NB_TEMPLATE_DISK, i) < 0)
+			host = NULL;
 		if (!host) {
 			nb_err_sys(err, "snapshot: -v %s", vol->host);
 			nb_strv_free(v);
@@ -679,11 +686,35 @@ static bool same_guest(const char *a, const char *b)
 	return la == lb && !strncmp(a, b, la);
 }
 
-/* A restore's own -v (a snapshot's directory moved: the same one, or a
- * copy of it, elsewhere on this host) into moved[], by the recorded
- * volume they replace the HOST of: each must name one of the snapshot's
- * GUEST paths (recorded triples), once, as a directory, with its mode
- * (the guest has it mounted so). */
+/* "WHAT: -v HOST:GUEST: why", -1. */
+static int __attribute__((format(printf, 4, 5)))
+refuse(struct nb_err *err, const char *what, const struct nb_run_volume *g, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	return nb_err_set(err, 0, "%s: -v %s:%s: %s", what, g->host, g->guest, why);
+}
+
+/* Whether recorded volume i (its triple f) is a disk: HOST names its
+ * copy in the snapshot. */
+static bool recorded_disk(char **f, size_t i)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), NB_TEMPLATE_DISK, i);
+	return strcmp(f[0], name) == 0;
+}
+
+/* A restore's own -v into moved[], by the recorded volume they replace
+ * the HOST of: a snapshot's directory moved (the same one, or a copy of
+ * it, elsewhere on this host), or where a read-write disk's copy goes (a
+ * path that does not exist yet). Each must name one of the snapshot's
+ * GUEST paths (recorded triples), once, as what the guest has there, with
+ * its mode (the guest has it mounted so). */
 static int own_volumes(const char *what, const struct nb_run_volume *given, size_t ngiven,
 		       char **recorded, size_t nrecorded, const char **moved, struct nb_err *err)
 {
@@ -694,25 +725,37 @@ static int own_volumes(const char *what, const struct nb_run_volume *given, size
 		while (j < nrecorded && !same_guest(g->guest, recorded[3 * j + 1]))
 			j++;
 		if (j == nrecorded)
-			return nb_err_set(
-				err, 0,
-				"%s: -v %s:%s: the snapshot has no directory at %s; a "
-				"restore's -v only moves one of the snapshot's "
-				"(run --restore takes -v NEWHOST:GUEST for its GUEST paths)",
-				what, g->host, g->guest, g->guest);
-		if (!g->dir)
-			return nb_err_set(err, 0,
-					  "%s: -v %s:%s: not a directory (the guest has a shared "
-					  "directory at %s)",
-					  what, g->host, g->guest, g->guest);
+			return refuse(err, what, g,
+				      "the snapshot has no volume at %s; a restore's -v only "
+				      "moves one of the snapshot's (run --restore takes -v "
+				      "NEWHOST:GUEST for its GUEST paths)",
+				      g->guest);
+		bool disk = recorded_disk(&recorded[3 * j], j);
+
+		if (!disk && !g->dir)
+			return refuse(err, what, g,
+				      "not a directory (the guest has a shared directory at %s)",
+				      g->guest);
+		if (disk && g->dir)
+			return refuse(err, what, g, "a directory (the guest has a disk at %s)",
+				      g->guest);
 		if (g->read_only != (recorded[3 * j + 2][1] == 'o'))
-			return nb_err_set(err, 0,
-					  "%s: -v %s:%s: the guest has %s mounted %s; give it %s",
-					  what, g->host, g->guest, g->guest,
-					  g->read_only ? "read-write" : "read-only",
-					  g->read_only ? "without :ro" : "with :ro");
+			return refuse(err, what, g, "the guest has %s mounted %s; give it %s",
+				      g->guest, g->read_only ? "read-write" : "read-only",
+				      g->read_only ? "without :ro" : "with :ro");
 		if (moved[j])
-			return nb_err_set(err, 0, "%s: -v for %s given twice", what, g->guest);
+			return refuse(err, what, g, "%s given twice", g->guest);
+		if (disk && g->read_only)
+			return refuse(err, what, g,
+				      "the guest's read-only disk at %s is the snapshot's copy, "
+				      "shared by its restores: give no -v for it",
+				      g->guest);
+		if (disk && (access(g->host, F_OK) == 0 || errno != ENOENT))
+			return refuse(err, what, g,
+				      "%s exists: a restore's disk is a new copy of the "
+				      "snapshot's, made there (give a path that does not exist "
+				      "yet)",
+				      g->host);
 		moved[j] = g->host;
 	}
 	return 0;
@@ -729,26 +772,43 @@ int nb_template_restore_volumes(const char *what, struct nb_run_options *opts,
 	for (size_t i = 0; i < n / 3; i++) {
 		char **f = &t->volumes[3 * i];
 
-		if (f[0][0] != '/' || f[1][0] != '/' ||
+		if ((f[0][0] != '/' && !recorded_disk(f, i)) || f[1][0] != '/' ||
 		    (strcmp(f[2], "ro") != 0 && strcmp(f[2], "rw") != 0))
 			return nb_err_set(err, 0,
-					  "%s: volume %zu is not an absolute HOST and GUEST and "
-					  "ro or rw",
+					  "%s: volume %zu is not an absolute HOST (or its disk's "
+					  "copy) and GUEST and ro or rw",
 					  what, i + 1);
 	}
 	if (opts->nvolumes && !n)
-		return nb_err_set(err, 0, "%s: the snapshot has no -v directories: give no -v",
-				  what);
+		return nb_err_set(err, 0, "%s: the snapshot has no -v volumes: give no -v", what);
 	if (own_volumes(what, opts->volumes, opts->nvolumes, t->volumes, n / 3, moved, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n / 3; i++) {
 		char **f = &t->volumes[3 * i];
 
+		if (recorded_disk(f, i) && f[2][1] == 'w' && !moved[i])
+			return nb_err_set(
+				err, 0,
+				"%s: its VM had a read-write disk at %s: give the restore "
+				"-v NEWFILE:%s (a path that does not exist yet: the "
+				"snapshot's disk is copied there, the restore's own)",
+				what, f[1], f[1]);
+	}
+	for (size_t i = 0; i < n / 3; i++) {
+		char **f = &t->volumes[3 * i];
+		bool disk = recorded_disk(f, i);
+
+		/* a disk's copy by path: the read-only disk, or the source */
+		free(t->disks[i]);
+		t->disks[i] = NULL;
+		if (disk && asprintf(&t->disks[i], "%s/%s", t->dir, f[0]) < 0)
+			return t->disks[i] = NULL, nb_err_sys(err, "snapshot");
 		opts->volumes[i] = (struct nb_run_volume){ .host = moved[i] ? (char *)moved[i]
+								   : disk   ? t->disks[i]
 									    : f[0],
 							   .guest = f[1],
 							   .read_only = f[2][1] == 'o',
-							   .dir = true };
+							   .dir = !disk };
 	}
 	opts->nvolumes = n / 3;
 	return 0;
@@ -773,6 +833,40 @@ int nb_template_open_dir(const char *dir, struct nb_run_options *opts, struct nb
 	}
 	opts->warm.resume = true;
 	return 0;
+}
+
+_Static_assert(NB_RUN_MAX_VOLUMES <= 32, "t->copied has a bit per volume");
+
+int nb_template_copy_disks(struct nb_template *t, const struct nb_run_options *opts,
+			   struct nb_err *err)
+{
+	for (size_t i = 0; i < opts->nvolumes; i++) {
+		const struct nb_run_volume *v = &opts->volumes[i];
+
+		if (!t->disks[i] || v->read_only)
+			continue;
+		if (nb_copy_sparse(AT_FDCWD, t->disks[i], AT_FDCWD, v->host, err) < 0) {
+			nb_template_uncopy_disks(t, opts);
+			return nb_err_wrap(err, "snapshot %s: -v %s", t->dir, v->host);
+		}
+		t->copied |= 1u << i;
+		if (opts->confine.has_uid &&
+		    chown(v->host, opts->confine.uid,
+			  opts->confine.has_gid ? opts->confine.gid : (gid_t)-1) < 0) {
+			nb_err_sys(err, "-v %s: chown to --uid", v->host);
+			nb_template_uncopy_disks(t, opts);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void nb_template_uncopy_disks(struct nb_template *t, const struct nb_run_options *opts)
+{
+	for (size_t i = 0; i < opts->nvolumes; i++)
+		if (t->copied & (1u << i))
+			unlink(opts->volumes[i].host);
+	t->copied = 0;
 }
 
 int nb_template_list(void (*fn)(const struct nb_template *t, void *opaque), void *opaque,

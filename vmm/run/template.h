@@ -24,6 +24,9 @@
 #define NB_TEMPLATE_NAME_MAX 64u
 #define NB_TEMPLATE_SHARES 4u         /* share slots: a clone's -v directories, at most */
 #define NB_TEMPLATE_MAX_NET_ARGS 128u /* 2 x (32 -p, --ip, --mac-address, 3 --dns, --net-rate) */
+#define NB_TEMPLATE_META "meta.json"  /* a template's or snapshot's record */
+/* A snapshot's copy of the VM's -v disk number N (its volume index). */
+#define NB_TEMPLATE_DISK "disk-%zu"
 
 struct nb_template {
 	char *name, *dir;
@@ -36,12 +39,19 @@ struct nb_template {
 	 * --gateway, --mac-address, --dns and --net-rate as OPTION VALUE
 	 * pairs (NULL-terminated; NULL: none), for its restores to take. */
 	char **net_args;
-	/* A running VM's snapshot with -v directories: three strings each,
-	 * HOST (absolute), GUEST and "ro" or "rw", in the run's order; NULL:
-	 * none. Its restores share the same directories, or one moved with
-	 * -v NEWHOST:GUEST (a share's open files are carried as paths
-	 * beneath it, vmm/virtio/fs_state.c). */
+	/* A running VM's snapshot with -v volumes: three strings each, HOST
+	 * (absolute; a disk's: its copy in dir, NB_TEMPLATE_DISK), GUEST and
+	 * "ro" or "rw", in the run's order; NULL: none. Its restores share
+	 * the same directories, or one moved with -v NEWHOST:GUEST (a
+	 * share's open files are carried as paths beneath it,
+	 * vmm/virtio/fs_state.c), and have the disks' copies. */
 	char **volumes;
+	/* A restore's: the snapshot's copy of disk i by path (NULL: not a
+	 * disk), set by nb_template_restore_volumes. */
+	char *disks[NB_RUN_MAX_VOLUMES];
+	/* The restore's disks nb_template_copy_disks made (bits by volume
+	 * index), for nb_template_uncopy_disks. */
+	unsigned copied;
 	bool vsock;      /* a vsock device (every template; a snapshot of a VM with one) */
 	unsigned shares; /* virtio-fs slots for clones' -v directories (NB_TEMPLATE_SHARES) */
 	/* Its VM had no balloon (guaranteed RAM: --memory-prealloc or
@@ -79,13 +89,25 @@ int nb_template_save_meta(const char *dir, const struct nb_run_options *opts, st
 int nb_template_open_dir(const char *dir, struct nb_run_options *opts, struct nb_template *t,
 			 struct nb_err *err);
 
-/* A snapshot's -v directories (t->volumes, hostile: absolute HOST and
- * GUEST, ro or rw, whole triples) into opts->volumes, in their order (the
+/* The snapshot's read-write disks copied to the paths the restore gave
+ * (sparse; owned by its --uid/--gid if given); once the restore's options
+ * are all checked. nb_template_uncopy_disks removes them again, for a
+ * restore that did not start. */
+int nb_template_copy_disks(struct nb_template *t, const struct nb_run_options *opts,
+			   struct nb_err *err);
+void nb_template_uncopy_disks(struct nb_template *t, const struct nb_run_options *opts);
+
+/* A snapshot's -v volumes (t->volumes, hostile: an absolute HOST or, for
+ * a disk, its copy's name NB_TEMPLATE_DISK of its index; an absolute
+ * GUEST; ro or rw; whole triples) into opts->volumes, in their order (the
  * restored guest has them on devices in that order). A -v already in
  * opts (the restore's own) moves the directory at its GUEST to its HOST:
  * it must name one of the snapshot's GUEST paths, once, as a directory,
- * with the mode the guest has it mounted with. what ("snapshot DIR")
- * begins the messages; opts then points into t and the given -v. */
+ * with the mode the guest has it mounted with. A read-only disk is the
+ * snapshot's copy, shared by every restore; a read-write one must be
+ * given, -v NEWFILE:GUEST, a path that does not exist yet (the copy made
+ * there is the restore's own: nb_template_copy_disks). what ("snapshot
+ * DIR") begins the messages; opts then points into t and the given -v. */
 int nb_template_restore_volumes(const char *what, struct nb_run_options *opts,
 				struct nb_template *t, struct nb_err *err);
 
