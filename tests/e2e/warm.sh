@@ -23,6 +23,7 @@ snap_net_cases="e2e_snapshot_net_take e2e_snapshot_net_port_held e2e_snapshot_ne
 snap_tap_cases="e2e_snapshot_tap_take e2e_snapshot_tap_needs_tap e2e_snapshot_tap_restore"
 snap_disk_cases="e2e_snapshot_disk_take e2e_snapshot_disk_needs_file e2e_snapshot_disk_file_exists
 	e2e_snapshot_disk_restore e2e_snapshot_disk_consistent"
+snap_rootdir_cases="e2e_snapshot_rootdir_take e2e_snapshot_rootdir_restore"
 snap_pre_cases="e2e_snapshot_prealloc_take e2e_snapshot_prealloc_restore e2e_snapshot_prealloc_on_demand
 	e2e_snapshot_prealloc_clone"
 warm_net_cases="e2e_warm_net_template e2e_warm_net_clone e2e_warm_net_clones_differ
@@ -614,6 +615,40 @@ e2e_snapshot_confined() {
 	unset NESTBOX_RUN_DIR NESTBOX_CACHE_DIR
 }
 
+# A VM whose root is a directory ($rootfs, copied): nestbox packs it into
+# the initramfs, so it lives in guest memory. Snapshotted, meta.json has
+# no image digest; with the directory gone, the restore goes on from the
+# snapshot's tick with the file its workload wrote to its root.
+e2e_snapshot_rootdir() {
+	local dir=$nb_tmp/snaprootdir root=$nb_tmp/snaproot at first
+	export NESTBOX_RUN_DIR=$nb_tmp/snaprootdir-run NESTBOX_CACHE_DIR=$nb_tmp/warm-cache
+	rm -rf "$dir" "$root"
+	cp -a "$rootfs" "$root"
+	nb_run_case "$limit" $nestbox run -d --name snaprd "$root" -- /bin/sh -c \
+		'echo made-in-root >/marker; i=0; while :; do i=$((i+1)); echo "tick $i $(cat /marker)"; sleep 1; done'
+	if [ "$status" -ne 0 ] || ! snap_until 180 snaprd 2; then
+		for c in $snap_rootdir_cases; do skip "$c" "the VM on a root directory did not start (status $status: $(tail -c 200 <<<"$err"))"; done
+		$nestbox rm -f snaprd >/dev/null 2>&1
+		return
+	fi
+	nb_run_case "$limit" $nestbox snapshot snaprd "$dir"
+	at=$(snap_tick snaprd)
+	expect e2e_snapshot_rootdir_take "a VM on a root directory is snapshotted; meta.json names the directory, with no image digest" \
+		"$status" -eq 0 -a -s "$dir/memory" -a "$(jq -r '.image + " [" + .digest + "]"' "$dir/meta.json" 2>/dev/null)" = "$root []"
+	nb_run_case "$limit" $nestbox rm -f snaprd
+	rm -rf "$root"
+	nb_run_case "$limit" $nestbox run --restore "$dir" -d --name snaprd2
+	first=
+	[ "$status" -ne 0 ] || { snap_until 120 snaprd2 $((at + 2)) && first=$(snap_first snaprd2); }
+	out="status $status; first tick $first (snapshot at $at); $($nestbox logs snaprd2 2>/dev/null | tail -1)"
+	expect e2e_snapshot_rootdir_restore "with the directory gone, the restore goes on from the snapshot's tick with its root's file ($out)" \
+		"$status" -eq 0 -a -n "$first" -a "${first:-0}" -le $((at + 1)) \
+		-a -n "$($nestbox logs snaprd2 2>/dev/null | tail -1 | grep ' made-in-root$')"
+	$nestbox rm -f snaprd2 >/dev/null 2>&1
+	rm -rf "$dir"
+	unset NESTBOX_RUN_DIR NESTBOX_CACHE_DIR
+}
+
 # VmLck and VmRSS of VM $1's VMM, in KiB: "LCK RSS".
 snap_vmm_mem() {
 	local pid
@@ -1065,9 +1100,9 @@ e2e_snapshot_net() {
 }
 
 if ! command -v jq >/dev/null; then
-	for c in $warm_cases $snap_cases $snap_conf_cases $snap_vol_cases $warm_net_cases $snap_net_cases $snap_tap_cases $snap_pre_cases $snap_disk_cases; do skip "$c" "jq missing (scripts/deps.sh)"; done
+	for c in $warm_cases $snap_cases $snap_conf_cases $snap_vol_cases $warm_net_cases $snap_net_cases $snap_tap_cases $snap_pre_cases $snap_disk_cases $snap_rootdir_cases; do skip "$c" "jq missing (scripts/deps.sh)"; done
 elif ! warm_imgs=$(tests/images/mkimages.sh 2>/dev/null); then
-	for c in $warm_cases $snap_cases $snap_conf_cases $snap_vol_cases $warm_net_cases $snap_net_cases $snap_tap_cases $snap_pre_cases $snap_disk_cases; do
+	for c in $warm_cases $snap_cases $snap_conf_cases $snap_vol_cases $warm_net_cases $snap_net_cases $snap_tap_cases $snap_pre_cases $snap_disk_cases $snap_rootdir_cases; do
 		skip "$c" "test images not built (run tests/run images first)"
 	done
 else
@@ -1075,6 +1110,7 @@ else
 	e2e_snapshot "$warm_imgs/busybox"
 	e2e_snapshot_confined "$warm_imgs/busybox"
 	e2e_snapshot_prealloc "$warm_imgs/busybox"
+	e2e_snapshot_rootdir
 	if command -v mkfs.ext4 >/dev/null; then
 		e2e_snapshot_disk "$warm_imgs/busybox"
 	else

@@ -115,8 +115,10 @@ START_TEST(refusal_names_host_state)
 	o.tty = true;
 	ck_assert_ptr_nonnull(nb_run_snapshot_refusal(&o));
 	o.tty = false;
-	o.rootfs = "/some/rootfs/dir";
-	ck_assert_ptr_nonnull(strstr(nb_run_snapshot_refusal(&o), "directory"));
+	o.rootfs = "/some/rootfs/dir"; /* in the guest's initramfs: its memory */
+	ck_assert_ptr_null(nb_run_snapshot_refusal(&o));
+	o.rootfs = NULL; /* an OCI bundle's root share */
+	ck_assert_ptr_nonnull(strstr(nb_run_snapshot_refusal(&o), "OCI bundle"));
 }
 END_TEST
 

@@ -1046,8 +1046,9 @@ static const char snapshot_usage[] =
 	"RAM guaranteed by its own --memory-prealloc or --memory-hugepages (the memory file\n"
 	"read in; without them it is mapped on demand). A VM's -v disk images are copied into\n"
 	"DIR while it holds (disk-N): a restore reads a read-only one there, and gets a copy\n"
-	"of a read-write one at a new path it gives (-v NEWFILE:GUEST). A VM with host state\n"
-	"a snapshot cannot carry (-t, -i) is refused.\n";
+	"of a read-write one at a new path it gives (-v NEWFILE:GUEST). A VM on a root\n"
+	"directory can be too (its root is in the guest's memory). A VM with host state a\n"
+	"snapshot cannot carry (-t, -i, an OCI bundle) is refused.\n";
 
 /* DIR as the monitor needs it: absolute (it runs elsewhere). */
 static char *absolute_dir(const char *dir, struct nb_err *err)

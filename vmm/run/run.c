@@ -663,8 +663,8 @@ static const struct nb_run_volume *first_disk(const struct nb_run_options *opts)
  * the monitor takes it (vmm/run/monitor.c). */
 const char *nb_run_snapshot_refusal(const struct nb_run_options *opts)
 {
-	if (!opts->rootfs || !nb_image_is_reference(opts->rootfs))
-		return "its root is a directory or a bundle, not an image";
+	if (!opts->rootfs)
+		return "its root is an OCI bundle's";
 	if (opts->tty || opts->interactive)
 		return "it has a terminal or stdin (-t, -i)";
 	if (opts->oci.start_gate)
@@ -1225,7 +1225,7 @@ static int warm_check(const struct nb_run_options *opts, bool is_image, struct n
 
 	if (!opts->warm.snapshot_to && !opts->warm.restore)
 		return 0;
-	if (!is_image)
+	if (!is_image && !opts->warm.root_in_memory)
 		return nb_err_set(err, 0, "%s needs an image, not a rootfs directory", what);
 	if (opts->warm.resume) { /* run --restore DIR: -d, --jail, --cgroup are fine */
 		const char *why = nb_run_snapshot_refusal(opts);
@@ -1282,6 +1282,8 @@ static int check_template_image(const struct nb_run_options *opts, const struct 
 {
 	char got[NB_DIGEST_STR_LEN + 1];
 
+	if (!image) /* a restore of a VM whose root was a directory */
+		return 0;
 	nb_digest_format(&image->manifest, got);
 	if (opts->warm.digest && strcmp(got, opts->warm.digest) != 0)
 		return nb_err_set(err, 0,
@@ -1387,7 +1389,8 @@ int nb_run(const struct nb_run_options *opts, int *status, struct nb_err *err)
 	struct nb_blk_concat layers = { 0 };
 	/* An OCI bundle's root is a share (volume 0), not an image or a
 	 * directory in the initramfs. */
-	bool is_image = opts->rootfs && nb_image_is_reference(opts->rootfs);
+	bool is_image = opts->rootfs && !opts->warm.root_in_memory &&
+			nb_image_is_reference(opts->rootfs);
 	struct run_ctx ctx = { .kernel = &kernel_file,
 			       .layers = is_image ? &layers : NULL,
 			       .initrd = &initrd,

@@ -136,6 +136,10 @@ struct nb_run_options {
 		unsigned share_slots;
 		/* with restore: its VM had no balloon (nb_run_has_balloon) */
 		bool no_balloon;
+		/* with resume: its VM's root was a directory, which lives in the
+		 * guest's initramfs, so in the snapshot's memory (no image, no
+		 * layers; rootfs names it only) */
+		bool root_in_memory;
 	} warm;
 	struct nb_run_detach {          /* run -d (issue 15), vmm/cli/detach_opts.c */
 		bool on;                /* -d: a monitor runs the VM (vmm/run/monitor.h) */
@@ -181,8 +185,8 @@ int nb_run_clone_spec(const struct nb_run_options *opts, const struct nb_clone_n
 		      size_t *len, struct nb_err *err);
 
 /* Why a running VM of these options cannot be snapshotted (`nestbox
- * snapshot`): host state a snapshot would not carry (a terminal, a rootfs
- * directory, an OCI container); NULL: it can. */
+ * snapshot`): host state a snapshot would not carry (a terminal, an OCI
+ * container); NULL: it can. */
 const char *nb_run_snapshot_refusal(const struct nb_run_options *opts);
 
 /* Whether a VM of these options has a virtio-balloon: not when its RAM is

@@ -505,7 +505,9 @@ static int open_meta(const char *what, struct nb_run_options *opts, struct nb_te
 		return -1;
 	}
 	opts->warm.restore = t->dir;
-	opts->warm.digest = t->digest;
+	/* no digest: a VM whose root was a directory (nb_template_save_meta) */
+	opts->warm.digest = t->digest[0] ? t->digest : NULL;
+	opts->warm.root_in_memory = !t->digest[0];
 	opts->warm.share_slots = t->shares;
 	opts->warm.no_balloon = t->no_balloon;
 	return 0;
@@ -525,6 +527,10 @@ int nb_template_open(const char *name, struct nb_run_options *opts, struct nb_te
 				  name, name);
 	if (read_meta(name, dir, t, err) < 0)
 		return nb_err_wrap(err, "template %s", name);
+	if (!t->digest[0]) { /* only a snapshot of a running VM has none */
+		nb_template_free(t);
+		return nb_err_set(err, 0, "template %s: its meta.json has no image digest", name);
+	}
 	if (asprintf(&what, "template '%s'", name) < 0)
 		return nb_template_free(t), nb_err_sys(err, "template");
 	return open_meta(what, opts, t, err);
@@ -658,9 +664,16 @@ int nb_template_save_meta(const char *dir, const struct nb_run_options *opts, st
 		nb_strv_free(t.volumes);
 		return nb_err_sys(err, "snapshot");
 	}
-	if (image_digest(opts, digest, err) < 0 ||
-	    !(key = make_key(digest, kernel, init, opts->cpus, opts->mem_size, t.network, t.tap,
-			     t.vsock, t.shares, !t.no_balloon, err))) {
+	/* A root directory is in the guest's initramfs, so in the snapshot's
+	 * memory: no image to resolve again, no digest (nor layers) */
+	digest[0] = '\0';
+	if (!opts->warm.root_in_memory && nb_image_is_reference(opts->rootfs) &&
+	    image_digest(opts, digest, err) < 0)
+		key = NULL;
+	else
+		key = make_key(digest, kernel, init, opts->cpus, opts->mem_size, t.network, t.tap,
+			       t.vsock, t.shares, !t.no_balloon, err);
+	if (!key) {
 		nb_strv_free(t.net_args);
 		nb_strv_free(t.volumes);
 		return -1;
