@@ -615,6 +615,19 @@ e2e_snapshot_confined() {
 	unset NESTBOX_RUN_DIR NESTBOX_CACHE_DIR
 }
 
+# snap_start VM "CASES" RUN-ARGS...: `nestbox run -d --name VM RUN-ARGS`;
+# true once VM's log reached tick 2, else each of CASES is skipped, naming
+# why, and VM removed.
+snap_start() {
+	local vm=$1 cases=$2
+	shift 2
+	nb_run_case "$limit" $nestbox run -d --name "$vm" "$@"
+	[ "$status" -eq 0 ] && snap_until 180 "$vm" 2 && return 0
+	for c in $cases; do skip "$c" "VM $vm did not start (status $status: $(tail -c 200 <<<"$err"))"; done
+	$nestbox rm -f "$vm" >/dev/null 2>&1
+	return 1
+}
+
 # A VM whose root is a directory ($rootfs, copied): nestbox packs it into
 # the initramfs, so it lives in guest memory. Snapshotted, meta.json has
 # no image digest; with the directory gone, the restore goes on from the
@@ -624,13 +637,9 @@ e2e_snapshot_rootdir() {
 	export NESTBOX_RUN_DIR=$nb_tmp/snaprootdir-run NESTBOX_CACHE_DIR=$nb_tmp/warm-cache
 	rm -rf "$dir" "$root"
 	cp -a "$rootfs" "$root"
-	nb_run_case "$limit" $nestbox run -d --name snaprd "$root" -- /bin/sh -c \
-		'echo made-in-root >/marker; i=0; while :; do i=$((i+1)); echo "tick $i $(cat /marker)"; sleep 1; done'
-	if [ "$status" -ne 0 ] || ! snap_until 180 snaprd 2; then
-		for c in $snap_rootdir_cases; do skip "$c" "the VM on a root directory did not start (status $status: $(tail -c 200 <<<"$err"))"; done
-		$nestbox rm -f snaprd >/dev/null 2>&1
+	snap_start snaprd "$snap_rootdir_cases" "$root" -- /bin/sh -c \
+		'echo made-in-root >/marker; i=0; while :; do i=$((i+1)); echo "tick $i $(cat /marker)"; sleep 1; done' ||
 		return
-	fi
 	nb_run_case "$limit" $nestbox snapshot snaprd "$dir"
 	at=$(snap_tick snaprd)
 	expect e2e_snapshot_rootdir_take "a VM on a root directory is snapshotted; meta.json names the directory, with no image digest" \
@@ -667,13 +676,9 @@ e2e_snapshot_prealloc() {
 	local img=$1 dir=$nb_tmp/snappre at first1 first2 m1 m2 ram
 	export NESTBOX_RUN_DIR=$nb_tmp/snappre-run NESTBOX_CACHE_DIR=$nb_tmp/warm-cache
 	rm -rf "$dir"
-	nb_run_case "$limit" $nestbox run -d --name snappre --memory 64m --memory-prealloc "$img" -- \
-		'echo kept >/dev/shm/m; i=0; while :; do i=$((i+1)); echo "tick $i $(cat /dev/shm/m)"; sleep 1; done'
-	if [ "$status" -ne 0 ] || ! snap_until 180 snappre 2; then
-		for c in $snap_pre_cases; do skip "$c" "the --memory-prealloc VM did not start (status $status: $(tail -c 200 <<<"$err"))"; done
-		$nestbox rm -f snappre >/dev/null 2>&1
+	snap_start snappre "$snap_pre_cases" --memory 64m --memory-prealloc "$img" -- \
+		'echo kept >/dev/shm/m; i=0; while :; do i=$((i+1)); echo "tick $i $(cat /dev/shm/m)"; sleep 1; done' ||
 		return
-	fi
 	m1=$(snap_vmm_mem snappre)
 	nb_run_case "$limit" $nestbox snapshot snappre "$dir"
 	at=$(snap_tick snappre)
@@ -726,13 +731,9 @@ e2e_snapshot_disk() {
 	mkdir -p "$d/ro-src" && echo ro-content >"$d/ro-src/hello"
 	truncate -s 64M "$d/data.img" && mkfs.ext4 -q "$d/data.img" &&
 		mkfs.ext4 -q -d "$d/ro-src" "$d/ro.img" 8M >/dev/null
-	nb_run_case "$limit" $nestbox run -d --name snapdisk -v "$d/data.img:/data" -v "$d/ro.img:/ro:ro" "$img" -- \
-		'exec 3>>/data/log; i=0; while :; do i=$((i+1)); echo "tick $i" >&3; sync; echo "tick $i $(cat /ro/hello)"; sleep 1; done'
-	if [ "$status" -ne 0 ] || ! snap_until 180 snapdisk 2; then
-		for c in $snap_disk_cases; do skip "$c" "the VM with disks did not start (status $status: $(tail -c 200 <<<"$err"))"; done
-		$nestbox rm -f snapdisk >/dev/null 2>&1
+	snap_start snapdisk "$snap_disk_cases" -v "$d/data.img:/data" -v "$d/ro.img:/ro:ro" "$img" -- \
+		'exec 3>>/data/log; i=0; while :; do i=$((i+1)); echo "tick $i" >&3; sync; echo "tick $i $(cat /ro/hello)"; sleep 1; done' ||
 		return
-	fi
 	nb_run_case "$limit" $nestbox snapshot snapdisk "$dir"
 	at=$(snap_tick snapdisk)
 	snap_until 60 snapdisk $((at + 2))
