@@ -729,7 +729,8 @@ static bool recorded_disk(char **f, size_t i)
  * GUEST paths (recorded triples), once, as what the guest has there, with
  * its mode (the guest has it mounted so). */
 static int own_volumes(const char *what, const struct nb_run_volume *given, size_t ngiven,
-		       char **recorded, size_t nrecorded, const char **moved, struct nb_err *err)
+		       char **recorded, const bool *disks, size_t nrecorded, const char **moved,
+		       struct nb_err *err)
 {
 	for (size_t i = 0; i < ngiven; i++) {
 		const struct nb_run_volume *g = &given[i];
@@ -743,7 +744,7 @@ static int own_volumes(const char *what, const struct nb_run_volume *given, size
 				      "moves one of the snapshot's (run --restore takes -v "
 				      "NEWHOST:GUEST for its GUEST paths)",
 				      g->guest);
-		bool disk = recorded_disk(&recorded[3 * j], j);
+		bool disk = disks[j];
 
 		if (!disk && !g->dir)
 			return refuse(err, what, g,
@@ -779,13 +780,15 @@ int nb_template_restore_volumes(const char *what, struct nb_run_options *opts,
 {
 	size_t n = t->volumes ? nb_strv_len(t->volumes) : 0;
 	const char *moved[NB_RUN_MAX_VOLUMES] = { 0 };
+	bool disk[NB_RUN_MAX_VOLUMES] = { 0 };
 
 	if (n % 3 || n / 3 > NB_RUN_MAX_VOLUMES)
 		return nb_err_set(err, 0, "%s: volumes are not HOST, GUEST, ro|rw triples", what);
 	for (size_t i = 0; i < n / 3; i++) {
 		char **f = &t->volumes[3 * i];
 
-		if ((f[0][0] != '/' && !recorded_disk(f, i)) || f[1][0] != '/' ||
+		disk[i] = recorded_disk(f, i);
+		if ((f[0][0] != '/' && !disk[i]) || f[1][0] != '/' ||
 		    (strcmp(f[2], "ro") != 0 && strcmp(f[2], "rw") != 0))
 			return nb_err_set(err, 0,
 					  "%s: volume %zu is not an absolute HOST (or its disk's "
@@ -794,12 +797,13 @@ int nb_template_restore_volumes(const char *what, struct nb_run_options *opts,
 	}
 	if (opts->nvolumes && !n)
 		return nb_err_set(err, 0, "%s: the snapshot has no -v volumes: give no -v", what);
-	if (own_volumes(what, opts->volumes, opts->nvolumes, t->volumes, n / 3, moved, err) < 0)
+	if (own_volumes(what, opts->volumes, opts->nvolumes, t->volumes, disk, n / 3, moved, err) <
+	    0)
 		return -1;
 	for (size_t i = 0; i < n / 3; i++) {
 		char **f = &t->volumes[3 * i];
 
-		if (recorded_disk(f, i) && f[2][1] == 'w' && !moved[i])
+		if (disk[i] && f[2][1] == 'w' && !moved[i])
 			return nb_err_set(
 				err, 0,
 				"%s: its VM had a read-write disk at %s: give the restore "
@@ -809,19 +813,18 @@ int nb_template_restore_volumes(const char *what, struct nb_run_options *opts,
 	}
 	for (size_t i = 0; i < n / 3; i++) {
 		char **f = &t->volumes[3 * i];
-		bool disk = recorded_disk(f, i);
 
 		/* a disk's copy by path: the read-only disk, or the source */
 		free(t->disks[i]);
 		t->disks[i] = NULL;
-		if (disk && asprintf(&t->disks[i], "%s/%s", t->dir, f[0]) < 0)
+		if (disk[i] && asprintf(&t->disks[i], "%s/%s", t->dir, f[0]) < 0)
 			return t->disks[i] = NULL, nb_err_sys(err, "snapshot");
-		opts->volumes[i] = (struct nb_run_volume){ .host = moved[i] ? (char *)moved[i]
-								   : disk   ? t->disks[i]
-									    : f[0],
+		opts->volumes[i] = (struct nb_run_volume){ .host = moved[i]  ? (char *)moved[i]
+								   : disk[i] ? t->disks[i]
+									     : f[0],
 							   .guest = f[1],
 							   .read_only = f[2][1] == 'o',
-							   .dir = !disk };
+							   .dir = !disk[i] };
 	}
 	opts->nvolumes = n / 3;
 	return 0;
