@@ -190,7 +190,7 @@ FUZZ_TIME   ?= 60
 FUZZ_CFLAGS := $(STD) $(WARN_BASE) -O1 -g -I. -Iinclude -Itests -fsanitize=fuzzer,address,undefined \
 	       -fno-sanitize-recover=all -fno-omit-frame-pointer $(FUZZ_EXTRA)
 FUZZ_LIB    := $(wildcard vmm/virtio/*.c vmm/dev/*.c) vmm/kvm/memory.c vmm/kvm/bus.c vmm/kvm/event.c vmm/kvm/stop.c \
-	       vmm/kvm/vcpu_exit.c vmm/kvm/kvm.c vmm/kvm/statefile.c images/digest.c common/err.c \
+	       vmm/kvm/vcpu_exit.c vmm/kvm/kvm.c vmm/kvm/statefile.c images/digest.c common/err.c common/file.c \
 	       common/parse.c
 FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 

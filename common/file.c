@@ -117,30 +117,40 @@ int nb_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-static int copy_extents(int in, int out, off_t size)
+int nb_file_extents(int fd, off_t size, int (*fn)(int fd, off_t start, off_t end, void *ctx),
+		    void *ctx)
 {
-	off_t pos = 0;
-
-	while (pos < size) {
-		off_t data = lseek(in, pos, SEEK_DATA), hole;
+	for (off_t pos = 0; pos < size;) {
+		off_t data = lseek(fd, pos, SEEK_DATA), hole;
 
 		if (data < 0)
 			return errno == ENXIO ? 0 : -1; /* ENXIO: only a hole is left */
-		hole = lseek(in, data, SEEK_HOLE);
+		if (data >= size)
+			return 0;
+		hole = lseek(fd, data, SEEK_HOLE);
 		if (hole < 0)
 			return -1;
-		for (off_t at = data; at < hole;) {
-			ssize_t n = copy_file_range(in, &at, out, &(off_t){ at },
-						    (size_t)(hole - at), 0);
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0) {
-				errno = n < 0 ? errno : EIO;
-				return -1;
-			}
-		}
+		if (hole > size)
+			hole = size;
+		if (fn(fd, data, hole, ctx) < 0)
+			return -1;
 		pos = hole;
+	}
+	return 0;
+}
+
+static int copy_extent(int in, off_t start, off_t end, void *out)
+{
+	for (off_t at = start; at < end;) {
+		ssize_t n = copy_file_range(in, &at, *(int *)out, &(off_t){ at },
+					    (size_t)(end - at), 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			errno = n < 0 ? errno : EIO;
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -155,8 +165,8 @@ int nb_copy_sparse(int from_dir, const char *from, int to_dir, const char *to, s
 	out = openat(to_dir, to, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0)
 		return nb_err_sys(err, "%s", to);
-	if (ftruncate(out, st.st_size) < 0 || copy_extents(in, out, st.st_size) < 0 ||
-	    fsync(out) < 0) {
+	if (ftruncate(out, st.st_size) < 0 ||
+	    nb_file_extents(in, st.st_size, copy_extent, &out) < 0 || fsync(out) < 0) {
 		nb_err_sys(err, "copying %s to %s", from, to);
 		unlinkat(to_dir, to, 0);
 		return -1;

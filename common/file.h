@@ -29,6 +29,13 @@ int nb_file_read_nofollow(int dir_fd, const char *path, size_t max, char **data,
  * errno (EIO for a write of nothing). */
 int nb_write_all(int fd, const void *buf, size_t len);
 
+/* Call fn for each data extent [start, end) of fd below size, in order:
+ * its holes skipped (SEEK_DATA, SEEK_HOLE; a file system without them
+ * reports the whole file as data). fn returns 0, or -1 with errno set.
+ * Returns 0, or -1 with errno (fn's or lseek's). */
+int nb_file_extents(int fd, off_t size, int (*fn)(int fd, off_t start, off_t end, void *ctx),
+		    void *ctx);
+
 /* Copy file from (relative to from_dir) to a new file to (relative to
  * to_dir; O_EXCL, mode 0600), keeping its holes: only the data extents
  * are copied (SEEK_DATA), the size set with ftruncate. On failure to is

@@ -279,6 +279,69 @@ START_TEST(mkdir_p_beneath_refuses_links)
 }
 END_TEST
 
+/* ---- data extents ---- */
+
+struct extents {
+	off_t v[4][2];
+	int n, fail_at;
+};
+
+static int note_extent(int fd, off_t start, off_t end, void *ctx)
+{
+	struct extents *e = ctx;
+
+	(void)fd;
+	if (e->n == e->fail_at) {
+		errno = ENOSPC;
+		return -1;
+	}
+	if (e->n < 4) {
+		e->v[e->n][0] = start;
+		e->v[e->n][1] = end;
+	}
+	e->n++;
+	return 0;
+}
+
+/* Data at 0 and at 4 MiB of an 8 MiB file: two extents, in order, the
+ * holes between and after skipped; cut at size; fn's failure ends it. */
+START_TEST(extents_skip_holes)
+{
+	const off_t mid = 4 << 20, size = 8 << 20;
+	int fd = open(at("sparse"), O_RDWR | O_CREAT, 0600);
+	struct extents e = { .fail_at = -1 };
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, size), 0);
+	ck_assert_int_eq(pwrite(fd, "head", 4, 0), 4);
+	ck_assert_int_eq(pwrite(fd, "mid", 3, mid), 3);
+	ck_assert_int_eq(nb_file_extents(fd, size, note_extent, &e), 0);
+	ck_assert_int_eq(e.n, 2);
+	ck_assert_int_eq(e.v[0][0], 0);
+	ck_assert(e.v[0][1] >= 4 && e.v[0][1] < mid);
+	ck_assert(e.v[1][0] > e.v[0][1] && e.v[1][0] <= mid);
+	ck_assert(e.v[1][1] >= mid + 3 && e.v[1][1] < size);
+	/* cut at size: the second extent ends there; a size in the hole has one */
+	e = (struct extents){ .fail_at = -1 };
+	ck_assert_int_eq(nb_file_extents(fd, mid + 1, note_extent, &e), 0);
+	ck_assert_int_eq(e.n, 2);
+	ck_assert_int_eq(e.v[1][1], mid + 1);
+	e = (struct extents){ .fail_at = -1 };
+	ck_assert_int_eq(nb_file_extents(fd, mid / 2, note_extent, &e), 0);
+	ck_assert_int_eq(e.n, 1);
+	e = (struct extents){ .fail_at = -1 };
+	ck_assert_int_eq(nb_file_extents(fd, 0, note_extent, &e), 0);
+	ck_assert_int_eq(e.n, 0);
+	/* fn's -1 ends the walk, its errno kept */
+	e = (struct extents){ .fail_at = 1 };
+	errno = 0;
+	ck_assert_int_eq(nb_file_extents(fd, size, note_extent, &e), -1);
+	ck_assert_int_eq(errno, ENOSPC);
+	ck_assert_int_eq(e.n, 1);
+	close(fd);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("file");
@@ -295,6 +358,7 @@ int main(void)
 	tcase_add_test(tc, mkdir_p_makes_and_tolerates);
 	tcase_add_test(tc, mkdir_p_refuses_a_file);
 	tcase_add_test(tc, mkdir_p_beneath_refuses_links);
+	tcase_add_test(tc, extents_skip_holes);
 	suite_add_tcase(s, tc);
 	return nb_unit_run(s);
 }

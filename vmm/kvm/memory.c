@@ -9,6 +9,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/file.h"
+
 void nb_mem_layout(struct nb_guest_mem *mem, uint8_t *base, uint64_t size)
 {
 	uint64_t low = size < NB_MEM_HOLE_START ? size : NB_MEM_HOLE_START;
@@ -159,29 +161,23 @@ int nb_mem_map(struct nb_guest_mem *mem, uint64_t size, const struct nb_mem_opts
 	return 0;
 }
 
-/* Read the snapshot file's data extents into guest RAM mapped as opts
- * says; its holes are zeros in the file and already zeros in RAM. */
-static int load_file(struct nb_guest_mem *mem, int fd, struct nb_err *err)
+/* One data extent of the snapshot file into guest RAM mapped as opts says;
+ * the holes are zeros in the file and already zeros in RAM. */
+static int read_extent(int fd, off_t start, off_t end, void *mem)
 {
-	off_t data = 0, hole;
+	uint8_t *base = ((struct nb_guest_mem *)mem)->base;
 
-	while ((data = lseek(fd, data, SEEK_DATA)) >= 0 && (uint64_t)data < mem->size) {
-		if ((hole = lseek(fd, data, SEEK_HOLE)) < 0)
-			return nb_err_sys(err, "reading the snapshot memory file");
-		if ((uint64_t)hole > mem->size)
-			hole = (off_t)mem->size;
-		while (data < hole) {
-			ssize_t n = pread(fd, mem->base + data, (size_t)(hole - data), data);
+	while (start < end) {
+		ssize_t n = pread(fd, base + start, (size_t)(end - start), start);
 
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				return nb_err_sys(err, "reading the snapshot memory file");
-			data += n;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			errno = n < 0 ? errno : EIO;
+			return -1;
 		}
+		start += n;
 	}
-	if (data < 0 && errno != ENXIO) /* ENXIO: no data past the offset */
-		return nb_err_sys(err, "reading the snapshot memory file");
 	return 0;
 }
 
@@ -202,7 +198,8 @@ int nb_mem_map_file(struct nb_guest_mem *mem, uint64_t size, int fd, const struc
 		/* Guaranteed RAM is the VM's own: a copy, not the page cache's. */
 		if (nb_mem_map(mem, size, opts, err) < 0)
 			return -1;
-		if (load_file(mem, fd, err) < 0) {
+		if (nb_file_extents(fd, (off_t)size, read_extent, mem) < 0) {
+			nb_err_sys(err, "reading the snapshot memory file");
 			nb_mem_unmap(mem);
 			return -1;
 		}
