@@ -712,14 +712,26 @@ refuse(struct nb_err *err, const char *what, const struct nb_run_volume *g, cons
 	return nb_err_set(err, 0, "%s: -v %s:%s: %s", what, g->host, g->guest, why);
 }
 
-/* Whether recorded volume i (its triple f) is a disk: HOST names its
- * copy in the snapshot. */
-static bool recorded_disk(char **f, size_t i)
+/* A recorded volume (a HOST, GUEST, ro|rw triple of meta.json), told
+ * once: a disk when HOST names its copy in the snapshot (NB_TEMPLATE_DISK
+ * of its index), else a directory. */
+struct recorded {
+	bool disk, read_only;
+};
+
+/* Volume i's triple f told, or -1 when it is not an absolute HOST (or its
+ * disk's copy), an absolute GUEST and ro or rw. */
+static int tell_recorded(char **f, size_t i, struct recorded *r)
 {
 	char name[32];
 
 	snprintf(name, sizeof(name), NB_TEMPLATE_DISK, i);
-	return strcmp(f[0], name) == 0;
+	r->disk = strcmp(f[0], name) == 0;
+	r->read_only = strcmp(f[2], "ro") == 0;
+	if ((f[0][0] != '/' && !r->disk) || f[1][0] != '/' ||
+	    (!r->read_only && strcmp(f[2], "rw") != 0))
+		return -1;
+	return 0;
 }
 
 /* A restore's own -v into moved[], by the recorded volume they replace
@@ -729,14 +741,14 @@ static bool recorded_disk(char **f, size_t i)
  * GUEST paths (recorded triples), once, as what the guest has there, with
  * its mode (the guest has it mounted so). */
 static int own_volumes(const char *what, const struct nb_run_volume *given, size_t ngiven,
-		       char **recorded, const bool *disks, size_t nrecorded, const char **moved,
-		       struct nb_err *err)
+		       char **guests, const struct recorded *rec, size_t nrecorded,
+		       const char **moved, struct nb_err *err)
 {
 	for (size_t i = 0; i < ngiven; i++) {
 		const struct nb_run_volume *g = &given[i];
 		size_t j = 0;
 
-		while (j < nrecorded && !same_guest(g->guest, recorded[3 * j + 1]))
+		while (j < nrecorded && !same_guest(g->guest, guests[3 * j + 1]))
 			j++;
 		if (j == nrecorded)
 			return refuse(err, what, g,
@@ -744,7 +756,7 @@ static int own_volumes(const char *what, const struct nb_run_volume *given, size
 				      "moves one of the snapshot's (run --restore takes -v "
 				      "NEWHOST:GUEST for its GUEST paths)",
 				      g->guest);
-		bool disk = disks[j];
+		bool disk = rec[j].disk;
 
 		if (!disk && !g->dir)
 			return refuse(err, what, g,
@@ -753,7 +765,7 @@ static int own_volumes(const char *what, const struct nb_run_volume *given, size
 		if (disk && g->dir)
 			return refuse(err, what, g, "a directory (the guest has a disk at %s)",
 				      g->guest);
-		if (g->read_only != (recorded[3 * j + 2][1] == 'o'))
+		if (g->read_only != rec[j].read_only)
 			return refuse(err, what, g, "the guest has %s mounted %s; give it %s",
 				      g->guest, g->read_only ? "read-write" : "read-only",
 				      g->read_only ? "without :ro" : "with :ro");
@@ -780,16 +792,12 @@ int nb_template_restore_volumes(const char *what, struct nb_run_options *opts,
 {
 	size_t n = t->volumes ? nb_strv_len(t->volumes) : 0;
 	const char *moved[NB_RUN_MAX_VOLUMES] = { 0 };
-	bool disk[NB_RUN_MAX_VOLUMES] = { 0 };
+	struct recorded rec[NB_RUN_MAX_VOLUMES] = { 0 };
 
 	if (n % 3 || n / 3 > NB_RUN_MAX_VOLUMES)
 		return nb_err_set(err, 0, "%s: volumes are not HOST, GUEST, ro|rw triples", what);
 	for (size_t i = 0; i < n / 3; i++) {
-		char **f = &t->volumes[3 * i];
-
-		disk[i] = recorded_disk(f, i);
-		if ((f[0][0] != '/' && !disk[i]) || f[1][0] != '/' ||
-		    (strcmp(f[2], "ro") != 0 && strcmp(f[2], "rw") != 0))
+		if (tell_recorded(&t->volumes[3 * i], i, &rec[i]) < 0)
 			return nb_err_set(err, 0,
 					  "%s: volume %zu is not an absolute HOST (or its disk's "
 					  "copy) and GUEST and ro or rw",
@@ -797,19 +805,19 @@ int nb_template_restore_volumes(const char *what, struct nb_run_options *opts,
 	}
 	if (opts->nvolumes && !n)
 		return nb_err_set(err, 0, "%s: the snapshot has no -v volumes: give no -v", what);
-	if (own_volumes(what, opts->volumes, opts->nvolumes, t->volumes, disk, n / 3, moved, err) <
+	if (own_volumes(what, opts->volumes, opts->nvolumes, t->volumes, rec, n / 3, moved, err) <
 	    0)
 		return -1;
 	for (size_t i = 0; i < n / 3; i++) {
-		char **f = &t->volumes[3 * i];
+		const char *guest = t->volumes[3 * i + 1];
 
-		if (disk[i] && f[2][1] == 'w' && !moved[i])
+		if (rec[i].disk && !rec[i].read_only && !moved[i])
 			return nb_err_set(
 				err, 0,
 				"%s: its VM had a read-write disk at %s: give the restore "
 				"-v NEWFILE:%s (a path that does not exist yet: the "
 				"snapshot's disk is copied there, the restore's own)",
-				what, f[1], f[1]);
+				what, guest, guest);
 	}
 	for (size_t i = 0; i < n / 3; i++) {
 		char **f = &t->volumes[3 * i];
@@ -817,14 +825,14 @@ int nb_template_restore_volumes(const char *what, struct nb_run_options *opts,
 		/* a disk's copy by path: the read-only disk, or the source */
 		free(t->disks[i]);
 		t->disks[i] = NULL;
-		if (disk[i] && asprintf(&t->disks[i], "%s/%s", t->dir, f[0]) < 0)
+		if (rec[i].disk && asprintf(&t->disks[i], "%s/%s", t->dir, f[0]) < 0)
 			return t->disks[i] = NULL, nb_err_sys(err, "snapshot");
-		opts->volumes[i] = (struct nb_run_volume){ .host = moved[i]  ? (char *)moved[i]
-								   : disk[i] ? t->disks[i]
-									     : f[0],
+		opts->volumes[i] = (struct nb_run_volume){ .host = moved[i]      ? (char *)moved[i]
+								   : rec[i].disk ? t->disks[i]
+										 : f[0],
 							   .guest = f[1],
-							   .read_only = f[2][1] == 'o',
-							   .dir = !disk[i] };
+							   .read_only = rec[i].read_only,
+							   .dir = !rec[i].disk };
 	}
 	opts->nvolumes = n / 3;
 	return 0;
