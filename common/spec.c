@@ -1109,6 +1109,30 @@ bool nb_spec_same_container(const struct nb_spec *a, const struct nb_spec *b)
 	return true;
 }
 
+bool nb_spec_volume_mode(const char *entry, bool *share, bool *read_only)
+{
+	const size_t fs = strlen(NB_VOLUME_MODE_FS);
+	const char *mode = strchr(entry, ':');
+
+	if (!mode)
+		return false;
+	mode++;
+	*share = strncmp(mode, NB_VOLUME_MODE_FS, fs) == 0;
+	*read_only = strncmp(mode + (*share ? fs : 0), "ro", 2) == 0;
+	return true;
+}
+
+bool nb_spec_writable_volume(const struct nb_spec *spec)
+{
+	for (size_t i = 0; i < spec->nvolumes; i++) {
+		bool share, read_only;
+
+		if (nb_spec_volume_mode(spec->volumes[i], &share, &read_only) && !read_only)
+			return true;
+	}
+	return false;
+}
+
 void nb_spec_free(struct nb_spec *spec)
 {
 	for (size_t i = 0; i < NPROPS; i++)

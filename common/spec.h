@@ -104,6 +104,14 @@ int nb_spec_decode(const void *blob, size_t len, struct nb_spec *out, struct nb_
  * container/container.h) can then run b's process. */
 bool nb_spec_same_container(const struct nb_spec *a, const struct nb_spec *b);
 
+/* A volume entry's MODE ("ID:MODE:PATH", abi.h): *share for a shared
+ * directory (NB_VOLUME_MODE_FS), *read_only for "ro". False when entry
+ * has no MODE. */
+bool nb_spec_volume_mode(const char *entry, bool *share, bool *read_only);
+
+/* Whether a volume of spec is writable: a disk or a share not "ro". */
+bool nb_spec_writable_volume(const struct nb_spec *spec);
+
 /* Free what nb_spec_decode() allocated; safe on a zeroed spec. */
 void nb_spec_free(struct nb_spec *spec);
 

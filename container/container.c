@@ -235,9 +235,34 @@ int nb_start_report_read(int fd, pid_t pid, const char *what, struct nb_err *err
 	return -1;
 }
 
+/* Whether the container's mounts may outlive its processes (see
+ * nb_container_start): none of its volumes is writable. */
+static bool may_hold_mounts(const struct nb_spec *spec)
+{
+	return !nb_spec_writable_volume(spec);
+}
+
+/* The child's mount namespace held while it waits for "go" (it cannot
+ * have ended); a failure only costs its unmounts at the end. */
+static int hold_mounts(pid_t child)
+{
+	char path[40];
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)child);
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+static void drop_mounts(struct nb_container *c)
+{
+	if (c->mounts_fd >= 0)
+		close(NB_STEAL(c->mounts_fd, -1));
+}
+
 static int release_child(const struct nb_spec *spec, struct nb_container *c, pid_t child,
 			 int sync_fd, struct nb_err *err)
 {
+	if (may_hold_mounts(spec))
+		c->mounts_fd = hold_mounts(child);
 	if (nb_cgroup_add(c->cgroup_fd, child, err) ||
 	    ((spec->namespaces & NB_NS_USER) && nb_ns_write_id_maps(child, err)))
 		return -1;
@@ -294,7 +319,7 @@ static int spawn(const struct nb_spec *spec, const struct nb_container_opts *opt
 {
 	pid_t child;
 
-	*c = (struct nb_container){ .pid = -1, .cgroup_fd = -1, .tty_master = -1 };
+	*c = (struct nb_container){ .pid = -1, .cgroup_fd = -1, .tty_master = -1, .mounts_fd = -1 };
 	if (opts->debug)
 		nb_ns_debug_print(opts->log_fd, "init");
 	step_end_us = uptime_us();
@@ -329,6 +354,7 @@ static int spawn(const struct nb_spec *spec, const struct nb_container_opts *opt
 	if (release_child(spec, c, child, p->sync[1], err)) {
 		kill(child, SIGKILL);
 		reap(child);
+		drop_mounts(c);
 		close_pipes(p);
 		return -1;
 	}
@@ -351,6 +377,7 @@ static int await_exec(struct nb_container *c, struct start_pipes *p, struct nb_e
 	}
 	close_pipes(p);
 	if (rc < 0) {
+		drop_mounts(c);
 		if (c->tty_master >= 0)
 			close(NB_STEAL(c->tty_master, -1));
 		c->pid = -1;
@@ -407,7 +434,9 @@ int nb_container_start_prepared(struct nb_prepared *prep, const void *blob, size
 	p.report[0] = NB_STEAL(prep->report_fd, -1);
 	p.spec[1] = NB_STEAL(prep->spec_fd, -1);
 	*c = prep->c;
-	prep->c = (struct nb_container){ .pid = -1, .cgroup_fd = -1, .tty_master = -1 };
+	prep->c = (struct nb_container){
+		.pid = -1, .cgroup_fd = -1, .tty_master = -1, .mounts_fd = -1
+	};
 	/* Ended while it waited (its SIGCHLD long gone): its report says why. */
 	if (waitpid(c->pid, &status, WNOHANG) == c->pid) {
 		if (nb_start_report_read(p.report[0], c->pid, "container", err) == 0)
@@ -416,6 +445,7 @@ int nb_container_start_prepared(struct nb_prepared *prep, const void *blob, size
 				   "(wait status %#x)",
 				   (unsigned)status);
 		c->pid = -1;
+		drop_mounts(c);
 		close_pipes(&p);
 		return -1;
 	}
@@ -424,6 +454,7 @@ int nb_container_start_prepared(struct nb_prepared *prep, const void *blob, size
 		nb_err_sys(err, "cannot hand the workload's spec to the prepared container");
 		kill(c->pid, SIGKILL);
 		reap(c->pid);
+		drop_mounts(c);
 		close_pipes(&p);
 		c->pid = -1;
 		return -1;
@@ -445,6 +476,7 @@ void nb_container_discard(struct nb_prepared *prep)
 	}
 	if (prep->c.cgroup_fd >= 0)
 		close(NB_STEAL(prep->c.cgroup_fd, -1));
+	drop_mounts(&prep->c);
 	nb_cgroup_remove();
 }
 

@@ -47,6 +47,9 @@ struct nb_container {
 	uint64_t memory_max; /* as written to memory.max, 0 when unlimited */
 	int tty_master;      /* spec->tty: the pty's master (init owns it), else -1 */
 	bool oom_killed;     /* set by nb_container_finish: memory.events counted an OOM kill */
+	/* Its mount namespace, held by nestbox-init (-1: not held): see
+	 * nb_container_start. */
+	int mounts_fd;
 };
 
 /* Read the start report a child sends over its CLOEXEC pipe: EOF means it
@@ -67,7 +70,15 @@ const char *nb_env_value(const struct nb_spec *spec, const char *entry);
  * the child could not get there: the child has been reaped and err->status
  * says why (127 command not found, 126 not executable, 125 setup failed).
  * A close-on-exec pipe carries a setup or exec failure, so "exec failed" is
- * never confused with "the program exited 127". */
+ * never confused with "the program exited 127".
+ * Unless spec has a writable volume, c->mounts_fd holds the container's
+ * mount namespace until nestbox-init ends: the workload's exit then
+ * unmounts nothing (the kernel unmounts a namespace's overlay, layers,
+ * /proc and shares in its last process's exit, before the parent's wait
+ * returns) and the VM stops with them mounted, nothing of theirs to write
+ * back. A writable volume is unmounted when the container's last process
+ * ends, as before: a disk cleanly, and a share without the final sync()
+ * asking the host to sync its file system (FUSE_SYNCFS). */
 int nb_container_start(const struct nb_spec *spec, const struct nb_container_opts *opts,
 		       struct nb_container *c, struct nb_err *err);
 
@@ -97,7 +108,8 @@ void nb_container_discard(struct nb_prepared *prep);
 
 /* After the workload ended with status: if the cgroup saw an OOM kill,
  * return 137 and write a one-line reason into reason; else return status
- * and leave reason empty. Releases c's descriptors. */
+ * and leave reason empty. Releases c's descriptors but mounts_fd, which
+ * holds the mounts until nestbox-init ends. */
 int nb_container_finish(struct nb_container *c, int status, char *reason, size_t reason_len);
 
 /* `nestbox update --memory` (abi.h NB_SIGMSG_MEMORY): write bytes to the

@@ -333,7 +333,7 @@ static int run_workload(const struct init *self, const struct nb_spec *spec, int
 		.own_namespaces = self->pid1,
 		.sigmask = &orig,
 	};
-	struct nb_container ct = { .pid = -1, .cgroup_fd = -1, .tty_master = -1 };
+	struct nb_container ct = { .pid = -1, .cgroup_fd = -1, .tty_master = -1, .mounts_fd = -1 };
 	struct nb_supervise sup = { .pid_ns_init = self->pid1,
 				    .signals = &set,
 				    .port = signal_port.fd >= 0 ? &signal_port : NULL,

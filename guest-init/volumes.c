@@ -85,14 +85,14 @@ static int mount_volume(const char *root, const char *entry, struct nb_err *err)
 	char serial[NB_VOLUME_SERIAL_MAX + 1], dev[300], target[4200];
 	const char *mode = strchr(entry, ':'), *path = mode ? strchr(mode + 1, ':') : NULL;
 	unsigned long flags = MS_NOSUID | MS_NODEV;
-	bool share;
+	bool share, read_only;
 
 	/* The spec codec checked the shape; copy the serial (or tag) out. */
 	if (!path || (size_t)(mode - entry) > NB_VOLUME_SERIAL_MAX)
 		return nb_err_set(err, 0, "bad volume entry %s", entry);
 	snprintf(serial, sizeof(serial), "%.*s", (int)(mode - entry), entry);
-	share = strncmp(mode + 1, NB_VOLUME_MODE_FS, strlen(NB_VOLUME_MODE_FS)) == 0;
-	if (strncmp(mode + 1 + (share ? strlen(NB_VOLUME_MODE_FS) : 0), "ro", 2) == 0)
+	nb_spec_volume_mode(entry, &share, &read_only);
+	if (read_only)
 		flags |= MS_RDONLY;
 	path++;
 	if (share) {

@@ -697,6 +697,31 @@ END_TEST
 
 /* ---- the same container, process aside (a template's prepared one) -------------- */
 
+/* A volume's MODE as nestbox-init reads it: disk or share, ro or rw; a
+ * spec is writable when one volume is rw, of either kind. */
+START_TEST(volume_modes)
+{
+	const char *const vols[] = { "nbvol0:ro:/ro", "nbvol1:fs-ro:/share-ro",
+				     "nbvol2:fs-rw:/share", "nbvol3:rw:/data" };
+	struct nb_spec spec = { .volumes = vols };
+	bool share = true, ro = true;
+
+	ck_assert(nb_spec_volume_mode(vols[0], &share, &ro) && !share && ro);
+	ck_assert(nb_spec_volume_mode(vols[1], &share, &ro) && share && ro);
+	ck_assert(nb_spec_volume_mode(vols[2], &share, &ro) && share && !ro);
+	ck_assert(nb_spec_volume_mode(vols[3], &share, &ro) && !share && !ro);
+	ck_assert(!nb_spec_volume_mode("no-mode", &share, &ro));
+	ck_assert(!nb_spec_writable_volume(&spec)); /* none */
+	spec.nvolumes = 2;
+	ck_assert(!nb_spec_writable_volume(&spec));
+	spec.nvolumes = 3; /* a read-write share */
+	ck_assert(nb_spec_writable_volume(&spec));
+	spec.volumes = vols + 3; /* a read-write disk alone */
+	spec.nvolumes = 1;
+	ck_assert(nb_spec_writable_volume(&spec));
+}
+END_TEST
+
 START_TEST(same_container_process_aside)
 {
 	const char *tmpfs_a[] = { "/run", "/tmp:rw" }, *tmpfs_b[] = { "/run", "/tmp:rw" };
@@ -951,6 +976,7 @@ static Suite *spec_suite(void)
 	tcase_add_test(tc, round_trip_layers);
 	tcase_add_test(tc, layers_encode_rejects_invalid);
 	tcase_add_test(tc, layers_decode_rejects_invalid);
+	tcase_add_test(tc, volume_modes);
 	tcase_add_test(tc, same_container_process_aside);
 	tcase_add_test(tc, same_container_each_field_counts);
 	suite_add_tcase(s, tc);

@@ -7,6 +7,8 @@
 #define nb_spec_decode table_spec_decode
 #define nb_spec_free table_spec_free
 #define nb_spec_same_container table_spec_same_container
+#define nb_spec_volume_mode table_spec_volume_mode
+#define nb_spec_writable_volume table_spec_writable_volume
 #include "common/spec.c"
 
 #include <check.h>
