@@ -10,8 +10,10 @@
 #     (the clone resumed to its exit).
 # Prints the medians and B/A.
 #
-#   bench/init_ab.sh OLD_INIT [PAIRS]   (default 8; OLD_INIT e.g. an older
-#                                        tree's build, make BUILD=DIR DIR/nestbox-init)
+#   bench/init_ab.sh OLD_INIT [PAIRS [IMAGE]]
+#     PAIRS default 8; OLD_INIT e.g. an older tree's build (make BUILD=DIR
+#     DIR/nestbox-init); IMAGE default the test images' busybox (no
+#     /etc/passwd), e.g. build/oci/busybox (make's, with one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib/to_execve.sh
@@ -19,14 +21,14 @@ cd "$(dirname "$0")/.."
 
 if [ "${1:-}" != --inner ]; then
 	if [ $# -lt 1 ] || [ ! -x "$1" ]; then
-		echo "usage: bench/init_ab.sh OLD_INIT [PAIRS]" >&2
+		echo "usage: bench/init_ab.sh OLD_INIT [PAIRS [IMAGE]]" >&2
 		exit 2
 	fi
 	old=$(cd "$(dirname "$1")" && pwd -P)/$(basename "$1")
-	exec tests/testhost/run --timeout 1800 bench/init_ab.sh --inner "$old" "${2:-8}"
+	exec tests/testhost/run --timeout 1800 bench/init_ab.sh --inner "$old" "${2:-8}" "${3:-}"
 fi
 old=$2 pairs=$3
-img=$(tests/images/mkimages.sh)/busybox
+img=${4:-$(tests/images/mkimages.sh)/busybox}
 work=$(mktemp -d "${TMPDIR:-/tmp}/nestbox-bench.XXXXXX")
 export NESTBOX_CACHE_DIR=$work/cache
 trap 'rm -rf "$work"' EXIT

@@ -163,10 +163,12 @@ static int say_ready(int spec_fd, struct nb_err *err)
 }
 
 /* The program the clones of a template most likely run, and its
- * interpreters, into the page cache (container/preload.h). A hint: what
- * is not found is not an error. */
+ * interpreters, into the page cache (container/preload.h), with the user
+ * databases every clone's user is looked up in (setup_process). A hint:
+ * what is not found is not an error. */
 static void preload(const struct nb_spec *spec, const struct nb_container_opts *opts)
 {
+	static const char *const user_dbs[] = { "/etc/passwd", "/etc/group" };
 	const char *path = nb_env_value(spec, NB_DEFAULT_PATH);
 	unsigned files;
 	uint64_t bytes;
@@ -175,6 +177,12 @@ static void preload(const struct nb_spec *spec, const struct nb_container_opts *
 		/* relative paths then resolve from where we are: a hint still */
 	}
 	bytes = nb_preload_program(spec->argv[0], path, &files);
+	for (size_t i = 0; i < sizeof(user_dbs) / sizeof(user_dbs[0]); i++) {
+		uint64_t n = nb_preload_file(user_dbs[i]);
+
+		bytes += n;
+		files += n > 0;
+	}
 	if (opts->debug)
 		dprintf(opts->log_fd, "nestbox-init: preloaded %s: %u file%s, %" PRIu64 " bytes\n",
 			spec->argv[0], files, files == 1 ? "" : "s", bytes);

@@ -298,3 +298,15 @@ uint64_t nb_preload_program(const char *argv0, const char *path, unsigned *files
 	*files = w.files;
 	return w.bytes;
 }
+
+uint64_t nb_preload_file(const char *path)
+{
+	int fd = open_file(path, false);
+	uint64_t bytes;
+
+	if (fd < 0)
+		return 0;
+	bytes = read_all(fd);
+	close(fd);
+	return bytes;
+}

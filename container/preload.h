@@ -38,4 +38,8 @@ unsigned nb_preload_needed(int fd, char (*names)[NB_PRELOAD_NAME_MAX], unsigned 
  * why, later). *files: how many files were read. */
 uint64_t nb_preload_program(const char *argv0, const char *path, unsigned *files);
 
+/* Reads the regular file at path (resolved as above) into the page cache,
+ * up to NB_PRELOAD_FILE_MAX bytes. Returns the bytes read (0: none there). */
+uint64_t nb_preload_file(const char *path);
+
 #endif

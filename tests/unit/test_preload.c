@@ -391,6 +391,22 @@ START_TEST(loops_and_chains_end)
 }
 END_TEST
 
+/* A file read whole (need not be executable); missing, a directory, a
+ * FIFO: nothing, no hang. */
+START_TEST(file_read_whole)
+{
+	char line[] = "root:x:0:0:root:/root:/bin/sh\n";
+
+	put("passwd", line, sizeof(line) - 1, 0644);
+	ck_assert_uint_eq(nb_preload_file(at("passwd")), sizeof(line) - 1);
+	ck_assert_uint_eq(nb_preload_file(at("missing")), 0);
+	ck_assert_int_eq(mkdir(at("d"), 0755), 0);
+	ck_assert_uint_eq(nb_preload_file(at("d")), 0);
+	ck_assert_int_eq(mkfifo(at("fifo"), 0644), 0);
+	ck_assert_uint_eq(nb_preload_file(at("fifo")), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("preload");
@@ -406,6 +422,7 @@ int main(void)
 	tcase_add_test(tc, needed_hostile);
 	tcase_add_test(tc, program_on_path);
 	tcase_add_test(tc, loops_and_chains_end);
+	tcase_add_test(tc, file_read_whole);
 	suite_add_tcase(s, tc);
 	return nb_unit_run(s);
 }
