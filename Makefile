@@ -215,10 +215,11 @@ $(BUILD)/fuzz/fuzz_spec: tests/fuzz/fuzz_spec.c common/spec.c common/tmpfs.c com
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< common/spec.c common/tmpfs.c common/err.c -lfdt
 # The headers a template's preload reads from image files (guest code,
-# libc only).
-$(BUILD)/fuzz/fuzz_preload: tests/fuzz/fuzz_preload.c container/preload.c container/preload.h
+# libc and common/file.c only).
+$(BUILD)/fuzz/fuzz_preload: tests/fuzz/fuzz_preload.c container/preload.c container/preload.h \
+		common/file.c common/err.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $<
+	clang $(FUZZ_CFLAGS) -o $@ $< common/file.c common/err.c
 # The `nestbox exec` stream as host and guest read each other's (libc only).
 $(BUILD)/fuzz/fuzz_execmsg: tests/fuzz/fuzz_execmsg.c common/execmsg.c common/err.c \
 		common/execmsg.h common/le.h tests/fuzz/fuzz_check.h

@@ -117,6 +117,24 @@ int nb_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+size_t nb_pread_upto(int fd, void *buf, size_t len, uint64_t off)
+{
+	size_t got = 0;
+
+	if (off > (uint64_t)INT64_MAX - len)
+		return 0;
+	while (got < len) {
+		ssize_t n = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	return got;
+}
+
 int nb_file_extents(int fd, off_t size, int (*fn)(int fd, off_t start, off_t end, void *ctx),
 		    void *ctx)
 {

@@ -7,6 +7,7 @@
 
 #include <fcntl.h> /* AT_FDCWD */
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "nestbox/err.h"
@@ -28,6 +29,11 @@ int nb_file_read_nofollow(int dir_fd, const char *path, size_t max, char **data,
 /* Write all len bytes (again after EINTR or a short write): 0, or -1 with
  * errno (EIO for a write of nothing). */
 int nb_write_all(int fd, const void *buf, size_t len);
+
+/* Up to len bytes of fd at off into buf (again after EINTR or a short
+ * read): fewer at the file's end or on a failed read (which sets errno;
+ * the end leaves it alone), none for an off + len beyond INT64_MAX. */
+size_t nb_pread_upto(int fd, void *buf, size_t len, uint64_t off);
 
 /* Call fn for each data extent [start, end) of fd below size, in order:
  * its holes skipped (SEEK_DATA, SEEK_HOLE; a file system without them

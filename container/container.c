@@ -243,13 +243,6 @@ int nb_start_report_read(int fd, pid_t pid, const char *what, struct nb_err *err
 	return -1;
 }
 
-/* Whether the container's mounts may outlive its processes (see
- * nb_container_start): none of its volumes is writable. */
-static bool may_hold_mounts(const struct nb_spec *spec)
-{
-	return !nb_spec_writable_volume(spec);
-}
-
 /* The child's mount namespace held while it waits for "go" (it cannot
  * have ended); a failure only costs its unmounts at the end. */
 static int hold_mounts(pid_t child)
@@ -269,7 +262,9 @@ static void drop_mounts(struct nb_container *c)
 static int release_child(const struct nb_spec *spec, struct nb_container *c, pid_t child,
 			 int sync_fd, struct nb_err *err)
 {
-	if (may_hold_mounts(spec))
+	/* Its mounts may outlive its processes (nb_container_start) unless a
+	 * volume is writable. */
+	if (!nb_spec_writable_volume(spec))
 		c->mounts_fd = hold_mounts(child);
 	if (nb_cgroup_add(c->cgroup_fd, child, err) ||
 	    ((spec->namespaces & NB_NS_USER) && nb_ns_write_id_maps(child, err)))

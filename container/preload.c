@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "nestbox/abi.h"
 
 #define SHEBANG_MAX 256u /* bytes of a "#!" line looked at (the kernel's BINPRM_BUF_SIZE) */
@@ -26,28 +27,9 @@ static const char *const lib_dirs[] = { "/lib/x86_64-linux-gnu",
 					"/usr/lib",
 					"/usr/local/lib" };
 
-/* Up to len bytes at off: fewer at the file's end (or on an error). */
-static size_t pread_upto(int fd, void *buf, size_t len, uint64_t off)
-{
-	size_t got = 0;
-
-	if (off > (uint64_t)INT64_MAX - len)
-		return 0;
-	while (got < len) {
-		ssize_t n = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	return got;
-}
-
 static bool pread_full(int fd, void *buf, size_t len, uint64_t off)
 {
-	return pread_upto(fd, buf, len, off) == len;
+	return nb_pread_upto(fd, buf, len, off) == len;
 }
 
 /* "#!/path/to/interp [arg]": the path, when absolute and it fits. One that
@@ -146,7 +128,7 @@ unsigned nb_preload_needed(int fd, char (*names)[NB_PRELOAD_NAME_MAX], unsigned 
 			continue;
 		len = strsz - at < NB_PRELOAD_NAME_MAX ? (size_t)(strsz - at) : NB_PRELOAD_NAME_MAX;
 		/* the name's NUL within the table, the buffer and the file */
-		len = pread_upto(fd, names[count], len, stroff + at);
+		len = nb_pread_upto(fd, names[count], len, stroff + at);
 		if (len == 0 || strnlen(names[count], len) == len || !names[count][0])
 			continue;
 		count++;
@@ -164,7 +146,7 @@ bool nb_preload_interp(int fd, char *buf, size_t size)
 
 	if (size == 0)
 		return false;
-	len = pread_upto(fd, head.text, sizeof(head.text), 0);
+	len = nb_pread_upto(fd, head.text, sizeof(head.text), 0);
 	if (len >= 2 && head.text[0] == '#' && head.text[1] == '!')
 		return shebang(head.text, len, buf, size);
 	if (len >= sizeof(head.eh))

@@ -166,19 +166,13 @@ int nb_mem_map(struct nb_guest_mem *mem, uint64_t size, const struct nb_mem_opts
 static int read_extent(int fd, off_t start, off_t end, void *mem)
 {
 	uint8_t *base = ((struct nb_guest_mem *)mem)->base;
+	size_t len = (size_t)(end - start);
 
-	while (start < end) {
-		ssize_t n = pread(fd, base + start, (size_t)(end - start), start);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			errno = n < 0 ? errno : EIO;
-			return -1;
-		}
-		start += n;
-	}
-	return 0;
+	errno = 0;
+	if (nb_pread_upto(fd, base + start, len, (uint64_t)start) == len)
+		return 0;
+	errno = errno ? errno : EIO; /* a file shorter than its extents said */
+	return -1;
 }
 
 int nb_mem_map_file(struct nb_guest_mem *mem, uint64_t size, int fd, const struct nb_mem_opts *opts,
